@@ -1,0 +1,161 @@
+//! The command line: clap types, one module per command, and the entry point that maps
+//! errors to exit codes.
+
+mod list;
+mod new;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::report::{ColorChoice, Format, Output};
+use crate::workspace::{Source, Workspace};
+
+const ABOUT: &str = "SQL schema migrations for Rust workspaces";
+
+const AFTER_HELP: &str = "\
+Examples:
+  cargo migrate list                      every migration set in the workspace
+  cargo migrate new add_users_table       scaffold a migration in the only set
+  cargo migrate -p billing new add_index  …in package `billing`'s set
+  cargo-migrate migrate list --dir /migrations --dialect postgres   (no Cargo needed)
+
+Exit codes: 0 ok, 1 a check failed, 2 usage/config/input error, 3 database or Docker unreachable.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo-migrate",
+    bin_name = "cargo migrate",
+    version,
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path to the workspace's (or a package's) Cargo.toml
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "dir")]
+    pub manifest_path: Option<PathBuf>,
+
+    /// The package whose migration set to use
+    #[arg(
+        short = 'p',
+        long,
+        global = true,
+        value_name = "NAME",
+        conflicts_with = "dir"
+    )]
+    pub package: Option<String>,
+
+    /// Use this migrations directory instead of the Cargo workspace (no Cargo needed)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+
+    /// SQL dialect: postgres, sqlite or mysql (overrides configuration)
+    #[arg(long, global = true, value_name = "DIALECT", value_parser = parse_dialect)]
+    pub dialect: Option<Dialect>,
+
+    /// Coloring: auto, always, never (also CARGO_TERM_COLOR, NO_COLOR)
+    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorChoice>,
+
+    /// Output format
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "human",
+        value_name = "FORMAT"
+    )]
+    pub format: Format,
+
+    /// Print nothing but results and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more detail (-vv for even more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+fn parse_dialect(text: &str) -> std::result::Result<Dialect, String> {
+    text.parse()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    List(list::ListArgs),
+    New(new::NewArgs),
+}
+
+/// What every command gets: the parsed global flags and the output channel.
+pub struct Context {
+    pub global: GlobalArgs,
+    pub output: Output,
+}
+
+impl Context {
+    /// Where the sets come from: `--dir`, or the Cargo workspace.
+    pub fn source(&self) -> Source {
+        match &self.global.dir {
+            Some(dir) => Source::Dir { dir: dir.clone() },
+            None => Source::Cargo {
+                manifest_path: self.global.manifest_path.clone(),
+            },
+        }
+    }
+
+    pub fn workspace(&self) -> Result<Workspace> {
+        Workspace::load(&self.source(), self.global.dialect)
+    }
+}
+
+/// Runs the command line `args` (as the process received them) and returns the exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    // `cargo migrate x` runs `cargo-migrate migrate x`; accept both that and `cargo-migrate x`.
+    if args.get(1).is_some_and(|a| a == "migrate") {
+        args.remove(1);
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = err.print();
+            return err.exit_code();
+        }
+    };
+    let output = Output::new(
+        cli.global.format,
+        cli.global.color,
+        cli.global.quiet,
+        cli.global.verbose,
+    );
+    let context = Context {
+        global: cli.global,
+        output,
+    };
+    let result: Result<()> = match &cli.command {
+        Command::List(args) => list::run(&context, args),
+        Command::New(args) => new::run(&context, args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(error) => report_error(&context.output, &error),
+    }
+}
+
+fn report_error(output: &Output, error: &Error) -> i32 {
+    output.print_error(error);
+    error.exit_code()
+}

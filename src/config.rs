@@ -1,0 +1,349 @@
+//! `[workspace.metadata.migrate]` and `[package.metadata.migrate]`: parsing, validation and
+//! merging. Each key is parsed on its own so an error names the key and the Cargo.toml.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::dialect::Dialect;
+use crate::error::{Error, Result, display_path};
+use crate::migration::Layout;
+
+/// The keys cargo-migrate reads, with what each one holds (shown in errors and `docs/`).
+pub const KEYS: &[(&str, &str)] = &[
+    (
+        "dir",
+        "the migrations directory, relative to the package (or workspace) root",
+    ),
+    ("dialect", "postgres, sqlite or mysql"),
+    ("layout", "layout of a new set: directory or sqlx"),
+    (
+        "history-table",
+        "name of the history table (default _cargo_migrate)",
+    ),
+    (
+        "templates",
+        "directory of migration templates that override or add to the built-in ones",
+    ),
+    (
+        "image",
+        "Docker image for disposable databases, e.g. postgres:17",
+    ),
+    (
+        "database-url-env",
+        "environment variable holding the database URL (default DATABASE_URL)",
+    ),
+    (
+        "ignore",
+        "file names (with * wildcards) in the migrations directory that are not migrations",
+    ),
+];
+
+/// Settings from one `metadata.migrate` table; every field optional so tables can be merged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrateConfig {
+    pub dir: Option<PathBuf>,
+    pub dialect: Option<Dialect>,
+    pub layout: Option<Layout>,
+    pub history_table: Option<String>,
+    pub templates: Option<PathBuf>,
+    pub image: Option<String>,
+    pub database_url_env: Option<String>,
+    pub ignore: Vec<String>,
+}
+
+impl MigrateConfig {
+    /// Parses a `metadata.migrate` value. `table` names it in errors (e.g.
+    /// `[package.metadata.migrate]`); relative paths are resolved against `base`.
+    pub fn parse(value: &Value, table: &str, manifest: &Path, base: &Path) -> Result<Self> {
+        let at = || format!("{}: {table}", display_path(manifest));
+        let Value::Object(entries) = value else {
+            return Err(Error::input(
+                "bad-config",
+                format!("{table} must be a table, found {}", json_kind(value)),
+            )
+            .at(at())
+            .hint("write it as a TOML table, e.g. `[package.metadata.migrate]` with `dialect = \"postgres\"`"));
+        };
+        let mut config = MigrateConfig::default();
+        for (key, value) in entries {
+            let bad_value = |expected: &str| {
+                Error::input(
+                    "bad-config",
+                    format!(
+                        "`{key}` in {table} must be {expected}, found {}",
+                        json_kind(value)
+                    ),
+                )
+                .at(at())
+            };
+            let text = || value.as_str().ok_or_else(|| bad_value("a string"));
+            match key.as_str() {
+                "dir" => config.dir = Some(base.join(non_empty(text()?, key, table, &at)?)),
+                "templates" => {
+                    config.templates = Some(base.join(non_empty(text()?, key, table, &at)?))
+                }
+                "dialect" => {
+                    config.dialect = Some(text()?.parse().map_err(|reason: String| {
+                        Error::input("bad-config", format!("`dialect` in {table}: {reason}"))
+                            .at(at())
+                    })?)
+                }
+                "layout" => {
+                    config.layout = Some(text()?.parse().map_err(|reason: String| {
+                        Error::input("bad-config", format!("`layout` in {table}: {reason}"))
+                            .at(at())
+                    })?)
+                }
+                "history-table" => {
+                    let name = text()?;
+                    if !is_identifier(name) {
+                        return Err(Error::input(
+                            "bad-config",
+                            format!(
+                                "`history-table` in {table} is not a plain table name: `{name}`"
+                            ),
+                        )
+                        .at(at())
+                        .hint("use letters, digits and underscores, optionally `schema.table`"));
+                    }
+                    config.history_table = Some(name.to_string());
+                }
+                "image" => config.image = Some(non_empty(text()?, key, table, &at)?.to_string()),
+                "database-url-env" => {
+                    let name = text()?;
+                    if !is_env_var_name(name) {
+                        return Err(Error::input(
+                            "bad-config",
+                            format!("`database-url-env` in {table} is not an environment variable name: `{name}`"),
+                        )
+                        .at(at())
+                        .hint("use letters, digits and underscores, e.g. APP_DATABASE_URL"));
+                    }
+                    config.database_url_env = Some(name.to_string());
+                }
+                "ignore" => {
+                    let list = value
+                        .as_array()
+                        .ok_or_else(|| bad_value("a list of strings"))?;
+                    config.ignore = list
+                        .iter()
+                        .map(|item| item.as_str().map(str::to_string))
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| bad_value("a list of strings"))?;
+                }
+                unknown => return Err(unknown_key(unknown, table, at())),
+            }
+        }
+        Ok(config)
+    }
+
+    /// `self` with every unset key taken from `defaults`. `dir` is never inherited: a
+    /// workspace-level `dir` names the workspace's own set, not every package's.
+    pub fn or(self, defaults: &MigrateConfig) -> MigrateConfig {
+        MigrateConfig {
+            dir: self.dir,
+            dialect: self.dialect.or(defaults.dialect),
+            layout: self.layout.or(defaults.layout),
+            history_table: self
+                .history_table
+                .or_else(|| defaults.history_table.clone()),
+            templates: self.templates.or_else(|| defaults.templates.clone()),
+            image: self.image.or_else(|| defaults.image.clone()),
+            database_url_env: self
+                .database_url_env
+                .or_else(|| defaults.database_url_env.clone()),
+            ignore: if self.ignore.is_empty() {
+                defaults.ignore.clone()
+            } else {
+                self.ignore
+            },
+        }
+    }
+}
+
+fn non_empty<'a>(
+    text: &'a str,
+    key: &str,
+    table: &str,
+    at: &dyn Fn() -> String,
+) -> Result<&'a str> {
+    if text.trim().is_empty() {
+        return Err(Error::input("bad-config", format!("`{key}` in {table} is empty")).at(at()));
+    }
+    Ok(text)
+}
+
+fn unknown_key(key: &str, table: &str, at: String) -> Error {
+    let known: Vec<&str> = KEYS.iter().map(|(name, _)| *name).collect();
+    let hint = match closest(key, &known) {
+        Some(suggestion) => format!(
+            "did you mean `{suggestion}`? known keys: {}",
+            known.join(", ")
+        ),
+        None => format!("known keys: {}", known.join(", ")),
+    };
+    Error::input(
+        "unknown-config-key",
+        format!("unknown key `{key}` in {table}"),
+    )
+    .at(at)
+    .hint(hint)
+}
+
+/// The known word nearest to `word`, if it is close enough to be a typo.
+fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    let normalised = word.replace('_', "-").to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&normalised, k), *k))
+        .filter(|(distance, k)| *distance <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a table",
+    }
+}
+
+/// `name` or `schema.name`, each part `[A-Za-z_][A-Za-z0-9_]*`: safe to interpolate as an
+/// identifier without quoting surprises.
+pub fn is_identifier(name: &str) -> bool {
+    let part = |p: &str| {
+        let mut chars = p.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && p.len() <= 63
+    };
+    match name.split_once('.') {
+        Some((schema, table)) => part(schema) && part(table),
+        None => part(name),
+    }
+}
+
+fn is_env_var_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<MigrateConfig> {
+        MigrateConfig::parse(
+            &value,
+            "[package.metadata.migrate]",
+            Path::new("/w/Cargo.toml"),
+            Path::new("/w"),
+        )
+    }
+
+    #[test]
+    fn parses_every_key() {
+        let config = parse(json!({
+            "dir": "db/migrations",
+            "dialect": "postgresql",
+            "layout": "sqlx",
+            "history-table": "app._migrations",
+            "templates": "db/templates",
+            "image": "postgres:17",
+            "database-url-env": "APP_DATABASE_URL",
+            "ignore": ["*.txt"],
+        }))
+        .unwrap();
+        assert_eq!(config.dir, Some(PathBuf::from("/w/db/migrations")));
+        assert_eq!(config.dialect, Some(Dialect::Postgres));
+        assert_eq!(config.layout, Some(Layout::Sqlx));
+        assert_eq!(config.history_table.as_deref(), Some("app._migrations"));
+        assert_eq!(config.ignore, ["*.txt"]);
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_nearest() {
+        let err = parse(json!({"dirr": "x"})).unwrap_err();
+        assert_eq!(err.code, "unknown-config-key");
+        assert_eq!(
+            err.message,
+            "unknown key `dirr` in [package.metadata.migrate]"
+        );
+        assert!(err.hint.unwrap().starts_with("did you mean `dir`?"));
+        let err = parse(json!({"history_table": "x"})).unwrap_err();
+        assert!(
+            err.hint
+                .unwrap()
+                .starts_with("did you mean `history-table`?")
+        );
+        let err = parse(json!({"colour": "x"})).unwrap_err();
+        assert!(err.hint.unwrap().starts_with("known keys:"));
+    }
+
+    #[test]
+    fn wrong_types_and_values_name_the_key() {
+        let err = parse(json!({"dialect": 3})).unwrap_err();
+        assert_eq!(
+            err.message,
+            "`dialect` in [package.metadata.migrate] must be a string, found a number"
+        );
+        let err = parse(json!({"dialect": "oracle"})).unwrap_err();
+        assert!(err.message.contains("unknown dialect `oracle`"));
+        let err = parse(json!({"history-table": "drop table x"})).unwrap_err();
+        assert!(err.message.contains("not a plain table name"));
+        let err = parse(json!({"ignore": ["a", 1]})).unwrap_err();
+        assert!(err.message.contains("a list of strings"));
+        let err = parse(json!("postgres")).unwrap_err();
+        assert!(err.message.contains("must be a table"));
+    }
+
+    #[test]
+    fn package_settings_override_workspace_defaults_but_dir_is_not_inherited() {
+        let workspace = MigrateConfig {
+            dir: Some("/w/db".into()),
+            dialect: Some(Dialect::Postgres),
+            history_table: Some("h".into()),
+            ..Default::default()
+        };
+        let package = MigrateConfig {
+            dialect: Some(Dialect::Sqlite),
+            ..Default::default()
+        };
+        let merged = package.or(&workspace);
+        assert_eq!(merged.dialect, Some(Dialect::Sqlite));
+        assert_eq!(merged.history_table.as_deref(), Some("h"));
+        assert_eq!(merged.dir, None);
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("_cargo_migrate"));
+        assert!(is_identifier("app.history"));
+        assert!(!is_identifier("a.b.c"));
+        assert!(!is_identifier("1abc"));
+        assert!(!is_identifier("a-b"));
+    }
+}

@@ -1,0 +1,125 @@
+//! The error type every command returns: one line of what went wrong, one of where, one hint,
+//! and the class that decides the process exit code.
+
+use std::fmt;
+use std::path::Path;
+
+/// Why a command failed; decides the exit code (see `docs/errors.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A check ran and found a problem (drift, irreversible migration, failed migration). Exit 1.
+    CheckFailed,
+    /// Bad usage, configuration or input files. Exit 2.
+    Input,
+    /// A database or Docker could not be reached. Exit 3.
+    Unreachable,
+}
+
+impl ErrorClass {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorClass::CheckFailed => 1,
+            ErrorClass::Input => 2,
+            ErrorClass::Unreachable => 3,
+        }
+    }
+}
+
+/// A user-facing error.
+///
+/// `code` is a stable kebab-case identifier (listed in `docs/errors.md`) so scripts and the
+/// JSON output can tell errors apart without parsing the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub class: ErrorClass,
+    pub code: &'static str,
+    pub message: String,
+    /// The file, directory or setting the error is about.
+    pub location: Option<String>,
+    pub hint: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(class: ErrorClass, code: &'static str, message: impl Into<String>) -> Self {
+        Error {
+            class,
+            code,
+            message: message.into(),
+            location: None,
+            hint: None,
+        }
+    }
+
+    /// An error in usage, configuration or input files (exit code 2).
+    pub fn input(code: &'static str, message: impl Into<String>) -> Self {
+        Error::new(ErrorClass::Input, code, message)
+    }
+
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+
+    pub fn at_path(self, path: &Path) -> Self {
+        self.at(display_path(path))
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.class.exit_code()
+    }
+
+    /// An I/O failure on `path`, classed as an input problem: the files are the user's.
+    pub fn io(code: &'static str, action: &str, path: &Path, err: &std::io::Error) -> Self {
+        let reason = io_reason(err);
+        let hint = match err.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                "check the permissions of the path and of the directories above it"
+            }
+            std::io::ErrorKind::NotFound => "check that the path exists",
+            _ => "check the path and try again",
+        };
+        Error::input(code, format!("cannot {action}: {reason}"))
+            .at_path(path)
+            .hint(hint)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(location) = &self.location {
+            write!(f, " ({location})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The OS reason of an I/O error without Rust's " (os error 13)" suffix.
+pub fn io_reason(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    }
+    .to_lowercase()
+}
+
+/// A path as shown to users: relative to the current directory when it is below it, with `/`
+/// separators, so messages are short and the same on every machine.
+pub fn display_path(path: &Path) -> String {
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .filter(|relative| !relative.as_os_str().is_empty())
+        .unwrap_or_else(|| path.to_path_buf());
+    shown.to_string_lossy().replace('\\', "/")
+}

@@ -1,0 +1,12 @@
+//! cargo-migrate: SQL schema migrations for Rust workspaces.
+//!
+//! The binary is a thin command line ([`cli`]) over this library: [`workspace`] finds the
+//! migration sets, [`migration`] reads, checks and scaffolds them, [`report`] renders results.
+
+pub mod cli;
+pub mod config;
+pub mod dialect;
+pub mod error;
+pub mod migration;
+pub mod report;
+pub mod workspace;

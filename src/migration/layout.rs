@@ -1,0 +1,717 @@
+//! Layouts: how a set writes its migrations on disk, detected per directory.
+//!
+//! - directory style (our default, and diesel's): `<version>_<name>/up.sql`, optional
+//!   `down.sql` and `metadata.toml` (`run_in_transaction = false`);
+//! - sqlx style: `<version>_<name>.sql`, or `<version>_<name>.up.sql` + `.down.sql`.
+//!
+//! Classifying names is pure ([`classify`]); reading the files happens in [`scan`].
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::version::{Version, VersionError, VersionOrder};
+use super::{Migration, Migrations, Script, checksum, has_no_transaction_directive};
+use crate::error::{Error, Result, display_path};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    Directory,
+    Sqlx,
+}
+
+impl Layout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Directory => "directory",
+            Layout::Sqlx => "sqlx",
+        }
+    }
+
+    /// Each layout orders versions the way its own tool does.
+    pub fn version_order(self) -> VersionOrder {
+        match self {
+            Layout::Directory => VersionOrder::TextWithoutDashes,
+            Layout::Sqlx => VersionOrder::Integer,
+        }
+    }
+
+    /// The pattern shown when a name does not parse.
+    fn expected_pattern(self) -> &'static str {
+        match self {
+            Layout::Directory => {
+                "<version>_<name>/ holding up.sql (version: digits like 20240101120000, or YYYY-MM-DD-HHMMSS)"
+            }
+            Layout::Sqlx => "<version>_<name>.sql or <version>_<name>.up.sql (version: digits)",
+        }
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "directory" | "diesel" => Ok(Layout::Directory),
+            "sqlx" => Ok(Layout::Sqlx),
+            _ => Err(format!(
+                "unknown layout `{text}`; expected `directory` or `sqlx`"
+            )),
+        }
+    }
+}
+
+/// What the caller knows about a set before it is read.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// File names (with `*` wildcards) to skip besides the built-in ones.
+    pub ignore: Vec<String>,
+    /// The layout for a set with no migrations yet.
+    pub default_layout: Option<Layout>,
+}
+
+/// A directory entry, as far as classification needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub is_dir: bool,
+}
+
+/// A migration found by name, before its files are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub version: Version,
+    pub name: String,
+    /// Directory style: the migration's directory. sqlx style: the up file.
+    pub up: String,
+    /// sqlx style only: the down file.
+    pub down: Option<String>,
+}
+
+/// The result of classifying a directory's entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    pub layout: Layout,
+    pub sqlx_reversible: bool,
+    /// Sorted by version under the layout's rule.
+    pub found: Vec<Found>,
+}
+
+/// Names that are never migrations: dotfiles, docs, licences.
+fn is_ignored_by_default(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    name.starts_with('.')
+        || upper.starts_with("README")
+        || upper.starts_with("LICENSE")
+        || upper.ends_with(".MD")
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((prefix, rest)) => {
+            let Some(tail) = name.strip_prefix(prefix) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|&i| tail.is_char_boundary(i))
+                .any(|i| wildcard_match(rest, &tail[i..]))
+        }
+    }
+}
+
+/// `<version>_<name>` split at the first underscore.
+fn split_version(stem: &str) -> Option<(&str, &str)> {
+    stem.split_once('_')
+        .filter(|(version, name)| !version.is_empty() && !name.is_empty())
+}
+
+/// What an entry would be in each layout.
+enum Shape<'a> {
+    Directory {
+        version: &'a str,
+        name: &'a str,
+    },
+    SqlxFile {
+        version: &'a str,
+        name: &'a str,
+        kind: SqlxKind,
+    },
+    Unknown,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SqlxKind {
+    Simple,
+    Up,
+    Down,
+}
+
+fn shape(entry: &Entry) -> Shape<'_> {
+    if entry.is_dir {
+        return match split_version(&entry.name) {
+            Some((version, name)) if looks_like_version(version) => {
+                Shape::Directory { version, name }
+            }
+            _ => Shape::Unknown,
+        };
+    }
+    let (stem, kind) = if let Some(stem) = entry.name.strip_suffix(".up.sql") {
+        (stem, SqlxKind::Up)
+    } else if let Some(stem) = entry.name.strip_suffix(".down.sql") {
+        (stem, SqlxKind::Down)
+    } else if let Some(stem) = entry.name.strip_suffix(".sql") {
+        (stem, SqlxKind::Simple)
+    } else {
+        return Shape::Unknown;
+    };
+    match split_version(stem) {
+        Some((version, name)) if version.bytes().all(|b| b.is_ascii_digit()) => Shape::SqlxFile {
+            version,
+            name,
+            kind,
+        },
+        _ => Shape::Unknown,
+    }
+}
+
+/// Digits or dashes: a version-ish prefix, checked properly by [`Version::parse`].
+fn looks_like_version(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        && text.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn version_error(err: VersionError, file: &Path, layout: Layout) -> Error {
+    match err {
+        VersionError::Malformed => {
+            Error::input("bad-migration-name", "malformed migration version")
+                .at_path(file)
+                .hint(format!("expected {}", layout.expected_pattern()))
+        }
+        VersionError::TooLarge => Error::input(
+            "version-too-large",
+            "migration version does not fit a signed 64-bit integer",
+        )
+        .at_path(file)
+        .hint("use a UTC timestamp like 20240101120000 or a small sequence number"),
+    }
+}
+
+/// Decides the layout of `dir` from its entries' names and pairs up sqlx files. Pure: `dir`
+/// is only used to name files in errors.
+pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<Classified> {
+    let mut directory_style = Vec::new();
+    let mut sqlx_style = Vec::new();
+    let mut unknown = Vec::new();
+    for entry in entries {
+        if is_ignored_by_default(&entry.name)
+            || options
+                .ignore
+                .iter()
+                .any(|p| wildcard_match(p, &entry.name))
+        {
+            continue;
+        }
+        match shape(entry) {
+            Shape::Directory { .. } => directory_style.push(entry),
+            Shape::SqlxFile { .. } => sqlx_style.push(entry),
+            Shape::Unknown => unknown.push(entry),
+        }
+    }
+
+    if let Some(entry) = unknown.first() {
+        // Hint at the layout the rest of the set uses; for a lone entry, at its own kind.
+        let layout = if sqlx_style.len() > directory_style.len()
+            || (directory_style.is_empty() && !entry.is_dir && entry.name.ends_with(".sql"))
+        {
+            Layout::Sqlx
+        } else {
+            Layout::Directory
+        };
+        let what = if entry.is_dir { "directory" } else { "file" };
+        return Err(Error::input(
+            "bad-migration-name",
+            format!("`{}` is not a migration {what} name", entry.name),
+        )
+        .at_path(&dir.join(&entry.name))
+        .hint(format!(
+            "expected {}; or list it under `ignore` in [package.metadata.migrate]",
+            layout.expected_pattern()
+        )));
+    }
+
+    if !directory_style.is_empty() && !sqlx_style.is_empty() {
+        let (layout, odd) = if directory_style.len() >= sqlx_style.len() {
+            (Layout::Directory, &sqlx_style)
+        } else {
+            (Layout::Sqlx, &directory_style)
+        };
+        let mut odd: Vec<&str> = odd.iter().map(|e| e.name.as_str()).collect();
+        odd.sort_unstable();
+        return Err(Error::input(
+            "mixed-layout",
+            format!(
+                "the set mixes layouts: mostly {}-style, but these are not: {}",
+                layout.as_str(),
+                odd.join(", ")
+            ),
+        )
+        .at_path(dir)
+        .hint(format!(
+            "convert or remove the odd ones so every migration is {}",
+            layout.expected_pattern()
+        )));
+    }
+
+    let layout = if !sqlx_style.is_empty() {
+        Layout::Sqlx
+    } else if !directory_style.is_empty() {
+        Layout::Directory
+    } else {
+        options.default_layout.unwrap_or(Layout::Directory)
+    };
+    let order = layout.version_order();
+
+    let mut found = Vec::new();
+    let mut sqlx_reversible = false;
+    match layout {
+        Layout::Directory => {
+            for entry in directory_style {
+                if let Shape::Directory { version, name } = shape(entry) {
+                    let version = Version::parse(version, order)
+                        .map_err(|e| version_error(e, &dir.join(&entry.name), layout))?;
+                    found.push(Found {
+                        version,
+                        name: name.to_string(),
+                        up: entry.name.clone(),
+                        down: None,
+                    });
+                }
+            }
+        }
+        Layout::Sqlx => {
+            // Pair `.up.sql` with `.down.sql` by version.
+            let mut by_version: BTreeMap<Version, (Option<Found>, Option<&Entry>)> =
+                BTreeMap::new();
+            for entry in &sqlx_style {
+                let Shape::SqlxFile {
+                    version,
+                    name,
+                    kind,
+                } = shape(entry)
+                else {
+                    continue;
+                };
+                let file = dir.join(&entry.name);
+                let version =
+                    Version::parse(version, order).map_err(|e| version_error(e, &file, layout))?;
+                let slot = by_version.entry(version.clone()).or_default();
+                match kind {
+                    SqlxKind::Down => {
+                        if let Some(other) = slot.1 {
+                            return Err(duplicate_version(&version, dir, &other.name, &entry.name));
+                        }
+                        slot.1 = Some(entry);
+                    }
+                    SqlxKind::Simple | SqlxKind::Up => {
+                        if let Some(other) = &slot.0 {
+                            return Err(duplicate_version(&version, dir, &other.up, &entry.name));
+                        }
+                        sqlx_reversible |= kind == SqlxKind::Up;
+                        slot.0 = Some(Found {
+                            version,
+                            name: name.to_string(),
+                            up: entry.name.clone(),
+                            down: None,
+                        });
+                    }
+                }
+            }
+            for (_, (up, down)) in by_version {
+                match (up, down) {
+                    (Some(mut up), down) => {
+                        if let Some(down) = down {
+                            if !up.up.ends_with(".up.sql") {
+                                return Err(Error::input(
+                                    "down-without-up",
+                                    format!(
+                                        "`{}` pairs with `{}`, which is not an .up.sql file",
+                                        down.name, up.up
+                                    ),
+                                )
+                                .at_path(&dir.join(&down.name))
+                                .hint(format!(
+                                    "rename `{}` to `{}_{}.up.sql`",
+                                    up.up,
+                                    up.version.as_str(),
+                                    up.name
+                                )));
+                            }
+                            up.down = Some(down.name.clone());
+                        }
+                        found.push(up);
+                    }
+                    (None, Some(down)) => {
+                        return Err(Error::input(
+                            "down-without-up",
+                            format!("`{}` has no matching .up.sql", down.name),
+                        )
+                        .at_path(&dir.join(&down.name))
+                        .hint("add the up script, or remove the down script"));
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+    }
+
+    found.sort_by(|a, b| a.version.cmp(&b.version));
+    if let Some(pair) = found
+        .windows(2)
+        .find(|p| p[0].version.same_key(&p[1].version))
+    {
+        return Err(duplicate_version(
+            &pair[1].version,
+            dir,
+            &pair[0].up,
+            &pair[1].up,
+        ));
+    }
+    Ok(Classified {
+        layout,
+        sqlx_reversible,
+        found,
+    })
+}
+
+fn duplicate_version(version: &Version, dir: &Path, first: &str, second: &str) -> Error {
+    Error::input(
+        "duplicate-version",
+        format!(
+            "version {} is used twice: `{first}` and `{second}`",
+            version.as_str()
+        ),
+    )
+    .at_path(dir)
+    .hint("give one of them a new version (`cargo migrate new` picks a free one)")
+}
+
+/// Reads the migrations in `dir`. A missing directory is an empty set.
+pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
+    let entries = match read_entries(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(err) => {
+            return Err(Error::io(
+                "unreadable-directory",
+                "read directory",
+                dir,
+                &err,
+            ));
+        }
+    };
+    let classified = classify(dir, &entries, options)?;
+    let mut migrations = Vec::with_capacity(classified.found.len());
+    for found in classified.found {
+        migrations.push(match classified.layout {
+            Layout::Directory => read_directory_migration(dir, found)?,
+            Layout::Sqlx => read_sqlx_migration(dir, found)?,
+        });
+    }
+    Ok(Migrations {
+        layout: classified.layout,
+        sqlx_reversible: classified.sqlx_reversible,
+        migrations,
+    })
+}
+
+fn read_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        entries.push(Entry {
+            name: entry.file_name().to_string_lossy().into_owned(),
+            // Follows symlinks: a linked migration directory is a migration directory.
+            is_dir: entry.path().is_dir(),
+        });
+    }
+    // Directory order is arbitrary; sorting makes errors (which entry is reported) repeatable.
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
+fn read_directory_migration(dir: &Path, found: Found) -> Result<Migration> {
+    let migration_dir = dir.join(&found.up);
+    let up_path = migration_dir.join("up.sql");
+    let down_path = migration_dir.join("down.sql");
+    let up = read_optional_script(&up_path)?;
+    let down = read_optional_script(&down_path)?;
+    let Some((up, up_bytes)) = up else {
+        let (code, message) = if down.is_some() {
+            ("down-without-up", "down.sql has no up.sql beside it")
+        } else {
+            ("missing-up", "migration directory has no up.sql")
+        };
+        return Err(Error::input(code, message)
+            .at_path(&migration_dir)
+            .hint("add up.sql with the migration's SQL (an empty file is allowed)"));
+    };
+    let mut no_transaction = has_no_transaction_directive(&up.sql, Layout::Directory);
+    let metadata_path = migration_dir.join("metadata.toml");
+    if let Some(run_in_transaction) = read_metadata_toml(&metadata_path)? {
+        no_transaction |= !run_in_transaction;
+    }
+    Ok(Migration {
+        version: found.version,
+        name: found.name,
+        checksum: checksum::checksum(&up_bytes),
+        up,
+        down: down.map(|(script, _)| script),
+        no_transaction,
+    })
+}
+
+fn read_sqlx_migration(dir: &Path, found: Found) -> Result<Migration> {
+    let up_path = dir.join(&found.up);
+    let (up, up_bytes) = read_script(&up_path)?;
+    let down = match &found.down {
+        Some(name) => Some(read_script(&dir.join(name))?.0),
+        None => None,
+    };
+    Ok(Migration {
+        no_transaction: has_no_transaction_directive(&up.sql, Layout::Sqlx),
+        version: found.version,
+        name: found.name,
+        checksum: checksum::checksum(&up_bytes),
+        up,
+        down,
+    })
+}
+
+fn read_optional_script(path: &Path) -> Result<Option<(Script, Vec<u8>)>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_script(path).map(Some)
+}
+
+/// Reads a script; refuses anything that is not UTF-8, naming the line of the first bad byte.
+fn read_script(path: &Path) -> Result<(Script, Vec<u8>)> {
+    let bytes = fs::read(path).map_err(|e| Error::io("unreadable-file", "read file", path, &e))?;
+    let sql = match std::str::from_utf8(&bytes) {
+        Ok(sql) => sql.to_string(),
+        Err(err) => {
+            let valid = &bytes[..err.valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            let column =
+                valid.len() - valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+            return Err(Error::input("non-utf8-sql", "SQL file is not valid UTF-8")
+                .at(format!("{}:{line}:{column}", display_path(path)))
+                .hint("re-save the file as UTF-8 (for example `iconv -f latin1 -t utf-8`)"));
+        }
+    };
+    Ok((
+        Script {
+            path: path.to_path_buf(),
+            sql,
+        },
+        bytes,
+    ))
+}
+
+/// diesel's `metadata.toml`: `run_in_transaction = false`. Returns that setting if present.
+fn read_metadata_toml(path: &Path) -> Result<Option<bool>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(Error::io("unreadable-file", "read file", path, &err)),
+    };
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct MigrationMetadata {
+        run_in_transaction: Option<bool>,
+    }
+    let metadata: MigrationMetadata = toml::from_str(&text).map_err(|err| {
+        Error::input(
+            "bad-metadata-toml",
+            format!("invalid metadata.toml: {}", first_line(err.message())),
+        )
+        .at(toml_location(path, &text, err.span()))
+        .hint("the only setting is `run_in_transaction = false`")
+    })?;
+    Ok(metadata.run_in_transaction)
+}
+
+/// `path:line:col` for a byte span of a TOML document.
+pub(crate) fn toml_location(
+    path: &Path,
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+) -> String {
+    match span {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("{}:{line}:{column}", display_path(path))
+        }
+        None => display_path(path),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(names: &[&str]) -> Vec<Entry> {
+        names
+            .iter()
+            .map(|n| Entry {
+                name: n.trim_end_matches('/').to_string(),
+                is_dir: n.ends_with('/'),
+            })
+            .collect()
+    }
+
+    fn classify_names(names: &[&str]) -> Result<Classified> {
+        classify(
+            Path::new("migrations"),
+            &entries(names),
+            &ScanOptions::default(),
+        )
+    }
+
+    fn versions(classified: &Classified) -> Vec<&str> {
+        classified
+            .found
+            .iter()
+            .map(|f| f.version.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn directory_layout_in_diesel_order() {
+        let c = classify_names(&[
+            "20260120162913_new/",
+            "2025-11-19-091444-0000_dashed/",
+            "00000000000000_diesel_initial_setup/",
+            "2019-11-15-182353_Add email notifications/",
+            "README.md",
+            ".keep",
+        ])
+        .unwrap();
+        assert_eq!(c.layout, Layout::Directory);
+        assert_eq!(
+            versions(&c),
+            [
+                "00000000000000",
+                "2019-11-15-182353",
+                "2025-11-19-091444-0000",
+                "20260120162913"
+            ]
+        );
+        assert_eq!(c.found[1].name, "Add email notifications");
+    }
+
+    #[test]
+    fn sqlx_layout_pairs_up_and_down_and_orders_numerically() {
+        let c = classify_names(&[
+            "10_ten.up.sql",
+            "10_ten.down.sql",
+            "9_nine.sql",
+            "0011_eleven.sql",
+        ])
+        .unwrap();
+        assert_eq!(c.layout, Layout::Sqlx);
+        assert!(c.sqlx_reversible);
+        assert_eq!(versions(&c), ["9", "10", "0011"]);
+        assert_eq!(c.found[1].down.as_deref(), Some("10_ten.down.sql"));
+    }
+
+    #[test]
+    fn mixed_layouts_name_the_odd_files() {
+        let err = classify_names(&["1_a/", "2_b/", "3_c.sql"]).unwrap_err();
+        assert_eq!(err.code, "mixed-layout");
+        assert!(
+            err.message.contains("mostly directory-style"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.ends_with("3_c.sql"), "{}", err.message);
+    }
+
+    #[test]
+    fn duplicate_versions_under_the_layout_rule() {
+        let err = classify_names(&["1_a.sql", "0001_b.sql"]).unwrap_err();
+        assert_eq!(err.code, "duplicate-version");
+        let err = classify_names(&["2024-01-01-000000_a/", "20240101000000_b/"]).unwrap_err();
+        assert_eq!(err.code, "duplicate-version");
+        let err = classify_names(&["1_a.sql", "1_a.up.sql"]).unwrap_err();
+        assert_eq!(err.code, "duplicate-version");
+    }
+
+    #[test]
+    fn down_without_up_in_sqlx_layout() {
+        let err = classify_names(&["1_a.up.sql", "2_b.down.sql"]).unwrap_err();
+        assert_eq!(err.code, "down-without-up");
+        assert!(err.message.contains("2_b.down.sql"));
+    }
+
+    #[test]
+    fn unparsable_names_are_errors_naming_the_pattern() {
+        let err = classify_names(&["1_a/", "schema.sql"]).unwrap_err();
+        assert_eq!(err.code, "bad-migration-name");
+        assert_eq!(err.location.as_deref(), Some("migrations/schema.sql"));
+        assert!(err.hint.unwrap().contains("<version>_<name>/"));
+        let err = classify_names(&["v1_a/"]).unwrap_err();
+        assert_eq!(err.code, "bad-migration-name");
+        let err = classify_names(&["2024--01_a/"]).unwrap_err();
+        assert_eq!(err.code, "bad-migration-name");
+    }
+
+    #[test]
+    fn ignore_patterns_skip_files() {
+        let options = ScanOptions {
+            ignore: vec!["data_*.sql".into()],
+            ..Default::default()
+        };
+        let c = classify(
+            Path::new("m"),
+            &entries(&["1_a/", "data_oauth_github.sql"]),
+            &options,
+        )
+        .unwrap();
+        assert_eq!(c.found.len(), 1);
+    }
+
+    #[test]
+    fn empty_set_takes_the_default_layout() {
+        let c = classify_names(&[]).unwrap();
+        assert_eq!(c.layout, Layout::Directory);
+        let options = ScanOptions {
+            default_layout: Some(Layout::Sqlx),
+            ..Default::default()
+        };
+        assert_eq!(
+            classify(Path::new("m"), &[], &options).unwrap().layout,
+            Layout::Sqlx
+        );
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*.txt", "notes.txt"));
+        assert!(wildcard_match("data_*", "data_x.sql"));
+        assert!(wildcard_match("a*b*c", "aXXbYYc"));
+        assert!(!wildcard_match("a*b", "ac"));
+        assert!(wildcard_match("exact", "exact"));
+    }
+}

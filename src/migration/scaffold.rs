@@ -1,0 +1,582 @@
+//! `new`: naming, versioning and rendering a migration from templates, then writing it without
+//! ever overwriting a file or leaving half of it behind.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use super::layout::Layout;
+use super::version::{self, VersionStyle};
+use super::{Migrations, Version};
+use crate::dialect::Dialect;
+use crate::error::{Error, Result, display_path};
+
+/// Names are at most this long; longer ones make unwieldy paths and history rows.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// The templates compiled into the binary: (name, up.sql, down.sql).
+const BUILTIN: &[(&str, &str, &str)] = &[
+    (
+        "default",
+        include_str!("../../templates/default/up.sql"),
+        include_str!("../../templates/default/down.sql"),
+    ),
+    (
+        "create_table",
+        include_str!("../../templates/create_table/up.sql"),
+        include_str!("../../templates/create_table/down.sql"),
+    ),
+    (
+        "add_column",
+        include_str!("../../templates/add_column/up.sql"),
+        include_str!("../../templates/add_column/down.sql"),
+    ),
+    (
+        "create_index_concurrently",
+        include_str!("../../templates/create_index_concurrently/up.sql"),
+        include_str!("../../templates/create_index_concurrently/down.sql"),
+    ),
+];
+
+/// A template's source text and where it came from (for error locations).
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub name: String,
+    pub up: TemplateFile,
+    pub down: Option<TemplateFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TemplateFile {
+    /// `builtin:default/up.sql`, or the override's path.
+    pub origin: String,
+    pub source: String,
+}
+
+/// Checks a name for `new`: snake_case ASCII, at most [`MAX_NAME_LEN`] characters.
+pub fn validate_name(name: &str) -> Result<()> {
+    let refuse = |reason: String| {
+        Error::input(
+            "bad-migration-name",
+            format!("invalid migration name `{name}`: {reason}"),
+        )
+        .at("NAME argument")
+        .hint(match suggest_name(name) {
+            Some(suggestion) if suggestion != name => format!("try `{suggestion}`"),
+            _ => {
+                "use lowercase ASCII letters, digits and underscores, e.g. `add_users_table`".into()
+            }
+        })
+    };
+    if name.is_empty() {
+        return Err(refuse("it is empty".into()));
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(refuse(format!(
+            "it is {} characters long; at most {MAX_NAME_LEN} are allowed",
+            name.chars().count()
+        )));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+    {
+        return Err(refuse(format!(
+            "`{}` is not allowed; names are snake_case ([a-z0-9_])",
+            bad.escape_default()
+        )));
+    }
+    if !name.chars().any(|c| c.is_ascii_alphanumeric()) {
+        return Err(refuse("it has no letters or digits".into()));
+    }
+    Ok(())
+}
+
+/// The snake_case spelling of `name`, if it has any usable characters.
+fn suggest_name(name: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            if previous_lower {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            previous_lower = false;
+        } else if c.is_ascii_alphanumeric() {
+            out.push(c);
+            previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        } else {
+            if !out.ends_with('_') && !out.is_empty() {
+                out.push('_');
+            }
+            previous_lower = false;
+        }
+    }
+    let out: String = out.trim_matches('_').chars().take(MAX_NAME_LEN).collect();
+    (!out.is_empty()).then_some(out)
+}
+
+/// Table and column names guessed from a migration name, for the templates:
+/// `create_users_table` → (`users`, _), `add_email_to_users` → (`users`, `email`).
+pub fn guess_table_and_column(name: &str) -> (String, String) {
+    const VERBS: &[&str] = &[
+        "create_", "add_", "drop_", "remove_", "alter_", "change_", "index_",
+    ];
+    const NOUNS: &[&str] = &["_table", "_index", "_column", "_idx"];
+    let mut rest = name;
+    for verb in VERBS {
+        if let Some(stripped) = rest.strip_prefix(verb) {
+            rest = stripped;
+            break;
+        }
+    }
+    let (column, table) = ["_to_", "_on_", "_from_", "_in_"]
+        .iter()
+        .filter_map(|sep| rest.rsplit_once(sep))
+        .max_by_key(|(left, _)| left.len())
+        .map_or((None, rest), |(left, right)| (Some(left), right));
+    let strip_noun = |text: &str| {
+        NOUNS
+            .iter()
+            .find_map(|n| text.strip_suffix(n))
+            .unwrap_or(text)
+            .to_string()
+    };
+    let table = strip_noun(table);
+    let table = if table.is_empty() {
+        "table_name".into()
+    } else {
+        table
+    };
+    let column = column.map(strip_noun).filter(|c| !c.is_empty());
+    (table, column.unwrap_or_else(|| "new_column".into()))
+}
+
+/// Every template available: the built-in ones, overridden or extended by `override_dir`.
+pub fn available_templates(override_dir: Option<&Path>) -> Result<Vec<String>> {
+    let mut names: Vec<String> = BUILTIN.iter().map(|(n, _, _)| n.to_string()).collect();
+    if let Some(dir) = override_dir {
+        let entries = fs::read_dir(dir).map_err(|e| template_dir_error(dir, &e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| template_dir_error(dir, &e))?;
+            if entry.path().join("up.sql").is_file() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+fn template_dir_error(dir: &Path, err: &std::io::Error) -> Error {
+    Error::io("bad-config", "read the templates directory", dir, err)
+        .hint("fix `templates` in [workspace.metadata.migrate] or create the directory")
+}
+
+/// Loads template `name`, preferring the override directory.
+pub fn load_template(name: &str, override_dir: Option<&Path>) -> Result<Template> {
+    if let Some(dir) = override_dir {
+        if !dir.is_dir() {
+            return Err(
+                Error::input("bad-config", "the templates directory does not exist")
+                    .at_path(dir)
+                    .hint(
+                        "fix `templates` in [workspace.metadata.migrate] or create the directory",
+                    ),
+            );
+        }
+        let up_path = dir.join(name).join("up.sql");
+        if up_path.is_file() {
+            let read = |path: &Path| -> Result<TemplateFile> {
+                let source = fs::read_to_string(path)
+                    .map_err(|e| Error::io("bad-template", "read template", path, &e))?;
+                Ok(TemplateFile {
+                    origin: display_path(path),
+                    source,
+                })
+            };
+            let down_path = dir.join(name).join("down.sql");
+            return Ok(Template {
+                name: name.to_string(),
+                up: read(&up_path)?,
+                down: if down_path.is_file() {
+                    Some(read(&down_path)?)
+                } else {
+                    None
+                },
+            });
+        }
+    }
+    let Some((_, up, down)) = BUILTIN.iter().find(|(n, _, _)| *n == name) else {
+        return Err(
+            Error::input("unknown-template", format!("no template named `{name}`"))
+                .at("--template")
+                .hint(format!(
+                    "available templates: {}",
+                    available_templates(override_dir)?.join(", ")
+                )),
+        );
+    };
+    let builtin = |file: &str, source: &str| TemplateFile {
+        origin: format!("builtin:{name}/{file}"),
+        source: source.to_string(),
+    };
+    Ok(Template {
+        name: name.to_string(),
+        up: builtin("up.sql", up),
+        down: Some(builtin("down.sql", down)),
+    })
+}
+
+/// The variables a template sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateVars {
+    pub name: String,
+    pub version: String,
+    pub timestamp: String,
+    pub dialect: Dialect,
+    pub package: String,
+    pub table: String,
+    pub column: String,
+}
+
+/// Renders one template file; an unknown variable or a syntax error names the file and line.
+pub fn render(file: &TemplateFile, vars: &TemplateVars) -> Result<String> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Built-in syntax never fails to build; fall back to the defaults if it ever did.
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    let fail = |err: minijinja::Error| {
+        let location = match err.line() {
+            Some(line) => format!("{}:{line}", file.origin),
+            None => file.origin.clone(),
+        };
+        let known = "name, version, timestamp, dialect, package, table, column";
+        Error::input(
+            "bad-template",
+            format!(
+                "cannot render template: {}",
+                err.detail().unwrap_or(&err.kind().to_string())
+            ),
+        )
+        .at(location)
+        .hint(format!("templates can use: {known}"))
+    };
+    env.add_template("migration", &file.source).map_err(fail)?;
+    env.get_template("migration")
+        .and_then(|t| t.render(minijinja::value::Serde(vars)))
+        .map_err(fail)
+}
+
+/// A migration ready to be written.
+#[derive(Debug, Clone)]
+pub struct Scaffold {
+    pub version: Version,
+    /// A directory to create first (directory layout), removed again if writing fails.
+    pub create_dir: Option<PathBuf>,
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// What `new` was asked for.
+pub struct NewRequest<'a> {
+    pub name: &'a str,
+    pub template: &'a Template,
+    pub dialect: Dialect,
+    pub package: Option<&'a str>,
+    pub sequential: bool,
+    pub now: NaiveDateTime,
+}
+
+/// Plans the files of a new migration in `dir`, following the set's layout and version style.
+pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Result<Scaffold> {
+    validate_name(request.name)?;
+    if let Some(same) = existing.migrations.iter().find(|m| m.name == request.name) {
+        return Err(Error::input(
+            "duplicate-name",
+            format!("a migration named `{}` already exists", request.name),
+        )
+        .at_path(&same.up.path)
+        .hint("choose a name that says what this migration does differently"));
+    }
+    let order = existing.order();
+    let newest = existing.newest().map(|m| &m.version);
+    let newest_style = newest.map(Version::style);
+    let style = match (request.sequential, newest_style) {
+        (true, Some(VersionStyle::Sequential { width })) => VersionStyle::Sequential { width },
+        (true, None) => VersionStyle::Sequential { width: 4 },
+        (true, Some(_)) => {
+            return Err(Error::input(
+                "bad-argument",
+                "--sequential on a set that uses timestamp versions",
+            )
+            .at_path(dir)
+            .hint(
+                "drop --sequential; a sequence number would sort before the existing migrations",
+            ));
+        }
+        (false, Some(style)) => style,
+        (false, None) => VersionStyle::Timestamp,
+    };
+    let version = version::next_version(style, order, newest, request.now).map_err(|_| {
+        Error::input(
+            "version-too-large",
+            "no version after the newest migration fits",
+        )
+        .at_path(dir)
+        .hint("the newest version is at the limit of its format")
+    })?;
+
+    let (table, column) = guess_table_and_column(request.name);
+    let vars = TemplateVars {
+        name: request.name.to_string(),
+        version: version.as_str().to_string(),
+        timestamp: request
+            .now
+            .and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        dialect: request.dialect,
+        package: request.package.unwrap_or_default().to_string(),
+        table,
+        column,
+    };
+    let up = render(&request.template.up, &vars)?;
+    let down = match &request.template.down {
+        Some(file) => render(file, &vars)?,
+        None => String::new(),
+    };
+    let stem = format!("{}_{}", version.as_str(), request.name);
+    let (create_dir, files) = match existing.layout {
+        Layout::Directory => {
+            let migration_dir = dir.join(&stem);
+            (
+                Some(migration_dir.clone()),
+                vec![
+                    (migration_dir.join("up.sql"), up),
+                    (migration_dir.join("down.sql"), down),
+                ],
+            )
+        }
+        Layout::Sqlx if existing.sqlx_reversible => (
+            None,
+            vec![
+                (dir.join(format!("{stem}.up.sql")), up),
+                (dir.join(format!("{stem}.down.sql")), down),
+            ],
+        ),
+        Layout::Sqlx => (None, vec![(dir.join(format!("{stem}.sql")), up)]),
+    };
+    Ok(Scaffold {
+        version,
+        create_dir,
+        files,
+    })
+}
+
+/// Writes a planned migration: creates `migrations_dir` if needed, never overwrites, and on any
+/// failure removes whatever it created, so nothing is half-written.
+pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>> {
+    let mut created_dirs: Vec<PathBuf> = Vec::new();
+    let mut created_files: Vec<PathBuf> = Vec::new();
+    let result = (|| -> Result<()> {
+        for dir in [Some(migrations_dir), scaffold.create_dir.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if dir.is_dir() {
+                continue;
+            }
+            if dir.exists() {
+                return Err(Error::input(
+                    "migration-exists",
+                    "a file is in the way of the migration directory",
+                )
+                .at_path(dir)
+                .hint("move or remove it"));
+            }
+            let missing_ancestors: Vec<PathBuf> = dir
+                .ancestors()
+                .take_while(|a| !a.exists())
+                .map(Path::to_path_buf)
+                .collect();
+            fs::create_dir_all(dir)
+                .map_err(|e| Error::io("unwritable-directory", "create directory", dir, &e))?;
+            created_dirs.extend(missing_ancestors);
+        }
+        for (path, contents) in &scaffold.files {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        Error::input("migration-exists", "the migration file already exists")
+                            .at_path(path)
+                            .hint("nothing was overwritten; run `new` again for a fresh version")
+                    } else {
+                        Error::io("unwritable-directory", "create file", path, &e)
+                    }
+                })?;
+            created_files.push(path.clone());
+            std::io::Write::write_all(&mut file, contents.as_bytes())
+                .map_err(|e| Error::io("unwritable-directory", "write file", path, &e))?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(scaffold.files.iter().map(|(p, _)| p.clone()).collect()),
+        Err(err) => {
+            // Best effort: the original error is what the user needs to see.
+            for file in created_files.iter().rev() {
+                let _ = fs::remove_file(file);
+            }
+            for dir in &created_dirs {
+                let _ = fs::remove_dir(dir);
+            }
+            Err(err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_snake_case_ascii() {
+        assert!(validate_name("add_users_table").is_ok());
+        assert!(validate_name("v2_fix").is_ok());
+        let err = validate_name("AddUsers").unwrap_err();
+        assert_eq!(err.code, "bad-migration-name");
+        assert!(
+            err.message.contains("`A` is not allowed"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.hint.as_deref(), Some("try `add_users`"));
+        assert_eq!(
+            validate_name("add-users").unwrap_err().hint.as_deref(),
+            Some("try `add_users`")
+        );
+        assert!(validate_name("").unwrap_err().message.contains("empty"));
+        assert!(
+            validate_name("___")
+                .unwrap_err()
+                .message
+                .contains("no letters")
+        );
+        assert!(
+            validate_name("café")
+                .unwrap_err()
+                .message
+                .contains("`\\u{e9}`")
+        );
+        let long = "a".repeat(101);
+        assert!(
+            validate_name(&long)
+                .unwrap_err()
+                .message
+                .contains("101 characters")
+        );
+        assert!(validate_name(&"a".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn guesses_table_and_column() {
+        let guess = |n: &str| guess_table_and_column(n);
+        assert_eq!(
+            guess("create_users_table"),
+            ("users".into(), "new_column".into())
+        );
+        assert_eq!(guess("create_users"), ("users".into(), "new_column".into()));
+        assert_eq!(
+            guess("add_email_to_users"),
+            ("users".into(), "email".into())
+        );
+        assert_eq!(
+            guess("add_index_on_users_email"),
+            ("users_email".into(), "index".into())
+        );
+        assert_eq!(guess("create_"), ("table_name".into(), "new_column".into()));
+    }
+
+    fn vars(dialect: Dialect) -> TemplateVars {
+        TemplateVars {
+            name: "add_email_to_users".into(),
+            version: "20261122100000".into(),
+            timestamp: "2026-11-22T10:00:00Z".into(),
+            dialect,
+            package: "app".into(),
+            table: "users".into(),
+            column: "email".into(),
+        }
+    }
+
+    #[test]
+    fn builtin_templates_render_for_every_dialect() {
+        for name in available_templates(None).unwrap() {
+            let template = load_template(&name, None).unwrap();
+            for dialect in Dialect::ALL {
+                let up = render(&template.up, &vars(dialect)).unwrap();
+                assert!(!up.contains("{{"), "{name} {dialect}: {up}");
+                render(template.down.as_ref().unwrap(), &vars(dialect)).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn create_table_is_dialect_specific() {
+        let template = load_template("create_table", None).unwrap();
+        let pg = render(&template.up, &vars(Dialect::Postgres)).unwrap();
+        assert!(
+            pg.starts_with("CREATE TABLE users (\n    id bigint GENERATED ALWAYS AS IDENTITY"),
+            "{pg}"
+        );
+        let sqlite = render(&template.up, &vars(Dialect::Sqlite)).unwrap();
+        assert!(
+            sqlite.contains("INTEGER PRIMARY KEY AUTOINCREMENT"),
+            "{sqlite}"
+        );
+    }
+
+    #[test]
+    fn index_template_carries_the_no_transaction_directive() {
+        let template = load_template("create_index_concurrently", None).unwrap();
+        let up = render(&template.up, &vars(Dialect::Postgres)).unwrap();
+        assert!(super::super::has_no_transaction_directive(
+            &up,
+            Layout::Directory
+        ));
+        assert!(
+            up.contains(
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_email_idx ON users (email);"
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_variables_are_errors_naming_the_line() {
+        let file = TemplateFile {
+            origin: "templates/x/up.sql".into(),
+            source: "-- ok\nselect {{ tabel }};\n".into(),
+        };
+        let err = render(&file, &vars(Dialect::Postgres)).unwrap_err();
+        assert_eq!(err.code, "bad-template");
+        assert_eq!(err.location.as_deref(), Some("templates/x/up.sql:2"));
+    }
+
+    #[test]
+    fn unknown_template_lists_the_available_ones() {
+        let err = load_template("nope", None).unwrap_err();
+        assert_eq!(err.code, "unknown-template");
+        assert!(err.hint.unwrap().contains("create_index_concurrently"));
+    }
+}

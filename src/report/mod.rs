@@ -1,0 +1,308 @@
+//! Rendering results for people (coloured, concise) and for machines (one JSON object).
+
+use std::io::{IsTerminal, Write};
+
+use owo_colors::{OwoColorize, Style};
+use serde::Serialize;
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl std::str::FromStr for ColorChoice {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "auto" => Ok(ColorChoice::Auto),
+            "always" => Ok(ColorChoice::Always),
+            "never" => Ok(ColorChoice::Never),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Whether to colour a stream. Precedence: `--color`, then `CARGO_TERM_COLOR`, then a
+/// non-empty `NO_COLOR` (off), then whether the stream is a terminal.
+pub fn use_color(
+    flag: Option<ColorChoice>,
+    env: impl Fn(&str) -> Option<String>,
+    is_terminal: bool,
+) -> bool {
+    let choice = flag
+        .or_else(|| env("CARGO_TERM_COLOR").and_then(|v| v.parse().ok()))
+        .unwrap_or(ColorChoice::Auto);
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => env("NO_COLOR").is_none_or(|v| v.is_empty()) && is_terminal,
+    }
+}
+
+/// How and where a command writes its output.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub format: Format,
+    pub quiet: bool,
+    pub verbose: u8,
+    color_stdout: bool,
+    color_stderr: bool,
+}
+
+/// Styles used across commands, so the palette stays consistent.
+pub mod style {
+    use owo_colors::Style;
+
+    pub fn header() -> Style {
+        Style::new().bold()
+    }
+    pub fn good() -> Style {
+        Style::new().green().bold()
+    }
+    pub fn bad() -> Style {
+        Style::new().red().bold()
+    }
+    pub fn warn() -> Style {
+        Style::new().yellow().bold()
+    }
+    pub fn dim() -> Style {
+        Style::new().dimmed()
+    }
+    pub fn hint() -> Style {
+        Style::new().cyan().bold()
+    }
+}
+
+impl Output {
+    pub fn new(format: Format, color: Option<ColorChoice>, quiet: bool, verbose: u8) -> Output {
+        let env = |name: &str| std::env::var(name).ok();
+        Output {
+            format,
+            quiet,
+            verbose,
+            color_stdout: use_color(color, env, std::io::stdout().is_terminal()),
+            color_stderr: use_color(color, env, std::io::stderr().is_terminal()),
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// `text` styled for stdout (plain when colour is off).
+    pub fn paint(&self, text: impl std::fmt::Display, style: Style) -> String {
+        paint(self.color_stdout, text, style)
+    }
+
+    /// `text` styled for stderr.
+    pub fn paint_err(&self, text: impl std::fmt::Display, style: Style) -> String {
+        paint(self.color_stderr, text, style)
+    }
+
+    /// Writes one line of a command's result to stdout (never suppressed by `-q`).
+    pub fn line(&self, text: impl std::fmt::Display) {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`| head`) is not an error worth reporting.
+        let _ = writeln!(out, "{text}");
+    }
+
+    /// Writes a status line to stderr unless `-q`.
+    pub fn status(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
+        }
+    }
+
+    /// Prints the one JSON object of a `--format json` run.
+    pub fn print_json(&self, value: &impl Serialize) {
+        let mut out = std::io::stdout().lock();
+        // Serialising our own types cannot fail; a closed pipe is ignored like above.
+        let _ = serde_json::to_writer(&mut out, value);
+        let _ = writeln!(out);
+    }
+
+    /// Reports a failed command: a JSON object on stdout, or what/where/hint on stderr.
+    pub fn print_error(&self, error: &Error) {
+        if self.json() {
+            self.print_json(&ErrorReport::from(error));
+            return;
+        }
+        let mut text = format!(
+            "{} {}",
+            self.paint_err("error:", style::bad()),
+            self.paint_err(&error.message, style::header())
+        );
+        if let Some(location) = &error.location {
+            text.push_str(&format!(
+                "\n  {} {location}",
+                self.paint_err("-->", style::dim())
+            ));
+        }
+        if let Some(hint) = &error.hint {
+            text.push_str(&format!(
+                "\n  {} {hint}",
+                self.paint_err("hint:", style::hint())
+            ));
+        }
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    }
+}
+
+fn paint(enabled: bool, text: impl std::fmt::Display, style: Style) -> String {
+    if enabled {
+        text.style(style).to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// The JSON shape of an error: `{"error": {...}}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorReport<'a> {
+    pub error: ErrorBody<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    pub location: Option<&'a str>,
+    pub hint: Option<&'a str>,
+    pub exit_code: i32,
+}
+
+impl<'a> From<&'a Error> for ErrorReport<'a> {
+    fn from(error: &'a Error) -> Self {
+        ErrorReport {
+            error: ErrorBody {
+                code: error.code,
+                message: &error.message,
+                location: error.location.as_deref(),
+                hint: error.hint.as_deref(),
+                exit_code: error.exit_code(),
+            },
+        }
+    }
+}
+
+/// A plain-text table: columns padded to their widest cell, numbers right-aligned.
+pub struct Table {
+    header: Vec<&'static str>,
+    right_aligned: Vec<bool>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// `columns`: (title, right-aligned).
+    pub fn new(columns: &[(&'static str, bool)]) -> Table {
+        Table {
+            header: columns.iter().map(|(title, _)| *title).collect(),
+            right_aligned: columns.iter().map(|(_, right)| *right).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// Renders the table; `header_style` paints the header line.
+    pub fn render(&self, paint_header: impl Fn(&str) -> String) -> String {
+        let width = |i: usize| {
+            self.rows
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([self.header[i].len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let widths: Vec<usize> = (0..self.header.len()).map(width).collect();
+        let format_row = |cells: Vec<&str>| {
+            let padded: Vec<String> = cells
+                .iter()
+                .enumerate()
+                .map(|(i, cell)| {
+                    let pad = " ".repeat(widths[i].saturating_sub(cell.chars().count()));
+                    if self.right_aligned[i] {
+                        format!("{pad}{cell}")
+                    } else if i + 1 == cells.len() {
+                        cell.to_string()
+                    } else {
+                        format!("{cell}{pad}")
+                    }
+                })
+                .collect();
+            padded.join("  ")
+        };
+        let mut lines = vec![paint_header(&format_row(self.header.clone()))];
+        for row in &self.rows {
+            lines.push(format_row(row.iter().map(String::as_str).collect()));
+        }
+        lines.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn colour_follows_flag_then_cargo_then_no_color_then_terminal() {
+        assert!(use_color(None, env(&[]), true));
+        assert!(!use_color(None, env(&[]), false));
+        assert!(!use_color(None, env(&[("NO_COLOR", "1")]), true));
+        assert!(use_color(None, env(&[("NO_COLOR", "")]), true));
+        assert!(use_color(
+            Some(ColorChoice::Always),
+            env(&[("NO_COLOR", "1")]),
+            false
+        ));
+        assert!(!use_color(Some(ColorChoice::Never), env(&[]), true));
+        assert!(use_color(
+            None,
+            env(&[("CARGO_TERM_COLOR", "always")]),
+            false
+        ));
+        assert!(!use_color(
+            None,
+            env(&[("CARGO_TERM_COLOR", "never")]),
+            true
+        ));
+        assert!(!use_color(
+            Some(ColorChoice::Auto),
+            env(&[("CARGO_TERM_COLOR", "always")]),
+            false
+        ));
+    }
+
+    #[test]
+    fn table_pads_columns() {
+        let mut table = Table::new(&[("NAME", false), ("N", true), ("LAST", false)]);
+        table.row(vec!["a".into(), "10".into(), "x".into()]);
+        table.row(vec!["long".into(), "2".into(), "y".into()]);
+        assert_eq!(
+            table.render(str::to_string),
+            "NAME   N  LAST\na     10  x\nlong   2  y"
+        );
+    }
+}

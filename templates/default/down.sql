@@ -1,0 +1,2 @@
+-- Revert {{ name }}: undo exactly what up.sql does (`cargo migrate check` verifies it).
+
