@@ -174,7 +174,7 @@ impl Workspace {
             [one] => Ok(one),
             [] => Err(
                 Error::input("no-migration-set", "no migration sets in this workspace")
-                    .at(display_path(&self.root))
+                    .at(display_path(&self.root.join("Cargo.toml")))
                     .hint(
                         "create one with `cargo migrate new NAME` in a package, or pass --dir PATH",
                     ),
@@ -195,7 +195,7 @@ impl Workspace {
                         .join(", ")
                 ),
             )
-            .at(display_path(&self.root))
+            .at(display_path(&self.root.join("Cargo.toml")))
             .hint("pick one with -p/--package NAME (or --dir PATH)")),
         }
     }
@@ -210,7 +210,7 @@ impl Workspace {
             "unknown-package",
             format!("package `{name}` is not in this workspace"),
         )
-        .at(display_path(&self.root))
+        .at(display_path(&self.root.join("Cargo.toml")))
         .hint(format!("workspace packages: {}", names.join(", ")))
     }
 

@@ -128,7 +128,10 @@ pub fn run(context: &Context, _args: &ListArgs) -> Result<()> {
                 output.paint(report.package.unwrap_or("-"), style::header()),
                 output.paint(format!("({})", report.dir), style::dim())
             ));
-            for item in report.items.iter().flatten() {
+            let items = report.items.as_deref().unwrap_or_default();
+            let version_width = items.iter().map(|i| i.version.len()).max().unwrap_or(0);
+            let name_width = items.iter().map(|i| i.name.chars().count()).max().unwrap_or(0);
+            for item in items {
                 let mut flags = Vec::new();
                 if item.down.is_some() {
                     flags.push("down");
@@ -136,16 +139,17 @@ pub fn run(context: &Context, _args: &ListArgs) -> Result<()> {
                 if item.no_transaction {
                     flags.push("no-transaction");
                 }
-                output.line(format!(
-                    "  {}  {}{}",
+                let row = format!(
+                    "  {:<version_width$}  {:<name_width$}  {}",
                     item.version,
                     item.name,
                     if flags.is_empty() {
                         String::new()
                     } else {
-                        output.paint(format!("  [{}]", flags.join(", ")), style::dim())
+                        output.paint(flags.join(", "), style::dim())
                     }
-                ));
+                );
+                output.line(row.trim_end());
             }
         }
     }

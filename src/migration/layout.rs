@@ -478,6 +478,15 @@ fn read_directory_migration(dir: &Path, found: Found) -> Result<Migration> {
 fn read_sqlx_migration(dir: &Path, found: Found) -> Result<Migration> {
     let up_path = dir.join(&found.up);
     let (up, up_bytes) = read_script(&up_path)?;
+    if let Some(line) = dbmate_marker_line(&up.sql) {
+        // Read as sqlx, the `-- migrate:down` section would run as part of the up.
+        return Err(Error::input(
+            "unsupported-layout",
+            "dbmate-style migration (`-- migrate:up` / `-- migrate:down` sections) is not supported yet",
+        )
+        .at(format!("{}:{line}", display_path(&up_path)))
+        .hint("split it into <version>_<name>.up.sql and .down.sql, or <version>_<name>/up.sql and down.sql"));
+    }
     let down = match &found.down {
         Some(name) => Some(read_script(&dir.join(name))?.0),
         None => None,
@@ -490,6 +499,13 @@ fn read_sqlx_migration(dir: &Path, found: Found) -> Result<Migration> {
         up,
         down,
     })
+}
+
+/// The 1-based line of a dbmate section marker, if the script has one.
+fn dbmate_marker_line(sql: &str) -> Option<usize> {
+    sql.lines()
+        .position(|line| matches!(line.trim_end(), "-- migrate:up" | "-- migrate:down"))
+        .map(|index| index + 1)
 }
 
 fn read_optional_script(path: &Path) -> Result<Option<(Script, Vec<u8>)>> {
@@ -703,6 +719,18 @@ mod tests {
         assert_eq!(
             classify(Path::new("m"), &[], &options).unwrap().layout,
             Layout::Sqlx
+        );
+    }
+
+    #[test]
+    fn dbmate_markers_are_found() {
+        assert_eq!(
+            dbmate_marker_line("-- migrate:up\ncreate table a();\n-- migrate:down\n"),
+            Some(1)
+        );
+        assert_eq!(
+            dbmate_marker_line("select 1;\n-- migrate:no-transaction\n"),
+            None
         );
     }
 

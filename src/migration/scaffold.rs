@@ -349,29 +349,25 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
         column,
     };
     let up = render(&request.template.up, &vars)?;
+    // A template without down.sql makes an irreversible migration: no empty down script that
+    // would claim to undo it.
     let down = match &request.template.down {
-        Some(file) => render(file, &vars)?,
-        None => String::new(),
+        Some(file) => Some(render(file, &vars)?),
+        None => None,
     };
     let stem = format!("{}_{}", version.as_str(), request.name);
     let (create_dir, files) = match existing.layout {
         Layout::Directory => {
             let migration_dir = dir.join(&stem);
-            (
-                Some(migration_dir.clone()),
-                vec![
-                    (migration_dir.join("up.sql"), up),
-                    (migration_dir.join("down.sql"), down),
-                ],
-            )
+            let mut files = vec![(migration_dir.join("up.sql"), up)];
+            files.extend(down.map(|down| (migration_dir.join("down.sql"), down)));
+            (Some(migration_dir), files)
         }
-        Layout::Sqlx if existing.sqlx_reversible => (
-            None,
-            vec![
-                (dir.join(format!("{stem}.up.sql")), up),
-                (dir.join(format!("{stem}.down.sql")), down),
-            ],
-        ),
+        Layout::Sqlx if existing.sqlx_reversible => {
+            let mut files = vec![(dir.join(format!("{stem}.up.sql")), up)];
+            files.extend(down.map(|down| (dir.join(format!("{stem}.down.sql")), down)));
+            (None, files)
+        }
         Layout::Sqlx => (None, vec![(dir.join(format!("{stem}.sql")), up)]),
     };
     Ok(Scaffold {
