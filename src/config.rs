@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::dialect::Dialect;
-use crate::error::{Error, Result, display_path};
+use crate::error::{Error, ErrorCode, Result, display_path};
 use crate::migration::Layout;
 
 /// The keys cargo-migrate reads, with what each one holds (shown in errors and `docs/`).
@@ -59,7 +59,7 @@ impl MigrateConfig {
         let at = || format!("{}: {table}", display_path(manifest));
         let Value::Object(entries) = value else {
             return Err(Error::input(
-                "bad-config",
+                ErrorCode::BadConfig,
                 format!("{table} must be a table, found {}", json_kind(value)),
             )
             .at(at())
@@ -69,7 +69,7 @@ impl MigrateConfig {
         for (key, value) in entries {
             let bad_value = |expected: &str| {
                 Error::input(
-                    "bad-config",
+                    ErrorCode::BadConfig,
                     format!(
                         "`{key}` in {table} must be {expected}, found {}",
                         json_kind(value)
@@ -85,21 +85,27 @@ impl MigrateConfig {
                 }
                 "dialect" => {
                     config.dialect = Some(text()?.parse().map_err(|reason: String| {
-                        Error::input("bad-config", format!("`dialect` in {table}: {reason}"))
-                            .at(at())
+                        Error::input(
+                            ErrorCode::BadConfig,
+                            format!("`dialect` in {table}: {reason}"),
+                        )
+                        .at(at())
                     })?)
                 }
                 "layout" => {
                     config.layout = Some(text()?.parse().map_err(|reason: String| {
-                        Error::input("bad-config", format!("`layout` in {table}: {reason}"))
-                            .at(at())
+                        Error::input(
+                            ErrorCode::BadConfig,
+                            format!("`layout` in {table}: {reason}"),
+                        )
+                        .at(at())
                     })?)
                 }
                 "history-table" => {
                     let name = text()?;
                     if !is_identifier(name) {
                         return Err(Error::input(
-                            "bad-config",
+                            ErrorCode::BadConfig,
                             format!(
                                 "`history-table` in {table} is not a plain table name: `{name}`"
                             ),
@@ -114,7 +120,7 @@ impl MigrateConfig {
                     let name = text()?;
                     if !is_env_var_name(name) {
                         return Err(Error::input(
-                            "bad-config",
+                            ErrorCode::BadConfig,
                             format!("`database-url-env` in {table} is not an environment variable name: `{name}`"),
                         )
                         .at(at())
@@ -169,7 +175,9 @@ fn non_empty<'a>(
     at: &dyn Fn() -> String,
 ) -> Result<&'a str> {
     if text.trim().is_empty() {
-        return Err(Error::input("bad-config", format!("`{key}` in {table} is empty")).at(at()));
+        return Err(
+            Error::input(ErrorCode::BadConfig, format!("`{key}` in {table} is empty")).at(at()),
+        );
     }
     Ok(text)
 }
@@ -184,7 +192,7 @@ fn unknown_key(key: &str, table: &str, at: String) -> Error {
         None => format!("known keys: {}", known.join(", ")),
     };
     Error::input(
-        "unknown-config-key",
+        ErrorCode::UnknownConfigKey,
         format!("unknown key `{key}` in {table}"),
     )
     .at(at)
@@ -287,7 +295,7 @@ mod tests {
     #[test]
     fn unknown_key_suggests_the_nearest() {
         let err = parse(json!({"dirr": "x"})).unwrap_err();
-        assert_eq!(err.code, "unknown-config-key");
+        assert_eq!(err.code, ErrorCode::UnknownConfigKey);
         assert_eq!(
             err.message,
             "unknown key `dirr` in [package.metadata.migrate]"

@@ -25,14 +25,68 @@ impl ErrorClass {
     }
 }
 
+/// Defines [`ErrorCode`]: each variant with its stable kebab-case spelling.
+macro_rules! error_codes {
+    ($($variant:ident => $text:literal,)*) => {
+        /// A stable identifier for each kind of error, listed in `docs/errors.md` and printed
+        /// in JSON output, so scripts can tell errors apart without parsing messages.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    AmbiguousSet => "ambiguous-set",
+    BadArgument => "bad-argument",
+    BadConfig => "bad-config",
+    BadManifestPath => "bad-manifest-path",
+    BadMetadataToml => "bad-metadata-toml",
+    BadMigrationName => "bad-migration-name",
+    BadTemplate => "bad-template",
+    CargoMetadataFailed => "cargo-metadata-failed",
+    DownWithoutUp => "down-without-up",
+    DuplicateName => "duplicate-name",
+    DuplicateVersion => "duplicate-version",
+    MigrationExists => "migration-exists",
+    MissingDirectory => "missing-directory",
+    MissingUp => "missing-up",
+    MixedLayout => "mixed-layout",
+    NoMigrationSet => "no-migration-set",
+    NonUtf8Sql => "non-utf8-sql",
+    UnknownConfigKey => "unknown-config-key",
+    UnknownDialect => "unknown-dialect",
+    UnknownPackage => "unknown-package",
+    UnknownTemplate => "unknown-template",
+    UnreadableDirectory => "unreadable-directory",
+    UnreadableFile => "unreadable-file",
+    UnsupportedLayout => "unsupported-layout",
+    UnwritableDirectory => "unwritable-directory",
+    VersionTooLarge => "version-too-large",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A user-facing error.
-///
-/// `code` is a stable kebab-case identifier (listed in `docs/errors.md`) so scripts and the
-/// JSON output can tell errors apart without parsing the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub class: ErrorClass,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// The file, directory or setting the error is about.
     pub location: Option<String>,
@@ -42,7 +96,7 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn new(class: ErrorClass, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(class: ErrorClass, code: ErrorCode, message: impl Into<String>) -> Self {
         Error {
             class,
             code,
@@ -53,7 +107,7 @@ impl Error {
     }
 
     /// An error in usage, configuration or input files (exit code 2).
-    pub fn input(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn input(code: ErrorCode, message: impl Into<String>) -> Self {
         Error::new(ErrorClass::Input, code, message)
     }
 
@@ -76,7 +130,7 @@ impl Error {
     }
 
     /// An I/O failure on `path`, classed as an input problem: the files are the user's.
-    pub fn io(code: &'static str, action: &str, path: &Path, err: &std::io::Error) -> Self {
+    pub fn io(code: ErrorCode, action: &str, path: &Path, err: &std::io::Error) -> Self {
         let reason = io_reason(err);
         let hint = match err.kind() {
             std::io::ErrorKind::PermissionDenied => {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::MigrateConfig;
 use crate::dialect::Dialect;
-use crate::error::{Error, Result, display_path};
+use crate::error::{Error, ErrorCode, Result, display_path};
 use crate::migration::{self, Migrations, ScanOptions};
 
 /// Where the migration sets come from.
@@ -96,7 +96,7 @@ impl Workspace {
             Source::Dir { dir } => {
                 let root = std::env::current_dir().map_err(|e| {
                     Error::io(
-                        "unreadable-directory",
+                        ErrorCode::UnreadableDirectory,
                         "read the current directory",
                         Path::new("."),
                         &e,
@@ -105,18 +105,19 @@ impl Workspace {
                 let dir = root.join(dir);
                 if !dir.exists() {
                     return Err(Error::input(
-                        "missing-directory",
+                        ErrorCode::MissingDirectory,
                         "the migrations directory does not exist",
                     )
                     .at_path(&dir)
                     .hint("check the --dir path"));
                 }
                 if !dir.is_dir() {
-                    return Err(
-                        Error::input("unreadable-directory", "--dir is not a directory")
-                            .at_path(&dir)
-                            .hint("pass the directory that holds the migrations"),
-                    );
+                    return Err(Error::input(
+                        ErrorCode::UnreadableDirectory,
+                        "--dir is not a directory",
+                    )
+                    .at_path(&dir)
+                    .hint("pass the directory that holds the migrations"));
                 }
                 let dialect = dialect_flag.map(|d| (d, DialectSource::Flag)).or_else(|| {
                     dialect_from_dir_name(&dir).map(|d| (d, DialectSource::DirectoryName))
@@ -158,7 +159,7 @@ impl Workspace {
             return Err(self.unknown_package(package));
         }
         Err(Error::input(
-            "no-migration-set",
+            ErrorCode::NoMigrationSet,
             format!("package `{package}` has no migrations"),
         )
         .at(format!("package `{package}`"))
@@ -172,15 +173,14 @@ impl Workspace {
         let sets = self.select(package)?;
         match sets.as_slice() {
             [one] => Ok(one),
-            [] => Err(
-                Error::input("no-migration-set", "no migration sets in this workspace")
-                    .at(display_path(&self.root.join("Cargo.toml")))
-                    .hint(
-                        "create one with `cargo migrate new NAME` in a package, or pass --dir PATH",
-                    ),
-            ),
+            [] => Err(Error::input(
+                ErrorCode::NoMigrationSet,
+                "no migration sets in this workspace",
+            )
+            .at(display_path(&self.root.join("Cargo.toml")))
+            .hint("create one with `cargo migrate new NAME` in a package, or pass --dir PATH")),
             several => Err(Error::input(
-                "ambiguous-set",
+                ErrorCode::AmbiguousSet,
                 format!(
                     "this workspace has {} migration sets: {}",
                     several.len(),
@@ -207,7 +207,7 @@ impl Workspace {
     pub fn unknown_package(&self, name: &str) -> Error {
         let names: Vec<&str> = self.packages.iter().map(|p| p.name.as_str()).collect();
         Error::input(
-            "unknown-package",
+            ErrorCode::UnknownPackage,
             format!("package `{name}` is not in this workspace"),
         )
         .at(display_path(&self.root.join("Cargo.toml")))
@@ -234,7 +234,7 @@ fn cargo_metadata(manifest_path: Option<&Path>) -> Result<Metadata> {
     if let Some(path) = manifest_path {
         if path.file_name().and_then(|n| n.to_str()) != Some("Cargo.toml") {
             return Err(Error::input(
-                "bad-manifest-path",
+                ErrorCode::BadManifestPath,
                 "--manifest-path must point to a Cargo.toml",
             )
             .at_path(path)
@@ -242,7 +242,7 @@ fn cargo_metadata(manifest_path: Option<&Path>) -> Result<Metadata> {
         }
         if !path.is_file() {
             return Err(
-                Error::input("bad-manifest-path", "--manifest-path does not exist")
+                Error::input(ErrorCode::BadManifestPath, "--manifest-path does not exist")
                     .at_path(path)
                     .hint("check the path"),
             );
@@ -253,7 +253,7 @@ fn cargo_metadata(manifest_path: Option<&Path>) -> Result<Metadata> {
         cargo_metadata::Error::CargoMetadata { stderr } => {
             let (message, cause) = summarize_cargo_error(&stderr);
             let not_found = message.contains("could not find `Cargo.toml`");
-            Error::input("cargo-metadata-failed", format!("cargo metadata failed: {message}"))
+            Error::input(ErrorCode::CargoMetadataFailed, format!("cargo metadata failed: {message}"))
                 .at(cause.unwrap_or_else(|| "cargo metadata".into()))
                 .hint(if not_found {
                     "run inside a Cargo workspace, pass --manifest-path, or use --dir PATH --dialect DIALECT"
@@ -261,7 +261,7 @@ fn cargo_metadata(manifest_path: Option<&Path>) -> Result<Metadata> {
                     "fix the Cargo.toml; `cargo metadata --no-deps` shows the full error"
                 })
         }
-        other => Error::input("cargo-metadata-failed", format!("cannot run cargo metadata: {other}"))
+        other => Error::input(ErrorCode::CargoMetadataFailed, format!("cannot run cargo metadata: {other}"))
             .hint("check that `cargo` is on PATH (or set CARGO)"),
     })
 }

@@ -214,12 +214,6 @@ fn colour_is_off_in_pipes_and_follows_the_flags() {
 
 // ---------------------------------------------------------------------------------------- new
 
-/// The version part of a created path like `migrations/20261122101500_x/up.sql`.
-fn version_of(path: &str, name: &str) -> String {
-    let file = path.rsplit('/').find(|part| part.contains(name)).unwrap();
-    file.split('_').next().unwrap().to_string()
-}
-
 #[test]
 fn new_in_directory_layout() {
     let ws = Workspace::copy("single");

@@ -130,7 +130,11 @@ pub fn run(context: &Context, _args: &ListArgs) -> Result<()> {
             ));
             let items = report.items.as_deref().unwrap_or_default();
             let version_width = items.iter().map(|i| i.version.len()).max().unwrap_or(0);
-            let name_width = items.iter().map(|i| i.name.chars().count()).max().unwrap_or(0);
+            let name_width = items
+                .iter()
+                .map(|i| i.name.chars().count())
+                .max()
+                .unwrap_or(0);
             for item in items {
                 let mut flags = Vec::new();
                 if item.down.is_some() {

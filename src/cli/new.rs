@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::dialect::Dialect;
-use crate::error::{Error, Result, display_path};
+use crate::error::{Error, ErrorCode, Result, display_path};
 use crate::migration::scaffold::{self, NewRequest};
 use crate::migration::{Layout, Migrations};
 use crate::report::style;
@@ -53,7 +53,7 @@ fn target_set(context: &Context, workspace: &Workspace) -> Result<SetSpec> {
     let package = context.global.package.as_deref();
     match workspace.select_one(package) {
         Ok(spec) => Ok(spec.clone()),
-        Err(err) if err.code == "no-migration-set" => {
+        Err(err) if err.code == ErrorCode::NoMigrationSet => {
             // A package's first migration creates its `migrations/` directory.
             let info = match package {
                 Some(name) => workspace
@@ -89,7 +89,7 @@ fn require_dialect(spec: &SetSpec, workspace: &Workspace) -> Result<Dialect> {
             .as_deref()
             .map_or_else(|| "--dialect".to_string(), display_path);
         Error::input(
-            "unknown-dialect",
+            ErrorCode::UnknownDialect,
             format!(
                 "the dialect of set `{}` is not known",
                 spec.label(&workspace.root)

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::version::{Version, VersionError, VersionOrder};
 use super::{Migration, Migrations, Script, checksum, has_no_transaction_directive};
-use crate::error::{Error, Result, display_path};
+use crate::error::{Error, ErrorCode, Result, display_path};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -188,12 +188,12 @@ fn looks_like_version(text: &str) -> bool {
 fn version_error(err: VersionError, file: &Path, layout: Layout) -> Error {
     match err {
         VersionError::Malformed => {
-            Error::input("bad-migration-name", "malformed migration version")
+            Error::input(ErrorCode::BadMigrationName, "malformed migration version")
                 .at_path(file)
                 .hint(format!("expected {}", layout.expected_pattern()))
         }
         VersionError::TooLarge => Error::input(
-            "version-too-large",
+            ErrorCode::VersionTooLarge,
             "migration version does not fit a signed 64-bit integer",
         )
         .at_path(file)
@@ -234,7 +234,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
         };
         let what = if entry.is_dir { "directory" } else { "file" };
         return Err(Error::input(
-            "bad-migration-name",
+            ErrorCode::BadMigrationName,
             format!("`{}` is not a migration {what} name", entry.name),
         )
         .at_path(&dir.join(&entry.name))
@@ -253,7 +253,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
         let mut odd: Vec<&str> = odd.iter().map(|e| e.name.as_str()).collect();
         odd.sort_unstable();
         return Err(Error::input(
-            "mixed-layout",
+            ErrorCode::MixedLayout,
             format!(
                 "the set mixes layouts: mostly {}-style, but these are not: {}",
                 layout.as_str(),
@@ -337,7 +337,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
                         if let Some(down) = down {
                             if !up.up.ends_with(".up.sql") {
                                 return Err(Error::input(
-                                    "down-without-up",
+                                    ErrorCode::DownWithoutUp,
                                     format!(
                                         "`{}` pairs with `{}`, which is not an .up.sql file",
                                         down.name, up.up
@@ -357,7 +357,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
                     }
                     (None, Some(down)) => {
                         return Err(Error::input(
-                            "down-without-up",
+                            ErrorCode::DownWithoutUp,
                             format!("`{}` has no matching .up.sql", down.name),
                         )
                         .at_path(&dir.join(&down.name))
@@ -390,7 +390,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
 
 fn duplicate_version(version: &Version, dir: &Path, first: &str, second: &str) -> Error {
     Error::input(
-        "duplicate-version",
+        ErrorCode::DuplicateVersion,
         format!(
             "version {} is used twice: `{first}` and `{second}`",
             version.as_str()
@@ -407,7 +407,7 @@ pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(err) => {
             return Err(Error::io(
-                "unreadable-directory",
+                ErrorCode::UnreadableDirectory,
                 "read directory",
                 dir,
                 &err,
@@ -452,9 +452,9 @@ fn read_directory_migration(dir: &Path, found: Found) -> Result<Migration> {
     let down = read_optional_script(&down_path)?;
     let Some((up, up_bytes)) = up else {
         let (code, message) = if down.is_some() {
-            ("down-without-up", "down.sql has no up.sql beside it")
+            (ErrorCode::DownWithoutUp, "down.sql has no up.sql beside it")
         } else {
-            ("missing-up", "migration directory has no up.sql")
+            (ErrorCode::MissingUp, "migration directory has no up.sql")
         };
         return Err(Error::input(code, message)
             .at_path(&migration_dir)
@@ -481,7 +481,7 @@ fn read_sqlx_migration(dir: &Path, found: Found) -> Result<Migration> {
     if let Some(line) = dbmate_marker_line(&up.sql) {
         // Read as sqlx, the `-- migrate:down` section would run as part of the up.
         return Err(Error::input(
-            "unsupported-layout",
+            ErrorCode::UnsupportedLayout,
             "dbmate-style migration (`-- migrate:up` / `-- migrate:down` sections) is not supported yet",
         )
         .at(format!("{}:{line}", display_path(&up_path)))
@@ -517,7 +517,8 @@ fn read_optional_script(path: &Path) -> Result<Option<(Script, Vec<u8>)>> {
 
 /// Reads a script; refuses anything that is not UTF-8, naming the line of the first bad byte.
 fn read_script(path: &Path) -> Result<(Script, Vec<u8>)> {
-    let bytes = fs::read(path).map_err(|e| Error::io("unreadable-file", "read file", path, &e))?;
+    let bytes =
+        fs::read(path).map_err(|e| Error::io(ErrorCode::UnreadableFile, "read file", path, &e))?;
     let sql = match std::str::from_utf8(&bytes) {
         Ok(sql) => sql.to_string(),
         Err(err) => {
@@ -525,9 +526,11 @@ fn read_script(path: &Path) -> Result<(Script, Vec<u8>)> {
             let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
             let column =
                 valid.len() - valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
-            return Err(Error::input("non-utf8-sql", "SQL file is not valid UTF-8")
-                .at(format!("{}:{line}:{column}", display_path(path)))
-                .hint("re-save the file as UTF-8 (for example `iconv -f latin1 -t utf-8`)"));
+            return Err(
+                Error::input(ErrorCode::NonUtf8Sql, "SQL file is not valid UTF-8")
+                    .at(format!("{}:{line}:{column}", display_path(path)))
+                    .hint("re-save the file as UTF-8 (for example `iconv -f latin1 -t utf-8`)"),
+            );
         }
     };
     Ok((
@@ -544,7 +547,14 @@ fn read_metadata_toml(path: &Path) -> Result<Option<bool>> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(Error::io("unreadable-file", "read file", path, &err)),
+        Err(err) => {
+            return Err(Error::io(
+                ErrorCode::UnreadableFile,
+                "read file",
+                path,
+                &err,
+            ));
+        }
     };
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -553,7 +563,7 @@ fn read_metadata_toml(path: &Path) -> Result<Option<bool>> {
     }
     let metadata: MigrationMetadata = toml::from_str(&text).map_err(|err| {
         Error::input(
-            "bad-metadata-toml",
+            ErrorCode::BadMetadataToml,
             format!("invalid metadata.toml: {}", first_line(err.message())),
         )
         .at(toml_location(path, &text, err.span()))
@@ -655,7 +665,7 @@ mod tests {
     #[test]
     fn mixed_layouts_name_the_odd_files() {
         let err = classify_names(&["1_a/", "2_b/", "3_c.sql"]).unwrap_err();
-        assert_eq!(err.code, "mixed-layout");
+        assert_eq!(err.code, ErrorCode::MixedLayout);
         assert!(
             err.message.contains("mostly directory-style"),
             "{}",
@@ -667,30 +677,30 @@ mod tests {
     #[test]
     fn duplicate_versions_under_the_layout_rule() {
         let err = classify_names(&["1_a.sql", "0001_b.sql"]).unwrap_err();
-        assert_eq!(err.code, "duplicate-version");
+        assert_eq!(err.code, ErrorCode::DuplicateVersion);
         let err = classify_names(&["2024-01-01-000000_a/", "20240101000000_b/"]).unwrap_err();
-        assert_eq!(err.code, "duplicate-version");
+        assert_eq!(err.code, ErrorCode::DuplicateVersion);
         let err = classify_names(&["1_a.sql", "1_a.up.sql"]).unwrap_err();
-        assert_eq!(err.code, "duplicate-version");
+        assert_eq!(err.code, ErrorCode::DuplicateVersion);
     }
 
     #[test]
     fn down_without_up_in_sqlx_layout() {
         let err = classify_names(&["1_a.up.sql", "2_b.down.sql"]).unwrap_err();
-        assert_eq!(err.code, "down-without-up");
+        assert_eq!(err.code, ErrorCode::DownWithoutUp);
         assert!(err.message.contains("2_b.down.sql"));
     }
 
     #[test]
     fn unparsable_names_are_errors_naming_the_pattern() {
         let err = classify_names(&["1_a/", "schema.sql"]).unwrap_err();
-        assert_eq!(err.code, "bad-migration-name");
+        assert_eq!(err.code, ErrorCode::BadMigrationName);
         assert_eq!(err.location.as_deref(), Some("migrations/schema.sql"));
         assert!(err.hint.unwrap().contains("<version>_<name>/"));
         let err = classify_names(&["v1_a/"]).unwrap_err();
-        assert_eq!(err.code, "bad-migration-name");
+        assert_eq!(err.code, ErrorCode::BadMigrationName);
         let err = classify_names(&["2024--01_a/"]).unwrap_err();
-        assert_eq!(err.code, "bad-migration-name");
+        assert_eq!(err.code, ErrorCode::BadMigrationName);
     }
 
     #[test]

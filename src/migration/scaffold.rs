@@ -11,7 +11,7 @@ use super::layout::Layout;
 use super::version::{self, VersionStyle};
 use super::{Migrations, Version};
 use crate::dialect::Dialect;
-use crate::error::{Error, Result, display_path};
+use crate::error::{Error, ErrorCode, Result, display_path};
 
 /// Names are at most this long; longer ones make unwieldy paths and history rows.
 pub const MAX_NAME_LEN: usize = 100;
@@ -59,7 +59,7 @@ pub struct TemplateFile {
 pub fn validate_name(name: &str) -> Result<()> {
     let refuse = |reason: String| {
         Error::input(
-            "bad-migration-name",
+            ErrorCode::BadMigrationName,
             format!("invalid migration name `{name}`: {reason}"),
         )
         .at("NAME argument")
@@ -173,27 +173,31 @@ pub fn available_templates(override_dir: Option<&Path>) -> Result<Vec<String>> {
 }
 
 fn template_dir_error(dir: &Path, err: &std::io::Error) -> Error {
-    Error::io("bad-config", "read the templates directory", dir, err)
-        .hint("fix `templates` in [workspace.metadata.migrate] or create the directory")
+    Error::io(
+        ErrorCode::BadConfig,
+        "read the templates directory",
+        dir,
+        err,
+    )
+    .hint("fix `templates` in [workspace.metadata.migrate] or create the directory")
 }
 
 /// Loads template `name`, preferring the override directory.
 pub fn load_template(name: &str, override_dir: Option<&Path>) -> Result<Template> {
     if let Some(dir) = override_dir {
         if !dir.is_dir() {
-            return Err(
-                Error::input("bad-config", "the templates directory does not exist")
-                    .at_path(dir)
-                    .hint(
-                        "fix `templates` in [workspace.metadata.migrate] or create the directory",
-                    ),
-            );
+            return Err(Error::input(
+                ErrorCode::BadConfig,
+                "the templates directory does not exist",
+            )
+            .at_path(dir)
+            .hint("fix `templates` in [workspace.metadata.migrate] or create the directory"));
         }
         let up_path = dir.join(name).join("up.sql");
         if up_path.is_file() {
             let read = |path: &Path| -> Result<TemplateFile> {
                 let source = fs::read_to_string(path)
-                    .map_err(|e| Error::io("bad-template", "read template", path, &e))?;
+                    .map_err(|e| Error::io(ErrorCode::BadTemplate, "read template", path, &e))?;
                 Ok(TemplateFile {
                     origin: display_path(path),
                     source,
@@ -212,14 +216,15 @@ pub fn load_template(name: &str, override_dir: Option<&Path>) -> Result<Template
         }
     }
     let Some((_, up, down)) = BUILTIN.iter().find(|(n, _, _)| *n == name) else {
-        return Err(
-            Error::input("unknown-template", format!("no template named `{name}`"))
-                .at("--template")
-                .hint(format!(
-                    "available templates: {}",
-                    available_templates(override_dir)?.join(", ")
-                )),
-        );
+        return Err(Error::input(
+            ErrorCode::UnknownTemplate,
+            format!("no template named `{name}`"),
+        )
+        .at("--template")
+        .hint(format!(
+            "available templates: {}",
+            available_templates(override_dir)?.join(", ")
+        )));
     };
     let builtin = |file: &str, source: &str| TemplateFile {
         origin: format!("builtin:{name}/{file}"),
@@ -262,7 +267,7 @@ pub fn render(file: &TemplateFile, vars: &TemplateVars) -> Result<String> {
         };
         let known = "name, version, timestamp, dialect, package, table, column";
         Error::input(
-            "bad-template",
+            ErrorCode::BadTemplate,
             format!(
                 "cannot render template: {}",
                 err.detail().unwrap_or(&err.kind().to_string())
@@ -301,7 +306,7 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
     validate_name(request.name)?;
     if let Some(same) = existing.migrations.iter().find(|m| m.name == request.name) {
         return Err(Error::input(
-            "duplicate-name",
+            ErrorCode::DuplicateName,
             format!("a migration named `{}` already exists", request.name),
         )
         .at_path(&same.up.path)
@@ -315,7 +320,7 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
         (true, None) => VersionStyle::Sequential { width: 4 },
         (true, Some(_)) => {
             return Err(Error::input(
-                "bad-argument",
+                ErrorCode::BadArgument,
                 "--sequential on a set that uses timestamp versions",
             )
             .at_path(dir)
@@ -328,7 +333,7 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
     };
     let version = version::next_version(style, order, newest, request.now).map_err(|_| {
         Error::input(
-            "version-too-large",
+            ErrorCode::VersionTooLarge,
             "no version after the newest migration fits",
         )
         .at_path(dir)
@@ -392,7 +397,7 @@ pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>>
             }
             if dir.exists() {
                 return Err(Error::input(
-                    "migration-exists",
+                    ErrorCode::MigrationExists,
                     "a file is in the way of the migration directory",
                 )
                 .at_path(dir)
@@ -403,8 +408,9 @@ pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>>
                 .take_while(|a| !a.exists())
                 .map(Path::to_path_buf)
                 .collect();
-            fs::create_dir_all(dir)
-                .map_err(|e| Error::io("unwritable-directory", "create directory", dir, &e))?;
+            fs::create_dir_all(dir).map_err(|e| {
+                Error::io(ErrorCode::UnwritableDirectory, "create directory", dir, &e)
+            })?;
             created_dirs.extend(missing_ancestors);
         }
         for (path, contents) in &scaffold.files {
@@ -414,16 +420,19 @@ pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>>
                 .open(path)
                 .map_err(|e| {
                     if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        Error::input("migration-exists", "the migration file already exists")
-                            .at_path(path)
-                            .hint("nothing was overwritten; run `new` again for a fresh version")
+                        Error::input(
+                            ErrorCode::MigrationExists,
+                            "the migration file already exists",
+                        )
+                        .at_path(path)
+                        .hint("nothing was overwritten; run `new` again for a fresh version")
                     } else {
-                        Error::io("unwritable-directory", "create file", path, &e)
+                        Error::io(ErrorCode::UnwritableDirectory, "create file", path, &e)
                     }
                 })?;
             created_files.push(path.clone());
             std::io::Write::write_all(&mut file, contents.as_bytes())
-                .map_err(|e| Error::io("unwritable-directory", "write file", path, &e))?;
+                .map_err(|e| Error::io(ErrorCode::UnwritableDirectory, "write file", path, &e))?;
         }
         Ok(())
     })();
@@ -451,7 +460,7 @@ mod tests {
         assert!(validate_name("add_users_table").is_ok());
         assert!(validate_name("v2_fix").is_ok());
         let err = validate_name("AddUsers").unwrap_err();
-        assert_eq!(err.code, "bad-migration-name");
+        assert_eq!(err.code, ErrorCode::BadMigrationName);
         assert!(
             err.message.contains("`A` is not allowed"),
             "{}",
@@ -565,14 +574,14 @@ mod tests {
             source: "-- ok\nselect {{ tabel }};\n".into(),
         };
         let err = render(&file, &vars(Dialect::Postgres)).unwrap_err();
-        assert_eq!(err.code, "bad-template");
+        assert_eq!(err.code, ErrorCode::BadTemplate);
         assert_eq!(err.location.as_deref(), Some("templates/x/up.sql:2"));
     }
 
     #[test]
     fn unknown_template_lists_the_available_ones() {
         let err = load_template("nope", None).unwrap_err();
-        assert_eq!(err.code, "unknown-template");
+        assert_eq!(err.code, ErrorCode::UnknownTemplate);
         assert!(err.hint.unwrap().contains("create_index_concurrently"));
     }
 }

@@ -186,7 +186,7 @@ impl<'a> From<&'a Error> for ErrorReport<'a> {
     fn from(error: &'a Error) -> Self {
         ErrorReport {
             error: ErrorBody {
-                code: error.code,
+                code: error.code.as_str(),
                 message: &error.message,
                 location: error.location.as_deref(),
                 hint: error.hint.as_deref(),
