@@ -15,27 +15,27 @@ pub const KEYS: &[(&str, &str)] = &[
         "dir",
         "the migrations directory, relative to the package (or workspace) root",
     ),
-    ("dialect", "postgres, sqlite or mysql"),
-    ("layout", "layout of a new set: directory or sqlx"),
+    ("dialect", "one of postgres, sqlite or mysql"),
+    ("layout", "the layout of a new set: directory or sqlx"),
     (
         "history-table",
-        "name of the history table (default _cargo_migrate)",
+        "the history table's name, e.g. _cargo_migrate or app.history",
     ),
     (
         "templates",
-        "directory of migration templates that override or add to the built-in ones",
+        "a directory of templates that add to or override the built-in ones",
     ),
     (
         "image",
-        "Docker image for disposable databases, e.g. postgres:17",
+        "the Docker image for disposable databases, e.g. postgres:17",
     ),
     (
         "database-url-env",
-        "environment variable holding the database URL (default DATABASE_URL)",
+        "the environment variable with the database URL, e.g. APP_DATABASE_URL",
     ),
     (
         "ignore",
-        "file names (with * wildcards) in the migrations directory that are not migrations",
+        "a list of file names (* wildcards) in the migrations directory that are not migrations",
     ),
 ];
 
@@ -76,6 +76,7 @@ impl MigrateConfig {
                     ),
                 )
                 .at(at())
+                .hint(key_hint(key))
             };
             let text = || value.as_str().ok_or_else(|| bad_value("a string"));
             match key.as_str() {
@@ -90,6 +91,7 @@ impl MigrateConfig {
                             format!("`dialect` in {table}: {reason}"),
                         )
                         .at(at())
+                        .hint(key_hint(key))
                     })?)
                 }
                 "layout" => {
@@ -99,6 +101,7 @@ impl MigrateConfig {
                             format!("`layout` in {table}: {reason}"),
                         )
                         .at(at())
+                        .hint(key_hint(key))
                     })?)
                 }
                 "history-table" => {
@@ -176,10 +179,20 @@ fn non_empty<'a>(
 ) -> Result<&'a str> {
     if text.trim().is_empty() {
         return Err(
-            Error::input(ErrorCode::BadConfig, format!("`{key}` in {table} is empty")).at(at()),
+            Error::input(ErrorCode::BadConfig, format!("`{key}` in {table} is empty"))
+                .at(at())
+                .hint(key_hint(key)),
         );
     }
     Ok(text)
+}
+
+/// What a key holds, as a hint: `dialect` holds postgres, sqlite or mysql.
+fn key_hint(key: &str) -> String {
+    match KEYS.iter().find(|(name, _)| *name == key) {
+        Some((name, meaning)) => format!("`{name}` holds {meaning}"),
+        None => format!("see docs/configuration.md for `{key}`"),
+    }
 }
 
 fn unknown_key(key: &str, table: &str, at: String) -> Error {

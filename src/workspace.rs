@@ -158,11 +158,15 @@ impl Workspace {
         if self.package(package).is_none() {
             return Err(self.unknown_package(package));
         }
+        let manifest = self.package(package).map_or_else(
+            || format!("package `{package}`"),
+            |p| display_path(&p.manifest_path),
+        );
         Err(Error::input(
             ErrorCode::NoMigrationSet,
             format!("package `{package}` has no migrations"),
         )
-        .at(format!("package `{package}`"))
+        .at(manifest)
         .hint(format!(
             "create its first one with `cargo migrate new -p {package} NAME`, or set `dir` in its [package.metadata.migrate]"
         )))
@@ -254,7 +258,9 @@ fn cargo_metadata(manifest_path: Option<&Path>) -> Result<Metadata> {
             let (message, cause) = summarize_cargo_error(&stderr);
             let not_found = message.contains("could not find `Cargo.toml`");
             Error::input(ErrorCode::CargoMetadataFailed, format!("cargo metadata failed: {message}"))
-                .at(cause.unwrap_or_else(|| "cargo metadata".into()))
+                .at(cause.unwrap_or_else(|| {
+                    std::env::current_dir().map_or_else(|_| ".".into(), |d| display_path(&d))
+                }))
                 .hint(if not_found {
                     "run inside a Cargo workspace, pass --manifest-path, or use --dir PATH --dialect DIALECT"
                 } else {
@@ -266,20 +272,25 @@ fn cargo_metadata(manifest_path: Option<&Path>) -> Result<Metadata> {
     })
 }
 
-/// Cargo's first `error:` line and its innermost cause.
+/// Cargo's first `error:` line, and where it points: its ` --> file:line:col` line, else the
+/// innermost `Caused by:` line.
 fn summarize_cargo_error(stderr: &str) -> (String, Option<String>) {
     let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
     let message = lines
         .find_map(|l| l.strip_prefix("error: "))
         .unwrap_or("unknown error")
         .to_string();
+    let pointer = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("--> "))
+        .map(str::to_string);
     let cause = stderr
         .split("Caused by:")
         .skip(1)
         .last()
         .and_then(|tail| tail.lines().map(str::trim).find(|l| !l.is_empty()))
         .map(str::to_string);
-    (message, cause)
+    (message, pointer.or(cause))
 }
 
 fn from_metadata(metadata: &Metadata, dialect_flag: Option<Dialect>) -> Result<Workspace> {
@@ -436,6 +447,14 @@ mod tests {
         let (message, cause) = summarize_cargo_error(stderr);
         assert_eq!(message, "failed to parse manifest at `/w/Cargo.toml`");
         assert_eq!(cause.as_deref(), Some("TOML parse error at line 3"));
+    }
+
+    #[test]
+    fn cargo_error_summary_keeps_cargos_pointer() {
+        let stderr = "error: invalid basic string, expected `\"`\n --> Cargo.toml:3:17\n  |\n3 | version = \"0.1.0\n";
+        let (message, location) = summarize_cargo_error(stderr);
+        assert_eq!(message, "invalid basic string, expected `\"`");
+        assert_eq!(location.as_deref(), Some("Cargo.toml:3:17"));
     }
 
     #[test]

@@ -71,7 +71,11 @@ pub fn validate_name(name: &str) -> Result<()> {
         })
     };
     if name.is_empty() {
-        return Err(refuse("it is empty".into()));
+        return Err(
+            Error::input(ErrorCode::BadMigrationName, "the migration name is empty")
+                .at("NAME argument")
+                .hint("name the change, e.g. `add_users_table`"),
+        );
     }
     if name.chars().count() > MAX_NAME_LEN {
         return Err(refuse(format!(
@@ -83,9 +87,14 @@ pub fn validate_name(name: &str) -> Result<()> {
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
     {
+        // Show the character as typed unless it is a control character (tab, newline, …).
+        let shown = if bad.is_control() {
+            bad.escape_default().to_string()
+        } else {
+            bad.to_string()
+        };
         return Err(refuse(format!(
-            "`{}` is not allowed; names are snake_case ([a-z0-9_])",
-            bad.escape_default()
+            "`{shown}` is not allowed; names are snake_case ([a-z0-9_])"
         )));
     }
     if !name.chars().any(|c| c.is_ascii_alphanumeric()) {
@@ -94,8 +103,12 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The snake_case spelling of `name`, if it has any usable characters.
+/// The snake_case spelling of `name`, when one exists without dropping letters (`café` has
+/// none: `caf` would be a different word).
 fn suggest_name(name: &str) -> Option<String> {
+    if name.chars().any(|c| c.is_alphanumeric() && !c.is_ascii()) {
+        return None;
+    }
     let mut out = String::new();
     let mut previous_lower = false;
     for c in name.chars() {
@@ -172,6 +185,9 @@ pub fn available_templates(override_dir: Option<&Path>) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Where to fix a `templates` setting that names no directory.
+const TEMPLATES_HINT: &str = "create the directory, or fix `templates` in Cargo.toml's [package.metadata.migrate] or [workspace.metadata.migrate]";
+
 fn template_dir_error(dir: &Path, err: &std::io::Error) -> Error {
     Error::io(
         ErrorCode::BadConfig,
@@ -179,7 +195,7 @@ fn template_dir_error(dir: &Path, err: &std::io::Error) -> Error {
         dir,
         err,
     )
-    .hint("fix `templates` in [workspace.metadata.migrate] or create the directory")
+    .hint(TEMPLATES_HINT)
 }
 
 /// Loads template `name`, preferring the override directory.
@@ -191,7 +207,7 @@ pub fn load_template(name: &str, override_dir: Option<&Path>) -> Result<Template
                 "the templates directory does not exist",
             )
             .at_path(dir)
-            .hint("fix `templates` in [workspace.metadata.migrate] or create the directory"));
+            .hint(TEMPLATES_HINT));
         }
         let up_path = dir.join(name).join("up.sql");
         if up_path.is_file() {
@@ -471,18 +487,28 @@ mod tests {
             validate_name("add-users").unwrap_err().hint.as_deref(),
             Some("try `add_users`")
         );
-        assert!(validate_name("").unwrap_err().message.contains("empty"));
+        assert_eq!(
+            validate_name("").unwrap_err().message,
+            "the migration name is empty"
+        );
         assert!(
             validate_name("___")
                 .unwrap_err()
                 .message
                 .contains("no letters")
         );
+        let err = validate_name("café").unwrap_err();
         assert!(
-            validate_name("café")
-                .unwrap_err()
-                .message
-                .contains("`\\u{e9}`")
+            err.message.contains("`é` is not allowed"),
+            "{}",
+            err.message
+        );
+        assert!(!err.hint.unwrap().contains("caf`"));
+        let err = validate_name("a b").unwrap_err();
+        assert!(
+            err.message.contains("` ` is not allowed"),
+            "{}",
+            err.message
         );
         let long = "a".repeat(101);
         assert!(
