@@ -51,26 +51,45 @@ error_codes! {
     AmbiguousSet => "ambiguous-set",
     BadArgument => "bad-argument",
     BadConfig => "bad-config",
+    BadDatabaseUrl => "bad-database-url",
     BadManifestPath => "bad-manifest-path",
     BadMetadataToml => "bad-metadata-toml",
     BadMigrationName => "bad-migration-name",
     BadTemplate => "bad-template",
     CargoMetadataFailed => "cargo-metadata-failed",
+    ConfirmationRequired => "confirmation-required",
+    DatabaseError => "database-error",
+    DatabaseUnreachable => "database-unreachable",
+    DialectMismatch => "dialect-mismatch",
     DownWithoutUp => "down-without-up",
     DuplicateName => "duplicate-name",
     DuplicateVersion => "duplicate-version",
+    FailedMigration => "failed-migration",
+    HistoryTableMismatch => "history-table-mismatch",
+    IrreversibleMigration => "irreversible-migration",
+    LockTimeout => "lock-timeout",
     MigrationExists => "migration-exists",
+    MigrationFailed => "migration-failed",
     MissingDirectory => "missing-directory",
+    MissingMigrationFile => "missing-migration-file",
     MissingUp => "missing-up",
     MixedLayout => "mixed-layout",
+    ModifiedMigration => "modified-migration",
+    NoDatabaseUrl => "no-database-url",
     NoMigrationSet => "no-migration-set",
+    NoPostgresBinaries => "no-postgres-binaries",
     NonUtf8Sql => "non-utf8-sql",
+    NotUpToDate => "not-up-to-date",
+    OutOfOrder => "out-of-order",
+    SandboxFailed => "sandbox-failed",
     UnknownConfigKey => "unknown-config-key",
     UnknownDialect => "unknown-dialect",
     UnknownPackage => "unknown-package",
     UnknownTemplate => "unknown-template",
+    UnknownVersion => "unknown-version",
     UnreadableDirectory => "unreadable-directory",
     UnreadableFile => "unreadable-file",
+    UnsupportedDialect => "unsupported-dialect",
     UnsupportedLayout => "unsupported-layout",
     UnwritableDirectory => "unwritable-directory",
     VersionTooLarge => "version-too-large",
@@ -90,6 +109,8 @@ pub struct Error {
     pub message: String,
     /// The file, directory or setting the error is about.
     pub location: Option<String>,
+    /// More lines shown after the location: a code frame, the server's detail.
+    pub detail: Option<String>,
     pub hint: Option<String>,
 }
 
@@ -102,6 +123,7 @@ impl Error {
             code,
             message: message.into(),
             location: None,
+            detail: None,
             hint: None,
         }
     }
@@ -118,6 +140,11 @@ impl Error {
 
     pub fn at_path(self, path: &Path) -> Self {
         self.at(display_path(path))
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -159,12 +186,22 @@ impl std::error::Error for Error {}
 
 /// The OS reason of an I/O error without Rust's " (os error 13)" suffix.
 pub fn io_reason(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    match text.find(" (os error") {
-        Some(cut) => text[..cut].to_string(),
-        None => text,
+    strip_os_error(&err.to_string()).to_lowercase()
+}
+
+/// `text` without Rust's " (os error N)" suffixes, which mean nothing to users.
+pub fn strip_os_error(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(" (os error ") {
+        out.push_str(&rest[..start]);
+        rest = match rest[start..].find(')') {
+            Some(end) => &rest[start + end + 1..],
+            None => "",
+        };
     }
-    .to_lowercase()
+    out.push_str(rest);
+    out
 }
 
 /// A path as shown to users: relative to the current directory when it is below it, with `/`

@@ -5,8 +5,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod dialect;
+pub mod engine;
 pub mod error;
 pub mod migration;
 pub mod report;
+pub mod sandbox;
+pub mod secrets;
 pub mod workspace;

@@ -175,7 +175,12 @@ fn runs_as_a_cargo_subcommand() {
 #[test]
 fn help_of_every_command_has_examples() {
     let ws = Workspace::empty();
-    for args in [&["--help"][..], &["list", "--help"], &["new", "--help"]] {
+    let commands = [
+        "list", "new", "status", "up", "down", "redo", "reset", "resolve", "baseline",
+    ];
+    let mut every: Vec<Vec<&str>> = vec![vec!["--help"]];
+    every.extend(commands.iter().map(|c| vec![*c, "--help"]));
+    for args in &every {
         let outcome = ws.run(args).assert_code(0);
         assert!(
             outcome.stdout.contains("Examples:"),

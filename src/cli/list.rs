@@ -120,7 +120,7 @@ pub fn run(context: &Context, _args: &ListArgs) -> Result<()> {
             report.no_transaction.to_string(),
         ]);
     }
-    output.line(table.render(|h| output.paint(h, style::header())));
+    output.line(table.render(|text, style| output.paint(text, style)));
     if verbose {
         for report in &reports {
             output.line(format!(

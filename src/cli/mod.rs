@@ -1,8 +1,16 @@
 //! The command line: clap types, one module per command, and the entry point that maps
 //! errors to exit codes.
 
+mod baseline;
+mod db;
+mod down;
 mod list;
 mod new;
+mod redo;
+mod reset;
+mod resolve;
+mod status;
+mod up;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -21,6 +29,8 @@ Examples:
   cargo migrate list                      every migration set in the workspace
   cargo migrate new add_users_table       scaffold a migration in the only set
   cargo migrate -p billing new add_index  …in package `billing`'s set
+  cargo migrate status                    what is applied on $DATABASE_URL
+  cargo migrate up                        apply the pending migrations
   cargo-migrate migrate list --dir /migrations --dialect postgres   (no Cargo needed)
 
 Exit codes: 0 ok, 1 a check failed, 2 usage/config/input error, 3 database or Docker unreachable.";
@@ -96,6 +106,13 @@ fn parse_dialect(text: &str) -> std::result::Result<Dialect, String> {
 pub enum Command {
     List(list::ListArgs),
     New(new::NewArgs),
+    Status(status::StatusArgs),
+    Up(up::UpArgs),
+    Down(down::DownArgs),
+    Redo(redo::RedoArgs),
+    Reset(reset::ResetArgs),
+    Resolve(resolve::ResolveArgs),
+    Baseline(baseline::BaselineArgs),
 }
 
 /// What every command gets: the parsed global flags and the output channel.
@@ -148,6 +165,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let result: Result<()> = match &cli.command {
         Command::List(args) => list::run(&context, args),
         Command::New(args) => new::run(&context, args),
+        Command::Status(args) => status::run(&context, args),
+        Command::Up(args) => up::run(&context, args),
+        Command::Down(args) => down::run(&context, args),
+        Command::Redo(args) => redo::run(&context, args),
+        Command::Reset(args) => reset::run(&context, args),
+        Command::Resolve(args) => resolve::run(&context, args),
+        Command::Baseline(args) => baseline::run(&context, args),
     };
     match result {
         Ok(()) => 0,
@@ -158,4 +182,16 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
 fn report_error(output: &Output, error: &Error) -> i32 {
     output.print_error(error);
     error.exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (unique names, valid groups) for every command, which
+    /// otherwise fire only when that command is parsed.
+    #[test]
+    fn command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

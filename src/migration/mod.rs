@@ -4,6 +4,7 @@
 pub mod checksum;
 pub mod layout;
 pub mod scaffold;
+pub mod split;
 pub mod version;
 
 use std::path::PathBuf;

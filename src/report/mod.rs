@@ -6,6 +6,7 @@ use owo_colors::{OwoColorize, Style};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::secrets;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -110,26 +111,30 @@ impl Output {
         paint(self.color_stderr, text, style)
     }
 
-    /// Writes one line of a command's result to stdout (never suppressed by `-q`).
+    /// Writes one line of a command's result to stdout (never suppressed by `-q`). Like all
+    /// output, it passes through [`secrets::scrub`].
     pub fn line(&self, text: impl std::fmt::Display) {
         let mut out = std::io::stdout().lock();
         // A closed pipe (`| head`) is not an error worth reporting.
-        let _ = writeln!(out, "{text}");
+        let _ = writeln!(out, "{}", secrets::scrub(&text.to_string()));
     }
 
     /// Writes a status line to stderr unless `-q`.
     pub fn status(&self, text: impl std::fmt::Display) {
         if !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{text}");
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}",
+                secrets::scrub(&text.to_string())
+            );
         }
     }
 
     /// Prints the one JSON object of a `--format json` run.
     pub fn print_json(&self, value: &impl Serialize) {
-        let mut out = std::io::stdout().lock();
-        // Serialising our own types cannot fail; a closed pipe is ignored like above.
-        let _ = serde_json::to_writer(&mut out, value);
-        let _ = writeln!(out);
+        // Serialising our own types cannot fail.
+        let text = serde_json::to_string(value).unwrap_or_default();
+        let _ = writeln!(std::io::stdout().lock(), "{}", secrets::scrub(&text));
     }
 
     /// Reports a failed command: a JSON object on stdout, or what/where/hint on stderr.
@@ -149,13 +154,18 @@ impl Output {
                 self.paint_err("-->", style::dim())
             ));
         }
+        if let Some(detail) = &error.detail {
+            for line in detail.lines() {
+                text.push_str(&format!("\n  {}", self.paint_err(line, style::dim())));
+            }
+        }
         if let Some(hint) = &error.hint {
             text.push_str(&format!(
                 "\n  {} {hint}",
                 self.paint_err("hint:", style::hint())
             ));
         }
-        let _ = writeln!(std::io::stderr().lock(), "{text}");
+        let _ = writeln!(std::io::stderr().lock(), "{}", secrets::scrub(&text));
     }
 }
 
@@ -178,6 +188,8 @@ pub struct ErrorBody<'a> {
     pub code: &'a str,
     pub message: &'a str,
     pub location: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
     pub hint: Option<&'a str>,
     pub exit_code: i32,
 }
@@ -189,6 +201,7 @@ impl<'a> From<&'a Error> for ErrorReport<'a> {
                 code: error.code.as_str(),
                 message: &error.message,
                 location: error.location.as_deref(),
+                detail: error.detail.as_deref(),
                 hint: error.hint.as_deref(),
                 exit_code: error.exit_code(),
             },
@@ -196,11 +209,12 @@ impl<'a> From<&'a Error> for ErrorReport<'a> {
     }
 }
 
-/// A plain-text table: columns padded to their widest cell, numbers right-aligned.
+/// A plain-text table: columns padded to their widest cell, numbers right-aligned. Cells may
+/// carry a style, applied after padding so colour codes never skew the layout.
 pub struct Table {
     header: Vec<&'static str>,
     right_aligned: Vec<bool>,
-    rows: Vec<Vec<String>>,
+    rows: Vec<Vec<(String, Option<Style>)>>,
 }
 
 impl Table {
@@ -214,40 +228,62 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
+        self.rows
+            .push(cells.into_iter().map(|c| (c, None)).collect());
+    }
+
+    pub fn styled_row(&mut self, cells: Vec<(String, Option<Style>)>) {
         self.rows.push(cells);
     }
 
-    /// Renders the table; `header_style` paints the header line.
-    pub fn render(&self, paint_header: impl Fn(&str) -> String) -> String {
+    /// Renders the table; `paint` styles the header (bold) and styled cells. Lines carry no
+    /// trailing spaces.
+    pub fn render(&self, paint: impl Fn(&str, Style) -> String) -> String {
         let width = |i: usize| {
             self.rows
                 .iter()
-                .map(|r| r[i].chars().count())
+                .map(|r| r[i].0.chars().count())
                 .chain([self.header[i].len()])
                 .max()
                 .unwrap_or(0)
         };
         let widths: Vec<usize> = (0..self.header.len()).map(width).collect();
-        let format_row = |cells: Vec<&str>| {
+        let format_row = |cells: Vec<(&str, Option<Style>)>| {
+            let last = cells
+                .iter()
+                .rposition(|(text, _)| !text.is_empty())
+                .unwrap_or(0);
             let padded: Vec<String> = cells
                 .iter()
                 .enumerate()
-                .map(|(i, cell)| {
+                .take(last + 1)
+                .map(|(i, (cell, style))| {
                     let pad = " ".repeat(widths[i].saturating_sub(cell.chars().count()));
+                    let shown = match style {
+                        Some(style) => paint(cell, *style),
+                        None => cell.to_string(),
+                    };
                     if self.right_aligned[i] {
-                        format!("{pad}{cell}")
-                    } else if i + 1 == cells.len() {
-                        cell.to_string()
+                        format!("{pad}{shown}")
+                    } else if i == last {
+                        shown
                     } else {
-                        format!("{cell}{pad}")
+                        format!("{shown}{pad}")
                     }
                 })
                 .collect();
             padded.join("  ")
         };
-        let mut lines = vec![paint_header(&format_row(self.header.clone()))];
+        let header = self
+            .header
+            .iter()
+            .map(|h| (*h, Some(style::header())))
+            .collect();
+        let mut lines = vec![format_row(header)];
         for row in &self.rows {
-            lines.push(format_row(row.iter().map(String::as_str).collect()));
+            lines.push(format_row(
+                row.iter().map(|(t, s)| (t.as_str(), *s)).collect(),
+            ));
         }
         lines.join("\n")
     }
@@ -300,9 +336,10 @@ mod tests {
         let mut table = Table::new(&[("NAME", false), ("N", true), ("LAST", false)]);
         table.row(vec!["a".into(), "10".into(), "x".into()]);
         table.row(vec!["long".into(), "2".into(), "y".into()]);
+        table.row(vec!["z".into(), "1".into(), String::new()]);
         assert_eq!(
-            table.render(str::to_string),
-            "NAME   N  LAST\na     10  x\nlong   2  y"
+            table.render(|text, _| text.to_string()),
+            "NAME   N  LAST\na     10  x\nlong   2  y\nz      1"
         );
     }
 }

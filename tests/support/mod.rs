@@ -177,3 +177,125 @@ pub fn corpora() -> Option<PathBuf> {
     );
     None
 }
+
+// ------------------------------------------------------------------------------ databases
+
+use cargo_migrate::sandbox::local::{LocalOptions, LocalPostgres, find_binaries};
+
+/// A throw-away PostgreSQL cluster for one test, stopped and deleted when dropped (also when
+/// the test panics).
+pub struct Pg {
+    pub server: LocalPostgres,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Starts a cluster, or returns `None` (with a printed reason) where PostgreSQL's server
+/// binaries are not installed. In CI they must be.
+pub fn postgres() -> Option<Pg> {
+    if find_binaries(None).is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "CI=true but PostgreSQL server binaries are missing (install Debian's postgresql)"
+            );
+        }
+        eprintln!("skipped: PostgreSQL server binaries not found (install postgresql)");
+        return None;
+    }
+    let runtime = runtime();
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pg-template-cache");
+    let server = runtime
+        .block_on(LocalPostgres::start(LocalOptions {
+            template_cache: Some(cache),
+            ..LocalOptions::default()
+        }))
+        .unwrap_or_else(|e| panic!("start PostgreSQL: {e:?}"));
+    Some(Pg { server, runtime })
+}
+
+impl Pg {
+    /// A new empty database's URL.
+    pub fn database(&self, name: &str) -> String {
+        self.runtime
+            .block_on(self.server.create_database(name))
+            .unwrap_or_else(|e| panic!("create database {name}: {e:?}"))
+    }
+
+    /// Runs `sql` and returns every row, each column read as text (cast in the SQL as needed).
+    pub fn query(&self, url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+        use sqlx::{Connection, Row};
+        self.runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            rows.iter()
+                .map(|row| {
+                    (0..row.len())
+                        .map(|i| row.try_get::<Option<String>, _>(i).expect("text column"))
+                        .collect()
+                })
+                .collect()
+        })
+    }
+
+    /// Runs statements (no result).
+    pub fn execute(&self, url: &str, sql: &str) {
+        use sqlx::Connection;
+        self.runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        })
+    }
+
+    /// The tables of the `public` schema, sorted.
+    pub fn tables(&self, url: &str) -> Vec<String> {
+        self.query(
+            url,
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+        )
+        .into_iter()
+        .filter_map(|mut row| row.remove(0))
+        .collect()
+    }
+}
+
+/// Rows of a SQLite query, each column read as text.
+pub fn sqlite_query(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    use sqlx::{Connection, Row};
+    runtime().block_on(async {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| row.try_get::<Option<String>, _>(i).expect("text column"))
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// The tables of a SQLite database (but SQLite's own), sorted.
+pub fn sqlite_tables(url: &str) -> Vec<String> {
+    sqlite_query(
+        url,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
+    )
+    .into_iter()
+    .filter_map(|mut row| row.remove(0))
+    .collect()
+}

@@ -1,0 +1,75 @@
+//! `baseline`: adopt an existing database by recording migrations as applied without running
+//! them.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::Context;
+use super::db::{self, DbArgs};
+use crate::engine::status::{self, State};
+use crate::error::Result;
+use crate::report::style;
+
+/// Record every migration up to VERSION as applied, without running it (adopt an existing database)
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  cargo migrate baseline 20240101120000   the database already has everything up to this version")]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// The newest version the database already has
+    #[arg(value_name = "VERSION")]
+    pub target_version: String,
+}
+
+#[derive(Debug, Serialize)]
+struct BaselineReport<'a> {
+    database: &'a str,
+    recorded: Vec<&'a str>,
+}
+
+pub fn run(context: &Context, args: &BaselineArgs) -> Result<()> {
+    let target = db::target(context, &args.db)?;
+    db::block_on(async {
+        let mut session = db::open(context, &target, &args.db, true).await?;
+        let entries = status::status(
+            &target.migrations.migrations,
+            &session.rows,
+            &session.format,
+            target.migrations.order(),
+        );
+        let last = status::find_version(&entries, &args.target_version)?;
+        let dialect = session.db.dialect();
+        let pending: Vec<_> = entries[..=last]
+            .iter()
+            .filter(|e| e.state == State::Pending)
+            .filter_map(|e| e.migration)
+            .collect();
+        let sql: Vec<String> = pending
+            .iter()
+            .map(|m| session.format.insert_sql(dialect, m, true, "0", None))
+            .collect();
+        if !sql.is_empty() {
+            session.db.execute(&sql.join(";\n")).await?;
+        }
+        let output = &context.output;
+        if output.json() {
+            output.print_json(&BaselineReport {
+                database: session.url.redacted(),
+                recorded: pending.iter().map(|m| m.version.as_str()).collect(),
+            });
+        } else if !output.quiet {
+            output.line(format!(
+                "{:>12} {} migration{} up to {} as applied on {} (not run)",
+                output.paint("Recorded", style::good()),
+                pending.len(),
+                if pending.len() == 1 { "" } else { "s" },
+                entries[last].version,
+                session.url
+            ));
+        }
+        Ok(())
+    })
+}

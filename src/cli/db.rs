@@ -1,0 +1,239 @@
+//! What the database commands share: their flags, finding the set and the URL, running a plan
+//! with per-migration output, and the guard in front of destructive commands.
+
+use std::future::Future;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde::Serialize;
+
+use super::Context;
+use crate::db::{DatabaseUrl, Direction};
+use crate::engine::{self, Session, SessionOptions};
+use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::migration::{Migration, Migrations};
+use crate::report::style;
+use crate::workspace::SetSpec;
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL [default: $DATABASE_URL (or the configured variable), then .env]
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Keep retrying the connection for this many seconds (a database that starts later)
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u64,
+
+    /// Wait this many seconds for another run's migration lock
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub lock_timeout: u64,
+}
+
+/// A set and the database it is run against.
+pub struct Target {
+    pub spec: SetSpec,
+    pub migrations: Migrations,
+    pub url: DatabaseUrl,
+}
+
+pub fn target(context: &Context, args: &DbArgs) -> Result<Target> {
+    let workspace = context.workspace()?;
+    let spec = workspace
+        .select_one(context.global.package.as_deref())?
+        .clone();
+    let migrations = spec.scan()?;
+    let url = engine::resolve_url(args.database_url.as_deref(), &spec, &workspace.root)?;
+    engine::check_dialect(&url, &spec, &workspace.root)?;
+    Ok(Target {
+        spec,
+        migrations,
+        url,
+    })
+}
+
+/// Runs `future` on a single-threaded runtime: the work is one connection at a time.
+pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| {
+            Error::new(
+                ErrorClass::Unreachable,
+                ErrorCode::DatabaseError,
+                format!("cannot start the async runtime: {err}"),
+            )
+        })?;
+    runtime.block_on(future)
+}
+
+pub async fn open(
+    context: &Context,
+    target: &Target,
+    args: &DbArgs,
+    mutating: bool,
+) -> Result<Session> {
+    let options = SessionOptions {
+        connect: engine::connect_options(args.wait, args.lock_timeout, mutating),
+        mutating,
+        own_table: engine::own_table(&target.spec),
+    };
+    Session::open(&target.url, &options, |message| {
+        context.output.status(message)
+    })
+    .await
+}
+
+/// One migration that ran, as JSON shows it.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub version: String,
+    pub name: String,
+    pub direction: &'static str,
+    pub duration_ms: u128,
+    /// Done by another process while this one waited for the lock.
+    pub skipped: bool,
+}
+
+/// Runs `plan` in `direction`, printing a line per migration (and a progress bar on a
+/// terminal for long plans). Stops at the first failure.
+pub async fn run_plan(
+    context: &Context,
+    session: &mut Session,
+    plan: &[&Migration],
+    direction: Direction,
+) -> Result<Vec<RunReport>> {
+    let output = &context.output;
+    let show_lines = !output.json() && !output.quiet;
+    let bar = (show_lines && plan.len() >= 10 && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(plan.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let verb = match direction {
+        Direction::Up => "Applied",
+        Direction::Down => "Reverted",
+    };
+    let mut reports = Vec::with_capacity(plan.len());
+    for migration in plan {
+        if let Some(bar) = &bar {
+            bar.set_message(format!("{}_{}", migration.version.as_str(), migration.name));
+        }
+        let ran = match session.db.run(&session.format, migration, direction).await {
+            Ok(ran) => ran,
+            Err(failure) => {
+                if let Some(bar) = &bar {
+                    bar.finish_and_clear();
+                }
+                return Err(engine::failure_error(&failure, migration, direction));
+            }
+        };
+        if show_lines {
+            let line = format!(
+                "{:>12} {}_{} {}",
+                output.paint(if ran.skipped { "Skipped" } else { verb }, style::good()),
+                migration.version.as_str(),
+                migration.name,
+                output.paint(
+                    if ran.skipped {
+                        "(done by another process)".to_string()
+                    } else {
+                        format!("({})", format_duration(ran.elapsed))
+                    },
+                    style::dim()
+                )
+            );
+            match &bar {
+                Some(bar) => bar.suspend(|| output.line(&line)),
+                None => output.line(&line),
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        reports.push(RunReport {
+            version: migration.version.as_str().to_string(),
+            name: migration.name.clone(),
+            direction: direction.as_str(),
+            duration_ms: ran.elapsed.as_millis(),
+            skipped: ran.skipped,
+        });
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(reports)
+}
+
+/// The closing line of a run: "Finished 3 migrations on <url> in 25 ms".
+pub fn print_summary(
+    context: &Context,
+    url: &DatabaseUrl,
+    count: usize,
+    what: &str,
+    started: Instant,
+) {
+    let output = &context.output;
+    if output.json() || output.quiet {
+        return;
+    }
+    if count == 0 {
+        output.line(format!(
+            "{:>12} {what}",
+            output.paint("Nothing", style::good())
+        ));
+        return;
+    }
+    output.line(format!(
+        "{:>12} {count} migration{} on {url} in {}",
+        output.paint("Finished", style::good()),
+        if count == 1 { "" } else { "s" },
+        format_duration(started.elapsed())
+    ));
+}
+
+pub fn format_duration(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 10_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+/// Asks before a destructive action: on a terminal a yes/no prompt, elsewhere a refusal unless
+/// `--yes`. Prompts only when stdin and stderr are terminals, so CI and pipes never hang.
+pub fn confirm(context: &Context, action: &str, url: &DatabaseUrl, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if interactive && !context.output.json() {
+        let answer = dialoguer::Confirm::new()
+            .with_prompt(format!("{action} on {url}?"))
+            .default(false)
+            .interact()
+            .unwrap_or(false);
+        if answer {
+            return Ok(());
+        }
+        return Err(Error::input(
+            ErrorCode::ConfirmationRequired,
+            format!("not confirmed: {action}"),
+        )
+        .at(url.redacted())
+        .hint("nothing was changed"));
+    }
+    Err(Error::input(
+        ErrorCode::ConfirmationRequired,
+        format!("refusing to {action} without confirmation"),
+    )
+    .at(url.redacted())
+    .hint("pass --yes to confirm (no terminal to ask on)"))
+}

@@ -1,0 +1,94 @@
+//! `down`: revert applied migrations, newest first.
+
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::Context;
+use super::db::{self, DbArgs, RunReport};
+use crate::db::Direction;
+use crate::engine::status::{self, DownTarget};
+use crate::error::Result;
+
+/// Revert applied migrations, newest first (default: the newest one)
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  cargo migrate down                      revert the newest migration
+  cargo migrate down -n 3 --yes           revert the newest three
+  cargo migrate down --to 20240101120000  revert everything after this version
+  cargo migrate down --all --yes          revert everything
+
+Reverting more than one migration asks for confirmation on a terminal, and needs --yes elsewhere.")]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Revert the newest N migrations
+    #[arg(short = 'n', long = "count", value_name = "N", conflicts_with_all = ["to", "all"])]
+    pub count: Option<usize>,
+
+    /// Revert every migration newer than this version (it stays applied)
+    #[arg(long, value_name = "VERSION", conflicts_with = "all")]
+    pub to: Option<String>,
+
+    /// Revert every applied migration
+    #[arg(long)]
+    pub all: bool,
+
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct DownReport<'a> {
+    database: &'a str,
+    reverted: Vec<RunReport>,
+}
+
+pub fn run(context: &Context, args: &DownArgs) -> Result<()> {
+    let target = db::target(context, &args.db)?;
+    let down_target = match (&args.count, &args.to, args.all) {
+        (Some(n), _, _) => DownTarget::Count(*n),
+        (_, Some(version), _) => DownTarget::To(version.clone()),
+        (_, _, true) => DownTarget::All,
+        _ => DownTarget::Count(1),
+    };
+    let started = Instant::now();
+    db::block_on(async {
+        let mut session = db::open(context, &target, &args.db, true).await?;
+        let entries = status::status(
+            &target.migrations.migrations,
+            &session.rows,
+            &session.format,
+            target.migrations.order(),
+        );
+        let plan = status::plan_down(&entries, &down_target)?;
+        if plan.len() > 1 {
+            db::confirm(
+                context,
+                &format!("revert {} migrations", plan.len()),
+                &session.url,
+                args.yes,
+            )?;
+        }
+        let reverted = db::run_plan(context, &mut session, &plan, Direction::Down).await?;
+        if context.output.json() {
+            context.output.print_json(&DownReport {
+                database: session.url.redacted(),
+                reverted,
+            });
+        } else {
+            db::print_summary(
+                context,
+                &session.url,
+                plan.len(),
+                "to revert: no migration is applied",
+                started,
+            );
+        }
+        Ok(())
+    })
+}

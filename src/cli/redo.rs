@@ -1,0 +1,80 @@
+//! `redo`: revert the newest migrations and apply them again.
+
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::Context;
+use super::db::{self, DbArgs, RunReport};
+use crate::db::Direction;
+use crate::engine::status::{self, DownTarget};
+use crate::error::Result;
+
+/// Revert the newest migration (or -n N) and apply it again: checks the down script while you edit
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  cargo migrate redo
+  cargo migrate redo -n 2 --yes")]
+pub struct RedoArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Redo the newest N migrations
+    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 1)]
+    pub count: usize,
+
+    /// Do not ask for confirmation (needed to redo more than one without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct RedoReport<'a> {
+    database: &'a str,
+    reverted: Vec<RunReport>,
+    applied: Vec<RunReport>,
+}
+
+pub fn run(context: &Context, args: &RedoArgs) -> Result<()> {
+    let target = db::target(context, &args.db)?;
+    let started = Instant::now();
+    db::block_on(async {
+        let mut session = db::open(context, &target, &args.db, true).await?;
+        let entries = status::status(
+            &target.migrations.migrations,
+            &session.rows,
+            &session.format,
+            target.migrations.order(),
+        );
+        let down_plan = status::plan_down(&entries, &DownTarget::Count(args.count))?;
+        if down_plan.len() > 1 {
+            db::confirm(
+                context,
+                &format!("revert and re-apply {} migrations", down_plan.len()),
+                &session.url,
+                args.yes,
+            )?;
+        }
+        let reverted = db::run_plan(context, &mut session, &down_plan, Direction::Down).await?;
+        let up_plan: Vec<_> = down_plan.iter().rev().copied().collect();
+        let applied = db::run_plan(context, &mut session, &up_plan, Direction::Up).await?;
+        if context.output.json() {
+            context.output.print_json(&RedoReport {
+                database: session.url.redacted(),
+                reverted,
+                applied,
+            });
+        } else {
+            db::print_summary(
+                context,
+                &session.url,
+                up_plan.len(),
+                "to redo: no migration is applied",
+                started,
+            );
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,93 @@
+//! `reset`: empty the database and apply every migration again.
+
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::Context;
+use super::db::{self, DbArgs, RunReport};
+use crate::db::Direction;
+use crate::engine::status::{self, UpOverrides};
+use crate::error::{Error, ErrorCode, Result};
+
+/// Drop everything in the database and apply all migrations again
+#[derive(Debug, Args)]
+#[command(after_help = "\
+What it drops: every schema but PostgreSQL's system ones (with their tables, views, types,
+functions, sequences and extensions; `public` is recreated with its owner and privileges), or
+every table, view and trigger of a SQLite file. Roles are cluster-wide and stay.
+
+Examples:
+  cargo migrate reset                 asks for confirmation on a terminal
+  cargo migrate reset --yes           no terminal (CI): --yes is required
+  cargo migrate reset --yes --allow-remote --database-url postgres://app@staging-db/app")]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Allow resetting a database that is not on this machine
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ResetReport<'a> {
+    database: &'a str,
+    applied: Vec<RunReport>,
+}
+
+pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
+    let target = db::target(context, &args.db)?;
+    if !target.url.is_local() && !args.allow_remote {
+        return Err(Error::input(
+            ErrorCode::ConfirmationRequired,
+            format!(
+                "refusing to reset a database on another host ({})",
+                target.url.endpoint()
+            ),
+        )
+        .at(target.url.redacted())
+        .hint("pass --allow-remote (and --yes) if you really mean to drop everything there"));
+    }
+    db::confirm(
+        context,
+        "drop everything and re-apply all migrations",
+        &target.url,
+        args.yes,
+    )?;
+    let started = Instant::now();
+    db::block_on(async {
+        let mut session = db::open(context, &target, &args.db, true).await?;
+        session.db.drop_everything().await?;
+        session.db.ensure_history(&session.format).await?;
+        session.reload().await?;
+        let entries = status::status(
+            &target.migrations.migrations,
+            &session.rows,
+            &session.format,
+            target.migrations.order(),
+        );
+        let plan = status::plan_up(&entries, None, UpOverrides::default())?;
+        let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
+        if context.output.json() {
+            context.output.print_json(&ResetReport {
+                database: session.url.redacted(),
+                applied,
+            });
+        } else {
+            db::print_summary(
+                context,
+                &session.url,
+                plan.len(),
+                "to apply: the set has no migrations",
+                started,
+            );
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,113 @@
+//! `resolve`: repair the history after a failed or hand-fixed migration.
+
+use clap::{ArgGroup, Args};
+use serde::Serialize;
+
+use super::Context;
+use super::db::{self, DbArgs};
+use crate::engine::status::{self, State};
+use crate::error::{Error, ErrorCode, Result};
+use crate::report::style;
+
+/// Mark a migration as applied or as rolled back, without running it
+#[derive(Debug, Args)]
+#[command(
+    group(ArgGroup::new("outcome").required(true).args(["applied", "rolled_back"])),
+    after_help = "\
+After a no-transaction migration failed part-way (status shows it as failed), finish or undo
+its statements by hand, then record the outcome:
+
+Examples:
+  cargo migrate resolve 20240101120000 --applied       it is now fully applied
+  cargo migrate resolve 20240101120000 --rolled-back   nothing of it remains")]
+pub struct ResolveArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// The migration's version
+    #[arg(value_name = "VERSION")]
+    pub target_version: String,
+
+    /// Record it as applied (with the file's current checksum)
+    #[arg(long)]
+    pub applied: bool,
+
+    /// Forget it: remove its history row
+    #[arg(long)]
+    pub rolled_back: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ResolveReport<'a> {
+    database: &'a str,
+    version: &'a str,
+    name: &'a str,
+    was: State,
+    now: State,
+}
+
+pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
+    let target = db::target(context, &args.db)?;
+    db::block_on(async {
+        let mut session = db::open(context, &target, &args.db, true).await?;
+        let entries = status::status(
+            &target.migrations.migrations,
+            &session.rows,
+            &session.format,
+            target.migrations.order(),
+        );
+        let entry = &entries[status::find_version(&entries, &args.target_version)?];
+        let dialect = session.db.dialect();
+        let format = &session.format;
+        let (sql, now) = if args.applied {
+            let Some(migration) = entry.migration else {
+                return Err(Error::input(
+                    ErrorCode::MissingMigrationFile,
+                    format!("cannot mark {} as applied: its file is gone", entry.version),
+                )
+                .at(format!("history row {}", entry.version))
+                .hint("restore the file, or use --rolled-back to forget the row"));
+            };
+            let mut sql = Vec::new();
+            if entry.row.is_some() {
+                sql.push(format.delete_sql(dialect, &format.stored_version(migration)));
+            }
+            sql.push(format.insert_sql(dialect, migration, true, "0", None));
+            (sql.join(";\n"), State::Applied)
+        } else {
+            let Some(row) = entry.row else {
+                return Err(Error::input(
+                    ErrorCode::UnknownVersion,
+                    format!(
+                        "{} is not recorded, so there is nothing to roll back",
+                        entry.version
+                    ),
+                )
+                .at("VERSION argument")
+                .hint("`cargo migrate status` shows what is recorded"));
+            };
+            (format.delete_sql(dialect, &row.version), State::Pending)
+        };
+        session.db.execute(&sql).await?;
+        let output = &context.output;
+        if output.json() {
+            output.print_json(&ResolveReport {
+                database: session.url.redacted(),
+                version: &entry.version,
+                name: &entry.name,
+                was: entry.state,
+                now,
+            });
+        } else if !output.quiet {
+            output.line(format!(
+                "{:>12} {}_{}: {} → {}",
+                output.paint("Resolved", style::good()),
+                entry.version,
+                entry.name,
+                entry.state.as_str(),
+                now.as_str()
+            ));
+        }
+        Ok(())
+    })
+}

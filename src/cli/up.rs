@@ -1,0 +1,146 @@
+//! `up`: apply pending migrations.
+
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::Context;
+use super::db::{self, DbArgs, RunReport};
+use crate::db::Direction;
+use crate::engine::status::{self, UpOverrides};
+use crate::error::Result;
+use crate::report::style;
+
+/// Apply pending migrations, each in its own transaction together with its history row
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  cargo migrate up
+  cargo migrate up --to 20240102090000      stop after this version
+  cargo migrate up --dry-run                print the plan and its SQL, change nothing
+  cargo-migrate migrate up --dir /migrations --dialect postgres --wait 60   (deploys)")]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Apply up to and including this version
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+
+    /// Print what would be applied, with its SQL, without changing the database
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Go ahead although an applied migration's file changed since it was applied
+    #[arg(long)]
+    pub allow_modified: bool,
+
+    /// Go ahead although an applied migration's file is gone
+    #[arg(long)]
+    pub allow_missing: bool,
+
+    /// Apply pending migrations that are older than applied ones
+    #[arg(long)]
+    pub allow_out_of_order: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct UpReport<'a> {
+    database: &'a str,
+    dry_run: bool,
+    applied: Vec<RunReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    plan: Vec<PlannedReport<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct PlannedReport<'a> {
+    version: &'a str,
+    name: &'a str,
+    no_transaction: bool,
+    sql: &'a str,
+}
+
+pub fn run(context: &Context, args: &UpArgs) -> Result<()> {
+    let target = db::target(context, &args.db)?;
+    let overrides = UpOverrides {
+        allow_modified: args.allow_modified,
+        allow_missing: args.allow_missing,
+        allow_out_of_order: args.allow_out_of_order,
+    };
+    let output = &context.output;
+    let started = Instant::now();
+    db::block_on(async {
+        let mut session = db::open(context, &target, &args.db, !args.dry_run).await?;
+        let entries = status::status(
+            &target.migrations.migrations,
+            &session.rows,
+            &session.format,
+            target.migrations.order(),
+        );
+        let plan = status::plan_up(&entries, args.to.as_deref(), overrides)?;
+        if args.dry_run {
+            if output.json() {
+                output.print_json(&UpReport {
+                    database: session.url.redacted(),
+                    dry_run: true,
+                    applied: Vec::new(),
+                    plan: plan
+                        .iter()
+                        .map(|m| PlannedReport {
+                            version: m.version.as_str(),
+                            name: &m.name,
+                            no_transaction: m.no_transaction,
+                            sql: &m.up.sql,
+                        })
+                        .collect(),
+                });
+            } else {
+                for migration in &plan {
+                    output.line(output.paint(
+                        format!(
+                            "-- {}_{}{} ({})",
+                            migration.version.as_str(),
+                            migration.name,
+                            if migration.no_transaction {
+                                ", no transaction"
+                            } else {
+                                ""
+                            },
+                            crate::error::display_path(&migration.up.path)
+                        ),
+                        style::header(),
+                    ));
+                    output.line(migration.up.sql.trim_end());
+                    output.line("");
+                }
+                output.status(format!(
+                    "dry run: {} migration{} would be applied to {}; nothing was changed",
+                    plan.len(),
+                    if plan.len() == 1 { "" } else { "s" },
+                    session.url
+                ));
+            }
+            return Ok(());
+        }
+        let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
+        if output.json() {
+            output.print_json(&UpReport {
+                database: session.url.redacted(),
+                dry_run: false,
+                applied,
+                plan: Vec::new(),
+            });
+        } else {
+            db::print_summary(
+                context,
+                &session.url,
+                plan.len(),
+                "to apply: the database is up to date",
+                started,
+            );
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,466 @@
+//! Talking to databases: connecting (with `--wait`), locking, reading and writing the history
+//! table, and executing migrations. One module per dialect; [`Database`] dispatches.
+
+pub mod history;
+mod postgres;
+mod sqlite;
+pub mod url;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use history::{AppliedRow, HistoryFormat};
+
+use crate::dialect::Dialect;
+use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::migration::Migration;
+use crate::secrets;
+pub use url::DatabaseUrl;
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Keep retrying a connection that fails for a transient reason this long (`--wait`).
+    pub wait: Duration,
+    /// Wait this long for the migration lock (`--lock-timeout`).
+    pub lock_timeout: Duration,
+    /// SQLite: create the database file if it does not exist (mutating commands only).
+    pub create_if_missing: bool,
+}
+
+/// Which way a migration runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
+/// A migration that ran.
+#[derive(Debug, Clone, Copy)]
+pub struct Ran {
+    pub elapsed: Duration,
+    /// Another process applied (or reverted) it between our plan and our turn (SQLite, where
+    /// each migration takes the lock on its own).
+    pub skipped: bool,
+}
+
+/// A migration that failed, with what is needed to point at the failing SQL.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub script: PathBuf,
+    /// 1-based line and column in the script, when known.
+    pub position: Option<(usize, usize)>,
+    /// SQLSTATE (PostgreSQL) or the SQLite result code.
+    pub code: Option<String>,
+    pub message: String,
+    pub detail: Option<String>,
+    pub server_hint: Option<String>,
+    /// A no-transaction migration that stopped part-way and is recorded as failed.
+    pub recorded_as_failed: bool,
+    /// No-transaction migrations: how many statements ran before the failing one.
+    pub statements_done: Option<usize>,
+    /// The connection broke (server gone): nothing is known about the migration's state.
+    pub connection_lost: bool,
+}
+
+impl Failure {
+    pub(crate) fn from_driver(
+        script: &std::path::Path,
+        err: &sqlx::Error,
+        position: Option<(usize, usize)>,
+    ) -> Failure {
+        let (code, detail, server_hint) = match err {
+            sqlx::Error::Database(db) => {
+                match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    Some(pg) => (
+                        Some(pg.code().to_string()),
+                        pg.detail().map(secrets::scrub),
+                        pg.hint().map(secrets::scrub),
+                    ),
+                    None => (db.code().map(|c| c.to_string()), None, None),
+                }
+            }
+            _ => (None, None, None),
+        };
+        Failure {
+            script: script.to_path_buf(),
+            position,
+            code,
+            message: driver_reason(err),
+            detail,
+            server_hint,
+            recorded_as_failed: false,
+            statements_done: None,
+            connection_lost: is_connection_lost(err),
+        }
+    }
+
+    pub(crate) fn message(script: &std::path::Path, message: &str) -> Failure {
+        Failure {
+            script: script.to_path_buf(),
+            position: None,
+            code: None,
+            message: message.to_string(),
+            detail: None,
+            server_hint: None,
+            recorded_as_failed: false,
+            statements_done: None,
+            connection_lost: false,
+        }
+    }
+
+    pub(crate) fn split(
+        script: &std::path::Path,
+        err: &crate::migration::split::SplitError,
+    ) -> Failure {
+        Failure {
+            position: Some((err.line, err.column)),
+            ..Failure::message(
+                script,
+                &format!("cannot split the script into statements: {}", err.message),
+            )
+        }
+    }
+}
+
+/// An open connection to a database, of one dialect.
+pub enum Database {
+    // Boxed: a PostgreSQL connection is large, and a `Database` is moved around.
+    Postgres(Box<postgres::Postgres>),
+    Sqlite(sqlite::Sqlite),
+}
+
+/// How an existing history table was found, or which one to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryChoice {
+    Own,
+    Sqlx,
+    Diesel,
+}
+
+impl Database {
+    /// Connects, retrying transient failures until `options.wait` runs out. `on_wait` is called
+    /// once when the first attempt fails and waiting begins.
+    pub async fn connect(
+        url: &DatabaseUrl,
+        options: &ConnectOptions,
+        mut on_wait: impl FnMut(&str),
+    ) -> Result<Database> {
+        let deadline = Instant::now() + options.wait;
+        let mut announced = false;
+        loop {
+            let attempt = match url.dialect() {
+                Dialect::Postgres => postgres::Postgres::connect(url)
+                    .await
+                    .map(|pg| Database::Postgres(Box::new(pg))),
+                Dialect::Sqlite => sqlite::Sqlite::connect(url, options)
+                    .await
+                    .map(Database::Sqlite),
+                Dialect::Mysql => {
+                    return Err(Error::input(
+                        ErrorCode::UnsupportedDialect,
+                        "MySQL and MariaDB databases are not supported yet",
+                    )
+                    .at(url.redacted())
+                    .hint("PostgreSQL and SQLite are supported today"));
+                }
+            };
+            match attempt {
+                Ok(database) => return Ok(database),
+                Err(failure) if failure.retryable && Instant::now() < deadline => {
+                    if !announced {
+                        on_wait(&format!(
+                            "waiting for the database at {} ({})",
+                            url.endpoint(),
+                            failure.reason
+                        ));
+                        announced = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(failure) => {
+                    return Err(connect_error(url, &failure, options.wait));
+                }
+            }
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Database::Postgres(_) => Dialect::Postgres,
+            Database::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Takes the migration lock for the rest of the session (PostgreSQL: a session advisory
+    /// lock on a dedicated connection). SQLite takes its lock per migration instead.
+    pub async fn lock(
+        &mut self,
+        url: &DatabaseUrl,
+        lock_name: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        match self {
+            Database::Postgres(pg) => pg.lock(url, lock_name, timeout).await,
+            Database::Sqlite(_) => Ok(()),
+        }
+    }
+
+    /// Which history table exists: (own, sqlx, diesel).
+    pub async fn existing_histories(&mut self, own: &str) -> Result<(bool, bool, bool)> {
+        let check = [
+            own.to_string(),
+            history::SQLX_TABLE.to_string(),
+            history::DIESEL_TABLE.to_string(),
+        ];
+        let mut found = [false; 3];
+        for (slot, table) in found.iter_mut().zip(&check) {
+            *slot = !self.columns_of(table).await?.is_empty();
+        }
+        Ok((found[0], found[1], found[2]))
+    }
+
+    /// The column names of `table` (empty when it does not exist).
+    pub async fn columns_of(&mut self, table: &str) -> Result<Vec<String>> {
+        match self {
+            Database::Postgres(pg) => pg.columns_of(table).await,
+            Database::Sqlite(sqlite) => sqlite.columns_of(table).await,
+        }
+    }
+
+    /// Creates the history table if it does not exist.
+    pub async fn ensure_history(&mut self, format: &HistoryFormat) -> Result<()> {
+        let sql = format.create_sql(self.dialect());
+        self.execute(&sql).await
+    }
+
+    /// Every row of the history table; none if it does not exist yet.
+    pub async fn read_history(&mut self, format: &HistoryFormat) -> Result<Vec<AppliedRow>> {
+        let columns = self.columns_of(format.table()).await?;
+        if columns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let expected = format.columns();
+        let mut sorted_found: Vec<&str> = columns.iter().map(String::as_str).collect();
+        sorted_found.sort_unstable();
+        let mut sorted_expected = expected.to_vec();
+        sorted_expected.sort_unstable();
+        if sorted_found != sorted_expected {
+            return Err(Error::input(
+                ErrorCode::HistoryTableMismatch,
+                format!(
+                    "table `{}` exists but is not a {} history table (columns: {})",
+                    format.table(),
+                    format.label(),
+                    columns.join(", ")
+                ),
+            )
+            .at(format.table().to_string())
+            .hint("name cargo-migrate's table differently with `history-table` in [package.metadata.migrate]"));
+        }
+        let sql = format.select_sql(self.dialect());
+        match self {
+            Database::Postgres(pg) => pg.read_rows(&sql).await,
+            Database::Sqlite(sqlite) => sqlite.read_rows(&sql).await,
+        }
+    }
+
+    /// Runs bookkeeping SQL (history changes, DDL of our own) in one transaction.
+    pub async fn execute(&mut self, sql: &str) -> Result<()> {
+        match self {
+            Database::Postgres(pg) => pg.execute(sql).await,
+            Database::Sqlite(sqlite) => sqlite.execute(sql).await,
+        }
+    }
+
+    /// Applies or reverts one migration, with its history change, atomically unless it is a
+    /// no-transaction migration.
+    pub async fn run(
+        &mut self,
+        format: &HistoryFormat,
+        migration: &Migration,
+        direction: Direction,
+    ) -> Result<Ran, Failure> {
+        match self {
+            Database::Postgres(pg) => pg.run(format, migration, direction).await,
+            Database::Sqlite(sqlite) => sqlite.run(format, migration, direction).await,
+        }
+    }
+
+    /// Drops everything in the database (every non-system schema, or every SQLite object).
+    pub async fn drop_everything(&mut self) -> Result<()> {
+        match self {
+            Database::Postgres(pg) => pg.drop_everything().await,
+            Database::Sqlite(sqlite) => sqlite.drop_everything().await,
+        }
+    }
+}
+
+/// Why a connection attempt failed, and whether trying again may help.
+pub(crate) struct ConnectFailure {
+    pub reason: String,
+    pub retryable: bool,
+}
+
+fn connect_error(url: &DatabaseUrl, failure: &ConnectFailure, waited: Duration) -> Error {
+    let waited = if waited.is_zero() {
+        String::new()
+    } else {
+        format!(" (after waiting {} s)", waited.as_secs())
+    };
+    Error::new(
+        ErrorClass::Unreachable,
+        ErrorCode::DatabaseUnreachable,
+        format!(
+            "cannot connect to the database at {}{waited}: {}",
+            url.endpoint(),
+            failure.reason
+        ),
+    )
+    .at(url.redacted())
+    .hint(if failure.retryable {
+        "check that the server runs and the host and port are right; --wait SECS keeps retrying while it starts"
+    } else {
+        "check the user, password and database name in the URL"
+    })
+}
+
+/// A driver error as text without secrets (and without sqlx's "error returned from database:"
+/// prefix, which adds nothing for people).
+pub(crate) fn driver_reason(err: &sqlx::Error) -> String {
+    let text = match err {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
+    };
+    let text = text
+        .strip_prefix("error communicating with database: ")
+        .unwrap_or(&text)
+        .to_string();
+    secrets::scrub(&crate::error::strip_os_error(&text))
+}
+
+/// An error of our own SQL (history bookkeeping, locking): exit 3, the database misbehaved.
+pub(crate) fn database_error(context: &str, err: &sqlx::Error) -> Error {
+    Error::new(
+        ErrorClass::Unreachable,
+        ErrorCode::DatabaseError,
+        format!("{context}: {}", driver_reason(err)),
+    )
+    .hint("check the connection and the user's privileges")
+}
+
+/// Whether a driver error means the connection itself broke.
+pub(crate) fn is_connection_lost(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed
+    )
+}
+
+/// Line and column in `script` of a failure inside `statement`: at the server's position
+/// within the statement when it gave one, else at the statement's start.
+pub(crate) fn locate_in_statement(
+    statement: &crate::migration::split::Statement<'_>,
+    script: &str,
+    position_in_statement: Option<usize>,
+) -> (usize, usize) {
+    match position_in_statement {
+        Some(position) => {
+            let chars_before = script[..statement.offset].chars().count();
+            crate::migration::split::line_column_of_char_position(script, chars_before + position)
+        }
+        None => (statement.line, statement.column),
+    }
+}
+
+/// A connection that runs one SQL text in autocommit, for the no-transaction runner.
+pub(crate) trait Autocommit {
+    async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error>;
+    /// The 1-based character position of an error in the text sent, if the server gives one.
+    fn error_position(err: &sqlx::Error) -> Option<usize>;
+}
+
+/// A no-transaction migration: statement by statement in autocommit (so `CREATE INDEX
+/// CONCURRENTLY` works), recorded as started first so a crash part-way leaves a visible trace.
+/// A failure at the first statement changed nothing, so it leaves the history as it was; a
+/// later one is recorded as failed, to be settled with `resolve`.
+pub(crate) async fn run_statements<C: Autocommit>(
+    conn: &mut C,
+    dialect: Dialect,
+    format: &HistoryFormat,
+    migration: &Migration,
+    direction: Direction,
+    script: &crate::migration::Script,
+) -> Result<Ran, Failure> {
+    let statements = crate::migration::split::split(&script.sql, dialect)
+        .map_err(|err| Failure::split(&script.path, &err))?;
+    let started = Instant::now();
+    let records = direction == Direction::Up && format.records_failures();
+    if records {
+        let start_row = format.insert_sql(
+            dialect,
+            migration,
+            false,
+            "0",
+            Some("started, not finished (the process stopped part-way)"),
+        );
+        conn.execute(&start_row)
+            .await
+            .map_err(|err| Failure::from_driver(&script.path, &err, None))?;
+    }
+    for (index, statement) in statements.iter().enumerate() {
+        let Err(err) = conn.execute(statement.text).await else {
+            continue;
+        };
+        let position = locate_in_statement(statement, &script.sql, C::error_position(&err));
+        let mut failure = Failure::from_driver(&script.path, &err, Some(position));
+        failure.statements_done = Some(index);
+        if failure.connection_lost {
+            return Err(failure);
+        }
+        if index == 0 {
+            // Nothing ran: the migration is exactly as before.
+            if records {
+                let undo = format.delete_sql(dialect, &format.stored_version(migration));
+                conn.execute(&undo)
+                    .await
+                    .map_err(|err| Failure::from_driver(&script.path, &err, None))?;
+            }
+        } else if format.records_failures() {
+            let reason = format!(
+                "{} stopped at {}:{} after {index} of {} statements: {}",
+                direction.as_str(),
+                position.0,
+                position.1,
+                statements.len(),
+                failure.message
+            );
+            let elapsed = started.elapsed().as_millis() as i64;
+            // Up: the start row becomes a failure. Down: the row stays, marked failed.
+            let mark = format.finish_sql(dialect, migration, elapsed, Some(&reason));
+            failure.recorded_as_failed = conn.execute(&mark).await.is_ok();
+        }
+        return Err(failure);
+    }
+    let elapsed = started.elapsed();
+    let finish = match direction {
+        Direction::Up => format.finish_sql(dialect, migration, elapsed.as_millis() as i64, None),
+        Direction::Down => format.delete_sql(dialect, &format.stored_version(migration)),
+    };
+    conn.execute(&finish)
+        .await
+        .map_err(|err| Failure::from_driver(&script.path, &err, None))?;
+    Ok(Ran {
+        elapsed,
+        skipped: false,
+    })
+}

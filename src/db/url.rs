@@ -1,0 +1,332 @@
+//! Database URLs: which dialect they name, and how to show them without their secrets.
+
+use std::fmt;
+
+use crate::dialect::Dialect;
+use crate::error::{Error, ErrorCode, Result};
+use crate::secrets;
+
+/// A database URL. Its `Debug` and `Display` show the redacted form; only [`expose`] gives
+/// the real text, for the driver.
+///
+/// [`expose`]: DatabaseUrl::expose
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    raw: String,
+    redacted: String,
+    dialect: Dialect,
+}
+
+/// Query parameters that carry secrets in libpq/sqlx URLs.
+const SECRET_PARAMS: &[&str] = &["password", "sslpassword", "passfile_password"];
+
+impl DatabaseUrl {
+    /// Parses `text`; `source` names where it came from (`--database-url`, `DATABASE_URL`,
+    /// `.env`) for errors. Every secret it contains is registered with [`secrets`] so no
+    /// output can print it.
+    pub fn parse(text: &str, source: &str) -> Result<DatabaseUrl> {
+        let text = text.trim();
+        let scheme = text.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+        let dialect = match scheme.as_deref() {
+            Some("postgres" | "postgresql") => Dialect::Postgres,
+            Some("sqlite") => Dialect::Sqlite,
+            Some("mysql" | "mariadb") => Dialect::Mysql,
+            _ => {
+                // Even a malformed URL may hold a password: scrub it before showing anything.
+                register_secrets_of_unparsed(text);
+                return Err(Error::input(
+                    ErrorCode::BadDatabaseUrl,
+                    format!(
+                        "the database URL has an unknown scheme: `{}`",
+                        secrets::scrub(&scheme_or_prefix(text))
+                    ),
+                )
+                .at(source)
+                .hint(
+                    "use postgres://user@host/db, sqlite:path/to/file.db, or mysql://user@host/db",
+                ));
+            }
+        };
+        let redacted = match dialect {
+            Dialect::Sqlite => text.to_string(),
+            _ => {
+                let parsed = url::Url::parse(text).map_err(|err| {
+                    register_secrets_of_unparsed(text);
+                    Error::input(
+                        ErrorCode::BadDatabaseUrl,
+                        format!("the database URL is not valid: {err}"),
+                    )
+                    .at(source)
+                    .hint("check the URL's syntax: scheme://user:password@host:port/database; percent-encode special characters in the password")
+                })?;
+                redact(&parsed)
+            }
+        };
+        Ok(DatabaseUrl {
+            raw: text.to_string(),
+            redacted,
+            dialect,
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The URL for the driver. Never print this.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn redacted(&self) -> &str {
+        &self.redacted
+    }
+
+    /// `host:port` (or the socket directory) of a server URL, for connection errors.
+    pub fn endpoint(&self) -> String {
+        if self.dialect == Dialect::Sqlite {
+            return sqlite_path(&self.raw).to_string();
+        }
+        let Ok(parsed) = url::Url::parse(&self.raw) else {
+            return self.redacted.clone();
+        };
+        if let Some((_, socket_dir)) = parsed.query_pairs().find(|(k, _)| k == "host") {
+            return format!("socket {socket_dir}");
+        }
+        let default_port = match self.dialect {
+            Dialect::Mysql => 3306,
+            _ => 5432,
+        };
+        format!(
+            "{}:{}",
+            parsed
+                .host_str()
+                .filter(|h| !h.is_empty())
+                .unwrap_or("localhost"),
+            parsed.port().unwrap_or(default_port)
+        )
+    }
+
+    /// Whether the server is on this machine (loopback, unix socket, or a SQLite file).
+    pub fn is_local(&self) -> bool {
+        if self.dialect == Dialect::Sqlite {
+            return true;
+        }
+        let Ok(parsed) = url::Url::parse(&self.raw) else {
+            return false;
+        };
+        if parsed
+            .query_pairs()
+            .any(|(k, v)| k == "host" && v.starts_with('/'))
+        {
+            return true;
+        }
+        // For `postgres:` URLs the url crate keeps the host as opaque text, IPs included.
+        let host = parsed.host_str().unwrap_or("");
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.is_empty()
+            || host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+/// The path of a `sqlite:` URL (`sqlite:app.db`, `sqlite://app.db`, `sqlite:///abs/app.db`),
+/// without query parameters.
+pub fn sqlite_path(url: &str) -> &str {
+    let rest = url.split_once(':').map_or(url, |(_, rest)| rest);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    rest.split('?').next().unwrap_or(rest)
+}
+
+/// The URL with its password and secret query parameters replaced by `***`; registers the
+/// secrets it removes.
+fn redact(parsed: &url::Url) -> String {
+    let mut shown = parsed.clone();
+    if let Some(password) = parsed.password() {
+        secrets::register(password);
+        // Also the decoded form: drivers and servers may echo either.
+        if let Ok(decoded) = percent_decode(password) {
+            secrets::register(&decoded);
+        }
+        let _ = shown.set_password(Some("***"));
+    }
+    let has_secret_param = parsed
+        .query_pairs()
+        .any(|(k, _)| SECRET_PARAMS.contains(&k.as_ref()));
+    if has_secret_param {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                if SECRET_PARAMS.contains(&k.as_ref()) {
+                    secrets::register(&v);
+                    (k.into_owned(), "***".to_string())
+                } else {
+                    (k.into_owned(), v.into_owned())
+                }
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // `***` is percent-encoded by the setters; show it plainly.
+    shown.to_string().replace("%2A%2A%2A", "***")
+}
+
+fn percent_decode(text: &str) -> std::result::Result<String, std::str::Utf8Error> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((high * 16 + low) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|e| e.utf8_error())
+}
+
+/// For text that is not a URL we can parse: treat anything between `://user:` and `@` as a
+/// password, so it cannot leak through an error message.
+fn register_secrets_of_unparsed(text: &str) {
+    if let Some((_, after_scheme)) = text.split_once("://") {
+        let authority = after_scheme.split(['/', '?']).next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+        {
+            secrets::register(password);
+        }
+    }
+    for param in text.split(['?', '&']) {
+        if let Some((key, value)) = param.split_once('=')
+            && SECRET_PARAMS.contains(&key)
+        {
+            secrets::register(value);
+        }
+    }
+}
+
+/// The scheme part of a URL for an error message, or the first few characters.
+fn scheme_or_prefix(text: &str) -> String {
+    match text.split_once(':') {
+        Some((scheme, _)) if !scheme.is_empty() => format!("{scheme}:"),
+        _ => text.chars().take(12).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_from_scheme() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://a@h/db", "x")
+                .unwrap()
+                .dialect(),
+            Dialect::Postgres
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://h/db", "x")
+                .unwrap()
+                .dialect(),
+            Dialect::Postgres
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:app.db", "x").unwrap().dialect(),
+            Dialect::Sqlite
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://app.db", "x")
+                .unwrap()
+                .dialect(),
+            Dialect::Sqlite
+        );
+        let err = DatabaseUrl::parse("oracle://u:pw@h/db", "--database-url").unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadDatabaseUrl);
+        assert_eq!(
+            err.message,
+            "the database URL has an unknown scheme: `oracle:`"
+        );
+        assert_eq!(err.location.as_deref(), Some("--database-url"));
+    }
+
+    #[test]
+    fn passwords_are_redacted_and_registered() {
+        let url = DatabaseUrl::parse(
+            "postgres://app:s3cr%40t-pw@db.internal:6543/app?sslmode=require",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            url.redacted(),
+            "postgres://app:***@db.internal:6543/app?sslmode=require"
+        );
+        assert_eq!(
+            format!("{url:?}"),
+            "DatabaseUrl(postgres://app:***@db.internal:6543/app?sslmode=require)"
+        );
+        assert_eq!(url.to_string(), url.redacted());
+        assert_eq!(
+            secrets::scrub("auth failed for s3cr@t-pw and s3cr%40t-pw"),
+            "auth failed for *** and ***"
+        );
+        let url = DatabaseUrl::parse("postgres://h/db?user=a&password=qp-secret-1", "x").unwrap();
+        assert_eq!(url.redacted(), "postgres://h/db?user=a&password=***");
+        assert_eq!(secrets::scrub("qp-secret-1"), "***");
+    }
+
+    #[test]
+    fn unparsable_urls_still_hide_their_password() {
+        let err = DatabaseUrl::parse("postgres://app:unparsable-pw@[bad/db", "x").unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadDatabaseUrl);
+        assert_eq!(secrets::scrub("unparsable-pw"), "***");
+    }
+
+    #[test]
+    fn endpoints_and_locality() {
+        let url = DatabaseUrl::parse("postgres://u@db.example.com/app", "x").unwrap();
+        assert_eq!(url.endpoint(), "db.example.com:5432");
+        assert!(!url.is_local());
+        let url = DatabaseUrl::parse("postgres://u@127.0.0.1:5433/app", "x").unwrap();
+        assert_eq!(url.endpoint(), "127.0.0.1:5433");
+        assert!(url.is_local());
+        let url =
+            DatabaseUrl::parse("postgres://postgres@localhost/db?host=/dev/shm/x", "x").unwrap();
+        assert_eq!(url.endpoint(), "socket /dev/shm/x");
+        assert!(url.is_local());
+        let url = DatabaseUrl::parse("postgresql://u@[::1]/app", "x").unwrap();
+        assert!(url.is_local());
+        let url = DatabaseUrl::parse("postgres://u@10.0.0.7/app", "x").unwrap();
+        assert!(!url.is_local());
+        let url = DatabaseUrl::parse("sqlite://data/app.db?mode=rwc", "x").unwrap();
+        assert_eq!(url.endpoint(), "data/app.db");
+        assert!(url.is_local());
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(sqlite_path("sqlite:app.db"), "app.db");
+        assert_eq!(sqlite_path("sqlite://app.db?mode=rwc"), "app.db");
+        assert_eq!(sqlite_path("sqlite:///tmp/app.db"), "/tmp/app.db");
+    }
+}

@@ -1,0 +1,314 @@
+//! Running migrations against a database: finding its URL, opening a session (connect, pick
+//! the history table, lock), and turning failures into errors that point into the files.
+//! The commands in `cli/` drive this; the rules of what to run live in [`status`].
+
+pub mod status;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::db::history::{self, AppliedRow, HistoryFormat};
+use crate::db::{ConnectOptions, Database, DatabaseUrl, Direction, Failure, HistoryChoice};
+use crate::error::{Error, ErrorClass, ErrorCode, Result, display_path};
+use crate::migration::Migration;
+use crate::workspace::SetSpec;
+
+/// Where the URL comes from: `--database-url`, the configured environment variable (default
+/// `DATABASE_URL`), or that variable in `.env` at the workspace root.
+pub fn resolve_url(
+    flag: Option<&str>,
+    spec: &SetSpec,
+    workspace_root: &Path,
+) -> Result<DatabaseUrl> {
+    if let Some(url) = flag {
+        return DatabaseUrl::parse(url, "--database-url");
+    }
+    let variable = spec
+        .config
+        .database_url_env
+        .clone()
+        .unwrap_or_else(|| "DATABASE_URL".to_string());
+    if let Ok(url) = std::env::var(&variable)
+        && !url.trim().is_empty()
+    {
+        return DatabaseUrl::parse(&url, &format!("environment variable {variable}"));
+    }
+    let dotenv = workspace_root.join(".env");
+    if dotenv.is_file() {
+        let entries =
+            dotenvy::from_path_iter(&dotenv).map_err(|err| dotenv_error(&dotenv, &err))?;
+        for entry in entries {
+            let (key, value) = entry.map_err(|err| dotenv_error(&dotenv, &err))?;
+            if key == variable && !value.trim().is_empty() {
+                return DatabaseUrl::parse(
+                    &value,
+                    &format!("{variable} in {}", display_path(&dotenv)),
+                );
+            }
+        }
+    }
+    Err(Error::input(
+        ErrorCode::NoDatabaseUrl,
+        format!("no database URL: --database-url is not given and {variable} is not set"),
+    )
+    .at(format!(
+        "{variable} (environment or {})",
+        display_path(&dotenv)
+    ))
+    .hint(format!(
+        "pass --database-url postgres://user@host/db (or sqlite:app.db), or set {variable}"
+    )))
+}
+
+fn dotenv_error(path: &Path, err: &dotenvy::Error) -> Error {
+    let location = match err {
+        dotenvy::Error::LineParse(_, index) => format!("{}:{}", display_path(path), index + 1),
+        _ => display_path(path),
+    };
+    // The line may hold a password: show the kind of problem, not the line.
+    let reason = match err {
+        dotenvy::Error::LineParse(..) => "a line cannot be parsed".to_string(),
+        dotenvy::Error::Io(io) => crate::error::io_reason(io),
+        _ => "it cannot be read".to_string(),
+    };
+    Error::input(ErrorCode::BadConfig, format!("cannot read .env: {reason}"))
+        .at(location)
+        .hint("write each setting as NAME=value on its own line")
+}
+
+/// Checks that the URL's dialect is the set's.
+pub fn check_dialect(url: &DatabaseUrl, spec: &SetSpec, root: &Path) -> Result<()> {
+    match spec.dialect() {
+        Some(dialect) if dialect != url.dialect() => Err(Error::input(
+            ErrorCode::DialectMismatch,
+            format!(
+                "set `{}` is written for {dialect}, but the database URL is {}",
+                spec.label(root),
+                url.dialect()
+            ),
+        )
+        .at(url.redacted())
+        .hint("point the URL at a database of the set's dialect, or fix `dialect` in [package.metadata.migrate]")),
+        _ => Ok(()),
+    }
+}
+
+/// What opening a session needs.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub connect: ConnectOptions,
+    /// Take the lock and create the history table (every command that changes anything).
+    pub mutating: bool,
+    /// Our own table's name.
+    pub own_table: String,
+}
+
+/// An open database with its history table read.
+pub struct Session {
+    pub db: Database,
+    pub url: DatabaseUrl,
+    pub format: HistoryFormat,
+    pub rows: Vec<AppliedRow>,
+}
+
+impl Session {
+    pub async fn open(
+        url: &DatabaseUrl,
+        options: &SessionOptions,
+        on_wait: impl FnMut(&str),
+    ) -> Result<Session> {
+        let mut db = Database::connect(url, &options.connect, on_wait).await?;
+        let (own, sqlx, diesel) = db.existing_histories(&options.own_table).await?;
+        // An existing table is adopted: ours first, then sqlx's, then diesel's.
+        let choice = if own {
+            HistoryChoice::Own
+        } else if sqlx {
+            HistoryChoice::Sqlx
+        } else if diesel {
+            HistoryChoice::Diesel
+        } else {
+            HistoryChoice::Own
+        };
+        let format = match choice {
+            HistoryChoice::Own => HistoryFormat::Own {
+                name: options.own_table.clone(),
+            },
+            HistoryChoice::Sqlx => HistoryFormat::Sqlx,
+            HistoryChoice::Diesel => HistoryFormat::Diesel,
+        };
+        if options.mutating {
+            db.lock(url, format.table(), options.connect.lock_timeout)
+                .await?;
+            if !(own || sqlx || diesel) {
+                db.ensure_history(&format).await?;
+            }
+        }
+        // Read after locking: what another run did before we got the lock counts.
+        let rows = db.read_history(&format).await?;
+        Ok(Session {
+            db,
+            url: url.clone(),
+            format,
+            rows,
+        })
+    }
+
+    pub async fn reload(&mut self) -> Result<()> {
+        self.rows = self.db.read_history(&self.format).await?;
+        Ok(())
+    }
+}
+
+/// The default own history table name of a set.
+pub fn own_table(spec: &SetSpec) -> String {
+    spec.config
+        .history_table
+        .clone()
+        .unwrap_or_else(|| history::DEFAULT_TABLE.to_string())
+}
+
+/// Connection settings from the command line.
+pub fn connect_options(
+    wait_secs: u64,
+    lock_timeout_secs: u64,
+    create_if_missing: bool,
+) -> ConnectOptions {
+    ConnectOptions {
+        wait: Duration::from_secs(wait_secs),
+        lock_timeout: Duration::from_secs(lock_timeout_secs),
+        create_if_missing,
+    }
+}
+
+/// A failed migration as an error pointing into its file, with a code frame.
+pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direction) -> Error {
+    let verb = match direction {
+        Direction::Up => "applying",
+        Direction::Down => "reverting",
+    };
+    let script = match direction {
+        Direction::Up => Some(&migration.up),
+        Direction::Down => migration.down.as_ref(),
+    };
+    let location = match failure.position {
+        Some((line, column)) => format!("{}:{line}:{column}", display_path(&failure.script)),
+        None => display_path(&failure.script),
+    };
+    let mut detail = Vec::new();
+    if let (Some((line, column)), Some(script)) = (failure.position, script)
+        && let Some(frame) = code_frame(&script.sql, line, column)
+    {
+        detail.push(frame);
+    }
+    detail.extend(
+        failure
+            .code
+            .as_ref()
+            .map(|code| format!("= error code {code}")),
+    );
+    detail.extend(failure.detail.as_ref().map(|d| format!("= detail: {d}")));
+    detail.extend(
+        failure
+            .server_hint
+            .as_ref()
+            .map(|h| format!("= server hint: {h}")),
+    );
+    let (class, hint) = if failure.connection_lost {
+        (
+            ErrorClass::Unreachable,
+            "the connection broke mid-migration; run `cargo migrate status` to see what was recorded".to_string(),
+        )
+    } else if failure.recorded_as_failed {
+        (
+            ErrorClass::CheckFailed,
+            format!(
+                "it runs outside a transaction, so the statements before this one stay applied; fix the database and the script, then `cargo migrate resolve {} --applied` or `--rolled-back`",
+                migration.version.as_str()
+            ),
+        )
+    } else if migration.no_transaction && failure.statements_done == Some(0) {
+        (
+            ErrorClass::CheckFailed,
+            format!(
+                "nothing of it was {}: its first statement failed; fix the script and run the command again",
+                match direction {
+                    Direction::Up => "applied",
+                    Direction::Down => "reverted",
+                }
+            ),
+        )
+    } else if migration.no_transaction {
+        (
+            ErrorClass::CheckFailed,
+            "it runs outside a transaction, so the statements before this one stay applied; fix the script and the database, then run it again".to_string(),
+        )
+    } else {
+        (
+            ErrorClass::CheckFailed,
+            format!(
+                "nothing of it was {} (it ran in a transaction); fix the script and run the command again",
+                match direction {
+                    Direction::Up => "applied",
+                    Direction::Down => "reverted",
+                }
+            ),
+        )
+    };
+    let mut error = Error::new(
+        class,
+        ErrorCode::MigrationFailed,
+        format!(
+            "{verb} {}_{} failed: {}",
+            migration.version.as_str(),
+            migration.name,
+            failure.message
+        ),
+    )
+    .at(location)
+    .hint(hint);
+    if !detail.is_empty() {
+        error = error.detail(detail.join("\n"));
+    }
+    error
+}
+
+/// The line of `sql` at `line` with a caret under `column` (both 1-based, column in chars):
+/// ```text
+///    |
+///  3 | ALTER TABLE versions DROP CONSTRAINT x;
+///    |                      ^
+/// ```
+pub fn code_frame(sql: &str, line: usize, column: usize) -> Option<String> {
+    let text = sql.lines().nth(line.checked_sub(1)?)?;
+    let number = line.to_string();
+    let gutter = " ".repeat(number.len());
+    // Keep tabs under tabs so the caret lines up however the terminal renders them.
+    let pad: String = text
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    Some(format!(
+        "{gutter} |\n{number} | {}\n{gutter} | {pad}^",
+        text.trim_end()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_frame_points_at_the_column() {
+        let sql = "CREATE TABLE a ();\nALTER TABLE versions DROP CONSTRAINT x;\n";
+        assert_eq!(
+            code_frame(sql, 2, 22).unwrap(),
+            "  |\n2 | ALTER TABLE versions DROP CONSTRAINT x;\n  |                      ^"
+        );
+        assert_eq!(
+            code_frame("\tselect x;", 1, 9).unwrap(),
+            "  |\n1 | \tselect x;\n  | \t       ^"
+        );
+        assert_eq!(code_frame(sql, 9, 1), None);
+    }
+}
