@@ -39,12 +39,39 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Whose history table a set keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryKind {
+    /// `_cargo_migrate` (or `history-table`).
+    Own,
+    /// `_sqlx_migrations`, as `sqlx::migrate!()` keeps it.
+    Sqlx,
+    /// `__diesel_schema_migrations`, as `diesel migration run` keeps it.
+    Diesel,
+}
+
+impl std::str::FromStr for HistoryKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "cargo-migrate" | "own" => Ok(HistoryKind::Own),
+            "sqlx" => Ok(HistoryKind::Sqlx),
+            "diesel" => Ok(HistoryKind::Diesel),
+            _ => Err(format!(
+                "unknown history `{text}`; expected cargo-migrate, sqlx or diesel"
+            )),
+        }
+    }
+}
+
 /// Settings from one `metadata.migrate` table; every field optional so tables can be merged.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrateConfig {
     pub dir: Option<PathBuf>,
     pub dialect: Option<Dialect>,
     pub layout: Option<Layout>,
+    pub history: Option<HistoryKind>,
     pub history_table: Option<String>,
     pub templates: Option<PathBuf>,
     pub image: Option<String>,
@@ -104,6 +131,16 @@ impl MigrateConfig {
                         .hint(key_hint(key))
                     })?)
                 }
+                "history" => {
+                    config.history = Some(text()?.parse().map_err(|reason: String| {
+                        Error::input(
+                            ErrorCode::BadConfig,
+                            format!("`history` in {table}: {reason}"),
+                        )
+                        .at(at())
+                        .hint(key_hint(key))
+                    })?)
+                }
                 "history-table" => {
                     let name = text()?;
                     if !is_identifier(name) {
@@ -154,6 +191,7 @@ impl MigrateConfig {
             dir: self.dir,
             dialect: self.dialect.or(defaults.dialect),
             layout: self.layout.or(defaults.layout),
+            history: self.history.or(defaults.history),
             history_table: self
                 .history_table
                 .or_else(|| defaults.history_table.clone()),
@@ -291,6 +329,7 @@ mod tests {
             "dir": "db/migrations",
             "dialect": "postgresql",
             "layout": "sqlx",
+            "history": "sqlx",
             "history-table": "app._migrations",
             "templates": "db/templates",
             "image": "postgres:17",
@@ -301,6 +340,7 @@ mod tests {
         assert_eq!(config.dir, Some(PathBuf::from("/w/db/migrations")));
         assert_eq!(config.dialect, Some(Dialect::Postgres));
         assert_eq!(config.layout, Some(Layout::Sqlx));
+        assert_eq!(config.history, Some(HistoryKind::Sqlx));
         assert_eq!(config.history_table.as_deref(), Some("app._migrations"));
         assert_eq!(config.ignore, ["*.txt"]);
     }

@@ -374,7 +374,9 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn resolve_dialect(
+/// The dialect from the first source that has one: flag, configuration, dependencies, the
+/// directory's name.
+pub fn resolve_dialect(
     flag: Option<Dialect>,
     configured: Option<Dialect>,
     inferred: Option<Dialect>,

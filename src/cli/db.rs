@@ -78,6 +78,7 @@ pub async fn open(
         connect: engine::connect_options(args.wait, args.lock_timeout, mutating),
         mutating,
         own_table: engine::own_table(&target.spec),
+        history: target.spec.config.history,
     };
     Session::open(&target.url, &options, |message| {
         context.output.status(message)

@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorCode, Result, display_path};
 use crate::migration::scaffold::{self, NewRequest};
 use crate::migration::{Layout, Migrations};
 use crate::report::style;
-use crate::workspace::{SetSpec, Workspace};
+use crate::workspace::{self, SetSpec, Workspace};
 
 /// Create a new migration from a template, named `<version>_<NAME>`
 #[derive(Debug, Args)]
@@ -65,17 +65,18 @@ fn target_set(context: &Context, workspace: &Workspace) -> Result<SetSpec> {
                 },
             };
             let dir = info.root().join("migrations");
-            let dialect = context
-                .global
-                .dialect
-                .or(info.config.dialect)
-                .or(info.inferred_dialect);
+            let dialect = workspace::resolve_dialect(
+                context.global.dialect,
+                info.config.dialect,
+                info.inferred_dialect,
+                &dir,
+            );
             Ok(SetSpec {
                 package: Some(info.name.clone()),
                 manifest_path: Some(info.manifest_path.clone()),
                 dir,
                 config: info.config.clone(),
-                dialect: dialect.map(|d| (d, crate::workspace::DialectSource::Flag)),
+                dialect,
             })
         }
         Err(err) => Err(err),

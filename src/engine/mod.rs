@@ -7,6 +7,7 @@ pub mod status;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::config::HistoryKind;
 use crate::db::history::{self, AppliedRow, HistoryFormat};
 use crate::db::{ConnectOptions, Database, DatabaseUrl, Direction, Failure, HistoryChoice};
 use crate::error::{Error, ErrorClass, ErrorCode, Result, display_path};
@@ -101,6 +102,8 @@ pub struct SessionOptions {
     pub mutating: bool,
     /// Our own table's name.
     pub own_table: String,
+    /// The configured history format (`history = …`), if any.
+    pub history: Option<HistoryKind>,
 }
 
 /// An open database with its history table read.
@@ -119,8 +122,15 @@ impl Session {
     ) -> Result<Session> {
         let mut db = Database::connect(url, &options.connect, on_wait).await?;
         let (own, sqlx, diesel) = db.existing_histories(&options.own_table).await?;
-        // An existing table is adopted: ours first, then sqlx's, then diesel's.
-        let choice = if own {
+        // Configured: that format, found or to be created. Otherwise an existing table is
+        // adopted: ours first, then sqlx's, then diesel's.
+        let choice = if let Some(kind) = options.history {
+            match kind {
+                HistoryKind::Own => HistoryChoice::Own,
+                HistoryKind::Sqlx => HistoryChoice::Sqlx,
+                HistoryKind::Diesel => HistoryChoice::Diesel,
+            }
+        } else if own {
             HistoryChoice::Own
         } else if sqlx {
             HistoryChoice::Sqlx
@@ -139,7 +149,12 @@ impl Session {
         if options.mutating {
             db.lock(url, format.table(), options.connect.lock_timeout)
                 .await?;
-            if !(own || sqlx || diesel) {
+            let exists = match choice {
+                HistoryChoice::Own => own,
+                HistoryChoice::Sqlx => sqlx,
+                HistoryChoice::Diesel => diesel,
+            };
+            if !exists {
                 db.ensure_history(&format).await?;
             }
         }
