@@ -21,6 +21,9 @@ use cargo_migrate::sandbox::local::{LocalOptions, LocalPostgres, find_binaries};
 
 const RUNS: usize = 5;
 
+/// A tool under test: its label, and how to build its command for (database name, URL).
+type Tool<'a> = (&'a str, Box<dyn Fn(&str, &str) -> Command + 'a>);
+
 fn main() {
     let corpus =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/crates-io/migrations");
@@ -74,7 +77,7 @@ fn main() {
     };
 
     let sqlx_dir = tempfile::tempdir().expect("temp dir");
-    let mut tools: Vec<(&str, Box<dyn Fn(&str, &str) -> Command>)> = vec![
+    let mut tools: Vec<Tool> = vec![
         (
             "cargo-migrate up",
             Box::new(|_db: &str, url: &str| {

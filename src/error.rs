@@ -61,6 +61,7 @@ error_codes! {
     DatabaseError => "database-error",
     DatabaseUnreachable => "database-unreachable",
     DialectMismatch => "dialect-mismatch",
+    DockerUnreachable => "docker-unreachable",
     DownWithoutUp => "down-without-up",
     DuplicateName => "duplicate-name",
     DuplicateVersion => "duplicate-version",
@@ -112,6 +113,9 @@ pub struct Error {
     /// More lines shown after the location: a code frame, the server's detail.
     pub detail: Option<String>,
     pub hint: Option<String>,
+    /// The command already reported this outcome in its JSON object (e.g. `status
+    /// --exit-code`), so JSON output must not add a second object.
+    pub reported_in_json: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -125,6 +129,7 @@ impl Error {
             location: None,
             detail: None,
             hint: None,
+            reported_in_json: false,
         }
     }
 
@@ -154,6 +159,12 @@ impl Error {
 
     pub fn exit_code(&self) -> i32 {
         self.class.exit_code()
+    }
+
+    /// Marks the error as already shown by the command's own JSON object.
+    pub fn reported_in_json(mut self) -> Self {
+        self.reported_in_json = true;
+        self
     }
 
     /// An I/O failure on `path`, classed as an input problem: the files are the user's.

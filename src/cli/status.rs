@@ -29,8 +29,10 @@ pub struct StatusArgs {
 #[derive(Debug, Serialize)]
 struct StatusReport<'a> {
     database: &'a str,
-    history_table: &'a str,
+    history_table: String,
     history_format: &'static str,
+    /// Everything applied: nothing pending, modified, missing or failed.
+    up_to_date: bool,
     migrations: Vec<EntryReport<'a>>,
     summary: Summary,
 }
@@ -91,6 +93,7 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<()> {
             database: session.url.redacted(),
             history_table: session.format.table(),
             history_format: session.format.label(),
+            up_to_date: summary.all_applied(),
             migrations: entries
                 .iter()
                 .map(|e| EntryReport {
@@ -109,7 +112,7 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<()> {
         print_human(
             context,
             &session.url.to_string(),
-            session.format.table(),
+            &session.format.table(),
             &entries,
             &summary,
         );
@@ -124,7 +127,12 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<()> {
             ),
         )
         .at(session.url.redacted())
-        .hint("`cargo migrate up` applies the pending ones"));
+        .hint(if summary.failed + summary.modified + summary.missing > 0 {
+            "see the states above: `up` applies pending ones; failed ones need `resolve`, modified and missing ones their files"
+        } else {
+            "`cargo migrate up` applies the pending ones"
+        })
+        .reported_in_json());
     }
     Ok(())
 }

@@ -22,8 +22,13 @@ pub enum HistoryFormat {
     Own {
         name: String,
     },
-    Sqlx,
-    Diesel,
+    /// `schema`: where the table was found, so writes do not depend on `search_path`.
+    Sqlx {
+        schema: Option<String>,
+    },
+    Diesel {
+        schema: Option<String>,
+    },
 }
 
 /// The columns our own table has, in order; an existing table must have exactly these.
@@ -64,46 +69,67 @@ pub struct AppliedRow {
 }
 
 impl HistoryFormat {
-    pub fn table(&self) -> &str {
+    /// The table's name, schema-qualified once the session has located it.
+    pub fn table(&self) -> String {
+        let qualify = |schema: &Option<String>, table: &str| match schema {
+            Some(schema) => format!("{schema}.{table}"),
+            None => table.to_string(),
+        };
         match self {
-            HistoryFormat::Own { name } => name,
-            HistoryFormat::Sqlx => SQLX_TABLE,
-            HistoryFormat::Diesel => DIESEL_TABLE,
+            HistoryFormat::Own { name } => name.clone(),
+            HistoryFormat::Sqlx { schema } => qualify(schema, SQLX_TABLE),
+            HistoryFormat::Diesel { schema } => qualify(schema, DIESEL_TABLE),
+        }
+    }
+
+    /// The same table, qualified with `schema` unless it already names one.
+    pub fn in_schema(&self, schema: &str) -> HistoryFormat {
+        match self {
+            HistoryFormat::Own { name } if !name.contains('.') => HistoryFormat::Own {
+                name: format!("{schema}.{name}"),
+            },
+            HistoryFormat::Own { name } => HistoryFormat::Own { name: name.clone() },
+            HistoryFormat::Sqlx { schema: None } => HistoryFormat::Sqlx {
+                schema: Some(schema.to_string()),
+            },
+            HistoryFormat::Diesel { schema: None } => HistoryFormat::Diesel {
+                schema: Some(schema.to_string()),
+            },
+            qualified => qualified.clone(),
         }
     }
 
     pub fn label(&self) -> &'static str {
         match self {
             HistoryFormat::Own { .. } => "cargo-migrate",
-            HistoryFormat::Sqlx => "sqlx",
-            HistoryFormat::Diesel => "diesel",
+            HistoryFormat::Sqlx { .. } => "sqlx",
+            HistoryFormat::Diesel { .. } => "diesel",
         }
     }
 
     pub fn columns(&self) -> &'static [&'static str] {
         match self {
             HistoryFormat::Own { .. } => OWN_COLUMNS,
-            HistoryFormat::Sqlx => SQLX_COLUMNS,
-            HistoryFormat::Diesel => DIESEL_COLUMNS,
+            HistoryFormat::Sqlx { .. } => SQLX_COLUMNS,
+            HistoryFormat::Diesel { .. } => DIESEL_COLUMNS,
         }
     }
 
     /// The table name quoted for SQL (each part of `schema.table`).
     pub fn quoted_table(&self) -> String {
-        quote_qualified(self.table())
+        quote_qualified(&self.table())
     }
 
-    /// (schema, table) of the table; schema `None` when unqualified.
-    pub fn parts(&self) -> (Option<&str>, &str) {
-        match self.table().split_once('.') {
-            Some((schema, table)) => (Some(schema), table),
-            None => (None, self.table()),
-        }
+    /// The schema the table is in, when named.
+    pub fn schema(&self) -> Option<String> {
+        self.table()
+            .split_once('.')
+            .map(|(schema, _)| schema.to_string())
     }
 
     /// Whether the table can record a failed (partly applied) migration.
     pub fn records_failures(&self) -> bool {
-        !matches!(self, HistoryFormat::Diesel)
+        !matches!(self, HistoryFormat::Diesel { .. })
     }
 
     /// `CREATE TABLE IF NOT EXISTS …` in this format (sqlx's and diesel's exactly as those
@@ -117,9 +143,9 @@ impl HistoryFormat {
         };
         match self {
             HistoryFormat::Own { .. } => {
-                let schema = match (self.parts().0, dialect) {
+                let schema = match (self.schema(), dialect) {
                     (Some(schema), Dialect::Postgres) => {
-                        format!("CREATE SCHEMA IF NOT EXISTS {};\n", quote_ident(schema))
+                        format!("CREATE SCHEMA IF NOT EXISTS {};\n", quote_ident(&schema))
                     }
                     _ => String::new(),
                 };
@@ -134,7 +160,7 @@ impl HistoryFormat {
                      failure TEXT\n)"
                 )
             }
-            HistoryFormat::Sqlx => format!(
+            HistoryFormat::Sqlx { .. } => format!(
                 "CREATE TABLE IF NOT EXISTS {table} (\n    \
                  version BIGINT PRIMARY KEY,\n    \
                  description TEXT NOT NULL,\n    \
@@ -143,7 +169,7 @@ impl HistoryFormat {
                  checksum {bytes} NOT NULL,\n    \
                  execution_time BIGINT NOT NULL\n)"
             ),
-            HistoryFormat::Diesel => format!(
+            HistoryFormat::Diesel { .. } => format!(
                 "CREATE TABLE IF NOT EXISTS {table} (\n    \
                  version VARCHAR(50) PRIMARY KEY NOT NULL,\n    \
                  run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n)"
@@ -168,13 +194,13 @@ impl HistoryFormat {
                 "SELECT version, name, checksum, {}, execution_ms, success, failure FROM {table}",
                 text("applied_at")
             ),
-            HistoryFormat::Sqlx => format!(
+            HistoryFormat::Sqlx { .. } => format!(
                 "SELECT {}, description, {}, {}, execution_time / 1000000, success, NULL FROM {table}",
                 text("version"),
                 hex("checksum"),
                 text("installed_on")
             ),
-            HistoryFormat::Diesel => format!(
+            HistoryFormat::Diesel { .. } => format!(
                 "SELECT version, NULL, NULL, {}, NULL, {}, NULL FROM {table}",
                 text("run_on"),
                 match dialect {
@@ -191,10 +217,10 @@ impl HistoryFormat {
         match self {
             HistoryFormat::Own { .. } => version.to_string(),
             // sqlx keeps an integer; `0001` is stored as 1.
-            HistoryFormat::Sqlx => version
+            HistoryFormat::Sqlx { .. } => version
                 .parse::<i64>()
                 .map_or_else(|_| version.to_string(), |n| n.to_string()),
-            HistoryFormat::Diesel => version.replace('-', ""),
+            HistoryFormat::Diesel { .. } => version.replace('-', ""),
         }
     }
 
@@ -202,8 +228,10 @@ impl HistoryFormat {
     pub fn checksum_of(&self, migration: &Migration) -> Option<Vec<u8>> {
         match self {
             HistoryFormat::Own { .. } => Some(migration.checksum.to_vec()),
-            HistoryFormat::Sqlx => Some(Sha384::digest(migration.up.sql.as_bytes()).to_vec()),
-            HistoryFormat::Diesel => None,
+            HistoryFormat::Sqlx { .. } => {
+                Some(Sha384::digest(migration.up.sql.as_bytes()).to_vec())
+            }
+            HistoryFormat::Diesel { .. } => None,
         }
     }
 
@@ -237,14 +265,14 @@ impl HistoryFormat {
                 boolean(success),
                 failure.map_or_else(|| "NULL".to_string(), literal)
             ),
-            HistoryFormat::Sqlx => format!(
+            HistoryFormat::Sqlx { .. } => format!(
                 "INSERT INTO {table} (version, description, success, checksum, execution_time) \
                  VALUES ({version}, {}, {}, {}, ({execution_ms}) * 1000000)",
                 literal(&migration.name.replace('_', " ")),
                 boolean(success),
                 bytes_literal(dialect, &self.checksum_of(migration).unwrap_or_default()),
             ),
-            HistoryFormat::Diesel => format!(
+            HistoryFormat::Diesel { .. } => format!(
                 "INSERT INTO {table} (version) VALUES ({})",
                 literal(&version)
             ),
@@ -274,12 +302,12 @@ impl HistoryFormat {
                 failure.map_or_else(|| "NULL".to_string(), |f| literal(dialect, f)),
                 literal(dialect, &version)
             ),
-            HistoryFormat::Sqlx => format!(
+            HistoryFormat::Sqlx { .. } => format!(
                 "UPDATE {table} SET success = {success}, execution_time = {} WHERE version = {version}",
                 execution_ms.saturating_mul(1_000_000)
             ),
             // diesel cannot record a failure: the row exists only once all is done.
-            HistoryFormat::Diesel => match failure {
+            HistoryFormat::Diesel { .. } => match failure {
                 None => self.insert_sql(dialect, migration, true, "0", None),
                 Some(_) => String::new(),
             },
@@ -290,7 +318,9 @@ impl HistoryFormat {
     pub fn delete_sql(&self, dialect: Dialect, stored_version: &str) -> String {
         let table = self.quoted_table();
         match self {
-            HistoryFormat::Sqlx => format!("DELETE FROM {table} WHERE version = {stored_version}"),
+            HistoryFormat::Sqlx { .. } => {
+                format!("DELETE FROM {table} WHERE version = {stored_version}")
+            }
             _ => format!(
                 "DELETE FROM {table} WHERE version = {}",
                 literal(dialect, stored_version)
@@ -320,7 +350,8 @@ pub fn literal(dialect: Dialect, text: &str) -> String {
 fn bytes_literal(dialect: Dialect, bytes: &[u8]) -> String {
     let hex = checksum::to_hex(bytes);
     match dialect {
-        Dialect::Postgres => format!("'\\x{hex}'::bytea"),
+        // decode() reads the same whatever `standard_conforming_strings` says.
+        Dialect::Postgres => format!("decode('{hex}', 'hex')"),
         _ => format!("X'{hex}'"),
     }
 }
@@ -391,7 +422,7 @@ mod tests {
     fn stored_versions_follow_each_tool() {
         let m = migration("2024-01-01-120000-0000", "a", "");
         assert_eq!(
-            HistoryFormat::Diesel.stored_version(&m),
+            HistoryFormat::Diesel { schema: None }.stored_version(&m),
             "202401011200000000"
         );
         let own = HistoryFormat::Own {
@@ -399,13 +430,15 @@ mod tests {
         };
         assert_eq!(own.stored_version(&m), "2024-01-01-120000-0000");
         let m = migration("0001", "a", "");
-        assert_eq!(HistoryFormat::Sqlx.stored_version(&m), "1");
+        assert_eq!(HistoryFormat::Sqlx { schema: None }.stored_version(&m), "1");
     }
 
     #[test]
     fn sqlx_checksum_is_sha384_of_raw_bytes() {
         let m = migration("1", "a", "select 1;\r\n");
-        let sum = HistoryFormat::Sqlx.checksum_of(&m).unwrap();
+        let sum = HistoryFormat::Sqlx { schema: None }
+            .checksum_of(&m)
+            .unwrap();
         assert_eq!(sum.len(), 48);
         assert_eq!(sum, Sha384::digest(b"select 1;\r\n").to_vec());
     }
@@ -419,7 +452,8 @@ mod tests {
         let sql = own.insert_sql(Dialect::Postgres, &m, true, "7", None);
         assert!(sql.starts_with("INSERT INTO \"app\".\"h\" (version, name, checksum, execution_ms, success, failure) VALUES (E'1', E'add_user''s_table', E'"), "{sql}");
         assert!(sql.ends_with(", 7, true, NULL)"), "{sql}");
-        let sql = HistoryFormat::Sqlx.insert_sql(Dialect::Sqlite, &m, true, "7", None);
+        let sql =
+            HistoryFormat::Sqlx { schema: None }.insert_sql(Dialect::Sqlite, &m, true, "7", None);
         assert!(
             sql.contains("VALUES (1, 'add user''s table', 1, X'"),
             "{sql}"

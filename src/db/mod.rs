@@ -70,6 +70,9 @@ pub struct Failure {
     pub statements_done: Option<usize>,
     /// The connection broke (server gone): nothing is known about the migration's state.
     pub connection_lost: bool,
+    /// Another process held the database's lock for longer than the lock timeout (SQLite's
+    /// SQLITE_BUSY family; PostgreSQL's lock_not_available).
+    pub lock_busy: bool,
 }
 
 impl Failure {
@@ -101,6 +104,7 @@ impl Failure {
             recorded_as_failed: false,
             statements_done: None,
             connection_lost: is_connection_lost(err),
+            lock_busy: is_lock_busy(err),
         }
     }
 
@@ -115,6 +119,7 @@ impl Failure {
             recorded_as_failed: false,
             statements_done: None,
             connection_lost: false,
+            lock_busy: false,
         }
     }
 
@@ -237,6 +242,14 @@ impl Database {
         }
     }
 
+    /// The schema `table` is in (PostgreSQL, when it exists); SQLite has none to pin.
+    pub async fn schema_of(&mut self, table: &str) -> Result<Option<String>> {
+        match self {
+            Database::Postgres(pg) => pg.schema_of(table).await,
+            Database::Sqlite(_) => Ok(None),
+        }
+    }
+
     /// Creates the history table if it does not exist.
     pub async fn ensure_history(&mut self, format: &HistoryFormat) -> Result<()> {
         let sql = format.create_sql(self.dialect());
@@ -245,7 +258,7 @@ impl Database {
 
     /// Every row of the history table; none if it does not exist yet.
     pub async fn read_history(&mut self, format: &HistoryFormat) -> Result<Vec<AppliedRow>> {
-        let columns = self.columns_of(format.table()).await?;
+        let columns = self.columns_of(&format.table()).await?;
         if columns.is_empty() {
             return Ok(Vec::new());
         }
@@ -327,10 +340,14 @@ fn connect_error(url: &DatabaseUrl, failure: &ConnectFailure, waited: Duration) 
         ),
     )
     .at(url.redacted())
-    .hint(if failure.retryable {
-        "check that the server runs and the host and port are right; --wait SECS keeps retrying while it starts"
-    } else {
-        "check the user, password and database name in the URL"
+    .hint(match (url.dialect(), failure.retryable) {
+        (Dialect::Sqlite, _) => {
+            "check the file's path and permissions; `up` creates a missing file, `status` does not"
+        }
+        (_, true) => {
+            "check that the server runs and the host and port are right; --wait SECS keeps retrying while it starts"
+        }
+        (_, false) => "check the user, password and database name in the URL",
     })
 }
 
@@ -356,6 +373,18 @@ pub(crate) fn database_error(context: &str, err: &sqlx::Error) -> Error {
         format!("{context}: {}", driver_reason(err)),
     )
     .hint("check the connection and the user's privileges")
+}
+
+/// Whether a driver error means another process held the lock too long: SQLite's
+/// SQLITE_BUSY (5) and its extended codes, PostgreSQL's lock_not_available (55P03).
+pub(crate) fn is_lock_busy(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    matches!(
+        db.code().as_deref(),
+        Some("5" | "261" | "517" | "773" | "55P03")
+    )
 }
 
 /// Whether a driver error means the connection itself broke.

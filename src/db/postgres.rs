@@ -110,6 +110,17 @@ impl Postgres {
             .map_err(|err| database_error("cannot inspect the history table", &err))
     }
 
+    pub(crate) async fn schema_of(&mut self, table: &str) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.oid = to_regclass($1)",
+        )
+        .bind(super::history::quote_qualified(table))
+        .fetch_optional(&mut self.conn)
+        .await
+        .map_err(|err| database_error("cannot locate the history table", &err))
+    }
+
     pub(crate) async fn read_rows(&mut self, sql: &str) -> Result<Vec<AppliedRow>> {
         let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
             .fetch_all(&mut self.conn)
@@ -169,7 +180,10 @@ impl Postgres {
         let bookkeeping = bookkeeping(format, migration, direction);
         let started = Instant::now();
         // The script and its history change travel together: applied and recorded, or neither.
-        let message = format!("{BEGIN}{}\n;\n{bookkeeping};\nCOMMIT;", script.sql);
+        let message = format!(
+            "{BEGIN}{}\n;\n{bookkeeping};\nCOMMIT;",
+            without_bom(&script.sql)
+        );
         match sqlx::raw_sql(AssertSqlSafe(message))
             .execute(&mut self.conn)
             .await
@@ -339,12 +353,22 @@ pub(super) fn error_position(err: &sqlx::Error) -> Option<usize> {
     }
 }
 
+/// `sql` with a leading UTF-8 byte order mark (Windows editors write one) turned into a space:
+/// PostgreSQL takes the mark for part of the first token, a syntax error. One character for
+/// one, so the positions the server reports still count from the file's first character.
+fn without_bom(sql: &str) -> std::borrow::Cow<'_, str> {
+    match sql.strip_prefix('\u{feff}') {
+        Some(rest) => format!(" {rest}").into(),
+        None => sql.into(),
+    }
+}
+
 impl super::Autocommit for Postgres {
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         if sql.trim().is_empty() {
             return Ok(());
         }
-        sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+        sqlx::raw_sql(AssertSqlSafe(without_bom(sql).into_owned()))
             .execute(&mut self.conn)
             .await
             .map(|_| ())
@@ -363,5 +387,11 @@ mod tests {
     fn lock_keys_differ_per_table_and_are_stable() {
         assert_eq!(lock_key("_cargo_migrate"), lock_key("_cargo_migrate"));
         assert_ne!(lock_key("_cargo_migrate"), lock_key("app.history"));
+    }
+
+    #[test]
+    fn a_byte_order_mark_becomes_one_space() {
+        assert_eq!(without_bom("\u{feff}select 1;"), " select 1;");
+        assert_eq!(without_bom("select '\u{feff}';"), "select '\u{feff}';");
     }
 }

@@ -2,7 +2,7 @@
 //! so several processes running `up` on one file apply each migration exactly once.
 
 use std::str::FromStr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
@@ -19,6 +19,12 @@ use crate::migration::{Migration, split};
 
 pub struct Sqlite {
     conn: SqliteConnection,
+    /// How long to wait for another process's migration (`--lock-timeout`).
+    lock_timeout: Duration,
+    /// Commit the open `BEGIN IMMEDIATE` right after the next autocommit statement: a
+    /// no-transaction migration's "started" row is written under the lock that checked the
+    /// history, so two processes never both start it.
+    commit_after_next: bool,
 }
 
 impl Sqlite {
@@ -39,10 +45,14 @@ impl Sqlite {
         let conn = SqliteConnection::connect_with(&connect_options)
             .await
             .map_err(|err| ConnectFailure {
-                reason: driver_reason(&err),
+                reason: open_failure_reason(&connect_options, options.create_if_missing, &err),
                 retryable: false,
             })?;
-        Ok(Sqlite { conn })
+        Ok(Sqlite {
+            conn,
+            lock_timeout: options.lock_timeout,
+            commit_after_next: false,
+        })
     }
 
     pub(crate) async fn columns_of(&mut self, table: &str) -> Result<Vec<String>> {
@@ -112,15 +122,25 @@ impl Sqlite {
             },
         };
         if migration.no_transaction {
-            return super::run_statements(
-                self,
-                Dialect::Sqlite,
-                format,
-                migration,
-                direction,
-                script,
-            )
-            .await;
+            let started = Instant::now();
+            if self
+                .claim(format, migration, direction, &script.path)
+                .await?
+            {
+                return Ok(Ran {
+                    elapsed: started.elapsed(),
+                    skipped: true,
+                });
+            }
+            let result =
+                super::run_statements(self, Dialect::Sqlite, format, migration, direction, script)
+                    .await;
+            if self.commit_after_next {
+                // run_statements stopped before writing anything (a script that does not split).
+                self.commit_after_next = false;
+                self.rollback().await;
+            }
+            return result;
         }
         let started = Instant::now();
         // Takes the write lock, waiting up to the busy timeout for another process's run.
@@ -180,19 +200,99 @@ impl Sqlite {
         format: &HistoryFormat,
         migration: &Migration,
     ) -> Result<bool, sqlx::Error> {
+        Ok(self.recorded_row(format, migration).await?.is_some())
+    }
+
+    /// `migration`'s history row as (success, failure), if it has one.
+    async fn recorded_row(
+        &mut self,
+        format: &HistoryFormat,
+        migration: &Migration,
+    ) -> Result<Option<(bool, Option<String>)>, sqlx::Error> {
         let stored = format.stored_version(migration);
-        let condition = match format {
-            HistoryFormat::Sqlx => format!("version = {stored}"),
-            _ => format!("version = {}", literal(Dialect::Sqlite, &stored)),
+        let (condition, success, failure) = match format {
+            HistoryFormat::Own { .. } => (
+                format!("version = {}", literal(Dialect::Sqlite, &stored)),
+                "success",
+                "failure",
+            ),
+            HistoryFormat::Sqlx { .. } => (format!("version = {stored}"), "success", "NULL"),
+            HistoryFormat::Diesel { .. } => (
+                format!("version = {}", literal(Dialect::Sqlite, &stored)),
+                "1",
+                "NULL",
+            ),
         };
         let sql = format!(
-            "SELECT count(*) FROM {} WHERE {condition}",
+            "SELECT {success}, {failure} FROM {} WHERE {condition}",
             format.quoted_table()
         );
-        let count: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
-            .fetch_one(&mut self.conn)
-            .await?;
-        Ok(count > 0)
+        sqlx::query_as(AssertSqlSafe(sql))
+            .fetch_optional(&mut self.conn)
+            .await
+    }
+
+    /// Before a no-transaction migration: whether another process already did it (`true`:
+    /// skip it). The history is checked under the write lock; for `up` the lock is kept until
+    /// run_statements has written the "started" row. A migration another process is running
+    /// right now is waited for, up to the lock timeout.
+    async fn claim(
+        &mut self,
+        format: &HistoryFormat,
+        migration: &Migration,
+        direction: Direction,
+        script: &std::path::Path,
+    ) -> Result<bool, Failure> {
+        let waiting_since = Instant::now();
+        loop {
+            self.simple("BEGIN IMMEDIATE")
+                .await
+                .map_err(|err| Failure::from_driver(script, &err, None))?;
+            let row = match self.recorded_row(format, migration).await {
+                Ok(row) => row,
+                Err(err) => {
+                    self.rollback().await;
+                    return Err(Failure::from_driver(script, &err, None));
+                }
+            };
+            match (direction, row) {
+                (Direction::Up, Some((true, _))) | (Direction::Down, None) => {
+                    self.rollback().await;
+                    return Ok(true);
+                }
+                (Direction::Up, None) if format.records_failures() => {
+                    self.commit_after_next = true;
+                    return Ok(false);
+                }
+                (Direction::Up, None) | (Direction::Down, Some(_)) => {
+                    self.rollback().await;
+                    return Ok(false);
+                }
+                (Direction::Up, Some((false, failure))) => {
+                    self.rollback().await;
+                    // Another process started it: wait for its outcome.
+                    if let Some(failure) = failure.filter(|f| !f.starts_with("started")) {
+                        return Err(Failure {
+                            recorded_as_failed: true,
+                            ..Failure::message(
+                                script,
+                                &format!("another process ran it and it failed: {failure}"),
+                            )
+                        });
+                    }
+                    if waiting_since.elapsed() >= self.lock_timeout {
+                        return Err(Failure::message(
+                            script,
+                            &format!(
+                                "another process started it and has not finished it after {} s (--lock-timeout)",
+                                self.lock_timeout.as_secs()
+                            ),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
     }
 
     /// Replays the script statement by statement in a transaction that is rolled back, to find
@@ -261,15 +361,52 @@ impl Sqlite {
     }
 }
 
+/// Why a database file did not open. SQLite says only "unable to open database file"; say
+/// what is missing when that is the reason.
+fn open_failure_reason(
+    options: &SqliteConnectOptions,
+    create_if_missing: bool,
+    err: &sqlx::Error,
+) -> String {
+    let file = options.get_filename();
+    if file.as_os_str().is_empty() || file.exists() {
+        return driver_reason(err);
+    }
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            format!("the directory {} does not exist", dir.display())
+        }
+        _ if !create_if_missing => "the database file does not exist (commands that change \
+            the database, such as `up`, create it; `status` does not)"
+            .to_string(),
+        _ => driver_reason(err),
+    }
+}
+
 impl super::Autocommit for Sqlite {
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         if sql.trim().is_empty() {
             return Ok(());
         }
-        sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+        let result = sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
             .execute(&mut self.conn)
             .await
-            .map(|_| ())
+            .map(|_| ());
+        if std::mem::take(&mut self.commit_after_next) {
+            // The claim of `Sqlite::claim`: end its transaction with this statement.
+            let commit = match result {
+                Ok(()) => sqlx::raw_sql("COMMIT")
+                    .execute(&mut self.conn)
+                    .await
+                    .map(|_| ()),
+                Err(err) => Err(err),
+            };
+            if commit.is_err() {
+                self.rollback().await;
+            }
+            return commit;
+        }
+        result
     }
 
     /// SQLite reports no position.

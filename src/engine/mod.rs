@@ -143,11 +143,11 @@ impl Session {
             HistoryChoice::Own => HistoryFormat::Own {
                 name: options.own_table.clone(),
             },
-            HistoryChoice::Sqlx => HistoryFormat::Sqlx,
-            HistoryChoice::Diesel => HistoryFormat::Diesel,
+            HistoryChoice::Sqlx => HistoryFormat::Sqlx { schema: None },
+            HistoryChoice::Diesel => HistoryFormat::Diesel { schema: None },
         };
         if options.mutating {
-            db.lock(url, format.table(), options.connect.lock_timeout)
+            db.lock(url, &format.table(), options.connect.lock_timeout)
                 .await?;
             let exists = match choice {
                 HistoryChoice::Own => own,
@@ -158,6 +158,12 @@ impl Session {
                 db.ensure_history(&format).await?;
             }
         }
+        // Pin the table to the schema it is in, so a migration's `SET search_path` cannot send
+        // our bookkeeping elsewhere.
+        let format = match db.schema_of(&format.table()).await? {
+            Some(schema) => format.in_schema(&schema),
+            None => format,
+        };
         // Read after locking: what another run did before we got the lock counts.
         let rows = db.read_history(&format).await?;
         Ok(Session {
@@ -228,6 +234,20 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
             .as_ref()
             .map(|h| format!("= server hint: {h}")),
     );
+    if failure.lock_busy {
+        return Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::LockTimeout,
+            format!(
+                "{verb} {}_{} waited too long for another process's lock: {}",
+                migration.version.as_str(),
+                migration.name,
+                failure.message
+            ),
+        )
+        .at(location)
+        .hint("another run (or an open transaction) holds the database's write lock; nothing of this migration was applied; wait and retry, or raise --lock-timeout");
+    }
     let (class, hint) = if failure.connection_lost {
         (
             ErrorClass::Unreachable,

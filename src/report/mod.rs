@@ -140,7 +140,9 @@ impl Output {
     /// Reports a failed command: a JSON object on stdout, or what/where/hint on stderr.
     pub fn print_error(&self, error: &Error) {
         if self.json() {
-            self.print_json(&ErrorReport::from(error));
+            if !error.reported_in_json {
+                self.print_json(&ErrorReport::from(error));
+            }
             return;
         }
         let mut text = format!(

@@ -299,3 +299,30 @@ pub fn sqlite_tables(url: &str) -> Vec<String> {
     .filter_map(|mut row| row.remove(0))
     .collect()
 }
+
+/// Like [`run_in`], with extra environment variables (after [`command`] cleared the usual ones).
+pub fn run_in_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let mut command = command();
+    command.current_dir(dir).args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run cargo-migrate");
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// The outcome of a process started by hand from [`command`] (e.g. spawned to run beside
+/// another), with `dir` shown as `[WORKSPACE]` in snapshots.
+pub fn outcome_of(dir: &Path, output: std::process::Output) -> Outcome {
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        dir: dir.to_path_buf(),
+    }
+}
