@@ -151,12 +151,17 @@ fn socket_path() -> Option<PathBuf> {
 /// Says precisely why Docker cannot be used, where testcontainers would only say "client
 /// error (Connect)": no socket, no permission, or nobody answering.
 pub fn check_daemon() -> Result<()> {
-    let Some(path) = socket_path() else {
+    match socket_path() {
+        Some(path) => check_socket(&path),
         // A TCP or SSH DOCKER_HOST: let the client try and report.
-        return Ok(());
-    };
+        None => Ok(()),
+    }
+}
+
+/// [`check_daemon`] for the socket at `path`.
+pub fn check_socket(path: &std::path::Path) -> Result<()> {
     let shown = path.display().to_string();
-    let (what, hint) = match UnixStream::connect(&path) {
+    let (what, hint) = match UnixStream::connect(path) {
         Ok(_) => return Ok(()),
         Err(err) => match err.kind() {
             ErrorKind::NotFound => (
