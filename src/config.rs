@@ -75,6 +75,7 @@ pub struct MigrateConfig {
     pub history_table: Option<String>,
     pub templates: Option<PathBuf>,
     pub image: Option<String>,
+    pub sandbox: Option<crate::sandbox::SandboxKind>,
     pub database_url_env: Option<String>,
     pub ignore: Vec<String>,
 }
@@ -156,6 +157,16 @@ impl MigrateConfig {
                     config.history_table = Some(name.to_string());
                 }
                 "image" => config.image = Some(non_empty(text()?, key, table, &at)?.to_string()),
+                "sandbox" => {
+                    config.sandbox = Some(text()?.parse().map_err(|reason: String| {
+                        Error::input(
+                            ErrorCode::BadConfig,
+                            format!("`sandbox` in {table}: {reason}"),
+                        )
+                        .at(at())
+                        .hint(key_hint(key))
+                    })?)
+                }
                 "database-url-env" => {
                     let name = text()?;
                     if !is_env_var_name(name) {
@@ -197,6 +208,7 @@ impl MigrateConfig {
                 .or_else(|| defaults.history_table.clone()),
             templates: self.templates.or_else(|| defaults.templates.clone()),
             image: self.image.or_else(|| defaults.image.clone()),
+            sandbox: self.sandbox.or(defaults.sandbox),
             database_url_env: self
                 .database_url_env
                 .or_else(|| defaults.database_url_env.clone()),

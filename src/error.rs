@@ -78,6 +78,7 @@ error_codes! {
     ModifiedMigration => "modified-migration",
     NoDatabaseUrl => "no-database-url",
     NoMigrationSet => "no-migration-set",
+    NoSandbox => "no-sandbox",
     NoPostgresBinaries => "no-postgres-binaries",
     NonUtf8Sql => "non-utf8-sql",
     NotUpToDate => "not-up-to-date",

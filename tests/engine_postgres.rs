@@ -1504,12 +1504,23 @@ fn wait_retries_then_gives_up() {
 /// No URL anywhere: exit 2 no-database-url.
 #[test]
 fn no_database_url() {
+    // In a Cargo workspace no URL means the dev database (tests/devdb.rs); with --dir, as in a
+    // production image, it is an error.
     let ws = Workspace::copy("single");
-    let out = no_panic(ws.run(&["status"])).assert_code(2);
+    let out = no_panic(ws.run(&["status", "--dir", "migrations", "--dialect", "postgres"]))
+        .assert_code(2);
     snapshot("no_database_url", &out);
-    let json = no_panic(ws.run(&["up", "--format", "json"]))
-        .assert_code(2)
-        .json();
+    let json = no_panic(ws.run(&[
+        "up",
+        "--dir",
+        "migrations",
+        "--dialect",
+        "postgres",
+        "--format",
+        "json",
+    ]))
+    .assert_code(2)
+    .json();
     assert_eq!(json["error"]["code"], "no-database-url");
 }
 

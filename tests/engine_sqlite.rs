@@ -1427,10 +1427,17 @@ fn database_url_env_setting_reads_its_variable() {
     let wrong = db_url(&ws, "database-url.db");
     let right = db_url(&ws, "app-db.db");
 
-    // Only DATABASE_URL: not used; the error names APP_DB.
-    let outcome =
-        support::run_in_env(ws.path(), &["up"], &[("DATABASE_URL", &wrong)]).assert_code(2);
-    snapshot("app_db_not_set", &outcome);
+    // Only DATABASE_URL: not used; with no APP_DB the set gets its dev database instead.
+    let cache = tempfile::tempdir().expect("cache dir");
+    let cache_dir = cache.path().to_string_lossy().to_string();
+    let outcome = support::run_in_env(
+        ws.path(),
+        &["up", "--format", "json"],
+        &[("DATABASE_URL", &wrong), ("XDG_CACHE_HOME", &cache_dir)],
+    )
+    .assert_code(0);
+    let database = outcome.json()["database"].as_str().unwrap().to_string();
+    assert!(database.contains("cargo-migrate/dev/"), "{database}");
     assert!(!ws.path().join("database-url.db").exists());
 
     write(

@@ -36,20 +36,34 @@ pub struct Target {
     pub spec: SetSpec,
     pub migrations: Migrations,
     pub url: DatabaseUrl,
+    /// The set's dev database (no URL was given): destructive commands need no confirmation.
+    pub disposable: bool,
 }
 
+/// The set, and the database: the given URL, or, in a Cargo workspace, the set's dev database
+/// (started on demand, its URL printed once). With `--dir` (production images) no URL is an
+/// error: a deploy must never migrate a database it just made up.
 pub fn target(context: &Context, args: &DbArgs) -> Result<Target> {
     let workspace = context.workspace()?;
     let spec = workspace
         .select_one(context.global.package.as_deref())?
         .clone();
     let migrations = spec.scan()?;
-    let url = engine::resolve_url(args.database_url.as_deref(), &spec, &workspace.root)?;
+    let (url, disposable) = if args.database_url.is_some() || context.global.dir.is_some() {
+        let url = engine::resolve_url(args.database_url.as_deref(), &spec, &workspace.root)?;
+        (url, false)
+    } else {
+        match engine::find_url(None, &spec, &workspace.root)? {
+            Some(url) => (url, false),
+            None => (super::devdb::ensure_dev(context, &workspace, &spec)?, true),
+        }
+    };
     engine::check_dialect(&url, &spec, &workspace.root)?;
     Ok(Target {
         spec,
         migrations,
         url,
+        disposable,
     })
 }
 

@@ -71,7 +71,7 @@ pub fn run(context: &Context, args: &DownArgs) -> Result<()> {
                 context,
                 &format!("revert {} migrations", plan.len()),
                 &session.url,
-                args.yes,
+                args.yes || target.disposable,
             )?;
         }
         let reverted = db::run_plan(context, &mut session, &plan, Direction::Down).await?;

@@ -3,6 +3,7 @@
 
 mod baseline;
 mod db;
+mod devdb;
 mod down;
 mod list;
 mod new;
@@ -31,6 +32,7 @@ Examples:
   cargo migrate -p billing new add_index  …in package `billing`'s set
   cargo migrate status                    what is applied on $DATABASE_URL
   cargo migrate up                        apply the pending migrations
+  cargo migrate db url                    the dev database commands use without a URL
   cargo-migrate migrate list --dir /migrations --dialect postgres   (no Cargo needed)
 
 Exit codes: 0 ok, 1 a check failed, 2 usage/config/input error, 3 database or Docker unreachable.";
@@ -75,6 +77,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIALECT", value_parser = parse_dialect)]
     pub dialect: Option<Dialect>,
 
+    /// Disposable database to use when no URL is given: auto, docker, local, sqlite
+    #[arg(long, global = true, value_enum, value_name = "KIND")]
+    pub sandbox: Option<crate::sandbox::SandboxKind>,
+
     /// Coloring: auto, always, never (also CARGO_TERM_COLOR, NO_COLOR)
     #[arg(long, global = true, value_enum, value_name = "WHEN")]
     pub color: Option<ColorChoice>,
@@ -113,6 +119,7 @@ pub enum Command {
     Reset(reset::ResetArgs),
     Resolve(resolve::ResolveArgs),
     Baseline(baseline::BaselineArgs),
+    Db(devdb::DevDbArgs),
 }
 
 /// What every command gets: the parsed global flags and the output channel.
@@ -172,6 +179,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Reset(args) => reset::run(&context, args),
         Command::Resolve(args) => resolve::run(&context, args),
         Command::Baseline(args) => baseline::run(&context, args),
+        Command::Db(args) => devdb::run(&context, args),
     };
     match result {
         Ok(()) => 0,

@@ -54,7 +54,7 @@ pub fn run(context: &Context, args: &RedoArgs) -> Result<()> {
                 context,
                 &format!("revert and re-apply {} migrations", down_plan.len()),
                 &session.url,
-                args.yes,
+                args.yes || target.disposable,
             )?;
         }
         let reverted = db::run_plan(context, &mut session, &down_plan, Direction::Down).await?;

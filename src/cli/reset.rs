@@ -58,7 +58,7 @@ pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
         context,
         "drop everything and re-apply all migrations",
         &target.url,
-        args.yes,
+        args.yes || target.disposable,
     )?;
     let started = Instant::now();
     db::block_on(async {

@@ -493,3 +493,26 @@ pub(crate) async fn run_statements<C: Autocommit>(
         skipped: false,
     })
 }
+
+/// A history row as [`HistoryFormat::select_sql`] selects it, from either driver.
+pub(crate) fn decode_applied_row<R>(row: &R) -> Result<AppliedRow, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(AppliedRow {
+        version: row.try_get(0)?,
+        name: row.try_get(1)?,
+        checksum: row
+            .try_get::<Option<String>, _>(2)?
+            .as_deref()
+            .and_then(history::from_hex),
+        applied_at: row.try_get(3)?,
+        execution_ms: row.try_get(4)?,
+        success: row.try_get(5)?,
+        failure: row.try_get(6)?,
+    })
+}

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::history::{AppliedRow, HistoryFormat, from_hex};
+use super::history::{AppliedRow, HistoryFormat};
 use super::{
     ConnectFailure, Direction, Failure, Ran, database_error, driver_reason, is_connection_lost,
     locate_in_statement,
@@ -127,20 +127,7 @@ impl Postgres {
             .await
             .map_err(|err| database_error("cannot read the history table", &err))?;
         rows.iter()
-            .map(|row| -> Result<AppliedRow, sqlx::Error> {
-                Ok(AppliedRow {
-                    version: row.try_get(0)?,
-                    name: row.try_get(1)?,
-                    checksum: row
-                        .try_get::<Option<String>, _>(2)?
-                        .as_deref()
-                        .and_then(from_hex),
-                    applied_at: row.try_get(3)?,
-                    execution_ms: row.try_get(4)?,
-                    success: row.try_get(5)?,
-                    failure: row.try_get(6)?,
-                })
-            })
+            .map(super::decode_applied_row)
             .collect::<Result<_, _>>()
             .map_err(|err| database_error("cannot read the history table", &err))
     }

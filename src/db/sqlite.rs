@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::history::{AppliedRow, HistoryFormat, from_hex, literal};
+use super::history::{AppliedRow, HistoryFormat, literal};
 use super::{
     ConnectFailure, ConnectOptions, Direction, Failure, Ran, database_error, driver_reason,
     locate_in_statement,
@@ -78,20 +78,7 @@ impl Sqlite {
             .await
             .map_err(|err| database_error("cannot read the history table", &err))?;
         rows.iter()
-            .map(|row| -> Result<AppliedRow, sqlx::Error> {
-                Ok(AppliedRow {
-                    version: row.try_get(0)?,
-                    name: row.try_get(1)?,
-                    checksum: row
-                        .try_get::<Option<String>, _>(2)?
-                        .as_deref()
-                        .and_then(from_hex),
-                    applied_at: row.try_get(3)?,
-                    execution_ms: row.try_get(4)?,
-                    success: row.try_get(5)?,
-                    failure: row.try_get(6)?,
-                })
-            })
+            .map(super::decode_applied_row)
             .collect::<Result<_, _>>()
             .map_err(|err| database_error("cannot read the history table", &err))
     }

@@ -69,6 +69,24 @@ impl DatabaseUrl {
         })
     }
 
+    /// A disposable database's URL, made by cargo-migrate itself: its fixed password is not a
+    /// secret, so it is not registered for scrubbing (which would mangle unrelated output).
+    pub fn sandbox(url: &str, dialect: Dialect) -> DatabaseUrl {
+        let redacted = match url::Url::parse(url) {
+            Ok(parsed) if parsed.password().is_some() && dialect != Dialect::Sqlite => {
+                let mut shown = parsed.clone();
+                let _ = shown.set_password(Some("***"));
+                shown.to_string().replace("%2A%2A%2A", "***")
+            }
+            _ => url.to_string(),
+        };
+        DatabaseUrl {
+            raw: url.to_string(),
+            redacted,
+            dialect,
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }

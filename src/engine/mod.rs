@@ -14,6 +14,20 @@ use crate::error::{Error, ErrorClass, ErrorCode, Result, display_path};
 use crate::migration::Migration;
 use crate::workspace::SetSpec;
 
+/// The URL from `--database-url`, the configured environment variable or `.env`; `None` when
+/// none of them is set.
+pub fn find_url(
+    flag: Option<&str>,
+    spec: &SetSpec,
+    workspace_root: &Path,
+) -> Result<Option<DatabaseUrl>> {
+    match resolve_url(flag, spec, workspace_root) {
+        Ok(url) => Ok(Some(url)),
+        Err(err) if err.code == ErrorCode::NoDatabaseUrl => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
 /// Where the URL comes from: `--database-url`, the configured environment variable (default
 /// `DATABASE_URL`), or that variable in `.env` at the workspace root.
 pub fn resolve_url(

@@ -119,6 +119,12 @@ impl Output {
         let _ = writeln!(out, "{}", secrets::scrub(&text.to_string()));
     }
 
+    /// Writes `text` to stdout as is, without scrubbing: only for text cargo-migrate made
+    /// itself and that holds no secret (`db url`).
+    pub fn raw_line(&self, text: &str) {
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+
     /// Writes a status line to stderr unless `-q`.
     pub fn status(&self, text: impl std::fmt::Display) {
         if !self.quiet {

@@ -1,8 +1,9 @@
-//! The `local` sandbox: a throw-away PostgreSQL cluster run from the machine's own server
-//! binaries (`initdb` and `postgres`), for the test suite and for `--sandbox local`.
+//! The `local` sandbox: PostgreSQL clusters run from the machine's own server binaries
+//! (`initdb` and `postgres`): throw-away ones for the test suite and `--sandbox local`
+//! ([`LocalPostgres`]), and the persistent per-workspace dev database ([`start_dev`]).
 //!
-//! A cluster lives in one temporary directory (under `/dev/shm` when it has room, else the
-//! system temp directory) that holds the data directory (`data/`), the server log
+//! A throw-away cluster lives in one temporary directory (under `/dev/shm` when it has room,
+//! else the system temp directory) that holds the data directory (`data/`), the server log
 //! (`postgres.log`) and the Unix socket: the server listens on no TCP address at all. It runs
 //! with durability switched off (`fsync`, `synchronous_commit`, `full_page_writes`), since
 //! the data is thrown away. [`LocalPostgres::stop`] (or dropping the value) shuts the server
@@ -11,21 +12,39 @@
 //! PostgreSQL refuses to run as root, so when this process is root the server runs as the
 //! `postgres` user (or `nobody`), without root's supplementary groups.
 //!
-//! A small watchdog (`sh`) is started next to each server: it waits for end-of-file on a pipe
-//! only this process holds, so if the process ends without dropping the cluster (killed,
-//! `std::process::exit`, a cluster kept in a `static`), the watchdog stops the server and
-//! deletes the directory instead.
+//! A small watchdog (`sh`) is started next to each throw-away server: it waits for
+//! end-of-file on a pipe only this process holds, so if the process ends without dropping the
+//! cluster (killed, `std::process::exit`, a cluster kept in a `static`), the watchdog stops
+//! the server and deletes the directory instead.
+//!
+//! A dev cluster ([`start_dev`], [`dev_status`], [`stop_dev`]) lives in a directory the caller
+//! names and outlives the process that started it: the server is detached (its own session,
+//! no descriptor of ours) and has no watchdog, so later processes find it through
+//! `data/postmaster.pid`. It keeps `fsync` and `full_page_writes` on (only
+//! `synchronous_commit` is off: a crash may lose the last commits, never the cluster). The
+//! directory holds:
+//!
+//! - `data/`: the data directory; `data.init/` while it is being created;
+//! - `postgres.log`: the log of the current server;
+//! - the Unix socket, or a `socket` file naming a short directory under `/tmp` that holds it
+//!   when the directory's own path is too long for a socket;
+//! - `database`: the database the URL names (the last one [`start_dev`] was asked for);
+//! - `lock`: locked (`flock`) while a process starts or stops the cluster;
+//! - as root, when the server's user cannot reach the directory (say it is under `/root`):
+//!   a `home` file naming the directory under `/var/tmp` that holds `data/` and the socket.
 
 use std::ffi::CString;
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
 use sqlx::Connection;
 
 use crate::error::{Error, ErrorClass, ErrorCode, io_reason};
@@ -49,8 +68,34 @@ const SHM_MIN_FREE: u128 = 512 * 1024 * 1024;
 const MAX_SOCKET_PATH: usize = 107;
 /// How many lines of `initdb` output or server log an error shows.
 const TAIL_LINES: usize = 20;
+/// How long a dev cluster's lock is waited for: another process may be creating the cluster
+/// (initdb) and waiting for its server ([`READY_TIMEOUT`]), or stopping it.
+const DEV_LOCK_TIMEOUT: Duration = Duration::from_secs(120);
+/// Where a dev cluster's socket goes when the directory's own path is too long.
+const SHORT_SOCKET_BASE: &str = "/tmp";
+/// Where a dev cluster's data goes when the server's user cannot reach the directory
+/// (kept across reboots, unlike `/tmp`); `/tmp` when it does not exist.
+const RELOCATED_HOME_BASE: &str = "/var/tmp";
+/// The name prefix of the directories made under [`SHORT_SOCKET_BASE`] and
+/// [`RELOCATED_HOME_BASE`], followed by a hash of the dev directory's path.
+const RELOCATED_PREFIX: &str = "cm-dev-";
+/// What a dev directory may hold; [`stop_dev`] deletes these and nothing else.
+const DEV_ENTRIES: &[&str] = &[
+    "data",
+    "data.init",
+    "postgres.log",
+    "lock",
+    "database",
+    "database.tmp",
+    "socket",
+    "socket.tmp",
+    "home",
+    "home.tmp",
+    ".s.PGSQL.5432",
+    ".s.PGSQL.5432.lock",
+];
 
-/// Options for [`LocalPostgres::start`].
+/// Options for [`LocalPostgres::start`] and [`start_dev`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalOptions {
     /// The directory holding `initdb` and `postgres`; `None` searches (see [`find_binaries`]).
@@ -112,6 +157,42 @@ struct RunAs {
     gid: u32,
 }
 
+/// The server binaries, their major version, and the account they run as: what every start
+/// needs.
+#[derive(Debug, Clone)]
+struct Installation {
+    binaries: PathBuf,
+    version: String,
+    run_as: Option<RunAs>,
+}
+
+/// Which kind of cluster a server is started for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// [`LocalPostgres`]: durability off, stopped with this process (watchdog).
+    Throwaway,
+    /// [`start_dev`]: durable, detached from this process.
+    Dev,
+}
+
+impl Kind {
+    /// How messages name the cluster.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Throwaway => "PostgreSQL sandbox",
+            Kind::Dev => "dev database",
+        }
+    }
+
+    /// Where the cluster's files are, for hints.
+    fn place(self) -> &'static str {
+        match self {
+            Kind::Throwaway => "the temp directory",
+            Kind::Dev => "the dev database's directory",
+        }
+    }
+}
+
 impl LocalPostgres {
     /// Finds the binaries, creates a cluster in a temporary directory (from the template cache
     /// when there is one), starts `postgres` on a Unix socket only, and returns once a
@@ -122,13 +203,7 @@ impl LocalPostgres {
         let begun = Instant::now();
         let database = options.database.clone();
         // initdb and the copies block for a while: keep them off the async worker.
-        let mut cluster = tokio::task::spawn_blocking(move || prepare(options))
-            .await
-            .map_err(|err| {
-                sandbox_error(format!(
-                    "the PostgreSQL sandbox could not be prepared: {err}"
-                ))
-            })??;
+        let mut cluster = blocking(Kind::Throwaway, move || prepare(options)).await?;
         // On any error below, dropping `cluster` stops the server and deletes the directory.
         cluster.wait_ready().await?;
         if database != SUPERUSER {
@@ -146,48 +221,13 @@ impl LocalPostgres {
 
     /// A sqlx URL for another database of the cluster.
     pub fn url_for(&self, database: &str) -> String {
-        format!(
-            "postgres://{SUPERUSER}@localhost:{PORT}/{}?host={}&sslmode=disable",
-            percent_encode(database.as_bytes(), b""),
-            percent_encode(self.root.as_os_str().as_bytes(), b"/"),
-        )
+        socket_url(&self.root, database)
     }
 
     /// Creates a fresh, empty database and returns its URL.
     pub async fn create_database(&self, name: &str) -> Result<String, Error> {
-        if name.is_empty() || name.len() > 63 || name.contains('\0') {
-            return Err(Error::input(
-                ErrorCode::BadArgument,
-                format!("`{name}` is not a valid PostgreSQL database name"),
-            )
-            .hint("use 1 to 63 bytes and no NUL character"));
-        }
-        let failed = |err: sqlx::Error| {
-            let duplicate = err
-                .as_database_error()
-                .and_then(|db| db.code())
-                .is_some_and(|code| code == "42P04");
-            sandbox_error(format!(
-                "cannot create database `{name}` in the PostgreSQL sandbox: {}",
-                sqlx_reason(&err)
-            ))
-            .at_path(&self.root)
-            .hint(if duplicate {
-                "database names are unique within the cluster: pick another name"
-            } else {
-                "check that the sandbox is still running"
-            })
-        };
-        let mut conn = sqlx::PgConnection::connect(&self.url_for(SUPERUSER))
-            .await
-            .map_err(failed)?;
-        let sql = format!("CREATE DATABASE {}", quote_identifier(name));
-        let created = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .map_err(failed);
-        let _ = conn.close().await;
-        created?;
+        check_database_name(name)?;
+        create_database_at(Kind::Throwaway, &self.root, &self.root, name, false).await?;
         Ok(self.url_for(name))
     }
 
@@ -256,54 +296,22 @@ impl LocalPostgres {
     /// Polls until `SELECT 1` succeeds, the server exits, or [`READY_TIMEOUT`] passes.
     async fn wait_ready(&mut self) -> Result<(), Error> {
         let spawned = self.spawned_at.unwrap_or_else(Instant::now);
-        let url = self.url_for(SUPERUSER);
-        let socket = self.root.join(format!(".s.PGSQL.{PORT}"));
-        let mut last_error = String::from("the server has not created its socket yet");
-        loop {
-            if let Some(server) = self.server.as_mut()
-                && let Ok(Some(status)) = server.try_wait()
-            {
-                self.server = None;
-                return Err(self.with_log_tail(
-                    sandbox_error(format!(
-                        "the PostgreSQL sandbox server exited at start-up ({status})"
-                    ))
-                    .at_path(&self.binaries.join("postgres"))
-                    .hint("the server log says why; check that the binaries work and that the temp directory is writable"),
-                ));
-            }
-            if socket.exists() {
-                match tokio::time::timeout(PROBE_TIMEOUT, probe(&url)).await {
-                    Ok(Ok(())) => break,
-                    Ok(Err(err)) => last_error = sqlx_reason(&err),
-                    Err(_) => last_error = "a connection attempt timed out".to_string(),
-                }
-            }
-            if spawned.elapsed() >= READY_TIMEOUT {
-                return Err(self.with_log_tail(
-                    sandbox_error(format!(
-                        "the PostgreSQL sandbox server did not accept connections within {} s: {last_error}",
-                        READY_TIMEOUT.as_secs(),
-                    ))
-                    .at_path(&self.binaries.join("postgres"))
-                    .hint("the machine may be overloaded; the server log may say more"),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.timings.ready = spawned.elapsed();
+        let server = &mut self.server;
+        let ready = wait_ready(
+            Kind::Throwaway,
+            &self.root,
+            &self.root.join("postgres.log"),
+            &self.binaries.join("postgres"),
+            spawned,
+            || {
+                let status = server.as_mut()?.try_wait().ok()??;
+                *server = None;
+                Some(status.to_string())
+            },
+        )
+        .await?;
+        self.timings.ready = ready;
         Ok(())
-    }
-
-    /// `error` with the last lines of the server log as its detail (read now: the log is
-    /// deleted with the cluster).
-    fn with_log_tail(&self, error: Error) -> Error {
-        match read_tail(&self.root.join("postgres.log")) {
-            Some(tail) if !tail.is_empty() => {
-                error.detail(format!("server log (last lines):\n{tail}"))
-            }
-            _ => error,
-        }
     }
 }
 
@@ -311,6 +319,734 @@ impl Drop for LocalPostgres {
     fn drop(&mut self) {
         let _ = self.stop();
     }
+}
+
+/// A persistent cluster's address and process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevCluster {
+    /// A sqlx URL for the database [`start_dev`] was (last) asked for, on the Unix socket.
+    pub url: String,
+    /// The postmaster's process id.
+    pub pid: u32,
+    /// The data directory: `<dir>/data`, unless relocated (see the module documentation).
+    pub data_dir: PathBuf,
+    /// The major version of the data directory, e.g. `15`.
+    pub version: String,
+}
+
+/// Starts the dev cluster kept in `dir` (created if needed: data in `dir/data`, socket in
+/// `dir`, log in `dir/postgres.log`, pid from `dir/data/postmaster.pid`), or returns the
+/// running one. `bool`: whether it was started now.
+///
+/// Two exceptions to that layout, recorded in `dir`: a socket path too long for a Unix
+/// socket puts the socket in a short directory under `/tmp`; as root, a `dir` the server's
+/// user cannot reach (say under a 0700 `/root`) puts the data and the socket under
+/// `/var/tmp`. [`DevCluster::data_dir`] and the URL always say where they are.
+///
+/// Uses `options.template_cache` like [`LocalPostgres::start`]. The server is not watched
+/// and keeps running when this process exits: it is detached (its own session, standard
+/// streams not inherited). Creates `options.database` if missing; the URL names it. Two
+/// processes starting the same directory at once end with one server (a lock in `dir`).
+///
+/// Needs a Tokio runtime with the time driver enabled.
+pub async fn start_dev(dir: &Path, options: LocalOptions) -> Result<(DevCluster, bool), Error> {
+    check_database_name(&options.database)?;
+    let given = dir.to_path_buf();
+    let (layout, lock) =
+        blocking(Kind::Dev, move || open_dev_dir(&given, run_as()?.as_ref())).await?;
+    // Whatever happens, the lock is released when `lock` is dropped, at return.
+    let result = start_dev_locked(layout, options).await;
+    drop(lock);
+    result
+}
+
+/// The running dev cluster in `dir`, if its postmaster is alive and accepts `SELECT 1`; a
+/// stale `postmaster.pid` (dead pid) means not running.
+pub async fn dev_status(dir: &Path) -> Result<Option<DevCluster>, Error> {
+    let dir = match fs::canonicalize(dir) {
+        Ok(dir) => dir,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(dev_io_error(
+                "cannot read the dev database's directory",
+                dir,
+                &err,
+            ));
+        }
+    };
+    let layout = DevLayout::read(dir);
+    let Some(pid) = dev_postmaster(&layout, false)? else {
+        return Ok(None);
+    };
+    let url = socket_url(&layout.socket_dir, SUPERUSER);
+    match tokio::time::timeout(PROBE_TIMEOUT, probe(&url)).await {
+        Ok(Ok(())) => Ok(Some(layout.cluster(pid))),
+        _ => Ok(None),
+    }
+}
+
+/// Stops the dev cluster in `dir` (fast shutdown, then immediate, then SIGKILL, as
+/// [`LocalPostgres::stop`] does) and deletes `dir`. `Ok(false)` when there was nothing to
+/// stop (the directory is still removed if present).
+///
+/// Only what a dev cluster puts in `dir` is deleted: anything else there is left, with an
+/// error, so a wrong `dir` cannot cost other files.
+pub fn stop_dev(dir: &Path) -> Result<bool, Error> {
+    let dir = match fs::canonicalize(dir) {
+        Ok(dir) => dir,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => {
+            return Err(dev_io_error(
+                "cannot read the dev database's directory",
+                dir,
+                &err,
+            ));
+        }
+    };
+    let deadline = Instant::now() + DEV_LOCK_TIMEOUT;
+    let Some(lock) = lock_file(&dir.join("lock"), deadline)? else {
+        // Deleted meanwhile by another `stop_dev`.
+        return Ok(false);
+    };
+    let layout = DevLayout::read(dir);
+    let stopped = match dev_postmaster(&layout, false)? {
+        Some(pid) => {
+            stop_process(pid, || {
+                if pid_state(pid) == PidState::Running {
+                    return false;
+                }
+                reap(pid);
+                true
+            });
+            true
+        }
+        None => false,
+    };
+    let removed = remove_dev_dir(&layout);
+    drop(lock);
+    removed.map(|()| stopped)
+}
+
+/// Where a dev cluster's parts are, as its directory's records say.
+#[derive(Debug, Clone)]
+struct DevLayout {
+    /// The dev directory (canonical): log, lock and records.
+    dir: PathBuf,
+    /// The directory holding `data/`: `dir`, or the one the `home` record names.
+    home: PathBuf,
+    /// The directory holding the socket: `home`, or the one the `socket` record names.
+    socket_dir: PathBuf,
+}
+
+impl DevLayout {
+    fn read(dir: PathBuf) -> DevLayout {
+        let home = read_record(&dir, "home").unwrap_or_else(|| dir.clone());
+        let socket_dir = read_record(&dir, "socket").unwrap_or_else(|| home.clone());
+        DevLayout {
+            dir,
+            home,
+            socket_dir,
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.home.join("data")
+    }
+
+    /// Where a new data directory is made, to be renamed to `data` once complete.
+    fn staging(&self) -> PathBuf {
+        self.home.join("data.init")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.join("postgres.log")
+    }
+
+    /// The database the URL names.
+    fn database(&self) -> String {
+        fs::read(self.dir.join("database"))
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| SUPERUSER.to_string())
+    }
+
+    fn cluster(&self, pid: u32) -> DevCluster {
+        let data_dir = self.data();
+        DevCluster {
+            url: socket_url(&self.socket_dir, &self.database()),
+            pid,
+            version: read_version(&data_dir),
+            data_dir,
+        }
+    }
+}
+
+/// A held `flock` on a dev directory's lock file; released when dropped.
+#[derive(Debug)]
+struct DevLock {
+    _file: fs::File,
+}
+
+/// The rest of [`start_dev`], with the directory locked.
+async fn start_dev_locked(
+    layout: DevLayout,
+    options: LocalOptions,
+) -> Result<(DevCluster, bool), Error> {
+    let database = options.database.clone();
+    if let Some(pid) = dev_postmaster(&layout, true)? {
+        // It runs: it may still be starting up (its starter died) or shutting down.
+        let outcome = wait_ready(
+            Kind::Dev,
+            &layout.socket_dir,
+            &layout.log(),
+            &layout.data(),
+            Instant::now(),
+            || (pid_state(pid) != PidState::Running).then(|| "it is gone".to_string()),
+        )
+        .await;
+        match outcome {
+            Ok(_) => {
+                finish_dev(&layout, &database).await?;
+                return Ok((layout.cluster(pid), false));
+            }
+            Err(error) if pid_state(pid) == PidState::Running => {
+                return Err(error.hint(
+                    "a server runs on the dev database but does not answer; stop it (`cargo migrate db stop`) and start again",
+                ));
+            }
+            // It was shutting down: start a new one.
+            Err(_) => {
+                reap(pid);
+            }
+        }
+    }
+
+    let (layout, mut server, spawned, binaries) =
+        blocking(Kind::Dev, move || spawn_dev(layout, &options)).await?;
+    let ready = wait_ready(
+        Kind::Dev,
+        &layout.socket_dir,
+        &layout.log(),
+        &binaries.join("postgres"),
+        spawned,
+        || {
+            server
+                .try_wait()
+                .ok()
+                .flatten()
+                .map(|status| status.to_string())
+        },
+    )
+    .await;
+    let finished = match ready {
+        Ok(_) => finish_dev(&layout, &database).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = finished {
+        // No server is left running behind an error; the data stays.
+        let _ = tokio::task::spawn_blocking(move || shut_down(&mut server)).await;
+        return Err(error);
+    }
+    let pid = server.id();
+    // The server is not stopped with this process; while this process lives, a thread waits
+    // for the server so that once it stops it does not linger as a zombie, which would keep
+    // its pid taken and make a new server refuse to start over its lock files.
+    let _ = std::thread::Builder::new()
+        .name("cargo-migrate-dev-server".to_string())
+        .spawn(move || server.wait());
+    Ok((layout.cluster(pid), true))
+}
+
+/// Creates the database (unless it exists) and records it as the one the URL names.
+async fn finish_dev(layout: &DevLayout, database: &str) -> Result<(), Error> {
+    if database != SUPERUSER {
+        create_database_at(Kind::Dev, &layout.socket_dir, &layout.dir, database, true).await?;
+    }
+    if layout.database() != database {
+        write_record(&layout.dir, "database", Some(database.as_bytes()))?;
+    }
+    Ok(())
+}
+
+/// Everything up to a spawned dev server: binaries, where its files go, the data directory
+/// (kept, or created), the detached server. Blocking; run off the async workers.
+fn spawn_dev(
+    layout: DevLayout,
+    options: &LocalOptions,
+) -> Result<(DevLayout, Child, Instant, PathBuf), Error> {
+    let install = Installation::locate(options.binaries.as_deref())?;
+    let layout = place_dev(layout, install.run_as.as_ref())?;
+    let data = layout.data();
+    if data.exists() {
+        let found = read_version(&data);
+        if found != install.version {
+            return Err(sandbox_error(if found.is_empty() {
+                "the dev database's data directory is damaged (it has no PG_VERSION)".to_string()
+            } else {
+                format!(
+                    "the dev database was created by PostgreSQL {found}, but the server binaries are PostgreSQL {}",
+                    install.version
+                )
+            })
+            .at_path(&data)
+            .hint(format!(
+                "delete the dev database (`cargo migrate db stop`; its data is lost) or use PostgreSQL {found}'s binaries"
+            )));
+        }
+    } else {
+        // Made aside and renamed into place: `data` is never a half-made directory.
+        let staging = layout.staging();
+        remove_tree(&staging).map_err(|err| {
+            dev_io_error("cannot delete an unfinished data directory", &staging, &err)
+        })?;
+        if let Err(error) = install.init_data_dir(
+            Kind::Dev,
+            &staging,
+            &layout.home,
+            options.template_cache.as_deref(),
+        ) {
+            let _ = remove_tree(&staging);
+            return Err(error);
+        }
+        fs::rename(&staging, &data).map_err(|err| {
+            dev_io_error("cannot move the new data directory into place", &data, &err)
+        })?;
+    }
+    remove_stale_socket_lock(&layout.socket_dir, &data);
+    let server = install.spawn(
+        Kind::Dev,
+        &data,
+        &layout.socket_dir,
+        &layout.log(),
+        &layout.home,
+    )?;
+    Ok((layout, server, Instant::now(), install.binaries))
+}
+
+/// Creates the dev directory if needed, keeps it private (0700; as root, owned by the
+/// server's user when it can reach it), and locks it. Retries when a [`stop_dev`] deletes
+/// the directory while this waits for the lock.
+fn open_dev_dir(given: &Path, run_as: Option<&RunAs>) -> Result<(DevLayout, DevLock), Error> {
+    let deadline = Instant::now() + DEV_LOCK_TIMEOUT;
+    loop {
+        fs::create_dir_all(given).map_err(|err| {
+            dev_io_error("cannot create the dev database's directory", given, &err)
+        })?;
+        let dir = fs::canonicalize(given)
+            .map_err(|err| dev_io_error("cannot read the dev database's directory", given, &err))?;
+        // 0700: with trust authentication, whoever reaches the socket is superuser.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|err| {
+            dev_io_error(
+                "cannot make the dev database's directory private",
+                &dir,
+                &err,
+            )
+        })?;
+        if let Some(user) = run_as
+            && reachable(&dir, user)
+        {
+            // The server creates its socket (and initdb its data directory) in it.
+            chown(&dir, user.uid, user.gid).map_err(|err| {
+                dev_io_error(
+                    &format!(
+                        "cannot give the dev database's directory to user `{}`",
+                        user.name
+                    ),
+                    &dir,
+                    &err,
+                )
+            })?;
+        }
+        if let Some(lock) = lock_file(&dir.join("lock"), deadline)? {
+            return Ok((DevLayout::read(dir), lock));
+        }
+    }
+}
+
+/// Decides where the data directory and the socket go (see the module documentation),
+/// creating and recording relocated directories. Called with the directory locked and no
+/// server running.
+fn place_dev(layout: DevLayout, run_as: Option<&RunAs>) -> Result<DevLayout, Error> {
+    let DevLayout {
+        dir,
+        home,
+        socket_dir,
+    } = layout;
+    let owner = run_as.map_or_else(effective_uid, |user| user.uid);
+    let hash = path_hash(&dir);
+    let home = if home != dir && is_relocated(&home, Some(owner)) {
+        home
+    } else if let Some(user) = run_as
+        && !reachable(&dir, user)
+    {
+        let base = Path::new(RELOCATED_HOME_BASE);
+        let base = if base.is_dir() {
+            base
+        } else {
+            Path::new(SHORT_SOCKET_BASE)
+        };
+        let created = make_relocated(base, &hash, run_as)?;
+        write_record(&dir, "home", Some(created.as_os_str().as_bytes()))?;
+        created
+    } else {
+        write_record(&dir, "home", None)?;
+        dir.clone()
+    };
+    let socket_dir = if home.join(socket_name()).as_os_str().len() <= MAX_SOCKET_PATH {
+        write_record(&dir, "socket", None)?;
+        home.clone()
+    } else if socket_dir != home && is_relocated(&socket_dir, Some(owner)) {
+        socket_dir
+    } else {
+        let created = make_relocated(Path::new(SHORT_SOCKET_BASE), &hash, run_as)?;
+        write_record(&dir, "socket", Some(created.as_os_str().as_bytes()))?;
+        created
+    };
+    Ok(DevLayout {
+        dir,
+        home,
+        socket_dir,
+    })
+}
+
+/// Whether `user` (without supplementary groups, as the server runs) may search every
+/// directory above `dir`. Only mode bits are read: an ACL that would let it through just
+/// relocates the data needlessly.
+fn reachable(dir: &Path, user: &RunAs) -> bool {
+    dir.ancestors().skip(1).all(|ancestor| {
+        fs::metadata(ancestor).is_ok_and(|meta| {
+            let bit = if meta.uid() == user.uid {
+                0o100
+            } else if meta.gid() == user.gid {
+                0o010
+            } else {
+                0o001
+            };
+            meta.mode() & bit != 0
+        })
+    })
+}
+
+/// A new private directory `<base>/cm-dev-<hash>-XXXXXX`, owned by the server's user.
+fn make_relocated(base: &Path, hash: &str, run_as: Option<&RunAs>) -> Result<PathBuf, Error> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{RELOCATED_PREFIX}{hash}-"))
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir_in(base)
+        .map_err(|err| dev_io_error("cannot create a directory for the dev database", base, &err))?
+        .keep();
+    if let Some(user) = run_as
+        && let Err(err) = chown(&dir, user.uid, user.gid)
+    {
+        let _ = fs::remove_dir(&dir);
+        return Err(dev_io_error(
+            &format!("cannot give a directory to user `{}`", user.name),
+            &dir,
+            &err,
+        ));
+    }
+    Ok(dir)
+}
+
+/// Whether `path` is a directory [`make_relocated`] made: named so, directly under one of
+/// the bases, a real directory (no symlink); with `owner`, also owned by it and private.
+fn is_relocated(path: &Path, owner: Option<u32>) -> bool {
+    let named = path
+        .file_name()
+        .is_some_and(|name| name.as_bytes().starts_with(RELOCATED_PREFIX.as_bytes()));
+    let placed = path.parent().is_some_and(|parent| {
+        parent == Path::new(SHORT_SOCKET_BASE) || parent == Path::new(RELOCATED_HOME_BASE)
+    });
+    named
+        && placed
+        && fs::symlink_metadata(path).is_ok_and(|meta| {
+            meta.is_dir() && owner.is_none_or(|uid| meta.uid() == uid && meta.mode() & 0o077 == 0)
+        })
+}
+
+/// A short hex digest of a path, naming the relocated directories after their dev directory.
+fn path_hash(path: &Path) -> String {
+    Sha256::digest(path.as_os_str().as_bytes())
+        .iter()
+        .take(6)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// A record in the dev directory: a file holding one path or name.
+fn read_record(dir: &Path, name: &str) -> Option<PathBuf> {
+    let bytes = fs::read(dir.join(name)).ok()?;
+    (!bytes.is_empty()).then(|| PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+}
+
+/// Writes (atomically: a reader sees the old or the new value) or deletes a record.
+fn write_record(dir: &Path, name: &str, value: Option<&[u8]>) -> Result<(), Error> {
+    let path = dir.join(name);
+    let written = match value {
+        None => match fs::remove_file(&path) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+            _ => Ok(()),
+        },
+        Some(bytes) => {
+            let staging = dir.join(format!("{name}.tmp"));
+            fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&staging)
+                .and_then(|mut file| file.write_all(bytes))
+                .and_then(|()| fs::rename(&staging, &path))
+        }
+    };
+    written.map_err(|err| dev_io_error("cannot write the dev database's records", &path, &err))
+}
+
+/// Locks `path` (creating it), waiting until `deadline`. `None` when the file is no longer
+/// at `path` once locked (its directory was deleted meanwhile) or its directory is gone.
+fn lock_file(path: &Path, deadline: Instant) -> Result<Option<DevLock>, Error> {
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(dev_io_error(
+                "cannot open the dev database's lock file",
+                path,
+                &err,
+            ));
+        }
+    };
+    loop {
+        // SAFETY: flock has no memory-safety preconditions; `file` keeps the descriptor open.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if !matches!(err.raw_os_error(), Some(code) if code == libc::EWOULDBLOCK || code == libc::EINTR)
+        {
+            return Err(dev_io_error(
+                "cannot lock the dev database's lock file",
+                path,
+                &err,
+            ));
+        }
+        if Instant::now() >= deadline {
+            return Err(sandbox_error(format!(
+                "another process has held the dev database's lock for over {} s",
+                DEV_LOCK_TIMEOUT.as_secs()
+            ))
+            .at_path(path)
+            .hint("another cargo-migrate may be starting or stopping the dev database: wait for it to finish, or end it"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let held = file
+        .metadata()
+        .map_err(|err| dev_io_error("cannot read the dev database's lock file", path, &err))?;
+    let current = fs::metadata(path);
+    let same = current.is_ok_and(|meta| meta.dev() == held.dev() && meta.ino() == held.ino());
+    Ok(same.then_some(DevLock { _file: file }))
+}
+
+/// The pid of the postmaster running on the dev cluster's data directory, from
+/// `postmaster.pid`. A stale file is left for the server to replace (it checks that no
+/// process of the old server still uses the data), except when its pid now belongs to
+/// another program, which would make the server refuse to start: with `clean_stale`, that
+/// file is deleted.
+fn dev_postmaster(layout: &DevLayout, clean_stale: bool) -> Result<Option<u32>, Error> {
+    let data = layout.data();
+    let pid_file = data.join("postmaster.pid");
+    let text = match fs::read(&pid_file) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(dev_io_error(
+                "cannot read the dev database's postmaster.pid",
+                &pid_file,
+                &err,
+            ));
+        }
+    };
+    let Some(pid) = text
+        .lines()
+        .next()
+        .and_then(|line| line.trim().parse::<u32>().ok())
+        .filter(|pid| *pid > 0)
+    else {
+        return Ok(None);
+    };
+    let state = pid_state(pid);
+    match state {
+        PidState::Running if is_postmaster_of(pid, &data) => return Ok(Some(pid)),
+        PidState::Gone => return Ok(None),
+        // A dead server of this process (started by an earlier `start_dev`) waits to be reaped.
+        PidState::Zombie if reap(pid) => return Ok(None),
+        _ => {}
+    }
+    if clean_stale {
+        let _ = fs::remove_file(&pid_file);
+    }
+    Ok(None)
+}
+
+/// Deletes the socket's lock file (and the socket) of a server that no longer runs when its
+/// pid now belongs to another process: the server would refuse to start over it. Called with
+/// no server running on `data_dir`.
+fn remove_stale_socket_lock(socket_dir: &Path, data_dir: &Path) {
+    let lock = socket_dir.join(format!("{}.lock", socket_name()));
+    let Ok(text) = fs::read_to_string(&lock) else {
+        return;
+    };
+    let Some(pid) = text
+        .lines()
+        .next()
+        .and_then(|line| line.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    if pid_state(pid) == PidState::Gone
+        || (pid_state(pid) == PidState::Running && is_postmaster_of(pid, data_dir))
+    {
+        // Gone: the server replaces the file itself. Ours: not stale.
+        return;
+    }
+    let _ = fs::remove_file(&lock);
+    let _ = fs::remove_file(socket_dir.join(socket_name()));
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PidState {
+    Running,
+    /// Exited, not yet reaped by its parent.
+    Zombie,
+    Gone,
+}
+
+fn pid_state(pid: u32) -> PidState {
+    let Ok(raw) = libc::pid_t::try_from(pid) else {
+        return PidState::Gone;
+    };
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    if unsafe { libc::kill(raw, 0) } != 0
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    {
+        return PidState::Gone;
+    }
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => match stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.trim_start().chars().next())
+        {
+            Some('Z' | 'X') => PidState::Zombie,
+            _ => PidState::Running,
+        },
+        // Gone meanwhile, or no /proc at all (then kill said it exists).
+        Err(_) if Path::new("/proc/self/stat").exists() => PidState::Gone,
+        Err(_) => PidState::Running,
+    }
+}
+
+/// Whether the live process `pid` is a postmaster of `data_dir`: its working directory (a
+/// postmaster moves into its data directory) or an argument names it. Without `/proc`,
+/// assumed.
+fn is_postmaster_of(pid: u32, data_dir: &Path) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    if fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == data_dir) {
+        return true;
+    }
+    fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+        cmdline
+            .split(|byte| *byte == 0)
+            .any(|arg| arg == data_dir.as_os_str().as_bytes())
+    })
+}
+
+/// Reaps `pid` if it is an exited child of this process; `true` if it was.
+fn reap(pid: u32) -> bool {
+    let Ok(raw) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    let mut status = 0;
+    // SAFETY: waitpid only writes `status`, which outlives the call.
+    unsafe { libc::waitpid(raw, &mut status, libc::WNOHANG) == raw }
+}
+
+/// Deletes what the dev cluster made: relocated directories, then the dev directory's own
+/// entries, then the directory, unless something else is in it.
+fn remove_dev_dir(layout: &DevLayout) -> Result<(), Error> {
+    for relocated in [&layout.home, &layout.socket_dir] {
+        if *relocated != layout.dir && is_relocated(relocated, None) {
+            remove_tree(relocated).map_err(|err| {
+                dev_io_error("cannot delete the dev database's files", relocated, &err)
+                    .hint("delete the directory by hand")
+            })?;
+        }
+    }
+    let foreign = |dir: &Path| -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if !DEV_ENTRIES.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    };
+    let dir = &layout.dir;
+    let delete_failed = |err: io::Error| {
+        dev_io_error("cannot delete the dev database's files", dir, &err)
+            .hint("delete the directory by hand")
+    };
+    for name in DEV_ENTRIES {
+        let path = dir.join(name);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => remove_tree(&path).map_err(delete_failed)?,
+            Ok(_) => match fs::remove_file(&path) {
+                Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                    return Err(delete_failed(err));
+                }
+                _ => {}
+            },
+            Err(_) => {}
+        }
+    }
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(err) => match foreign(dir) {
+            // Only a dev cluster's files: a `start_dev` has just begun again in it.
+            Ok(names) if names.is_empty() => Ok(()),
+            Ok(names) => Err(sandbox_error(format!(
+                "the dev database is stopped and its files deleted, but its directory also holds files it did not make: {}",
+                names.join(", ")
+            ))
+            .at_path(dir)
+            .hint("check that this is the directory you meant, and delete it by hand")),
+            Err(_) => Err(delete_failed(err)),
+        },
+    }
+}
+
+fn dev_io_error(message: &str, path: &Path, err: &io::Error) -> Error {
+    sandbox_error(format!("{message}: {}", io_reason(err)))
+        .at_path(path)
+        .hint("check the permissions of the directory and of the directories above it")
 }
 
 /// Where the PostgreSQL server binaries are: `explicit` (a directory holding `initdb` and
@@ -389,18 +1125,15 @@ fn highest_debian_bindir() -> Option<PathBuf> {
 /// Everything up to a spawned server: binaries, user, directory, data directory, server,
 /// watchdog. Blocking; run off the async workers.
 fn prepare(options: LocalOptions) -> Result<LocalPostgres, Error> {
-    let binaries = find_binaries(options.binaries.as_deref())
-        .ok_or_else(|| no_binaries_error(options.binaries.as_deref()))?;
-    let version = server_version(&binaries)?;
-    let run_as = run_as()?;
-    let root = create_root(run_as.as_ref())?;
+    let install = Installation::locate(options.binaries.as_deref())?;
+    let root = create_root(install.run_as.as_ref())?;
     // From here on, dropping `cluster` stops whatever runs and deletes `root`.
     let mut cluster = LocalPostgres {
         data_dir: root.join("data"),
         root,
         database: options.database.clone(),
-        version,
-        binaries,
+        version: install.version.clone(),
+        binaries: install.binaries.clone(),
         server: None,
         spawned_at: None,
         watchdog: None,
@@ -410,34 +1143,36 @@ fn prepare(options: LocalOptions) -> Result<LocalPostgres, Error> {
     };
 
     let init_begun = Instant::now();
-    let template = options
-        .template_cache
-        .as_ref()
-        .map(|dir| dir.join(format!("pg{}-template", cluster.version)));
-    if let Some(template) = &template
-        && template_is_usable(template, &cluster.version)
-    {
-        let owner = run_as.as_ref().map(|user| (user.uid, user.gid));
-        match copy_tree(template, &cluster.data_dir, owner) {
-            Ok(()) => cluster.from_template = true,
-            // A template deleted or damaged under our feet: fall back to initdb.
-            Err(_) => {
-                let _ = remove_tree(&cluster.data_dir);
-            }
-        }
-    }
-    if !cluster.from_template {
-        initdb(&cluster, run_as.as_ref())?;
-        if let (Some(cache), Some(template)) = (&options.template_cache, &template) {
-            // The cache only saves time: a cache that cannot be written is not an error.
-            let _ = save_template(&cluster.data_dir, cache, template);
-        }
-    }
+    cluster.from_template = install.init_data_dir(
+        Kind::Throwaway,
+        &cluster.data_dir,
+        &cluster.root,
+        options.template_cache.as_deref(),
+    )?;
     cluster.timings.init = init_begun.elapsed();
 
-    start_server(&mut cluster, run_as.as_ref())?;
+    let log = cluster.root.join("postgres.log");
+    let server = install.spawn(
+        Kind::Throwaway,
+        &cluster.data_dir,
+        &cluster.root,
+        &log,
+        &cluster.root,
+    )?;
+    cluster.server = Some(server);
+    cluster.spawned_at = Some(Instant::now());
     cluster.watchdog = spawn_watchdog(&cluster);
     Ok(cluster)
+}
+
+/// Runs blocking start-up work (binary discovery, initdb, copies) off the async workers.
+async fn blocking<T: Send + 'static>(
+    kind: Kind,
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| sandbox_error(format!("the {} could not be prepared: {err}", kind.name())))?
 }
 
 fn no_binaries_error(explicit: Option<&Path>) -> Error {
@@ -465,8 +1200,9 @@ fn sandbox_error(message: impl Into<String>) -> Error {
     Error::new(ErrorClass::Unreachable, ErrorCode::SandboxFailed, message)
 }
 
-/// The major version from `postgres --version` (`postgres (PostgreSQL) 15.18 (Debian …)`).
-fn server_version(binaries: &Path) -> Result<String, Error> {
+/// The major version of the server binaries in `binaries`, from `postgres --version`
+/// (`postgres (PostgreSQL) 15.18 (Debian …)` gives `15`).
+pub fn server_version(binaries: &Path) -> Result<String, Error> {
     let postgres = binaries.join("postgres");
     let output = Command::new(&postgres)
         .arg("--version")
@@ -647,33 +1383,348 @@ fn free_space(path: &Path) -> Option<u128> {
     Some(u128::from(stat.f_bavail) * u128::from(stat.f_frsize))
 }
 
-/// Runs `initdb` into the cluster's data directory.
-fn initdb(cluster: &LocalPostgres, run_as: Option<&RunAs>) -> Result<(), Error> {
-    let program = cluster.binaries.join("initdb");
-    let mut command = server_command(&program, run_as, &cluster.root);
-    command
-        .arg("-D")
-        .arg(&cluster.data_dir)
-        .args(["-A", "trust", "-U", SUPERUSER, "-E", "UTF8", "--locale=C"])
-        .arg("--no-sync");
-    if major_number(&cluster.version) >= 13 {
-        command.arg("--no-instructions");
+impl Installation {
+    /// Finds the binaries and their version, and the account to run them as.
+    fn locate(explicit: Option<&Path>) -> Result<Installation, Error> {
+        let binaries = find_binaries(explicit).ok_or_else(|| no_binaries_error(explicit))?;
+        let version = server_version(&binaries)?;
+        let run_as = run_as()?;
+        Ok(Installation {
+            binaries,
+            version,
+            run_as,
+        })
     }
-    let output = command
-        .output()
-        .map_err(|err| spawn_error("initdb", &program, &err).hint(user_hint(run_as)))?;
-    if output.status.success() {
-        return Ok(());
+
+    /// Creates `data_dir`: a copy of the cached template when `cache` holds a usable one,
+    /// else by `initdb` (and then caches the result). `true`: copied from the template.
+    fn init_data_dir(
+        &self,
+        kind: Kind,
+        data_dir: &Path,
+        cwd: &Path,
+        cache: Option<&Path>,
+    ) -> Result<bool, Error> {
+        let template = cache.map(|dir| dir.join(format!("pg{}-template", self.version)));
+        if let Some(template) = &template
+            && template_is_usable(template, &self.version)
+        {
+            let owner = self.run_as.as_ref().map(|user| (user.uid, user.gid));
+            match copy_tree(template, data_dir, owner) {
+                Ok(()) => return Ok(true),
+                // A template deleted or damaged under our feet: fall back to initdb.
+                Err(_) => {
+                    let _ = remove_tree(data_dir);
+                }
+            }
+        }
+        self.initdb(kind, data_dir, cwd)?;
+        if let (Some(cache), Some(template)) = (cache, &template) {
+            // The cache only saves time: a cache that cannot be written is not an error.
+            let _ = save_template(data_dir, cache, template);
+        }
+        Ok(false)
     }
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    Err(sandbox_error(format!("initdb failed ({})", output.status))
-        .at_path(&program)
-        .detail(format!(
-            "initdb output (last lines):\n{}",
-            tail_lines(&text)
+
+    /// Runs `initdb` into `data_dir`.
+    fn initdb(&self, kind: Kind, data_dir: &Path, cwd: &Path) -> Result<(), Error> {
+        let run_as = self.run_as.as_ref();
+        let program = self.binaries.join("initdb");
+        let mut command = server_command(&program, run_as, cwd);
+        command
+            .arg("-D")
+            .arg(data_dir)
+            .args(["-A", "trust", "-U", SUPERUSER, "-E", "UTF8", "--locale=C"])
+            .arg("--no-sync");
+        if major_number(&self.version) >= 13 {
+            command.arg("--no-instructions");
+        }
+        let output = command
+            .output()
+            .map_err(|err| spawn_error("initdb", &program, &err).hint(user_hint(run_as)))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        Err(sandbox_error(format!("initdb failed ({})", output.status))
+            .at_path(&program)
+            .detail(format!(
+                "initdb output (last lines):\n{}",
+                tail_lines(&text)
+            ))
+            .hint(format!(
+                "initdb's output says why; check that {} is writable and has room",
+                kind.place()
+            )))
+    }
+
+    /// Spawns `postgres` on `data_dir`, listening on a Unix socket in `socket_dir` only, its
+    /// output going to `log` (created afresh). A dev server is detached from this process.
+    fn spawn(
+        &self,
+        kind: Kind,
+        data_dir: &Path,
+        socket_dir: &Path,
+        log_path: &Path,
+        cwd: &Path,
+    ) -> Result<Child, Error> {
+        let run_as = self.run_as.as_ref();
+        let log = fs::File::create(log_path)
+            .and_then(|log| Ok((log.try_clone()?, log)))
+            .map_err(|err| {
+                sandbox_error(format!(
+                    "cannot create the {} log: {}",
+                    kind.name(),
+                    io_reason(&err)
+                ))
+                .at_path(log_path)
+                .hint(format!("check that {} is writable", kind.place()))
+            })?;
+        if let Some(user) = run_as {
+            // The log is written through the inherited descriptor; owning it only lets the
+            // server's user read it too.
+            let _ = chown(log_path, user.uid, user.gid);
+        }
+        let program = self.binaries.join("postgres");
+        let mut command = server_command(&program, run_as, cwd);
+        command
+            .arg("-D")
+            .arg(data_dir)
+            .arg("-k")
+            .arg(socket_dir)
+            .arg("-p")
+            .arg(PORT.to_string())
+            .args(["-c", "listen_addresses="]);
+        match kind {
+            Kind::Throwaway => command.args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]),
+            // A crash may lose the last commits, but never the cluster.
+            Kind::Dev => command.args(["-c", "synchronous_commit=off"]),
+        };
+        command
+            .args([
+                "-c",
+                "max_connections=100",
+                "-c",
+                "unix_socket_permissions=0777",
+            ])
+            .stdout(log.0)
+            .stderr(log.1);
+        if kind == Kind::Dev {
+            detach(&mut command);
+        }
+        command
+            .spawn()
+            .map_err(|err| spawn_error("postgres", &program, &err).hint(user_hint(run_as)))
+    }
+}
+
+/// Makes `command`'s process outlive this one unbothered: its own session (no terminal's
+/// Ctrl-C, no process-group kill of ours reaches it) and no descriptor of ours beyond the
+/// standard streams `command` sets, so nothing waiting for end-of-file on a pipe this
+/// process inherited (a test harness, `$(cargo migrate db url)`, make's jobserver) waits for
+/// the server.
+fn detach(command: &mut Command) {
+    // SAFETY: the hook runs between fork and exec; it only makes system calls (setsid,
+    // close_range or getrlimit and fcntl), which are async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            close_on_exec_above_stderr();
+            Ok(())
+        });
+    }
+}
+
+/// Sets close-on-exec on every descriptor above 2. Runs between fork and exec.
+fn close_on_exec_above_stderr() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets descriptor flags (Linux 5.11+;
+        // older kernels fail with ENOSYS or EINVAL and the loop below does it).
+        let done = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_ulong,
+                libc::c_ulong::from(libc::c_uint::MAX),
+                libc::c_ulong::from(libc::CLOSE_RANGE_CLOEXEC),
+            )
+        } == 0;
+        if done {
+            return;
+        }
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes `limit`.
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        libc::c_int::try_from(limit.rlim_cur.min(65_536)).unwrap_or(1024)
+    } else {
+        1024
+    };
+    for fd in 3..max {
+        // SAFETY: fcntl on a descriptor number has no memory-safety preconditions.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+}
+
+/// Polls until `SELECT 1` succeeds on the socket in `socket_dir`, the server exits
+/// (`exited` gives its status), or [`READY_TIMEOUT`] passes since `spawned`. Returns how long
+/// it took since `spawned`. Errors carry the tail of `log`; `at` is what they point at.
+async fn wait_ready(
+    kind: Kind,
+    socket_dir: &Path,
+    log: &Path,
+    at: &Path,
+    spawned: Instant,
+    mut exited: impl FnMut() -> Option<String>,
+) -> Result<Duration, Error> {
+    let url = socket_url(socket_dir, SUPERUSER);
+    let socket = socket_dir.join(socket_name());
+    let mut last_error = String::from("the server has not created its socket yet");
+    loop {
+        if let Some(status) = exited() {
+            return Err(with_log_tail(
+                sandbox_error(format!(
+                    "the {} server exited at start-up ({status})",
+                    kind.name()
+                ))
+                .at_path(at)
+                .hint(format!(
+                    "the server log says why; check that the binaries work and that {} is writable",
+                    kind.place()
+                )),
+                log,
+            ));
+        }
+        if socket.exists() {
+            match tokio::time::timeout(PROBE_TIMEOUT, probe(&url)).await {
+                Ok(Ok(())) => break,
+                Ok(Err(err)) => last_error = sqlx_reason(&err),
+                Err(_) => last_error = "a connection attempt timed out".to_string(),
+            }
+        }
+        if spawned.elapsed() >= READY_TIMEOUT {
+            return Err(with_log_tail(
+                sandbox_error(format!(
+                    "the {} server did not accept connections within {} s: {last_error}",
+                    kind.name(),
+                    READY_TIMEOUT.as_secs(),
+                ))
+                .at_path(at)
+                .hint("the machine may be overloaded; the server log may say more"),
+                log,
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(spawned.elapsed())
+}
+
+/// `error` with the last lines of the server log as its detail (read now: a throw-away
+/// cluster's log is deleted with it).
+fn with_log_tail(error: Error, log: &Path) -> Error {
+    match read_tail(log) {
+        Some(tail) if !tail.is_empty() => error.detail(format!("server log (last lines):\n{tail}")),
+        _ => error,
+    }
+}
+
+/// Creates database `name` in the cluster listening in `socket_dir`; with `if_missing`, an
+/// existing one is fine. Errors point at `at`.
+async fn create_database_at(
+    kind: Kind,
+    socket_dir: &Path,
+    at: &Path,
+    name: &str,
+    if_missing: bool,
+) -> Result<(), Error> {
+    let failed = |err: sqlx::Error| {
+        let duplicate = is_duplicate_database(&err);
+        sandbox_error(format!(
+            "cannot create database `{name}` in the {}: {}",
+            kind.name(),
+            sqlx_reason(&err)
         ))
-        .hint("initdb's output says why; check that the temp directory is writable and has room"))
+        .at_path(at)
+        .hint(match (duplicate, kind) {
+            (true, _) => "database names are unique within the cluster: pick another name",
+            (false, Kind::Throwaway) => "check that the sandbox is still running",
+            (false, Kind::Dev) => "check that the dev database is still running",
+        })
+    };
+    let mut conn = sqlx::PgConnection::connect(&socket_url(socket_dir, SUPERUSER))
+        .await
+        .map_err(failed)?;
+    let created = async {
+        if if_missing {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                    .bind(name)
+                    .fetch_one(&mut conn)
+                    .await?;
+            if exists {
+                return Ok(());
+            }
+        }
+        let sql = format!("CREATE DATABASE {}", quote_identifier(name));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .map(drop)
+    }
+    .await;
+    let _ = conn.close().await;
+    match created {
+        Err(err) if if_missing && is_duplicate_database(&err) => Ok(()),
+        other => other.map_err(failed),
+    }
+}
+
+fn is_duplicate_database(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "42P04")
+}
+
+fn check_database_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() || name.len() > 63 || name.contains('\0') {
+        return Err(Error::input(
+            ErrorCode::BadArgument,
+            format!("`{name}` is not a valid PostgreSQL database name"),
+        )
+        .hint("use 1 to 63 bytes and no NUL character"));
+    }
+    Ok(())
+}
+
+/// A sqlx URL for `database` of the cluster whose socket is in `socket_dir`.
+fn socket_url(socket_dir: &Path, database: &str) -> String {
+    format!(
+        "postgres://{SUPERUSER}@localhost:{PORT}/{}?host={}&sslmode=disable",
+        percent_encode(database.as_bytes(), b""),
+        percent_encode(socket_dir.as_os_str().as_bytes(), b"/"),
+    )
+}
+
+fn socket_name() -> String {
+    format!(".s.PGSQL.{PORT}")
 }
 
 fn major_number(version: &str) -> u32 {
@@ -698,57 +1749,6 @@ fn spawn_error(what: &str, program: &Path, err: &io::Error) -> Error {
     sandbox_error(format!("cannot run `{what}`: {}", io_reason(err)))
         .at_path(program)
         .hint("check that the PostgreSQL server binaries are installed and executable")
-}
-
-/// Spawns `postgres` on the data directory, listening on the Unix socket only.
-fn start_server(cluster: &mut LocalPostgres, run_as: Option<&RunAs>) -> Result<(), Error> {
-    let log_path = cluster.root.join("postgres.log");
-    let log = fs::File::create(&log_path)
-        .and_then(|log| Ok((log.try_clone()?, log)))
-        .map_err(|err| {
-            sandbox_error(format!(
-                "cannot create the PostgreSQL sandbox log: {}",
-                io_reason(&err)
-            ))
-            .at_path(&log_path)
-            .hint("check that the temp directory is writable")
-        })?;
-    if let Some(user) = run_as {
-        // The log is written through the inherited descriptor; owning it only lets the
-        // server's user read it too.
-        let _ = chown(&log_path, user.uid, user.gid);
-    }
-    let program = cluster.binaries.join("postgres");
-    let mut command = server_command(&program, run_as, &cluster.root);
-    command
-        .arg("-D")
-        .arg(&cluster.data_dir)
-        .arg("-k")
-        .arg(&cluster.root)
-        .arg("-p")
-        .arg(PORT.to_string())
-        .args([
-            "-c",
-            "listen_addresses=",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=100",
-            "-c",
-            "unix_socket_permissions=0777",
-        ])
-        .stdout(log.0)
-        .stderr(log.1);
-    let server = command
-        .spawn()
-        .map_err(|err| spawn_error("postgres", &program, &err).hint(user_hint(run_as)))?;
-    cluster.server = Some(server);
-    cluster.spawned_at = Some(Instant::now());
-    Ok(())
 }
 
 /// Starts the watchdog that cleans up if this process goes away without stopping the
@@ -793,23 +1793,29 @@ rm -rf -- "$dir""#;
 /// Stops the server: SIGINT (fast shutdown), SIGQUIT (immediate), then SIGKILL for it and
 /// the children it had.
 fn shut_down(server: &mut Child) {
-    let pid = server.id();
+    stop_process(server.id(), || !matches!(server.try_wait(), Ok(None)));
+    let _ = server.wait();
+}
+
+/// The shutdown sequence for process `pid`, `exited` telling when it is gone: SIGINT (fast
+/// shutdown), SIGQUIT (immediate), then SIGKILL for it and the children it had.
+fn stop_process(pid: u32, mut exited: impl FnMut() -> bool) {
     for (signal, wait) in [
         (libc::SIGINT, FAST_SHUTDOWN_WAIT),
         (libc::SIGQUIT, IMMEDIATE_SHUTDOWN_WAIT),
     ] {
-        if !matches!(server.try_wait(), Ok(None)) {
+        if exited() {
             return;
         }
         send_signal(pid, signal);
-        if wait_exit(server, wait) {
+        if wait_until(&mut exited, wait) {
             return;
         }
     }
     // Backends notice the postmaster's death on their own, but take no chances.
     let children = children_of(pid);
-    let _ = server.kill();
-    let _ = server.wait();
+    send_signal(pid, libc::SIGKILL);
+    wait_until(&mut exited, IMMEDIATE_SHUTDOWN_WAIT);
     for child in children {
         send_signal(child, libc::SIGKILL);
     }
@@ -824,15 +1830,17 @@ fn send_signal(pid: u32, signal: libc::c_int) {
     }
 }
 
-/// Waits up to `timeout` for `child` to exit; `true` once it has (or cannot be waited on).
-fn wait_exit(child: &mut Child, timeout: Duration) -> bool {
+/// Waits up to `timeout` for `exited`; `true` once it says so.
+fn wait_until(exited: &mut impl FnMut() -> bool, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
-        match child.try_wait() {
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => return false,
-            Ok(Some(_)) | Err(_) => return true,
+        if exited() {
+            return true;
         }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -56,7 +56,7 @@ tag=${1:-postgres:$major}
 
 # --- The inputs ------------------------------------------------------------------------------
 bins=(postgres initdb pg_ctl pg_isready psql)
-tools=(dash setpriv id mkdir chown chmod cat locale)
+tools=(dash setpriv id mkdir chown chmod cat find locale)
 elves=()
 for bin in "${bins[@]}"; do
     [[ -x $bindir/$bin ]] || die "missing $bindir/$bin"

@@ -101,6 +101,11 @@ pub fn command() -> Command {
     ] {
         command.env_remove(var);
     }
+    // Dev databases started by a test live under the target dir, never in the user's cache.
+    command.env(
+        "XDG_CACHE_HOME",
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache"),
+    );
     command
 }
 

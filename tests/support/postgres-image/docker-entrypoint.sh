@@ -19,7 +19,7 @@
 # server runs only for initdb.d files); no nss_wrapper, so `--user` must be uid 999 (postgres)
 # or root; the locale is C.UTF-8 (the official image: en_US.utf8); no LLVM JIT.
 # The image holds only: the server binaries (postgres, initdb, pg_ctl, pg_isready, psql), dash
-# as /bin/sh, setpriv, id, mkdir, chown, chmod, cat and locale (initdb runs `locale -a`).
+# as /bin/sh, setpriv, id, mkdir, chown, chmod, cat, find and locale (initdb runs `locale -a`).
 set -eu
 
 : "${PGDATA:?PGDATA is not set}"
@@ -177,7 +177,9 @@ fi
 
 if [ -n "$server" ] && [ "$(id -u)" = 0 ]; then
 	mkdir -p "$PGDATA"
-	chown -R postgres:postgres "$PGDATA"
+	# Only what is not postgres's already, as the official image does: a recursive chown of an
+	# initialised cluster in an image layer would copy every file up into the container.
+	find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' +
 	chmod 0700 "$PGDATA"
 	mkdir -p /var/run/postgresql
 	chown postgres:postgres /var/run/postgresql

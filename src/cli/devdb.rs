@@ -1,0 +1,193 @@
+//! `db start|stop|status|url`: the set's dev database, which commands use when no URL is given.
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::Context;
+use super::db::block_on;
+use crate::db::DatabaseUrl;
+use crate::dialect::Dialect;
+use crate::error::{Error, ErrorCode, Result};
+use crate::report::style;
+use crate::sandbox::{self, Dev, DevKey, Provider, SandboxKind};
+use crate::workspace::{SetSpec, Workspace};
+
+/// Manage the set's dev database: the disposable database commands use without a URL
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The dev database is one per workspace set, kept between commands so `up`, `status` and `down`
+see the same state. PostgreSQL sets get a Docker container (or, with --sandbox local or without
+Docker, a cluster of the locally installed PostgreSQL); SQLite sets a file.
+
+Examples:
+  cargo migrate db start
+  export DATABASE_URL=$(cargo migrate db url)     point the application at it
+  cargo migrate db status
+  cargo migrate db stop --purge                   also remove cached Docker images")]
+pub struct DevDbArgs {
+    #[command(subcommand)]
+    pub action: DevDbAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevDbAction {
+    /// Start the dev database (or find it running)
+    Start,
+    /// Stop the dev database and delete its data
+    Stop {
+        /// Also remove cargo-migrate's cached, pre-initialised Docker images
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Whether the dev database runs, and where
+    Status,
+    /// Print the dev database's URL (starting it if needed), for scripts and .env files
+    Url,
+}
+
+#[derive(Debug, Serialize)]
+struct DevReport<'a> {
+    running: bool,
+    provider: Option<&'static str>,
+    image: Option<&'a str>,
+    /// The URL to connect with (the sandbox's fixed password is not a secret).
+    url: Option<&'a str>,
+    started: bool,
+}
+
+fn key_and_dialect(workspace: &Workspace, spec: &SetSpec) -> Result<(DevKey, Dialect)> {
+    let dialect = spec.dialect().ok_or_else(|| {
+        Error::input(
+            ErrorCode::UnknownDialect,
+            format!(
+                "the dialect of set `{}` is not known, so no dev database can be chosen",
+                spec.label(&workspace.root)
+            ),
+        )
+        .at(spec
+            .manifest_path
+            .as_deref()
+            .map_or_else(|| "--dialect".into(), crate::error::display_path))
+        .hint("set `dialect` in [package.metadata.migrate], pass --dialect, or pass --database-url")
+    })?;
+    Ok((DevKey::new(&workspace.root, &spec.dir), dialect))
+}
+
+fn provider_for(context: &Context, spec: &SetSpec, dialect: Dialect) -> Result<Provider> {
+    let kind = context
+        .global
+        .sandbox
+        .or(spec.config.sandbox)
+        .unwrap_or(SandboxKind::Auto);
+    sandbox::resolve(kind, dialect)
+}
+
+fn image_for(spec: &SetSpec) -> String {
+    sandbox::default_image(spec.config.image.as_deref(), None)
+}
+
+/// The set's dev database URL for a command given no URL: started on demand, announced once.
+pub fn ensure_dev(context: &Context, workspace: &Workspace, spec: &SetSpec) -> Result<DatabaseUrl> {
+    let (key, dialect) = key_and_dialect(workspace, spec)?;
+    let provider = provider_for(context, spec, dialect)?;
+    let (dev, started) = block_on(sandbox::dev_start(&key, provider, &image_for(spec)))?;
+    let url = DatabaseUrl::sandbox(&dev.url, dialect);
+    if started {
+        context.output.status(format!(
+            "{} no database URL given: using the dev database ({}) at {}",
+            context.output.paint_err("note:", style::warn()),
+            describe(&dev),
+            dev.url
+        ));
+    }
+    Ok(url)
+}
+
+fn describe(dev: &Dev) -> String {
+    match (&dev.provider, &dev.image) {
+        (Provider::Docker, Some(image)) => format!("docker, {image}"),
+        (provider, _) => provider.as_str().to_string(),
+    }
+}
+
+pub fn run(context: &Context, args: &DevDbArgs) -> Result<()> {
+    let workspace = context.workspace()?;
+    let spec = workspace
+        .select_one(context.global.package.as_deref())?
+        .clone();
+    let (key, dialect) = key_and_dialect(&workspace, &spec)?;
+    let output = &context.output;
+    match &args.action {
+        DevDbAction::Start | DevDbAction::Url => {
+            let provider = provider_for(context, &spec, dialect)?;
+            let (dev, started) = block_on(sandbox::dev_start(&key, provider, &image_for(&spec)))?;
+            if output.json() {
+                output.print_json(&DevReport {
+                    running: true,
+                    provider: Some(dev.provider.as_str()),
+                    image: dev.image.as_deref(),
+                    url: Some(&dev.url),
+                    started,
+                });
+            } else if matches!(args.action, DevDbAction::Url) {
+                // For `$(cargo migrate db url)`: the URL alone, unscrubbed (it holds no secret).
+                output.raw_line(&dev.url);
+            } else {
+                output.line(format!(
+                    "{:>12} the dev database ({}): {}",
+                    output.paint(if started { "Started" } else { "Running" }, style::good()),
+                    describe(&dev),
+                    dev.url
+                ));
+            }
+        }
+        DevDbAction::Status => {
+            let dev = block_on(sandbox::dev_status(&key))?;
+            if output.json() {
+                output.print_json(&DevReport {
+                    running: dev.is_some(),
+                    provider: dev.as_ref().map(|d| d.provider.as_str()),
+                    image: dev.as_ref().and_then(|d| d.image.as_deref()),
+                    url: dev.as_ref().map(|d| d.url.as_str()),
+                    started: false,
+                });
+            } else {
+                match &dev {
+                    Some(dev) => output.line(format!(
+                        "{:>12} the dev database ({}): {}",
+                        output.paint("Running", style::good()),
+                        describe(dev),
+                        dev.url
+                    )),
+                    None => output.line(format!(
+                        "{:>12} no dev database runs for this set (`cargo migrate db start` starts one)",
+                        output.paint("Stopped", style::dim())
+                    )),
+                }
+            }
+        }
+        DevDbAction::Stop { purge } => {
+            let stopped = block_on(sandbox::dev_stop(&key, *purge))?;
+            if output.json() {
+                output.print_json(&DevReport {
+                    running: false,
+                    provider: None,
+                    image: None,
+                    url: None,
+                    started: false,
+                });
+            } else if !output.quiet {
+                output.line(format!(
+                    "{:>12} {}",
+                    output.paint("Stopped", style::good()),
+                    if stopped {
+                        "the dev database; its data is deleted"
+                    } else {
+                        "nothing: no dev database was running"
+                    }
+                ));
+            }
+        }
+    }
+    Ok(())
+}
