@@ -34,12 +34,7 @@ pub fn run(context: &Context, args: &BaselineArgs) -> Result<()> {
     let target = db::target(context, &args.db)?;
     db::block_on(async {
         let mut session = db::open(context, &target, &args.db, true).await?;
-        let entries = status::status(
-            &target.migrations.migrations,
-            &session.rows,
-            &session.format,
-            target.migrations.order(),
-        );
+        let entries = db::entries(&target, &session.rows, &session.format);
         let last = status::find_version(&entries, &args.target_version)?;
         let dialect = session.db.dialect();
         let pending: Vec<_> = entries[..=last]

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::db::{DatabaseUrl, Direction};
-use crate::engine::{self, Session, SessionOptions};
+use crate::engine::{self, Session, SessionOptions, status};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::migration::{Migration, Migrations};
 use crate::report::style;
@@ -98,6 +98,20 @@ pub async fn open(
         context.output.status(message)
     })
     .await
+}
+
+/// Every migration's state, given the history `rows` read in `format`.
+pub fn entries<'m, 'r>(
+    target: &'m Target,
+    rows: &'r [crate::db::history::AppliedRow],
+    format: &crate::db::history::HistoryFormat,
+) -> Vec<status::Entry<'m, 'r>> {
+    status::status(
+        &target.migrations.migrations,
+        rows,
+        format,
+        target.migrations.order(),
+    )
 }
 
 /// One migration that ran, as JSON shows it.

@@ -59,12 +59,7 @@ pub fn run(context: &Context, args: &DownArgs) -> Result<()> {
     let started = Instant::now();
     db::block_on(async {
         let mut session = db::open(context, &target, &args.db, true).await?;
-        let entries = status::status(
-            &target.migrations.migrations,
-            &session.rows,
-            &session.format,
-            target.migrations.order(),
-        );
+        let entries = db::entries(&target, &session.rows, &session.format);
         let plan = status::plan_down(&entries, &down_target)?;
         if plan.len() > 1 {
             db::confirm(

@@ -42,12 +42,7 @@ pub fn run(context: &Context, args: &RedoArgs) -> Result<()> {
     let started = Instant::now();
     db::block_on(async {
         let mut session = db::open(context, &target, &args.db, true).await?;
-        let entries = status::status(
-            &target.migrations.migrations,
-            &session.rows,
-            &session.format,
-            target.migrations.order(),
-        );
+        let entries = db::entries(&target, &session.rows, &session.format);
         let down_plan = status::plan_down(&entries, &DownTarget::Count(args.count))?;
         if down_plan.len() > 1 {
             db::confirm(

@@ -66,12 +66,7 @@ pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
         session.db.drop_everything().await?;
         session.db.ensure_history(&session.format).await?;
         session.reload().await?;
-        let entries = status::status(
-            &target.migrations.migrations,
-            &session.rows,
-            &session.format,
-            target.migrations.order(),
-        );
+        let entries = db::entries(&target, &session.rows, &session.format);
         let plan = status::plan_up(&entries, None, UpOverrides::default())?;
         let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
         if context.output.json() {

@@ -50,12 +50,7 @@ pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
     let target = db::target(context, &args.db)?;
     db::block_on(async {
         let mut session = db::open(context, &target, &args.db, true).await?;
-        let entries = status::status(
-            &target.migrations.migrations,
-            &session.rows,
-            &session.format,
-            target.migrations.order(),
-        );
+        let entries = db::entries(&target, &session.rows, &session.format);
         let entry = &entries[status::find_version(&entries, &args.target_version)?];
         let dialect = session.db.dialect();
         let format = &session.format;

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::{self, DbArgs};
-use crate::engine::status::{self, Entry, State};
+use crate::engine::status::{Entry, State};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::report::{Table, style};
 
@@ -80,12 +80,7 @@ impl Summary {
 pub fn run(context: &Context, args: &StatusArgs) -> Result<()> {
     let target = db::target(context, &args.db)?;
     let session = db::block_on(db::open(context, &target, &args.db, false))?;
-    let entries = status::status(
-        &target.migrations.migrations,
-        &session.rows,
-        &session.format,
-        target.migrations.order(),
-    );
+    let entries = db::entries(&target, &session.rows, &session.format);
     let summary = Summary::of(&entries);
     let output = &context.output;
     if output.json() {

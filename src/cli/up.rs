@@ -73,12 +73,7 @@ pub fn run(context: &Context, args: &UpArgs) -> Result<()> {
     let started = Instant::now();
     db::block_on(async {
         let mut session = db::open(context, &target, &args.db, !args.dry_run).await?;
-        let entries = status::status(
-            &target.migrations.migrations,
-            &session.rows,
-            &session.format,
-            target.migrations.order(),
-        );
+        let entries = db::entries(&target, &session.rows, &session.format);
         let plan = status::plan_up(&entries, args.to.as_deref(), overrides)?;
         if args.dry_run {
             if output.json() {
