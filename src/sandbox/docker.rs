@@ -119,6 +119,9 @@ impl DockerPostgres {
     /// before it is done cancels it.
     pub async fn start(image: &str, workspace: &str) -> Result<DockerPostgres> {
         check_daemon()?;
+        // Best effort: containers of runs that were killed (Ctrl-C during a cache build,
+        // SIGKILL) go before this run adds its own.
+        let _ = sweep_leftovers().await;
         let begun = Instant::now();
         let docker = client().await?;
         let source = inspect_image(&docker, image).await?;
