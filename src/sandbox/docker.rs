@@ -559,7 +559,15 @@ fn cache_request(cache: &CacheImage, workspace: &str) -> ContainerRequest<Generi
 async fn launch(
     request: ContainerRequest<GenericImage>,
 ) -> std::result::Result<(ContainerAsync<GenericImage>, String), LaunchError> {
+    // Named and registered before it exists, so a Ctrl-C during the start removes it too.
+    let name = format!(
+        "cargo-migrate-sandbox-{}-{}",
+        std::process::id(),
+        SANDBOX_COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    watchdog::register(&name);
     let container = request
+        .with_container_name(name)
         .start()
         .await
         .map_err(|err| LaunchError::Start(scrub(&err.to_string())))?;
@@ -714,6 +722,7 @@ async fn spawn_cache_build(
         std::process::id(),
         PRIMING_COUNTER.fetch_add(1, Ordering::Relaxed)
     );
+    watchdog::register(&container);
     let create_requested = Arc::new(AtomicBool::new(false));
     let task = tokio::spawn(build_cache(
         docker,
@@ -751,6 +760,7 @@ async fn build_cache(docker: Docker, priming: Priming, _claim: BuildClaim) -> Re
     let _ = docker
         .remove_container(&priming.container, Some(remove_options()))
         .await;
+    watchdog::unregister(&priming.container);
     match outcome {
         Ok(Ok(())) => Ok(begun.elapsed()),
         Ok(Err(err)) => Err(err),
@@ -1347,6 +1357,63 @@ pub fn check_socket(path: &std::path::Path) -> Result<()> {
             .at(shown)
             .hint(hint),
     )
+}
+
+/// Numbers the disposable containers of this process (names must be unique).
+static SANDBOX_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Our own Ctrl-C/SIGTERM/SIGQUIT handler for disposable containers (testcontainers' watchdog
+/// panics when a container is already being removed, and then never ends the process).
+/// Containers are registered by name before they exist; on a signal each is force-removed
+/// (a missing or already-removing container is fine), then the signal's default action runs.
+mod watchdog {
+    use std::collections::BTreeSet;
+    use std::sync::{Mutex, Once};
+
+    use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
+    use signal_hook::iterator::Signals;
+
+    static NAMES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    static INSTALL: Once = Once::new();
+
+    pub(super) fn register(name: &str) {
+        INSTALL.call_once(install);
+        NAMES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.to_string());
+    }
+
+    pub(super) fn unregister(name: &str) {
+        NAMES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(name);
+    }
+
+    fn install() {
+        // Without a handler the default action (terminate) simply stays: containers would
+        // then be left to the next run's sweep.
+        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGQUIT]) else {
+            return;
+        };
+        std::thread::spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let names: Vec<String> = NAMES
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .iter()
+                    .cloned()
+                    .collect();
+                for name in &names {
+                    super::remove_container_blocking(name);
+                }
+                let _ = signal_hook::low_level::emulate_default_handler(signal);
+                // SIGQUIT's default may dump core and return on some systems: end anyway.
+                std::process::exit(128 + signal);
+            }
+        });
+    }
 }
 
 #[cfg(test)]
