@@ -90,7 +90,12 @@ fn image_for(spec: &SetSpec) -> String {
 pub fn ensure_dev(context: &Context, workspace: &Workspace, spec: &SetSpec) -> Result<DatabaseUrl> {
     let (key, dialect) = key_and_dialect(workspace, spec)?;
     let provider = provider_for(context, spec, dialect)?;
-    let (dev, started) = block_on(sandbox::dev_start(&key, provider, &image_for(spec)))?;
+    let (dev, started) = block_on(sandbox::dev_start(
+        &key,
+        provider,
+        &image_for(spec),
+        &|note| context.output.status(format!("note: {note}")),
+    ))?;
     let url = DatabaseUrl::sandbox(&dev.url, dialect);
     if started {
         context.output.status(format!(
@@ -120,7 +125,12 @@ pub fn run(context: &Context, args: &DevDbArgs) -> Result<()> {
     match &args.action {
         DevDbAction::Start | DevDbAction::Url => {
             let provider = provider_for(context, &spec, dialect)?;
-            let (dev, started) = block_on(sandbox::dev_start(&key, provider, &image_for(&spec)))?;
+            let (dev, started) = block_on(sandbox::dev_start(
+                &key,
+                provider,
+                &image_for(&spec),
+                &|note| output.status(format!("note: {note}")),
+            ))?;
             if output.json() {
                 output.print_json(&DevReport {
                     running: true,

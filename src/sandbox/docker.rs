@@ -1359,6 +1359,13 @@ pub fn check_socket(path: &std::path::Path) -> Result<()> {
     )
 }
 
+/// Whether `image` is present locally (so starting it needs no pull).
+pub async fn image_present(image: &str) -> Result<bool> {
+    check_daemon()?;
+    let docker = client().await?;
+    Ok(inspect_image(&docker, image).await?.is_some())
+}
+
 /// Numbers the disposable containers of this process (names must be unique).
 static SANDBOX_COUNTER: AtomicU32 = AtomicU32::new(0);
 

@@ -223,7 +223,13 @@ fn write_state(key: &DevKey, state: &DevState) -> Result<()> {
 /// Starts the set's dev database with `provider`, or returns it when it runs already. A dev
 /// database of another provider is stopped first (the state follows the latest choice).
 /// `bool`: whether it was started now.
-pub async fn dev_start(key: &DevKey, provider: Provider, image: &str) -> Result<(Dev, bool)> {
+/// `notify` receives one-line progress notes worth showing (an image being pulled).
+pub async fn dev_start(
+    key: &DevKey,
+    provider: Provider,
+    image: &str,
+    notify: &dyn Fn(&str),
+) -> Result<(Dev, bool)> {
     if let Some(state) = read_state(key)
         && state.provider != provider
     {
@@ -271,6 +277,9 @@ pub async fn dev_start(key: &DevKey, provider: Provider, image: &str) -> Result<
         Provider::Docker => {
             // Best effort: leftovers of killed runs go before we add one more container.
             let _ = docker::sweep_leftovers().await;
+            if !docker::image_present(image).await? {
+                notify(&format!("pulling {image}: it is not present locally"));
+            }
             let (container, started) =
                 docker::start_dev(image, &key.container, &key.workspace).await?;
             (container.url, started, Some(container.image))
