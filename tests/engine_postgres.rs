@@ -1732,3 +1732,62 @@ fn real_world_histories() {
         run(&url, &["--dir", dir, "status", "--exit-code"]).assert_code(0);
     }
 }
+
+/// 16 `up` processes started at once against one database, on the crates-io history: every
+/// process exits 0, every migration is applied exactly once (the advisory lock serialises the
+/// runs; the later ones find nothing left), and history and schema agree.
+#[test]
+fn sixteen_concurrent_ups_apply_crates_io_once() {
+    let Some(corpora) = support::corpora() else {
+        return;
+    };
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("concurrent");
+    let dir = corpora.join("crates-io/migrations");
+    let ws = Workspace::empty();
+    let children: Vec<Child> = (0..16)
+        .map(|_| {
+            support::command()
+                .current_dir(ws.path())
+                .args(["up", "--format", "json", "--dialect", "postgres"])
+                .arg("--dir")
+                .arg(&dir)
+                .args(["--database-url", &url])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn cargo-migrate up")
+        })
+        .collect();
+    let mut applied_total = 0;
+    for child in children {
+        let output = child.wait_with_output().expect("wait");
+        let outcome = support::outcome_of(ws.path(), output).assert_code(0);
+        applied_total += outcome.json()["applied"].as_array().expect("applied").len();
+    }
+    assert_eq!(
+        applied_total, 285,
+        "each migration applied by exactly one process"
+    );
+    let rows = pg.query(
+        &url,
+        "SELECT count(*)::text, count(DISTINCT version)::text, bool_and(success)::text FROM _cargo_migrate",
+    );
+    assert_eq!(
+        rows[0],
+        [Some("285".into()), Some("285".into()), Some("true".into())]
+    );
+    let status = Workspace::empty().run(&[
+        "status",
+        "--exit-code",
+        "--dialect",
+        "postgres",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--database-url",
+        &url,
+    ]);
+    status.assert_code(0);
+}
