@@ -119,9 +119,8 @@ impl Workspace {
                     .at_path(&dir)
                     .hint("pass the directory that holds the migrations"));
                 }
-                let dialect = dialect_flag.map(|d| (d, DialectSource::Flag)).or_else(|| {
-                    dialect_from_dir_name(&dir).map(|d| (d, DialectSource::DirectoryName))
-                });
+                // No Cargo: neither configuration nor dependencies to consult.
+                let dialect = resolve_dialect(dialect_flag, None, None, &dir);
                 Ok(Workspace {
                     root,
                     config: MigrateConfig::default(),

@@ -49,14 +49,13 @@ pub fn target(context: &Context, args: &DbArgs) -> Result<Target> {
         .select_one(context.global.package.as_deref())?
         .clone();
     let migrations = spec.scan()?;
-    let (url, disposable) = if args.database_url.is_some() || context.global.dir.is_some() {
-        let url = engine::resolve_url(args.database_url.as_deref(), &spec, &workspace.root)?;
-        (url, false)
-    } else {
-        match engine::find_url(None, &spec, &workspace.root)? {
-            Some(url) => (url, false),
-            None => (super::devdb::ensure_dev(context, &workspace, &spec)?, true),
+    let found = engine::find_url(args.database_url.as_deref(), &spec, &workspace.root)?;
+    let (url, disposable) = match found {
+        Some(url) => (url, false),
+        None if context.global.dir.is_some() => {
+            return Err(engine::no_url_error(&spec, &workspace.root));
         }
+        None => (super::devdb::ensure_dev(context, &workspace, &spec)?, true),
     };
     engine::check_dialect(&url, &spec, &workspace.root)?;
     Ok(Target {
@@ -238,10 +237,12 @@ pub fn format_duration(duration: Duration) -> String {
 
 /// Asks before a destructive action: on a terminal a yes/no prompt, elsewhere a refusal unless
 /// `--yes`. Prompts only when stdin and stderr are terminals, so CI and pipes never hang.
-pub fn confirm(context: &Context, action: &str, url: &DatabaseUrl, yes: bool) -> Result<()> {
-    if yes {
+pub fn confirm(context: &Context, action: &str, target: &Target, yes: bool) -> Result<()> {
+    // The dev database is disposable: nothing there needs protecting.
+    if yes || target.disposable {
         return Ok(());
     }
+    let url = &target.url;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if interactive && !context.output.json() {
         let answer = dialoguer::Confirm::new()

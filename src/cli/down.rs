@@ -65,8 +65,8 @@ pub fn run(context: &Context, args: &DownArgs) -> Result<()> {
             db::confirm(
                 context,
                 &format!("revert {} migrations", plan.len()),
-                &session.url,
-                args.yes || target.disposable,
+                &target,
+                args.yes,
             )?;
         }
         let reverted = db::run_plan(context, &mut session, &plan, Direction::Down).await?;

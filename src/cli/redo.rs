@@ -48,8 +48,8 @@ pub fn run(context: &Context, args: &RedoArgs) -> Result<()> {
             db::confirm(
                 context,
                 &format!("revert and re-apply {} migrations", down_plan.len()),
-                &session.url,
-                args.yes || target.disposable,
+                &target,
+                args.yes,
             )?;
         }
         let reverted = db::run_plan(context, &mut session, &down_plan, Direction::Down).await?;

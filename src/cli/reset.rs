@@ -57,8 +57,8 @@ pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
     db::confirm(
         context,
         "drop everything and re-apply all migrations",
-        &target.url,
-        args.yes || target.disposable,
+        &target,
+        args.yes,
     )?;
     let started = Instant::now();
     db::block_on(async {

@@ -42,6 +42,22 @@ impl Direction {
             Direction::Down => "down",
         }
     }
+
+    /// What happens to a migration run this way: "applied" or "reverted".
+    pub fn past(self) -> &'static str {
+        match self {
+            Direction::Up => "applied",
+            Direction::Down => "reverted",
+        }
+    }
+
+    /// The script that runs `migration` this way (a down script may be absent).
+    pub fn script(self, migration: &Migration) -> Option<&crate::migration::Script> {
+        match self {
+            Direction::Up => Some(&migration.up),
+            Direction::Down => migration.down.as_ref(),
+        }
+    }
 }
 
 /// A migration that ran.

@@ -95,7 +95,7 @@ impl Postgres {
 
     pub(crate) async fn columns_of(&mut self, table: &str) -> Result<Vec<String>> {
         let quoted = super::history::quote_qualified(table);
-        let rows = sqlx::query(
+        sqlx::query_scalar(
             "SELECT a.attname::text FROM pg_attribute a \
              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY a.attnum",
@@ -103,11 +103,7 @@ impl Postgres {
         .bind(quoted)
         .fetch_all(&mut self.conn)
         .await
-        .map_err(|err| database_error("cannot inspect the history table", &err))?;
-        rows.iter()
-            .map(|row| row.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()
-            .map_err(|err| database_error("cannot inspect the history table", &err))
+        .map_err(|err| database_error("cannot inspect the history table", &err))
     }
 
     pub(crate) async fn schema_of(&mut self, table: &str) -> Result<Option<String>> {
@@ -150,7 +146,7 @@ impl Postgres {
         migration: &Migration,
         direction: Direction,
     ) -> Result<Ran, Failure> {
-        let Some(script) = script_of(migration, direction) else {
+        let Some(script) = direction.script(migration) else {
             return Err(Failure::message(&migration.up.path, "no down script"));
         };
         if migration.no_transaction {
@@ -258,13 +254,6 @@ $cargo_migrate_reset$"#;
             .await
             .map(|_| ())
             .map_err(|err| database_error("cannot empty the database", &err))
-    }
-}
-
-fn script_of(migration: &Migration, direction: Direction) -> Option<&crate::migration::Script> {
-    match direction {
-        Direction::Up => Some(&migration.up),
-        Direction::Down => migration.down.as_ref(),
     }
 }
 

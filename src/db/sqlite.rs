@@ -60,15 +60,11 @@ impl Sqlite {
             Some((schema, name)) => (schema, name),
             None => ("main", table),
         };
-        let rows = sqlx::query("SELECT name FROM pragma_table_info($1, $2) ORDER BY cid")
+        sqlx::query_scalar("SELECT name FROM pragma_table_info($1, $2) ORDER BY cid")
             .bind(name)
             .bind(schema)
             .fetch_all(&mut self.conn)
             .await
-            .map_err(|err| database_error("cannot inspect the history table", &err))?;
-        rows.iter()
-            .map(|row| row.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()
             .map_err(|err| database_error("cannot inspect the history table", &err))
     }
 
@@ -101,12 +97,8 @@ impl Sqlite {
         migration: &Migration,
         direction: Direction,
     ) -> Result<Ran, Failure> {
-        let script = match direction {
-            Direction::Up => &migration.up,
-            Direction::Down => match &migration.down {
-                Some(down) => down,
-                None => return Err(Failure::message(&migration.up.path, "no down script")),
-            },
+        let Some(script) = direction.script(migration) else {
+            return Err(Failure::message(&migration.up.path, "no down script"));
         };
         if migration.no_transaction {
             let started = Instant::now();

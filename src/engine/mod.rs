@@ -14,39 +14,21 @@ use crate::error::{Error, ErrorClass, ErrorCode, Result, display_path};
 use crate::migration::Migration;
 use crate::workspace::SetSpec;
 
-/// The URL from `--database-url`, the configured environment variable or `.env`; `None` when
-/// none of them is set.
+/// The URL from `--database-url`, else the configured environment variable (default
+/// `DATABASE_URL`), else that variable in `.env` at the workspace root; `None` when none is set.
 pub fn find_url(
     flag: Option<&str>,
     spec: &SetSpec,
     workspace_root: &Path,
 ) -> Result<Option<DatabaseUrl>> {
-    match resolve_url(flag, spec, workspace_root) {
-        Ok(url) => Ok(Some(url)),
-        Err(err) if err.code == ErrorCode::NoDatabaseUrl => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-/// Where the URL comes from: `--database-url`, the configured environment variable (default
-/// `DATABASE_URL`), or that variable in `.env` at the workspace root.
-pub fn resolve_url(
-    flag: Option<&str>,
-    spec: &SetSpec,
-    workspace_root: &Path,
-) -> Result<DatabaseUrl> {
     if let Some(url) = flag {
-        return DatabaseUrl::parse(url, "--database-url");
+        return DatabaseUrl::parse(url, "--database-url").map(Some);
     }
-    let variable = spec
-        .config
-        .database_url_env
-        .clone()
-        .unwrap_or_else(|| "DATABASE_URL".to_string());
+    let variable = url_variable(spec);
     if let Ok(url) = std::env::var(&variable)
         && !url.trim().is_empty()
     {
-        return DatabaseUrl::parse(&url, &format!("environment variable {variable}"));
+        return DatabaseUrl::parse(&url, &format!("environment variable {variable}")).map(Some);
     }
     let dotenv = workspace_root.join(".env");
     if dotenv.is_file() {
@@ -58,21 +40,36 @@ pub fn resolve_url(
                 return DatabaseUrl::parse(
                     &value,
                     &format!("{variable} in {}", display_path(&dotenv)),
-                );
+                )
+                .map(Some);
             }
         }
     }
-    Err(Error::input(
+    Ok(None)
+}
+
+/// The environment variable that holds the set's URL.
+fn url_variable(spec: &SetSpec) -> String {
+    spec.config
+        .database_url_env
+        .clone()
+        .unwrap_or_else(|| "DATABASE_URL".to_string())
+}
+
+/// The error for a command that needs a URL and has none ([`find_url`] gave `None`).
+pub fn no_url_error(spec: &SetSpec, workspace_root: &Path) -> Error {
+    let variable = url_variable(spec);
+    Error::input(
         ErrorCode::NoDatabaseUrl,
         format!("no database URL: --database-url is not given and {variable} is not set"),
     )
     .at(format!(
         "{variable} (environment or {})",
-        display_path(&dotenv)
+        display_path(&workspace_root.join(".env"))
     ))
     .hint(format!(
         "pass --database-url postgres://user@host/db (or sqlite:app.db), or set {variable}"
-    )))
+    ))
 }
 
 fn dotenv_error(path: &Path, err: &dotenvy::Error) -> Error {
@@ -221,14 +218,25 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
         Direction::Up => "applying",
         Direction::Down => "reverting",
     };
-    let script = match direction {
-        Direction::Up => Some(&migration.up),
-        Direction::Down => migration.down.as_ref(),
-    };
     let location = match failure.position {
         Some((line, column)) => format!("{}:{line}:{column}", display_path(&failure.script)),
         None => display_path(&failure.script),
     };
+    if failure.lock_busy {
+        return Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::LockTimeout,
+            format!(
+                "{verb} {}_{} waited too long for another process's lock: {}",
+                migration.version.as_str(),
+                migration.name,
+                failure.message
+            ),
+        )
+        .at(location)
+        .hint("another run (or an open transaction) holds the database's write lock; nothing of this migration was applied; wait and retry, or raise --lock-timeout");
+    }
+    let script = direction.script(migration);
     let mut detail = Vec::new();
     if let (Some((line, column)), Some(script)) = (failure.position, script)
         && let Some(frame) = code_frame(&script.sql, line, column)
@@ -248,20 +256,6 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
             .as_ref()
             .map(|h| format!("= server hint: {h}")),
     );
-    if failure.lock_busy {
-        return Error::new(
-            ErrorClass::Unreachable,
-            ErrorCode::LockTimeout,
-            format!(
-                "{verb} {}_{} waited too long for another process's lock: {}",
-                migration.version.as_str(),
-                migration.name,
-                failure.message
-            ),
-        )
-        .at(location)
-        .hint("another run (or an open transaction) holds the database's write lock; nothing of this migration was applied; wait and retry, or raise --lock-timeout");
-    }
     let (class, hint) = if failure.connection_lost {
         (
             ErrorClass::Unreachable,
@@ -280,10 +274,7 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
             ErrorClass::CheckFailed,
             format!(
                 "nothing of it was {}: its first statement failed; fix the script and run the command again",
-                match direction {
-                    Direction::Up => "applied",
-                    Direction::Down => "reverted",
-                }
+                direction.past()
             ),
         )
     } else if migration.no_transaction {
@@ -296,10 +287,7 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
             ErrorClass::CheckFailed,
             format!(
                 "nothing of it was {} (it ran in a transaction); fix the script and run the command again",
-                match direction {
-                    Direction::Up => "applied",
-                    Direction::Down => "reverted",
-                }
+                direction.past()
             ),
         )
     };
