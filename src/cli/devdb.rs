@@ -86,16 +86,22 @@ fn image_for(spec: &SetSpec) -> String {
     sandbox::default_image(spec.config.image.as_deref(), None)
 }
 
-/// The set's dev database URL for a command given no URL: started on demand, announced once.
-pub fn ensure_dev(context: &Context, workspace: &Workspace, spec: &SetSpec) -> Result<DatabaseUrl> {
-    let (key, dialect) = key_and_dialect(workspace, spec)?;
+/// Starts the set's dev database (or finds it running) with the chosen provider and image,
+/// showing progress notes (an image pull) on stderr.
+fn start(context: &Context, spec: &SetSpec, key: &DevKey, dialect: Dialect) -> Result<(Dev, bool)> {
     let provider = provider_for(context, spec, dialect)?;
-    let (dev, started) = block_on(sandbox::dev_start(
-        &key,
+    block_on(sandbox::dev_start(
+        key,
         provider,
         &image_for(spec),
         &|note| context.output.status(format!("note: {note}")),
-    ))?;
+    ))
+}
+
+/// The set's dev database URL for a command given no URL: started on demand, announced once.
+pub fn ensure_dev(context: &Context, workspace: &Workspace, spec: &SetSpec) -> Result<DatabaseUrl> {
+    let (key, dialect) = key_and_dialect(workspace, spec)?;
+    let (dev, started) = start(context, spec, &key, dialect)?;
     let url = DatabaseUrl::sandbox(&dev.url, dialect);
     if started {
         context.output.status(format!(
@@ -124,13 +130,7 @@ pub fn run(context: &Context, args: &DevDbArgs) -> Result<()> {
     let output = &context.output;
     match &args.action {
         DevDbAction::Start | DevDbAction::Url => {
-            let provider = provider_for(context, &spec, dialect)?;
-            let (dev, started) = block_on(sandbox::dev_start(
-                &key,
-                provider,
-                &image_for(&spec),
-                &|note| output.status(format!("note: {note}")),
-            ))?;
+            let (dev, started) = start(context, &spec, &key, dialect)?;
             if output.json() {
                 output.print_json(&DevReport {
                     running: true,

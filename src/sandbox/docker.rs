@@ -243,6 +243,8 @@ pub struct DevContainer {
 /// whether it was started or created now.
 pub async fn start_dev(image: &str, name: &str, workspace: &str) -> Result<(DevContainer, bool)> {
     check_daemon()?;
+    // Best effort: leftovers of killed runs go before we add one more container.
+    let _ = sweep_leftovers().await;
     let docker = client().await?;
     let mut lost_race = false;
     loop {

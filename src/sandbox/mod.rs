@@ -162,6 +162,10 @@ impl DevKey {
     fn sqlite_file(&self) -> PathBuf {
         self.dir.join("dev.sqlite3")
     }
+
+    fn sqlite_url(&self) -> String {
+        format!("sqlite:{}?mode=rwc", self.sqlite_file().display())
+    }
 }
 
 /// `$XDG_CACHE_HOME/cargo-migrate`, else `~/.cache/cargo-migrate`, else the temp dir's.
@@ -260,7 +264,7 @@ pub async fn dev_start(
                         &err,
                     )
                 })?;
-            (format!("sqlite:{}?mode=rwc", file.display()), started, None)
+            (key.sqlite_url(), started, None)
         }
         Provider::Local => {
             let (cluster, started) = local::start_dev(
@@ -275,8 +279,6 @@ pub async fn dev_start(
             (cluster.url, started, None)
         }
         Provider::Docker => {
-            // Best effort: leftovers of killed runs go before we add one more container.
-            let _ = docker::sweep_leftovers().await;
             if !docker::image_present(image).await? {
                 notify(&format!("pulling {image}: it is not present locally"));
             }
@@ -308,11 +310,7 @@ pub async fn dev_status(key: &DevKey) -> Result<Option<Dev>> {
         return Ok(None);
     };
     let url = match state.provider {
-        Provider::Sqlite => {
-            let file = key.sqlite_file();
-            file.exists()
-                .then(|| format!("sqlite:{}?mode=rwc", file.display()))
-        }
+        Provider::Sqlite => key.sqlite_file().exists().then(|| key.sqlite_url()),
         Provider::Local => local::dev_status(&key.dir.join("postgres"))
             .await?
             .map(|cluster| cluster.url),
