@@ -6,7 +6,6 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::Command;
 
 use support::{Outcome, Workspace, run_in_env};
 
@@ -49,31 +48,6 @@ impl Drop for DevWorkspace {
     fn drop(&mut self) {
         let _ = self.run(&["db", "stop"]);
     }
-}
-
-fn have_local_postgres() -> bool {
-    if cargo_migrate::sandbox::local::find_binaries(None).is_some() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true but PostgreSQL server binaries are missing");
-    }
-    eprintln!("skipped: PostgreSQL server binaries not found");
-    false
-}
-
-fn have_docker() -> bool {
-    let ok = Command::new("docker")
-        .arg("info")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true but Docker is not available");
-        }
-        eprintln!("skipped: no Docker engine answers");
-    }
-    ok
 }
 
 /// `up`, then `status`, then `down` in three processes see the same database.
@@ -136,7 +110,7 @@ fn dev_loop(dev: &DevWorkspace) {
 
 #[test]
 fn local_postgres_dev_database() {
-    if !have_local_postgres() {
+    if !support::have_local_postgres() {
         return;
     }
     let dev = DevWorkspace::new("single", "local");
@@ -146,7 +120,7 @@ fn local_postgres_dev_database() {
 
 #[test]
 fn docker_dev_database() {
-    if !have_docker() {
+    if !support::have_docker() {
         return;
     }
     let dev = DevWorkspace::new("single", "docker");

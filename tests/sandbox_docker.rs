@@ -7,6 +7,8 @@
 //! so their timings are not distorted by each other. They only connect to ports published on
 //! 127.0.0.1.
 
+mod support;
+
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -19,20 +21,6 @@ use sqlx::Connection;
 
 /// Containers of these tests start one test at a time.
 static DOCKER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn docker_available() -> bool {
-    let ok = Command::new("docker")
-        .arg("info")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true but Docker is not available (.ci/run should have started it)");
-        }
-        eprintln!("skipped: no Docker engine answers `docker info`");
-    }
-    ok
-}
 
 /// The image the tests use: the one `build-postgres-image.sh` tags, for the local major version.
 fn image() -> String {
@@ -141,7 +129,7 @@ async fn connect(url: &str) -> sqlx::PgConnection {
 
 #[tokio::test]
 async fn starts_serves_sql_and_is_removed() {
-    if !docker_available() {
+    if !support::have_docker() {
         return;
     }
     let _lock = DOCKER_LOCK.lock().await;
@@ -191,7 +179,7 @@ async fn starts_serves_sql_and_is_removed() {
 
 #[tokio::test]
 async fn a_second_start_comes_from_the_cache_and_is_faster() {
-    if !docker_available() {
+    if !support::have_docker() {
         return;
     }
     let _lock = DOCKER_LOCK.lock().await;
@@ -282,7 +270,7 @@ async fn a_second_start_comes_from_the_cache_and_is_faster() {
 
 #[tokio::test]
 async fn dropping_a_sandbox_cancels_its_cache_build() {
-    if !docker_available() {
+    if !support::have_docker() {
         return;
     }
     let _lock = DOCKER_LOCK.lock().await;
@@ -317,7 +305,7 @@ async fn dropping_a_sandbox_cancels_its_cache_build() {
 
 #[tokio::test]
 async fn a_changed_source_image_rebuilds_the_cache() {
-    if !docker_available() {
+    if !support::have_docker() {
         return;
     }
     let _lock = DOCKER_LOCK.lock().await;
@@ -392,7 +380,7 @@ async fn a_changed_source_image_rebuilds_the_cache() {
 
 #[tokio::test]
 async fn a_missing_image_is_reported_as_missing() {
-    if !docker_available() {
+    if !support::have_docker() {
         return;
     }
     let _lock = DOCKER_LOCK.lock().await;
@@ -425,7 +413,7 @@ async fn a_missing_image_is_reported_as_missing() {
 
 #[tokio::test]
 async fn a_dev_container_keeps_its_data_until_stopped() {
-    if !docker_available() {
+    if !support::have_docker() {
         return;
     }
     let _lock = DOCKER_LOCK.lock().await;
@@ -544,7 +532,7 @@ async fn a_dev_container_keeps_its_data_until_stopped() {
 
 #[tokio::test]
 async fn a_container_of_another_tool_is_left_alone() {
-    if !docker_available() {
+    if !support::have_docker() {
         return;
     }
     let _lock = DOCKER_LOCK.lock().await;
@@ -565,7 +553,7 @@ async fn a_container_of_another_tool_is_left_alone() {
 
 #[tokio::test]
 async fn leftovers_of_dead_processes_are_swept() {
-    if !docker_available() {
+    if !support::have_docker() {
         return;
     }
     let _lock = DOCKER_LOCK.lock().await;

@@ -3,6 +3,8 @@
 //! Without the binaries the tests print why they are skipped and pass, except under
 //! `CI=true`, where missing binaries are a failure.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -10,18 +12,6 @@ use std::time::{Duration, Instant};
 use cargo_migrate::error::ErrorCode;
 use cargo_migrate::sandbox::local::{self, LocalOptions, LocalPostgres};
 use sqlx::{Connection, PgConnection, Row};
-
-/// Whether the server binaries are here; prints a skip reason when not (panics under CI).
-fn have_binaries(test: &str) -> bool {
-    if local::find_binaries(None).is_some() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: CI=true but no PostgreSQL server binaries were found (install postgresql)");
-    }
-    eprintln!("skipping {test}: no PostgreSQL server binaries found (install postgresql)");
-    false
-}
 
 /// Every process on the machine: (pid, parent pid, command line with spaces for NULs).
 fn processes() -> Vec<(u32, u32, String)> {
@@ -113,7 +103,7 @@ async fn query_string(url: &str, sql: &'static str) -> String {
 
 #[tokio::test]
 async fn starts_serves_and_stops() {
-    if !have_binaries("starts_serves_and_stops") {
+    if !support::have_local_postgres() {
         return;
     }
     let mut pg = LocalPostgres::start(LocalOptions::default()).await.unwrap();
@@ -221,7 +211,7 @@ async fn starts_serves_and_stops() {
 
 #[tokio::test]
 async fn template_cache_replaces_initdb() {
-    if !have_binaries("template_cache_replaces_initdb") {
+    if !support::have_local_postgres() {
         return;
     }
     let cache = tempfile::tempdir().unwrap();
@@ -271,7 +261,7 @@ async fn template_cache_replaces_initdb() {
 
 #[tokio::test]
 async fn drop_stops_and_deletes() {
-    if !have_binaries("drop_stops_and_deletes") {
+    if !support::have_local_postgres() {
         return;
     }
     let (socket_dir, data_dir, pids) = {
@@ -291,7 +281,7 @@ async fn drop_stops_and_deletes() {
 
 #[test]
 fn a_panicking_test_does_not_leak_the_server() {
-    if !have_binaries("a_panicking_test_does_not_leak_the_server") {
+    if !support::have_local_postgres() {
         return;
     }
     let (sender, receiver) = std::sync::mpsc::channel();
@@ -336,7 +326,7 @@ async fn exit_without_stopping() {
 
 #[test]
 fn the_watchdog_cleans_up_after_an_exit() {
-    if !have_binaries("the_watchdog_cleans_up_after_an_exit") {
+    if !support::have_local_postgres() {
         return;
     }
     let output = Command::new(std::env::current_exe().unwrap())
@@ -386,7 +376,7 @@ async fn missing_binaries_are_an_unreachable_error() {
 
 #[test]
 fn finds_the_server_binaries() {
-    if !have_binaries("finds_the_server_binaries") {
+    if !support::have_local_postgres() {
         return;
     }
     let dir = local::find_binaries(None).unwrap();
@@ -402,46 +392,14 @@ fn finds_the_server_binaries() {
     );
 }
 
-/// A directory of stand-in server binaries: `initdb` and `postgres` are the real ones unless
-/// replaced by a failing script; scripts record their arguments in `args`.
-fn fake_binaries(real: &Path, failing: &str) -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    // The binaries may run as another user (as root: `postgres`): let it in.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let args = dir.path().join("args");
-    std::fs::write(&args, "").unwrap();
-    std::fs::set_permissions(&args, std::fs::Permissions::from_mode(0o666)).unwrap();
-    for name in ["initdb", "postgres"] {
-        let path = dir.path().join(name);
-        if name == failing {
-            let script = format!(
-                "#!/bin/sh\n\
-                 [ \"$1\" = --version ] && exec '{real}/{name}' --version\n\
-                 echo \"$@\" > '{args}'\n\
-                 echo 'an earlier line' >&2\n\
-                 echo 'FATAL:  the {name} stand-in fails on purpose' >&2\n\
-                 exit 1\n",
-                real = real.display(),
-                args = args.display(),
-            );
-            std::fs::write(&path, script).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        } else {
-            std::os::unix::fs::symlink(real.join(name), &path).unwrap();
-        }
-    }
-    dir
-}
-
 #[tokio::test]
 async fn startup_failures_carry_the_output_and_clean_up() {
-    if !have_binaries("startup_failures_carry_the_output_and_clean_up") {
+    if !support::have_local_postgres() {
         return;
     }
     let real = local::find_binaries(None).unwrap();
     for failing in ["initdb", "postgres"] {
-        let fake = fake_binaries(&real, failing);
+        let fake = support::fake_binaries(&real, failing);
         let error = LocalPostgres::start(LocalOptions {
             binaries: Some(fake.path().to_path_buf()),
             ..LocalOptions::default()

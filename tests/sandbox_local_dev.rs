@@ -5,6 +5,8 @@
 //! `CI=true`, where missing binaries are a failure. Every cluster a test starts is stopped by
 //! a [`DevGuard`], also when the test fails.
 
+mod support;
+
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,18 +15,6 @@ use std::time::{Duration, Instant};
 use cargo_migrate::error::ErrorCode;
 use cargo_migrate::sandbox::local::{self, DevCluster, LocalOptions};
 use sqlx::{Connection, PgConnection};
-
-/// Whether the server binaries are here; prints a skip reason when not (panics under CI).
-fn have_binaries(test: &str) -> bool {
-    if local::find_binaries(None).is_some() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: CI=true but no PostgreSQL server binaries were found (install postgresql)");
-    }
-    eprintln!("skipping {test}: no PostgreSQL server binaries found (install postgresql)");
-    false
-}
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -171,7 +161,7 @@ fn crash(cluster: &DevCluster) {
 
 #[tokio::test]
 async fn starts_reuses_reports_and_stops() {
-    if !have_binaries("starts_reuses_reports_and_stops") {
+    if !support::have_local_postgres() {
         return;
     }
     let parent = dev_parent();
@@ -329,7 +319,7 @@ async fn start_dev_and_exit() {
 
 #[test]
 fn the_cluster_outlives_the_process_that_started_it() {
-    if !have_binaries("the_cluster_outlives_the_process_that_started_it") {
+    if !support::have_local_postgres() {
         return;
     }
     let parent = dev_parent();
@@ -398,7 +388,7 @@ fn the_cluster_outlives_the_process_that_started_it() {
 
 #[tokio::test]
 async fn a_stale_postmaster_pid_means_not_running() {
-    if !have_binaries("a_stale_postmaster_pid_means_not_running") {
+    if !support::have_local_postgres() {
         return;
     }
     let parent = dev_parent();
@@ -452,7 +442,7 @@ async fn a_stale_postmaster_pid_means_not_running() {
 
 #[tokio::test]
 async fn a_long_directory_puts_the_socket_under_tmp() {
-    if !have_binaries("a_long_directory_puts_the_socket_under_tmp") {
+    if !support::have_local_postgres() {
         return;
     }
     let parent = dev_parent();
@@ -512,7 +502,7 @@ async fn a_long_directory_puts_the_socket_under_tmp() {
 
 #[test]
 fn concurrent_starts_make_one_server() {
-    if !have_binaries("concurrent_starts_make_one_server") {
+    if !support::have_local_postgres() {
         return;
     }
     let parent = dev_parent();
@@ -585,7 +575,7 @@ fn concurrent_starts_make_one_server() {
 
 #[tokio::test]
 async fn an_unreachable_directory_moves_the_data_as_root() {
-    if !have_binaries("an_unreachable_directory_moves_the_data_as_root") {
+    if !support::have_local_postgres() {
         return;
     }
     if !is_root() {
@@ -672,35 +662,9 @@ fn stop_leaves_files_it_did_not_make() {
     assert!(!dir.join("postgres.log").exists());
 }
 
-/// A directory of stand-in server binaries: `initdb` and `postgres` are the real ones unless
-/// replaced by a failing script.
-fn fake_binaries(real: &Path, failing: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    // The binaries may run as another user (as root: `postgres`): let it in.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    for name in ["initdb", "postgres"] {
-        let path = dir.path().join(name);
-        if name == failing {
-            let script = format!(
-                "#!/bin/sh\n\
-                 [ \"$1\" = --version ] && exec '{real}/{name}' --version\n\
-                 echo 'an earlier line' >&2\n\
-                 echo 'FATAL:  the {name} stand-in fails on purpose' >&2\n\
-                 exit 1\n",
-                real = real.display(),
-            );
-            std::fs::write(&path, script).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        } else {
-            std::os::unix::fs::symlink(real.join(name), &path).unwrap();
-        }
-    }
-    dir
-}
-
 #[tokio::test]
 async fn startup_failures_carry_the_output() {
-    if !have_binaries("startup_failures_carry_the_output") {
+    if !support::have_local_postgres() {
         return;
     }
     let real = local::find_binaries(None).unwrap();
@@ -708,7 +672,7 @@ async fn startup_failures_carry_the_output() {
         let parent = dev_parent();
         let dir = parent.path().join("dev");
         let _guard = DevGuard(dir.clone());
-        let fake = fake_binaries(&real, failing);
+        let fake = support::fake_binaries(&real, failing);
         let error = local::start_dev(
             &dir,
             LocalOptions {

@@ -2,20 +2,18 @@
 //! or `nobody`, tested in sandbox_local.rs); here the test re-executes itself as `nobody`, so
 //! the non-root path — running the binaries directly — is exercised too.
 
+mod support;
+
 use std::process::Command;
 
-use cargo_migrate::sandbox::local::{LocalOptions, LocalPostgres, find_binaries};
+use cargo_migrate::sandbox::local::{LocalOptions, LocalPostgres};
 use sqlx::Connection;
 
 const CHILD: &str = "CM_LOCAL_AS_USER_CHILD";
 
 #[test]
 fn local_provider_runs_as_a_normal_user() {
-    if find_binaries(None).is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true but PostgreSQL server binaries are missing");
-        }
-        eprintln!("skipped: PostgreSQL server binaries not found");
+    if !support::have_local_postgres() {
         return;
     }
     // SAFETY: geteuid has no preconditions.

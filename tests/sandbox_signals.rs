@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cargo_migrate::sandbox::docker::{DockerPostgres, LABEL};
-use cargo_migrate::sandbox::local::{LocalOptions, LocalPostgres, find_binaries};
+use cargo_migrate::sandbox::local::{LocalOptions, LocalPostgres};
 use support::{Workspace, run_in_env};
 
 /// Set in the child: which sandbox to start (`docker` or `local`).
@@ -34,37 +34,6 @@ const CLEANUP_WAIT: Duration = Duration::from_secs(15);
 const START_WAIT: Duration = Duration::from_secs(60);
 /// How long the child may take to exit once signalled.
 const EXIT_WAIT: Duration = Duration::from_secs(30);
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn have_docker() -> bool {
-    let ok = Command::new("docker")
-        .arg("info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !ok {
-        if in_ci() {
-            panic!("CI=true but Docker is not available (`docker info` fails)");
-        }
-        eprintln!("skipped: no Docker engine answers (`docker info` fails)");
-    }
-    ok
-}
-
-fn have_local_postgres() -> bool {
-    if find_binaries(None).is_some() {
-        return true;
-    }
-    if in_ci() {
-        panic!("CI=true but PostgreSQL server binaries are missing");
-    }
-    eprintln!("skipped: PostgreSQL server binaries not found (install postgresql)");
-    false
-}
 
 fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -406,7 +375,7 @@ enum DockerMoment {
 }
 
 fn docker_sigint(moment: DockerMoment) {
-    if !have_docker() {
+    if !support::have_docker() {
         return;
     }
     // Declared first: dropped last, after the child is dead.
@@ -592,7 +561,7 @@ fn alive(pid: i32) -> bool {
 }
 
 fn local_signal(signal: libc::c_int, name: &str) {
-    if !have_local_postgres() {
+    if !support::have_local_postgres() {
         return;
     }
     let mut guard = ClusterGuard {

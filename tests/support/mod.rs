@@ -201,16 +201,79 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// Whether the tests run in CI (`CI=true`): there a missing prerequisite fails a test
+/// instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Whether PostgreSQL's server binaries are installed; a test without them skips (saying
+/// why), except in CI, where they must be.
+pub fn have_local_postgres() -> bool {
+    if find_binaries(None).is_some() {
+        return true;
+    }
+    if in_ci() {
+        panic!("CI=true but PostgreSQL server binaries are missing (install Debian's postgresql)");
+    }
+    eprintln!("skipped: PostgreSQL server binaries not found (install postgresql)");
+    false
+}
+
+/// Whether a Docker engine answers `docker info`; a test without one skips (saying why),
+/// except in CI, where `.ci/run` starts one.
+pub fn have_docker() -> bool {
+    let ok = Command::new("docker")
+        .arg("info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !ok {
+        if in_ci() {
+            panic!("CI=true but Docker is not available (.ci/run should have started it)");
+        }
+        eprintln!("skipped: no Docker engine answers `docker info`");
+    }
+    ok
+}
+
+/// A directory of stand-in server binaries: `initdb` and `postgres` are the real ones unless
+/// replaced by a failing script; scripts record their arguments in `args`.
+pub fn fake_binaries(real: &Path, failing: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The binaries may run as another user (as root: `postgres`): let it in.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let args = dir.path().join("args");
+    std::fs::write(&args, "").unwrap();
+    std::fs::set_permissions(&args, std::fs::Permissions::from_mode(0o666)).unwrap();
+    for name in ["initdb", "postgres"] {
+        let path = dir.path().join(name);
+        if name == failing {
+            let script = format!(
+                "#!/bin/sh\n\
+                 [ \"$1\" = --version ] && exec '{real}/{name}' --version\n\
+                 echo \"$@\" > '{args}'\n\
+                 echo 'an earlier line' >&2\n\
+                 echo 'FATAL:  the {name} stand-in fails on purpose' >&2\n\
+                 exit 1\n",
+                real = real.display(),
+                args = args.display(),
+            );
+            std::fs::write(&path, script).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        } else {
+            std::os::unix::fs::symlink(real.join(name), &path).unwrap();
+        }
+    }
+    dir
+}
+
 /// Starts a cluster, or returns `None` (with a printed reason) where PostgreSQL's server
 /// binaries are not installed. In CI they must be.
 pub fn postgres() -> Option<Pg> {
-    if find_binaries(None).is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "CI=true but PostgreSQL server binaries are missing (install Debian's postgresql)"
-            );
-        }
-        eprintln!("skipped: PostgreSQL server binaries not found (install postgresql)");
+    if !have_local_postgres() {
         return None;
     }
     let runtime = runtime();
