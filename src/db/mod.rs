@@ -160,14 +160,6 @@ pub enum Database {
     Sqlite(sqlite::Sqlite),
 }
 
-/// How an existing history table was found, or which one to create.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HistoryChoice {
-    Own,
-    Sqlx,
-    Diesel,
-}
-
 impl Database {
     /// Connects, retrying transient failures until `options.wait` runs out. `on_wait` is called
     /// once when the first attempt fails and waiting begins.

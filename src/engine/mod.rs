@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::config::HistoryKind;
 use crate::db::history::{self, AppliedRow, HistoryFormat};
-use crate::db::{ConnectOptions, Database, DatabaseUrl, Direction, Failure, HistoryChoice};
+use crate::db::{ConnectOptions, Database, DatabaseUrl, Direction, Failure};
 use crate::error::{Error, ErrorClass, ErrorCode, Result, display_path};
 use crate::migration::Migration;
 use crate::workspace::SetSpec;
@@ -135,36 +135,26 @@ impl Session {
         let (own, sqlx, diesel) = db.existing_histories(&options.own_table).await?;
         // Configured: that format, found or to be created. Otherwise an existing table is
         // adopted: ours first, then sqlx's, then diesel's.
-        let choice = if let Some(kind) = options.history {
-            match kind {
-                HistoryKind::Own => HistoryChoice::Own,
-                HistoryKind::Sqlx => HistoryChoice::Sqlx,
-                HistoryKind::Diesel => HistoryChoice::Diesel,
-            }
-        } else if own {
-            HistoryChoice::Own
+        let kind = options.history.unwrap_or(if own || !(sqlx || diesel) {
+            HistoryKind::Own
         } else if sqlx {
-            HistoryChoice::Sqlx
-        } else if diesel {
-            HistoryChoice::Diesel
+            HistoryKind::Sqlx
         } else {
-            HistoryChoice::Own
-        };
-        let format = match choice {
-            HistoryChoice::Own => HistoryFormat::Own {
-                name: options.own_table.clone(),
-            },
-            HistoryChoice::Sqlx => HistoryFormat::Sqlx { schema: None },
-            HistoryChoice::Diesel => HistoryFormat::Diesel { schema: None },
+            HistoryKind::Diesel
+        });
+        let (format, exists) = match kind {
+            HistoryKind::Own => (
+                HistoryFormat::Own {
+                    name: options.own_table.clone(),
+                },
+                own,
+            ),
+            HistoryKind::Sqlx => (HistoryFormat::Sqlx { schema: None }, sqlx),
+            HistoryKind::Diesel => (HistoryFormat::Diesel { schema: None }, diesel),
         };
         if options.mutating {
             db.lock(url, &format.table(), options.connect.lock_timeout)
                 .await?;
-            let exists = match choice {
-                HistoryChoice::Own => own,
-                HistoryChoice::Sqlx => sqlx,
-                HistoryChoice::Diesel => diesel,
-            };
             if !exists {
                 db.ensure_history(&format).await?;
             }
