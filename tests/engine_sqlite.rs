@@ -1691,3 +1691,48 @@ fn atuin_sqlite_sets_apply() {
         run(&["status", "--exit-code"]).assert_code(0);
     }
 }
+
+/// `history = "sqlx"` in the configuration: a fresh database gets sqlx's table (in sqlx's
+/// format), not cargo-migrate's, so `sqlx::migrate!()` can take over later.
+#[test]
+fn configured_sqlx_history_is_created_in_sqlx_format() {
+    let ws = Workspace::copy("sqlx-style");
+    let manifest = ws.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace(
+            "dialect = \"sqlite\"",
+            "dialect = \"sqlite\"\nhistory = \"sqlx\"",
+        ),
+    )
+    .unwrap();
+    let url = db_url(&ws, "configured.db");
+    ws.run(&["up", "--database-url", &url]).assert_code(0);
+    assert_eq!(sqlite_tables(&url), ["_sqlx_migrations", "notes"]);
+    let rows = sqlite_query(
+        &url,
+        "SELECT CAST(version AS TEXT), description, CAST(length(checksum) AS TEXT) FROM _sqlx_migrations ORDER BY version",
+    );
+    assert_eq!(
+        rows,
+        [
+            [
+                Some("20240101000000".to_string()),
+                Some("create notes".to_string()),
+                Some("48".to_string())
+            ],
+            [
+                Some("20240201000000".to_string()),
+                Some("index notes".to_string()),
+                Some("48".to_string())
+            ]
+        ]
+    );
+    let status = ws
+        .run(&["status", "--database-url", &url, "--format", "json"])
+        .assert_code(0)
+        .json();
+    assert_eq!(status["history_format"], "sqlx");
+    assert_eq!(status["up_to_date"], true);
+}
