@@ -1736,3 +1736,63 @@ fn configured_sqlx_history_is_created_in_sqlx_format() {
     assert_eq!(status["history_format"], "sqlx");
     assert_eq!(status["up_to_date"], true);
 }
+
+/// A URL of an unknown scheme: exit 2, the scheme named, and the password it holds not shown.
+#[test]
+fn unknown_url_scheme_is_refused_without_showing_the_password() {
+    let ws = Workspace::copy("sqlx-style");
+    let outcome = ws
+        .run(&["status", "--database-url", "oracle://app:Zq9-secret@db/app"])
+        .assert_code(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("the database URL has an unknown scheme: `oracle:`"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stderr.contains("Zq9-secret"), "{}", outcome.stderr);
+    let json = ws
+        .run(&[
+            "status",
+            "--database-url",
+            "oracle://app:Zq9-secret@db/app",
+            "--format",
+            "json",
+        ])
+        .assert_code(2)
+        .json();
+    assert_eq!(json["error"]["code"], "bad-database-url");
+    assert!(!json.to_string().contains("Zq9-secret"));
+}
+
+/// `down` reaching a migration without a down script stops before reverting anything: exit 1.
+#[test]
+fn down_stops_at_an_irreversible_migration() {
+    let ws = Workspace::copy("sqlx-style");
+    for entry in std::fs::read_dir(ws.path().join("migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".down.sql") {
+            std::fs::remove_file(&path).unwrap();
+        } else if let Some(stem) = name.strip_suffix(".up.sql") {
+            std::fs::rename(&path, path.with_file_name(format!("{stem}.sql"))).unwrap();
+        }
+    }
+    let url = db_url(&ws, "irreversible.db");
+    ws.run(&["up", "--database-url", &url]).assert_code(0);
+    let outcome = ws.run(&["down", "--database-url", &url]).assert_code(1);
+    assert!(
+        outcome
+            .stderr
+            .contains("migration 20240201000000 index_notes has no down script"),
+        "{}",
+        outcome.stderr
+    );
+    let json = ws
+        .run(&["down", "--database-url", &url, "--format", "json"])
+        .assert_code(1)
+        .json();
+    assert_eq!(json["error"]["code"], "irreversible-migration");
+    assert_eq!(history(&url).len(), 2, "nothing was reverted");
+}
