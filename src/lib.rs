@@ -12,5 +12,6 @@ pub mod error;
 pub mod migration;
 pub mod report;
 pub mod sandbox;
+pub mod schema;
 pub mod secrets;
 pub mod workspace;

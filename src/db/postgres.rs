@@ -31,6 +31,11 @@ pub struct Postgres {
 }
 
 impl Postgres {
+    /// The session's connection, for schema inspection.
+    pub(crate) fn connection(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
     pub(crate) async fn connect(url: &DatabaseUrl) -> Result<Postgres, ConnectFailure> {
         let options = PgConnectOptions::from_str(url.expose())
             .map_err(|err| ConnectFailure {

@@ -28,6 +28,11 @@ pub struct Sqlite {
 }
 
 impl Sqlite {
+    /// The session's connection, for schema inspection.
+    pub(crate) fn connection(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+
     pub(crate) async fn connect(
         url: &DatabaseUrl,
         options: &ConnectOptions,

@@ -1,0 +1,445 @@
+//! The dialect-neutral schema model: what `inspect` reads from a live database, what `render`
+//! prints and what `diff` compares.
+//!
+//! Rules every inspector follows (so that equal schemas compare equal, see `docs/drift.md`):
+//! - Maps are keyed by name and `BTreeMap`s, so iteration order is the sorted order.
+//! - Names are qualified as `schema.name` only when the schema is not `public` (PostgreSQL) or
+//!   not `main` (SQLite); [`QualifiedName`] does that once.
+//! - Text produced by the database's own deparser (`pg_get_expr`, `pg_get_constraintdef`,
+//!   `format_type`, ...) is taken as is, read with a fixed `search_path` so qualification does
+//!   not depend on the session; text taken from the user's SQL (SQLite) is normalised by
+//!   [`super::normalize`].
+//! - No OIDs, no physical column numbers (`attnum` gaps after a dropped column), no owners,
+//!   no grants, no statistics, no sequence current values: they differ between databases
+//!   that have the same schema.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dialect::Dialect;
+
+/// A whole database's schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    pub dialect: Dialect,
+    /// Namespaces that exist besides the default one (`public` / `main`), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schemas: BTreeMap<String, Namespace>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extensions: BTreeMap<String, Extension>,
+    /// Enums, domains, composite and range types.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub types: BTreeMap<QualifiedName, UserType>,
+    /// Sequences that are not an identity column's (those are part of the column).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sequences: BTreeMap<QualifiedName, Sequence>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<QualifiedName, Table>,
+    /// Views and materialized views.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub views: BTreeMap<QualifiedName, View>,
+    /// Functions, procedures and aggregates, keyed by signature: `name(argument types)`,
+    /// qualified like every other name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub routines: BTreeMap<String, Routine>,
+}
+
+impl Schema {
+    pub fn empty(dialect: Dialect) -> Schema {
+        Schema {
+            dialect,
+            schemas: BTreeMap::new(),
+            extensions: BTreeMap::new(),
+            types: BTreeMap::new(),
+            sequences: BTreeMap::new(),
+            tables: BTreeMap::new(),
+            views: BTreeMap::new(),
+            routines: BTreeMap::new(),
+        }
+    }
+}
+
+/// `schema.name`, printed without the schema when it is the default one (`public`, `main`).
+/// Ordered by its printed form.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct QualifiedName(String);
+
+impl QualifiedName {
+    /// The names of the default schema of each dialect, which names leave out.
+    pub const DEFAULT_SCHEMAS: [&'static str; 2] = ["public", "main"];
+
+    pub fn new(schema: &str, name: &str) -> QualifiedName {
+        if Self::DEFAULT_SCHEMAS.contains(&schema) || schema.is_empty() {
+            QualifiedName(name.to_string())
+        } else {
+            QualifiedName(format!("{schema}.{name}"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for QualifiedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespace {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// Extension versions are deliberately not part of the model: they follow the server's
+/// packages, not the history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    /// The schema the extension's objects live in.
+    pub schema: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UserTypeKind {
+    /// Labels in their sort order (which is what an enum compares by).
+    Enum {
+        labels: Vec<String>,
+    },
+    Domain {
+        base_type: String,
+        not_null: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        default: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        collation: Option<String>,
+        /// Check constraints by name: definition.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        checks: BTreeMap<String, String>,
+    },
+    /// Attributes in declaration order: (name, type).
+    Composite {
+        attributes: Vec<(String, String)>,
+    },
+    Range {
+        subtype: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserType {
+    #[serde(flatten)]
+    pub kind: UserTypeKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sequence {
+    pub data_type: String,
+    pub start: i64,
+    pub increment: i64,
+    pub min_value: i64,
+    pub max_value: i64,
+    pub cache: i64,
+    pub cycle: bool,
+    /// `table.column` when the sequence is owned by a column (serial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    /// In declaration order (the order `SELECT *` returns); compared by name, with a separate
+    /// "column order" change when the same columns come in another order.
+    pub columns: Vec<Column>,
+    /// Primary key, unique, check, foreign key and exclusion constraints, by name. SQLite's
+    /// unnamed constraints get a name derived from their definition (see the SQLite inspector).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constraints: BTreeMap<String, Constraint>,
+    /// Indexes that are not a constraint's own index, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub indexes: BTreeMap<String, Index>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub triggers: BTreeMap<String, Trigger>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, Policy>,
+    /// Row-level security: enabled, and forced for the owner too.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub row_security: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force_row_security: bool,
+    /// `PARTITION BY` key of a partitioned table, e.g. `RANGE (created_at)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_by: Option<String>,
+    /// Parent and bound of a partition, e.g. (`events`, `FOR VALUES FROM (...) TO (...)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_of: Option<PartitionOf>,
+    /// Parents of a table created with `INHERITS`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inherits: Vec<QualifiedName>,
+    /// Storage options worth comparing: `UNLOGGED`, SQLite's `STRICT` and `WITHOUT ROWID`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl Table {
+    pub fn new() -> Table {
+        Table {
+            columns: Vec::new(),
+            constraints: BTreeMap::new(),
+            indexes: BTreeMap::new(),
+            triggers: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            row_security: false,
+            force_row_security: false,
+            partition_by: None,
+            partition_of: None,
+            inherits: Vec::new(),
+            options: Vec::new(),
+            comment: None,
+        }
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|column| column.name == name)
+    }
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table::new()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionOf {
+    pub parent: QualifiedName,
+    pub bound: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// Canonical spelling: PostgreSQL's `format_type` (`character varying(320)`, `integer[]`,
+    /// `timestamp with time zone`); SQLite's declared type, upper-cased, spaces collapsed.
+    pub data_type: String,
+    pub nullable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+    /// The expression of a generated column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<Generated>,
+    /// Only when it differs from the type's default collation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl Column {
+    pub fn new(name: &str, data_type: &str) -> Column {
+        Column {
+            name: name.to_string(),
+            data_type: data_type.to_string(),
+            nullable: true,
+            default: None,
+            identity: None,
+            generated: None,
+            collation: None,
+            comment: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// `ALWAYS` or `BY DEFAULT`.
+    pub generation: String,
+    pub start: i64,
+    pub increment: i64,
+    pub min_value: i64,
+    pub max_value: i64,
+    pub cache: i64,
+    pub cycle: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generated {
+    pub expression: String,
+    /// `STORED` or `VIRTUAL`.
+    pub storage: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstraintKind {
+    PrimaryKey,
+    Unique,
+    Check,
+    ForeignKey,
+    Exclusion,
+}
+
+impl ConstraintKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConstraintKind::PrimaryKey => "primary key",
+            ConstraintKind::Unique => "unique",
+            ConstraintKind::Check => "check",
+            ConstraintKind::ForeignKey => "foreign key",
+            ConstraintKind::Exclusion => "exclusion",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Constraint {
+    pub kind: ConstraintKind,
+    /// The constraint as the database deparses it (PostgreSQL's `pg_get_constraintdef`:
+    /// `FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE DEFERRABLE`), or built
+    /// in the same spelling from SQLite's pragmas. Actions, match type and deferrability are
+    /// part of it.
+    pub definition: String,
+    /// Key columns, in key order (empty for checks and expressions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    pub unique: bool,
+    /// Access method: `btree`, `gin`, `gist`, `hash`, `brin`, ... (SQLite: `btree`).
+    pub method: String,
+    /// Key parts in order.
+    pub keys: Vec<IndexKey>,
+    /// `INCLUDE` columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// `WHERE` predicate of a partial index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nulls_not_distinct: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexKey {
+    /// A column name, or an expression (deparsed).
+    pub expression: String,
+    /// Only when not the type's default operator class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opclass: Option<String>,
+    /// Only when not the default: `COLLATE "C"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub descending: bool,
+    /// Only when not the default for the direction: `NULLS FIRST` / `NULLS LAST`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nulls: Option<String>,
+}
+
+impl IndexKey {
+    pub fn column(name: &str) -> IndexKey {
+        IndexKey {
+            expression: name.to_string(),
+            opclass: None,
+            collation: None,
+            descending: false,
+            nulls: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// The whole `CREATE TRIGGER` statement as the database deparses it (PostgreSQL's
+    /// `pg_get_triggerdef`), or SQLite's stored SQL, normalised.
+    pub definition: String,
+    /// PostgreSQL `ALTER TABLE ... DISABLE TRIGGER`: `O` (enabled, the default) is left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// `ALL`, `SELECT`, `INSERT`, `UPDATE` or `DELETE`.
+    pub command: String,
+    pub permissive: bool,
+    /// Role names, sorted; `public` when the policy applies to everyone.
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub using: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_check: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct View {
+    pub materialized: bool,
+    /// The query as the database deparses it (PostgreSQL's `pg_get_viewdef`), or SQLite's
+    /// stored SQL, normalised.
+    pub definition: String,
+    /// Materialized views' indexes, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub indexes: BTreeMap<String, Index>,
+    /// Triggers on views (`INSTEAD OF`), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub triggers: BTreeMap<String, Trigger>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutineKind {
+    Function,
+    Procedure,
+    Aggregate,
+}
+
+impl RoutineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutineKind::Function => "function",
+            RoutineKind::Procedure => "procedure",
+            RoutineKind::Aggregate => "aggregate",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Routine {
+    pub kind: RoutineKind,
+    pub language: String,
+    /// Return type (`void` for procedures' absence of one: left empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub returns: String,
+    /// The whole `CREATE OR REPLACE FUNCTION ...` text as `pg_get_functiondef` deparses it
+    /// (signature, attributes and body); for aggregates, a description of its parts.
+    pub definition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
