@@ -56,11 +56,21 @@ struct DevReport<'a> {
 }
 
 fn key_and_dialect(workspace: &Workspace, spec: &SetSpec) -> Result<(DevKey, Dialect)> {
-    let dialect = spec.dialect().ok_or_else(|| {
+    let dialect = known_dialect(workspace, spec, "no dev database can be chosen")?;
+    Ok((DevKey::new(&workspace.root, &spec.dir), dialect))
+}
+
+/// The set's dialect, or an error saying that without it, `consequence`.
+pub(super) fn known_dialect(
+    workspace: &Workspace,
+    spec: &SetSpec,
+    consequence: &str,
+) -> Result<Dialect> {
+    spec.dialect().ok_or_else(|| {
         Error::input(
             ErrorCode::UnknownDialect,
             format!(
-                "the dialect of set `{}` is not known, so no dev database can be chosen",
+                "the dialect of set `{}` is not known, so {consequence}",
                 spec.label(&workspace.root)
             ),
         )
@@ -69,11 +79,14 @@ fn key_and_dialect(workspace: &Workspace, spec: &SetSpec) -> Result<(DevKey, Dia
             .as_deref()
             .map_or_else(|| "--dialect".into(), crate::error::display_path))
         .hint("set `dialect` in [package.metadata.migrate], pass --dialect, or pass --database-url")
-    })?;
-    Ok((DevKey::new(&workspace.root, &spec.dir), dialect))
+    })
 }
 
-fn provider_for(context: &Context, spec: &SetSpec, dialect: Dialect) -> Result<Provider> {
+pub(super) fn provider_for(
+    context: &Context,
+    spec: &SetSpec,
+    dialect: Dialect,
+) -> Result<Provider> {
     let kind = context
         .global
         .sandbox
@@ -82,8 +95,10 @@ fn provider_for(context: &Context, spec: &SetSpec, dialect: Dialect) -> Result<P
     sandbox::resolve(kind, dialect)
 }
 
-fn image_for(spec: &SetSpec) -> String {
-    sandbox::default_image(spec.config.image.as_deref(), None)
+/// The Docker image for the set's sandboxes; `live_major` is the major version of the live
+/// server the set is compared with, when there is one.
+pub(super) fn image_for(spec: &SetSpec, live_major: Option<&str>) -> String {
+    sandbox::default_image(spec.config.image.as_deref(), live_major)
 }
 
 /// Starts the set's dev database (or finds it running) with the chosen provider and image,
@@ -93,7 +108,7 @@ fn start(context: &Context, spec: &SetSpec, key: &DevKey, dialect: Dialect) -> R
     block_on(sandbox::dev_start(
         key,
         provider,
-        &image_for(spec),
+        &image_for(spec, None),
         &|note| context.output.status(format!("note: {note}")),
     ))
 }

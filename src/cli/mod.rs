@@ -2,14 +2,18 @@
 //! errors to exit codes.
 
 mod baseline;
+mod check;
 mod db;
 mod devdb;
+mod diff;
 mod down;
 mod list;
 mod new;
 mod redo;
 mod reset;
 mod resolve;
+mod schema;
+mod scratch;
 mod status;
 mod up;
 
@@ -32,6 +36,8 @@ Examples:
   cargo migrate -p billing new add_index  …in package `billing`'s set
   cargo migrate status                    what is applied on $DATABASE_URL
   cargo migrate up                        apply the pending migrations
+  cargo migrate check                     in CI: replay, reversibility, drift
+  cargo migrate schema                    the schema the history produces
   cargo migrate db url                    the dev database commands use without a URL
   cargo-migrate migrate list --dir /migrations --dialect postgres   (no Cargo needed)
 
@@ -119,6 +125,9 @@ pub enum Command {
     Reset(reset::ResetArgs),
     Resolve(resolve::ResolveArgs),
     Baseline(baseline::BaselineArgs),
+    Check(check::CheckArgs),
+    Diff(diff::DiffArgs),
+    Schema(schema::SchemaArgs),
     Db(devdb::DevDbArgs),
 }
 
@@ -179,6 +188,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Reset(args) => reset::run(&context, args),
         Command::Resolve(args) => resolve::run(&context, args),
         Command::Baseline(args) => baseline::run(&context, args),
+        Command::Check(args) => check::run(&context, args),
+        Command::Diff(args) => diff::run(&context, args),
+        Command::Schema(args) => schema::run(&context, args),
         Command::Db(args) => devdb::run(&context, args),
     };
     match result {

@@ -228,6 +228,14 @@ impl Database {
         }
     }
 
+    /// The server's major version (PostgreSQL); `None` for an embedded database.
+    pub async fn server_major(&mut self) -> Result<Option<String>> {
+        match self {
+            Database::Postgres(pg) => pg.server_major().await.map(Some),
+            Database::Sqlite(_) => Ok(None),
+        }
+    }
+
     /// Which history table exists: (own, sqlx, diesel).
     pub async fn existing_histories(&mut self, own: &str) -> Result<(bool, bool, bool)> {
         let check = [

@@ -98,6 +98,21 @@ impl Postgres {
         }
     }
 
+    /// The server's major version: `15` for 15.4.
+    pub(crate) async fn server_major(&mut self) -> Result<String> {
+        let number: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|err| database_error("cannot read the server version", &err))?;
+        let number: u32 = number.trim().parse().unwrap_or(0);
+        // 90600 → 9.6 (before 10 the major had two parts), 150004 → 15.
+        Ok(if number >= 100_000 {
+            (number / 10_000).to_string()
+        } else {
+            format!("{}.{}", number / 10_000, number / 100 % 100)
+        })
+    }
+
     pub(crate) async fn columns_of(&mut self, table: &str) -> Result<Vec<String>> {
         let quoted = super::history::quote_qualified(table);
         sqlx::query_scalar(

@@ -2,6 +2,8 @@
 //! the history table, lock), and turning failures into errors that point into the files.
 //! The commands in `cli/` drive this; the rules of what to run live in [`status`].
 
+pub mod check;
+pub mod replay;
 pub mod status;
 
 use std::path::Path;
@@ -21,15 +23,10 @@ pub fn find_url(
     spec: &SetSpec,
     workspace_root: &Path,
 ) -> Result<Option<DatabaseUrl>> {
-    if let Some(url) = flag {
-        return DatabaseUrl::parse(url, "--database-url").map(Some);
+    if let Some(url) = find_explicit_url(flag, spec)? {
+        return Ok(Some(url));
     }
     let variable = url_variable(spec);
-    if let Ok(url) = std::env::var(&variable)
-        && !url.trim().is_empty()
-    {
-        return DatabaseUrl::parse(&url, &format!("environment variable {variable}")).map(Some);
-    }
     let dotenv = workspace_root.join(".env");
     if dotenv.is_file() {
         let entries =
@@ -46,6 +43,22 @@ pub fn find_url(
         }
     }
     Ok(None)
+}
+
+/// The URL from `--database-url`, else the configured environment variable: a database named
+/// on purpose, never the `.env` of the dev loop (for `check`'s drift step, which must not
+/// compare against whatever a developer's `.env` points at).
+pub fn find_explicit_url(flag: Option<&str>, spec: &SetSpec) -> Result<Option<DatabaseUrl>> {
+    if let Some(url) = flag {
+        return DatabaseUrl::parse(url, "--database-url").map(Some);
+    }
+    let variable = url_variable(spec);
+    match std::env::var(&variable) {
+        Ok(url) if !url.trim().is_empty() => {
+            DatabaseUrl::parse(&url, &format!("environment variable {variable}")).map(Some)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The environment variable that holds the set's URL.

@@ -7,6 +7,7 @@
 
 pub mod docker;
 pub mod local;
+pub mod scratch;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -1,0 +1,288 @@
+//! `diff`: the difference between two schemas, each the history (replayed on a disposable
+//! database, optionally up to a version), a database, or nothing.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::Context;
+use super::db::block_on;
+use crate::db::DatabaseUrl;
+use crate::dialect::Dialect;
+use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::migration::Migration;
+use crate::report::{Output, style};
+use crate::sandbox::scratch::Scratch;
+use crate::schema::{self, Change, ChangeKind, Schema};
+use crate::workspace::{SetSpec, Workspace};
+
+/// Show the difference between two schemas: the history, a database, or nothing
+#[derive(Debug, Args)]
+#[command(after_help = "\
+A SOURCE is one of:
+  history            the history replayed on a disposable database
+  history@VERSION    …up to and including VERSION
+  database           the database other commands use ($DATABASE_URL, .env, else the dev database)
+  empty              no schema at all
+  URL                postgres://… or sqlite:…
+
+Examples:
+  cargo migrate diff                                    what the database has that the history has not
+  cargo migrate diff --from history@20240101000000      what the migrations since then changed
+  cargo migrate diff --from empty --to history          the whole schema, as additions
+  cargo migrate diff --to postgres://ro@prod/app --format json
+
+Exit codes: 0 the schemas are equal, 1 they differ.")]
+pub struct DiffArgs {
+    /// The schema to compare from
+    #[arg(long, value_name = "SOURCE", default_value = "history")]
+    pub from: String,
+
+    /// The schema to compare to
+    #[arg(long, value_name = "SOURCE", default_value = "database")]
+    pub to: String,
+
+    /// Keep retrying database connections for this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u64,
+}
+
+/// A side of the comparison, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    History { version: Option<String> },
+    Database,
+    Empty,
+    Url(String),
+}
+
+impl Source {
+    fn parse(text: &str, flag: &str) -> Result<Source> {
+        let text = text.trim();
+        if text == "history" {
+            return Ok(Source::History { version: None });
+        }
+        if let Some(version) = text.strip_prefix("history@") {
+            return Ok(Source::History {
+                version: Some(version.to_string()),
+            });
+        }
+        match text {
+            "database" => Ok(Source::Database),
+            "empty" => Ok(Source::Empty),
+            _ if text.contains("://") || text.starts_with("sqlite:") => {
+                Ok(Source::Url(text.to_string()))
+            }
+            _ => Err(Error::input(
+                ErrorCode::BadArgument,
+                format!("`{text}` is not a schema source"),
+            )
+            .at(flag)
+            .hint("use history, history@VERSION, database, empty, or a database URL")),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct DiffReport<'a> {
+    from: &'a str,
+    to: &'a str,
+    equal: bool,
+    changes: &'a [Change],
+    /// Unified diff of the rendered schemas (empty when equal).
+    diff: &'a str,
+}
+
+/// A source resolved to what is read: the history's first migrations, no schema, or a
+/// database.
+enum Side<'m> {
+    History(&'m [Migration]),
+    Empty(Dialect),
+    Live(DatabaseUrl),
+}
+
+pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
+    let workspace = context.workspace()?;
+    let spec = workspace
+        .select_one(context.global.package.as_deref())?
+        .clone();
+    let from = Source::parse(&args.from, "--from")?;
+    let to = Source::parse(&args.to, "--to")?;
+    let needs_history =
+        matches!(from, Source::History { .. }) || matches!(to, Source::History { .. });
+    let migrations = if needs_history {
+        spec.scan()?.migrations
+    } else {
+        Vec::new()
+    };
+    // Resolve both sides before any work, so a bad URL or version fails at once.
+    let from_side = resolve(context, &workspace, &spec, &from, &migrations)?;
+    let to_side = resolve(context, &workspace, &spec, &to, &migrations)?;
+    let from_label = label(&from, &from_side);
+    let to_label = label(&to, &to_side);
+    let (old, new) = block_on(async {
+        let mut scratch = None;
+        let read_both = async {
+            let old = read(
+                context,
+                &workspace,
+                &spec,
+                &from_side,
+                &mut scratch,
+                args.wait,
+            )
+            .await?;
+            let new = read(
+                context,
+                &workspace,
+                &spec,
+                &to_side,
+                &mut scratch,
+                args.wait,
+            )
+            .await?;
+            Ok((old, new))
+        }
+        .await;
+        if let Some(scratch) = scratch {
+            scratch.stop().await?;
+        }
+        read_both
+    })?;
+    let changes = schema::diff(&old, &new);
+    let unified = schema::diff::unified(
+        &schema::render(&old),
+        &schema::render(&new),
+        &from_label,
+        &to_label,
+    );
+    let output = &context.output;
+    if output.json() {
+        output.print_json(&DiffReport {
+            from: &from_label,
+            to: &to_label,
+            equal: changes.is_empty(),
+            changes: &changes,
+            diff: &unified,
+        });
+    } else if changes.is_empty() {
+        output.line(format!(
+            "{} {from_label} and {to_label} have the same schema",
+            output.paint("Equal", style::good())
+        ));
+    } else {
+        for change in &changes {
+            output.line(paint_change(output, change));
+        }
+        output.line("");
+        for line in unified.lines() {
+            output.line(paint_diff_line(output, line));
+        }
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorClass::CheckFailed,
+        ErrorCode::SchemaDiffers,
+        format!(
+            "the schemas differ: {} change{}",
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" }
+        ),
+    )
+    .at(format!("{from_label} → {to_label}"))
+    .hint("write a migration for the changes, or run `cargo migrate up` if they are pending")
+    .reported_in_json())
+}
+
+fn resolve<'m>(
+    context: &Context,
+    workspace: &Workspace,
+    spec: &SetSpec,
+    source: &Source,
+    migrations: &'m [Migration],
+) -> Result<Side<'m>> {
+    let url = match source {
+        Source::History { version } => {
+            return super::scratch::up_to(migrations, version.as_deref(), &spec.dir)
+                .map(Side::History);
+        }
+        Source::Empty => {
+            return super::devdb::known_dialect(workspace, spec, "an empty schema has no dialect")
+                .map(Side::Empty);
+        }
+        Source::Url(text) => DatabaseUrl::parse(text, "--from/--to")?,
+        Source::Database => match crate::engine::find_url(None, spec, &workspace.root)? {
+            Some(url) => url,
+            None if context.global.dir.is_some() => {
+                return Err(crate::engine::no_url_error(spec, &workspace.root));
+            }
+            None => super::devdb::ensure_dev(context, workspace, spec)?,
+        },
+    };
+    crate::engine::check_dialect(&url, spec, &workspace.root)?;
+    Ok(Side::Live(url))
+}
+
+/// How the output names a side: the source as given, a database by its redacted URL.
+fn label(source: &Source, side: &Side<'_>) -> String {
+    match (source, side) {
+        (_, Side::Live(url)) => url.redacted().to_string(),
+        (Source::History { version: Some(v) }, _) => format!("history@{v}"),
+        (Source::History { version: None }, _) => "history".to_string(),
+        _ => "empty".to_string(),
+    }
+}
+
+async fn read(
+    context: &Context,
+    workspace: &Workspace,
+    spec: &SetSpec,
+    side: &Side<'_>,
+    scratch: &mut Option<Scratch>,
+    wait: u64,
+) -> Result<Schema> {
+    match side {
+        Side::History(migrations) => {
+            // One scratch server serves both sides; each replay gets a fresh database on it.
+            let mut server = match scratch.take() {
+                Some(server) => server,
+                None => super::scratch::start(context, workspace, spec, None).await?,
+            };
+            let schema = super::scratch::history_schema(&mut server, spec, migrations).await;
+            *scratch = Some(server);
+            schema
+        }
+        Side::Empty(dialect) => Ok(Schema::empty(*dialect)),
+        Side::Live(url) => {
+            let mut session = super::scratch::open_live(context, spec, url, wait).await?;
+            super::scratch::live_schema(&mut session).await
+        }
+    }
+}
+
+/// A change's summary line, coloured by kind.
+pub(super) fn paint_change(output: &Output, change: &Change) -> String {
+    let style = match change.kind {
+        ChangeKind::Added => style::good(),
+        ChangeKind::Removed => style::bad(),
+        ChangeKind::Altered => style::warn(),
+    };
+    output.paint(change.summary(), style)
+}
+
+/// A unified diff line, coloured like `git diff`.
+pub fn paint_diff_line(output: &Output, line: &str) -> String {
+    let style = if line.starts_with("+++") || line.starts_with("---") {
+        style::header()
+    } else if line.starts_with('+') {
+        style::good()
+    } else if line.starts_with('-') {
+        style::bad()
+    } else if line.starts_with("@@") {
+        style::hint()
+    } else {
+        return line.to_string();
+    };
+    output.paint(line, style)
+}

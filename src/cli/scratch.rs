@@ -1,0 +1,116 @@
+//! What `schema`, `diff` and `check` share: a scratch server to replay the history on, and
+//! reading a schema from the history or from a live database.
+
+use super::Context;
+use crate::config::HistoryKind;
+use crate::db::DatabaseUrl;
+use crate::db::history::HistoryFormat;
+use crate::engine::replay::Replayer;
+use crate::engine::{self, Session, SessionOptions};
+use crate::error::Result;
+use crate::migration::Migration;
+use crate::report::style;
+use crate::sandbox::scratch::Scratch;
+use crate::schema::Schema;
+use crate::workspace::{SetSpec, Workspace};
+
+/// Starts a scratch server for `spec`'s dialect with the provider `--sandbox` (or the
+/// configuration) picks, announcing it on stderr. `live_major`: the live server's major
+/// version, so the Docker image matches it.
+pub async fn start(
+    context: &Context,
+    workspace: &Workspace,
+    spec: &SetSpec,
+    live_major: Option<&str>,
+) -> Result<Scratch> {
+    let dialect =
+        super::devdb::known_dialect(workspace, spec, "no scratch database can be chosen")?;
+    let provider = super::devdb::provider_for(context, spec, dialect)?;
+    let image = super::devdb::image_for(spec, live_major);
+    let scratch = Scratch::start(provider, &image, &workspace.root.display().to_string()).await?;
+    context.output.status(format!(
+        "{} a disposable database ({})",
+        context.output.paint_err("Using", style::good()),
+        scratch.describe()
+    ));
+    Ok(scratch)
+}
+
+/// The history table replays write: the configured format, else cargo-migrate's own.
+pub fn replay_format(spec: &SetSpec) -> HistoryFormat {
+    match spec.config.history {
+        Some(HistoryKind::Sqlx) => HistoryFormat::Sqlx { schema: None },
+        Some(HistoryKind::Diesel) => HistoryFormat::Diesel { schema: None },
+        Some(HistoryKind::Own) | None => HistoryFormat::Own {
+            name: engine::own_table(spec),
+        },
+    }
+}
+
+/// The schema `migrations` produce, replayed on a fresh database of `scratch`. A failing
+/// migration is the error, pointing into its file.
+pub async fn history_schema(
+    scratch: &mut Scratch,
+    spec: &SetSpec,
+    migrations: &[Migration],
+) -> Result<Schema> {
+    let url = scratch.fresh_database().await?;
+    let mut replayer = Replayer::open(&url, replay_format(spec)).await?;
+    if let Err((migration, failure)) = replayer.apply_all(migrations).await {
+        return Err(engine::failure_error(
+            &failure,
+            migration,
+            crate::db::Direction::Up,
+        ));
+    }
+    replayer.inspect().await
+}
+
+/// Opens a live database read-only (no lock, no history table created): the session tells
+/// which history table to leave out of its schema.
+pub async fn open_live(
+    context: &Context,
+    spec: &SetSpec,
+    url: &DatabaseUrl,
+    wait_secs: u64,
+) -> Result<Session> {
+    let options = SessionOptions {
+        connect: engine::connect_options(wait_secs, 0, false),
+        mutating: false,
+        own_table: engine::own_table(spec),
+        history: spec.config.history,
+    };
+    Session::open(url, &options, |message| context.output.status(message)).await
+}
+
+/// The schema of a live database, without its history table.
+pub async fn live_schema(session: &mut Session) -> Result<Schema> {
+    let excluded = [engine::replay::excluded_history(
+        &session.format,
+        session.db.dialect(),
+    )];
+    session.db.inspect(&excluded).await
+}
+
+/// The migrations up to and including `version` (all when `None`).
+pub fn up_to<'m>(
+    migrations: &'m [Migration],
+    version: Option<&str>,
+    set_dir: &std::path::Path,
+) -> Result<&'m [Migration]> {
+    let Some(version) = version else {
+        return Ok(migrations);
+    };
+    match migrations
+        .iter()
+        .position(|m| m.version.as_str() == version)
+    {
+        Some(index) => Ok(&migrations[..=index]),
+        None => Err(crate::error::Error::input(
+            crate::error::ErrorCode::UnknownVersion,
+            format!("no migration has version `{version}`"),
+        )
+        .at_path(set_dir)
+        .hint("`cargo migrate list -v` shows the versions")),
+    }
+}

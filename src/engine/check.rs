@@ -1,0 +1,467 @@
+//! `check`, the CI gate: a history replays cleanly on a fresh database, every down script
+//! undoes its up, and a live database has not drifted from what the history produces.
+//!
+//! Reversibility runs forward, one migration at a time: apply its up, read the schema, apply
+//! its down, read the schema again and compare it with the schema before the up, then apply
+//! the up again. A migration whose down fails or leaves something else behind is reported,
+//! the database is rebuilt to the state after its up (a fresh database, the ups replayed), and
+//! the walk goes on — so one run reports every irreversible migration, not only the first.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::replay::{Replayer, excluded_history};
+use super::status::{Entry, State};
+use crate::db::Direction;
+use crate::db::history::HistoryFormat;
+use crate::error::{Error, Result};
+use crate::migration::Migration;
+use crate::sandbox::scratch::Scratch;
+use crate::schema::{self, Change, Schema};
+
+/// `--reversibility`: which migrations' down scripts are verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reversibility {
+    All,
+    /// The newest N migrations.
+    Last(usize),
+    None,
+}
+
+impl std::str::FromStr for Reversibility {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        match text {
+            "all" => Ok(Reversibility::All),
+            "none" => Ok(Reversibility::None),
+            _ => text
+                .strip_prefix("last:")
+                .and_then(|n| n.parse().ok())
+                .map(Reversibility::Last)
+                .ok_or_else(|| {
+                    format!("`{text}` is not a reversibility mode; expected all, none or last:N (e.g. last:5)")
+                }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The set does not load: duplicate or unparsable versions, mixed layouts, …
+    Integrity,
+    /// An up script fails on a fresh database.
+    ApplyFailed,
+    /// A down script fails right after its up.
+    DownFailed,
+    /// A down script runs but leaves a schema different from the one before its up.
+    DownIncomplete,
+    /// The up script fails when applied again after its down.
+    ReapplyFailed,
+    /// The live database records a migration whose up script has changed since.
+    Modified,
+    /// The live database records a migration that has no file.
+    Missing,
+    /// The live database records a migration as failed (partly applied).
+    Failed,
+    /// The live database's schema differs from the one its applied migrations produce.
+    Drift,
+}
+
+/// One problem `check` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// `version_name` of the migration it is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<String>,
+    pub message: String,
+    /// `file:line:col` of a failing statement, or the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// A code frame and the database's detail lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Schema changes (down-incomplete: before up → after down; drift: history → database).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// The same, as a unified diff of the rendered schemas.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+impl Finding {
+    fn new(
+        kind: FindingKind,
+        migration: Option<&Migration>,
+        message: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            kind,
+            migration: migration.map(label),
+            message: message.into(),
+            location: None,
+            detail: None,
+            changes: Vec::new(),
+            diff: None,
+        }
+    }
+
+    /// A finding from a failed migration's error (message, location, code frame).
+    fn from_error(kind: FindingKind, migration: &Migration, error: &Error) -> Finding {
+        Finding {
+            location: error.location.clone(),
+            detail: error.detail.clone(),
+            ..Finding::new(kind, Some(migration), error.message.clone())
+        }
+    }
+
+    fn with_changes(mut self, from: &Schema, to: &Schema, labels: (&str, &str)) -> Finding {
+        self.changes = schema::diff(from, to);
+        let diff = schema::diff::unified(
+            &schema::render(from),
+            &schema::render(to),
+            labels.0,
+            labels.1,
+        );
+        self.diff = (!diff.is_empty()).then_some(diff);
+        self
+    }
+}
+
+/// `version_name`, as findings and messages name a migration.
+pub fn label(migration: &Migration) -> String {
+    format!("{}_{}", migration.version.as_str(), migration.name)
+}
+
+/// One step's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub status: StepStatus,
+    /// One line: what was verified, or why the step was skipped.
+    pub summary: String,
+    pub findings: Vec<Finding>,
+    pub duration_ms: u128,
+}
+
+impl Step {
+    pub fn skipped(why: impl Into<String>) -> Step {
+        Step {
+            status: StepStatus::Skipped,
+            summary: why.into(),
+            findings: Vec::new(),
+            duration_ms: 0,
+        }
+    }
+
+    fn finished(summary: String, findings: Vec<Finding>, took: Duration) -> Step {
+        Step {
+            status: if findings.is_empty() {
+                StepStatus::Passed
+            } else {
+                StepStatus::Failed
+            },
+            summary,
+            findings,
+            duration_ms: took.as_millis(),
+        }
+    }
+}
+
+/// The drift step's result, with the live database's pending migrations listed apart: they
+/// are not drift.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftStep {
+    #[serde(flatten)]
+    pub step: Step,
+    /// `version_name` of migrations not applied on the live database.
+    pub pending: Vec<String>,
+}
+
+/// The live database of the drift step, opened by the caller.
+pub struct Live<'s, 'm, 'r> {
+    pub session: &'s mut super::Session,
+    /// Every migration's state on it.
+    pub entries: Vec<Entry<'m, 'r>>,
+}
+
+/// What the replay (clean replay and reversibility) produced.
+pub struct Replayed {
+    pub replay: Step,
+    pub reversibility: Step,
+    /// The schema after the first `snapshot_after` migrations, when asked for and reached.
+    pub snapshot: Option<Schema>,
+}
+
+/// Runs the clean replay and the reversibility walk on fresh databases of `scratch`.
+/// `snapshot_after`: also keep the schema after that many migrations (for drift).
+/// `progress` receives a line before each migration, for a status display.
+pub async fn replay(
+    scratch: &mut Scratch,
+    migrations: &[Migration],
+    format: &HistoryFormat,
+    reversibility: Reversibility,
+    snapshot_after: Option<usize>,
+    progress: &dyn Fn(&str),
+) -> Result<Replayed> {
+    let begun = Instant::now();
+    let total = migrations.len();
+    let first_checked = match reversibility {
+        Reversibility::All => 0,
+        Reversibility::Last(n) => total.saturating_sub(n),
+        Reversibility::None => total,
+    };
+    let checked = |index: usize| index >= first_checked && migrations[index].down.is_some();
+    let mut replayer = Replayer::open(&scratch.fresh_database().await?, format.clone()).await?;
+    let mut replay_findings = Vec::new();
+    let mut reverse_findings = Vec::new();
+    let mut verified = 0;
+    let mut applied = 0;
+    let mut reverse_time = Duration::ZERO;
+    let mut snapshot = None;
+    // The schema before the current migration's up, when something needs it.
+    let mut before: Option<Schema> = None;
+    if snapshot_after == Some(0) {
+        snapshot = Some(replayer.inspect().await?);
+    }
+    for (index, migration) in migrations.iter().enumerate() {
+        progress(&format!("{}/{total} {}", index + 1, label(migration)));
+        let check_this = checked(index);
+        if check_this && before.is_none() {
+            before = Some(replayer.inspect().await?);
+        }
+        if let Err(failure) = replayer.run(migration, Direction::Up).await {
+            let error = super::failure_error(&failure, migration, Direction::Up);
+            replay_findings.push(Finding::from_error(
+                FindingKind::ApplyFailed,
+                migration,
+                &error,
+            ));
+            break;
+        }
+        applied += 1;
+        let step_begun = Instant::now();
+        if check_this && let Some(before) = before.take() {
+            verified += 1;
+            let finding = reverse_one(&mut replayer, migration, &before).await?;
+            if let Some(finding) = finding {
+                reverse_findings.push(finding);
+                // Whatever the failed down left, the walk goes on from a clean state.
+                replayer = rebuild(scratch, format, &migrations[..=index]).await?;
+            }
+        }
+        let after_needed =
+            snapshot_after == Some(index + 1) || (index + 1 < total && checked(index + 1));
+        if after_needed {
+            let after = replayer.inspect().await?;
+            if snapshot_after == Some(index + 1) {
+                snapshot = Some(after.clone());
+            }
+            before = Some(after);
+        }
+        if check_this {
+            reverse_time += step_begun.elapsed();
+        }
+    }
+    let replay_time = begun.elapsed().saturating_sub(reverse_time);
+    let replay = Step::finished(
+        if replay_findings.is_empty() {
+            format!("{applied} migrations applied on a fresh database")
+        } else {
+            format!("{applied} of {total} migrations applied; the history stops there")
+        },
+        replay_findings,
+        replay_time,
+    );
+    let reversibility = if first_checked >= total {
+        Step::skipped("not asked for (--reversibility none)")
+    } else if verified == 0 && replay.status == StepStatus::Passed {
+        Step::skipped("no migration in range has a down script")
+    } else {
+        let irreversible = reverse_findings.len();
+        Step::finished(
+            if irreversible == 0 {
+                format!("{verified} down scripts undo their up")
+            } else {
+                format!(
+                    "{} of {verified} down scripts undo their up; {irreversible} do not",
+                    verified - irreversible
+                )
+            },
+            reverse_findings,
+            reverse_time,
+        )
+    };
+    Ok(Replayed {
+        replay,
+        reversibility,
+        snapshot,
+    })
+}
+
+/// Verifies one migration just applied: its down runs and restores `before`, and its up
+/// applies again. `None` when it does.
+async fn reverse_one(
+    replayer: &mut Replayer,
+    migration: &Migration,
+    before: &Schema,
+) -> Result<Option<Finding>> {
+    if let Err(failure) = replayer.run(migration, Direction::Down).await {
+        let error = super::failure_error(&failure, migration, Direction::Down);
+        return Ok(Some(Finding::from_error(
+            FindingKind::DownFailed,
+            migration,
+            &error,
+        )));
+    }
+    let after_down = replayer.inspect().await?;
+    if after_down != *before {
+        let down = migration
+            .down
+            .as_ref()
+            .map(|down| crate::error::display_path(&down.path));
+        let mut finding = Finding::new(
+            FindingKind::DownIncomplete,
+            Some(migration),
+            "the down script leaves a schema different from the one before the up",
+        )
+        .with_changes(before, &after_down, ("before up", "after down"));
+        finding.location = down;
+        return Ok(Some(finding));
+    }
+    if let Err(failure) = replayer.run(migration, Direction::Up).await {
+        let error = super::failure_error(&failure, migration, Direction::Up);
+        let mut finding = Finding::from_error(FindingKind::ReapplyFailed, migration, &error);
+        finding.message = format!(
+            "applying the up again after its down failed: {}",
+            error.message
+        );
+        return Ok(Some(finding));
+    }
+    Ok(None)
+}
+
+/// A fresh database of `scratch` with `migrations` applied.
+async fn rebuild(
+    scratch: &mut Scratch,
+    format: &HistoryFormat,
+    migrations: &[Migration],
+) -> Result<Replayer> {
+    let mut replayer = Replayer::open(&scratch.fresh_database().await?, format.clone()).await?;
+    if let Err((migration, failure)) = replayer.apply_all(migrations).await {
+        // They applied a moment ago on another fresh database: a history that is not
+        // deterministic (or a server problem). Report it as the error it is.
+        return Err(super::failure_error(&failure, migration, Direction::Up));
+    }
+    Ok(replayer)
+}
+
+/// How the live database relates to the set: which migrations to replay for comparison.
+pub struct LivePlan<'m> {
+    /// Applied (or modified) migrations with files, in the set's order.
+    pub applied: Vec<&'m Migration>,
+    /// When `applied` is exactly the first N migrations of the set: N (the replay's snapshot
+    /// serves, no second replay needed).
+    pub prefix: Option<usize>,
+    pub pending: Vec<String>,
+    pub findings: Vec<Finding>,
+}
+
+/// Pure: what the live database's history says, as findings and a replay plan.
+pub fn plan_live<'m>(entries: &[Entry<'m, '_>], migrations: &'m [Migration]) -> LivePlan<'m> {
+    let mut applied = Vec::new();
+    let mut pending = Vec::new();
+    let mut findings = Vec::new();
+    for entry in entries {
+        let name = format!("{}_{}", entry.version, entry.name);
+        match (entry.state, entry.migration) {
+            (State::Pending, _) => pending.push(name),
+            (State::Applied, Some(migration)) => applied.push(migration),
+            (State::Modified, Some(migration)) => {
+                applied.push(migration);
+                findings.push(Finding {
+                    location: Some(crate::error::display_path(&migration.up.path)),
+                    ..Finding::new(
+                        FindingKind::Modified,
+                        Some(migration),
+                        "applied on the database, but its up script has changed since (checksum differs); the comparison uses the file as it is now",
+                    )
+                });
+            }
+            (State::Failed, migration) => findings.push(Finding {
+                migration: Some(name),
+                ..Finding::new(
+                    FindingKind::Failed,
+                    migration,
+                    "recorded as failed on the database (partly applied); settle it with `cargo migrate resolve`",
+                )
+            }),
+            (State::Missing, _) | (State::Applied | State::Modified, None) => {
+                findings.push(Finding {
+                    migration: Some(name),
+                    ..Finding::new(
+                        FindingKind::Missing,
+                        None,
+                        "applied on the database, but no migration file has its version",
+                    )
+                });
+            }
+        }
+    }
+    let prefix = applied
+        .iter()
+        .zip(migrations)
+        .all(|(a, b)| std::ptr::eq(*a, b))
+        .then_some(applied.len());
+    LivePlan {
+        applied,
+        prefix,
+        pending,
+        findings,
+    }
+}
+
+/// Compares the live database with `expected` (the history's schema at the live database's
+/// applied version). `findings` holds the history findings from [`plan_live`].
+pub async fn drift(
+    live: &mut super::Session,
+    expected: &Schema,
+    mut findings: Vec<Finding>,
+    pending: Vec<String>,
+    applied: usize,
+    took: Instant,
+) -> Result<DriftStep> {
+    let excluded = [excluded_history(&live.format, live.db.dialect())];
+    let actual = live.db.inspect(&excluded).await?;
+    let differs = actual != *expected;
+    if differs {
+        findings.push(
+            Finding::new(
+                FindingKind::Drift,
+                None,
+                "the database's schema differs from the one its applied migrations produce",
+            )
+            .with_changes(expected, &actual, ("history", "database")),
+        );
+    }
+    let summary = if differs {
+        format!("the database has drifted from its {applied} applied migrations")
+    } else {
+        format!("the database matches its {applied} applied migrations")
+    };
+    Ok(DriftStep {
+        step: Step::finished(summary, findings, took.elapsed()),
+        pending,
+    })
+}
