@@ -1,0 +1,579 @@
+//! `check`, `diff` and `schema` end to end: real Cargo workspaces under `fixtures/`, a real
+//! scratch PostgreSQL (`--sandbox local`) or SQLite file, and real live databases altered by
+//! hand for drift.
+
+mod support;
+
+use serde_json::Value;
+use support::{Outcome, Pg, Workspace, corpora, postgres, sqlite_query};
+
+/// Runs a command in `ws` with a local PostgreSQL scratch server.
+fn run(ws: &Workspace, args: &[&str]) -> Outcome {
+    let mut all = vec!["--sandbox", "local"];
+    all.extend_from_slice(args);
+    ws.run(&all)
+}
+
+/// The step `name` of a `check --format json` report.
+fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
+    &report[name]
+}
+
+fn findings(report: &Value, name: &str) -> Vec<Value> {
+    step(report, name)["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// (kind, object, name) of each change of a finding.
+fn changes(finding: &Value) -> Vec<(String, String, String)> {
+    finding["changes"]
+        .as_array()
+        .map(|changes| {
+            changes
+                .iter()
+                .map(|c| {
+                    (
+                        c["kind"].as_str().unwrap_or_default().to_string(),
+                        c["object"].as_str().unwrap_or_default().to_string(),
+                        c["name"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_reversible_history_passes_every_step() {
+    if postgres().is_none() {
+        return;
+    }
+    let ws = Workspace::copy("check-pg");
+    let outcome = run(&ws, &["check"]).assert_code(0);
+    assert!(
+        outcome.stdout.contains("clean replay") && outcome.stdout.contains("reversibility"),
+        "{}",
+        outcome.stdout
+    );
+    let report = run(&ws, &["check", "--format", "json"]).assert_code(0).json();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["migrations"], 7);
+    for name in ["integrity", "replay", "reversibility"] {
+        assert_eq!(step(&report, name)["status"], "passed", "{name}: {report}");
+    }
+    assert_eq!(step(&report, "drift")["status"], "skipped");
+    assert!(
+        step(&report, "reversibility")["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("7 down scripts"),
+        "{report}"
+    );
+}
+
+#[test]
+fn every_irreversible_migration_is_reported_in_one_run() {
+    if postgres().is_none() {
+        return;
+    }
+    let ws = Workspace::copy("check-irreversible");
+    let report = run(&ws, &["check", "--format", "json"]).assert_code(1).json();
+    assert_eq!(report["ok"], false);
+    assert_eq!(step(&report, "replay")["status"], "passed");
+    let found = findings(&report, "reversibility");
+    let named: Vec<(&str, &str)> = found
+        .iter()
+        .map(|f| {
+            (
+                f["migration"].as_str().unwrap(),
+                f["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("20240102000000_index_handles", "down_incomplete"),
+            ("20240103000000_add_bio", "down_failed"),
+        ],
+        "{report}"
+    );
+    // The index the down script forgot is the one difference.
+    assert_eq!(
+        changes(&found[0]),
+        [(
+            "added".to_string(),
+            "index".to_string(),
+            "accounts.accounts_handle".to_string()
+        )]
+    );
+    assert!(
+        found[1]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("20240103000000_add_bio/down.sql:1:36"),
+        "{}",
+        found[1]
+    );
+    // Human output names both, with the file and the database's message.
+    let human = run(&ws, &["check", "--color", "never"]).assert_code(1);
+    assert!(
+        human.stdout.contains("20240102000000_index_handles")
+            && human.stdout.contains("20240103000000_add_bio")
+            && human.stdout.contains("biography"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stderr.contains("check failed: 2 problems"),
+        "{}",
+        human.stderr
+    );
+    // Only the newest migration: it is reversible, so the check passes.
+    run(&ws, &["check", "--reversibility", "last:1"]).assert_code(0);
+    run(&ws, &["check", "--reversibility", "none"]).assert_code(0);
+}
+
+#[test]
+fn a_failing_up_is_a_replay_finding_with_its_position() {
+    if postgres().is_none() {
+        return;
+    }
+    let ws = Workspace::copy("check-irreversible");
+    std::fs::write(
+        ws.path()
+            .join("migrations/20240104000000_create_follows/up.sql"),
+        "CREATE TABLE follows (\n    follower integer REFERENCES acounts (id)\n);\n",
+    )
+    .unwrap();
+    let report = run(&ws, &["check", "--format", "json", "--reversibility", "none"])
+        .assert_code(1)
+        .json();
+    let found = findings(&report, "replay");
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!(found[0]["kind"], "apply_failed");
+    assert_eq!(found[0]["migration"], "20240104000000_create_follows");
+    assert!(
+        found[0]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("20240104000000_create_follows/up.sql:2:33"),
+        "{}",
+        found[0]
+    );
+    assert!(found[0]["message"].as_str().unwrap().contains("acounts"));
+}
+
+#[test]
+fn a_set_that_does_not_load_fails_integrity() {
+    let ws = Workspace::copy("check-irreversible");
+    std::fs::create_dir_all(ws.path().join("migrations/20240104000000_duplicate")).unwrap();
+    std::fs::write(
+        ws.path().join("migrations/20240104000000_duplicate/up.sql"),
+        "SELECT 1;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ws.path()
+            .join("migrations/20240104000000_duplicate/down.sql"),
+        "SELECT 1;\n",
+    )
+    .unwrap();
+    let report = run(&ws, &["check", "--format", "json"]).assert_code(1).json();
+    assert_eq!(step(&report, "integrity")["status"], "failed");
+    assert_eq!(step(&report, "replay")["status"], "skipped");
+    assert!(
+        findings(&report, "integrity")[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("20240104000000"),
+        "{report}"
+    );
+}
+
+/// A live database migrated with the fixture, then changed by hand with `alteration`.
+fn drifted(pg: &Pg, ws: &Workspace, database: &str, alteration: &str) -> Value {
+    let url = pg.database(database);
+    run(ws, &["up", "--database-url", &url]).assert_code(0);
+    pg.execute(&url, alteration);
+    run(
+        ws,
+        &[
+            "check",
+            "--database-url",
+            &url,
+            "--reversibility",
+            "none",
+            "--format",
+            "json",
+        ],
+    )
+    .json()
+}
+
+#[test]
+fn drift_names_exactly_the_change_made_by_hand() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let ws = Workspace::copy("check-pg");
+    // An untouched database: no drift.
+    let clean = drifted(&pg, &ws, "clean", "SELECT 1");
+    assert_eq!(clean["ok"], true, "{clean}");
+    assert_eq!(step(&clean, "drift")["status"], "passed");
+    let cases: [(&str, &str, (&str, &str, &str)); 8] = [
+        (
+            "add_column",
+            "ALTER TABLE users ADD COLUMN nickname text",
+            ("added", "column", "users.nickname"),
+        ),
+        (
+            "drop_index",
+            "DROP INDEX users_lower_email",
+            ("removed", "index", "users.users_lower_email"),
+        ),
+        (
+            "change_default",
+            "ALTER TABLE users ALTER COLUMN mood SET DEFAULT 'happy'",
+            ("altered", "column", "users.mood"),
+        ),
+        (
+            "add_table",
+            "CREATE TABLE audit (id integer)",
+            ("added", "table", "audit"),
+        ),
+        (
+            "change_function",
+            "CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+            ("altered", "routine", "touch()"),
+        ),
+        (
+            "add_enum_value",
+            "ALTER TYPE mood ADD VALUE 'ecstatic'",
+            ("altered", "type", "mood"),
+        ),
+        (
+            "add_trigger",
+            "CREATE TRIGGER posts_touch BEFORE UPDATE ON posts FOR EACH ROW EXECUTE FUNCTION touch()",
+            ("added", "trigger", "posts.posts_touch"),
+        ),
+        (
+            "change_policy",
+            "ALTER POLICY own_posts ON posts USING (true)",
+            ("altered", "policy", "posts.own_posts"),
+        ),
+    ];
+    for (database, alteration, (kind, object, name)) in cases {
+        let report = drifted(&pg, &ws, database, alteration);
+        assert_eq!(report["ok"], false, "{database}: {report}");
+        let found = findings(&report, "drift");
+        assert_eq!(found.len(), 1, "{database}: {report}");
+        assert_eq!(found[0]["kind"], "drift");
+        let named: Vec<_> = changes(&found[0])
+            .into_iter()
+            .map(|(k, o, n)| (k, o, n))
+            .collect();
+        assert_eq!(
+            named,
+            [(kind.to_string(), object.to_string(), name.to_string())],
+            "{database}: {report}"
+        );
+        assert!(
+            found[0]["diff"].as_str().is_some_and(|d| d.contains("@@")),
+            "{database}: a unified diff: {report}"
+        );
+    }
+}
+
+#[test]
+fn pending_migrations_are_not_drift_and_modified_ones_are_findings() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let ws = Workspace::copy("check-pg");
+    let url = pg.database("partial");
+    run(&ws, &["up", "--database-url", &url, "--to", "20240103000000"]).assert_code(0);
+    let report = run(
+        &ws,
+        &[
+            "check",
+            "--database-url",
+            &url,
+            "--reversibility",
+            "none",
+            "--format",
+            "json",
+        ],
+    )
+    .assert_code(0)
+    .json();
+    assert_eq!(step(&report, "drift")["status"], "passed", "{report}");
+    assert_eq!(
+        step(&report, "drift")["pending"].as_array().unwrap().len(),
+        4,
+        "{report}"
+    );
+    // Edit an applied migration: reported as modified (and the schema still matches).
+    let up = ws.path().join("migrations/20240103000000_posts/up.sql");
+    let text = std::fs::read_to_string(&up).unwrap();
+    std::fs::write(&up, format!("{text}\n-- reviewed\n")).unwrap();
+    let report = run(
+        &ws,
+        &[
+            "check",
+            "--database-url",
+            &url,
+            "--reversibility",
+            "none",
+            "--format",
+            "json",
+        ],
+    )
+    .assert_code(1)
+    .json();
+    let found = findings(&report, "drift");
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!(found[0]["kind"], "modified");
+    assert_eq!(found[0]["migration"], "20240103000000_posts");
+}
+
+#[test]
+fn sqlite_check_and_drift() {
+    let ws = Workspace::copy("check-sqlite");
+    let report = ws.run(&["check", "--format", "json"]).assert_code(0).json();
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(step(&report, "reversibility")["status"], "passed");
+    let file = ws.path().join("live.sqlite3");
+    let url = format!("sqlite:{}", file.display());
+    ws.run(&["up", "--database-url", &url]).assert_code(0);
+    ws.run(&["check", "--database-url", &url]).assert_code(0);
+    sqlite_query(&url, "CREATE INDEX users_created_at ON users (created_at)");
+    let report = ws
+        .run(&["check", "--database-url", &url, "--format", "json"])
+        .assert_code(1)
+        .json();
+    let found = findings(&report, "drift");
+    assert_eq!(
+        changes(&found[0]),
+        [(
+            "added".to_string(),
+            "index".to_string(),
+            "users.users_created_at".to_string()
+        )],
+        "{report}"
+    );
+}
+
+#[test]
+fn diff_between_sources() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let ws = Workspace::copy("check-pg");
+    // The same history twice: equal.
+    run(&ws, &["diff", "--from", "history", "--to", "history"]).assert_code(0);
+    // Everything the history makes, as additions.
+    let report = run(
+        &ws,
+        &["diff", "--from", "empty", "--to", "history", "--format", "json"],
+    )
+    .assert_code(1)
+    .json();
+    assert_eq!(report["equal"], false);
+    let changes: Vec<Value> = report["changes"].as_array().unwrap().clone();
+    assert!(changes.iter().all(|c| c["kind"] == "added"), "{report}");
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["object"] == "table" && c["name"] == "users"),
+        "{report}"
+    );
+    // What the newest two migrations changed.
+    let outcome = run(
+        &ws,
+        &[
+            "diff",
+            "--from",
+            "history@20240105000000",
+            "--to",
+            "history",
+            "--color",
+            "never",
+        ],
+    )
+    .assert_code(1);
+    assert!(outcome.stdout.contains("+ table billing.invoices"), "{}", outcome.stdout);
+    assert!(outcome.stdout.contains("--- history@20240105000000"), "{}", outcome.stdout);
+    // A database URL, and `database` from DATABASE_URL: one column added by hand.
+    let url = pg.database("diffed");
+    run(&ws, &["up", "--database-url", &url]).assert_code(0);
+    pg.execute(&url, "ALTER TABLE posts ADD COLUMN draft boolean NOT NULL DEFAULT false");
+    let outcome = run(&ws, &["diff", "--to", &url, "--color", "never"]).assert_code(1);
+    assert!(
+        outcome.stdout.lines().next().unwrap().contains("posts.draft"),
+        "{}",
+        outcome.stdout
+    );
+    let outcome = support::run_in_env(
+        ws.path(),
+        &["--sandbox", "local", "diff"],
+        &[("DATABASE_URL", url.as_str())],
+    )
+    .assert_code(1);
+    assert!(outcome.stdout.contains("posts.draft"), "{}", outcome.stdout);
+    // Bad sources are usage errors naming the flag.
+    let bad = run(&ws, &["diff", "--from", "yesterday"]).assert_code(2);
+    assert!(bad.stderr.contains("--from"), "{}", bad.stderr);
+    run(&ws, &["diff", "--from", "history@19990101000000", "--to", "history"]).assert_code(2);
+}
+
+#[test]
+fn schema_text_is_deterministic_and_matches_the_database() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let ws = Workspace::copy("check-pg");
+    let first = run(&ws, &["schema"]).assert_code(0).stdout;
+    let second = run(&ws, &["schema"]).assert_code(0).stdout;
+    assert_eq!(first, second);
+    assert!(first.contains("CREATE TABLE users"), "{first}");
+    let url = pg.database("rendered");
+    run(&ws, &["up", "--database-url", &url]).assert_code(0);
+    let live = run(&ws, &["schema", "--database-url", &url])
+        .assert_code(0)
+        .stdout;
+    assert_eq!(first, live);
+    let early = run(&ws, &["schema", "--at", "20240101000000"])
+        .assert_code(0)
+        .stdout;
+    assert!(!early.contains("CREATE TABLE"), "{early}");
+    let json = run(&ws, &["schema", "--format", "json"]).assert_code(0).json();
+    assert_eq!(json["source"], "history");
+    assert_eq!(json["version"], "20240107000000");
+    assert!(json["schema"]["tables"]["users"].is_object(), "{json}");
+    insta::assert_snapshot!("check_pg_schema", first);
+}
+
+#[test]
+fn sqlite_schema_snapshot() {
+    let ws = Workspace::copy("check-sqlite");
+    let text = ws.run(&["schema"]).assert_code(0).stdout;
+    insta::assert_snapshot!("check_sqlite_schema", text);
+}
+
+// ------------------------------------------------------------------------- real histories
+
+/// `diff --from history --to history` on a corpus set: two replays into two databases must
+/// give no difference.
+fn replays_identically(dir: &str, dialect: &str) {
+    let Some(root) = corpora() else {
+        return;
+    };
+    let ws = Workspace::empty();
+    let path = root.join(dir);
+    let path = path.to_str().unwrap();
+    let mut args = vec!["--dir", path, "--dialect", dialect];
+    if dialect == "postgres" {
+        args.extend(["--sandbox", "local"]);
+    }
+    args.extend(["diff", "--from", "history", "--to", "history", "--format", "json"]);
+    let report = ws.run(&args).json();
+    assert_eq!(report["equal"], true, "{dir}: {report}");
+}
+
+#[test]
+fn crates_io_replays_identically() {
+    if postgres().is_some() {
+        replays_identically("crates-io/migrations", "postgres");
+    }
+}
+
+#[test]
+fn vaultwarden_replays_identically() {
+    if postgres().is_some() {
+        replays_identically("vaultwarden/migrations/postgresql", "postgres");
+    }
+    replays_identically("vaultwarden/migrations/sqlite", "sqlite");
+}
+
+#[test]
+fn atuin_replays_identically() {
+    if postgres().is_some() {
+        replays_identically("atuin/crates/atuin-server-postgres/migrations", "postgres");
+    }
+    replays_identically("atuin/crates/atuin-server-sqlite/migrations", "sqlite");
+    replays_identically("atuin/crates/atuin-client/migrations", "sqlite");
+}
+
+#[test]
+fn crates_io_check_names_its_irreversible_migration() {
+    if postgres().is_none() {
+        return;
+    }
+    let Some(root) = corpora() else {
+        return;
+    };
+    let path = root.join("crates-io/migrations");
+    let ws = Workspace::empty();
+    let report = ws
+        .run(&[
+            "--dir",
+            path.to_str().unwrap(),
+            "--dialect",
+            "postgres",
+            "--sandbox",
+            "local",
+            "check",
+            "--format",
+            "json",
+        ])
+        .assert_code(1)
+        .json();
+    assert_eq!(step(&report, "replay")["status"], "passed", "{report}");
+    let found = findings(&report, "reversibility");
+    let names: Vec<&str> = found
+        .iter()
+        .map(|f| f["migration"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"2024-10-25-112826_make-unique-version-unique"),
+        "{names:?}"
+    );
+    eprintln!("crates-io irreversible: {names:?}");
+}
+
+#[test]
+fn vaultwarden_check_reports_all_irreversible_migrations_in_one_run() {
+    if postgres().is_none() {
+        return;
+    }
+    let Some(root) = corpora() else {
+        return;
+    };
+    let path = root.join("vaultwarden/migrations/postgresql");
+    let report = Workspace::empty()
+        .run(&[
+            "--dir",
+            path.to_str().unwrap(),
+            "--dialect",
+            "postgres",
+            "--sandbox",
+            "local",
+            "check",
+            "--format",
+            "json",
+        ])
+        .assert_code(1)
+        .json();
+    assert_eq!(step(&report, "replay")["status"], "passed", "{report}");
+    let found = findings(&report, "reversibility");
+    let names: Vec<&str> = found
+        .iter()
+        .map(|f| f["migration"].as_str().unwrap())
+        .collect();
+    // More than one, all in this one run.
+    assert!(names.len() > 1, "{names:?}");
+    eprintln!("vaultwarden irreversible ({}): {names:?}", names.len());
+}
