@@ -57,7 +57,9 @@ fn a_reversible_history_passes_every_step() {
         "{}",
         outcome.stdout
     );
-    let report = run(&ws, &["check", "--format", "json"]).assert_code(0).json();
+    let report = run(&ws, &["check", "--format", "json"])
+        .assert_code(0)
+        .json();
     assert_eq!(report["ok"], true);
     assert_eq!(report["migrations"], 7);
     for name in ["integrity", "replay", "reversibility"] {
@@ -79,7 +81,9 @@ fn every_irreversible_migration_is_reported_in_one_run() {
         return;
     }
     let ws = Workspace::copy("check-irreversible");
-    let report = run(&ws, &["check", "--format", "json"]).assert_code(1).json();
+    let report = run(&ws, &["check", "--format", "json"])
+        .assert_code(1)
+        .json();
     assert_eq!(report["ok"], false);
     assert_eq!(step(&report, "replay")["status"], "passed");
     let found = findings(&report, "reversibility");
@@ -148,9 +152,12 @@ fn a_failing_up_is_a_replay_finding_with_its_position() {
         "CREATE TABLE follows (\n    follower integer REFERENCES acounts (id)\n);\n",
     )
     .unwrap();
-    let report = run(&ws, &["check", "--format", "json", "--reversibility", "none"])
-        .assert_code(1)
-        .json();
+    let report = run(
+        &ws,
+        &["check", "--format", "json", "--reversibility", "none"],
+    )
+    .assert_code(1)
+    .json();
     let found = findings(&report, "replay");
     assert_eq!(found.len(), 1, "{report}");
     assert_eq!(found[0]["kind"], "apply_failed");
@@ -181,7 +188,9 @@ fn a_set_that_does_not_load_fails_integrity() {
         "SELECT 1;\n",
     )
     .unwrap();
-    let report = run(&ws, &["check", "--format", "json"]).assert_code(1).json();
+    let report = run(&ws, &["check", "--format", "json"])
+        .assert_code(1)
+        .json();
     assert_eq!(step(&report, "integrity")["status"], "failed");
     assert_eq!(step(&report, "replay")["status"], "skipped");
     assert!(
@@ -294,7 +303,11 @@ fn pending_migrations_are_not_drift_and_modified_ones_are_findings() {
     };
     let ws = Workspace::copy("check-pg");
     let url = pg.database("partial");
-    run(&ws, &["up", "--database-url", &url, "--to", "20240103000000"]).assert_code(0);
+    run(
+        &ws,
+        &["up", "--database-url", &url, "--to", "20240103000000"],
+    )
+    .assert_code(0);
     let report = run(
         &ws,
         &[
@@ -377,7 +390,9 @@ fn diff_between_sources() {
     // Everything the history makes, as additions.
     let report = run(
         &ws,
-        &["diff", "--from", "empty", "--to", "history", "--format", "json"],
+        &[
+            "diff", "--from", "empty", "--to", "history", "--format", "json",
+        ],
     )
     .assert_code(1)
     .json();
@@ -404,15 +419,31 @@ fn diff_between_sources() {
         ],
     )
     .assert_code(1);
-    assert!(outcome.stdout.contains("+ table billing.invoices"), "{}", outcome.stdout);
-    assert!(outcome.stdout.contains("--- history@20240105000000"), "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains("+ table billing.invoices"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains("--- history@20240105000000"),
+        "{}",
+        outcome.stdout
+    );
     // A database URL, and `database` from DATABASE_URL: one column added by hand.
     let url = pg.database("diffed");
     run(&ws, &["up", "--database-url", &url]).assert_code(0);
-    pg.execute(&url, "ALTER TABLE posts ADD COLUMN draft boolean NOT NULL DEFAULT false");
+    pg.execute(
+        &url,
+        "ALTER TABLE posts ADD COLUMN draft boolean NOT NULL DEFAULT false",
+    );
     let outcome = run(&ws, &["diff", "--to", &url, "--color", "never"]).assert_code(1);
     assert!(
-        outcome.stdout.lines().next().unwrap().contains("posts.draft"),
+        outcome
+            .stdout
+            .lines()
+            .next()
+            .unwrap()
+            .contains("posts.draft"),
         "{}",
         outcome.stdout
     );
@@ -426,7 +457,17 @@ fn diff_between_sources() {
     // Bad sources are usage errors naming the flag.
     let bad = run(&ws, &["diff", "--from", "yesterday"]).assert_code(2);
     assert!(bad.stderr.contains("--from"), "{}", bad.stderr);
-    run(&ws, &["diff", "--from", "history@19990101000000", "--to", "history"]).assert_code(2);
+    run(
+        &ws,
+        &[
+            "diff",
+            "--from",
+            "history@19990101000000",
+            "--to",
+            "history",
+        ],
+    )
+    .assert_code(2);
 }
 
 #[test]
@@ -449,7 +490,9 @@ fn schema_text_is_deterministic_and_matches_the_database() {
         .assert_code(0)
         .stdout;
     assert!(!early.contains("CREATE TABLE"), "{early}");
-    let json = run(&ws, &["schema", "--format", "json"]).assert_code(0).json();
+    let json = run(&ws, &["schema", "--format", "json"])
+        .assert_code(0)
+        .json();
     assert_eq!(json["source"], "history");
     assert_eq!(json["version"], "20240107000000");
     assert!(json["schema"]["tables"]["users"].is_object(), "{json}");
@@ -478,7 +521,9 @@ fn replays_identically(dir: &str, dialect: &str) {
     if dialect == "postgres" {
         args.extend(["--sandbox", "local"]);
     }
-    args.extend(["diff", "--from", "history", "--to", "history", "--format", "json"]);
+    args.extend([
+        "diff", "--from", "history", "--to", "history", "--format", "json",
+    ]);
     let report = ws.run(&args).json();
     assert_eq!(report["equal"], true, "{dir}: {report}");
 }

@@ -55,6 +55,9 @@ struct CheckReport {
     replay: Step,
     reversibility: Step,
     drift: DriftStep,
+    /// Where the replay's time went (absent when nothing was replayed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timings: Option<check::Timings>,
 }
 
 impl CheckReport {
@@ -106,6 +109,7 @@ pub fn run(context: &Context, args: &CheckArgs) -> Result<()> {
                     step: Step::skipped("the set does not load"),
                     pending: Vec::new(),
                 },
+                timings: None,
             };
             return finish(context, &report);
         }
@@ -227,6 +231,7 @@ pub fn run(context: &Context, args: &CheckArgs) -> Result<()> {
             replay: replayed.replay,
             reversibility: replayed.reversibility,
             drift,
+            timings: Some(replayed.timings),
         })
     })?;
     finish(context, &report)
@@ -311,6 +316,24 @@ fn print_human(context: &Context, report: &CheckReport) {
             "  {} not applied on the database (not drift): {}",
             output.paint("pending", style::dim()),
             report.drift.pending.join(", ")
+        ));
+    }
+    if let Some(timings) = &report.timings
+        && output.verbose > 0
+    {
+        output.line(format!(
+            "  {}",
+            output.paint(
+                format!(
+                    "time: scripts {} ms, {} schema reads {} ms, {} rebuilds {} ms",
+                    timings.scripts_ms,
+                    timings.inspections,
+                    timings.inspect_ms,
+                    timings.rebuilds,
+                    timings.rebuild_ms
+                ),
+                style::dim()
+            )
         ));
     }
     for (name, step) in report.steps() {

@@ -202,6 +202,50 @@ pub struct Replayed {
     pub reversibility: Step,
     /// The schema after the first `snapshot_after` migrations, when asked for and reached.
     pub snapshot: Option<Schema>,
+    pub timings: Timings,
+}
+
+/// Where a replay's time went.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    /// Running up and down scripts (rebuilds excluded).
+    pub scripts_ms: u128,
+    /// Reading schemas.
+    pub inspect_ms: u128,
+    pub inspections: usize,
+    /// Rebuilding the state after an irreversible migration.
+    pub rebuild_ms: u128,
+    pub rebuilds: usize,
+}
+
+/// Accumulates [`Timings`] while the replay runs.
+#[derive(Default)]
+struct Clock {
+    scripts: Duration,
+    inspect: Duration,
+    inspections: usize,
+    rebuild: Duration,
+    rebuilds: usize,
+}
+
+impl Clock {
+    async fn inspect(&mut self, replayer: &mut Replayer) -> Result<Schema> {
+        let begun = Instant::now();
+        let schema = replayer.inspect().await;
+        self.inspect += begun.elapsed();
+        self.inspections += 1;
+        schema
+    }
+
+    fn timings(&self) -> Timings {
+        Timings {
+            scripts_ms: self.scripts.as_millis(),
+            inspect_ms: self.inspect.as_millis(),
+            inspections: self.inspections,
+            rebuild_ms: self.rebuild.as_millis(),
+            rebuilds: self.rebuilds,
+        }
+    }
 }
 
 /// Runs the clean replay and the reversibility walk on fresh databases of `scratch`.
@@ -230,18 +274,22 @@ pub async fn replay(
     let mut applied = 0;
     let mut reverse_time = Duration::ZERO;
     let mut snapshot = None;
+    let mut clock = Clock::default();
     // The schema before the current migration's up, when something needs it.
     let mut before: Option<Schema> = None;
     if snapshot_after == Some(0) {
-        snapshot = Some(replayer.inspect().await?);
+        snapshot = Some(clock.inspect(&mut replayer).await?);
     }
     for (index, migration) in migrations.iter().enumerate() {
         progress(&format!("{}/{total} {}", index + 1, label(migration)));
         let check_this = checked(index);
         if check_this && before.is_none() {
-            before = Some(replayer.inspect().await?);
+            before = Some(clock.inspect(&mut replayer).await?);
         }
-        if let Err(failure) = replayer.run(migration, Direction::Up).await {
+        let script_begun = Instant::now();
+        let applied_now = replayer.run(migration, Direction::Up).await;
+        clock.scripts += script_begun.elapsed();
+        if let Err(failure) = applied_now {
             let error = super::failure_error(&failure, migration, Direction::Up);
             replay_findings.push(Finding::from_error(
                 FindingKind::ApplyFailed,
@@ -254,17 +302,20 @@ pub async fn replay(
         let step_begun = Instant::now();
         if check_this && let Some(before) = before.take() {
             verified += 1;
-            let finding = reverse_one(&mut replayer, migration, &before).await?;
+            let finding = reverse_one(&mut replayer, migration, &before, &mut clock).await?;
             if let Some(finding) = finding {
                 reverse_findings.push(finding);
                 // Whatever the failed down left, the walk goes on from a clean state.
+                let rebuild_begun = Instant::now();
                 replayer = rebuild(scratch, format, &migrations[..=index]).await?;
+                clock.rebuild += rebuild_begun.elapsed();
+                clock.rebuilds += 1;
             }
         }
         let after_needed =
             snapshot_after == Some(index + 1) || (index + 1 < total && checked(index + 1));
         if after_needed {
-            let after = replayer.inspect().await?;
+            let after = clock.inspect(&mut replayer).await?;
             if snapshot_after == Some(index + 1) {
                 snapshot = Some(after.clone());
             }
@@ -307,6 +358,7 @@ pub async fn replay(
         replay,
         reversibility,
         snapshot,
+        timings: clock.timings(),
     })
 }
 
@@ -316,8 +368,12 @@ async fn reverse_one(
     replayer: &mut Replayer,
     migration: &Migration,
     before: &Schema,
+    clock: &mut Clock,
 ) -> Result<Option<Finding>> {
-    if let Err(failure) = replayer.run(migration, Direction::Down).await {
+    let begun = Instant::now();
+    let reverted = replayer.run(migration, Direction::Down).await;
+    clock.scripts += begun.elapsed();
+    if let Err(failure) = reverted {
         let error = super::failure_error(&failure, migration, Direction::Down);
         return Ok(Some(Finding::from_error(
             FindingKind::DownFailed,
@@ -325,7 +381,7 @@ async fn reverse_one(
             &error,
         )));
     }
-    let after_down = replayer.inspect().await?;
+    let after_down = clock.inspect(replayer).await?;
     if after_down != *before {
         let down = migration
             .down
@@ -340,7 +396,10 @@ async fn reverse_one(
         finding.location = down;
         return Ok(Some(finding));
     }
-    if let Err(failure) = replayer.run(migration, Direction::Up).await {
+    let begun = Instant::now();
+    let reapplied = replayer.run(migration, Direction::Up).await;
+    clock.scripts += begun.elapsed();
+    if let Err(failure) = reapplied {
         let error = super::failure_error(&failure, migration, Direction::Up);
         let mut finding = Finding::from_error(FindingKind::ReapplyFailed, migration, &error);
         finding.message = format!(
