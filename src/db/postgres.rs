@@ -56,6 +56,15 @@ impl Postgres {
         })
     }
 
+    /// Takes the run lock: a session advisory lock on a dedicated connection (so nothing a
+    /// migration does on the main connection, `DISCARD ALL` included, can release it).
+    ///
+    /// Then waits for the connections of runs that died to go away. A killed client's lock
+    /// connection, idle, ends at once and frees the run lock; its main connection's backend
+    /// goes on with the query it was sent (a whole migration, COMMIT included) and only ends
+    /// when it tries to answer. Every main connection holds the *runner* key (shared) for its
+    /// life, so taking that key exclusively, once, proves no migration of an earlier run is
+    /// still executing — and the history read next is final.
     pub(crate) async fn lock(
         &mut self,
         url: &DatabaseUrl,
@@ -63,39 +72,29 @@ impl Postgres {
         timeout: Duration,
     ) -> Result<()> {
         let key = lock_key(name);
+        let runner = runner_key(name);
         let mut lock_conn = PgConnection::connect_with(&self.options)
             .await
             .map_err(|err| database_error("cannot open the lock connection", &err))?;
         let deadline = Instant::now() + timeout;
-        let mut pause = Duration::from_millis(20);
-        loop {
-            let acquired: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(key)
-                .fetch_one(&mut lock_conn)
-                .await
-                .map_err(|err| database_error("cannot take the migration lock", &err))?;
-            if acquired {
-                self.lock = Some(lock_conn);
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                let holder = lock_holder(&mut lock_conn, key).await;
-                return Err(Error::new(
-                    ErrorClass::Unreachable,
-                    ErrorCode::LockTimeout,
-                    format!(
-                        "another migration run holds the lock on {} (waited {} s){}",
-                        url.endpoint(),
-                        timeout.as_secs(),
-                        holder.map(|h| format!(": {h}")).unwrap_or_default()
-                    ),
-                )
-                .at(url.redacted())
-                .hint("wait for it to finish, raise --lock-timeout, or end that session (SELECT pg_terminate_backend(PID)) if it is stuck"));
-            }
-            tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
-            pause = (pause * 2).min(Duration::from_millis(500));
+        if !poll_advisory_lock(&mut lock_conn, key, deadline).await? {
+            return Err(lock_busy(&mut lock_conn, key, url, timeout).await);
         }
+        if !poll_advisory_lock(&mut lock_conn, runner, deadline).await? {
+            return Err(lock_busy(&mut lock_conn, runner, url, timeout).await);
+        }
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(runner)
+            .execute(&mut lock_conn)
+            .await
+            .map_err(|err| database_error("cannot take the migration lock", &err))?;
+        sqlx::query("SELECT pg_advisory_lock_shared($1)")
+            .bind(runner)
+            .execute(&mut self.conn)
+            .await
+            .map_err(|err| database_error("cannot take the migration lock", &err))?;
+        self.lock = Some(lock_conn);
+        Ok(())
     }
 
     /// The server's major version: `15` for 15.4.
@@ -298,10 +297,61 @@ pub(super) fn bookkeeping(
 
 /// The advisory lock key for a history table: the same table, the same lock, across processes.
 fn lock_key(name: &str) -> i64 {
-    let digest = Sha256::digest(format!("cargo-migrate lock {name}").as_bytes());
+    key_of(&format!("cargo-migrate lock {name}"))
+}
+
+/// The key every main connection holds shared while it may run migrations (see `lock`).
+fn runner_key(name: &str) -> i64 {
+    key_of(&format!("cargo-migrate runner {name}"))
+}
+
+fn key_of(text: &str) -> i64 {
+    let digest = Sha256::digest(text.as_bytes());
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)
+}
+
+/// The lock-timeout error, naming who holds `key`.
+async fn lock_busy(
+    conn: &mut PgConnection,
+    key: i64,
+    url: &DatabaseUrl,
+    timeout: Duration,
+) -> Error {
+    let holder = lock_holder(conn, key).await;
+    Error::new(
+        ErrorClass::Unreachable,
+        ErrorCode::LockTimeout,
+        format!(
+            "another migration run holds the lock on {} (waited {} s){}",
+            url.endpoint(),
+            timeout.as_secs(),
+            holder.map(|h| format!(": {h}")).unwrap_or_default()
+        ),
+    )
+    .at(url.redacted())
+    .hint("wait for it to finish, raise --lock-timeout, or end that session (SELECT pg_terminate_backend(PID)) if it is stuck")
+}
+
+/// Tries `pg_try_advisory_lock(key)` with backoff until `deadline`; whether it was taken.
+async fn poll_advisory_lock(conn: &mut PgConnection, key: i64, deadline: Instant) -> Result<bool> {
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let acquired: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|err| database_error("cannot take the migration lock", &err))?;
+        if acquired {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
 }
 
 /// Who holds the advisory lock `key`: "pid 123 (cargo-migrate, from 10.0.0.5, since …)".
@@ -383,6 +433,7 @@ mod tests {
     fn lock_keys_differ_per_table_and_are_stable() {
         assert_eq!(lock_key("_cargo_migrate"), lock_key("_cargo_migrate"));
         assert_ne!(lock_key("_cargo_migrate"), lock_key("app.history"));
+        assert_ne!(lock_key("_cargo_migrate"), runner_key("_cargo_migrate"));
     }
 
     #[test]

@@ -1,0 +1,214 @@
+//! Crash safety: `up` of the crates-io history killed with SIGKILL at random moments, 20 times
+//! in a row. After each kill, `status` is truthful (the schema is exactly what the migrations it
+//! calls applied produce), a no-transaction migration cut short shows as failed with the
+//! command that settles it, and a new `up` completes; at the end the schema equals a clean
+//! replay.
+
+mod support;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Outcome, Pg, Workspace, command, corpora, postgres};
+
+const ROUNDS: usize = 20;
+
+/// A small deterministic generator (xorshift64*): the seed is printed, so a failing sequence
+/// of kill moments can be replayed with `CRASH_SEED`.
+struct Moments(u64);
+
+impl Moments {
+    fn next_below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound.max(1)
+    }
+}
+
+fn tool(ws: &Workspace, corpus: &Path, args: &[&str]) -> Outcome {
+    let mut all = vec![
+        "--dir",
+        corpus.to_str().unwrap(),
+        "--dialect",
+        "postgres",
+        "--sandbox",
+        "local",
+    ];
+    all.extend_from_slice(args);
+    ws.run(&all)
+}
+
+/// Waits until no backend of cargo-migrate is connected: a killed client's backend finishes
+/// the query it was sent before it notices, and what it commits counts.
+fn wait_for_orphans(pg: &Pg, admin: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = pg.query(
+            admin,
+            "SELECT count(*)::text FROM pg_stat_activity WHERE application_name = 'cargo-migrate'",
+        );
+        if rows[0][0].as_deref() == Some("0") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "backends of the killed run did not end"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `version`s of the entries of a `status --format json` report in `state`.
+fn in_state(status: &Value, state: &str) -> Vec<String> {
+    status["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["state"] == state)
+        .map(|m| m["version"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Whether the database's schema equals the history replayed up to `version` (`None`: no
+/// migration applied).
+fn schema_matches(ws: &Workspace, corpus: &Path, url: &str, version: Option<&str>) -> bool {
+    let from = version.map_or("empty".to_string(), |v| format!("history@{v}"));
+    let outcome = tool(ws, corpus, &["diff", "--from", &from, "--to", url, "-q"]);
+    assert!(
+        outcome.code == 0 || outcome.code == 1,
+        "diff failed: {outcome:?}"
+    );
+    outcome.code == 0
+}
+
+#[test]
+fn kill_nine_during_up_twenty_times() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let Some(root) = corpora() else {
+        return;
+    };
+    let corpus = root.join("crates-io/migrations");
+    let ws = Workspace::empty();
+    let admin = pg.server.url();
+    // How long a whole `up` takes here: kill moments are drawn from that window.
+    let calibration = pg.database("calibration");
+    let begun = Instant::now();
+    tool(&ws, &corpus, &["up", "--database-url", &calibration]).assert_code(0);
+    let window = begun.elapsed().as_millis() as u64;
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1
+        });
+    eprintln!("kill moments: seed {seed} (CRASH_SEED), window {window} ms");
+    let mut moments = Moments(seed);
+    let mut cut_short = 0;
+    let mut settled = 0;
+    for round in 0..ROUNDS {
+        let url = pg.database(&format!("crash_{round}"));
+        let delay = moments.next_below(window);
+        let mut child = command()
+            .current_dir(ws.path())
+            .args([
+                "--dir",
+                corpus.to_str().unwrap(),
+                "--dialect",
+                "postgres",
+                "up",
+                "--database-url",
+                &url,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn up");
+        std::thread::sleep(Duration::from_millis(delay));
+        // Child::kill is SIGKILL on Unix.
+        let _ = child.kill();
+        let _ = child.wait();
+        wait_for_orphans(&pg, &admin);
+
+        let status = tool(
+            &ws,
+            &corpus,
+            &["status", "--database-url", &url, "--format", "json"],
+        )
+        .assert_code(0)
+        .json();
+        let applied = in_state(&status, "applied");
+        let failed = in_state(&status, "failed");
+        assert!(
+            in_state(&status, "modified").is_empty() && in_state(&status, "missing").is_empty(),
+            "round {round}: {status}"
+        );
+        if applied.len() < 285 {
+            cut_short += 1;
+        }
+        eprintln!(
+            "round {round}: killed after {delay} ms: {} applied, {} failed",
+            applied.len(),
+            failed.len()
+        );
+        // Truthful: what status calls applied is exactly what the schema holds.
+        if failed.is_empty() {
+            assert!(
+                schema_matches(&ws, &corpus, &url, applied.last().map(String::as_str)),
+                "round {round}: the schema is not that of the {} applied migrations",
+                applied.len()
+            );
+        } else {
+            // A no-transaction migration cut short: shown as failed, with the way out.
+            assert_eq!(failed.len(), 1, "round {round}: {status}");
+            let version = &failed[0];
+            let human = tool(&ws, &corpus, &["status", "--database-url", &url]);
+            assert!(
+                human
+                    .stdout
+                    .contains(&format!("cargo migrate resolve {version}")),
+                "round {round}: {}",
+                human.stdout
+            );
+            // The operator's check: did its statements take effect?
+            let resolution = if schema_matches(&ws, &corpus, &url, Some(version)) {
+                "--applied"
+            } else {
+                "--rolled-back"
+            };
+            tool(
+                &ws,
+                &corpus,
+                &["resolve", version, resolution, "--database-url", &url],
+            )
+            .assert_code(0);
+            settled += 1;
+        }
+        // A new run completes, and the result is the clean replay's schema.
+        tool(&ws, &corpus, &["up", "--database-url", &url]).assert_code(0);
+        tool(
+            &ws,
+            &corpus,
+            &["status", "--database-url", &url, "--exit-code"],
+        )
+        .assert_code(0);
+        assert!(
+            schema_matches(&ws, &corpus, &url, Some("2026-07-30-140000-0000")),
+            "round {round}: after a new up the schema differs from a clean replay"
+        );
+    }
+    eprintln!(
+        "{ROUNDS} kills, {cut_short} mid-run, {settled} no-transaction migrations settled, 0 failures"
+    );
+    assert!(
+        cut_short >= ROUNDS / 2,
+        "most kills should land mid-run ({cut_short} of {ROUNDS})"
+    );
+}
