@@ -19,9 +19,9 @@ use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row};
 
 use super::Excluded;
 use super::model::{
-    Column, Constraint, ConstraintKind, Extension, Generated, Identity, Index, IndexKey,
-    Namespace, PartitionOf, Policy, QualifiedName, Routine, RoutineKind, Schema, Sequence, Table,
-    Trigger, UserType, UserTypeKind, View,
+    Column, Constraint, ConstraintKind, Extension, Generated, Identity, Index, IndexKey, Namespace,
+    PartitionOf, Policy, QualifiedName, Routine, RoutineKind, Schema, Sequence, Table, Trigger,
+    UserType, UserTypeKind, View,
 };
 use crate::db::database_error;
 use crate::dialect::Dialect;
@@ -147,9 +147,15 @@ where
 /// `NOT EXISTS` an extension membership (`pg_depend.deptype = 'e'`) for the object `oid` of
 /// the catalog `catalog`: objects an extension's script created belong to the extension.
 fn not_extension_member(catalog: &str, oid: &str) -> String {
+    not_depending(catalog, oid, "'e'")
+}
+
+/// `NOT EXISTS` a dependency of one of the `deptypes` (SQL list) for the object `oid` of
+/// `catalog`.
+fn not_depending(catalog: &str, oid: &str, deptypes: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{catalog}'::regclass \
-         AND e.objid = {oid} AND e.deptype = 'e')"
+         AND e.objid = {oid} AND e.deptype IN ({deptypes}))"
     )
 }
 
@@ -325,7 +331,9 @@ async fn read_relations(
             if get::<bool>(&row, "is_partition")? {
                 // A partition has exactly one parent: the partitioned table.
                 let parent = parents.next().ok_or_else(|| {
-                    inconsistent(format!("partition {qualified} has no parent in pg_inherits"))
+                    inconsistent(format!(
+                        "partition {qualified} has no parent in pg_inherits"
+                    ))
                 })?;
                 table.partition_of = Some(PartitionOf {
                     parent,
@@ -413,12 +421,16 @@ async fn read_columns(
         let identity: String = get(&row, "identity")?;
         if !identity.is_empty() {
             let option = |column_name: &str| -> Result<i64> {
-                get::<Option<i64>>(&row, column_name)?.ok_or_else(|| {
-                    inconsistent(format!("identity column {name} has no sequence"))
-                })
+                get::<Option<i64>>(&row, column_name)?
+                    .ok_or_else(|| inconsistent(format!("identity column {name} has no sequence")))
             };
             column.identity = Some(Identity {
-                generation: if identity == "a" { "ALWAYS" } else { "BY DEFAULT" }.to_string(),
+                generation: if identity == "a" {
+                    "ALWAYS"
+                } else {
+                    "BY DEFAULT"
+                }
+                .to_string(),
                 start: option("seqstart")?,
                 increment: option("seqincrement")?,
                 min_value: option("seqmin")?,
@@ -906,7 +918,8 @@ async fn read_routines(conn: &mut PgConnection, schema: &mut Schema) -> Result<(
         moving_inverse = function("aggminvtransfn"),
         moving_final = function("aggmfinalfn"),
         comment = comment_join("d", "pg_proc", "p.oid", "0"),
-        not_member = not_extension_member("pg_proc", "p.oid"),
+        // Internal dependents are made by the server, e.g. a range type's constructors.
+        not_member = not_depending("pg_proc", "p.oid", "'e', 'i'"),
     );
     for row in fetch(conn, "functions", sql).await? {
         let namespace: String = get(&row, "schema")?;
@@ -970,7 +983,10 @@ fn aggregate_definition(row: &PgRow, signature: &str) -> Result<String> {
     if get::<Option<String>>(row, "aggregate_kind")?.as_deref() == Some("h") {
         parts.push("HYPOTHETICAL".to_string());
     }
-    Ok(format!("CREATE AGGREGATE {signature} ({})", parts.join(", ")))
+    Ok(format!(
+        "CREATE AGGREGATE {signature} ({})",
+        parts.join(", ")
+    ))
 }
 
 /// `value` as a SQL string literal.
