@@ -38,14 +38,17 @@ const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schem
 /// Starts the inspection's transaction. Besides `search_path`, the settings that change how
 /// the server deparses constants are pinned: `TimeZone`, `DateStyle` and `IntervalStyle`
 /// (timestamp defaults, partition bounds), `extra_float_digits`, `bytea_output`,
-/// `standard_conforming_strings` (string literals), `quote_all_identifiers` and `lc_monetary`. `SET LOCAL`
-/// ends with the transaction: the session, which goes on to run migrations, keeps its own.
+/// `standard_conforming_strings` (string literals), `quote_all_identifiers` and `lc_monetary`.
+/// JIT compilation is off: the catalog queries' estimated costs grow with the number of
+/// tables past the JIT threshold, and compiling took longer than running them. `work_mem`
+/// keeps the sorts of a large schema in memory. `SET LOCAL` ends with the transaction: the
+/// session, which goes on to run migrations, keeps its own.
 const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
      SET LOCAL search_path = public; SET LOCAL TimeZone = 'UTC'; \
      SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres'; \
      SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; \
      SET LOCAL standard_conforming_strings = on; SET LOCAL quote_all_identifiers = off; \
-     SET LOCAL lc_monetary = 'C'";
+     SET LOCAL lc_monetary = 'C'; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'";
 
 /// Reads the schema of the database `conn` is connected to, leaving out `excluded` tables.
 pub(crate) async fn inspect(conn: &mut PgConnection, excluded: &[Excluded]) -> Result<Schema> {
@@ -113,8 +116,8 @@ async fn read_schema(
     let mut schema = Schema::empty(Dialect::Postgres);
     read_namespaces(conn, &mut schema).await?;
     read_extensions(conn, &mut schema).await?;
-    let relations = read_relations(conn, excluded, &mut schema).await?;
-    read_columns(conn, &relations, &mut schema).await?;
+    let mut relations = read_relations(conn, excluded, &mut schema).await?;
+    read_columns(conn, &mut relations, &mut schema).await?;
     read_constraints(conn, &relations, &mut schema).await?;
     read_indexes(conn, version, &relations, &mut schema).await?;
     read_triggers(conn, version, &relations, &mut schema).await?;
@@ -193,6 +196,9 @@ enum RelationKind {
 struct Relation {
     name: QualifiedName,
     kind: RelationKind,
+    /// A table's column numbers, in the order of its `columns`: constraints name their key
+    /// columns by number.
+    attnums: Vec<i16>,
 }
 
 /// The tables and views that are part of the schema, by OID: catalog rows of other relations
@@ -200,6 +206,28 @@ struct Relation {
 struct Relations(HashMap<Oid, Relation>);
 
 impl Relations {
+    /// The names of the columns numbered `attnums` of the table `oid`, in that order.
+    fn column_names(&self, oid: Oid, attnums: &[i16], schema: &Schema) -> Result<Vec<String>> {
+        let relation = self.0.get(&oid);
+        let table = relation.and_then(|relation| schema.tables.get(&relation.name));
+        let (Some(relation), Some(table)) = (relation, table) else {
+            return Ok(Vec::new());
+        };
+        attnums
+            .iter()
+            .map(|attnum| {
+                relation
+                    .attnums
+                    .iter()
+                    .position(|known| known == attnum)
+                    .map(|index| table.columns[index].name.clone())
+                    .ok_or_else(|| {
+                        inconsistent(format!("{} has no column number {attnum}", relation.name))
+                    })
+            })
+            .collect()
+    }
+
     fn table<'s>(&self, oid: Oid, schema: &'s mut Schema) -> Option<&'s mut Table> {
         match self.0.get(&oid) {
             Some(relation) if relation.kind == RelationKind::Table => {
@@ -267,14 +295,6 @@ async fn read_relations(
     excluded: &[Excluded],
     schema: &mut Schema,
 ) -> Result<Relations> {
-    let parents = |column: &str| {
-        format!(
-            "ARRAY(SELECT {column}::text FROM pg_inherits i \
-             JOIN pg_class p ON p.oid = i.inhparent \
-             JOIN pg_namespace pn ON pn.oid = p.relnamespace \
-             WHERE i.inhrelid = c.oid ORDER BY i.inhseqno)"
-        )
-    };
     let sql = format!(
         "SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name, \
                 c.relkind::text AS kind, c.relpersistence = 'u' AS unlogged, \
@@ -285,12 +305,18 @@ async fn read_relations(
                 CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key, \
                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END \
                     AS view_definition, \
-                {parent_schemas} AS parent_schemas, {parent_names} AS parent_names, \
+                parents.schemas AS parent_schemas, parents.names AS parent_names, \
                 d.description AS comment \
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace {comment} \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN (SELECT i.inhrelid, \
+                           array_agg(pn.nspname::text ORDER BY i.inhseqno) AS schemas, \
+                           array_agg(p.relname::text ORDER BY i.inhseqno) AS names \
+                    FROM pg_inherits i \
+                    JOIN pg_class p ON p.oid = i.inhparent \
+                    JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+                    GROUP BY i.inhrelid) parents ON parents.inhrelid = c.oid \
+         {comment} \
          WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_NAMESPACE} AND {not_member}",
-        parent_schemas = parents("pn.nspname"),
-        parent_names = parents("p.relname"),
         comment = comment_join("d", "pg_class", "c.oid", "0"),
         not_member = not_extension_member("pg_class", "c.oid"),
     );
@@ -321,8 +347,10 @@ async fn read_relations(
             );
             RelationKind::View
         } else {
-            let parent_schemas: Vec<String> = get(&row, "parent_schemas")?;
-            let parent_names: Vec<String> = get(&row, "parent_names")?;
+            let parent_schemas: Vec<String> =
+                get::<Option<_>>(&row, "parent_schemas")?.unwrap_or_default();
+            let parent_names: Vec<String> =
+                get::<Option<_>>(&row, "parent_names")?.unwrap_or_default();
             let mut parents = parent_schemas
                 .iter()
                 .zip(&parent_names)
@@ -357,6 +385,7 @@ async fn read_relations(
             Relation {
                 name: qualified,
                 kind: relation_kind,
+                attnums: Vec::new(),
             },
         );
     }
@@ -366,16 +395,19 @@ async fn read_relations(
 /// Columns of every table, in `attnum` order (gaps of dropped columns do not show).
 async fn read_columns(
     conn: &mut PgConnection,
-    relations: &Relations,
+    relations: &mut Relations,
     schema: &mut Schema,
 ) -> Result<()> {
     // An identity column's sequence depends on the column internally ('i'); a serial's
-    // sequence only automatically ('a'), and is read as a sequence of its own.
+    // sequence only automatically ('a'), and is read as a sequence of its own. Defaults
+    // cannot refer to columns: deparsed without the table as context, which spares opening
+    // every table (the same text, much faster); generation expressions need it.
     let sql = format!(
-        "SELECT a.attrelid AS relation, a.attname::text AS name, \
+        "SELECT a.attrelid AS relation, a.attnum, a.attname::text AS name, \
                 format_type(a.atttypid, a.atttypmod) AS data_type, a.attnotnull AS not_null, \
                 a.attidentity::text AS identity, a.attgenerated::text AS generated, \
-                pg_get_expr(ad.adbin, ad.adrelid) AS expression, \
+                CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, 0) \
+                     ELSE pg_get_expr(ad.adbin, ad.adrelid) END AS expression, \
                 CASE WHEN co.oid IS NOT NULL THEN {collation} END AS collation, \
                 s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
                 d.description AS comment \
@@ -399,9 +431,13 @@ async fn read_columns(
         comment = comment_join("d", "pg_class", "a.attrelid", "a.attnum"),
     );
     for row in fetch(conn, "columns", sql).await? {
-        let Some(table) = relations.table(get(&row, "relation")?, schema) else {
+        let oid: Oid = get(&row, "relation")?;
+        let Some(table) = relations.table(oid, schema) else {
             continue;
         };
+        if let Some(relation) = relations.0.get_mut(&oid) {
+            relation.attnums.push(get(&row, "attnum")?);
+        }
         let name: String = get(&row, "name")?;
         let mut column = Column::new(&name, &get::<String>(&row, "data_type")?);
         column.nullable = !get::<bool>(&row, "not_null")?;
@@ -451,18 +487,14 @@ async fn read_constraints(
     relations: &Relations,
     schema: &mut Schema,
 ) -> Result<()> {
-    // Key columns by name in key order; none for checks, nor when a key part is an
-    // expression (attnum 0), where a partial list would mislead.
+    // Key columns in key order, by number (named from the columns read before); none for
+    // checks, nor when a key part is an expression (number 0), where a partial list would
+    // mislead.
     let sql = format!(
         "SELECT con.conrelid AS relation, con.conname::text AS name, \
                 con.contype::text AS kind, pg_get_constraintdef(con.oid) AS definition, \
-                CASE WHEN con.contype <> 'c' AND NOT (0 = ANY (con.conkey)) THEN \
-                    ARRAY(SELECT a.attname::text \
-                          FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, position) \
-                          JOIN pg_attribute a \
-                            ON a.attrelid = con.conrelid AND a.attnum = k.attnum \
-                          ORDER BY k.position) \
-                END AS columns, \
+                CASE WHEN con.contype <> 'c' AND NOT (0 = ANY (con.conkey)) THEN con.conkey END \
+                    AS key_attnums, \
                 d.description AS comment \
          FROM pg_constraint con \
          JOIN pg_class c ON c.oid = con.conrelid \
@@ -472,7 +504,10 @@ async fn read_constraints(
         comment = comment_join("d", "pg_constraint", "con.oid", "0"),
     );
     for row in fetch(conn, "constraints", sql).await? {
-        let Some(table) = relations.table(get(&row, "relation")?, schema) else {
+        let oid: Oid = get(&row, "relation")?;
+        let attnums: Vec<i16> = get::<Option<_>>(&row, "key_attnums")?.unwrap_or_default();
+        let columns = relations.column_names(oid, &attnums, schema)?;
+        let Some(table) = relations.table(oid, schema) else {
             continue;
         };
         let kind = match get::<String>(&row, "kind")?.as_str() {
@@ -487,7 +522,7 @@ async fn read_constraints(
             Constraint {
                 kind,
                 definition: get(&row, "definition")?,
-                columns: get::<Option<Vec<String>>>(&row, "columns")?.unwrap_or_default(),
+                columns,
                 comment: get(&row, "comment")?,
             },
         );
@@ -506,18 +541,15 @@ async fn read_indexes(
     schema: &mut Schema,
 ) -> Result<()> {
     // A foreign key's conindid is the referenced table's index: only p, u and x own theirs.
-    let own_indexes_with = |joins: &str| {
-        format!(
-            "FROM pg_index x \
-             JOIN pg_class c ON c.oid = x.indrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             {joins} \
-             WHERE c.relkind IN ('r', 'p', 'm') AND {USER_NAMESPACE} \
-               AND NOT EXISTS (SELECT 1 FROM pg_constraint xc \
-                               WHERE xc.conrelid = x.indrelid AND xc.conindid = x.indexrelid \
-                                 AND xc.contype IN ('p', 'u', 'x'))"
-        )
-    };
+    let own_indexes = format!(
+        "FROM pg_index x \
+         JOIN pg_class c ON c.oid = x.indrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'm') AND {USER_NAMESPACE} \
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint xc \
+                           WHERE xc.conrelid = x.indrelid AND xc.conindid = x.indexrelid \
+                             AND xc.contype IN ('p', 'u', 'x'))"
+    );
     let nulls_not_distinct = if version >= 150_000 {
         "x.indnullsnotdistinct"
     } else {
@@ -528,11 +560,11 @@ async fn read_indexes(
                 x.indisunique AS is_unique, am.amname::text AS method, \
                 {nulls_not_distinct} AS nulls_not_distinct, \
                 pg_get_expr(x.indpred, x.indrelid) AS predicate, d.description AS comment \
-         {from}",
-        from = own_indexes_with(&format!(
-            "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam {}",
-            comment_join("d", "pg_class", "x.indexrelid", "0")
-        )),
+         FROM (SELECT x.* {own_indexes}) x \
+         JOIN pg_class i ON i.oid = x.indexrelid \
+         JOIN pg_am am ON am.oid = i.relam \
+         {comment}",
+        comment = comment_join("d", "pg_class", "x.indexrelid", "0"),
     );
     let mut indexes: HashMap<Oid, (Oid, String, Index)> = HashMap::new();
     for row in fetch(conn, "indexes", sql).await? {
@@ -556,9 +588,11 @@ async fn read_indexes(
     // or, for an expression, the index column's, which is the class's storage type when it
     // has one (then the class's input type stands for the expression's). The collation shows
     // when it is not the column's (or the expression type's). indoption: bit 1 DESC, bit 2
-    // NULLS FIRST; indclass, indcollation and indoption cover key columns only.
+    // NULLS FIRST; indclass, indcollation and indoption cover key columns only. The indexes
+    // are chosen before their keys are spread out (MATERIALIZED): fewer rows to join.
     let sql = format!(
-        "SELECT x.indexrelid AS index, k.position::int4 <= x.indnkeyatts AS is_key, \
+        "WITH own AS MATERIALIZED (SELECT x.* {own_indexes}) \
+         SELECT x.indexrelid AS index, k.position::int4 <= x.indnkeyatts AS is_key, \
                 CASE WHEN k.attnum <> 0 THEN ta.attname::text \
                      ELSE pg_get_indexdef(x.indexrelid, k.position::int4, false) END \
                     AS expression, \
@@ -571,27 +605,26 @@ async fn read_indexes(
                 CASE WHEN ico.oid IS NOT NULL THEN {collation} END AS collation, \
                 COALESCE(x.indoption[k.position::int4 - 1] & 1 <> 0, false) AS descending, \
                 COALESCE(x.indoption[k.position::int4 - 1] & 2 <> 0, false) AS nulls_first \
-         {from} \
+         FROM own x \
+         CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, position) \
+         LEFT JOIN pg_attribute ta ON ta.attrelid = x.indrelid AND ta.attnum = k.attnum \
+         LEFT JOIN pg_opclass opc ON opc.oid = x.indclass[k.position::int4 - 1] \
+         LEFT JOIN pg_namespace opcn ON opcn.oid = opc.opcnamespace \
+         LEFT JOIN pg_type kt ON kt.oid = CASE \
+             WHEN k.attnum <> 0 THEN ta.atttypid \
+             ELSE (SELECT CASE WHEN opc.opckeytype <> 0 AND ia.atttypid = opc.opckeytype \
+                               THEN opc.opcintype ELSE ia.atttypid END \
+                   FROM pg_attribute ia \
+                   WHERE ia.attrelid = x.indexrelid AND ia.attnum = k.position) END \
+         LEFT JOIN pg_type key_type \
+                ON key_type.oid = CASE WHEN kt.typtype = 'd' THEN kt.typbasetype \
+                                       ELSE kt.oid END \
+         LEFT JOIN pg_collation ico ON ico.oid = x.indcollation[k.position::int4 - 1] \
+               AND ico.oid <> COALESCE(ta.attcollation, key_type.typcollation) \
+         LEFT JOIN pg_namespace icon ON icon.oid = ico.collnamespace \
          ORDER BY x.indexrelid, k.position",
         opclass = sql_name("opcn.nspname", "opc.opcname"),
         collation = sql_name("icon.nspname", "ico.collname"),
-        from = own_indexes_with(
-            "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, position) \
-             LEFT JOIN pg_attribute ta ON ta.attrelid = x.indrelid AND ta.attnum = k.attnum \
-             JOIN pg_attribute ia ON ia.attrelid = x.indexrelid AND ia.attnum = k.position \
-             LEFT JOIN pg_opclass opc ON opc.oid = x.indclass[k.position::int4 - 1] \
-             LEFT JOIN pg_namespace opcn ON opcn.oid = opc.opcnamespace \
-             LEFT JOIN pg_type kt ON kt.oid = CASE \
-                 WHEN k.attnum <> 0 THEN ta.atttypid \
-                 WHEN opc.opckeytype <> 0 AND ia.atttypid = opc.opckeytype THEN opc.opcintype \
-                 ELSE ia.atttypid END \
-             LEFT JOIN pg_type key_type \
-                    ON key_type.oid = CASE WHEN kt.typtype = 'd' THEN kt.typbasetype \
-                                           ELSE kt.oid END \
-             LEFT JOIN pg_collation ico ON ico.oid = x.indcollation[k.position::int4 - 1] \
-                   AND ico.oid <> COALESCE(ta.attcollation, key_type.typcollation) \
-             LEFT JOIN pg_namespace icon ON icon.oid = ico.collnamespace"
-        ),
     );
     for row in fetch(conn, "index keys", sql).await? {
         let Some((_, _, index)) = indexes.get_mut(&get::<Oid>(&row, "index")?) else {
