@@ -850,16 +850,3 @@ fn labels_added<'a>(from: &[String], to: &'a [String]) -> Option<Vec<&'a String>
     }
     (kept.peek().is_none() && !added.is_empty()).then_some(added)
 }
-
-/// A unified diff of two rendered schemas; empty when they are equal.
-pub fn unified(from_text: &str, to_text: &str, from_label: &str, to_label: &str) -> String {
-    let _ = (from_text, to_text, from_label, to_label);
-    todo!("unified diff")
-}
-
-impl Change {
-    /// One line: `+ table users`, `~ column users.email: type text → varchar(320)`.
-    pub fn summary(&self) -> String {
-        todo!("change summary")
-    }
-}

@@ -1,13 +1,1028 @@
 //! Inspecting a PostgreSQL database from its catalogs.
+//!
+//! Twelve catalog queries, one per kind of object, each over every relation at once: the cost
+//! does not grow with round trips per table. They run in one read-only repeatable-read
+//! transaction, so the parts agree with each other (a table's columns and its indexes come from
+//! the same moment), with `search_path` (and the settings that change how constants print)
+//! pinned for that transaction only, so text the server deparses (`format_type`,
+//! `pg_get_expr`, `pg_get_viewdef`, ...) is the same whatever the session's settings are.
+//!
+//! Rows are tied to their table by OID through [`Relations`], which only knows the relations
+//! that are part of the schema: whatever hangs off an excluded table or an extension's table
+//! (columns, constraints, indexes, triggers, policies, owned sequences) drops out in one place.
 
-use sqlx::PgConnection;
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::postgres::PgRow;
+use sqlx::postgres::types::Oid;
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row};
 
 use super::Excluded;
-use super::model::Schema;
-use crate::error::Result;
+use super::model::{
+    Column, Constraint, ConstraintKind, Extension, Generated, Identity, Index, IndexKey, Namespace,
+    PartitionOf, Policy, QualifiedName, Routine, RoutineKind, Schema, Sequence, Table, Trigger,
+    UserType, UserTypeKind, View,
+};
+use crate::db::database_error;
+use crate::dialect::Dialect;
+use crate::error::{Error, ErrorClass, ErrorCode, Result};
+
+/// PostgreSQL 12 brought generated columns (`attgenerated`), which the column query reads.
+const MINIMUM_VERSION: u32 = 120_000;
+
+/// Namespaces that are the system's, not the schema's: the catalogs, the information schema,
+/// TOAST storage and every session's temporary schemas. Expects the namespace as `n`.
+const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+
+/// Starts the inspection's transaction. Besides `search_path`, the settings that change how
+/// the server deparses constants are pinned: `TimeZone`, `DateStyle` and `IntervalStyle`
+/// (timestamp defaults, partition bounds), `extra_float_digits`, `bytea_output`,
+/// `standard_conforming_strings` (string literals), `quote_all_identifiers` and `lc_monetary`.
+/// JIT compilation is off: the catalog queries' estimated costs grow with the number of
+/// tables past the JIT threshold, and compiling took longer than running them. `work_mem`
+/// keeps the sorts of a large schema in memory. `SET LOCAL` ends with the transaction: the
+/// session, which goes on to run migrations, keeps its own.
+const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+     SET LOCAL search_path = public; SET LOCAL TimeZone = 'UTC'; \
+     SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres'; \
+     SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; \
+     SET LOCAL standard_conforming_strings = on; SET LOCAL quote_all_identifiers = off; \
+     SET LOCAL lc_monetary = 'C'; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'";
 
 /// Reads the schema of the database `conn` is connected to, leaving out `excluded` tables.
 pub(crate) async fn inspect(conn: &mut PgConnection, excluded: &[Excluded]) -> Result<Schema> {
-    let _ = (conn, excluded);
-    todo!("PostgreSQL inspection")
+    let version = server_version(conn).await?;
+    if version < MINIMUM_VERSION {
+        return Err(Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::DatabaseError,
+            format!(
+                "cannot inspect the schema of PostgreSQL {}: version 12 or later is needed",
+                major_version(version)
+            ),
+        )
+        .hint("upgrade the server, or compare schemas on a newer one"));
+    }
+    let read = match sqlx::raw_sql(BEGIN).execute(&mut *conn).await {
+        Ok(_) => read_schema(conn, excluded, version).await,
+        Err(err) => Err(database_error("cannot start reading the catalogs", &err)),
+    };
+    match read {
+        Ok(schema) => {
+            sqlx::raw_sql("COMMIT")
+                .execute(&mut *conn)
+                .await
+                .map_err(|err| database_error("cannot finish reading the catalogs", &err))?;
+            Ok(schema)
+        }
+        Err(err) => {
+            // Also when BEGIN's batch failed part-way, which leaves an aborted transaction. The
+            // read error is the one worth reporting; a rollback that fails too means the
+            // connection is gone, which the next use of it reports.
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            Err(err)
+        }
+    }
+}
+
+/// `15` for 150004, `9.6` for 90624 (before 10, the major version had two parts).
+fn major_version(version: u32) -> String {
+    if version >= 100_000 {
+        (version / 10_000).to_string()
+    } else {
+        format!("{}.{}", version / 10_000, version % 10_000 / 100)
+    }
+}
+
+/// The server's version in `server_version_num` form (150004 for 15.4), as announced when the
+/// connection started, or asked for when it was not.
+async fn server_version(conn: &mut PgConnection) -> Result<u32> {
+    if let Some(version) = conn.server_version_num() {
+        return Ok(version);
+    }
+    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int4")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|err| database_error("cannot read the server's version", &err))?;
+    Ok(u32::try_from(version).unwrap_or(0))
+}
+
+async fn read_schema(
+    conn: &mut PgConnection,
+    excluded: &[Excluded],
+    version: u32,
+) -> Result<Schema> {
+    let mut schema = Schema::empty(Dialect::Postgres);
+    read_namespaces(conn, &mut schema).await?;
+    read_extensions(conn, &mut schema).await?;
+    let mut relations = read_relations(conn, excluded, &mut schema).await?;
+    read_columns(conn, &mut relations, &mut schema).await?;
+    read_constraints(conn, &relations, &mut schema).await?;
+    read_indexes(conn, version, &relations, &mut schema).await?;
+    read_triggers(conn, version, &relations, &mut schema).await?;
+    read_policies(conn, &relations, &mut schema).await?;
+    read_sequences(conn, &relations, &mut schema).await?;
+    read_types(conn, &mut schema).await?;
+    read_routines(conn, &mut schema).await?;
+    Ok(schema)
+}
+
+// ------------------------------------------------------------------------------ helpers
+
+/// Runs one catalog query; `what` names what it reads, for the error.
+async fn fetch(conn: &mut PgConnection, what: &str, sql: String) -> Result<Vec<PgRow>> {
+    sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|err| database_error(&format!("cannot read the {what} from the catalogs"), &err))
+}
+
+/// One column of a catalog row.
+fn get<'r, T>(row: &'r PgRow, column: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+{
+    row.try_get(column)
+        .map_err(|err| database_error("cannot decode a catalog row", &err))
+}
+
+/// `NOT EXISTS` an extension membership (`pg_depend.deptype = 'e'`) for the object `oid` of
+/// the catalog `catalog`: objects an extension's script created belong to the extension.
+fn not_extension_member(catalog: &str, oid: &str) -> String {
+    not_depending(catalog, oid, "'e'")
+}
+
+/// `NOT EXISTS` a dependency of one of the `deptypes` (SQL list) for the object `oid` of
+/// `catalog`.
+fn not_depending(catalog: &str, oid: &str, deptypes: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{catalog}'::regclass \
+         AND e.objid = {oid} AND e.deptype IN ({deptypes}))"
+    )
+}
+
+/// SQL giving the name of the object `name` in the namespace `namespace` as SQL spells it:
+/// quoted when needed, qualified unless it is in `pg_catalog` or `public` (the search path
+/// the inspection runs with).
+fn sql_name(namespace: &str, name: &str) -> String {
+    format!(
+        "CASE WHEN {namespace} IN ('pg_catalog', 'public') THEN quote_ident({name}) \
+         ELSE quote_ident({namespace}) || '.' || quote_ident({name}) END"
+    )
+}
+
+/// A `pg_description` join for the comment of the object `oid` in `catalog`, as `alias`.
+fn comment_join(alias: &str, catalog: &str, oid: &str, subid: &str) -> String {
+    format!(
+        "LEFT JOIN pg_description {alias} ON {alias}.objoid = {oid} \
+         AND {alias}.classoid = '{catalog}'::regclass AND {alias}.objsubid = {subid}"
+    )
+}
+
+fn inconsistent(message: String) -> Error {
+    Error::new(ErrorClass::Unreachable, ErrorCode::DatabaseError, message)
+        .hint("the catalogs changed while they were read, or are damaged; try again")
+}
+
+/// What a relation is in the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RelationKind {
+    Table,
+    View,
+}
+
+#[derive(Debug)]
+struct Relation {
+    name: QualifiedName,
+    kind: RelationKind,
+    /// A table's column numbers, in the order of its `columns`: constraints name their key
+    /// columns by number.
+    attnums: Vec<i16>,
+}
+
+/// The tables and views that are part of the schema, by OID: catalog rows of other relations
+/// (excluded tables, extensions' tables) find nothing here and are left out.
+struct Relations(HashMap<Oid, Relation>);
+
+impl Relations {
+    /// The names of the columns numbered `attnums` of the table `oid`, in that order.
+    fn column_names(&self, oid: Oid, attnums: &[i16], schema: &Schema) -> Result<Vec<String>> {
+        let relation = self.0.get(&oid);
+        let table = relation.and_then(|relation| schema.tables.get(&relation.name));
+        let (Some(relation), Some(table)) = (relation, table) else {
+            return Ok(Vec::new());
+        };
+        attnums
+            .iter()
+            .map(|attnum| {
+                relation
+                    .attnums
+                    .iter()
+                    .position(|known| known == attnum)
+                    .map(|index| table.columns[index].name.clone())
+                    .ok_or_else(|| {
+                        inconsistent(format!("{} has no column number {attnum}", relation.name))
+                    })
+            })
+            .collect()
+    }
+
+    fn table<'s>(&self, oid: Oid, schema: &'s mut Schema) -> Option<&'s mut Table> {
+        match self.0.get(&oid) {
+            Some(relation) if relation.kind == RelationKind::Table => {
+                schema.tables.get_mut(&relation.name)
+            }
+            _ => None,
+        }
+    }
+
+    fn view<'s>(&self, oid: Oid, schema: &'s mut Schema) -> Option<&'s mut View> {
+        match self.0.get(&oid) {
+            Some(relation) if relation.kind == RelationKind::View => {
+                schema.views.get_mut(&relation.name)
+            }
+            _ => None,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ namespaces, extensions
+
+async fn read_namespaces(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> {
+    let sql = format!(
+        "SELECT n.nspname::text AS name, d.description AS comment \
+         FROM pg_namespace n {comment} \
+         WHERE {USER_NAMESPACE} AND n.nspname <> 'public' AND {not_member}",
+        comment = comment_join("d", "pg_namespace", "n.oid", "0"),
+        not_member = not_extension_member("pg_namespace", "n.oid"),
+    );
+    for row in fetch(conn, "schemas", sql).await? {
+        schema.schemas.insert(
+            get(&row, "name")?,
+            Namespace {
+                comment: get(&row, "comment")?,
+            },
+        );
+    }
+    Ok(())
+}
+
+async fn read_extensions(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> {
+    // plpgsql comes with every database created from the default templates (and survives the
+    // reset): listing it would only add the same line everywhere.
+    let sql = "SELECT x.extname::text AS name, n.nspname::text AS schema \
+               FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace \
+               WHERE x.extname <> 'plpgsql'"
+        .to_string();
+    for row in fetch(conn, "extensions", sql).await? {
+        schema.extensions.insert(
+            get(&row, "name")?,
+            Extension {
+                schema: get(&row, "schema")?,
+            },
+        );
+    }
+    Ok(())
+}
+
+// -------------------------------------------------------------------------------- relations
+
+/// Tables, partitioned tables, views and materialized views, with what belongs to the
+/// relation itself (partitioning, inheritance, row security, the view's query, the comment).
+async fn read_relations(
+    conn: &mut PgConnection,
+    excluded: &[Excluded],
+    schema: &mut Schema,
+) -> Result<Relations> {
+    let sql = format!(
+        "SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name, \
+                c.relkind::text AS kind, c.relpersistence = 'u' AS unlogged, \
+                c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security, \
+                c.relispartition AS is_partition, \
+                CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END \
+                    AS partition_bound, \
+                CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key, \
+                CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END \
+                    AS view_definition, \
+                parents.schemas AS parent_schemas, parents.names AS parent_names, \
+                d.description AS comment \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN (SELECT i.inhrelid, \
+                           array_agg(pn.nspname::text ORDER BY i.inhseqno) AS schemas, \
+                           array_agg(p.relname::text ORDER BY i.inhseqno) AS names \
+                    FROM pg_inherits i \
+                    JOIN pg_class p ON p.oid = i.inhparent \
+                    JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+                    GROUP BY i.inhrelid) parents ON parents.inhrelid = c.oid \
+         {comment} \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_NAMESPACE} AND {not_member}",
+        comment = comment_join("d", "pg_class", "c.oid", "0"),
+        not_member = not_extension_member("pg_class", "c.oid"),
+    );
+    let mut relations = HashMap::new();
+    for row in fetch(conn, "tables and views", sql).await? {
+        let namespace: String = get(&row, "schema")?;
+        let name: String = get(&row, "name")?;
+        if excluded
+            .iter()
+            .any(|e| e.schema == namespace && e.table == name)
+        {
+            continue;
+        }
+        let qualified = QualifiedName::new(&namespace, &name);
+        let kind: String = get(&row, "kind")?;
+        let comment: Option<String> = get(&row, "comment")?;
+        let relation_kind = if kind == "v" || kind == "m" {
+            let definition: Option<String> = get(&row, "view_definition")?;
+            schema.views.insert(
+                qualified.clone(),
+                View {
+                    materialized: kind == "m",
+                    definition: definition.unwrap_or_default(),
+                    indexes: BTreeMap::new(),
+                    triggers: BTreeMap::new(),
+                    comment,
+                },
+            );
+            RelationKind::View
+        } else {
+            let parent_schemas: Vec<String> =
+                get::<Option<_>>(&row, "parent_schemas")?.unwrap_or_default();
+            let parent_names: Vec<String> =
+                get::<Option<_>>(&row, "parent_names")?.unwrap_or_default();
+            let mut parents = parent_schemas
+                .iter()
+                .zip(&parent_names)
+                .map(|(schema, name)| QualifiedName::new(schema, name));
+            let mut table = Table::new();
+            if get::<bool>(&row, "is_partition")? {
+                // A partition has exactly one parent: the partitioned table.
+                let parent = parents.next().ok_or_else(|| {
+                    inconsistent(format!(
+                        "partition {qualified} has no parent in pg_inherits"
+                    ))
+                })?;
+                table.partition_of = Some(PartitionOf {
+                    parent,
+                    bound: get::<Option<String>>(&row, "partition_bound")?.unwrap_or_default(),
+                });
+            } else {
+                table.inherits = parents.collect();
+            }
+            table.partition_by = get(&row, "partition_key")?;
+            table.row_security = get(&row, "row_security")?;
+            table.force_row_security = get(&row, "force_row_security")?;
+            if get::<bool>(&row, "unlogged")? {
+                table.options.push("UNLOGGED".to_string());
+            }
+            table.comment = comment;
+            schema.tables.insert(qualified.clone(), table);
+            RelationKind::Table
+        };
+        relations.insert(
+            get::<Oid>(&row, "oid")?,
+            Relation {
+                name: qualified,
+                kind: relation_kind,
+                attnums: Vec::new(),
+            },
+        );
+    }
+    Ok(Relations(relations))
+}
+
+/// Columns of every table, in `attnum` order (gaps of dropped columns do not show).
+async fn read_columns(
+    conn: &mut PgConnection,
+    relations: &mut Relations,
+    schema: &mut Schema,
+) -> Result<()> {
+    // An identity column's sequence depends on the column internally ('i'); a serial's
+    // sequence only automatically ('a'), and is read as a sequence of its own. Defaults
+    // cannot refer to columns: deparsed without the table as context, which spares opening
+    // every table (the same text, much faster); generation expressions need it.
+    let sql = format!(
+        "SELECT a.attrelid AS relation, a.attnum, a.attname::text AS name, \
+                format_type(a.atttypid, a.atttypmod) AS data_type, a.attnotnull AS not_null, \
+                a.attidentity::text AS identity, a.attgenerated::text AS generated, \
+                CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, 0) \
+                     ELSE pg_get_expr(ad.adbin, ad.adrelid) END AS expression, \
+                CASE WHEN co.oid IS NOT NULL THEN {collation} END AS collation, \
+                s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
+                d.description AS comment \
+         FROM pg_attribute a \
+         JOIN pg_class c ON c.oid = a.attrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_type t ON t.oid = a.atttypid \
+         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
+         LEFT JOIN pg_collation co \
+                ON co.oid = a.attcollation AND a.attcollation <> t.typcollation \
+         LEFT JOIN pg_namespace con ON con.oid = co.collnamespace \
+         LEFT JOIN (pg_depend sd JOIN pg_sequence s ON s.seqrelid = sd.objid) \
+                ON a.attidentity <> '' AND sd.classid = 'pg_class'::regclass \
+               AND sd.refclassid = 'pg_class'::regclass AND sd.refobjid = a.attrelid \
+               AND sd.refobjsubid = a.attnum AND sd.deptype = 'i' \
+         {comment} \
+         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+           AND {USER_NAMESPACE} \
+         ORDER BY a.attrelid, a.attnum",
+        collation = sql_name("con.nspname", "co.collname"),
+        comment = comment_join("d", "pg_class", "a.attrelid", "a.attnum"),
+    );
+    for row in fetch(conn, "columns", sql).await? {
+        let oid: Oid = get(&row, "relation")?;
+        let Some(table) = relations.table(oid, schema) else {
+            continue;
+        };
+        if let Some(relation) = relations.0.get_mut(&oid) {
+            relation.attnums.push(get(&row, "attnum")?);
+        }
+        let name: String = get(&row, "name")?;
+        let mut column = Column::new(&name, &get::<String>(&row, "data_type")?);
+        column.nullable = !get::<bool>(&row, "not_null")?;
+        column.collation = get(&row, "collation")?;
+        column.comment = get(&row, "comment")?;
+        let expression: Option<String> = get(&row, "expression")?;
+        // The generation expression of a generated column sits where a default would.
+        match get::<String>(&row, "generated")?.as_str() {
+            "" => column.default = expression,
+            kind => {
+                column.generated = Some(Generated {
+                    expression: expression.unwrap_or_default(),
+                    storage: if kind == "v" { "VIRTUAL" } else { "STORED" }.to_string(),
+                });
+            }
+        }
+        let identity: String = get(&row, "identity")?;
+        if !identity.is_empty() {
+            let option = |column_name: &str| -> Result<i64> {
+                get::<Option<i64>>(&row, column_name)?
+                    .ok_or_else(|| inconsistent(format!("identity column {name} has no sequence")))
+            };
+            column.identity = Some(Identity {
+                generation: if identity == "a" {
+                    "ALWAYS"
+                } else {
+                    "BY DEFAULT"
+                }
+                .to_string(),
+                start: option("seqstart")?,
+                increment: option("seqincrement")?,
+                min_value: option("seqmin")?,
+                max_value: option("seqmax")?,
+                cache: option("seqcache")?,
+                cycle: get::<Option<bool>>(&row, "seqcycle")?.unwrap_or(false),
+            });
+        }
+        table.columns.push(column);
+    }
+    Ok(())
+}
+
+/// Primary key, unique, check, foreign key and exclusion constraints. NOT NULL constraints
+/// (pg_constraint rows of their own since PostgreSQL 18) are the columns' `nullable`.
+async fn read_constraints(
+    conn: &mut PgConnection,
+    relations: &Relations,
+    schema: &mut Schema,
+) -> Result<()> {
+    // Key columns in key order, by number (named from the columns read before); none for
+    // checks, nor when a key part is an expression (number 0), where a partial list would
+    // mislead.
+    let sql = format!(
+        "SELECT con.conrelid AS relation, con.conname::text AS name, \
+                con.contype::text AS kind, pg_get_constraintdef(con.oid) AS definition, \
+                CASE WHEN con.contype <> 'c' AND NOT (0 = ANY (con.conkey)) THEN con.conkey END \
+                    AS key_attnums, \
+                d.description AS comment \
+         FROM pg_constraint con \
+         JOIN pg_class c ON c.oid = con.conrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         {comment} \
+         WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND {USER_NAMESPACE}",
+        comment = comment_join("d", "pg_constraint", "con.oid", "0"),
+    );
+    for row in fetch(conn, "constraints", sql).await? {
+        let oid: Oid = get(&row, "relation")?;
+        let attnums: Vec<i16> = get::<Option<_>>(&row, "key_attnums")?.unwrap_or_default();
+        let columns = relations.column_names(oid, &attnums, schema)?;
+        let Some(table) = relations.table(oid, schema) else {
+            continue;
+        };
+        let kind = match get::<String>(&row, "kind")?.as_str() {
+            "p" => ConstraintKind::PrimaryKey,
+            "u" => ConstraintKind::Unique,
+            "c" => ConstraintKind::Check,
+            "f" => ConstraintKind::ForeignKey,
+            _ => ConstraintKind::Exclusion,
+        };
+        table.constraints.insert(
+            get(&row, "name")?,
+            Constraint {
+                kind,
+                definition: get(&row, "definition")?,
+                columns,
+                comment: get(&row, "comment")?,
+            },
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------- indexes
+
+/// Indexes that are not a constraint's own (those are the constraint), of tables and
+/// materialized views: one query for the indexes, one for all their key parts.
+async fn read_indexes(
+    conn: &mut PgConnection,
+    version: u32,
+    relations: &Relations,
+    schema: &mut Schema,
+) -> Result<()> {
+    // A foreign key's conindid is the referenced table's index: only p, u and x own theirs.
+    let own_indexes = format!(
+        "FROM pg_index x \
+         JOIN pg_class c ON c.oid = x.indrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'm') AND {USER_NAMESPACE} \
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint xc \
+                           WHERE xc.conrelid = x.indrelid AND xc.conindid = x.indexrelid \
+                             AND xc.contype IN ('p', 'u', 'x'))"
+    );
+    let nulls_not_distinct = if version >= 150_000 {
+        "x.indnullsnotdistinct"
+    } else {
+        "false"
+    };
+    let sql = format!(
+        "SELECT x.indexrelid AS index, x.indrelid AS relation, i.relname::text AS name, \
+                x.indisunique AS is_unique, am.amname::text AS method, \
+                {nulls_not_distinct} AS nulls_not_distinct, \
+                pg_get_expr(x.indpred, x.indrelid) AS predicate, d.description AS comment \
+         FROM (SELECT x.* {own_indexes}) x \
+         JOIN pg_class i ON i.oid = x.indexrelid \
+         JOIN pg_am am ON am.oid = i.relam \
+         {comment}",
+        comment = comment_join("d", "pg_class", "x.indexrelid", "0"),
+    );
+    let mut indexes: HashMap<Oid, (Oid, String, Index)> = HashMap::new();
+    for row in fetch(conn, "indexes", sql).await? {
+        let index = Index {
+            unique: get(&row, "is_unique")?,
+            method: get(&row, "method")?,
+            keys: Vec::new(),
+            include: Vec::new(),
+            predicate: get(&row, "predicate")?,
+            nulls_not_distinct: get(&row, "nulls_not_distinct")?,
+            comment: get(&row, "comment")?,
+        };
+        indexes.insert(
+            get(&row, "index")?,
+            (get(&row, "relation")?, get(&row, "name")?, index),
+        );
+    }
+
+    // Key parts: a column by its name, an expression deparsed. The operator class shows
+    // when it is not the default for the key's type: the column's (its domain's base type)
+    // or, for an expression, the index column's, which is the class's storage type when it
+    // has one (then the class's input type stands for the expression's). The collation shows
+    // when it is not the column's (or the expression type's). indoption: bit 1 DESC, bit 2
+    // NULLS FIRST; indclass, indcollation and indoption cover key columns only. The indexes
+    // are chosen before their keys are spread out (MATERIALIZED): fewer rows to join.
+    let sql = format!(
+        "WITH own AS MATERIALIZED (SELECT x.* {own_indexes}) \
+         SELECT x.indexrelid AS index, k.position::int4 <= x.indnkeyatts AS is_key, \
+                CASE WHEN k.attnum <> 0 THEN ta.attname::text \
+                     ELSE pg_get_indexdef(x.indexrelid, k.position::int4, false) END \
+                    AS expression, \
+                CASE WHEN opc.oid IS NOT NULL AND NOT (opc.opcdefault AND ( \
+                          opc.opcintype = key_type.oid \
+                          OR NOT EXISTS (SELECT 1 FROM pg_opclass o2 \
+                                         WHERE o2.opcmethod = opc.opcmethod AND o2.opcdefault \
+                                           AND o2.opcintype = key_type.oid))) \
+                     THEN {opclass} END AS opclass, \
+                CASE WHEN ico.oid IS NOT NULL THEN {collation} END AS collation, \
+                COALESCE(x.indoption[k.position::int4 - 1] & 1 <> 0, false) AS descending, \
+                COALESCE(x.indoption[k.position::int4 - 1] & 2 <> 0, false) AS nulls_first \
+         FROM own x \
+         CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, position) \
+         LEFT JOIN pg_attribute ta ON ta.attrelid = x.indrelid AND ta.attnum = k.attnum \
+         LEFT JOIN pg_opclass opc ON opc.oid = x.indclass[k.position::int4 - 1] \
+         LEFT JOIN pg_namespace opcn ON opcn.oid = opc.opcnamespace \
+         LEFT JOIN pg_type kt ON kt.oid = CASE \
+             WHEN k.attnum <> 0 THEN ta.atttypid \
+             ELSE (SELECT CASE WHEN opc.opckeytype <> 0 AND ia.atttypid = opc.opckeytype \
+                               THEN opc.opcintype ELSE ia.atttypid END \
+                   FROM pg_attribute ia \
+                   WHERE ia.attrelid = x.indexrelid AND ia.attnum = k.position) END \
+         LEFT JOIN pg_type key_type \
+                ON key_type.oid = CASE WHEN kt.typtype = 'd' THEN kt.typbasetype \
+                                       ELSE kt.oid END \
+         LEFT JOIN pg_collation ico ON ico.oid = x.indcollation[k.position::int4 - 1] \
+               AND ico.oid <> COALESCE(ta.attcollation, key_type.typcollation) \
+         LEFT JOIN pg_namespace icon ON icon.oid = ico.collnamespace \
+         ORDER BY x.indexrelid, k.position",
+        opclass = sql_name("opcn.nspname", "opc.opcname"),
+        collation = sql_name("icon.nspname", "ico.collname"),
+    );
+    for row in fetch(conn, "index keys", sql).await? {
+        let Some((_, _, index)) = indexes.get_mut(&get::<Oid>(&row, "index")?) else {
+            continue;
+        };
+        let expression: String = get(&row, "expression")?;
+        if !get::<bool>(&row, "is_key")? {
+            index.include.push(expression);
+            continue;
+        }
+        let descending: bool = get(&row, "descending")?;
+        let nulls_first: bool = get(&row, "nulls_first")?;
+        // NULLS LAST is the default going up, NULLS FIRST going down.
+        let nulls = match (descending, nulls_first) {
+            (false, true) => Some("NULLS FIRST".to_string()),
+            (true, false) => Some("NULLS LAST".to_string()),
+            _ => None,
+        };
+        index.keys.push(IndexKey {
+            expression,
+            opclass: get(&row, "opclass")?,
+            collation: get(&row, "collation")?,
+            descending,
+            nulls,
+        });
+    }
+
+    for (relation, name, index) in indexes.into_values() {
+        if let Some(table) = relations.table(relation, schema) {
+            table.indexes.insert(name, index);
+        } else if let Some(view) = relations.view(relation, schema) {
+            view.indexes.insert(name, index);
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------- triggers and policies
+
+async fn read_triggers(
+    conn: &mut PgConnection,
+    version: u32,
+    relations: &Relations,
+    schema: &mut Schema,
+) -> Result<()> {
+    // Internal triggers implement foreign keys. A partition's copy of its parent's trigger
+    // is made by the server (internal up to PostgreSQL 14, marked by tgparentid since 13):
+    // the parent's trigger is what the schema says.
+    let clones = if version >= 130_000 {
+        "AND t.tgparentid = 0"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT t.tgrelid AS relation, t.tgname::text AS name, \
+                pg_get_triggerdef(t.oid, true) AS definition, t.tgenabled::text AS enabled, \
+                d.description AS comment \
+         FROM pg_trigger t \
+         JOIN pg_class c ON c.oid = t.tgrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         {comment} \
+         WHERE NOT t.tgisinternal {clones} AND {USER_NAMESPACE}",
+        comment = comment_join("d", "pg_trigger", "t.oid", "0"),
+    );
+    for row in fetch(conn, "triggers", sql).await? {
+        let relation: Oid = get(&row, "relation")?;
+        let enabled: String = get(&row, "enabled")?;
+        let trigger = Trigger {
+            definition: get(&row, "definition")?,
+            enabled: (enabled != "O").then_some(enabled),
+            comment: get(&row, "comment")?,
+        };
+        let name: String = get(&row, "name")?;
+        if let Some(table) = relations.table(relation, schema) {
+            table.triggers.insert(name, trigger);
+        } else if let Some(view) = relations.view(relation, schema) {
+            view.triggers.insert(name, trigger);
+        }
+    }
+    Ok(())
+}
+
+async fn read_policies(
+    conn: &mut PgConnection,
+    relations: &Relations,
+    schema: &mut Schema,
+) -> Result<()> {
+    // Role 0 in polroles is PUBLIC.
+    let sql = format!(
+        "SELECT p.polrelid AS relation, p.polname::text AS name, p.polcmd::text AS command, \
+                p.polpermissive AS permissive, \
+                ARRAY(SELECT CASE WHEN r.role = 0 THEN 'public' \
+                                  ELSE pg_get_userbyid(r.role)::text END \
+                      FROM unnest(p.polroles) AS r(role)) AS roles, \
+                pg_get_expr(p.polqual, p.polrelid) AS using_expression, \
+                pg_get_expr(p.polwithcheck, p.polrelid) AS check_expression \
+         FROM pg_policy p \
+         JOIN pg_class c ON c.oid = p.polrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER_NAMESPACE}"
+    );
+    for row in fetch(conn, "policies", sql).await? {
+        let Some(table) = relations.table(get(&row, "relation")?, schema) else {
+            continue;
+        };
+        let command = match get::<String>(&row, "command")?.as_str() {
+            "r" => "SELECT",
+            "a" => "INSERT",
+            "w" => "UPDATE",
+            "d" => "DELETE",
+            _ => "ALL",
+        };
+        let mut roles: Vec<String> = get(&row, "roles")?;
+        roles.sort();
+        table.policies.insert(
+            get(&row, "name")?,
+            Policy {
+                command: command.to_string(),
+                permissive: get(&row, "permissive")?,
+                roles,
+                using: get(&row, "using_expression")?,
+                with_check: get(&row, "check_expression")?,
+            },
+        );
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------- sequences and types
+
+/// Sequences but identity columns' (part of the column); a serial's names its column.
+async fn read_sequences(
+    conn: &mut PgConnection,
+    relations: &Relations,
+    schema: &mut Schema,
+) -> Result<()> {
+    let sql = format!(
+        "SELECT n.nspname::text AS schema, c.relname::text AS name, \
+                format_type(s.seqtypid, NULL) AS data_type, s.seqstart, s.seqincrement, \
+                s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
+                own.refobjid AS owner, oa.attname::text AS owner_column, \
+                d.description AS comment \
+         FROM pg_sequence s \
+         JOIN pg_class c ON c.oid = s.seqrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_depend own ON own.classid = 'pg_class'::regclass AND own.objid = c.oid \
+               AND own.refclassid = 'pg_class'::regclass AND own.refobjsubid > 0 \
+               AND own.deptype IN ('a', 'i') \
+         LEFT JOIN pg_attribute oa \
+                ON oa.attrelid = own.refobjid AND oa.attnum = own.refobjsubid \
+         {comment} \
+         WHERE {USER_NAMESPACE} AND {not_member} \
+           AND own.deptype IS DISTINCT FROM 'i'",
+        comment = comment_join("d", "pg_class", "c.oid", "0"),
+        not_member = not_extension_member("pg_class", "c.oid"),
+    );
+    for row in fetch(conn, "sequences", sql).await? {
+        let owned_by = match get::<Option<Oid>>(&row, "owner")? {
+            None => None,
+            // Owned by a column of a table that is not part of the schema (excluded, an
+            // extension's): it goes with its table.
+            Some(owner) => match relations.0.get(&owner) {
+                None => continue,
+                Some(table) => {
+                    let column: Option<String> = get(&row, "owner_column")?;
+                    Some(format!("{}.{}", table.name, column.unwrap_or_default()))
+                }
+            },
+        };
+        let namespace: String = get(&row, "schema")?;
+        let name: String = get(&row, "name")?;
+        schema.sequences.insert(
+            QualifiedName::new(&namespace, &name),
+            Sequence {
+                data_type: get(&row, "data_type")?,
+                start: get(&row, "seqstart")?,
+                increment: get(&row, "seqincrement")?,
+                min_value: get(&row, "seqmin")?,
+                max_value: get(&row, "seqmax")?,
+                cache: get(&row, "seqcache")?,
+                cycle: get(&row, "seqcycle")?,
+                owned_by,
+                comment: get(&row, "comment")?,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Enums, domains, free-standing composite types and ranges. Array types, tables' row types
+/// and ranges' multirange types are made by the server and not listed.
+async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> {
+    let domain_checks = |column: &str| {
+        format!(
+            "ARRAY(SELECT {column} FROM pg_constraint dc \
+                   WHERE dc.contypid = t.oid AND dc.contype = 'c' ORDER BY dc.conname)"
+        )
+    };
+    let attributes = |column: &str| {
+        format!(
+            "ARRAY(SELECT {column} FROM pg_attribute a \
+                   WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped \
+                   ORDER BY a.attnum)"
+        )
+    };
+    let sql = format!(
+        "SELECT n.nspname::text AS schema, t.typname::text AS name, t.typtype::text AS kind, \
+                CASE WHEN t.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e \
+                     WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) END AS labels, \
+                CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END \
+                    AS base_type, \
+                t.typnotnull AS not_null, \
+                CASE WHEN t.typtype = 'd' THEN pg_get_expr(t.typdefaultbin, 0) END \
+                    AS default_expression, \
+                CASE WHEN co.oid IS NOT NULL THEN {collation} END AS collation, \
+                CASE WHEN t.typtype = 'd' THEN {check_names} END AS check_names, \
+                CASE WHEN t.typtype = 'd' THEN {check_definitions} END AS check_definitions, \
+                CASE WHEN t.typtype = 'c' THEN {attribute_names} END AS attribute_names, \
+                CASE WHEN t.typtype = 'c' THEN {attribute_types} END AS attribute_types, \
+                (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r \
+                  WHERE r.rngtypid = t.oid) AS range_subtype, \
+                d.description AS comment \
+         FROM pg_type t \
+         JOIN pg_namespace n ON n.oid = t.typnamespace \
+         LEFT JOIN pg_class tc ON tc.oid = t.typrelid \
+         LEFT JOIN pg_type bt ON bt.oid = t.typbasetype \
+         LEFT JOIN pg_collation co ON t.typtype = 'd' AND co.oid = t.typcollation \
+               AND t.typcollation <> bt.typcollation \
+         LEFT JOIN pg_namespace con ON con.oid = co.collnamespace \
+         {comment} \
+         WHERE t.typtype IN ('e', 'd', 'c', 'r') AND (t.typtype <> 'c' OR tc.relkind = 'c') \
+           AND {USER_NAMESPACE} AND {not_member}",
+        collation = sql_name("con.nspname", "co.collname"),
+        check_names = domain_checks("dc.conname::text"),
+        check_definitions = domain_checks("pg_get_constraintdef(dc.oid)"),
+        attribute_names = attributes("a.attname::text"),
+        attribute_types = attributes("format_type(a.atttypid, a.atttypmod)"),
+        comment = comment_join("d", "pg_type", "t.oid", "0"),
+        not_member = not_extension_member("pg_type", "t.oid"),
+    );
+    for row in fetch(conn, "types", sql).await? {
+        let kind = match get::<String>(&row, "kind")?.as_str() {
+            "e" => UserTypeKind::Enum {
+                labels: get::<Option<Vec<String>>>(&row, "labels")?.unwrap_or_default(),
+            },
+            "d" => {
+                let names: Vec<String> = get::<Option<_>>(&row, "check_names")?.unwrap_or_default();
+                let definitions: Vec<String> =
+                    get::<Option<_>>(&row, "check_definitions")?.unwrap_or_default();
+                UserTypeKind::Domain {
+                    base_type: get::<Option<String>>(&row, "base_type")?.unwrap_or_default(),
+                    not_null: get(&row, "not_null")?,
+                    default: get(&row, "default_expression")?,
+                    collation: get(&row, "collation")?,
+                    checks: names.into_iter().zip(definitions).collect(),
+                }
+            }
+            "c" => {
+                let names: Vec<String> =
+                    get::<Option<_>>(&row, "attribute_names")?.unwrap_or_default();
+                let types: Vec<String> =
+                    get::<Option<_>>(&row, "attribute_types")?.unwrap_or_default();
+                UserTypeKind::Composite {
+                    attributes: names.into_iter().zip(types).collect(),
+                }
+            }
+            _ => UserTypeKind::Range {
+                subtype: get::<Option<String>>(&row, "range_subtype")?.unwrap_or_default(),
+            },
+        };
+        let namespace: String = get(&row, "schema")?;
+        let name: String = get(&row, "name")?;
+        schema.types.insert(
+            QualifiedName::new(&namespace, &name),
+            UserType {
+                kind,
+                comment: get(&row, "comment")?,
+            },
+        );
+    }
+    Ok(())
+}
+
+// --------------------------------------------------------------------------------- routines
+
+/// Functions, procedures and aggregates. `pg_get_functiondef` refuses aggregates: theirs is
+/// a `CREATE AGGREGATE` built from pg_aggregate.
+async fn read_routines(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> {
+    // Support functions as name(argument types): regprocedure's text, qualified unless
+    // visible from the pinned search path, is unambiguous where a name alone may not be.
+    let function = |column: &str| {
+        format!("CASE WHEN a.{column}::oid <> 0 THEN a.{column}::regprocedure::text END")
+    };
+    let sql = format!(
+        "SELECT n.nspname::text AS schema, p.proname::text AS name, \
+                pg_get_function_identity_arguments(p.oid) AS arguments, \
+                p.prokind::text AS kind, l.lanname::text AS language, \
+                pg_get_function_result(p.oid) AS returns, \
+                CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END AS definition, \
+                a.aggkind::text AS aggregate_kind, \
+                {transition} AS transition, \
+                format_type(a.aggtranstype, NULL) AS state_type, \
+                a.agginitval AS initial_value, \
+                {final} AS final, a.aggfinalextra AS final_extra, \
+                {combine} AS combine, {serial} AS serial, {deserial} AS deserial, \
+                {moving_transition} AS moving_transition, {moving_inverse} AS moving_inverse, \
+                CASE WHEN a.aggmtranstype <> 0 THEN format_type(a.aggmtranstype, NULL) END \
+                    AS moving_state_type, \
+                {moving_final} AS moving_final, a.aggminitval AS moving_initial_value, \
+                CASE WHEN a.aggsortop <> 0 THEN a.aggsortop::regoperator::text END AS sort_operator, \
+                d.description AS comment \
+         FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace \
+         JOIN pg_language l ON l.oid = p.prolang \
+         LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid \
+         {comment} \
+         WHERE {USER_NAMESPACE} AND {not_member}",
+        transition = function("aggtransfn"),
+        final = function("aggfinalfn"),
+        combine = function("aggcombinefn"),
+        serial = function("aggserialfn"),
+        deserial = function("aggdeserialfn"),
+        moving_transition = function("aggmtransfn"),
+        moving_inverse = function("aggminvtransfn"),
+        moving_final = function("aggmfinalfn"),
+        comment = comment_join("d", "pg_proc", "p.oid", "0"),
+        // Internal dependents are made by the server, e.g. a range type's constructors.
+        not_member = not_depending("pg_proc", "p.oid", "'e', 'i'"),
+    );
+    for row in fetch(conn, "functions", sql).await? {
+        let namespace: String = get(&row, "schema")?;
+        let name: String = get(&row, "name")?;
+        let arguments: String = get(&row, "arguments")?;
+        let signature = format!("{}({arguments})", QualifiedName::new(&namespace, &name));
+        let kind = match get::<String>(&row, "kind")?.as_str() {
+            "p" => RoutineKind::Procedure,
+            "a" => RoutineKind::Aggregate,
+            // Window functions ('w') are functions with a window-capable body.
+            _ => RoutineKind::Function,
+        };
+        let definition = match kind {
+            RoutineKind::Aggregate => aggregate_definition(&row, &signature)?,
+            _ => get::<Option<String>>(&row, "definition")?.unwrap_or_default(),
+        };
+        schema.routines.insert(
+            signature,
+            Routine {
+                kind,
+                language: get(&row, "language")?,
+                returns: get::<Option<String>>(&row, "returns")?.unwrap_or_default(),
+                definition,
+                comment: get(&row, "comment")?,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// `CREATE AGGREGATE signature (SFUNC = ..., STYPE = ..., ...)` with the parts that are set.
+fn aggregate_definition(row: &PgRow, signature: &str) -> Result<String> {
+    let mut parts = Vec::new();
+    let mut part = |label: &str, value: Option<String>| {
+        if let Some(value) = value {
+            parts.push(format!("{label} = {value}"));
+        }
+    };
+    part("SFUNC", get(row, "transition")?);
+    part("STYPE", get(row, "state_type")?);
+    part("FINALFUNC", get(row, "final")?);
+    part("COMBINEFUNC", get(row, "combine")?);
+    part("SERIALFUNC", get(row, "serial")?);
+    part("DESERIALFUNC", get(row, "deserial")?);
+    part(
+        "INITCOND",
+        get::<Option<String>>(row, "initial_value")?.map(|v| quote_literal(&v)),
+    );
+    part("MSFUNC", get(row, "moving_transition")?);
+    part("MINVFUNC", get(row, "moving_inverse")?);
+    part("MSTYPE", get(row, "moving_state_type")?);
+    part("MFINALFUNC", get(row, "moving_final")?);
+    part(
+        "MINITCOND",
+        get::<Option<String>>(row, "moving_initial_value")?.map(|v| quote_literal(&v)),
+    );
+    part("SORTOP", get(row, "sort_operator")?);
+    if get::<Option<bool>>(row, "final_extra")?.unwrap_or(false) {
+        parts.push("FINALFUNC_EXTRA".to_string());
+    }
+    if get::<Option<String>>(row, "aggregate_kind")?.as_deref() == Some("h") {
+        parts.push("HYPOTHETICAL".to_string());
+    }
+    Ok(format!(
+        "CREATE AGGREGATE {signature} ({})",
+        parts.join(", ")
+    ))
+}
+
+/// `value` as a SQL string literal.
+fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
