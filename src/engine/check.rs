@@ -127,8 +127,14 @@ impl Finding {
         }
     }
 
-    fn with_changes(mut self, from: &Schema, to: &Schema, labels: (&str, &str)) -> Finding {
-        self.changes = schema::diff(from, to);
+    fn with_changes(
+        mut self,
+        changes: Vec<Change>,
+        from: &Schema,
+        to: &Schema,
+        labels: (&str, &str),
+    ) -> Finding {
+        self.changes = changes;
         let diff = schema::diff::unified(
             &schema::render(from),
             &schema::render(to),
@@ -382,7 +388,10 @@ async fn reverse_one(
         )));
     }
     let after_down = clock.inspect(replayer).await?;
-    if after_down != *before {
+    // Equal means "no change" by the diff's rules (not `==`, which also sees what the diff
+    // deliberately ignores, such as column order).
+    let changes = schema::diff(before, &after_down);
+    if !changes.is_empty() {
         let down = migration
             .down
             .as_ref()
@@ -392,7 +401,7 @@ async fn reverse_one(
             Some(migration),
             "the down script leaves a schema different from the one before the up",
         )
-        .with_changes(before, &after_down, ("before up", "after down"));
+        .with_changes(changes, before, &after_down, ("before up", "after down"));
         finding.location = down;
         return Ok(Some(finding));
     }
@@ -503,7 +512,8 @@ pub async fn drift(
 ) -> Result<DriftStep> {
     let excluded = [excluded_history(&live.format, live.db.dialect())];
     let actual = live.db.inspect(&excluded).await?;
-    let differs = actual != *expected;
+    let changes = schema::diff(expected, &actual);
+    let differs = !changes.is_empty();
     if differs {
         findings.push(
             Finding::new(
@@ -511,7 +521,7 @@ pub async fn drift(
                 None,
                 "the database's schema differs from the one its applied migrations produce",
             )
-            .with_changes(expected, &actual, ("history", "database")),
+            .with_changes(changes, expected, &actual, ("history", "database")),
         );
     }
     let summary = if differs {
