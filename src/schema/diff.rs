@@ -38,8 +38,8 @@ use serde::Serialize;
 use similar::TextDiff;
 
 use super::model::{
-    Column, Constraint, Index, Policy, QualifiedName, Routine, Schema, Sequence, Table, Trigger,
-    UserType, UserTypeKind, View,
+    Column, Constraint, Index, PartitionOf, Policy, QualifiedName, Routine, Schema, Sequence,
+    Table, Trigger, UserType, UserTypeKind, View,
 };
 use super::render::{Ddl, constraint_element, quote_literal};
 
@@ -109,6 +109,24 @@ impl Change {
             attribute: None,
             from: Some(rendered.trim_end().to_string()),
             to: None,
+            detail: None,
+        }
+    }
+
+    fn altered(
+        object: &str,
+        name: &str,
+        attribute: &str,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> Change {
+        Change {
+            kind: ChangeKind::Altered,
+            object: object.to_string(),
+            name: name.to_string(),
+            attribute: Some(attribute.to_string()),
+            from,
+            to,
             detail: None,
         }
     }
@@ -306,15 +324,8 @@ impl Differ {
         from: Option<String>,
         to: Option<String>,
     ) {
-        self.changes.push(Change {
-            kind: ChangeKind::Altered,
-            object: object.to_string(),
-            name: name.to_string(),
-            attribute: Some(attribute.to_string()),
-            from,
-            to,
-            detail: None,
-        });
+        self.changes
+            .push(Change::altered(object, name, attribute, from, to));
     }
 
     fn schema(&mut self, from: &Schema, to: &Schema) {
@@ -426,16 +437,16 @@ impl Differ {
                         let added: Vec<String> = added.into_iter().cloned().collect();
                         format!("added {}", quoted(&added))
                     });
-                    self.push_altered(
-                        OBJECT,
-                        name,
-                        "labels",
-                        Some(quoted(before)),
-                        Some(quoted(after)),
-                    );
-                    if let Some(change) = self.changes.last_mut() {
-                        change.detail = detail;
-                    }
+                    self.changes.push(Change {
+                        detail,
+                        ..Change::altered(
+                            OBJECT,
+                            name,
+                            "labels",
+                            Some(quoted(before)),
+                            Some(quoted(after)),
+                        )
+                    });
                 }
             }
             (
@@ -564,7 +575,7 @@ impl Differ {
             partition_by,
         );
         if &from.partition_of != partition_of {
-            let shown = |partition: &Option<super::model::PartitionOf>| {
+            let shown = |partition: &Option<PartitionOf>| {
                 partition
                     .as_ref()
                     .map(|partition| format!("{} {}", partition.parent, partition.bound))
@@ -856,7 +867,7 @@ mod tests {
     use super::*;
     use crate::dialect::Dialect;
     use crate::schema::model::{
-        ConstraintKind, Extension, Generated, IndexKey, Namespace, PartitionOf, RoutineKind,
+        ConstraintKind, Extension, Generated, IndexKey, Namespace, RoutineKind,
     };
     use crate::schema::render::fixtures::{self, btree, constraint, name, not_null};
     use crate::schema::render::render;

@@ -21,6 +21,7 @@
 //!   empty schema and an empty file.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use super::model::{
     Column, Extension, Generated, Identity, Index, IndexKey, Namespace, Policy, QualifiedName,
@@ -694,8 +695,8 @@ impl Ddl {
         &self,
         block: &mut String,
         on: &QualifiedName,
-        indexes: &std::collections::BTreeMap<String, Index>,
-        triggers: &std::collections::BTreeMap<String, Trigger>,
+        indexes: &BTreeMap<String, Index>,
+        triggers: &BTreeMap<String, Trigger>,
     ) {
         // An index lives in its table's schema, so it is named with that schema.
         let schema = on.as_str().split_once('.').map(|(schema, _)| schema);
