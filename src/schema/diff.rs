@@ -29,6 +29,11 @@
 //!   view that became materialized (or the reverse) is a removed view and an added one.
 //! - `routine`: `kind`, `language`, `returns`, `definition`, `comment`.
 //!
+//! Values in [`Change::from`] and [`Change::to`]: text as the model holds it (types, defaults,
+//! definitions, comments unquoted); `true`/`false`; numbers; lists comma-separated; enum
+//! labels as literals (`'sad', 'ok'`); identity, generated expressions and index keys as
+//! [`super::render()`] prints them; `None` for an absent value or an empty list.
+//!
 //! The schemas' dialects are not compared: both sides come from the same kind of database.
 
 use std::collections::{BTreeMap, BTreeSet};
