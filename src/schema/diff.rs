@@ -29,6 +29,11 @@
 //!   view that became materialized (or the reverse) is a removed view and an added one.
 //! - `routine`: `kind`, `language`, `returns`, `definition`, `comment`.
 //!
+//! Values in [`Change::from`] and [`Change::to`]: text as the model holds it (types, defaults,
+//! definitions, comments unquoted); `true`/`false`; numbers; lists comma-separated; enum
+//! labels as literals (`'sad', 'ok'`); identity, generated expressions and index keys as
+//! [`super::render()`] prints them; `None` for an absent value or an empty list.
+//!
 //! The schemas' dialects are not compared: both sides come from the same kind of database.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,8 +43,8 @@ use serde::Serialize;
 use similar::TextDiff;
 
 use super::model::{
-    Column, Constraint, Index, Policy, QualifiedName, Routine, Schema, Sequence, Table, Trigger,
-    UserType, UserTypeKind, View,
+    Column, Constraint, Index, PartitionOf, Policy, QualifiedName, Routine, Schema, Sequence,
+    Table, Trigger, UserType, UserTypeKind, View,
 };
 use super::render::{Ddl, constraint_element, quote_literal};
 
@@ -109,6 +114,24 @@ impl Change {
             attribute: None,
             from: Some(rendered.trim_end().to_string()),
             to: None,
+            detail: None,
+        }
+    }
+
+    fn altered(
+        object: &str,
+        name: &str,
+        attribute: &str,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> Change {
+        Change {
+            kind: ChangeKind::Altered,
+            object: object.to_string(),
+            name: name.to_string(),
+            attribute: Some(attribute.to_string()),
+            from,
+            to,
             detail: None,
         }
     }
@@ -306,15 +329,8 @@ impl Differ {
         from: Option<String>,
         to: Option<String>,
     ) {
-        self.changes.push(Change {
-            kind: ChangeKind::Altered,
-            object: object.to_string(),
-            name: name.to_string(),
-            attribute: Some(attribute.to_string()),
-            from,
-            to,
-            detail: None,
-        });
+        self.changes
+            .push(Change::altered(object, name, attribute, from, to));
     }
 
     fn schema(&mut self, from: &Schema, to: &Schema) {
@@ -426,16 +442,16 @@ impl Differ {
                         let added: Vec<String> = added.into_iter().cloned().collect();
                         format!("added {}", quoted(&added))
                     });
-                    self.push_altered(
-                        OBJECT,
-                        name,
-                        "labels",
-                        Some(quoted(before)),
-                        Some(quoted(after)),
-                    );
-                    if let Some(change) = self.changes.last_mut() {
-                        change.detail = detail;
-                    }
+                    self.changes.push(Change {
+                        detail,
+                        ..Change::altered(
+                            OBJECT,
+                            name,
+                            "labels",
+                            Some(quoted(before)),
+                            Some(quoted(after)),
+                        )
+                    });
                 }
             }
             (
@@ -564,7 +580,7 @@ impl Differ {
             partition_by,
         );
         if &from.partition_of != partition_of {
-            let shown = |partition: &Option<super::model::PartitionOf>| {
+            let shown = |partition: &Option<PartitionOf>| {
                 partition
                     .as_ref()
                     .map(|partition| format!("{} {}", partition.parent, partition.bound))
@@ -849,4 +865,916 @@ fn labels_added<'a>(from: &[String], to: &'a [String]) -> Option<Vec<&'a String>
         }
     }
     (kept.peek().is_none() && !added.is_empty()).then_some(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::Dialect;
+    use crate::schema::model::{
+        ConstraintKind, Extension, Generated, IndexKey, Namespace, RoutineKind,
+    };
+    use crate::schema::render::fixtures::{self, btree, constraint, name, not_null};
+    use crate::schema::render::render;
+
+    /// One mutation of the PostgreSQL fixture and the summaries of `diff(fixture, mutated)`.
+    type Case = (fn(&mut Schema), &'static [&'static str]);
+
+    fn table<'a>(schema: &'a mut Schema, table: &str) -> &'a mut Table {
+        schema.tables.get_mut(&name(table)).unwrap()
+    }
+
+    fn column<'a>(schema: &'a mut Schema, table_name: &str, column: &str) -> &'a mut Column {
+        table(schema, table_name)
+            .columns
+            .iter_mut()
+            .find(|candidate| candidate.name == column)
+            .unwrap()
+    }
+
+    fn index<'a>(schema: &'a mut Schema, table_name: &str, index: &str) -> &'a mut Index {
+        table(schema, table_name).indexes.get_mut(index).unwrap()
+    }
+
+    fn sequence<'a>(schema: &'a mut Schema, sequence: &str) -> &'a mut Sequence {
+        schema.sequences.get_mut(&name(sequence)).unwrap()
+    }
+
+    fn user_type_kind<'a>(schema: &'a mut Schema, user_type: &str) -> &'a mut UserTypeKind {
+        &mut schema.types.get_mut(&name(user_type)).unwrap().kind
+    }
+
+    fn domain_checks(schema: &mut Schema) -> &mut BTreeMap<String, String> {
+        match user_type_kind(schema, "email") {
+            UserTypeKind::Domain { checks, .. } => checks,
+            _ => unreachable!("email is a domain"),
+        }
+    }
+
+    fn view<'a>(schema: &'a mut Schema, view: &str) -> &'a mut View {
+        schema.views.get_mut(&name(view)).unwrap()
+    }
+
+    fn routine<'a>(schema: &'a mut Schema, signature: &str) -> &'a mut Routine {
+        schema.routines.get_mut(signature).unwrap()
+    }
+
+    fn summaries(changes: &[Change]) -> Vec<String> {
+        changes.iter().map(Change::summary).collect()
+    }
+
+    fn mutated(mutate: fn(&mut Schema)) -> Schema {
+        let mut schema = fixtures::postgres();
+        mutate(&mut schema);
+        schema
+    }
+
+    /// Adds one object of each kind; `diff(fixture, mutated)` shows it added, and the reverse
+    /// removed.
+    const ADDITIONS: &[Case] = &[
+        (
+            |s| {
+                s.schemas
+                    .insert("billing".to_string(), Namespace::default());
+            },
+            &["+ schema billing"],
+        ),
+        (
+            |s| {
+                s.extensions.insert(
+                    "citext".to_string(),
+                    Extension {
+                        schema: "public".to_string(),
+                    },
+                );
+            },
+            &["+ extension citext"],
+        ),
+        (
+            |s| {
+                let mood = s.types[&name("mood")].clone();
+                s.types.insert(name("audit.level"), mood);
+            },
+            &["+ type audit.level"],
+        ),
+        (
+            |s| {
+                let sequence = s.sequences[&name("crates_id_seq")].clone();
+                s.sequences.insert(name("invoice_seq"), sequence);
+            },
+            &["+ sequence invoice_seq"],
+        ),
+        (
+            |s| {
+                let mut tags = Table::new();
+                tags.columns = vec![not_null("id", "integer"), Column::new("label", "text")];
+                tags.constraints.insert(
+                    "tags_pkey".to_string(),
+                    constraint(ConstraintKind::PrimaryKey, "PRIMARY KEY (id)"),
+                );
+                tags.indexes
+                    .insert("tags_label_idx".to_string(), btree(&["label"]));
+                s.tables.insert(name("tags"), tags);
+            },
+            &["+ table tags"],
+        ),
+        (
+            |s| {
+                table(s, "users")
+                    .columns
+                    .push(Column::new("nickname", "text"))
+            },
+            &["+ column users.nickname"],
+        ),
+        (
+            |s| {
+                table(s, "crates").constraints.insert(
+                    "crates_name_check".to_string(),
+                    constraint(ConstraintKind::Check, "CHECK ((name)::text <> ''::text)"),
+                );
+            },
+            &["+ constraint crates.crates_name_check"],
+        ),
+        (
+            |s| {
+                table(s, "crates")
+                    .indexes
+                    .insert("crates_deleted_at_idx".to_string(), btree(&["deleted_at"]));
+            },
+            &["+ index crates.crates_deleted_at_idx"],
+        ),
+        (
+            |s| {
+                let trigger = table(s, "users").triggers["users_touch"].clone();
+                table(s, "crates")
+                    .triggers
+                    .insert("crates_touch".to_string(), trigger);
+            },
+            &["+ trigger crates.crates_touch"],
+        ),
+        (
+            |s| {
+                let policy = table(s, "users").policies["users_own"].clone();
+                table(s, "users")
+                    .policies
+                    .insert("users_admin".to_string(), policy);
+            },
+            &["+ policy users.users_admin"],
+        ),
+        (
+            |s| {
+                let cheerful = s.views[&name("cheerful_users")].clone();
+                s.views.insert(name("audit.cheerful"), cheerful);
+            },
+            &["+ view audit.cheerful"],
+        ),
+        (
+            |s| {
+                let counts = s.views[&name("crate_counts")].clone();
+                s.views.insert(name("user_counts"), counts);
+            },
+            &["+ materialized view user_counts"],
+        ),
+        (
+            |s| {
+                view(s, "crate_counts")
+                    .indexes
+                    .insert("crate_counts_total_idx2".to_string(), btree(&["total"]));
+            },
+            &["+ index crate_counts.crate_counts_total_idx2"],
+        ),
+        (
+            |s| {
+                let trigger = view(s, "cheerful_users").triggers["cheerful_users_insert"].clone();
+                view(s, "cheerful_users")
+                    .triggers
+                    .insert("cheerful_users_update".to_string(), trigger);
+            },
+            &["+ trigger cheerful_users.cheerful_users_update"],
+        ),
+        (
+            |s| {
+                let touch = s.routines["touch()"].clone();
+                s.routines.insert("audit.touch()".to_string(), touch);
+            },
+            &["+ routine audit.touch()"],
+        ),
+    ];
+
+    /// Alters one attribute (or a few, where noted) of an object both sides have.
+    const ALTERATIONS: &[Case] = &[
+        (
+            |s| s.schemas.get_mut("audit").unwrap().comment = None,
+            &["~ schema audit: comment Who did what → none"],
+        ),
+        (
+            |s| s.extensions.get_mut("pg_trgm").unwrap().schema = "extensions".to_string(),
+            &["~ extension pg_trgm: schema public → extensions"],
+        ),
+        (
+            |s| {
+                if let UserTypeKind::Enum { labels } = user_type_kind(s, "mood") {
+                    labels.insert(1, "meh".to_string());
+                    labels.push("ecstatic".to_string());
+                }
+            },
+            &["~ type mood: labels added 'meh', 'ecstatic'"],
+        ),
+        (
+            |s| {
+                if let UserTypeKind::Enum { labels } = user_type_kind(s, "mood") {
+                    labels.remove(1);
+                }
+            },
+            &["~ type mood: labels 'sad', 'ok', 'happy' → 'sad', 'happy'"],
+        ),
+        (
+            |s| {
+                if let UserTypeKind::Enum { labels } = user_type_kind(s, "mood") {
+                    labels.swap(0, 2);
+                }
+            },
+            &["~ type mood: labels 'sad', 'ok', 'happy' → 'happy', 'ok', 'sad'"],
+        ),
+        (
+            |s| {
+                if let UserTypeKind::Domain {
+                    base_type,
+                    not_null,
+                    default,
+                    collation,
+                    ..
+                } = user_type_kind(s, "email")
+                {
+                    *base_type = "character varying".to_string();
+                    *not_null = false;
+                    *default = None;
+                    *collation = None;
+                }
+            },
+            &[
+                "~ type email: base type text → character varying",
+                "~ type email: collation C → none",
+                "~ type email: default ''::text → none",
+                "~ type email: not null true → false",
+            ],
+        ),
+        (
+            |s| {
+                let checks = domain_checks(s);
+                checks.insert(
+                    "email_check".to_string(),
+                    "CHECK ((VALUE ~~ '%_@_%'::text))".to_string(),
+                );
+                checks.insert(
+                    "email_length".to_string(),
+                    "CHECK ((length(VALUE) < 320))".to_string(),
+                );
+            },
+            &[
+                "~ type email: check email_check CHECK ((VALUE ~~ '%@%'::text)) → CHECK ((VALUE ~~ '%_@_%'::text))",
+                "~ type email: check email_length none → CHECK ((length(VALUE) < 320))",
+            ],
+        ),
+        (
+            |s| {
+                if let UserTypeKind::Composite { attributes } = user_type_kind(s, "address") {
+                    attributes[1].1 = "text".to_string();
+                }
+            },
+            &[
+                "~ type address: attributes street text, city character varying(80) → street text, city text",
+            ],
+        ),
+        (
+            |s| {
+                *user_type_kind(s, "floatrange") = UserTypeKind::Range {
+                    subtype: "numeric".to_string(),
+                };
+            },
+            &["~ type floatrange: subtype double precision → numeric"],
+        ),
+        (
+            |s| {
+                *user_type_kind(s, "floatrange") = UserTypeKind::Enum {
+                    labels: vec!["low".to_string()],
+                };
+            },
+            &["~ type floatrange: kind range → enum"],
+        ),
+        (
+            |s| s.types.get_mut(&name("mood")).unwrap().comment = Some("Mood".to_string()),
+            &["~ type mood: comment How it went → Mood"],
+        ),
+        (
+            |s| {
+                let seq = sequence(s, "audit.ticket_seq");
+                seq.data_type = "integer".to_string();
+                seq.start = 1;
+                seq.increment = 1;
+                seq.min_value = 1;
+                seq.max_value = 99999;
+                seq.cache = 1;
+                seq.cycle = false;
+                seq.owned_by = Some("audit.log.what".to_string());
+                seq.comment = None;
+            },
+            &[
+                "~ sequence audit.ticket_seq: type bigint → integer",
+                "~ sequence audit.ticket_seq: start 1000 → 1",
+                "~ sequence audit.ticket_seq: increment 10 → 1",
+                "~ sequence audit.ticket_seq: min value 1000 → 1",
+                "~ sequence audit.ticket_seq: max value 9999 → 99999",
+                "~ sequence audit.ticket_seq: cache 20 → 1",
+                "~ sequence audit.ticket_seq: cycle true → false",
+                "~ sequence audit.ticket_seq: owned by none → audit.log.what",
+                "~ sequence audit.ticket_seq: comment Ticket numbers → none",
+            ],
+        ),
+        (
+            |s| table(s, "crates").columns.swap(0, 1),
+            &["~ table crates: column order id, name, deleted_at → name, id, deleted_at"],
+        ),
+        (
+            |s| table(s, "events").partition_by = Some("LIST (id)".to_string()),
+            &["~ table events: partition by RANGE (created_at) → LIST (id)"],
+        ),
+        (
+            |s| {
+                table(s, "events_2024").partition_of = Some(PartitionOf {
+                    parent: name("events"),
+                    bound: "DEFAULT".to_string(),
+                });
+            },
+            &["~ table events_2024: partition of changed"],
+        ),
+        (
+            |s| table(s, "events_2024").partition_of = None,
+            &["~ table events_2024: partition of changed"],
+        ),
+        (
+            |s| table(s, "audit.log").inherits.clear(),
+            &["~ table audit.log: inherits audit.entry → none"],
+        ),
+        (
+            |s| table(s, "audit.log").options.clear(),
+            &["~ table audit.log: options UNLOGGED → none"],
+        ),
+        (
+            |s| {
+                let users = table(s, "users");
+                users.row_security = false;
+                users.force_row_security = false;
+                users.comment = Some("Humans".to_string());
+            },
+            &[
+                "~ table users: row security true → false",
+                "~ table users: force row security true → false",
+                "~ table users: comment People → Humans",
+            ],
+        ),
+        (
+            |s| {
+                let email = column(s, "users", "email");
+                email.data_type = "character varying(320)".to_string();
+                email.collation = Some("C".to_string());
+                email.nullable = true;
+                email.default = Some("'x'::text".to_string());
+                email.comment = None;
+            },
+            &[
+                "~ column users.email: type email → character varying(320)",
+                "~ column users.email: collation none → C",
+                "~ column users.email: nullable false → true",
+                "~ column users.email: default none → 'x'::text",
+                "~ column users.email: comment Where we write → none",
+            ],
+        ),
+        (
+            |s| column(s, "users", "id").identity.as_mut().unwrap().start = 100,
+            &["~ column users.id: identity changed"],
+        ),
+        (
+            |s| {
+                column(s, "users", "search").generated = Some(Generated {
+                    expression: "to_tsvector(email)".to_string(),
+                    storage: "STORED".to_string(),
+                });
+            },
+            &["~ column users.search: generated changed"],
+        ),
+        (
+            |s| {
+                let fkey = table(s, "users")
+                    .constraints
+                    .get_mut("users_crate_id_fkey")
+                    .unwrap();
+                fkey.definition = "FOREIGN KEY (crate_id) REFERENCES crates(id)".to_string();
+                let pkey = table(s, "users").constraints.get_mut("users_pkey").unwrap();
+                pkey.comment = None;
+            },
+            &[
+                "~ constraint users.users_crate_id_fkey: definition changed",
+                "~ constraint users.users_pkey: comment It's the key → none",
+            ],
+        ),
+        (
+            // Kind and columns disagreeing with an unchanged definition: still a difference.
+            |s| {
+                let key = table(s, "users")
+                    .constraints
+                    .get_mut("users_email_key")
+                    .unwrap();
+                key.kind = ConstraintKind::PrimaryKey;
+                key.columns.push("id".to_string());
+            },
+            &[
+                "~ constraint users.users_email_key: kind unique → primary key",
+                "~ constraint users.users_email_key: columns email → email, id",
+            ],
+        ),
+        (
+            |s| {
+                let unique = index(s, "crates", "index_crates_name");
+                unique.unique = false;
+                unique.method = "hash".to_string();
+                unique.keys[0].descending = true;
+                unique.include = vec!["id".to_string()];
+                unique.nulls_not_distinct = true;
+                unique.predicate = None;
+                unique.comment = Some("Names".to_string());
+            },
+            &[
+                "~ index crates.index_crates_name: unique true → false",
+                "~ index crates.index_crates_name: method btree → hash",
+                "~ index crates.index_crates_name: keys name → name DESC",
+                "~ index crates.index_crates_name: include none → id",
+                "~ index crates.index_crates_name: nulls not distinct false → true",
+                "~ index crates.index_crates_name: predicate (deleted_at IS NULL) → none",
+                "~ index crates.index_crates_name: comment none → Names",
+            ],
+        ),
+        (
+            |s| {
+                index(s, "users", "users_lower_email_idx").keys = vec![IndexKey {
+                    collation: Some("C".to_string()),
+                    ..IndexKey::column("lower((email)::text)")
+                }];
+            },
+            &[
+                "~ index users.users_lower_email_idx: keys (lower((email)::text)) text_pattern_ops → (lower((email)::text)) COLLATE \"C\"",
+            ],
+        ),
+        (
+            |s| {
+                let touch = table(s, "users").triggers.get_mut("users_touch").unwrap();
+                touch.definition = touch.definition.replace("BEFORE", "AFTER");
+                touch.enabled = None;
+                touch.comment = None;
+            },
+            &[
+                "~ trigger users.users_touch: definition changed",
+                "~ trigger users.users_touch: enabled D → none",
+                "~ trigger users.users_touch: comment Keeps updated_at → none",
+            ],
+        ),
+        (
+            |s| {
+                let own = table(s, "users").policies.get_mut("users_own").unwrap();
+                own.command = "SELECT".to_string();
+                own.permissive = false;
+                own.roles = vec!["public".to_string()];
+                own.using = Some("true".to_string());
+                own.with_check = Some("false".to_string());
+            },
+            &[
+                "~ policy users.users_own: command ALL → SELECT",
+                "~ policy users.users_own: permissive true → false",
+                "~ policy users.users_own: roles Admins, app_user → public",
+                "~ policy users.users_own: using (email = (current_setting('app.email'::text))::email) → true",
+                "~ policy users.users_own: with check none → false",
+            ],
+        ),
+        (
+            |s| {
+                let cheerful = view(s, "cheerful_users");
+                cheerful.definition = " SELECT id\n   FROM users;".to_string();
+                cheerful.comment = None;
+                cheerful
+                    .triggers
+                    .get_mut("cheerful_users_insert")
+                    .unwrap()
+                    .enabled = Some("D".to_string());
+            },
+            &[
+                "~ view cheerful_users: definition changed",
+                "~ view cheerful_users: comment Users who are not sad → none",
+                "~ trigger cheerful_users.cheerful_users_insert: enabled none → D",
+            ],
+        ),
+        (
+            |s| {
+                let counts = view(s, "crate_counts");
+                counts.comment = Some("Counts".to_string());
+                counts
+                    .indexes
+                    .get_mut("crate_counts_total_idx")
+                    .unwrap()
+                    .unique = false;
+            },
+            &[
+                "~ materialized view crate_counts: comment none → Counts",
+                "~ index crate_counts.crate_counts_total_idx: unique true → false",
+            ],
+        ),
+        (
+            |s| view(s, "crate_counts").materialized = false,
+            &["- materialized view crate_counts", "+ view crate_counts"],
+        ),
+        (
+            |s| {
+                let touch = routine(s, "touch()");
+                touch.kind = RoutineKind::Procedure;
+                touch.language = "sql".to_string();
+                touch.returns = String::new();
+                touch.definition = touch.definition.replace("now()", "clock_timestamp()");
+                touch.comment = Some("Sets updated_at, precisely".to_string());
+            },
+            &[
+                "~ routine touch(): kind function → procedure",
+                "~ routine touch(): language plpgsql → sql",
+                "~ routine touch(): returns trigger → ''",
+                "~ routine touch(): definition changed",
+                "~ routine touch(): comment Sets updated_at → Sets updated_at, precisely",
+            ],
+        ),
+    ];
+
+    #[test]
+    fn equal_models_have_no_changes() {
+        for schema in [
+            fixtures::postgres(),
+            fixtures::sqlite(),
+            Schema::empty(Dialect::Postgres),
+        ] {
+            assert_eq!(diff(&schema, &schema.clone()), Vec::new());
+        }
+    }
+
+    #[test]
+    fn each_object_kind_added_and_removed_is_one_change() {
+        let base = fixtures::postgres();
+        for (case, (mutate, expected)) in ADDITIONS.iter().enumerate() {
+            let with_object = mutated(*mutate);
+            let changes = diff(&base, &with_object);
+            assert_eq!(summaries(&changes), *expected, "addition {case}");
+            let removed: Vec<String> = expected
+                .iter()
+                .map(|line| line.replacen('+', "-", 1))
+                .collect();
+            assert_eq!(summaries(&diff(&with_object, &base)), removed);
+        }
+    }
+
+    #[test]
+    fn each_attribute_altered_is_one_change() {
+        let base = fixtures::postgres();
+        for (case, (mutate, expected)) in ALTERATIONS.iter().enumerate() {
+            let changes = diff(&base, &mutated(*mutate));
+            assert_eq!(summaries(&changes), *expected, "alteration {case}");
+        }
+    }
+
+    #[test]
+    fn added_table_is_one_change_carrying_its_rendering() {
+        let from = fixtures::postgres();
+        let mut to = Schema::empty(Dialect::Postgres);
+        to.tables = from.tables.clone();
+        let changes = diff(&Schema::empty(Dialect::Postgres), &to);
+        assert_eq!(
+            summaries(&changes),
+            [
+                "+ table audit.entry",
+                "+ table audit.log",
+                "+ table crates",
+                "+ table events",
+                "+ table events_2024",
+                "+ table users",
+            ]
+        );
+        let crates = &changes[2];
+        assert_eq!(crates.from, None);
+        assert_eq!(
+            crates.to.as_deref(),
+            Some(
+                "CREATE TABLE crates (\n    id integer NOT NULL DEFAULT nextval('crates_id_seq'::regclass),\n    name character varying NOT NULL,\n    deleted_at timestamp with time zone,\n    CONSTRAINT crates_pkey PRIMARY KEY (id)\n);\nCREATE UNIQUE INDEX index_crates_name ON crates USING btree (name) WHERE (deleted_at IS NULL);\nCOMMENT ON COLUMN crates.name IS 'The crate''s name, as published';"
+            )
+        );
+    }
+
+    #[test]
+    fn removed_and_added_children_carry_their_definition() {
+        let base = fixtures::postgres();
+        let mut to = base.clone();
+        table(&mut to, "users").columns.retain(|c| c.name != "mood");
+        table(&mut to, "crates").indexes.clear();
+        let changes = diff(&base, &to);
+        assert_eq!(
+            changes
+                .iter()
+                .map(|change| (change.kind, change.from.as_deref()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    ChangeKind::Removed,
+                    Some(
+                        "CREATE UNIQUE INDEX index_crates_name ON crates USING btree (name) WHERE (deleted_at IS NULL);"
+                    )
+                ),
+                (
+                    ChangeKind::Removed,
+                    Some("mood mood NOT NULL DEFAULT 'ok'::mood")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn column_order_is_compared_on_common_columns_only() {
+        let base = fixtures::postgres();
+        // A column added in the middle and one removed move no common column.
+        let mut to = base.clone();
+        let crates = table(&mut to, "crates");
+        crates.columns.insert(1, Column::new("slug", "text"));
+        crates.columns.retain(|c| c.name != "deleted_at");
+        assert_eq!(
+            summaries(&diff(&base, &to)),
+            ["- column crates.deleted_at", "+ column crates.slug"]
+        );
+        // Moving one column is one change on the table, the columns themselves unchanged.
+        let mut to = base.clone();
+        let crates = table(&mut to, "crates");
+        let id = crates.columns.remove(0);
+        crates.columns.push(id);
+        let changes = diff(&base, &to);
+        assert_eq!(
+            changes,
+            [Change {
+                kind: ChangeKind::Altered,
+                object: "table".to_string(),
+                name: "crates".to_string(),
+                attribute: Some("column order".to_string()),
+                from: Some("id, name, deleted_at".to_string()),
+                to: Some("name, deleted_at, id".to_string()),
+                detail: None,
+            }]
+        );
+    }
+
+    #[test]
+    fn enum_labels_added_name_the_new_labels() {
+        let base = fixtures::postgres();
+        let to = mutated(|s| {
+            if let UserTypeKind::Enum { labels } = user_type_kind(s, "mood") {
+                labels.push("thrilled".to_string());
+            }
+        });
+        let changes = diff(&base, &to);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].attribute.as_deref(), Some("labels"));
+        assert_eq!(changes[0].from.as_deref(), Some("'sad', 'ok', 'happy'"));
+        assert_eq!(
+            changes[0].to.as_deref(),
+            Some("'sad', 'ok', 'happy', 'thrilled'")
+        );
+        assert_eq!(changes[0].detail.as_deref(), Some("added 'thrilled'"));
+        assert_eq!(changes[0].summary(), "~ type mood: labels added 'thrilled'");
+        // Removed, reordered or renamed labels are no additions.
+        assert_eq!(
+            labels_added(
+                &["a".into(), "b".into()],
+                &["b".into(), "a".into(), "c".into()]
+            ),
+            None
+        );
+        assert_eq!(labels_added(&["a".into()], &["a".into()]), None);
+        assert_eq!(labels_added(&["a".into()], &["b".into()]), None);
+    }
+
+    #[test]
+    fn changes_come_in_render_order_then_by_name() {
+        let base = fixtures::postgres();
+        let mut to = base.clone();
+        to.schemas.get_mut("audit").unwrap().comment = None;
+        to.extensions.get_mut("pg_trgm").unwrap().schema = "extensions".to_string();
+        column(&mut to, "users", "id")
+            .identity
+            .as_mut()
+            .unwrap()
+            .cycle = true;
+        to.routines.remove("archive(integer)");
+        to.views.remove(&name("crate_counts"));
+        to.tables.remove(&name("audit.entry"));
+        to.types.remove(&name("address"));
+        to.sequences.remove(&name("crates_id_seq"));
+        table(&mut to, "users").comment = None;
+        assert_eq!(
+            summaries(&diff(&base, &to)),
+            [
+                "~ schema audit: comment Who did what → none",
+                "~ extension pg_trgm: schema public → extensions",
+                "- type address",
+                "- sequence crates_id_seq",
+                "- table audit.entry",
+                "~ table users: comment People → none",
+                "~ column users.id: identity changed",
+                "- materialized view crate_counts",
+                "- routine archive(integer)",
+            ]
+        );
+    }
+
+    #[test]
+    fn sqlite_changes_use_sqlite_spelling() {
+        let base = fixtures::sqlite();
+        let mut to = base.clone();
+        let authors = to.tables.get_mut(&name("authors")).unwrap();
+        authors.options.clear();
+        authors
+            .indexes
+            .get_mut("authors_lower_name_idx")
+            .unwrap()
+            .keys
+            .truncate(1);
+        let posts = to.tables.get_mut(&name("posts")).unwrap();
+        posts
+            .indexes
+            .insert("posts_title_idx".to_string(), btree(&["title"]));
+        let changes = diff(&base, &to);
+        assert_eq!(
+            summaries(&changes),
+            [
+                "~ table authors: options STRICT → none",
+                "~ index authors.authors_lower_name_idx: keys (lower(name)) DESC, id COLLATE BINARY → (lower(name)) DESC",
+                "+ index posts.posts_title_idx",
+            ]
+        );
+        assert_eq!(
+            changes[2].to.as_deref(),
+            Some("CREATE INDEX posts_title_idx ON posts (title);")
+        );
+    }
+
+    #[test]
+    fn diff_is_empty_exactly_when_models_are_equal() {
+        let mut variants = vec![fixtures::postgres(), Schema::empty(Dialect::Postgres)];
+        variants.extend(
+            ADDITIONS
+                .iter()
+                .chain(ALTERATIONS)
+                .map(|(mutate, _)| mutated(*mutate)),
+        );
+        for from in &variants {
+            assert!(diff(from, from).is_empty());
+            for to in &variants {
+                assert_eq!(diff(from, to).is_empty(), from == to);
+            }
+        }
+        let sqlite = fixtures::sqlite();
+        assert!(diff(&sqlite, &sqlite).is_empty());
+    }
+
+    fn altered(attribute: &str, from: Option<&str>, to: Option<&str>) -> Change {
+        Change {
+            kind: ChangeKind::Altered,
+            object: "column".to_string(),
+            name: "users.email".to_string(),
+            attribute: Some(attribute.to_string()),
+            from: from.map(str::to_string),
+            to: to.map(str::to_string),
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn summaries_are_one_line() {
+        assert_eq!(
+            Change::added(
+                "table",
+                "users".to_string(),
+                "CREATE TABLE users ();".to_string()
+            )
+            .summary(),
+            "+ table users"
+        );
+        assert_eq!(
+            Change::removed(
+                "index",
+                "users.users_email_idx".to_string(),
+                "CREATE INDEX ...;".to_string()
+            )
+            .summary(),
+            "- index users.users_email_idx"
+        );
+        assert_eq!(
+            altered("type", Some("text"), Some("character varying(320)")).summary(),
+            "~ column users.email: type text → character varying(320)"
+        );
+        assert_eq!(
+            altered("default", None, Some("'x'::text")).summary(),
+            "~ column users.email: default none → 'x'::text"
+        );
+        let sixty = "x".repeat(60);
+        assert_eq!(
+            altered("default", None, Some(&sixty)).summary(),
+            format!("~ column users.email: default none → {sixty}")
+        );
+        let sixty_one = "x".repeat(61);
+        assert_eq!(
+            altered("default", Some("1"), Some(&sixty_one)).summary(),
+            "~ column users.email: default changed"
+        );
+        assert_eq!(
+            altered("comment", Some("one\ntwo"), Some("one")).summary(),
+            "~ column users.email: comment changed"
+        );
+        assert_eq!(
+            altered("comment", Some(""), None).summary(),
+            "~ column users.email: comment '' → none"
+        );
+    }
+
+    #[test]
+    fn json_form_is_stable() {
+        let change = altered("type", Some("text"), Some("character varying(320)"));
+        assert_eq!(
+            serde_json::to_string(&change).unwrap(),
+            r#"{"kind":"altered","object":"column","name":"users.email","attribute":"type","from":"text","to":"character varying(320)"}"#
+        );
+        let added = Change::added(
+            "index",
+            "users.users_email_idx".to_string(),
+            "CREATE INDEX users_email_idx ON users USING btree (email);\n".to_string(),
+        );
+        assert_eq!(
+            serde_json::to_string(&added).unwrap(),
+            r#"{"kind":"added","object":"index","name":"users.users_email_idx","to":"CREATE INDEX users_email_idx ON users USING btree (email);"}"#
+        );
+        let labels = diff(
+            &fixtures::postgres(),
+            &mutated(|s| {
+                if let UserTypeKind::Enum { labels } = user_type_kind(s, "mood") {
+                    labels.insert(1, "meh".to_string());
+                    labels.push("ecstatic".to_string());
+                }
+            }),
+        );
+        assert_eq!(
+            serde_json::to_string(&labels[0]).unwrap(),
+            r#"{"kind":"altered","object":"type","name":"mood","attribute":"labels","from":"'sad', 'ok', 'happy'","to":"'sad', 'meh', 'ok', 'happy', 'ecstatic'","detail":"added 'meh', 'ecstatic'"}"#
+        );
+    }
+
+    #[test]
+    fn unified_diff_of_a_small_change() {
+        let mut from = Schema::empty(Dialect::Postgres);
+        let mut users = Table::new();
+        users.columns = vec![
+            not_null("id", "bigint"),
+            Column::new("email", "text"),
+            Column::new("name", "text"),
+        ];
+        from.tables.insert(name("users"), users);
+        let mut to = from.clone();
+        table(&mut to, "users").columns[1].data_type = "character varying(320)".to_string();
+        assert_eq!(
+            unified(&render(&from), &render(&to), "migrations", "database"),
+            "--- migrations\n\
+             +++ database\n\
+             @@ -1,5 +1,5 @@\n \
+             CREATE TABLE users (\n     \
+             id bigint NOT NULL,\n\
+             -    email text,\n\
+             +    email character varying(320),\n     \
+             name text\n \
+             );\n"
+        );
+    }
+
+    #[test]
+    fn unified_diff_keeps_three_lines_of_context() {
+        let from: String = (1..=20).map(|n| format!("line {n}\n")).collect();
+        let to = from.replace("line 10\n", "line ten\n");
+        let text = unified(&from, &to, "a", "b");
+        assert!(text.starts_with("--- a\n+++ b\n@@ -7,7 +7,7 @@\n line 7\n"));
+        assert!(text.ends_with(" line 13\n"));
+        assert_eq!(text.lines().count(), 3 + 8);
+    }
+
+    #[test]
+    fn unified_diff_of_equal_texts_is_empty() {
+        let text = render(&fixtures::postgres());
+        assert_eq!(unified(&text, &text, "a", "b"), "");
+        assert_eq!(unified("", "", "a", "b"), "");
+    }
 }

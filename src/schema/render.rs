@@ -21,6 +21,7 @@
 //!   empty schema and an empty file.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use super::model::{
     Column, Extension, Generated, Identity, Index, IndexKey, Namespace, Policy, QualifiedName,
@@ -694,8 +695,8 @@ impl Ddl {
         &self,
         block: &mut String,
         on: &QualifiedName,
-        indexes: &std::collections::BTreeMap<String, Index>,
-        triggers: &std::collections::BTreeMap<String, Trigger>,
+        indexes: &BTreeMap<String, Index>,
+        triggers: &BTreeMap<String, Trigger>,
     ) {
         // An index lives in its table's schema, so it is named with that schema.
         let schema = on.as_str().split_once('.').map(|(schema, _)| schema);
@@ -852,5 +853,968 @@ fn with_keyword(keyword: &str, value: &str) -> String {
         value.to_string()
     } else {
         format!("{keyword} {value}")
+    }
+}
+
+/// Hand-made schemas with every feature of the model, for the tests of this module and of
+/// [`super::diff`].
+#[cfg(test)]
+pub(super) mod fixtures {
+    use std::collections::BTreeMap;
+
+    use crate::dialect::Dialect;
+    use crate::schema::model::{
+        Column, Constraint, ConstraintKind, Extension, Generated, Identity, Index, IndexKey,
+        Namespace, PartitionOf, Policy, QualifiedName, Routine, RoutineKind, Schema, Sequence,
+        Table, Trigger, UserType, UserTypeKind, View,
+    };
+
+    pub(in crate::schema) fn name(name: &str) -> QualifiedName {
+        match name.split_once('.') {
+            Some((schema, object)) => QualifiedName::new(schema, object),
+            None => QualifiedName::new("public", name),
+        }
+    }
+
+    pub(in crate::schema) fn not_null(name: &str, data_type: &str) -> Column {
+        Column {
+            nullable: false,
+            ..Column::new(name, data_type)
+        }
+    }
+
+    pub(in crate::schema) fn constraint(kind: ConstraintKind, definition: &str) -> Constraint {
+        Constraint {
+            kind,
+            definition: definition.to_string(),
+            columns: Vec::new(),
+            comment: None,
+        }
+    }
+
+    pub(in crate::schema) fn btree(keys: &[&str]) -> Index {
+        Index {
+            unique: false,
+            method: "btree".to_string(),
+            keys: keys.iter().map(|key| IndexKey::column(key)).collect(),
+            include: Vec::new(),
+            predicate: None,
+            nulls_not_distinct: false,
+            comment: None,
+        }
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|item| item.to_string()).collect()
+    }
+
+    /// A PostgreSQL schema: every type kind, sequences, tables with every column, constraint
+    /// and index feature, triggers, row-level security, policies, partitions, inheritance,
+    /// views, a materialized view with an index, routines, and comments on everything.
+    pub(in crate::schema) fn postgres() -> Schema {
+        let mut schema = Schema::empty(Dialect::Postgres);
+        schema.schemas.insert(
+            "audit".to_string(),
+            Namespace {
+                comment: Some("Who did what".to_string()),
+            },
+        );
+        schema.extensions.insert(
+            "pg_trgm".to_string(),
+            Extension {
+                schema: "public".to_string(),
+            },
+        );
+
+        schema.types.insert(
+            name("mood"),
+            UserType {
+                kind: UserTypeKind::Enum {
+                    labels: strings(&["sad", "ok", "happy"]),
+                },
+                comment: Some("How it went".to_string()),
+            },
+        );
+        schema.types.insert(
+            name("email"),
+            UserType {
+                kind: UserTypeKind::Domain {
+                    base_type: "text".to_string(),
+                    not_null: true,
+                    default: Some("''::text".to_string()),
+                    collation: Some("C".to_string()),
+                    checks: BTreeMap::from([(
+                        "email_check".to_string(),
+                        "CHECK ((VALUE ~~ '%@%'::text))".to_string(),
+                    )]),
+                },
+                comment: None,
+            },
+        );
+        schema.types.insert(
+            name("address"),
+            UserType {
+                kind: UserTypeKind::Composite {
+                    attributes: vec![
+                        ("street".to_string(), "text".to_string()),
+                        ("city".to_string(), "character varying(80)".to_string()),
+                    ],
+                },
+                comment: None,
+            },
+        );
+        schema.types.insert(
+            name("floatrange"),
+            UserType {
+                kind: UserTypeKind::Range {
+                    subtype: "double precision".to_string(),
+                },
+                comment: None,
+            },
+        );
+
+        schema.sequences.insert(
+            name("crates_id_seq"),
+            Sequence {
+                data_type: "integer".to_string(),
+                start: 1,
+                increment: 1,
+                min_value: 1,
+                max_value: 2147483647,
+                cache: 1,
+                cycle: false,
+                owned_by: Some("crates.id".to_string()),
+                comment: None,
+            },
+        );
+        schema.sequences.insert(
+            name("audit.ticket_seq"),
+            Sequence {
+                data_type: "bigint".to_string(),
+                start: 1000,
+                increment: 10,
+                min_value: 1000,
+                max_value: 9999,
+                cache: 20,
+                cycle: true,
+                owned_by: None,
+                comment: Some("Ticket numbers".to_string()),
+            },
+        );
+
+        let mut crates = Table::new();
+        crates.columns = vec![
+            Column {
+                default: Some("nextval('crates_id_seq'::regclass)".to_string()),
+                ..not_null("id", "integer")
+            },
+            Column {
+                comment: Some("The crate's name, as published".to_string()),
+                ..not_null("name", "character varying")
+            },
+            Column::new("deleted_at", "timestamp with time zone"),
+        ];
+        crates.constraints.insert(
+            "crates_pkey".to_string(),
+            Constraint {
+                columns: strings(&["id"]),
+                ..constraint(ConstraintKind::PrimaryKey, "PRIMARY KEY (id)")
+            },
+        );
+        crates.indexes.insert(
+            "index_crates_name".to_string(),
+            Index {
+                unique: true,
+                predicate: Some("(deleted_at IS NULL)".to_string()),
+                ..btree(&["name"])
+            },
+        );
+        schema.tables.insert(name("crates"), crates);
+
+        let mut users = Table::new();
+        users.columns = vec![
+            Column {
+                identity: Some(Identity {
+                    generation: "ALWAYS".to_string(),
+                    start: 1,
+                    increment: 1,
+                    min_value: 1,
+                    max_value: 9223372036854775807,
+                    cache: 1,
+                    cycle: false,
+                }),
+                ..not_null("id", "bigint")
+            },
+            Column {
+                comment: Some("Where we write".to_string()),
+                ..not_null("email", "email")
+            },
+            Column {
+                collation: Some("C".to_string()),
+                ..Column::new("Display Name", "text")
+            },
+            Column {
+                default: Some("'ok'::mood".to_string()),
+                ..not_null("mood", "mood")
+            },
+            Column {
+                generated: Some(Generated {
+                    expression: "to_tsvector('simple'::regconfig, (email)::text)".to_string(),
+                    storage: "STORED".to_string(),
+                }),
+                ..Column::new("search", "tsvector")
+            },
+            Column::new("order", "integer[]"),
+            Column::new("crate_id", "integer"),
+        ];
+        users.constraints.insert(
+            "users_pkey".to_string(),
+            Constraint {
+                columns: strings(&["id"]),
+                comment: Some("It's the key".to_string()),
+                ..constraint(ConstraintKind::PrimaryKey, "PRIMARY KEY (id)")
+            },
+        );
+        users.constraints.insert(
+            "users_email_key".to_string(),
+            Constraint {
+                columns: strings(&["email"]),
+                ..constraint(ConstraintKind::Unique, "UNIQUE (email)")
+            },
+        );
+        users.constraints.insert(
+            "users_order_check".to_string(),
+            constraint(
+                ConstraintKind::Check,
+                "CHECK ((cardinality(\"order\") < 10))",
+            ),
+        );
+        users.constraints.insert(
+            "users_crate_id_fkey".to_string(),
+            Constraint {
+                columns: strings(&["crate_id"]),
+                ..constraint(
+                    ConstraintKind::ForeignKey,
+                    "FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE DEFERRABLE",
+                )
+            },
+        );
+        users.indexes.insert(
+            "users_search_idx".to_string(),
+            Index {
+                method: "gin".to_string(),
+                ..btree(&["search"])
+            },
+        );
+        users.indexes.insert(
+            "users_lower_email_idx".to_string(),
+            Index {
+                unique: true,
+                keys: vec![IndexKey {
+                    opclass: Some("text_pattern_ops".to_string()),
+                    ..IndexKey::column("lower((email)::text)")
+                }],
+                include: strings(&["id", "Display Name"]),
+                nulls_not_distinct: true,
+                comment: Some("Case-insensitive logins".to_string()),
+                ..btree(&[])
+            },
+        );
+        users.indexes.insert(
+            "users_name_idx".to_string(),
+            Index {
+                keys: vec![
+                    IndexKey {
+                        collation: Some("C".to_string()),
+                        descending: true,
+                        nulls: Some("NULLS LAST".to_string()),
+                        ..IndexKey::column("Display Name")
+                    },
+                    IndexKey::column("id"),
+                ],
+                predicate: Some("(mood <> 'sad'::mood)".to_string()),
+                ..btree(&[])
+            },
+        );
+        users.triggers.insert(
+            "users_touch".to_string(),
+            Trigger {
+                definition: "CREATE TRIGGER users_touch BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION touch()".to_string(),
+                enabled: Some("D".to_string()),
+                comment: Some("Keeps updated_at".to_string()),
+            },
+        );
+        users.row_security = true;
+        users.force_row_security = true;
+        users.policies.insert(
+            "users_own".to_string(),
+            Policy {
+                command: "ALL".to_string(),
+                permissive: true,
+                roles: strings(&["Admins", "app_user"]),
+                using: Some("(email = (current_setting('app.email'::text))::email)".to_string()),
+                with_check: None,
+            },
+        );
+        users.policies.insert(
+            "users_no_sad".to_string(),
+            Policy {
+                command: "INSERT".to_string(),
+                permissive: false,
+                roles: strings(&["public"]),
+                using: None,
+                with_check: Some("mood <> 'sad'::mood".to_string()),
+            },
+        );
+        users.comment = Some("People".to_string());
+        schema.tables.insert(name("users"), users);
+
+        let mut events = Table::new();
+        events.columns = vec![
+            not_null("id", "bigint"),
+            not_null("created_at", "timestamp with time zone"),
+        ];
+        events.partition_by = Some("RANGE (created_at)".to_string());
+        schema.tables.insert(name("events"), events);
+
+        let mut events_2024 = Table::new();
+        events_2024.columns = vec![
+            not_null("id", "bigint"),
+            not_null("created_at", "timestamp with time zone"),
+        ];
+        events_2024.partition_of = Some(PartitionOf {
+            parent: name("events"),
+            bound: "FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2025-01-01 00:00:00+00')"
+                .to_string(),
+        });
+        schema.tables.insert(name("events_2024"), events_2024);
+
+        let mut entry = Table::new();
+        entry.columns = vec![Column::new("at", "timestamp with time zone")];
+        schema.tables.insert(name("audit.entry"), entry);
+
+        let mut log = Table::new();
+        log.columns = vec![
+            Column::new("at", "timestamp with time zone"),
+            Column::new("what", "text"),
+        ];
+        log.inherits = vec![name("audit.entry")];
+        log.options = strings(&["UNLOGGED"]);
+        log.indexes.insert(
+            "log_at_idx".to_string(),
+            Index {
+                method: "brin".to_string(),
+                comment: Some("Time range scans".to_string()),
+                ..btree(&["at"])
+            },
+        );
+        schema.tables.insert(name("audit.log"), log);
+
+        schema.views.insert(
+            name("cheerful_users"),
+            View {
+                materialized: false,
+                definition: " SELECT id,\n    email\n   FROM users\n  WHERE (mood <> 'sad'::mood);"
+                    .to_string(),
+                indexes: BTreeMap::new(),
+                triggers: BTreeMap::from([(
+                    "cheerful_users_insert".to_string(),
+                    Trigger {
+                        definition: "CREATE TRIGGER cheerful_users_insert INSTEAD OF INSERT ON public.cheerful_users FOR EACH ROW EXECUTE FUNCTION insert_user()".to_string(),
+                        enabled: None,
+                        comment: None,
+                    },
+                )]),
+                comment: Some("Users who are not sad".to_string()),
+            },
+        );
+        schema.views.insert(
+            name("crate_counts"),
+            View {
+                materialized: true,
+                definition: " SELECT count(*) AS total\n   FROM crates;".to_string(),
+                indexes: BTreeMap::from([(
+                    "crate_counts_total_idx".to_string(),
+                    Index {
+                        unique: true,
+                        ..btree(&["total"])
+                    },
+                )]),
+                triggers: BTreeMap::new(),
+                comment: None,
+            },
+        );
+
+        schema.routines.insert(
+            "touch()".to_string(),
+            Routine {
+                kind: RoutineKind::Function,
+                language: "plpgsql".to_string(),
+                returns: "trigger".to_string(),
+                definition: "CREATE OR REPLACE FUNCTION public.touch()\n RETURNS trigger\n LANGUAGE plpgsql\nAS $function$\nBEGIN\n  NEW.updated_at := now();\n  RETURN NEW;\nEND;\n$function$\n".to_string(),
+                comment: Some("Sets updated_at".to_string()),
+            },
+        );
+        schema.routines.insert(
+            "archive(integer)".to_string(),
+            Routine {
+                kind: RoutineKind::Procedure,
+                language: "sql".to_string(),
+                returns: String::new(),
+                definition: "CREATE OR REPLACE PROCEDURE public.archive(IN days integer)\n LANGUAGE sql\nAS $procedure$DELETE FROM events WHERE created_at < now() - make_interval(days => days)$procedure$\n".to_string(),
+                comment: None,
+            },
+        );
+        schema.routines.insert(
+            "total(integer)".to_string(),
+            Routine {
+                kind: RoutineKind::Aggregate,
+                language: "internal".to_string(),
+                returns: "bigint".to_string(),
+                definition:
+                    "CREATE AGGREGATE public.total(integer) (SFUNC = int4_sum, STYPE = bigint);"
+                        .to_string(),
+                comment: Some("Sum as bigint".to_string()),
+            },
+        );
+        schema
+    }
+
+    /// A SQLite schema: typed and untyped columns, collations, generated columns, `STRICT`
+    /// and `WITHOUT ROWID` tables, constraints, partial and expression indexes, a trigger, and
+    /// views stored both as a whole statement and as a query.
+    pub(in crate::schema) fn sqlite() -> Schema {
+        let mut schema = Schema::empty(Dialect::Sqlite);
+
+        let mut authors = Table::new();
+        authors.columns = vec![
+            not_null("id", "INTEGER"),
+            Column {
+                collation: Some("NOCASE".to_string()),
+                ..not_null("name", "TEXT")
+            },
+            Column {
+                default: Some("''".to_string()),
+                ..Column::new("bio", "TEXT")
+            },
+            Column {
+                generated: Some(Generated {
+                    expression: "lower(name)".to_string(),
+                    storage: "VIRTUAL".to_string(),
+                }),
+                ..Column::new("slug", "TEXT")
+            },
+            Column::new("extra", ""),
+        ];
+        authors.constraints.insert(
+            "authors_pkey".to_string(),
+            Constraint {
+                columns: strings(&["id"]),
+                ..constraint(ConstraintKind::PrimaryKey, "PRIMARY KEY (id)")
+            },
+        );
+        authors.options = strings(&["STRICT"]);
+        authors.indexes.insert(
+            "authors_slug_idx".to_string(),
+            Index {
+                unique: true,
+                predicate: Some("slug IS NOT NULL".to_string()),
+                ..btree(&["slug"])
+            },
+        );
+        authors.indexes.insert(
+            "authors_lower_name_idx".to_string(),
+            Index {
+                keys: vec![
+                    IndexKey {
+                        descending: true,
+                        ..IndexKey::column("lower(name)")
+                    },
+                    IndexKey {
+                        collation: Some("BINARY".to_string()),
+                        ..IndexKey::column("id")
+                    },
+                ],
+                ..btree(&[])
+            },
+        );
+        schema.tables.insert(name("authors"), authors);
+
+        let mut posts = Table::new();
+        posts.columns = vec![
+            not_null("id", "INTEGER"),
+            not_null("author_id", "INTEGER"),
+            Column::new("title", "VARCHAR(200)"),
+            Column::new("Body", "TEXT"),
+        ];
+        posts.constraints.insert(
+            "posts_pkey".to_string(),
+            Constraint {
+                columns: strings(&["id"]),
+                ..constraint(ConstraintKind::PrimaryKey, "PRIMARY KEY (id)")
+            },
+        );
+        posts.constraints.insert(
+            "posts_author_id_fkey".to_string(),
+            Constraint {
+                columns: strings(&["author_id"]),
+                ..constraint(
+                    ConstraintKind::ForeignKey,
+                    "FOREIGN KEY (author_id) REFERENCES authors(id) ON DELETE CASCADE",
+                )
+            },
+        );
+        posts.constraints.insert(
+            "posts_title_check".to_string(),
+            constraint(ConstraintKind::Check, "CHECK (length(title) > 0)"),
+        );
+        posts.constraints.insert(
+            "posts_title_key".to_string(),
+            Constraint {
+                columns: strings(&["author_id", "title"]),
+                ..constraint(ConstraintKind::Unique, "UNIQUE (author_id, title)")
+            },
+        );
+        posts.options = strings(&["WITHOUT ROWID"]);
+        posts.triggers.insert(
+            "posts_no_empty_body".to_string(),
+            Trigger {
+                definition: "CREATE TRIGGER posts_no_empty_body BEFORE INSERT ON posts\nWHEN NEW.\"Body\" = ''\nBEGIN\n  SELECT RAISE(ABORT, 'empty body');\nEND".to_string(),
+                enabled: None,
+                comment: None,
+            },
+        );
+        schema.tables.insert(name("posts"), posts);
+
+        schema.views.insert(
+            name("recent_posts"),
+            View {
+                materialized: false,
+                definition:
+                    "CREATE VIEW recent_posts AS SELECT id, title FROM posts ORDER BY id DESC LIMIT 10"
+                        .to_string(),
+                indexes: BTreeMap::new(),
+                triggers: BTreeMap::new(),
+                comment: None,
+            },
+        );
+        schema.views.insert(
+            name("author_names"),
+            View {
+                materialized: false,
+                definition: "SELECT name FROM authors".to_string(),
+                indexes: BTreeMap::new(),
+                triggers: BTreeMap::new(),
+                comment: None,
+            },
+        );
+        schema
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::model::{ConstraintKind, PartitionOf};
+
+    const POSTGRES_RENDERED: &str = r#"CREATE SCHEMA audit;
+COMMENT ON SCHEMA audit IS 'Who did what';
+
+CREATE EXTENSION pg_trgm WITH SCHEMA public;
+
+CREATE TYPE address AS (
+    street text,
+    city character varying(80)
+);
+
+CREATE DOMAIN email AS text
+    COLLATE "C"
+    DEFAULT ''::text
+    NOT NULL
+    CONSTRAINT email_check CHECK ((VALUE ~~ '%@%'::text));
+
+CREATE TYPE floatrange AS RANGE (SUBTYPE = double precision);
+
+CREATE TYPE mood AS ENUM (
+    'sad',
+    'ok',
+    'happy'
+);
+COMMENT ON TYPE mood IS 'How it went';
+
+CREATE SEQUENCE audit.ticket_seq
+    AS bigint
+    START WITH 1000
+    INCREMENT BY 10
+    MINVALUE 1000
+    MAXVALUE 9999
+    CACHE 20
+    CYCLE;
+COMMENT ON SEQUENCE audit.ticket_seq IS 'Ticket numbers';
+
+CREATE SEQUENCE crates_id_seq
+    AS integer
+    START WITH 1
+    INCREMENT BY 1
+    MINVALUE 1
+    MAXVALUE 2147483647
+    CACHE 1
+    OWNED BY crates.id;
+
+CREATE TABLE audit.entry (
+    at timestamp with time zone
+);
+
+CREATE UNLOGGED TABLE audit.log (
+    at timestamp with time zone,
+    what text
+) INHERITS (audit.entry);
+CREATE INDEX log_at_idx ON audit.log USING brin (at);
+COMMENT ON INDEX audit.log_at_idx IS 'Time range scans';
+
+CREATE TABLE crates (
+    id integer NOT NULL DEFAULT nextval('crates_id_seq'::regclass),
+    name character varying NOT NULL,
+    deleted_at timestamp with time zone,
+    CONSTRAINT crates_pkey PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX index_crates_name ON crates USING btree (name) WHERE (deleted_at IS NULL);
+COMMENT ON COLUMN crates.name IS 'The crate''s name, as published';
+
+CREATE TABLE events (
+    id bigint NOT NULL,
+    created_at timestamp with time zone NOT NULL
+) PARTITION BY RANGE (created_at);
+
+CREATE TABLE events_2024 PARTITION OF events (
+    id bigint NOT NULL,
+    created_at timestamp with time zone NOT NULL
+) FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2025-01-01 00:00:00+00');
+
+CREATE TABLE users (
+    id bigint NOT NULL GENERATED ALWAYS AS IDENTITY (START WITH 1 INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 CACHE 1),
+    email email NOT NULL,
+    "Display Name" text COLLATE "C",
+    mood mood NOT NULL DEFAULT 'ok'::mood,
+    search tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, (email)::text)) STORED,
+    "order" integer[],
+    crate_id integer,
+    CONSTRAINT users_crate_id_fkey FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE DEFERRABLE,
+    CONSTRAINT users_email_key UNIQUE (email),
+    CONSTRAINT users_order_check CHECK ((cardinality("order") < 10)),
+    CONSTRAINT users_pkey PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX users_lower_email_idx ON users USING btree ((lower((email)::text)) text_pattern_ops) INCLUDE (id, "Display Name") NULLS NOT DISTINCT;
+CREATE INDEX users_name_idx ON users USING btree ("Display Name" COLLATE "C" DESC NULLS LAST, id) WHERE (mood <> 'sad'::mood);
+CREATE INDEX users_search_idx ON users USING gin (search);
+CREATE TRIGGER users_touch BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION touch();
+ALTER TABLE users DISABLE TRIGGER users_touch;
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE users FORCE ROW LEVEL SECURITY;
+CREATE POLICY users_no_sad ON users AS RESTRICTIVE FOR INSERT TO public WITH CHECK (mood <> 'sad'::mood);
+CREATE POLICY users_own ON users FOR ALL TO "Admins", app_user USING (email = (current_setting('app.email'::text))::email);
+COMMENT ON TABLE users IS 'People';
+COMMENT ON COLUMN users.email IS 'Where we write';
+COMMENT ON CONSTRAINT users_pkey ON users IS 'It''s the key';
+COMMENT ON INDEX users_lower_email_idx IS 'Case-insensitive logins';
+COMMENT ON TRIGGER users_touch ON users IS 'Keeps updated_at';
+
+CREATE VIEW cheerful_users AS
+ SELECT id,
+    email
+   FROM users
+  WHERE (mood <> 'sad'::mood);
+CREATE TRIGGER cheerful_users_insert INSTEAD OF INSERT ON public.cheerful_users FOR EACH ROW EXECUTE FUNCTION insert_user();
+COMMENT ON VIEW cheerful_users IS 'Users who are not sad';
+
+CREATE MATERIALIZED VIEW crate_counts AS
+ SELECT count(*) AS total
+   FROM crates;
+CREATE UNIQUE INDEX crate_counts_total_idx ON crate_counts USING btree (total);
+
+CREATE OR REPLACE PROCEDURE public.archive(IN days integer)
+ LANGUAGE sql
+AS $procedure$DELETE FROM events WHERE created_at < now() - make_interval(days => days)$procedure$;
+
+CREATE AGGREGATE public.total(integer) (SFUNC = int4_sum, STYPE = bigint);
+COMMENT ON AGGREGATE total(integer) IS 'Sum as bigint';
+
+CREATE OR REPLACE FUNCTION public.touch()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END;
+$function$;
+COMMENT ON FUNCTION touch() IS 'Sets updated_at';
+"#;
+
+    const SQLITE_RENDERED: &str = r#"CREATE TABLE authors (
+    id INTEGER NOT NULL,
+    name TEXT COLLATE NOCASE NOT NULL,
+    bio TEXT DEFAULT '',
+    slug TEXT GENERATED ALWAYS AS (lower(name)) VIRTUAL,
+    extra,
+    CONSTRAINT authors_pkey PRIMARY KEY (id)
+) STRICT;
+CREATE INDEX authors_lower_name_idx ON authors ((lower(name)) DESC, id COLLATE BINARY);
+CREATE UNIQUE INDEX authors_slug_idx ON authors (slug) WHERE slug IS NOT NULL;
+
+CREATE TABLE posts (
+    id INTEGER NOT NULL,
+    author_id INTEGER NOT NULL,
+    title VARCHAR(200),
+    "Body" TEXT,
+    CONSTRAINT posts_author_id_fkey FOREIGN KEY (author_id) REFERENCES authors(id) ON DELETE CASCADE,
+    CONSTRAINT posts_pkey PRIMARY KEY (id),
+    CONSTRAINT posts_title_check CHECK (length(title) > 0),
+    CONSTRAINT posts_title_key UNIQUE (author_id, title)
+) WITHOUT ROWID;
+CREATE TRIGGER posts_no_empty_body BEFORE INSERT ON posts
+WHEN NEW."Body" = ''
+BEGIN
+  SELECT RAISE(ABORT, 'empty body');
+END;
+
+CREATE VIEW author_names AS
+SELECT name FROM authors;
+
+CREATE VIEW recent_posts AS SELECT id, title FROM posts ORDER BY id DESC LIMIT 10;
+"#;
+
+    #[test]
+    fn renders_postgres_schema() {
+        assert_eq!(render(&fixtures::postgres()), POSTGRES_RENDERED);
+    }
+
+    #[test]
+    fn renders_sqlite_schema() {
+        assert_eq!(render(&fixtures::sqlite()), SQLITE_RENDERED);
+    }
+
+    #[test]
+    fn render_is_deterministic() {
+        for schema in [fixtures::postgres(), fixtures::sqlite()] {
+            let first = render(&schema);
+            assert_eq!(render(&schema.clone()), first);
+            // A model that went through its JSON form (maps rebuilt) renders the same.
+            let json = serde_json::to_string(&schema).unwrap();
+            let reread: Schema = serde_json::from_str(&json).unwrap();
+            assert_eq!(render(&reread), first);
+        }
+    }
+
+    #[test]
+    fn empty_schema_renders_as_empty_string() {
+        assert_eq!(render(&Schema::empty(Dialect::Postgres)), "");
+        assert_eq!(render(&Schema::empty(Dialect::Sqlite)), "");
+    }
+
+    #[test]
+    fn objects_are_separated_by_one_blank_line_and_text_ends_with_newline() {
+        for schema in [fixtures::postgres(), fixtures::sqlite()] {
+            let text = render(&schema);
+            assert!(text.ends_with(";\n") && !text.ends_with("\n\n"));
+            assert!(!text.contains("\n\n\n"));
+        }
+    }
+
+    #[test]
+    fn quotes_identifiers_only_when_needed() {
+        let cases = [
+            ("users", "users"),
+            ("_private$1", "_private$1"),
+            ("Users", "\"Users\""),
+            ("order", "\"order\""),
+            ("user", "\"user\""),
+            ("index", "\"index\""),
+            ("my column", "\"my column\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("1st", "\"1st\""),
+            ("$x", "\"$x\""),
+            ("café", "\"café\""),
+            ("", "\"\""),
+        ];
+        for (name, quoted) in cases {
+            assert_eq!(quote_identifier(name), quoted, "{name}");
+        }
+        assert_eq!(quote_qualified("audit.log"), "audit.log");
+        assert_eq!(quote_qualified("App.Users"), "\"App\".\"Users\"");
+        assert_eq!(quote_qualified("user"), "\"user\"");
+    }
+
+    #[test]
+    fn reserved_words_are_sorted_and_lower_case() {
+        assert!(RESERVED_WORDS.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(
+            RESERVED_WORDS
+                .iter()
+                .all(|word| word.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        );
+    }
+
+    #[test]
+    fn quotes_string_literals_by_doubling_quotes() {
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(quote_literal(""), "''");
+        assert_eq!(quote_literal("two\nlines"), "'two\nlines'");
+    }
+
+    #[test]
+    fn parenthesizes_expressions_once() {
+        let cases = [
+            ("deleted_at IS NULL", "(deleted_at IS NULL)"),
+            ("(deleted_at IS NULL)", "(deleted_at IS NULL)"),
+            ("  (a)  ", "(a)"),
+            ("(a) + (b)", "((a) + (b))"),
+            ("lower(name)", "(lower(name))"),
+            ("(')' = x)", "(')' = x)"),
+            ("('(' = x)", "('(' = x)"),
+            ("(\")\" = x)", "(\")\" = x)"),
+            ("('it''s' = x)", "('it''s' = x)"),
+            ("(a))(", "((a))()"),
+        ];
+        for (expression, expected) in cases {
+            assert_eq!(parenthesized(expression), expected, "{expression}");
+        }
+    }
+
+    #[test]
+    fn collations_are_quoted_as_each_dialect_needs() {
+        let postgres = Ddl::new(Dialect::Postgres);
+        assert_eq!(postgres.collate("C"), "COLLATE \"C\"");
+        assert_eq!(postgres.collate("\"C\""), "COLLATE \"C\"");
+        assert_eq!(postgres.collate("COLLATE \"C\""), "COLLATE \"C\"");
+        assert_eq!(
+            postgres.collate("pg_catalog.\"C\""),
+            "COLLATE pg_catalog.\"C\""
+        );
+        assert_eq!(postgres.collate("en-x-icu"), "COLLATE \"en-x-icu\"");
+        assert_eq!(postgres.collate("unicode"), "COLLATE unicode");
+        let sqlite = Ddl::new(Dialect::Sqlite);
+        assert_eq!(sqlite.collate("NOCASE"), "COLLATE NOCASE");
+        assert_eq!(sqlite.collate("collate rtrim"), "COLLATE rtrim");
+    }
+
+    #[test]
+    fn index_keys_tell_columns_from_expressions() {
+        let ddl = Ddl::new(Dialect::Postgres);
+        let columns = [Column::new("my col", "text"), Column::new("id", "integer")];
+        let keys = [
+            IndexKey::column("my col"),
+            IndexKey::column("Id"),
+            IndexKey::column("\"Quoted\""),
+            IndexKey::column("id + 1"),
+            IndexKey {
+                nulls: Some("FIRST".to_string()),
+                ..IndexKey::column("id")
+            },
+        ];
+        assert_eq!(
+            ddl.index_keys(&keys, &columns),
+            "\"my col\", \"Id\", \"Quoted\", (id + 1), id NULLS FIRST"
+        );
+    }
+
+    #[test]
+    fn statements_end_with_one_semicolon() {
+        assert_eq!(statement("SELECT 1"), "SELECT 1;");
+        assert_eq!(statement("SELECT 1;\n"), "SELECT 1;");
+        assert_eq!(statement("\nSELECT 1 \n"), "SELECT 1;");
+    }
+
+    #[test]
+    fn trigger_states_other_than_enabled_are_spelled_out() {
+        let ddl = Ddl::new(Dialect::Postgres);
+        let on = fixtures::name("audit.log");
+        let trigger = |enabled: &str| Trigger {
+            definition:
+                "CREATE TRIGGER t AFTER INSERT ON audit.log FOR EACH ROW EXECUTE FUNCTION f()"
+                    .to_string(),
+            enabled: Some(enabled.to_string()),
+            comment: None,
+        };
+        let state = |enabled| {
+            ddl.trigger(&on, "t", &trigger(enabled))
+                .lines()
+                .nth(1)
+                .map(str::to_string)
+        };
+        assert_eq!(state("O"), None);
+        assert_eq!(
+            state("D").as_deref(),
+            Some("ALTER TABLE audit.log DISABLE TRIGGER t;")
+        );
+        assert_eq!(
+            state("R").as_deref(),
+            Some("ALTER TABLE audit.log ENABLE REPLICA TRIGGER t;")
+        );
+        assert_eq!(
+            state("A").as_deref(),
+            Some("ALTER TABLE audit.log ENABLE ALWAYS TRIGGER t;")
+        );
+        assert_eq!(
+            state("X").as_deref(),
+            Some("-- trigger t on audit.log: enabled 'X'")
+        );
+    }
+
+    #[test]
+    fn renders_tables_and_types_without_elements() {
+        let mut schema = Schema::empty(Dialect::Postgres);
+        schema
+            .tables
+            .insert(fixtures::name("nothing"), Table::new());
+        let mut partition = Table::new();
+        partition.partition_of = Some(PartitionOf {
+            parent: fixtures::name("events"),
+            bound: "DEFAULT".to_string(),
+        });
+        schema
+            .tables
+            .insert(fixtures::name("events_other"), partition);
+        schema.types.insert(
+            fixtures::name("nothing_yet"),
+            UserType {
+                kind: UserTypeKind::Enum { labels: Vec::new() },
+                comment: None,
+            },
+        );
+        assert_eq!(
+            render(&schema),
+            "CREATE TYPE nothing_yet AS ENUM ();\n\n\
+             CREATE TABLE events_other PARTITION OF events DEFAULT;\n\n\
+             CREATE TABLE nothing ();\n"
+        );
+    }
+
+    #[test]
+    fn quotes_names_in_every_position() {
+        let mut schema = Schema::empty(Dialect::Postgres);
+        let mut table = Table::new();
+        table.columns = vec![Column {
+            comment: Some("x".to_string()),
+            ..Column::new("Select", "text")
+        }];
+        table.constraints.insert(
+            "Check".to_string(),
+            fixtures::constraint(ConstraintKind::Check, "CHECK ((\"Select\" <> ''::text))"),
+        );
+        table
+            .indexes
+            .insert("Idx".to_string(), fixtures::btree(&["Select"]));
+        schema.tables.insert(fixtures::name("My Schema.T"), table);
+        assert_eq!(
+            render(&schema),
+            r#"CREATE TABLE "My Schema"."T" (
+    "Select" text,
+    CONSTRAINT "Check" CHECK (("Select" <> ''::text))
+);
+CREATE INDEX "Idx" ON "My Schema"."T" USING btree ("Select");
+COMMENT ON COLUMN "My Schema"."T"."Select" IS 'x';
+"#
+        );
     }
 }
