@@ -594,9 +594,13 @@ fn rich_schema_is_read_in_full() {
     // Views.
     let published = &schema.views[&qualified("app", "published")];
     assert!(!published.materialized);
-    assert_eq!(
-        published.definition,
-        " SELECT posts.id,\n    posts.title\n   FROM app.posts\n  WHERE posts.published_at IS NOT NULL;"
+    // Pretty-printed by the server (whose exact layout changes between major versions),
+    // qualified the same way whatever the session's search_path.
+    assert!(
+        published.definition.contains("FROM app.posts")
+            && published.definition.contains("published_at IS NOT NULL"),
+        "{:?}",
+        published.definition
     );
     assert_eq!(published.comment.as_deref(), Some("visible posts"));
     assert_eq!(

@@ -144,7 +144,7 @@ where
     T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
 {
     row.try_get(column)
-        .map_err(|err| database_error("cannot decode a catalog row", &err))
+        .map_err(|err| database_error(&format!("cannot decode `{column}` of a catalog row"), &err))
 }
 
 /// `NOT EXISTS` an extension membership (`pg_depend.deptype = 'e'`) for the object `oid` of
@@ -1025,4 +1025,22 @@ fn aggregate_definition(row: &PgRow, signature: &str) -> Result<String> {
 /// `value` as a SQL string literal.
 fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn major_versions() {
+        assert_eq!(major_version(150_004), "15");
+        assert_eq!(major_version(180_000), "18");
+        assert_eq!(major_version(90_624), "9.6");
+    }
+
+    #[test]
+    fn literals_double_their_quotes() {
+        assert_eq!(quote_literal("0"), "'0'");
+        assert_eq!(quote_literal("(0,'')"), "'(0,'''')'");
+    }
 }
