@@ -14,8 +14,7 @@
 //!   `comment`.
 //! - `sequence`: `type`, `start`, `increment`, `min value`, `max value`, `cache`, `cycle`,
 //!   `owned by`, `comment`.
-//! - `table`: `column order` (the columns both sides have, when they come in another order),
-//!   `partition by`, `partition of`, `inherits`, `options`, `row security`,
+//! - `table`: `partition by`, `partition of`, `inherits`, `options`, `row security`,
 //!   `force row security`, `comment`; then its columns, constraints, indexes, triggers and
 //!   policies, each kind by name.
 //! - `column`: `type`, `collation`, `nullable`, `default`, `identity`, `generated`, `comment`.
@@ -559,19 +558,10 @@ impl Differ {
         } = to;
         let table = name.as_str();
 
-        // Added and removed columns are changes of their own; what is left is whether the
-        // columns both sides have come in the same order.
-        let common_order = |columns: &[Column], other: &Table| -> Vec<String> {
-            columns
-                .iter()
-                .filter(|column| other.column(&column.name).is_some())
-                .map(|column| column.name.clone())
-                .collect()
-        };
-        let before_order = common_order(&from.columns, to);
-        let after_order = common_order(columns, from);
-        self.altered(OBJECT, table, "column order", &before_order, &after_order);
-
+        // Columns are compared by name; their order deliberately is not: PostgreSQL cannot
+        // add a column at a position, so no down script could restore the order after
+        // dropping a column, and every such migration would be reported irreversible
+        // (docs/drift.md).
         self.altered(
             OBJECT,
             table,
@@ -1192,10 +1182,6 @@ mod tests {
             ],
         ),
         (
-            |s| table(s, "crates").columns.swap(0, 1),
-            &["~ table crates: column order id, name, deleted_at → name, id, deleted_at"],
-        ),
-        (
             |s| table(s, "events").partition_by = Some("LIST (id)".to_string()),
             &["~ table events: partition by RANGE (created_at) → LIST (id)"],
         ),
@@ -1500,9 +1486,9 @@ mod tests {
     }
 
     #[test]
-    fn column_order_is_compared_on_common_columns_only() {
+    fn column_order_is_not_compared() {
         let base = fixtures::postgres();
-        // A column added in the middle and one removed move no common column.
+        // A column added in the middle and one removed are changes of their own.
         let mut to = base.clone();
         let crates = table(&mut to, "crates");
         crates.columns.insert(1, Column::new("slug", "text"));
@@ -1511,24 +1497,12 @@ mod tests {
             summaries(&diff(&base, &to)),
             ["- column crates.deleted_at", "+ column crates.slug"]
         );
-        // Moving one column is one change on the table, the columns themselves unchanged.
+        // The same columns in another order: no change.
         let mut to = base.clone();
         let crates = table(&mut to, "crates");
         let id = crates.columns.remove(0);
         crates.columns.push(id);
-        let changes = diff(&base, &to);
-        assert_eq!(
-            changes,
-            [Change {
-                kind: ChangeKind::Altered,
-                object: "table".to_string(),
-                name: "crates".to_string(),
-                attribute: Some("column order".to_string()),
-                from: Some("id, name, deleted_at".to_string()),
-                to: Some("name, deleted_at, id".to_string()),
-                detail: None,
-            }]
-        );
+        assert!(diff(&base, &to).is_empty());
     }
 
     #[test]

@@ -157,8 +157,8 @@ pub struct Sequence {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
-    /// In declaration order (the order `SELECT *` returns); compared by name, with a separate
-    /// "column order" change when the same columns come in another order.
+    /// In declaration order (the order `SELECT *` returns); compared by name only (see
+    /// `docs/drift.md` for why the order is not compared).
     pub columns: Vec<Column>,
     /// Primary key, unique, check, foreign key and exclusion constraints, by name. SQLite's
     /// unnamed constraints get a name derived from their definition (see the SQLite inspector).
