@@ -212,3 +212,115 @@ fn kill_nine_during_up_twenty_times() {
         "most kills should land mid-run ({cut_short} of {ROUNDS})"
     );
 }
+
+/// A no-transaction migration killed between its statements: what ran stays, `status` shows
+/// it failed with the command that settles it, `up` refuses until it is settled, and after
+/// the operator's fix a new `up` completes.
+#[test]
+fn kill_nine_inside_a_no_transaction_migration() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let ws = Workspace::empty();
+    let set = ws.path().join("migrations");
+    for (name, up) in [
+        (
+            "20240101000000_create_events",
+            "CREATE TABLE events (x integer, y integer);\n",
+        ),
+        (
+            "20240102000000_index_events",
+            "-- migrate:no-transaction\n\
+             CREATE INDEX CONCURRENTLY events_x ON events (x);\n\
+             SELECT pg_sleep(2);\n\
+             CREATE INDEX CONCURRENTLY events_y ON events (y);\n",
+        ),
+    ] {
+        std::fs::create_dir_all(set.join(name)).unwrap();
+        std::fs::write(set.join(name).join("up.sql"), up).unwrap();
+        std::fs::write(set.join(name).join("down.sql"), "SELECT 1;\n").unwrap();
+    }
+    let url = pg.database("no_transaction");
+    let admin = pg.server.url();
+    let dir = set.to_str().unwrap();
+    let mut child = command()
+        .current_dir(ws.path())
+        .args([
+            "--dir",
+            dir,
+            "--dialect",
+            "postgres",
+            "up",
+            "--database-url",
+            &url,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn up");
+    // Kill it while the second statement runs.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sleeping = pg.query(
+            &admin,
+            "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(2)%'",
+        );
+        if sleeping[0][0].as_deref() == Some("1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the migration never reached pg_sleep"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    wait_for_orphans(&pg, &admin);
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["--dir", dir, "--dialect", "postgres"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |extra: &[&str]| {
+        let all = args(extra);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        ws.run(&all)
+    };
+    let status = run(&["status", "--database-url", &url, "--color", "never"]).assert_code(0);
+    assert!(
+        status
+            .stderr
+            .contains("cargo migrate resolve 20240102000000 --applied"),
+        "{}",
+        status.stderr
+    );
+    let json = run(&["status", "--database-url", &url, "--format", "json"])
+        .assert_code(0)
+        .json();
+    assert_eq!(in_state(&json, "failed"), ["20240102000000"]);
+    // What ran before the kill stays: the first index, not the second.
+    let indexes = pg.query(
+        &url,
+        "SELECT indexname::text FROM pg_indexes WHERE tablename = 'events' ORDER BY 1",
+    );
+    assert_eq!(indexes, [[Some("events_x".to_string())]]);
+    // `up` refuses to run over it.
+    let refused = run(&["up", "--database-url", &url]);
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(refused.stderr.contains("resolve"), "{}", refused.stderr);
+    // The operator undoes the part that ran, settles the row, and runs up again.
+    pg.execute(&url, "DROP INDEX events_x");
+    run(&[
+        "resolve",
+        "20240102000000",
+        "--rolled-back",
+        "--database-url",
+        &url,
+    ])
+    .assert_code(0);
+    run(&["up", "--database-url", &url]).assert_code(0);
+    run(&["status", "--database-url", &url, "--exit-code"]).assert_code(0);
+}
