@@ -618,3 +618,26 @@ fn vaultwarden_check_reports_all_irreversible_migrations_in_one_run() {
     assert!(names.len() > 1, "{names:?}");
     eprintln!("vaultwarden irreversible ({}): {names:?}", names.len());
 }
+
+/// The Docker provider serves as the scratch server too: a container whose own database is the
+/// first replay, and more databases created in it for the rebuilds after irreversible ones.
+#[test]
+fn check_on_a_docker_scratch_server() {
+    if !support::have_docker() {
+        return;
+    }
+    let ws = Workspace::copy("check-irreversible");
+    let report = ws
+        .run(&["--sandbox", "docker", "check", "--format", "json"])
+        .assert_code(1)
+        .json();
+    assert!(
+        report["sandbox"]
+            .as_str()
+            .unwrap()
+            .starts_with("docker, postgres:"),
+        "{report}"
+    );
+    assert_eq!(findings(&report, "reversibility").len(), 2, "{report}");
+    assert_eq!(report["timings"]["rebuilds"], 2, "{report}");
+}
