@@ -569,21 +569,10 @@ impl Catalog {
                     clause
                 });
 
-            let column_list = columns
-                .iter()
-                .map(|c| normalize::identifier(c))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let column_list = identifier_list(&columns);
             let mut reference = normalize::identifier(parent);
             if !referred.is_empty() {
-                reference.push_str(&format!(
-                    "({})",
-                    referred
-                        .iter()
-                        .map(|c| normalize::identifier(c))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                reference.push_str(&format!("({})", identifier_list(&referred)));
             }
             let mut definition = format!("FOREIGN KEY ({column_list}) REFERENCES {reference}");
             // PostgreSQL's order: ON UPDATE, then ON DELETE.
@@ -597,13 +586,7 @@ impl Catalog {
             }
             let name = clause
                 .and_then(|clause| clause.name.clone())
-                .unwrap_or_else(|| {
-                    format!(
-                        "foreign key ({}) references {parent}({})",
-                        columns.join(", "),
-                        referred.join(", ")
-                    )
-                });
+                .unwrap_or_else(|| format!("foreign key ({column_list}) references {reference}"));
             constraints.push((
                 name,
                 Constraint {
@@ -629,14 +612,7 @@ fn primary_key(rows: &[ColumnRow], declared: &TableDefinition) -> Option<(String
     }
     key.sort_by_key(|column| column.primary_key_position);
     let columns: Vec<String> = key.iter().map(|column| column.name.clone()).collect();
-    let mut definition = format!(
-        "PRIMARY KEY ({})",
-        columns
-            .iter()
-            .map(|c| normalize::identifier(c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let mut definition = format!("PRIMARY KEY ({})", identifier_list(&columns));
     let clause = declared.primary_key.as_ref();
     if let Some(conflict) = clause.and_then(|clause| clause.conflict.as_deref()) {
         definition.push_str(&format!(" ON CONFLICT {conflict}"));
@@ -714,6 +690,15 @@ fn index_key(
         descending: key.descending,
         nulls: None,
     }
+}
+
+/// Names as a definition lists them: `a, "first name"`.
+fn identifier_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| normalize::identifier(name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A key as written in a constraint's definition: `a`, `a COLLATE NOCASE DESC`.
