@@ -64,9 +64,13 @@ fn inspect(url: &str) -> Schema {
             lock_timeout: Duration::from_secs(5),
             create_if_missing: false,
         };
-        let mut db = Database::connect(&DatabaseUrl::sandbox(url, Dialect::Sqlite), &options, |_| {})
-            .await
-            .expect("connect");
+        let mut db = Database::connect(
+            &DatabaseUrl::sandbox(url, Dialect::Sqlite),
+            &options,
+            |_| {},
+        )
+        .await
+        .expect("connect");
         let excluded = [Excluded {
             schema: "main".into(),
             table: "_cargo_migrate".into(),
@@ -164,7 +168,11 @@ fn rich_schema_is_read_into_the_model() {
     // No history table, no sqlite_sequence (AUTOINCREMENT), no sqlite_stat1 (ANALYZE), no
     // shadow tables of the full-text index.
     assert_eq!(
-        schema.tables.keys().map(QualifiedName::as_str).collect::<Vec<_>>(),
+        schema
+            .tables
+            .keys()
+            .map(QualifiedName::as_str)
+            .collect::<Vec<_>>(),
         ["notes", "posts", "users", "we\"ird"]
     );
 
@@ -416,11 +424,18 @@ fn history_and_sqlite_tables_are_left_out() {
         .filter_map(|mut row| row.remove(0))
         .collect();
     for internal in ["sqlite_sequence", "sqlite_stat1"] {
-        assert!(names.iter().any(|n| n == internal), "{internal} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == internal),
+            "{internal} in {names:?}"
+        );
     }
     let schema = inspect(&url);
     assert_eq!(
-        schema.tables.keys().map(QualifiedName::as_str).collect::<Vec<_>>(),
+        schema
+            .tables
+            .keys()
+            .map(QualifiedName::as_str)
+            .collect::<Vec<_>>(),
         ["counters"]
     );
     assert!(schema.views.is_empty());
@@ -440,7 +455,11 @@ fn broken_view_does_not_stop_inspection() {
     );
     let schema = inspect(&url);
     assert_eq!(
-        schema.tables.keys().map(QualifiedName::as_str).collect::<Vec<_>>(),
+        schema
+            .tables
+            .keys()
+            .map(QualifiedName::as_str)
+            .collect::<Vec<_>>(),
         ["kept"]
     );
     assert_eq!(
@@ -472,8 +491,17 @@ fn hand_made_changes_show() {
     let users = name("users");
 
     let mut schema = changed("add-column.db", "ALTER TABLE users ADD COLUMN name TEXT");
-    let added = schema.tables.get_mut(&users).unwrap().columns.pop().unwrap();
-    assert_eq!((added.name.as_str(), added.data_type.as_str()), ("name", "TEXT"));
+    let added = schema
+        .tables
+        .get_mut(&users)
+        .unwrap()
+        .columns
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (added.name.as_str(), added.data_type.as_str()),
+        ("name", "TEXT")
+    );
     assert_eq!(schema, base);
 
     let schema = changed("drop-index.db", "DROP INDEX users_email");
@@ -578,7 +606,9 @@ fn vaultwarden_sqlite_gives_the_same_model_twice() {
         "FOREIGN KEY (user_uuid) REFERENCES users(uuid) ON UPDATE CASCADE ON DELETE CASCADE"
     );
     assert_eq!(
-        sso_users.column("created_at").and_then(|c| c.default.as_deref()),
+        sso_users
+            .column("created_at")
+            .and_then(|c| c.default.as_deref()),
         Some("CURRENT_TIMESTAMP")
     );
     // `groups` is a keyword since SQLite 3.28: quoted in definitions.
@@ -617,7 +647,11 @@ fn atuin_sqlite_sets_give_the_same_model_twice() {
     };
 
     assert_eq!(
-        server.tables.keys().map(QualifiedName::as_str).collect::<Vec<_>>(),
+        server
+            .tables
+            .keys()
+            .map(QualifiedName::as_str)
+            .collect::<Vec<_>>(),
         ["history", "sessions", "store", "store_idx_cache", "users"]
     );
     let users = table(server, "users");
@@ -637,7 +671,14 @@ fn atuin_sqlite_sets_give_the_same_model_twice() {
     let columns: Vec<&str> = history.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         columns[7..],
-        ["hostname", "deleted_at", "author", "intent", "shell", "author_kind"]
+        [
+            "hostname",
+            "deleted_at",
+            "author",
+            "intent",
+            "shell",
+            "author_kind"
+        ]
     );
     let by_host = &history.indexes["idx_history_hostname_timestamp"];
     assert_eq!(

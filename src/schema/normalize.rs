@@ -340,10 +340,10 @@ pub fn lex(sql: &str) -> Option<Vec<Lexeme<'_>>> {
         };
         let start = lines.byte_offset(sql, token.span.start);
         let end = lines.byte_offset(sql, token.span.end).max(start);
-        let Some(raw) = sql.get(start..end) else {
-            return None;
-        };
-        lexemes.push(Lexeme { kind, raw });
+        lexemes.push(Lexeme {
+            kind,
+            raw: sql.get(start..end)?,
+        });
     }
     Some(lexemes)
 }
@@ -414,9 +414,15 @@ fn is_unary_sign(before: Option<&Lexeme<'_>>, sign: &Lexeme<'_>) -> bool {
         | LexemeKind::Literal
         | LexemeKind::CloseParen => false,
         // Keywords that end an operand.
-        LexemeKind::Keyword => !["NULL", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "END"]
-            .iter()
-            .any(|keyword| before.is_keyword(keyword)),
+        LexemeKind::Keyword => ![
+            "NULL",
+            "CURRENT_DATE",
+            "CURRENT_TIME",
+            "CURRENT_TIMESTAMP",
+            "END",
+        ]
+        .iter()
+        .any(|keyword| before.is_keyword(keyword)),
         _ => true,
     }
 }
@@ -468,7 +474,9 @@ pub fn data_type(declared: &str) -> String {
             _ => {}
         }
         match lexeme.kind {
-            LexemeKind::Keyword | LexemeKind::Word => out.push_str(&lexeme.raw.to_ascii_uppercase()),
+            LexemeKind::Keyword | LexemeKind::Word => {
+                out.push_str(&lexeme.raw.to_ascii_uppercase())
+            }
             _ => out.push_str(&lexeme.canonical()),
         }
     }
@@ -600,7 +608,10 @@ mod tests {
 
     #[test]
     fn expressions_are_printed_by_sqlparser() {
-        assert_eq!(expression("PRICE>0 and Qty  >= 1"), "price > 0 AND qty >= 1");
+        assert_eq!(
+            expression("PRICE>0 and Qty  >= 1"),
+            "price > 0 AND qty >= 1"
+        );
         assert_eq!(expression("(datetime( 'now' ))"), "(datetime('now'))");
         assert_eq!(expression("Status IN('a','b')"), "status IN ('a', 'b')");
         assert_eq!(expression("CURRENT_TIMESTAMP"), "CURRENT_TIMESTAMP");

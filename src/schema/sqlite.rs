@@ -23,6 +23,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use super::Excluded;
@@ -120,119 +121,131 @@ fn read_error(err: &sqlx::Error) -> Error {
     database_error("cannot read the SQLite schema", err)
 }
 
+impl ObjectRow {
+    fn decode(row: &SqliteRow) -> Result<ObjectRow, sqlx::Error> {
+        Ok(ObjectRow {
+            kind: row.try_get(0)?,
+            name: row.try_get(1)?,
+            table: row.try_get(2)?,
+            sql: row.try_get(3)?,
+            table_type: row.try_get(4)?,
+            without_rowid: row.try_get::<Option<i64>, _>(5)?.unwrap_or(0) != 0,
+            strict: row.try_get::<Option<i64>, _>(6)?.unwrap_or(0) != 0,
+        })
+    }
+}
+
+impl ColumnRow {
+    /// From columns 1.. (column 0 is the table).
+    fn decode(row: &SqliteRow) -> Result<ColumnRow, sqlx::Error> {
+        Ok(ColumnRow {
+            name: row.try_get(1)?,
+            declared_type: row.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+            not_null: row.try_get::<i64, _>(3)? != 0,
+            default: row.try_get(4)?,
+            primary_key_position: row.try_get(5)?,
+            hidden: row.try_get(6)?,
+        })
+    }
+}
+
+impl IndexKeyRow {
+    /// From columns 1.. (column 0 is the table).
+    fn decode(row: &SqliteRow) -> Result<IndexKeyRow, sqlx::Error> {
+        Ok(IndexKeyRow {
+            index: row.try_get(1)?,
+            unique: row.try_get::<i64, _>(2)? != 0,
+            origin: row.try_get(3)?,
+            column_id: row.try_get(4)?,
+            column: row.try_get(5)?,
+            descending: row.try_get::<i64, _>(6)? != 0,
+            collation: row.try_get(7)?,
+        })
+    }
+}
+
+impl ForeignKeyRow {
+    /// From columns 1.. (column 0 is the table).
+    fn decode(row: &SqliteRow) -> Result<ForeignKeyRow, sqlx::Error> {
+        Ok(ForeignKeyRow {
+            id: row.try_get(1)?,
+            parent: row.try_get(2)?,
+            from: row.try_get(3)?,
+            to: row.try_get(4)?,
+            on_update: row.try_get(5)?,
+            on_delete: row.try_get(6)?,
+        })
+    }
+}
+
+/// Runs `query` (the [`USER_TABLES`] prefix is added) and decodes its rows, grouped by the
+/// table named in their first column.
+async fn read_by_table<T>(
+    conn: &mut SqliteConnection,
+    query: &str,
+    decode: fn(&SqliteRow) -> Result<T, sqlx::Error>,
+) -> Result<HashMap<String, Vec<T>>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{USER_TABLES} {query}")))
+        .fetch_all(conn)
+        .await
+        .map_err(|err| read_error(&err))?;
+    let mut by_table: HashMap<String, Vec<T>> = HashMap::new();
+    for row in &rows {
+        let table: String = row.try_get(0).map_err(|err| read_error(&err))?;
+        let decoded = decode(row).map_err(|err| read_error(&err))?;
+        by_table.entry(table).or_default().push(decoded);
+    }
+    Ok(by_table)
+}
+
 impl Catalog {
     async fn read(conn: &mut SqliteConnection) -> Result<Catalog> {
-        let rows = sqlx::query(
+        let objects = sqlx::query(
             "SELECT m.type, m.name, m.tbl_name, m.sql, t.type, t.wr, t.strict \
              FROM sqlite_schema m \
              LEFT JOIN pragma_table_list t \
                     ON m.type = 'table' AND t.schema = 'main' AND t.name = m.name \
-             WHERE m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-             ORDER BY m.type, m.name",
+             WHERE m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
         )
         .fetch_all(&mut *conn)
         .await
+        .map_err(|err| read_error(&err))?
+        .iter()
+        .map(ObjectRow::decode)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|err| read_error(&err))?;
-        let objects = rows
-            .iter()
-            .map(|row| {
-                Ok(ObjectRow {
-                    kind: row.try_get(0)?,
-                    name: row.try_get(1)?,
-                    table: row.try_get(2)?,
-                    sql: row.try_get(3)?,
-                    table_type: row.try_get(4)?,
-                    without_rowid: row.try_get::<Option<i64>, _>(5)?.unwrap_or(0) != 0,
-                    strict: row.try_get::<Option<i64>, _>(6)?.unwrap_or(0) != 0,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(|err| read_error(&err))?;
 
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{USER_TABLES} \
-             SELECT t.name, c.name, c.type, c.\"notnull\", c.dflt_value, c.pk, c.hidden \
+        let columns = read_by_table(
+            conn,
+            "SELECT t.name, c.name, c.type, c.\"notnull\", c.dflt_value, c.pk, c.hidden \
              FROM user_tables t JOIN pragma_table_xinfo(t.name, 'main') c \
-             ORDER BY t.name, c.cid"
-        )))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|err| read_error(&err))?;
-        let mut columns: HashMap<String, Vec<ColumnRow>> = HashMap::new();
-        for row in &rows {
-            let table: String = row.try_get(0).map_err(|err| read_error(&err))?;
-            let column = (|| {
-                Ok::<_, sqlx::Error>(ColumnRow {
-                    name: row.try_get(1)?,
-                    declared_type: row.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
-                    not_null: row.try_get::<i64, _>(3)? != 0,
-                    default: row.try_get(4)?,
-                    primary_key_position: row.try_get(5)?,
-                    hidden: row.try_get(6)?,
-                })
-            })()
-            .map_err(|err| read_error(&err))?;
-            columns.entry(table).or_default().push(column);
-        }
+             ORDER BY t.name, c.cid",
+            ColumnRow::decode,
+        )
+        .await?;
 
         // Key columns only (`key = 1`): the rest is the rowid or primary key every index
         // carries. The primary key's own index (`pk`) is not needed: the columns say it all.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{USER_TABLES} \
-             SELECT t.name, l.name, l.\"unique\", l.origin, \
-                    k.cid, k.name, k.\"desc\", k.coll \
+        let index_keys = read_by_table(
+            conn,
+            "SELECT t.name, l.name, l.\"unique\", l.origin, k.cid, k.name, k.\"desc\", k.coll \
              FROM user_tables t \
              JOIN pragma_index_list(t.name, 'main') l \
              JOIN pragma_index_xinfo(l.name, 'main') k \
              WHERE l.origin IN ('c', 'u') AND k.key = 1 \
-             ORDER BY t.name, l.name, k.seqno"
-        )))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|err| read_error(&err))?;
-        let mut index_keys: HashMap<String, Vec<IndexKeyRow>> = HashMap::new();
-        for row in &rows {
-            let table: String = row.try_get(0).map_err(|err| read_error(&err))?;
-            let key = (|| {
-                Ok::<_, sqlx::Error>(IndexKeyRow {
-                    index: row.try_get(1)?,
-                    unique: row.try_get::<i64, _>(2)? != 0,
-                    origin: row.try_get(3)?,
-                    column_id: row.try_get(4)?,
-                    column: row.try_get(5)?,
-                    descending: row.try_get::<i64, _>(6)? != 0,
-                    collation: row.try_get(7)?,
-                })
-            })()
-            .map_err(|err| read_error(&err))?;
-            index_keys.entry(table).or_default().push(key);
-        }
+             ORDER BY t.name, l.name, k.seqno",
+            IndexKeyRow::decode,
+        )
+        .await?;
 
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{USER_TABLES} \
-             SELECT t.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_update, f.on_delete \
+        let foreign_keys = read_by_table(
+            conn,
+            "SELECT t.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_update, f.on_delete \
              FROM user_tables t JOIN pragma_foreign_key_list(t.name, 'main') f \
-             ORDER BY t.name, f.id, f.seq"
-        )))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|err| read_error(&err))?;
-        let mut foreign_keys: HashMap<String, Vec<ForeignKeyRow>> = HashMap::new();
-        for row in &rows {
-            let table: String = row.try_get(0).map_err(|err| read_error(&err))?;
-            let key = (|| {
-                Ok::<_, sqlx::Error>(ForeignKeyRow {
-                    id: row.try_get(1)?,
-                    parent: row.try_get(2)?,
-                    from: row.try_get(3)?,
-                    to: row.try_get(4)?,
-                    on_update: row.try_get(5)?,
-                    on_delete: row.try_get(6)?,
-                })
-            })()
-            .map_err(|err| read_error(&err))?;
-            foreign_keys.entry(table).or_default().push(key);
-        }
+             ORDER BY t.name, f.id, f.seq",
+            ForeignKeyRow::decode,
+        )
+        .await?;
 
         Ok(Catalog {
             objects,
@@ -311,7 +324,6 @@ impl Catalog {
                 continue;
             };
             let definition = parse_create_index(object.sql.as_deref().unwrap_or_default());
-            let columns = self.columns.get(&object.table).map_or(&[][..], Vec::as_slice);
             let declared = definitions
                 .get(object.table.as_str())
                 .unwrap_or(&no_definition);
@@ -321,9 +333,7 @@ impl Catalog {
                 keys: keys
                     .iter()
                     .enumerate()
-                    .map(|(position, key)| {
-                        index_key(key, definition.keys.get(position), columns, declared)
-                    })
+                    .map(|(position, key)| index_key(key, definition.keys.get(position), declared))
                     .collect(),
                 include: Vec::new(),
                 predicate: definition.predicate,
@@ -386,7 +396,10 @@ impl Catalog {
         table_names: &HashMap<String, &str>,
     ) -> Table {
         let mut table = Table::new();
-        let rows = self.columns.get(&object.name).map_or(&[][..], Vec::as_slice);
+        let rows = self
+            .columns
+            .get(&object.name)
+            .map_or(&[][..], Vec::as_slice);
         for row in rows {
             let declared_column = declared.column(&row.name);
             let generated = match row.hidden {
@@ -428,7 +441,7 @@ impl Catalog {
 
         let mut constraints = Vec::new();
         constraints.extend(primary_key(rows, declared));
-        constraints.extend(self.unique_constraints(object, rows, declared));
+        constraints.extend(self.unique_constraints(object, declared));
         constraints.extend(declared.checks.iter().map(|check| {
             let definition = format!("CHECK ({})", check.expression);
             (
@@ -453,7 +466,6 @@ impl Catalog {
     fn unique_constraints(
         &self,
         object: &ObjectRow,
-        rows: &[ColumnRow],
         declared: &TableDefinition,
     ) -> Vec<(String, Constraint)> {
         let Some(keys) = self.index_keys.get(&object.name) else {
@@ -473,7 +485,7 @@ impl Catalog {
                 let parts: Vec<String> = keys
                     .iter()
                     .map(|key| {
-                        let key = index_key(key, None, rows, declared);
+                        let key = index_key(key, None, declared);
                         key_text(&key)
                     })
                     .collect();
@@ -637,9 +649,8 @@ fn primary_key(rows: &[ColumnRow], declared: &TableDefinition) -> Option<(String
 /// Constraints by name; a derived name that two constraints share (two identical checks) is
 /// told apart by a suffix, in the order of their definitions.
 fn name_constraints(mut constraints: Vec<(String, Constraint)>) -> BTreeMap<String, Constraint> {
-    constraints.sort_by(|(a_name, a), (b_name, b)| {
-        (a_name, &a.definition).cmp(&(b_name, &b.definition))
-    });
+    constraints
+        .sort_by(|(a_name, a), (b_name, b)| (a_name, &a.definition).cmp(&(b_name, &b.definition)));
     let mut named = BTreeMap::new();
     for (name, constraint) in constraints {
         let mut unique_name = name.clone();
@@ -658,7 +669,6 @@ fn name_constraints(mut constraints: Vec<(String, Constraint)>) -> BTreeMap<Stri
 fn index_key(
     key: &IndexKeyRow,
     expression: Option<&String>,
-    columns: &[ColumnRow],
     declared: &TableDefinition,
 ) -> IndexKey {
     let column_name = key.column.as_deref().filter(|_| key.column_id >= 0);
@@ -670,13 +680,8 @@ fn index_key(
     // A column key's collation is the column's unless the index says otherwise; an
     // expression's is BINARY unless it says otherwise.
     let default_collation = column_name
-        .and_then(|name| {
-            columns
-                .iter()
-                .find(|column| column.name == name)
-                .and_then(|column| declared.column(&column.name))
-                .and_then(|column| column.collation.clone())
-        })
+        .and_then(|name| declared.column(name))
+        .and_then(|column| column.collation.clone())
         .unwrap_or_else(|| "BINARY".to_string());
     let collation = key
         .collation
