@@ -306,7 +306,8 @@ fn rich_schema_is_read_into_the_model() {
 
 /// [`RICH_SCHEMA`] written otherwise: other whitespace, keyword case, comments, quoting,
 /// declaration order of tables and of table constraints, column constraints as table
-/// constraints, `DEFAULT (...)` around a literal, a referenced table and column in another
+/// constraints, `DEFAULT (...)` around a literal, `DEFAULT NULL` (what no default means), a
+/// referenced table and column in another
 /// case. The names themselves keep their case: they are what `SELECT *` returns.
 const RICH_SCHEMA_RESPELLED: &str = r#"
 create virtual table notes using FTS5 ( Title , Body ) ;
@@ -332,7 +333,7 @@ create table posts(
   author_name text,
   author_order integer,
   title text not null,
-  body blob,
+  body blob default null,
   price real,
   foreign key(author_name,author_order) references "we""ird"("first name",[Order])
     on update set null deferrable initially deferred,

@@ -4,6 +4,8 @@
 //! `pragma_table_list`), the columns (`pragma_table_xinfo`), the keys of the constraints' and
 //! explicit indexes (`pragma_index_list` with `pragma_index_xinfo`), and the foreign keys
 //! (`pragma_foreign_key_list`), each pragma joined with the list of tables.
+//! `pragma_table_list` (which tells `STRICT` and `WITHOUT ROWID` tables, and shadow tables)
+//! needs SQLite 3.37; the SQLite bundled by sqlx is newer.
 //!
 //! SQLite keeps the text of each `CREATE` statement as the user wrote it, and edits it in place
 //! on `ALTER TABLE ... ADD COLUMN` and `RENAME`, so the text of a table is never compared: the
@@ -311,34 +313,11 @@ impl Catalog {
             let Some(table) = tables.get_mut(&object.table) else {
                 continue;
             };
-            let keys = self
-                .index_keys
-                .get(&object.table)
-                .map(|keys| {
-                    keys.iter()
-                        .filter(|key| key.index == object.name && key.origin == "c")
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default();
-            let Some(first) = keys.first() else {
-                continue;
-            };
-            let definition = parse_create_index(object.sql.as_deref().unwrap_or_default());
             let declared = definitions
                 .get(object.table.as_str())
                 .unwrap_or(&no_definition);
-            let index = Index {
-                unique: first.unique,
-                method: "btree".to_string(),
-                keys: keys
-                    .iter()
-                    .enumerate()
-                    .map(|(position, key)| index_key(key, definition.keys.get(position), declared))
-                    .collect(),
-                include: Vec::new(),
-                predicate: definition.predicate,
-                nulls_not_distinct: false,
-                comment: None,
+            let Some(index) = self.index(object, declared) else {
+                continue;
             };
             table.indexes.insert(object.name.clone(), index);
         }
@@ -385,6 +364,32 @@ impl Catalog {
             .map(|(name, view)| (QualifiedName::new(MAIN, &name), view))
             .collect();
         schema
+    }
+
+    /// An explicit index (`CREATE INDEX`): keys from the pragma, expressions and predicate from
+    /// its statement. `None` for the constraints' own indexes.
+    fn index(&self, object: &ObjectRow, declared: &TableDefinition) -> Option<Index> {
+        let keys: Vec<&IndexKeyRow> = self
+            .index_keys
+            .get(&object.table)?
+            .iter()
+            .filter(|key| key.index == object.name && key.origin == "c")
+            .collect();
+        let unique = keys.first()?.unique;
+        let definition = parse_create_index(object.sql.as_deref().unwrap_or_default());
+        Some(Index {
+            unique,
+            method: "btree".to_string(),
+            keys: keys
+                .iter()
+                .enumerate()
+                .map(|(position, key)| index_key(key, definition.keys.get(position), declared))
+                .collect(),
+            include: Vec::new(),
+            predicate: definition.predicate,
+            nulls_not_distinct: false,
+            comment: None,
+        })
     }
 
     /// An ordinary table: columns and constraints from the pragmas, what they lack from its
@@ -1225,6 +1230,25 @@ mod tests {
                 (vec!["owner".to_string()], "users", true),
                 (vec!["a".to_string(), "b".to_string()], "pairs", false),
             ]
+        );
+    }
+
+    #[test]
+    fn identical_derived_names_are_told_apart() {
+        let check = |definition: &str| Constraint {
+            kind: ConstraintKind::Check,
+            definition: definition.to_string(),
+            columns: Vec::new(),
+            comment: None,
+        };
+        let named = name_constraints(vec![
+            ("check (a > 0)".to_string(), check("CHECK (a > 0)")),
+            ("positive".to_string(), check("CHECK (a > 0)")),
+            ("check (a > 0)".to_string(), check("CHECK (a > 0)")),
+        ]);
+        assert_eq!(
+            named.keys().collect::<Vec<_>>(),
+            ["check (a > 0)", "check (a > 0) (2)", "positive"]
         );
     }
 
