@@ -738,9 +738,19 @@ impl Ddl {
     }
 }
 
-/// `CONSTRAINT name definition`, as in `CREATE TABLE`.
+/// `CONSTRAINT name definition`, as in `CREATE TABLE`; just the definition for an unnamed
+/// SQLite constraint, whose name the inspector derived from the definition itself
+/// (`unique (email)` for `UNIQUE (email)`): printing it would invent a name.
 pub(super) fn constraint_element(name: &str, definition: &str) -> String {
-    format!("CONSTRAINT {} {definition}", quote_identifier(name))
+    let derived = name.contains(' ')
+        && definition
+            .to_lowercase()
+            .starts_with(&name.to_lowercase());
+    if derived {
+        definition.to_string()
+    } else {
+        format!("CONSTRAINT {} {definition}", quote_identifier(name))
+    }
 }
 
 /// A parenthesised list, one element a line: `(\n    a,\n    b\n)`; `()` when empty.
@@ -1715,6 +1725,23 @@ CREATE VIEW recent_posts AS SELECT id, title FROM posts ORDER BY id DESC LIMIT 1
         assert_eq!(
             ddl.index_keys(&keys, &columns),
             "\"my col\", \"Id\", \"Quoted\", (id + 1), id NULLS FIRST"
+        );
+    }
+
+    #[test]
+    fn derived_constraint_names_are_not_printed() {
+        assert_eq!(
+            constraint_element("unique (email)", "UNIQUE (email)"),
+            "UNIQUE (email)"
+        );
+        assert_eq!(
+            constraint_element("users_email_key", "UNIQUE (email)"),
+            "CONSTRAINT users_email_key UNIQUE (email)"
+        );
+        // Two identical checks: the second's name is told apart, so it is printed.
+        assert_eq!(
+            constraint_element("check (a > 0) (2)", "CHECK (a > 0)"),
+            "CONSTRAINT \"check (a > 0) (2)\" CHECK (a > 0)"
         );
     }
 
