@@ -1305,12 +1305,11 @@ fn concurrent_up_processes_share_a_no_transaction_migration() {
     }
 }
 
-/// A process that starts while another is in the middle of a no-transaction migration should
-/// wait for it, as it waits for a transactional one (SQLite's write lock) or for PostgreSQL's
-/// session lock; instead it reads the "started, not finished" row, plans, and refuses the
-/// migration as failed part-way.
+/// A process that starts while another is in the middle of a no-transaction migration waits
+/// for it (the run-level lock, `<db>.migrate-lock`), as it would for PostgreSQL's session
+/// lock, instead of reading the "started, not finished" row and refusing the migration as
+/// failed part-way.
 #[test]
-#[ignore = "bug: src/engine (plan_up via Session::open): on SQLite, a no-transaction migration another process is running right now is refused as `failed-migration` (SQLite has no session lock)"]
 fn up_waits_for_a_no_transaction_migration_in_progress() {
     let ws = counter_workspace(3, &[2], 3_000_000);
     let url = db_url(&ws, "app.db");

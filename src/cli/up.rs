@@ -19,7 +19,9 @@ Examples:
   cargo migrate up
   cargo migrate up --to 20240102090000      stop after this version
   cargo migrate up --dry-run                print the plan and its SQL, change nothing
-  cargo-migrate migrate up --dir /migrations --dialect postgres --wait 60   (deploys)")]
+  cargo-migrate migrate up --dir /migrations --dialect postgres --yes --wait 60   (deploys)
+
+`up` never asks for confirmation; --yes is accepted so scripts can pass it to every command.")]
 pub struct UpArgs {
     #[command(flatten)]
     pub db: DbArgs,
@@ -43,6 +45,10 @@ pub struct UpArgs {
     /// Apply pending migrations that are older than applied ones
     #[arg(long)]
     pub allow_out_of_order: bool,
+
+    /// Never ask (`up` never does; accepted for scripts that pass --yes to every command)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Serialize)]
