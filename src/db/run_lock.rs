@@ -183,7 +183,9 @@ fn lock_io_error(action: &str, path: &Path, err: &io::Error) -> Error {
         format!("{action}: {}", io_reason(err)),
     )
     .at_path(path)
-    .hint("the directory of the database file must be writable (SQLite needs it for its journal too)")
+    .hint(
+        "the directory of the database file must be writable (SQLite needs it for its journal too)",
+    )
 }
 
 #[cfg(test)]
@@ -233,6 +235,10 @@ mod tests {
             ))
             .unwrap_err();
         assert_eq!(error.code, ErrorCode::DatabaseError);
-        assert!(error.message.starts_with("cannot open the migration lock file"));
+        assert!(
+            error
+                .message
+                .starts_with("cannot open the migration lock file")
+        );
     }
 }

@@ -58,7 +58,9 @@ impl Sqlite {
                 retryable: false,
             })?;
         let filename = connect_options.get_filename();
-        let in_memory = filename.to_string_lossy().starts_with("file:sqlx-in-memory-")
+        let in_memory = filename
+            .to_string_lossy()
+            .starts_with("file:sqlx-in-memory-")
             || url.expose().contains("mode=memory");
         Ok(Sqlite {
             conn,
