@@ -419,6 +419,53 @@ impl Pg {
         })
     }
 
+    /// Creates login role `role` (a superuser, so every command works) that must authenticate
+    /// with `password` (scram-sha-256; the cluster trusts everyone else), and waits until the
+    /// server has loaded the rule.
+    pub fn password_role(&self, role: &str, password: &str) {
+        let admin = self.server.url();
+        self.execute(
+            &admin,
+            &format!("CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{password}'"),
+        );
+        let hba = self.server.data_dir().join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        // The first matching line wins: ours goes first.
+        std::fs::write(&hba, format!("local all {role} scram-sha-256\n{rules}"))
+            .expect("write pg_hba.conf");
+        self.execute(&admin, "SELECT pg_reload_conf()");
+        // The postmaster reloads asynchronously: wait until a wrong password is refused.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let wrong = self.url_as(role, "not-the-password", "postgres");
+        while self.can_connect(&wrong) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not load the password rule for {role}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            self.can_connect(&self.url_as(role, password, "postgres")),
+            "{role} cannot log in with its password"
+        );
+    }
+
+    /// The URL of `database` for `role` with `password` (over the cluster's socket).
+    pub fn url_as(&self, role: &str, password: &str, database: &str) -> String {
+        let url = self.server.url_for(database);
+        let rest = url
+            .strip_prefix("postgres://postgres@")
+            .unwrap_or_else(|| panic!("unexpected cluster URL {url}"));
+        format!("postgres://{role}:{password}@{rest}")
+    }
+
+    /// Whether a connection to `url` succeeds.
+    pub fn can_connect(&self, url: &str) -> bool {
+        use sqlx::Connection;
+        self.runtime
+            .block_on(async { sqlx::PgConnection::connect(url).await.is_ok() })
+    }
+
     /// The tables of the `public` schema, sorted.
     pub fn tables(&self, url: &str) -> Vec<String> {
         self.query(
