@@ -1807,3 +1807,68 @@ fn sixteen_concurrent_ups_apply_crates_io_once() {
     ]);
     status.assert_code(0);
 }
+
+// ------------------------------------------------------------------------------- deploys
+
+/// The deploy command line of docs/deploy.md, `cargo-migrate migrate up --dir /migrations
+/// --dialect postgres --yes`, with the URL in `DATABASE_URL`, in a directory outside any Cargo
+/// workspace and with no `cargo` on PATH: it applies everything and logs JSON events; run
+/// again (a second replica) it finds nothing to do; `status --exit-code` is then 0.
+#[test]
+fn deploy_command_line_works_without_cargo() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("deploy");
+    // Like an image: the migrations at their own path, the process started elsewhere.
+    let image = tempfile::tempdir().expect("temp dir");
+    let migrations = image.path().join("migrations");
+    support::copy_dir(&support::fixture("single").join("migrations"), &migrations);
+    let cwd = image.path().join("work");
+    std::fs::create_dir(&cwd).expect("create dir");
+    let deploy = |extra: &[&str]| {
+        let mut command = support::command();
+        command
+            .current_dir(&cwd)
+            .env("PATH", "/nonexistent")
+            .env("DATABASE_URL", &url)
+            .args(["migrate", "up", "--dir"])
+            .arg(&migrations)
+            .args(["--dialect", "postgres", "--yes"])
+            .args(extra);
+        let output = command.output().expect("run cargo-migrate");
+        no_panic(support::outcome_of(&cwd, output))
+    };
+    let first = deploy(&["--format", "json"]).assert_code(0);
+    let log = first.run_json();
+    assert_eq!(versions(&log["applied"]), [V1, V2]);
+    assert_eq!(log["started"]["to_apply"], json!(2));
+    assert_eq!(log["finished"]["applied"], json!(2));
+    assert!(
+        log["set"].as_str().unwrap().ends_with("/migrations"),
+        "{log}"
+    );
+    let second = deploy(&[]).assert_code(0);
+    assert!(
+        second.stdout.contains("Nothing to apply"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(history(&pg, &url), applied(&[V1, V2]));
+    let status = support::command()
+        .current_dir(&cwd)
+        .env("PATH", "/nonexistent")
+        .env("DATABASE_URL", &url)
+        .args([
+            "migrate",
+            "status",
+            "--exit-code",
+            "--dialect",
+            "postgres",
+            "--dir",
+        ])
+        .arg(&migrations)
+        .output()
+        .expect("run cargo-migrate");
+    no_panic(support::outcome_of(&cwd, status)).assert_code(0);
+}
