@@ -14,70 +14,28 @@ const PASSWORD: &str = "S3cr3t-pw-9f2c";
 const ROLE: &str = "secret_app";
 const V1: &str = "20240101120000"; // fixtures/single: create_users
 
-/// A command and whether it connects to the database given by the URL.
-struct Case {
-    args: &'static [&'static str],
-    /// `false`: it reads no URL (it must not print one it found in `.env` either).
-    connects: bool,
-}
+/// The command connects to the database the URL names.
+const URL: bool = true;
+/// The command reads no URL (and must not print one it found in `.env` either).
+const NO_URL: bool = false;
 
-/// Every command of `src/cli/mod.rs`, in an order in which each one has something to do on
-/// the success path. When a command is added there, add it here (one line):
-//  `schema`, `diff` and `check` are being added; e.g.
-//  `Case { args: &["check"], connects: true },`.
-const COMMANDS: &[Case] = &[
-    Case {
-        args: &["list", "-v"],
-        connects: false,
-    },
-    Case {
-        args: &["status"],
-        connects: true,
-    },
-    Case {
-        args: &["up", "--yes"],
-        connects: true,
-    },
-    Case {
-        args: &["redo"],
-        connects: true,
-    },
-    Case {
-        args: &["down"],
-        connects: true,
-    },
-    Case {
-        args: &["resolve", V1, "--rolled-back"],
-        connects: true,
-    },
-    Case {
-        args: &["baseline", V1],
-        connects: true,
-    },
-    Case {
-        args: &["reset", "--yes"],
-        connects: true,
-    },
-    Case {
-        args: &["up", "--dry-run"],
-        connects: true,
-    },
-    Case {
-        args: &["new", "add_things"],
-        connects: false,
-    },
-    Case {
-        args: &["db", "status"],
-        connects: false,
-    },
-    Case {
-        args: &["db", "url"],
-        connects: false,
-    },
-    Case {
-        args: &["db", "stop"],
-        connects: false,
-    },
+/// Every command of `src/cli/mod.rs` (arguments, whether it connects), in an order in which
+/// each one has something to do on the success path. A command added there gets one line
+/// here; `schema`, `diff` and `check` are being added, e.g. `(&["check"], URL),`.
+const COMMANDS: &[(&[&str], bool)] = &[
+    (&["list", "-v"], NO_URL),
+    (&["status"], URL),
+    (&["up", "--yes"], URL),
+    (&["redo"], URL),
+    (&["down"], URL),
+    (&["resolve", V1, "--rolled-back"], URL),
+    (&["baseline", V1], URL),
+    (&["reset", "--yes"], URL),
+    (&["up", "--dry-run"], URL),
+    (&["new", "add_things"], NO_URL),
+    (&["db", "status"], NO_URL),
+    (&["db", "url"], NO_URL),
+    (&["db", "stop"], NO_URL),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,19 +110,19 @@ fn run_every_command(mode: Mode, source: Source, format: &str, url: &str, cache:
             .expect("write .env");
     }
     let mut checked = 0;
-    for case in COMMANDS {
+    for &(command, connects) in COMMANDS {
         let mut args: Vec<&str> = vec!["--format", format, "--color", "never"];
-        args.extend_from_slice(case.args);
-        if case.args[0] == "db" {
+        args.extend_from_slice(command);
+        if command[0] == "db" {
             args.extend(["--sandbox", "local"]);
         }
-        if case.connects && matches!(source, Source::Flag) {
+        if connects && matches!(source, Source::Flag) {
             args.extend(["--database-url", url]);
         }
         let outcome = run_in_env(ws.path(), &args, &[("XDG_CACHE_HOME", cache)]);
         let label = format!("{mode:?}, URL from {source:?}, --format {format}: {args:?}");
         assert_no_password(&outcome, &label);
-        if case.connects {
+        if connects {
             check_exit(mode, &outcome, &label);
         } else {
             assert_eq!(outcome.code, 0, "{label}\n{}", outcome.snapshot());
@@ -212,4 +170,20 @@ fn check_exit(mode: Mode, outcome: &Outcome, label: &str) {
             }
         }
     }
+}
+
+/// `COMMANDS` covers every subcommand the binary has, so a new command cannot skip the test.
+#[test]
+fn every_command_is_covered() {
+    use clap::CommandFactory;
+    let cli = cargo_migrate::cli::Cli::command();
+    let missing: Vec<&str> = cli
+        .get_subcommands()
+        .map(|c| c.get_name())
+        .filter(|name| !COMMANDS.iter().any(|(args, _)| args[0] == *name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "add {missing:?} to COMMANDS in tests/secrets.rs (one line each)"
+    );
 }
