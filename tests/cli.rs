@@ -458,6 +458,54 @@ fn new_uses_workspace_templates() {
     .assert_code(0);
 }
 
+/// A directory of the templates directory without `up.sql` (like this repository's
+/// `templates/deploy/`, a Dockerfile and manifests) is not a template: `new` does not list it
+/// and refuses it by name, writing nothing.
+#[test]
+fn new_refuses_a_templates_subdirectory_without_up_sql() {
+    let ws = Workspace::copy("root-set");
+    let deploy = ws.path().join("db-templates/deploy");
+    std::fs::create_dir(&deploy).unwrap();
+    std::fs::write(deploy.join("Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(deploy.join("job.yaml"), "kind: Job\n").unwrap();
+    let before = ws.files();
+    let outcome = ws
+        .run(&["new", "add_flags", "--template", "deploy"])
+        .assert_code(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("error: `deploy` is not a migration template: its directory has no up.sql"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("--> db-templates/deploy"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("available templates: add_column, audit_table,"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(ws.files(), before, "nothing may be written");
+    let json = ws
+        .run(&[
+            "new",
+            "add_flags",
+            "--template",
+            "deploy",
+            "--format",
+            "json",
+        ])
+        .assert_code(2)
+        .json();
+    assert_eq!(json["error"]["code"], "unknown-template");
+}
+
 #[test]
 fn new_index_template_is_no_transaction() {
     let ws = Workspace::copy("single");

@@ -19,3 +19,217 @@ fn error_catalogue_matches_the_codes() {
     assert_eq!(sorted, expected, "docs/errors.md and ErrorCode disagree");
     assert_eq!(documented, sorted, "keep docs/errors.md sorted by code");
 }
+
+// ------------------------------------------------------------------- templates/deploy
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(repo().join(relative))
+        .unwrap_or_else(|e| panic!("read {relative}: {e}"))
+}
+
+/// Parses a command line as the binary does (`cargo-migrate migrate up …`: the `migrate`
+/// Cargo passes is dropped) and checks it is the deploy command: `up --dir /migrations
+/// --dialect postgres --yes`.
+#[track_caller]
+fn assert_deploy_command(args: &[String], what: &str) {
+    let mut line: Vec<&str> = vec!["cargo-migrate"];
+    line.extend(
+        args.iter()
+            .map(String::as_str)
+            .skip_while(|a| *a == "migrate"),
+    );
+    let cli = cargo_migrate::cli::Cli::try_parse_from(&line)
+        .unwrap_or_else(|e| panic!("{what}: {line:?} is not a valid command line:\n{e}"));
+    assert_eq!(
+        cli.global.dir.as_deref(),
+        Some(Path::new("/migrations")),
+        "{what}"
+    );
+    assert_eq!(
+        cli.global.dialect,
+        Some(cargo_migrate::dialect::Dialect::Postgres),
+        "{what}"
+    );
+    match cli.command {
+        cargo_migrate::cli::Command::Up(up) => {
+            assert!(up.yes, "{what}: --yes");
+            assert!(!up.dry_run, "{what}");
+        }
+        other => panic!("{what}: not `up`: {other:?}"),
+    }
+}
+
+/// The migration container of a manifest, checked for what docs/deploy.md promises: the
+/// deploy command line, and the URL from the migration's own Secret.
+#[track_caller]
+fn check_migrate_container(container: &Value, what: &str) {
+    assert_eq!(container["name"], "migrate", "{what}");
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: no args"))
+        .iter()
+        // A number left unquoted in YAML would not be a string: Kubernetes rejects it.
+        .map(|a| {
+            a.as_str()
+                .unwrap_or_else(|| panic!("{what}: arg {a} is not a string"))
+                .to_string()
+        })
+        .collect();
+    assert_deploy_command(&args, what);
+    for flag in ["--wait", "--lock-timeout", "--format"] {
+        assert!(args.iter().any(|a| a == flag), "{what}: {flag}");
+    }
+    let env = container["env"].as_array().expect("env");
+    let url = env
+        .iter()
+        .find(|e| e["name"] == "DATABASE_URL")
+        .unwrap_or_else(|| panic!("{what}: no DATABASE_URL"));
+    assert_eq!(
+        url["valueFrom"]["secretKeyRef"],
+        serde_json::json!({"name": "app-migrate-database", "key": "url"}),
+        "{what}"
+    );
+    assert!(url.get("value").is_none(), "{what}: a literal URL");
+    assert_eq!(container["securityContext"]["runAsNonRoot"], true, "{what}");
+}
+
+fn yaml(relative: &str) -> Value {
+    serde_norway::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+#[test]
+fn deploy_init_container_manifest_runs_the_deploy_command() {
+    let deployment = yaml("templates/deploy/init-container.yaml");
+    assert_eq!(deployment["apiVersion"], "apps/v1");
+    assert_eq!(deployment["kind"], "Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(
+        deployment["spec"]["selector"]["matchLabels"],
+        deployment["spec"]["template"]["metadata"]["labels"]
+    );
+    check_migrate_container(&pod["initContainers"][0], "init-container.yaml");
+    // The application keeps its own credentials.
+    let app_url = &pod["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"];
+    assert_ne!(app_url, "app-migrate-database");
+}
+
+#[test]
+fn deploy_job_manifest_runs_the_deploy_command_and_retries_only_exit_3() {
+    use cargo_migrate::error::ErrorClass;
+    let job = yaml("templates/deploy/job.yaml");
+    assert_eq!(job["apiVersion"], "batch/v1");
+    assert_eq!(job["kind"], "Job");
+    let pod = &job["spec"]["template"]["spec"];
+    // podFailurePolicy requires it.
+    assert_eq!(pod["restartPolicy"], "Never");
+    check_migrate_container(&pod["containers"][0], "job.yaml");
+    let rule = &job["spec"]["podFailurePolicy"]["rules"][0];
+    assert_eq!(rule["action"], "FailJob");
+    assert_eq!(rule["onExitCodes"]["containerName"], "migrate");
+    assert_eq!(
+        rule["onExitCodes"]["values"],
+        serde_json::json!([
+            ErrorClass::CheckFailed.exit_code(),
+            ErrorClass::Input.exit_code()
+        ])
+    );
+}
+
+/// The Dockerfile's paths exist in this repository (and get through its
+/// `Dockerfile.dockerignore`), the default `MIGRATIONS` is a migration set, the entry point
+/// is where the binary is copied, and the default command is the deploy command line.
+#[test]
+fn deploy_dockerfile_paths_match_the_repository() {
+    let dockerfile = read("templates/deploy/Dockerfile");
+    let ignore = read("templates/deploy/Dockerfile.dockerignore");
+    let allowed: Vec<&str> = ignore
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('!'))
+        .collect();
+    let lines: Vec<&str> = dockerfile
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let mut sources = Vec::new();
+    let mut binary_destination = None;
+    for line in &lines {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words[0] != "COPY" {
+            continue;
+        }
+        if words[1].starts_with("--from=") {
+            binary_destination = Some(words[3].to_string());
+            continue;
+        }
+        let (from, _to) = words[1..].split_at(words.len() - 2);
+        sources.extend(from.iter().map(|s| s.to_string()));
+    }
+    let migrations = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("ARG MIGRATIONS="))
+        .expect("ARG MIGRATIONS=<default>");
+    assert!(
+        sources.contains(&"${MIGRATIONS}".to_string()),
+        "{sources:?}"
+    );
+    for source in &sources {
+        let source = source.replace("${MIGRATIONS}", migrations);
+        assert!(
+            repo().join(&source).exists(),
+            "COPY {source}: not in the repository"
+        );
+        let top = source.split('/').next().unwrap();
+        assert!(
+            allowed.contains(&top),
+            "COPY {source}: excluded by Dockerfile.dockerignore"
+        );
+    }
+    for needed in ["Cargo.toml", "Cargo.lock", "src", "templates"] {
+        assert!(sources.iter().any(|s| s == needed), "COPY {needed}");
+    }
+    let migration_dirs = std::fs::read_dir(repo().join(migrations))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("up.sql").is_file())
+        .count();
+    assert!(migration_dirs > 0, "{migrations} holds no migration");
+    let entrypoint: Vec<String> = serde_json::from_str(
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix("ENTRYPOINT "))
+            .expect("ENTRYPOINT"),
+    )
+    .expect("ENTRYPOINT in exec form");
+    assert_eq!(Some(entrypoint[0].clone()), binary_destination);
+    let command: Vec<String> = serde_json::from_str(
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix("CMD "))
+            .expect("CMD"),
+    )
+    .expect("CMD in exec form");
+    assert_deploy_command(&command, "Dockerfile CMD");
+}
+
+/// docs/deploy.md documents every event `--format json` runs print.
+#[test]
+fn deploy_doc_lists_every_event() {
+    let doc = read("docs/deploy.md");
+    for event in [
+        "started", "applied", "reverted", "skipped", "finished", "error",
+    ] {
+        assert!(
+            doc.contains(&format!("| `{event}` |")),
+            "docs/deploy.md: no row for `{event}`"
+        );
+    }
+}

@@ -63,12 +63,23 @@ fn no_panic(outcome: Outcome) -> Outcome {
     outcome
 }
 
-/// `--format json` run: the exit code must be `code`; returns the one JSON object.
+/// `--format json` run: the exit code must be `code`; returns the one JSON object, or for a
+/// run that prints events (`up` but `--dry-run`, `down`, `redo`, `reset`) the events folded
+/// into one ([`Outcome::run_json`]).
 #[track_caller]
 fn cm_json(ws: &Workspace, url: &str, args: &[&str], code: i32) -> Value {
     let mut all = args.to_vec();
     all.extend(["--format", "json"]);
-    cm(ws, url, &all).assert_code(code).json()
+    let outcome = cm(ws, url, &all).assert_code(code);
+    let streams = args
+        .iter()
+        .any(|a| matches!(*a, "up" | "down" | "redo" | "reset"))
+        && !args.contains(&"--dry-run");
+    if streams {
+        outcome.run_json()
+    } else {
+        outcome.json()
+    }
 }
 
 /// `status --format json` as (version, state) pairs.
@@ -250,7 +261,9 @@ fn status_then_up_on_a_fresh_database() {
 
     let up = cm_json(&ws, &url, &["up"], 0);
     assert_eq!(versions(&up["applied"]), [V1, V2]);
-    assert_eq!(up["dry_run"], json!(false));
+    assert_eq!(up["started"]["pending"], json!(2));
+    assert_eq!(up["started"]["to_apply"], json!(2));
+    assert_eq!(up["finished"]["applied"], json!(2));
     cm(&ws, &url, &["status", "--exit-code"]).assert_code(0);
     assert_eq!(pg.tables(&url), ["_cargo_migrate", "users"]);
     assert!(column_exists(&pg, &url, "users", "email"));
@@ -1054,7 +1067,7 @@ fn lock_held_by_another_run_times_out() {
     let c = spawn(&["up", "--format", "json"]);
     let b_json = b_json.wait().assert_code(3);
     let b_human = b_human.wait().assert_code(3);
-    let error = &b_json.json()["error"];
+    let error = &b_json.run_json()["error"];
     assert_eq!(error["code"], "lock-timeout");
     let message = error["message"].as_str().unwrap();
     assert!(message.contains("(waited 1 s): pid "), "{message}");
@@ -1073,7 +1086,7 @@ fn lock_held_by_another_run_times_out() {
     assert!(started.elapsed() >= Duration::from_secs(4));
     // C got the lock once A was done, and read the history after locking: nothing left.
     let c = c.wait().assert_code(0);
-    assert_eq!(c.json()["applied"], json!([]));
+    assert_eq!(c.run_json()["applied"], json!([]));
     assert_eq!(history(&pg, &url), applied(&[V1, V2, V3]));
 }
 
@@ -1520,7 +1533,7 @@ fn no_database_url() {
         "json",
     ]))
     .assert_code(2)
-    .json();
+    .run_json();
     assert_eq!(json["error"]["code"], "no-database-url");
 }
 
@@ -1695,7 +1708,7 @@ fn real_world_histories() {
     let url = pg.database("crates_io");
     let dir = ["--dir", "crates-io/migrations"];
     let up = run(&url, &[&dir[..], &["up", "--format", "json"]].concat()).assert_code(0);
-    assert_eq!(up.json()["applied"].as_array().unwrap().len(), 285);
+    assert_eq!(up.run_json()["applied"].as_array().unwrap().len(), 285);
     run(&url, &[&dir[..], &["status", "--exit-code"]].concat()).assert_code(0);
     let down = run(&url, &[&dir[..], &["down", "--all", "--yes"]].concat()).assert_code(1);
     let reverted = down
@@ -1725,7 +1738,7 @@ fn real_world_histories() {
         let url = pg.database(db);
         let up = run(&url, &["--dir", dir, "up", "--format", "json"]).assert_code(0);
         assert_eq!(
-            up.json()["applied"].as_array().unwrap().len(),
+            up.run_json()["applied"].as_array().unwrap().len(),
             expected,
             "{dir}"
         );
@@ -1765,7 +1778,10 @@ fn sixteen_concurrent_ups_apply_crates_io_once() {
     for child in children {
         let output = child.wait_with_output().expect("wait");
         let outcome = support::outcome_of(ws.path(), output).assert_code(0);
-        applied_total += outcome.json()["applied"].as_array().expect("applied").len();
+        applied_total += outcome.run_json()["applied"]
+            .as_array()
+            .expect("applied")
+            .len();
     }
     assert_eq!(
         applied_total, 285,
@@ -1790,4 +1806,69 @@ fn sixteen_concurrent_ups_apply_crates_io_once() {
         &url,
     ]);
     status.assert_code(0);
+}
+
+// ------------------------------------------------------------------------------- deploys
+
+/// The deploy command line of docs/deploy.md, `cargo-migrate migrate up --dir /migrations
+/// --dialect postgres --yes`, with the URL in `DATABASE_URL`, in a directory outside any Cargo
+/// workspace and with no `cargo` on PATH: it applies everything and logs JSON events; run
+/// again (a second replica) it finds nothing to do; `status --exit-code` is then 0.
+#[test]
+fn deploy_command_line_works_without_cargo() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("deploy");
+    // Like an image: the migrations at their own path, the process started elsewhere.
+    let image = tempfile::tempdir().expect("temp dir");
+    let migrations = image.path().join("migrations");
+    support::copy_dir(&support::fixture("single").join("migrations"), &migrations);
+    let cwd = image.path().join("work");
+    std::fs::create_dir(&cwd).expect("create dir");
+    let deploy = |extra: &[&str]| {
+        let mut command = support::command();
+        command
+            .current_dir(&cwd)
+            .env("PATH", "/nonexistent")
+            .env("DATABASE_URL", &url)
+            .args(["migrate", "up", "--dir"])
+            .arg(&migrations)
+            .args(["--dialect", "postgres", "--yes"])
+            .args(extra);
+        let output = command.output().expect("run cargo-migrate");
+        no_panic(support::outcome_of(&cwd, output))
+    };
+    let first = deploy(&["--format", "json"]).assert_code(0);
+    let log = first.run_json();
+    assert_eq!(versions(&log["applied"]), [V1, V2]);
+    assert_eq!(log["started"]["to_apply"], json!(2));
+    assert_eq!(log["finished"]["applied"], json!(2));
+    assert!(
+        log["set"].as_str().unwrap().ends_with("/migrations"),
+        "{log}"
+    );
+    let second = deploy(&[]).assert_code(0);
+    assert!(
+        second.stdout.contains("Nothing to apply"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(history(&pg, &url), applied(&[V1, V2]));
+    let status = support::command()
+        .current_dir(&cwd)
+        .env("PATH", "/nonexistent")
+        .env("DATABASE_URL", &url)
+        .args([
+            "migrate",
+            "status",
+            "--exit-code",
+            "--dialect",
+            "postgres",
+            "--dir",
+        ])
+        .arg(&migrations)
+        .output()
+        .expect("run cargo-migrate");
+    no_panic(support::outcome_of(&cwd, status)).assert_code(0);
 }

@@ -172,7 +172,7 @@ fn status_on_a_missing_file_does_not_create_it() {
     let json = ws
         .run(&["up", "--database-url", &url, "--format", "json"])
         .assert_code(3)
-        .json();
+        .run_json();
     assert_eq!(json["error"]["code"], "database-unreachable");
     let message = json["error"]["message"].as_str().unwrap();
     assert!(
@@ -219,7 +219,7 @@ fn up_creates_the_file_and_records_the_history() {
             "json",
         ])
         .assert_code(0)
-        .json();
+        .run_json();
     assert!(
         ws.path().join("app.db").is_file(),
         "up did not create the file"
@@ -255,7 +255,7 @@ fn up_creates_the_file_and_records_the_history() {
     let json = ws
         .run(&["up", "--database-url", &url, "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["applied"]), ["20240201000000"]);
     assert_eq!(json["applied"][0]["skipped"], false);
     ws.run(&["status", "--database-url", &url, "--exit-code"])
@@ -314,7 +314,7 @@ fn root_set_applies_with_a_relative_url() {
     let json = ws
         .run(&["up", "--database-url", "sqlite:app.db", "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["applied"]), ["0001"]);
     let url = db_url(&ws, "app.db");
     assert_eq!(sqlite_tables(&url), ["_cargo_migrate", "settings"]);
@@ -338,7 +338,7 @@ fn multi_accounts_set_uses_its_configured_history_table() {
             "json",
         ])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["applied"]), ["20240301000000"]);
     assert_eq!(sqlite_tables(&url), ["accounts", "schema_history"]);
     let status = ws
@@ -386,7 +386,7 @@ fn down_reverts_newest_to_count_and_all() {
     let json = ws
         .run(&["down", "--database-url", &url, "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["reverted"]), ["20240104000000"]);
     assert_eq!(json["reverted"][0]["direction"], "down");
     assert_eq!(history(&url), LIFECYCLE[..3]);
@@ -404,7 +404,7 @@ fn down_reverts_newest_to_count_and_all() {
             "json",
         ])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(
         versions(&json["reverted"]),
         ["20240103000000", "20240102000000"]
@@ -439,7 +439,7 @@ fn down_reverts_newest_to_count_and_all() {
             "json",
         ])
         .assert_code(2)
-        .json();
+        .run_json();
     assert_eq!(json["error"]["code"], "confirmation-required");
     assert_eq!(history(&url), LIFECYCLE);
 
@@ -455,7 +455,7 @@ fn down_reverts_newest_to_count_and_all() {
             "json",
         ])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(
         versions(&json["reverted"]),
         ["20240104000000", "20240103000000"]
@@ -473,7 +473,7 @@ fn down_reverts_newest_to_count_and_all() {
             "json",
         ])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(
         versions(&json["reverted"]),
         ["20240102000000", "20240101000000"]
@@ -501,7 +501,7 @@ fn redo_reverts_and_reapplies_the_newest() {
     let json = ws
         .run(&["redo", "--database-url", &url, "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["reverted"]), ["20240104000000"]);
     assert_eq!(versions(&json["applied"]), ["20240104000000"]);
     assert_eq!(
@@ -523,7 +523,7 @@ fn redo_reverts_and_reapplies_the_newest() {
             "json",
         ])
         .assert_code(2)
-        .json();
+        .run_json();
     assert_eq!(refused["error"]["code"], "confirmation-required");
     let json = ws
         .run(&[
@@ -537,7 +537,7 @@ fn redo_reverts_and_reapplies_the_newest() {
             "json",
         ])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(
         versions(&json["reverted"]),
         ["20240104000000", "20240103000000"]
@@ -585,7 +585,7 @@ fn reset_drops_everything_and_reapplies() {
     let json = ws
         .run(&["reset", "--database-url", &url, "--yes", "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["applied"]), LIFECYCLE);
     assert_eq!(
         sqlite_tables(&url),
@@ -653,7 +653,7 @@ fn failing_transactional_migration_changes_nothing() {
     let json = ws
         .run(&["up", "--database-url", &url, "--format", "json"])
         .assert_code(1)
-        .json();
+        .run_json();
     assert_eq!(json["error"]["code"], "migration-failed");
     assert_eq!(json["error"]["exit_code"], 1);
     assert_eq!(states(&ws, &url), ["0001: applied", "0002: pending"]);
@@ -710,7 +710,7 @@ fn failing_no_transaction_migration_is_recorded_and_resolved() {
     let json = ws
         .run(&["up", "--database-url", &url, "--format", "json"])
         .assert_code(1)
-        .json();
+        .run_json();
     assert_eq!(json["error"]["code"], "failed-migration");
     assert!(
         json["error"]["hint"]
@@ -722,7 +722,7 @@ fn failing_no_transaction_migration_is_recorded_and_resolved() {
     let json = ws
         .run(&["down", "--database-url", &url, "--format", "json"])
         .assert_code(1)
-        .json();
+        .run_json();
     assert_eq!(json["error"]["code"], "failed-migration");
 
     // Undo statement 1 by hand, record that, fix the script, go again.
@@ -750,7 +750,7 @@ fn failing_no_transaction_migration_is_recorded_and_resolved() {
     let json = ws
         .run(&["up", "--database-url", &url, "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["applied"]), ["0002"]);
     assert_eq!(count(&url, "partial"), 1);
     assert_eq!(
@@ -826,7 +826,7 @@ DELETE FROM items WHERE qty = 5;
     let json = ws
         .run(&["up", "--database-url", &url, "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["applied"]), ["0001", "0002", "0003"]);
     assert_eq!(
         column(
@@ -926,7 +926,7 @@ fn modified_migration_is_refused_unless_allowed() {
             "json",
         ])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(
         versions(&json["applied"]),
         ["20240103000000", "20240104000000"]
@@ -967,7 +967,7 @@ fn missing_migration_is_refused_unless_allowed() {
             "json",
         ])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(
         versions(&json["applied"]),
         ["20240103000000", "20240104000000"]
@@ -984,7 +984,7 @@ fn missing_migration_is_refused_unless_allowed() {
             "json",
         ])
         .assert_code(1)
-        .json();
+        .run_json();
     assert_eq!(json["error"]["code"], "missing-migration-file");
     // Refused before anything ran.
     assert_eq!(history(&url), LIFECYCLE);
@@ -1023,7 +1023,7 @@ fn out_of_order_migration_is_refused_unless_allowed() {
             "json",
         ])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["applied"]), ["20240102120000"]);
     assert!(sqlite_tables(&url).contains(&"from_a_branch".to_string()));
     ws.run(&["status", "--database-url", &url, "--exit-code"])
@@ -1081,7 +1081,7 @@ fn sqlx_migrator_history_is_adopted() {
     let json = ws
         .run(&["up", "--database-url", &url, "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["applied"]), ["20240201000000"]);
     assert_eq!(sqlite_tables(&url), ["_sqlx_migrations", "notes"]);
     assert_eq!(
@@ -1106,7 +1106,7 @@ fn sqlx_migrator_history_is_adopted() {
     let json = ws
         .run(&["down", "--database-url", &url, "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["reverted"]), ["20240201000000"]);
     assert_eq!(
         column(&url, "SELECT CAST(version AS TEXT) FROM _sqlx_migrations"),
@@ -1259,10 +1259,10 @@ fn concurrent_up_processes_apply_each_migration_once() {
     }
 }
 
-/// Processes that planned a no-transaction migration before any of them started it: one
-/// runs it, the others wait for it and skip it (they used to fail with `UNIQUE constraint
-/// failed: _cargo_migrate.version` on its "started" row). The test holds SQLite's write lock
-/// while the 8 processes start, so all of them plan before anything runs.
+/// Processes started while SQLite's write lock is held (by the test, for 1.5 s), with
+/// no-transaction migrations to run: every migration runs exactly once (they used to fail
+/// with `UNIQUE constraint failed: _cargo_migrate.version` on a "started" row). Since the
+/// run lock, one process plans and runs while the others wait for it.
 #[test]
 fn concurrent_up_processes_share_a_no_transaction_migration() {
     use sqlx::Connection;
@@ -1305,12 +1305,11 @@ fn concurrent_up_processes_share_a_no_transaction_migration() {
     }
 }
 
-/// A process that starts while another is in the middle of a no-transaction migration should
-/// wait for it, as it waits for a transactional one (SQLite's write lock) or for PostgreSQL's
-/// session lock; instead it reads the "started, not finished" row, plans, and refuses the
-/// migration as failed part-way.
+/// A process that starts while another is in the middle of a no-transaction migration waits
+/// for it (the run-level lock, `<db>.migrate-lock`), as it would for PostgreSQL's session
+/// lock, instead of reading the "started, not finished" row and refusing the migration as
+/// failed part-way.
 #[test]
-#[ignore = "bug: src/engine (plan_up via Session::open): on SQLite, a no-transaction migration another process is running right now is refused as `failed-migration` (SQLite has no session lock)"]
 fn up_waits_for_a_no_transaction_migration_in_progress() {
     let ws = counter_workspace(3, &[2], 3_000_000);
     let url = db_url(&ws, "app.db");
@@ -1381,9 +1380,87 @@ fn sqlite_write_lock_held_too_long_is_a_lock_timeout() {
             .await
             .unwrap();
     });
-    let json = outcome.assert_code(3).json();
+    let json = outcome.assert_code(3).run_json();
     assert_eq!(json["error"]["code"], "lock-timeout");
     assert_eq!(history(&url), ["20240101000000"]);
+}
+
+/// A mutating command waits for the run lock (`<db>.migrate-lock`) up to `--lock-timeout`,
+/// then fails with `lock-timeout` (exit 3) naming the holder's pid and host; once the lock is
+/// free it runs, and the lock file is gone afterwards. `status` takes no lock.
+#[test]
+fn sqlite_run_lock_times_out_naming_the_holder() {
+    use cargo_migrate::db::run_lock::RunLock;
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let url = db_url(&ws, "app.db");
+    let database = ws.path().join("app.db");
+    ws.run(&["up", "--database-url", &url, "--to", "20240101000000"])
+        .assert_code(0);
+    assert!(!ws.path().join("app.db.migrate-lock").exists());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let held = runtime
+        .block_on(RunLock::acquire(&database, std::time::Duration::ZERO))
+        .expect("take the lock");
+    let started = Instant::now();
+    let outcome = ws
+        .run(&[
+            "up",
+            "--database-url",
+            &url,
+            "--lock-timeout",
+            "1",
+            "--format",
+            "json",
+        ])
+        .assert_code(3);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    let error = &outcome.run_json()["error"];
+    assert_eq!(error["code"], "lock-timeout");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("(waited 1 s): pid {} on ", std::process::id())),
+        "{message}"
+    );
+    assert!(
+        error["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("app.db.migrate-lock"),
+        "{error}"
+    );
+    ws.run(&["status", "--database-url", &url, "--lock-timeout", "0"])
+        .assert_code(0);
+    for command in [
+        &["down"][..],
+        &["resolve", "20240101000000", "--applied"],
+        &["baseline", "20240102000000"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend([
+            "--database-url",
+            &url,
+            "--lock-timeout",
+            "0",
+            "--format",
+            "json",
+        ]);
+        let outcome = ws.run(&args).assert_code(3);
+        let code = if command[0] == "down" {
+            outcome.run_json()["error"]["code"].clone()
+        } else {
+            outcome.json()["error"]["code"].clone()
+        };
+        assert_eq!(code, "lock-timeout", "{command:?}");
+    }
+    assert_eq!(history(&url), ["20240101000000"]);
+    drop(held);
+    ws.run(&["up", "--database-url", &url, "--lock-timeout", "1"])
+        .assert_code(0);
+    assert_eq!(history(&url).len(), 4);
+    assert!(!ws.path().join("app.db.migrate-lock").exists());
 }
 
 // ----------------------------------------------------------------- where the URL comes from
@@ -1398,7 +1475,10 @@ fn dotenv_database_url_is_picked_up() {
         ".env",
         &format!("# local settings\nDATABASE_URL={url}\n"),
     );
-    let json = ws.run(&["up", "--format", "json"]).assert_code(0).json();
+    let json = ws
+        .run(&["up", "--format", "json"])
+        .assert_code(0)
+        .run_json();
     assert_eq!(json["database"], url.as_str());
     assert_eq!(history(&url), ["0001"]);
     let status = ws
@@ -1414,7 +1494,7 @@ fn dotenv_database_url_is_picked_up() {
         &[("DATABASE_URL", &other)],
     )
     .assert_code(0)
-    .json();
+    .run_json();
     assert_eq!(json["database"], other.as_str());
     assert_eq!(history(&other), ["0001"]);
 }
@@ -1436,7 +1516,7 @@ fn database_url_env_setting_reads_its_variable() {
         &[("DATABASE_URL", &wrong), ("XDG_CACHE_HOME", &cache_dir)],
     )
     .assert_code(0);
-    let database = outcome.json()["database"].as_str().unwrap().to_string();
+    let database = outcome.run_json()["database"].as_str().unwrap().to_string();
     assert!(database.contains("cargo-migrate/dev/"), "{database}");
     assert!(!ws.path().join("database-url.db").exists());
 
@@ -1445,7 +1525,10 @@ fn database_url_env_setting_reads_its_variable() {
         ".env",
         &format!("DATABASE_URL={wrong}\nAPP_DB={right}\n"),
     );
-    let json = ws.run(&["up", "--format", "json"]).assert_code(0).json();
+    let json = ws
+        .run(&["up", "--format", "json"])
+        .assert_code(0)
+        .run_json();
     assert_eq!(json["database"], right.as_str());
     assert_eq!(sqlite_tables(&right), ["_cargo_migrate", "things"]);
     assert!(!ws.path().join("database-url.db").exists());
@@ -1457,7 +1540,7 @@ fn database_url_env_setting_reads_its_variable() {
         &[("APP_DB", &from_env), ("DATABASE_URL", &wrong)],
     )
     .assert_code(0)
-    .json();
+    .run_json();
     assert_eq!(json["database"], from_env.as_str());
     assert_eq!(history(&from_env), ["0001"]);
     assert!(!ws.path().join("database-url.db").exists());
@@ -1521,7 +1604,7 @@ fn baseline_adopts_an_existing_database() {
     let json = ws
         .run(&["up", "--database-url", &url, "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(
         versions(&json["applied"]),
         ["20240103000000", "20240104000000"]
@@ -1621,6 +1704,272 @@ fn status_exit_code_json_is_one_object() {
     assert!(json.get("error").is_none(), "{json}");
 }
 
+/// The keys of a JSON object, sorted.
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// `up --format json` prints JSON Lines: `started`, one `applied` per migration, `finished`;
+/// each with `ts` and exactly the documented fields (docs/deploy.md).
+#[test]
+fn up_json_is_one_event_per_line() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let url = db_url(&ws, "app.db");
+    let outcome = ws
+        .run(&[
+            "up",
+            "--database-url",
+            &url,
+            "--to",
+            "20240102000000",
+            "--format",
+            "json",
+        ])
+        .assert_code(0);
+    let events = outcome.events();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["started", "applied", "applied", "finished"]);
+    let started = &events[0];
+    assert_eq!(
+        keys(started),
+        [
+            "command",
+            "database",
+            "event",
+            "history_table",
+            "pending",
+            "set",
+            "to_apply",
+            "to_revert",
+            "ts"
+        ]
+    );
+    assert_eq!(started["command"], "up");
+    assert_eq!(started["set"], "sqlite-lifecycle");
+    assert_eq!(started["database"], url.as_str());
+    assert_eq!(started["history_table"], "_cargo_migrate");
+    assert_eq!(started["pending"], 4);
+    assert_eq!(started["to_apply"], 2);
+    assert_eq!(started["to_revert"], 0);
+    assert_eq!(
+        keys(&events[1]),
+        ["duration_ms", "event", "name", "ts", "version"]
+    );
+    assert_eq!(events[1]["version"], "20240101000000");
+    assert_eq!(events[1]["name"], "create_users");
+    assert!(events[1]["duration_ms"].is_u64());
+    assert_eq!(events[2]["version"], "20240102000000");
+    let finished = &events[3];
+    assert_eq!(
+        keys(finished),
+        [
+            "applied",
+            "duration_ms",
+            "event",
+            "reverted",
+            "skipped",
+            "ts"
+        ]
+    );
+    assert_eq!(
+        (
+            &finished["applied"],
+            &finished["reverted"],
+            &finished["skipped"]
+        ),
+        (&Value::from(2), &Value::from(0), &Value::from(0))
+    );
+    assert!(outcome.stderr.is_empty(), "{}", outcome.stderr);
+
+    // Nothing to do: started and finished only.
+    let again = ws
+        .run(&[
+            "up",
+            "--database-url",
+            &url,
+            "--to",
+            "20240102000000",
+            "--format",
+            "json",
+        ])
+        .assert_code(0);
+    let kinds: Vec<String> = again
+        .events()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["started", "finished"]);
+}
+
+/// A failure ends the stream with an `error` event carrying the error object's fields (after
+/// what did run), and the exit code; a failure before the run started is the only line.
+#[test]
+fn up_json_failure_is_an_error_event() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    write(
+        &ws,
+        "migrations/20240105000000_broken/up.sql",
+        "CREATE TABLE ok (id INTEGER);\nSELEC 1;\n",
+    );
+    let url = db_url(&ws, "app.db");
+    let outcome = ws
+        .run(&["up", "--database-url", &url, "--format", "json"])
+        .assert_code(1);
+    let events = outcome.events();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "started", "applied", "applied", "applied", "applied", "error"
+        ]
+    );
+    let error = events.last().unwrap();
+    assert_eq!(
+        keys(error),
+        [
+            "code",
+            "detail",
+            "event",
+            "exit_code",
+            "hint",
+            "location",
+            "message",
+            "ts"
+        ]
+    );
+    assert_eq!(error["code"], "migration-failed");
+    assert_eq!(error["exit_code"], 1);
+    assert!(
+        error["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("20240105000000_broken/up.sql:2:1"),
+        "{error}"
+    );
+
+    // The database cannot be opened: no run started, one `error` line.
+    let outcome = ws
+        .run(&[
+            "up",
+            "--database-url",
+            "sqlite:/nonexistent-dir/app.db",
+            "--format",
+            "json",
+        ])
+        .assert_code(3);
+    let events = outcome.events();
+    assert_eq!(events.len(), 1, "{}", outcome.stdout);
+    assert_eq!(events[0]["event"], "error");
+    assert_eq!(events[0]["code"], "database-unreachable");
+
+    // Refused before running (a human refusal, here confirmation): still an event.
+    let outcome = ws
+        .run(&["down", "--all", "--database-url", &url, "--format", "json"])
+        .assert_code(2);
+    assert_eq!(outcome.run_json()["error"]["code"], "confirmation-required");
+}
+
+/// `down`, `redo` and `reset` print the same events (`reverted` for a revert).
+#[test]
+fn down_redo_reset_json_are_event_streams() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let url = db_url(&ws, "app.db");
+    ws.run(&["up", "--database-url", &url]).assert_code(0);
+    let kinds = |outcome: Outcome| -> Vec<String> {
+        outcome
+            .events()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let redo = ws
+        .run(&["redo", "--database-url", &url, "--format", "json"])
+        .assert_code(0);
+    let started = redo.events()[0].clone();
+    assert_eq!(
+        (
+            &started["command"],
+            &started["to_apply"],
+            &started["to_revert"]
+        ),
+        (&Value::from("redo"), &Value::from(1), &Value::from(1))
+    );
+    assert_eq!(kinds(redo), ["started", "reverted", "applied", "finished"]);
+    let down = ws
+        .run(&[
+            "down",
+            "-n",
+            "2",
+            "--yes",
+            "--database-url",
+            &url,
+            "--format",
+            "json",
+        ])
+        .assert_code(0);
+    let finished = down.events().last().unwrap().clone();
+    assert_eq!(finished["reverted"], 2);
+    assert_eq!(kinds(down), ["started", "reverted", "reverted", "finished"]);
+    let reset = ws
+        .run(&["reset", "--yes", "--database-url", &url, "--format", "json"])
+        .assert_code(0);
+    assert_eq!(reset.events()[0]["command"], "reset");
+    assert_eq!(
+        kinds(reset),
+        [
+            "started", "applied", "applied", "applied", "applied", "finished"
+        ]
+    );
+}
+
+/// Each event is written (and flushed) when it happens: a reader of the pipe sees a
+/// migration's `applied` line while the process is still running the next one.
+#[test]
+fn up_json_events_are_flushed_as_they_happen() {
+    use std::io::BufRead;
+    // Migration 3 runs outside a transaction and takes a while (inserts 3M rows).
+    let ws = counter_workspace(3, &[3], 3_000_000);
+    let url = db_url(&ws, "app.db");
+    let mut child = support::command()
+        .current_dir(ws.path())
+        .args(["up", "--database-url", &url, "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start cargo-migrate");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let running_when_applied = loop {
+        let line = lines.next().expect("a line before the end").expect("read");
+        let event: Value = serde_json::from_str(&line).expect("a JSON line");
+        seen.push(event["event"].as_str().unwrap().to_string());
+        if event["event"] == "applied" && event["version"] == "0002" {
+            break child.try_wait().expect("try_wait").is_none();
+        }
+    };
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert!(child.wait().expect("wait").success());
+    assert!(
+        running_when_applied,
+        "the `applied` line of 0002 came only once the process had ended: {seen:?} {rest:?}"
+    );
+    assert_eq!(seen, ["started", "applied", "applied"]);
+    assert_eq!(rest.len(), 2, "{rest:?}");
+}
+
 // ---------------------------------------------------------------------------- real data
 
 /// vaultwarden's 56 SQLite migrations (diesel layout, with the odd directory
@@ -1638,7 +1987,7 @@ fn vaultwarden_sqlite_applies_and_reverts() {
     let base = ["--dir", dir, "--dialect", "sqlite", "--database-url", &url];
     let run = |args: &[&str]| ws.run(&[args, &base[..]].concat());
 
-    let json = run(&["up", "--format", "json"]).assert_code(0).json();
+    let json = run(&["up", "--format", "json"]).assert_code(0).run_json();
     let applied = versions(&json["applied"]);
     assert_eq!(applied.len(), 56);
     // diesel's version is what comes before the first `_`.
@@ -1654,7 +2003,7 @@ fn vaultwarden_sqlite_applies_and_reverts() {
 
     let json = run(&["down", "--all", "--yes", "--format", "json"])
         .assert_code(0)
-        .json();
+        .run_json();
     assert_eq!(versions(&json["reverted"]).len(), 56);
     assert_eq!(count(&url, "_cargo_migrate"), 0);
     let mut left: Vec<String> = sqlite_tables(&url)
@@ -1685,7 +2034,7 @@ fn atuin_sqlite_sets_apply() {
         let url = db_url(&ws, "atuin.db");
         let base = ["--dir", dir, "--dialect", "sqlite", "--database-url", &url];
         let run = |args: &[&str]| ws.run(&[args, &base[..]].concat());
-        let json = run(&["up", "--format", "json"]).assert_code(0).json();
+        let json = run(&["up", "--format", "json"]).assert_code(0).run_json();
         assert_eq!(versions(&json["applied"]).len(), expected, "{set}");
         assert_eq!(count(&url, "_cargo_migrate"), expected, "{set}");
         run(&["status", "--exit-code"]).assert_code(0);
@@ -1792,7 +2141,7 @@ fn down_stops_at_an_irreversible_migration() {
     let json = ws
         .run(&["down", "--database-url", &url, "--format", "json"])
         .assert_code(1)
-        .json();
+        .run_json();
     assert_eq!(json["error"]["code"], "irreversible-migration");
     assert_eq!(history(&url).len(), 2, "nothing was reverted");
 }

@@ -13,7 +13,8 @@ use crate::db::{DatabaseUrl, Direction};
 use crate::engine::{self, Session, SessionOptions, status};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::migration::{Migration, Migrations};
-use crate::report::style;
+use crate::report::events::{self, Event};
+use crate::report::{ErrorReport, style};
 use crate::workspace::SetSpec;
 
 #[derive(Debug, Clone, Args)]
@@ -34,6 +35,8 @@ pub struct DbArgs {
 /// A set and the database it is run against.
 pub struct Target {
     pub spec: SetSpec,
+    /// How the set is named in output: its package, or its directory.
+    pub label: String,
     pub migrations: Migrations,
     pub url: DatabaseUrl,
     /// The set's dev database (no URL was given): destructive commands need no confirmation.
@@ -59,6 +62,7 @@ pub fn target(context: &Context, args: &DbArgs) -> Result<Target> {
     };
     engine::check_dialect(&url, &spec, &workspace.root)?;
     Ok(Target {
+        label: spec.label(&workspace.root),
         spec,
         migrations,
         url,
@@ -113,7 +117,7 @@ pub fn entries<'m, 'r>(
     )
 }
 
-/// One migration that ran, as JSON shows it.
+/// One migration that ran.
 #[derive(Debug, Serialize)]
 pub struct RunReport {
     pub version: String,
@@ -125,7 +129,8 @@ pub struct RunReport {
 }
 
 /// Runs `plan` in `direction`, printing a line per migration (and a progress bar on a
-/// terminal for long plans). Stops at the first failure.
+/// terminal for long plans), or with `--format json` an `applied`/`reverted`/`skipped`
+/// event. Stops at the first failure.
 pub async fn run_plan(
     context: &Context,
     session: &mut Session,
@@ -160,6 +165,22 @@ pub async fn run_plan(
                 return Err(engine::failure_error(&failure, migration, direction));
             }
         };
+        if output.json() {
+            let ran_event = events::Ran {
+                version: migration.version.as_str(),
+                name: &migration.name,
+                duration_ms: ran.elapsed.as_millis(),
+            };
+            events::emit(&match (ran.skipped, direction) {
+                (true, _) => Event::Skipped {
+                    version: migration.version.as_str(),
+                    name: &migration.name,
+                    direction: direction.as_str(),
+                },
+                (false, Direction::Up) => Event::Applied(ran_event),
+                (false, Direction::Down) => Event::Reverted(ran_event),
+            });
+        }
         if show_lines {
             let line = format!(
                 "{:>12} {}_{} {}",
@@ -195,6 +216,63 @@ pub async fn run_plan(
         bar.finish_and_clear();
     }
     Ok(reports)
+}
+
+/// Runs a command whose `--format json` output is an event stream (see
+/// [`crate::report::events`]): a failure becomes its last line, an `error` event, instead of
+/// the usual `{"error": …}` object.
+pub fn event_stream(context: &Context, run: impl FnOnce() -> Result<()>) -> Result<()> {
+    match run() {
+        Err(error) if context.output.json() && !error.reported_in_json => {
+            events::emit(&Event::Error(ErrorReport::from(&error).error));
+            Err(error.reported_in_json())
+        }
+        other => other,
+    }
+}
+
+/// With `--format json`: the `started` event of a run (lock held, history read, plan made).
+pub fn emit_started(
+    context: &Context,
+    target: &Target,
+    session: &Session,
+    command: &str,
+    entries: &[status::Entry<'_, '_>],
+    (to_apply, to_revert): (usize, usize),
+) {
+    if !context.output.json() {
+        return;
+    }
+    events::emit(&Event::Started {
+        command,
+        set: &target.label,
+        database: session.url.redacted(),
+        history_table: &session.format.table(),
+        pending: entries
+            .iter()
+            .filter(|e| e.state == status::State::Pending)
+            .count(),
+        to_apply,
+        to_revert,
+    });
+}
+
+/// With `--format json`: the `finished` event, counting what `runs` did.
+pub fn emit_finished(context: &Context, runs: &[RunReport], started: Instant) {
+    if !context.output.json() {
+        return;
+    }
+    let count = |direction: Direction| {
+        runs.iter()
+            .filter(|r| !r.skipped && r.direction == direction.as_str())
+            .count()
+    };
+    events::emit(&Event::Finished {
+        applied: count(Direction::Up),
+        reverted: count(Direction::Down),
+        skipped: runs.iter().filter(|r| r.skipped).count(),
+        duration_ms: started.elapsed().as_millis(),
+    });
 }
 
 /// The closing line of a run: "Finished 3 migrations on <url> in 25 ms".

@@ -3,10 +3,9 @@
 use std::time::Instant;
 
 use clap::Args;
-use serde::Serialize;
 
 use super::Context;
-use super::db::{self, DbArgs, RunReport};
+use super::db::{self, DbArgs};
 use crate::db::Direction;
 use crate::engine::status::{self, DownTarget};
 use crate::error::Result;
@@ -42,40 +41,38 @@ pub struct DownArgs {
     pub yes: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct DownReport<'a> {
-    database: &'a str,
-    reverted: Vec<RunReport>,
-}
-
 pub fn run(context: &Context, args: &DownArgs) -> Result<()> {
-    let target = db::target(context, &args.db)?;
     let down_target = match (&args.count, &args.to, args.all) {
         (Some(n), _, _) => DownTarget::Count(*n),
         (_, Some(version), _) => DownTarget::To(version.clone()),
         (_, _, true) => DownTarget::All,
         _ => DownTarget::Count(1),
     };
-    let started = Instant::now();
-    db::block_on(async {
-        let mut session = db::open(context, &target, &args.db, true).await?;
-        let entries = db::entries(&target, &session.rows, &session.format);
-        let plan = status::plan_down(&entries, &down_target)?;
-        if plan.len() > 1 {
-            db::confirm(
+    db::event_stream(context, || {
+        let target = db::target(context, &args.db)?;
+        let started = Instant::now();
+        db::block_on(async {
+            let mut session = db::open(context, &target, &args.db, true).await?;
+            let entries = db::entries(&target, &session.rows, &session.format);
+            let plan = status::plan_down(&entries, &down_target)?;
+            if plan.len() > 1 {
+                db::confirm(
+                    context,
+                    &format!("revert {} migrations", plan.len()),
+                    &target,
+                    args.yes,
+                )?;
+            }
+            db::emit_started(
                 context,
-                &format!("revert {} migrations", plan.len()),
                 &target,
-                args.yes,
-            )?;
-        }
-        let reverted = db::run_plan(context, &mut session, &plan, Direction::Down).await?;
-        if context.output.json() {
-            context.output.print_json(&DownReport {
-                database: session.url.redacted(),
-                reverted,
-            });
-        } else {
+                &session,
+                "down",
+                &entries,
+                (0, plan.len()),
+            );
+            let reverted = db::run_plan(context, &mut session, &plan, Direction::Down).await?;
+            db::emit_finished(context, &reverted, started);
             db::print_summary(
                 context,
                 &session.url,
@@ -83,7 +80,7 @@ pub fn run(context: &Context, args: &DownArgs) -> Result<()> {
                 "to revert: no migration is applied",
                 started,
             );
-        }
-        Ok(())
+            Ok(())
+        })
     })
 }

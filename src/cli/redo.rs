@@ -3,10 +3,9 @@
 use std::time::Instant;
 
 use clap::Args;
-use serde::Serialize;
 
 use super::Context;
-use super::db::{self, DbArgs, RunReport};
+use super::db::{self, DbArgs};
 use crate::db::Direction;
 use crate::engine::status::{self, DownTarget};
 use crate::error::Result;
@@ -30,38 +29,28 @@ pub struct RedoArgs {
     pub yes: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct RedoReport<'a> {
-    database: &'a str,
-    reverted: Vec<RunReport>,
-    applied: Vec<RunReport>,
-}
-
 pub fn run(context: &Context, args: &RedoArgs) -> Result<()> {
-    let target = db::target(context, &args.db)?;
-    let started = Instant::now();
-    db::block_on(async {
-        let mut session = db::open(context, &target, &args.db, true).await?;
-        let entries = db::entries(&target, &session.rows, &session.format);
-        let down_plan = status::plan_down(&entries, &DownTarget::Count(args.count))?;
-        if down_plan.len() > 1 {
-            db::confirm(
-                context,
-                &format!("revert and re-apply {} migrations", down_plan.len()),
-                &target,
-                args.yes,
-            )?;
-        }
-        let reverted = db::run_plan(context, &mut session, &down_plan, Direction::Down).await?;
-        let up_plan: Vec<_> = down_plan.iter().rev().copied().collect();
-        let applied = db::run_plan(context, &mut session, &up_plan, Direction::Up).await?;
-        if context.output.json() {
-            context.output.print_json(&RedoReport {
-                database: session.url.redacted(),
-                reverted,
-                applied,
-            });
-        } else {
+    db::event_stream(context, || {
+        let target = db::target(context, &args.db)?;
+        let started = Instant::now();
+        db::block_on(async {
+            let mut session = db::open(context, &target, &args.db, true).await?;
+            let entries = db::entries(&target, &session.rows, &session.format);
+            let down_plan = status::plan_down(&entries, &DownTarget::Count(args.count))?;
+            if down_plan.len() > 1 {
+                db::confirm(
+                    context,
+                    &format!("revert and re-apply {} migrations", down_plan.len()),
+                    &target,
+                    args.yes,
+                )?;
+            }
+            let count = down_plan.len();
+            db::emit_started(context, &target, &session, "redo", &entries, (count, count));
+            let mut runs = db::run_plan(context, &mut session, &down_plan, Direction::Down).await?;
+            let up_plan: Vec<_> = down_plan.iter().rev().copied().collect();
+            runs.extend(db::run_plan(context, &mut session, &up_plan, Direction::Up).await?);
+            db::emit_finished(context, &runs, started);
             db::print_summary(
                 context,
                 &session.url,
@@ -69,7 +58,7 @@ pub fn run(context: &Context, args: &RedoArgs) -> Result<()> {
                 "to redo: no migration is applied",
                 started,
             );
-        }
-        Ok(())
+            Ok(())
+        })
     })
 }

@@ -3,10 +3,9 @@
 use std::time::Instant;
 
 use clap::Args;
-use serde::Serialize;
 
 use super::Context;
-use super::db::{self, DbArgs, RunReport};
+use super::db::{self, DbArgs};
 use crate::db::Direction;
 use crate::engine::status::{self, UpOverrides};
 use crate::error::{Error, ErrorCode, Result};
@@ -35,46 +34,44 @@ pub struct ResetArgs {
     pub allow_remote: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct ResetReport<'a> {
-    database: &'a str,
-    applied: Vec<RunReport>,
-}
-
 pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
-    let target = db::target(context, &args.db)?;
-    if !target.url.is_local() && !args.allow_remote {
-        return Err(Error::input(
-            ErrorCode::ConfirmationRequired,
-            format!(
-                "refusing to reset a database on another host ({})",
-                target.url.endpoint()
-            ),
-        )
-        .at(target.url.redacted())
-        .hint("pass --allow-remote (and --yes) if you really mean to drop everything there"));
-    }
-    db::confirm(
-        context,
-        "drop everything and re-apply all migrations",
-        &target,
-        args.yes,
-    )?;
-    let started = Instant::now();
-    db::block_on(async {
-        let mut session = db::open(context, &target, &args.db, true).await?;
-        session.db.drop_everything().await?;
-        session.db.ensure_history(&session.format).await?;
-        session.reload().await?;
-        let entries = db::entries(&target, &session.rows, &session.format);
-        let plan = status::plan_up(&entries, None, UpOverrides::default())?;
-        let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
-        if context.output.json() {
-            context.output.print_json(&ResetReport {
-                database: session.url.redacted(),
-                applied,
-            });
-        } else {
+    db::event_stream(context, || {
+        let target = db::target(context, &args.db)?;
+        if !target.url.is_local() && !args.allow_remote {
+            return Err(Error::input(
+                ErrorCode::ConfirmationRequired,
+                format!(
+                    "refusing to reset a database on another host ({})",
+                    target.url.endpoint()
+                ),
+            )
+            .at(target.url.redacted())
+            .hint("pass --allow-remote (and --yes) if you really mean to drop everything there"));
+        }
+        db::confirm(
+            context,
+            "drop everything and re-apply all migrations",
+            &target,
+            args.yes,
+        )?;
+        let started = Instant::now();
+        db::block_on(async {
+            let mut session = db::open(context, &target, &args.db, true).await?;
+            session.db.drop_everything().await?;
+            session.db.ensure_history(&session.format).await?;
+            session.reload().await?;
+            let entries = db::entries(&target, &session.rows, &session.format);
+            let plan = status::plan_up(&entries, None, UpOverrides::default())?;
+            db::emit_started(
+                context,
+                &target,
+                &session,
+                "reset",
+                &entries,
+                (plan.len(), 0),
+            );
+            let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
+            db::emit_finished(context, &applied, started);
             db::print_summary(
                 context,
                 &session.url,
@@ -82,7 +79,7 @@ pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
                 "to apply: the set has no migrations",
                 started,
             );
-        }
-        Ok(())
+            Ok(())
+        })
     })
 }

@@ -19,7 +19,9 @@ Examples:
   cargo migrate up
   cargo migrate up --to 20240102090000      stop after this version
   cargo migrate up --dry-run                print the plan and its SQL, change nothing
-  cargo-migrate migrate up --dir /migrations --dialect postgres --wait 60   (deploys)")]
+  cargo-migrate migrate up --dir /migrations --dialect postgres --yes --wait 60   (deploys)
+
+`up` never asks for confirmation; --yes is accepted so scripts can pass it to every command.")]
 pub struct UpArgs {
     #[command(flatten)]
     pub db: DbArgs,
@@ -43,8 +45,13 @@ pub struct UpArgs {
     /// Apply pending migrations that are older than applied ones
     #[arg(long)]
     pub allow_out_of_order: bool,
+
+    /// Never ask (`up` never does; accepted for scripts that pass --yes to every command)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
+/// `up --dry-run --format json`.
 #[derive(Debug, Serialize)]
 struct UpReport<'a> {
     database: &'a str,
@@ -63,71 +70,19 @@ struct PlannedReport<'a> {
 }
 
 pub fn run(context: &Context, args: &UpArgs) -> Result<()> {
-    let target = db::target(context, &args.db)?;
-    let overrides = UpOverrides {
-        allow_modified: args.allow_modified,
-        allow_missing: args.allow_missing,
-        allow_out_of_order: args.allow_out_of_order,
-    };
-    let output = &context.output;
-    let started = Instant::now();
-    db::block_on(async {
-        let mut session = db::open(context, &target, &args.db, !args.dry_run).await?;
-        let entries = db::entries(&target, &session.rows, &session.format);
-        let plan = status::plan_up(&entries, args.to.as_deref(), overrides)?;
-        if args.dry_run {
-            if output.json() {
-                output.print_json(&UpReport {
-                    database: session.url.redacted(),
-                    dry_run: true,
-                    applied: Vec::new(),
-                    plan: plan
-                        .iter()
-                        .map(|m| PlannedReport {
-                            version: m.version.as_str(),
-                            name: &m.name,
-                            no_transaction: m.no_transaction,
-                            sql: &m.up.sql,
-                        })
-                        .collect(),
-                });
-            } else {
-                for migration in &plan {
-                    output.line(output.paint(
-                        format!(
-                            "-- {}_{}{} ({})",
-                            migration.version.as_str(),
-                            migration.name,
-                            if migration.no_transaction {
-                                ", no transaction"
-                            } else {
-                                ""
-                            },
-                            crate::error::display_path(&migration.up.path)
-                        ),
-                        style::header(),
-                    ));
-                    output.line(migration.up.sql.trim_end());
-                    output.line("");
-                }
-                output.status(format!(
-                    "dry run: {} migration{} would be applied to {}; nothing was changed",
-                    plan.len(),
-                    if plan.len() == 1 { "" } else { "s" },
-                    session.url
-                ));
-            }
-            return Ok(());
-        }
-        let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
-        if output.json() {
-            output.print_json(&UpReport {
-                database: session.url.redacted(),
-                dry_run: false,
-                applied,
-                plan: Vec::new(),
-            });
-        } else {
+    if args.dry_run {
+        return dry_run(context, args);
+    }
+    db::event_stream(context, || {
+        let target = db::target(context, &args.db)?;
+        let started = Instant::now();
+        db::block_on(async {
+            let mut session = db::open(context, &target, &args.db, true).await?;
+            let entries = db::entries(&target, &session.rows, &session.format);
+            let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
+            db::emit_started(context, &target, &session, "up", &entries, (plan.len(), 0));
+            let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
+            db::emit_finished(context, &applied, started);
             db::print_summary(
                 context,
                 &session.url,
@@ -135,7 +90,69 @@ pub fn run(context: &Context, args: &UpArgs) -> Result<()> {
                 "to apply: the database is up to date",
                 started,
             );
+            Ok(())
+        })
+    })
+}
+
+fn overrides(args: &UpArgs) -> UpOverrides {
+    UpOverrides {
+        allow_modified: args.allow_modified,
+        allow_missing: args.allow_missing,
+        allow_out_of_order: args.allow_out_of_order,
+    }
+}
+
+/// `up --dry-run`: the plan and its SQL; with `--format json` one object (not an event
+/// stream: nothing runs).
+fn dry_run(context: &Context, args: &UpArgs) -> Result<()> {
+    let target = db::target(context, &args.db)?;
+    let output = &context.output;
+    db::block_on(async {
+        let session = db::open(context, &target, &args.db, false).await?;
+        let entries = db::entries(&target, &session.rows, &session.format);
+        let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
+        if output.json() {
+            output.print_json(&UpReport {
+                database: session.url.redacted(),
+                dry_run: true,
+                applied: Vec::new(),
+                plan: plan
+                    .iter()
+                    .map(|m| PlannedReport {
+                        version: m.version.as_str(),
+                        name: &m.name,
+                        no_transaction: m.no_transaction,
+                        sql: &m.up.sql,
+                    })
+                    .collect(),
+            });
+            return Ok(());
         }
+        for migration in &plan {
+            output.line(output.paint(
+                format!(
+                    "-- {}_{}{} ({})",
+                    migration.version.as_str(),
+                    migration.name,
+                    if migration.no_transaction {
+                        ", no transaction"
+                    } else {
+                        ""
+                    },
+                    crate::error::display_path(&migration.up.path)
+                ),
+                style::header(),
+            ));
+            output.line(migration.up.sql.trim_end());
+            output.line("");
+        }
+        output.status(format!(
+            "dry run: {} migration{} would be applied to {}; nothing was changed",
+            plan.len(),
+            if plan.len() == 1 { "" } else { "s" },
+            session.url
+        ));
         Ok(())
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod history;
 mod postgres;
+pub mod run_lock;
 mod sqlite;
 pub mod url;
 
@@ -214,8 +215,8 @@ impl Database {
         }
     }
 
-    /// Takes the migration lock for the rest of the session (PostgreSQL: a session advisory
-    /// lock on a dedicated connection). SQLite takes its lock per migration instead.
+    /// Takes the migration lock for the rest of the session: PostgreSQL a session advisory
+    /// lock on a dedicated connection, SQLite an `flock` on a sidecar file (see [`run_lock`]).
     pub async fn lock(
         &mut self,
         url: &DatabaseUrl,
@@ -224,7 +225,7 @@ impl Database {
     ) -> Result<()> {
         match self {
             Database::Postgres(pg) => pg.lock(url, lock_name, timeout).await,
-            Database::Sqlite(_) => Ok(()),
+            Database::Sqlite(sqlite) => sqlite.lock(timeout).await,
         }
     }
 

@@ -25,6 +25,10 @@ pub struct Sqlite {
     /// no-transaction migration's "started" row is written under the lock that checked the
     /// history, so two processes never both start it.
     commit_after_next: bool,
+    /// The database file (`None`: an in-memory database, private to this process).
+    file: Option<std::path::PathBuf>,
+    /// The run-level lock of a mutating command, held until the session ends.
+    run_lock: Option<super::run_lock::RunLock>,
 }
 
 impl Sqlite {
@@ -53,11 +57,30 @@ impl Sqlite {
                 reason: open_failure_reason(&connect_options, options.create_if_missing, &err),
                 retryable: false,
             })?;
+        let filename = connect_options.get_filename();
+        let in_memory = filename
+            .to_string_lossy()
+            .starts_with("file:sqlx-in-memory-")
+            || url.expose().contains("mode=memory");
         Ok(Sqlite {
             conn,
             lock_timeout: options.lock_timeout,
             commit_after_next: false,
+            file: (!in_memory && !filename.as_os_str().is_empty()).then(|| filename.to_path_buf()),
+            run_lock: None,
         })
+    }
+
+    /// Takes the run-level lock (see [`super::run_lock`]) for the rest of the session, so
+    /// a second run waits for the first instead of planning against its half-done work.
+    pub(crate) async fn lock(&mut self, timeout: Duration) -> Result<()> {
+        if self.run_lock.is_some() {
+            return Ok(());
+        }
+        if let Some(file) = &self.file {
+            self.run_lock = Some(super::run_lock::RunLock::acquire(file, timeout).await?);
+        }
+        Ok(())
     }
 
     pub(crate) async fn columns_of(&mut self, table: &str) -> Result<Vec<String>> {

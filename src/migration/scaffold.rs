@@ -168,6 +168,14 @@ pub fn guess_table_and_column(name: &str) -> (String, String) {
     (table, column.unwrap_or_else(|| "new_column".into()))
 }
 
+/// The rule for what a template is: a directory holding an `up.sql` (`down.sql` optional).
+/// Anything else in a templates directory (such as this repository's `templates/deploy/`,
+/// which holds a Dockerfile and Kubernetes manifests) is not a template: it is not listed,
+/// and `new --template` refuses it by name.
+pub fn is_template_dir(dir: &Path) -> bool {
+    dir.join("up.sql").is_file()
+}
+
 /// Every template available: the built-in ones, overridden or extended by `override_dir`.
 pub fn available_templates(override_dir: Option<&Path>) -> Result<Vec<String>> {
     let mut names: Vec<String> = BUILTIN.iter().map(|(n, _, _)| n.to_string()).collect();
@@ -175,7 +183,7 @@ pub fn available_templates(override_dir: Option<&Path>) -> Result<Vec<String>> {
         let entries = fs::read_dir(dir).map_err(|e| template_dir_error(dir, &e))?;
         for entry in entries {
             let entry = entry.map_err(|e| template_dir_error(dir, &e))?;
-            if entry.path().join("up.sql").is_file() {
+            if is_template_dir(&entry.path()) {
                 names.push(entry.file_name().to_string_lossy().into_owned());
             }
         }
@@ -210,6 +218,20 @@ pub fn load_template(name: &str, override_dir: Option<&Path>) -> Result<Template
             .hint(TEMPLATES_HINT));
         }
         let up_path = dir.join(name).join("up.sql");
+        if !is_template_dir(&dir.join(name))
+            && dir.join(name).is_dir()
+            && !BUILTIN.iter().any(|(n, _, _)| *n == name)
+        {
+            return Err(Error::input(
+                ErrorCode::UnknownTemplate,
+                format!("`{name}` is not a migration template: its directory has no up.sql"),
+            )
+            .at_path(&dir.join(name))
+            .hint(format!(
+                "a template is a directory with an up.sql (and optionally a down.sql); available templates: {}",
+                available_templates(Some(dir))?.join(", ")
+            )));
+        }
         if up_path.is_file() {
             let read = |path: &Path| -> Result<TemplateFile> {
                 let source = fs::read_to_string(path)
@@ -602,6 +624,41 @@ mod tests {
         let err = render(&file, &vars(Dialect::Postgres)).unwrap_err();
         assert_eq!(err.code, ErrorCode::BadTemplate);
         assert_eq!(err.location.as_deref(), Some("templates/x/up.sql:2"));
+    }
+
+    /// This repository's `templates/`: every directory with an up.sql is a built-in
+    /// template, and `deploy/` (a Dockerfile and manifests) is not a template at all, even
+    /// when a workspace points `templates` at this directory.
+    #[test]
+    fn only_directories_with_up_sql_are_templates() {
+        let repo_templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut dirs: Vec<String> = fs::read_dir(&repo_templates)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| is_template_dir(p))
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        dirs.sort();
+        let mut builtin: Vec<&str> = BUILTIN.iter().map(|(n, _, _)| *n).collect();
+        builtin.sort();
+        assert_eq!(dirs, builtin, "templates/ and BUILTIN disagree");
+        assert!(repo_templates.join("deploy").is_dir());
+        assert!(!is_template_dir(&repo_templates.join("deploy")));
+
+        let listed = available_templates(Some(&repo_templates)).unwrap();
+        assert!(!listed.contains(&"deploy".to_string()), "{listed:?}");
+        assert!(listed.contains(&"default".to_string()), "{listed:?}");
+
+        let err = load_template("deploy", Some(&repo_templates)).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnknownTemplate);
+        assert!(err.message.contains("has no up.sql"), "{}", err.message);
+        assert!(err.location.unwrap().ends_with("templates/deploy"));
+        assert!(!err.hint.unwrap().contains("deploy"));
+        // Without a templates directory, `deploy` is simply not a template.
+        let err = load_template("deploy", None).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnknownTemplate);
+        // A built-in name still loads the override when it is a template.
+        assert!(load_template("default", Some(&repo_templates)).is_ok());
     }
 
     #[test]

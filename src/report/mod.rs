@@ -1,4 +1,7 @@
-//! Rendering results for people (coloured, concise) and for machines (one JSON object).
+//! Rendering results for people (coloured, concise) and for machines (one JSON object, or
+//! JSON Lines [`events`] for the commands that run migrations).
+
+pub mod events;
 
 use std::io::{IsTerminal, Write};
 

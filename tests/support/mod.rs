@@ -156,6 +156,99 @@ impl Outcome {
             .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", self.stdout))
     }
 
+    /// The stdout of `up`/`down`/`redo`/`reset --format json` as its events (JSON Lines),
+    /// checked against the schema of docs/deploy.md: every line one object with an RFC 3339
+    /// UTC `ts` and an `event`; `started` first (unless the run failed before it), then
+    /// `applied`/`reverted`/`skipped`, then `finished` or, last, `error`.
+    #[track_caller]
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        let events: Vec<serde_json::Value> = self
+            .stdout
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| {
+                    panic!("not a JSON line ({e}): {line}\nstdout:\n{}", self.stdout)
+                })
+            })
+            .collect();
+        let kinds: Vec<&str> = events
+            .iter()
+            .map(|event| {
+                let ts = event["ts"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no ts: {event}"));
+                assert!(
+                    ts.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(ts).is_ok(),
+                    "ts is not RFC 3339 UTC: {event}"
+                );
+                event["event"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no event: {event}"))
+            })
+            .collect();
+        let shape = kinds.join(" ");
+        let body = |list: &[&str]| {
+            list.iter()
+                .all(|k| ["applied", "reverted", "skipped"].contains(k))
+        };
+        let ok = match kinds.as_slice() {
+            ["error"] => true,
+            ["started", middle @ .., "finished" | "error"] => body(middle),
+            _ => false,
+        };
+        assert!(
+            ok,
+            "unexpected event sequence: {shape}\nstdout:\n{}",
+            self.stdout
+        );
+        events
+    }
+
+    /// The events of a run folded into one object, as `--format json` printed before runs
+    /// became event streams: `database` and `set` (from `started`), `applied` and `reverted`
+    /// (lists of `{version, name, duration_ms, direction, skipped}`; `skipped` events land in the list of
+    /// their direction), `finished`, and `error` (the `error` event's fields).
+    #[track_caller]
+    pub fn run_json(&self) -> serde_json::Value {
+        use serde_json::{Value, json};
+        let mut folded = json!({"applied": [], "reverted": []});
+        for event in self.events() {
+            let kind = event["event"].as_str().unwrap_or_default().to_string();
+            let mut fields = event.as_object().cloned().unwrap_or_default();
+            fields.remove("ts");
+            fields.remove("event");
+            let list = match kind.as_str() {
+                "started" => {
+                    folded["database"] = fields["database"].clone();
+                    folded["set"] = fields["set"].clone();
+                    folded["started"] = Value::Object(fields);
+                    continue;
+                }
+                "finished" => {
+                    folded["finished"] = Value::Object(fields);
+                    continue;
+                }
+                "error" => {
+                    folded["error"] = Value::Object(fields);
+                    continue;
+                }
+                "applied" => "applied",
+                "reverted" => "reverted",
+                _ if fields["direction"] == "up" => "applied",
+                _ => "reverted",
+            };
+            let run = json!({
+                "version": fields["version"],
+                "name": fields["name"],
+                "duration_ms": fields.get("duration_ms").cloned().unwrap_or(Value::Null),
+                "direction": if list == "applied" { "up" } else { "down" },
+                "skipped": kind == "skipped",
+            });
+            folded[list].as_array_mut().expect("list").push(run);
+        }
+        folded
+    }
+
     #[track_caller]
     pub fn assert_code(self, code: i32) -> Self {
         assert_eq!(
@@ -324,6 +417,53 @@ impl Pg {
                 .await
                 .unwrap_or_else(|e| panic!("{sql}: {e}"));
         })
+    }
+
+    /// Creates login role `role` (a superuser, so every command works) that must authenticate
+    /// with `password` (scram-sha-256; the cluster trusts everyone else), and waits until the
+    /// server has loaded the rule.
+    pub fn password_role(&self, role: &str, password: &str) {
+        let admin = self.server.url();
+        self.execute(
+            &admin,
+            &format!("CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{password}'"),
+        );
+        let hba = self.server.data_dir().join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        // The first matching line wins: ours goes first.
+        std::fs::write(&hba, format!("local all {role} scram-sha-256\n{rules}"))
+            .expect("write pg_hba.conf");
+        self.execute(&admin, "SELECT pg_reload_conf()");
+        // The postmaster reloads asynchronously: wait until a wrong password is refused.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let wrong = self.url_as(role, "not-the-password", "postgres");
+        while self.can_connect(&wrong) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not load the password rule for {role}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            self.can_connect(&self.url_as(role, password, "postgres")),
+            "{role} cannot log in with its password"
+        );
+    }
+
+    /// The URL of `database` for `role` with `password` (over the cluster's socket).
+    pub fn url_as(&self, role: &str, password: &str, database: &str) -> String {
+        let url = self.server.url_for(database);
+        let rest = url
+            .strip_prefix("postgres://postgres@")
+            .unwrap_or_else(|| panic!("unexpected cluster URL {url}"));
+        format!("postgres://{role}:{password}@{rest}")
+    }
+
+    /// Whether a connection to `url` succeeds.
+    pub fn can_connect(&self, url: &str) -> bool {
+        use sqlx::Connection;
+        self.runtime
+            .block_on(async { sqlx::PgConnection::connect(url).await.is_ok() })
     }
 
     /// The tables of the `public` schema, sorted.
