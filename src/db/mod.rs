@@ -398,6 +398,17 @@ pub(crate) fn driver_reason(err: &sqlx::Error) -> String {
 
 /// An error of our own SQL (history bookkeeping, locking): exit 3, the database misbehaved.
 pub(crate) fn database_error(context: &str, err: &sqlx::Error) -> Error {
+    // SQLITE_NOTADB: the URL names a file, but not a SQLite database.
+    if let sqlx::Error::Database(db) = err
+        && db.code().as_deref() == Some("26")
+    {
+        return Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::DatabaseUnreachable,
+            format!("{context}: the file is not a SQLite database"),
+        )
+        .hint("check the path in the URL: it names a file that something else wrote");
+    }
     Error::new(
         ErrorClass::Unreachable,
         ErrorCode::DatabaseError,
