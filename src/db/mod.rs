@@ -407,7 +407,18 @@ pub(crate) fn database_error(context: &str, err: &sqlx::Error) -> Error {
             ErrorCode::DatabaseUnreachable,
             format!("{context}: the file is not a SQLite database"),
         )
-        .hint("check the path in the URL: it names a file that something else wrote");
+        .hint("check the path in the URL: that file exists but holds something else");
+    }
+    // insufficient_privilege: the user may connect, but not do what the history needs.
+    if let sqlx::Error::Database(db) = err
+        && db.code().as_deref() == Some("42501")
+    {
+        return Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::DatabaseError,
+            format!("{context}: {}", driver_reason(err)),
+        )
+        .hint("run migrations as a user that owns the schema, or grant this one what the history table needs (e.g. GRANT CREATE ON SCHEMA public TO it)");
     }
     Error::new(
         ErrorClass::Unreachable,

@@ -577,7 +577,7 @@ fn refuse_empty_up(up: &Script) -> Result<()> {
     let what = if up.sql.is_empty() {
         "the up script is empty"
     } else {
-        "the up script holds no SQL, only whitespace"
+        "the up script holds no SQL (only whitespace and `;`)"
     };
     Err(Error::input(ErrorCode::EmptyMigration, what)
         .at_path(&up.path)
