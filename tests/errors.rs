@@ -1461,3 +1461,42 @@ fn postgres_user_without_create_privilege() {
     assert!(pg.tables(&url).is_empty(), "nothing was created");
     snapshot("postgres_no_create_privilege", &outcome);
 }
+
+/// `status` on a SQLite file that does not exist: `status` only reads, so it does not create
+/// the file, and says which commands would.
+#[test]
+fn status_of_a_sqlite_file_that_does_not_exist() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let args = ["status", "--database-url", "sqlite:app.db"];
+    let outcome = run(&ws, &args).assert_code(3);
+    assert_json_error(&ws, &args, "database-unreachable", 3);
+    assert!(!ws.path().join("app.db").exists());
+    insta::assert_snapshot!("sqlite_status_missing_file", outcome.snapshot());
+}
+
+/// `down` reaching a migration without a down script (sqlx simple files): exit 1, nothing
+/// reverted.
+#[test]
+fn down_past_an_irreversible_migration() {
+    let ws = Workspace::copy("sqlx-style");
+    let migrations = ws.path().join("migrations");
+    std::fs::remove_file(migrations.join("20240201000000_index_notes.down.sql")).unwrap();
+    std::fs::rename(
+        migrations.join("20240201000000_index_notes.up.sql"),
+        migrations.join("20240201000000_index_notes.sql"),
+    )
+    .unwrap();
+    run(&ws, &["up", "--database-url", "sqlite:app.db"]).assert_code(0);
+    let args = ["down", "--database-url", "sqlite:app.db"];
+    let outcome = run(&ws, &args).assert_code(1);
+    assert_json_error(&ws, &args, "irreversible-migration", 1);
+    assert_eq!(
+        support::sqlite_query(
+            &sqlite_url(&ws, "app.db"),
+            "SELECT count(*) || '' FROM _cargo_migrate"
+        ),
+        [[Some("2".to_string())]],
+        "nothing was reverted"
+    );
+    insta::assert_snapshot!("down_irreversible", outcome.snapshot());
+}

@@ -373,7 +373,7 @@ fn connect_error(url: &DatabaseUrl, failure: &ConnectFailure, waited: Duration) 
     .at(url.redacted())
     .hint(match (url.dialect(), failure.retryable) {
         (Dialect::Sqlite, _) => {
-            "check the file's path and permissions; `up` creates a missing file, `status` does not"
+            "check the path in the URL and the permissions of the file and its directory"
         }
         (_, true) => {
             "check that the server runs and the host and port are right; --wait SECS keeps retrying while it starts"
