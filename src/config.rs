@@ -351,7 +351,19 @@ fn is_image_reference(image: &str) -> bool {
     let name = &reference[..name_end];
     image.chars().all(allowed)
         && !name.is_empty()
-        && name.split('/').all(|part| {
+        && name.split('/').enumerate().all(|(index, part)| {
+            // Only a registry (the first of several parts) may carry a `:port`.
+            let part = match part.split_once(':') {
+                Some((host, port))
+                    if index == 0
+                        && name.contains('/')
+                        && !port.is_empty()
+                        && port.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    host
+                }
+                _ => part,
+            };
             part.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && !part.contains([':', '@', '+', '='])
         })

@@ -44,7 +44,11 @@ fn bad_input_catalogue_names_existing_tests() {
         .filter(|line| line.starts_with("| "))
         .map(cells)
         .filter_map(|row| {
-            let code = row.get(1)?.strip_prefix('`')?.strip_suffix('`')?.to_string();
+            let code = row
+                .get(1)?
+                .strip_prefix('`')?
+                .strip_suffix('`')?
+                .to_string();
             Some((code, row.first()?.clone()))
         })
         .collect();
@@ -62,7 +66,11 @@ fn bad_input_catalogue_names_existing_tests() {
     for (index, row) in rows.iter().enumerate() {
         let context = format!("docs/errors.md catalogue row {row:?}");
         assert_eq!(row.len(), 7, "{context}: expected 7 columns");
-        assert_eq!(row[0], (index + 1).to_string(), "{context}: rows are numbered 1, 2, …");
+        assert_eq!(
+            row[0],
+            (index + 1).to_string(),
+            "{context}: rows are numbered 1, 2, …"
+        );
         let test = row[6]
             .strip_prefix('`')
             .and_then(|t| t.strip_suffix('`'))
@@ -85,7 +93,10 @@ fn bad_input_catalogue_names_existing_tests() {
         let (exit, code) = (&row[4], &row[5]);
         match code.as_str() {
             "(clap)" => assert_eq!(exit, "2", "{context}: usage errors exit with 2"),
-            "—" => assert_eq!(exit, "0", "{context}: a row without a code is accepted input"),
+            "—" => assert_eq!(
+                exit, "0",
+                "{context}: a row without a code is accepted input"
+            ),
             code => {
                 let documented = exit_of
                     .get(code)

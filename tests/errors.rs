@@ -926,15 +926,21 @@ fn migration_entry_that_is_a_symlink_loop() {
     let migrations = ws.path().join("migrations");
     std::os::unix::fs::symlink(".keep-link", migrations.join(".keep-link")).unwrap();
     run(&ws, &["list"]).assert_code(0);
-    std::os::unix::fs::symlink("20240103000000_loop", migrations.join("20240103000000_loop"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        "20240103000000_loop",
+        migrations.join("20240103000000_loop"),
+    )
+    .unwrap();
     let outcome = run(&ws, &["list"]).assert_code(2);
     assert_error_code(&ws, &["list"], "unreadable-file");
     insta::assert_snapshot!("symlink_loop", outcome.snapshot());
 
     std::fs::remove_file(migrations.join("20240103000000_loop")).unwrap();
-    std::os::unix::fs::symlink("/nonexistent/shared", migrations.join("20240103000000_shared"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        "/nonexistent/shared",
+        migrations.join("20240103000000_shared"),
+    )
+    .unwrap();
     let dangling = run(&ws, &["list"]).assert_code(2);
     assert!(
         dangling
@@ -1209,7 +1215,13 @@ fn usage_error(fixture: &str, args: &[&str], name: &str) -> Outcome {
 #[test]
 fn up_to_an_unknown_version() {
     let ws = Workspace::copy("sqlite-lifecycle");
-    let args = ["up", "--database-url", "sqlite:app.db", "--to", "20990101000000"];
+    let args = [
+        "up",
+        "--database-url",
+        "sqlite:app.db",
+        "--to",
+        "20990101000000",
+    ];
     let outcome = run(&ws, &args).assert_code(2);
     assert_json_error(&ws, &args, "unknown-version", 2);
     assert_eq!(
@@ -1237,7 +1249,14 @@ fn down_count_of_zero() {
 fn down_count_with_all() {
     usage_error(
         "sqlite-lifecycle",
-        &["down", "-n", "2", "--all", "--database-url", "sqlite:app.db"],
+        &[
+            "down",
+            "-n",
+            "2",
+            "--all",
+            "--database-url",
+            "sqlite:app.db",
+        ],
         "down_count_with_all",
     );
 }
@@ -1246,7 +1265,12 @@ fn down_count_with_all() {
 fn resolve_without_an_outcome() {
     usage_error(
         "sqlite-lifecycle",
-        &["resolve", "20240101000000", "--database-url", "sqlite:app.db"],
+        &[
+            "resolve",
+            "20240101000000",
+            "--database-url",
+            "sqlite:app.db",
+        ],
         "resolve_without_outcome",
     );
 }
@@ -1264,7 +1288,13 @@ fn check_reversibility_that_does_not_parse() {
 fn lock_timeout_that_is_not_a_number() {
     usage_error(
         "sqlite-lifecycle",
-        &["up", "--lock-timeout", "abc", "--database-url", "sqlite:app.db"],
+        &[
+            "up",
+            "--lock-timeout",
+            "abc",
+            "--database-url",
+            "sqlite:app.db",
+        ],
         "lock_timeout_not_a_number",
     );
 }
@@ -1288,7 +1318,13 @@ fn diff_from_an_unknown_source() {
 #[test]
 fn diff_from_history_at_an_unknown_version() {
     let ws = Workspace::copy("sqlite-lifecycle");
-    let args = ["diff", "--from", "history@20990101000000", "--to", "history"];
+    let args = [
+        "diff",
+        "--from",
+        "history@20990101000000",
+        "--to",
+        "history",
+    ];
     let outcome = run_writing(&ws, &args).assert_code(2);
     assert_error_code(&ws, &args, "unknown-version");
     insta::assert_snapshot!("diff_unknown_version", outcome.snapshot());
@@ -1393,7 +1429,11 @@ fn resolve_applied_of_a_migration_whose_file_is_gone() {
 #[test]
 fn sqlite_file_that_is_not_a_database() {
     let ws = Workspace::copy("sqlite-lifecycle");
-    write(&ws, "app.db", "name,email\nada,ada@example.com\n".repeat(20));
+    write(
+        &ws,
+        "app.db",
+        "name,email\nada,ada@example.com\n".repeat(20),
+    );
     let args = ["status", "--database-url", "sqlite:app.db"];
     let outcome = run(&ws, &args).assert_code(3);
     assert_json_error(&ws, &args, "database-unreachable", 3);

@@ -46,7 +46,9 @@ pub struct DownArgs {
 /// script) asks for nothing and is surely a mistake.
 pub(super) fn parse_count(text: &str) -> std::result::Result<usize, String> {
     match text.parse::<usize>() {
-        Ok(0) => Err("N must be at least 1 (without -n, the newest migration is the one)".to_string()),
+        Ok(0) => {
+            Err("N must be at least 1 (without -n, the newest migration is the one)".to_string())
+        }
         Ok(n) => Ok(n),
         Err(err) => Err(err.to_string()),
     }

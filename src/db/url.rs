@@ -38,7 +38,11 @@ impl DatabaseUrl {
         let scheme = text
             .split_once(':')
             .map(|(s, _)| s.to_ascii_lowercase())
-            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+            .filter(|s| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            });
         let dialect = match scheme.as_deref() {
             Some("postgres" | "postgresql") => Dialect::Postgres,
             Some("sqlite") => Dialect::Sqlite,
@@ -427,5 +431,24 @@ mod tests {
         assert_eq!(sqlite_path("sqlite:app.db"), "app.db");
         assert_eq!(sqlite_path("sqlite://app.db?mode=rwc"), "app.db");
         assert_eq!(sqlite_path("sqlite:///tmp/app.db"), "/tmp/app.db");
+    }
+
+    #[test]
+    fn malformed_urls_are_bad_input() {
+        let message = |text: &str| {
+            let err = DatabaseUrl::parse(text, "x").unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadDatabaseUrl, "{text}");
+            err.message
+        };
+        assert_eq!(message("  "), "the database URL is empty");
+        assert!(message("hunter2").contains("no scheme"));
+        assert!(!message("hunter2").contains("hunter2"));
+        assert!(message("postgres://u:50%off@h/db").contains("password"));
+        assert!(message("postgres://u@h/db%zz").contains("database name"));
+        assert!(message("postgres://u@h/db?sslmode=required").contains("ssl_mode"));
+        assert!(message("sqlite:app.db?mode=bogus").contains("mode"));
+        // Proper escapes and options pass.
+        DatabaseUrl::parse("postgres://u:50%25off@h/db?sslmode=require", "x").unwrap();
+        DatabaseUrl::parse("sqlite:app.db?mode=rwc", "x").unwrap();
     }
 }

@@ -846,6 +846,15 @@ mod tests {
     }
 
     #[test]
+    fn empty_scripts_have_nothing_but_whitespace_and_semicolons() {
+        assert!(is_empty_script(""));
+        assert!(is_empty_script("\u{feff}\n ;\r\n\t;;"));
+        assert!(!is_empty_script("-- nothing to do on SQLite\n"));
+        assert!(!is_empty_script("/* kept for version parity */"));
+        assert!(!is_empty_script("SELECT 1"));
+    }
+
+    #[test]
     fn wildcards() {
         assert!(wildcard_match("*.txt", "notes.txt"));
         assert!(wildcard_match("data_*", "data_x.sql"));
