@@ -18,6 +18,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("dialect", "one of postgres, sqlite or mysql"),
     ("layout", "the layout of a new set: directory or sqlx"),
     (
+        "history",
+        "whose history table to keep: cargo-migrate, sqlx or diesel",
+    ),
+    (
         "history-table",
         "the history table's name, e.g. _cargo_migrate or app.history",
     ),
@@ -28,6 +32,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "image",
         "the Docker image for disposable databases, e.g. postgres:17",
+    ),
+    (
+        "sandbox",
+        "the disposable database used without a URL: auto, docker, local or sqlite",
     ),
     (
         "database-url-env",
@@ -156,7 +164,18 @@ impl MigrateConfig {
                     }
                     config.history_table = Some(name.to_string());
                 }
-                "image" => config.image = Some(non_empty(text()?, key, table, &at)?.to_string()),
+                "image" => {
+                    let image = non_empty(text()?, key, table, &at)?;
+                    if !is_image_reference(image) {
+                        return Err(Error::input(
+                            ErrorCode::BadConfig,
+                            format!("`image` in {table} is not a Docker image reference: `{image}`"),
+                        )
+                        .at(at())
+                        .hint("write it as name:tag, e.g. postgres:17 or registry.example.com/team/postgres:17-alpine"));
+                    }
+                    config.image = Some(image.to_string());
+                }
                 "sandbox" => {
                     config.sandbox = Some(text()?.parse().map_err(|reason: String| {
                         Error::input(
@@ -315,6 +334,47 @@ pub fn is_identifier(name: &str) -> bool {
     }
 }
 
+/// `[registry[:port]/]name[:tag][@digest]` as Docker spells it: no spaces or other
+/// characters Docker refuses, a lowercase name, and no empty part.
+fn is_image_reference(image: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._-/:@+=".contains(c);
+    let (reference, digest) = match image.split_once('@') {
+        Some((reference, digest)) => (reference, Some(digest)),
+        None => (image, None),
+    };
+    // The tag is after the last `:` that follows the last `/` (a registry's port comes before).
+    let last_part = reference.rsplit('/').next().unwrap_or(reference);
+    let (name_end, tag) = match last_part.rsplit_once(':') {
+        Some((_, tag)) => (reference.len() - tag.len() - 1, Some(tag)),
+        None => (reference.len(), None),
+    };
+    let name = &reference[..name_end];
+    image.chars().all(allowed)
+        && !name.is_empty()
+        && name.split('/').enumerate().all(|(index, part)| {
+            // Only a registry (the first of several parts) may carry a `:port`.
+            let part = match part.split_once(':') {
+                Some((host, port))
+                    if index == 0
+                        && name.contains('/')
+                        && !port.is_empty()
+                        && port.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    host
+                }
+                _ => part,
+            };
+            part.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && !part.contains([':', '@', '+', '='])
+        })
+        && !name
+            .rsplit('/')
+            .next()
+            .is_some_and(|repo| repo.chars().any(|c| c.is_ascii_uppercase()))
+        && tag.is_none_or(|t| !t.is_empty() && !t.contains(['@', '+', '=']))
+        && digest.is_none_or(|d| d.contains(':') && !d.ends_with(':'))
+}
+
 fn is_env_var_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
@@ -418,5 +478,35 @@ mod tests {
         assert!(!is_identifier("a.b.c"));
         assert!(!is_identifier("1abc"));
         assert!(!is_identifier("a-b"));
+    }
+
+    #[test]
+    fn image_references() {
+        for good in [
+            "postgres",
+            "postgres:17",
+            "postgres:15-alpine",
+            "library/postgres:16.4",
+            "registry.example.com:5000/team/postgres:17",
+            "postgres@sha256:0123abcd",
+            "postgres:17@sha256:0123abcd",
+        ] {
+            assert!(is_image_reference(good), "{good}");
+        }
+        for bad in [
+            "not an image!",
+            "Postgres:17",
+            "postgres:",
+            ":17",
+            "-postgres",
+            "/postgres",
+            "postgres//x",
+            "postgres@sha256",
+            "postgres:17 ",
+        ] {
+            assert!(!is_image_reference(bad), "{bad}");
+        }
+        let err = parse(json!({"image": "not an image!"})).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadConfig);
     }
 }

@@ -66,6 +66,7 @@ error_codes! {
     DownWithoutUp => "down-without-up",
     DuplicateName => "duplicate-name",
     DuplicateVersion => "duplicate-version",
+    EmptyMigration => "empty-migration",
     FailedMigration => "failed-migration",
     HistoryTableMismatch => "history-table-mismatch",
     IrreversibleMigration => "irreversible-migration",

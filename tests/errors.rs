@@ -1,9 +1,13 @@
-//! Bad input: every way a user can hand cargo-migrate a broken workspace, configuration or
-//! command line. Each case runs the real binary, expects exit code 2, pins the whole output
-//! with a snapshot, and (for `new`) checks that nothing was written.
+//! Bad input: every way a user can hand cargo-migrate a broken workspace, configuration,
+//! database URL, command line or database state. Each case runs the real binary, checks it did
+//! not panic, checks the exit code (1 a check failed, 2 bad input, 3 unreachable) and the JSON
+//! error `code`, pins the whole human output with a snapshot, and (for `new`) checks that
+//! nothing was written. `docs/errors.md` keeps the catalogue of these cases as a table
+//! (checked against this file by `tests/docs.rs`).
 //!
 //! The broken workspaces live in `fixtures/broken/<case>/`; cases that need no special files use
-//! the good fixtures or an empty directory. Permission cases create their state at test time.
+//! the good fixtures or an empty directory, and make their state at test time (permissions,
+//! symbolic links, byte-level encodings, databases).
 
 mod support;
 
@@ -757,4 +761,790 @@ fn json_error_from_new_writes_nothing() {
     assert_eq!(error["exit_code"], 2);
     assert_eq!(error["location"], "Cargo.toml");
     assert!(error["hint"].as_str().unwrap().contains("-p/--package"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// More helpers: edited fixtures, JSON errors of any exit code, filtered snapshots
+// ---------------------------------------------------------------------------------------------
+
+/// Filters for output that changes between runs: durations, timestamps, socket directories.
+const FILTERS: &[(&str, &str)] = &[
+    (r"(?:/[^\s/?&%]+)*/cm-[A-Za-z0-9]{6}\b", "[SOCKET]"),
+    (r"\(\d+(?:\.\d+)? m?s\)", "([DURATION])"),
+    (r"\bin \d+(?:\.\d+)? m?s\b", "in [DURATION]"),
+    (r"\b\d+ ms\b", "[MS] ms"),
+    (
+        r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?",
+        "[TIMESTAMP]",
+    ),
+];
+
+/// Pins `outcome` as snapshot `name` with [`FILTERS`] applied.
+#[track_caller]
+fn snapshot(name: &str, outcome: &Outcome) {
+    insta::with_settings!({filters => FILTERS.to_vec()}, {
+        insta::assert_snapshot!(name, outcome.snapshot());
+    });
+}
+
+/// Runs `ARGS --format json` and checks the error's `code` and `exit_code`; unlike
+/// [`assert_error_code`], for commands that may touch a database.
+#[track_caller]
+fn assert_json_error(ws: &Workspace, args: &[&str], code: &str, exit: i32) {
+    let mut json_args = vec!["--format", "json"];
+    json_args.extend_from_slice(args);
+    let outcome = run(ws, &json_args).assert_code(exit);
+    // Commands that run migrations print JSON Lines events, the error as the last one; the
+    // others print one `{"error": …}` object.
+    let last = outcome.stdout.lines().last().unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(last).expect("a JSON line");
+    let error = if json["event"] == "error" {
+        &json
+    } else {
+        &json["error"]
+    };
+    assert_eq!(error["code"], code, "{json}");
+    assert_eq!(error["exit_code"], exit, "{json}");
+}
+
+/// Writes `bytes` to `relative` in `ws`, creating directories.
+fn write(ws: &Workspace, relative: &str, bytes: impl AsRef<[u8]>) {
+    let path = ws.path().join(relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("write {path:?}: {e}"));
+}
+
+/// `fixtures/single` (a PostgreSQL set) with `line` added to its `[package.metadata.migrate]`.
+fn single_with_config(line: &str) -> Workspace {
+    let ws = Workspace::copy("single");
+    let manifest = ws.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let edited = text.replace(
+        "dialect = \"postgres\"\n",
+        &format!("dialect = \"postgres\"\n{line}\n"),
+    );
+    assert_ne!(edited, text, "fixtures/single's configuration changed");
+    std::fs::write(&manifest, edited).unwrap();
+    ws
+}
+
+/// The newest migration of `fixtures/single`.
+const SINGLE_NEWEST: &str = "migrations/20240102090000_add_email_to_users";
+
+// ---------------------------------------------------------------------------------------------
+// Migration files: contents, encodings, links
+// ---------------------------------------------------------------------------------------------
+
+/// A 0-byte up script is a scaffold nobody filled in: refused when the set is read, so `up`
+/// can never record a migration that did nothing.
+#[test]
+fn empty_up_script_is_refused() {
+    let ws = Workspace::copy("single");
+    write(&ws, &format!("{SINGLE_NEWEST}/up.sql"), "");
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "empty-migration");
+    assert!(
+        outcome
+            .stderr
+            .contains(&format!("--> {SINGLE_NEWEST}/up.sql")),
+        "{}",
+        outcome.stderr
+    );
+    insta::assert_snapshot!("empty_up_script", outcome.snapshot());
+}
+
+/// Whitespace, a byte order mark and stray `;` are no SQL either (sqlx layout here).
+#[test]
+fn up_script_of_whitespace_and_semicolons_is_refused() {
+    let ws = Workspace::copy("sqlx-style");
+    write(
+        &ws,
+        "migrations/20240201000000_index_notes.up.sql",
+        "\u{feff}\n  ;\r\n\t;;\n",
+    );
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "empty-migration");
+    insta::assert_snapshot!("whitespace_up_script", outcome.snapshot());
+}
+
+/// The decision's other half: an up script of only comments is accepted. Real histories use
+/// one as a deliberate no-op (vaultwarden's SQLite tree: "Integer size in SQLite is already
+/// i64, so we don't need to do anything"), and every tool's scaffold (ours, diesel's, sqlx's)
+/// is one, so `new` followed by `list` must keep working.
+#[test]
+fn comment_only_up_script_is_accepted() {
+    let ws = Workspace::copy("single");
+    write(
+        &ws,
+        &format!("{SINGLE_NEWEST}/up.sql"),
+        "-- Nothing to do on PostgreSQL: the column exists since create_users.\n/* kept so versions match the SQLite tree */\n",
+    );
+    let outcome = run(&ws, &["list", "-v"]).assert_code(0);
+    insta::assert_snapshot!("comment_only_up_script", outcome.snapshot());
+}
+
+/// A script saved as UTF-16 ("Unicode" in Windows editors) is named as such, not as a stray
+/// Latin-1 byte.
+#[test]
+fn utf16_script_is_named_as_utf16() {
+    let ws = Workspace::copy("single");
+    let mut bytes = vec![0xff, 0xfe];
+    for unit in "SELECT 1;\n".encode_utf16() {
+        bytes.extend(unit.to_le_bytes());
+    }
+    write(&ws, &format!("{SINGLE_NEWEST}/up.sql"), bytes);
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "non-utf8-sql");
+    assert!(outcome.stderr.contains("UTF-16"), "{}", outcome.stderr);
+    insta::assert_snapshot!("utf16_script", outcome.snapshot());
+}
+
+/// `up.sql` that is a directory.
+#[test]
+fn up_sql_that_is_a_directory() {
+    let ws = Workspace::copy("single");
+    let up = ws.path().join(SINGLE_NEWEST).join("up.sql");
+    std::fs::remove_file(&up).unwrap();
+    std::fs::create_dir(&up).unwrap();
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "unreadable-file");
+    insta::assert_snapshot!("up_sql_is_a_directory", outcome.snapshot());
+}
+
+/// `up.sql` as a symbolic link to a file that is gone: a broken file, not a missing one (which
+/// would blame `down.sql` for having no `up.sql`).
+#[test]
+fn up_sql_that_is_a_dangling_symlink() {
+    let ws = Workspace::copy("single");
+    let up = ws.path().join(SINGLE_NEWEST).join("up.sql");
+    std::fs::remove_file(&up).unwrap();
+    std::os::unix::fs::symlink("../shared/add_email.sql", &up).unwrap();
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "unreadable-file");
+    insta::assert_snapshot!("up_sql_dangling_symlink", outcome.snapshot());
+}
+
+/// A symbolic link loop (and a link to nothing) among the migrations: named as a broken link,
+/// not as a badly named migration. Links under a dotfile name are ignored like any dotfile.
+#[test]
+fn migration_entry_that_is_a_symlink_loop() {
+    let ws = Workspace::copy("single");
+    let migrations = ws.path().join("migrations");
+    std::os::unix::fs::symlink(".keep-link", migrations.join(".keep-link")).unwrap();
+    run(&ws, &["list"]).assert_code(0);
+    std::os::unix::fs::symlink(
+        "20240103000000_loop",
+        migrations.join("20240103000000_loop"),
+    )
+    .unwrap();
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "unreadable-file");
+    insta::assert_snapshot!("symlink_loop", outcome.snapshot());
+
+    std::fs::remove_file(migrations.join("20240103000000_loop")).unwrap();
+    std::os::unix::fs::symlink(
+        "/nonexistent/shared",
+        migrations.join("20240103000000_shared"),
+    )
+    .unwrap();
+    let dangling = run(&ws, &["list"]).assert_code(2);
+    assert!(
+        dangling
+            .stderr
+            .contains("broken symbolic link to `/nonexistent/shared`: its target does not exist"),
+        "{}",
+        dangling.stderr
+    );
+}
+
+/// A stray file in a sqlx-style set: the hint shows the sqlx pattern, not the directory one.
+#[test]
+fn unknown_file_in_a_sqlx_set() {
+    let ws = Workspace::copy("sqlx-style");
+    write(&ws, "migrations/notes.txt", "to do: index tags\n");
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "bad-migration-name");
+    assert!(
+        outcome.stderr.contains("<version>_<name>.sql"),
+        "{}",
+        outcome.stderr
+    );
+    insta::assert_snapshot!("unknown_file_sqlx", outcome.snapshot());
+}
+
+/// sqlx: a `.down.sql` beside a simple `.sql` (sqlx would run the simple one as an up script
+/// and never see the down).
+#[test]
+fn sqlx_down_beside_a_simple_script() {
+    let ws = Workspace::copy("sqlx-style");
+    let migrations = ws.path().join("migrations");
+    std::fs::rename(
+        migrations.join("20240201000000_index_notes.up.sql"),
+        migrations.join("20240201000000_index_notes.sql"),
+    )
+    .unwrap();
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "down-without-up");
+    insta::assert_snapshot!("sqlx_down_beside_simple", outcome.snapshot());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: more keys and values, `.env`
+// ---------------------------------------------------------------------------------------------
+
+/// `sandbox` with a value that is no sandbox; a misspelt `sandbox` key is suggested.
+#[test]
+fn sandbox_that_is_not_a_kind() {
+    let ws = single_with_config("sandbox = \"vm\"");
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "bad-config");
+    insta::assert_snapshot!("bad_sandbox", outcome.snapshot());
+
+    let ws = single_with_config("sandbx = \"local\"");
+    let typo = run(&ws, &["list"]).assert_code(2);
+    assert!(
+        typo.stderr.contains("did you mean `sandbox`?"),
+        "{}",
+        typo.stderr
+    );
+}
+
+/// `image` that Docker would refuse, caught when the configuration is read rather than when a
+/// container is started.
+#[test]
+fn image_that_is_not_a_docker_reference() {
+    let ws = single_with_config("image = \"Postgres 17\"");
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "bad-config");
+    insta::assert_snapshot!("bad_image", outcome.snapshot());
+}
+
+#[test]
+fn layout_that_is_not_known() {
+    let ws = single_with_config("layout = \"flyway\"");
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "bad-config");
+    insta::assert_snapshot!("bad_layout", outcome.snapshot());
+}
+
+#[test]
+fn history_that_is_not_known() {
+    let ws = single_with_config("history = \"flyway\"");
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "bad-config");
+    assert!(
+        outcome.stderr.contains("`history` holds"),
+        "the hint should say what `history` holds: {}",
+        outcome.stderr
+    );
+    insta::assert_snapshot!("bad_history", outcome.snapshot());
+}
+
+#[test]
+fn database_url_env_that_is_not_a_variable_name() {
+    let ws = single_with_config("database-url-env = \"APP DATABASE URL\"");
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "bad-config");
+    insta::assert_snapshot!("bad_database_url_env", outcome.snapshot());
+}
+
+#[test]
+fn dir_that_is_empty_in_config() {
+    let ws = single_with_config("dir = \"\"");
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "bad-config");
+    insta::assert_snapshot!("empty_dir_setting", outcome.snapshot());
+}
+
+/// `dir` naming a file.
+#[test]
+fn dir_in_config_that_is_a_file() {
+    let ws = single_with_config("dir = \"src/lib.rs\"");
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "unreadable-directory");
+    insta::assert_snapshot!("dir_setting_is_a_file", outcome.snapshot());
+}
+
+/// `migrate = "yes"` under `[package.metadata]`.
+#[test]
+fn migrate_metadata_that_is_not_a_table() {
+    let ws = Workspace::copy("single");
+    let manifest = ws.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let edited = text.replace(
+        "[package.metadata.migrate]\ndialect = \"postgres\"\n",
+        "[package.metadata]\nmigrate = \"yes\"\n",
+    );
+    assert_ne!(edited, text, "fixtures/single's configuration changed");
+    std::fs::write(&manifest, edited).unwrap();
+    let outcome = run(&ws, &["list"]).assert_code(2);
+    assert_error_code(&ws, &["list"], "bad-config");
+    insta::assert_snapshot!("metadata_not_a_table", outcome.snapshot());
+}
+
+/// A `.env` line that does not parse: pointed at by its line number (not the column in it),
+/// and not shown, as it may hold a password.
+#[test]
+fn dotenv_with_a_line_that_does_not_parse() {
+    let ws = Workspace::copy("single");
+    write(
+        &ws,
+        ".env",
+        "# local settings\nRUST_LOG=info\n\nDATABASE_URL='postgres://app:Zq9-secret@localhost/app\n",
+    );
+    let outcome = run(&ws, &["status"]).assert_code(2);
+    assert_error_code(&ws, &["status"], "bad-config");
+    assert!(outcome.stderr.contains("--> .env:4"), "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("Zq9-secret"), "{}", outcome.stderr);
+    insta::assert_snapshot!("dotenv_bad_line", outcome.snapshot());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database URLs
+// ---------------------------------------------------------------------------------------------
+
+/// `status --database-url URL` in `fixtures/single` (a PostgreSQL set): every URL here is
+/// refused before any connection is tried.
+#[track_caller]
+fn bad_url(url: &str, code: &str, name: &str) -> Outcome {
+    let ws = Workspace::copy("single");
+    let args = ["status", "--database-url", url];
+    let outcome = run(&ws, &args).assert_code(2);
+    assert_error_code(&ws, &args, code);
+    insta::assert_snapshot!(name, outcome.snapshot());
+    outcome
+}
+
+#[test]
+fn url_with_an_unknown_scheme() {
+    let outcome = bad_url(
+        "oracle://app:Zq9-secret@db/app",
+        "bad-database-url",
+        "url_unknown_scheme",
+    );
+    assert!(!outcome.stderr.contains("Zq9-secret"), "{}", outcome.stderr);
+}
+
+/// Not a URL at all (here a bare password pasted by mistake): none of it is shown.
+#[test]
+fn url_without_a_scheme() {
+    let outcome = bad_url("Zq9-secret", "bad-database-url", "url_no_scheme");
+    assert!(!outcome.stderr.contains("Zq9"), "{}", outcome.stderr);
+}
+
+/// `--database-url ""` (an unset variable expanded by a shell).
+#[test]
+fn url_that_is_empty() {
+    bad_url("", "bad-database-url", "url_empty");
+}
+
+#[test]
+fn url_without_a_host() {
+    bad_url(
+        "postgres://app:Zq9-secret@/app",
+        "bad-database-url",
+        "url_no_host",
+    );
+}
+
+#[test]
+fn url_with_a_port_out_of_range() {
+    bad_url(
+        "postgres://app@localhost:65536/app",
+        "bad-database-url",
+        "url_port_out_of_range",
+    );
+}
+
+/// A `%` in a password that was not percent-encoded: refused instead of sent as a wrong
+/// password.
+#[test]
+fn url_with_a_bad_percent_escape() {
+    let outcome = bad_url(
+        "postgres://app:50%off@localhost/app",
+        "bad-database-url",
+        "url_bad_percent_escape",
+    );
+    assert!(!outcome.stderr.contains("50%off"), "{}", outcome.stderr);
+}
+
+/// An `sslmode` typo is a bad URL (exit 2), not an unreachable server (exit 3).
+#[test]
+fn url_with_an_unknown_sslmode() {
+    bad_url(
+        "postgres://app@localhost/app?sslmode=required",
+        "bad-database-url",
+        "url_unknown_sslmode",
+    );
+}
+
+/// A bad URL in `.env` is located there.
+#[test]
+fn url_in_dotenv_with_an_unknown_scheme() {
+    let ws = Workspace::copy("single");
+    write(&ws, ".env", "DATABASE_URL=postgress://app@localhost/app\n");
+    let outcome = run(&ws, &["status"]).assert_code(2);
+    assert_error_code(&ws, &["status"], "bad-database-url");
+    assert!(
+        outcome.stderr.contains("--> DATABASE_URL in .env"),
+        "{}",
+        outcome.stderr
+    );
+    insta::assert_snapshot!("url_in_dotenv", outcome.snapshot());
+}
+
+/// A SQLite file in a directory that does not exist: `up` creates files, not directories.
+#[test]
+fn sqlite_url_in_a_missing_directory() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let args = ["up", "--database-url", "sqlite:data/app.db"];
+    let outcome = run(&ws, &args).assert_code(3);
+    assert_json_error(&ws, &args, "database-unreachable", 3);
+    assert!(!ws.path().join("data").exists());
+    insta::assert_snapshot!("sqlite_missing_directory", outcome.snapshot());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command-line arguments
+// ---------------------------------------------------------------------------------------------
+
+/// Usage errors caught by the argument parser: exit 2, before anything is read or connected.
+#[track_caller]
+fn usage_error(fixture: &str, args: &[&str], name: &str) -> Outcome {
+    let ws = Workspace::copy(fixture);
+    let outcome = run_writing(&ws, args).assert_code(2);
+    assert!(outcome.stderr.starts_with("error: "), "{}", outcome.stderr);
+    insta::assert_snapshot!(name, outcome.snapshot());
+    outcome
+}
+
+#[test]
+fn up_to_an_unknown_version() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let args = [
+        "up",
+        "--database-url",
+        "sqlite:app.db",
+        "--to",
+        "20990101000000",
+    ];
+    let outcome = run(&ws, &args).assert_code(2);
+    assert_json_error(&ws, &args, "unknown-version", 2);
+    assert_eq!(
+        support::sqlite_tables(&format!("sqlite:{}", ws.path().join("app.db").display())),
+        ["_cargo_migrate"],
+        "nothing was applied"
+    );
+    insta::assert_snapshot!("up_to_unknown_version", outcome.snapshot());
+}
+
+/// `down -n 0` (and `redo -n 0`) asks for nothing, so it is refused rather than a silent
+/// success.
+#[test]
+fn down_count_of_zero() {
+    usage_error(
+        "sqlite-lifecycle",
+        &["down", "-n", "0", "--database-url", "sqlite:app.db"],
+        "down_count_zero",
+    );
+    let ws = Workspace::copy("sqlite-lifecycle");
+    run_writing(&ws, &["redo", "-n", "0", "--database-url", "sqlite:app.db"]).assert_code(2);
+}
+
+#[test]
+fn down_count_with_all() {
+    usage_error(
+        "sqlite-lifecycle",
+        &[
+            "down",
+            "-n",
+            "2",
+            "--all",
+            "--database-url",
+            "sqlite:app.db",
+        ],
+        "down_count_with_all",
+    );
+}
+
+#[test]
+fn resolve_without_an_outcome() {
+    usage_error(
+        "sqlite-lifecycle",
+        &[
+            "resolve",
+            "20240101000000",
+            "--database-url",
+            "sqlite:app.db",
+        ],
+        "resolve_without_outcome",
+    );
+}
+
+#[test]
+fn check_reversibility_that_does_not_parse() {
+    usage_error(
+        "sqlite-lifecycle",
+        &["check", "--reversibility", "last:x"],
+        "check_reversibility_last_x",
+    );
+}
+
+#[test]
+fn lock_timeout_that_is_not_a_number() {
+    usage_error(
+        "sqlite-lifecycle",
+        &[
+            "up",
+            "--lock-timeout",
+            "abc",
+            "--database-url",
+            "sqlite:app.db",
+        ],
+        "lock_timeout_not_a_number",
+    );
+}
+
+#[test]
+fn new_without_a_name() {
+    usage_error("single", &["new"], "new_without_name");
+}
+
+/// `diff --from yesterday`: a source that is none of history, history@VERSION, database,
+/// empty or a URL.
+#[test]
+fn diff_from_an_unknown_source() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let args = ["diff", "--from", "yesterday"];
+    let outcome = run_writing(&ws, &args).assert_code(2);
+    assert_error_code(&ws, &args, "bad-argument");
+    insta::assert_snapshot!("diff_unknown_source", outcome.snapshot());
+}
+
+#[test]
+fn diff_from_history_at_an_unknown_version() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let args = [
+        "diff",
+        "--from",
+        "history@20990101000000",
+        "--to",
+        "history",
+    ];
+    let outcome = run_writing(&ws, &args).assert_code(2);
+    assert_error_code(&ws, &args, "unknown-version");
+    insta::assert_snapshot!("diff_unknown_version", outcome.snapshot());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database states: SQLite
+// ---------------------------------------------------------------------------------------------
+
+/// `sqlite:<ws>/<file>`, for the test's own connections (the binary gets `sqlite:<file>`,
+/// relative to the workspace, so snapshots stay short).
+fn sqlite_url(ws: &Workspace, file: &str) -> String {
+    format!("sqlite:{}", ws.path().join(file).display())
+}
+
+fn sqlite_execute(url: &str, sql: &str) {
+    use sqlx::Connection;
+    let url = format!("{url}?mode=rwc");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        });
+}
+
+/// An application table named like the history table, with other columns: refused, and left
+/// as it was.
+#[test]
+fn sqlite_table_named_like_the_history_table() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let url = sqlite_url(&ws, "app.db");
+    sqlite_execute(
+        &url,
+        "CREATE TABLE _cargo_migrate (id INTEGER PRIMARY KEY, note TEXT); INSERT INTO _cargo_migrate VALUES (1, 'mine')",
+    );
+    let args = ["up", "--database-url", "sqlite:app.db"];
+    let outcome = run(&ws, &args).assert_code(2);
+    assert_json_error(&ws, &args, "history-table-mismatch", 2);
+    assert_eq!(support::sqlite_tables(&url), ["_cargo_migrate"]);
+    assert_eq!(
+        support::sqlite_query(&url, "SELECT note FROM _cargo_migrate"),
+        [[Some("mine".to_string())]]
+    );
+    insta::assert_snapshot!("sqlite_history_table_mismatch", outcome.snapshot());
+}
+
+/// `fixtures/sqlite-lifecycle` applied to `app.db`, then its newest migration deleted.
+fn applied_then_newest_deleted() -> Workspace {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    run(&ws, &["up", "--database-url", "sqlite:app.db"]).assert_code(0);
+    std::fs::remove_dir_all(ws.path().join("migrations/20240104000000_create_tags")).unwrap();
+    ws
+}
+
+/// A history row whose file is gone: `status` shows it as missing (exit 0: it reports), and
+/// `status --exit-code` fails (exit 1) for a deploy gate.
+#[test]
+fn status_of_a_history_row_whose_file_is_gone() {
+    let ws = applied_then_newest_deleted();
+    let outcome = run(&ws, &["status", "--database-url", "sqlite:app.db"]).assert_code(0);
+    assert!(outcome.stdout.contains("missing"), "{}", outcome.stdout);
+    snapshot("status_missing_file", &outcome);
+    let args = ["status", "--exit-code", "--database-url", "sqlite:app.db"];
+    let gate = run(&ws, &args).assert_code(1);
+    snapshot("status_exit_code_missing_file", &gate);
+}
+
+/// `down` reaching a migration whose file is gone cannot revert it.
+#[test]
+fn down_of_a_migration_whose_file_is_gone() {
+    let ws = applied_then_newest_deleted();
+    let args = ["down", "--database-url", "sqlite:app.db"];
+    let outcome = run(&ws, &args).assert_code(1);
+    assert_json_error(&ws, &args, "missing-migration-file", 1);
+    snapshot("down_missing_file", &outcome);
+}
+
+/// `resolve --applied` of a history row whose file is gone: there is nothing to checksum.
+#[test]
+fn resolve_applied_of_a_migration_whose_file_is_gone() {
+    let ws = applied_then_newest_deleted();
+    let args = [
+        "resolve",
+        "20240104000000",
+        "--applied",
+        "--database-url",
+        "sqlite:app.db",
+    ];
+    let outcome = run(&ws, &args).assert_code(1);
+    assert_json_error(&ws, &args, "missing-migration-file", 1);
+    snapshot("resolve_applied_missing_file", &outcome);
+}
+
+/// A URL naming a file that is not a SQLite database: located at the URL, with a hint that
+/// fits (not "check the privileges").
+#[test]
+fn sqlite_file_that_is_not_a_database() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    write(
+        &ws,
+        "app.db",
+        "name,email\nada,ada@example.com\n".repeat(20),
+    );
+    let args = ["status", "--database-url", "sqlite:app.db"];
+    let outcome = run(&ws, &args).assert_code(3);
+    assert_json_error(&ws, &args, "database-unreachable", 3);
+    insta::assert_snapshot!("sqlite_not_a_database", outcome.snapshot());
+}
+
+#[test]
+fn sqlite_url_that_is_a_directory() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    std::fs::create_dir(ws.path().join("app.db")).unwrap();
+    let args = ["up", "--database-url", "sqlite:app.db"];
+    let outcome = run(&ws, &args).assert_code(3);
+    assert_json_error(&ws, &args, "database-unreachable", 3);
+    insta::assert_snapshot!("sqlite_url_is_a_directory", outcome.snapshot());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database states: PostgreSQL (a throw-away cluster per test; skipped without server binaries)
+// ---------------------------------------------------------------------------------------------
+
+/// A database that does not exist on a server that does.
+#[test]
+fn postgres_database_that_does_not_exist() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("app");
+    let missing = url.replacen("/app?", "/nosuch?", 1);
+    assert_ne!(missing, url);
+    let ws = Workspace::copy("single");
+    let args = ["status", "--database-url", &missing];
+    let outcome = run(&ws, &args).assert_code(3);
+    assert_json_error(&ws, &args, "database-unreachable", 3);
+    assert!(
+        outcome.stderr.contains("\"nosuch\""),
+        "the server's reason names the database: {}",
+        outcome.stderr
+    );
+    snapshot("postgres_no_such_database", &outcome);
+}
+
+/// A user who may connect but not create the history table: cargo-migrate's own statement is
+/// refused (exit 3, database-error), and the server's reason is shown.
+#[test]
+fn postgres_user_without_create_privilege() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("app");
+    pg.execute(
+        &url,
+        "CREATE ROLE reader LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    );
+    let reader = url.replacen("postgres://postgres@", "postgres://reader@", 1);
+    assert_ne!(reader, url);
+    let ws = Workspace::copy("single");
+    let args = ["up", "--database-url", &reader];
+    let outcome = run(&ws, &args).assert_code(3);
+    assert_json_error(&ws, &args, "database-error", 3);
+    assert!(
+        outcome.stderr.contains("permission denied"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(pg.tables(&url).is_empty(), "nothing was created");
+    snapshot("postgres_no_create_privilege", &outcome);
+}
+
+/// `status` on a SQLite file that does not exist: `status` only reads, so it does not create
+/// the file, and says which commands would.
+#[test]
+fn status_of_a_sqlite_file_that_does_not_exist() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let args = ["status", "--database-url", "sqlite:app.db"];
+    let outcome = run(&ws, &args).assert_code(3);
+    assert_json_error(&ws, &args, "database-unreachable", 3);
+    assert!(!ws.path().join("app.db").exists());
+    insta::assert_snapshot!("sqlite_status_missing_file", outcome.snapshot());
+}
+
+/// `down` reaching a migration without a down script (sqlx simple files): exit 1, nothing
+/// reverted.
+#[test]
+fn down_past_an_irreversible_migration() {
+    let ws = Workspace::copy("sqlx-style");
+    let migrations = ws.path().join("migrations");
+    std::fs::remove_file(migrations.join("20240201000000_index_notes.down.sql")).unwrap();
+    std::fs::rename(
+        migrations.join("20240201000000_index_notes.up.sql"),
+        migrations.join("20240201000000_index_notes.sql"),
+    )
+    .unwrap();
+    run(&ws, &["up", "--database-url", "sqlite:app.db"]).assert_code(0);
+    let args = ["down", "--database-url", "sqlite:app.db"];
+    let outcome = run(&ws, &args).assert_code(1);
+    assert_json_error(&ws, &args, "irreversible-migration", 1);
+    assert_eq!(
+        support::sqlite_query(
+            &sqlite_url(&ws, "app.db"),
+            "SELECT count(*) || '' FROM _cargo_migrate"
+        ),
+        [[Some("2".to_string())]],
+        "nothing was reverted"
+    );
+    insta::assert_snapshot!("down_irreversible", outcome.snapshot());
 }

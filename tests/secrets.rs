@@ -14,15 +14,26 @@ const PASSWORD: &str = "S3cr3t-pw-9f2c";
 const ROLE: &str = "secret_app";
 const V1: &str = "20240101120000"; // fixtures/single: create_users
 
-/// The command connects to the database the URL names.
-const URL: bool = true;
-/// The command reads no URL (and must not print one it found in `.env` either).
-const NO_URL: bool = false;
+/// Which URL a command reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reads {
+    /// `--database-url`, else `DATABASE_URL`, else `.env`: it connects either way.
+    Url,
+    /// Only a URL named on purpose (`--database-url`): `.env` is for the dev loop, and
+    /// without the flag the command works on a disposable database (`check`, `schema`).
+    FlagOnly,
+    /// No URL at all (and it must not print one it found in `.env` either).
+    None,
+}
 
-/// Every command of `src/cli/mod.rs` (arguments, whether it connects), in an order in which
+const URL: Reads = Reads::Url;
+const FLAG_ONLY: Reads = Reads::FlagOnly;
+const NO_URL: Reads = Reads::None;
+
+/// Every command of `src/cli/mod.rs` (arguments, which URL it reads), in an order in which
 /// each one has something to do on the success path. A command added there gets one line
-/// here; `schema`, `diff` and `check` are being added, e.g. `(&["check"], URL),`.
-const COMMANDS: &[(&[&str], bool)] = &[
+/// here.
+const COMMANDS: &[(&[&str], Reads)] = &[
     (&["list", "-v"], NO_URL),
     (&["status"], URL),
     (&["up", "--yes"], URL),
@@ -32,6 +43,10 @@ const COMMANDS: &[(&[&str], bool)] = &[
     (&["baseline", V1], URL),
     (&["reset", "--yes"], URL),
     (&["up", "--dry-run"], URL),
+    (&["check", "--reversibility", "none"], FLAG_ONLY),
+    (&["schema"], FLAG_ONLY),
+    // `diff` compares the history with `--to` (given the URL), else with `database` (.env).
+    (&["diff"], URL),
     (&["new", "add_things"], NO_URL),
     (&["db", "status"], NO_URL),
     (&["db", "url"], NO_URL),
@@ -110,15 +125,24 @@ fn run_every_command(mode: Mode, source: Source, format: &str, url: &str, cache:
             .expect("write .env");
     }
     let mut checked = 0;
-    for &(command, connects) in COMMANDS {
+    for &(command, reads) in COMMANDS {
         let mut args: Vec<&str> = vec!["--format", format, "--color", "never"];
         args.extend_from_slice(command);
-        if command[0] == "db" {
+        if ["db", "check", "schema", "diff"].contains(&command[0]) {
             args.extend(["--sandbox", "local"]);
         }
-        if connects && matches!(source, Source::Flag) {
-            args.extend(["--database-url", url]);
+        let flag = matches!(source, Source::Flag);
+        if flag && reads != NO_URL {
+            args.extend([
+                if command[0] == "diff" {
+                    "--to"
+                } else {
+                    "--database-url"
+                },
+                url,
+            ]);
         }
+        let connects = reads == URL || (reads == FLAG_ONLY && flag);
         let outcome = run_in_env(ws.path(), &args, &[("XDG_CACHE_HOME", cache)]);
         let label = format!("{mode:?}, URL from {source:?}, --format {format}: {args:?}");
         assert_no_password(&outcome, &label);

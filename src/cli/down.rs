@@ -25,7 +25,7 @@ pub struct DownArgs {
     pub db: DbArgs,
 
     /// Revert the newest N migrations
-    #[arg(short = 'n', long = "count", value_name = "N", conflicts_with_all = ["to", "all"])]
+    #[arg(short = 'n', long = "count", value_name = "N", conflicts_with_all = ["to", "all"], value_parser = parse_count)]
     pub count: Option<usize>,
 
     /// Revert every migration newer than this version (it stays applied)
@@ -39,6 +39,18 @@ pub struct DownArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+/// `-n N` of `down` and `redo`: at least 1, since `-n 0` (say, a count computed wrong in a
+/// script) asks for nothing and is surely a mistake.
+pub(super) fn parse_count(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => {
+            Err("N must be at least 1 (without -n, the newest migration is the one)".to_string())
+        }
+        Ok(n) => Ok(n),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 pub fn run(context: &Context, args: &DownArgs) -> Result<()> {
@@ -73,13 +85,13 @@ pub fn run(context: &Context, args: &DownArgs) -> Result<()> {
             );
             let reverted = db::run_plan(context, &mut session, &plan, Direction::Down).await?;
             db::emit_finished(context, &reverted, started);
-            db::print_summary(
-                context,
-                &session.url,
-                plan.len(),
-                "to revert: no migration is applied",
-                started,
-            );
+            let nothing = match &down_target {
+                DownTarget::To(version) => {
+                    format!("to revert: no applied migration is newer than {version}")
+                }
+                _ => "to revert: no migration is applied".to_string(),
+            };
+            db::print_summary(context, &session.url, plan.len(), &nothing, started);
             Ok(())
         })
     })

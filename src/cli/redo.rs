@@ -21,7 +21,7 @@ pub struct RedoArgs {
     pub db: DbArgs,
 
     /// Redo the newest N migrations
-    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 1)]
+    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 1, value_parser = super::down::parse_count)]
     pub count: usize,
 
     /// Do not ask for confirmation (needed to redo more than one without a terminal)

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::Context;
 use super::db::{self, DbArgs};
 use crate::engine::status::{self, State};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::report::style;
 
 /// Mark a migration as applied or as rolled back, without running it
@@ -56,7 +56,8 @@ pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
         let format = &session.format;
         let (sql, now) = if args.applied {
             let Some(migration) = entry.migration else {
-                return Err(Error::input(
+                return Err(Error::new(
+                    ErrorClass::CheckFailed,
                     ErrorCode::MissingMigrationFile,
                     format!("cannot mark {} as applied: its file is gone", entry.version),
                 )

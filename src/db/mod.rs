@@ -374,7 +374,7 @@ fn connect_error(url: &DatabaseUrl, failure: &ConnectFailure, waited: Duration) 
     .at(url.redacted())
     .hint(match (url.dialect(), failure.retryable) {
         (Dialect::Sqlite, _) => {
-            "check the file's path and permissions; `up` creates a missing file, `status` does not"
+            "check the path in the URL and the permissions of the file and its directory"
         }
         (_, true) => {
             "check that the server runs and the host and port are right; --wait SECS keeps retrying while it starts"
@@ -399,6 +399,28 @@ pub(crate) fn driver_reason(err: &sqlx::Error) -> String {
 
 /// An error of our own SQL (history bookkeeping, locking): exit 3, the database misbehaved.
 pub(crate) fn database_error(context: &str, err: &sqlx::Error) -> Error {
+    // SQLITE_NOTADB: the URL names a file, but not a SQLite database.
+    if let sqlx::Error::Database(db) = err
+        && db.code().as_deref() == Some("26")
+    {
+        return Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::DatabaseUnreachable,
+            format!("{context}: the file is not a SQLite database"),
+        )
+        .hint("check the path in the URL: that file exists but holds something else");
+    }
+    // insufficient_privilege: the user may connect, but not do what the history needs.
+    if let sqlx::Error::Database(db) = err
+        && db.code().as_deref() == Some("42501")
+    {
+        return Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::DatabaseError,
+            format!("{context}: {}", driver_reason(err)),
+        )
+        .hint("run migrations as a user that owns the schema, or grant this one what the history table needs (e.g. GRANT CREATE ON SCHEMA public TO it)");
+    }
     Error::new(
         ErrorClass::Unreachable,
         ErrorCode::DatabaseError,

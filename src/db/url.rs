@@ -25,12 +25,38 @@ impl DatabaseUrl {
     /// `.env`) for errors. Every secret it contains is registered with [`secrets`] so no
     /// output can print it.
     pub fn parse(text: &str, source: &str) -> Result<DatabaseUrl> {
+        const EXAMPLES: &str =
+            "use postgres://user@host/db, sqlite:path/to/file.db, or mysql://user@host/db";
         let text = text.trim();
-        let scheme = text.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+        if text.is_empty() {
+            return Err(
+                Error::input(ErrorCode::BadDatabaseUrl, "the database URL is empty")
+                    .at(source)
+                    .hint(EXAMPLES),
+            );
+        }
+        let scheme = text
+            .split_once(':')
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .filter(|s| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            });
         let dialect = match scheme.as_deref() {
             Some("postgres" | "postgresql") => Dialect::Postgres,
             Some("sqlite") => Dialect::Sqlite,
             Some("mysql" | "mariadb") => Dialect::Mysql,
+            None => {
+                // Not a URL at all; it could be anything, a bare password included: show none of it.
+                register_secrets_of_unparsed(text);
+                return Err(Error::input(
+                    ErrorCode::BadDatabaseUrl,
+                    "the database URL has no scheme (such as postgres:// or sqlite:)",
+                )
+                .at(source)
+                .hint(EXAMPLES));
+            }
             _ => {
                 // Even a malformed URL may hold a password: scrub it before showing anything.
                 register_secrets_of_unparsed(text);
@@ -42,9 +68,7 @@ impl DatabaseUrl {
                     ),
                 )
                 .at(source)
-                .hint(
-                    "use postgres://user@host/db, sqlite:path/to/file.db, or mysql://user@host/db",
-                ));
+                .hint(EXAMPLES));
             }
         };
         let redacted = match dialect {
@@ -59,9 +83,30 @@ impl DatabaseUrl {
                     .at(source)
                     .hint("check the URL's syntax: scheme://user:password@host:port/database; percent-encode special characters in the password")
                 })?;
-                redact(&parsed)
+                let redacted = redact(&parsed);
+                if let Some(part) = bad_percent_escape(&parsed) {
+                    return Err(Error::input(
+                        ErrorCode::BadDatabaseUrl,
+                        format!("the database URL's {part} has a `%` that does not start a percent-escape (%XX)"),
+                    )
+                    .at(source)
+                    .hint("write a literal `%` as `%25` (and `@` as `%40`, `/` as `%2F`, `:` as `%3A`)"));
+                }
+                redacted
             }
         };
+        check_driver_options(text, dialect).map_err(|reason| {
+            let hint = match dialect {
+                Dialect::Sqlite => "check the URL's query parameters, e.g. mode=ro, rw or rwc",
+                _ => "check the URL's query parameters, e.g. sslmode=disable, prefer, require, verify-ca or verify-full",
+            };
+            Error::input(
+                ErrorCode::BadDatabaseUrl,
+                format!("the database URL is not valid: {reason}"),
+            )
+            .at(source)
+            .hint(hint)
+        })?;
         Ok(DatabaseUrl {
             raw: text.to_string(),
             redacted,
@@ -223,6 +268,46 @@ fn percent_decode(text: &str) -> std::result::Result<String, std::str::Utf8Error
     String::from_utf8(out).map_err(|e| e.utf8_error())
 }
 
+/// The part of the URL (password, user name, database name, parameters) holding a `%` that is
+/// not followed by two hex digits, which drivers would pass on or decode differently.
+fn bad_percent_escape(parsed: &url::Url) -> Option<&'static str> {
+    let bad = |text: &str| {
+        let bytes = text.as_bytes();
+        bytes.iter().enumerate().any(|(i, b)| {
+            *b == b'%'
+                && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        })
+    };
+    [
+        ("password", parsed.password().unwrap_or("")),
+        ("user name", parsed.username()),
+        ("database name", parsed.path()),
+        ("parameters", parsed.query().unwrap_or("")),
+    ]
+    .into_iter()
+    .find(|(_, text)| bad(text))
+    .map(|(part, _)| part)
+}
+
+/// What the driver says of the URL's options (an unknown `sslmode`, a bad SQLite `mode`), so
+/// a typo is a bad URL (exit 2) rather than a failed connection. MySQL is not driven yet.
+fn check_driver_options(text: &str, dialect: Dialect) -> std::result::Result<(), String> {
+    use std::str::FromStr;
+    let result = match dialect {
+        Dialect::Postgres => sqlx::postgres::PgConnectOptions::from_str(text).map(|_| ()),
+        Dialect::Sqlite => sqlx::sqlite::SqliteConnectOptions::from_str(text).map(|_| ()),
+        Dialect::Mysql => Ok(()),
+    };
+    result.map_err(|err| {
+        let mut reason = err.to_string();
+        while let Some(rest) = reason.strip_prefix("error with configuration: ") {
+            reason = rest.to_string();
+        }
+        secrets::scrub(&reason)
+    })
+}
+
 /// For text that is not a URL we can parse: treat anything between `://user:` and `@` as a
 /// password, so it cannot leak through an error message.
 fn register_secrets_of_unparsed(text: &str) {
@@ -346,5 +431,24 @@ mod tests {
         assert_eq!(sqlite_path("sqlite:app.db"), "app.db");
         assert_eq!(sqlite_path("sqlite://app.db?mode=rwc"), "app.db");
         assert_eq!(sqlite_path("sqlite:///tmp/app.db"), "/tmp/app.db");
+    }
+
+    #[test]
+    fn malformed_urls_are_bad_input() {
+        let message = |text: &str| {
+            let err = DatabaseUrl::parse(text, "x").unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadDatabaseUrl, "{text}");
+            err.message
+        };
+        assert_eq!(message("  "), "the database URL is empty");
+        assert!(message("hunter2").contains("no scheme"));
+        assert!(!message("hunter2").contains("hunter2"));
+        assert!(message("postgres://u:50%off@h/db").contains("password"));
+        assert!(message("postgres://u@h/db%zz").contains("database name"));
+        assert!(message("postgres://u@h/db?sslmode=required").contains("ssl_mode"));
+        assert!(message("sqlite:app.db?mode=bogus").contains("mode"));
+        // Proper escapes and options pass.
+        DatabaseUrl::parse("postgres://u:50%25off@h/db?sslmode=require", "x").unwrap();
+        DatabaseUrl::parse("sqlite:app.db?mode=rwc", "x").unwrap();
     }
 }

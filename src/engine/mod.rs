@@ -87,7 +87,9 @@ pub fn no_url_error(spec: &SetSpec, workspace_root: &Path) -> Error {
 
 fn dotenv_error(path: &Path, err: &dotenvy::Error) -> Error {
     let location = match err {
-        dotenvy::Error::LineParse(_, index) => format!("{}:{}", display_path(path), index + 1),
+        dotenvy::Error::LineParse(line, index) => {
+            dotenv_line_location(path, line, *index).unwrap_or_else(|| display_path(path))
+        }
         _ => display_path(path),
     };
     // The line may hold a password: show the kind of problem, not the line.
@@ -99,6 +101,23 @@ fn dotenv_error(path: &Path, err: &dotenvy::Error) -> Error {
     Error::input(ErrorCode::BadConfig, format!("cannot read .env: {reason}"))
         .at(location)
         .hint("write each setting as NAME=value on its own line")
+}
+
+/// `path:line:column` of the line dotenvy could not parse. dotenvy gives the line's text and
+/// the index in it where parsing stopped, not its line number, so the line is looked up.
+fn dotenv_line_location(path: &Path, line: &str, index: usize) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let first = line.lines().next().filter(|l| !l.trim().is_empty())?;
+    let start = text
+        .lines()
+        .position(|candidate| candidate.trim_end_matches('\r') == first)?;
+    let shown = display_path(path);
+    Some(if index < first.len() && first.is_char_boundary(index) {
+        let column = first[..index].chars().count() + 1;
+        format!("{shown}:{}:{column}", start + 1)
+    } else {
+        format!("{shown}:{}", start + 1)
+    })
 }
 
 /// Checks that the URL's dialect is the set's.
@@ -144,7 +163,22 @@ impl Session {
         options: &SessionOptions,
         on_wait: impl FnMut(&str),
     ) -> Result<Session> {
-        let mut db = Database::connect(url, &options.connect, on_wait).await?;
+        let db = Database::connect(url, &options.connect, on_wait).await?;
+        // The database's own errors (a file that is not a database, a missing privilege) say
+        // what failed but not where: the URL is the where.
+        Session::open_history(db, url, options)
+            .await
+            .map_err(|err| match err.location {
+                Some(_) => err,
+                None => err.at(url.redacted()),
+            })
+    }
+
+    async fn open_history(
+        mut db: Database,
+        url: &DatabaseUrl,
+        options: &SessionOptions,
+    ) -> Result<Session> {
         let (own, sqlx, diesel) = db.existing_histories(&options.own_table).await?;
         // Configured: that format, found or to be created. Otherwise an existing table is
         // adopted: ours first, then sqlx's, then diesel's.

@@ -109,6 +109,11 @@ fn is_ignored_by_default(name: &str) -> bool {
         || upper.ends_with(".MD")
 }
 
+/// Whether `name` is skipped: a built-in exception or one of the set's `ignore` patterns.
+fn is_ignored(name: &str, options: &ScanOptions) -> bool {
+    is_ignored_by_default(name) || options.ignore.iter().any(|p| wildcard_match(p, name))
+}
+
 /// `*` matches any run of characters; everything else matches itself.
 pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
@@ -208,12 +213,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
     let mut sqlx_style = Vec::new();
     let mut unknown = Vec::new();
     for entry in entries {
-        if is_ignored_by_default(&entry.name)
-            || options
-                .ignore
-                .iter()
-                .any(|p| wildcard_match(p, &entry.name))
-        {
+        if is_ignored(&entry.name, options) {
             continue;
         }
         match shape(entry) {
@@ -405,6 +405,14 @@ pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
     let entries = match read_entries(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(Error::input(
+                ErrorCode::UnreadableDirectory,
+                "the migrations directory is a file, not a directory",
+            )
+            .at_path(dir)
+            .hint("point `dir` in [package.metadata.migrate] (or --dir) at the directory that holds the migrations"));
+        }
         Err(err) => {
             return Err(Error::io(
                 ErrorCode::UnreadableDirectory,
@@ -414,6 +422,14 @@ pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
             ));
         }
     };
+    // A link that leads nowhere would otherwise be misread as a badly named file.
+    if let Some(entry) = entries
+        .iter()
+        .find(|e| e.broken_link && !is_ignored(&e.entry.name, options))
+    {
+        return Err(broken_link_error(&dir.join(&entry.entry.name)));
+    }
+    let entries: Vec<Entry> = entries.into_iter().map(|e| e.entry).collect();
     let classified = classify(dir, &entries, options)?;
     let mut migrations = Vec::with_capacity(classified.found.len());
     for found in classified.found {
@@ -429,19 +445,52 @@ pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
     })
 }
 
-fn read_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
+/// A directory entry as read from disk.
+struct ReadEntry {
+    entry: Entry,
+    /// A symbolic link whose target does not exist or cannot be resolved (a loop).
+    broken_link: bool,
+}
+
+fn read_entries(dir: &Path) -> std::io::Result<Vec<ReadEntry>> {
     let mut entries = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
-        entries.push(Entry {
-            name: entry.file_name().to_string_lossy().into_owned(),
-            // Follows symlinks: a linked migration directory is a migration directory.
-            is_dir: entry.path().is_dir(),
+        let path = entry.path();
+        // Follows symlinks: a linked migration directory is a migration directory.
+        let target = fs::metadata(&path);
+        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        entries.push(ReadEntry {
+            entry: Entry {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                is_dir: target.as_ref().is_ok_and(fs::Metadata::is_dir),
+            },
+            broken_link: is_link && target.is_err(),
         });
     }
     // Directory order is arbitrary; sorting makes errors (which entry is reported) repeatable.
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.sort_by(|a, b| a.entry.name.cmp(&b.entry.name));
     Ok(entries)
+}
+
+/// A symbolic link that cannot be followed: names where it points and why it fails.
+fn broken_link_error(path: &Path) -> Error {
+    let target = fs::read_link(path)
+        .map(|t| format!(" to `{}`", t.to_string_lossy()))
+        .unwrap_or_default();
+    let reason = match fs::metadata(path) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            "its target does not exist".to_string()
+        }
+        Err(err) => crate::error::io_reason(&err),
+        Ok(_) => "it cannot be followed".to_string(),
+    };
+    Error::input(
+        ErrorCode::UnreadableFile,
+        format!("broken symbolic link{target}: {reason}"),
+    )
+    .at_path(path)
+    .hint("fix or remove the link (or list it under `ignore` in [package.metadata.migrate])")
 }
 
 fn read_directory_migration(dir: &Path, found: Found) -> Result<Migration> {
@@ -458,8 +507,9 @@ fn read_directory_migration(dir: &Path, found: Found) -> Result<Migration> {
         };
         return Err(Error::input(code, message)
             .at_path(&migration_dir)
-            .hint("add up.sql with the migration's SQL (an empty file is allowed)"));
+            .hint("add up.sql with the migration's SQL"));
     };
+    refuse_empty_up(&up)?;
     let mut no_transaction = has_no_transaction_directive(&up.sql, Layout::Directory);
     let metadata_path = migration_dir.join("metadata.toml");
     if let Some(run_in_transaction) = read_metadata_toml(&metadata_path)? {
@@ -478,6 +528,7 @@ fn read_directory_migration(dir: &Path, found: Found) -> Result<Migration> {
 fn read_sqlx_migration(dir: &Path, found: Found) -> Result<Migration> {
     let up_path = dir.join(&found.up);
     let (up, up_bytes) = read_script(&up_path)?;
+    refuse_empty_up(&up)?;
     if let Some(line) = dbmate_marker_line(&up.sql) {
         // Read as sqlx, the `-- migrate:down` section would run as part of the up.
         return Err(Error::input(
@@ -508,8 +559,34 @@ fn dbmate_marker_line(sql: &str) -> Option<usize> {
         .map(|index| index + 1)
 }
 
+/// Whether `sql` holds nothing at all: only whitespace, a byte order mark and `;`.
+///
+/// Such an up script is a scaffold nobody filled in (or a file truncated by accident), and
+/// applying it would record a migration that did nothing. A script of only comments is
+/// accepted: real histories use one as a deliberate no-op that keeps versions aligned across
+/// dialects ("-- Integer size in SQLite is already i64, so we don't need to do anything").
+pub fn is_empty_script(sql: &str) -> bool {
+    sql.chars()
+        .all(|c| c.is_whitespace() || c == ';' || c == '\u{feff}')
+}
+
+fn refuse_empty_up(up: &Script) -> Result<()> {
+    if !is_empty_script(&up.sql) {
+        return Ok(());
+    }
+    let what = if up.sql.is_empty() {
+        "the up script is empty"
+    } else {
+        "the up script holds no SQL (only whitespace and `;`)"
+    };
+    Err(Error::input(ErrorCode::EmptyMigration, what)
+        .at_path(&up.path)
+        .hint("write the migration's SQL, or delete the migration; for a deliberate no-op, say why in a comment (e.g. `-- nothing to do on SQLite`)"))
+}
+
 fn read_optional_script(path: &Path) -> Result<Option<(Script, Vec<u8>)>> {
-    if !path.exists() {
+    // `symlink_metadata`: a link that leads nowhere is a broken file, not an absent one.
+    if fs::symlink_metadata(path).is_err() {
         return Ok(None);
     }
     read_script(path).map(Some)
@@ -517,8 +594,32 @@ fn read_optional_script(path: &Path) -> Result<Option<(Script, Vec<u8>)>> {
 
 /// Reads a script; refuses anything that is not UTF-8, naming the line of the first bad byte.
 fn read_script(path: &Path) -> Result<(Script, Vec<u8>)> {
+    match fs::metadata(path) {
+        Ok(metadata) if metadata.is_dir() => {
+            return Err(Error::input(
+                ErrorCode::UnreadableFile,
+                "expected a SQL file, found a directory",
+            )
+            .at_path(path)
+            .hint("a migration's scripts are files: move the directory away and write the SQL in a file of this name"));
+        }
+        Err(_) if fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) => {
+            return Err(broken_link_error(path));
+        }
+        _ => {}
+    }
     let bytes =
         fs::read(path).map_err(|e| Error::io(ErrorCode::UnreadableFile, "read file", path, &e))?;
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        // Windows editors' "Unicode": every other byte is 0, which UTF-8 would reject at 1:1
+        // with a misleading hint.
+        return Err(Error::input(
+            ErrorCode::NonUtf8Sql,
+            "SQL file is UTF-16 (it starts with a UTF-16 byte order mark), not UTF-8",
+        )
+        .at(format!("{}:1:1", display_path(path)))
+        .hint("re-save the file as UTF-8 (for example `iconv -f utf-16 -t utf-8`)"));
+    }
     let sql = match std::str::from_utf8(&bytes) {
         Ok(sql) => sql.to_string(),
         Err(err) => {
@@ -742,6 +843,15 @@ mod tests {
             dbmate_marker_line("select 1;\n-- migrate:no-transaction\n"),
             None
         );
+    }
+
+    #[test]
+    fn empty_scripts_have_nothing_but_whitespace_and_semicolons() {
+        assert!(is_empty_script(""));
+        assert!(is_empty_script("\u{feff}\n ;\r\n\t;;"));
+        assert!(!is_empty_script("-- nothing to do on SQLite\n"));
+        assert!(!is_empty_script("/* kept for version parity */"));
+        assert!(!is_empty_script("SELECT 1"));
     }
 
     #[test]

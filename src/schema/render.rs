@@ -742,10 +742,7 @@ impl Ddl {
 /// SQLite constraint, whose name the inspector derived from the definition itself
 /// (`unique (email)` for `UNIQUE (email)`): printing it would invent a name.
 pub(super) fn constraint_element(name: &str, definition: &str) -> String {
-    let derived = name.contains(' ')
-        && definition
-            .to_lowercase()
-            .starts_with(&name.to_lowercase());
+    let derived = name.contains(' ') && definition.to_lowercase().starts_with(&name.to_lowercase());
     if derived {
         definition.to_string()
     } else {
