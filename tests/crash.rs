@@ -172,10 +172,10 @@ fn kill_nine_during_up_twenty_times() {
             let human = tool(&ws, &corpus, &["status", "--database-url", &url]);
             assert!(
                 human
-                    .stdout
+                    .stderr
                     .contains(&format!("cargo migrate resolve {version}")),
                 "round {round}: {}",
-                human.stdout
+                human.stderr
             );
             // The operator's check: did its statements take effect?
             let resolution = if schema_matches(&ws, &corpus, &url, Some(version)) {
