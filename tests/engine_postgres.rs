@@ -1806,6 +1806,22 @@ fn sixteen_concurrent_ups_apply_crates_io_once() {
         &url,
     ]);
     status.assert_code(0);
+    // History and schema agree: the schema is exactly a clean replay's.
+    Workspace::empty()
+        .run(&[
+            "--dialect",
+            "postgres",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--sandbox",
+            "local",
+            "diff",
+            "--from",
+            "history",
+            "--to",
+            &url,
+        ])
+        .assert_code(0);
 }
 
 // ------------------------------------------------------------------------------- deploys

@@ -1236,6 +1236,9 @@ fn check_concurrent_run(
     assert_eq!(tables.len(), n + 1, "{label}: {tables:?}");
     ws.run(&["status", "--database-url", url, "--exit-code"])
         .assert_code(0);
+    // History and schema agree: the schema is exactly a clean replay's.
+    ws.run(&["diff", "--from", "history", "--to", url])
+        .assert_code(0);
     (lines("Applied"), lines("Skipped"))
 }
 
