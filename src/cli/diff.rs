@@ -9,7 +9,7 @@ use super::db::block_on;
 use crate::db::DatabaseUrl;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
-use crate::migration::Migration;
+use crate::migration::{Migration, Migrations};
 use crate::report::{Output, style};
 use crate::sandbox::scratch::Scratch;
 use crate::schema::{self, Change, ChangeKind, Schema};
@@ -110,13 +110,13 @@ pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
     let needs_history =
         matches!(from, Source::History { .. }) || matches!(to, Source::History { .. });
     let migrations = if needs_history {
-        spec.scan()?.migrations
+        Some(spec.scan()?)
     } else {
-        Vec::new()
+        None
     };
     // Resolve both sides before any work, so a bad URL or version fails at once.
-    let from_side = resolve(context, &workspace, &spec, &from, &migrations)?;
-    let to_side = resolve(context, &workspace, &spec, &to, &migrations)?;
+    let from_side = resolve(context, &workspace, &spec, &from, migrations.as_ref())?;
+    let to_side = resolve(context, &workspace, &spec, &to, migrations.as_ref())?;
     let from_label = label(&from, &from_side);
     let to_label = label(&to, &to_side);
     let (old, new) = block_on(async {
@@ -200,12 +200,15 @@ fn resolve<'m>(
     workspace: &Workspace,
     spec: &SetSpec,
     source: &Source,
-    migrations: &'m [Migration],
+    migrations: Option<&'m Migrations>,
 ) -> Result<Side<'m>> {
     let url = match source {
         Source::History { version } => {
-            return super::scratch::up_to(migrations, version.as_deref(), &spec.dir)
-                .map(Side::History);
+            // Not reached without migrations: `run` scans whenever a side is the history.
+            let Some(migrations) = migrations else {
+                return Ok(Side::History(&[]));
+            };
+            return super::scratch::up_to(migrations, version.as_deref()).map(Side::History);
         }
         Source::Empty => {
             return super::devdb::known_dialect(workspace, spec, "an empty schema has no dialect")

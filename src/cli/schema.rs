@@ -61,8 +61,7 @@ pub fn run(context: &Context, args: &SchemaArgs) -> Result<()> {
         }
         None => {
             let migrations = spec.scan()?;
-            let replayed =
-                super::scratch::up_to(&migrations.migrations, args.at.as_deref(), &spec.dir)?;
+            let replayed = super::scratch::up_to(&migrations, args.at.as_deref())?;
             let version = replayed.last().map(|m| m.version.as_str().to_string());
             let schema = block_on(async {
                 let mut scratch = super::scratch::start(context, &workspace, &spec, None).await?;

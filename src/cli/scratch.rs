@@ -6,9 +6,9 @@ use crate::config::HistoryKind;
 use crate::db::DatabaseUrl;
 use crate::db::history::HistoryFormat;
 use crate::engine::replay::Replayer;
-use crate::engine::{self, Session, SessionOptions};
+use crate::engine::{self, Session, SessionOptions, status};
 use crate::error::Result;
-use crate::migration::Migration;
+use crate::migration::{Migration, Migrations};
 use crate::report::style;
 use crate::sandbox::scratch::Scratch;
 use crate::schema::Schema;
@@ -93,24 +93,13 @@ pub async fn live_schema(session: &mut Session) -> Result<Schema> {
 }
 
 /// The migrations up to and including `version` (all when `None`).
-pub fn up_to<'m>(
-    migrations: &'m [Migration],
-    version: Option<&str>,
-    set_dir: &std::path::Path,
-) -> Result<&'m [Migration]> {
-    let Some(version) = version else {
-        return Ok(migrations);
-    };
-    match migrations
-        .iter()
-        .position(|m| m.version.as_str() == version)
-    {
-        Some(index) => Ok(&migrations[..=index]),
-        None => Err(crate::error::Error::input(
-            crate::error::ErrorCode::UnknownVersion,
-            format!("no migration has version `{version}`"),
-        )
-        .at_path(set_dir)
-        .hint("`cargo migrate list -v` shows the versions")),
+pub fn up_to<'m>(migrations: &'m Migrations, version: Option<&str>) -> Result<&'m [Migration]> {
+    let all = &migrations.migrations;
+    match version {
+        None => Ok(all),
+        Some(version) => {
+            let index = status::find_file_version(all, version, migrations.order())?;
+            Ok(&all[..=index])
+        }
     }
 }

@@ -75,6 +75,14 @@ pub fn run(context: &Context, args: &UpArgs) -> Result<()> {
     }
     db::event_stream(context, || {
         let target = db::target(context, &args.db)?;
+        // An unknown --to fails before anything is connected to (or created: a SQLite file).
+        if let Some(version) = &args.to {
+            status::find_file_version(
+                &target.migrations.migrations,
+                version,
+                target.migrations.order(),
+            )?;
+        }
         let started = Instant::now();
         db::block_on(async {
             let mut session = db::open(context, &target, &args.db, true).await?;
@@ -83,13 +91,11 @@ pub fn run(context: &Context, args: &UpArgs) -> Result<()> {
             db::emit_started(context, &target, &session, "up", &entries, (plan.len(), 0));
             let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
             db::emit_finished(context, &applied, started);
-            db::print_summary(
-                context,
-                &session.url,
-                plan.len(),
-                "to apply: the database is up to date",
-                started,
-            );
+            let nothing = match &args.to {
+                Some(version) => format!("to apply: everything up to {version} is applied"),
+                None => "to apply: the database is up to date".to_string(),
+            };
+            db::print_summary(context, &session.url, plan.len(), &nothing, started);
             Ok(())
         })
     })

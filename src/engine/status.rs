@@ -255,6 +255,19 @@ pub fn plan_down<'m>(entries: &[Entry<'m, '_>], target: &DownTarget) -> Result<V
 
 /// The index of the entry with `version` (as written, or with dashes removed, or as the
 /// number sqlx stores).
+/// The index of the migration *file* `version` names (spelled as [`find_version`] accepts),
+/// without a database: for checking a VERSION argument before connecting.
+pub fn find_file_version(
+    migrations: &[Migration],
+    version: &str,
+    order: VersionOrder,
+) -> Result<usize> {
+    let no_history = HistoryFormat::Own {
+        name: String::new(),
+    };
+    find_version(&status(migrations, &[], &no_history, order), version)
+}
+
 pub fn find_version(entries: &[Entry<'_, '_>], version: &str) -> Result<usize> {
     let plain = |v: &str| v.replace('-', "");
     let numeric = |v: &str| v.parse::<u128>().ok();
