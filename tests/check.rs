@@ -354,25 +354,61 @@ fn sqlite_check_and_drift() {
     let report = ws.run(&["check", "--format", "json"]).assert_code(0).json();
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(step(&report, "reversibility")["status"], "passed");
-    let file = ws.path().join("live.sqlite3");
-    let url = format!("sqlite:{}", file.display());
-    ws.run(&["up", "--database-url", &url]).assert_code(0);
-    ws.run(&["check", "--database-url", &url]).assert_code(0);
-    sqlite_query(&url, "CREATE INDEX users_created_at ON users (created_at)");
-    let report = ws
-        .run(&["check", "--database-url", &url, "--format", "json"])
-        .assert_code(1)
-        .json();
-    let found = findings(&report, "drift");
-    assert_eq!(
-        changes(&found[0]),
-        [(
-            "added".to_string(),
-            "index".to_string(),
-            "users.users_created_at".to_string()
-        )],
-        "{report}"
-    );
+    let cases: [(&str, &str, (&str, &str, &str)); 6] = [
+        ("none", "SELECT 'unchanged'", ("", "", "")),
+        (
+            "add_index",
+            "CREATE INDEX users_created_at ON users (created_at)",
+            ("added", "index", "users.users_created_at"),
+        ),
+        (
+            "add_column",
+            "ALTER TABLE posts ADD COLUMN draft INTEGER NOT NULL DEFAULT 0",
+            ("added", "column", "posts.draft"),
+        ),
+        (
+            "drop_index",
+            "DROP INDEX posts_user_id",
+            ("removed", "index", "posts.posts_user_id"),
+        ),
+        (
+            "add_table",
+            "CREATE TABLE audit (id INTEGER PRIMARY KEY)",
+            ("added", "table", "audit"),
+        ),
+        (
+            "change_view",
+            "DROP VIEW recent_posts; CREATE VIEW recent_posts AS SELECT id, title FROM posts ORDER BY id DESC LIMIT 20",
+            ("altered", "view", "recent_posts"),
+        ),
+    ];
+    for (name, alteration, (kind, object, changed)) in cases {
+        let file = ws.path().join(format!("{name}.sqlite3"));
+        let url = format!("sqlite:{}", file.display());
+        ws.run(&["up", "--database-url", &url]).assert_code(0);
+        sqlite_query(&url, alteration);
+        let outcome = ws.run(&[
+            "check",
+            "--database-url",
+            &url,
+            "--reversibility",
+            "none",
+            "--format",
+            "json",
+        ]);
+        let report = outcome.json();
+        if name == "none" {
+            assert_eq!(outcome.code, 0, "{report}");
+            continue;
+        }
+        assert_eq!(outcome.code, 1, "{name}: {report}");
+        let found = findings(&report, "drift");
+        assert_eq!(
+            changes(&found[0]),
+            [(kind.to_string(), object.to_string(), changed.to_string())],
+            "{name}: {report}"
+        );
+    }
 }
 
 #[test]
