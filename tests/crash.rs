@@ -41,24 +41,25 @@ fn tool(ws: &Workspace, corpus: &Path, args: &[&str]) -> Outcome {
     ws.run(&all)
 }
 
+/// Polls `count_sql` (a count, as text) on `admin` until it gives `expected`, for up to 30 s.
+fn wait_for_count(pg: &Pg, admin: &str, count_sql: &str, expected: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pg.query(admin, count_sql)[0][0].as_deref() != Some(expected) {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits until no backend of cargo-migrate is connected: a killed client's backend finishes
 /// the query it was sent before it notices, and what it commits counts.
 fn wait_for_orphans(pg: &Pg, admin: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let rows = pg.query(
-            admin,
-            "SELECT count(*)::text FROM pg_stat_activity WHERE application_name = 'cargo-migrate'",
-        );
-        if rows[0][0].as_deref() == Some("0") {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "backends of the killed run did not end"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_count(
+        pg,
+        admin,
+        "SELECT count(*)::text FROM pg_stat_activity WHERE application_name = 'cargo-migrate'",
+        "0",
+        "backends of the killed run did not end",
+    );
 }
 
 /// `version`s of the entries of a `status --format json` report in `state`.
@@ -263,21 +264,13 @@ fn kill_nine_inside_a_no_transaction_migration() {
         .spawn()
         .expect("spawn up");
     // Kill it while the second statement runs.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let sleeping = pg.query(
-            &admin,
-            "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(2)%'",
-        );
-        if sleeping[0][0].as_deref() == Some("1") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the migration never reached pg_sleep"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_count(
+        &pg,
+        &admin,
+        "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(2)%'",
+        "1",
+        "the migration never reached pg_sleep",
+    );
     let _ = child.kill();
     let _ = child.wait();
     wait_for_orphans(&pg, &admin);
