@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use super::replay::{Replayer, excluded_history};
 use super::status::{Entry, State};
-use crate::db::Direction;
 use crate::db::history::HistoryFormat;
-use crate::error::{Error, Result};
+use crate::db::{Direction, Failure};
+use crate::error::Result;
 use crate::migration::Migration;
 use crate::sandbox::scratch::Scratch;
 use crate::schema::{self, Change, Schema};
@@ -118,12 +118,24 @@ impl Finding {
         }
     }
 
-    /// A finding from a failed migration's error (message, location, code frame).
-    fn from_error(kind: FindingKind, migration: &Migration, error: &Error) -> Finding {
+    /// A finding from a failed script: `what` failed, with the database's message, and the
+    /// location and code frame the command's own error would show.
+    fn from_failure(
+        kind: FindingKind,
+        migration: &Migration,
+        failure: &Failure,
+        direction: Direction,
+        what: &str,
+    ) -> Finding {
+        let error = super::failure_error(failure, migration, direction);
         Finding {
-            location: error.location.clone(),
-            detail: error.detail.clone(),
-            ..Finding::new(kind, Some(migration), error.message.clone())
+            location: error.location,
+            detail: error.detail,
+            ..Finding::new(
+                kind,
+                Some(migration),
+                format!("{what}: {}", failure.message),
+            )
         }
     }
 
@@ -296,11 +308,12 @@ pub async fn replay(
         let applied_now = replayer.run(migration, Direction::Up).await;
         clock.scripts += script_begun.elapsed();
         if let Err(failure) = applied_now {
-            let error = super::failure_error(&failure, migration, Direction::Up);
-            replay_findings.push(Finding::from_error(
+            replay_findings.push(Finding::from_failure(
                 FindingKind::ApplyFailed,
                 migration,
-                &error,
+                &failure,
+                Direction::Up,
+                "the up script fails",
             ));
             break;
         }
@@ -380,11 +393,12 @@ async fn reverse_one(
     let reverted = replayer.run(migration, Direction::Down).await;
     clock.scripts += begun.elapsed();
     if let Err(failure) = reverted {
-        let error = super::failure_error(&failure, migration, Direction::Down);
-        return Ok(Some(Finding::from_error(
+        return Ok(Some(Finding::from_failure(
             FindingKind::DownFailed,
             migration,
-            &error,
+            &failure,
+            Direction::Down,
+            "the down script fails right after the up",
         )));
     }
     let after_down = clock.inspect(replayer).await?;
@@ -409,13 +423,13 @@ async fn reverse_one(
     let reapplied = replayer.run(migration, Direction::Up).await;
     clock.scripts += begun.elapsed();
     if let Err(failure) = reapplied {
-        let error = super::failure_error(&failure, migration, Direction::Up);
-        let mut finding = Finding::from_error(FindingKind::ReapplyFailed, migration, &error);
-        finding.message = format!(
-            "applying the up again after its down failed: {}",
-            error.message
-        );
-        return Ok(Some(finding));
+        return Ok(Some(Finding::from_failure(
+            FindingKind::ReapplyFailed,
+            migration,
+            &failure,
+            Direction::Up,
+            "the up script fails when applied again after its down",
+        )));
     }
     Ok(None)
 }
