@@ -16,8 +16,12 @@ use crate::migration::{self, Migrations, ScanOptions};
 pub enum Source {
     /// A Cargo workspace; `manifest_path` as given by `--manifest-path`, if any.
     Cargo { manifest_path: Option<PathBuf> },
-    /// One directory, no Cargo (`--dir PATH --dialect D`).
-    Dir { dir: PathBuf },
+    /// One directory, no Cargo (`--dir PATH --dialect D`), with the settings of an optional
+    /// TOML file (`--config FILE`: the keys of `[package.metadata.migrate]`).
+    Dir {
+        dir: PathBuf,
+        config: Option<PathBuf>,
+    },
 }
 
 /// Why a set has the dialect it has; shown with `-v` so a surprising dialect can be traced.
@@ -93,7 +97,7 @@ impl Workspace {
     /// Discovers the sets. `dialect_flag` (`--dialect`) overrides every other source.
     pub fn load(source: &Source, dialect_flag: Option<Dialect>) -> Result<Workspace> {
         match source {
-            Source::Dir { dir } => {
+            Source::Dir { dir, config } => {
                 let root = std::env::current_dir().map_err(|e| {
                     Error::io(
                         ErrorCode::UnreadableDirectory,
@@ -119,17 +123,21 @@ impl Workspace {
                     .at_path(&dir)
                     .hint("pass the directory that holds the migrations"));
                 }
-                // No Cargo: neither configuration nor dependencies to consult.
-                let dialect = resolve_dialect(dialect_flag, None, None, &dir);
+                // No Cargo: no dependencies to consult, and settings only from --config.
+                let config = match config {
+                    Some(path) => Self::read_config_file(&root.join(path))?,
+                    None => MigrateConfig::default(),
+                };
+                let dialect = resolve_dialect(dialect_flag, config.dialect, None, &dir);
                 Ok(Workspace {
                     root,
-                    config: MigrateConfig::default(),
+                    config: config.clone(),
                     packages: Vec::new(),
                     sets: vec![SetSpec {
                         package: None,
                         manifest_path: None,
                         dir,
-                        config: MigrateConfig::default(),
+                        config,
                         dialect,
                     }],
                 })
@@ -139,6 +147,57 @@ impl Workspace {
                 from_metadata(&metadata, dialect_flag)
             }
         }
+    }
+
+    /// The settings of a `--config FILE` (the keys of `[package.metadata.migrate]` at the top
+    /// level), for `--dir` runs where no `Cargo.toml` is read. Relative paths in it (`templates`)
+    /// are relative to the file.
+    fn read_config_file(path: &Path) -> Result<MigrateConfig> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            Error::io(
+                ErrorCode::UnreadableFile,
+                "read the configuration file",
+                path,
+                &err,
+            )
+            .hint("pass the path of a TOML file with the keys of [package.metadata.migrate]")
+        })?;
+        let table: toml::Table = toml::from_str(&text).map_err(|err| {
+            let line = err
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            Error::input(
+                ErrorCode::BadConfig,
+                format!(
+                    "the configuration file is not valid TOML: {}",
+                    err.message()
+                ),
+            )
+            .at(match line {
+                Some(line) => format!("{}:{line}", crate::error::display_path(path)),
+                None => crate::error::display_path(path),
+            })
+            .hint("write `key = \"value\"` lines, e.g. `history-table = \"app_migrations\"`")
+        })?;
+        // The parser reads metadata as cargo metadata gives it: JSON.
+        let value = serde_json::to_value(&table).map_err(|err| {
+            Error::input(
+                ErrorCode::BadConfig,
+                format!("the configuration file cannot be read: {err}"),
+            )
+            .at_path(path)
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let config = MigrateConfig::parse(&value, "the configuration file", path, base)?;
+        if config.dir.is_some() {
+            return Err(Error::input(
+                ErrorCode::BadConfig,
+                "`dir` in the configuration file has no effect: --dir names the directory",
+            )
+            .at_path(path)
+            .hint("remove `dir` from the file"));
+        }
+        Ok(config)
     }
 
     /// The sets a command works on: all of them, or those of `-p PACKAGE`.

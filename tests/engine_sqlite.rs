@@ -2148,3 +2148,77 @@ fn down_stops_at_an_irreversible_migration() {
     assert_eq!(json["error"]["code"], "irreversible-migration");
     assert_eq!(history(&url).len(), 2, "nothing was reverted");
 }
+
+// ------------------------------------------------------------------- --dir with --config
+
+/// A deploy without Cargo reads its settings from `--config FILE`: the history table's name
+/// and the variable that holds the URL, as `[package.metadata.migrate]` would give them.
+#[test]
+fn dir_with_a_config_file() {
+    let ws = Workspace::empty();
+    let set = ws.path().join("migrations");
+    std::fs::create_dir_all(set.join("20240101000000_create_notes")).unwrap();
+    std::fs::write(
+        set.join("20240101000000_create_notes/up.sql"),
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        set.join("20240101000000_create_notes/down.sql"),
+        "DROP TABLE notes;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ws.path().join("migrate.toml"),
+        "dialect = \"sqlite\"\nhistory-table = \"app_migrations\"\ndatabase-url-env = \"MIGRATE_DATABASE_URL\"\n",
+    )
+    .unwrap();
+    let file = ws.path().join("app.db");
+    let url = format!("sqlite:{}?mode=rwc", file.display());
+    let outcome = support::run_in_env(
+        ws.path(),
+        &[
+            "--dir",
+            "migrations",
+            "--config",
+            "migrate.toml",
+            "up",
+            "--yes",
+        ],
+        &[("MIGRATE_DATABASE_URL", url.as_str())],
+    )
+    .assert_code(0);
+    assert!(outcome.stdout.contains("Applied"), "{}", outcome.stdout);
+    assert_eq!(sqlite_tables(&url), ["app_migrations", "notes"]);
+    // Without the file, the variable is DATABASE_URL, which is not set.
+    let outcome = support::run_in_env(
+        ws.path(),
+        &["--dir", "migrations", "--dialect", "sqlite", "status"],
+        &[("MIGRATE_DATABASE_URL", url.as_str())],
+    )
+    .assert_code(2);
+    assert!(
+        outcome.stderr.contains("DATABASE_URL"),
+        "{}",
+        outcome.stderr
+    );
+
+    // Bad files are input errors naming the file (and the line).
+    let bad = |text: &str, expected: &str| {
+        std::fs::write(ws.path().join("bad.toml"), text).unwrap();
+        let outcome = ws
+            .run(&["--dir", "migrations", "--config", "bad.toml", "list"])
+            .assert_code(2);
+        assert!(outcome.stderr.contains(expected), "{}", outcome.stderr);
+        assert!(outcome.stderr.contains("bad.toml"), "{}", outcome.stderr);
+    };
+    bad("dialect = \"sqlite\"\nhistory-table = \n", "not valid TOML");
+    bad("dir = \"elsewhere\"\n", "--dir names the directory");
+    bad("history-tabel = \"x\"\n", "history-table");
+    let missing = ws
+        .run(&["--dir", "migrations", "--config", "nope.toml", "list"])
+        .assert_code(2);
+    assert!(missing.stderr.contains("nope.toml"), "{}", missing.stderr);
+    // --config without --dir is a usage error.
+    ws.run(&["--config", "migrate.toml", "list"]).assert_code(2);
+}

@@ -79,6 +79,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub dir: Option<PathBuf>,
 
+    /// With --dir: read settings from this TOML file (the keys of [package.metadata.migrate])
+    #[arg(long, global = true, value_name = "FILE", requires = "dir")]
+    pub config: Option<PathBuf>,
+
     /// SQL dialect: postgres, sqlite or mysql (overrides configuration)
     #[arg(long, global = true, value_name = "DIALECT", value_parser = parse_dialect)]
     pub dialect: Option<Dialect>,
@@ -141,7 +145,10 @@ impl Context {
     /// Where the sets come from: `--dir`, or the Cargo workspace.
     pub fn source(&self) -> Source {
         match &self.global.dir {
-            Some(dir) => Source::Dir { dir: dir.clone() },
+            Some(dir) => Source::Dir {
+                dir: dir.clone(),
+                config: self.global.config.clone(),
+            },
             None => Source::Cargo {
                 manifest_path: self.global.manifest_path.clone(),
             },
