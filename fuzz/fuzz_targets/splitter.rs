@@ -69,7 +69,7 @@ fn check_statements(sql: &str, dialect: Dialect, statements: &[Statement<'_>]) {
         assert!(
             !text.starts_with(|c: char| c.is_ascii_whitespace())
                 && !text.ends_with(|c: char| c.is_ascii_whitespace())
-                && !starts_with_comment(text, dialect),
+                && !starts_with_comment(&sql[offset..], dialect),
             "{dialect}: statement not trimmed to its tokens: {text:?}"
         );
         assert_eq!(
