@@ -271,12 +271,8 @@ fn drift_names_exactly_the_change_made_by_hand() {
         let found = findings(&report, "drift");
         assert_eq!(found.len(), 1, "{database}: {report}");
         assert_eq!(found[0]["kind"], "drift");
-        let named: Vec<_> = changes(&found[0])
-            .into_iter()
-            .map(|(k, o, n)| (k, o, n))
-            .collect();
         assert_eq!(
-            named,
+            changes(&found[0]),
             [(kind.to_string(), object.to_string(), name.to_string())],
             "{database}: {report}"
         );

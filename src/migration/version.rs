@@ -366,7 +366,12 @@ mod tests {
         assert!(next > newest);
         // sqlx compares numbers: widening is fine there.
         let newest = v("9", VersionOrder::Integer);
-        let next = next_version(newest.style(), VersionOrder::Integer, Some(&newest), at_noon);
+        let next = next_version(
+            newest.style(),
+            VersionOrder::Integer,
+            Some(&newest),
+            at_noon,
+        );
         assert_eq!(next.unwrap().as_str(), "10");
         // Past u128 (and at its maximum), there is no next number.
         for newest in [&"3".repeat(127), "340282366920938463463374607431768211455"] {

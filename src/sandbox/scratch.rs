@@ -19,8 +19,9 @@ pub struct Scratch {
 }
 
 enum Server {
-    Docker(DockerPostgres),
-    Local(LocalPostgres),
+    // Boxed: server handles are large, a temporary directory small.
+    Docker(Box<DockerPostgres>),
+    Local(Box<LocalPostgres>),
     /// A temporary directory holding one SQLite file per database.
     Sqlite(tempfile::TempDir),
 }
@@ -30,14 +31,16 @@ impl Scratch {
     /// container).
     pub async fn start(provider: Provider, image: &str, workspace: &str) -> Result<Scratch> {
         let server = match provider {
-            Provider::Docker => Server::Docker(DockerPostgres::start(image, workspace).await?),
-            Provider::Local => Server::Local(
+            Provider::Docker => {
+                Server::Docker(Box::new(DockerPostgres::start(image, workspace).await?))
+            }
+            Provider::Local => Server::Local(Box::new(
                 LocalPostgres::start(LocalOptions {
                     template_cache: Some(super::cache_dir().join("templates")),
                     ..LocalOptions::default()
                 })
                 .await?,
-            ),
+            )),
             Provider::Sqlite => Server::Sqlite(
                 tempfile::Builder::new()
                     .prefix("cargo-migrate-scratch-")
