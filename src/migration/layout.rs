@@ -115,18 +115,39 @@ fn is_ignored(name: &str, options: &ScanOptions) -> bool {
 }
 
 /// `*` matches any run of characters; everything else matches itself.
+///
+/// Greedy, going back only to the last `*`: at worst pattern length × name length steps, however
+/// many `*` the pattern has (trying every split at every `*` was exponential in their number).
+/// Comparing bytes is comparing characters: the text after a `*` starts with a whole character,
+/// which can only match at a character boundary of the name.
 pub fn wildcard_match(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((prefix, rest)) => {
-            let Some(tail) = name.strip_prefix(prefix) else {
-                return false;
-            };
-            (0..=tail.len())
-                .filter(|&i| tail.is_char_boundary(i))
-                .any(|i| wildcard_match(rest, &tail[i..]))
+    let (pattern, name) = (pattern.as_bytes(), name.as_bytes());
+    let (mut p, mut n) = (0, 0);
+    // The last `*` seen: where the pattern resumes after it, and where in the name that resumed
+    // match was last tried.
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                p += 1;
+                star = Some((p, n));
+            }
+            Some(&byte) if byte == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                // Let the `*` take one more byte and try again.
+                Some((resume, tried)) => {
+                    p = resume;
+                    n = tried + 1;
+                    star = Some((resume, n));
+                }
+                None => return false,
+            },
         }
     }
+    pattern[p..].iter().all(|&byte| byte == b'*')
 }
 
 /// `<version>_<name>` split at the first underscore.
@@ -861,5 +882,28 @@ mod tests {
         assert!(wildcard_match("a*b*c", "aXXbYYc"));
         assert!(!wildcard_match("a*b", "ac"));
         assert!(wildcard_match("exact", "exact"));
+        assert!(!wildcard_match("exact", "exactly"));
+        assert!(wildcard_match("*", ""));
+        assert!(wildcard_match("**", "x"));
+        assert!(!wildcard_match("", "x"));
+        assert!(wildcard_match("a*", "a"));
+        assert!(wildcard_match("*é*", "café.sql"));
+        assert!(wildcard_match("caf*.sql", "café.sql"));
+        assert!(!wildcard_match("*é", "cafe"));
+        assert!(wildcard_match("*ab*ab", "xabyabab"));
+        assert!(!wildcard_match("*ab*abc", "xabyabab"));
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/file_name.rs`): a pattern with many `*` took time
+    /// exponential in their number (this one would not finish).
+    #[test]
+    fn wildcards_with_many_stars_are_fast() {
+        let name = "a".repeat(200);
+        let pattern = "*a".repeat(40) + "*b";
+        assert!(!wildcard_match(&pattern, &name));
+        assert!(wildcard_match(&"*a".repeat(40), &name));
+        let stars = "data_".to_string() + &"*".repeat(100) + ".sql";
+        assert!(wildcard_match(&stars, "data_oauth_github.sql"));
+        assert!(!wildcard_match(&stars, &"data_x".repeat(50)));
     }
 }

@@ -375,7 +375,11 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             "no version after the newest migration fits",
         )
         .at_path(dir)
-        .hint("the newest version is at the limit of its format")
+        .hint(
+            "the newest version is at the limit of its format (a directory-style set sorts \
+             versions as text, so a sequence number one digit longer, like 10 after 9, would \
+             run first)",
+        )
     })?;
 
     let (table, column) = guess_table_and_column(request.name);

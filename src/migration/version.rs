@@ -174,6 +174,10 @@ pub fn format_version(style: VersionStyle, moment: NaiveDateTime, sequence: u128
 
 /// The version for a new migration: `now` in the set's style, bumped so it sorts strictly after
 /// `newest` under the set's rule (two `new` within one second, or a clock behind the history).
+///
+/// [`VersionError::TooLarge`] when no version in the style sorts after `newest`: a sequence that
+/// outgrew its width under diesel's text rule (`10` sorts before `9`), or a newest number too
+/// large to count on from.
 pub fn next_version(
     style: VersionStyle,
     order: VersionOrder,
@@ -182,8 +186,19 @@ pub fn next_version(
 ) -> Result<Version, VersionError> {
     let after_newest = |candidate: &Version| newest.is_none_or(|n| candidate.key > n.key);
     if let VersionStyle::Sequential { .. } = style {
-        let next = newest.and_then(Version::number).map_or(1, |n| n + 1);
-        return Version::parse(&format_version(style, now, next), order);
+        let next = match newest {
+            None => 1,
+            Some(newest) => newest
+                .number()
+                .and_then(|n| n.checked_add(1))
+                .ok_or(VersionError::TooLarge)?,
+        };
+        let candidate = Version::parse(&format_version(style, now, next), order)?;
+        return if after_newest(&candidate) {
+            Ok(candidate)
+        } else {
+            Err(VersionError::TooLarge)
+        };
     }
     let mut moment = now;
     // At most two steps: `now`, then one second after the newest version's moment.
@@ -328,6 +343,44 @@ mod tests {
         )
         .unwrap();
         assert_eq!(next.as_str(), "2030-01-01-000001-0000");
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/file_name.rs`): under diesel's text rule `10` sorts
+    /// before `9`, and a number past `u128` restarted the sequence at 1.
+    #[test]
+    fn next_sequential_version_never_sorts_before_the_newest() {
+        let at_noon = at("2026-11-22 12:00:00");
+        let text = VersionOrder::TextWithoutDashes;
+        for newest in ["9", "99", "9999"] {
+            let newest = v(newest, text);
+            assert_eq!(
+                next_version(newest.style(), text, Some(&newest), at_noon),
+                Err(VersionError::TooLarge),
+                "{}",
+                newest.as_str()
+            );
+        }
+        let newest = v("0009", text);
+        let next = next_version(newest.style(), text, Some(&newest), at_noon).unwrap();
+        assert_eq!(next.as_str(), "0010");
+        assert!(next > newest);
+        // sqlx compares numbers: widening is fine there.
+        let newest = v("9", VersionOrder::Integer);
+        let next = next_version(
+            newest.style(),
+            VersionOrder::Integer,
+            Some(&newest),
+            at_noon,
+        );
+        assert_eq!(next.unwrap().as_str(), "10");
+        // Past u128 (and at its maximum), there is no next number.
+        for newest in [&"3".repeat(127), "340282366920938463463374607431768211455"] {
+            let newest = v(newest, text);
+            assert_eq!(
+                next_version(newest.style(), text, Some(&newest), at_noon),
+                Err(VersionError::TooLarge)
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,15 @@
+CREATE FUNCTION add(a integer, b integer) RETURNS integer
+    LANGUAGE SQL
+    IMMUTABLE
+    RETURN a + b;
+
+CREATE PROCEDURE insert_data(a integer, b integer)
+LANGUAGE SQL
+BEGIN ATOMIC
+  INSERT INTO tbl VALUES (a);
+  INSERT INTO tbl VALUES (CASE WHEN b > 0 THEN b ELSE 0 END);
+END;
+
+BEGIN;
+SELECT 1;
+COMMIT;

@@ -1,0 +1,3 @@
+-- no-transaction
+CREATE INDEX CONCURRENTLY i ON t (a);;
+;
