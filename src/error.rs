@@ -97,6 +97,7 @@ error_codes! {
     UnsupportedDialect => "unsupported-dialect",
     UnsupportedLayout => "unsupported-layout",
     UnwritableDirectory => "unwritable-directory",
+    Usage => "usage",
     VersionTooLarge => "version-too-large",
 }
 

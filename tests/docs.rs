@@ -306,7 +306,6 @@ fn bad_input_catalogue_names_existing_tests() {
         }
         let (exit, code) = (&row[4], &row[5]);
         match code.as_str() {
-            "(clap)" => assert_eq!(exit, "2", "{context}: usage errors exit with 2"),
             "—" => assert_eq!(
                 exit, "0",
                 "{context}: a row without a code is accepted input"

@@ -701,18 +701,16 @@ fn dir_that_is_a_file() {
 
 #[test]
 fn unknown_flag() {
-    let ws = Workspace::copy("single");
-    let outcome = run(&ws, &["list", "--frobnicate"]);
-    let outcome = outcome.assert_code(2);
-    insta::assert_snapshot!("usage_unknown_flag", outcome.snapshot());
+    usage_error("single", &["list", "--frobnicate"], "usage_unknown_flag");
 }
 
 #[test]
 fn unknown_dialect_flag() {
-    let ws = Workspace::copy("single");
-    let outcome = run(&ws, &["--dialect", "oracle", "list"]);
-    let outcome = outcome.assert_code(2);
-    insta::assert_snapshot!("usage_unknown_dialect", outcome.snapshot());
+    usage_error(
+        "single",
+        &["--dialect", "oracle", "list"],
+        "usage_unknown_dialect",
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1216,8 +1214,69 @@ fn usage_error(fixture: &str, args: &[&str], name: &str) -> Outcome {
     let ws = Workspace::copy(fixture);
     let outcome = run_writing(&ws, args).assert_code(2);
     assert!(outcome.stderr.starts_with("error: "), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("--> command line"),
+        "{}",
+        outcome.stderr
+    );
+    assert_error_code(&ws, args, "usage");
     insta::assert_snapshot!(name, outcome.snapshot());
     outcome
+}
+
+/// A URL pasted where no argument is expected: the parser echoes the argument, and the
+/// password in it must not be shown.
+#[test]
+fn url_given_as_a_bare_argument() {
+    let url = "postgres://app:s3cret-pass@db.internal/app";
+    let outcome = usage_error("sqlite-lifecycle", &["up", url], "url_as_bare_argument");
+    assert!(
+        !outcome.stderr.contains("s3cret-pass"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("app:***@db.internal"),
+        "{}",
+        outcome.stderr
+    );
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let json = run_writing(&ws, &["--format", "json", "up", url]);
+    assert!(!json.stdout.contains("s3cret-pass"), "{}", json.stdout);
+}
+
+/// `--format json` holds for arguments that do not parse: one error object on stdout, nothing
+/// on stderr, whichever argument is wrong and wherever the flag stands.
+#[test]
+fn usage_error_as_json() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    for args in [
+        &["--format", "json", "up", "--frobnicate"][..],
+        &["up", "--format=json", "--lock-timeout", "abc"],
+        &["frobnicate", "--format", "json"],
+        &["--format", "json"],
+    ] {
+        let outcome = run_writing(&ws, args).assert_code(2);
+        assert!(outcome.stderr.is_empty(), "{args:?}: {}", outcome.stderr);
+        let json = outcome.json();
+        assert_eq!(json["error"]["code"], "usage", "{args:?}: {json}");
+        assert_eq!(json["error"]["exit_code"], 2, "{args:?}: {json}");
+        assert!(
+            json["error"]["hint"]
+                .as_str()
+                .is_some_and(|h| !h.is_empty()),
+            "{args:?}: {json}"
+        );
+    }
+    let json = run_writing(&ws, &["--format", "json", "up", "--databse-url", "x"])
+        .assert_code(2)
+        .json();
+    assert!(
+        json["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("'--database-url'")),
+        "{json}"
+    );
 }
 
 #[test]

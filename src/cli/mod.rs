@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::dialect::Dialect;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::report::{ColorChoice, Format, Output};
 use crate::workspace::{Source, Workspace};
 
@@ -169,11 +169,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(err) => {
-            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
-            let _ = err.print();
-            return err.exit_code();
-        }
+        Err(err) => return report_usage_error(&args, &err),
     };
     let output = Output::new(
         cli.global.format,
@@ -209,6 +205,126 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
 fn report_error(output: &Output, error: &Error) -> i32 {
     output.print_error(error);
     error.exit_code()
+}
+
+/// Reports what clap could not parse like every other error (what, where, hint; one JSON object
+/// with `--format json`; exit 2), with any password in the arguments scrubbed: clap echoes
+/// the offending argument, and a URL pasted without `--database-url` is one.
+fn report_usage_error(args: &[OsString], err: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    let output = output_from_raw_args(args);
+    let asked_for_help = matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    // Help and version are what the user asked for (stdout, exit 0); so is the help shown for a
+    // bare `cargo migrate`, unless a machine reads the output.
+    if asked_for_help && !(output.json() && err.exit_code() != 0) {
+        let _ = err.print();
+        return err.exit_code();
+    }
+    for arg in args {
+        crate::db::url::register_secrets_in(&arg.to_string_lossy());
+    }
+    report_error(&output, &usage_error(args, err))
+}
+
+/// clap's error as ours: its first lines are the message, its `tip:` lines the hint, its usage
+/// line the detail, and the argument it names the location.
+fn usage_error(args: &[OsString], err: &clap::Error) -> Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let help = match command_named_in(args) {
+        Some(command) => format!("see `cargo migrate {command} --help`"),
+        None => "see `cargo migrate --help` for the commands".to_string(),
+    };
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap's rendering of this one is the whole help text.
+        return Error::input(ErrorCode::Usage, "no command given")
+            .at("command line")
+            .hint(help);
+    }
+    let rendered = err.render().to_string();
+    let mut message = Vec::new();
+    let mut hints = Vec::new();
+    let mut usage = None;
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            hints.push(tip.to_string());
+        } else if let Some(text) = line.strip_prefix("Usage: ") {
+            usage = Some(format!("usage: {text}"));
+        } else if line.starts_with("For more information") {
+            // Replaced by the hint naming the command's own --help.
+        } else if hints.is_empty() && usage.is_none() {
+            // The message, and the arguments a "not provided" message lists below it.
+            message.push(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    let mut message = message.join(" ");
+    if message.is_empty() {
+        message = "the command line could not be parsed".to_string();
+    }
+    let location = match err.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => format!("command line, {arg}"),
+        _ => "command line".to_string(),
+    };
+    hints.push(help);
+    let mut error = Error::input(ErrorCode::Usage, message)
+        .at(location)
+        .hint(hints.join("; "));
+    if let Some(usage) = usage {
+        error = error.detail(usage);
+    }
+    error
+}
+
+/// The (sub)command the arguments name, as in `db start`, for a pointer to its `--help`.
+fn command_named_in(args: &[OsString]) -> Option<String> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut names = Vec::new();
+    for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        if arg == "--" {
+            break;
+        }
+        let Some(sub) = command.find_subcommand(arg).cloned() else {
+            continue;
+        };
+        names.push(sub.get_name().to_string());
+        command = sub;
+    }
+    (!names.is_empty()).then(|| names.join(" "))
+}
+
+/// The output settings the arguments ask for, read leniently because clap could not parse them:
+/// `--format json` must give JSON even when another argument is wrong.
+fn output_from_raw_args(args: &[OsString]) -> Output {
+    use clap::ValueEnum;
+    let mut format = Format::Human;
+    let mut color = None;
+    let texts: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    for (i, arg) in texts.iter().enumerate() {
+        if arg == "--" {
+            break;
+        }
+        let value_of = |flag: &str| {
+            arg.strip_prefix(flag)
+                .and_then(|rest| rest.strip_prefix('='))
+                .map(str::to_string)
+                .or_else(|| (arg == flag).then(|| texts.get(i + 1).cloned()).flatten())
+        };
+        if let Some(value) = value_of("--format") {
+            format = Format::from_str(&value, true).unwrap_or(format);
+        }
+        if let Some(value) = value_of("--color") {
+            color = ColorChoice::from_str(&value, true).ok().or(color);
+        }
+    }
+    Output::new(format, color, false, 0)
 }
 
 #[cfg(test)]

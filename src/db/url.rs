@@ -49,7 +49,7 @@ impl DatabaseUrl {
             Some("mysql" | "mariadb") => Dialect::Mysql,
             None => {
                 // Not a URL at all; it could be anything, a bare password included: show none of it.
-                register_secrets_of_unparsed(text);
+                register_secrets_in(text);
                 return Err(Error::input(
                     ErrorCode::BadDatabaseUrl,
                     "the database URL has no scheme (such as postgres:// or sqlite:)",
@@ -59,7 +59,7 @@ impl DatabaseUrl {
             }
             _ => {
                 // Even a malformed URL may hold a password: scrub it before showing anything.
-                register_secrets_of_unparsed(text);
+                register_secrets_in(text);
                 return Err(Error::input(
                     ErrorCode::BadDatabaseUrl,
                     format!(
@@ -75,7 +75,7 @@ impl DatabaseUrl {
             Dialect::Sqlite => text.to_string(),
             _ => {
                 let parsed = url::Url::parse(text).map_err(|err| {
-                    register_secrets_of_unparsed(text);
+                    register_secrets_in(text);
                     Error::input(
                         ErrorCode::BadDatabaseUrl,
                         format!("the database URL is not valid: {err}"),
@@ -308,9 +308,9 @@ fn check_driver_options(text: &str, dialect: Dialect) -> std::result::Result<(),
     })
 }
 
-/// For text that is not a URL we can parse: treat anything between `://user:` and `@` as a
-/// password, so it cannot leak through an error message.
-fn register_secrets_of_unparsed(text: &str) {
+/// For text that is not a URL we can parse (or an argument that may hold one): treat anything
+/// between `://user:` and `@` as a password, so it cannot leak through an error message.
+pub fn register_secrets_in(text: &str) {
     if let Some((_, after_scheme)) = text.split_once("://") {
         let authority = after_scheme.split(['/', '?']).next().unwrap_or("");
         if let Some((userinfo, _)) = authority.rsplit_once('@')
