@@ -100,13 +100,18 @@ impl Version {
 
     /// The moment a timestamp-style version names, if it is one.
     pub fn timestamp(&self) -> Option<NaiveDateTime> {
-        match self.style() {
-            VersionStyle::Sequential { .. } => None,
-            _ => {
-                let digits: String = self.raw.chars().filter(|c| *c != '-').take(14).collect();
-                parse_timestamp_digits(&digits)
-            }
+        // Only the fixed-width forms name a moment: chrono would read `2024-03-24-03-199` as
+        // 03:19:09, a moment that renders as a version sorting before this one.
+        let fixed_width = match self.style() {
+            VersionStyle::Sequential { .. } => false,
+            VersionStyle::Timestamp => true,
+            VersionStyle::DashedTimestamp { .. } => is_dashed_timestamp(&self.raw),
+        };
+        if !fixed_width {
+            return None;
         }
+        let digits: String = self.raw.chars().filter(|c| *c != '-').take(14).collect();
+        parse_timestamp_digits(&digits)
     }
 
     /// The integer value of an all-digit version.
@@ -300,6 +305,28 @@ mod tests {
         // diesel's initial setup version sits in a timestamped history.
         assert_eq!(v("00000000000000", order).style(), VersionStyle::Timestamp);
         assert_eq!(v("00000000000000", order).timestamp(), None);
+    }
+
+    /// Found by fuzzing: a dashed version of other widths names no moment (chrono read the
+    /// last group short, and the moment rendered back sorted before the version).
+    #[test]
+    fn only_fixed_width_timestamps_name_a_moment() {
+        let order = VersionOrder::TextWithoutDashes;
+        assert_eq!(v("2024-03-24-03-199", order).timestamp(), None);
+        assert_eq!(v("2024-03-13", order).timestamp(), None);
+        assert_eq!(v("2024032403199", order).timestamp(), None);
+        assert_eq!(
+            v("2024-03-24-031909", order).timestamp(),
+            Some(at("2024-03-24 03:19:09"))
+        );
+        assert_eq!(
+            v("2024-03-24-031909-0042", order).timestamp(),
+            Some(at("2024-03-24 03:19:09"))
+        );
+        assert_eq!(
+            v("20240324031909", order).timestamp(),
+            Some(at("2024-03-24 03:19:09"))
+        );
     }
 
     fn at(text: &str) -> NaiveDateTime {
