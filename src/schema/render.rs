@@ -724,7 +724,7 @@ impl Ddl {
     /// `COLLATE name`. PostgreSQL's collation names are case-sensitive (`"C"`, `"en_US"`) and
     /// quoted unless bare lower case; SQLite's are not (`NOCASE`), and stay as they are.
     /// A name already quoted or qualified, or a whole `COLLATE ...` clause, is kept.
-    fn collate(&self, collation: &str) -> String {
+    pub(super) fn collate(&self, collation: &str) -> String {
         let name = strip_keyword(collation.trim(), "COLLATE").unwrap_or(collation.trim());
         let name = if name.starts_with('"')
             || name.contains('.')
@@ -777,7 +777,7 @@ fn push_comment(block: &mut String, target: &str, comment: &Option<String>) {
 }
 
 /// A whole statement as stored, with surrounding whitespace trimmed and a terminating `;`.
-fn statement(definition: &str) -> String {
+pub(super) fn statement(definition: &str) -> String {
     let definition = definition.trim();
     if definition.ends_with(';') {
         definition.to_string()
@@ -788,7 +788,7 @@ fn statement(definition: &str) -> String {
 
 /// `expression` in parentheses, unless one pair already encloses all of it (PostgreSQL's
 /// deparser often adds them: `(deleted_at IS NULL)`).
-fn parenthesized(expression: &str) -> Cow<'_, str> {
+pub(super) fn parenthesized(expression: &str) -> Cow<'_, str> {
     let expression = expression.trim();
     if is_enclosed_in_parentheses(expression) {
         Cow::Borrowed(expression)

@@ -1,0 +1,535 @@
+//! `diff --sql`'s planner against real databases: for pairs of schemas made by hand, and for
+//! every step of real histories, applying the plan from A to a database at A must give B's
+//! model exactly (DESIGN.md §6).
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use cargo_migrate::db::history::HistoryFormat;
+use cargo_migrate::db::{ConnectOptions, Database, DatabaseUrl, Direction};
+use cargo_migrate::dialect::Dialect;
+use cargo_migrate::engine::replay::Replayer;
+use cargo_migrate::migration::{ScanOptions, scan};
+use cargo_migrate::schema::{self, Excluded, Schema};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn history() -> Vec<Excluded> {
+    vec![Excluded {
+        schema: "public".into(),
+        table: "_cargo_migrate".into(),
+    }]
+}
+
+async fn connect(url: &str, dialect: Dialect) -> Database {
+    let options = ConnectOptions {
+        wait: Duration::ZERO,
+        lock_timeout: Duration::from_secs(5),
+        create_if_missing: true,
+    };
+    Database::connect(&DatabaseUrl::sandbox(url, dialect), &options, |_| {})
+        .await
+        .expect("connect")
+}
+
+/// Runs each statement on its own (a new enum label cannot be used in the transaction that
+/// added it).
+async fn apply(db: &mut Database, statements: &[String], context: &str) {
+    for statement in statements {
+        if let Err(error) = db.execute(statement).await {
+            panic!(
+                "{context}: applying the plan failed at\n{statement}\n{error:?}\n\nplan:\n{}",
+                statements.join("\n")
+            );
+        }
+    }
+}
+
+/// A database made by `sql`, and its model.
+async fn build(url: &str, dialect: Dialect, sql: &str) -> Schema {
+    let mut db = connect(url, dialect).await;
+    if !sql.trim().is_empty() {
+        db.execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    }
+    db.inspect(&history()).await.expect("inspect")
+}
+
+/// Plans `a` → `b`, applies the plan on a third database made like `a`, and checks that its
+/// model is `b`'s.
+async fn round_trip(urls: [&str; 3], dialect: Dialect, label: &str, a: &str, b: &str) {
+    let from = build(urls[0], dialect, a).await;
+    let to = build(urls[1], dialect, b).await;
+    let plan = schema::plan(&from, &to);
+    if IRREVERSIBLE.contains(&label) {
+        assert!(
+            !plan.unsupported.is_empty(),
+            "{label}: expected to be reported as not expressible; plan:\n{}",
+            plan.statements.join("\n")
+        );
+        return;
+    }
+    assert!(
+        plan.unsupported.is_empty(),
+        "{label}: unsupported {:?}\nplan:\n{}",
+        plan.unsupported,
+        plan.statements.join("\n")
+    );
+    let mut db = connect(urls[2], dialect).await;
+    if !a.trim().is_empty() {
+        db.execute(a).await.expect("build a");
+    }
+    apply(&mut db, &plan.statements, label).await;
+    let after = db.inspect(&history()).await.expect("inspect");
+    let left = schema::diff(&after, &to);
+    assert!(
+        left.is_empty(),
+        "{label}: the plan leaves differences:\n{}\nplan:\n{}",
+        left.iter()
+            .map(|c| c.summary())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        plan.statements.join("\n")
+    );
+}
+
+/// Directions that cannot be expressed, and must be reported as such.
+const IRREVERSIBLE: &[&str] = &[
+    // Enum labels cannot be removed while a column uses the type.
+    "enum labels added (backward)",
+];
+
+/// Hand-made pairs of PostgreSQL schemas: each object kind added, removed and altered.
+const PG_PAIRS: &[(&str, &str, &str)] = &[
+    (
+        "empty and everything",
+        "",
+        r#"
+CREATE SCHEMA app;
+COMMENT ON SCHEMA app IS 'application';
+CREATE EXTENSION pg_trgm;
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN app.positive AS integer NOT NULL DEFAULT 1 CONSTRAINT positive_check CHECK (VALUE > 0);
+CREATE TYPE app.pair AS (left_value integer, right_value text);
+CREATE TYPE floatrange AS RANGE (subtype = float8);
+CREATE SEQUENCE app.invoice_numbers AS integer START 1000 INCREMENT 5 MINVALUE 1000 MAXVALUE 999999 CACHE 10 CYCLE;
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.created_at := now(); RETURN NEW; END $$;
+CREATE FUNCTION app.add(a integer, b integer DEFAULT 1) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT a + b';
+CREATE AGGREGATE app.total(integer) (SFUNC = int4pl, STYPE = integer, INITCOND = '0');
+CREATE TABLE users (
+    id bigint GENERATED ALWAYS AS IDENTITY (START WITH 10 INCREMENT BY 2) PRIMARY KEY,
+    email text NOT NULL UNIQUE,
+    name varchar(100) COLLATE "C",
+    mood mood DEFAULT 'ok',
+    score numeric(10, 2) NOT NULL DEFAULT 0 CHECK (score >= 0),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    bonus integer DEFAULT app.add(1, 2),
+    email_domain text GENERATED ALWAYS AS (split_part(email, '@', 2)) STORED
+);
+COMMENT ON TABLE users IS 'people';
+COMMENT ON COLUMN users.email IS 'login';
+CREATE TABLE app.posts (
+    id serial PRIMARY KEY,
+    author_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    title text NOT NULL,
+    during tstzrange,
+    quantity app.positive,
+    CONSTRAINT posts_during_excl EXCLUDE USING gist (during WITH &&)
+);
+CREATE INDEX posts_title_lower ON app.posts (lower(title) text_pattern_ops DESC NULLS LAST) INCLUDE (author_id) WHERE title <> '';
+CREATE INDEX posts_title_trgm ON app.posts USING gin (title gin_trgm_ops);
+COMMENT ON INDEX app.posts_title_lower IS 'by title';
+ALTER TABLE app.posts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_posts ON app.posts FOR UPDATE USING (author_id = 1) WITH CHECK (author_id = 1);
+CREATE TABLE events (id bigint NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2025-01-01 00:00:00+00');
+CREATE INDEX events_at ON events (at);
+CREATE TABLE base_item (id integer, label text);
+CREATE TABLE special_item (extra text) INHERITS (base_item);
+CREATE TRIGGER users_touch BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE TRIGGER users_touch_update BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();
+ALTER TABLE users DISABLE TRIGGER users_touch_update;
+CREATE VIEW app.titles AS SELECT id, title FROM app.posts;
+CREATE VIEW app.short_titles AS SELECT id FROM app.titles WHERE length(title) < 10;
+CREATE MATERIALIZED VIEW post_counts AS SELECT author_id, count(*) AS posts FROM app.posts GROUP BY author_id;
+CREATE UNIQUE INDEX post_counts_author ON post_counts (author_id);
+COMMENT ON VIEW app.titles IS 'titles';
+"#,
+    ),
+    (
+        "enum labels added",
+        "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE TABLE t (m mood DEFAULT 'sad');",
+        "CREATE TYPE mood AS ENUM ('awful', 'sad', 'ok', 'happy', 'great'); CREATE TABLE t (m mood DEFAULT 'ok');",
+    ),
+    (
+        "unused enum recreated",
+        "CREATE TYPE mood AS ENUM ('sad', 'happy');",
+        "CREATE TYPE mood AS ENUM ('happy', 'sad');",
+    ),
+    (
+        "domain altered",
+        "CREATE DOMAIN d AS integer CONSTRAINT a CHECK (VALUE > 0); CREATE TABLE t (x d);",
+        "CREATE DOMAIN d AS integer NOT NULL DEFAULT 5 CONSTRAINT b CHECK (VALUE < 100); CREATE TABLE t (x d);",
+    ),
+    (
+        "composite altered",
+        "CREATE TYPE p AS (a integer, b text); CREATE TABLE t (x p); CREATE TYPE q AS (a integer);",
+        "CREATE TYPE p AS (a integer, c date); CREATE TABLE t (x p); CREATE TYPE q AS (a bigint);",
+    ),
+    (
+        "sequence altered and owned",
+        "CREATE SEQUENCE s; CREATE TABLE t (id integer);",
+        "CREATE SEQUENCE s AS integer INCREMENT 3 MAXVALUE 5000 CACHE 5 CYCLE; CREATE TABLE t (id integer DEFAULT nextval('s')); ALTER SEQUENCE s OWNED BY t.id; COMMENT ON SEQUENCE s IS 'ids';",
+    ),
+    (
+        "columns altered",
+        r#"
+CREATE TABLE t (
+    id integer PRIMARY KEY,
+    a integer NOT NULL DEFAULT 1,
+    b text,
+    c varchar(10) COLLATE "C",
+    d bigint GENERATED BY DEFAULT AS IDENTITY,
+    e integer,
+    f text GENERATED ALWAYS AS (upper(b)) STORED,
+    g integer
+);
+CREATE INDEX t_f ON t (f);
+CREATE VIEW v AS SELECT a, c FROM t;
+"#,
+        r#"
+CREATE TABLE t (
+    id integer PRIMARY KEY,
+    a bigint DEFAULT 2,
+    b text NOT NULL DEFAULT '',
+    c varchar(20),
+    d bigint,
+    e integer GENERATED ALWAYS AS IDENTITY (START WITH 5),
+    f text GENERATED ALWAYS AS (lower(b)) STORED,
+    h jsonb
+);
+CREATE INDEX t_f ON t (f);
+CREATE VIEW v AS SELECT a, c FROM t;
+COMMENT ON COLUMN t.b IS 'bee';
+"#,
+    ),
+    (
+        "keys changed under a foreign key",
+        r#"
+CREATE TABLE parent (id integer PRIMARY KEY, code text);
+CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES parent (id));
+"#,
+        r#"
+CREATE TABLE parent (id bigint, code text, CONSTRAINT parent_pkey PRIMARY KEY (id, code));
+CREATE TABLE child (id integer PRIMARY KEY, parent_id bigint, parent_code text,
+    CONSTRAINT child_parent_id_fkey FOREIGN KEY (parent_id, parent_code) REFERENCES parent (id, code));
+"#,
+    ),
+    (
+        "constraints, indexes, triggers, policies",
+        r#"
+CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TABLE t (id integer CONSTRAINT t_pkey PRIMARY KEY, x integer CHECK (x > 0), y text UNIQUE);
+CREATE INDEX t_x ON t (x);
+CREATE TRIGGER t_f BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();
+ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+CREATE POLICY p ON t FOR SELECT USING (x > 0);
+"#,
+        r#"
+CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.x := 1; RETURN NEW; END $$;
+CREATE TABLE t (id integer CONSTRAINT t_pkey PRIMARY KEY, x integer CHECK (x > 1), y text);
+CREATE UNIQUE INDEX t_x ON t (x) WHERE x > 10;
+CREATE INDEX t_y ON t (y);
+CREATE TRIGGER t_f BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f();
+ALTER TABLE t FORCE ROW LEVEL SECURITY;
+CREATE POLICY p ON t AS RESTRICTIVE FOR SELECT USING (x > 0);
+COMMENT ON CONSTRAINT t_pkey ON t IS 'key';
+"#,
+    ),
+    (
+        "views and routines",
+        r#"
+CREATE TABLE t (id integer, name text);
+CREATE FUNCTION g(x integer) RETURNS integer LANGUAGE sql AS 'SELECT x';
+CREATE VIEW v AS SELECT id, g(id) AS gid FROM t;
+CREATE VIEW w AS SELECT id FROM v;
+CREATE MATERIALIZED VIEW m AS SELECT id FROM t;
+"#,
+        r#"
+CREATE TABLE t (id integer, name text);
+CREATE FUNCTION g(x integer) RETURNS bigint LANGUAGE sql AS 'SELECT x::bigint';
+CREATE VIEW v AS SELECT id, name, g(id) AS gid FROM t;
+CREATE VIEW w AS SELECT id FROM v;
+CREATE MATERIALIZED VIEW m AS SELECT id, name FROM t;
+CREATE INDEX m_id ON m (id);
+COMMENT ON MATERIALIZED VIEW m IS 'em';
+"#,
+    ),
+];
+
+#[test]
+fn postgres_pairs_round_trip_both_ways() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    for (at, (label, a, b)) in PG_PAIRS.iter().enumerate() {
+        for (direction, (from, to)) in [("forward", (a, b)), ("backward", (b, a))] {
+            let urls: Vec<String> = (0..3)
+                .map(|n| pg.database(&format!("pair{at}_{direction}_{n}")))
+                .collect();
+            rt.block_on(round_trip(
+                [&urls[0], &urls[1], &urls[2]],
+                Dialect::Postgres,
+                &format!("{label} ({direction})"),
+                from,
+                to,
+            ));
+        }
+    }
+}
+
+/// An enum label removed from a type a column uses cannot be expressed: it is reported, not
+/// turned into wrong SQL.
+#[test]
+fn postgres_enum_label_removed_in_use_is_reported() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let (a, b) = (pg.database("enum_a"), pg.database("enum_b"));
+    rt.block_on(async {
+        let from = build(
+            &a,
+            Dialect::Postgres,
+            "CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE t (m mood);",
+        )
+        .await;
+        let to = build(
+            &b,
+            Dialect::Postgres,
+            "CREATE TYPE mood AS ENUM ('ok'); CREATE TABLE t (m mood);",
+        )
+        .await;
+        let plan = schema::plan(&from, &to);
+        assert!(plan.statements.is_empty(), "{:?}", plan.statements);
+        assert_eq!(plan.unsupported.len(), 1, "{:?}", plan.unsupported);
+        assert!(
+            plan.unsupported[0].change.starts_with("type mood"),
+            "{:?}",
+            plan.unsupported
+        );
+    });
+}
+
+const SQLITE_PAIRS: &[(&str, &str, &str)] = &[
+    (
+        "empty and everything",
+        "",
+        r#"
+CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL UNIQUE, name TEXT COLLATE NOCASE, score REAL DEFAULT 0 CHECK (score >= 0));
+CREATE TABLE posts (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE, title TEXT, upper_title TEXT GENERATED ALWAYS AS (upper(title)) VIRTUAL);
+CREATE INDEX posts_author ON posts (author_id);
+CREATE UNIQUE INDEX posts_title ON posts (lower(title)) WHERE title IS NOT NULL;
+CREATE VIEW titles AS SELECT id, title FROM posts;
+CREATE TRIGGER posts_touch AFTER INSERT ON posts BEGIN UPDATE users SET score = score + 1 WHERE id = NEW.author_id; END;
+CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
+"#,
+    ),
+    (
+        "columns added and dropped",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b INTEGER); CREATE VIEW v AS SELECT id, a FROM t;",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, c TEXT NOT NULL DEFAULT 'x', d INTEGER); CREATE VIEW v AS SELECT id, a FROM t;",
+    ),
+    (
+        "table rebuilt",
+        r#"
+CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE t (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id), a TEXT, b INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX t_a ON t (a);
+CREATE TRIGGER t_ins AFTER INSERT ON t BEGIN UPDATE parent SET name = NEW.a WHERE id = NEW.parent_id; END;
+CREATE VIEW v AS SELECT id, a FROM t;
+"#,
+        r#"
+CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE t (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE, a TEXT NOT NULL DEFAULT '', b TEXT, CHECK (length(a) < 100));
+CREATE INDEX t_a ON t (a);
+CREATE TRIGGER t_ins AFTER INSERT ON t BEGIN UPDATE parent SET name = NEW.a WHERE id = NEW.parent_id; END;
+CREATE VIEW v AS SELECT id, a FROM t;
+"#,
+    ),
+];
+
+#[test]
+fn sqlite_pairs_round_trip_both_ways() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let rt = runtime();
+    for (at, (label, a, b)) in SQLITE_PAIRS.iter().enumerate() {
+        for (direction, (from, to)) in [("forward", (a, b)), ("backward", (b, a))] {
+            let urls: Vec<String> = (0..3)
+                .map(|n| {
+                    let path = dir.path().join(format!("pair{at}_{direction}_{n}.db"));
+                    format!("sqlite:{}", path.display())
+                })
+                .collect();
+            rt.block_on(round_trip(
+                [&urls[0], &urls[1], &urls[2]],
+                Dialect::Sqlite,
+                &format!("{label} ({direction})"),
+                from,
+                to,
+            ));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------- real histories
+
+/// Steps known not to be expressible, with why: (migration name, reason).
+type KnownExceptions = &'static [(&'static str, &'static str)];
+
+/// Replays `dir` migration by migration on one database, and moves a second database
+/// forward by applying the plan from the previous schema to the new one instead of the
+/// migration; after every step the second database's model must equal the first's.
+/// Returns (steps equal, steps).
+async fn follow_history(
+    dir: &Path,
+    dialect: Dialect,
+    replay_url: &str,
+    planned_url: &str,
+    known: KnownExceptions,
+) -> (usize, usize) {
+    let migrations = scan(dir, &ScanOptions::default()).expect("scan the corpus");
+    let url = DatabaseUrl::sandbox(replay_url, dialect);
+    let format = HistoryFormat::Own {
+        name: "_cargo_migrate".to_string(),
+    };
+    let mut replayer = Replayer::open(&url, format).await.expect("open the replay");
+    let mut planned = connect(planned_url, dialect).await;
+    let mut before = replayer.inspect().await.expect("inspect");
+    let mut equal = 0;
+    let total = migrations.migrations.len();
+    for migration in &migrations.migrations {
+        replayer
+            .run(migration, Direction::Up)
+            .await
+            .unwrap_or_else(|failure| panic!("{}: {failure:?}", migration.name));
+        let after = replayer.inspect().await.expect("inspect");
+        let plan = schema::plan(&before, &after);
+        let exception = known.iter().find(|(name, _)| *name == migration.name);
+        if !plan.unsupported.is_empty() {
+            assert!(
+                exception.is_some(),
+                "{}: unsupported {:?}",
+                migration.name,
+                plan.unsupported
+            );
+        }
+        apply(&mut planned, &plan.statements, &migration.name).await;
+        let reached = planned.inspect(&history()).await.expect("inspect");
+        let left = schema::diff(&reached, &after);
+        if left.is_empty() {
+            assert!(
+                exception.is_none(),
+                "{} is listed as a known exception but its plan is complete",
+                migration.name
+            );
+            equal += 1;
+        } else {
+            assert!(
+                exception.is_some(),
+                "{}: the plan leaves differences:\n{}\nplan:\n{}",
+                migration.name,
+                left.iter()
+                    .map(|c| c.summary())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                plan.statements.join("\n")
+            );
+            // Carry on from the migration's own result: the next step plans from it.
+            planned.drop_everything().await.expect("reset");
+            for done in migrations
+                .migrations
+                .iter()
+                .take_while(|m| m.version <= migration.version)
+            {
+                planned.execute(&done.up.sql).await.expect("replay");
+            }
+        }
+        before = after;
+    }
+    (equal, total)
+}
+
+fn postgres_history(dir: &str, known: KnownExceptions) {
+    let Some(corpora) = support::corpora() else {
+        return;
+    };
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let name = dir.replace(['/', '-'], "_");
+    let replay = pg.database(&format!("{name}_replay"));
+    let planned = pg.database(&format!("{name}_planned"));
+    let (equal, total) = runtime().block_on(follow_history(
+        &corpora.join(dir),
+        Dialect::Postgres,
+        &replay,
+        &planned,
+        known,
+    ));
+    eprintln!("{dir}: {equal}/{total} steps equal after applying the plan");
+    assert_eq!(equal + known.len(), total);
+}
+
+fn sqlite_history(dir: &str, known: KnownExceptions) {
+    let Some(corpora) = support::corpora() else {
+        return;
+    };
+    let temp = tempfile::tempdir().expect("temporary directory");
+    let replay = format!("sqlite:{}", temp.path().join("replay.db").display());
+    let planned = format!("sqlite:{}", temp.path().join("planned.db").display());
+    let (equal, total) = runtime().block_on(follow_history(
+        &corpora.join(dir),
+        Dialect::Sqlite,
+        &replay,
+        &planned,
+        known,
+    ));
+    eprintln!("{dir}: {equal}/{total} steps equal after applying the plan");
+    assert_eq!(equal + known.len(), total);
+}
+
+#[test]
+fn crates_io_every_step_planned() {
+    postgres_history("crates-io/migrations", &[]);
+}
+
+#[test]
+fn vaultwarden_postgresql_every_step_planned() {
+    postgres_history("vaultwarden/migrations/postgresql", &[]);
+}
+
+#[test]
+fn vaultwarden_sqlite_every_step_planned() {
+    sqlite_history("vaultwarden/migrations/sqlite", &[]);
+}
+
+#[test]
+fn atuin_sqlite_every_step_planned() {
+    sqlite_history("atuin/crates/atuin-server-sqlite/migrations", &[]);
+    sqlite_history("atuin/crates/atuin-client/migrations", &[]);
+}
+
+#[test]
+fn atuin_postgresql_every_step_planned() {
+    postgres_history("atuin/crates/atuin-server-postgres/migrations", &[]);
+}
