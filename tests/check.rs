@@ -502,6 +502,128 @@ fn diff_between_sources() {
     .assert_code(2);
 }
 
+/// `diff --sql`: the statements, a snapshot of them, and proof that they do the job: applied
+/// to a database at the older version, it has the history's schema.
+#[test]
+fn diff_as_sql() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let ws = Workspace::copy("check-pg");
+    let from = ["--from", "history@20240103000000", "--to", "history"];
+    let outcome = run(
+        &ws,
+        &[&["diff", "--sql", "--color", "never"], &from[..]].concat(),
+    )
+    .assert_code(1);
+    assert!(outcome.stderr.is_empty() || !outcome.stderr.contains("cannot be expressed"));
+    insta::assert_snapshot!("check_pg_diff_sql", outcome.stdout);
+    // The JSON form carries the statements one by one: apply them to a database at the older
+    // version, and nothing is left to differ.
+    let report = run(
+        &ws,
+        &[&["diff", "--sql", "--format", "json"], &from[..]].concat(),
+    )
+    .assert_code(1)
+    .json();
+    assert_eq!(report["unsupported"], serde_json::json!([]), "{report}");
+    let url = pg.database("planned");
+    run(
+        &ws,
+        &["up", "--to", "20240103000000", "--database-url", &url],
+    )
+    .assert_code(0);
+    for statement in report["sql"].as_array().unwrap() {
+        pg.execute(&url, statement.as_str().unwrap());
+    }
+    let after = run(
+        &ws,
+        &[
+            "diff", "--from", &url, "--to", "history", "--format", "json",
+        ],
+    )
+    .assert_code(0)
+    .json();
+    assert_eq!(after["equal"], true, "{after}");
+    // Equal schemas: no statements, exit 0.
+    let equal = run(
+        &ws,
+        &["diff", "--sql", "--from", "history", "--to", "history"],
+    )
+    .assert_code(0);
+    assert_eq!(equal.stdout, "");
+    // A label added by hand to an enum a column uses cannot be taken back in place: a
+    // comment line and a warning, never wrong SQL.
+    let live = pg.database("labelled");
+    run(&ws, &["up", "--database-url", &live]).assert_code(0);
+    pg.execute(&live, "ALTER TYPE mood ADD VALUE 'meh'");
+    let outcome = run(
+        &ws,
+        &[
+            "diff", "--sql", "--from", &live, "--to", "history", "--color", "never",
+        ],
+    )
+    .assert_code(1);
+    assert_eq!(
+        outcome.stdout,
+        "-- cannot express: type mood: enum ('sad', 'ok', 'happy', 'meh') → enum ('sad', 'ok', \
+         'happy'): the change cannot be made in place and the type is in use (a column, type or \
+         routine of both schemas uses it)\n"
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("warning: 1 change cannot be expressed as SQL"),
+        "{}",
+        outcome.stderr
+    );
+    let report = run(
+        &ws,
+        &[
+            "diff", "--sql", "--from", &live, "--to", "history", "--format", "json",
+        ],
+    )
+    .assert_code(1)
+    .json();
+    assert_eq!(report["sql"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        report["unsupported"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+}
+
+#[test]
+fn sqlite_diff_as_sql() {
+    let ws = Workspace::copy("check-sqlite");
+    let forward = ws
+        .run(&[
+            "diff",
+            "--sql",
+            "--from",
+            "history@20240102000000",
+            "--to",
+            "history",
+        ])
+        .assert_code(1)
+        .stdout;
+    let backward = ws
+        .run(&[
+            "diff",
+            "--sql",
+            "--from",
+            "history",
+            "--to",
+            "history@20240102000000",
+        ])
+        .assert_code(1)
+        .stdout;
+    insta::assert_snapshot!(
+        "check_sqlite_diff_sql",
+        format!("-- forward\n{forward}\n-- backward\n{backward}")
+    );
+}
+
 #[test]
 fn schema_text_is_deterministic_and_matches_the_database() {
     let Some(pg) = postgres() else {
