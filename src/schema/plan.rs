@@ -688,8 +688,9 @@ impl Planner<'_> {
                 }
                 self.create_routine(
                     signature,
+                    // CREATE OR REPLACE keeps the comment: it is set below only if it changes.
                     &Routine {
-                        comment: old.comment.clone(),
+                        comment: None,
                         ..new.clone()
                     },
                 );
@@ -2099,5 +2100,455 @@ fn split_trigger_text(text: &str) -> Vec<String> {
             vec![trigger.to_string(), format!("ALTER TABLE {state}")]
         }
         _ => vec![text.to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::model::{Column, Constraint, ConstraintKind, Routine, RoutineKind};
+    use crate::schema::render::fixtures::{self, btree, constraint, name, not_null};
+
+    /// The position of the first statement that starts with `prefix`; panics when none does.
+    fn at(plan: &Plan, prefix: &str) -> usize {
+        plan.statements
+            .iter()
+            .position(|s| s.starts_with(prefix))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no statement starts with {prefix:?}:\n{:#?}",
+                    plan.statements
+                )
+            })
+    }
+
+    fn before(plan: &Plan, first: &str, second: &str) {
+        assert!(
+            at(plan, first) < at(plan, second),
+            "{first:?} must come before {second:?}:\n{:#?}",
+            plan.statements
+        );
+    }
+
+    fn table<'s>(schema: &'s mut Schema, table: &str) -> &'s mut Table {
+        schema.tables.get_mut(&name(table)).expect("fixture table")
+    }
+
+    #[test]
+    fn equal_schemas_need_no_statement() {
+        let schema = fixtures::postgres();
+        assert_eq!(plan(&schema, &schema), Plan::default());
+        let schema = fixtures::sqlite();
+        assert_eq!(plan(&schema, &schema), Plan::default());
+    }
+
+    #[test]
+    fn creates_come_in_dependency_order() {
+        let to = fixtures::postgres();
+        let plan = plan(&Schema::empty(Dialect::Postgres), &to);
+        assert!(plan.is_complete(), "{:?}", plan.unsupported);
+        // Function bodies are not checked when created, so that they may come early.
+        assert_eq!(plan.statements[0], "SET check_function_bodies = false;");
+        before(&plan, "CREATE SCHEMA audit;", "CREATE TABLE audit.entry");
+        before(&plan, "CREATE TYPE mood AS ENUM", "CREATE TABLE users");
+        before(&plan, "CREATE DOMAIN email", "CREATE TABLE users");
+        before(
+            &plan,
+            "CREATE OR REPLACE FUNCTION public.touch()",
+            "CREATE TABLE users",
+        );
+        before(
+            &plan,
+            "CREATE SEQUENCE crates_id_seq",
+            "CREATE TABLE crates",
+        );
+        // A sequence is owned once its table exists.
+        before(
+            &plan,
+            "CREATE TABLE crates",
+            "ALTER SEQUENCE crates_id_seq OWNED BY crates.id;",
+        );
+        // Parents before partitions and children; foreign keys after every table.
+        before(
+            &plan,
+            "CREATE TABLE events (",
+            "CREATE TABLE events_2024 PARTITION OF events",
+        );
+        before(
+            &plan,
+            "CREATE TABLE audit.entry",
+            "CREATE UNLOGGED TABLE audit.log",
+        );
+        for table in ["crates", "users", "events"] {
+            before(
+                &plan,
+                &format!("CREATE TABLE {table}"),
+                "ALTER TABLE users ADD CONSTRAINT users_crate_id_fkey",
+            );
+        }
+        before(
+            &plan,
+            "CREATE INDEX",
+            "ALTER TABLE users ADD CONSTRAINT users_crate_id_fkey",
+        );
+        before(&plan, "CREATE TABLE users", "CREATE VIEW cheerful_users");
+        before(
+            &plan,
+            "CREATE VIEW cheerful_users",
+            "CREATE TRIGGER cheerful_users_insert",
+        );
+        before(&plan, "CREATE TABLE users", "CREATE TRIGGER users_touch");
+        // Comments last, on what exists.
+        before(&plan, "CREATE TRIGGER users_touch", "COMMENT ON");
+        // The partition's columns are its parent's: it names none.
+        let partition = &plan.statements[at(&plan, "CREATE TABLE events_2024")];
+        assert_eq!(
+            partition,
+            "CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM \
+             ('2024-01-01 00:00:00+00') TO ('2025-01-01 00:00:00+00');"
+        );
+    }
+
+    #[test]
+    fn drops_come_dependents_first() {
+        let from = fixtures::postgres();
+        let plan = plan(&from, &Schema::empty(Dialect::Postgres));
+        assert!(plan.is_complete(), "{:?}", plan.unsupported);
+        before(&plan, "DROP VIEW cheerful_users;", "DROP TABLE users;");
+        before(
+            &plan,
+            "ALTER TABLE users DROP CONSTRAINT users_crate_id_fkey;",
+            "DROP TABLE crates;",
+        );
+        before(&plan, "DROP TABLE events_2024;", "DROP TABLE events;");
+        before(&plan, "DROP TABLE audit.log;", "DROP TABLE audit.entry;");
+        before(&plan, "DROP TABLE users;", "DROP TYPE mood;");
+        before(&plan, "DROP TABLE users;", "DROP FUNCTION touch();");
+        before(
+            &plan,
+            "DROP TABLE crates;",
+            "DROP SEQUENCE IF EXISTS crates_id_seq;",
+        );
+        before(&plan, "DROP TYPE", "DROP SCHEMA audit;");
+        assert_eq!(
+            plan.statements.last().map(String::as_str),
+            Some("DROP SCHEMA audit;")
+        );
+        // Triggers and indexes go with their tables: no statement of their own.
+        assert!(
+            !plan
+                .statements
+                .iter()
+                .any(|s| s.starts_with("DROP TRIGGER users_touch"))
+        );
+        assert!(!plan.statements.iter().any(|s| s.starts_with("DROP INDEX")));
+    }
+
+    #[test]
+    fn enum_labels_are_added_in_place() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let mood = to.types.get_mut(&name("mood")).expect("mood");
+        mood.kind = UserTypeKind::Enum {
+            labels: ["awful", "sad", "meh", "ok", "happy"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let plan = plan(&from, &to);
+        assert_eq!(
+            plan.statements,
+            [
+                "ALTER TYPE mood ADD VALUE 'awful' BEFORE 'sad';",
+                "ALTER TYPE mood ADD VALUE 'meh' AFTER 'sad';",
+            ]
+        );
+    }
+
+    #[test]
+    fn enum_labels_removed_are_reported_when_the_type_is_used() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        to.types.get_mut(&name("mood")).expect("mood").kind = UserTypeKind::Enum {
+            labels: vec!["ok".into(), "happy".into()],
+        };
+        let plan = plan(&from, &to);
+        assert!(plan.statements.is_empty(), "{:#?}", plan.statements);
+        assert_eq!(plan.unsupported.len(), 1);
+        assert_eq!(
+            plan.unsupported[0].change,
+            "type mood: enum ('sad', 'ok', 'happy') → enum ('ok', 'happy')"
+        );
+    }
+
+    #[test]
+    fn unused_enum_is_recreated() {
+        let mut from = Schema::empty(Dialect::Postgres);
+        from.types.insert(
+            name("mood"),
+            UserType {
+                kind: UserTypeKind::Enum {
+                    labels: vec!["sad".into(), "ok".into()],
+                },
+                comment: None,
+            },
+        );
+        let mut to = from.clone();
+        to.types.get_mut(&name("mood")).expect("mood").kind = UserTypeKind::Enum {
+            labels: vec!["ok".into()],
+        };
+        assert_eq!(
+            plan(&from, &to).statements,
+            [
+                "DROP TYPE mood;",
+                "CREATE TYPE mood AS ENUM (\n    'ok'\n);"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_column_changing_type_takes_its_default_and_views_along() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let users = table(&mut to, "users");
+        let mood = users
+            .columns
+            .iter_mut()
+            .find(|c| c.name == "mood")
+            .expect("mood");
+        mood.data_type = "text".into();
+        mood.default = Some("'ok'::text".into());
+        let plan = plan(&from, &to);
+        assert!(plan.is_complete(), "{:?}", plan.unsupported);
+        before(
+            &plan,
+            "DROP VIEW cheerful_users;",
+            "ALTER TABLE users ALTER COLUMN mood DROP DEFAULT;",
+        );
+        before(
+            &plan,
+            "ALTER TABLE users ALTER COLUMN mood DROP DEFAULT;",
+            "ALTER TABLE users ALTER COLUMN mood TYPE text USING mood::text;",
+        );
+        before(
+            &plan,
+            "ALTER TABLE users ALTER COLUMN mood TYPE text",
+            "ALTER TABLE users ALTER COLUMN mood SET DEFAULT 'ok'::text;",
+        );
+        before(
+            &plan,
+            "ALTER TABLE users ALTER COLUMN mood SET DEFAULT",
+            "CREATE VIEW cheerful_users",
+        );
+        // The view's trigger comes back with it.
+        before(
+            &plan,
+            "CREATE VIEW cheerful_users",
+            "CREATE TRIGGER cheerful_users_insert",
+        );
+    }
+
+    #[test]
+    fn a_key_referenced_by_a_foreign_key_changes_around_it() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let crates = table(&mut to, "crates");
+        crates.constraints.insert(
+            "crates_pkey".into(),
+            Constraint {
+                columns: vec!["id".into(), "name".into()],
+                ..constraint(ConstraintKind::PrimaryKey, "PRIMARY KEY (id, name)")
+            },
+        );
+        crates.constraints.insert(
+            "crates_id_key".into(),
+            Constraint {
+                columns: vec!["id".into()],
+                ..constraint(ConstraintKind::Unique, "UNIQUE (id)")
+            },
+        );
+        let plan = plan(&from, &to);
+        let drop_fk = "ALTER TABLE users DROP CONSTRAINT users_crate_id_fkey;";
+        let drop_pk = "ALTER TABLE crates DROP CONSTRAINT crates_pkey;";
+        let add_unique = "ALTER TABLE crates ADD CONSTRAINT crates_id_key UNIQUE (id);";
+        let add_fk = "ALTER TABLE users ADD CONSTRAINT users_crate_id_fkey FOREIGN KEY";
+        before(&plan, drop_fk, drop_pk);
+        before(
+            &plan,
+            drop_pk,
+            "ALTER TABLE crates ADD CONSTRAINT crates_pkey PRIMARY KEY (id, name);",
+        );
+        before(&plan, add_unique, add_fk);
+    }
+
+    #[test]
+    fn routines_are_replaced_unless_their_result_changes() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let touch = to.routines.get_mut("touch()").expect("touch");
+        touch.definition = touch.definition.replace("now()", "clock_timestamp()");
+        let replaced = plan(&from, &to);
+        assert_eq!(replaced.statements.len(), 2, "{:#?}", replaced.statements);
+        assert_eq!(replaced.statements[0], "SET check_function_bodies = false;");
+        assert!(replaced.statements[1].starts_with("CREATE OR REPLACE FUNCTION public.touch()"));
+
+        let mut to = from.clone();
+        to.routines.insert(
+            "touch()".into(),
+            Routine {
+                kind: RoutineKind::Function,
+                language: "sql".into(),
+                returns: "integer".into(),
+                definition: "CREATE OR REPLACE FUNCTION public.touch()\n RETURNS integer\n \
+                             LANGUAGE sql\nAS $function$SELECT 1$function$\n"
+                    .into(),
+                comment: None,
+            },
+        );
+        let recreated = plan(&from, &to);
+        // The triggers that call it go first and come back after it.
+        before(
+            &recreated,
+            "DROP TRIGGER users_touch ON users;",
+            "DROP FUNCTION touch();",
+        );
+        before(
+            &recreated,
+            "DROP FUNCTION touch();",
+            "CREATE OR REPLACE FUNCTION public.touch()",
+        );
+        before(
+            &recreated,
+            "CREATE OR REPLACE FUNCTION public.touch()",
+            "CREATE TRIGGER users_touch",
+        );
+    }
+
+    #[test]
+    fn columns_identity_and_generated() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let users = table(&mut to, "users");
+        users.columns.retain(|c| c.name != "order");
+        users.constraints.remove("users_order_check");
+        users.columns.push(Column {
+            default: Some("0".into()),
+            ..not_null("rank", "integer")
+        });
+        let id = users
+            .columns
+            .iter_mut()
+            .find(|c| c.name == "id")
+            .expect("id");
+        id.identity = None;
+        let search = users
+            .columns
+            .iter_mut()
+            .find(|c| c.name == "search")
+            .expect("search");
+        search.generated = None;
+        let plan = plan(&from, &to);
+        for statement in [
+            "ALTER TABLE users ALTER COLUMN id DROP IDENTITY;",
+            "ALTER TABLE users DROP COLUMN \"order\";",
+            "ALTER TABLE users ADD COLUMN rank integer NOT NULL DEFAULT 0;",
+            // A generated column cannot become a plain one in place everywhere: drop, add.
+            "ALTER TABLE users DROP COLUMN search;",
+            "ALTER TABLE users ADD COLUMN search tsvector;",
+        ] {
+            assert!(
+                plan.statements.iter().any(|s| s == statement),
+                "{statement}: {:#?}",
+                plan.statements
+            );
+        }
+        // The check on the dropped column goes before it (the server would take it along,
+        // but the plan says so).
+        before(
+            &plan,
+            "ALTER TABLE users DROP CONSTRAINT users_order_check;",
+            "ALTER TABLE users DROP COLUMN \"order\";",
+        );
+        // The index on the recreated column comes back after it.
+        before(
+            &plan,
+            "ALTER TABLE users ADD COLUMN search",
+            "CREATE INDEX users_search_idx",
+        );
+    }
+
+    #[test]
+    fn partitioning_changes_are_reported() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        table(&mut to, "events").partition_by = Some("LIST (id)".into());
+        let plan = plan(&from, &to);
+        assert_eq!(plan.unsupported.len(), 1, "{:?}", plan.unsupported);
+        assert!(plan.unsupported[0].change.starts_with("table events"));
+    }
+
+    #[test]
+    fn sqlite_adds_and_drops_columns_in_place_and_rebuilds_otherwise() {
+        let mut from = Schema::empty(Dialect::Sqlite);
+        let mut t = Table::new();
+        t.columns = vec![not_null("id", "INTEGER"), Column::new("a", "TEXT")];
+        t.constraints.insert(
+            "primary key".into(),
+            Constraint {
+                columns: vec!["id".into()],
+                ..constraint(ConstraintKind::PrimaryKey, "PRIMARY KEY (id)")
+            },
+        );
+        t.indexes.insert("t_a".into(), btree(&["a"]));
+        from.tables.insert(name("t"), t);
+
+        let mut added = from.clone();
+        table(&mut added, "t").columns.push(Column {
+            default: Some("datetime('now')".into()),
+            ..Column::new("at", "TEXT")
+        });
+        assert_eq!(
+            plan(&from, &added).statements,
+            ["ALTER TABLE t ADD COLUMN at TEXT DEFAULT (datetime('now'));"]
+        );
+
+        let mut rebuilt = from.clone();
+        let column = &mut table(&mut rebuilt, "t").columns[1];
+        column.nullable = false;
+        column.default = Some("''".into());
+        assert_eq!(
+            plan(&from, &rebuilt).statements,
+            [
+                "PRAGMA foreign_keys = OFF;",
+                "CREATE TABLE _new_t (\n    id INTEGER NOT NULL,\n    a TEXT NOT NULL DEFAULT '',\n    PRIMARY KEY (id)\n);",
+                "INSERT INTO _new_t (id, a) SELECT id, a FROM t;",
+                "DROP TABLE t;",
+                "ALTER TABLE _new_t RENAME TO t;",
+                "CREATE INDEX t_a ON t (a);",
+                "PRAGMA foreign_key_check;",
+                "PRAGMA foreign_keys = ON;",
+            ]
+        );
+    }
+
+    #[test]
+    fn mentions_whole_identifiers_only() {
+        assert!(mentions("SELECT id FROM users", "users"));
+        assert!(mentions("FROM public.users;", "users"));
+        assert!(!mentions("FROM users_archive", "users"));
+        assert!(!mentions("FROM old_users", "users"));
+        assert!(mentions("touch()", "touch"));
+        assert!(!mentions("anything", ""));
+    }
+
+    #[test]
+    fn foreign_key_target() {
+        assert_eq!(
+            referenced_table("FOREIGN KEY (a) REFERENCES crates(id) ON DELETE CASCADE").as_deref(),
+            Some("crates")
+        );
+        assert_eq!(
+            referenced_table("FOREIGN KEY (a) REFERENCES app.\"Users\"(id)").as_deref(),
+            Some("app.Users")
+        );
     }
 }
