@@ -31,6 +31,8 @@ Examples:
   cargo migrate diff --from history@20240101000000      what the migrations since then changed
   cargo migrate diff --from empty --to history          the whole schema, as additions
   cargo migrate diff --to postgres://ro@prod/app --format json
+  cargo migrate diff --from database --to history --sql
+                                                        the SQL that brings the database to the history
 
 Exit codes: 0 the schemas are equal, 1 they differ.")]
 pub struct DiffArgs {
