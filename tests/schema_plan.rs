@@ -407,7 +407,12 @@ async fn follow_history(
     planned_url: &str,
     known: KnownExceptions,
 ) -> (usize, usize) {
-    let migrations = scan(dir, &ScanOptions::default()).expect("scan the corpus");
+    // Drizzle keeps its journal in `meta/` next to the scripts.
+    let options = ScanOptions {
+        ignore: vec!["meta".to_string()],
+        ..ScanOptions::default()
+    };
+    let migrations = scan(dir, &options).expect("scan the corpus");
     let url = DatabaseUrl::sandbox(replay_url, dialect);
     let format = HistoryFormat::Own {
         name: "_cargo_migrate".to_string(),
@@ -476,7 +481,8 @@ fn postgres_history(dir: &str, known: KnownExceptions) {
     let Some(pg) = support::postgres() else {
         return;
     };
-    let name = dir.replace(['/', '-'], "_");
+    // Database names are limited to 63 bytes: the corpus's own name is enough.
+    let name = dir.split('/').next().unwrap_or(dir).replace('-', "_");
     let replay = pg.database(&format!("{name}_replay"));
     let planned = pg.database(&format!("{name}_planned"));
     let (equal, total) = runtime().block_on(follow_history(
@@ -532,4 +538,9 @@ fn atuin_sqlite_every_step_planned() {
 #[test]
 fn atuin_postgresql_every_step_planned() {
     postgres_history("atuin/crates/atuin-server-postgres/migrations", &[]);
+}
+
+#[test]
+fn karakeep_sqlite_every_step_planned() {
+    sqlite_history("karakeep/packages/db/drizzle", &[]);
 }

@@ -2002,6 +2002,11 @@ fn sqlite_bare_default(default: &str) -> bool {
         || ((upper.starts_with("X'")) && text.ends_with('\''))
         || number
         || text.starts_with('(')
+        // SQLite reads a bare or double-quoted word after DEFAULT as a string; the model
+        // keeps `DEFAULT "text"` as `text`.
+        || (text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        || (text.len() >= 2 && text.starts_with('"') && text.ends_with('"'))
         || [
             "NULL",
             "TRUE",
@@ -2528,6 +2533,25 @@ mod tests {
                 "PRAGMA foreign_keys = ON;",
             ]
         );
+    }
+
+    #[test]
+    fn sqlite_defaults_in_parentheses_only_when_needed() {
+        for bare in [
+            "0",
+            "-1.5",
+            "'x'",
+            "X'00'",
+            "NULL",
+            "current_timestamp",
+            "text",
+            "\"a b\"",
+        ] {
+            assert!(sqlite_bare_default(bare), "{bare}");
+        }
+        for wrapped in ["datetime('now')", "1 + 1", "abs(-1)"] {
+            assert!(!sqlite_bare_default(wrapped), "{wrapped}");
+        }
     }
 
     #[test]
