@@ -333,6 +333,27 @@ CREATE MATERIALIZED VIEW top AS SELECT id, score FROM accounts WHERE score > 10;
 CREATE VIEW top_ids AS SELECT id FROM top;
 "#,
     ),
+    (
+        "partitions attached and detached, parents changed",
+        r#"
+CREATE TABLE events (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 (id bigint NOT NULL, at date NOT NULL);
+CREATE TABLE base (id integer);
+CREATE TABLE tagged (tag text);
+CREATE TABLE item (id integer, tag text, extra text) INHERITS (base);
+CREATE INDEX events_at ON events (at);
+"#,
+        r#"
+CREATE TABLE events (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE base (id integer);
+CREATE TABLE tagged (tag text);
+CREATE TABLE item (id integer, tag text, extra text) INHERITS (tagged);
+CREATE INDEX events_at ON events (at);
+"#,
+    ),
 ];
 
 #[test]

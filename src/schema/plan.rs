@@ -8,16 +8,16 @@
 //! dependency order is needed):
 //! 1. Drops of what depends on something else, dependents first: views (and the views that
 //!    mention a relation, routine or type that is dropped or rebuilt, since the server
-//!    refuses to alter what a view uses), triggers, policies, foreign keys (before the keys
-//!    they reference), other constraints, indexes, column defaults and identities, columns,
-//!    tables (partitions and children before parents), routines and types that are
-//!    recreated.
+//!    refuses to alter what a view uses), partitions detached, triggers, policies, foreign
+//!    keys (before the keys they reference), other constraints, indexes, column defaults and
+//!    identities, columns, tables (partitions and children before parents), routines and
+//!    types that are recreated.
 //! 2. Creates in dependency order: schemas, extensions, types, routines (with
 //!    `check_function_bodies` off, as `pg_dump` does, so a body may name a table created
 //!    later and a default or check may call a new function), sequences, tables (without
-//!    foreign keys), column changes, constraints, indexes, foreign keys (after every table
-//!    and key exists), sequence ownership, views (a view after the views it mentions),
-//!    triggers, policies, comments.
+//!    foreign keys), column changes, constraints, indexes, partitions attached, foreign keys
+//!    (after every table and key exists), sequence ownership, views (a view after the views
+//!    it mentions), triggers, policies, comments.
 //! 3. Drops of what others depended on: routines, sequences, types, extensions, schemas.
 //!
 //! Statements are meant to run one by one, not as one multi-statement string: a new enum
@@ -71,6 +71,7 @@ enum Phase {
     Setup,
     DetachSequences,
     DropViews,
+    Detach,
     DropTriggers,
     DropPolicies,
     DropForeignKeys,
@@ -91,6 +92,7 @@ enum Phase {
     AlterTables,
     AddConstraints,
     AddIndexes,
+    Attach,
     AddForeignKeys,
     OwnSequences,
     CreateViews,
@@ -1145,15 +1147,80 @@ impl Planner<'_> {
         let (from, to) = (self.from, self.to);
         let quoted = quote_qualified(name.as_str());
         let mut touched = false;
-        if old.partition_by != new.partition_by
-            || old.partition_of != new.partition_of
-            || old.inherits != new.inherits
-        {
+        if old.partition_by != new.partition_by {
             self.cannot(
-                format!("table {name}: partitioning or inheritance changes"),
-                "a table cannot be partitioned, attached or re-parented in place; \
-                 write the migration by hand",
+                format!(
+                    "table {name}: partition by {} → {}",
+                    old.partition_by.as_deref().unwrap_or("none"),
+                    new.partition_by.as_deref().unwrap_or("none")
+                ),
+                "a table cannot be partitioned, or its partition key changed, in place; \
+                 write the migration by hand (create the new table, move the rows, rename)",
             );
+        }
+        if old.partition_of != new.partition_of {
+            // Detached early (before its parent's keys or the parent change), attached once
+            // everything else on both tables is in place.
+            if let Some(partition_of) = &old.partition_of {
+                self.push(
+                    Phase::Detach,
+                    format!(
+                        "ALTER TABLE {} DETACH PARTITION {quoted};",
+                        quote_qualified(partition_of.parent.as_str())
+                    ),
+                );
+            }
+            if let Some(partition_of) = &new.partition_of {
+                self.push(
+                    Phase::Attach,
+                    format!(
+                        "ALTER TABLE {} ATTACH PARTITION {quoted} {};",
+                        quote_qualified(partition_of.parent.as_str()),
+                        partition_of.bound
+                    ),
+                );
+            }
+        }
+        if old.inherits != new.inherits {
+            // INHERIT appends a parent: the kept ones must keep their order.
+            let kept: Vec<&QualifiedName> = new
+                .inherits
+                .iter()
+                .filter(|p| old.inherits.contains(p))
+                .collect();
+            let still: Vec<&QualifiedName> = old
+                .inherits
+                .iter()
+                .filter(|p| new.inherits.contains(p))
+                .collect();
+            let appended = new.inherits[..kept.len()]
+                .iter()
+                .all(|p| old.inherits.contains(p));
+            if kept != still || !appended {
+                self.cannot(
+                    format!("table {name}: inherits reordered"),
+                    "parents can be added (last) and removed, not reordered",
+                );
+            } else {
+                for parent in old.inherits.iter().filter(|p| !new.inherits.contains(p)) {
+                    self.push(
+                        Phase::Detach,
+                        format!(
+                            "ALTER TABLE {quoted} NO INHERIT {};",
+                            quote_qualified(parent.as_str())
+                        ),
+                    );
+                }
+                for parent in new.inherits.iter().filter(|p| !old.inherits.contains(p)) {
+                    self.push(
+                        Phase::Attach,
+                        format!(
+                            "ALTER TABLE {quoted} INHERIT {};",
+                            quote_qualified(parent.as_str())
+                        ),
+                    );
+                }
+            }
         }
         let unlogged = |t: &Table| t.options.iter().any(|o| o.eq_ignore_ascii_case("UNLOGGED"));
         if unlogged(old) != unlogged(new) {
@@ -1265,6 +1332,11 @@ impl Planner<'_> {
             }
         }
         let mentions_replaced = |text: &str| replaced.iter().any(|word| mentions(text, word));
+        // What a child has from its parents follows the parents' changes while it stays
+        // their child; once detached it is the table's own.
+        let same_parents = old.partition_of.as_ref().map(|p| &p.parent)
+            == new.partition_of.as_ref().map(|p| &p.parent)
+            && old.inherits == new.inherits;
         let mentions_recreated = |text: &str| {
             recreated_columns
                 .iter()
@@ -1273,7 +1345,7 @@ impl Planner<'_> {
 
         // Constraints.
         for (constraint_name, constraint) in &old.constraints {
-            if Self::inherited_constraint(from, old, constraint_name) {
+            if Self::inherited_constraint(from, old, constraint_name) && same_parents {
                 continue;
             }
             let after = new.constraints.get(constraint_name);
@@ -1320,7 +1392,7 @@ impl Planner<'_> {
                 || index.predicate.as_deref().is_some_and(mentions_recreated)
         };
         for (index_name, index) in &old.indexes {
-            if Self::inherited_index(from, old, index) {
+            if Self::inherited_index(from, old, index) && same_parents {
                 continue;
             }
             let gone_with_column = index_mentions(index);
