@@ -318,7 +318,7 @@ impl Planner<'_> {
                 touched.insert(object_part(name.as_str()).to_string());
             }
         }
-        self.views(touched, &replaced_routines);
+        self.views(touched);
         if self
             .steps
             .iter()
@@ -1620,7 +1620,7 @@ impl Planner<'_> {
 
     /// Views: dropped when removed, changed, or when they mention something dropped or
     /// rebuilt (`touched`, names without schema); created in dependency order.
-    fn views(&mut self, mut touched: BTreeSet<String>, _replaced_routines: &[String]) {
+    fn views(&mut self, mut touched: BTreeSet<String>) {
         let (from, to) = (self.from, self.to);
         let mut rebuilt: BTreeSet<&QualifiedName> = BTreeSet::new();
         for (name, view) in &from.views {
@@ -1759,7 +1759,7 @@ impl Planner<'_> {
             );
         }
         for name in added {
-            self.sqlite_create_table(name, &to.tables[name], &quote_qualified(name.as_str()));
+            self.sqlite_create_table(&to.tables[name], &quote_qualified(name.as_str()));
             self.sqlite_table_children(name, &Table::new(), &to.tables[name], true);
         }
         for name in common {
@@ -1809,7 +1809,7 @@ impl Planner<'_> {
                 }
             }
         }
-        self.views(touched, &[]);
+        self.views(touched);
     }
 
     /// A column definition as SQLite takes it: an expression default in parentheses.
@@ -1824,7 +1824,7 @@ impl Planner<'_> {
     }
 
     /// `CREATE TABLE`, from the model (SQLite keeps no separate constraint statements).
-    fn sqlite_create_table(&mut self, name: &QualifiedName, table: &Table, quoted: &str) {
+    fn sqlite_create_table(&mut self, table: &Table, quoted: &str) {
         let mut elements: Vec<String> = Vec::new();
         // AUTOINCREMENT is only allowed on a column's own PRIMARY KEY clause.
         let autoincrement = table.constraints.iter().find(|(_, c)| {
@@ -1864,7 +1864,6 @@ impl Planner<'_> {
             sql.push_str(&table.options.join(", "));
         }
         sql.push(';');
-        let _ = name;
         self.push(Phase::CreateTables, sql);
     }
 
@@ -1992,7 +1991,7 @@ impl Planner<'_> {
         let scratch_name = format!("_new_{}", object_part(name.as_str()));
         let scratch = quote_identifier(&scratch_name).into_owned();
         // Triggers and indexes go with the old table; they must not be dropped twice.
-        self.sqlite_create_table(name, new, &scratch);
+        self.sqlite_create_table(new, &scratch);
         let common: Vec<String> = new
             .columns
             .iter()
