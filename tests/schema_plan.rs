@@ -354,6 +354,35 @@ CREATE TABLE item (id integer, tag text, extra text) INHERITS (tagged);
 CREATE INDEX events_at ON events (at);
 "#,
     ),
+    (
+        "instead-of triggers, procedures, roles, default partitions",
+        "",
+        r#"
+CREATE SCHEMA audit;
+CREATE DOMAIN code AS text COLLATE "C";
+CREATE TABLE posts (id serial PRIMARY KEY, author_id integer NOT NULL, title code NOT NULL);
+CREATE VIEW published AS SELECT id, title FROM posts;
+CREATE FUNCTION published_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO posts (author_id, title) VALUES (1, NEW.title);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER published_insert INSTEAD OF INSERT ON published
+    FOR EACH ROW EXECUTE FUNCTION published_insert();
+COMMENT ON TRIGGER published_insert ON published IS 'writes through';
+CREATE PROCEDURE cleanup(days integer) LANGUAGE sql AS $$ DELETE FROM posts WHERE id < days $$;
+COMMENT ON PROCEDURE cleanup(integer) IS 'old posts';
+ALTER TABLE posts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_posts ON posts FOR UPDATE TO plan_writer, plan_reader USING (author_id = 1);
+CREATE TABLE audit.events (id bigint NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE audit.events_default PARTITION OF audit.events DEFAULT;
+CREATE FUNCTION audit.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER events_noop AFTER INSERT ON audit.events FOR EACH ROW EXECUTE FUNCTION audit.noop();
+CREATE INDEX events_at ON audit.events (at);
+ALTER TABLE audit.events ADD CONSTRAINT events_at_check CHECK (at > '2000-01-01');
+"#,
+    ),
 ];
 
 #[test]
@@ -361,6 +390,11 @@ fn postgres_pairs_round_trip_both_ways() {
     let Some(pg) = support::postgres() else {
         return;
     };
+    // Roles are the cluster's, not a database's.
+    pg.execute(
+        &pg.server.url(),
+        "CREATE ROLE plan_reader; CREATE ROLE plan_writer;",
+    );
     let rt = runtime();
     for (at, (label, a, b)) in PG_PAIRS.iter().enumerate() {
         for (direction, (from, to)) in [("forward", (a, b)), ("backward", (b, a))] {
