@@ -277,6 +277,18 @@ COMMENT ON MATERIALIZED VIEW m IS 'em';
 "#,
     ),
     (
+        "routine arguments renamed",
+        r#"
+CREATE FUNCTION add(a integer, b integer DEFAULT 1) RETURNS integer LANGUAGE sql AS 'SELECT a + b';
+CREATE TABLE t (x integer DEFAULT add(1), CHECK (add(x) > 0));
+"#,
+        r#"
+CREATE FUNCTION add(left_value integer, right_value integer) RETURNS integer LANGUAGE sql
+    AS 'SELECT left_value + right_value';
+CREATE TABLE t (x integer DEFAULT add(1, 1), CHECK (add(x, 1) > 0));
+"#,
+    ),
+    (
         "assorted alterations",
         r#"
 CREATE SCHEMA app;

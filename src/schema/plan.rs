@@ -658,9 +658,22 @@ impl Planner<'_> {
         let (from, to) = (self.from, self.to);
         let (removed, added, common) = split_keys(&from.routines, &to.routines);
         let mut replaced = Vec::new();
+        // The key holds argument names: a routine whose arguments were renamed is a removed
+        // one and an added one with the same name, and the new one cannot be created while
+        // the old one exists. Such a routine goes early, with what calls it.
+        let routine_name = |signature: &str| signature.split('(').next().unwrap_or("").to_string();
+        let added_names: BTreeSet<String> = added.iter().map(|s| routine_name(s)).collect();
         for signature in removed {
             let routine = &from.routines[signature];
-            self.push(Phase::DropRoutines, drop_routine(signature, routine));
+            if added_names.contains(&routine_name(signature)) {
+                self.push(
+                    Phase::DropReplacedRoutines,
+                    drop_routine(signature, routine),
+                );
+                replaced.push(signature.clone());
+            } else {
+                self.push(Phase::DropRoutines, drop_routine(signature, routine));
+            }
         }
         for signature in added {
             self.create_routine(signature, &to.routines[signature]);
@@ -678,8 +691,14 @@ impl Planner<'_> {
             if body_changed || uses_recreated_type {
                 // CREATE OR REPLACE cannot change the kind or the result type, and there is
                 // no CREATE OR REPLACE for an aggregate that older servers take.
+                // Nor rename an argument or drop its default: the first line of the
+                // deparsed definition is the signature with names and defaults.
+                fn header(routine: &Routine) -> Option<&str> {
+                    routine.definition.lines().next().map(str::trim)
+                }
                 let replaceable = old.kind == new.kind
                     && old.returns == new.returns
+                    && header(old) == header(new)
                     && new.kind != RoutineKind::Aggregate
                     && !uses_recreated_type;
                 if !replaceable {
