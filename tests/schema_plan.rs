@@ -277,6 +277,11 @@ COMMENT ON MATERIALIZED VIEW m IS 'em';
 "#,
     ),
     (
+        "a column a generated column uses changes type",
+        "CREATE TABLE t (a integer, b integer GENERATED ALWAYS AS (a * 2) STORED, c text);",
+        "CREATE TABLE t (a bigint, b integer GENERATED ALWAYS AS (a * 2) STORED, c varchar(5));",
+    ),
+    (
         "routine arguments renamed",
         r#"
 CREATE FUNCTION add(a integer, b integer DEFAULT 1) RETURNS integer LANGUAGE sql AS 'SELECT a + b';

@@ -90,6 +90,7 @@ enum Phase {
     CreateSequences,
     CreateTables,
     AlterTables,
+    AddRecreatedColumns,
     AddConstraints,
     AddIndexes,
     Attach,
@@ -1274,6 +1275,18 @@ impl Planner<'_> {
         // Columns dropped and added again (a generated expression changed): what mentions
         // them is gone with them.
         let mut recreated_columns: Vec<&str> = Vec::new();
+        // Columns whose type changes: the server refuses while a generated column uses them,
+        // so such a generated column is dropped and added again too.
+        let retyped: Vec<&str> = old
+            .columns
+            .iter()
+            .filter(|column| {
+                new.column(&column.name).is_some_and(|after| {
+                    after.data_type != column.data_type || after.collation != column.collation
+                })
+            })
+            .map(|column| column.name.as_str())
+            .collect();
         for column in &old.columns {
             let inherited = Self::inherited_column(from, old, &column.name);
             match new.column(&column.name) {
@@ -1300,7 +1313,16 @@ impl Planner<'_> {
                         }
                         continue;
                     }
-                    if column.generated != after.generated {
+                    let expression_uses = |word: &str| {
+                        column
+                            .generated
+                            .as_ref()
+                            .is_some_and(|g| mentions(&g.expression, word))
+                    };
+                    if column.generated != after.generated
+                        || retyped.iter().any(|word| expression_uses(word))
+                        || replaced.iter().any(|word| expression_uses(word))
+                    {
                         touched = true;
                         recreated_columns.push(&column.name);
                         self.push(
@@ -1311,7 +1333,7 @@ impl Planner<'_> {
                             ),
                         );
                         self.push(
-                            Phase::AlterTables,
+                            Phase::AddRecreatedColumns,
                             format!(
                                 "ALTER TABLE {quoted} ADD COLUMN {};",
                                 self.ddl.column(after)
