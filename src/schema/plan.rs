@@ -118,8 +118,17 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
         unsupported: Vec::new(),
     };
     match to.dialect {
+        Dialect::Postgres => planner.postgres(),
         Dialect::Sqlite => planner.sqlite(),
-        _ => planner.postgres(),
+        // No MySQL statements yet: every change is reported rather than spelled wrong.
+        Dialect::Mysql => {
+            for change in super::diff(from, to) {
+                planner.cannot(
+                    change.summary(),
+                    "SQL is only generated for PostgreSQL and SQLite",
+                );
+            }
+        }
     }
     // A stable sort keeps each phase's statements in the order they were pushed.
     planner.steps.sort_by_key(|(phase, _)| *phase);
@@ -2664,6 +2673,17 @@ mod tests {
         for wrapped in ["datetime('now')", "1 + 1", "abs(-1)"] {
             assert!(!sqlite_bare_default(wrapped), "{wrapped}");
         }
+    }
+
+    #[test]
+    fn mysql_changes_are_reported_not_spelled() {
+        let from = Schema::empty(Dialect::Mysql);
+        let mut to = from.clone();
+        to.tables.insert(name("t"), Table::new());
+        let plan = plan(&from, &to);
+        assert!(plan.statements.is_empty());
+        assert_eq!(plan.unsupported.len(), 1);
+        assert_eq!(plan.unsupported[0].change, "+ table t");
     }
 
     #[test]
