@@ -567,8 +567,8 @@ fn diff_as_sql() {
     assert_eq!(
         outcome.stdout,
         "-- cannot express: type mood: enum ('sad', 'ok', 'happy', 'meh') → enum ('sad', 'ok', \
-         'happy'): the change cannot be made in place and the type is in use (a column, type or \
-         routine of both schemas uses it)\n"
+         'happy'): the change cannot be made in place and the type is in use (a column or type \
+         both schemas keep uses it)\n"
     );
     assert!(
         outcome

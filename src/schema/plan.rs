@@ -441,7 +441,7 @@ impl Planner<'_> {
                     self.cannot(
                         format!("type {name}: {}", type_change(old, new)),
                         "the change cannot be made in place and the type is in use \
-                         (a column, type or routine of both schemas uses it)",
+                         (a column or type both schemas keep uses it)",
                     );
                     continue;
                 }
