@@ -552,11 +552,15 @@ fn diff_as_sql() {
     )
     .assert_code(0);
     assert_eq!(equal.stdout, "");
-    // A label added by hand to an enum a column uses cannot be taken back in place: a
-    // comment line and a warning, never wrong SQL.
-    let live = pg.database("labelled");
+    // A table partitioned by hand on another key cannot be changed back in place, nor can its
+    // partitions be attached: comment lines and a warning, never wrong SQL.
+    let live = pg.database("rekeyed");
     run(&ws, &["up", "--database-url", &live]).assert_code(0);
-    pg.execute(&live, "ALTER TYPE mood ADD VALUE 'meh'");
+    pg.execute(
+        &live,
+        "DROP TABLE billing.invoices; CREATE TABLE billing.invoices (id bigint NOT NULL, \
+         issued_on date NOT NULL, amount numeric(12, 2)) PARTITION BY RANGE (id)",
+    );
     let outcome = run(
         &ws,
         &[
@@ -566,14 +570,16 @@ fn diff_as_sql() {
     .assert_code(1);
     assert_eq!(
         outcome.stdout,
-        "-- cannot express: type mood: enum ('sad', 'ok', 'happy', 'meh') → enum ('sad', 'ok', \
-         'happy'): the change cannot be made in place and the type is in use (a column or type \
-         both schemas keep uses it)\n"
+        "-- cannot express: + table billing.invoices_2024: a partition of a table whose \
+         partition key changes\n\
+         -- cannot express: table billing.invoices: partition by RANGE (id) → RANGE (issued_on): \
+         a table cannot be partitioned, or its partition key changed, in place; write the \
+         migration by hand (create the new table, move the rows, rename)\n"
     );
     assert!(
         outcome
             .stderr
-            .contains("warning: 1 change cannot be expressed as SQL"),
+            .contains("warning: 2 changes cannot be expressed as SQL"),
         "{}",
         outcome.stderr
     );
@@ -588,9 +594,27 @@ fn diff_as_sql() {
     assert_eq!(report["sql"], serde_json::json!([]), "{report}");
     assert_eq!(
         report["unsupported"].as_array().unwrap().len(),
-        1,
+        2,
         "{report}"
     );
+    // A label added by hand to an enum a column uses: the enum is made again without it and
+    // the column converted.
+    let labelled = pg.database("labelled");
+    run(&ws, &["up", "--database-url", &labelled]).assert_code(0);
+    pg.execute(&labelled, "ALTER TYPE mood ADD VALUE 'meh'");
+    let report = run(
+        &ws,
+        &[
+            "diff", "--sql", "--from", &labelled, "--to", "history", "--format", "json",
+        ],
+    )
+    .assert_code(1)
+    .json();
+    assert_eq!(report["unsupported"], serde_json::json!([]), "{report}");
+    for statement in report["sql"].as_array().unwrap() {
+        pg.execute(&labelled, statement.as_str().unwrap());
+    }
+    run(&ws, &["diff", "--from", &labelled, "--to", "history"]).assert_code(0);
 }
 
 #[test]

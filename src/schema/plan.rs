@@ -116,6 +116,7 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
         ddl: Ddl::new(to.dialect),
         steps: Vec::new(),
         unsupported: Vec::new(),
+        converted_enums: BTreeSet::new(),
     };
     match to.dialect {
         Dialect::Postgres => planner.postgres(),
@@ -144,6 +145,9 @@ struct Planner<'a> {
     ddl: Ddl,
     steps: Vec<(Phase, String)>,
     unsupported: Vec<Unsupported>,
+    /// Enums created again while columns use them (their names, without schema): those
+    /// columns are converted to the new type through its text.
+    converted_enums: BTreeSet<String>,
 }
 
 /// Keys of two maps: only in the first, only in the second, in both.
@@ -437,7 +441,41 @@ impl Planner<'_> {
         for name in common {
             let (old, new) = (&from.types[name], &to.types[name]);
             if old.kind != new.kind && !self.alter_type(name, old, new) {
-                if self.type_in_use(name) {
+                let (by_columns, by_types) = self.type_in_use(name);
+                let enums = matches!(
+                    (&old.kind, &new.kind),
+                    (UserTypeKind::Enum { .. }, UserTypeKind::Enum { .. })
+                );
+                if enums && by_columns && !by_types {
+                    // Labels removed or reordered while columns use the enum: the old type
+                    // is renamed out of the way, the new one created, the columns converted
+                    // through text (a row holding a removed label fails there, as in a
+                    // hand-written migration), and the old type dropped at the end.
+                    let object = object_part(name.as_str());
+                    let old_name = format!("{object}__old");
+                    let qualified_old = match name.as_str().rsplit_once('.') {
+                        Some((schema, _)) => format!(
+                            "{}.{}",
+                            quote_identifier(schema),
+                            quote_identifier(&old_name)
+                        ),
+                        None => quote_identifier(&old_name).into_owned(),
+                    };
+                    self.push(
+                        Phase::DropReplaced,
+                        format!(
+                            "ALTER TYPE {} RENAME TO {};",
+                            quote_qualified(name.as_str()),
+                            quote_identifier(&old_name)
+                        ),
+                    );
+                    self.create_type(name, new);
+                    self.push(Phase::DropTypes, format!("DROP TYPE {qualified_old};"));
+                    self.converted_enums.insert(object.to_string());
+                    recreated.push(name.as_str().to_string());
+                    continue;
+                }
+                if by_columns || by_types {
                     self.cannot(
                         format!("type {name}: {}", type_change(old, new)),
                         "the change cannot be made in place and the type is in use \
@@ -632,7 +670,8 @@ impl Planner<'_> {
 
     /// Whether something both schemas keep uses the type: then it cannot be dropped and
     /// created again.
-    fn type_in_use(&self, name: &QualifiedName) -> bool {
+    /// (columns, types): whether columns, or other types, both schemas keep use the type.
+    fn type_in_use(&self, name: &QualifiedName) -> (bool, bool) {
         let (from, to) = (self.from, self.to);
         let object = object_part(name.as_str());
         let uses = |data_type: &str| mentions(data_type, object);
@@ -657,7 +696,7 @@ impl Planner<'_> {
                 }
         });
         // Routines that use it are dropped and created again with it.
-        columns || types
+        (columns, types)
     }
 
     // -------------------------------------------------------------------------- routines
@@ -890,8 +929,26 @@ impl Planner<'_> {
             })
     }
 
+    /// Whether `parent`'s partition key changes, which the plan reports: its partitions'
+    /// bounds are in the new key's terms and cannot be attached to it.
+    fn rekeyed(&self, parent: &QualifiedName) -> bool {
+        match (self.from.tables.get(parent), self.to.tables.get(parent)) {
+            (Some(old), Some(new)) => old.partition_by != new.partition_by,
+            _ => false,
+        }
+    }
+
     fn create_table(&mut self, name: &QualifiedName, table: &Table) {
         let to = self.to;
+        if let Some(partition_of) = &table.partition_of
+            && self.rekeyed(&partition_of.parent)
+        {
+            self.cannot(
+                format!("+ table {name}"),
+                "a partition of a table whose partition key changes",
+            );
+            return;
+        }
         let quoted = quote_qualified(name.as_str());
         let unlogged = table
             .options
@@ -951,7 +1008,7 @@ impl Planner<'_> {
             if let Some(parent) = Self::parents(to, table).first() {
                 for column in &table.columns {
                     if let Some(inherited) = parent.column(&column.name) {
-                        self.alter_column(name, &BTreeSet::new(), inherited, column);
+                        self.alter_column(name, &BTreeSet::new(), false, inherited, column);
                     }
                 }
             }
@@ -1187,7 +1244,16 @@ impl Planner<'_> {
                  write the migration by hand (create the new table, move the rows, rename)",
             );
         }
-        if old.partition_of != new.partition_of {
+        let rekeyed_parent = new
+            .partition_of
+            .as_ref()
+            .is_some_and(|partition_of| self.rekeyed(&partition_of.parent));
+        if old.partition_of != new.partition_of && rekeyed_parent {
+            self.cannot(
+                format!("table {name}: partition of"),
+                "a partition of a table whose partition key changes",
+            );
+        } else if old.partition_of != new.partition_of {
             // Detached early (before its parent's keys or the parent change), attached once
             // everything else on both tables is in place.
             if let Some(partition_of) = &old.partition_of {
@@ -1291,7 +1357,9 @@ impl Planner<'_> {
             .iter()
             .filter(|column| {
                 new.column(&column.name).is_some_and(|after| {
-                    after.data_type != column.data_type || after.collation != column.collation
+                    after.data_type != column.data_type
+                        || after.collation != column.collation
+                        || self.converts_enum(&column.data_type)
                 })
             })
             .map(|column| column.name.as_str())
@@ -1318,7 +1386,7 @@ impl Planner<'_> {
                         if column.data_type == after.data_type
                             && column.generated == after.generated
                         {
-                            self.alter_column(name, replaced, column, after);
+                            self.alter_column(name, replaced, false, column, after);
                         }
                         continue;
                     }
@@ -1356,10 +1424,13 @@ impl Planner<'_> {
                         }
                         continue;
                     }
-                    if column.data_type != after.data_type || column.collation != after.collation {
+                    if column.data_type != after.data_type
+                        || column.collation != after.collation
+                        || self.converts_enum(&column.data_type)
+                    {
                         touched = true;
                     }
-                    self.alter_column(name, replaced, column, after);
+                    self.alter_column(name, replaced, true, column, after);
                 }
             }
         }
@@ -1486,13 +1557,7 @@ impl Planner<'_> {
         // The server refuses to change the type of a column a trigger or a policy uses:
         // those go first and come back.
         let mut words = replaced.clone();
-        for column in &old.columns {
-            if new.column(&column.name).is_some_and(|after| {
-                after.data_type != column.data_type || after.collation != column.collation
-            }) {
-                words.insert(column.name.clone());
-            }
-        }
+        words.extend(retyped.iter().map(|column| column.to_string()));
         self.triggers(name, &old.triggers, &new.triggers, &words);
 
         // Policies: command and permissiveness cannot be altered: drop and create.
@@ -1597,12 +1662,20 @@ impl Planner<'_> {
         self.push(Phase::DropTriggers, sql);
     }
 
+    /// Whether `data_type` (`mood`, `mood[]`, `app.mood`) is an enum converted by
+    /// [`Self::converted_enums`].
+    fn converts_enum(&self, data_type: &str) -> bool {
+        let base = object_part(data_type.trim_end_matches("[]")).trim_matches('"');
+        self.converted_enums.contains(base)
+    }
+
     /// One column both sides of a table have (not its generated expression: that is a drop
     /// and an add).
     fn alter_column(
         &mut self,
         table: &QualifiedName,
         replaced: &BTreeSet<String>,
+        own: bool,
         old: &Column,
         new: &Column,
     ) {
@@ -1610,7 +1683,11 @@ impl Planner<'_> {
         let column = quote_identifier(&new.name);
         let alter =
             |action: String| format!("ALTER TABLE {quoted} ALTER COLUMN {column} {action};");
-        let type_changes = old.data_type != new.data_type || old.collation != new.collation;
+        // A column of an enum created again moves to the new type, through text; not an
+        // inherited one (`own` false): its parent's conversion reaches it.
+        let converted = own && self.converts_enum(&old.data_type);
+        let type_changes =
+            old.data_type != new.data_type || old.collation != new.collation || converted;
         // A default that calls a routine dropped and created again goes and comes back.
         let default_again = type_changes
             || old
@@ -1634,8 +1711,16 @@ impl Planner<'_> {
             self.push(
                 Phase::AlterTables,
                 alter(format!(
-                    "TYPE {}{collate} USING {column}::{}",
-                    new.data_type, new.data_type
+                    "TYPE {}{collate} USING {column}{}::{}",
+                    new.data_type,
+                    if !converted {
+                        ""
+                    } else if old.data_type.ends_with("[]") {
+                        "::text[]"
+                    } else {
+                        "::text"
+                    },
+                    new.data_type
                 )),
             );
         }
@@ -2391,18 +2476,53 @@ mod tests {
     }
 
     #[test]
-    fn enum_labels_removed_are_reported_when_the_type_is_used() {
+    fn enum_labels_removed_while_used_convert_the_columns() {
         let from = fixtures::postgres();
         let mut to = from.clone();
         to.types.get_mut(&name("mood")).expect("mood").kind = UserTypeKind::Enum {
             labels: vec!["ok".into(), "happy".into()],
         };
         let plan = plan(&from, &to);
-        assert!(plan.statements.is_empty(), "{:#?}", plan.statements);
-        assert_eq!(plan.unsupported.len(), 1);
+        assert!(plan.is_complete(), "{:?}", plan.unsupported);
+        let rename = "ALTER TYPE mood RENAME TO mood__old;";
+        let convert = "ALTER TABLE users ALTER COLUMN mood TYPE mood USING mood::text::mood;";
+        before(
+            &plan,
+            "ALTER TABLE users ALTER COLUMN mood DROP DEFAULT;",
+            rename,
+        );
+        before(&plan, "DROP VIEW cheerful_users;", rename);
+        before(&plan, rename, "CREATE TYPE mood AS ENUM");
+        before(&plan, "CREATE TYPE mood AS ENUM", convert);
+        before(
+            &plan,
+            convert,
+            "ALTER TABLE users ALTER COLUMN mood SET DEFAULT 'ok'::mood;",
+        );
+        // The index whose predicate names the type, and the view, come back after.
+        before(&plan, convert, "CREATE INDEX users_name_idx");
+        before(&plan, convert, "CREATE VIEW cheerful_users");
         assert_eq!(
-            plan.unsupported[0].change,
-            "type mood: enum ('sad', 'ok', 'happy') → enum ('ok', 'happy')"
+            plan.statements.last().map(String::as_str),
+            Some("DROP TYPE mood__old;")
+        );
+    }
+
+    #[test]
+    fn a_domain_in_use_cannot_change_its_base_type() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        if let UserTypeKind::Domain { base_type, .. } =
+            &mut to.types.get_mut(&name("email")).expect("email").kind
+        {
+            *base_type = "character varying(320)".into();
+        }
+        let plan = plan(&from, &to);
+        assert_eq!(plan.unsupported.len(), 1, "{:?}", plan.unsupported);
+        assert!(
+            plan.unsupported[0]
+                .change
+                .starts_with("type email: domain over text")
         );
     }
 
