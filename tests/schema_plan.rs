@@ -428,6 +428,9 @@ ALTER TABLE posts ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_posts ON posts FOR UPDATE TO plan_writer, plan_reader USING (author_id = 1);
 CREATE TABLE audit.events (id bigint NOT NULL, at timestamptz NOT NULL) PARTITION BY RANGE (at);
 CREATE TABLE audit.events_default PARTITION OF audit.events DEFAULT;
+CREATE TABLE audit.events_2024 PARTITION OF audit.events
+    FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2025-01-01 00:00:00+00') PARTITION BY LIST (id);
+CREATE TABLE audit.a_events_2024_one PARTITION OF audit.events_2024 FOR VALUES IN (1);
 CREATE FUNCTION audit.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
 CREATE TRIGGER events_noop AFTER INSERT ON audit.events FOR EACH ROW EXECUTE FUNCTION audit.noop();
 CREATE INDEX events_at ON audit.events (at);

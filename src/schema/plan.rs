@@ -293,15 +293,9 @@ impl Planner<'_> {
         for name in &removed {
             touched.insert(object_part(name.as_str()).to_string());
         }
-        // Partitions and children before their parents.
+        // Partitions and children before their parents (deepest first).
         let mut removed = removed.clone();
-        removed.sort_by_key(|name| {
-            let table = &from.tables[*name];
-            (
-                table.partition_of.is_none() && table.inherits.is_empty(),
-                *name,
-            )
-        });
+        removed.sort_by_key(|name| (std::cmp::Reverse(ancestry(from, name)), *name));
         for name in removed {
             self.drop_foreign_keys_of_removed_table(name);
             self.push(
@@ -309,15 +303,9 @@ impl Planner<'_> {
                 format!("DROP TABLE {};", quote_qualified(name.as_str())),
             );
         }
-        // Parents before partitions and children.
+        // Parents before partitions and children (a partition may be partitioned in turn).
         let mut added = added.clone();
-        added.sort_by_key(|name| {
-            let table = &to.tables[*name];
-            (
-                !(table.partition_of.is_none() && table.inherits.is_empty()),
-                *name,
-            )
-        });
+        added.sort_by_key(|name| (ancestry(to, name), *name));
         for name in added {
             self.create_table(name, &to.tables[name]);
         }
@@ -2222,6 +2210,32 @@ fn sqlite_bare_default(default: &str) -> bool {
             "CURRENT_TIMESTAMP",
         ]
         .contains(&upper.as_str())
+}
+
+/// How many generations of parents (partitioned tables, `INHERITS`) a table has in `schema`.
+fn ancestry(schema: &Schema, name: &QualifiedName) -> usize {
+    let mut depth = 0;
+    let mut current = vec![name];
+    // Bounded by the number of tables: a cycle (impossible in a real catalog) cannot loop.
+    while depth < schema.tables.len() {
+        let parents: Vec<&QualifiedName> = current
+            .iter()
+            .filter_map(|table| schema.tables.get(*table))
+            .flat_map(|table| {
+                table
+                    .partition_of
+                    .iter()
+                    .map(|p| &p.parent)
+                    .chain(table.inherits.iter())
+            })
+            .collect();
+        if parents.is_empty() {
+            break;
+        }
+        depth += 1;
+        current = parents;
+    }
+    depth
 }
 
 /// `views` (a subset `only` of them) ordered so that a view comes after every view of the
