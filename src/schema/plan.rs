@@ -116,7 +116,7 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
         ddl: Ddl::new(to.dialect),
         steps: Vec::new(),
         unsupported: Vec::new(),
-        converted_enums: BTreeSet::new(),
+        converted_types: BTreeMap::new(),
     };
     match to.dialect {
         Dialect::Postgres => planner.postgres(),
@@ -145,9 +145,10 @@ struct Planner<'a> {
     ddl: Ddl,
     steps: Vec<(Phase, String)>,
     unsupported: Vec<Unsupported>,
-    /// Enums created again while columns use them (their names, without schema): those
-    /// columns are converted to the new type through its text.
-    converted_enums: BTreeSet<String>,
+    /// Enums and domains made again while columns use them, by name without schema, with
+    /// the type the columns are converted through: `text` for an enum, the new base type for
+    /// a domain.
+    converted_types: BTreeMap<String, String>,
 }
 
 /// Keys of two maps: only in the first, only in the second, in both.
@@ -430,15 +431,25 @@ impl Planner<'_> {
             let (old, new) = (&from.types[name], &to.types[name]);
             if old.kind != new.kind && !self.alter_type(name, old, new) {
                 let (by_columns, by_types) = self.type_in_use(name);
-                let enums = matches!(
-                    (&old.kind, &new.kind),
-                    (UserTypeKind::Enum { .. }, UserTypeKind::Enum { .. })
-                );
-                if enums && by_columns && !by_types {
-                    // Labels removed or reordered while columns use the enum: the old type
-                    // is renamed out of the way, the new one created, the columns converted
-                    // through text (a row holding a removed label fails there, as in a
-                    // hand-written migration), and the old type dropped at the end.
+                let via = match (&old.kind, &new.kind) {
+                    (UserTypeKind::Enum { .. }, UserTypeKind::Enum { .. }) => {
+                        Some("text".to_string())
+                    }
+                    (UserTypeKind::Domain { .. }, UserTypeKind::Domain { base_type, .. }) => {
+                        Some(base_type.clone())
+                    }
+                    _ => None,
+                };
+                if let Some(via) = via.filter(|_| by_columns && !by_types) {
+                    // An enum losing or reordering labels, or a domain changing its base type
+                    // or collation, while columns use it: the old type is renamed out of the
+                    // way, the new one created, the columns converted through text or the new
+                    // base type (a row that does not fit fails there, as in a hand-written
+                    // migration), and the old type dropped at the end.
+                    let object_kind = match new.kind {
+                        UserTypeKind::Domain { .. } => "DOMAIN",
+                        _ => "TYPE",
+                    };
                     let object = object_part(name.as_str());
                     let old_name = format!("{object}__old");
                     let qualified_old = match name.as_str().rsplit_once('.') {
@@ -452,14 +463,17 @@ impl Planner<'_> {
                     self.push(
                         Phase::DropReplaced,
                         format!(
-                            "ALTER TYPE {} RENAME TO {};",
+                            "ALTER {object_kind} {} RENAME TO {};",
                             quote_qualified(name.as_str()),
                             quote_identifier(&old_name)
                         ),
                     );
                     self.create_type(name, new);
-                    self.push(Phase::DropTypes, format!("DROP TYPE {qualified_old};"));
-                    self.converted_enums.insert(object.to_string());
+                    self.push(
+                        Phase::DropTypes,
+                        format!("DROP {object_kind} {qualified_old};"),
+                    );
+                    self.converted_types.insert(object.to_string(), via);
                     recreated.push(name.as_str().to_string());
                     continue;
                 }
@@ -1347,7 +1361,7 @@ impl Planner<'_> {
                 new.column(&column.name).is_some_and(|after| {
                     after.data_type != column.data_type
                         || after.collation != column.collation
-                        || self.converts_enum(&column.data_type)
+                        || self.converts(&column.data_type)
                 })
             })
             .map(|column| column.name.as_str())
@@ -1414,7 +1428,7 @@ impl Planner<'_> {
                     }
                     if column.data_type != after.data_type
                         || column.collation != after.collation
-                        || self.converts_enum(&column.data_type)
+                        || self.converts(&column.data_type)
                     {
                         touched = true;
                     }
@@ -1650,11 +1664,17 @@ impl Planner<'_> {
         self.push(Phase::DropTriggers, sql);
     }
 
-    /// Whether `data_type` (`mood`, `mood[]`, `app.mood`) is an enum converted by
-    /// [`Self::converted_enums`].
-    fn converts_enum(&self, data_type: &str) -> bool {
+    /// The cast a column of type `data_type` (`mood`, `mood[]`, `app.mood`) goes through when
+    /// its type is made again ([`Self::converted_types`]): `::text`, `::text[]`, `::bigint`.
+    fn conversion(&self, data_type: &str) -> Option<String> {
         let base = object_part(data_type.trim_end_matches("[]")).trim_matches('"');
-        self.converted_enums.contains(base)
+        let via = self.converted_types.get(base)?;
+        let array = if data_type.ends_with("[]") { "[]" } else { "" };
+        Some(format!("::{via}{array}"))
+    }
+
+    fn converts(&self, data_type: &str) -> bool {
+        self.conversion(data_type).is_some()
     }
 
     /// One column both sides of a table have (not its generated expression: that is a drop
@@ -1671,9 +1691,14 @@ impl Planner<'_> {
         let column = quote_identifier(&new.name);
         let alter =
             |action: String| format!("ALTER TABLE {quoted} ALTER COLUMN {column} {action};");
-        // A column of an enum created again moves to the new type, through text; not an
-        // inherited one (`own` false): its parent's conversion reaches it.
-        let converted = own && self.converts_enum(&old.data_type);
+        // A column of a type made again moves to the new type through text or the new base
+        // type; not an inherited one (`own` false): its parent's conversion reaches it.
+        let conversion = if own {
+            self.conversion(&old.data_type)
+        } else {
+            None
+        };
+        let converted = conversion.is_some();
         let type_changes =
             old.data_type != new.data_type || old.collation != new.collation || converted;
         // A default that calls a routine dropped and created again goes and comes back.
@@ -1701,13 +1726,7 @@ impl Planner<'_> {
                 alter(format!(
                     "TYPE {}{collate} USING {column}{}::{}",
                     new.data_type,
-                    if !converted {
-                        ""
-                    } else if old.data_type.ends_with("[]") {
-                        "::text[]"
-                    } else {
-                        "::text"
-                    },
+                    conversion.as_deref().unwrap_or(""),
                     new.data_type
                 )),
             );
@@ -2523,7 +2542,7 @@ mod tests {
     }
 
     #[test]
-    fn a_domain_in_use_cannot_change_its_base_type() {
+    fn a_domain_in_use_changing_its_base_type_converts_the_columns() {
         let from = fixtures::postgres();
         let mut to = from.clone();
         if let UserTypeKind::Domain { base_type, .. } =
@@ -2532,11 +2551,39 @@ mod tests {
             *base_type = "character varying(320)".into();
         }
         let plan = plan(&from, &to);
+        assert!(plan.is_complete(), "{:?}", plan.unsupported);
+        before(
+            &plan,
+            "ALTER DOMAIN email RENAME TO email__old;",
+            "ALTER TABLE users ALTER COLUMN email TYPE email USING \
+             email::character varying(320)::email;",
+        );
+        assert_eq!(
+            plan.statements.last().map(String::as_str),
+            Some("DROP DOMAIN email__old;")
+        );
+    }
+
+    #[test]
+    fn a_composite_in_use_cannot_retype_an_attribute() {
+        let mut from = fixtures::postgres();
+        table(&mut from, "crates")
+            .columns
+            .push(Column::new("home", "address"));
+        let mut to = from.clone();
+        to.types.get_mut(&name("address")).expect("address").kind = UserTypeKind::Composite {
+            attributes: vec![
+                ("street".into(), "text".into()),
+                ("city".into(), "text".into()),
+            ],
+        };
+        let plan = plan(&from, &to);
+        assert!(plan.statements.is_empty(), "{:#?}", plan.statements);
         assert_eq!(plan.unsupported.len(), 1, "{:?}", plan.unsupported);
         assert!(
             plan.unsupported[0]
                 .change
-                .starts_with("type email: domain over text")
+                .starts_with("type address: composite")
         );
     }
 
