@@ -2103,9 +2103,13 @@ impl Planner<'_> {
                 .generated
                 .as_ref()
                 .is_some_and(|g| g.storage.eq_ignore_ascii_case("STORED"));
+            // ADD COLUMN refuses a default that is not a constant (`CURRENT_TIMESTAMP`, a
+            // function call) once the table has rows: only literals go in place.
             let default_ok = column.default.as_deref().is_none_or(|d| {
                 let d = d.trim();
-                !d.starts_with('(') && !d.to_ascii_uppercase().starts_with("CURRENT_")
+                sqlite_bare_default(d)
+                    && !d.starts_with('(')
+                    && !d.to_ascii_uppercase().starts_with("CURRENT_")
             });
             if stored || (!column.nullable && column.default.is_none()) || !default_ok {
                 return None;
@@ -2810,12 +2814,26 @@ mod tests {
 
         let mut added = from.clone();
         table(&mut added, "t").columns.push(Column {
-            default: Some("datetime('now')".into()),
-            ..Column::new("at", "TEXT")
+            default: Some("'x'".into()),
+            ..not_null("b", "TEXT")
         });
         assert_eq!(
             plan(&from, &added).statements,
-            ["ALTER TABLE t ADD COLUMN at TEXT DEFAULT (datetime('now'));"]
+            ["ALTER TABLE t ADD COLUMN b TEXT NOT NULL DEFAULT 'x';"]
+        );
+        // A default that is not a constant cannot be added to a table with rows: rebuilt.
+        let mut stamped = from.clone();
+        table(&mut stamped, "t").columns.push(Column {
+            default: Some("datetime('now')".into()),
+            ..Column::new("at", "TEXT")
+        });
+        let statements = plan(&from, &stamped).statements;
+        assert!(
+            statements
+                .iter()
+                .any(|s| s.contains("at TEXT DEFAULT (datetime('now'))")
+                    && s.starts_with("CREATE TABLE _new_t")),
+            "{statements:#?}"
         );
 
         let mut rebuilt = from.clone();
