@@ -227,21 +227,24 @@ fn referenced_table(definition: &str) -> Option<String> {
     Some(name)
 }
 
-fn index_shape(
-    index: &Index,
-) -> (
+/// What defines an index, all but its comment (which `COMMENT ON` changes in place).
+type IndexShape<'i> = (
     bool,
-    &str,
-    &[super::model::IndexKey],
-    &[String],
-    &Option<String>,
-) {
+    &'i str,
+    &'i [super::model::IndexKey],
+    &'i [String],
+    &'i Option<String>,
+    bool,
+);
+
+fn index_shape(index: &Index) -> IndexShape<'_> {
     (
         index.unique,
         &index.method,
         &index.keys,
         &index.include,
         &index.predicate,
+        index.nulls_not_distinct,
     )
 }
 
@@ -1178,7 +1181,10 @@ impl Planner<'_> {
                 matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
                     && new.constraints.get(n).map(|k| &k.definition) != Some(&c.definition)
             }) || old.indexes.iter().any(|(n, index)| {
-                index.unique && new.indexes.get(n).map(index_shape) != Some(index_shape(index))
+                // Only a unique index without a predicate can back a foreign key.
+                index.unique
+                    && index.predicate.is_none()
+                    && new.indexes.get(n).map(index_shape) != Some(index_shape(index))
             }) || old.columns.iter().any(|column| {
                 new.column(&column.name).is_none_or(|after| {
                     after.data_type != column.data_type || after.generated != column.generated
@@ -2785,6 +2791,40 @@ mod tests {
             "ALTER TABLE users ADD COLUMN search",
             "CREATE INDEX users_search_idx",
         );
+    }
+
+    #[test]
+    fn an_index_changing_anything_but_its_comment_is_made_again() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let index = table(&mut to, "crates")
+            .indexes
+            .get_mut("index_crates_name")
+            .expect("index");
+        index.nulls_not_distinct = true;
+        let plan = plan(&from, &to);
+        assert_eq!(
+            plan.statements,
+            [
+                "DROP INDEX index_crates_name;",
+                "CREATE UNIQUE INDEX index_crates_name ON crates USING btree (name) \
+                 NULLS NOT DISTINCT WHERE (deleted_at IS NULL);"
+            ]
+        );
+        let mut to = from.clone();
+        table(&mut to, "crates")
+            .indexes
+            .get_mut("index_crates_name")
+            .expect("index")
+            .comment = Some("by name".into());
+        assert_eq!(
+            plan_of(&from, &to),
+            ["COMMENT ON INDEX index_crates_name IS 'by name';"]
+        );
+    }
+
+    fn plan_of(from: &Schema, to: &Schema) -> Vec<String> {
+        plan(from, to).statements
     }
 
     #[test]
