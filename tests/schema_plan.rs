@@ -689,6 +689,96 @@ async fn follow_history(
     (equal, total)
 }
 
+/// The whole history's schema from nothing, and back to nothing, each in one plan: the
+/// ordering of hundreds of objects at once.
+async fn whole_schema_both_ways(dir: &Path, dialect: Dialect, urls: [&str; 2]) {
+    let options = ScanOptions {
+        ignore: vec!["meta".to_string()],
+        ..ScanOptions::default()
+    };
+    let migrations = scan(dir, &options).expect("scan the corpus");
+    let format = HistoryFormat::Own {
+        name: "_cargo_migrate".to_string(),
+    };
+    let mut replayer = Replayer::open(&DatabaseUrl::sandbox(urls[0], dialect), format)
+        .await
+        .expect("open the replay");
+    if let Err((migration, failure)) = replayer.apply_all(&migrations.migrations).await {
+        panic!("{}: {failure:?}", migration.name);
+    }
+    let full = replayer.inspect().await.expect("inspect");
+    let empty = Schema::empty(dialect);
+
+    let mut built = connect(urls[1], dialect).await;
+    let plan = schema::plan(&empty, &full);
+    assert!(plan.is_complete(), "{:?}", plan.unsupported);
+    apply(&mut built, &plan.statements, "from nothing").await;
+    let left = schema::diff(&built.inspect(&history()).await.expect("inspect"), &full);
+    assert!(left.is_empty(), "from nothing: {left:#?}");
+
+    let plan = schema::plan(&full, &empty);
+    assert!(plan.is_complete(), "{:?}", plan.unsupported);
+    apply(&mut replayer.db, &plan.statements, "to nothing").await;
+    let left = schema::diff(&replayer.inspect().await.expect("inspect"), &empty);
+    assert!(left.is_empty(), "to nothing: {left:#?}");
+    eprintln!(
+        "{}: the whole schema from nothing and back, {} and {} statements",
+        dir.display(),
+        schema::plan(&empty, &full).statements.len(),
+        plan.statements.len()
+    );
+}
+
+#[test]
+fn postgres_corpora_whole_schema_both_ways() {
+    let Some(corpora) = support::corpora() else {
+        return;
+    };
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    for (at, dir) in [
+        "crates-io/migrations",
+        "vaultwarden/migrations/postgresql",
+        "atuin/crates/atuin-server-postgres/migrations",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let urls = [
+            pg.database(&format!("whole{at}_replay")),
+            pg.database(&format!("whole{at}_built")),
+        ];
+        runtime().block_on(whole_schema_both_ways(
+            &corpora.join(dir),
+            Dialect::Postgres,
+            [&urls[0], &urls[1]],
+        ));
+    }
+}
+
+#[test]
+fn sqlite_corpora_whole_schema_both_ways() {
+    let Some(corpora) = support::corpora() else {
+        return;
+    };
+    for dir in [
+        "vaultwarden/migrations/sqlite",
+        "atuin/crates/atuin-server-sqlite/migrations",
+        "atuin/crates/atuin-client/migrations",
+        "karakeep/packages/db/drizzle",
+    ] {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let urls = ["replay.db", "built.db"]
+            .map(|file| format!("sqlite:{}", temp.path().join(file).display()));
+        runtime().block_on(whole_schema_both_ways(
+            &corpora.join(dir),
+            Dialect::Sqlite,
+            [&urls[0], &urls[1]],
+        ));
+    }
+}
+
 fn postgres_history(dir: &str, known: KnownExceptions) {
     let Some(corpora) = support::corpora() else {
         return;

@@ -227,6 +227,18 @@ fn referenced_table(definition: &str) -> Option<String> {
     Some(name)
 }
 
+/// Whether a new table's constraint is added with `ALTER TABLE` rather than written in its
+/// `CREATE TABLE`: foreign keys (once every table exists), and `NOT VALID` ones (which
+/// `CREATE TABLE` takes but marks valid).
+fn added_later(constraint: &Constraint) -> bool {
+    constraint.kind == ConstraintKind::ForeignKey
+        || constraint
+            .definition
+            .trim_end()
+            .to_ascii_uppercase()
+            .ends_with(" NOT VALID")
+}
+
 /// What defines an index, all but its comment (which `COMMENT ON` changes in place).
 type IndexShape<'i> = (
     bool,
@@ -978,9 +990,7 @@ impl Planner<'_> {
             }
         }
         for (constraint_name, constraint) in &table.constraints {
-            if constraint.kind != ConstraintKind::ForeignKey
-                && !Self::inherited_constraint(to, table, constraint_name)
-            {
+            if !added_later(constraint) && !Self::inherited_constraint(to, table, constraint_name) {
                 elements.push(constraint_element(constraint_name, &constraint.definition));
             }
         }
@@ -1019,9 +1029,7 @@ impl Planner<'_> {
             }
         }
         for (constraint_name, constraint) in &table.constraints {
-            if constraint.kind == ConstraintKind::ForeignKey
-                && !Self::inherited_constraint(to, table, constraint_name)
-            {
+            if added_later(constraint) && !Self::inherited_constraint(to, table, constraint_name) {
                 self.add_constraint(name, constraint_name, constraint);
             } else if constraint.comment.is_some() {
                 self.comment(
