@@ -887,3 +887,118 @@ fn atuin_postgresql_every_step_planned() {
 fn karakeep_sqlite_every_step_planned() {
     sqlite_history("karakeep/packages/db/drizzle", &[]);
 }
+
+/// Every step taken backwards: from the schema after migration i to the one before it, the
+/// way a down script would go, on one database walking from the newest schema to nothing.
+/// Returns the steps that did not reach their target, with what was left or unsupported.
+async fn walk_back(dir: &Path, dialect: Dialect, urls: [&str; 2]) -> (usize, Vec<String>) {
+    let options = ScanOptions {
+        ignore: vec!["meta".to_string()],
+        ..ScanOptions::default()
+    };
+    let migrations = scan(dir, &options).expect("scan the corpus");
+    let format = HistoryFormat::Own {
+        name: "_cargo_migrate".to_string(),
+    };
+    let mut replayer = Replayer::open(&DatabaseUrl::sandbox(urls[0], dialect), format)
+        .await
+        .expect("open the replay");
+    let mut schemas = vec![replayer.inspect().await.expect("inspect")];
+    for migration in &migrations.migrations {
+        replayer
+            .run(migration, Direction::Up)
+            .await
+            .unwrap_or_else(|failure| panic!("{}: {failure:?}", migration.name));
+        schemas.push(replayer.inspect().await.expect("inspect"));
+    }
+    let mut db = connect(urls[1], dialect).await;
+    let mut current = Schema::empty(dialect);
+    let mut failed = Vec::new();
+    let newest = schemas.len() - 1;
+    let first = schema::plan(&current, &schemas[newest]);
+    apply(&mut db, &first.statements, "newest").await;
+    current = db.inspect(&history()).await.expect("inspect");
+    for step in (1..=newest).rev() {
+        let target = &schemas[step - 1];
+        let name = &migrations.migrations[step - 1].name;
+        let plan = schema::plan(&current, target);
+        let mut problems: Vec<String> = plan
+            .unsupported
+            .iter()
+            .map(|u| format!("unsupported {}: {}", u.change, u.reason))
+            .collect();
+        for statement in &plan.statements {
+            if let Err(error) = db.execute(statement).await {
+                problems.push(format!("failed {statement}: {}", error.message));
+                break;
+            }
+        }
+        current = db.inspect(&history()).await.expect("inspect");
+        problems.extend(schema::diff(&current, target).iter().map(|c| c.summary()));
+        if !problems.is_empty() {
+            failed.push(format!("{name}: {}", problems.join("; ")));
+            // Back on track: the target schema, built from nothing.
+            db.drop_everything().await.expect("reset");
+            let rebuild = schema::plan(&Schema::empty(dialect), target);
+            apply(&mut db, &rebuild.statements, "rebuild").await;
+            current = db.inspect(&history()).await.expect("inspect");
+        }
+    }
+    (newest, failed)
+}
+
+/// Every step of every corpus, backwards (the way a down script goes): no step may be left
+/// unsupported or unequal.
+#[test]
+fn corpora_every_step_planned_backwards() {
+    let Some(corpora) = support::corpora() else {
+        return;
+    };
+    let mut failed = Vec::new();
+    if let Some(pg) = support::postgres() {
+        for (at, dir) in [
+            "crates-io/migrations",
+            "vaultwarden/migrations/postgresql",
+            "atuin/crates/atuin-server-postgres/migrations",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let urls = [
+                pg.database(&format!("back{at}_replay")),
+                pg.database(&format!("back{at}_walk")),
+            ];
+            let (total, failures) = runtime().block_on(walk_back(
+                &corpora.join(dir),
+                Dialect::Postgres,
+                [&urls[0], &urls[1]],
+            ));
+            eprintln!(
+                "{dir}: {}/{total} steps backwards equal",
+                total - failures.len()
+            );
+            failed.extend(failures);
+        }
+    }
+    for dir in [
+        "vaultwarden/migrations/sqlite",
+        "atuin/crates/atuin-server-sqlite/migrations",
+        "atuin/crates/atuin-client/migrations",
+        "karakeep/packages/db/drizzle",
+    ] {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let urls = ["replay.db", "walk.db"]
+            .map(|file| format!("sqlite:{}", temp.path().join(file).display()));
+        let (total, failures) = runtime().block_on(walk_back(
+            &corpora.join(dir),
+            Dialect::Sqlite,
+            [&urls[0], &urls[1]],
+        ));
+        eprintln!(
+            "{dir}: {}/{total} steps backwards equal",
+            total - failures.len()
+        );
+        failed.extend(failures);
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
