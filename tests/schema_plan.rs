@@ -1002,3 +1002,97 @@ fn corpora_every_step_planned_backwards() {
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+/// Plans across many migrations at once (every 7th, 31st and 97th schema, forwards then
+/// backwards), where changes of several steps must be ordered together.
+#[test]
+fn corpora_jumps_across_many_steps() {
+    let Some(corpora) = support::corpora() else {
+        return;
+    };
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    for (at, (dir, dialect)) in [
+        ("crates-io/migrations", Dialect::Postgres),
+        ("vaultwarden/migrations/postgresql", Dialect::Postgres),
+        ("vaultwarden/migrations/sqlite", Dialect::Sqlite),
+        ("karakeep/packages/db/drizzle", Dialect::Sqlite),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let (replay, walk) = match dialect {
+            Dialect::Sqlite => (
+                format!("sqlite:{}", temp.path().join("r.db").display()),
+                format!("sqlite:{}", temp.path().join("w.db").display()),
+            ),
+            _ => (
+                pg.database(&format!("jump{at}_r")),
+                pg.database(&format!("jump{at}_w")),
+            ),
+        };
+        rt.block_on(async {
+            let options = ScanOptions {
+                ignore: vec!["meta".to_string()],
+                ..ScanOptions::default()
+            };
+            let migrations = scan(&corpora.join(dir), &options).expect("scan");
+            let format = HistoryFormat::Own {
+                name: "_cargo_migrate".to_string(),
+            };
+            let mut replayer = Replayer::open(&DatabaseUrl::sandbox(&replay, dialect), format)
+                .await
+                .expect("open");
+            let mut schemas = vec![replayer.inspect().await.expect("inspect")];
+            for m in &migrations.migrations {
+                replayer.run(m, Direction::Up).await.expect("up");
+                schemas.push(replayer.inspect().await.expect("inspect"));
+            }
+            let mut db = connect(&walk, dialect).await;
+            let mut current = Schema::empty(dialect);
+            let n = schemas.len();
+            let mut failures = 0;
+            let mut steps = 0;
+            for stride in [7usize, 31, 97] {
+                // Forward by stride, then back by stride.
+                let mut path: Vec<usize> = (0..n).step_by(stride).collect();
+                path.push(n - 1);
+                let back: Vec<usize> = path.iter().rev().copied().collect();
+                for &target in path.iter().chain(back.iter()) {
+                    let plan = schema::plan(&current, &schemas[target]);
+                    steps += 1;
+                    let mut problems: Vec<String> =
+                        plan.unsupported.iter().map(|u| u.change.clone()).collect();
+                    for st in &plan.statements {
+                        if let Err(e) = db.execute(st).await {
+                            problems.push(format!("failed {st}: {}", e.message));
+                            break;
+                        }
+                    }
+                    current = db.inspect(&history()).await.expect("inspect");
+                    problems.extend(
+                        schema::diff(&current, &schemas[target])
+                            .iter()
+                            .map(|c| c.summary()),
+                    );
+                    if !problems.is_empty() {
+                        failures += 1;
+                        eprintln!(
+                            "{dir} stride {stride} → {target}: {}",
+                            problems.join("; ").chars().take(600).collect::<String>()
+                        );
+                        db.drop_everything().await.expect("reset");
+                        let rebuild = schema::plan(&Schema::empty(dialect), &schemas[target]);
+                        apply(&mut db, &rebuild.statements, "rebuild").await;
+                        current = db.inspect(&history()).await.expect("inspect");
+                    }
+                }
+            }
+            eprintln!("{dir}: {steps} jumps, {failures} failed");
+            assert_eq!(failures, 0, "{dir}: see the failed jumps above");
+        });
+    }
+}
