@@ -1,6 +1,7 @@
-//! `diff --sql`'s planner against real databases: for pairs of schemas made by hand, and for
-//! every step of real histories, applying the plan from A to a database at A must give B's
-//! model exactly (DESIGN.md §6).
+//! `diff --sql`'s planner against real databases: for pairs of schemas made by hand (both
+//! ways), and for every step of real histories (forwards, backwards, in jumps of many steps,
+//! and the whole schema from nothing and back), applying the plan from A to a database at A
+//! must give B's model exactly (DESIGN.md §6). `SHOW_PLANS=1` prints the pairs' plans.
 
 mod support;
 
