@@ -327,6 +327,35 @@ COMMENT ON MATERIALIZED VIEW m IS 'em';
         "CREATE TABLE t (a bigint, b integer GENERATED ALWAYS AS (a * 2) STORED, c varchar(5));",
     ),
     (
+        "a function with a body parsed when created",
+        "",
+        r#"
+CREATE TABLE t (id integer);
+CREATE VIEW v AS SELECT id FROM t;
+CREATE FUNCTION v_count() RETURNS bigint LANGUAGE sql
+    BEGIN ATOMIC SELECT count(*) FROM v; END;
+"#,
+    ),
+    (
+        "what a function body parsed when created names changes",
+        r#"
+CREATE TABLE t (id integer, name text);
+CREATE VIEW v AS SELECT id FROM t;
+CREATE FUNCTION v_count() RETURNS bigint LANGUAGE sql
+    BEGIN ATOMIC SELECT count(*) FROM v; END;
+CREATE FUNCTION t_names() RETURNS bigint LANGUAGE sql
+    BEGIN ATOMIC SELECT count(name) FROM t; END;
+"#,
+        r#"
+CREATE TABLE t (id bigint, label text);
+CREATE VIEW v AS SELECT id FROM t WHERE id > 0;
+CREATE FUNCTION v_count() RETURNS bigint LANGUAGE sql
+    BEGIN ATOMIC SELECT count(*) FROM v; END;
+CREATE FUNCTION t_names() RETURNS bigint LANGUAGE sql
+    BEGIN ATOMIC SELECT count(label) FROM t; END;
+"#,
+    ),
+    (
         "routine arguments renamed",
         r#"
 CREATE FUNCTION add(a integer, b integer DEFAULT 1) RETURNS integer LANGUAGE sql AS 'SELECT a + b';

@@ -70,6 +70,7 @@ impl Plan {
 enum Phase {
     Setup,
     DetachSequences,
+    DropAtomicRoutines,
     DropViews,
     Detach,
     DropTriggers,
@@ -97,6 +98,7 @@ enum Phase {
     AddForeignKeys,
     OwnSequences,
     CreateViews,
+    CreateAtomicRoutines,
     CreateTriggers,
     CreatePolicies,
     Comments,
@@ -336,7 +338,20 @@ impl Planner<'_> {
                 touched.insert(object_part(name.as_str()).to_string());
             }
         }
-        self.views(touched);
+        let touched = self.views(touched);
+        // Atomic routines both schemas have, unchanged, whose bodies name something dropped
+        // or rebuilt: dropped before it and created after.
+        for (signature, routine) in &from.routines {
+            if is_atomic(routine)
+                && to.routines.get(signature) == Some(routine)
+                && touched
+                    .iter()
+                    .any(|word| mentions(&routine.definition, word))
+            {
+                self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
+                self.create_routine(signature, routine);
+            }
+        }
         if self
             .steps
             .iter()
@@ -737,6 +752,9 @@ impl Planner<'_> {
                     drop_routine(signature, routine),
                 );
                 replaced.push(signature.clone());
+            } else if is_atomic(routine) {
+                // What its body names cannot be dropped while it exists.
+                self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
             } else {
                 self.push(Phase::DropRoutines, drop_routine(signature, routine));
             }
@@ -766,9 +784,17 @@ impl Planner<'_> {
                     && old.returns == new.returns
                     && header(old) == header(new)
                     && new.kind != RoutineKind::Aggregate
-                    && !uses_recreated_type;
+                    && !uses_recreated_type
+                    && !is_atomic(old);
                 if !replaceable {
-                    self.push(Phase::DropReplacedRoutines, drop_routine(signature, old));
+                    // An atomic body depends on what it names, which may be dropped before
+                    // the usual place: it goes first.
+                    let phase = if is_atomic(old) {
+                        Phase::DropAtomicRoutines
+                    } else {
+                        Phase::DropReplacedRoutines
+                    };
+                    self.push(phase, drop_routine(signature, old));
                     replaced.push(signature.clone());
                     self.create_routine(signature, new);
                     continue;
@@ -790,8 +816,12 @@ impl Planner<'_> {
     }
 
     fn create_routine(&mut self, signature: &str, routine: &Routine) {
+        // A `BEGIN ATOMIC` body is parsed when created, whatever check_function_bodies says:
+        // the tables and views it names must exist first.
         let phase = if routine.kind == RoutineKind::Aggregate {
             Phase::CreateAggregates
+        } else if is_atomic(routine) {
+            Phase::CreateAtomicRoutines
         } else {
             Phase::CreateRoutines
         };
@@ -1776,7 +1806,8 @@ impl Planner<'_> {
 
     /// Views: dropped when removed, changed, or when they mention something dropped or
     /// rebuilt (`touched`, names without schema); created in dependency order.
-    fn views(&mut self, mut touched: BTreeSet<String>) {
+    /// Returns `touched` with the views rebuilt added.
+    fn views(&mut self, mut touched: BTreeSet<String>) -> BTreeSet<String> {
         let (from, to) = (self.from, self.to);
         let mut rebuilt: BTreeSet<&QualifiedName> = BTreeSet::new();
         for (name, view) in &from.views {
@@ -1862,6 +1893,7 @@ impl Planner<'_> {
                 );
             }
         }
+        touched
     }
 
     fn create_view(&mut self, name: &QualifiedName, view: &View) {
@@ -2344,6 +2376,15 @@ fn routine_target(signature: &str, routine: &Routine) -> String {
         routine.kind.as_str().to_ascii_uppercase(),
         routine_signature(signature)
     )
+}
+
+/// Whether a routine's body is SQL-standard (`BEGIN ATOMIC`): parsed when created, and
+/// tracked by the server as depending on what it names.
+fn is_atomic(routine: &Routine) -> bool {
+    routine
+        .definition
+        .to_ascii_uppercase()
+        .contains("BEGIN ATOMIC")
 }
 
 fn drop_routine(signature: &str, routine: &Routine) -> String {
