@@ -788,7 +788,7 @@ pub(super) fn statement(definition: &str) -> String {
 
 /// `expression` in parentheses, unless one pair already encloses all of it (PostgreSQL's
 /// deparser often adds them: `(deleted_at IS NULL)`).
-pub(super) fn parenthesized(expression: &str) -> Cow<'_, str> {
+fn parenthesized(expression: &str) -> Cow<'_, str> {
     let expression = expression.trim();
     if is_enclosed_in_parentheses(expression) {
         Cow::Borrowed(expression)
