@@ -502,6 +502,152 @@ fn diff_between_sources() {
     .assert_code(2);
 }
 
+/// `diff --sql`: the statements, a snapshot of them, and proof that they do the job: applied
+/// to a database at the older version, it has the history's schema.
+#[test]
+fn diff_as_sql() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let ws = Workspace::copy("check-pg");
+    let from = ["--from", "history@20240103000000", "--to", "history"];
+    let outcome = run(
+        &ws,
+        &[&["diff", "--sql", "--color", "never"], &from[..]].concat(),
+    )
+    .assert_code(1);
+    assert!(outcome.stderr.is_empty() || !outcome.stderr.contains("cannot be expressed"));
+    insta::assert_snapshot!("check_pg_diff_sql", outcome.stdout);
+    // The JSON form carries the statements one by one: apply them to a database at the older
+    // version, and nothing is left to differ.
+    let report = run(
+        &ws,
+        &[&["diff", "--sql", "--format", "json"], &from[..]].concat(),
+    )
+    .assert_code(1)
+    .json();
+    assert_eq!(report["unsupported"], serde_json::json!([]), "{report}");
+    let url = pg.database("planned");
+    run(
+        &ws,
+        &["up", "--to", "20240103000000", "--database-url", &url],
+    )
+    .assert_code(0);
+    for statement in report["sql"].as_array().unwrap() {
+        pg.execute(&url, statement.as_str().unwrap());
+    }
+    let after = run(
+        &ws,
+        &[
+            "diff", "--from", &url, "--to", "history", "--format", "json",
+        ],
+    )
+    .assert_code(0)
+    .json();
+    assert_eq!(after["equal"], true, "{after}");
+    // Equal schemas: no statements, exit 0.
+    let equal = run(
+        &ws,
+        &["diff", "--sql", "--from", "history", "--to", "history"],
+    )
+    .assert_code(0);
+    assert_eq!(equal.stdout, "");
+    // A table partitioned by hand on another key cannot be changed back in place, nor can its
+    // partitions be attached: comment lines and a warning, never wrong SQL.
+    let live = pg.database("rekeyed");
+    run(&ws, &["up", "--database-url", &live]).assert_code(0);
+    pg.execute(
+        &live,
+        "DROP TABLE billing.invoices; CREATE TABLE billing.invoices (id bigint NOT NULL, \
+         issued_on date NOT NULL, amount numeric(12, 2)) PARTITION BY RANGE (id)",
+    );
+    let outcome = run(
+        &ws,
+        &[
+            "diff", "--sql", "--from", &live, "--to", "history", "--color", "never",
+        ],
+    )
+    .assert_code(1);
+    assert_eq!(
+        outcome.stdout,
+        "-- cannot express: + table billing.invoices_2024: a partition of a table whose \
+         partition key changes\n\
+         -- cannot express: table billing.invoices: partition by RANGE (id) → RANGE (issued_on): \
+         a table cannot be partitioned, or its partition key changed, in place; write the \
+         migration by hand (create the new table, move the rows, rename)\n"
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("warning: 2 changes cannot be expressed as SQL"),
+        "{}",
+        outcome.stderr
+    );
+    let report = run(
+        &ws,
+        &[
+            "diff", "--sql", "--from", &live, "--to", "history", "--format", "json",
+        ],
+    )
+    .assert_code(1)
+    .json();
+    assert_eq!(report["sql"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        report["unsupported"].as_array().unwrap().len(),
+        2,
+        "{report}"
+    );
+    // A label added by hand to an enum a column uses: the enum is made again without it and
+    // the column converted.
+    let labelled = pg.database("labelled");
+    run(&ws, &["up", "--database-url", &labelled]).assert_code(0);
+    pg.execute(&labelled, "ALTER TYPE mood ADD VALUE 'meh'");
+    let report = run(
+        &ws,
+        &[
+            "diff", "--sql", "--from", &labelled, "--to", "history", "--format", "json",
+        ],
+    )
+    .assert_code(1)
+    .json();
+    assert_eq!(report["unsupported"], serde_json::json!([]), "{report}");
+    for statement in report["sql"].as_array().unwrap() {
+        pg.execute(&labelled, statement.as_str().unwrap());
+    }
+    run(&ws, &["diff", "--from", &labelled, "--to", "history"]).assert_code(0);
+}
+
+#[test]
+fn sqlite_diff_as_sql() {
+    let ws = Workspace::copy("check-sqlite");
+    let forward = ws
+        .run(&[
+            "diff",
+            "--sql",
+            "--from",
+            "history@20240102000000",
+            "--to",
+            "history",
+        ])
+        .assert_code(1)
+        .stdout;
+    let backward = ws
+        .run(&[
+            "diff",
+            "--sql",
+            "--from",
+            "history",
+            "--to",
+            "history@20240102000000",
+        ])
+        .assert_code(1)
+        .stdout;
+    insta::assert_snapshot!(
+        "check_sqlite_diff_sql",
+        format!("-- forward\n{forward}\n-- backward\n{backward}")
+    );
+}
+
 #[test]
 fn schema_text_is_deterministic_and_matches_the_database() {
     let Some(pg) = postgres() else {

@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::migration::{Migration, Migrations};
 use crate::report::{Output, style};
 use crate::sandbox::scratch::Scratch;
+use crate::schema::plan::Unsupported;
 use crate::schema::{self, Change, ChangeKind, Schema};
 use crate::workspace::{SetSpec, Workspace};
 
@@ -30,6 +31,8 @@ Examples:
   cargo migrate diff --from history@20240101000000      what the migrations since then changed
   cargo migrate diff --from empty --to history          the whole schema, as additions
   cargo migrate diff --to postgres://ro@prod/app --format json
+  cargo migrate diff --from database --to history --sql
+                                                        the SQL that brings the database to the history
 
 Exit codes: 0 the schemas are equal, 1 they differ.")]
 pub struct DiffArgs {
@@ -44,6 +47,10 @@ pub struct DiffArgs {
     /// Keep retrying database connections for this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
+
+    /// Print the SQL that turns FROM into TO instead of the summary and unified diff
+    #[arg(long)]
+    pub sql: bool,
 }
 
 /// A side of the comparison, parsed.
@@ -90,6 +97,12 @@ struct DiffReport<'a> {
     changes: &'a [Change],
     /// Unified diff of the rendered schemas (empty when equal).
     diff: &'a str,
+    /// With `--sql`: the statements that turn `from` into `to`, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sql: Option<&'a [String]>,
+    /// With `--sql`: the changes no statement expresses, each with the reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unsupported: Option<&'a [Unsupported]>,
 }
 
 /// A source resolved to what is read: the history's first migrations, no schema, or a
@@ -156,6 +169,7 @@ pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
         &to_label,
     );
     let output = &context.output;
+    let plan = args.sql.then(|| schema::plan(&old, &new));
     if output.json() {
         output.print_json(&DiffReport {
             from: &from_label,
@@ -163,7 +177,11 @@ pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
             equal: changes.is_empty(),
             changes: &changes,
             diff: &unified,
+            sql: plan.as_ref().map(|plan| plan.statements.as_slice()),
+            unsupported: plan.as_ref().map(|plan| plan.unsupported.as_slice()),
         });
+    } else if let Some(plan) = &plan {
+        print_sql(output, plan);
     } else if changes.is_empty() {
         output.line(format!(
             "{} {from_label} and {to_label} have the same schema",
@@ -193,6 +211,37 @@ pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
     .at(format!("{from_label} → {to_label}"))
     .hint("write a migration for the changes, or run `cargo migrate up` if they are pending")
     .reported_in_json())
+}
+
+/// The plan as a script: statements separated by blank lines, then what it leaves out as
+/// comments (also warned about on stderr, so a script piped to a file is not taken as
+/// complete).
+fn print_sql(output: &Output, plan: &schema::Plan) {
+    for (at, statement) in plan.statements.iter().enumerate() {
+        if at > 0 {
+            output.line("");
+        }
+        output.line(statement);
+    }
+    if plan.unsupported.is_empty() {
+        return;
+    }
+    if !plan.statements.is_empty() {
+        output.line("");
+    }
+    for unsupported in &plan.unsupported {
+        output.line(format!(
+            "-- cannot express: {}: {}",
+            unsupported.change.replace('\n', " "),
+            unsupported.reason
+        ));
+    }
+    output.status(format!(
+        "{} {} change{} cannot be expressed as SQL (listed as `-- cannot express` comments)",
+        output.paint_err("warning:", style::warn()),
+        plan.unsupported.len(),
+        if plan.unsupported.len() == 1 { "" } else { "s" }
+    ));
 }
 
 fn resolve<'m>(

@@ -8,12 +8,14 @@
 pub mod diff;
 pub mod model;
 pub mod normalize;
+pub mod plan;
 pub(crate) mod postgres;
 pub mod render;
 pub(crate) mod sqlite;
 
 pub use diff::{Change, ChangeKind, diff};
 pub use model::Schema;
+pub use plan::{Plan, plan};
 pub use render::render;
 
 /// A table inspection leaves out: the history table (own, sqlx's or diesel's), which is

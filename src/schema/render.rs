@@ -724,7 +724,7 @@ impl Ddl {
     /// `COLLATE name`. PostgreSQL's collation names are case-sensitive (`"C"`, `"en_US"`) and
     /// quoted unless bare lower case; SQLite's are not (`NOCASE`), and stay as they are.
     /// A name already quoted or qualified, or a whole `COLLATE ...` clause, is kept.
-    fn collate(&self, collation: &str) -> String {
+    pub(super) fn collate(&self, collation: &str) -> String {
         let name = strip_keyword(collation.trim(), "COLLATE").unwrap_or(collation.trim());
         let name = if name.starts_with('"')
             || name.contains('.')
@@ -777,7 +777,7 @@ fn push_comment(block: &mut String, target: &str, comment: &Option<String>) {
 }
 
 /// A whole statement as stored, with surrounding whitespace trimmed and a terminating `;`.
-fn statement(definition: &str) -> String {
+pub(super) fn statement(definition: &str) -> String {
     let definition = definition.trim();
     if definition.ends_with(';') {
         definition.to_string()

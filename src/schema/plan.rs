@@ -1,0 +1,2998 @@
+//! The SQL that turns one schema into another: `diff --sql`.
+//!
+//! [`plan`] compares two models (no I/O) and returns ordered statements plus the changes it
+//! cannot express, each with a reason. The bar (DESIGN.md §6): applying the statements to a
+//! database whose schema is `from` gives a database whose model is `to` exactly.
+//!
+//! Order, PostgreSQL (each step a [`Phase`]; within a step, objects by name unless a
+//! dependency order is needed):
+//! 1. Drops of what depends on something else, dependents first: views (and the views that
+//!    mention a relation, routine or type that is dropped or rebuilt, since the server
+//!    refuses to alter what a view uses), partitions detached, triggers, policies, foreign
+//!    keys (before the keys they reference), other constraints, indexes, column defaults and
+//!    identities, columns, tables (partitions and children before parents), routines and
+//!    types that are recreated.
+//! 2. Creates in dependency order: schemas, extensions, types, routines (with
+//!    `check_function_bodies` off, as `pg_dump` does, so a body may name a table created
+//!    later and a default or check may call a new function), sequences, tables (without
+//!    foreign keys), column changes, constraints, indexes, partitions attached, foreign keys
+//!    (after every table and key exists), sequence ownership, views (a view after the views
+//!    it mentions), triggers, policies, comments.
+//! 3. Drops of what others depended on: routines, sequences, types, extensions, schemas.
+//!
+//! Statements are meant to run one by one, not as one multi-statement string: a new enum
+//! label cannot be used in the transaction that added it.
+//!
+//! SQLite: tables, indexes, views and triggers are created and dropped; a column is added or
+//! dropped with `ALTER TABLE` when SQLite allows it; any other change to a table rebuilds it
+//! (SQLite's documented procedure: create the new table, copy the common columns, drop the
+//! old one, rename, recreate indexes and triggers), with foreign key enforcement off around
+//! the plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::model::{
+    Column, Constraint, ConstraintKind, Index, QualifiedName, Routine, RoutineKind, Schema,
+    Sequence, Table, Trigger, UserType, UserTypeKind, View,
+};
+use super::render::{
+    Ddl, constraint_element, quote_identifier, quote_literal, quote_qualified, statement,
+};
+use crate::dialect::Dialect;
+
+/// Statements that turn one schema into another, and what they leave out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Complete statements, each ending with `;`, in the order they must run.
+    pub statements: Vec<String>,
+    /// Changes no statement expresses: applying the plan leaves these differences.
+    pub unsupported: Vec<Unsupported>,
+}
+
+/// A change the plan cannot express, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unsupported {
+    /// `table audit.events: partition by RANGE (at) → LIST (kind)`.
+    pub change: String,
+    pub reason: String,
+}
+
+impl Plan {
+    pub fn is_complete(&self) -> bool {
+        self.unsupported.is_empty()
+    }
+}
+
+/// When a statement runs, relative to the others. Declaration order is execution order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Setup,
+    DetachSequences,
+    DropAtomicRoutines,
+    DropViews,
+    Detach,
+    DropTriggers,
+    DropPolicies,
+    DropForeignKeys,
+    DropConstraints,
+    DropIndexes,
+    DropDefaults,
+    DropColumns,
+    DropTables,
+    DropReplacedRoutines,
+    DropReplaced,
+    CreateSchemas,
+    CreateExtensions,
+    CreateTypes,
+    CreateRoutines,
+    CreateAggregates,
+    CreateSequences,
+    CreateTables,
+    AlterTables,
+    AddRecreatedColumns,
+    AddConstraints,
+    AddIndexes,
+    Attach,
+    AddForeignKeys,
+    OwnSequences,
+    CreateViews,
+    CreateAtomicRoutines,
+    CreateTriggers,
+    CreatePolicies,
+    Comments,
+    DropRoutines,
+    DropSequences,
+    DropTypes,
+    DropExtensions,
+    DropSchemas,
+    Teardown,
+}
+
+/// The statements that turn `from` into `to`, and the changes they cannot express.
+pub fn plan(from: &Schema, to: &Schema) -> Plan {
+    let mut planner = Planner {
+        from,
+        to,
+        ddl: Ddl::new(to.dialect),
+        steps: Vec::new(),
+        unsupported: Vec::new(),
+        converted_types: BTreeMap::new(),
+    };
+    match to.dialect {
+        Dialect::Postgres => planner.postgres(),
+        Dialect::Sqlite => planner.sqlite(),
+        // No MySQL statements yet: every change is reported rather than spelled wrong.
+        Dialect::Mysql => {
+            for change in super::diff(from, to) {
+                planner.cannot(
+                    change.summary(),
+                    "SQL is only generated for PostgreSQL and SQLite",
+                );
+            }
+        }
+    }
+    // A stable sort keeps each phase's statements in the order they were pushed.
+    planner.steps.sort_by_key(|(phase, _)| *phase);
+    Plan {
+        statements: planner.steps.into_iter().map(|(_, sql)| sql).collect(),
+        unsupported: planner.unsupported,
+    }
+}
+
+struct Planner<'a> {
+    from: &'a Schema,
+    to: &'a Schema,
+    ddl: Ddl,
+    steps: Vec<(Phase, String)>,
+    unsupported: Vec<Unsupported>,
+    /// Enums and domains made again while columns use them, by name without schema, with
+    /// the type the columns are converted through: `text` for an enum, the new base type for
+    /// a domain.
+    converted_types: BTreeMap<String, String>,
+}
+
+/// Keys of two maps: only in the first, only in the second, in both.
+fn split_keys<'m, K: Ord, V>(
+    from: &'m BTreeMap<K, V>,
+    to: &'m BTreeMap<K, V>,
+) -> (Vec<&'m K>, Vec<&'m K>, Vec<&'m K>) {
+    let removed = from.keys().filter(|k| !to.contains_key(*k)).collect();
+    let added = to.keys().filter(|k| !from.contains_key(*k)).collect();
+    let common = from.keys().filter(|k| to.contains_key(*k)).collect();
+    (removed, added, common)
+}
+
+/// Whether `text` contains `word` as a whole identifier (not part of a longer one).
+fn mentions(text: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let lower = text.to_ascii_lowercase();
+    let word = word.to_ascii_lowercase();
+    let mut start = 0;
+    while let Some(at) = lower[start..].find(&word) {
+        let begin = start + at;
+        let end = begin + word.len();
+        let before = lower[..begin].chars().next_back();
+        let after = lower[end..].chars().next();
+        if !before.is_some_and(is_ident) && !after.is_some_and(is_ident) {
+            return true;
+        }
+        start = begin + word.len().max(1);
+        if start >= lower.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// The object part of a qualified name: `posts` for `app.posts`.
+fn object_part(name: &str) -> &str {
+    name.rsplit_once('.').map_or(name, |(_, object)| object)
+}
+
+/// The schema-qualified, quoted name of an index (or other object that lives in its table's
+/// schema) called `name` on the table `on`.
+fn sibling_name(on: &QualifiedName, name: &str) -> String {
+    match on.as_str().split_once('.') {
+        Some((schema, _)) => format!("{}.{}", quote_identifier(schema), quote_identifier(name)),
+        None => quote_identifier(name).into_owned(),
+    }
+}
+
+/// `comment` as the value of `COMMENT ON ... IS`.
+fn comment_value(comment: &Option<String>) -> String {
+    comment
+        .as_deref()
+        .map_or_else(|| "NULL".to_string(), quote_literal)
+}
+
+/// A routine's signature key (`app.add(integer, integer)`) with its name quoted.
+fn routine_signature(signature: &str) -> String {
+    match signature.split_once('(') {
+        Some((name, arguments)) => format!("{}({arguments}", quote_qualified(name)),
+        None => quote_qualified(signature),
+    }
+}
+
+/// The referenced table of a foreign key definition: `crates` in
+/// `FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE`.
+fn referenced_table(definition: &str) -> Option<String> {
+    let upper = definition.to_ascii_uppercase();
+    let at = upper.find("REFERENCES ")? + "REFERENCES ".len();
+    let rest = definition[at..].trim_start();
+    let end = rest.find(['(', ' ']).unwrap_or(rest.len());
+    let name = rest[..end].replace('"', "");
+    Some(name)
+}
+
+/// Whether a new table's constraint is added with `ALTER TABLE` rather than written in its
+/// `CREATE TABLE`: foreign keys (once every table exists), and `NOT VALID` ones (which
+/// `CREATE TABLE` takes but marks valid).
+fn added_later(constraint: &Constraint) -> bool {
+    constraint.kind == ConstraintKind::ForeignKey
+        || constraint
+            .definition
+            .trim_end()
+            .to_ascii_uppercase()
+            .ends_with(" NOT VALID")
+}
+
+/// What defines an index, all but its comment (which `COMMENT ON` changes in place).
+type IndexShape<'i> = (
+    bool,
+    &'i str,
+    &'i [super::model::IndexKey],
+    &'i [String],
+    &'i Option<String>,
+    bool,
+);
+
+fn index_shape(index: &Index) -> IndexShape<'_> {
+    (
+        index.unique,
+        &index.method,
+        &index.keys,
+        &index.include,
+        &index.predicate,
+        index.nulls_not_distinct,
+    )
+}
+
+impl Planner<'_> {
+    fn push(&mut self, phase: Phase, sql: impl Into<String>) {
+        self.steps.push((phase, sql.into()));
+    }
+
+    fn cannot(&mut self, change: String, reason: &str) {
+        self.unsupported.push(Unsupported {
+            change,
+            reason: reason.to_string(),
+        });
+    }
+
+    // ------------------------------------------------------------------------ PostgreSQL
+
+    fn postgres(&mut self) {
+        let (from, to) = (self.from, self.to);
+        self.namespaces();
+        self.extensions();
+        let recreated_types = self.types();
+        let replaced_routines = self.routines(&recreated_types);
+        self.sequences();
+
+        // What views must be rebuilt for: relations, routines and types dropped or rebuilt.
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        touched.extend(recreated_types.iter().map(|n| object_part(n).to_string()));
+        for name in from.types.keys().filter(|n| !to.types.contains_key(*n)) {
+            touched.insert(object_part(name.as_str()).to_string());
+        }
+        for signature in &replaced_routines {
+            let name = signature.split('(').next().unwrap_or(signature);
+            touched.insert(object_part(name).to_string());
+        }
+        for signature in from
+            .routines
+            .keys()
+            .filter(|s| !to.routines.contains_key(*s))
+        {
+            let name = signature.split('(').next().unwrap_or(signature);
+            touched.insert(object_part(name).to_string());
+        }
+
+        // Routines and types dropped or rebuilt: what on a kept table mentions them (an
+        // index expression, a check, a default, a trigger) goes first and comes back.
+        let replaced = touched.clone();
+        let (removed, added, common) = split_keys(&from.tables, &to.tables);
+        let foreign_keys_to_rebuild = self.foreign_keys_to_rebuild();
+        for name in &removed {
+            touched.insert(object_part(name.as_str()).to_string());
+        }
+        // Partitions and children before their parents (deepest first).
+        let mut removed = removed.clone();
+        removed.sort_by_key(|name| (std::cmp::Reverse(ancestry(from, name)), *name));
+        for name in removed {
+            self.drop_foreign_keys_of_removed_table(name);
+            self.push(
+                Phase::DropTables,
+                format!("DROP TABLE {};", quote_qualified(name.as_str())),
+            );
+        }
+        // Parents before partitions and children (a partition may be partitioned in turn).
+        let mut added = added.clone();
+        added.sort_by_key(|name| (ancestry(to, name), *name));
+        for name in added {
+            self.create_table(name, &to.tables[name]);
+        }
+        for name in common {
+            if self.alter_table(
+                name,
+                &from.tables[name],
+                &to.tables[name],
+                &foreign_keys_to_rebuild,
+                &replaced,
+            ) {
+                touched.insert(object_part(name.as_str()).to_string());
+            }
+        }
+        let touched = self.views(touched);
+        // Atomic routines both schemas have, unchanged, whose bodies name something dropped
+        // or rebuilt: dropped before it and created after.
+        for (signature, routine) in &from.routines {
+            if is_atomic(routine)
+                && to.routines.get(signature) == Some(routine)
+                && touched
+                    .iter()
+                    .any(|word| mentions(&routine.definition, word))
+            {
+                self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
+                self.create_routine(signature, routine);
+            }
+        }
+        if self
+            .steps
+            .iter()
+            .any(|(phase, _)| matches!(phase, Phase::CreateRoutines | Phase::CreateAggregates))
+        {
+            // Bodies are checked when they run, not when created: a function may name a
+            // table the plan creates later (pg_dump does the same).
+            self.push(Phase::Setup, "SET check_function_bodies = false;");
+        }
+    }
+
+    fn namespaces(&mut self) {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, common) = split_keys(&from.schemas, &to.schemas);
+        for name in removed {
+            self.push(
+                Phase::DropSchemas,
+                format!("DROP SCHEMA {};", quote_identifier(name)),
+            );
+        }
+        for name in added {
+            self.push(
+                Phase::CreateSchemas,
+                format!("CREATE SCHEMA {};", quote_identifier(name)),
+            );
+            if to.schemas[name].comment.is_some() {
+                self.comment(
+                    &format!("SCHEMA {}", quote_identifier(name)),
+                    &to.schemas[name].comment,
+                );
+            }
+        }
+        for name in common {
+            if from.schemas[name].comment != to.schemas[name].comment {
+                self.comment(
+                    &format!("SCHEMA {}", quote_identifier(name)),
+                    &to.schemas[name].comment,
+                );
+            }
+        }
+    }
+
+    fn comment(&mut self, target: &str, comment: &Option<String>) {
+        self.push(
+            Phase::Comments,
+            format!("COMMENT ON {target} IS {};", comment_value(comment)),
+        );
+    }
+
+    fn extensions(&mut self) {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, common) = split_keys(&from.extensions, &to.extensions);
+        for name in removed {
+            self.push(
+                Phase::DropExtensions,
+                format!("DROP EXTENSION {};", quote_identifier(name)),
+            );
+        }
+        for name in added {
+            self.push(
+                Phase::CreateExtensions,
+                self.ddl
+                    .extension(name, &to.extensions[name])
+                    .trim_end()
+                    .to_string(),
+            );
+        }
+        for name in common {
+            if from.extensions[name].schema != to.extensions[name].schema {
+                self.push(
+                    Phase::CreateExtensions,
+                    format!(
+                        "ALTER EXTENSION {} SET SCHEMA {};",
+                        quote_identifier(name),
+                        quote_identifier(&to.extensions[name].schema)
+                    ),
+                );
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------- types
+
+    /// Types; returns the ones dropped and created again.
+    fn types(&mut self) -> Vec<String> {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, common) = split_keys(&from.types, &to.types);
+        let mut recreated = Vec::new();
+        // Composites may use domains and enums, domains enums: drop users first.
+        let drop_rank = |t: &UserType| match t.kind {
+            UserTypeKind::Composite { .. } => 0,
+            UserTypeKind::Range { .. } => 1,
+            UserTypeKind::Domain { .. } => 2,
+            UserTypeKind::Enum { .. } => 3,
+        };
+        let mut removed = removed;
+        removed.sort_by_key(|n| (drop_rank(&from.types[*n]), *n));
+        for name in removed {
+            self.push(Phase::DropTypes, self.drop_type(name, &from.types[name]));
+        }
+        let mut added = added;
+        added.sort_by_key(|n| (3 - drop_rank(&to.types[*n]), *n));
+        for name in added {
+            self.create_type(name, &to.types[name]);
+        }
+        for name in common {
+            let (old, new) = (&from.types[name], &to.types[name]);
+            if old.kind != new.kind && !self.alter_type(name, old, new) {
+                let (by_columns, by_types) = self.type_in_use(name);
+                let via = match (&old.kind, &new.kind) {
+                    (UserTypeKind::Enum { .. }, UserTypeKind::Enum { .. }) => {
+                        Some("text".to_string())
+                    }
+                    (UserTypeKind::Domain { .. }, UserTypeKind::Domain { base_type, .. }) => {
+                        Some(base_type.clone())
+                    }
+                    _ => None,
+                };
+                if let Some(via) = via.filter(|_| by_columns && !by_types) {
+                    // An enum losing or reordering labels, or a domain changing its base type
+                    // or collation, while columns use it: the old type is renamed out of the
+                    // way, the new one created, the columns converted through text or the new
+                    // base type (a row that does not fit fails there, as in a hand-written
+                    // migration), and the old type dropped at the end.
+                    let object_kind = match new.kind {
+                        UserTypeKind::Domain { .. } => "DOMAIN",
+                        _ => "TYPE",
+                    };
+                    let object = object_part(name.as_str());
+                    let old_name = format!("{object}__old");
+                    let qualified_old = match name.as_str().rsplit_once('.') {
+                        Some((schema, _)) => format!(
+                            "{}.{}",
+                            quote_identifier(schema),
+                            quote_identifier(&old_name)
+                        ),
+                        None => quote_identifier(&old_name).into_owned(),
+                    };
+                    self.push(
+                        Phase::DropReplaced,
+                        format!(
+                            "ALTER {object_kind} {} RENAME TO {};",
+                            quote_qualified(name.as_str()),
+                            quote_identifier(&old_name)
+                        ),
+                    );
+                    self.create_type(name, new);
+                    self.push(
+                        Phase::DropTypes,
+                        format!("DROP {object_kind} {qualified_old};"),
+                    );
+                    self.converted_types.insert(object.to_string(), via);
+                    recreated.push(name.as_str().to_string());
+                    continue;
+                }
+                if by_columns || by_types {
+                    self.cannot(
+                        format!("type {name}: {}", type_change(old, new)),
+                        "the change cannot be made in place and the type is in use \
+                         (a column or type both schemas keep uses it)",
+                    );
+                    continue;
+                }
+                self.push(Phase::DropReplaced, self.drop_type(name, old));
+                self.create_type(name, new);
+                recreated.push(name.as_str().to_string());
+                continue;
+            }
+            if old.comment != new.comment {
+                self.comment(&type_target(name, new), &new.comment);
+            }
+        }
+        recreated
+    }
+
+    fn drop_type(&self, name: &QualifiedName, user_type: &UserType) -> String {
+        let object = match user_type.kind {
+            UserTypeKind::Domain { .. } => "DOMAIN",
+            _ => "TYPE",
+        };
+        format!("DROP {object} {};", quote_qualified(name.as_str()))
+    }
+
+    fn create_type(&mut self, name: &QualifiedName, user_type: &UserType) {
+        // The rendered block is the statement, then its comment: keep the statement only, the
+        // comment goes with the others.
+        let rendered = self.ddl.user_type(
+            name,
+            &UserType {
+                kind: user_type.kind.clone(),
+                comment: None,
+            },
+        );
+        self.push(Phase::CreateTypes, rendered.trim_end().to_string());
+        if user_type.comment.is_some() {
+            self.comment(&type_target(name, user_type), &user_type.comment);
+        }
+    }
+
+    /// Alters a type in place when its kind allows it; false when it cannot be.
+    fn alter_type(&mut self, name: &QualifiedName, old: &UserType, new: &UserType) -> bool {
+        let quoted = quote_qualified(name.as_str());
+        match (&old.kind, &new.kind) {
+            (UserTypeKind::Enum { labels: before }, UserTypeKind::Enum { labels: after }) => {
+                // Labels can only be added: the old ones must keep their relative order.
+                let kept: Vec<&String> = after.iter().filter(|l| before.contains(l)).collect();
+                if kept.len() != before.len() || kept.iter().zip(before).any(|(a, b)| *a != b) {
+                    return false;
+                }
+                for (at, label) in after.iter().enumerate() {
+                    if before.contains(label) {
+                        continue;
+                    }
+                    // Placed after its predecessor, or before the first label.
+                    let position = match at.checked_sub(1).map(|p| &after[p]) {
+                        Some(previous) => format!(" AFTER {}", quote_literal(previous)),
+                        None => match after.get(1) {
+                            Some(next) => format!(" BEFORE {}", quote_literal(next)),
+                            None => String::new(),
+                        },
+                    };
+                    self.push(
+                        Phase::CreateTypes,
+                        format!(
+                            "ALTER TYPE {quoted} ADD VALUE {}{position};",
+                            quote_literal(label)
+                        ),
+                    );
+                }
+                true
+            }
+            (
+                UserTypeKind::Domain {
+                    base_type: old_base,
+                    not_null: old_not_null,
+                    default: old_default,
+                    collation: old_collation,
+                    checks: old_checks,
+                },
+                UserTypeKind::Domain {
+                    base_type,
+                    not_null,
+                    default,
+                    collation,
+                    checks,
+                },
+            ) => {
+                if old_base != base_type || old_collation != collation {
+                    return false;
+                }
+                if old_default != default {
+                    let action = match default {
+                        Some(default) => format!("SET DEFAULT {default}"),
+                        None => "DROP DEFAULT".to_string(),
+                    };
+                    self.push(
+                        Phase::CreateTypes,
+                        format!("ALTER DOMAIN {quoted} {action};"),
+                    );
+                }
+                if old_not_null != not_null {
+                    let action = if *not_null {
+                        "SET NOT NULL"
+                    } else {
+                        "DROP NOT NULL"
+                    };
+                    self.push(
+                        Phase::CreateTypes,
+                        format!("ALTER DOMAIN {quoted} {action};"),
+                    );
+                }
+                for (check, definition) in old_checks {
+                    if checks.get(check) != Some(definition) {
+                        self.push(
+                            Phase::CreateTypes,
+                            format!(
+                                "ALTER DOMAIN {quoted} DROP CONSTRAINT {};",
+                                quote_identifier(check)
+                            ),
+                        );
+                    }
+                }
+                for (check, definition) in checks {
+                    if old_checks.get(check) != Some(definition) {
+                        self.push(
+                            Phase::CreateTypes,
+                            format!(
+                                "ALTER DOMAIN {quoted} ADD CONSTRAINT {} {definition};",
+                                quote_identifier(check)
+                            ),
+                        );
+                    }
+                }
+                true
+            }
+            (
+                UserTypeKind::Composite { attributes: before },
+                UserTypeKind::Composite { attributes: after },
+            ) => {
+                // ADD ATTRIBUTE appends: the kept attributes must come first, in their order.
+                let has = |list: &[(String, String)], n: &str| list.iter().any(|(a, _)| a == n);
+                let kept_after: Vec<&String> = after
+                    .iter()
+                    .map(|(n, _)| n)
+                    .filter(|n| has(before, n))
+                    .collect();
+                let kept_before: Vec<&String> = before
+                    .iter()
+                    .map(|(n, _)| n)
+                    .filter(|n| has(after, n))
+                    .collect();
+                let prefix_ok = after[..kept_after.len()]
+                    .iter()
+                    .all(|(n, _)| has(before, n));
+                // An attribute's type cannot change while a column uses the type.
+                let retyped = after
+                    .iter()
+                    .any(|(n, t)| before.iter().any(|(m, old_type)| m == n && old_type != t));
+                if kept_after != kept_before || !prefix_ok || retyped {
+                    return false;
+                }
+                for (attribute, _) in before.iter().filter(|(n, _)| !has(after, n)) {
+                    self.push(
+                        Phase::CreateTypes,
+                        format!(
+                            "ALTER TYPE {quoted} DROP ATTRIBUTE {};",
+                            quote_identifier(attribute)
+                        ),
+                    );
+                }
+                for (attribute, data_type) in after {
+                    match before.iter().find(|(n, _)| n == attribute) {
+                        Some(_) => {}
+                        None => self.push(
+                            Phase::CreateTypes,
+                            format!(
+                                "ALTER TYPE {quoted} ADD ATTRIBUTE {} {data_type};",
+                                quote_identifier(attribute)
+                            ),
+                        ),
+                    }
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether something both schemas keep uses the type: then it cannot be dropped and
+    /// created again.
+    /// (columns, types): whether columns, or other types, both schemas keep use the type.
+    fn type_in_use(&self, name: &QualifiedName) -> (bool, bool) {
+        let (from, to) = (self.from, self.to);
+        let object = object_part(name.as_str());
+        let uses = |data_type: &str| mentions(data_type, object);
+        let columns = from.tables.iter().any(|(table_name, table)| {
+            to.tables.get(table_name).is_some_and(|kept| {
+                table
+                    .columns
+                    .iter()
+                    .any(|column| uses(&column.data_type) && kept.column(&column.name).is_some())
+            })
+        });
+        let types = from.types.iter().any(|(other, user_type)| {
+            other != name
+                && to.types.contains_key(other)
+                && match &user_type.kind {
+                    UserTypeKind::Domain { base_type, .. } => uses(base_type),
+                    UserTypeKind::Composite { attributes } => {
+                        attributes.iter().any(|(_, t)| uses(t))
+                    }
+                    UserTypeKind::Range { subtype } => uses(subtype),
+                    UserTypeKind::Enum { .. } => false,
+                }
+        });
+        // Routines that use it are dropped and created again with it.
+        (columns, types)
+    }
+
+    // -------------------------------------------------------------------------- routines
+
+    /// Routines; returns the signatures dropped and created again: those whose kind or
+    /// result changes, and those that use a type that is (`recreated_types`).
+    fn routines(&mut self, recreated_types: &[String]) -> Vec<String> {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, common) = split_keys(&from.routines, &to.routines);
+        let mut replaced = Vec::new();
+        // The key holds argument names: a routine whose arguments were renamed is a removed
+        // one and an added one with the same name, and the new one cannot be created while
+        // the old one exists. Such a routine goes early, with what calls it.
+        let routine_name = |signature: &str| signature.split('(').next().unwrap_or("").to_string();
+        let added_names: BTreeSet<String> = added.iter().map(|s| routine_name(s)).collect();
+        for signature in removed {
+            let routine = &from.routines[signature];
+            if added_names.contains(&routine_name(signature)) {
+                self.push(
+                    Phase::DropReplacedRoutines,
+                    drop_routine(signature, routine),
+                );
+                replaced.push(signature.clone());
+            } else if is_atomic(routine) {
+                // What its body names cannot be dropped while it exists.
+                self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
+            } else {
+                self.push(Phase::DropRoutines, drop_routine(signature, routine));
+            }
+        }
+        for signature in added {
+            self.create_routine(signature, &to.routines[signature]);
+        }
+        for signature in common {
+            let (old, new) = (&from.routines[signature], &to.routines[signature]);
+            let body_changed = old.kind != new.kind
+                || old.language != new.language
+                || old.returns != new.returns
+                || old.definition != new.definition;
+            let uses_recreated_type = recreated_types.iter().any(|t| {
+                let t = object_part(t);
+                mentions(signature, t) || mentions(&old.returns, t) || mentions(&old.definition, t)
+            });
+            if body_changed || uses_recreated_type {
+                // CREATE OR REPLACE cannot change the kind or the result type, and there is
+                // no CREATE OR REPLACE for an aggregate that older servers take.
+                // Nor rename an argument or drop its default: the first line of the
+                // deparsed definition is the signature with names and defaults.
+                fn header(routine: &Routine) -> Option<&str> {
+                    routine.definition.lines().next().map(str::trim)
+                }
+                let replaceable = old.kind == new.kind
+                    && old.returns == new.returns
+                    && header(old) == header(new)
+                    && new.kind != RoutineKind::Aggregate
+                    && !uses_recreated_type
+                    && !is_atomic(old);
+                if !replaceable {
+                    // An atomic body depends on what it names, which may be dropped before
+                    // the usual place: it goes first.
+                    let phase = if is_atomic(old) {
+                        Phase::DropAtomicRoutines
+                    } else {
+                        Phase::DropReplacedRoutines
+                    };
+                    self.push(phase, drop_routine(signature, old));
+                    replaced.push(signature.clone());
+                    self.create_routine(signature, new);
+                    continue;
+                }
+                self.create_routine(
+                    signature,
+                    // CREATE OR REPLACE keeps the comment: it is set below only if it changes.
+                    &Routine {
+                        comment: None,
+                        ..new.clone()
+                    },
+                );
+            }
+            if old.comment != new.comment {
+                self.comment(&routine_target(signature, new), &new.comment);
+            }
+        }
+        replaced
+    }
+
+    fn create_routine(&mut self, signature: &str, routine: &Routine) {
+        // A `BEGIN ATOMIC` body is parsed when created, whatever check_function_bodies says:
+        // the tables and views it names must exist first.
+        let phase = if routine.kind == RoutineKind::Aggregate {
+            Phase::CreateAggregates
+        } else if is_atomic(routine) {
+            Phase::CreateAtomicRoutines
+        } else {
+            Phase::CreateRoutines
+        };
+        self.push(phase, statement(&routine.definition));
+        if routine.comment.is_some() {
+            self.comment(&routine_target(signature, routine), &routine.comment);
+        }
+    }
+
+    // ------------------------------------------------------------------------- sequences
+
+    fn sequences(&mut self) {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, common) = split_keys(&from.sequences, &to.sequences);
+        for name in removed {
+            // An owned sequence goes with its column or table, which may already be gone.
+            let if_exists = if from.sequences[name].owned_by.is_some() {
+                "IF EXISTS "
+            } else {
+                ""
+            };
+            self.push(
+                Phase::DropSequences,
+                format!(
+                    "DROP SEQUENCE {if_exists}{};",
+                    quote_qualified(name.as_str())
+                ),
+            );
+        }
+        for name in added {
+            let sequence = &to.sequences[name];
+            let bare = Sequence {
+                owned_by: None,
+                comment: None,
+                ..sequence.clone()
+            };
+            let rendered = self.ddl.sequence(name, &bare);
+            self.push(Phase::CreateSequences, rendered.trim_end().to_string());
+            if let Some(owner) = &sequence.owned_by {
+                self.own_sequence(name, owner);
+            }
+            if sequence.comment.is_some() {
+                self.comment(
+                    &format!("SEQUENCE {}", quote_qualified(name.as_str())),
+                    &sequence.comment,
+                );
+            }
+        }
+        for name in common {
+            let (old, new) = (&from.sequences[name], &to.sequences[name]);
+            let quoted = quote_qualified(name.as_str());
+            let options = |s: &Sequence| {
+                (
+                    s.data_type.clone(),
+                    s.start,
+                    s.increment,
+                    s.min_value,
+                    s.max_value,
+                    s.cache,
+                    s.cycle,
+                )
+            };
+            if options(old) != options(new) {
+                // Every option spelled out: changing the type would otherwise reset bounds.
+                let data_type = if new.data_type.is_empty() {
+                    String::new()
+                } else {
+                    format!(" AS {}", new.data_type)
+                };
+                self.push(
+                    Phase::CreateSequences,
+                    format!(
+                        "ALTER SEQUENCE {quoted}{data_type} INCREMENT BY {} MINVALUE {} \
+                         MAXVALUE {} START WITH {} CACHE {} {}CYCLE;",
+                        new.increment,
+                        new.min_value,
+                        new.max_value,
+                        new.start,
+                        new.cache,
+                        if new.cycle { "" } else { "NO " }
+                    ),
+                );
+            }
+            if old.owned_by != new.owned_by {
+                if old.owned_by.is_some() {
+                    // Detached before anything is dropped, so dropping the old owner does not
+                    // take the sequence with it.
+                    self.push(
+                        Phase::DetachSequences,
+                        format!("ALTER SEQUENCE {quoted} OWNED BY NONE;"),
+                    );
+                }
+                if let Some(owner) = &new.owned_by {
+                    self.own_sequence(name, owner);
+                }
+            }
+            if old.comment != new.comment {
+                self.comment(&format!("SEQUENCE {quoted}"), &new.comment);
+            }
+        }
+    }
+
+    fn own_sequence(&mut self, name: &QualifiedName, owner: &str) {
+        let owner = match owner.rsplit_once('.') {
+            Some((table, column)) => {
+                format!("{}.{}", quote_qualified(table), quote_identifier(column))
+            }
+            None => quote_identifier(owner).into_owned(),
+        };
+        self.push(
+            Phase::OwnSequences,
+            format!(
+                "ALTER SEQUENCE {} OWNED BY {owner};",
+                quote_qualified(name.as_str())
+            ),
+        );
+    }
+
+    // ---------------------------------------------------------------------------- tables
+
+    /// The parent a child table's columns, constraints and indexes come from, in `schema`.
+    fn parents<'s>(schema: &'s Schema, table: &Table) -> Vec<&'s Table> {
+        table
+            .partition_of
+            .iter()
+            .map(|p| &p.parent)
+            .chain(table.inherits.iter())
+            .filter_map(|parent| schema.tables.get(parent))
+            .collect()
+    }
+
+    fn inherited_column(schema: &Schema, table: &Table, column: &str) -> bool {
+        Self::parents(schema, table)
+            .iter()
+            .any(|parent| parent.column(column).is_some())
+    }
+
+    fn inherited_constraint(schema: &Schema, table: &Table, constraint: &str) -> bool {
+        Self::parents(schema, table)
+            .iter()
+            .any(|parent| parent.constraints.contains_key(constraint))
+    }
+
+    /// A partition's copy of an index of its parent (made by the server, named by it).
+    fn inherited_index(schema: &Schema, table: &Table, index: &Index) -> bool {
+        table.partition_of.is_some()
+            && Self::parents(schema, table).iter().any(|parent| {
+                parent
+                    .indexes
+                    .values()
+                    .any(|other| index_shape(other) == index_shape(index))
+            })
+    }
+
+    /// Whether `parent`'s partition key changes, which the plan reports: its partitions'
+    /// bounds are in the new key's terms and cannot be attached to it.
+    fn rekeyed(&self, parent: &QualifiedName) -> bool {
+        match (self.from.tables.get(parent), self.to.tables.get(parent)) {
+            (Some(old), Some(new)) => old.partition_by != new.partition_by,
+            _ => false,
+        }
+    }
+
+    fn create_table(&mut self, name: &QualifiedName, table: &Table) {
+        let to = self.to;
+        if let Some(partition_of) = &table.partition_of
+            && self.rekeyed(&partition_of.parent)
+        {
+            self.cannot(
+                format!("+ table {name}"),
+                "a partition of a table whose partition key changes",
+            );
+            return;
+        }
+        let quoted = quote_qualified(name.as_str());
+        let unlogged = table
+            .options
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case("UNLOGGED"));
+        let mut sql = format!(
+            "CREATE {}TABLE {quoted}",
+            if unlogged { "UNLOGGED " } else { "" }
+        );
+        if let Some(partition_of) = &table.partition_of {
+            sql.push_str(&format!(
+                " PARTITION OF {}",
+                quote_qualified(partition_of.parent.as_str())
+            ));
+        }
+        let mut elements: Vec<String> = Vec::new();
+        if table.partition_of.is_none() {
+            for column in &table.columns {
+                if !Self::inherited_column(to, table, &column.name) {
+                    elements.push(self.ddl.column(column));
+                }
+            }
+        }
+        for (constraint_name, constraint) in &table.constraints {
+            if !added_later(constraint) && !Self::inherited_constraint(to, table, constraint_name) {
+                elements.push(constraint_element(constraint_name, &constraint.definition));
+            }
+        }
+        if !(elements.is_empty() && table.partition_of.is_some()) {
+            let lines: Vec<String> = elements.iter().map(|e| format!("    {e}")).collect();
+            if lines.is_empty() {
+                sql.push_str(" ()");
+            } else {
+                sql.push_str(&format!(" (\n{}\n)", lines.join(",\n")));
+            }
+        }
+        if let Some(partition_of) = &table.partition_of {
+            sql.push_str(&format!(" {}", partition_of.bound));
+        }
+        if !table.inherits.is_empty() {
+            let parents: Vec<String> = table
+                .inherits
+                .iter()
+                .map(|p| quote_qualified(p.as_str()))
+                .collect();
+            sql.push_str(&format!(" INHERITS ({})", parents.join(", ")));
+        }
+        if let Some(partition_by) = &table.partition_by {
+            sql.push_str(&format!(" PARTITION BY {partition_by}"));
+        }
+        sql.push(';');
+        self.push(Phase::CreateTables, sql);
+        if table.partition_of.is_some() {
+            // A partition's columns are its parent's; what differs is altered afterwards.
+            if let Some(parent) = Self::parents(to, table).first() {
+                for column in &table.columns {
+                    if let Some(inherited) = parent.column(&column.name) {
+                        self.alter_column(name, &BTreeSet::new(), false, inherited, column);
+                    }
+                }
+            }
+        }
+        for (constraint_name, constraint) in &table.constraints {
+            if added_later(constraint) && !Self::inherited_constraint(to, table, constraint_name) {
+                self.add_constraint(name, constraint_name, constraint);
+            } else if constraint.comment.is_some() {
+                self.comment(
+                    &format!(
+                        "CONSTRAINT {} ON {quoted}",
+                        quote_identifier(constraint_name)
+                    ),
+                    &constraint.comment,
+                );
+            }
+        }
+        for (index_name, index) in &table.indexes {
+            if !Self::inherited_index(to, table, index) {
+                self.create_index(name, index_name, index, &table.columns);
+            }
+        }
+        for (trigger_name, trigger) in &table.triggers {
+            self.create_trigger(name, trigger_name, trigger);
+        }
+        self.row_security(name, &Table::new(), table);
+        for (policy_name, policy) in &table.policies {
+            self.push(
+                Phase::CreatePolicies,
+                self.ddl.policy(name, policy_name, policy),
+            );
+        }
+        if table.comment.is_some() {
+            self.comment(&format!("TABLE {quoted}"), &table.comment);
+        }
+        for column in &table.columns {
+            if column.comment.is_some() {
+                self.comment(
+                    &format!("COLUMN {quoted}.{}", quote_identifier(&column.name)),
+                    &column.comment,
+                );
+            }
+        }
+    }
+
+    fn row_security(&mut self, name: &QualifiedName, old: &Table, new: &Table) {
+        let quoted = quote_qualified(name.as_str());
+        if old.row_security != new.row_security {
+            let action = if new.row_security {
+                "ENABLE"
+            } else {
+                "DISABLE"
+            };
+            self.push(
+                Phase::AlterTables,
+                format!("ALTER TABLE {quoted} {action} ROW LEVEL SECURITY;"),
+            );
+        }
+        if old.force_row_security != new.force_row_security {
+            let action = if new.force_row_security {
+                "FORCE"
+            } else {
+                "NO FORCE"
+            };
+            self.push(
+                Phase::AlterTables,
+                format!("ALTER TABLE {quoted} {action} ROW LEVEL SECURITY;"),
+            );
+        }
+    }
+
+    fn add_constraint(&mut self, table: &QualifiedName, name: &str, constraint: &Constraint) {
+        let phase = if constraint.kind == ConstraintKind::ForeignKey {
+            Phase::AddForeignKeys
+        } else {
+            Phase::AddConstraints
+        };
+        self.push(
+            phase,
+            format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {};",
+                quote_qualified(table.as_str()),
+                quote_identifier(name),
+                constraint.definition
+            ),
+        );
+        if constraint.comment.is_some() {
+            self.comment(
+                &format!(
+                    "CONSTRAINT {} ON {}",
+                    quote_identifier(name),
+                    quote_qualified(table.as_str())
+                ),
+                &constraint.comment,
+            );
+        }
+    }
+
+    fn drop_constraint(&mut self, table: &QualifiedName, name: &str, constraint: &Constraint) {
+        let phase = if constraint.kind == ConstraintKind::ForeignKey {
+            Phase::DropForeignKeys
+        } else {
+            Phase::DropConstraints
+        };
+        self.push(
+            phase,
+            format!(
+                "ALTER TABLE {} DROP CONSTRAINT {};",
+                quote_qualified(table.as_str()),
+                quote_identifier(name)
+            ),
+        );
+    }
+
+    fn create_index(&mut self, on: &QualifiedName, name: &str, index: &Index, columns: &[Column]) {
+        let sql = match self.to.dialect {
+            Dialect::Sqlite => sqlite_index(on, name, index),
+            _ => self.ddl.index(on, name, index, columns),
+        };
+        self.push(Phase::AddIndexes, sql);
+        if index.comment.is_some() {
+            self.comment(&format!("INDEX {}", sibling_name(on, name)), &index.comment);
+        }
+    }
+
+    fn create_trigger(&mut self, on: &QualifiedName, name: &str, trigger: &Trigger) {
+        let text = self.ddl.trigger(
+            on,
+            name,
+            &Trigger {
+                comment: None,
+                ..trigger.clone()
+            },
+        );
+        // The trigger's statement, then the one that disables it, if any.
+        for line in split_trigger_text(&text) {
+            self.push(Phase::CreateTriggers, line);
+        }
+        if trigger.comment.is_some() {
+            self.comment(
+                &format!(
+                    "TRIGGER {} ON {}",
+                    quote_identifier(name),
+                    quote_qualified(on.as_str())
+                ),
+                &trigger.comment,
+            );
+        }
+    }
+
+    /// Foreign keys both schemas have, unchanged, that must still be dropped and added again
+    /// because the key they reference, or the columns on either side, change: the server
+    /// refuses to drop a key a foreign key depends on. (table, constraint name).
+    fn foreign_keys_to_rebuild(&self) -> BTreeSet<(QualifiedName, String)> {
+        let (from, to) = (self.from, self.to);
+        // Tables whose keys or key columns change.
+        let mut shaken: BTreeSet<String> = BTreeSet::new();
+        for (name, old) in &from.tables {
+            let Some(new) = to.tables.get(name) else {
+                continue;
+            };
+            let keys_change = old.constraints.iter().any(|(n, c)| {
+                matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
+                    && new.constraints.get(n).map(|k| &k.definition) != Some(&c.definition)
+            }) || old.indexes.iter().any(|(n, index)| {
+                // Only a unique index without a predicate can back a foreign key.
+                index.unique
+                    && index.predicate.is_none()
+                    && new.indexes.get(n).map(index_shape) != Some(index_shape(index))
+            }) || old.columns.iter().any(|column| {
+                new.column(&column.name).is_none_or(|after| {
+                    after.data_type != column.data_type || after.generated != column.generated
+                })
+            });
+            if keys_change {
+                shaken.insert(name.as_str().to_string());
+            }
+        }
+        let mut rebuild = BTreeSet::new();
+        for (name, old) in &from.tables {
+            let Some(new) = to.tables.get(name) else {
+                continue;
+            };
+            for (constraint_name, constraint) in &old.constraints {
+                if constraint.kind != ConstraintKind::ForeignKey
+                    || new.constraints.get(constraint_name) != Some(constraint)
+                {
+                    continue;
+                }
+                let referenced = referenced_table(&constraint.definition).unwrap_or_default();
+                if shaken.contains(&referenced) || shaken.contains(name.as_str()) {
+                    rebuild.insert((name.clone(), constraint_name.clone()));
+                }
+            }
+        }
+        rebuild
+    }
+
+    /// A dropped table's own foreign keys go first, so that tables dropped together can go
+    /// in any order. (Foreign keys of kept tables that reference it are not in `to`: the
+    /// kept table's alteration drops them.)
+    fn drop_foreign_keys_of_removed_table(&mut self, name: &QualifiedName) {
+        let table = &self.from.tables[name];
+        for (constraint_name, constraint) in &table.constraints {
+            if constraint.kind == ConstraintKind::ForeignKey
+                && !Self::inherited_constraint(self.from, table, constraint_name)
+            {
+                self.drop_constraint(name, constraint_name, constraint);
+            }
+        }
+    }
+
+    /// Alters a table both schemas have; true when views that use it must be rebuilt (a
+    /// column was dropped, changed type or was recreated).
+    fn alter_table(
+        &mut self,
+        name: &QualifiedName,
+        old: &Table,
+        new: &Table,
+        foreign_keys_to_rebuild: &BTreeSet<(QualifiedName, String)>,
+        replaced: &BTreeSet<String>,
+    ) -> bool {
+        let (from, to) = (self.from, self.to);
+        let quoted = quote_qualified(name.as_str());
+        let mut touched = false;
+        if old.partition_by != new.partition_by {
+            self.cannot(
+                format!(
+                    "table {name}: partition by {} → {}",
+                    old.partition_by.as_deref().unwrap_or("none"),
+                    new.partition_by.as_deref().unwrap_or("none")
+                ),
+                "a table cannot be partitioned, or its partition key changed, in place; \
+                 write the migration by hand (create the new table, move the rows, rename)",
+            );
+        }
+        let rekeyed_parent = new
+            .partition_of
+            .as_ref()
+            .is_some_and(|partition_of| self.rekeyed(&partition_of.parent));
+        if old.partition_of != new.partition_of && rekeyed_parent {
+            self.cannot(
+                format!("table {name}: partition of"),
+                "a partition of a table whose partition key changes",
+            );
+        } else if old.partition_of != new.partition_of {
+            // Detached early (before its parent's keys or the parent change), attached once
+            // everything else on both tables is in place.
+            if let Some(partition_of) = &old.partition_of {
+                self.push(
+                    Phase::Detach,
+                    format!(
+                        "ALTER TABLE {} DETACH PARTITION {quoted};",
+                        quote_qualified(partition_of.parent.as_str())
+                    ),
+                );
+            }
+            if let Some(partition_of) = &new.partition_of {
+                self.push(
+                    Phase::Attach,
+                    format!(
+                        "ALTER TABLE {} ATTACH PARTITION {quoted} {};",
+                        quote_qualified(partition_of.parent.as_str()),
+                        partition_of.bound
+                    ),
+                );
+            }
+        }
+        if old.inherits != new.inherits {
+            // INHERIT appends a parent: the kept ones must keep their order.
+            let kept: Vec<&QualifiedName> = new
+                .inherits
+                .iter()
+                .filter(|p| old.inherits.contains(p))
+                .collect();
+            let still: Vec<&QualifiedName> = old
+                .inherits
+                .iter()
+                .filter(|p| new.inherits.contains(p))
+                .collect();
+            let appended = new.inherits[..kept.len()]
+                .iter()
+                .all(|p| old.inherits.contains(p));
+            if kept != still || !appended {
+                self.cannot(
+                    format!("table {name}: inherits reordered"),
+                    "parents can be added (last) and removed, not reordered",
+                );
+            } else {
+                for parent in old.inherits.iter().filter(|p| !new.inherits.contains(p)) {
+                    self.push(
+                        Phase::Detach,
+                        format!(
+                            "ALTER TABLE {quoted} NO INHERIT {};",
+                            quote_qualified(parent.as_str())
+                        ),
+                    );
+                }
+                for parent in new.inherits.iter().filter(|p| !old.inherits.contains(p)) {
+                    self.push(
+                        Phase::Attach,
+                        format!(
+                            "ALTER TABLE {quoted} INHERIT {};",
+                            quote_qualified(parent.as_str())
+                        ),
+                    );
+                }
+            }
+        }
+        let unlogged = |t: &Table| t.options.iter().any(|o| o.eq_ignore_ascii_case("UNLOGGED"));
+        if unlogged(old) != unlogged(new) {
+            let state = if unlogged(new) { "UNLOGGED" } else { "LOGGED" };
+            self.push(
+                Phase::AlterTables,
+                format!("ALTER TABLE {quoted} SET {state};"),
+            );
+        }
+        let others = |t: &Table| -> Vec<String> {
+            t.options
+                .iter()
+                .filter(|o| !o.eq_ignore_ascii_case("UNLOGGED"))
+                .cloned()
+                .collect()
+        };
+        if others(old) != others(new) {
+            self.cannot(
+                format!(
+                    "table {name}: options {:?} → {:?}",
+                    others(old),
+                    others(new)
+                ),
+                "these storage options cannot be changed in place",
+            );
+        }
+        self.row_security(name, old, new);
+        if old.comment != new.comment {
+            self.comment(&format!("TABLE {quoted}"), &new.comment);
+        }
+
+        // Columns dropped and added again (a generated expression changed): what mentions
+        // them is gone with them.
+        let mut recreated_columns: Vec<&str> = Vec::new();
+        // Columns whose type changes: the server refuses while a generated column uses them,
+        // so such a generated column is dropped and added again too.
+        let retyped: Vec<&str> = old
+            .columns
+            .iter()
+            .filter(|column| {
+                new.column(&column.name).is_some_and(|after| {
+                    after.data_type != column.data_type
+                        || after.collation != column.collation
+                        || self.converts(&column.data_type)
+                })
+            })
+            .map(|column| column.name.as_str())
+            .collect();
+        for column in &old.columns {
+            let inherited = Self::inherited_column(from, old, &column.name);
+            match new.column(&column.name) {
+                None => {
+                    touched = true;
+                    if !inherited {
+                        self.push(
+                            Phase::DropColumns,
+                            format!(
+                                "ALTER TABLE {quoted} DROP COLUMN {};",
+                                quote_identifier(&column.name)
+                            ),
+                        );
+                    }
+                }
+                Some(after) => {
+                    if inherited && Self::inherited_column(to, new, &column.name) {
+                        // The parent's change reaches the child; only local defaults and
+                        // NOT NULL may differ, and they are altered like any column's.
+                        if column.data_type == after.data_type
+                            && column.generated == after.generated
+                        {
+                            self.alter_column(name, replaced, false, column, after);
+                        }
+                        continue;
+                    }
+                    let expression_uses = |word: &str| {
+                        column
+                            .generated
+                            .as_ref()
+                            .is_some_and(|g| mentions(&g.expression, word))
+                    };
+                    if column.generated != after.generated
+                        || retyped.iter().any(|word| expression_uses(word))
+                        || replaced.iter().any(|word| expression_uses(word))
+                    {
+                        touched = true;
+                        recreated_columns.push(&column.name);
+                        self.push(
+                            Phase::DropColumns,
+                            format!(
+                                "ALTER TABLE {quoted} DROP COLUMN {};",
+                                quote_identifier(&column.name)
+                            ),
+                        );
+                        self.push(
+                            Phase::AddRecreatedColumns,
+                            format!(
+                                "ALTER TABLE {quoted} ADD COLUMN {};",
+                                self.ddl.column(after)
+                            ),
+                        );
+                        if after.comment.is_some() {
+                            self.comment(
+                                &format!("COLUMN {quoted}.{}", quote_identifier(&after.name)),
+                                &after.comment,
+                            );
+                        }
+                        continue;
+                    }
+                    if column.data_type != after.data_type
+                        || column.collation != after.collation
+                        || self.converts(&column.data_type)
+                    {
+                        touched = true;
+                    }
+                    self.alter_column(name, replaced, true, column, after);
+                }
+            }
+        }
+        for column in &new.columns {
+            if old.column(&column.name).is_none() && !Self::inherited_column(to, new, &column.name)
+            {
+                self.push(
+                    Phase::AlterTables,
+                    format!(
+                        "ALTER TABLE {quoted} ADD COLUMN {};",
+                        self.ddl.column(column)
+                    ),
+                );
+                if column.comment.is_some() {
+                    self.comment(
+                        &format!("COLUMN {quoted}.{}", quote_identifier(&column.name)),
+                        &column.comment,
+                    );
+                }
+            }
+        }
+        let mentions_replaced = |text: &str| replaced.iter().any(|word| mentions(text, word));
+        // What a child has from its parents follows the parents' changes while it stays
+        // their child; once detached it is the table's own.
+        let same_parents = old.partition_of.as_ref().map(|p| &p.parent)
+            == new.partition_of.as_ref().map(|p| &p.parent)
+            && old.inherits == new.inherits;
+        let mentions_recreated = |text: &str| {
+            recreated_columns
+                .iter()
+                .any(|column| mentions(text, column))
+        };
+
+        // Constraints.
+        for (constraint_name, constraint) in &old.constraints {
+            if Self::inherited_constraint(from, old, constraint_name) && same_parents {
+                continue;
+            }
+            let after = new.constraints.get(constraint_name);
+            let rebuild = foreign_keys_to_rebuild
+                .contains(&(name.clone(), constraint_name.clone()))
+                || mentions_recreated(&constraint.definition)
+                || mentions_replaced(&constraint.definition);
+            match after {
+                Some(after) if after.definition == constraint.definition && !rebuild => {
+                    if after.comment != constraint.comment {
+                        self.comment(
+                            &format!(
+                                "CONSTRAINT {} ON {quoted}",
+                                quote_identifier(constraint_name)
+                            ),
+                            &after.comment,
+                        );
+                    }
+                }
+                Some(after) => {
+                    if !mentions_recreated(&constraint.definition) {
+                        self.drop_constraint(name, constraint_name, constraint);
+                    }
+                    self.add_constraint(name, constraint_name, after);
+                }
+                None => self.drop_constraint(name, constraint_name, constraint),
+            }
+        }
+        for (constraint_name, constraint) in &new.constraints {
+            if !old.constraints.contains_key(constraint_name)
+                && !Self::inherited_constraint(to, new, constraint_name)
+            {
+                self.add_constraint(name, constraint_name, constraint);
+            }
+        }
+
+        // Indexes.
+        let index_mentions = |index: &Index| {
+            index
+                .keys
+                .iter()
+                .any(|key| mentions_recreated(&key.expression))
+                || index.include.iter().any(|c| mentions_recreated(c))
+                || index.predicate.as_deref().is_some_and(mentions_recreated)
+        };
+        for (index_name, index) in &old.indexes {
+            if Self::inherited_index(from, old, index) && same_parents {
+                continue;
+            }
+            let gone_with_column = index_mentions(index);
+            let uses_replaced = index
+                .keys
+                .iter()
+                .any(|key| mentions_replaced(&key.expression))
+                || index.predicate.as_deref().is_some_and(mentions_replaced);
+            match new.indexes.get(index_name) {
+                Some(after)
+                    if index_shape(after) == index_shape(index)
+                        && !gone_with_column
+                        && !uses_replaced =>
+                {
+                    if after.comment != index.comment {
+                        self.comment(
+                            &format!("INDEX {}", sibling_name(name, index_name)),
+                            &after.comment,
+                        );
+                    }
+                }
+                Some(after) => {
+                    if !gone_with_column {
+                        self.drop_index(name, index_name);
+                    }
+                    self.create_index(name, index_name, after, &new.columns);
+                }
+                None => {
+                    if !gone_with_column {
+                        self.drop_index(name, index_name);
+                    }
+                }
+            }
+        }
+        for (index_name, index) in &new.indexes {
+            if !old.indexes.contains_key(index_name) && !Self::inherited_index(to, new, index) {
+                self.create_index(name, index_name, index, &new.columns);
+            }
+        }
+
+        // The server refuses to change the type of a column a trigger or a policy uses:
+        // those go first and come back.
+        let mut words = replaced.clone();
+        words.extend(retyped.iter().map(|column| column.to_string()));
+        self.triggers(name, &old.triggers, &new.triggers, &words);
+
+        // Policies: command and permissiveness cannot be altered: drop and create.
+        let policy_uses = |policy: &super::model::Policy| {
+            words.iter().any(|word| {
+                policy.using.as_deref().is_some_and(|u| mentions(u, word))
+                    || policy
+                        .with_check
+                        .as_deref()
+                        .is_some_and(|c| mentions(c, word))
+            })
+        };
+        for (policy_name, policy) in &old.policies {
+            if new.policies.get(policy_name) != Some(policy) || policy_uses(policy) {
+                self.push(
+                    Phase::DropPolicies,
+                    format!("DROP POLICY {} ON {quoted};", quote_identifier(policy_name)),
+                );
+            }
+        }
+        for (policy_name, policy) in &new.policies {
+            let old_policy = old.policies.get(policy_name);
+            if old_policy != Some(policy) || old_policy.is_some_and(policy_uses) {
+                self.push(
+                    Phase::CreatePolicies,
+                    self.ddl.policy(name, policy_name, policy),
+                );
+            }
+        }
+        touched
+    }
+
+    fn drop_index(&mut self, on: &QualifiedName, name: &str) {
+        self.push(
+            Phase::DropIndexes,
+            format!("DROP INDEX {};", sibling_name(on, name)),
+        );
+    }
+
+    /// Triggers of a table or view both schemas have.
+    fn triggers(
+        &mut self,
+        on: &QualifiedName,
+        old: &BTreeMap<String, Trigger>,
+        new: &BTreeMap<String, Trigger>,
+        replaced: &BTreeSet<String>,
+    ) {
+        let quoted = quote_qualified(on.as_str());
+        for (trigger_name, trigger) in old {
+            // A trigger whose function is dropped and created again goes and comes back.
+            let uses_replaced = replaced
+                .iter()
+                .any(|word| mentions(&trigger.definition, word));
+            match new.get(trigger_name) {
+                Some(after) if after.definition == trigger.definition && !uses_replaced => {
+                    if after.enabled != trigger.enabled {
+                        let state = match after.enabled.as_deref() {
+                            None | Some("O") => "ENABLE",
+                            Some("D") => "DISABLE",
+                            Some("R") => "ENABLE REPLICA",
+                            Some(_) => "ENABLE ALWAYS",
+                        };
+                        self.push(
+                            Phase::CreateTriggers,
+                            format!(
+                                "ALTER TABLE {quoted} {state} TRIGGER {};",
+                                quote_identifier(trigger_name)
+                            ),
+                        );
+                    }
+                    if after.comment != trigger.comment {
+                        self.comment(
+                            &format!("TRIGGER {} ON {quoted}", quote_identifier(trigger_name)),
+                            &after.comment,
+                        );
+                    }
+                }
+                _ => {
+                    self.drop_trigger(on, trigger_name);
+                    if let Some(after) = new.get(trigger_name) {
+                        self.create_trigger(on, trigger_name, after);
+                    }
+                }
+            }
+        }
+        for (trigger_name, trigger) in new {
+            if !old.contains_key(trigger_name) {
+                self.create_trigger(on, trigger_name, trigger);
+            }
+        }
+    }
+
+    fn drop_trigger(&mut self, on: &QualifiedName, name: &str) {
+        let sql = match self.to.dialect {
+            Dialect::Sqlite => format!("DROP TRIGGER {};", quote_identifier(name)),
+            _ => format!(
+                "DROP TRIGGER {} ON {};",
+                quote_identifier(name),
+                quote_qualified(on.as_str())
+            ),
+        };
+        self.push(Phase::DropTriggers, sql);
+    }
+
+    /// The cast a column of type `data_type` (`mood`, `mood[]`, `app.mood`) goes through when
+    /// its type is made again ([`Self::converted_types`]): `::text`, `::text[]`, `::bigint`.
+    fn conversion(&self, data_type: &str) -> Option<String> {
+        let base = object_part(data_type.trim_end_matches("[]")).trim_matches('"');
+        let via = self.converted_types.get(base)?;
+        let array = if data_type.ends_with("[]") { "[]" } else { "" };
+        Some(format!("::{via}{array}"))
+    }
+
+    fn converts(&self, data_type: &str) -> bool {
+        self.conversion(data_type).is_some()
+    }
+
+    /// One column both sides of a table have (not its generated expression: that is a drop
+    /// and an add).
+    fn alter_column(
+        &mut self,
+        table: &QualifiedName,
+        replaced: &BTreeSet<String>,
+        own: bool,
+        old: &Column,
+        new: &Column,
+    ) {
+        let quoted = quote_qualified(table.as_str());
+        let column = quote_identifier(&new.name);
+        let alter =
+            |action: String| format!("ALTER TABLE {quoted} ALTER COLUMN {column} {action};");
+        // A column of a type made again moves to the new type through text or the new base
+        // type; not an inherited one (`own` false): its parent's conversion reaches it.
+        let conversion = if own {
+            self.conversion(&old.data_type)
+        } else {
+            None
+        };
+        let converted = conversion.is_some();
+        let type_changes =
+            old.data_type != new.data_type || old.collation != new.collation || converted;
+        // A default that calls a routine dropped and created again goes and comes back.
+        let default_again = type_changes
+            || old
+                .default
+                .as_deref()
+                .is_some_and(|default| replaced.iter().any(|word| mentions(default, word)));
+        // A default may not fit the new type, and may use a sequence or function dropped
+        // later: it goes early and comes back after the type changed.
+        if old.default.is_some() && (old.default != new.default || default_again) {
+            self.push(Phase::DropDefaults, alter("DROP DEFAULT".to_string()));
+        }
+        if old.identity.is_some() && old.identity != new.identity {
+            self.push(Phase::DropDefaults, alter("DROP IDENTITY".to_string()));
+        }
+        if type_changes {
+            let collate = new
+                .collation
+                .as_deref()
+                .map(|c| format!(" {}", self.ddl.collate(c)))
+                .unwrap_or_default();
+            self.push(
+                Phase::AlterTables,
+                alter(format!(
+                    "TYPE {}{collate} USING {column}{}::{}",
+                    new.data_type,
+                    conversion.as_deref().unwrap_or(""),
+                    new.data_type
+                )),
+            );
+        }
+        if old.nullable != new.nullable {
+            // Dropping an identity keeps NOT NULL; the nullable comparison covers it.
+            let action = if new.nullable {
+                "DROP NOT NULL"
+            } else {
+                "SET NOT NULL"
+            };
+            self.push(Phase::AlterTables, alter(action.to_string()));
+        }
+        if let Some(default) = &new.default
+            && (old.default != new.default || default_again)
+        {
+            self.push(Phase::AlterTables, alter(format!("SET DEFAULT {default}")));
+        }
+        if let Some(identity) = &new.identity
+            && old.identity.as_ref() != Some(identity)
+        {
+            self.push(
+                Phase::AlterTables,
+                alter(format!("ADD {}", self.ddl.identity(identity))),
+            );
+        }
+        if old.comment != new.comment {
+            self.comment(&format!("COLUMN {quoted}.{column}"), &new.comment);
+        }
+    }
+
+    // ----------------------------------------------------------------------------- views
+
+    /// Views: dropped when removed, changed, or when they mention something dropped or
+    /// rebuilt (`touched`, names without schema); created in dependency order.
+    /// Returns `touched` with the views rebuilt added.
+    fn views(&mut self, mut touched: BTreeSet<String>) -> BTreeSet<String> {
+        let (from, to) = (self.from, self.to);
+        let mut rebuilt: BTreeSet<&QualifiedName> = BTreeSet::new();
+        for (name, view) in &from.views {
+            let same = to.views.get(name).is_some_and(|after| {
+                after.definition == view.definition && after.materialized == view.materialized
+            });
+            if !same {
+                rebuilt.insert(name);
+                touched.insert(object_part(name.as_str()).to_string());
+            }
+        }
+        // Views that mention a rebuilt one are rebuilt too, until nothing more changes.
+        loop {
+            let mut more = false;
+            for (name, view) in &from.views {
+                if rebuilt.contains(name) {
+                    continue;
+                }
+                if touched.iter().any(|word| mentions(&view.definition, word)) {
+                    rebuilt.insert(name);
+                    touched.insert(object_part(name.as_str()).to_string());
+                    more = true;
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        // Drops: a view before the views it mentions.
+        for name in dependency_order(&from.views, &rebuilt).into_iter().rev() {
+            let view = &from.views[name];
+            self.push(
+                Phase::DropViews,
+                format!(
+                    "DROP {} {};",
+                    view_object(view),
+                    quote_qualified(name.as_str())
+                ),
+            );
+        }
+        let created: BTreeSet<&QualifiedName> = to
+            .views
+            .keys()
+            .filter(|name| !from.views.contains_key(*name) || rebuilt.contains(name))
+            .collect();
+        for name in dependency_order(&to.views, &created) {
+            self.create_view(name, &to.views[name]);
+        }
+        for (name, view) in &from.views {
+            if rebuilt.contains(name) {
+                continue;
+            }
+            let Some(after) = to.views.get(name) else {
+                continue;
+            };
+            for (index_name, index) in &view.indexes {
+                match after.indexes.get(index_name) {
+                    Some(kept) if index_shape(kept) == index_shape(index) => {
+                        if kept.comment != index.comment {
+                            self.comment(
+                                &format!("INDEX {}", sibling_name(name, index_name)),
+                                &kept.comment,
+                            );
+                        }
+                    }
+                    Some(kept) => {
+                        self.drop_index(name, index_name);
+                        self.create_index(name, index_name, kept, &[]);
+                    }
+                    None => self.drop_index(name, index_name),
+                }
+            }
+            for (index_name, index) in &after.indexes {
+                if !view.indexes.contains_key(index_name) {
+                    self.create_index(name, index_name, index, &[]);
+                }
+            }
+            self.triggers(name, &view.triggers, &after.triggers, &BTreeSet::new());
+            if view.comment != after.comment {
+                self.comment(
+                    &format!("{} {}", view_object(after), quote_qualified(name.as_str())),
+                    &after.comment,
+                );
+            }
+        }
+        touched
+    }
+
+    fn create_view(&mut self, name: &QualifiedName, view: &View) {
+        let quoted = quote_qualified(name.as_str());
+        let definition = view.definition.trim();
+        // SQLite keeps the whole statement; PostgreSQL deparses only the query.
+        let sql = if definition
+            .get(..6)
+            .is_some_and(|start| start.eq_ignore_ascii_case("CREATE"))
+        {
+            statement(definition)
+        } else {
+            let query = definition.trim_end_matches(';').trim_end();
+            format!("CREATE {} {quoted} AS\n{query};", view_object(view))
+        };
+        self.push(Phase::CreateViews, sql);
+        for (index_name, index) in &view.indexes {
+            // After the view itself, which the phase order alone would not guarantee.
+            self.push(
+                Phase::CreateViews,
+                self.ddl.index(name, index_name, index, &[]),
+            );
+            if index.comment.is_some() {
+                self.comment(
+                    &format!("INDEX {}", sibling_name(name, index_name)),
+                    &index.comment,
+                );
+            }
+        }
+        for (trigger_name, trigger) in &view.triggers {
+            self.create_trigger(name, trigger_name, trigger);
+        }
+        if view.comment.is_some() {
+            self.comment(&format!("{} {quoted}", view_object(view)), &view.comment);
+        }
+    }
+
+    // ---------------------------------------------------------------------------- SQLite
+
+    fn sqlite(&mut self) {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, common) = split_keys(&from.tables, &to.tables);
+        // Tables whose views and triggers elsewhere must be rebuilt around them.
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut rebuilt_tables: BTreeSet<&QualifiedName> = BTreeSet::new();
+        for name in removed {
+            touched.insert(name.as_str().to_string());
+            self.push(
+                Phase::DropTables,
+                format!("DROP TABLE {};", quote_qualified(name.as_str())),
+            );
+        }
+        for name in added {
+            self.sqlite_create_table(&to.tables[name], &quote_qualified(name.as_str()));
+            self.sqlite_table_children(name, &Table::new(), &to.tables[name], true);
+        }
+        for name in common {
+            let (old, new) = (&from.tables[name], &to.tables[name]);
+            if old == new {
+                continue;
+            }
+            match self.sqlite_alter_in_place(name, old, new) {
+                Some(touches) => {
+                    if touches {
+                        touched.insert(name.as_str().to_string());
+                    }
+                    self.sqlite_table_children(name, old, new, false);
+                }
+                None => {
+                    touched.insert(name.as_str().to_string());
+                    rebuilt_tables.insert(name);
+                    self.sqlite_rebuild(name, old, new);
+                }
+            }
+        }
+        if !rebuilt_tables.is_empty() {
+            // SQLite's table rebuild procedure: no foreign key actions while the old table
+            // is dropped, a check of every key at the end. Has no effect inside a
+            // transaction: run the plan outside one.
+            self.push(Phase::Setup, "PRAGMA foreign_keys = OFF;");
+            self.push(Phase::Teardown, "PRAGMA foreign_key_check;");
+            self.push(Phase::Teardown, "PRAGMA foreign_keys = ON;");
+        }
+        // Triggers on other tables whose bodies mention a dropped or rebuilt table: the
+        // rename at the end of a rebuild checks every trigger, so they go first and come back.
+        for (name, table) in &from.tables {
+            let Some(after) = to.tables.get(name) else {
+                continue;
+            };
+            if rebuilt_tables.contains(name) {
+                continue;
+            }
+            for (trigger_name, trigger) in &table.triggers {
+                if after.triggers.get(trigger_name) == Some(trigger)
+                    && touched
+                        .iter()
+                        .any(|t| t != name.as_str() && mentions(&trigger.definition, t))
+                {
+                    self.drop_trigger(name, trigger_name);
+                    self.create_trigger(name, trigger_name, trigger);
+                }
+            }
+        }
+        self.views(touched);
+    }
+
+    /// A column definition as SQLite takes it: an expression default in parentheses.
+    fn sqlite_column(&self, column: &Column) -> String {
+        match &column.default {
+            Some(default) if !sqlite_bare_default(default) => self.ddl.column(&Column {
+                default: Some(format!("({default})")),
+                ..column.clone()
+            }),
+            _ => self.ddl.column(column),
+        }
+    }
+
+    /// `CREATE TABLE`, from the model (SQLite keeps no separate constraint statements).
+    fn sqlite_create_table(&mut self, table: &Table, quoted: &str) {
+        let mut elements: Vec<String> = Vec::new();
+        // AUTOINCREMENT is only allowed on a column's own PRIMARY KEY clause.
+        let autoincrement = table.constraints.iter().find(|(_, c)| {
+            c.kind == ConstraintKind::PrimaryKey
+                && c.columns.len() == 1
+                && c.definition.to_ascii_uppercase().contains("AUTOINCREMENT")
+        });
+        for column in &table.columns {
+            let mut definition = self.sqlite_column(column);
+            if let Some((constraint_name, constraint)) = autoincrement
+                && constraint.columns.first() == Some(&column.name)
+            {
+                let named = if constraint_name.contains(' ') {
+                    String::new()
+                } else {
+                    format!(" CONSTRAINT {}", quote_identifier(constraint_name))
+                };
+                // `PRIMARY KEY (id) AUTOINCREMENT` as a column clause: `PRIMARY KEY AUTOINCREMENT`.
+                let clause = constraint
+                    .definition
+                    .replacen(&format!("({})", quote_identifier(&column.name)), "", 1)
+                    .replace("  ", " ");
+                definition.push_str(&format!("{named} {clause}"));
+            }
+            elements.push(definition);
+        }
+        for (constraint_name, constraint) in &table.constraints {
+            if autoincrement.is_some_and(|(n, _)| n == constraint_name) {
+                continue;
+            }
+            elements.push(constraint_element(constraint_name, &constraint.definition));
+        }
+        let lines: Vec<String> = elements.iter().map(|e| format!("    {e}")).collect();
+        let mut sql = format!("CREATE TABLE {quoted} (\n{}\n)", lines.join(",\n"));
+        if !table.options.is_empty() {
+            sql.push(' ');
+            sql.push_str(&table.options.join(", "));
+        }
+        sql.push(';');
+        self.push(Phase::CreateTables, sql);
+    }
+
+    /// Indexes and triggers of a table (all of them when `fresh`: a created or rebuilt
+    /// table has none).
+    fn sqlite_table_children(
+        &mut self,
+        name: &QualifiedName,
+        old: &Table,
+        new: &Table,
+        fresh: bool,
+    ) {
+        let empty = Table::new();
+        let old = if fresh { &empty } else { old };
+        for (index_name, index) in &old.indexes {
+            if new.indexes.get(index_name).map(index_shape) != Some(index_shape(index)) {
+                self.drop_index(name, index_name);
+            }
+        }
+        for (index_name, index) in &new.indexes {
+            if old.indexes.get(index_name).map(index_shape) != Some(index_shape(index)) {
+                self.create_index(name, index_name, index, &new.columns);
+            }
+        }
+        self.triggers(name, &old.triggers, &new.triggers, &BTreeSet::new());
+    }
+
+    /// Adds or drops columns with `ALTER TABLE` when that is all that changed and SQLite
+    /// allows it; `None` when the table must be rebuilt. `Some(true)` when a column was
+    /// dropped (views that use the table are rebuilt).
+    fn sqlite_alter_in_place(
+        &mut self,
+        name: &QualifiedName,
+        old: &Table,
+        new: &Table,
+    ) -> Option<bool> {
+        let quoted = quote_qualified(name.as_str());
+        let same_table = old.constraints == new.constraints
+            && old.options == new.options
+            && old.comment == new.comment;
+        if !same_table {
+            // A new foreign key on a new column is part of the column's definition.
+            return None;
+        }
+        let mut statements = Vec::new();
+        let mut dropped = false;
+        for column in &old.columns {
+            match new.column(&column.name) {
+                Some(after) if after == column => {}
+                Some(_) => return None,
+                None => {
+                    // SQLite refuses to drop a column that an index, a constraint or a
+                    // trigger uses; the rebuild handles those.
+                    let used = old.indexes.values().any(|index| {
+                        index
+                            .keys
+                            .iter()
+                            .any(|k| mentions(&k.expression, &column.name))
+                            || index
+                                .predicate
+                                .as_deref()
+                                .is_some_and(|p| mentions(p, &column.name))
+                    }) || old
+                        .constraints
+                        .values()
+                        .any(|c| mentions(&c.definition, &column.name))
+                        || old
+                            .triggers
+                            .values()
+                            .any(|t| mentions(&t.definition, &column.name))
+                        || column.generated.is_some()
+                        || old.columns.iter().any(|other| {
+                            other
+                                .generated
+                                .as_ref()
+                                .is_some_and(|g| mentions(&g.expression, &column.name))
+                        });
+                    if used {
+                        return None;
+                    }
+                    dropped = true;
+                    statements.push(format!(
+                        "ALTER TABLE {quoted} DROP COLUMN {};",
+                        quote_identifier(&column.name)
+                    ));
+                }
+            }
+        }
+        for column in &new.columns {
+            if old.column(&column.name).is_some() {
+                continue;
+            }
+            // ADD COLUMN: no stored generated column, and NOT NULL needs a default.
+            let stored = column
+                .generated
+                .as_ref()
+                .is_some_and(|g| g.storage.eq_ignore_ascii_case("STORED"));
+            // ADD COLUMN refuses a default that is not a constant (`CURRENT_TIMESTAMP`, a
+            // function call) once the table has rows: only literals go in place.
+            let default_ok = column.default.as_deref().is_none_or(|d| {
+                let d = d.trim();
+                sqlite_bare_default(d)
+                    && !d.starts_with('(')
+                    && !d.to_ascii_uppercase().starts_with("CURRENT_")
+            });
+            if stored || (!column.nullable && column.default.is_none()) || !default_ok {
+                return None;
+            }
+            statements.push(format!(
+                "ALTER TABLE {quoted} ADD COLUMN {};",
+                self.sqlite_column(column)
+            ));
+        }
+        for sql in statements {
+            let phase = if sql.contains(" DROP COLUMN ") {
+                Phase::DropColumns
+            } else {
+                Phase::AlterTables
+            };
+            self.push(phase, sql);
+        }
+        Some(dropped)
+    }
+
+    /// SQLite's twelve-step table change: a new table, the common columns copied, the old
+    /// table dropped, the new one renamed, its indexes and triggers created.
+    fn sqlite_rebuild(&mut self, name: &QualifiedName, old: &Table, new: &Table) {
+        let quoted = quote_qualified(name.as_str());
+        let scratch_name = format!("_new_{}", object_part(name.as_str()));
+        let scratch = quote_identifier(&scratch_name).into_owned();
+        // Triggers and indexes go with the old table; they must not be dropped twice.
+        self.sqlite_create_table(new, &scratch);
+        let common: Vec<String> = new
+            .columns
+            .iter()
+            .filter(|column| column.generated.is_none())
+            .filter(|column| {
+                old.column(&column.name)
+                    .is_some_and(|before| before.generated.is_none())
+            })
+            .map(|column| quote_identifier(&column.name).into_owned())
+            .collect();
+        if !common.is_empty() {
+            let list = common.join(", ");
+            self.push(
+                Phase::CreateTables,
+                format!("INSERT INTO {scratch} ({list}) SELECT {list} FROM {quoted};"),
+            );
+        }
+        self.push(Phase::CreateTables, format!("DROP TABLE {quoted};"));
+        self.push(
+            Phase::CreateTables,
+            format!(
+                "ALTER TABLE {scratch} RENAME TO {};",
+                quote_identifier(object_part(name.as_str()))
+            ),
+        );
+        self.sqlite_table_children(name, old, new, true);
+    }
+}
+
+/// `CREATE INDEX` as SQLite takes it: no access method, and expression keys as they are
+/// (extra parentheses would stay in the stored text, and in the model read back).
+fn sqlite_index(on: &QualifiedName, name: &str, index: &Index) -> String {
+    let keys: Vec<String> = index
+        .keys
+        .iter()
+        .map(|key| {
+            let mut part = if key
+                .expression
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                quote_identifier(&key.expression).into_owned()
+            } else {
+                key.expression.clone()
+            };
+            if let Some(collation) = &key.collation {
+                part.push_str(&format!(" COLLATE {collation}"));
+            }
+            if key.descending {
+                part.push_str(" DESC");
+            }
+            part
+        })
+        .collect();
+    let mut sql = format!(
+        "CREATE {}INDEX {} ON {} ({})",
+        if index.unique { "UNIQUE " } else { "" },
+        quote_identifier(name),
+        quote_qualified(on.as_str()),
+        keys.join(", ")
+    );
+    if let Some(predicate) = &index.predicate {
+        sql.push_str(&format!(" WHERE {predicate}"));
+    }
+    sql + ";"
+}
+
+/// Whether SQLite takes `default` bare after `DEFAULT`: a literal, a signed number or a
+/// `CURRENT_*` keyword. Anything else (a function call) must be in parentheses.
+fn sqlite_bare_default(default: &str) -> bool {
+    let text = default.trim();
+    let upper = text.to_ascii_uppercase();
+    let number = text
+        .trim_start_matches(['+', '-'])
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E')
+        && text.chars().any(|c| c.is_ascii_digit());
+    (text.starts_with('\'') && text.ends_with('\''))
+        || ((upper.starts_with("X'")) && text.ends_with('\''))
+        || number
+        || text.starts_with('(')
+        // SQLite reads a bare or double-quoted word after DEFAULT as a string; the model
+        // keeps `DEFAULT "text"` as `text`.
+        || (text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        || (text.len() >= 2 && text.starts_with('"') && text.ends_with('"'))
+        || [
+            "NULL",
+            "TRUE",
+            "FALSE",
+            "CURRENT_TIME",
+            "CURRENT_DATE",
+            "CURRENT_TIMESTAMP",
+        ]
+        .contains(&upper.as_str())
+}
+
+/// How many generations of parents (partitioned tables, `INHERITS`) a table has in `schema`.
+fn ancestry(schema: &Schema, name: &QualifiedName) -> usize {
+    let mut depth = 0;
+    let mut current = vec![name];
+    // Bounded by the number of tables: a cycle (impossible in a real catalog) cannot loop.
+    while depth < schema.tables.len() {
+        let parents: Vec<&QualifiedName> = current
+            .iter()
+            .filter_map(|table| schema.tables.get(*table))
+            .flat_map(|table| {
+                table
+                    .partition_of
+                    .iter()
+                    .map(|p| &p.parent)
+                    .chain(table.inherits.iter())
+            })
+            .collect();
+        if parents.is_empty() {
+            break;
+        }
+        depth += 1;
+        current = parents;
+    }
+    depth
+}
+
+/// `views` (a subset `only` of them) ordered so that a view comes after every view of the
+/// subset it mentions; by name otherwise.
+fn dependency_order<'v>(
+    views: &'v BTreeMap<QualifiedName, View>,
+    only: &BTreeSet<&QualifiedName>,
+) -> Vec<&'v QualifiedName> {
+    let mut ordered: Vec<&QualifiedName> = Vec::new();
+    let mut left: Vec<&QualifiedName> = views.keys().filter(|n| only.contains(n)).collect();
+    while !left.is_empty() {
+        let ready: Vec<&QualifiedName> = left
+            .iter()
+            .copied()
+            .filter(|name| {
+                !left.iter().any(|other| {
+                    other != name && mentions(&views[*name].definition, object_part(other.as_str()))
+                })
+            })
+            .collect();
+        // A cycle (or a name that only looks like a mention): keep the name order.
+        let ready = if ready.is_empty() {
+            vec![left[0]]
+        } else {
+            ready
+        };
+        left.retain(|name| !ready.contains(name));
+        ordered.extend(ready);
+    }
+    ordered
+}
+
+fn view_object(view: &View) -> &'static str {
+    if view.materialized {
+        "MATERIALIZED VIEW"
+    } else {
+        "VIEW"
+    }
+}
+
+fn type_target(name: &QualifiedName, user_type: &UserType) -> String {
+    let object = match user_type.kind {
+        UserTypeKind::Domain { .. } => "DOMAIN",
+        _ => "TYPE",
+    };
+    format!("{object} {}", quote_qualified(name.as_str()))
+}
+
+fn type_change(old: &UserType, new: &UserType) -> String {
+    let describe = |t: &UserType| match &t.kind {
+        UserTypeKind::Enum { labels } => {
+            let labels: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
+            format!("enum ({})", labels.join(", "))
+        }
+        UserTypeKind::Domain { base_type, .. } => format!("domain over {base_type}"),
+        UserTypeKind::Composite { attributes } => {
+            let attributes: Vec<String> =
+                attributes.iter().map(|(n, t)| format!("{n} {t}")).collect();
+            format!("composite ({})", attributes.join(", "))
+        }
+        UserTypeKind::Range { subtype } => format!("range of {subtype}"),
+    };
+    format!("{} → {}", describe(old), describe(new))
+}
+
+fn routine_target(signature: &str, routine: &Routine) -> String {
+    format!(
+        "{} {}",
+        routine.kind.as_str().to_ascii_uppercase(),
+        routine_signature(signature)
+    )
+}
+
+/// Whether a routine's body is SQL-standard (`BEGIN ATOMIC`): parsed when created, and
+/// tracked by the server as depending on what it names.
+fn is_atomic(routine: &Routine) -> bool {
+    routine
+        .definition
+        .to_ascii_uppercase()
+        .contains("BEGIN ATOMIC")
+}
+
+fn drop_routine(signature: &str, routine: &Routine) -> String {
+    format!(
+        "DROP {} {};",
+        routine.kind.as_str().to_ascii_uppercase(),
+        routine_signature(signature)
+    )
+}
+
+/// [`Ddl::trigger`]'s text: the statement, then an `ALTER TABLE ... TRIGGER` line when the
+/// trigger is not enabled. The statement itself may span lines.
+fn split_trigger_text(text: &str) -> Vec<String> {
+    match text.rsplit_once("\nALTER TABLE ") {
+        Some((trigger, state)) if !state.contains('\n') => {
+            vec![trigger.to_string(), format!("ALTER TABLE {state}")]
+        }
+        _ => vec![text.to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::model::{Column, Constraint, ConstraintKind, Routine, RoutineKind};
+    use crate::schema::render::fixtures::{self, btree, constraint, name, not_null};
+
+    /// The position of the first statement that starts with `prefix`; panics when none does.
+    fn at(plan: &Plan, prefix: &str) -> usize {
+        plan.statements
+            .iter()
+            .position(|s| s.starts_with(prefix))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no statement starts with {prefix:?}:\n{:#?}",
+                    plan.statements
+                )
+            })
+    }
+
+    fn before(plan: &Plan, first: &str, second: &str) {
+        assert!(
+            at(plan, first) < at(plan, second),
+            "{first:?} must come before {second:?}:\n{:#?}",
+            plan.statements
+        );
+    }
+
+    fn table<'s>(schema: &'s mut Schema, table: &str) -> &'s mut Table {
+        schema.tables.get_mut(&name(table)).expect("fixture table")
+    }
+
+    #[test]
+    fn equal_schemas_need_no_statement() {
+        let schema = fixtures::postgres();
+        assert_eq!(plan(&schema, &schema), Plan::default());
+        let schema = fixtures::sqlite();
+        assert_eq!(plan(&schema, &schema), Plan::default());
+    }
+
+    #[test]
+    fn creates_come_in_dependency_order() {
+        let to = fixtures::postgres();
+        let plan = plan(&Schema::empty(Dialect::Postgres), &to);
+        assert!(plan.is_complete(), "{:?}", plan.unsupported);
+        // Function bodies are not checked when created, so that they may come early.
+        assert_eq!(plan.statements[0], "SET check_function_bodies = false;");
+        before(&plan, "CREATE SCHEMA audit;", "CREATE TABLE audit.entry");
+        before(&plan, "CREATE TYPE mood AS ENUM", "CREATE TABLE users");
+        before(&plan, "CREATE DOMAIN email", "CREATE TABLE users");
+        before(
+            &plan,
+            "CREATE OR REPLACE FUNCTION public.touch()",
+            "CREATE TABLE users",
+        );
+        before(
+            &plan,
+            "CREATE SEQUENCE crates_id_seq",
+            "CREATE TABLE crates",
+        );
+        // A sequence is owned once its table exists.
+        before(
+            &plan,
+            "CREATE TABLE crates",
+            "ALTER SEQUENCE crates_id_seq OWNED BY crates.id;",
+        );
+        // Parents before partitions and children; foreign keys after every table.
+        before(
+            &plan,
+            "CREATE TABLE events (",
+            "CREATE TABLE events_2024 PARTITION OF events",
+        );
+        before(
+            &plan,
+            "CREATE TABLE audit.entry",
+            "CREATE UNLOGGED TABLE audit.log",
+        );
+        for table in ["crates", "users", "events"] {
+            before(
+                &plan,
+                &format!("CREATE TABLE {table}"),
+                "ALTER TABLE users ADD CONSTRAINT users_crate_id_fkey",
+            );
+        }
+        before(
+            &plan,
+            "CREATE INDEX",
+            "ALTER TABLE users ADD CONSTRAINT users_crate_id_fkey",
+        );
+        before(&plan, "CREATE TABLE users", "CREATE VIEW cheerful_users");
+        before(
+            &plan,
+            "CREATE VIEW cheerful_users",
+            "CREATE TRIGGER cheerful_users_insert",
+        );
+        before(&plan, "CREATE TABLE users", "CREATE TRIGGER users_touch");
+        // Comments last, on what exists.
+        before(&plan, "CREATE TRIGGER users_touch", "COMMENT ON");
+        // The partition's columns are its parent's: it names none.
+        let partition = &plan.statements[at(&plan, "CREATE TABLE events_2024")];
+        assert_eq!(
+            partition,
+            "CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM \
+             ('2024-01-01 00:00:00+00') TO ('2025-01-01 00:00:00+00');"
+        );
+    }
+
+    #[test]
+    fn drops_come_dependents_first() {
+        let from = fixtures::postgres();
+        let plan = plan(&from, &Schema::empty(Dialect::Postgres));
+        assert!(plan.is_complete(), "{:?}", plan.unsupported);
+        before(&plan, "DROP VIEW cheerful_users;", "DROP TABLE users;");
+        before(
+            &plan,
+            "ALTER TABLE users DROP CONSTRAINT users_crate_id_fkey;",
+            "DROP TABLE crates;",
+        );
+        before(&plan, "DROP TABLE events_2024;", "DROP TABLE events;");
+        before(&plan, "DROP TABLE audit.log;", "DROP TABLE audit.entry;");
+        before(&plan, "DROP TABLE users;", "DROP TYPE mood;");
+        before(&plan, "DROP TABLE users;", "DROP FUNCTION touch();");
+        before(
+            &plan,
+            "DROP TABLE crates;",
+            "DROP SEQUENCE IF EXISTS crates_id_seq;",
+        );
+        before(&plan, "DROP TYPE", "DROP SCHEMA audit;");
+        assert_eq!(
+            plan.statements.last().map(String::as_str),
+            Some("DROP SCHEMA audit;")
+        );
+        // Triggers and indexes go with their tables: no statement of their own.
+        assert!(
+            !plan
+                .statements
+                .iter()
+                .any(|s| s.starts_with("DROP TRIGGER users_touch"))
+        );
+        assert!(!plan.statements.iter().any(|s| s.starts_with("DROP INDEX")));
+    }
+
+    #[test]
+    fn enum_labels_are_added_in_place() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let mood = to.types.get_mut(&name("mood")).expect("mood");
+        mood.kind = UserTypeKind::Enum {
+            labels: ["awful", "sad", "meh", "ok", "happy"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let plan = plan(&from, &to);
+        assert_eq!(
+            plan.statements,
+            [
+                "ALTER TYPE mood ADD VALUE 'awful' BEFORE 'sad';",
+                "ALTER TYPE mood ADD VALUE 'meh' AFTER 'sad';",
+            ]
+        );
+    }
+
+    #[test]
+    fn enum_labels_removed_while_used_convert_the_columns() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        to.types.get_mut(&name("mood")).expect("mood").kind = UserTypeKind::Enum {
+            labels: vec!["ok".into(), "happy".into()],
+        };
+        let plan = plan(&from, &to);
+        assert!(plan.is_complete(), "{:?}", plan.unsupported);
+        let rename = "ALTER TYPE mood RENAME TO mood__old;";
+        let convert = "ALTER TABLE users ALTER COLUMN mood TYPE mood USING mood::text::mood;";
+        before(
+            &plan,
+            "ALTER TABLE users ALTER COLUMN mood DROP DEFAULT;",
+            rename,
+        );
+        before(&plan, "DROP VIEW cheerful_users;", rename);
+        before(&plan, rename, "CREATE TYPE mood AS ENUM");
+        before(&plan, "CREATE TYPE mood AS ENUM", convert);
+        before(
+            &plan,
+            convert,
+            "ALTER TABLE users ALTER COLUMN mood SET DEFAULT 'ok'::mood;",
+        );
+        // The index whose predicate names the type, and the view, come back after.
+        before(&plan, convert, "CREATE INDEX users_name_idx");
+        before(&plan, convert, "CREATE VIEW cheerful_users");
+        assert_eq!(
+            plan.statements.last().map(String::as_str),
+            Some("DROP TYPE mood__old;")
+        );
+    }
+
+    #[test]
+    fn a_domain_in_use_changing_its_base_type_converts_the_columns() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        if let UserTypeKind::Domain { base_type, .. } =
+            &mut to.types.get_mut(&name("email")).expect("email").kind
+        {
+            *base_type = "character varying(320)".into();
+        }
+        let plan = plan(&from, &to);
+        assert!(plan.is_complete(), "{:?}", plan.unsupported);
+        before(
+            &plan,
+            "ALTER DOMAIN email RENAME TO email__old;",
+            "ALTER TABLE users ALTER COLUMN email TYPE email USING \
+             email::character varying(320)::email;",
+        );
+        assert_eq!(
+            plan.statements.last().map(String::as_str),
+            Some("DROP DOMAIN email__old;")
+        );
+    }
+
+    #[test]
+    fn a_composite_in_use_cannot_retype_an_attribute() {
+        let mut from = fixtures::postgres();
+        table(&mut from, "crates")
+            .columns
+            .push(Column::new("home", "address"));
+        let mut to = from.clone();
+        to.types.get_mut(&name("address")).expect("address").kind = UserTypeKind::Composite {
+            attributes: vec![
+                ("street".into(), "text".into()),
+                ("city".into(), "text".into()),
+            ],
+        };
+        let plan = plan(&from, &to);
+        assert!(plan.statements.is_empty(), "{:#?}", plan.statements);
+        assert_eq!(plan.unsupported.len(), 1, "{:?}", plan.unsupported);
+        assert!(
+            plan.unsupported[0]
+                .change
+                .starts_with("type address: composite")
+        );
+    }
+
+    #[test]
+    fn unused_enum_is_recreated() {
+        let mut from = Schema::empty(Dialect::Postgres);
+        from.types.insert(
+            name("mood"),
+            UserType {
+                kind: UserTypeKind::Enum {
+                    labels: vec!["sad".into(), "ok".into()],
+                },
+                comment: None,
+            },
+        );
+        let mut to = from.clone();
+        to.types.get_mut(&name("mood")).expect("mood").kind = UserTypeKind::Enum {
+            labels: vec!["ok".into()],
+        };
+        assert_eq!(
+            plan(&from, &to).statements,
+            [
+                "DROP TYPE mood;",
+                "CREATE TYPE mood AS ENUM (\n    'ok'\n);"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_column_changing_type_takes_its_default_and_views_along() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let users = table(&mut to, "users");
+        let mood = users
+            .columns
+            .iter_mut()
+            .find(|c| c.name == "mood")
+            .expect("mood");
+        mood.data_type = "text".into();
+        mood.default = Some("'ok'::text".into());
+        let plan = plan(&from, &to);
+        assert!(plan.is_complete(), "{:?}", plan.unsupported);
+        before(
+            &plan,
+            "DROP VIEW cheerful_users;",
+            "ALTER TABLE users ALTER COLUMN mood DROP DEFAULT;",
+        );
+        before(
+            &plan,
+            "ALTER TABLE users ALTER COLUMN mood DROP DEFAULT;",
+            "ALTER TABLE users ALTER COLUMN mood TYPE text USING mood::text;",
+        );
+        before(
+            &plan,
+            "ALTER TABLE users ALTER COLUMN mood TYPE text",
+            "ALTER TABLE users ALTER COLUMN mood SET DEFAULT 'ok'::text;",
+        );
+        before(
+            &plan,
+            "ALTER TABLE users ALTER COLUMN mood SET DEFAULT",
+            "CREATE VIEW cheerful_users",
+        );
+        // The view's trigger comes back with it.
+        before(
+            &plan,
+            "CREATE VIEW cheerful_users",
+            "CREATE TRIGGER cheerful_users_insert",
+        );
+    }
+
+    #[test]
+    fn a_key_referenced_by_a_foreign_key_changes_around_it() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let crates = table(&mut to, "crates");
+        crates.constraints.insert(
+            "crates_pkey".into(),
+            Constraint {
+                columns: vec!["id".into(), "name".into()],
+                ..constraint(ConstraintKind::PrimaryKey, "PRIMARY KEY (id, name)")
+            },
+        );
+        crates.constraints.insert(
+            "crates_id_key".into(),
+            Constraint {
+                columns: vec!["id".into()],
+                ..constraint(ConstraintKind::Unique, "UNIQUE (id)")
+            },
+        );
+        let plan = plan(&from, &to);
+        let drop_fk = "ALTER TABLE users DROP CONSTRAINT users_crate_id_fkey;";
+        let drop_pk = "ALTER TABLE crates DROP CONSTRAINT crates_pkey;";
+        let add_unique = "ALTER TABLE crates ADD CONSTRAINT crates_id_key UNIQUE (id);";
+        let add_fk = "ALTER TABLE users ADD CONSTRAINT users_crate_id_fkey FOREIGN KEY";
+        before(&plan, drop_fk, drop_pk);
+        before(
+            &plan,
+            drop_pk,
+            "ALTER TABLE crates ADD CONSTRAINT crates_pkey PRIMARY KEY (id, name);",
+        );
+        before(&plan, add_unique, add_fk);
+    }
+
+    #[test]
+    fn routines_are_replaced_unless_their_result_changes() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let touch = to.routines.get_mut("touch()").expect("touch");
+        touch.definition = touch.definition.replace("now()", "clock_timestamp()");
+        let replaced = plan(&from, &to);
+        assert_eq!(replaced.statements.len(), 2, "{:#?}", replaced.statements);
+        assert_eq!(replaced.statements[0], "SET check_function_bodies = false;");
+        assert!(replaced.statements[1].starts_with("CREATE OR REPLACE FUNCTION public.touch()"));
+
+        let mut to = from.clone();
+        to.routines.insert(
+            "touch()".into(),
+            Routine {
+                kind: RoutineKind::Function,
+                language: "sql".into(),
+                returns: "integer".into(),
+                definition: "CREATE OR REPLACE FUNCTION public.touch()\n RETURNS integer\n \
+                             LANGUAGE sql\nAS $function$SELECT 1$function$\n"
+                    .into(),
+                comment: None,
+            },
+        );
+        let recreated = plan(&from, &to);
+        // The triggers that call it go first and come back after it.
+        before(
+            &recreated,
+            "DROP TRIGGER users_touch ON users;",
+            "DROP FUNCTION touch();",
+        );
+        before(
+            &recreated,
+            "DROP FUNCTION touch();",
+            "CREATE OR REPLACE FUNCTION public.touch()",
+        );
+        before(
+            &recreated,
+            "CREATE OR REPLACE FUNCTION public.touch()",
+            "CREATE TRIGGER users_touch",
+        );
+    }
+
+    #[test]
+    fn columns_identity_and_generated() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let users = table(&mut to, "users");
+        users.columns.retain(|c| c.name != "order");
+        users.constraints.remove("users_order_check");
+        users.columns.push(Column {
+            default: Some("0".into()),
+            ..not_null("rank", "integer")
+        });
+        let id = users
+            .columns
+            .iter_mut()
+            .find(|c| c.name == "id")
+            .expect("id");
+        id.identity = None;
+        let search = users
+            .columns
+            .iter_mut()
+            .find(|c| c.name == "search")
+            .expect("search");
+        search.generated = None;
+        let plan = plan(&from, &to);
+        for statement in [
+            "ALTER TABLE users ALTER COLUMN id DROP IDENTITY;",
+            "ALTER TABLE users DROP COLUMN \"order\";",
+            "ALTER TABLE users ADD COLUMN rank integer NOT NULL DEFAULT 0;",
+            // A generated column cannot become a plain one in place everywhere: drop, add.
+            "ALTER TABLE users DROP COLUMN search;",
+            "ALTER TABLE users ADD COLUMN search tsvector;",
+        ] {
+            assert!(
+                plan.statements.iter().any(|s| s == statement),
+                "{statement}: {:#?}",
+                plan.statements
+            );
+        }
+        // The check on the dropped column goes before it (the server would take it along,
+        // but the plan says so).
+        before(
+            &plan,
+            "ALTER TABLE users DROP CONSTRAINT users_order_check;",
+            "ALTER TABLE users DROP COLUMN \"order\";",
+        );
+        // The index on the recreated column comes back after it.
+        before(
+            &plan,
+            "ALTER TABLE users ADD COLUMN search",
+            "CREATE INDEX users_search_idx",
+        );
+    }
+
+    #[test]
+    fn an_index_changing_anything_but_its_comment_is_made_again() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        let index = table(&mut to, "crates")
+            .indexes
+            .get_mut("index_crates_name")
+            .expect("index");
+        index.nulls_not_distinct = true;
+        let plan = plan(&from, &to);
+        assert_eq!(
+            plan.statements,
+            [
+                "DROP INDEX index_crates_name;",
+                "CREATE UNIQUE INDEX index_crates_name ON crates USING btree (name) \
+                 NULLS NOT DISTINCT WHERE (deleted_at IS NULL);"
+            ]
+        );
+        let mut to = from.clone();
+        table(&mut to, "crates")
+            .indexes
+            .get_mut("index_crates_name")
+            .expect("index")
+            .comment = Some("by name".into());
+        assert_eq!(
+            plan_of(&from, &to),
+            ["COMMENT ON INDEX index_crates_name IS 'by name';"]
+        );
+    }
+
+    fn plan_of(from: &Schema, to: &Schema) -> Vec<String> {
+        plan(from, to).statements
+    }
+
+    #[test]
+    fn partitioning_changes_are_reported() {
+        let from = fixtures::postgres();
+        let mut to = from.clone();
+        table(&mut to, "events").partition_by = Some("LIST (id)".into());
+        let plan = plan(&from, &to);
+        assert_eq!(plan.unsupported.len(), 1, "{:?}", plan.unsupported);
+        assert!(plan.unsupported[0].change.starts_with("table events"));
+    }
+
+    #[test]
+    fn sqlite_adds_and_drops_columns_in_place_and_rebuilds_otherwise() {
+        let mut from = Schema::empty(Dialect::Sqlite);
+        let mut t = Table::new();
+        t.columns = vec![not_null("id", "INTEGER"), Column::new("a", "TEXT")];
+        t.constraints.insert(
+            "primary key".into(),
+            Constraint {
+                columns: vec!["id".into()],
+                ..constraint(ConstraintKind::PrimaryKey, "PRIMARY KEY (id)")
+            },
+        );
+        t.indexes.insert("t_a".into(), btree(&["a"]));
+        from.tables.insert(name("t"), t);
+
+        let mut added = from.clone();
+        table(&mut added, "t").columns.push(Column {
+            default: Some("'x'".into()),
+            ..not_null("b", "TEXT")
+        });
+        assert_eq!(
+            plan(&from, &added).statements,
+            ["ALTER TABLE t ADD COLUMN b TEXT NOT NULL DEFAULT 'x';"]
+        );
+        // A default that is not a constant cannot be added to a table with rows: rebuilt.
+        let mut stamped = from.clone();
+        table(&mut stamped, "t").columns.push(Column {
+            default: Some("datetime('now')".into()),
+            ..Column::new("at", "TEXT")
+        });
+        let statements = plan(&from, &stamped).statements;
+        assert!(
+            statements
+                .iter()
+                .any(|s| s.contains("at TEXT DEFAULT (datetime('now'))")
+                    && s.starts_with("CREATE TABLE _new_t")),
+            "{statements:#?}"
+        );
+
+        let mut rebuilt = from.clone();
+        let column = &mut table(&mut rebuilt, "t").columns[1];
+        column.nullable = false;
+        column.default = Some("''".into());
+        assert_eq!(
+            plan(&from, &rebuilt).statements,
+            [
+                "PRAGMA foreign_keys = OFF;",
+                "CREATE TABLE _new_t (\n    id INTEGER NOT NULL,\n    a TEXT NOT NULL DEFAULT '',\n    PRIMARY KEY (id)\n);",
+                "INSERT INTO _new_t (id, a) SELECT id, a FROM t;",
+                "DROP TABLE t;",
+                "ALTER TABLE _new_t RENAME TO t;",
+                "CREATE INDEX t_a ON t (a);",
+                "PRAGMA foreign_key_check;",
+                "PRAGMA foreign_keys = ON;",
+            ]
+        );
+    }
+
+    #[test]
+    fn sqlite_defaults_in_parentheses_only_when_needed() {
+        for bare in [
+            "0",
+            "-1.5",
+            "'x'",
+            "X'00'",
+            "NULL",
+            "current_timestamp",
+            "text",
+            "\"a b\"",
+        ] {
+            assert!(sqlite_bare_default(bare), "{bare}");
+        }
+        for wrapped in ["datetime('now')", "1 + 1", "abs(-1)"] {
+            assert!(!sqlite_bare_default(wrapped), "{wrapped}");
+        }
+    }
+
+    #[test]
+    fn mysql_changes_are_reported_not_spelled() {
+        let from = Schema::empty(Dialect::Mysql);
+        let mut to = from.clone();
+        to.tables.insert(name("t"), Table::new());
+        let plan = plan(&from, &to);
+        assert!(plan.statements.is_empty());
+        assert_eq!(plan.unsupported.len(), 1);
+        assert_eq!(plan.unsupported[0].change, "+ table t");
+    }
+
+    #[test]
+    fn mentions_whole_identifiers_only() {
+        assert!(mentions("SELECT id FROM users", "users"));
+        assert!(mentions("FROM public.users;", "users"));
+        assert!(!mentions("FROM users_archive", "users"));
+        assert!(!mentions("FROM old_users", "users"));
+        assert!(mentions("touch()", "touch"));
+        assert!(!mentions("anything", ""));
+    }
+
+    #[test]
+    fn foreign_key_target() {
+        assert_eq!(
+            referenced_table("FOREIGN KEY (a) REFERENCES crates(id) ON DELETE CASCADE").as_deref(),
+            Some("crates")
+        );
+        assert_eq!(
+            referenced_table("FOREIGN KEY (a) REFERENCES app.\"Users\"(id)").as_deref(),
+            Some("app.Users")
+        );
+    }
+}
