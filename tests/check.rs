@@ -292,6 +292,43 @@ fn drift_names_exactly_the_change_made_by_hand() {
     }
 }
 
+/// Changes to what is compared in place (view options, comments) show as the one attribute
+/// altered; a materialized view's storage parameters are not drift.
+#[test]
+fn drift_names_the_attribute_changed_in_place() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let ws = Workspace::copy("check-pg");
+    let storage = drifted(
+        &pg,
+        &ws,
+        "matview_storage",
+        "ALTER MATERIALIZED VIEW post_counts SET (fillfactor = 50)",
+    );
+    assert_eq!(storage["ok"], true, "storage is not compared: {storage}");
+    let cases: [(&str, &str, (&str, &str, &str)); 1] = [(
+        "view_security_invoker",
+        "ALTER VIEW active_users SET (security_invoker = on)",
+        ("view", "active_users", "options"),
+    )];
+    for (database, alteration, (object, name, attribute)) in cases {
+        let report = drifted(&pg, &ws, database, alteration);
+        assert_eq!(report["ok"], false, "{database}: {report}");
+        let found = findings(&report, "drift");
+        assert_eq!(found.len(), 1, "{database}: {report}");
+        assert_eq!(
+            changes(&found[0]),
+            [("altered".to_string(), object.to_string(), name.to_string())],
+            "{database}: {report}"
+        );
+        assert_eq!(
+            found[0]["changes"][0]["attribute"], attribute,
+            "{database}: {report}"
+        );
+    }
+}
+
 #[test]
 fn pending_migrations_are_not_drift_and_modified_ones_are_findings() {
     let Some(pg) = postgres() else {

@@ -477,6 +477,22 @@ CREATE INDEX events_at ON audit.events (at);
 ALTER TABLE audit.events ADD CONSTRAINT events_at_check CHECK (at > '2000-01-01');
 "#,
     ),
+    (
+        "view options set, changed, reset, and created with a view",
+        r#"
+CREATE TABLE items (id int, secret text);
+CREATE VIEW open_items AS SELECT id FROM items;
+CREATE VIEW positive AS SELECT id FROM items WHERE id > 0 WITH LOCAL CHECK OPTION;
+CREATE VIEW guarded WITH (security_barrier) AS SELECT id FROM items WHERE secret IS NULL;
+"#,
+        r#"
+CREATE TABLE items (id int, secret text);
+CREATE VIEW open_items WITH (security_invoker = true) AS SELECT id FROM items;
+CREATE VIEW positive AS SELECT id FROM items WHERE id > 0 WITH CASCADED CHECK OPTION;
+CREATE VIEW guarded AS SELECT id FROM items WHERE secret IS NULL;
+CREATE VIEW invoker WITH (security_invoker, check_option = local) AS SELECT id FROM positive;
+"#,
+    ),
 ];
 
 #[test]

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use cargo_migrate::db::{ConnectOptions, Database, DatabaseUrl};
 use cargo_migrate::dialect::Dialect;
-use cargo_migrate::schema::Excluded;
 use cargo_migrate::schema::model::{
     ConstraintKind, IndexKey, QualifiedName, RoutineKind, Schema, UserTypeKind,
 };
+use cargo_migrate::schema::{Excluded, diff, render};
 use support::Pg;
 
 /// The history table every test database has, and which inspection must leave out.
@@ -990,6 +990,73 @@ CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW;
         check(&before, &after);
         before = after;
     }
+}
+
+/// Plain views' options are read however they were spelled and rendered in `CREATE VIEW`'s
+/// `WITH (...)`; a materialized view's storage parameters are not read.
+#[test]
+fn view_options_are_read_and_rendered() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("view_options");
+    pg.execute(
+        &url,
+        r#"
+CREATE TABLE items (id int, secret text);
+CREATE VIEW plain AS SELECT id FROM items;
+CREATE VIEW invoker WITH (security_invoker = on, security_barrier) AS SELECT id FROM items;
+CREATE VIEW checked AS SELECT id FROM items WHERE id > 0 WITH CASCADED CHECK OPTION;
+CREATE VIEW local_checked WITH (check_option = LOCAL, security_barrier = false)
+    AS SELECT id FROM items WHERE id > 0;
+CREATE MATERIALIZED VIEW counted WITH (fillfactor = 50) AS SELECT count(*) AS n FROM items;
+"#,
+    );
+    let schema = inspect(&url);
+    let options = |view: &str| schema.views[&name(view)].options.clone();
+    assert_eq!(options("plain"), Vec::<String>::new());
+    assert_eq!(
+        options("invoker"),
+        ["security_barrier=true", "security_invoker=true"]
+    );
+    assert_eq!(options("checked"), ["check_option=cascaded"]);
+    assert_eq!(
+        options("local_checked"),
+        ["check_option=local"],
+        "false is the default, left out"
+    );
+    assert_eq!(options("counted"), Vec::<String>::new(), "storage");
+    let text = render(&schema);
+    assert!(
+        text.contains(
+            "CREATE VIEW invoker WITH (security_barrier=true, security_invoker=true) AS\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("CREATE VIEW checked WITH (check_option=cascaded) AS\n"),
+        "{text}"
+    );
+    assert!(text.contains("CREATE VIEW plain AS\n"), "{text}");
+    assert!(
+        text.contains("CREATE MATERIALIZED VIEW counted AS\n"),
+        "{text}"
+    );
+
+    // Changed in place by hand: the model follows, and the diff names the attribute.
+    pg.execute(
+        &url,
+        "ALTER VIEW plain SET (security_invoker = true); ALTER VIEW checked RESET (check_option);",
+    );
+    let after = inspect(&url);
+    let changes: Vec<String> = diff(&schema, &after).iter().map(|c| c.summary()).collect();
+    assert_eq!(
+        changes,
+        [
+            "~ view checked: options check_option=cascaded → none",
+            "~ view plain: options none → security_invoker=true",
+        ]
+    );
 }
 
 /// crates.io's history applied by the tool to two databases gives the same model.

@@ -24,8 +24,10 @@
 //!   `comment`.
 //! - `trigger`: `definition`, `enabled`, `comment`.
 //! - `policy`: `command`, `permissive`, `roles`, `using`, `with check`.
-//! - `view` and `materialized view`: `definition`, `comment`; then indexes and triggers. A
-//!   view that became materialized (or the reverse) is a removed view and an added one.
+//! - `view` and `materialized view`: `definition`, `options` (plain views' `security_invoker`,
+//!   `security_barrier`, `check_option`; materialized views have none in the model),
+//!   `comment`; then indexes and triggers. A view that became materialized (or the reverse)
+//!   is a removed view and an added one.
 //! - `routine`: `kind`, `language`, `returns`, `definition`, `comment`.
 //!
 //! Values in [`Change::from`] and [`Change::to`]: text as the model holds it (types, defaults,
@@ -779,6 +781,7 @@ impl Differ {
             definition,
             indexes,
             triggers,
+            options,
             comment,
         } = to;
         let object = view_object(to);
@@ -789,6 +792,7 @@ impl Differ {
             &from.definition,
             definition,
         );
+        self.altered(object, name.as_str(), "options", &from.options, options);
         self.altered(object, name.as_str(), "comment", &from.comment, comment);
         self.indexes(name, &from.indexes, indexes, &[], &[]);
         self.triggers(name, &from.triggers, triggers);
@@ -1345,6 +1349,7 @@ mod tests {
             |s| {
                 let cheerful = view(s, "cheerful_users");
                 cheerful.definition = " SELECT id\n   FROM users;".to_string();
+                cheerful.options = vec!["security_barrier=true".to_string()];
                 cheerful.comment = None;
                 cheerful
                     .triggers
@@ -1354,6 +1359,7 @@ mod tests {
             },
             &[
                 "~ view cheerful_users: definition changed",
+                "~ view cheerful_users: options check_option=local, security_invoker=true → security_barrier=true",
                 "~ view cheerful_users: comment Users who are not sad → none",
                 "~ trigger cheerful_users.cheerful_users_insert: enabled none → D",
             ],

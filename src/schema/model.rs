@@ -404,6 +404,13 @@ pub struct View {
     /// Triggers on views (`INSTEAD OF`), by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub triggers: BTreeMap<String, Trigger>,
+    /// A plain view's options as `key=value`, sorted: PostgreSQL's `security_invoker`,
+    /// `security_barrier` (`true` only: `false` is the default and left out) and
+    /// `check_option` (`local` or `cascaded`, which `WITH ... CHECK OPTION` also sets). They
+    /// change who a query runs as and what a write through the view may do. Materialized
+    /// views' options are storage parameters and not read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }

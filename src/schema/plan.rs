@@ -39,6 +39,7 @@ use super::model::{
 };
 use super::render::{
     Ddl, constraint_element, quote_identifier, quote_literal, quote_qualified, statement,
+    view_options,
 };
 use crate::dialect::Dialect;
 
@@ -1885,6 +1886,7 @@ impl Planner<'_> {
                     self.create_index(name, index_name, index, &[]);
                 }
             }
+            self.view_options(name, &view.options, &after.options);
             self.triggers(name, &view.triggers, &after.triggers, &BTreeSet::new());
             if view.comment != after.comment {
                 self.comment(
@@ -1894,6 +1896,40 @@ impl Planner<'_> {
             }
         }
         touched
+    }
+
+    /// Options changed in place: `SET` what is new or has a new value, `RESET` what is gone
+    /// (an option reset is the default, which is how the model holds a `false` one).
+    fn view_options(&mut self, name: &QualifiedName, old: &[String], new: &[String]) {
+        let key = |option: &String| {
+            option
+                .split_once('=')
+                .map_or(option.clone(), |(k, _)| k.to_string())
+        };
+        let quoted = quote_qualified(name.as_str());
+        let set: Vec<&str> = new
+            .iter()
+            .filter(|option| !old.contains(option))
+            .map(String::as_str)
+            .collect();
+        let new_keys: BTreeSet<String> = new.iter().map(key).collect();
+        let reset: Vec<String> = old
+            .iter()
+            .map(key)
+            .filter(|k| !new_keys.contains(k))
+            .collect();
+        if !reset.is_empty() {
+            self.push(
+                Phase::CreateViews,
+                format!("ALTER VIEW {quoted} RESET ({});", reset.join(", ")),
+            );
+        }
+        if !set.is_empty() {
+            self.push(
+                Phase::CreateViews,
+                format!("ALTER VIEW {quoted} SET ({});", set.join(", ")),
+            );
+        }
     }
 
     fn create_view(&mut self, name: &QualifiedName, view: &View) {
@@ -1907,7 +1943,11 @@ impl Planner<'_> {
             statement(definition)
         } else {
             let query = definition.trim_end_matches(';').trim_end();
-            format!("CREATE {} {quoted} AS\n{query};", view_object(view))
+            format!(
+                "CREATE {} {quoted}{} AS\n{query};",
+                view_object(view),
+                view_options(&view.options)
+            )
         };
         self.push(Phase::CreateViews, sql);
         for (index_name, index) in &view.indexes {

@@ -305,6 +305,7 @@ async fn read_relations(
                 CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key, \
                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END \
                     AS view_definition, \
+                CASE WHEN c.relkind = 'v' THEN c.reloptions END AS view_options, \
                 parents.schemas AS parent_schemas, parents.names AS parent_names, \
                 d.description AS comment \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -335,6 +336,7 @@ async fn read_relations(
         let comment: Option<String> = get(&row, "comment")?;
         let relation_kind = if kind == "v" || kind == "m" {
             let definition: Option<String> = get(&row, "view_definition")?;
+            let options: Vec<String> = get::<Option<_>>(&row, "view_options")?.unwrap_or_default();
             schema.views.insert(
                 qualified.clone(),
                 View {
@@ -342,6 +344,7 @@ async fn read_relations(
                     definition: definition.unwrap_or_default(),
                     indexes: BTreeMap::new(),
                     triggers: BTreeMap::new(),
+                    options: view_options(options),
                     comment,
                 },
             );
@@ -390,6 +393,43 @@ async fn read_relations(
         );
     }
     Ok(Relations(relations))
+}
+
+/// A view's `reloptions` as the model holds them. The server stores each option as it was
+/// written (`security_invoker=on`, `security_barrier` alone is `=true`, `check_option=LOCAL`),
+/// so values are spelled one way here: booleans `true`, and `false` left out since it is the
+/// default and means the same as no option; other values lower case. Sorted by key.
+fn view_options(options: Vec<String>) -> Vec<String> {
+    let mut normalized: Vec<String> = options
+        .into_iter()
+        .filter_map(|option| {
+            let (key, value) = option.split_once('=').unwrap_or((option.as_str(), "true"));
+            let key = key.to_ascii_lowercase();
+            let value = value.to_ascii_lowercase();
+            match key.as_str() {
+                "security_invoker" | "security_barrier" => parse_bool(&value)
+                    .map_or(Some(format!("{key}={value}")), |on| {
+                        on.then(|| format!("{key}=true"))
+                    }),
+                _ => Some(format!("{key}={value}")),
+            }
+        })
+        .collect();
+    normalized.sort();
+    normalized
+}
+
+/// PostgreSQL's spellings of a boolean option (`parse_bool`): `true`/`false`, `yes`/`no`,
+/// `on`/`off`, `1`/`0`, and unambiguous prefixes of the words.
+fn parse_bool(value: &str) -> Option<bool> {
+    let prefix_of = |word: &str| !value.is_empty() && word.starts_with(value);
+    match value {
+        "1" | "on" => Some(true),
+        "0" | "off" | "of" => Some(false),
+        _ if prefix_of("true") || prefix_of("yes") => Some(true),
+        _ if prefix_of("false") || prefix_of("no") => Some(false),
+        _ => None,
+    }
 }
 
 /// Columns of every table, in `attnum` order (gaps of dropped columns do not show).
@@ -1042,5 +1082,30 @@ mod tests {
     fn literals_double_their_quotes() {
         assert_eq!(quote_literal("0"), "'0'");
         assert_eq!(quote_literal("(0,'')"), "'(0,'''')'");
+    }
+
+    #[test]
+    fn view_options_are_spelled_one_way() {
+        let options = |raw: &[&str]| view_options(raw.iter().map(|o| o.to_string()).collect());
+        assert_eq!(
+            options(&[
+                "security_invoker=on",
+                "check_option=LOCAL",
+                "security_barrier"
+            ]),
+            [
+                "check_option=local",
+                "security_barrier=true",
+                "security_invoker=true"
+            ]
+        );
+        assert_eq!(
+            options(&["security_invoker=off", "security_barrier=f"]),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            options(&["security_barrier=yes"]),
+            ["security_barrier=true"]
+        );
     }
 }

@@ -644,6 +644,7 @@ impl Ddl {
             definition,
             indexes,
             triggers,
+            options,
             comment,
         } = view;
         let quoted = quote_qualified(name.as_str());
@@ -660,7 +661,10 @@ impl Ddl {
                 .trim_start_matches(['\n', '\r'])
                 .trim_end()
                 .trim_end_matches(';');
-            format!("CREATE {object} {quoted} AS\n{query};")
+            format!(
+                "CREATE {object} {quoted}{} AS\n{query};",
+                view_options(options)
+            )
         };
         block.push('\n');
         for (index_name, index) in indexes {
@@ -747,6 +751,17 @@ pub(super) fn constraint_element(name: &str, definition: &str) -> String {
         definition.to_string()
     } else {
         format!("CONSTRAINT {} {definition}", quote_identifier(name))
+    }
+}
+
+/// ` WITH (key=value, ...)` for a view's options, as `CREATE VIEW` takes them; empty when there
+/// are none. `check_option` goes there too: PostgreSQL takes it as an option as well as in the
+/// `WITH ... CHECK OPTION` clause, and this way one spelling serves `CREATE` and `ALTER`.
+pub(super) fn view_options(options: &[String]) -> String {
+    if options.is_empty() {
+        String::new()
+    } else {
+        format!(" WITH ({})", options.join(", "))
     }
 }
 
@@ -1232,6 +1247,7 @@ pub(super) mod fixtures {
                         comment: None,
                     },
                 )]),
+                options: strings(&["check_option=local", "security_invoker=true"]),
                 comment: Some("Users who are not sad".to_string()),
             },
         );
@@ -1248,6 +1264,7 @@ pub(super) mod fixtures {
                     },
                 )]),
                 triggers: BTreeMap::new(),
+                options: Vec::new(),
                 comment: None,
             },
         );
@@ -1402,6 +1419,7 @@ pub(super) mod fixtures {
                         .to_string(),
                 indexes: BTreeMap::new(),
                 triggers: BTreeMap::new(),
+                options: Vec::new(),
                 comment: None,
             },
         );
@@ -1412,6 +1430,7 @@ pub(super) mod fixtures {
                 definition: "SELECT name FROM authors".to_string(),
                 indexes: BTreeMap::new(),
                 triggers: BTreeMap::new(),
+                options: Vec::new(),
                 comment: None,
             },
         );
@@ -1526,7 +1545,7 @@ COMMENT ON CONSTRAINT users_pkey ON users IS 'It''s the key';
 COMMENT ON INDEX users_lower_email_idx IS 'Case-insensitive logins';
 COMMENT ON TRIGGER users_touch ON users IS 'Keeps updated_at';
 
-CREATE VIEW cheerful_users AS
+CREATE VIEW cheerful_users WITH (check_option=local, security_invoker=true) AS
  SELECT id,
     email
    FROM users

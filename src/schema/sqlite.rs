@@ -332,6 +332,8 @@ impl Catalog {
                         definition: normalize::normalize(object.sql.as_deref().unwrap_or_default()),
                         indexes: BTreeMap::new(),
                         triggers: BTreeMap::new(),
+                        // Options are PostgreSQL's: SQLite's views have none.
+                        options: Vec::new(),
                         comment: None,
                     },
                 );
