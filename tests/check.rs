@@ -307,11 +307,23 @@ fn drift_names_the_attribute_changed_in_place() {
         "ALTER MATERIALIZED VIEW post_counts SET (fillfactor = 50)",
     );
     assert_eq!(storage["ok"], true, "storage is not compared: {storage}");
-    let cases: [(&str, &str, (&str, &str, &str)); 1] = [(
-        "view_security_invoker",
-        "ALTER VIEW active_users SET (security_invoker = on)",
-        ("view", "active_users", "options"),
-    )];
+    let cases: [(&str, &str, (&str, &str, &str)); 3] = [
+        (
+            "view_security_invoker",
+            "ALTER VIEW active_users SET (security_invoker = on)",
+            ("view", "active_users", "options"),
+        ),
+        (
+            "policy_comment",
+            "COMMENT ON POLICY own_posts ON posts IS 'authors only'",
+            ("policy", "posts.own_posts", "comment"),
+        ),
+        (
+            "domain_check_comment",
+            "COMMENT ON CONSTRAINT email_check ON DOMAIN email IS 'has an at sign'",
+            ("type", "email", "check email_check comment"),
+        ),
+    ];
     for (database, alteration, (object, name, attribute)) in cases {
         let report = drifted(&pg, &ws, database, alteration);
         assert_eq!(report["ok"], false, "{database}: {report}");

@@ -493,6 +493,35 @@ CREATE VIEW guarded AS SELECT id FROM items WHERE secret IS NULL;
 CREATE VIEW invoker WITH (security_invoker, check_option = local) AS SELECT id FROM positive;
 "#,
     ),
+    (
+        "policy and domain check comments added, changed and removed",
+        r#"
+CREATE DOMAIN percent AS integer
+    CONSTRAINT at_least_zero CHECK (VALUE >= 0) CONSTRAINT at_most_100 CHECK (VALUE <= 100);
+COMMENT ON CONSTRAINT at_least_zero ON DOMAIN percent IS 'no debt';
+CREATE TABLE items (id int, share percent);
+ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readers ON items FOR SELECT USING (true);
+CREATE POLICY writers ON items FOR INSERT WITH CHECK (id > 0);
+COMMENT ON POLICY writers ON items IS 'real ids';
+"#,
+        r#"
+CREATE DOMAIN percent AS integer
+    CONSTRAINT at_least_zero CHECK (VALUE >= 0) CONSTRAINT at_most_100 CHECK (VALUE < 101);
+COMMENT ON CONSTRAINT at_most_100 ON DOMAIN percent IS 'a whole, at most';
+CREATE DOMAIN grade AS integer CONSTRAINT passing CHECK (VALUE > 3);
+COMMENT ON CONSTRAINT passing ON DOMAIN grade IS 'four and up';
+CREATE TABLE items (id int, share percent);
+ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readers ON items FOR SELECT USING (true);
+COMMENT ON POLICY readers ON items IS 'everyone';
+CREATE POLICY writers ON items FOR INSERT WITH CHECK (id > 1);
+COMMENT ON POLICY writers ON items IS 'real ids';
+CREATE TABLE notes (id int);
+CREATE POLICY mine ON notes USING (id = 1);
+COMMENT ON POLICY mine ON notes IS 'own notes';
+"#,
+    ),
 ];
 
 #[test]

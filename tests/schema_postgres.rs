@@ -262,6 +262,7 @@ fn rich_schema_is_read_in_full() {
                 ("small".to_string(), "CHECK ((VALUE < 1000))".to_string()),
             ]
             .into(),
+            check_comments: Default::default(),
         }
     );
     let UserTypeKind::Domain { collation, .. } = &schema.types[&name("code")].kind else {
@@ -1055,6 +1056,70 @@ CREATE MATERIALIZED VIEW counted WITH (fillfactor = 50) AS SELECT count(*) AS n 
         [
             "~ view checked: options check_option=cascaded → none",
             "~ view plain: options none → security_invoker=true",
+        ]
+    );
+}
+
+/// Comments on policies and on domains' checks are read, rendered as `COMMENT ON POLICY` and
+/// `COMMENT ON CONSTRAINT ... ON DOMAIN`, and a change by hand shows as that comment alone.
+#[test]
+fn policy_and_domain_check_comments_are_read_and_rendered() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("object_comments");
+    pg.execute(
+        &url,
+        r#"
+CREATE SCHEMA app;
+CREATE DOMAIN app.percent AS integer
+    CONSTRAINT at_least_zero CHECK (VALUE >= 0) CONSTRAINT at_most_100 CHECK (VALUE <= 100);
+COMMENT ON CONSTRAINT at_most_100 ON DOMAIN app.percent IS 'a whole, at most';
+CREATE TABLE app.items (id int, share app.percent);
+ALTER TABLE app.items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Readers" ON app.items FOR SELECT USING (true);
+CREATE POLICY writers ON app.items FOR INSERT WITH CHECK (id > 0);
+COMMENT ON POLICY "Readers" ON app.items IS 'everyone''s';
+"#,
+    );
+    let schema = inspect(&url);
+    let UserTypeKind::Domain { check_comments, .. } =
+        &schema.types[&qualified("app", "percent")].kind
+    else {
+        panic!("percent is a domain");
+    };
+    assert_eq!(
+        check_comments,
+        &[("at_most_100".to_string(), "a whole, at most".to_string())].into()
+    );
+    let items = &schema.tables[&qualified("app", "items")];
+    assert_eq!(
+        items.policies["Readers"].comment.as_deref(),
+        Some("everyone's")
+    );
+    assert_eq!(items.policies["writers"].comment, None);
+    let text = render(&schema);
+    for line in [
+        "COMMENT ON CONSTRAINT at_most_100 ON DOMAIN app.percent IS 'a whole, at most';\n",
+        "COMMENT ON POLICY \"Readers\" ON app.items IS 'everyone''s';\n",
+    ] {
+        assert!(text.contains(line), "{line}in:\n{text}");
+    }
+
+    pg.execute(
+        &url,
+        "COMMENT ON CONSTRAINT at_most_100 ON DOMAIN app.percent IS NULL; \
+         COMMENT ON CONSTRAINT at_least_zero ON DOMAIN app.percent IS 'no debt'; \
+         COMMENT ON POLICY writers ON app.items IS 'only real ids';",
+    );
+    let after = inspect(&url);
+    let changes: Vec<String> = diff(&schema, &after).iter().map(|c| c.summary()).collect();
+    assert_eq!(
+        changes,
+        [
+            "~ type app.percent: check at_least_zero comment none → no debt",
+            "~ type app.percent: check at_most_100 comment a whole, at most → none",
+            "~ policy app.items.writers: comment none → only real ids",
         ]
     );
 }

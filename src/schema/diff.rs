@@ -9,9 +9,9 @@
 //! - `schema`: `comment`.
 //! - `extension`: `schema`.
 //! - `type`: `kind` (when an enum became a domain, say: nothing else is compared then);
-//!   enums `labels`; domains `base type`, `collation`, `default`, `not null`, and
-//!   `check <name>` per check constraint; composites `attributes`; ranges `subtype`; then
-//!   `comment`.
+//!   enums `labels`; domains `base type`, `collation`, `default`, `not null`,
+//!   `check <name>` per check constraint, and `check <name> comment` per check both sides
+//!   have; composites `attributes`; ranges `subtype`; then `comment`.
 //! - `sequence`: `type`, `start`, `increment`, `min value`, `max value`, `cache`, `cycle`,
 //!   `owned by`, `comment`.
 //! - `table`: `partition by`, `partition of`, `inherits`, `options`, `row security`,
@@ -23,7 +23,7 @@
 //! - `index`: `unique`, `method`, `keys`, `include`, `nulls not distinct`, `predicate`,
 //!   `comment`.
 //! - `trigger`: `definition`, `enabled`, `comment`.
-//! - `policy`: `command`, `permissive`, `roles`, `using`, `with check`.
+//! - `policy`: `command`, `permissive`, `roles`, `using`, `with check`, `comment`.
 //! - `view` and `materialized view`: `definition`, `options` (plain views' `security_invoker`,
 //!   `security_barrier`, `check_option`; materialized views have none in the model),
 //!   `comment`; then indexes and triggers. A view that became materialized (or the reverse)
@@ -462,6 +462,7 @@ impl Differ {
                     default: before_default,
                     collation: before_collation,
                     checks: before_checks,
+                    check_comments: before_check_comments,
                 },
                 UserTypeKind::Domain {
                     base_type,
@@ -469,6 +470,7 @@ impl Differ {
                     default,
                     collation,
                     checks,
+                    check_comments,
                 },
             ) => {
                 self.altered(OBJECT, name, "base type", before_base_type, base_type);
@@ -482,6 +484,19 @@ impl Differ {
                         Presence::Both(before, after) => (Some(before), Some(after)),
                     };
                     let attribute = format!("check {check}");
+                    self.altered(OBJECT, name, &attribute, &before.cloned(), &after.cloned());
+                }
+                // A comment goes with its check: only a check both sides keep reports one.
+                for (check, presence) in pair_up(before_check_comments, check_comments) {
+                    if !(before_checks.contains_key(check) && checks.contains_key(check)) {
+                        continue;
+                    }
+                    let (before, after) = match presence {
+                        Presence::Removed(before) => (Some(before), None),
+                        Presence::Added(after) => (None, Some(after)),
+                        Presence::Both(before, after) => (Some(before), Some(after)),
+                    };
+                    let attribute = format!("check {check} comment");
                     self.altered(OBJECT, name, &attribute, &before.cloned(), &after.cloned());
                 }
             }
@@ -766,12 +781,14 @@ impl Differ {
             roles,
             using,
             with_check,
+            comment,
         } = to;
         self.altered(OBJECT, name, "command", &from.command, command);
         self.altered(OBJECT, name, "permissive", &from.permissive, permissive);
         self.altered(OBJECT, name, "roles", &from.roles, roles);
         self.altered(OBJECT, name, "using", &from.using, using);
         self.altered(OBJECT, name, "with check", &from.with_check, with_check);
+        self.altered(OBJECT, name, "comment", &from.comment, comment);
     }
 
     /// Two views of the same kind.
@@ -1115,6 +1132,16 @@ mod tests {
         ),
         (
             |s| {
+                if let UserTypeKind::Domain { check_comments, .. } = user_type_kind(s, "email") {
+                    check_comments.insert("email_check".to_string(), "Has an @".to_string());
+                    // The comment of a check one side lacks is not a change of its own.
+                    check_comments.insert("gone".to_string(), "No check".to_string());
+                }
+            },
+            &["~ type email: check email_check comment Has an at sign → Has an @"],
+        ),
+        (
+            |s| {
                 let checks = domain_checks(s);
                 checks.insert(
                     "email_check".to_string(),
@@ -1336,6 +1363,7 @@ mod tests {
                 own.roles = vec!["public".to_string()];
                 own.using = Some("true".to_string());
                 own.with_check = Some("false".to_string());
+                own.comment = None;
             },
             &[
                 "~ policy users.users_own: command ALL → SELECT",
@@ -1343,6 +1371,7 @@ mod tests {
                 "~ policy users.users_own: roles Admins, app_user → public",
                 "~ policy users.users_own: using (email = (current_setting('app.email'::text))::email) → true",
                 "~ policy users.users_own: with check none → false",
+                "~ policy users.users_own: comment Admins see all → none",
             ],
         ),
         (

@@ -121,6 +121,11 @@ pub enum UserTypeKind {
         /// Check constraints by name: definition.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         checks: BTreeMap<String, String>,
+        /// Comments on check constraints (`COMMENT ON CONSTRAINT c ON DOMAIN d`), by the
+        /// check's name; only checks that have one. Apart from `checks` so that a definition
+        /// stays one string and a comment can change without the check being made again.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        check_comments: BTreeMap<String, String>,
     },
     /// Attributes in declaration order: (name, type).
     Composite {
@@ -390,6 +395,8 @@ pub struct Policy {
     pub using: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub with_check: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

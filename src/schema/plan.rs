@@ -34,12 +34,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::model::{
-    Column, Constraint, ConstraintKind, Index, QualifiedName, Routine, RoutineKind, Schema,
+    Column, Constraint, ConstraintKind, Index, Policy, QualifiedName, Routine, RoutineKind, Schema,
     Sequence, Table, Trigger, UserType, UserTypeKind, View,
 };
 use super::render::{
-    Ddl, constraint_element, quote_identifier, quote_literal, quote_qualified, statement,
-    view_options,
+    Ddl, constraint_element, domain_check_target, policy_target, quote_identifier, quote_literal,
+    quote_qualified, statement, view_options,
 };
 use crate::dialect::Dialect;
 
@@ -539,16 +539,25 @@ impl Planner<'_> {
     fn create_type(&mut self, name: &QualifiedName, user_type: &UserType) {
         // The rendered block is the statement, then its comment: keep the statement only, the
         // comment goes with the others.
+        let mut kind = user_type.kind.clone();
+        if let UserTypeKind::Domain { check_comments, .. } = &mut kind {
+            check_comments.clear();
+        }
         let rendered = self.ddl.user_type(
             name,
             &UserType {
-                kind: user_type.kind.clone(),
+                kind,
                 comment: None,
             },
         );
         self.push(Phase::CreateTypes, rendered.trim_end().to_string());
         if user_type.comment.is_some() {
             self.comment(&type_target(name, user_type), &user_type.comment);
+        }
+        if let UserTypeKind::Domain { check_comments, .. } = &user_type.kind {
+            for (check, comment) in check_comments {
+                self.comment(&domain_check_target(name, check), &Some(comment.clone()));
+            }
         }
     }
 
@@ -591,6 +600,7 @@ impl Planner<'_> {
                     default: old_default,
                     collation: old_collation,
                     checks: old_checks,
+                    check_comments: old_check_comments,
                 },
                 UserTypeKind::Domain {
                     base_type,
@@ -598,6 +608,7 @@ impl Planner<'_> {
                     default,
                     collation,
                     checks,
+                    check_comments,
                 },
             ) => {
                 if old_base != base_type || old_collation != collation {
@@ -636,6 +647,7 @@ impl Planner<'_> {
                     }
                 }
                 for (check, definition) in checks {
+                    let comment = check_comments.get(check).cloned();
                     if old_checks.get(check) != Some(definition) {
                         self.push(
                             Phase::CreateTypes,
@@ -644,6 +656,12 @@ impl Planner<'_> {
                                 quote_identifier(check)
                             ),
                         );
+                        // A check made again comes back without its comment.
+                        if comment.is_some() {
+                            self.comment(&domain_check_target(name, check), &comment);
+                        }
+                    } else if old_check_comments.get(check) != comment.as_ref() {
+                        self.comment(&domain_check_target(name, check), &comment);
                     }
                 }
                 true
@@ -1086,6 +1104,9 @@ impl Planner<'_> {
                 Phase::CreatePolicies,
                 self.ddl.policy(name, policy_name, policy),
             );
+            if policy.comment.is_some() {
+                self.comment(&policy_target(name, policy_name), &policy.comment);
+            }
         }
         if table.comment.is_some() {
             self.comment(&format!("TABLE {quoted}"), &table.comment);
@@ -1608,7 +1629,7 @@ impl Planner<'_> {
         self.triggers(name, &old.triggers, &new.triggers, &words);
 
         // Policies: command and permissiveness cannot be altered: drop and create.
-        let policy_uses = |policy: &super::model::Policy| {
+        let policy_uses = |policy: &Policy| {
             words.iter().any(|word| {
                 policy.using.as_deref().is_some_and(|u| mentions(u, word))
                     || policy
@@ -1617,8 +1638,25 @@ impl Planner<'_> {
                         .is_some_and(|c| mentions(c, word))
             })
         };
-        for (policy_name, policy) in &old.policies {
-            if new.policies.get(policy_name) != Some(policy) || policy_uses(policy) {
+        // The comment is changed in place: it alone does not make a policy again.
+        let same_shape = |a: &Policy, b: &Policy| {
+            Policy {
+                comment: None,
+                ..a.clone()
+            } == Policy {
+                comment: None,
+                ..b.clone()
+            }
+        };
+        let remade = |policy_name: &String| match (
+            old.policies.get(policy_name),
+            new.policies.get(policy_name),
+        ) {
+            (Some(before), Some(after)) => !same_shape(before, after) || policy_uses(before),
+            _ => true,
+        };
+        for policy_name in old.policies.keys() {
+            if remade(policy_name) {
                 self.push(
                     Phase::DropPolicies,
                     format!("DROP POLICY {} ON {quoted};", quote_identifier(policy_name)),
@@ -1626,12 +1664,17 @@ impl Planner<'_> {
             }
         }
         for (policy_name, policy) in &new.policies {
-            let old_policy = old.policies.get(policy_name);
-            if old_policy != Some(policy) || old_policy.is_some_and(policy_uses) {
+            if remade(policy_name) {
                 self.push(
                     Phase::CreatePolicies,
                     self.ddl.policy(name, policy_name, policy),
                 );
+                // A policy made again comes back without its comment.
+                if policy.comment.is_some() {
+                    self.comment(&policy_target(name, policy_name), &policy.comment);
+                }
+            } else if old.policies[policy_name].comment != policy.comment {
+                self.comment(&policy_target(name, policy_name), &policy.comment);
             }
         }
         touched

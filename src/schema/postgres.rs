@@ -760,11 +760,14 @@ async fn read_policies(
                                   ELSE pg_get_userbyid(r.role)::text END \
                       FROM unnest(p.polroles) AS r(role)) AS roles, \
                 pg_get_expr(p.polqual, p.polrelid) AS using_expression, \
-                pg_get_expr(p.polwithcheck, p.polrelid) AS check_expression \
+                pg_get_expr(p.polwithcheck, p.polrelid) AS check_expression, \
+                d.description AS comment \
          FROM pg_policy p \
          JOIN pg_class c ON c.oid = p.polrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE {USER_NAMESPACE}"
+         {comment} \
+         WHERE {USER_NAMESPACE}",
+        comment = comment_join("d", "pg_policy", "p.oid", "0"),
     );
     for row in fetch(conn, "policies", sql).await? {
         let Some(table) = relations.table(get(&row, "relation")?, schema) else {
@@ -787,6 +790,7 @@ async fn read_policies(
                 roles,
                 using: get(&row, "using_expression")?,
                 with_check: get(&row, "check_expression")?,
+                comment: get(&row, "comment")?,
             },
         );
     }
@@ -863,6 +867,16 @@ async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> 
                    WHERE dc.contypid = t.oid AND dc.contype = 'c' ORDER BY dc.conname)"
         )
     };
+    // Comments of the checks that have one, in two arrays zipped back together in the same
+    // order (an array of rows would need a composite type).
+    let check_comments = |column: &str| {
+        format!(
+            "ARRAY(SELECT {column} FROM pg_constraint dc \
+                   JOIN pg_description dd ON dd.objoid = dc.oid \
+                        AND dd.classoid = 'pg_constraint'::regclass AND dd.objsubid = 0 \
+                   WHERE dc.contypid = t.oid AND dc.contype = 'c' ORDER BY dc.conname)"
+        )
+    };
     let attributes = |column: &str| {
         format!(
             "ARRAY(SELECT {column} FROM pg_attribute a \
@@ -882,6 +896,8 @@ async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> 
                 CASE WHEN co.oid IS NOT NULL THEN {collation} END AS collation, \
                 CASE WHEN t.typtype = 'd' THEN {check_names} END AS check_names, \
                 CASE WHEN t.typtype = 'd' THEN {check_definitions} END AS check_definitions, \
+                CASE WHEN t.typtype = 'd' THEN {commented_checks} END AS commented_checks, \
+                CASE WHEN t.typtype = 'd' THEN {check_comments} END AS check_comments, \
                 CASE WHEN t.typtype = 'c' THEN {attribute_names} END AS attribute_names, \
                 CASE WHEN t.typtype = 'c' THEN {attribute_types} END AS attribute_types, \
                 (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r \
@@ -900,6 +916,8 @@ async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> 
         collation = sql_name("con.nspname", "co.collname"),
         check_names = domain_checks("dc.conname::text"),
         check_definitions = domain_checks("pg_get_constraintdef(dc.oid)"),
+        commented_checks = check_comments("dc.conname::text"),
+        check_comments = check_comments("dd.description"),
         attribute_names = attributes("a.attname::text"),
         attribute_types = attributes("format_type(a.atttypid, a.atttypmod)"),
         comment = comment_join("d", "pg_type", "t.oid", "0"),
@@ -914,12 +932,17 @@ async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> 
                 let names: Vec<String> = get::<Option<_>>(&row, "check_names")?.unwrap_or_default();
                 let definitions: Vec<String> =
                     get::<Option<_>>(&row, "check_definitions")?.unwrap_or_default();
+                let commented: Vec<String> =
+                    get::<Option<_>>(&row, "commented_checks")?.unwrap_or_default();
+                let comments: Vec<String> =
+                    get::<Option<_>>(&row, "check_comments")?.unwrap_or_default();
                 UserTypeKind::Domain {
                     base_type: get::<Option<String>>(&row, "base_type")?.unwrap_or_default(),
                     not_null: get(&row, "not_null")?,
                     default: get(&row, "default_expression")?,
                     collation: get(&row, "collation")?,
                     checks: names.into_iter().zip(definitions).collect(),
+                    check_comments: commented.into_iter().zip(comments).collect(),
                 }
             }
             "c" => {

@@ -229,6 +229,7 @@ impl Ddl {
                 default,
                 collation,
                 checks,
+                check_comments: _,
             } => {
                 // One clause a line, so that a diff points at the clause that changed.
                 let mut clauses = Vec::new();
@@ -272,6 +273,15 @@ impl Ddl {
             _ => "TYPE",
         };
         push_comment(&mut block, &format!("{target} {quoted}"), comment);
+        if let UserTypeKind::Domain { check_comments, .. } = kind {
+            for (check, check_comment) in check_comments {
+                block.push_str(&format!(
+                    "COMMENT ON {} IS {};\n",
+                    domain_check_target(name, check),
+                    quote_literal(check_comment)
+                ));
+            }
+        }
         block
     }
 
@@ -412,6 +422,13 @@ impl Ddl {
                 quote_identifier(constraint_name)
             );
             push_comment(&mut block, &target, &constraint.comment);
+        }
+        for (policy_name, policy) in policies {
+            push_comment(
+                &mut block,
+                &policy_target(name, policy_name),
+                &policy.comment,
+            );
         }
         self.push_index_and_trigger_comments(&mut block, name, indexes, triggers);
         block
@@ -615,6 +632,7 @@ impl Ddl {
             roles,
             using,
             with_check,
+            comment: _,
         } = policy;
         let mut statement = format!(
             "CREATE POLICY {} ON {}",
@@ -752,6 +770,24 @@ pub(super) fn constraint_element(name: &str, definition: &str) -> String {
     } else {
         format!("CONSTRAINT {} {definition}", quote_identifier(name))
     }
+}
+
+/// `POLICY name ON table`, what `COMMENT ON` and `DROP` name a policy by.
+pub(super) fn policy_target(on: &QualifiedName, name: &str) -> String {
+    format!(
+        "POLICY {} ON {}",
+        quote_identifier(name),
+        quote_qualified(on.as_str())
+    )
+}
+
+/// `CONSTRAINT check ON DOMAIN domain`, what `COMMENT ON` names a domain's check by.
+pub(super) fn domain_check_target(domain: &QualifiedName, check: &str) -> String {
+    format!(
+        "CONSTRAINT {} ON DOMAIN {}",
+        quote_identifier(check),
+        quote_qualified(domain.as_str())
+    )
 }
 
 /// ` WITH (key=value, ...)` for a view's options, as `CREATE VIEW` takes them; empty when there
@@ -969,6 +1005,10 @@ pub(super) mod fixtures {
                         "email_check".to_string(),
                         "CHECK ((VALUE ~~ '%@%'::text))".to_string(),
                     )]),
+                    check_comments: BTreeMap::from([(
+                        "email_check".to_string(),
+                        "Has an at sign".to_string(),
+                    )]),
                 },
                 comment: None,
             },
@@ -1176,6 +1216,7 @@ pub(super) mod fixtures {
                 roles: strings(&["Admins", "app_user"]),
                 using: Some("(email = (current_setting('app.email'::text))::email)".to_string()),
                 with_check: None,
+                comment: Some("Admins see all".to_string()),
             },
         );
         users.policies.insert(
@@ -1186,6 +1227,7 @@ pub(super) mod fixtures {
                 roles: strings(&["public"]),
                 using: None,
                 with_check: Some("mood <> 'sad'::mood".to_string()),
+                comment: None,
             },
         );
         users.comment = Some("People".to_string());
@@ -1458,6 +1500,7 @@ CREATE DOMAIN email AS text
     DEFAULT ''::text
     NOT NULL
     CONSTRAINT email_check CHECK ((VALUE ~~ '%@%'::text));
+COMMENT ON CONSTRAINT email_check ON DOMAIN email IS 'Has an at sign';
 
 CREATE TYPE floatrange AS RANGE (SUBTYPE = double precision);
 
@@ -1542,6 +1585,7 @@ CREATE POLICY users_own ON users FOR ALL TO "Admins", app_user USING (email = (c
 COMMENT ON TABLE users IS 'People';
 COMMENT ON COLUMN users.email IS 'Where we write';
 COMMENT ON CONSTRAINT users_pkey ON users IS 'It''s the key';
+COMMENT ON POLICY users_own ON users IS 'Admins see all';
 COMMENT ON INDEX users_lower_email_idx IS 'Case-insensitive logins';
 COMMENT ON TRIGGER users_touch ON users IS 'Keeps updated_at';
 
