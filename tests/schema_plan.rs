@@ -110,6 +110,9 @@ const IRREVERSIBLE: &[&str] = &[
     // A composite's attribute cannot change type while a column uses it.
     "composite attribute retyped in use (forward)",
     "composite attribute retyped in use (backward)",
+    // Nor its collation.
+    "composite attribute collation changed in use (forward)",
+    "composite attribute collation changed in use (backward)",
 ];
 
 /// Hand-made pairs of PostgreSQL schemas: each object kind added, removed and altered.
@@ -520,6 +523,31 @@ COMMENT ON POLICY writers ON items IS 'real ids';
 CREATE TABLE notes (id int);
 CREATE POLICY mine ON notes USING (id = 1);
 COMMENT ON POLICY mine ON notes IS 'own notes';
+"#,
+    ),
+    (
+        "composite attribute collations added and changed",
+        r#"
+CREATE TYPE label AS (code text, title text);
+CREATE TYPE used AS (code text COLLATE "C");
+CREATE TABLE items (id int, tag used);
+"#,
+        r#"
+CREATE TYPE label AS (code text COLLATE "C", title text);
+CREATE TYPE used AS (code text COLLATE "C", note text COLLATE "POSIX");
+CREATE TYPE fresh AS (name text COLLATE "POSIX");
+CREATE TABLE items (id int, tag used);
+"#,
+    ),
+    (
+        "composite attribute collation changed in use",
+        r#"
+CREATE TYPE used AS (code text COLLATE "C");
+CREATE TABLE items (id int, tag used);
+"#,
+        r#"
+CREATE TYPE used AS (code text COLLATE "POSIX");
+CREATE TABLE items (id int, tag used);
 "#,
     ),
 ];

@@ -275,7 +275,8 @@ fn rich_schema_is_read_in_full() {
             attributes: vec![
                 ("left_value".into(), "integer".into()),
                 ("right_value".into(), "text".into())
-            ]
+            ],
+            collations: Default::default(),
         }
     );
     assert_eq!(
@@ -1122,6 +1123,59 @@ COMMENT ON POLICY "Readers" ON app.items IS 'everyone''s';
             "~ policy app.items.writers: comment none → only real ids",
         ]
     );
+}
+
+/// A composite type's attribute collations are read where they are not the attribute type's
+/// default, rendered in `CREATE TYPE`, and a type made again with another shows.
+#[test]
+fn composite_attribute_collations_are_read_and_rendered() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("composite_collations");
+    pg.execute(
+        &url,
+        r#"
+CREATE TYPE label AS (code text COLLATE "C", title text, note varchar(20) COLLATE "POSIX");
+CREATE DOMAIN sorted AS text COLLATE "C";
+CREATE TYPE tagged AS (tag sorted, plain text COLLATE "default");
+"#,
+    );
+    let schema = inspect(&url);
+    let UserTypeKind::Composite { collations, .. } = &schema.types[&name("label")].kind else {
+        panic!("label is a composite");
+    };
+    assert_eq!(
+        collations,
+        &[
+            ("code".to_string(), "\"C\"".to_string()),
+            ("note".to_string(), "\"POSIX\"".to_string()),
+        ]
+        .into()
+    );
+    let UserTypeKind::Composite { collations, .. } = &schema.types[&name("tagged")].kind else {
+        panic!("tagged is a composite");
+    };
+    assert!(
+        collations.is_empty(),
+        "a domain's own collation and the default are left out: {collations:?}"
+    );
+    let text = render(&schema);
+    assert!(
+        text.contains(
+            "CREATE TYPE label AS (\n    code text COLLATE \"C\",\n    title text,\n    note character varying(20) COLLATE \"POSIX\"\n);\n"
+        ),
+        "{text}"
+    );
+
+    pg.execute(
+        &url,
+        "DROP TYPE label; \
+         CREATE TYPE label AS (code text, title text COLLATE \"C\", note varchar(20) COLLATE \"POSIX\");",
+    );
+    let after = inspect(&url);
+    let changes: Vec<String> = diff(&schema, &after).iter().map(|c| c.summary()).collect();
+    assert_eq!(changes, ["~ type label: attributes changed"]);
 }
 
 /// crates.io's history applied by the tool to two databases gives the same model.

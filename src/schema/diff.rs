@@ -11,7 +11,8 @@
 //! - `type`: `kind` (when an enum became a domain, say: nothing else is compared then);
 //!   enums `labels`; domains `base type`, `collation`, `default`, `not null`,
 //!   `check <name>` per check constraint, and `check <name> comment` per check both sides
-//!   have; composites `attributes`; ranges `subtype`; then `comment`.
+//!   have; composites `attributes` (each with its collation when not the default); ranges
+//!   `subtype`; then `comment`.
 //! - `sequence`: `type`, `start`, `increment`, `min value`, `max value`, `cache`, `cycle`,
 //!   `owned by`, `comment`.
 //! - `table`: `partition by`, `partition of`, `inherits`, `options`, `row security`,
@@ -501,23 +502,38 @@ impl Differ {
                 }
             }
             (
-                UserTypeKind::Composite { attributes: before },
-                UserTypeKind::Composite { attributes: after },
+                UserTypeKind::Composite {
+                    attributes: before,
+                    collations: before_collations,
+                },
+                UserTypeKind::Composite {
+                    attributes: after,
+                    collations,
+                },
             ) => {
-                if before != after {
-                    let shown = |attributes: &[(String, String)]| {
+                // A collation is part of its attribute: shown with it, as `CREATE TYPE` has it.
+                if before != after || before_collations != collations {
+                    let shown = |attributes: &[(String, String)],
+                                 collations: &BTreeMap<String, String>,
+                                 ddl: Ddl| {
                         attributes
                             .iter()
-                            .map(|(attribute, data_type)| format!("{attribute} {data_type}"))
+                            .map(|(attribute, data_type)| match collations.get(attribute) {
+                                Some(collation) => {
+                                    format!("{attribute} {data_type} {}", ddl.collate(collation))
+                                }
+                                None => format!("{attribute} {data_type}"),
+                            })
                             .collect::<Vec<_>>()
                             .join(", ")
                     };
+                    let (from_ddl, to_ddl) = (self.from_ddl, self.to_ddl);
                     self.push_altered(
                         OBJECT,
                         name,
                         "attributes",
-                        Some(shown(before)),
-                        Some(shown(after)),
+                        Some(shown(before, before_collations, from_ddl)),
+                        Some(shown(after, collations, to_ddl)),
                     );
                 }
             }
@@ -1159,12 +1175,22 @@ mod tests {
         ),
         (
             |s| {
-                if let UserTypeKind::Composite { attributes } = user_type_kind(s, "address") {
+                if let UserTypeKind::Composite { attributes, .. } = user_type_kind(s, "address") {
                     attributes[1].1 = "text".to_string();
                 }
             },
             &[
-                "~ type address: attributes street text, city character varying(80) → street text, city text",
+                "~ type address: attributes street text, city character varying(80) COLLATE \"C\" → street text, city text COLLATE \"C\"",
+            ],
+        ),
+        (
+            |s| {
+                if let UserTypeKind::Composite { collations, .. } = user_type_kind(s, "address") {
+                    collations.clear();
+                }
+            },
+            &[
+                "~ type address: attributes street text, city character varying(80) COLLATE \"C\" → street text, city character varying(80)",
             ],
         ),
         (

@@ -130,6 +130,11 @@ pub enum UserTypeKind {
     /// Attributes in declaration order: (name, type).
     Composite {
         attributes: Vec<(String, String)>,
+        /// Attributes' collations by attribute name, only where it differs from the type's
+        /// default collation (as for columns). Apart from `attributes` so that a type without
+        /// any keeps its stored form.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        collations: BTreeMap<String, String>,
     },
     Range {
         subtype: String,

@@ -667,8 +667,14 @@ impl Planner<'_> {
                 true
             }
             (
-                UserTypeKind::Composite { attributes: before },
-                UserTypeKind::Composite { attributes: after },
+                UserTypeKind::Composite {
+                    attributes: before,
+                    collations: before_collations,
+                },
+                UserTypeKind::Composite {
+                    attributes: after,
+                    collations,
+                },
             ) => {
                 // ADD ATTRIBUTE appends: the kept attributes must come first, in their order.
                 let has = |list: &[(String, String)], n: &str| list.iter().any(|(a, _)| a == n);
@@ -685,10 +691,13 @@ impl Planner<'_> {
                 let prefix_ok = after[..kept_after.len()]
                     .iter()
                     .all(|(n, _)| has(before, n));
-                // An attribute's type cannot change while a column uses the type.
-                let retyped = after
-                    .iter()
-                    .any(|(n, t)| before.iter().any(|(m, old_type)| m == n && old_type != t));
+                // An attribute's type or collation cannot change while a column uses the type:
+                // not done in place, the type is made again when unused (or it is reported).
+                let retyped = after.iter().any(|(n, t)| {
+                    before.iter().any(|(m, old_type)| {
+                        m == n && (old_type != t || before_collations.get(m) != collations.get(n))
+                    })
+                });
                 if kept_after != kept_before || !prefix_ok || retyped {
                     return false;
                 }
@@ -707,8 +716,12 @@ impl Planner<'_> {
                         None => self.push(
                             Phase::CreateTypes,
                             format!(
-                                "ALTER TYPE {quoted} ADD ATTRIBUTE {} {data_type};",
-                                quote_identifier(attribute)
+                                "ALTER TYPE {quoted} ADD ATTRIBUTE {};",
+                                self.ddl.composite_attribute(
+                                    attribute,
+                                    data_type,
+                                    collations.get(attribute)
+                                )
                             ),
                         ),
                     }
@@ -739,7 +752,7 @@ impl Planner<'_> {
                 && to.types.contains_key(other)
                 && match &user_type.kind {
                     UserTypeKind::Domain { base_type, .. } => uses(base_type),
-                    UserTypeKind::Composite { attributes } => {
+                    UserTypeKind::Composite { attributes, .. } => {
                         attributes.iter().any(|(_, t)| uses(t))
                     }
                     UserTypeKind::Range { subtype } => uses(subtype),
@@ -2443,9 +2456,17 @@ fn type_change(old: &UserType, new: &UserType) -> String {
             format!("enum ({})", labels.join(", "))
         }
         UserTypeKind::Domain { base_type, .. } => format!("domain over {base_type}"),
-        UserTypeKind::Composite { attributes } => {
-            let attributes: Vec<String> =
-                attributes.iter().map(|(n, t)| format!("{n} {t}")).collect();
+        UserTypeKind::Composite {
+            attributes,
+            collations,
+        } => {
+            let attributes: Vec<String> = attributes
+                .iter()
+                .map(|(n, t)| match collations.get(n) {
+                    Some(collation) => format!("{n} {t} COLLATE {collation}"),
+                    None => format!("{n} {t}"),
+                })
+                .collect();
             format!("composite ({})", attributes.join(", "))
         }
         UserTypeKind::Range { subtype } => format!("range of {subtype}"),
@@ -2718,6 +2739,7 @@ mod tests {
                 ("street".into(), "text".into()),
                 ("city".into(), "text".into()),
             ],
+            collations: BTreeMap::new(),
         };
         let plan = plan(&from, &to);
         assert!(plan.statements.is_empty(), "{:#?}", plan.statements);

@@ -884,6 +884,19 @@ async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> 
                    ORDER BY a.attnum)"
         )
     };
+    // Attributes whose collation is not their type's default, and that collation, in two
+    // arrays zipped back together (as for columns: the type's own collation is left out).
+    let attribute_collations = |column: &str| {
+        format!(
+            "ARRAY(SELECT {column} FROM pg_attribute a \
+                   JOIN pg_type aty ON aty.oid = a.atttypid \
+                   JOIN pg_collation ac ON ac.oid = a.attcollation \
+                   JOIN pg_namespace acn ON acn.oid = ac.collnamespace \
+                   WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped \
+                     AND a.attcollation <> aty.typcollation \
+                   ORDER BY a.attnum)"
+        )
+    };
     let sql = format!(
         "SELECT n.nspname::text AS schema, t.typname::text AS name, t.typtype::text AS kind, \
                 CASE WHEN t.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e \
@@ -900,6 +913,10 @@ async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> 
                 CASE WHEN t.typtype = 'd' THEN {check_comments} END AS check_comments, \
                 CASE WHEN t.typtype = 'c' THEN {attribute_names} END AS attribute_names, \
                 CASE WHEN t.typtype = 'c' THEN {attribute_types} END AS attribute_types, \
+                CASE WHEN t.typtype = 'c' THEN {collated_attributes} END \
+                    AS collated_attributes, \
+                CASE WHEN t.typtype = 'c' THEN {attribute_collations} END \
+                    AS attribute_collations, \
                 (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r \
                   WHERE r.rngtypid = t.oid) AS range_subtype, \
                 d.description AS comment \
@@ -920,6 +937,8 @@ async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> 
         check_comments = check_comments("dd.description"),
         attribute_names = attributes("a.attname::text"),
         attribute_types = attributes("format_type(a.atttypid, a.atttypmod)"),
+        collated_attributes = attribute_collations("a.attname::text"),
+        attribute_collations = attribute_collations(&sql_name("acn.nspname", "ac.collname")),
         comment = comment_join("d", "pg_type", "t.oid", "0"),
         not_member = not_extension_member("pg_type", "t.oid"),
     );
@@ -950,8 +969,13 @@ async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> 
                     get::<Option<_>>(&row, "attribute_names")?.unwrap_or_default();
                 let types: Vec<String> =
                     get::<Option<_>>(&row, "attribute_types")?.unwrap_or_default();
+                let collated: Vec<String> =
+                    get::<Option<_>>(&row, "collated_attributes")?.unwrap_or_default();
+                let collations: Vec<String> =
+                    get::<Option<_>>(&row, "attribute_collations")?.unwrap_or_default();
                 UserTypeKind::Composite {
                     attributes: names.into_iter().zip(types).collect(),
+                    collations: collated.into_iter().zip(collations).collect(),
                 }
             }
             _ => UserTypeKind::Range {

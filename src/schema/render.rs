@@ -255,11 +255,14 @@ impl Ddl {
                 }
                 statement + ";\n"
             }
-            UserTypeKind::Composite { attributes } => {
+            UserTypeKind::Composite {
+                attributes,
+                collations,
+            } => {
                 let attributes: Vec<String> = attributes
                     .iter()
                     .map(|(attribute, data_type)| {
-                        format!("{} {data_type}", quote_identifier(attribute))
+                        self.composite_attribute(attribute, data_type, collations.get(attribute))
                     })
                     .collect();
                 format!("CREATE TYPE {quoted} AS {};\n", element_list(&attributes))
@@ -743,6 +746,22 @@ impl Ddl {
         }
     }
 
+    /// A composite type's attribute as `CREATE TYPE` and `ADD ATTRIBUTE` take it:
+    /// `name type [COLLATE collation]`.
+    pub(super) fn composite_attribute(
+        &self,
+        attribute: &str,
+        data_type: &str,
+        collation: Option<&String>,
+    ) -> String {
+        let mut text = format!("{} {data_type}", quote_identifier(attribute));
+        if let Some(collation) = collation {
+            text.push(' ');
+            text.push_str(&self.collate(collation));
+        }
+        text
+    }
+
     /// `COLLATE name`. PostgreSQL's collation names are case-sensitive (`"C"`, `"en_US"`) and
     /// quoted unless bare lower case; SQLite's are not (`NOCASE`), and stay as they are.
     /// A name already quoted or qualified, or a whole `COLLATE ...` clause, is kept.
@@ -1021,6 +1040,7 @@ pub(super) mod fixtures {
                         ("street".to_string(), "text".to_string()),
                         ("city".to_string(), "character varying(80)".to_string()),
                     ],
+                    collations: BTreeMap::from([("city".to_string(), "C".to_string())]),
                 },
                 comment: None,
             },
@@ -1492,7 +1512,7 @@ CREATE EXTENSION pg_trgm WITH SCHEMA public;
 
 CREATE TYPE address AS (
     street text,
-    city character varying(80)
+    city character varying(80) COLLATE "C"
 );
 
 CREATE DOMAIN email AS text
