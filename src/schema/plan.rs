@@ -537,8 +537,8 @@ impl Planner<'_> {
     }
 
     fn create_type(&mut self, name: &QualifiedName, user_type: &UserType) {
-        // The rendered block is the statement, then its comment: keep the statement only, the
-        // comment goes with the others.
+        // The rendered block is the statement, then its comments (the type's, a domain's
+        // checks'): keep the statement only, the comments go with the others.
         let mut kind = user_type.kind.clone();
         if let UserTypeKind::Domain { check_comments, .. } = &mut kind {
             check_comments.clear();
