@@ -230,6 +230,26 @@ fn referenced_table(definition: &str) -> Option<String> {
     Some(name)
 }
 
+/// The referenced columns of a foreign key definition: `[id]` in
+/// `FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE`; `None` when the definition
+/// names none (the primary key is meant) or they cannot be read plainly.
+fn referenced_columns(definition: &str) -> Option<Vec<String>> {
+    let upper = definition.to_ascii_uppercase();
+    let at = upper.find("REFERENCES ")? + "REFERENCES ".len();
+    let rest = definition[at..].trim_start();
+    let open = rest.find('(')?;
+    // A space before the `(` means it starts the actions, not a column list.
+    if rest[..open].contains(' ') {
+        return None;
+    }
+    let list = &rest[open + 1..open + rest[open..].find(')')?];
+    if list.contains('"') {
+        // A quoted name may hold `,` or `)`: not worth parsing; every column counts.
+        return None;
+    }
+    Some(list.split(',').map(|c| c.trim().to_string()).collect())
+}
+
 /// Whether a new table's constraint is added with `ALTER TABLE` rather than written in its
 /// `CREATE TABLE`: foreign keys (once every table exists), and `NOT VALID` ones (which
 /// `CREATE TABLE` takes but marks valid).
@@ -1240,17 +1260,20 @@ impl Planner<'_> {
     }
 
     /// Foreign keys both schemas have, unchanged, that must still be dropped and added again
-    /// because the key they reference, or the columns on either side, change: the server
-    /// refuses to drop a key a foreign key depends on. (table, constraint name).
+    /// because the key they reference, or a column of theirs on either side, changes: the
+    /// server refuses to drop a key a foreign key depends on, or a column one uses. Only those:
+    /// adding a foreign key back validates every row under a lock, which a production table
+    /// should not pay for a column the key does not use. (table, constraint name).
     fn foreign_keys_to_rebuild(&self) -> BTreeSet<(QualifiedName, String)> {
         let (from, to) = (self.from, self.to);
-        // Tables whose keys or key columns change.
-        let mut shaken: BTreeSet<String> = BTreeSet::new();
+        // Tables whose keys change, and the columns (per table) dropped, retyped or recreated.
+        let mut keys_change: BTreeSet<&str> = BTreeSet::new();
+        let mut changed_columns: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for (name, old) in &from.tables {
             let Some(new) = to.tables.get(name) else {
                 continue;
             };
-            let keys_change = old.constraints.iter().any(|(n, c)| {
+            let keys_changed = old.constraints.iter().any(|(n, c)| {
                 matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
                     && new.constraints.get(n).map(|k| &k.definition) != Some(&c.definition)
             }) || old.indexes.iter().any(|(n, index)| {
@@ -1258,15 +1281,34 @@ impl Planner<'_> {
                 index.unique
                     && index.predicate.is_none()
                     && new.indexes.get(n).map(index_shape) != Some(index_shape(index))
-            }) || old.columns.iter().any(|column| {
-                new.column(&column.name).is_none_or(|after| {
-                    after.data_type != column.data_type || after.generated != column.generated
-                })
             });
-            if keys_change {
-                shaken.insert(name.as_str().to_string());
+            if keys_changed {
+                keys_change.insert(name.as_str());
+            }
+            let changed: BTreeSet<&str> = old
+                .columns
+                .iter()
+                .filter(|column| {
+                    new.column(&column.name).is_none_or(|after| {
+                        after.data_type != column.data_type || after.generated != column.generated
+                    })
+                })
+                .map(|column| column.name.as_str())
+                .collect();
+            if !changed.is_empty() {
+                changed_columns.insert(name.as_str(), changed);
             }
         }
+        // Whether any of `columns` of `table` changes; `None` (columns not known) counts as
+        // any column of the table.
+        let touches = |table: &str, columns: Option<&[String]>| {
+            changed_columns
+                .get(table)
+                .is_some_and(|changed| match columns {
+                    Some(columns) => columns.iter().any(|c| changed.contains(c.as_str())),
+                    None => true,
+                })
+        };
         let mut rebuild = BTreeSet::new();
         for (name, old) in &from.tables {
             let Some(new) = to.tables.get(name) else {
@@ -1279,7 +1321,12 @@ impl Planner<'_> {
                     continue;
                 }
                 let referenced = referenced_table(&constraint.definition).unwrap_or_default();
-                if shaken.contains(&referenced) || shaken.contains(name.as_str()) {
+                let own_columns = (!constraint.columns.is_empty()).then_some(&constraint.columns);
+                let referenced_columns = referenced_columns(&constraint.definition);
+                if keys_change.contains(referenced.as_str())
+                    || touches(name.as_str(), own_columns.map(Vec::as_slice))
+                    || touches(&referenced, referenced_columns.as_deref())
+                {
                     rebuild.insert((name.clone(), constraint_name.clone()));
                 }
             }
@@ -2852,6 +2899,34 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_key_is_rebuilt_only_for_its_own_columns() {
+        let from = fixtures::postgres();
+        let retype = |column_name: &str, data_type: &str| {
+            let mut to = from.clone();
+            let crates = table(&mut to, "crates");
+            let column = crates
+                .columns
+                .iter_mut()
+                .find(|c| c.name == column_name)
+                .expect("column");
+            column.data_type = data_type.to_string();
+            plan(&from, &to).statements
+        };
+        let drop_fk = "ALTER TABLE users DROP CONSTRAINT users_crate_id_fkey;";
+        // Another column of the referenced table: the key stays, so does the foreign key.
+        let other = retype("deleted_at", "timestamp without time zone");
+        assert!(!other.iter().any(|s| s == drop_fk), "{other:#?}");
+        // The referenced column itself: dropped before, added after.
+        let key = retype("id", "bigint");
+        assert!(key.iter().any(|s| s == drop_fk), "{key:#?}");
+        assert!(
+            key.iter()
+                .any(|s| s.starts_with("ALTER TABLE users ADD CONSTRAINT users_crate_id_fkey")),
+            "{key:#?}"
+        );
+    }
+
+    #[test]
     fn routines_are_replaced_unless_their_result_changes() {
         let from = fixtures::postgres();
         let mut to = from.clone();
@@ -3087,6 +3162,30 @@ mod tests {
         assert!(!mentions("FROM old_users", "users"));
         assert!(mentions("touch()", "touch"));
         assert!(!mentions("anything", ""));
+    }
+
+    #[test]
+    fn foreign_key_referenced_columns() {
+        assert_eq!(
+            referenced_columns("FOREIGN KEY (a, b) REFERENCES crates(id, x) ON DELETE CASCADE"),
+            Some(vec!["id".to_string(), "x".to_string()])
+        );
+        assert_eq!(
+            referenced_columns("FOREIGN KEY (a) REFERENCES crates"),
+            None
+        );
+        assert_eq!(
+            referenced_columns("FOREIGN KEY (a) REFERENCES app.\"Users\"(id)"),
+            Some(vec!["id".to_string()])
+        );
+        assert_eq!(
+            referenced_columns("FOREIGN KEY (a) REFERENCES t(\"a,b\")"),
+            None
+        );
+        assert_eq!(
+            referenced_columns("FOREIGN KEY (a, b) REFERENCES t ON DELETE SET NULL (a)"),
+            None
+        );
     }
 
     #[test]
