@@ -39,7 +39,8 @@ use super::model::{
 };
 use super::render::{
     Ddl, constraint_element, domain_check_target, policy_target, quote_identifier, quote_literal,
-    quote_qualified, statement, view_options,
+    quote_qualified, sibling_name, statement, trigger_target, type_target, view_keyword,
+    view_options,
 };
 use crate::dialect::Dialect;
 
@@ -195,15 +196,6 @@ fn object_part(name: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(_, object)| object)
 }
 
-/// The schema-qualified, quoted name of an index (or other object that lives in its table's
-/// schema) called `name` on the table `on`.
-fn sibling_name(on: &QualifiedName, name: &str) -> String {
-    match on.as_str().split_once('.') {
-        Some((schema, _)) => format!("{}.{}", quote_identifier(schema), quote_identifier(name)),
-        None => quote_identifier(name).into_owned(),
-    }
-}
-
 /// `comment` as the value of `COMMENT ON ... IS`.
 fn comment_value(comment: &Option<String>) -> String {
     comment
@@ -219,12 +211,17 @@ fn routine_signature(signature: &str) -> String {
     }
 }
 
+/// What follows `REFERENCES` in a foreign key definition: `crates(id) ON DELETE CASCADE`.
+fn references_clause(definition: &str) -> Option<&str> {
+    // Upper-casing ASCII keeps byte offsets, so the position holds in `definition` too.
+    let at = definition.to_ascii_uppercase().find("REFERENCES ")? + "REFERENCES ".len();
+    Some(definition[at..].trim_start())
+}
+
 /// The referenced table of a foreign key definition: `crates` in
 /// `FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE`.
 fn referenced_table(definition: &str) -> Option<String> {
-    let upper = definition.to_ascii_uppercase();
-    let at = upper.find("REFERENCES ")? + "REFERENCES ".len();
-    let rest = definition[at..].trim_start();
+    let rest = references_clause(definition)?;
     let end = rest.find(['(', ' ']).unwrap_or(rest.len());
     let name = rest[..end].replace('"', "");
     Some(name)
@@ -234,9 +231,7 @@ fn referenced_table(definition: &str) -> Option<String> {
 /// `FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE`; `None` when the definition
 /// names none (the primary key is meant) or they cannot be read plainly.
 fn referenced_columns(definition: &str) -> Option<Vec<String>> {
-    let upper = definition.to_ascii_uppercase();
-    let at = upper.find("REFERENCES ")? + "REFERENCES ".len();
-    let rest = definition[at..].trim_start();
+    let rest = references_clause(definition)?;
     let open = rest.find('(')?;
     // A space before the `(` means it starts the actions, not a column list.
     if rest[..open].contains(' ') {
@@ -1248,14 +1243,7 @@ impl Planner<'_> {
             self.push(Phase::CreateTriggers, line);
         }
         if trigger.comment.is_some() {
-            self.comment(
-                &format!(
-                    "TRIGGER {} ON {}",
-                    quote_identifier(name),
-                    quote_qualified(on.as_str())
-                ),
-                &trigger.comment,
-            );
+            self.comment(&trigger_target(on, name), &trigger.comment);
         }
     }
 
@@ -1779,10 +1767,7 @@ impl Planner<'_> {
                         );
                     }
                     if after.comment != trigger.comment {
-                        self.comment(
-                            &format!("TRIGGER {} ON {quoted}", quote_identifier(trigger_name)),
-                            &after.comment,
-                        );
+                        self.comment(&trigger_target(on, trigger_name), &after.comment);
                     }
                 }
                 _ => {
@@ -1803,11 +1788,7 @@ impl Planner<'_> {
     fn drop_trigger(&mut self, on: &QualifiedName, name: &str) {
         let sql = match self.to.dialect {
             Dialect::Sqlite => format!("DROP TRIGGER {};", quote_identifier(name)),
-            _ => format!(
-                "DROP TRIGGER {} ON {};",
-                quote_identifier(name),
-                quote_qualified(on.as_str())
-            ),
+            _ => format!("DROP {};", trigger_target(on, name)),
         };
         self.push(Phase::DropTriggers, sql);
     }
@@ -1947,7 +1928,7 @@ impl Planner<'_> {
                 Phase::DropViews,
                 format!(
                     "DROP {} {};",
-                    view_object(view),
+                    view_keyword(view),
                     quote_qualified(name.as_str())
                 ),
             );
@@ -1993,7 +1974,7 @@ impl Planner<'_> {
             self.triggers(name, &view.triggers, &after.triggers, &BTreeSet::new());
             if view.comment != after.comment {
                 self.comment(
-                    &format!("{} {}", view_object(after), quote_qualified(name.as_str())),
+                    &format!("{} {}", view_keyword(after), quote_qualified(name.as_str())),
                     &after.comment,
                 );
             }
@@ -2048,7 +2029,7 @@ impl Planner<'_> {
             let query = definition.trim_end_matches(';').trim_end();
             format!(
                 "CREATE {} {quoted}{} AS\n{query};",
-                view_object(view),
+                view_keyword(view),
                 view_options(&view.options)
             )
         };
@@ -2070,7 +2051,7 @@ impl Planner<'_> {
             self.create_trigger(name, trigger_name, trigger);
         }
         if view.comment.is_some() {
-            self.comment(&format!("{} {quoted}", view_object(view)), &view.comment);
+            self.comment(&format!("{} {quoted}", view_keyword(view)), &view.comment);
         }
     }
 
@@ -2480,22 +2461,6 @@ fn dependency_order<'v>(
     ordered
 }
 
-fn view_object(view: &View) -> &'static str {
-    if view.materialized {
-        "MATERIALIZED VIEW"
-    } else {
-        "VIEW"
-    }
-}
-
-fn type_target(name: &QualifiedName, user_type: &UserType) -> String {
-    let object = match user_type.kind {
-        UserTypeKind::Domain { .. } => "DOMAIN",
-        _ => "TYPE",
-    };
-    format!("{object} {}", quote_qualified(name.as_str()))
-}
-
 fn type_change(old: &UserType, new: &UserType) -> String {
     let describe = |t: &UserType| match &t.kind {
         UserTypeKind::Enum { labels } => {
@@ -2539,11 +2504,7 @@ fn is_atomic(routine: &Routine) -> bool {
 }
 
 fn drop_routine(signature: &str, routine: &Routine) -> String {
-    format!(
-        "DROP {} {};",
-        routine.kind.as_str().to_ascii_uppercase(),
-        routine_signature(signature)
-    )
+    format!("DROP {};", routine_target(signature, routine))
 }
 
 /// [`Ddl::trigger`]'s text: the statement, then an `ALTER TABLE ... TRIGGER` line when the

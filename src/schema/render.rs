@@ -271,11 +271,7 @@ impl Ddl {
                 format!("CREATE TYPE {quoted} AS RANGE (SUBTYPE = {subtype});\n")
             }
         };
-        let target = match kind {
-            UserTypeKind::Domain { .. } => "DOMAIN",
-            _ => "TYPE",
-        };
-        push_comment(&mut block, &format!("{target} {quoted}"), comment);
+        push_comment(&mut block, &type_target(name, user_type), comment);
         if let UserTypeKind::Domain { check_comments, .. } = kind {
             for (check, check_comment) in check_comments {
                 block.push_str(&format!(
@@ -661,7 +657,7 @@ impl Ddl {
     /// A view's whole block: its statement, indexes, triggers and comment.
     pub(super) fn view(&self, name: &QualifiedName, view: &View) -> String {
         let View {
-            materialized,
+            materialized: _,
             definition,
             indexes,
             triggers,
@@ -669,11 +665,7 @@ impl Ddl {
             comment,
         } = view;
         let quoted = quote_qualified(name.as_str());
-        let object = if *materialized {
-            "MATERIALIZED VIEW"
-        } else {
-            "VIEW"
-        };
+        let object = view_keyword(view);
         // SQLite keeps the whole `CREATE VIEW` statement; PostgreSQL deparses only the query.
         let mut block = if starts_with_keyword(definition.trim_start(), "CREATE") {
             statement(definition)
@@ -724,25 +716,12 @@ impl Ddl {
         triggers: &BTreeMap<String, Trigger>,
     ) {
         // An index lives in its table's schema, so it is named with that schema.
-        let schema = on.as_str().split_once('.').map(|(schema, _)| schema);
         for (index_name, index) in indexes {
-            let index_name = match schema {
-                Some(schema) => format!(
-                    "{}.{}",
-                    quote_identifier(schema),
-                    quote_identifier(index_name)
-                ),
-                None => quote_identifier(index_name).into_owned(),
-            };
-            push_comment(block, &format!("INDEX {index_name}"), &index.comment);
+            let target = format!("INDEX {}", sibling_name(on, index_name));
+            push_comment(block, &target, &index.comment);
         }
         for (trigger_name, trigger) in triggers {
-            let target = format!(
-                "TRIGGER {} ON {}",
-                quote_identifier(trigger_name),
-                quote_qualified(on.as_str())
-            );
-            push_comment(block, &target, &trigger.comment);
+            push_comment(block, &trigger_target(on, trigger_name), &trigger.comment);
         }
     }
 
@@ -807,6 +786,42 @@ pub(super) fn domain_check_target(domain: &QualifiedName, check: &str) -> String
         quote_identifier(check),
         quote_qualified(domain.as_str())
     )
+}
+
+/// `TRIGGER name ON table`, what `COMMENT ON` and `DROP` name a trigger by.
+pub(super) fn trigger_target(on: &QualifiedName, name: &str) -> String {
+    format!(
+        "TRIGGER {} ON {}",
+        quote_identifier(name),
+        quote_qualified(on.as_str())
+    )
+}
+
+/// The schema-qualified, quoted name of an index (or another object that lives in its
+/// table's schema) called `name` on the table `on`.
+pub(super) fn sibling_name(on: &QualifiedName, name: &str) -> String {
+    match on.as_str().split_once('.') {
+        Some((schema, _)) => format!("{}.{}", quote_identifier(schema), quote_identifier(name)),
+        None => quote_identifier(name).into_owned(),
+    }
+}
+
+/// `TYPE name` or `DOMAIN name`, what `COMMENT ON` and `DROP` name a type by.
+pub(super) fn type_target(name: &QualifiedName, user_type: &UserType) -> String {
+    let object = match user_type.kind {
+        UserTypeKind::Domain { .. } => "DOMAIN",
+        _ => "TYPE",
+    };
+    format!("{object} {}", quote_qualified(name.as_str()))
+}
+
+/// `VIEW` or `MATERIALIZED VIEW`, as statements name the kind of view.
+pub(super) fn view_keyword(view: &View) -> &'static str {
+    if view.materialized {
+        "MATERIALIZED VIEW"
+    } else {
+        "VIEW"
+    }
 }
 
 /// ` WITH (key=value, ...)` for a view's options, as `CREATE VIEW` takes them; empty when there
