@@ -118,6 +118,26 @@ fn parse_dialect(text: &str) -> std::result::Result<Dialect, String> {
     text.parse()
 }
 
+/// The longest duration a `SECS` flag (`--wait`, `--lock-timeout`, `--connect-timeout`)
+/// takes: a week. Far beyond any sensible wait, and small enough that every deadline fits
+/// an `Instant`, PostgreSQL's `lock_timeout` (milliseconds in an `int`) and SQLite's busy
+/// timeout (the same), so no value can overflow anywhere below.
+pub const MAX_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// Parses a `SECS` flag: a whole number of seconds from 0 to [`MAX_SECS`].
+pub fn parse_secs(text: &str) -> std::result::Result<u64, String> {
+    let secs: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number of seconds, e.g. 30".to_string())?;
+    if secs > MAX_SECS {
+        return Err(format!(
+            "at most {MAX_SECS} seconds (7 days) can be given"
+        ));
+    }
+    Ok(secs)
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     List(list::ListArgs),
