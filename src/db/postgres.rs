@@ -489,7 +489,8 @@ async fn connect_within(
 /// A failed connection attempt in plain words, with a hint that fits what happened.
 fn connect_failure(err: &sqlx::Error) -> ConnectFailure {
     match err {
-        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => ConnectFailure {
+        // At end-of-file sqlx reads the SSLRequest's one-byte answer as 0x00.
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) if is_hang_up(err) => ConnectFailure {
             reason: "the server closed the connection without answering".to_string(),
             retryable: true,
             hint: Some(
@@ -508,6 +509,20 @@ fn connect_failure(err: &sqlx::Error) -> ConnectFailure {
             reason: driver_reason(err),
             hint: None,
         },
+    }
+}
+
+/// Whether the server closed the connection without a word (sqlx: "expected to read 5 bytes,
+/// got 0 bytes at EOF", "unexpected response from SSLRequest: 0x00", or a reset when it
+/// closed before reading what was sent).
+fn is_hang_up(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+        ),
+        sqlx::Error::Protocol(text) => text.contains("SSLRequest: 0x00"),
+        _ => false,
     }
 }
 
