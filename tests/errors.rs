@@ -330,7 +330,11 @@ fn unreadable_migration_subdirectory() {
     set_mode(&migration, 0o755);
     assert_eq!(json.error_code(), "unreadable-directory", "{}", json.stdout);
     assert_eq!(outcome.code, 2, "{}", outcome.snapshot());
-    assert!(outcome.stderr.contains("permission denied"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("permission denied"),
+        "{}",
+        outcome.stderr
+    );
     insta::assert_snapshot!("unreadable_migration_subdirectory", outcome.snapshot());
 }
 

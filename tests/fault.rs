@@ -48,12 +48,7 @@ struct Corpus<'a> {
 
 impl Corpus<'_> {
     fn run(&self, args: &[&str]) -> Outcome {
-        let mut all = vec![
-            "--dir",
-            self.dir.to_str().unwrap(),
-            "--dialect",
-            "postgres",
-        ];
+        let mut all = vec!["--dir", self.dir.to_str().unwrap(), "--dialect", "postgres"];
         all.extend_from_slice(args);
         let outcome = self.ws.run(&all);
         assert!(
@@ -111,7 +106,10 @@ fn wait_for_orphans(pg: &Pg, admin: &str, database: &str) {
         "SELECT count(*)::text FROM pg_stat_activity WHERE application_name = 'cargo-migrate' AND datname = '{database}'"
     );
     while pg.query(admin, &sql)[0][0].as_deref() != Some("0") {
-        assert!(Instant::now() < deadline, "backends of the interrupted run did not end");
+        assert!(
+            Instant::now() < deadline,
+            "backends of the interrupted run did not end"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -158,9 +156,7 @@ fn faults_during_up_forty_times() {
     // A clean replay: its schema is the goal, its duration the window faults are drawn from.
     let clean = pg.database("clean");
     let started = Instant::now();
-    corpus
-        .run(&["up", "--database-url", &clean])
-        .assert_code(0);
+    corpus.run(&["up", "--database-url", &clean]).assert_code(0);
     let window = (started.elapsed().as_millis() as u64).max(50);
     let goal = corpus.schema(&clean);
     // The schema after each version, built on demand from a clean partial replay.
@@ -300,9 +296,7 @@ fn faults_during_up_forty_times() {
                 .assert_code(0);
         }
         // A new run completes, and the schema is the clean replay's.
-        corpus
-            .run(&["up", "--database-url", &url])
-            .assert_code(0);
+        corpus.run(&["up", "--database-url", &url]).assert_code(0);
         corpus
             .run(&["status", "--database-url", &url, "--exit-code"])
             .assert_code(0);

@@ -28,8 +28,8 @@ fn run(ws: &Workspace, args: &[&str]) -> Outcome {
 /// The `error` object of a `--format json` run (one object, or the last event of a run).
 fn json_error(outcome: &Outcome) -> serde_json::Value {
     let last = outcome.stdout.lines().last().unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", outcome.stdout));
+    let value: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}): {}", outcome.stdout));
     match value.get("error") {
         Some(error) => error.clone(),
         None => value,
@@ -98,7 +98,10 @@ fn duration_flags_are_range_checked() {
             "{args:?}: the error names the flag: {error}"
         );
     }
-    let human = run(&ws, &["up", "--lock-timeout", "2147484", "--database-url", &url]);
+    let human = run(
+        &ws,
+        &["up", "--lock-timeout", "2147484", "--database-url", &url],
+    );
     insta::assert_snapshot!("lock_timeout_out_of_range", human.snapshot());
     // The largest value of each is fine (SQLite: the busy timeout of a week).
     let max = "604800";
@@ -135,7 +138,10 @@ fn server_that_never_answers_is_given_up_on() {
     let started = Instant::now();
     let waited = run(&ws, &["status", "--wait", "3", "--database-url", &url]).assert_code(3);
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(8), "status --wait 3 took {took:?}");
+    assert!(
+        took < Duration::from_secs(8),
+        "status --wait 3 took {took:?}"
+    );
     assert!(
         waited.stderr.contains("did not answer within"),
         "{}",
@@ -157,7 +163,10 @@ fn server_that_never_answers_is_given_up_on() {
     )
     .assert_code(3);
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(5), "up --connect-timeout 1 took {took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "up --connect-timeout 1 took {took:?}"
+    );
     let error = json_error(&once);
     assert_eq!(error["code"], "database-unreachable");
     let message = error["message"].as_str().unwrap();
@@ -166,7 +175,10 @@ fn server_that_never_answers_is_given_up_on() {
         "{message}"
     );
     assert!(
-        error["hint"].as_str().unwrap().contains("--connect-timeout"),
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--connect-timeout"),
         "{error}"
     );
 }
@@ -186,7 +198,11 @@ fn server_that_hangs_up_is_named_plainly() {
         "{}",
         outcome.stderr
     );
-    assert!(!outcome.stderr.contains("bytes at EOF"), "{}", outcome.stderr);
+    assert!(
+        !outcome.stderr.contains("bytes at EOF"),
+        "{}",
+        outcome.stderr
+    );
     assert!(!outcome.stderr.contains("password"), "{}", outcome.stderr);
     let port_filter = (format!(":{port}"), ":[PORT]".to_string());
     insta::assert_snapshot!(
@@ -209,7 +225,9 @@ fn http_server_on_the_port_is_named_plainly() {
     let url = format!("postgres://app@127.0.0.1:{port}/app");
     let outcome = run(&ws, &["status", "--database-url", &url]).assert_code(3);
     assert!(
-        outcome.stderr.contains("it answered like an HTTP (web) server"),
+        outcome
+            .stderr
+            .contains("it answered like an HTTP (web) server"),
         "{}",
         outcome.stderr
     );
@@ -233,7 +251,11 @@ fn wait_reports_only_the_time_actually_waited() {
     let started = Instant::now();
     let outcome = run(&ws, &["status", "--wait", "20", "--database-url", &url]).assert_code(3);
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(outcome.stderr.contains("does not exist"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("does not exist"),
+        "{}",
+        outcome.stderr
+    );
     assert!(!outcome.stderr.contains("waiting"), "{}", outcome.stderr);
 }
 
@@ -346,10 +368,7 @@ fn table_lock_wait_is_bounded_and_names_the_blocker() {
     // Nothing half-applied: not the table made before the wait, not the history row.
     assert_eq!(pg.tables(&url), ["_cargo_migrate", "users"]);
     run(&ws, &["up", "--database-url", &url]).assert_code(0);
-    assert_eq!(
-        pg.tables(&url),
-        ["_cargo_migrate", "before_lock", "users"]
-    );
+    assert_eq!(pg.tables(&url), ["_cargo_migrate", "before_lock", "users"]);
 }
 
 /// A migration's own `SET lock_timeout` still wins over `--lock-timeout` (it comes later in
@@ -419,12 +438,22 @@ fn terminated_backend_is_retryable() {
     );
     let outcome = support::outcome_of(ws.path(), child.wait_with_output().unwrap()).assert_code(3);
     assert!(
-        outcome.stderr.contains("error: applying 20240103000000_slow was interrupted"),
+        outcome
+            .stderr
+            .contains("error: applying 20240103000000_slow was interrupted"),
         "{}",
         outcome.stderr
     );
-    assert!(outcome.stderr.contains("run the command again"), "{}", outcome.stderr);
-    assert!(!outcome.stderr.contains("fix the script"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("run the command again"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        !outcome.stderr.contains("fix the script"),
+        "{}",
+        outcome.stderr
+    );
     let status = run(&ws, &["status", "--database-url", &url, "--format", "json"]).assert_code(0);
     let pending: Vec<_> = status.json()["migrations"]
         .as_array()
@@ -458,7 +487,10 @@ fn deadlock_is_retryable() {
     let error = json_error(&outcome);
     assert_eq!(error["code"], "migration-interrupted", "{error}");
     assert!(
-        error["hint"].as_str().unwrap().contains("run the command again"),
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .contains("run the command again"),
         "{error}"
     );
     assert!(!pg.tables(&url).contains(&"conflicts".to_string()));
@@ -480,7 +512,11 @@ fn lost_lock_connection_stops_the_run() {
         "20240103000000_slow",
         "CREATE TABLE first (id int);\nSELECT pg_sleep(1.5);\n",
     );
-    write_migration(&ws, "20240104000000_second", "CREATE TABLE second (id int);\n");
+    write_migration(
+        &ws,
+        "20240104000000_second",
+        "CREATE TABLE second (id int);\n",
+    );
     let child = support::command()
         .current_dir(ws.path())
         .args(["up", "--database-url", &url])

@@ -137,7 +137,10 @@ pub fn run(context: &Context, args: &CheckArgs) -> Result<()> {
     let report = block_on(async {
         // The live database first: a wrong URL fails fast, and its version picks the image.
         let mut live = match &live_url {
-            Some(url) => Some(super::scratch::open_live(context, &spec, url, (args.wait, args.connect_timeout)).await?),
+            Some(url) => Some(
+                super::scratch::open_live(context, &spec, url, (args.wait, args.connect_timeout))
+                    .await?,
+            ),
             None => None,
         };
         let live_major = match live.as_mut() {

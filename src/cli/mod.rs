@@ -131,9 +131,7 @@ pub fn parse_secs(text: &str) -> std::result::Result<u64, String> {
         .parse()
         .map_err(|_| "expected a whole number of seconds, e.g. 30".to_string())?;
     if secs > MAX_SECS {
-        return Err(format!(
-            "at most {MAX_SECS} seconds (7 days) can be given"
-        ));
+        return Err(format!("at most {MAX_SECS} seconds (7 days) can be given"));
     }
     Ok(secs)
 }

@@ -57,8 +57,13 @@ pub fn run(context: &Context, args: &SchemaArgs) -> Result<()> {
             let url = DatabaseUrl::parse(url, "--database-url")?;
             crate::engine::check_dialect(&url, &spec, &workspace.root)?;
             let schema = block_on(async {
-                let mut session =
-                    super::scratch::open_live(context, &spec, &url, (args.wait, args.connect_timeout)).await?;
+                let mut session = super::scratch::open_live(
+                    context,
+                    &spec,
+                    &url,
+                    (args.wait, args.connect_timeout),
+                )
+                .await?;
                 super::scratch::live_schema(&mut session).await
             })?;
             (schema, "database", None)

@@ -461,9 +461,7 @@ pub(crate) fn driver_reason(err: &sqlx::Error) -> String {
 /// `text` without a trailing `(module::path:line)`, which sqlx appends to protocol errors.
 fn without_source_location(text: &str) -> &str {
     match text.rsplit_once(" (") {
-        Some((head, tail))
-            if tail.ends_with(')') && tail.contains("::") && !tail.contains(' ') =>
-        {
+        Some((head, tail)) if tail.ends_with(')') && tail.contains("::") && !tail.contains(' ') => {
             head
         }
         _ => text,
@@ -526,9 +524,7 @@ pub(crate) fn is_lock_busy(err: &sqlx::Error) -> bool {
 pub(crate) fn is_connection_lost(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| is_session_ending_code(&code)),
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_session_ending_code(&code)),
         _ => false,
     }
 }

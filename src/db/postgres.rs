@@ -207,10 +207,7 @@ impl Postgres {
         }
         if migration.no_transaction {
             // Statement by statement in autocommit: the session's lock_timeout bounds them.
-            let set = format!(
-                "SET lock_timeout = {}",
-                lock_timeout_ms(self.lock_timeout)
-            );
+            let set = format!("SET lock_timeout = {}", lock_timeout_ms(self.lock_timeout));
             if let Err(err) = self.simple(&set).await {
                 return Err(Failure::from_driver(&script.path, &err, None));
             }
@@ -477,7 +474,10 @@ async fn connect_within(
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(err)) => Err(connect_failure(&err)),
         Err(_) => Err(ConnectFailure {
-            reason: format!("the server did not answer within {}", super::seconds(budget)),
+            reason: format!(
+                "the server did not answer within {}",
+                super::seconds(budget)
+            ),
             retryable: true,
             hint: Some(
                 "check that the host and port are the PostgreSQL server's and that no firewall drops the connection; --connect-timeout SECS waits longer for a slow server",

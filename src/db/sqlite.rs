@@ -51,7 +51,11 @@ impl Sqlite {
             // Waiting for another process's write lock is how SQLite serialises migration runs.
             // SQLite takes the busy timeout in milliseconds as an `int` (the driver panics
             // beyond): clamp, although the flags are range-checked well below.
-            .busy_timeout(options.lock_timeout.min(Duration::from_millis(i32::MAX as u64)))
+            .busy_timeout(
+                options
+                    .lock_timeout
+                    .min(Duration::from_millis(i32::MAX as u64)),
+            )
             // As sqlite3 and diesel run migrations: table rebuilds rely on it being off.
             .foreign_keys(false);
         let conn = SqliteConnection::connect_with(&connect_options)

@@ -326,7 +326,10 @@ impl LocalPostgres {
             return Ok(());
         }
         let binaries = self.binaries.clone();
-        let install = blocking(Kind::Throwaway, move || Installation::locate(Some(&binaries))).await?;
+        let install = blocking(Kind::Throwaway, move || {
+            Installation::locate(Some(&binaries))
+        })
+        .await?;
         let server = install.spawn(
             Kind::Throwaway,
             &self.data_dir,
