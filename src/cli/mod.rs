@@ -355,4 +355,24 @@ mod tests {
     fn command_line_is_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn seconds_flags_are_range_checked() {
+        for (text, expected) in [
+            ("0", Some(0)),
+            ("30", Some(30)),
+            (" 60 ", Some(60)),
+            ("604800", Some(604_800)),
+            ("604801", None),
+            ("2147484", None),
+            ("9223372036854775807", None),
+            ("18446744073709551616", None),
+            ("-1", None),
+            ("1.5", None),
+            ("abc", None),
+            ("", None),
+        ] {
+            assert_eq!(super::parse_secs(text).ok(), expected, "{text:?}");
+        }
+    }
 }

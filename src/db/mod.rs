@@ -668,3 +668,49 @@ where
         failure: row.try_get(6)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ending_and_conflict_codes_are_transient() {
+        for (code, lost, transient) in [
+            ("57P01", true, true),
+            ("57P02", true, true),
+            ("57P03", true, true),
+            ("57P05", true, true),
+            ("25P03", true, true),
+            ("08006", true, true),
+            ("40001", false, true),
+            ("40P01", false, true),
+            ("42601", false, false),
+            ("55P03", false, false),
+        ] {
+            assert_eq!(is_session_ending_code(code), lost, "{code}");
+            assert_eq!(
+                is_session_ending_code(code) || matches!(code, "40001" | "40P01"),
+                transient,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn driver_locations_are_dropped() {
+        assert_eq!(
+            without_source_location("unexpected response (sqlx_postgres::connection::tls:95)"),
+            "unexpected response"
+        );
+        assert_eq!(without_source_location("a (b c)"), "a (b c)");
+    }
+
+    #[test]
+    fn durations_for_people() {
+        assert_eq!(seconds(Duration::from_millis(300)), "0.3 s");
+        assert_eq!(seconds(Duration::from_millis(1040)), "1 s");
+        assert_eq!(seconds(Duration::from_secs(20)), "20 s");
+        // Saturates instead of panicking.
+        let _ = deadline_after(Duration::MAX);
+    }
+}

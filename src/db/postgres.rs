@@ -675,6 +675,37 @@ mod tests {
     }
 
     #[test]
+    fn lock_timeout_is_never_zero_and_fits_an_int() {
+        for (duration, expected) in [
+            (Duration::ZERO, "'1ms'"),
+            (Duration::from_millis(1500), "'1500ms'"),
+            (Duration::from_secs(604_800), "'604800000ms'"),
+            (Duration::from_secs(u64::MAX), "'2147483647ms'"),
+        ] {
+            assert_eq!(lock_timeout_ms(duration), expected, "{duration:?}");
+        }
+    }
+
+    #[test]
+    fn a_server_that_is_not_postgres_is_named() {
+        for (driver, expected) in [
+            (
+                "unexpected response from SSLRequest: 0x48 (sqlx_postgres::connection::tls:95)",
+                "it answered like an HTTP (web) server",
+            ),
+            (
+                "unexpected response from SSLRequest: 0x53 (x::y:1)",
+                "it answered `S`",
+            ),
+            ("unknown message type", "its answer was not one"),
+        ] {
+            let reason = not_postgres_reason(driver);
+            assert!(reason.contains(expected), "{driver}: {reason}");
+            assert!(!reason.contains("sqlx"), "{reason}");
+        }
+    }
+
+    #[test]
     fn a_byte_order_mark_becomes_one_space() {
         assert_eq!(without_bom("\u{feff}select 1;"), " select 1;");
         assert_eq!(without_bom("select '\u{feff}';"), "select '\u{feff}';");
