@@ -103,6 +103,7 @@ fn main() {
 fn inspect(runtime: &tokio::runtime::Runtime, url: &str) -> (Schema, Duration) {
     let options = ConnectOptions {
         wait: Duration::ZERO,
+        connect_timeout: Duration::from_secs(10),
         lock_timeout: Duration::from_secs(5),
         create_if_missing: false,
     };

@@ -73,6 +73,7 @@ error_codes! {
     LockTimeout => "lock-timeout",
     MigrationExists => "migration-exists",
     MigrationFailed => "migration-failed",
+    MigrationInterrupted => "migration-interrupted",
     MissingDirectory => "missing-directory",
     MissingMigrationFile => "missing-migration-file",
     MissingUp => "missing-up",

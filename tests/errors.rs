@@ -318,6 +318,26 @@ fn unreadable_migrations_directory() {
     insta::assert_snapshot!("unreadable_directory", outcome.snapshot());
 }
 
+/// A migration directory that cannot be read is said to be unreadable (permission denied),
+/// not to "have no up.sql".
+#[test]
+fn unreadable_migration_subdirectory() {
+    let ws = Workspace::copy("single");
+    let migration = ws.path().join("migrations/20240101120000_create_users");
+    set_mode(&migration, 0o000);
+    let outcome = run_unprivileged(&ws, &["--dir", "migrations", "list"]);
+    let json = run_unprivileged(&ws, &["--format", "json", "--dir", "migrations", "list"]);
+    set_mode(&migration, 0o755);
+    assert_eq!(json.error_code(), "unreadable-directory", "{}", json.stdout);
+    assert_eq!(outcome.code, 2, "{}", outcome.snapshot());
+    assert!(
+        outcome.stderr.contains("permission denied"),
+        "{}",
+        outcome.stderr
+    );
+    insta::assert_snapshot!("unreadable_migration_subdirectory", outcome.snapshot());
+}
+
 #[test]
 fn unreadable_migration_file() {
     let ws = Workspace::copy("single");

@@ -32,6 +32,7 @@ fn history() -> Vec<Excluded> {
 async fn connect(url: &str, dialect: Dialect) -> Database {
     let options = ConnectOptions {
         wait: Duration::ZERO,
+        connect_timeout: Duration::from_secs(10),
         lock_timeout: Duration::from_secs(5),
         create_if_missing: true,
     };

@@ -33,6 +33,7 @@ fn runtime() -> tokio::runtime::Runtime {
 async fn connect(url: &str) -> Database {
     let options = ConnectOptions {
         wait: Duration::ZERO,
+        connect_timeout: Duration::from_secs(10),
         lock_timeout: Duration::from_secs(5),
         create_if_missing: false,
     };

@@ -61,6 +61,7 @@ fn inspect(url: &str) -> Schema {
     runtime().block_on(async {
         let options = ConnectOptions {
             wait: Duration::ZERO,
+            connect_timeout: Duration::from_secs(10),
             lock_timeout: Duration::from_secs(5),
             create_if_missing: false,
         };

@@ -35,8 +35,12 @@ pub struct CheckArgs {
     pub reversibility: Reversibility,
 
     /// Keep retrying the connection to the live database for this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = super::parse_secs)]
     pub wait: u64,
+
+    /// Give up on one connection attempt after this many seconds without an answer
+    #[arg(long, value_name = "SECS", default_value_t = crate::engine::DEFAULT_CONNECT_TIMEOUT_SECS, value_parser = super::parse_secs)]
+    pub connect_timeout: u64,
 }
 
 fn parse_reversibility(text: &str) -> std::result::Result<Reversibility, String> {
@@ -133,7 +137,10 @@ pub fn run(context: &Context, args: &CheckArgs) -> Result<()> {
     let report = block_on(async {
         // The live database first: a wrong URL fails fast, and its version picks the image.
         let mut live = match &live_url {
-            Some(url) => Some(super::scratch::open_live(context, &spec, url, args.wait).await?),
+            Some(url) => Some(
+                super::scratch::open_live(context, &spec, url, (args.wait, args.connect_timeout))
+                    .await?,
+            ),
             None => None,
         };
         let live_major = match live.as_mut() {

@@ -23,12 +23,17 @@ pub struct DbArgs {
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
 
-    /// Keep retrying the connection for this many seconds (a database that starts later)
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    /// Keep retrying the connection for this many seconds in all (a database that starts later)
+    #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = super::parse_secs)]
     pub wait: u64,
 
-    /// Wait this many seconds for another run's migration lock
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    /// Give up on one connection attempt after this many seconds without an answer
+    #[arg(long, value_name = "SECS", default_value_t = engine::DEFAULT_CONNECT_TIMEOUT_SECS, value_parser = super::parse_secs)]
+    pub connect_timeout: u64,
+
+    /// Wait at most this many seconds for any lock: another run's migration lock, and each
+    /// lock a migration's statements wait for
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = super::parse_secs)]
     pub lock_timeout: u64,
 }
 
@@ -92,7 +97,12 @@ pub async fn open(
     mutating: bool,
 ) -> Result<Session> {
     let options = SessionOptions {
-        connect: engine::connect_options(args.wait, args.lock_timeout, mutating),
+        connect: engine::connect_options(
+            args.wait,
+            args.connect_timeout,
+            args.lock_timeout,
+            mutating,
+        ),
         mutating,
         own_table: engine::own_table(&target.spec),
         history: target.spec.config.history,

@@ -45,8 +45,12 @@ pub struct DiffArgs {
     pub to: String,
 
     /// Keep retrying database connections for this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = super::parse_secs)]
     pub wait: u64,
+
+    /// Give up on one connection attempt after this many seconds without an answer
+    #[arg(long, value_name = "SECS", default_value_t = crate::engine::DEFAULT_CONNECT_TIMEOUT_SECS, value_parser = super::parse_secs)]
+    pub connect_timeout: u64,
 
     /// Print the SQL that turns FROM into TO instead of the summary and unified diff
     #[arg(long)]
@@ -141,7 +145,7 @@ pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
                 &spec,
                 &from_side,
                 &mut scratch,
-                args.wait,
+                (args.wait, args.connect_timeout),
             )
             .await?;
             let new = read(
@@ -150,7 +154,7 @@ pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
                 &spec,
                 &to_side,
                 &mut scratch,
-                args.wait,
+                (args.wait, args.connect_timeout),
             )
             .await?;
             Ok((old, new))
@@ -292,7 +296,7 @@ async fn read(
     spec: &SetSpec,
     side: &Side<'_>,
     scratch: &mut Option<Scratch>,
-    wait: u64,
+    waits: (u64, u64),
 ) -> Result<Schema> {
     match side {
         Side::History(migrations) => {
@@ -307,7 +311,7 @@ async fn read(
         }
         Side::Empty(dialect) => Ok(Schema::empty(*dialect)),
         Side::Live(url) => {
-            let mut session = super::scratch::open_live(context, spec, url, wait).await?;
+            let mut session = super::scratch::open_live(context, spec, url, waits).await?;
             super::scratch::live_schema(&mut session).await
         }
     }

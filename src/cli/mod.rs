@@ -118,6 +118,24 @@ fn parse_dialect(text: &str) -> std::result::Result<Dialect, String> {
     text.parse()
 }
 
+/// The longest duration a `SECS` flag (`--wait`, `--lock-timeout`, `--connect-timeout`)
+/// takes: a week. Far beyond any sensible wait, and small enough that every deadline fits
+/// an `Instant`, PostgreSQL's `lock_timeout` (milliseconds in an `int`) and SQLite's busy
+/// timeout (the same), so no value can overflow anywhere below.
+pub const MAX_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// Parses a `SECS` flag: a whole number of seconds from 0 to [`MAX_SECS`].
+pub fn parse_secs(text: &str) -> std::result::Result<u64, String> {
+    let secs: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number of seconds, e.g. 30".to_string())?;
+    if secs > MAX_SECS {
+        return Err(format!("at most {MAX_SECS} seconds (7 days) can be given"));
+    }
+    Ok(secs)
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     List(list::ListArgs),
@@ -336,5 +354,25 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seconds_flags_are_range_checked() {
+        for (text, expected) in [
+            ("0", Some(0)),
+            ("30", Some(30)),
+            (" 60 ", Some(60)),
+            ("604800", Some(604_800)),
+            ("604801", None),
+            ("2147484", None),
+            ("9223372036854775807", None),
+            ("18446744073709551616", None),
+            ("-1", None),
+            ("1.5", None),
+            ("abc", None),
+            ("", None),
+        ] {
+            assert_eq!(super::parse_secs(text).ok(), expected, "{text:?}");
+        }
     }
 }

@@ -29,8 +29,12 @@ pub struct SchemaArgs {
     pub at: Option<String>,
 
     /// Keep retrying the connection to the database for this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = super::parse_secs)]
     pub wait: u64,
+
+    /// Give up on one connection attempt after this many seconds without an answer
+    #[arg(long, value_name = "SECS", default_value_t = crate::engine::DEFAULT_CONNECT_TIMEOUT_SECS, value_parser = super::parse_secs)]
+    pub connect_timeout: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -53,8 +57,13 @@ pub fn run(context: &Context, args: &SchemaArgs) -> Result<()> {
             let url = DatabaseUrl::parse(url, "--database-url")?;
             crate::engine::check_dialect(&url, &spec, &workspace.root)?;
             let schema = block_on(async {
-                let mut session =
-                    super::scratch::open_live(context, &spec, &url, args.wait).await?;
+                let mut session = super::scratch::open_live(
+                    context,
+                    &spec,
+                    &url,
+                    (args.wait, args.connect_timeout),
+                )
+                .await?;
                 super::scratch::live_schema(&mut session).await
             })?;
             (schema, "database", None)

@@ -72,10 +72,10 @@ pub async fn open_live(
     context: &Context,
     spec: &SetSpec,
     url: &DatabaseUrl,
-    wait_secs: u64,
+    (wait_secs, connect_timeout_secs): (u64, u64),
 ) -> Result<Session> {
     let options = SessionOptions {
-        connect: engine::connect_options(wait_secs, 0, false),
+        connect: engine::connect_options(wait_secs, connect_timeout_secs, 0, false),
         mutating: false,
         own_table: engine::own_table(spec),
         history: spec.config.history,

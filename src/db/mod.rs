@@ -21,8 +21,12 @@ pub use url::DatabaseUrl;
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
-    /// Keep retrying a connection that fails for a transient reason this long (`--wait`).
+    /// Keep retrying a connection that fails for a transient reason this long in all, every
+    /// attempt included (`--wait`).
     pub wait: Duration,
+    /// Give up on one connection attempt (the lock connection's too) after this long without
+    /// an answer (`--connect-timeout`).
+    pub connect_timeout: Duration,
     /// Wait this long for the migration lock (`--lock-timeout`).
     pub lock_timeout: Duration,
     /// SQLite: create the database file if it does not exist (mutating commands only).
@@ -85,11 +89,19 @@ pub struct Failure {
     pub recorded_as_failed: bool,
     /// No-transaction migrations: how many statements ran before the failing one.
     pub statements_done: Option<usize>,
-    /// The connection broke (server gone): nothing is known about the migration's state.
+    /// The connection broke or the server ended the session (shutdown, a terminated backend,
+    /// a session timeout): not the script's doing; a transactional migration is wholly
+    /// applied or not at all.
     pub connection_lost: bool,
+    /// The server rolled the migration back for a reason of the moment, not of the script
+    /// (serialization failure, deadlock): running it again may well succeed.
+    pub transient: bool,
     /// Another process held the database's lock for longer than the lock timeout (SQLite's
     /// SQLITE_BUSY family; PostgreSQL's lock_not_available).
     pub lock_busy: bool,
+    /// The migration did not start: the connection holding the run lock was gone, so this
+    /// run no longer excludes others.
+    pub lock_lost: bool,
 }
 
 impl Failure {
@@ -121,7 +133,9 @@ impl Failure {
             recorded_as_failed: false,
             statements_done: None,
             connection_lost: is_connection_lost(err),
+            transient: is_transient(err),
             lock_busy: is_lock_busy(err),
+            lock_lost: false,
         }
     }
 
@@ -136,7 +150,9 @@ impl Failure {
             recorded_as_failed: false,
             statements_done: None,
             connection_lost: false,
+            transient: false,
             lock_busy: false,
+            lock_lost: false,
         }
     }
 
@@ -162,18 +178,28 @@ pub enum Database {
 }
 
 impl Database {
-    /// Connects, retrying transient failures until `options.wait` runs out. `on_wait` is called
-    /// once when the first attempt fails and waiting begins.
+    /// Connects, retrying transient failures until `options.wait` runs out: a total deadline,
+    /// so an attempt that hangs (a server that accepts and never answers) is cut off at it, and
+    /// every attempt at `options.connect_timeout`. `on_wait` is called once when the first
+    /// attempt fails and waiting begins.
     pub async fn connect(
         url: &DatabaseUrl,
         options: &ConnectOptions,
         mut on_wait: impl FnMut(&str),
     ) -> Result<Database> {
-        let deadline = Instant::now() + options.wait;
+        let started = Instant::now();
+        let deadline = deadline_after(options.wait);
         let mut announced = false;
         loop {
+            let budget = if options.wait.is_zero() {
+                options.connect_timeout
+            } else {
+                options
+                    .connect_timeout
+                    .min(deadline.saturating_duration_since(Instant::now()))
+            };
             let attempt = match url.dialect() {
-                Dialect::Postgres => postgres::Postgres::connect(url)
+                Dialect::Postgres => postgres::Postgres::connect(url, budget, options)
                     .await
                     .map(|pg| Database::Postgres(Box::new(pg))),
                 Dialect::Sqlite => sqlite::Sqlite::connect(url, options)
@@ -199,10 +225,15 @@ impl Database {
                         ));
                         announced = true;
                     }
-                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    let pause = Duration::from_millis(250)
+                        .min(deadline.saturating_duration_since(Instant::now()));
+                    tokio::time::sleep(pause).await;
                 }
                 Err(failure) => {
-                    return Err(connect_error(url, &failure, options.wait));
+                    // The time actually spent retrying: none when the first answer was final
+                    // (a wrong password is not retried, whatever --wait says).
+                    let waited = announced.then(|| started.elapsed());
+                    return Err(connect_error(url, &failure, waited));
                 }
             }
         }
@@ -354,13 +385,33 @@ impl Database {
 pub(crate) struct ConnectFailure {
     pub reason: String,
     pub retryable: bool,
+    /// What to do about it, when the reason calls for a hint of its own.
+    pub hint: Option<&'static str>,
 }
 
-fn connect_error(url: &DatabaseUrl, failure: &ConnectFailure, waited: Duration) -> Error {
-    let waited = if waited.is_zero() {
-        String::new()
+/// The instant `duration` from now, or far in the future when that does not fit an `Instant`
+/// (the flags are range-checked; this keeps the library from panicking on any value).
+pub(crate) fn deadline_after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 60 * 60)))
+        .unwrap_or(now)
+}
+
+/// A duration for people: whole seconds, tenths below one.
+pub(crate) fn seconds(duration: Duration) -> String {
+    let secs = duration.as_secs_f64();
+    if secs >= 0.95 {
+        format!("{:.0} s", secs)
     } else {
-        format!(" (after waiting {} s)", waited.as_secs())
+        format!("{:.1} s", secs)
+    }
+}
+
+fn connect_error(url: &DatabaseUrl, failure: &ConnectFailure, waited: Option<Duration>) -> Error {
+    let waited = match waited {
+        Some(waited) => format!(" (after waiting {})", seconds(waited)),
+        None => String::new(),
     };
     Error::new(
         ErrorClass::Unreachable,
@@ -372,14 +423,15 @@ fn connect_error(url: &DatabaseUrl, failure: &ConnectFailure, waited: Duration) 
         ),
     )
     .at(url.redacted())
-    .hint(match (url.dialect(), failure.retryable) {
-        (Dialect::Sqlite, _) => {
+    .hint(match (url.dialect(), failure.hint, failure.retryable) {
+        (Dialect::Sqlite, _, _) => {
             "check the path in the URL and the permissions of the file and its directory"
         }
-        (_, true) => {
+        (_, Some(hint), _) => hint,
+        (_, None, true) => {
             "check that the server runs and the host and port are right; --wait SECS keeps retrying while it starts"
         }
-        (_, false) => "check the user, password and database name in the URL",
+        (_, None, false) => "check the user, password and database name in the URL",
     })
 }
 
@@ -388,6 +440,15 @@ fn connect_error(url: &DatabaseUrl, failure: &ConnectFailure, waited: Duration) 
 pub(crate) fn driver_reason(err: &sqlx::Error) -> String {
     let text = match err {
         sqlx::Error::Database(db) => db.message().to_string(),
+        // sqlx says "expected to read 5 bytes, got 0 bytes at EOF".
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the server closed the connection".to_string()
+        }
+        // Without the driver's source location, e.g. "(sqlx_postgres::connection::tls:95)".
+        sqlx::Error::Protocol(text) => format!(
+            "the server's answer was not understood ({})",
+            without_source_location(text)
+        ),
         other => other.to_string(),
     };
     let text = text
@@ -395,6 +456,16 @@ pub(crate) fn driver_reason(err: &sqlx::Error) -> String {
         .unwrap_or(&text)
         .to_string();
     secrets::scrub(&crate::error::strip_os_error(&text))
+}
+
+/// `text` without a trailing `(module::path:line)`, which sqlx appends to protocol errors.
+fn without_source_location(text: &str) -> &str {
+    match text.rsplit_once(" (") {
+        Some((head, tail)) if tail.ends_with(')') && tail.contains("::") && !tail.contains(' ') => {
+            head
+        }
+        _ => text,
+    }
 }
 
 /// An error of our own SQL (history bookkeeping, locking): exit 3, the database misbehaved.
@@ -421,12 +492,17 @@ pub(crate) fn database_error(context: &str, err: &sqlx::Error) -> Error {
         )
         .hint("run migrations as a user that owns the schema, or grant this one what the history table needs (e.g. GRANT CREATE ON SCHEMA public TO it)");
     }
+    let hint = if is_transient(err) {
+        "the server ended the connection or rolled back for a reason of the moment (a restart, a failover, a terminated session), not a problem of the migrations; run the command again"
+    } else {
+        "check the connection and the user's privileges"
+    };
     Error::new(
         ErrorClass::Unreachable,
         ErrorCode::DatabaseError,
         format!("{context}: {}", driver_reason(err)),
     )
-    .hint("check the connection and the user's privileges")
+    .hint(hint)
 }
 
 /// Whether a driver error means another process held the lock too long: SQLite's
@@ -441,11 +517,33 @@ pub(crate) fn is_lock_busy(err: &sqlx::Error) -> bool {
     )
 }
 
-/// Whether a driver error means the connection itself broke.
+/// Whether a driver error means the connection itself broke, or the server ended the session:
+/// 57P01 admin_shutdown (`pg_ctl stop -m fast`, `pg_terminate_backend`), 57P02
+/// crash_shutdown, 57P03 cannot_connect_now, 57P05 idle_session_timeout, 25P03
+/// idle_in_transaction_session_timeout, and class 08 (connection exceptions).
 pub(crate) fn is_connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_session_ending_code(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATEs after which the server has ended (or is ending) the session.
+fn is_session_ending_code(code: &str) -> bool {
+    matches!(code, "57P01" | "57P02" | "57P03" | "57P05" | "25P03") || code.starts_with("08")
+}
+
+/// Whether a driver error is one of the moment rather than of the script: the session ended
+/// (see [`is_connection_lost`]), or the server rolled the transaction back because of another
+/// session (40001 serialization_failure, 40P01 deadlock_detected).
+pub(crate) fn is_transient(err: &sqlx::Error) -> bool {
+    if is_connection_lost(err) {
+        return true;
+    }
     matches!(
         err,
-        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01"))
     )
 }
 
@@ -569,4 +667,50 @@ where
         success: row.try_get(5)?,
         failure: row.try_get(6)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ending_and_conflict_codes_are_transient() {
+        for (code, lost, transient) in [
+            ("57P01", true, true),
+            ("57P02", true, true),
+            ("57P03", true, true),
+            ("57P05", true, true),
+            ("25P03", true, true),
+            ("08006", true, true),
+            ("40001", false, true),
+            ("40P01", false, true),
+            ("42601", false, false),
+            ("55P03", false, false),
+        ] {
+            assert_eq!(is_session_ending_code(code), lost, "{code}");
+            assert_eq!(
+                is_session_ending_code(code) || matches!(code, "40001" | "40P01"),
+                transient,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn driver_locations_are_dropped() {
+        assert_eq!(
+            without_source_location("unexpected response (sqlx_postgres::connection::tls:95)"),
+            "unexpected response"
+        );
+        assert_eq!(without_source_location("a (b c)"), "a (b c)");
+    }
+
+    #[test]
+    fn durations_for_people() {
+        assert_eq!(seconds(Duration::from_millis(300)), "0.3 s");
+        assert_eq!(seconds(Duration::from_millis(1040)), "1 s");
+        assert_eq!(seconds(Duration::from_secs(20)), "20 s");
+        // Saturates instead of panicking.
+        let _ = deadline_after(Duration::MAX);
+    }
 }

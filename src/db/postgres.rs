@@ -11,8 +11,8 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::history::{AppliedRow, HistoryFormat};
 use super::{
-    ConnectFailure, Direction, Failure, Ran, database_error, driver_reason, is_connection_lost,
-    locate_in_statement,
+    ConnectFailure, ConnectOptions, Direction, Failure, Ran, database_error, driver_reason,
+    is_connection_lost, locate_in_statement,
 };
 use crate::db::DatabaseUrl;
 use crate::dialect::Dialect;
@@ -28,6 +28,13 @@ pub struct Postgres {
     options: PgConnectOptions,
     /// The connection holding the advisory lock, kept open for the whole session.
     lock: Option<PgConnection>,
+    /// `--connect-timeout`, for the lock connection.
+    connect_timeout: Duration,
+    /// `--lock-timeout`: also the `lock_timeout` of every migration, so a statement waiting
+    /// for a table lock gives up instead of waiting for ever.
+    lock_timeout: Duration,
+    /// The main connection's backend pid (mutating sessions), to name who blocks it.
+    backend_pid: Option<i32>,
 }
 
 impl Postgres {
@@ -36,23 +43,27 @@ impl Postgres {
         &mut self.conn
     }
 
-    pub(crate) async fn connect(url: &DatabaseUrl) -> Result<Postgres, ConnectFailure> {
+    /// Connects, giving up after `budget` without an answer.
+    pub(crate) async fn connect(
+        url: &DatabaseUrl,
+        budget: Duration,
+        settings: &ConnectOptions,
+    ) -> Result<Postgres, ConnectFailure> {
         let options = PgConnectOptions::from_str(url.expose())
             .map_err(|err| ConnectFailure {
                 reason: driver_reason(&err),
                 retryable: false,
+                hint: None,
             })?
             .application_name(APPLICATION_NAME);
-        let conn = PgConnection::connect_with(&options)
-            .await
-            .map_err(|err| ConnectFailure {
-                retryable: retryable(&err),
-                reason: driver_reason(&err),
-            })?;
+        let conn = connect_within(&options, budget).await?;
         Ok(Postgres {
             conn,
             options,
             lock: None,
+            connect_timeout: settings.connect_timeout,
+            lock_timeout: settings.lock_timeout,
+            backend_pid: None,
         })
     }
 
@@ -73,10 +84,26 @@ impl Postgres {
     ) -> Result<()> {
         let key = lock_key(name);
         let runner = runner_key(name);
-        let mut lock_conn = PgConnection::connect_with(&self.options)
+        let mut lock_conn = connect_within(&self.options, self.connect_timeout)
             .await
-            .map_err(|err| database_error("cannot open the lock connection", &err))?;
-        let deadline = Instant::now() + timeout;
+            .map_err(|failure| {
+                Error::new(
+                    ErrorClass::Unreachable,
+                    ErrorCode::DatabaseUnreachable,
+                    format!("cannot open the lock connection: {}", failure.reason),
+                )
+                .at(url.redacted())
+                .hint(failure.hint.unwrap_or(
+                    "the server answered the first connection but not this one; check its max_connections and run the command again",
+                ))
+            })?;
+        // The lock connection sits idle for the whole run: a server-side idle_session_timeout
+        // (PostgreSQL 14+) would end it and silently free the lock. Older servers do not know
+        // the setting, which is fine: they cannot time it out either.
+        let _ = sqlx::raw_sql("SET idle_session_timeout = 0")
+            .execute(&mut lock_conn)
+            .await;
+        let deadline = super::deadline_after(timeout);
         if !poll_advisory_lock(&mut lock_conn, key, deadline).await? {
             return Err(lock_busy(&mut lock_conn, key, url, timeout).await);
         }
@@ -93,6 +120,10 @@ impl Postgres {
             .execute(&mut self.conn)
             .await
             .map_err(|err| database_error("cannot take the migration lock", &err))?;
+        self.backend_pid = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut self.conn)
+            .await
+            .ok();
         self.lock = Some(lock_conn);
         Ok(())
     }
@@ -168,7 +199,18 @@ impl Postgres {
         let Some(script) = direction.script(migration) else {
             return Err(Failure::message(&migration.up.path, "no down script"));
         };
+        if let Err(err) = self.check_lock().await {
+            return Err(Failure {
+                lock_lost: true,
+                ..Failure::from_driver(&script.path, &err, None)
+            });
+        }
         if migration.no_transaction {
+            // Statement by statement in autocommit: the session's lock_timeout bounds them.
+            let set = format!("SET lock_timeout = {}", lock_timeout_ms(self.lock_timeout));
+            if let Err(err) = self.simple(&set).await {
+                return Err(Failure::from_driver(&script.path, &err, None));
+            }
             return super::run_statements(
                 self,
                 Dialect::Postgres,
@@ -182,14 +224,19 @@ impl Postgres {
         let bookkeeping = bookkeeping(format, migration, direction);
         let started = Instant::now();
         // The script and its history change travel together: applied and recorded, or neither.
+        // `SET LOCAL` bounds its lock waits by --lock-timeout for this transaction only; a
+        // `SET lock_timeout` of the script's own comes later and wins, as it should.
+        let prefix = self.begin_prefix();
         let message = format!(
-            "{BEGIN}{}\n;\n{bookkeeping};\nCOMMIT;",
+            "{prefix}{}\n;\n{bookkeeping};\nCOMMIT;",
             without_bom(&script.sql)
         );
-        match sqlx::raw_sql(AssertSqlSafe(message))
-            .execute(&mut self.conn)
-            .await
-        {
+        let send = sqlx::raw_sql(AssertSqlSafe(message)).execute(&mut self.conn);
+        let (result, blocker) = match (self.lock.as_mut(), self.backend_pid) {
+            (Some(lock), Some(pid)) => watch_blockers(send, lock, pid, self.lock_timeout).await,
+            _ => (send.await, None),
+        };
+        match result {
             Ok(_) => Ok(Ran {
                 elapsed: started.elapsed(),
                 skipped: false,
@@ -199,17 +246,45 @@ impl Postgres {
                     return Err(Failure::from_driver(&script.path, &err, None));
                 }
                 self.rollback().await;
+                let mut failure = Failure::from_driver(&script.path, &err, None);
+                if failure.lock_busy {
+                    // Replaying the script to locate the statement would wait as long again.
+                    failure.message = lock_wait_message(self.lock_timeout, blocker.as_deref());
+                    return Err(failure);
+                }
+                if failure.transient {
+                    // A deadlock or serialization failure says nothing about the script.
+                    return Err(failure);
+                }
                 let position = error_position(&err).and_then(|p| {
-                    let in_script = p.checked_sub(BEGIN.chars().count())?;
+                    let in_script = p.checked_sub(prefix.chars().count())?;
                     (in_script >= 1 && in_script <= script.sql.chars().count())
                         .then(|| split::line_column_of_char_position(&script.sql, in_script))
                 });
-                let position = match position {
+                failure.position = match position {
                     Some(position) => Some(position),
                     None => self.locate(&script.sql).await,
                 };
-                Err(Failure::from_driver(&script.path, &err, position))
+                Err(failure)
             }
+        }
+    }
+
+    /// `BEGIN` and the transaction's `lock_timeout` (0 s means "do not wait": PostgreSQL's 0
+    /// would mean "wait for ever", so it becomes 1 ms).
+    fn begin_prefix(&self) -> String {
+        format!(
+            "{BEGIN}SET LOCAL lock_timeout = {};\n",
+            lock_timeout_ms(self.lock_timeout)
+        )
+    }
+
+    /// Whether the connection holding the run lock is still there (one round trip). Checked
+    /// before each migration: without it another run may start, and this one must stop.
+    async fn check_lock(&mut self) -> Result<(), sqlx::Error> {
+        match &mut self.lock {
+            Some(lock) => lock.ping().await,
+            None => Ok(()),
         }
     }
 
@@ -217,7 +292,10 @@ impl Postgres {
     /// which statement fails (PostgreSQL reports no position for many errors).
     async fn locate(&mut self, script: &str) -> Option<(usize, usize)> {
         let statements = split::split(script, Dialect::Postgres).ok()?;
-        sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.ok()?;
+        sqlx::raw_sql(AssertSqlSafe(self.begin_prefix()))
+            .execute(&mut self.conn)
+            .await
+            .ok()?;
         let mut found = None;
         for statement in &statements {
             if let Err(err) = self.simple(statement.text).await {
@@ -379,6 +457,166 @@ async fn lock_holder(conn: &mut PgConnection, key: i64) -> Option<String> {
     ))
 }
 
+/// `duration` as a `lock_timeout` value in milliseconds, at least 1 (0 would disable it) and
+/// at most what the setting holds (an `int`).
+fn lock_timeout_ms(duration: Duration) -> String {
+    let ms = duration.as_millis().clamp(1, i32::MAX as u128);
+    format!("'{ms}ms'")
+}
+
+/// Connects within `budget`; a server that does not answer in time (it accepted the TCP
+/// connection and says nothing, or packets are dropped) is a retryable failure.
+async fn connect_within(
+    options: &PgConnectOptions,
+    budget: Duration,
+) -> Result<PgConnection, ConnectFailure> {
+    match tokio::time::timeout(budget, PgConnection::connect_with(options)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(err)) => Err(connect_failure(&err)),
+        Err(_) => Err(ConnectFailure {
+            reason: format!(
+                "the server did not answer within {}",
+                super::seconds(budget)
+            ),
+            retryable: true,
+            hint: Some(
+                "check that the host and port are the PostgreSQL server's and that no firewall drops the connection; --connect-timeout SECS waits longer for a slow server",
+            ),
+        }),
+    }
+}
+
+/// A failed connection attempt in plain words, with a hint that fits what happened.
+fn connect_failure(err: &sqlx::Error) -> ConnectFailure {
+    match err {
+        // At end-of-file sqlx reads the SSLRequest's one-byte answer as 0x00.
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) if is_hang_up(err) => ConnectFailure {
+            reason: "the server closed the connection without answering".to_string(),
+            retryable: true,
+            hint: Some(
+                "the server may be starting or shutting down, full (max_connections), or not PostgreSQL (check the port); a proxy in between may refuse this client; --wait SECS keeps retrying",
+            ),
+        },
+        sqlx::Error::Protocol(text) => ConnectFailure {
+            reason: not_postgres_reason(text),
+            retryable: false,
+            hint: Some(
+                "check the host and port in the URL: they must be the PostgreSQL server's (usually port 5432), not a web server's or another service's",
+            ),
+        },
+        _ => ConnectFailure {
+            retryable: retryable(err),
+            reason: driver_reason(err),
+            hint: None,
+        },
+    }
+}
+
+/// Whether the server closed the connection without a word (sqlx: "expected to read 5 bytes,
+/// got 0 bytes at EOF", "unexpected response from SSLRequest: 0x00", or a reset when it
+/// closed before reading what was sent).
+fn is_hang_up(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+        ),
+        sqlx::Error::Protocol(text) => text.contains("SSLRequest: 0x00"),
+        _ => false,
+    }
+}
+
+/// What a protocol error at connect time means: the other end is not a PostgreSQL server.
+fn not_postgres_reason(driver_text: &str) -> String {
+    // sqlx: "unexpected response from SSLRequest: 0x48 (sqlx_postgres::connection::tls:95)";
+    // 0x48 is the `H` of `HTTP/1.1 400 Bad Request`.
+    let answer = driver_text
+        .split("0x")
+        .nth(1)
+        .and_then(|hex| u8::from_str_radix(hex.get(..2)?, 16).ok());
+    match answer {
+        Some(b'H') => "the server does not speak PostgreSQL's protocol: it answered like an HTTP (web) server".to_string(),
+        Some(byte) if byte.is_ascii_graphic() => format!(
+            "the server does not speak PostgreSQL's protocol: it answered `{}`, which no PostgreSQL server sends",
+            byte as char
+        ),
+        _ => "the server does not speak PostgreSQL's protocol: its answer was not one a PostgreSQL server sends".to_string(),
+    }
+}
+
+/// The message of a migration that gave up waiting for a lock: how long, and who held it.
+fn lock_wait_message(timeout: Duration, blocker: Option<&str>) -> String {
+    match blocker {
+        Some(blocker) => format!(
+            "it waited longer than --lock-timeout ({}) for {blocker}",
+            super::seconds(timeout)
+        ),
+        None => format!(
+            "it waited longer than --lock-timeout ({}) for a lock another session holds",
+            super::seconds(timeout)
+        ),
+    }
+}
+
+/// Runs `work` (a migration on the main connection) and, while it runs longer than a moment,
+/// asks on the lock connection which session blocks it: when the lock timeout strikes, the
+/// waiting is over and the blocker can no longer be read from `pg_blocking_pids`.
+async fn watch_blockers<T>(
+    work: impl std::future::Future<Output = T>,
+    lock: &mut PgConnection,
+    pid: i32,
+    lock_timeout: Duration,
+) -> (T, Option<String>) {
+    tokio::pin!(work);
+    let mut seen = None;
+    // First look early enough to see a short timeout strike; then every half second.
+    let mut pause = (lock_timeout / 2).clamp(Duration::from_millis(1), Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            result = &mut work => return (result, seen),
+            () = tokio::time::sleep(pause) => {
+                // `work` is not polled meanwhile; the server goes on executing it.
+                if let Some(blocker) = blocker_of(lock, pid).await {
+                    seen = Some(blocker);
+                }
+                pause = Duration::from_millis(500);
+            }
+        }
+    }
+}
+
+/// The session that blocks backend `pid`, and the table it waits for: "a lock on table
+/// `crates` held by pid 123 (psql, from local socket, idle in transaction, last query started
+/// 2024-01-01 10:00:00 UTC)".
+async fn blocker_of(conn: &mut PgConnection, pid: i32) -> Option<String> {
+    let row = sqlx::query(
+        "SELECT b.pid, coalesce(nullif(b.application_name, ''), 'no application_name'), \
+                coalesce(host(b.client_addr), 'local socket'), coalesce(b.state, 'unknown state'), \
+                coalesce(to_char(b.query_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '?'), \
+                (SELECT string_agg(DISTINCT l.relation::regclass::text, ', ') FROM pg_locks l \
+                  WHERE l.pid = $1 AND NOT l.granted AND l.relation IS NOT NULL) \
+         FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids($1)) \
+         ORDER BY b.pid LIMIT 1",
+    )
+    .bind(pid)
+    .fetch_optional(conn)
+    .await
+    .ok()??;
+    let blocker: i32 = row.try_get(0).ok()?;
+    let application: String = row.try_get(1).ok()?;
+    let client: String = row.try_get(2).ok()?;
+    let state: String = row.try_get(3).ok()?;
+    let query_start: String = row.try_get(4).ok()?;
+    let tables: Option<String> = row.try_get(5).ok()?;
+    let what = match tables {
+        Some(tables) => format!("a lock on table {tables}"),
+        None => "a lock".to_string(),
+    };
+    Some(format!(
+        "{what} held by pid {blocker} ({application}, from {client}, {state}, last query started {query_start} UTC)"
+    ))
+}
+
 fn retryable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => true,
@@ -434,6 +672,37 @@ mod tests {
         assert_eq!(lock_key("_cargo_migrate"), lock_key("_cargo_migrate"));
         assert_ne!(lock_key("_cargo_migrate"), lock_key("app.history"));
         assert_ne!(lock_key("_cargo_migrate"), runner_key("_cargo_migrate"));
+    }
+
+    #[test]
+    fn lock_timeout_is_never_zero_and_fits_an_int() {
+        for (duration, expected) in [
+            (Duration::ZERO, "'1ms'"),
+            (Duration::from_millis(1500), "'1500ms'"),
+            (Duration::from_secs(604_800), "'604800000ms'"),
+            (Duration::from_secs(u64::MAX), "'2147483647ms'"),
+        ] {
+            assert_eq!(lock_timeout_ms(duration), expected, "{duration:?}");
+        }
+    }
+
+    #[test]
+    fn a_server_that_is_not_postgres_is_named() {
+        for (driver, expected) in [
+            (
+                "unexpected response from SSLRequest: 0x48 (sqlx_postgres::connection::tls:95)",
+                "it answered like an HTTP (web) server",
+            ),
+            (
+                "unexpected response from SSLRequest: 0x53 (x::y:1)",
+                "it answered `S`",
+            ),
+            ("unknown message type", "its answer was not one"),
+        ] {
+            let reason = not_postgres_reason(driver);
+            assert!(reason.contains(expected), "{driver}: {reason}");
+            assert!(!reason.contains("sqlx"), "{reason}");
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl RunLock {
     /// Takes the lock on `database`'s sidecar file, polling until `timeout` has passed.
     pub async fn acquire(database: &Path, timeout: Duration) -> Result<RunLock> {
         let path = lock_path(database);
-        let deadline = Instant::now() + timeout;
+        let deadline = super::deadline_after(timeout);
         let mut pause = Duration::from_millis(10);
         loop {
             if let Some(lock) = try_lock(&path)? {

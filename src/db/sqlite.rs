@@ -45,10 +45,17 @@ impl Sqlite {
             .map_err(|err| ConnectFailure {
                 reason: driver_reason(&err),
                 retryable: false,
+                hint: None,
             })?
             .create_if_missing(options.create_if_missing)
             // Waiting for another process's write lock is how SQLite serialises migration runs.
-            .busy_timeout(options.lock_timeout)
+            // SQLite takes the busy timeout in milliseconds as an `int` (the driver panics
+            // beyond): clamp, although the flags are range-checked well below.
+            .busy_timeout(
+                options
+                    .lock_timeout
+                    .min(Duration::from_millis(i32::MAX as u64)),
+            )
             // As sqlite3 and diesel run migrations: table rebuilds rely on it being off.
             .foreign_keys(false);
         let conn = SqliteConnection::connect_with(&connect_options)
@@ -56,6 +63,7 @@ impl Sqlite {
             .map_err(|err| ConnectFailure {
                 reason: open_failure_reason(&connect_options, options.create_if_missing, &err),
                 retryable: false,
+                hint: None,
             })?;
         let filename = connect_options.get_filename();
         let in_memory = filename

@@ -57,6 +57,16 @@ pub fn find_explicit_url(flag: Option<&str>, spec: &SetSpec) -> Result<Option<Da
         Ok(url) if !url.trim().is_empty() => {
             DatabaseUrl::parse(&url, &format!("environment variable {variable}")).map(Some)
         }
+        // Set, but not text: saying "not set" would send people looking in the wrong place.
+        // The value is not shown (it may hold a password).
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::input(
+            ErrorCode::BadDatabaseUrl,
+            format!("environment variable {variable} is set but is not valid UTF-8"),
+        )
+        .at(format!("environment variable {variable}"))
+        .hint(format!(
+            "set {variable} to a URL in plain text, e.g. postgres://user@host/db (a byte of another encoding, such as Latin-1, is in it now)"
+        ))),
         _ => Ok(None),
     }
 }
@@ -236,14 +246,20 @@ pub fn own_table(spec: &SetSpec) -> String {
         .unwrap_or_else(|| history::DEFAULT_TABLE.to_string())
 }
 
+/// `--connect-timeout`'s default: long enough for a TLS handshake over a slow link, short
+/// enough that a server that accepts connections and never answers is reported in seconds.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+
 /// Connection settings from the command line.
 pub fn connect_options(
     wait_secs: u64,
+    connect_timeout_secs: u64,
     lock_timeout_secs: u64,
     create_if_missing: bool,
 ) -> ConnectOptions {
     ConnectOptions {
         wait: Duration::from_secs(wait_secs),
+        connect_timeout: Duration::from_secs(connect_timeout_secs),
         lock_timeout: Duration::from_secs(lock_timeout_secs),
         create_if_missing,
     }
@@ -259,19 +275,72 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
         Some((line, column)) => format!("{}:{line}:{column}", display_path(&failure.script)),
         None => display_path(&failure.script),
     };
-    if failure.lock_busy {
+    let name = format!("{}_{}", migration.version.as_str(), migration.name);
+    if failure.lock_lost {
         return Error::new(
             ErrorClass::Unreachable,
-            ErrorCode::LockTimeout,
+            ErrorCode::MigrationInterrupted,
             format!(
-                "{verb} {}_{} waited too long for another process's lock: {}",
-                migration.version.as_str(),
-                migration.name,
+                "stopped before {verb} {name}: the connection holding the migration lock was lost: {}",
                 failure.message
             ),
         )
         .at(location)
-        .hint("another run (or an open transaction) holds the database's write lock; nothing of this migration was applied; wait and retry, or raise --lock-timeout");
+        .hint("nothing of it ran; without the lock another run could start, so this one stopped; run the command again: it continues with what is still pending");
+    }
+    // Nothing of it was applied: a transaction rolled back, or a no-transaction migration
+    // stopped at its first statement.
+    let nothing_applied = !failure.recorded_as_failed
+        && (!migration.no_transaction || failure.statements_done == Some(0));
+    if failure.lock_busy && nothing_applied {
+        return Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::LockTimeout,
+            format!("{verb} {name} gave up waiting for a lock: {}", failure.message),
+        )
+        .at(location)
+        .hint(format!(
+            "nothing of this migration was {}; wait for that session to finish (or end it: SELECT pg_terminate_backend(PID) on PostgreSQL), then run the command again; or raise --lock-timeout",
+            direction.past()
+        ));
+    }
+    if failure.connection_lost && !migration.no_transaction {
+        return Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::MigrationInterrupted,
+            format!("{verb} {name} was interrupted: {}", failure.message),
+        )
+        .at(location)
+        .hint("the server ended the connection (a shutdown, restart, failover or terminated session), not the script; the migration runs in one transaction with its history row, so it is wholly done or not at all; run the command again: it continues with what is still pending");
+    }
+    if failure.connection_lost {
+        return Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::MigrationInterrupted,
+            format!("{verb} {name} was interrupted: {}", failure.message),
+        )
+        .at(location)
+        .hint(format!(
+            "the server ended the connection (a shutdown, restart, failover or terminated session), not the script; it runs outside a transaction, so some statements may have run: run `cargo migrate status`; if it lists {} as failed, check what took effect and settle it with `cargo migrate resolve {} --applied` or `--rolled-back`, then run the command again",
+            migration.version.as_str(),
+            migration.version.as_str()
+        ));
+    }
+    if failure.transient && nothing_applied {
+        let error = Error::new(
+            ErrorClass::Unreachable,
+            ErrorCode::MigrationInterrupted,
+            format!("{verb} {name} was rolled back by the server: {}", failure.message),
+        )
+        .at(location)
+        .hint(format!(
+            "it conflicted with another session (a deadlock or serialization failure), not a problem of the script; nothing of it was {}; run the command again",
+            direction.past()
+        ));
+        return match &failure.code {
+            Some(code) => error.detail(format!("= error code {code}")),
+            None => error,
+        };
     }
     let script = direction.script(migration);
     let mut detail = Vec::new();
@@ -293,12 +362,7 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
             .as_ref()
             .map(|h| format!("= server hint: {h}")),
     );
-    let (class, hint) = if failure.connection_lost {
-        (
-            ErrorClass::Unreachable,
-            "the connection broke mid-migration; run `cargo migrate status` to see what was recorded".to_string(),
-        )
-    } else if failure.recorded_as_failed {
+    let (class, hint) = if failure.recorded_as_failed {
         (
             ErrorClass::CheckFailed,
             format!(

@@ -22,6 +22,7 @@ impl Replayer {
         let options = ConnectOptions {
             // A scratch server answers at once; its start already waited for it.
             wait: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(10),
             lock_timeout: Duration::from_secs(60),
             create_if_missing: true,
         };

@@ -607,10 +607,21 @@ fn refuse_empty_up(up: &Script) -> Result<()> {
 
 fn read_optional_script(path: &Path) -> Result<Option<(Script, Vec<u8>)>> {
     // `symlink_metadata`: a link that leads nowhere is a broken file, not an absent one.
-    if fs::symlink_metadata(path).is_err() {
-        return Ok(None);
+    match fs::symlink_metadata(path) {
+        Ok(_) => read_script(path).map(Some),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        // Anything else (a migration directory without permission to look in) is not
+        // "there is no up.sql": say what stopped us.
+        Err(err) => {
+            let dir = path.parent().unwrap_or(path);
+            Err(Error::io(
+                ErrorCode::UnreadableDirectory,
+                "read the migration directory",
+                dir,
+                &err,
+            ))
+        }
     }
-    read_script(path).map(Some)
 }
 
 /// Reads a script; refuses anything that is not UTF-8, naming the line of the first bad byte.

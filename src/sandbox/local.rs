@@ -293,6 +293,56 @@ impl LocalPostgres {
         Ok(())
     }
 
+    /// Stops the server but keeps its data directory, as `pg_ctl stop -m fast` (`fast`:
+    /// SIGINT, sessions are ended with 57P01 and a checkpoint is written) or `-m immediate`
+    /// (SIGQUIT, no checkpoint: the next start recovers from the WAL). For fault-injection
+    /// tests; [`restart`](Self::restart) starts it again on the same data.
+    pub fn halt(&mut self, fast: bool) -> Result<(), Error> {
+        // The watchdog watches the old server's pid, which must not be acted on once it is gone.
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
+        let Some(mut server) = self.server.take() else {
+            return Ok(());
+        };
+        send_signal(server.id(), if fast { libc::SIGINT } else { libc::SIGQUIT });
+        let exited = wait_until(
+            &mut || !matches!(server.try_wait(), Ok(None)),
+            FAST_SHUTDOWN_WAIT,
+        );
+        if !exited {
+            // Not in time: stop it the hard way, so the caller never waits for ever.
+            shut_down(&mut server);
+        }
+        let _ = server.wait();
+        Ok(())
+    }
+
+    /// Starts the server again on its data directory after [`halt`](Self::halt), and returns
+    /// once it accepts connections.
+    pub async fn restart(&mut self) -> Result<(), Error> {
+        if self.server.is_some() {
+            return Ok(());
+        }
+        let binaries = self.binaries.clone();
+        let install = blocking(Kind::Throwaway, move || {
+            Installation::locate(Some(&binaries))
+        })
+        .await?;
+        let server = install.spawn(
+            Kind::Throwaway,
+            &self.data_dir,
+            &self.root,
+            &self.root.join("postgres.log"),
+            &self.root,
+        )?;
+        self.server = Some(server);
+        self.spawned_at = Some(Instant::now());
+        self.watchdog = spawn_watchdog(self);
+        self.wait_ready().await
+    }
+
     /// Polls until `SELECT 1` succeeds, the server exits, or [`READY_TIMEOUT`] passes.
     async fn wait_ready(&mut self) -> Result<(), Error> {
         let spawned = self.spawned_at.unwrap_or_else(Instant::now);
