@@ -249,7 +249,7 @@ fn status_then_up_on_a_fresh_database() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("(history in _cargo_migrate)"),
+        out.stdout.contains("(history in public._cargo_migrate)"),
         "{}",
         out.stdout
     );
@@ -340,7 +340,7 @@ fn status_exit_code_and_json_from_database_url_env() {
     let report = out.json();
     let redacted = url.replace("postgres://postgres@", "postgres://postgres:***@");
     assert_eq!(report["database"], json!(redacted));
-    assert_eq!(report["history_table"], "_cargo_migrate");
+    assert_eq!(report["history_table"], "public._cargo_migrate");
     assert_eq!(report["history_format"], "cargo-migrate");
     assert_eq!(
         report["migrations"],
@@ -1235,6 +1235,81 @@ fn sqlx_history_with_standard_conforming_strings_off() {
 }
 
 // -------------------------------------------------------------------- adoption: diesel
+
+/// Dashed versions (`2024-01-15-101010`) cannot be stored in sqlx's BIGINT column. They
+/// once reached SQL unquoted and were recorded as `-99002` (the arithmetic result), after
+/// which status showed them pending and following its hints applied them twice. Now every
+/// command that writes the history refuses them before it locks or creates anything,
+/// whether sqlx's table is configured or adopted; `status` shows them pending.
+#[test]
+fn versions_sqlx_cannot_store_are_refused_before_anything_runs() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let ws = Workspace::copy("single");
+    let migrations = ws.path().join("migrations");
+    for (from, to) in [
+        ("20240101120000_create_users", "2024-01-15-101010_create_users"),
+        ("20240102090000_add_email_to_users", "2024-01-16-101010_add_email_to_users"),
+    ] {
+        std::fs::rename(migrations.join(from), migrations.join(to)).unwrap();
+    }
+    // Configured: `history = "sqlx"`, on an empty database.
+    let manifest = ws.path().join("Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        toml.replace("dialect = \"postgres\"", "dialect = \"postgres\"\nhistory = \"sqlx\""),
+    )
+    .unwrap();
+    let url = pg.database("configured");
+    let up = cm(&ws, &url, &["up", "--color", "never"]).assert_code(2);
+    snapshot("sqlx_history_refuses_a_dashed_version", &up);
+    assert_eq!(pg.tables(&url), Vec::<String>::new(), "nothing was created");
+    let json = cm(&ws, &url, &["up", "--dry-run", "--format", "json"])
+        .assert_code(2)
+        .json();
+    assert_eq!(json["error"]["code"], "version-not-storable");
+
+    // Adopted: sqlx's table exists (sqlx made it), nothing configured.
+    std::fs::write(&manifest, toml).unwrap();
+    let url = pg.database("adopted");
+    let sqlx_set = tempfile::tempdir().unwrap();
+    std::fs::write(sqlx_set.path().join("1_create_accounts.sql"), "CREATE TABLE accounts (id bigint);\n")
+        .unwrap();
+    sqlx_migrate(&url, sqlx_set.path()).expect("sqlx makes its table");
+    let rows = "SELECT version::text FROM _sqlx_migrations ORDER BY version";
+    let before = pg.query(&url, rows);
+    for args in [
+        &["up"][..],
+        &["baseline", "2024-01-16-101010"],
+        &["resolve", "2024-01-15-101010", "--applied"],
+        &["redo"],
+        &["down"],
+        &["reset", "--yes"],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        let outcome = cm(&ws, &url, &all).assert_code(2);
+        let error = outcome
+            .stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find_map(|value| {
+                value
+                    .get("error")
+                    .cloned()
+                    .or_else(|| (value["event"] == "error").then_some(value))
+            })
+            .unwrap_or_else(|| panic!("{args:?}: no error in {}", outcome.stdout));
+        assert_eq!(error["code"], "version-not-storable", "{args:?}: {error}");
+        assert_eq!(pg.query(&url, rows), before, "{args:?} changed the history");
+        assert_eq!(pg.tables(&url), ["_sqlx_migrations", "accounts"], "{args:?}");
+    }
+    let status = cm_json(&ws, &url, &["status"], 0);
+    assert_eq!(status["history_format"], "sqlx");
+    assert_eq!(status["summary"]["pending"], 2);
+}
 
 /// A database with diesel's history table is adopted: its rows count as applied, and up
 /// records the rest there with diesel's dash-less versions.
