@@ -1761,6 +1761,63 @@ fn history_table_in_another_schema() {
     );
 }
 
+/// A history table in one of PostgreSQL's own schemas survived `reset` (which keeps them),
+/// after which `status` said everything was applied. Such a table is refused: configured, as
+/// a configuration error naming the setting; reached through the search_path, naming that.
+/// Nothing is created.
+#[test]
+fn history_table_in_a_system_schema_is_refused() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("app");
+    let ws = Workspace::copy("single");
+    let manifest = ws.path().join("Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap();
+    let ours = "SELECT count(*)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                WHERE n.nspname IN ('information_schema', 'pg_catalog', 'pg_toast') \
+                  AND c.relname IN ('migrations', 'history', '_cargo_migrate')";
+    for (table, code) in [
+        ("information_schema.migrations", 2),
+        ("pg_catalog.history", 2),
+        ("pg_toast.history", 2),
+    ] {
+        std::fs::write(
+            &manifest,
+            toml.replace(
+                "dialect = \"postgres\"",
+                &format!("dialect = \"postgres\"\nhistory-table = \"{table}\""),
+            ),
+        )
+        .unwrap();
+        for args in [&["up"][..], &["reset", "--yes"], &["status"]] {
+            let outcome = cm(&ws, &url, args).assert_code(code);
+            assert!(
+                outcome.stderr.contains("a system schema")
+                    && outcome.stderr.contains("[package.metadata.migrate]"),
+                "{table} {args:?}: {}",
+                outcome.stderr
+            );
+        }
+        if table.starts_with("information_schema") {
+            let outcome = cm(&ws, &url, &["up", "--color", "never"]);
+            snapshot("history_table_in_a_system_schema", &outcome);
+        }
+    }
+    // Not configured, but the search_path leads there.
+    std::fs::write(&manifest, &toml).unwrap();
+    pg.execute(
+        &pg.server.url(),
+        "ALTER DATABASE app SET search_path = information_schema, public",
+    );
+    let outcome = cm(&ws, &url, &["up", "--format", "json"]).assert_code(2);
+    let error = &outcome.events().last().cloned().unwrap();
+    assert_eq!(error["code"], "bad-config", "{error}");
+    assert_eq!(error["location"], "the database's search_path", "{error}");
+    assert_eq!(count(&pg, &url, ours), 0, "nothing of ours in a system schema");
+    assert_eq!(pg.tables(&url), Vec::<String>::new(), "nothing applied");
+}
+
 // ------------------------------------------------------------------------- real data
 
 /// Real-world histories apply in full; crates.io's reverts until its first down script that

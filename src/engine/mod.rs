@@ -218,7 +218,7 @@ impl Session {
             Some(schema) => format.in_schema(&schema),
             None => format,
         };
-        refuse_system_schema(&format, db.dialect(), options.history.is_some())?;
+        refuse_system_schema(&format, db.dialect())?;
         if options.mutating {
             db.lock(url, &format.table(), options.connect.lock_timeout)
                 .await?;
@@ -245,23 +245,15 @@ impl Session {
 /// PostgreSQL's own schemas (`pg_catalog`, `pg_toast…`, `information_schema`) are no place
 /// for a history: `reset` keeps them (so the history would outlive what it records), and
 /// their contents belong to the server.
-fn refuse_system_schema(
-    format: &HistoryFormat,
-    dialect: crate::dialect::Dialect,
-    configured_format: bool,
-) -> Result<()> {
+/// `history-table` naming one is refused with the configuration; this catches an unqualified
+/// table that the search_path puts there.
+fn refuse_system_schema(format: &HistoryFormat, dialect: crate::dialect::Dialect) -> Result<()> {
     let Some(schema) = format.schema() else {
         return Ok(());
     };
     if dialect != crate::dialect::Dialect::Postgres || !history::is_system_schema(&schema) {
         return Ok(());
     }
-    let own = matches!(format, HistoryFormat::Own { .. });
-    let location = if own || configured_format {
-        "history-table in [package.metadata.migrate] (or the database's search_path)"
-    } else {
-        "the database's search_path"
-    };
     Err(Error::input(
         ErrorCode::BadConfig,
         format!(
@@ -269,8 +261,8 @@ fn refuse_system_schema(
             format.table()
         ),
     )
-    .at(location)
-    .hint("keep the history in a schema of your own: `history-table = \"app._cargo_migrate\"`, or leave it in public"))
+    .at("the database's search_path")
+    .hint("put a schema of your own first on the user's or database's search_path, or name one: `history-table = \"public._cargo_migrate\"` in [package.metadata.migrate]"))
 }
 
 /// The default own history table name of a set.
