@@ -1818,6 +1818,55 @@ fn history_table_in_a_system_schema_is_refused() {
     assert_eq!(pg.tables(&url), Vec::<String>::new(), "nothing applied");
 }
 
+/// `_cargo_migrate` and `public._cargo_migrate` name one table; the run lock's key once came
+/// from the configured spelling, so runs configured differently took two locks and applied
+/// the same migrations at once (failing on duplicate keys). Eight `up`s, half with each
+/// spelling, started together: every one exits 0 and each migration is applied exactly once.
+#[test]
+fn two_spellings_of_the_history_table_take_one_lock() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("spellings");
+    let plain = Workspace::copy("single");
+    let qualified = Workspace::copy("single");
+    let manifest = qualified.path().join("Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap().replace(
+        "dialect = \"postgres\"",
+        "dialect = \"postgres\"\nhistory-table = \"public._cargo_migrate\"",
+    );
+    std::fs::write(&manifest, toml).unwrap();
+    // Slow migrations, so the runs overlap.
+    for ws in [&plain, &qualified] {
+        for (version, table) in [(V3, "slow_a"), (V4, "slow_b")] {
+            write_migration(
+                ws,
+                &format!("{version}_create_{table}"),
+                &format!("SELECT pg_sleep(0.3);\nCREATE TABLE {table} (id bigint);\n"),
+                None,
+            );
+        }
+    }
+    let runs: Vec<Running> = (0..8)
+        .map(|i| {
+            let ws = if i % 2 == 0 { &plain } else { &qualified };
+            Running::spawn(ws.path(), &["up", "--format", "json", "--database-url", &url])
+        })
+        .collect();
+    let mut ran = Vec::new();
+    for run in runs {
+        let outcome = run.wait();
+        assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+        ran.extend(versions(&outcome.run_json()["applied"]));
+    }
+    ran.sort();
+    assert_eq!(ran, [V1, V2, V3, V4], "each migration applied by exactly one run");
+    assert_eq!(history(&pg, &url), applied(&[V1, V2, V3, V4]));
+    let status = cm_json(&plain, &url, &["status"], 0);
+    assert_eq!(status["history_table"], "public._cargo_migrate");
+    assert_eq!(status["summary"]["applied"], 4);
+}
+
 // ------------------------------------------------------------------------- real data
 
 /// Real-world histories apply in full; crates.io's reverts until its first down script that
