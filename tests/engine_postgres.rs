@@ -1249,8 +1249,14 @@ fn versions_sqlx_cannot_store_are_refused_before_anything_runs() {
     let ws = Workspace::copy("single");
     let migrations = ws.path().join("migrations");
     for (from, to) in [
-        ("20240101120000_create_users", "2024-01-15-101010_create_users"),
-        ("20240102090000_add_email_to_users", "2024-01-16-101010_add_email_to_users"),
+        (
+            "20240101120000_create_users",
+            "2024-01-15-101010_create_users",
+        ),
+        (
+            "20240102090000_add_email_to_users",
+            "2024-01-16-101010_add_email_to_users",
+        ),
     ] {
         std::fs::rename(migrations.join(from), migrations.join(to)).unwrap();
     }
@@ -1259,7 +1265,10 @@ fn versions_sqlx_cannot_store_are_refused_before_anything_runs() {
     let toml = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
         &manifest,
-        toml.replace("dialect = \"postgres\"", "dialect = \"postgres\"\nhistory = \"sqlx\""),
+        toml.replace(
+            "dialect = \"postgres\"",
+            "dialect = \"postgres\"\nhistory = \"sqlx\"",
+        ),
     )
     .unwrap();
     let url = pg.database("configured");
@@ -1275,8 +1284,11 @@ fn versions_sqlx_cannot_store_are_refused_before_anything_runs() {
     std::fs::write(&manifest, toml).unwrap();
     let url = pg.database("adopted");
     let sqlx_set = tempfile::tempdir().unwrap();
-    std::fs::write(sqlx_set.path().join("1_create_accounts.sql"), "CREATE TABLE accounts (id bigint);\n")
-        .unwrap();
+    std::fs::write(
+        sqlx_set.path().join("1_create_accounts.sql"),
+        "CREATE TABLE accounts (id bigint);\n",
+    )
+    .unwrap();
     sqlx_migrate(&url, sqlx_set.path()).expect("sqlx makes its table");
     let rows = "SELECT version::text FROM _sqlx_migrations ORDER BY version";
     let before = pg.query(&url, rows);
@@ -1304,7 +1316,11 @@ fn versions_sqlx_cannot_store_are_refused_before_anything_runs() {
             .unwrap_or_else(|| panic!("{args:?}: no error in {}", outcome.stdout));
         assert_eq!(error["code"], "version-not-storable", "{args:?}: {error}");
         assert_eq!(pg.query(&url, rows), before, "{args:?} changed the history");
-        assert_eq!(pg.tables(&url), ["_sqlx_migrations", "accounts"], "{args:?}");
+        assert_eq!(
+            pg.tables(&url),
+            ["_sqlx_migrations", "accounts"],
+            "{args:?}"
+        );
     }
     let status = cm_json(&ws, &url, &["status"], 0);
     assert_eq!(status["history_format"], "sqlx");
@@ -1814,7 +1830,11 @@ fn history_table_in_a_system_schema_is_refused() {
     let error = &outcome.events().last().cloned().unwrap();
     assert_eq!(error["code"], "bad-config", "{error}");
     assert_eq!(error["location"], "the database's search_path", "{error}");
-    assert_eq!(count(&pg, &url, ours), 0, "nothing of ours in a system schema");
+    assert_eq!(
+        count(&pg, &url, ours),
+        0,
+        "nothing of ours in a system schema"
+    );
     assert_eq!(pg.tables(&url), Vec::<String>::new(), "nothing applied");
 }
 
@@ -1850,7 +1870,10 @@ fn two_spellings_of_the_history_table_take_one_lock() {
     let runs: Vec<Running> = (0..8)
         .map(|i| {
             let ws = if i % 2 == 0 { &plain } else { &qualified };
-            Running::spawn(ws.path(), &["up", "--format", "json", "--database-url", &url])
+            Running::spawn(
+                ws.path(),
+                &["up", "--format", "json", "--database-url", &url],
+            )
         })
         .collect();
     let mut ran = Vec::new();
@@ -1860,7 +1883,11 @@ fn two_spellings_of_the_history_table_take_one_lock() {
         ran.extend(versions(&outcome.run_json()["applied"]));
     }
     ran.sort();
-    assert_eq!(ran, [V1, V2, V3, V4], "each migration applied by exactly one run");
+    assert_eq!(
+        ran,
+        [V1, V2, V3, V4],
+        "each migration applied by exactly one run"
+    );
     assert_eq!(history(&pg, &url), applied(&[V1, V2, V3, V4]));
     let status = cm_json(&plain, &url, &["status"], 0);
     assert_eq!(status["history_table"], "public._cargo_migrate");

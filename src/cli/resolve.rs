@@ -66,7 +66,11 @@ pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
             };
             let mut statements = Vec::new();
             if entry.row.is_some() {
-                statements.push(format.delete(migration).map_err(|why| format.refusal(migration, &why, 0))?);
+                statements.push(
+                    format
+                        .delete(migration)
+                        .map_err(|why| format.refusal(migration, &why, 0))?,
+                );
             }
             statements.push(
                 format

@@ -257,9 +257,10 @@ impl HistoryFormat {
     /// typed for the statements that address its row.
     pub fn parse_stored(&self, text: &str) -> StoredVersion {
         match self {
-            HistoryFormat::Sqlx { .. } => text
-                .parse::<i64>()
-                .map_or_else(|_| StoredVersion::Text(text.to_string()), StoredVersion::Integer),
+            HistoryFormat::Sqlx { .. } => text.parse::<i64>().map_or_else(
+                |_| StoredVersion::Text(text.to_string()),
+                StoredVersion::Integer,
+            ),
             _ => StoredVersion::Text(text.to_string()),
         }
     }
@@ -426,8 +427,11 @@ impl HistoryFormat {
 
     /// Removes the row of a version as stored (a row read back, whose file may be gone).
     pub fn delete_stored(&self, version: StoredVersion) -> Statement {
-        Statement::sql(format!("DELETE FROM {} WHERE version = ", self.quoted_table()))
-            .value(version.into())
+        Statement::sql(format!(
+            "DELETE FROM {} WHERE version = ",
+            self.quoted_table()
+        ))
+        .value(version.into())
     }
 
     /// `migration`'s row as (success, failure), for [`Statement::parameterized`] with one
@@ -454,8 +458,7 @@ const DIESEL_VERSION_LENGTH: usize = 50;
 /// What `failure` holds while a no-transaction migration runs: a row left like this by a
 /// process that died shows the migration as failed, and tells which way it was going.
 pub const UP_STARTED: &str = "started, not finished (the process stopped part-way)";
-pub const DOWN_STARTED: &str =
-    "down started, not finished (the process stopped part-way; the migration may be partly reverted)";
+pub const DOWN_STARTED: &str = "down started, not finished (the process stopped part-way; the migration may be partly reverted)";
 
 /// Whether a failed row's reason says the migration is still being run (by another process,
 /// or by one that died), rather than that it failed.
@@ -766,13 +769,25 @@ mod tests {
         let diesel = HistoryFormat::Diesel { schema: None };
         let long = format!("2024{}", "1".repeat(47));
         for (format, version, stored) in [
-            (&sqlx, "20240115101010", Some(StoredVersion::Integer(20240115101010))),
-            (&sqlx, "9223372036854775807", Some(StoredVersion::Integer(i64::MAX))),
+            (
+                &sqlx,
+                "20240115101010",
+                Some(StoredVersion::Integer(20240115101010)),
+            ),
+            (
+                &sqlx,
+                "9223372036854775807",
+                Some(StoredVersion::Integer(i64::MAX)),
+            ),
             (&sqlx, "9223372036854775808", None),
             (&sqlx, "2024-01-15-101010", None),
             (&sqlx, "2024-01-15", None),
             (&sqlx, "0000", Some(StoredVersion::Integer(0))),
-            (&diesel, "2024-01-15-101010", Some(StoredVersion::Text("20240115101010".into()))),
+            (
+                &diesel,
+                "2024-01-15-101010",
+                Some(StoredVersion::Text("20240115101010".into())),
+            ),
             (&diesel, long.as_str(), None),
         ] {
             let m = migration(version, "create_users", "");
@@ -782,7 +797,11 @@ mod tests {
             if let Err(err) = checked {
                 assert_eq!(err.code, ErrorCode::VersionNotStorable);
                 assert_eq!(err.exit_code(), 2);
-                assert!(err.message.contains(&format!("{version}_create_users")), "{}", err.message);
+                assert!(
+                    err.message.contains(&format!("{version}_create_users")),
+                    "{}",
+                    err.message
+                );
                 assert!(err.message.contains(format.label()), "{}", err.message);
                 assert_eq!(err.location.as_deref(), Some("up.sql"));
             }
@@ -821,9 +840,12 @@ mod tests {
             .insert(&m, true, Elapsed::ServerClock, None)
             .unwrap()
             .inline(Dialect::Postgres);
-        assert!(inline.ends_with(
-            ", ((extract(epoch from clock_timestamp() - now()) * 1000)::bigint) * 1000000)"
-        ), "{inline}");
+        assert!(
+            inline.ends_with(
+                ", ((extract(epoch from clock_timestamp() - now()) * 1000)::bigint) * 1000000)"
+            ),
+            "{inline}"
+        );
         assert_eq!(
             sqlx.delete_stored(StoredVersion::Integer(-99002))
                 .inline(Dialect::Postgres),
@@ -846,10 +868,12 @@ mod tests {
                 &Value::Text("20240115101010".into())
             ]
         );
-        assert!(HistoryFormat::Diesel { schema: None }
-            .mark(&m, None)
-            .unwrap()
-            .is_empty());
+        assert!(
+            HistoryFormat::Diesel { schema: None }
+                .mark(&m, None)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
