@@ -162,6 +162,21 @@ impl MigrateConfig {
                         .at(at())
                         .hint("use letters, digits and underscores, optionally `schema.table`"));
                     }
+                    if let Some((schema, _)) = name
+                        .split_once('.')
+                        .filter(|(schema, _)| crate::db::history::is_system_schema(schema))
+                    {
+                        // `reset` keeps the system schemas, so a history there would outlive
+                        // what it records (and their contents belong to the server).
+                        return Err(Error::input(
+                            ErrorCode::BadConfig,
+                            format!(
+                                "`history-table` in {table} is in `{schema}`, a system schema: `{name}`"
+                            ),
+                        )
+                        .at(at())
+                        .hint("keep the history in a schema of your own (e.g. `app._cargo_migrate`), or leave out the schema"));
+                    }
                     config.history_table = Some(name.to_string());
                 }
                 "image" => {
@@ -447,6 +462,26 @@ mod tests {
         assert!(err.message.contains("unknown dialect `oracle`"));
         let err = parse(json!({"history-table": "drop table x"})).unwrap_err();
         assert!(err.message.contains("not a plain table name"));
+        for (name, refused) in [
+            ("information_schema.migrations", true),
+            ("pg_catalog.history", true),
+            ("pg_toast.history", true),
+            ("PG_TEMP_1.history", true),
+            ("app.history", false),
+            ("public._cargo_migrate", false),
+            ("pg_history", false),
+        ] {
+            let result = parse(json!({ "history-table": name }));
+            assert_eq!(result.is_err(), refused, "{name}");
+            if let Err(err) = result {
+                assert_eq!(err.code, ErrorCode::BadConfig);
+                assert!(err.message.contains("a system schema"), "{}", err.message);
+                assert_eq!(
+                    err.location.as_deref(),
+                    Some("/w/Cargo.toml: [package.metadata.migrate]")
+                );
+            }
+        }
         let err = parse(json!({"ignore": ["a", 1]})).unwrap_err();
         assert!(err.message.contains("a list of strings"));
         let err = parse(json!("postgres")).unwrap_err();

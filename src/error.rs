@@ -99,6 +99,7 @@ error_codes! {
     UnsupportedLayout => "unsupported-layout",
     UnwritableDirectory => "unwritable-directory",
     Usage => "usage",
+    VersionNotStorable => "version-not-storable",
     VersionTooLarge => "version-too-large",
 }
 

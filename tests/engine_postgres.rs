@@ -249,7 +249,7 @@ fn status_then_up_on_a_fresh_database() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("(history in _cargo_migrate)"),
+        out.stdout.contains("(history in public._cargo_migrate)"),
         "{}",
         out.stdout
     );
@@ -340,7 +340,7 @@ fn status_exit_code_and_json_from_database_url_env() {
     let report = out.json();
     let redacted = url.replace("postgres://postgres@", "postgres://postgres:***@");
     assert_eq!(report["database"], json!(redacted));
-    assert_eq!(report["history_table"], "_cargo_migrate");
+    assert_eq!(report["history_table"], "public._cargo_migrate");
     assert_eq!(report["history_format"], "cargo-migrate");
     assert_eq!(
         report["migrations"],
@@ -1236,6 +1236,97 @@ fn sqlx_history_with_standard_conforming_strings_off() {
 
 // -------------------------------------------------------------------- adoption: diesel
 
+/// Dashed versions (`2024-01-15-101010`) cannot be stored in sqlx's BIGINT column. They
+/// once reached SQL unquoted and were recorded as `-99002` (the arithmetic result), after
+/// which status showed them pending and following its hints applied them twice. Now every
+/// command that writes the history refuses them before it locks or creates anything,
+/// whether sqlx's table is configured or adopted; `status` shows them pending.
+#[test]
+fn versions_sqlx_cannot_store_are_refused_before_anything_runs() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let ws = Workspace::copy("single");
+    let migrations = ws.path().join("migrations");
+    for (from, to) in [
+        (
+            "20240101120000_create_users",
+            "2024-01-15-101010_create_users",
+        ),
+        (
+            "20240102090000_add_email_to_users",
+            "2024-01-16-101010_add_email_to_users",
+        ),
+    ] {
+        std::fs::rename(migrations.join(from), migrations.join(to)).unwrap();
+    }
+    // Configured: `history = "sqlx"`, on an empty database.
+    let manifest = ws.path().join("Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        toml.replace(
+            "dialect = \"postgres\"",
+            "dialect = \"postgres\"\nhistory = \"sqlx\"",
+        ),
+    )
+    .unwrap();
+    let url = pg.database("configured");
+    let up = cm(&ws, &url, &["up", "--color", "never"]).assert_code(2);
+    snapshot("sqlx_history_refuses_a_dashed_version", &up);
+    assert_eq!(pg.tables(&url), Vec::<String>::new(), "nothing was created");
+    let json = cm(&ws, &url, &["up", "--dry-run", "--format", "json"])
+        .assert_code(2)
+        .json();
+    assert_eq!(json["error"]["code"], "version-not-storable");
+
+    // Adopted: sqlx's table exists (sqlx made it), nothing configured.
+    std::fs::write(&manifest, toml).unwrap();
+    let url = pg.database("adopted");
+    let sqlx_set = tempfile::tempdir().unwrap();
+    std::fs::write(
+        sqlx_set.path().join("1_create_accounts.sql"),
+        "CREATE TABLE accounts (id bigint);\n",
+    )
+    .unwrap();
+    sqlx_migrate(&url, sqlx_set.path()).expect("sqlx makes its table");
+    let rows = "SELECT version::text FROM _sqlx_migrations ORDER BY version";
+    let before = pg.query(&url, rows);
+    for args in [
+        &["up"][..],
+        &["baseline", "2024-01-16-101010"],
+        &["resolve", "2024-01-15-101010", "--applied"],
+        &["redo"],
+        &["down"],
+        &["reset", "--yes"],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        let outcome = cm(&ws, &url, &all).assert_code(2);
+        let error = outcome
+            .stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find_map(|value| {
+                value
+                    .get("error")
+                    .cloned()
+                    .or_else(|| (value["event"] == "error").then_some(value))
+            })
+            .unwrap_or_else(|| panic!("{args:?}: no error in {}", outcome.stdout));
+        assert_eq!(error["code"], "version-not-storable", "{args:?}: {error}");
+        assert_eq!(pg.query(&url, rows), before, "{args:?} changed the history");
+        assert_eq!(
+            pg.tables(&url),
+            ["_sqlx_migrations", "accounts"],
+            "{args:?}"
+        );
+    }
+    let status = cm_json(&ws, &url, &["status"], 0);
+    assert_eq!(status["history_format"], "sqlx");
+    assert_eq!(status["summary"]["pending"], 2);
+}
+
 /// A database with diesel's history table is adopted: its rows count as applied, and up
 /// records the rest there with diesel's dash-less versions.
 #[test]
@@ -1684,6 +1775,123 @@ fn history_table_in_another_schema() {
         count(&pg, &url, "SELECT count(*)::text FROM app.history"),
         1
     );
+}
+
+/// A history table in one of PostgreSQL's own schemas survived `reset` (which keeps them),
+/// after which `status` said everything was applied. Such a table is refused: configured, as
+/// a configuration error naming the setting; reached through the search_path, naming that.
+/// Nothing is created.
+#[test]
+fn history_table_in_a_system_schema_is_refused() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("app");
+    let ws = Workspace::copy("single");
+    let manifest = ws.path().join("Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap();
+    let ours = "SELECT count(*)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                WHERE n.nspname IN ('information_schema', 'pg_catalog', 'pg_toast') \
+                  AND c.relname IN ('migrations', 'history', '_cargo_migrate')";
+    for (table, code) in [
+        ("information_schema.migrations", 2),
+        ("pg_catalog.history", 2),
+        ("pg_toast.history", 2),
+    ] {
+        std::fs::write(
+            &manifest,
+            toml.replace(
+                "dialect = \"postgres\"",
+                &format!("dialect = \"postgres\"\nhistory-table = \"{table}\""),
+            ),
+        )
+        .unwrap();
+        for args in [&["up"][..], &["reset", "--yes"], &["status"]] {
+            let outcome = cm(&ws, &url, args).assert_code(code);
+            assert!(
+                outcome.stderr.contains("a system schema")
+                    && outcome.stderr.contains("[package.metadata.migrate]"),
+                "{table} {args:?}: {}",
+                outcome.stderr
+            );
+        }
+        if table.starts_with("information_schema") {
+            let outcome = cm(&ws, &url, &["up", "--color", "never"]);
+            snapshot("history_table_in_a_system_schema", &outcome);
+        }
+    }
+    // Not configured, but the search_path leads there.
+    std::fs::write(&manifest, &toml).unwrap();
+    pg.execute(
+        &pg.server.url(),
+        "ALTER DATABASE app SET search_path = information_schema, public",
+    );
+    let outcome = cm(&ws, &url, &["up", "--format", "json"]).assert_code(2);
+    let error = &outcome.events().last().cloned().unwrap();
+    assert_eq!(error["code"], "bad-config", "{error}");
+    assert_eq!(error["location"], "the database's search_path", "{error}");
+    assert_eq!(
+        count(&pg, &url, ours),
+        0,
+        "nothing of ours in a system schema"
+    );
+    assert_eq!(pg.tables(&url), Vec::<String>::new(), "nothing applied");
+}
+
+/// `_cargo_migrate` and `public._cargo_migrate` name one table; the run lock's key once came
+/// from the configured spelling, so runs configured differently took two locks and applied
+/// the same migrations at once (failing on duplicate keys). Eight `up`s, half with each
+/// spelling, started together: every one exits 0 and each migration is applied exactly once.
+#[test]
+fn two_spellings_of_the_history_table_take_one_lock() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("spellings");
+    let plain = Workspace::copy("single");
+    let qualified = Workspace::copy("single");
+    let manifest = qualified.path().join("Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap().replace(
+        "dialect = \"postgres\"",
+        "dialect = \"postgres\"\nhistory-table = \"public._cargo_migrate\"",
+    );
+    std::fs::write(&manifest, toml).unwrap();
+    // Slow migrations, so the runs overlap.
+    for ws in [&plain, &qualified] {
+        for (version, table) in [(V3, "slow_a"), (V4, "slow_b")] {
+            write_migration(
+                ws,
+                &format!("{version}_create_{table}"),
+                &format!("SELECT pg_sleep(0.3);\nCREATE TABLE {table} (id bigint);\n"),
+                None,
+            );
+        }
+    }
+    let runs: Vec<Running> = (0..8)
+        .map(|i| {
+            let ws = if i % 2 == 0 { &plain } else { &qualified };
+            Running::spawn(
+                ws.path(),
+                &["up", "--format", "json", "--database-url", &url],
+            )
+        })
+        .collect();
+    let mut ran = Vec::new();
+    for run in runs {
+        let outcome = run.wait();
+        assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
+        ran.extend(versions(&outcome.run_json()["applied"]));
+    }
+    ran.sort();
+    assert_eq!(
+        ran,
+        [V1, V2, V3, V4],
+        "each migration applied by exactly one run"
+    );
+    assert_eq!(history(&pg, &url), applied(&[V1, V2, V3, V4]));
+    let status = cm_json(&plain, &url, &["status"], 0);
+    assert_eq!(status["history_table"], "public._cargo_migrate");
+    assert_eq!(status["summary"]["applied"], 4);
 }
 
 // ------------------------------------------------------------------------- real data

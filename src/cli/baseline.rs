@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::{self, DbArgs};
+use crate::db::history::Elapsed;
 use crate::engine::status::{self, State};
 use crate::error::Result;
 use crate::report::style;
@@ -36,18 +37,21 @@ pub fn run(context: &Context, args: &BaselineArgs) -> Result<()> {
         let mut session = db::open(context, &target, &args.db, true).await?;
         let entries = db::entries(&target, &session.rows, &session.format);
         let last = status::find_version(&entries, &args.target_version)?;
-        let dialect = session.db.dialect();
         let pending: Vec<_> = entries[..=last]
             .iter()
             .filter(|e| e.state == State::Pending)
             .filter_map(|e| e.migration)
             .collect();
-        let sql: Vec<String> = pending
-            .iter()
-            .map(|m| session.format.insert_sql(dialect, m, true, "0", None))
-            .collect();
-        if !sql.is_empty() {
-            session.db.execute(&sql.join(";\n")).await?;
+        let mut statements = Vec::with_capacity(pending.len());
+        for migration in &pending {
+            let statement = session
+                .format
+                .insert(migration, true, Elapsed::Millis(0), None)
+                .map_err(|why| session.format.refusal(migration, &why, 0))?;
+            statements.push(statement);
+        }
+        if !statements.is_empty() {
+            session.db.record(&statements).await?;
         }
         let output = &context.output;
         if output.json() {

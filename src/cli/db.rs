@@ -107,7 +107,14 @@ pub async fn open(
         own_table: engine::own_table(&target.spec),
         history: target.spec.config.history,
     };
-    Session::open(&target.url, &options, |message| {
+    // A version the history cannot store is refused before anything changes; read-only
+    // commands may show such a migration (as pending: it can have no row).
+    let storable: &[Migration] = if mutating {
+        &target.migrations.migrations
+    } else {
+        &[]
+    };
+    Session::open(&target.url, &options, storable, |message| {
         context.output.status(message)
     })
     .await

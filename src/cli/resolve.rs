@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::{self, DbArgs};
+use crate::db::history::Elapsed;
 use crate::engine::status::{self, State};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::report::style;
@@ -52,9 +53,8 @@ pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
         let mut session = db::open(context, &target, &args.db, true).await?;
         let entries = db::entries(&target, &session.rows, &session.format);
         let entry = &entries[status::find_version(&entries, &args.target_version)?];
-        let dialect = session.db.dialect();
         let format = &session.format;
-        let (sql, now) = if args.applied {
+        let (statements, now) = if args.applied {
             let Some(migration) = entry.migration else {
                 return Err(Error::new(
                     ErrorClass::CheckFailed,
@@ -64,12 +64,20 @@ pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
                 .at(format!("history row {}", entry.version))
                 .hint("restore the file, or use --rolled-back to forget the row"));
             };
-            let mut sql = Vec::new();
+            let mut statements = Vec::new();
             if entry.row.is_some() {
-                sql.push(format.delete_sql(dialect, &format.stored_version(migration)));
+                statements.push(
+                    format
+                        .delete(migration)
+                        .map_err(|why| format.refusal(migration, &why, 0))?,
+                );
             }
-            sql.push(format.insert_sql(dialect, migration, true, "0", None));
-            (sql.join(";\n"), State::Applied)
+            statements.push(
+                format
+                    .insert(migration, true, Elapsed::Millis(0), None)
+                    .map_err(|why| format.refusal(migration, &why, 0))?,
+            );
+            (statements, State::Applied)
         } else {
             let Some(row) = entry.row else {
                 return Err(Error::input(
@@ -82,9 +90,12 @@ pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
                 .at("VERSION argument")
                 .hint("`cargo migrate status` shows what is recorded"));
             };
-            (format.delete_sql(dialect, &row.version), State::Pending)
+            (
+                vec![format.delete_stored(format.parse_stored(&row.version))],
+                State::Pending,
+            )
         };
-        session.db.execute(&sql).await?;
+        session.db.record(&statements).await?;
         let output = &context.output;
         if output.json() {
             output.print_json(&ResolveReport {

@@ -80,7 +80,7 @@ pub async fn open_live(
         own_table: engine::own_table(spec),
         history: spec.config.history,
     };
-    Session::open(url, &options, |message| context.output.status(message)).await
+    Session::open(url, &options, &[], |message| context.output.status(message)).await
 }
 
 /// The schema of a live database, without its history table.

@@ -116,6 +116,10 @@ fn dry_run(context: &Context, args: &UpArgs) -> Result<()> {
     let output = &context.output;
     db::block_on(async {
         let session = db::open(context, &target, &args.db, false).await?;
+        // What `up` would refuse, the dry run refuses too.
+        session
+            .format
+            .check_storable(&target.migrations.migrations)?;
         let entries = db::entries(&target, &session.rows, &session.format);
         let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
         if output.json() {

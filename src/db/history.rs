@@ -6,6 +6,7 @@
 use sha2::{Digest, Sha384};
 
 use crate::dialect::Dialect;
+use crate::error::{Error, ErrorCode};
 use crate::migration::{Migration, checksum};
 
 /// The default name of our own history table.
@@ -134,7 +135,9 @@ impl HistoryFormat {
 
     /// `CREATE TABLE IF NOT EXISTS …` in this format (sqlx's and diesel's exactly as those
     /// tools create them).
-    pub fn create_sql(&self, dialect: Dialect) -> String {
+    /// `with_schema`: create the table's schema first (one that does not exist yet; asking
+    /// for an existing one would need the CREATE privilege on the database all the same).
+    pub fn create_sql(&self, dialect: Dialect, with_schema: bool) -> String {
         let table = self.quoted_table();
         let (timestamp, now, bytes) = match dialect {
             Dialect::Postgres => ("TIMESTAMPTZ", "now()", "BYTEA"),
@@ -144,7 +147,7 @@ impl HistoryFormat {
         match self {
             HistoryFormat::Own { .. } => {
                 let schema = match (self.schema(), dialect) {
-                    (Some(schema), Dialect::Postgres) => {
+                    (Some(schema), Dialect::Postgres) if with_schema => {
                         format!("CREATE SCHEMA IF NOT EXISTS {};\n", quote_ident(&schema))
                     }
                     _ => String::new(),
@@ -211,17 +214,98 @@ impl HistoryFormat {
         }
     }
 
-    /// How this format stores `migration`'s version.
-    pub fn stored_version(&self, migration: &Migration) -> String {
+    /// How this format stores `migration`'s version, or why it cannot.
+    pub fn stored_version(&self, migration: &Migration) -> Result<StoredVersion, NotStorable> {
         let version = migration.version.as_str();
         match self {
-            HistoryFormat::Own { .. } => version.to_string(),
-            // sqlx keeps an integer; `0001` is stored as 1.
-            HistoryFormat::Sqlx { .. } => version
-                .parse::<i64>()
-                .map_or_else(|_| version.to_string(), |n| n.to_string()),
-            HistoryFormat::Diesel { .. } => version.replace('-', ""),
+            HistoryFormat::Own { .. } => Ok(StoredVersion::Text(version.to_string())),
+            // sqlx keeps a BIGINT; `0001` is stored as 1. Only plain digits: `+1` or `1e3`
+            // would parse somewhere, and `2024-01-15` would be arithmetic in SQL text.
+            HistoryFormat::Sqlx { .. } => {
+                if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(NotStorable {
+                        reason: format!(
+                            "sqlx stores versions as BIGINT, and `{version}` is not a whole number"
+                        ),
+                    });
+                }
+                version
+                    .parse::<i64>()
+                    .map(StoredVersion::Integer)
+                    .map_err(|_| NotStorable {
+                        reason: format!(
+                            "sqlx stores versions as BIGINT, and `{version}` is beyond a signed 64-bit integer"
+                        ),
+                    })
+            }
+            HistoryFormat::Diesel { .. } => {
+                let plain = version.replace('-', "");
+                if plain.chars().count() > DIESEL_VERSION_LENGTH {
+                    return Err(NotStorable {
+                        reason: format!(
+                            "diesel stores versions as VARCHAR({DIESEL_VERSION_LENGTH}), and `{plain}` has {} characters",
+                            plain.chars().count()
+                        ),
+                    });
+                }
+                Ok(StoredVersion::Text(plain))
+            }
         }
+    }
+
+    /// A version as read back from this format's table (as text, see [`Self::select_sql`]),
+    /// typed for the statements that address its row.
+    pub fn parse_stored(&self, text: &str) -> StoredVersion {
+        match self {
+            HistoryFormat::Sqlx { .. } => text.parse::<i64>().map_or_else(
+                |_| StoredVersion::Text(text.to_string()),
+                StoredVersion::Integer,
+            ),
+            _ => StoredVersion::Text(text.to_string()),
+        }
+    }
+
+    /// Refuses, before anything runs, a set with a version this format cannot store: naming
+    /// the first such migration, the format and the reason.
+    pub fn check_storable(&self, migrations: &[Migration]) -> Result<(), Error> {
+        let mut refused = migrations
+            .iter()
+            .filter_map(|m| self.stored_version(m).err().map(|why| (m, why)));
+        let Some((migration, why)) = refused.next() else {
+            return Ok(());
+        };
+        Err(self.refusal(migration, &why, refused.count()))
+    }
+
+    /// The error for `migration`, whose version this format cannot store (`more`: how many
+    /// other migrations have the same problem).
+    pub fn refusal(&self, migration: &Migration, why: &NotStorable, more: usize) -> Error {
+        let more = match more {
+            0 => String::new(),
+            1 => " (and 1 more migration)".to_string(),
+            n => format!(" (and {n} more migrations)"),
+        };
+        let hint = match self {
+            HistoryFormat::Sqlx { .. } => {
+                "a sqlx history needs whole-number versions (e.g. 20240115101010_create_users): rename the migrations, or keep cargo-migrate's own history (`history = \"cargo-migrate\"` in [package.metadata.migrate]); nothing was changed"
+            }
+            _ => {
+                "shorten the version, or keep cargo-migrate's own history (`history = \"cargo-migrate\"` in [package.metadata.migrate]); nothing was changed"
+            }
+        };
+        Error::input(
+            ErrorCode::VersionNotStorable,
+            format!(
+                "migration {}_{} cannot be recorded in the {} history table `{}`: {}{more}",
+                migration.version.as_str(),
+                migration.name,
+                self.label(),
+                self.table(),
+                why.reason
+            ),
+        )
+        .at_path(&migration.up.path)
+        .hint(hint)
     }
 
     /// The checksum this format records for `migration`, if it records one.
@@ -236,109 +320,340 @@ impl HistoryFormat {
     }
 
     /// The statement that records `migration` as applied (or, with `success` false, as started
-    /// or failed). `execution_ms` is an SQL expression so the one-round-trip apply can measure
-    /// on the server.
-    pub fn insert_sql(
+    /// or failed).
+    pub fn insert(
         &self,
-        dialect: Dialect,
         migration: &Migration,
         success: bool,
-        execution_ms: &str,
+        elapsed: Elapsed,
         failure: Option<&str>,
-    ) -> String {
+    ) -> Result<Statement, NotStorable> {
+        let version = self.stored_version(migration)?.into();
         let table = self.quoted_table();
-        let version = self.stored_version(migration);
-        let literal = |text: &str| literal(dialect, text);
-        let boolean = |value: bool| match (dialect, value) {
-            (Dialect::Postgres, true) => "true",
-            (Dialect::Postgres, false) => "false",
-            (_, true) => "1",
-            (_, false) => "0",
-        };
-        match self {
-            HistoryFormat::Own { .. } => format!(
-                "INSERT INTO {table} (version, name, checksum, execution_ms, success, failure) \
-                 VALUES ({}, {}, {}, {execution_ms}, {}, {})",
-                literal(&version),
-                literal(&migration.name),
-                literal(&checksum::to_hex(&migration.checksum)),
-                boolean(success),
-                failure.map_or_else(|| "NULL".to_string(), literal)
-            ),
-            HistoryFormat::Sqlx { .. } => format!(
-                "INSERT INTO {table} (version, description, success, checksum, execution_time) \
-                 VALUES ({version}, {}, {}, {}, ({execution_ms}) * 1000000)",
-                literal(&migration.name.replace('_', " ")),
-                boolean(success),
-                bytes_literal(dialect, &self.checksum_of(migration).unwrap_or_default()),
-            ),
-            HistoryFormat::Diesel { .. } => format!(
-                "INSERT INTO {table} (version) VALUES ({})",
-                literal(&version)
-            ),
-        }
+        Ok(match self {
+            HistoryFormat::Own { .. } => Statement::sql(format!(
+                "INSERT INTO {table} (version, name, checksum, execution_ms, success, failure) VALUES "
+            ))
+            .values([
+                Part::Value(version),
+                Part::Value(Value::Text(migration.name.clone())),
+                Part::Value(Value::Text(checksum::to_hex(&migration.checksum))),
+                elapsed.millis(),
+                Part::Value(Value::Bool(success)),
+                Part::Value(Value::text_or_null(failure)),
+            ]),
+            HistoryFormat::Sqlx { .. } => Statement::sql(format!(
+                "INSERT INTO {table} (version, description, success, checksum, execution_time) VALUES "
+            ))
+            .values([
+                Part::Value(version),
+                Part::Value(Value::Text(migration.name.replace('_', " "))),
+                Part::Value(Value::Bool(success)),
+                Part::Value(Value::Bytes(
+                    self.checksum_of(migration).unwrap_or_default(),
+                )),
+                elapsed.nanos(),
+            ]),
+            HistoryFormat::Diesel { .. } => {
+                Statement::sql(format!("INSERT INTO {table} (version) VALUES "))
+                    .values([Part::Value(version)])
+            }
+        })
     }
 
-    /// Marks a started migration finished (`failure` None) or failed.
-    pub fn finish_sql(
+    /// Marks a started migration finished (`failure` None) or failed. Empty for diesel's
+    /// table, which cannot record a failure (its row exists only once all is done).
+    pub fn finish(
         &self,
-        dialect: Dialect,
         migration: &Migration,
         execution_ms: i64,
         failure: Option<&str>,
-    ) -> String {
+    ) -> Result<Statement, NotStorable> {
+        let version = self.stored_version(migration)?.into();
         let table = self.quoted_table();
-        let version = self.stored_version(migration);
-        let success = match (dialect, failure.is_none()) {
-            (Dialect::Postgres, true) => "true",
-            (Dialect::Postgres, false) => "false",
-            (_, true) => "1",
-            (_, false) => "0",
-        };
-        match self {
-            HistoryFormat::Own { .. } => format!(
-                "UPDATE {table} SET success = {success}, execution_ms = {execution_ms}, failure = {} \
-                 WHERE version = {}",
-                failure.map_or_else(|| "NULL".to_string(), |f| literal(dialect, f)),
-                literal(dialect, &version)
-            ),
-            HistoryFormat::Sqlx { .. } => format!(
-                "UPDATE {table} SET success = {success}, execution_time = {} WHERE version = {version}",
-                execution_ms.saturating_mul(1_000_000)
-            ),
-            // diesel cannot record a failure: the row exists only once all is done.
+        let success = Value::Bool(failure.is_none());
+        Ok(match self {
+            HistoryFormat::Own { .. } => Statement::sql(format!("UPDATE {table} SET success = "))
+                .value(success)
+                .push(", execution_ms = ")
+                .value(Value::Integer(execution_ms))
+                .push(", failure = ")
+                .value(Value::text_or_null(failure))
+                .push(" WHERE version = ")
+                .value(version),
+            HistoryFormat::Sqlx { .. } => Statement::sql(format!("UPDATE {table} SET success = "))
+                .value(success)
+                .push(", execution_time = ")
+                .value(Value::Integer(execution_ms.saturating_mul(1_000_000)))
+                .push(" WHERE version = ")
+                .value(version),
             HistoryFormat::Diesel { .. } => match failure {
-                None => self.insert_sql(dialect, migration, true, "0", None),
-                Some(_) => String::new(),
+                None => self.insert(migration, true, Elapsed::Millis(0), None)?,
+                Some(_) => Statement::default(),
             },
-        }
+        })
+    }
+
+    /// Sets an applied migration's row to `failure` (a down under way, or stopped part-way),
+    /// or back to applied (`None`), keeping when and how long it was applied. Empty for
+    /// diesel's table, which has no such state.
+    pub fn mark(
+        &self,
+        migration: &Migration,
+        failure: Option<&str>,
+    ) -> Result<Statement, NotStorable> {
+        let version = self.stored_version(migration)?.into();
+        let table = self.quoted_table();
+        let success = Value::Bool(failure.is_none());
+        Ok(match self {
+            HistoryFormat::Own { .. } => Statement::sql(format!("UPDATE {table} SET success = "))
+                .value(success)
+                .push(", failure = ")
+                .value(Value::text_or_null(failure))
+                .push(" WHERE version = ")
+                .value(version),
+            HistoryFormat::Sqlx { .. } => Statement::sql(format!("UPDATE {table} SET success = "))
+                .value(success)
+                .push(" WHERE version = ")
+                .value(version),
+            HistoryFormat::Diesel { .. } => Statement::default(),
+        })
     }
 
     /// Removes `migration`'s row.
-    pub fn delete_sql(&self, dialect: Dialect, stored_version: &str) -> String {
-        let table = self.quoted_table();
+    pub fn delete(&self, migration: &Migration) -> Result<Statement, NotStorable> {
+        Ok(self.delete_stored(self.stored_version(migration)?))
+    }
+
+    /// Removes the row of a version as stored (a row read back, whose file may be gone).
+    pub fn delete_stored(&self, version: StoredVersion) -> Statement {
+        Statement::sql(format!(
+            "DELETE FROM {} WHERE version = ",
+            self.quoted_table()
+        ))
+        .value(version.into())
+    }
+
+    /// `migration`'s row as (success, failure), for [`Statement::parameterized`] with one
+    /// row out: `failure` is NULL where the format has none.
+    pub fn recorded_row(&self, migration: &Migration) -> Result<Statement, NotStorable> {
+        let version = self.stored_version(migration)?.into();
+        let (success, failure) = match self {
+            HistoryFormat::Own { .. } => ("success", "failure"),
+            HistoryFormat::Sqlx { .. } => ("success", "NULL"),
+            // diesel's rows exist only for applied migrations.
+            HistoryFormat::Diesel { .. } => ("1", "NULL"),
+        };
+        Ok(Statement::sql(format!(
+            "SELECT {success}, {failure} FROM {} WHERE version = ",
+            self.quoted_table()
+        ))
+        .value(version))
+    }
+}
+
+/// The longest version diesel's `VARCHAR(50)` column holds.
+const DIESEL_VERSION_LENGTH: usize = 50;
+
+/// What `failure` holds while a no-transaction migration runs: a row left like this by a
+/// process that died shows the migration as failed, and tells which way it was going.
+pub const UP_STARTED: &str = "started, not finished (the process stopped part-way)";
+pub const DOWN_STARTED: &str = "down started, not finished (the process stopped part-way; the migration may be partly reverted)";
+
+/// Whether a failed row's reason says the migration is still being run (by another process,
+/// or by one that died), rather than that it failed.
+pub fn in_progress(failure: &str) -> bool {
+    failure == UP_STARTED || failure == DOWN_STARTED
+}
+
+/// Why a version cannot be stored in a history format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotStorable {
+    pub reason: String,
+}
+
+/// A version as a history format stores it: the key of its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredVersion {
+    Text(String),
+    Integer(i64),
+}
+
+impl StoredVersion {
+    /// As [`HistoryFormat::select_sql`] reads it back: what rows are matched on.
+    pub fn as_text(&self) -> String {
         match self {
-            HistoryFormat::Sqlx { .. } => {
-                format!("DELETE FROM {table} WHERE version = {stored_version}")
-            }
-            _ => format!(
-                "DELETE FROM {table} WHERE version = {}",
-                literal(dialect, stored_version)
-            ),
+            StoredVersion::Text(text) => text.clone(),
+            StoredVersion::Integer(n) => n.to_string(),
         }
+    }
+}
+
+impl From<StoredVersion> for Value {
+    fn from(version: StoredVersion) -> Value {
+        match version {
+            StoredVersion::Text(text) => Value::Text(text),
+            StoredVersion::Integer(n) => Value::Integer(n),
+        }
+    }
+}
+
+/// A value in a history statement. Values exist only in this typed form, so each reaches SQL
+/// as a bound parameter of its type, or (PostgreSQL's one-round-trip apply) as a literal
+/// written for its column's type — never pasted into the text as it comes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+    Bytes(Vec<u8>),
+    /// A NULL of a text column.
+    NullText,
+}
+
+impl Value {
+    fn text_or_null(text: Option<&str>) -> Value {
+        text.map_or(Value::NullText, |text| Value::Text(text.to_string()))
+    }
+
+    /// The value as a literal of its type.
+    fn literal(&self, dialect: Dialect) -> String {
+        match (self, dialect) {
+            (Value::Text(text), _) => literal(dialect, text),
+            // Parenthesised: `- 5` after an operator must stay one number.
+            (Value::Integer(n), _) if *n < 0 => format!("({n})"),
+            (Value::Integer(n), _) => n.to_string(),
+            (Value::Bool(b), Dialect::Postgres) => b.to_string(),
+            (Value::Bool(b), _) => u8::from(*b).to_string(),
+            (Value::Bytes(bytes), _) => bytes_literal(dialect, bytes),
+            (Value::NullText, _) => "NULL".to_string(),
+        }
+    }
+}
+
+/// How long a migration took, as a history value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elapsed {
+    Millis(i64),
+    /// Measured on the PostgreSQL server when the row is written: the time since the
+    /// transaction began (the one-round-trip apply cannot know it beforehand).
+    ServerClock,
+}
+
+/// The server-side measure of [`Elapsed::ServerClock`], in milliseconds.
+const SERVER_MILLIS: &str = "(extract(epoch from clock_timestamp() - now()) * 1000)::bigint";
+
+impl Elapsed {
+    fn millis(self) -> Part {
+        match self {
+            Elapsed::Millis(ms) => Part::Value(Value::Integer(ms)),
+            Elapsed::ServerClock => Part::Sql(SERVER_MILLIS.to_string()),
+        }
+    }
+
+    /// sqlx records nanoseconds.
+    fn nanos(self) -> Part {
+        match self {
+            Elapsed::Millis(ms) => Part::Value(Value::Integer(ms.saturating_mul(1_000_000))),
+            Elapsed::ServerClock => Part::Sql(format!("({SERVER_MILLIS}) * 1000000")),
+        }
+    }
+}
+
+/// One history statement: SQL text of our own (table names quoted, fixed expressions) and
+/// typed values, kept apart until it is sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Statement {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Sql(String),
+    Value(Value),
+}
+
+impl Statement {
+    fn sql(text: String) -> Statement {
+        Statement {
+            parts: vec![Part::Sql(text)],
+        }
+    }
+
+    fn push(mut self, text: &str) -> Statement {
+        self.parts.push(Part::Sql(text.to_string()));
+        self
+    }
+
+    fn value(mut self, value: Value) -> Statement {
+        self.parts.push(Part::Value(value));
+        self
+    }
+
+    /// `(a, b, c)` appended.
+    fn values(mut self, items: impl IntoIterator<Item = Part>) -> Statement {
+        self.parts.push(Part::Sql("(".to_string()));
+        for (index, item) in items.into_iter().enumerate() {
+            if index > 0 {
+                self.parts.push(Part::Sql(", ".to_string()));
+            }
+            self.parts.push(item);
+        }
+        self.parts.push(Part::Sql(")".to_string()));
+        self
+    }
+
+    /// Whether there is nothing to run (a format that cannot record this).
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The statement with each value written as a literal of its type: for PostgreSQL's
+    /// transactional apply, whose script and history row travel in one simple-query message
+    /// (which cannot carry parameters).
+    pub fn inline(&self, dialect: Dialect) -> String {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Sql(text) => text.clone(),
+                Part::Value(value) => value.literal(dialect),
+            })
+            .collect()
+    }
+
+    /// The statement with placeholders (`$1`… on PostgreSQL, `?` elsewhere), and the values
+    /// to bind to them in order.
+    pub fn parameterized(&self, dialect: Dialect) -> (String, Vec<&Value>) {
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Sql(text) => sql.push_str(text),
+                Part::Value(value) => {
+                    values.push(value);
+                    match dialect {
+                        Dialect::Postgres => sql.push_str(&format!("${}", values.len())),
+                        _ => sql.push('?'),
+                    }
+                }
+            }
+        }
+        (sql, values)
     }
 }
 
 /// Whether a stored row is the one of `migration` (versions compared as each format stores
 /// them).
 pub fn row_matches(format: &HistoryFormat, row: &AppliedRow, migration: &Migration) -> bool {
-    row.version == format.stored_version(migration)
+    format
+        .stored_version(migration)
+        .is_ok_and(|stored| row.version == stored.as_text())
 }
 
 /// A string literal that means `text` whatever the server's settings: PostgreSQL `E'…'`
 /// (so backslashes behave the same with `standard_conforming_strings` off), SQL `'…'`
 /// elsewhere. NUL, which no SQL text can hold, is dropped.
-pub fn literal(dialect: Dialect, text: &str) -> String {
+fn literal(dialect: Dialect, text: &str) -> String {
     let text = text.replace('\0', "");
     match dialect {
         Dialect::Postgres => format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''")),
@@ -354,6 +669,14 @@ fn bytes_literal(dialect: Dialect, bytes: &[u8]) -> String {
         Dialect::Postgres => format!("decode('{hex}', 'hex')"),
         _ => format!("X'{hex}'"),
     }
+}
+
+/// Whether `schema` is one of PostgreSQL's own: `information_schema`, or any `pg_` name
+/// (reserved by the server: `pg_catalog`, `pg_toast`, `pg_temp_N`…). Case-insensitively, so
+/// a spelling that the server would fold or that only looks different is refused too.
+pub fn is_system_schema(schema: &str) -> bool {
+    let schema = schema.to_ascii_lowercase();
+    schema == "information_schema" || schema.starts_with("pg_")
 }
 
 /// `"name"` with embedded quotes doubled.
@@ -423,14 +746,150 @@ mod tests {
         let m = migration("2024-01-01-120000-0000", "a", "");
         assert_eq!(
             HistoryFormat::Diesel { schema: None }.stored_version(&m),
-            "202401011200000000"
+            Ok(StoredVersion::Text("202401011200000000".into()))
         );
         let own = HistoryFormat::Own {
             name: DEFAULT_TABLE.into(),
         };
-        assert_eq!(own.stored_version(&m), "2024-01-01-120000-0000");
+        assert_eq!(
+            own.stored_version(&m),
+            Ok(StoredVersion::Text("2024-01-01-120000-0000".into()))
+        );
         let m = migration("0001", "a", "");
-        assert_eq!(HistoryFormat::Sqlx { schema: None }.stored_version(&m), "1");
+        assert_eq!(
+            HistoryFormat::Sqlx { schema: None }.stored_version(&m),
+            Ok(StoredVersion::Integer(1))
+        );
+    }
+
+    /// What sqlx's BIGINT and diesel's VARCHAR(50) cannot hold is refused, never rewritten.
+    #[test]
+    fn versions_a_format_cannot_store_are_refused() {
+        let sqlx = HistoryFormat::Sqlx { schema: None };
+        let diesel = HistoryFormat::Diesel { schema: None };
+        let long = format!("2024{}", "1".repeat(47));
+        for (format, version, stored) in [
+            (
+                &sqlx,
+                "20240115101010",
+                Some(StoredVersion::Integer(20240115101010)),
+            ),
+            (
+                &sqlx,
+                "9223372036854775807",
+                Some(StoredVersion::Integer(i64::MAX)),
+            ),
+            (&sqlx, "9223372036854775808", None),
+            (&sqlx, "2024-01-15-101010", None),
+            (&sqlx, "2024-01-15", None),
+            (&sqlx, "0000", Some(StoredVersion::Integer(0))),
+            (
+                &diesel,
+                "2024-01-15-101010",
+                Some(StoredVersion::Text("20240115101010".into())),
+            ),
+            (&diesel, long.as_str(), None),
+        ] {
+            let m = migration(version, "create_users", "");
+            assert_eq!(format.stored_version(&m).ok(), stored, "{version}");
+            let checked = format.check_storable(std::slice::from_ref(&m));
+            assert_eq!(checked.is_ok(), stored.is_some(), "{version}");
+            if let Err(err) = checked {
+                assert_eq!(err.code, ErrorCode::VersionNotStorable);
+                assert_eq!(err.exit_code(), 2);
+                assert!(
+                    err.message.contains(&format!("{version}_create_users")),
+                    "{}",
+                    err.message
+                );
+                assert!(err.message.contains(format.label()), "{}", err.message);
+                assert_eq!(err.location.as_deref(), Some("up.sql"));
+            }
+        }
+        let own = HistoryFormat::Own {
+            name: DEFAULT_TABLE.into(),
+        };
+        let m = migration("2024-01-15-101010", "a", "");
+        assert!(own.check_storable(&[m]).is_ok());
+    }
+
+    /// Values are typed: bound as parameters, or inlined as literals of their column type.
+    #[test]
+    fn statements_keep_values_apart_from_sql() {
+        let m = migration("20240115101010", "it's_a \\ name", "x");
+        let sqlx = HistoryFormat::Sqlx {
+            schema: Some("public".into()),
+        };
+        let insert = sqlx.insert(&m, true, Elapsed::Millis(7), None).unwrap();
+        let (sql, values) = insert.parameterized(Dialect::Postgres);
+        assert_eq!(
+            sql,
+            "INSERT INTO \"public\".\"_sqlx_migrations\" (version, description, success, checksum, execution_time) VALUES ($1, $2, $3, $4, $5)"
+        );
+        assert_eq!(values[0], &Value::Integer(20240115101010));
+        assert_eq!(values[1], &Value::Text("it's a \\ name".into()));
+        assert_eq!(values[4], &Value::Integer(7_000_000));
+        let (sql, _) = insert.parameterized(Dialect::Sqlite);
+        assert!(sql.ends_with("VALUES (?, ?, ?, ?, ?)"), "{sql}");
+        let inline = insert.inline(Dialect::Postgres);
+        assert!(
+            inline.contains("VALUES (20240115101010, E'it''s a \\\\ name', true, decode('"),
+            "{inline}"
+        );
+        let inline = sqlx
+            .insert(&m, true, Elapsed::ServerClock, None)
+            .unwrap()
+            .inline(Dialect::Postgres);
+        assert!(
+            inline.ends_with(
+                ", ((extract(epoch from clock_timestamp() - now()) * 1000)::bigint) * 1000000)"
+            ),
+            "{inline}"
+        );
+        assert_eq!(
+            sqlx.delete_stored(StoredVersion::Integer(-99002))
+                .inline(Dialect::Postgres),
+            "DELETE FROM \"public\".\"_sqlx_migrations\" WHERE version = (-99002)"
+        );
+        let own = HistoryFormat::Own {
+            name: "app.h".into(),
+        };
+        let mark = own.mark(&m, Some(DOWN_STARTED)).unwrap();
+        let (sql, values) = mark.parameterized(Dialect::Postgres);
+        assert_eq!(
+            sql,
+            "UPDATE \"app\".\"h\" SET success = $1, failure = $2 WHERE version = $3"
+        );
+        assert_eq!(
+            values,
+            [
+                &Value::Bool(false),
+                &Value::Text(DOWN_STARTED.into()),
+                &Value::Text("20240115101010".into())
+            ]
+        );
+        assert!(
+            HistoryFormat::Diesel { schema: None }
+                .mark(&m, None)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn system_schemas() {
+        for (schema, system) in [
+            ("pg_catalog", true),
+            ("pg_toast", true),
+            ("pg_temp_3", true),
+            ("information_schema", true),
+            ("PG_CATALOG", true),
+            ("public", false),
+            ("app", false),
+            ("pgx", false),
+        ] {
+            assert_eq!(is_system_schema(schema), system, "{schema}");
+        }
     }
 
     #[test]
@@ -449,16 +908,21 @@ mod tests {
         let own = HistoryFormat::Own {
             name: "app.h".into(),
         };
-        let sql = own.insert_sql(Dialect::Postgres, &m, true, "7", None);
+        let sql = own
+            .insert(&m, true, Elapsed::Millis(7), None)
+            .unwrap()
+            .inline(Dialect::Postgres);
         assert!(sql.starts_with("INSERT INTO \"app\".\"h\" (version, name, checksum, execution_ms, success, failure) VALUES (E'1', E'add_user''s_table', E'"), "{sql}");
         assert!(sql.ends_with(", 7, true, NULL)"), "{sql}");
-        let sql =
-            HistoryFormat::Sqlx { schema: None }.insert_sql(Dialect::Sqlite, &m, true, "7", None);
+        let sql = HistoryFormat::Sqlx { schema: None }
+            .insert(&m, true, Elapsed::Millis(7), None)
+            .unwrap()
+            .inline(Dialect::Sqlite);
         assert!(
             sql.contains("VALUES (1, 'add user''s table', 1, X'"),
             "{sql}"
         );
-        assert!(sql.ends_with(", (7) * 1000000)"), "{sql}");
+        assert!(sql.ends_with(", 7000000)"), "{sql}");
     }
 
     #[test]

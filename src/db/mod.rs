@@ -300,8 +300,24 @@ impl Database {
 
     /// Creates the history table if it does not exist.
     pub async fn ensure_history(&mut self, format: &HistoryFormat) -> Result<()> {
-        let sql = format.create_sql(self.dialect());
+        let with_schema = match (&mut *self, format) {
+            (Database::Postgres(pg), HistoryFormat::Own { .. }) => match format.schema() {
+                Some(schema) => !pg.schema_exists(&schema).await?,
+                None => false,
+            },
+            _ => false,
+        };
+        let sql = format.create_sql(self.dialect(), with_schema);
         self.execute(&sql).await
+    }
+
+    /// The schema an unqualified CREATE TABLE would use (PostgreSQL: the first existing one
+    /// on the search_path); SQLite has none to pin.
+    pub async fn current_schema(&mut self) -> Result<Option<String>> {
+        match self {
+            Database::Postgres(pg) => pg.current_schema().await,
+            Database::Sqlite(_) => Ok(None),
+        }
     }
 
     /// Every row of the history table; none if it does not exist yet.
@@ -335,7 +351,15 @@ impl Database {
         }
     }
 
-    /// Runs bookkeeping SQL (history changes, DDL of our own) in one transaction.
+    /// Writes history statements (`resolve`, `baseline`) in one transaction, values bound.
+    pub async fn record(&mut self, statements: &[history::Statement]) -> Result<()> {
+        match self {
+            Database::Postgres(pg) => pg.record(statements).await,
+            Database::Sqlite(sqlite) => sqlite.record(statements).await,
+        }
+    }
+
+    /// Runs DDL of our own (the history table) in one transaction.
     pub async fn execute(&mut self, sql: &str) -> Result<()> {
         match self {
             Database::Postgres(pg) => pg.execute(sql).await,
@@ -566,14 +590,45 @@ pub(crate) fn locate_in_statement(
 /// A connection that runs one SQL text in autocommit, for the no-transaction runner.
 pub(crate) trait Autocommit {
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error>;
+    /// Runs one history statement in autocommit, its values bound.
+    async fn record(&mut self, statement: &history::Statement) -> Result<(), sqlx::Error>;
     /// The 1-based character position of an error in the text sent, if the server gives one.
     fn error_position(err: &sqlx::Error) -> Option<usize>;
 }
 
+/// `statement` as a query with its values bound as parameters of their types.
+pub(crate) fn bound<'q, DB>(
+    statement: &history::Statement,
+    dialect: Dialect,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    String: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    bool: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Vec<u8>: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<String>: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let (sql, values) = statement.parameterized(dialect);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for value in values {
+        query = match value {
+            history::Value::Text(text) => query.bind(text.clone()),
+            history::Value::Integer(n) => query.bind(*n),
+            history::Value::Bool(b) => query.bind(*b),
+            history::Value::Bytes(bytes) => query.bind(bytes.clone()),
+            history::Value::NullText => query.bind(None::<String>),
+        };
+    }
+    query
+}
+
 /// A no-transaction migration: statement by statement in autocommit (so `CREATE INDEX
-/// CONCURRENTLY` works), recorded as started first so a crash part-way leaves a visible trace.
-/// A failure at the first statement changed nothing, so it leaves the history as it was; a
-/// later one is recorded as failed, to be settled with `resolve`.
+/// CONCURRENTLY` works), its history row marked as under way first (up: a "started" row;
+/// down: the applied row marked as being reverted) so a process that dies part-way, in either
+/// direction, leaves the migration shown as failed with the command that settles it.
+/// A failure at the first statement changed nothing, so it puts the history back as it was;
+/// a later one is recorded as failed, to be settled with `resolve`.
 pub(crate) async fn run_statements<C: Autocommit>(
     conn: &mut C,
     dialect: Dialect,
@@ -584,19 +639,23 @@ pub(crate) async fn run_statements<C: Autocommit>(
 ) -> Result<Ran, Failure> {
     let statements = crate::migration::split::split(&script.sql, dialect)
         .map_err(|err| Failure::split(&script.path, &err))?;
+    // Refused up front (`HistoryFormat::check_storable`); kept as a failure, never a panic.
+    let not_storable = |err: history::NotStorable| Failure::message(&script.path, &err.reason);
+    let driver = |err: sqlx::Error| Failure::from_driver(&script.path, &err, None);
     let started = Instant::now();
-    let records = direction == Direction::Up && format.records_failures();
+    let records = format.records_failures();
     if records {
-        let start_row = format.insert_sql(
-            dialect,
-            migration,
-            false,
-            "0",
-            Some("started, not finished (the process stopped part-way)"),
-        );
-        conn.execute(&start_row)
-            .await
-            .map_err(|err| Failure::from_driver(&script.path, &err, None))?;
+        let under_way = match direction {
+            Direction::Up => format.insert(
+                migration,
+                false,
+                history::Elapsed::Millis(0),
+                Some(history::UP_STARTED),
+            ),
+            Direction::Down => format.mark(migration, Some(history::DOWN_STARTED)),
+        }
+        .map_err(not_storable)?;
+        conn.record(&under_way).await.map_err(driver)?;
     }
     for (index, statement) in statements.iter().enumerate() {
         let Err(err) = conn.execute(statement.text).await else {
@@ -611,12 +670,14 @@ pub(crate) async fn run_statements<C: Autocommit>(
         if index == 0 {
             // Nothing ran: the migration is exactly as before.
             if records {
-                let undo = format.delete_sql(dialect, &format.stored_version(migration));
-                conn.execute(&undo)
-                    .await
-                    .map_err(|err| Failure::from_driver(&script.path, &err, None))?;
+                let undo = match direction {
+                    Direction::Up => format.delete(migration),
+                    Direction::Down => format.mark(migration, None),
+                }
+                .map_err(not_storable)?;
+                conn.record(&undo).await.map_err(driver)?;
             }
-        } else if format.records_failures() {
+        } else if records {
             let reason = format!(
                 "{} stopped at {}:{} after {index} of {} statements: {}",
                 direction.as_str(),
@@ -626,20 +687,27 @@ pub(crate) async fn run_statements<C: Autocommit>(
                 failure.message
             );
             let elapsed = started.elapsed().as_millis() as i64;
-            // Up: the start row becomes a failure. Down: the row stays, marked failed.
-            let mark = format.finish_sql(dialect, migration, elapsed, Some(&reason));
-            failure.recorded_as_failed = conn.execute(&mark).await.is_ok();
+            // Up: the start row becomes a failure. Down: the applied row stays, marked failed.
+            let mark = match direction {
+                Direction::Up => format.finish(migration, elapsed, Some(&reason)),
+                Direction::Down => format.mark(migration, Some(&reason)),
+            };
+            failure.recorded_as_failed = match mark {
+                Ok(mark) => conn.record(&mark).await.is_ok(),
+                Err(_) => false,
+            };
         }
         return Err(failure);
     }
     let elapsed = started.elapsed();
     let finish = match direction {
-        Direction::Up => format.finish_sql(dialect, migration, elapsed.as_millis() as i64, None),
-        Direction::Down => format.delete_sql(dialect, &format.stored_version(migration)),
-    };
-    conn.execute(&finish)
-        .await
-        .map_err(|err| Failure::from_driver(&script.path, &err, None))?;
+        Direction::Up => format.finish(migration, elapsed.as_millis() as i64, None),
+        Direction::Down => format.delete(migration),
+    }
+    .map_err(not_storable)?;
+    if !finish.is_empty() {
+        conn.record(&finish).await.map_err(driver)?;
+    }
     Ok(Ran {
         elapsed,
         skipped: false,

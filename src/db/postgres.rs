@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::history::{AppliedRow, HistoryFormat};
+use super::history::{AppliedRow, Elapsed, HistoryFormat, NotStorable, Statement};
 use super::{
     ConnectFailure, ConnectOptions, Direction, Failure, Ran, database_error, driver_reason,
     is_connection_lost, locate_in_statement,
@@ -167,6 +167,21 @@ impl Postgres {
         .map_err(|err| database_error("cannot locate the history table", &err))
     }
 
+    pub(crate) async fn current_schema(&mut self) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT current_schema()::text")
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|err| database_error("cannot locate the history table", &err))
+    }
+
+    pub(crate) async fn schema_exists(&mut self, schema: &str) -> Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|err| database_error("cannot locate the history table", &err))
+    }
+
     pub(crate) async fn read_rows(&mut self, sql: &str) -> Result<Vec<AppliedRow>> {
         let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
             .fetch_all(&mut self.conn)
@@ -186,6 +201,26 @@ impl Postgres {
         {
             self.rollback().await;
             return Err(database_error("cannot update the history table", &err));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn record(&mut self, statements: &[Statement]) -> Result<()> {
+        let context = "cannot update the history table";
+        sqlx::raw_sql("BEGIN")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|err| database_error(context, &err))?;
+        for statement in statements.iter().filter(|s| !s.is_empty()) {
+            let query = super::bound::<sqlx::Postgres>(statement, Dialect::Postgres);
+            if let Err(err) = query.execute(&mut self.conn).await {
+                self.rollback().await;
+                return Err(database_error(context, &err));
+            }
+        }
+        if let Err(err) = sqlx::raw_sql("COMMIT").execute(&mut self.conn).await {
+            self.rollback().await;
+            return Err(database_error(context, &err));
         }
         Ok(())
     }
@@ -221,7 +256,8 @@ impl Postgres {
             )
             .await;
         }
-        let bookkeeping = bookkeeping(format, migration, direction);
+        let bookkeeping = bookkeeping(format, migration, direction)
+            .map_err(|err| Failure::message(&script.path, &err.reason))?;
         let started = Instant::now();
         // The script and its history change travel together: applied and recorded, or neither.
         // `SET LOCAL` bounds its lock waits by --lock-timeout for this transaction only; a
@@ -354,23 +390,18 @@ $cargo_migrate_reset$"#;
     }
 }
 
-/// The history change that travels with a transactional migration.
+/// The history change that travels with a transactional migration, its values written as
+/// literals of their column types (the message is a simple query: no parameters).
 pub(super) fn bookkeeping(
     format: &HistoryFormat,
     migration: &Migration,
     direction: Direction,
-) -> String {
-    match direction {
-        // Measured on the server: the time since the transaction began.
-        Direction::Up => format.insert_sql(
-            Dialect::Postgres,
-            migration,
-            true,
-            "(extract(epoch from clock_timestamp() - now()) * 1000)::bigint",
-            None,
-        ),
-        Direction::Down => format.delete_sql(Dialect::Postgres, &format.stored_version(migration)),
-    }
+) -> Result<String, NotStorable> {
+    let statement = match direction {
+        Direction::Up => format.insert(migration, true, Elapsed::ServerClock, None)?,
+        Direction::Down => format.delete(migration)?,
+    };
+    Ok(statement.inline(Dialect::Postgres))
 }
 
 /// The advisory lock key for a history table: the same table, the same lock, across processes.
@@ -653,6 +684,13 @@ impl super::Autocommit for Postgres {
             return Ok(());
         }
         sqlx::raw_sql(AssertSqlSafe(without_bom(sql).into_owned()))
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+    }
+
+    async fn record(&mut self, statement: &Statement) -> Result<(), sqlx::Error> {
+        super::bound::<sqlx::Postgres>(statement, Dialect::Postgres)
             .execute(&mut self.conn)
             .await
             .map(|_| ())

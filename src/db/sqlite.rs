@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::history::{AppliedRow, HistoryFormat, literal};
+use super::history::{self, AppliedRow, Elapsed, HistoryFormat, Statement};
 use super::{
     ConnectFailure, ConnectOptions, Direction, Failure, Ran, database_error, driver_reason,
     locate_in_statement,
@@ -127,6 +127,25 @@ impl Sqlite {
         Ok(())
     }
 
+    pub(crate) async fn record(&mut self, statements: &[Statement]) -> Result<()> {
+        let context = "cannot update the history table";
+        self.simple("BEGIN IMMEDIATE")
+            .await
+            .map_err(|err| database_error(context, &err))?;
+        for statement in statements.iter().filter(|s| !s.is_empty()) {
+            let query = super::bound::<sqlx::Sqlite>(statement, Dialect::Sqlite);
+            if let Err(err) = query.execute(&mut self.conn).await {
+                self.rollback().await;
+                return Err(database_error(context, &err));
+            }
+        }
+        if let Err(err) = self.simple("COMMIT").await {
+            self.rollback().await;
+            return Err(database_error(context, &err));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn run(
         &mut self,
         format: &HistoryFormat,
@@ -189,18 +208,29 @@ impl Sqlite {
         }
         let elapsed = started.elapsed();
         let bookkeeping = match direction {
-            Direction::Up => format.insert_sql(
-                Dialect::Sqlite,
+            Direction::Up => format.insert(
                 migration,
                 true,
-                &elapsed.as_millis().to_string(),
+                Elapsed::Millis(elapsed.as_millis() as i64),
                 None,
             ),
-            Direction::Down => {
-                format.delete_sql(Dialect::Sqlite, &format.stored_version(migration))
+            Direction::Down => format.delete(migration),
+        };
+        let bookkeeping = match bookkeeping {
+            Ok(statement) => statement,
+            Err(err) => {
+                self.rollback().await;
+                return Err(Failure::message(&script.path, &err.reason));
             }
         };
-        if let Err(err) = self.simple(&format!("{bookkeeping};\nCOMMIT")).await {
+        let written = match super::bound::<sqlx::Sqlite>(&bookkeeping, Dialect::Sqlite)
+            .execute(&mut self.conn)
+            .await
+        {
+            Ok(_) => self.simple("COMMIT").await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = written {
             self.rollback().await;
             return Err(Failure::from_driver(&script.path, &err, None));
         }
@@ -224,32 +254,21 @@ impl Sqlite {
         format: &HistoryFormat,
         migration: &Migration,
     ) -> Result<Option<(bool, Option<String>)>, sqlx::Error> {
-        let stored = format.stored_version(migration);
-        let (condition, success, failure) = match format {
-            HistoryFormat::Own { .. } => (
-                format!("version = {}", literal(Dialect::Sqlite, &stored)),
-                "success",
-                "failure",
-            ),
-            HistoryFormat::Sqlx { .. } => (format!("version = {stored}"), "success", "NULL"),
-            HistoryFormat::Diesel { .. } => (
-                format!("version = {}", literal(Dialect::Sqlite, &stored)),
-                "1",
-                "NULL",
-            ),
+        // Refused up front (`HistoryFormat::check_storable`): a version the format cannot
+        // store has no row.
+        let Ok(select) = format.recorded_row(migration) else {
+            return Ok(None);
         };
-        let sql = format!(
-            "SELECT {success}, {failure} FROM {} WHERE {condition}",
-            format.quoted_table()
-        );
-        sqlx::query_as(AssertSqlSafe(sql))
+        let row = super::bound::<sqlx::Sqlite>(&select, Dialect::Sqlite)
             .fetch_optional(&mut self.conn)
-            .await
+            .await?;
+        row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .transpose()
     }
 
     /// Before a no-transaction migration: whether another process already did it (`true`:
-    /// skip it). The history is checked under the write lock; for `up` the lock is kept until
-    /// run_statements has written the "started" row. A migration another process is running
+    /// skip it). The history is checked under the write lock, which is kept until
+    /// run_statements has marked the migration under way. A migration another process is running
     /// right now is waited for, up to the lock timeout.
     async fn claim(
         &mut self,
@@ -275,18 +294,19 @@ impl Sqlite {
                     self.rollback().await;
                     return Ok(true);
                 }
-                (Direction::Up, None) if format.records_failures() => {
-                    self.commit_after_next = true;
+                (Direction::Up, None) | (Direction::Down, Some((true, _))) => {
+                    if format.records_failures() {
+                        // Keep the lock until run_statements has marked it under way.
+                        self.commit_after_next = true;
+                    } else {
+                        self.rollback().await;
+                    }
                     return Ok(false);
                 }
-                (Direction::Up, None) | (Direction::Down, Some(_)) => {
+                (_, Some((false, failure))) => {
                     self.rollback().await;
-                    return Ok(false);
-                }
-                (Direction::Up, Some((false, failure))) => {
-                    self.rollback().await;
-                    // Another process started it: wait for its outcome.
-                    if let Some(failure) = failure.filter(|f| !f.starts_with("started")) {
+                    // Another process is running it (either way): wait for its outcome.
+                    if let Some(failure) = failure.filter(|f| !history::in_progress(f)) {
                         return Err(Failure {
                             recorded_as_failed: true,
                             ..Failure::message(
@@ -407,25 +427,40 @@ impl super::Autocommit for Sqlite {
             .execute(&mut self.conn)
             .await
             .map(|_| ());
-        if std::mem::take(&mut self.commit_after_next) {
-            // The claim of `Sqlite::claim`: end its transaction with this statement.
-            let commit = match result {
-                Ok(()) => sqlx::raw_sql("COMMIT")
-                    .execute(&mut self.conn)
-                    .await
-                    .map(|_| ()),
-                Err(err) => Err(err),
-            };
-            if commit.is_err() {
-                self.rollback().await;
-            }
-            return commit;
-        }
-        result
+        self.end_claim(result).await
+    }
+
+    async fn record(&mut self, statement: &Statement) -> Result<(), sqlx::Error> {
+        let result = super::bound::<sqlx::Sqlite>(statement, Dialect::Sqlite)
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ());
+        self.end_claim(result).await
     }
 
     /// SQLite reports no position.
     fn error_position(_err: &sqlx::Error) -> Option<usize> {
         None
+    }
+}
+
+impl Sqlite {
+    /// After an autocommit statement: commits the claim of `Sqlite::claim` if one is open,
+    /// ending its transaction with this statement.
+    async fn end_claim(&mut self, result: Result<(), sqlx::Error>) -> Result<(), sqlx::Error> {
+        if !std::mem::take(&mut self.commit_after_next) {
+            return result;
+        }
+        let commit = match result {
+            Ok(()) => sqlx::raw_sql("COMMIT")
+                .execute(&mut self.conn)
+                .await
+                .map(|_| ()),
+            Err(err) => Err(err),
+        };
+        if commit.is_err() {
+            self.rollback().await;
+        }
+        commit
     }
 }

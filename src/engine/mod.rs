@@ -168,15 +168,19 @@ pub struct Session {
 }
 
 impl Session {
+    /// Connects, picks and pins the history table, and (mutating) locks and creates it.
+    /// `storable`: migrations whose versions must fit the history format — refused before
+    /// anything is locked or created (empty for read-only commands, which may show them).
     pub async fn open(
         url: &DatabaseUrl,
         options: &SessionOptions,
+        storable: &[Migration],
         on_wait: impl FnMut(&str),
     ) -> Result<Session> {
         let db = Database::connect(url, &options.connect, on_wait).await?;
         // The database's own errors (a file that is not a database, a missing privilege) say
         // what failed but not where: the URL is the where.
-        Session::open_history(db, url, options)
+        Session::open_history(db, url, options, storable)
             .await
             .map_err(|err| match err.location {
                 Some(_) => err,
@@ -188,6 +192,7 @@ impl Session {
         mut db: Database,
         url: &DatabaseUrl,
         options: &SessionOptions,
+        storable: &[Migration],
     ) -> Result<Session> {
         let (own, sqlx, diesel) = db.existing_histories(&options.own_table).await?;
         // Configured: that format, found or to be created. Otherwise an existing table is
@@ -209,6 +214,21 @@ impl Session {
             HistoryKind::Sqlx => (HistoryFormat::Sqlx { schema: None }, sqlx),
             HistoryKind::Diesel => (HistoryFormat::Diesel { schema: None }, diesel),
         };
+        format.check_storable(storable)?;
+        // Pin the table to its schema — where it is, else where CREATE TABLE would put it —
+        // before locking: a migration's `SET search_path` then cannot send our bookkeeping
+        // elsewhere, and every spelling of one table (`_cargo_migrate`,
+        // `public._cargo_migrate`) takes one lock.
+        let located = match db.schema_of(&format.table()).await? {
+            Some(schema) => Some(schema),
+            None if format.schema().is_none() => db.current_schema().await?,
+            None => None,
+        };
+        let format = match located {
+            Some(schema) => format.in_schema(&schema),
+            None => format,
+        };
+        refuse_system_schema(&format, db.dialect())?;
         if options.mutating {
             db.lock(url, &format.table(), options.connect.lock_timeout)
                 .await?;
@@ -216,12 +236,6 @@ impl Session {
                 db.ensure_history(&format).await?;
             }
         }
-        // Pin the table to the schema it is in, so a migration's `SET search_path` cannot send
-        // our bookkeeping elsewhere.
-        let format = match db.schema_of(&format.table()).await? {
-            Some(schema) => format.in_schema(&schema),
-            None => format,
-        };
         // Read after locking: what another run did before we got the lock counts.
         let rows = db.read_history(&format).await?;
         Ok(Session {
@@ -236,6 +250,29 @@ impl Session {
         self.rows = self.db.read_history(&self.format).await?;
         Ok(())
     }
+}
+
+/// PostgreSQL's own schemas (`pg_catalog`, `pg_toast…`, `information_schema`) are no place
+/// for a history: `reset` keeps them (so the history would outlive what it records), and
+/// their contents belong to the server.
+/// `history-table` naming one is refused with the configuration; this catches an unqualified
+/// table that the search_path puts there.
+fn refuse_system_schema(format: &HistoryFormat, dialect: crate::dialect::Dialect) -> Result<()> {
+    let Some(schema) = format.schema() else {
+        return Ok(());
+    };
+    if dialect != crate::dialect::Dialect::Postgres || !history::is_system_schema(&schema) {
+        return Ok(());
+    }
+    Err(Error::input(
+        ErrorCode::BadConfig,
+        format!(
+            "the history table `{}` would be in `{schema}`, a system schema",
+            format.table()
+        ),
+    )
+    .at("the database's search_path")
+    .hint("put a schema of your own first on the user's or database's search_path, or name one: `history-table = \"public._cargo_migrate\"` in [package.metadata.migrate]"))
 }
 
 /// The default own history table name of a set.

@@ -64,8 +64,9 @@ pub fn status<'m, 'r>(
     let mut entries: Vec<Entry<'m, 'r>> = Vec::with_capacity(migrations.len() + 1);
     let mut matched = vec![false; rows.len()];
     for migration in migrations {
-        let stored = format.stored_version(migration);
-        let row_index = rows.iter().position(|r| r.version == stored);
+        // A version the format cannot store has no row (and is refused before anything runs).
+        let stored = format.stored_version(migration).ok().map(|v| v.as_text());
+        let row_index = stored.and_then(|stored| rows.iter().position(|r| r.version == stored));
         let row = row_index.map(|i| {
             matched[i] = true;
             &rows[i]
