@@ -224,7 +224,9 @@ pub async fn run_plan(
 pub fn event_stream(context: &Context, run: impl FnOnce() -> Result<()>) -> Result<()> {
     match run() {
         Err(error) if context.output.json() && !error.reported_in_json => {
-            events::emit(&Event::Error(ErrorReport::from(&error).error));
+            events::emit(&Event::Error(
+                ErrorReport::from(&crate::report::shown(&error)).error,
+            ));
             Err(error.reported_in_json())
         }
         other => other,
