@@ -60,12 +60,15 @@ pub fn register_in(text: &str) {
     }
 }
 
-/// Whether `text`, one value, holds a URL password (`scheme://user:password@`).
-pub fn has_url_password(text: &str) -> bool {
+/// The password of the first URL in `text`, one value, as the text alone tells it
+/// (`scheme://user:password@`, to the last `@`).
+pub fn url_password(text: &str) -> Option<&str> {
     let bytes = text.as_bytes();
     (0..text.len())
         .filter(|&i| text.is_char_boundary(i))
-        .any(|i| url_password(text, bytes, i, true, &[]).is_some())
+        .find_map(|i| url_password_at(text, bytes, i, true, &[]))
+        .filter(|span| !span.is_empty())
+        .map(|span| &text[span])
 }
 
 fn known() -> Vec<String> {
@@ -93,7 +96,7 @@ fn spans(text: &str, whole: bool, known: &[String]) -> Vec<Range<usize>> {
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        let span = url_password(text, bytes, i, whole, known)
+        let span = url_password_at(text, bytes, i, whole, known)
             .or_else(|| key_password(text, bytes, i, known));
         match span {
             Some(span) => {
@@ -122,7 +125,7 @@ const DATABASE_SCHEMES: &[&str] = &["postgres", "postgresql", "mysql", "mariadb"
 /// `postgres:user:password@…`. It runs to a known password followed by `@`, else to the last
 /// `@` of the URL (which ends at whitespace unless `whole`): a password may hold `@`, `/`,
 /// `?` or `#` typed unencoded, and hiding too much is better than too little.
-fn url_password(
+fn url_password_at(
     text: &str,
     bytes: &[u8],
     i: usize,
@@ -382,9 +385,10 @@ mod tests {
 
     #[test]
     fn url_passwords_are_detected() {
-        assert!(has_url_password("postgres://u:12/ss@h/db"));
-        assert!(!has_url_password("postgres://u@h:5432/db"));
-        assert!(!has_url_password("sqlite:app.db"));
+        assert_eq!(url_password("postgres://u:12/ss@h/db"), Some("12/ss"));
+        assert_eq!(url_password("postgres://u@h:5432/db"), None);
+        assert_eq!(url_password("postgres://u:@h/db"), None);
+        assert_eq!(url_password("sqlite:app.db"), None);
     }
 
     #[test]

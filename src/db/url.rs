@@ -86,7 +86,22 @@ impl DatabaseUrl {
                     .at(source)
                     .hint("write it as scheme://user:password@host:port/database"));
                 }
+                // `postgres://u:pa/ss@h/db` ends its host at the `/`: a password with an
+                // unencoded `/`, `?` or `#` reads as a port (invalid) or, with digits
+                // (`u:12/x@h/db`), as another host, port and database.
+                let unencoded = || {
+                    secrets::register_in(text);
+                    Error::input(
+                        ErrorCode::BadDatabaseUrl,
+                        "the database URL has an `@` after its host: is a `/`, `?` or `#` in the password not percent-encoded?",
+                    )
+                    .at(source)
+                    .hint("in a password write `/` as `%2F`, `?` as `%3F`, `#` as `%23` and `@` as `%40`; elsewhere write `@` as `%40`")
+                };
                 let parsed = url::Url::parse(text).map_err(|err| {
+                    if secrets::url_password(text).is_some_and(|pw| pw.contains(['/', '?', '#'])) {
+                        return unencoded();
+                    }
                     secrets::register_in(text);
                     Error::input(
                         ErrorCode::BadDatabaseUrl,
@@ -96,16 +111,8 @@ impl DatabaseUrl {
                     .hint("check the URL's syntax: scheme://user:password@host:port/database; percent-encode special characters in the password")
                 })?;
                 let redacted = register_and_redact(text, &parsed);
-                if parsed.password().is_none() && secrets::has_url_password(text) {
-                    // `postgres://u:12/x@h/db` is user `u` on port 12 of host `u`, in database
-                    // `x@h/db`: most likely a password with an unencoded `/`, `?` or `#`.
-                    secrets::register_in(text);
-                    return Err(Error::input(
-                        ErrorCode::BadDatabaseUrl,
-                        "the database URL has an `@` after its host: is a `/`, `?` or `#` in the password not percent-encoded?",
-                    )
-                    .at(source)
-                    .hint("in a password write `/` as `%2F`, `?` as `%3F`, `#` as `%23` and `@` as `%40`; elsewhere write `@` as `%40`"));
+                if parsed.password().is_none() && secrets::url_password(text).is_some() {
+                    return Err(unencoded());
                 }
                 if let Some(part) = bad_percent_escape(&parsed) {
                     return Err(Error::input(

@@ -178,15 +178,15 @@ impl Output {
     }
 }
 
-/// `error` as printed: its message, location and hint may quote text we do not control (a
-/// driver's message, an argument clap echoes), so a credential form left in them is redacted
-/// here, before any JSON escaping. The detail (code frames of migration files, the server's
-/// detail, already redacted) is printed as is.
+/// `error` as printed: its message and location may quote text we do not control (a
+/// driver's message, an argument), so a credential form left in them is redacted here, before
+/// any JSON escaping. Hints are ours (they show `scheme://user:password@host` as a pattern),
+/// and the detail (code frames of migration files, the server's detail, redacted where it is
+/// read) is printed as is.
 pub fn shown(error: &Error) -> Error {
     let mut shown = error.clone();
     shown.message = secrets::redact(&error.message);
     shown.location = error.location.as_deref().map(secrets::redact);
-    shown.hint = error.hint.as_deref().map(secrets::redact);
     shown
 }
 
