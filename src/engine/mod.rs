@@ -266,7 +266,7 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
             format!(
                 "{verb} {}_{} waited too long for another process's lock: {}",
                 migration.version.as_str(),
-                migration.name,
+                crate::report::printable(&migration.name),
                 failure.message
             ),
         )
@@ -334,7 +334,7 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
         format!(
             "{verb} {}_{} failed: {}",
             migration.version.as_str(),
-            migration.name,
+            crate::report::printable(&migration.name),
             failure.message
         ),
     )

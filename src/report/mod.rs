@@ -190,6 +190,32 @@ pub fn shown(error: &Error) -> Error {
     shown
 }
 
+/// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`, and the bidirectional
+/// overrides), for a migration name or path shown to a person: names are free text (a file
+/// may be named with a newline or an ANSI escape), and printed raw they could forge lines or
+/// colours. Every name and path in human output passes through here; JSON needs nothing
+/// (serde escapes control characters).
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let needs = |c: char| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(needs) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if needs(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 fn paint(enabled: bool, text: impl std::fmt::Display, style: Style) -> String {
     if enabled {
         text.style(style).to_string()
@@ -350,6 +376,20 @@ mod tests {
             env(&[("CARGO_TERM_COLOR", "always")]),
             false
         ));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        for (text, shown) in [
+            ("create_users", "create_users"),
+            ("two\nlines", "two\\nlines"),
+            ("red\u{1b}[31mred", "red\\u{1b}[31mred"),
+            ("tab\there\r", "tab\\there\\r"),
+            ("evil\u{202e}txt", "evil\\u{202e}txt"),
+            ("café_ünïcode", "café_ünïcode"),
+        ] {
+            assert_eq!(printable(text), shown, "{text:?}");
+        }
     }
 
     #[test]
