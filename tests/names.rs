@@ -18,10 +18,7 @@ fn workspace() -> Workspace {
     for (name, sql) in [
         (NEWLINE, "CREATE TABLE a (x int);\n"),
         (ESCAPE, "CREATE TABLE b (x int);\n"),
-        (
-            FAILING,
-            "CREATE TABLE c (x int,);\n",
-        ),
+        (FAILING, "CREATE TABLE c (x int,);\n"),
     ] {
         std::fs::write(dir.join(format!("{name}.sql")), sql).expect("write migration");
     }
