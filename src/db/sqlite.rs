@@ -383,7 +383,7 @@ fn open_failure_reason(
         Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
             format!(
                 "the directory {} does not exist",
-                crate::error::display_path(dir)
+                crate::report::printable(&dir.display().to_string())
             )
         }
         _ if !create_if_missing => "the database file does not exist (commands that change \
