@@ -230,5 +230,5 @@ pub fn display_path(path: &Path) -> String {
         .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
         .filter(|relative| !relative.as_os_str().is_empty())
         .unwrap_or_else(|| path.to_path_buf());
-    shown.to_string_lossy().replace('\\', "/")
+    crate::report::printable(&shown.to_string_lossy().replace('\\', "/")).into_owned()
 }

@@ -211,3 +211,278 @@ fn every_command_is_covered() {
         "add {missing:?} to COMMANDS in tests/secrets.rs (one line each)"
     );
 }
+
+// ------------------------------------------------------- passwords that need care, and words
+
+/// The two halves of every password below: finding either in the output is a (partial) leak.
+const HEAD: &str = "Hx4q";
+const TAIL: &str = "Zr8w";
+
+/// Each character a password may hold that a URL, a shell, JSON or a connection string treats
+/// specially.
+const SPECIAL: &[char] = &['/', '?', '#', '"', '\\', '%', '@', ':', '\'', ' '];
+
+#[track_caller]
+fn assert_no_half(outcome: &Outcome, label: &str) {
+    for half in [HEAD, TAIL] {
+        assert!(
+            !outcome.stdout.contains(half) && !outcome.stderr.contains(half),
+            "`{half}` is printed: {label}\n{}",
+            outcome.snapshot()
+        );
+    }
+    assert!(
+        !outcome.stderr.contains("panicked"),
+        "{label}\n{}",
+        outcome.snapshot()
+    );
+}
+
+/// A password holding any of [`SPECIAL`] is never printed, in whole or in part, human or JSON:
+/// in a good URL (success and wrong password), typed unencoded in `--database-url` (refused
+/// or unreachable), and in a URL pasted as a bare argument, which clap echoes.
+#[test]
+fn passwords_with_special_characters_are_never_printed() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let db = pg.database("app");
+    let ws = Workspace::copy("single");
+    for (i, c) in SPECIAL.iter().enumerate() {
+        let password = format!("{HEAD}{c}{TAIL}");
+        let role = format!("special_{i}");
+        pg.password_role(&role, &password);
+        let good = pg.url_as(&role, &password, "app");
+        let wrong = pg.url_as(&role, &format!("{password}-no"), "app");
+        let unencoded = format!("postgres://{role}:{password}@127.0.0.1:1/app");
+        for format in ["human", "json"] {
+            let base = ["--format", format, "--color", "never"];
+            let run = |args: &[&str], codes: &[i32]| {
+                let all: Vec<&str> = base.iter().chain(args).copied().collect();
+                let outcome = support::run_in(ws.path(), &all);
+                let label = format!("password with {c:?}: {all:?}");
+                assert_no_half(&outcome, &label);
+                assert!(
+                    codes.contains(&outcome.code),
+                    "{label}\n{}",
+                    outcome.snapshot()
+                );
+                outcome
+            };
+            let status = run(&["status", "--database-url", &good], &[0]);
+            assert!(
+                status.stdout.contains(&format!("{role}:***@")),
+                "{}",
+                status.snapshot()
+            );
+            run(&["up", "--yes", "--database-url", &good], &[0]);
+            run(&["down", "--all", "--yes", "--database-url", &good], &[0]);
+            let refused = run(&["status", "--database-url", &wrong], &[3]);
+            assert!(
+                format!("{}{}", refused.stdout, refused.stderr)
+                    .contains("password authentication failed"),
+                "{}",
+                refused.snapshot()
+            );
+            // `/`, `?`, `#` and `%` make the URL say something else: refused (exit 2); the
+            // rest parse, and nothing listens on port 1 (exit 3).
+            run(&["status", "--database-url", &unencoded], &[2, 3]);
+            run(&["diff", "--from", "empty", "--to", &unencoded], &[2, 3]);
+            let bare = run(&["status", &unencoded], &[2]);
+            assert!(
+                format!("{}{}", bare.stdout, bare.stderr).contains(&format!("{role}:***@")),
+                "{}",
+                bare.snapshot()
+            );
+        }
+    }
+    drop(db);
+}
+
+/// `diff --from/--to` given something that is not a source (a libpq connection string, a URL
+/// missing its `//`) says so without echoing the password, human and JSON; the other side is
+/// a real SQLite database.
+#[test]
+fn diff_never_echoes_a_source_it_cannot_parse() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let sqlite = format!("sqlite:{}", ws.path().join("app.db").display());
+    let up = support::run_in(
+        ws.path(),
+        &[
+            "--dialect",
+            "sqlite",
+            "up",
+            "--yes",
+            "--database-url",
+            &sqlite,
+        ],
+    );
+    assert_eq!(up.code, 0, "{}", up.snapshot());
+    for (source, code, shown) in [
+        (
+            format!("host=db password={HEAD}{TAIL} dbname=app"),
+            "bad-argument",
+            "`host=db password=*** dbname=app` is not a schema source",
+        ),
+        (
+            format!("host=db password='{HEAD} {TAIL}' dbname=app"),
+            "bad-argument",
+            "`host=db password='***' dbname=app` is not a schema source",
+        ),
+        (
+            format!("postgres:user:{HEAD}{TAIL}@host/db"),
+            "bad-database-url",
+            "no `//` after its scheme",
+        ),
+        (
+            format!("postgres://user:{HEAD}/{TAIL}@host/db"),
+            "bad-database-url",
+            "not percent-encoded",
+        ),
+    ] {
+        for flag in ["--from", "--to"] {
+            let (from, to) = if flag == "--from" {
+                (source.as_str(), sqlite.as_str())
+            } else {
+                (sqlite.as_str(), source.as_str())
+            };
+            let args = ["diff", "--from", from, "--to", to];
+            let human = support::run_in(ws.path(), &args);
+            let label = format!("{args:?}");
+            assert_no_half(&human, &label);
+            assert_eq!(human.code, 2, "{label}\n{}", human.snapshot());
+            assert!(
+                human.stderr.contains(shown),
+                "{label}\n{}",
+                human.snapshot()
+            );
+            let mut json_args = vec!["--format", "json"];
+            json_args.extend(args);
+            let json = support::run_in(ws.path(), &json_args);
+            assert_no_half(&json, &label);
+            assert_eq!(json.json()["error"]["code"], code, "{label}");
+            assert!(
+                json.json()["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(shown)),
+                "{label}\n{}",
+                json.snapshot()
+            );
+        }
+    }
+}
+
+/// A migration set whose names, columns, comments and timestamps hold the words people use as
+/// dev passwords.
+fn words_workspace() -> Workspace {
+    let ws = Workspace::empty();
+    let dir = ws.path().join("migrations/20260101000000_create_users");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("up.sql"),
+        "CREATE TABLE users (\n    id bigint PRIMARY KEY,\n    master_password_hash text NOT NULL,\n    \
+         created_at timestamptz NOT NULL DEFAULT '2026-01-01 00:00:00+00'\n);\n\
+         COMMENT ON TABLE users IS 'postgres users: password set in 2026';\n",
+    )
+    .expect("write up.sql");
+    std::fs::write(dir.join("down.sql"), "DROP TABLE users;\n").expect("write down.sql");
+    ws
+}
+
+/// Digits runs (timings, timestamps, the socket directory's name) as `N`, so two runs
+/// compare; a mangled `2026` (`***`) still differs.
+fn normalised(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() || (in_number && c == '.') {
+            if !in_number {
+                out.push('N');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A password that is a common word (`postgres`, `password`, `2026`, `users`) hides only
+/// itself: every command prints byte for byte what it prints with a distinctive password
+/// (the redacted URL is the same), so names, columns, SQL to apply and timestamps are intact.
+#[test]
+fn common_word_passwords_rewrite_nothing_else() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let role = "migrator";
+    pg.password_role(role, "Distinct-Pw-0x5f");
+    let admin = pg.server.url();
+    let ws = words_workspace();
+    let outputs = |password: &str| -> Vec<String> {
+        pg.execute(
+            &admin,
+            &format!("ALTER ROLE {role} PASSWORD '{password}'; DROP SCHEMA public CASCADE; CREATE SCHEMA public"),
+        );
+        let url = pg.url_as(role, password, "postgres");
+        let commands: &[&[&str]] = &[
+            &["list", "-v"],
+            &["status", "--database-url", &url],
+            &["up", "--dry-run", "--database-url", &url],
+            &["up", "--yes", "--database-url", &url],
+            &["status", "--database-url", &url],
+            &["status", "--format", "json", "--database-url", &url],
+            &["schema", "--database-url", &url],
+            &["diff", "--from", "empty", "--to", &url],
+            &["diff", "--from", "empty", "--to", &url, "--sql"],
+            &[
+                "diff", "--from", "empty", "--to", &url, "--sql", "--format", "json",
+            ],
+            &["down", "--yes", "--database-url", &url, "--format", "json"],
+        ];
+        commands
+            .iter()
+            .map(|args| {
+                let mut all = vec![
+                    "--dir",
+                    "migrations",
+                    "--dialect",
+                    "postgres",
+                    "--color",
+                    "never",
+                ];
+                all.extend_from_slice(args);
+                let outcome = support::run_in(ws.path(), &all);
+                assert!(
+                    [0, 1].contains(&outcome.code),
+                    "{all:?}\n{}",
+                    outcome.snapshot()
+                );
+                format!("{all:?}\n{}", normalised(&outcome.snapshot()))
+            })
+            .collect()
+    };
+    let baseline = outputs("Distinct-Pw-0x5f");
+    assert!(
+        baseline.iter().any(|o| o.contains("migrator:***@")),
+        "the URL is shown redacted:\n{}",
+        baseline.join("\n")
+    );
+    assert!(
+        baseline.iter().any(|o| o.contains("master_password_hash")),
+        "{}",
+        baseline.join("\n")
+    );
+    for word in ["postgres", "password", "2026", "users"] {
+        for (with_word, distinct) in outputs(word).iter().zip(&baseline) {
+            // The first line is the command line, which names the password.
+            let output = |text: &str| text.split_once('\n').map_or("", |(_, o)| o).to_string();
+            assert_eq!(
+                output(with_word),
+                output(distinct),
+                "password `{word}`: {with_word}"
+            );
+        }
+    }
+}

@@ -171,7 +171,11 @@ pub async fn run_plan(
     let mut reports = Vec::with_capacity(plan.len());
     for migration in plan {
         if let Some(bar) = &bar {
-            bar.set_message(format!("{}_{}", migration.version.as_str(), migration.name));
+            bar.set_message(format!(
+                "{}_{}",
+                migration.version.as_str(),
+                crate::report::printable(&migration.name)
+            ));
         }
         let ran = match session.db.run(&session.format, migration, direction).await {
             Ok(ran) => ran,
@@ -203,7 +207,7 @@ pub async fn run_plan(
                 "{:>12} {}_{} {}",
                 output.paint(if ran.skipped { "Skipped" } else { verb }, style::good()),
                 migration.version.as_str(),
-                migration.name,
+                crate::report::printable(&migration.name),
                 output.paint(
                     if ran.skipped {
                         "(done by another process)".to_string()
@@ -241,7 +245,9 @@ pub async fn run_plan(
 pub fn event_stream(context: &Context, run: impl FnOnce() -> Result<()>) -> Result<()> {
     match run() {
         Err(error) if context.output.json() && !error.reported_in_json => {
-            events::emit(&Event::Error(ErrorReport::from(&error).error));
+            events::emit(&Event::Error(
+                ErrorReport::from(&crate::report::shown(&error)).error,
+            ));
             Err(error.reported_in_json())
         }
         other => other,

@@ -14,6 +14,7 @@ use crate::report::{Output, style};
 use crate::sandbox::scratch::Scratch;
 use crate::schema::plan::Unsupported;
 use crate::schema::{self, Change, ChangeKind, Schema};
+use crate::secrets;
 use crate::workspace::{SetSpec, Workspace};
 
 /// Show the difference between two schemas: the history, a database, or nothing
@@ -80,17 +81,30 @@ impl Source {
         match text {
             "database" => Ok(Source::Database),
             "empty" => Ok(Source::Empty),
-            _ if text.contains("://") || text.starts_with("sqlite:") => {
+            // Anything with a database scheme is a URL, a malformed one included
+            // (`postgres:user:pw@host/db`): its parser says what is wrong without showing it.
+            _ if text.contains("://") || has_database_scheme(text) => {
                 Ok(Source::Url(text.to_string()))
             }
             _ => Err(Error::input(
                 ErrorCode::BadArgument,
-                format!("`{text}` is not a schema source"),
+                // Shown through the one formatter: it may be a libpq connection string
+                // (`host=db password=… dbname=app`).
+                format!("`{}` is not a schema source", secrets::redact_value(text)),
             )
             .at(flag)
-            .hint("use history, history@VERSION, database, empty, or a database URL")),
+            .hint("use history, history@VERSION, database, empty, or a database URL (postgres://user:password@host/db, not a `key=value` connection string)")),
         }
     }
+}
+
+/// Whether `text` starts with the scheme of a database URL (`postgres:`, `sqlite:`, …).
+fn has_database_scheme(text: &str) -> bool {
+    text.split_once(':').is_some_and(|(scheme, _)| {
+        ["postgres", "postgresql", "sqlite", "mysql", "mariadb"]
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(scheme))
+    })
 }
 
 #[derive(Debug, Serialize)]

@@ -132,7 +132,7 @@ pub fn run(context: &Context, _args: &ListArgs) -> Result<()> {
             let version_width = items.iter().map(|i| i.version.len()).max().unwrap_or(0);
             let name_width = items
                 .iter()
-                .map(|i| i.name.chars().count())
+                .map(|i| crate::report::printable(i.name).chars().count())
                 .max()
                 .unwrap_or(0);
             for item in items {
@@ -146,7 +146,7 @@ pub fn run(context: &Context, _args: &ListArgs) -> Result<()> {
                 let row = format!(
                     "  {:<version_width$}  {:<name_width$}  {}",
                     item.version,
-                    item.name,
+                    crate::report::printable(item.name),
                     if flags.is_empty() {
                         String::new()
                     } else {

@@ -243,8 +243,10 @@ fn report_usage_error(args: &[OsString], err: &clap::Error) -> i32 {
         let _ = err.print();
         return err.exit_code();
     }
+    // Each argument is one value: its password ends exactly where the argument says, even when
+    // clap quotes it inside a sentence.
     for arg in args {
-        crate::db::url::register_secrets_in(&arg.to_string_lossy());
+        crate::secrets::register_in(&arg.to_string_lossy());
     }
     report_error(&output, &usage_error(args, err))
 }
@@ -263,7 +265,9 @@ fn usage_error(args: &[OsString], err: &clap::Error) -> Error {
             .at("command line")
             .hint(help);
     }
-    let rendered = err.render().to_string();
+    // clap echoes the argument it could not place, which may be a URL pasted without
+    // `--database-url`.
+    let rendered = crate::secrets::redact(&err.render().to_string());
     let mut message = Vec::new();
     let mut hints = Vec::new();
     let mut usage = None;
@@ -284,7 +288,9 @@ fn usage_error(args: &[OsString], err: &clap::Error) -> Error {
         message = "the command line could not be parsed".to_string();
     }
     let location = match err.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(arg)) => format!("command line, {arg}"),
+        Some(ContextValue::String(arg)) => {
+            format!("command line, {}", crate::secrets::redact_value(arg))
+        }
         _ => "command line".to_string(),
     };
     hints.push(help);

@@ -110,7 +110,7 @@ pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
                 "{:>12} {}_{}: {} → {}",
                 output.paint("Resolved", style::good()),
                 entry.version,
-                entry.name,
+                crate::report::printable(&entry.name),
                 entry.state.as_str(),
                 now.as_str()
             ));

@@ -167,7 +167,7 @@ fn print_human(
             };
             table.styled_row(vec![
                 (entry.version.clone(), None),
-                (entry.name.clone(), None),
+                (crate::report::printable(&entry.name).into_owned(), None),
                 (state, state_style),
                 (
                     entry

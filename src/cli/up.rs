@@ -144,7 +144,7 @@ fn dry_run(context: &Context, args: &UpArgs) -> Result<()> {
                 format!(
                     "-- {}_{}{} ({})",
                     migration.version.as_str(),
-                    migration.name,
+                    crate::report::printable(&migration.name),
                     if migration.no_transaction {
                         ", no transaction"
                     } else {

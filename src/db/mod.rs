@@ -115,8 +115,8 @@ impl Failure {
                 match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
                     Some(pg) => (
                         Some(pg.code().to_string()),
-                        pg.detail().map(secrets::scrub),
-                        pg.hint().map(secrets::scrub),
+                        pg.detail().map(secrets::redact),
+                        pg.hint().map(secrets::redact),
                     ),
                     None => (db.code().map(|c| c.to_string()), None, None),
                 }
@@ -479,7 +479,7 @@ pub(crate) fn driver_reason(err: &sqlx::Error) -> String {
         .strip_prefix("error communicating with database: ")
         .unwrap_or(&text)
         .to_string();
-    secrets::scrub(&crate::error::strip_os_error(&text))
+    secrets::redact(&crate::error::strip_os_error(&text))
 }
 
 /// `text` without a trailing `(module::path:line)`, which sqlx appends to protocol errors.

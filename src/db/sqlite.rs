@@ -409,7 +409,10 @@ fn open_failure_reason(
     }
     match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
-            format!("the directory {} does not exist", dir.display())
+            format!(
+                "the directory {} does not exist",
+                crate::report::printable(&dir.display().to_string())
+            )
         }
         _ if !create_if_missing => "the database file does not exist (commands that change \
             the database, such as `up`, create it; `status` does not)"

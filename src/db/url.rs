@@ -49,7 +49,7 @@ impl DatabaseUrl {
             Some("mysql" | "mariadb") => Dialect::Mysql,
             None => {
                 // Not a URL at all; it could be anything, a bare password included: show none of it.
-                register_secrets_in(text);
+                secrets::register_in(text);
                 return Err(Error::input(
                     ErrorCode::BadDatabaseUrl,
                     "the database URL has no scheme (such as postgres:// or sqlite:)",
@@ -58,13 +58,13 @@ impl DatabaseUrl {
                 .hint(EXAMPLES));
             }
             _ => {
-                // Even a malformed URL may hold a password: scrub it before showing anything.
-                register_secrets_in(text);
+                // Only the scheme is shown: the rest may hold a password.
+                secrets::register_in(text);
                 return Err(Error::input(
                     ErrorCode::BadDatabaseUrl,
                     format!(
                         "the database URL has an unknown scheme: `{}`",
-                        secrets::scrub(&scheme_or_prefix(text))
+                        scheme_or_prefix(text)
                     ),
                 )
                 .at(source)
@@ -72,10 +72,37 @@ impl DatabaseUrl {
             }
         };
         let redacted = match dialect {
-            Dialect::Sqlite => text.to_string(),
+            Dialect::Sqlite => secrets::redact_value(text),
             _ => {
+                let after_scheme = text.split_once(':').map_or("", |(_, rest)| rest);
+                if !after_scheme.starts_with("//") {
+                    // `postgres:user:pw@host/db` would connect to the default host, taking all
+                    // of it for a database name (and show the password as one).
+                    secrets::register_in(text);
+                    return Err(Error::input(
+                        ErrorCode::BadDatabaseUrl,
+                        "the database URL has no `//` after its scheme",
+                    )
+                    .at(source)
+                    .hint("write it as scheme://user:password@host:port/database"));
+                }
+                // `postgres://u:pa/ss@h/db` ends its host at the `/`: a password with an
+                // unencoded `/`, `?` or `#` reads as a port (invalid) or, with digits
+                // (`u:12/x@h/db`), as another host, port and database.
+                let unencoded = || {
+                    secrets::register_in(text);
+                    Error::input(
+                        ErrorCode::BadDatabaseUrl,
+                        "the database URL has an `@` after its host: is a `/`, `?` or `#` in the password not percent-encoded?",
+                    )
+                    .at(source)
+                    .hint("in a password write `/` as `%2F`, `?` as `%3F`, `#` as `%23` and `@` as `%40`; elsewhere write `@` as `%40`")
+                };
                 let parsed = url::Url::parse(text).map_err(|err| {
-                    register_secrets_in(text);
+                    if secrets::url_password(text).is_some_and(|pw| pw.contains(['/', '?', '#'])) {
+                        return unencoded();
+                    }
+                    secrets::register_in(text);
                     Error::input(
                         ErrorCode::BadDatabaseUrl,
                         format!("the database URL is not valid: {err}"),
@@ -83,7 +110,10 @@ impl DatabaseUrl {
                     .at(source)
                     .hint("check the URL's syntax: scheme://user:password@host:port/database; percent-encode special characters in the password")
                 })?;
-                let redacted = redact(&parsed);
+                let redacted = register_and_redact(text, &parsed);
+                if parsed.password().is_none() && secrets::url_password(text).is_some() {
+                    return Err(unencoded());
+                }
                 if let Some(part) = bad_percent_escape(&parsed) {
                     return Err(Error::input(
                         ErrorCode::BadDatabaseUrl,
@@ -115,19 +145,11 @@ impl DatabaseUrl {
     }
 
     /// A disposable database's URL, made by cargo-migrate itself: its fixed password is not a
-    /// secret, so it is not registered for scrubbing (which would mangle unrelated output).
+    /// secret, but is shown redacted like any other, so no URL is ever printed with one.
     pub fn sandbox(url: &str, dialect: Dialect) -> DatabaseUrl {
-        let redacted = match url::Url::parse(url) {
-            Ok(parsed) if parsed.password().is_some() && dialect != Dialect::Sqlite => {
-                let mut shown = parsed.clone();
-                let _ = shown.set_password(Some("***"));
-                shown.to_string().replace("%2A%2A%2A", "***")
-            }
-            _ => url.to_string(),
-        };
         DatabaseUrl {
             raw: url.to_string(),
-            redacted,
+            redacted: secrets::redact_value(url),
             dialect,
         }
     }
@@ -215,57 +237,23 @@ pub fn sqlite_path(url: &str) -> &str {
     rest.split('?').next().unwrap_or(rest)
 }
 
-/// The URL with its password and secret query parameters replaced by `***`; registers the
-/// secrets it removes.
-fn redact(parsed: &url::Url) -> String {
-    let mut shown = parsed.clone();
+/// The URL as shown: [`secrets::redact_value`] of the text as written, after registering the
+/// password and secret parameters the URL parser found, so the formatter ends each exactly
+/// where the driver will (an `@` in a later parameter is not part of the password).
+fn register_and_redact(text: &str, parsed: &url::Url) -> String {
     if let Some(password) = parsed.password() {
         secrets::register(password);
         // Also the decoded form: drivers and servers may echo either.
-        if let Ok(decoded) = percent_decode(password) {
+        if let Some(decoded) = secrets::percent_decoded(password) {
             secrets::register(&decoded);
         }
-        let _ = shown.set_password(Some("***"));
     }
-    let has_secret_param = parsed
-        .query_pairs()
-        .any(|(k, _)| SECRET_PARAMS.contains(&k.as_ref()));
-    if has_secret_param {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| {
-                if SECRET_PARAMS.contains(&k.as_ref()) {
-                    secrets::register(&v);
-                    (k.into_owned(), "***".to_string())
-                } else {
-                    (k.into_owned(), v.into_owned())
-                }
-            })
-            .collect();
-        shown.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    // `***` is percent-encoded by the setters; show it plainly.
-    shown.to_string().replace("%2A%2A%2A", "***")
-}
-
-fn percent_decode(text: &str) -> std::result::Result<String, std::str::Utf8Error> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((high * 16 + low) as u8);
-            i += 3;
-            continue;
+    for (key, value) in parsed.query_pairs() {
+        if SECRET_PARAMS.contains(&key.as_ref()) {
+            secrets::register(&value);
         }
-        out.push(bytes[i]);
-        i += 1;
     }
-    String::from_utf8(out).map_err(|e| e.utf8_error())
+    secrets::redact_value(text)
 }
 
 /// The part of the URL (password, user name, database name, parameters) holding a `%` that is
@@ -304,28 +292,8 @@ fn check_driver_options(text: &str, dialect: Dialect) -> std::result::Result<(),
         while let Some(rest) = reason.strip_prefix("error with configuration: ") {
             reason = rest.to_string();
         }
-        secrets::scrub(&reason)
+        secrets::redact(&reason)
     })
-}
-
-/// For text that is not a URL we can parse (or an argument that may hold one): treat anything
-/// between `://user:` and `@` as a password, so it cannot leak through an error message.
-pub fn register_secrets_in(text: &str) {
-    if let Some((_, after_scheme)) = text.split_once("://") {
-        let authority = after_scheme.split(['/', '?']).next().unwrap_or("");
-        if let Some((userinfo, _)) = authority.rsplit_once('@')
-            && let Some((_, password)) = userinfo.split_once(':')
-        {
-            secrets::register(password);
-        }
-    }
-    for param in text.split(['?', '&']) {
-        if let Some((key, value)) = param.split_once('=')
-            && SECRET_PARAMS.contains(&key)
-        {
-            secrets::register(value);
-        }
-    }
 }
 
 /// The scheme part of a URL for an error message, or the first few characters.
@@ -389,20 +357,25 @@ mod tests {
             "DatabaseUrl(postgres://app:***@db.internal:6543/app?sslmode=require)"
         );
         assert_eq!(url.to_string(), url.redacted());
+        // The parser's password is known, so a message echoing the URL decoded (with an `@`
+        // in the password) is redacted exactly; the same word elsewhere is left alone.
         assert_eq!(
-            secrets::scrub("auth failed for s3cr@t-pw and s3cr%40t-pw"),
-            "auth failed for *** and ***"
+            secrets::redact("at postgres://app:s3cr@t-pw@db.internal/app?x=a@b, s3cr@t-pw"),
+            "at postgres://app:***@db.internal/app?x=a@b, s3cr@t-pw"
         );
         let url = DatabaseUrl::parse("postgres://h/db?user=a&password=qp-secret-1", "x").unwrap();
         assert_eq!(url.redacted(), "postgres://h/db?user=a&password=***");
-        assert_eq!(secrets::scrub("qp-secret-1"), "***");
+        assert_eq!(secrets::redact("password=qp-secret-1 x"), "password=*** x");
     }
 
     #[test]
     fn unparsable_urls_still_hide_their_password() {
         let err = DatabaseUrl::parse("postgres://app:unparsable-pw@[bad/db", "x").unwrap_err();
         assert_eq!(err.code, ErrorCode::BadDatabaseUrl);
-        assert_eq!(secrets::scrub("unparsable-pw"), "***");
+        assert_eq!(
+            secrets::redact("postgres://app:unparsable-pw@[bad/db"),
+            "postgres://app:***@[bad/db"
+        );
     }
 
     #[test]
@@ -444,6 +417,21 @@ mod tests {
         assert!(message("hunter2").contains("no scheme"));
         assert!(!message("hunter2").contains("hunter2"));
         assert!(message("postgres://u:50%off@h/db").contains("password"));
+        // The `//` forgotten, or a password with an unencoded `/`, `?` or `#`: refused
+        // without showing it (it would otherwise name another host, port or database).
+        for text in [
+            "postgres:user:pw-1@host/db",
+            "postgres://u:12/pw-1@h/db",
+            "postgres://u:12?pw-1@h/db",
+            "postgres://u:12#pw-1@h/db",
+            "postgres://u:pw/1@h/db",
+        ] {
+            let message = message(text);
+            assert!(
+                !message.contains("pw-1") && !message.contains("pw/1"),
+                "{text}: {message}"
+            );
+        }
         assert!(message("postgres://u@h/db%zz").contains("database name"));
         assert!(message("postgres://u@h/db?sslmode=required").contains("ssl_mode"));
         assert!(message("sqlite:app.db?mode=bogus").contains("mode"));

@@ -160,7 +160,11 @@ impl Finding {
 
 /// `version_name`, as findings and messages name a migration.
 pub fn label(migration: &Migration) -> String {
-    format!("{}_{}", migration.version.as_str(), migration.name)
+    format!(
+        "{}_{}",
+        migration.version.as_str(),
+        crate::report::printable(&migration.name)
+    )
 }
 
 /// One step's outcome.
@@ -466,7 +470,11 @@ pub fn plan_live<'m>(entries: &[Entry<'m, '_>], migrations: &'m [Migration]) -> 
     let mut pending = Vec::new();
     let mut findings = Vec::new();
     for entry in entries {
-        let name = format!("{}_{}", entry.version, entry.name);
+        let name = format!(
+            "{}_{}",
+            entry.version,
+            crate::report::printable(&entry.name)
+        );
         match (entry.state, entry.migration) {
             (State::Pending, _) => pending.push(name),
             (State::Applied, Some(migration)) => applied.push(migration),

@@ -312,7 +312,11 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
         Some((line, column)) => format!("{}:{line}:{column}", display_path(&failure.script)),
         None => display_path(&failure.script),
     };
-    let name = format!("{}_{}", migration.version.as_str(), migration.name);
+    let name = format!(
+        "{}_{}",
+        migration.version.as_str(),
+        crate::report::printable(&migration.name)
+    );
     if failure.lock_lost {
         return Error::new(
             ErrorClass::Unreachable,
@@ -432,12 +436,7 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
     let mut error = Error::new(
         class,
         ErrorCode::MigrationFailed,
-        format!(
-            "{verb} {}_{} failed: {}",
-            migration.version.as_str(),
-            migration.name,
-            failure.message
-        ),
+        format!("{verb} {name} failed: {}", failure.message),
     )
     .at(location)
     .hint(hint);

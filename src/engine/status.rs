@@ -142,7 +142,8 @@ pub fn plan_up<'m>(
             ErrorCode::ModifiedMigration,
             format!(
                 "applied migration {} {} was modified after it was applied",
-                entry.version, entry.name
+                entry.version,
+                crate::report::printable(&entry.name)
             ),
             entry,
             "restore the file (e.g. `git checkout` it) and put the change in a new migration; or pass --allow-modified to go ahead",
@@ -155,7 +156,8 @@ pub fn plan_up<'m>(
             ErrorCode::MissingMigrationFile,
             format!(
                 "applied migration {} {} has no file any more",
-                entry.version, entry.name
+                entry.version,
+                crate::report::printable(&entry.name)
             ),
             entry,
             "restore its file; or pass --allow-missing to go ahead (`cargo migrate resolve VERSION --rolled-back` forgets it)",
@@ -178,7 +180,8 @@ pub fn plan_up<'m>(
                 ErrorCode::OutOfOrder,
                 format!(
                     "pending migration {} {} is older than migrations already applied",
-                    entry.version, entry.name
+                    entry.version,
+                    crate::report::printable(&entry.name)
                 ),
                 entry,
                 "it was probably merged from another branch: give it a newer version (`cargo migrate new` picks one), or pass --allow-out-of-order to apply it anyway",
@@ -228,7 +231,8 @@ pub fn plan_down<'m>(entries: &[Entry<'m, '_>], target: &DownTarget) -> Result<V
                     ErrorCode::MissingMigrationFile,
                     format!(
                         "cannot revert {} {}: its file is gone",
-                        entry.version, entry.name
+                        entry.version,
+                        crate::report::printable(&entry.name)
                     ),
                     entry,
                     "restore the file, or forget the row with `cargo migrate resolve VERSION --rolled-back`",
@@ -241,7 +245,8 @@ pub fn plan_down<'m>(entries: &[Entry<'m, '_>], target: &DownTarget) -> Result<V
                         ErrorCode::IrreversibleMigration,
                         format!(
                             "migration {} {} has no down script",
-                            entry.version, entry.name
+                            entry.version,
+                            crate::report::printable(&entry.name)
                         ),
                     )
                     .at_path(&migration.up.path)
@@ -318,7 +323,8 @@ fn failed_error(entry: &Entry<'_, '_>) -> Error {
         ErrorCode::FailedMigration,
         format!(
             "migration {} {} failed part-way earlier{reason}",
-            entry.version, entry.name
+            entry.version,
+                crate::report::printable(&entry.name)
         ),
     )
     .at(entry.migration.map_or_else(

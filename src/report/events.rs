@@ -10,7 +10,6 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::ErrorBody;
-use crate::secrets;
 
 /// One event of a run.
 #[derive(Debug, Serialize)]
@@ -68,11 +67,11 @@ pub fn timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The line of `event` at `ts`, secrets scrubbed.
+/// The line of `event` at `ts`. Its URL is redacted, and an error event comes from
+/// [`super::shown`]: nothing is rewritten after JSON escaping.
 pub fn render(event: &Event<'_>, ts: String) -> String {
     // Serialising our own types into a string cannot fail.
-    let text = serde_json::to_string(&Line { ts, event }).unwrap_or_default();
-    secrets::scrub(&text)
+    serde_json::to_string(&Line { ts, event }).unwrap_or_default()
 }
 
 /// Writes `event` as one line on stdout and flushes it.

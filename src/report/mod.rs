@@ -114,16 +114,17 @@ impl Output {
         paint(self.color_stderr, text, style)
     }
 
-    /// Writes one line of a command's result to stdout (never suppressed by `-q`). Like all
-    /// output, it passes through [`secrets::scrub`].
+    /// Writes one line of a command's result to stdout (never suppressed by `-q`), as is: a
+    /// URL in it was redacted where it was formatted, and nothing else is rewritten (a schema
+    /// or a script is printed byte for byte).
     pub fn line(&self, text: impl std::fmt::Display) {
         let mut out = std::io::stdout().lock();
         // A closed pipe (`| head`) is not an error worth reporting.
-        let _ = writeln!(out, "{}", secrets::scrub(&text.to_string()));
+        let _ = writeln!(out, "{text}");
     }
 
-    /// Writes `text` to stdout as is, without scrubbing: only for text cargo-migrate made
-    /// itself and that holds no secret (`db url`).
+    /// Writes `text` to stdout: the dev database's URL for `$(cargo migrate db url)`, whose
+    /// password cargo-migrate made and is no secret.
     pub fn raw_line(&self, text: &str) {
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
@@ -131,11 +132,7 @@ impl Output {
     /// Writes a status line to stderr unless `-q`.
     pub fn status(&self, text: impl std::fmt::Display) {
         if !self.quiet {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "{}",
-                secrets::scrub(&text.to_string())
-            );
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
         }
     }
 
@@ -143,11 +140,12 @@ impl Output {
     pub fn print_json(&self, value: &impl Serialize) {
         // Serialising our own types cannot fail.
         let text = serde_json::to_string(value).unwrap_or_default();
-        let _ = writeln!(std::io::stdout().lock(), "{}", secrets::scrub(&text));
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 
     /// Reports a failed command: a JSON object on stdout, or what/where/hint on stderr.
     pub fn print_error(&self, error: &Error) {
+        let error = &shown(error);
         if self.json() {
             if !error.reported_in_json {
                 self.print_json(&ErrorReport::from(error));
@@ -176,8 +174,46 @@ impl Output {
                 self.paint_err("hint:", style::hint())
             ));
         }
-        let _ = writeln!(std::io::stderr().lock(), "{}", secrets::scrub(&text));
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
+}
+
+/// `error` as printed: its message and location may quote text we do not control (a
+/// driver's message, an argument), so a credential form left in them is redacted here, before
+/// any JSON escaping. Hints are ours (they show `scheme://user:password@host` as a pattern),
+/// and the detail (code frames of migration files, the server's detail, redacted where it is
+/// read) is printed as is.
+pub fn shown(error: &Error) -> Error {
+    let mut shown = error.clone();
+    shown.message = secrets::redact(&error.message);
+    shown.location = error.location.as_deref().map(secrets::redact);
+    shown
+}
+
+/// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`, and the bidirectional
+/// overrides), for a migration name or path shown to a person: names are free text (a file
+/// may be named with a newline or an ANSI escape), and printed raw they could forge lines or
+/// colours. Every name and path in human output passes through here; JSON needs nothing
+/// (serde escapes control characters).
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let needs = |c: char| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(needs) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if needs(c) {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 fn paint(enabled: bool, text: impl std::fmt::Display, style: Style) -> String {
@@ -340,6 +376,20 @@ mod tests {
             env(&[("CARGO_TERM_COLOR", "always")]),
             false
         ));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        for (text, shown) in [
+            ("create_users", "create_users"),
+            ("two\nlines", "two\\nlines"),
+            ("red\u{1b}[31mred", "red\\u{1b}[31mred"),
+            ("tab\there\r", "tab\\there\\r"),
+            ("evil\u{202e}txt", "evil\\u{202e}txt"),
+            ("café_ünïcode", "café_ünïcode"),
+        ] {
+            assert_eq!(printable(text), shown, "{text:?}");
+        }
     }
 
     #[test]

@@ -41,7 +41,7 @@ use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
-use crate::secrets::scrub;
+use crate::secrets::redact;
 
 /// Every container cargo-migrate starts carries this label (value: the workspace), so leftovers
 /// can be found and removed.
@@ -213,7 +213,7 @@ impl DockerPostgres {
         let removed = container
             .rm()
             .await
-            .map_err(|err| LaunchError::Start(scrub(&err.to_string())).into_error(&image, false));
+            .map_err(|err| LaunchError::Start(redact(&err.to_string())).into_error(&image, false));
         if let Some(build) = cache_build {
             let _ = finish_build(build).await;
         }
@@ -458,7 +458,7 @@ pub fn cache_image_name(image: &str) -> String {
 
 /// Why a container did not come up.
 enum LaunchError {
-    /// testcontainers could not create or start it (text already scrubbed).
+    /// testcontainers could not create or start it (credentials already redacted).
     Start(String),
     /// It started but never answered `SELECT 1`.
     Connect(String),
@@ -572,11 +572,11 @@ async fn launch(
         .with_container_name(name)
         .start()
         .await
-        .map_err(|err| LaunchError::Start(scrub(&err.to_string())))?;
+        .map_err(|err| LaunchError::Start(redact(&err.to_string())))?;
     let port = container
         .get_host_port_ipv4(5432)
         .await
-        .map_err(|err| LaunchError::Start(scrub(&err.to_string())))?;
+        .map_err(|err| LaunchError::Start(redact(&err.to_string())))?;
     let url = format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/{DATABASE}");
     wait_for_select(&url, CONNECT_TIMEOUT)
         .await
@@ -990,7 +990,7 @@ async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
     let mut pull = std::pin::pin!(docker.create_image(Some(options), None, None));
     while let Some(step) = pull.next().await {
         if let Err(err) = step {
-            failure = Some(scrub(&err.to_string()));
+            failure = Some(redact(&err.to_string()));
             break;
         }
     }
@@ -1011,7 +1011,7 @@ async fn client() -> Result<Docker> {
             Error::new(
                 ErrorClass::Unreachable,
                 ErrorCode::DockerUnreachable,
-                format!("cannot use Docker: {}", scrub(&err.to_string())),
+                format!("cannot use Docker: {}", redact(&err.to_string())),
             )
             .hint("check `docker info`, or use --sandbox local")
         })
@@ -1022,7 +1022,7 @@ fn is_status(err: &DockerError, code: u16) -> bool {
 }
 
 fn docker_error(what: &str, err: &DockerError) -> Error {
-    sandbox_error(format!("{what}: {}", scrub(&err.to_string())))
+    sandbox_error(format!("{what}: {}", redact(&err.to_string())))
         .hint("check `docker info`, or use --sandbox local")
 }
 
@@ -1170,7 +1170,7 @@ async fn exited(docker: &Docker, container: &str) -> Option<String> {
         text.push_str(&chunk.to_string());
     }
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    Some(scrub(&format!(
+    Some(redact(&format!(
         "the container exited (code {}){}",
         state.exit_code.unwrap_or(-1),
         if text.is_empty() {

@@ -126,11 +126,11 @@ async fn create_database(url: &str, name: &str) -> Result<String> {
     let mut parsed = url::Url::parse(url).map_err(|err| failed(err.to_string()))?;
     let mut conn = sqlx::PgConnection::connect(url)
         .await
-        .map_err(|err| failed(crate::secrets::scrub(&err.to_string())))?;
+        .map_err(|err| failed(crate::secrets::redact(&err.to_string())))?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
-        .map_err(|err| failed(crate::secrets::scrub(&err.to_string())))?;
+        .map_err(|err| failed(crate::secrets::redact(&err.to_string())))?;
     let _ = conn.close().await;
     parsed.set_path(&format!("/{name}"));
     Ok(parsed.to_string())

@@ -426,7 +426,10 @@ impl Pg {
         let admin = self.server.url();
         self.execute(
             &admin,
-            &format!("CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{password}'"),
+            &format!(
+                "CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{}'",
+                password.replace('\'', "''")
+            ),
         );
         let hba = self.server.data_dir().join("pg_hba.conf");
         let rules = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
@@ -450,13 +453,14 @@ impl Pg {
         );
     }
 
-    /// The URL of `database` for `role` with `password` (over the cluster's socket).
+    /// The URL of `database` for `role` with `password`, percent-encoded as a URL needs
+    /// (over the cluster's socket).
     pub fn url_as(&self, role: &str, password: &str, database: &str) -> String {
         let url = self.server.url_for(database);
         let rest = url
             .strip_prefix("postgres://postgres@")
             .unwrap_or_else(|| panic!("unexpected cluster URL {url}"));
-        format!("postgres://{role}:{password}@{rest}")
+        format!("postgres://{role}:{}@{rest}", percent_encode(password))
     }
 
     /// Whether a connection to `url` succeeds.
@@ -533,4 +537,17 @@ pub fn outcome_of(dir: &Path, output: std::process::Output) -> Outcome {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         dir: dir.to_path_buf(),
     }
+}
+
+/// `text` with every byte but the URL-unreserved ones (`A-Z a-z 0-9 - . _ ~`) as `%XX`.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
