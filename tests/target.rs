@@ -11,7 +11,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -287,4 +287,205 @@ fn ipv6_literal_host_connects() {
     );
     assert_eq!(closed.code, 3, "{}", closed.stderr);
     assert!(closed.stderr.contains("[::1]:1"), "{}", closed.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item: SQLite URLs name a real file, or are refused
+
+/// The migrations applied in `url`'s file, read with the driver.
+fn sqlite_history(url: &str) -> Vec<String> {
+    support::sqlite_query(url, "SELECT version FROM _cargo_migrate ORDER BY version")
+        .into_iter()
+        .filter_map(|mut row| row.remove(0))
+        .collect()
+}
+
+/// Runs `args` with a deadline: a command that blocks (as `sqlite:/dev/null` did) is killed
+/// and reported instead of hanging the test.
+fn run_bounded(ws: &Workspace, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Outcome {
+    let mut command = support::command();
+    command
+        .current_dir(ws.path())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("run cargo-migrate");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still ran after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    support::outcome_of(ws.path(), child.wait_with_output().expect("output"))
+}
+
+/// `DATABASE_URL="sqlite:"` (a variable built from one that is not set) is refused, naming the
+/// variable, instead of migrating a temporary database that vanishes and reporting success.
+#[test]
+fn sqlite_url_without_a_file_is_refused() {
+    let ws = Workspace::copy("root-set");
+    for url in ["sqlite:", "sqlite://", "sqlite:?mode=rwc"] {
+        let outcome = run(&ws, &["up"], &[("DATABASE_URL", url)]);
+        assert_eq!(outcome.code, 2, "{url}:\n{}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains("names no database file")
+                && outcome
+                    .stderr
+                    .contains("--> environment variable DATABASE_URL"),
+            "{url}:\n{}",
+            outcome.stderr
+        );
+        assert!(!outcome.stdout.contains("Finished"), "{}", outcome.stdout);
+    }
+    let outcome = run(&ws, &["up"], &[("DATABASE_URL", "sqlite:")]);
+    insta::assert_snapshot!("sqlite_url_without_a_file", outcome.snapshot());
+}
+
+/// A device, a directory or a FIFO is no database file: refused at once (exit 2), naming the
+/// path, with no lock file left beside it. `sqlite:/dev/null` used to hang and leave
+/// `/dev/null.migrate-lock`.
+#[test]
+fn sqlite_url_naming_something_other_than_a_file_is_refused() {
+    let ws = Workspace::copy("root-set");
+    let fifo = ws.path().join("pipe.db");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    std::fs::create_dir(ws.path().join("dir.db")).expect("mkdir");
+    let cases = [
+        ("sqlite:/dev/null", "`/dev/null` is a character device"),
+        ("sqlite:pipe.db", "`pipe.db` is a FIFO"),
+        ("sqlite:dir.db", "`dir.db` is a directory"),
+        (
+            "sqlite:file:/dev/null?mode=rwc",
+            "`/dev/null` is a character device",
+        ),
+    ];
+    for (url, says) in cases {
+        for command in ["up", "status"] {
+            let outcome = run_bounded(
+                &ws,
+                &[command, "--database-url", url],
+                &[],
+                Duration::from_secs(20),
+            );
+            assert_eq!(outcome.code, 2, "{command} {url}:\n{}", outcome.stderr);
+            assert!(
+                outcome.stderr.contains(says) && outcome.stderr.contains("--> --database-url"),
+                "{command} {url}:\n{}",
+                outcome.stderr
+            );
+        }
+    }
+    assert!(!Path::new("/dev/null.migrate-lock").exists());
+    assert!(!ws.path().join("pipe.db.migrate-lock").exists());
+    let outcome = run(&ws, &["up", "--database-url", "sqlite:/dev/null"], &[]);
+    insta::assert_snapshot!("sqlite_url_naming_a_device", outcome.snapshot());
+}
+
+/// URI forms work: `sqlite:file:/abs/x.db?mode=rwc` (it used to fail on its lock file's
+/// path), `sqlite:///abs` and `sqlite://rel` apply to the file they name, and the run lock is
+/// beside that file: a lock held there makes the run wait and time out.
+#[test]
+fn sqlite_uri_forms_use_the_real_file_and_lock_beside_it() {
+    use cargo_migrate::db::run_lock::RunLock;
+    let ws = Workspace::copy("root-set");
+    let absolute = |name: &str| ws.path().join(name).to_string_lossy().into_owned();
+    let cases = [
+        (
+            format!("sqlite:file:{}?mode=rwc", absolute("uri.db")),
+            absolute("uri.db"),
+        ),
+        (
+            format!("sqlite:file://{}", absolute("uri-slashes.db")),
+            absolute("uri-slashes.db"),
+        ),
+        (
+            format!("sqlite://{}", absolute("triple.db")),
+            absolute("triple.db"),
+        ),
+        ("sqlite://relative.db".to_string(), absolute("relative.db")),
+        (
+            "sqlite:file:relative-uri.db".to_string(),
+            absolute("relative-uri.db"),
+        ),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (url, file) in &cases {
+        let outcome = run(&ws, &["up", "--database-url", url], &[]);
+        assert_eq!(outcome.code, 0, "{url}:\n{}", outcome.stderr);
+        assert_eq!(sqlite_history(&format!("sqlite:{file}")), ["0001"], "{url}");
+        assert!(
+            !Path::new(&format!("{file}.migrate-lock")).exists(),
+            "{url}"
+        );
+        let status = run(&ws, &["status", "--exit-code", "--database-url", url], &[]);
+        assert_eq!(status.code, 0, "{url}:\n{}", status.stderr);
+        // The run lock is the one beside the real file.
+        let held = runtime
+            .block_on(RunLock::acquire(Path::new(file), Duration::ZERO))
+            .expect("take the lock");
+        let blocked = run(
+            &ws,
+            &[
+                "down",
+                "--yes",
+                "--lock-timeout",
+                "1",
+                "--database-url",
+                url,
+            ],
+            &[],
+        );
+        assert_eq!(blocked.code, 3, "{url}:\n{}", blocked.stderr);
+        assert!(
+            blocked.stderr.contains("migrate-lock"),
+            "{}",
+            blocked.stderr
+        );
+        drop(held);
+    }
+    // Nothing was created under a `file:` directory or with the URI as a name.
+    assert!(!ws.path().join("file:").exists());
+}
+
+/// An in-memory database is gone when the command exits: commands that change the database
+/// refuse it (nothing they did would be kept), read-only ones work on it.
+#[test]
+fn sqlite_in_memory_is_refused_for_changes() {
+    let ws = Workspace::copy("root-set");
+    for url in [
+        "sqlite::memory:",
+        "sqlite://?mode=memory",
+        "sqlite:file::memory:",
+    ] {
+        for command in [&["up"][..], &["reset", "--yes"], &["baseline", "0001"]] {
+            let mut args = command.to_vec();
+            args.extend(["--database-url", url]);
+            let outcome = run(&ws, &args, &[]);
+            assert_eq!(outcome.code, 2, "{args:?}:\n{}", outcome.stderr);
+            assert!(
+                outcome.stderr.contains("in-memory SQLite database"),
+                "{args:?}:\n{}",
+                outcome.stderr
+            );
+            assert!(!outcome.stdout.contains("Finished"), "{}", outcome.stdout);
+        }
+        let status = run(&ws, &["status", "--database-url", url], &[]);
+        assert_eq!(status.code, 0, "{url}:\n{}", status.stderr);
+        assert!(status.stdout.contains("pending"), "{}", status.stdout);
+    }
+    let outcome = run(&ws, &["up", "--database-url", "sqlite::memory:"], &[]);
+    insta::assert_snapshot!("sqlite_in_memory_up", outcome.snapshot());
 }

@@ -13,6 +13,7 @@ use super::{
     locate_in_statement,
 };
 use crate::db::DatabaseUrl;
+use crate::db::url::SqliteDatabase;
 use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::migration::{Migration, split};
@@ -41,11 +42,18 @@ impl Sqlite {
         url: &DatabaseUrl,
         options: &ConnectOptions,
     ) -> Result<Sqlite, ConnectFailure> {
-        let connect_options = SqliteConnectOptions::from_str(url.expose())
-            .map_err(|err| ConnectFailure {
+        let mut connect_options =
+            SqliteConnectOptions::from_str(url.expose()).map_err(|err| ConnectFailure {
                 reason: driver_reason(&err),
                 retryable: false,
-            })?
+            })?;
+        // The file as `sqlite_database` read it (a `file:` URI resolved to its path), so SQLite
+        // opens the very file the run lock is taken beside.
+        let database = url.sqlite_database();
+        if let Some(SqliteDatabase::File(path)) = &database {
+            connect_options = connect_options.filename(path);
+        }
+        let connect_options = connect_options
             .create_if_missing(options.create_if_missing)
             // Waiting for another process's write lock is how SQLite serialises migration runs.
             .busy_timeout(options.lock_timeout)
@@ -57,16 +65,14 @@ impl Sqlite {
                 reason: open_failure_reason(&connect_options, options.create_if_missing, &err),
                 retryable: false,
             })?;
-        let filename = connect_options.get_filename();
-        let in_memory = filename
-            .to_string_lossy()
-            .starts_with("file:sqlx-in-memory-")
-            || url.expose().contains("mode=memory");
         Ok(Sqlite {
             conn,
             lock_timeout: options.lock_timeout,
             commit_after_next: false,
-            file: (!in_memory && !filename.as_os_str().is_empty()).then(|| filename.to_path_buf()),
+            file: match database {
+                Some(SqliteDatabase::File(path)) => Some(path),
+                _ => None,
+            },
             run_lock: None,
         })
     }

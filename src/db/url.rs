@@ -107,6 +107,13 @@ impl DatabaseUrl {
             .at(source)
             .hint(hint)
         })?;
+        if dialect == Dialect::Sqlite {
+            sqlite_database(text).map_err(|reason| {
+                Error::input(ErrorCode::BadDatabaseUrl, reason)
+                    .at(source)
+                    .hint("write sqlite:path/to/app.db, sqlite:///absolute/path.db or sqlite:file:/absolute/path.db?mode=rwc (the file is created by commands that change the database)")
+            })?;
+        }
         Ok(DatabaseUrl {
             raw: text.to_string(),
             redacted,
@@ -168,7 +175,13 @@ impl DatabaseUrl {
     /// file.
     pub fn connect_target(&self) -> ConnectTarget {
         match self.dialect {
-            Dialect::Sqlite => ConnectTarget::File(sqlite_path(&self.raw).to_string()),
+            Dialect::Sqlite => match sqlite_database(&self.raw) {
+                Ok(SqliteDatabase::File(path)) => {
+                    ConnectTarget::File(path.to_string_lossy().into_owned())
+                }
+                Ok(SqliteDatabase::Memory) => ConnectTarget::File(":memory:".to_string()),
+                Err(_) => ConnectTarget::Unknown(self.redacted.clone()),
+            },
             Dialect::Postgres => match self.pg_options() {
                 Ok(options) => target_of(&options),
                 // Not reached for a parsed URL (parse checks the options); nothing to show
@@ -398,12 +411,110 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
-/// The path of a `sqlite:` URL (`sqlite:app.db`, `sqlite://app.db`, `sqlite:///abs/app.db`),
-/// without query parameters.
-pub fn sqlite_path(url: &str) -> &str {
-    let rest = url.split_once(':').map_or(url, |(_, rest)| rest);
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    rest.split('?').next().unwrap_or(rest)
+/// The database a `sqlite:` URL opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqliteDatabase {
+    /// A file on this machine (it may not exist yet); relative to the current directory.
+    File(std::path::PathBuf),
+    /// An in-memory database: it lives as long as the connection.
+    Memory,
+}
+
+impl DatabaseUrl {
+    /// The database a SQLite URL opens (see [`sqlite_database`]); `None` for other dialects.
+    pub fn sqlite_database(&self) -> Option<SqliteDatabase> {
+        match self.dialect {
+            Dialect::Sqlite => sqlite_database(&self.raw).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// The database a `sqlite:` URL opens, read as the driver reads it: sqlx drops `sqlite://` or
+/// `sqlite:`, takes what comes before the first `?` as the file name (percent-decoded) and
+/// the rest as its own options (`mode=memory` makes it in-memory), and hands the name to
+/// SQLite with URIs enabled, so a name starting with `file:` is a SQLite URI: `file:rel.db`,
+/// `file:/abs.db`, `file:///abs.db`, `file://localhost/abs.db` (its path percent-decoded
+/// again, a `#fragment` ignored). The error says what is wrong with the URL, naming the path:
+/// no file at all (`sqlite:`, an unset variable expanded to nothing: SQLite would open a
+/// private temporary database and persist nothing), a URI naming another host, or a path that
+/// exists and is not a regular file (a directory, or a device or FIFO such as `/dev/null`,
+/// on which SQLite blocks or fails).
+pub fn sqlite_database(url: &str) -> std::result::Result<SqliteDatabase, String> {
+    use std::str::FromStr;
+    let options =
+        sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(|err| err.to_string())?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let params = rest.split_once('?').map_or("", |(_, params)| params);
+    let in_memory = url::form_urlencoded::parse(params.as_bytes())
+        .any(|(key, value)| key == "mode" && value == "memory");
+    let name = options.get_filename().to_string_lossy().into_owned();
+    if in_memory || name.starts_with("file:sqlx-in-memory-") {
+        return Ok(SqliteDatabase::Memory);
+    }
+    let path = match name.strip_prefix("file:") {
+        None => name.clone(),
+        Some(uri) => {
+            let uri = uri.split(['?', '#']).next().unwrap_or(uri);
+            let path = match uri.strip_prefix("//") {
+                None => uri,
+                Some(authority_and_path) => {
+                    let (authority, path) = authority_and_path
+                        .find('/')
+                        .map_or((authority_and_path, ""), |at| {
+                            authority_and_path.split_at(at)
+                        });
+                    if !authority.is_empty() && !authority.eq_ignore_ascii_case("localhost") {
+                        return Err(format!(
+                            "the SQLite URI `{name}` names the host `{authority}`: SQLite opens only files on this machine"
+                        ));
+                    }
+                    path
+                }
+            };
+            let decoded = percent_decode(path).map_err(|_| {
+                format!("the SQLite URI `{name}` decodes to a path that is not UTF-8")
+            })?;
+            if decoded == ":memory:" {
+                return Ok(SqliteDatabase::Memory);
+            }
+            decoded
+        }
+    };
+    if path.is_empty() {
+        return Err(
+            "the SQLite URL names no database file (was it built from a variable that is not set?)"
+                .to_string(),
+        );
+    }
+    let path = std::path::PathBuf::from(path);
+    if let Ok(metadata) = std::fs::metadata(&path)
+        && !metadata.is_file()
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = metadata.file_type();
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(format!(
+            "the SQLite database `{}` is {what}, not a database file",
+            path.display()
+        ));
+    }
+    Ok(SqliteDatabase::File(path))
 }
 
 /// The URL with its password and secret query parameters replaced by `***`; registers the
@@ -618,6 +729,7 @@ mod tests {
                 "db.example.com:6000"
             );
             assert_eq!(endpoint("sqlite://data/app.db?mode=rwc"), "data/app.db");
+            assert_eq!(endpoint("sqlite:file:/tmp/x.db?mode=rwc"), "/tmp/x.db");
         });
         with_pg_env(&[("PGPORT", "6001")], || {
             assert_eq!(endpoint("postgres://u@localhost/app"), "localhost:6001");
@@ -852,10 +964,54 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_paths() {
-        assert_eq!(sqlite_path("sqlite:app.db"), "app.db");
-        assert_eq!(sqlite_path("sqlite://app.db?mode=rwc"), "app.db");
-        assert_eq!(sqlite_path("sqlite:///tmp/app.db"), "/tmp/app.db");
+    fn sqlite_databases() {
+        let file = |url: &str| match sqlite_database(url) {
+            Ok(SqliteDatabase::File(path)) => path.to_string_lossy().into_owned(),
+            other => panic!("{url}: {other:?}"),
+        };
+        assert_eq!(file("sqlite:app.db"), "app.db");
+        assert_eq!(file("sqlite://app.db?mode=rwc"), "app.db");
+        assert_eq!(file("sqlite:///tmp/app.db"), "/tmp/app.db");
+        assert_eq!(file("sqlite:data/a%20b.db"), "data/a b.db");
+        assert_eq!(file("sqlite:file:/tmp/x.db?mode=rwc"), "/tmp/x.db");
+        assert_eq!(file("sqlite:file:rel.db"), "rel.db");
+        assert_eq!(file("sqlite:file:///tmp/x.db"), "/tmp/x.db");
+        assert_eq!(file("sqlite:file://localhost/tmp/x.db"), "/tmp/x.db");
+        assert_eq!(file("sqlite://file:/tmp/x.db#part"), "/tmp/x.db");
+        assert_eq!(file("sqlite:file:/tmp/a%2520b.db"), "/tmp/a b.db");
+        for memory in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+            "sqlite:app.db?mode=memory",
+            "sqlite:file::memory:",
+        ] {
+            assert_eq!(
+                sqlite_database(memory),
+                Ok(SqliteDatabase::Memory),
+                "{memory}"
+            );
+        }
+        let reason = |url: &str| sqlite_database(url).unwrap_err();
+        for empty in [
+            "sqlite:",
+            "sqlite://",
+            "sqlite:?mode=rwc",
+            "sqlite:file:",
+            "sqlite:file://",
+        ] {
+            assert!(reason(empty).contains("names no database file"), "{empty}");
+        }
+        assert!(reason("sqlite:/dev/null").contains("`/dev/null` is a character device"));
+        assert!(reason("sqlite:/tmp").contains("`/tmp` is a directory"));
+        assert!(reason("sqlite:file://db.invalid/x.db").contains("names the host `db.invalid`"));
+        // Through `parse`, at the URL's source.
+        let err = DatabaseUrl::parse("sqlite:", "environment variable DATABASE_URL").unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadDatabaseUrl);
+        assert_eq!(
+            err.location.as_deref(),
+            Some("environment variable DATABASE_URL")
+        );
     }
 
     #[test]
