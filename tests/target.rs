@@ -489,3 +489,92 @@ fn sqlite_in_memory_is_refused_for_changes() {
     let outcome = run(&ws, &["up", "--database-url", "sqlite::memory:"], &[]);
     insta::assert_snapshot!("sqlite_in_memory_up", outcome.snapshot());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item: which `.env` is read
+
+/// With `--dir` (a production image) no `.env` is read, not even one in the working
+/// directory naming a database: the URL comes from `--database-url` or the environment, and
+/// without one the command stops (it used to migrate the `.env`'s database).
+#[test]
+fn dir_mode_reads_no_dotenv() {
+    let ws = Workspace::copy("root-set");
+    let stray = ws.path().join("stray.db");
+    std::fs::write(
+        ws.path().join(".env"),
+        format!("DATABASE_URL=sqlite:{}\n", stray.display()),
+    )
+    .expect("write .env");
+    let outcome = run(
+        &ws,
+        &["up", "--dir", "migrations", "--dialect", "sqlite"],
+        &[],
+    );
+    assert_eq!(outcome.code, 2, "{}", outcome.stderr);
+    assert!(!stray.exists(), "the .env's database was created");
+    insta::assert_snapshot!("dir_mode_reads_no_dotenv", outcome.snapshot());
+    let json = run(
+        &ws,
+        &[
+            "status",
+            "--dir",
+            "migrations",
+            "--dialect",
+            "sqlite",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(error_code(&json), "no-database-url");
+    // The environment is honoured.
+    let wanted = ws.path().join("wanted.db");
+    let url = format!("sqlite:{}", wanted.display());
+    let outcome = run(
+        &ws,
+        &["up", "--dir", "migrations", "--dialect", "sqlite"],
+        &[("DATABASE_URL", &url)],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(sqlite_history(&url), ["0001"]);
+    assert!(!stray.exists());
+}
+
+/// In a Cargo workspace the `.env` read is the workspace root's, wherever the command runs
+/// (a `.env` in the current directory below the root is not read), and `--no-dotenv` reads
+/// none: the command then falls back to the set's dev database, as with no `.env` at all.
+#[test]
+fn cargo_mode_reads_the_root_dotenv_unless_no_dotenv() {
+    let ws = Workspace::copy("root-set");
+    let from_root = ws.path().join("from-root.db");
+    let from_cwd = ws.path().join("from-cwd.db");
+    std::fs::write(
+        ws.path().join(".env"),
+        format!("DATABASE_URL=sqlite:{}\n", from_root.display()),
+    )
+    .expect("write .env");
+    let below = ws.path().join("crates/core");
+    std::fs::write(
+        below.join(".env"),
+        format!("DATABASE_URL=sqlite:{}\n", from_cwd.display()),
+    )
+    .expect("write .env");
+    let outcome = support::run_in(&below, &["up", "--format", "json"]).assert_code(0);
+    assert_eq!(
+        outcome.run_json()["database"],
+        format!("sqlite:{}", from_root.display())
+    );
+    assert!(!from_cwd.exists());
+    std::fs::remove_file(&from_root).expect("remove");
+    let outcome = run(&ws, &["up", "--no-dotenv", "--format", "json"], &[]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let database = outcome.run_json()["database"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !database.contains("from-root") && !database.contains("from-cwd"),
+        "{database}"
+    );
+    assert!(!from_root.exists() && !from_cwd.exists());
+}
