@@ -116,7 +116,8 @@ fn error_code(outcome: &Outcome) -> String {
 #[test]
 fn reset_refuses_a_remote_effective_target_before_connecting() {
     let ws = Workspace::copy("single");
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Env<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(&str, Env, &str)] = &[
         (
             "postgres://app@localhost/app?host=db.invalid",
             &[],
@@ -173,6 +174,17 @@ fn reset_refuses_a_remote_effective_target_before_connecting() {
         );
         assert_eq!(error_code(&json), "confirmation-required", "{url}");
     }
+    let outcome = run(
+        &ws,
+        &[
+            "reset",
+            "--yes",
+            "--database-url",
+            "postgres://app:hunter2@localhost/app?host=db.invalid",
+        ],
+        &[],
+    );
+    insta::assert_snapshot!("reset_of_a_remote_effective_target", outcome.snapshot());
     // With --allow-remote the guard lets it through: the failure is then the connection's.
     let allowed = run(
         &ws,

@@ -811,7 +811,8 @@ mod tests {
     fn locality_follows_the_effective_target() {
         const LOCAL: bool = true;
         const REMOTE: bool = false;
-        let rows: &[(&str, &[(&str, &str)], bool)] = &[
+        type Env<'a> = &'a [(&'a str, &'a str)];
+        let rows: &[(&str, Env, bool)] = &[
             // The URL's host.
             ("postgres://u@localhost/db", &[], LOCAL),
             ("postgres://u@LOCALHOST/db", &[], LOCAL),
