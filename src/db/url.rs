@@ -108,10 +108,10 @@ impl DatabaseUrl {
             .hint(hint)
         })?;
         if dialect == Dialect::Sqlite {
-            sqlite_database(text).map_err(|reason| {
+            sqlite_database(text).map_err(|(reason, hint)| {
                 Error::input(ErrorCode::BadDatabaseUrl, reason)
                     .at(source)
-                    .hint("write sqlite:path/to/app.db, sqlite:///absolute/path.db or sqlite:file:/absolute/path.db?mode=rwc (the file is created by commands that change the database)")
+                    .hint(hint)
             })?;
         }
         Ok(DatabaseUrl {
@@ -440,10 +440,12 @@ impl DatabaseUrl {
 /// private temporary database and persist nothing), a URI naming another host, or a path that
 /// exists and is not a regular file (a directory, or a device or FIFO such as `/dev/null`,
 /// on which SQLite blocks or fails).
-pub fn sqlite_database(url: &str) -> std::result::Result<SqliteDatabase, String> {
+/// The error is the reason and a hint.
+pub fn sqlite_database(url: &str) -> std::result::Result<SqliteDatabase, (String, &'static str)> {
     use std::str::FromStr;
-    let options =
-        sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(|err| err.to_string())?;
+    const FORMS: &str = "write sqlite:path/to/app.db, sqlite:///absolute/path.db or sqlite:file:/absolute/path.db?mode=rwc (the file is created by commands that change the database)";
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|err| (err.to_string(), FORMS))?;
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -468,15 +470,21 @@ pub fn sqlite_database(url: &str) -> std::result::Result<SqliteDatabase, String>
                             authority_and_path.split_at(at)
                         });
                     if !authority.is_empty() && !authority.eq_ignore_ascii_case("localhost") {
-                        return Err(format!(
-                            "the SQLite URI `{name}` names the host `{authority}`: SQLite opens only files on this machine"
+                        return Err((
+                            format!(
+                                "the SQLite URI `{name}` names the host `{authority}`: SQLite opens only files on this machine"
+                            ),
+                            FORMS,
                         ));
                     }
                     path
                 }
             };
             let decoded = percent_decode(path).map_err(|_| {
-                format!("the SQLite URI `{name}` decodes to a path that is not UTF-8")
+                (
+                    format!("the SQLite URI `{name}` decodes to a path that is not UTF-8"),
+                    FORMS,
+                )
             })?;
             if decoded == ":memory:" {
                 return Ok(SqliteDatabase::Memory);
@@ -485,10 +493,11 @@ pub fn sqlite_database(url: &str) -> std::result::Result<SqliteDatabase, String>
         }
     };
     if path.is_empty() {
-        return Err(
+        return Err((
             "the SQLite URL names no database file (was it built from a variable that is not set?)"
                 .to_string(),
-        );
+            FORMS,
+        ));
     }
     let path = std::path::PathBuf::from(path);
     if let Ok(metadata) = std::fs::metadata(&path)
@@ -509,9 +518,12 @@ pub fn sqlite_database(url: &str) -> std::result::Result<SqliteDatabase, String>
         } else {
             "not a regular file"
         };
-        return Err(format!(
-            "the SQLite database `{}` is {what}, not a database file",
-            path.display()
+        return Err((
+            format!(
+                "the SQLite database `{}` is {what}, not a database file",
+                path.display()
+            ),
+            "point the URL at a SQLite database file, or at a path where one may be created",
         ));
     }
     Ok(SqliteDatabase::File(path))
@@ -993,7 +1005,7 @@ mod tests {
                 "{memory}"
             );
         }
-        let reason = |url: &str| sqlite_database(url).unwrap_err();
+        let reason = |url: &str| sqlite_database(url).unwrap_err().0;
         for empty in [
             "sqlite:",
             "sqlite://",
