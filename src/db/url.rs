@@ -211,6 +211,11 @@ impl DatabaseUrl {
     pub fn locality(&self) -> Locality {
         locality_of(&self.connect_target(), &system_resolver)
     }
+
+    /// Whether the database is on this machine: [`locality`](Self::locality) without the why.
+    pub fn is_local(&self) -> bool {
+        self.locality().is_local()
+    }
 }
 
 /// Where a driver connects.
