@@ -1529,8 +1529,10 @@ fn sqlite_url_that_is_a_directory() {
     let ws = Workspace::copy("sqlite-lifecycle");
     std::fs::create_dir(ws.path().join("app.db")).unwrap();
     let args = ["up", "--database-url", "sqlite:app.db"];
-    let outcome = run(&ws, &args).assert_code(3);
-    assert_json_error(&ws, &args, "database-unreachable", 3);
+    // Refused when the URL is read (exit 2): a path that is no file is a wrong URL, not an
+    // unreachable database.
+    let outcome = run(&ws, &args).assert_code(2);
+    assert_json_error(&ws, &args, "bad-database-url", 2);
     insta::assert_snapshot!("sqlite_url_is_a_directory", outcome.snapshot());
 }
 

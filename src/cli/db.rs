@@ -19,7 +19,7 @@ use crate::workspace::SetSpec;
 
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// Database URL [default: $DATABASE_URL (or the configured variable), then .env]
+    /// Database URL [default: $DATABASE_URL (or the configured variable), then the workspace's .env]
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
 
@@ -57,11 +57,12 @@ pub fn target(context: &Context, args: &DbArgs) -> Result<Target> {
         .select_one(context.global.package.as_deref())?
         .clone();
     let migrations = spec.scan()?;
-    let found = engine::find_url(args.database_url.as_deref(), &spec, &workspace.root)?;
+    let dotenv = dotenv(context, &workspace.root);
+    let found = engine::find_url(args.database_url.as_deref(), &spec, &dotenv)?;
     let (url, disposable) = match found {
         Some(url) => (url, false),
         None if context.global.dir.is_some() => {
-            return Err(engine::no_url_error(&spec, &workspace.root));
+            return Err(engine::no_url_error(&spec, &dotenv));
         }
         None => (super::devdb::ensure_dev(context, &workspace, &spec)?, true),
     };
@@ -73,6 +74,26 @@ pub fn target(context: &Context, args: &DbArgs) -> Result<Target> {
         url,
         disposable,
     })
+}
+
+/// The `.env` a command may read its URL from: the workspace root's in a Cargo workspace;
+/// none with `--dir` (a production image: a stray `.env` in its working directory must not
+/// choose the database) or `--no-dotenv`.
+pub fn dotenv(context: &Context, workspace_root: &std::path::Path) -> engine::Dotenv {
+    let path = workspace_root.join(".env");
+    if context.global.dir.is_some() {
+        engine::Dotenv::Skipped {
+            ignored: path,
+            why: "with --dir",
+        }
+    } else if context.global.no_dotenv {
+        engine::Dotenv::Skipped {
+            ignored: path,
+            why: "with --no-dotenv",
+        }
+    } else {
+        engine::Dotenv::Read(path)
+    }
 }
 
 /// Runs `future` on a single-threaded runtime: the work is one connection at a time.

@@ -282,13 +282,16 @@ fn resolve<'m>(
                 .map(Side::Empty);
         }
         Source::Url(text) => DatabaseUrl::parse(text, "--from/--to")?,
-        Source::Database => match crate::engine::find_url(None, spec, &workspace.root)? {
-            Some(url) => url,
-            None if context.global.dir.is_some() => {
-                return Err(crate::engine::no_url_error(spec, &workspace.root));
+        Source::Database => {
+            let dotenv = super::db::dotenv(context, &workspace.root);
+            match crate::engine::find_url(None, spec, &dotenv)? {
+                Some(url) => url,
+                None if context.global.dir.is_some() => {
+                    return Err(crate::engine::no_url_error(spec, &dotenv));
+                }
+                None => super::devdb::ensure_dev(context, workspace, spec)?,
             }
-            None => super::devdb::ensure_dev(context, workspace, spec)?,
-        },
+        }
     };
     crate::engine::check_dialect(&url, spec, &workspace.root)?;
     Ok(Side::Live(url))

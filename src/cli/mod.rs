@@ -83,6 +83,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE", requires = "dir")]
     pub config: Option<PathBuf>,
 
+    /// Do not read the workspace root's .env (with --dir none is read)
+    #[arg(long, global = true)]
+    pub no_dotenv: bool,
+
     /// SQL dialect: postgres, sqlite or mysql (overrides configuration)
     #[arg(long, global = true, value_name = "DIALECT", value_parser = parse_dialect)]
     pub dialect: Option<Dialect>,

@@ -7,6 +7,7 @@ use clap::Args;
 use super::Context;
 use super::db::{self, DbArgs};
 use crate::db::Direction;
+use crate::db::url::Locality;
 use crate::engine::status::{self, UpOverrides};
 use crate::error::{Error, ErrorCode, Result};
 
@@ -37,11 +38,14 @@ pub struct ResetArgs {
 pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
     db::event_stream(context, || {
         let target = db::target(context, &args.db)?;
-        if !target.url.is_local() && !args.allow_remote {
+        // Decided before connecting, from where the driver would connect.
+        if let Locality::Remote(why) = target.url.locality()
+            && !args.allow_remote
+        {
             return Err(Error::input(
                 ErrorCode::ConfirmationRequired,
                 format!(
-                    "refusing to reset a database on another host ({})",
+                    "refusing to reset a database that may be on another host ({}: {why})",
                     target.url.endpoint()
                 ),
             )

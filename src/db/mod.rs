@@ -187,6 +187,16 @@ impl Database {
         options: &ConnectOptions,
         mut on_wait: impl FnMut(&str),
     ) -> Result<Database> {
+        // A command that changes the database (the only ones that may create it) would change
+        // a copy that is gone when it exits, and report success.
+        if options.create_if_missing && url.sqlite_database() == Some(url::SqliteDatabase::Memory) {
+            return Err(Error::input(
+                ErrorCode::BadDatabaseUrl,
+                "an in-memory SQLite database lives only as long as this command: nothing it changes would be kept",
+            )
+            .at(url.redacted())
+            .hint("point the URL at a file (sqlite:path/to/app.db); in-memory databases suit read-only commands such as `status`"));
+        }
         let started = Instant::now();
         let deadline = deadline_after(options.wait);
         let mut announced = false;

@@ -2,7 +2,6 @@
 //! one simple-query message), a session advisory lock on a dedicated connection, and error
 //! positions mapped back into the migration file.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -49,7 +48,9 @@ impl Postgres {
         budget: Duration,
         settings: &ConnectOptions,
     ) -> Result<Postgres, ConnectFailure> {
-        let options = PgConnectOptions::from_str(url.expose())
+        // The same options the locality guard judged (see `DatabaseUrl::locality`).
+        let options = url
+            .pg_options()
             .map_err(|err| ConnectFailure {
                 reason: driver_reason(&err),
                 retryable: false,

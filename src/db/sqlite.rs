@@ -13,6 +13,7 @@ use super::{
     locate_in_statement,
 };
 use crate::db::DatabaseUrl;
+use crate::db::url::SqliteDatabase;
 use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::migration::{Migration, split};
@@ -41,12 +42,19 @@ impl Sqlite {
         url: &DatabaseUrl,
         options: &ConnectOptions,
     ) -> Result<Sqlite, ConnectFailure> {
-        let connect_options = SqliteConnectOptions::from_str(url.expose())
-            .map_err(|err| ConnectFailure {
+        let mut connect_options =
+            SqliteConnectOptions::from_str(url.expose()).map_err(|err| ConnectFailure {
                 reason: driver_reason(&err),
                 retryable: false,
                 hint: None,
-            })?
+            })?;
+        // The file as `sqlite_database` read it (a `file:` URI resolved to its path), so SQLite
+        // opens the very file the run lock is taken beside.
+        let database = url.sqlite_database();
+        if let Some(SqliteDatabase::File(path)) = &database {
+            connect_options = connect_options.filename(path);
+        }
+        let connect_options = connect_options
             .create_if_missing(options.create_if_missing)
             // Waiting for another process's write lock is how SQLite serialises migration runs.
             // SQLite takes the busy timeout in milliseconds as an `int` (the driver panics
@@ -65,16 +73,14 @@ impl Sqlite {
                 retryable: false,
                 hint: None,
             })?;
-        let filename = connect_options.get_filename();
-        let in_memory = filename
-            .to_string_lossy()
-            .starts_with("file:sqlx-in-memory-")
-            || url.expose().contains("mode=memory");
         Ok(Sqlite {
             conn,
             lock_timeout: options.lock_timeout,
             commit_after_next: false,
-            file: (!in_memory && !filename.as_os_str().is_empty()).then(|| filename.to_path_buf()),
+            file: match database {
+                Some(SqliteDatabase::File(path)) => Some(path),
+                _ => None,
+            },
             run_lock: None,
         })
     }

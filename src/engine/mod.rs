@@ -6,7 +6,7 @@ pub mod check;
 pub mod replay;
 pub mod status;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::HistoryKind;
@@ -16,27 +16,39 @@ use crate::error::{Error, ErrorClass, ErrorCode, Result, display_path};
 use crate::migration::Migration;
 use crate::workspace::SetSpec;
 
+/// Which `.env` file [`find_url`] may read: the one at the workspace root, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dotenv {
+    /// Read `DATABASE_URL` (or the configured variable) from this file, if it exists.
+    Read(PathBuf),
+    /// Read no `.env`, for this reason (`with --dir`, `with --no-dotenv`); `ignored` is the
+    /// file that would otherwise be read, named in the error when no URL is found.
+    Skipped { ignored: PathBuf, why: &'static str },
+}
+
 /// The URL from `--database-url`, else the configured environment variable (default
-/// `DATABASE_URL`), else that variable in `.env` at the workspace root; `None` when none is set.
+/// `DATABASE_URL`), else that variable in the `.env` file `dotenv` names (the workspace
+/// root's; never the current directory's unless that is the root); `None` when none is set.
 pub fn find_url(
     flag: Option<&str>,
     spec: &SetSpec,
-    workspace_root: &Path,
+    dotenv: &Dotenv,
 ) -> Result<Option<DatabaseUrl>> {
     if let Some(url) = find_explicit_url(flag, spec)? {
         return Ok(Some(url));
     }
     let variable = url_variable(spec);
-    let dotenv = workspace_root.join(".env");
+    let Dotenv::Read(dotenv) = dotenv else {
+        return Ok(None);
+    };
     if dotenv.is_file() {
-        let entries =
-            dotenvy::from_path_iter(&dotenv).map_err(|err| dotenv_error(&dotenv, &err))?;
+        let entries = dotenvy::from_path_iter(dotenv).map_err(|err| dotenv_error(dotenv, &err))?;
         for entry in entries {
-            let (key, value) = entry.map_err(|err| dotenv_error(&dotenv, &err))?;
+            let (key, value) = entry.map_err(|err| dotenv_error(dotenv, &err))?;
             if key == variable && !value.trim().is_empty() {
                 return DatabaseUrl::parse(
                     &value,
-                    &format!("{variable} in {}", display_path(&dotenv)),
+                    &format!("{variable} in {}", display_path(dotenv)),
                 )
                 .map(Some);
             }
@@ -80,18 +92,31 @@ fn url_variable(spec: &SetSpec) -> String {
 }
 
 /// The error for a command that needs a URL and has none ([`find_url`] gave `None`).
-pub fn no_url_error(spec: &SetSpec, workspace_root: &Path) -> Error {
+pub fn no_url_error(spec: &SetSpec, dotenv: &Dotenv) -> Error {
     let variable = url_variable(spec);
+    let (location, ignored) = match dotenv {
+        Dotenv::Read(path) => (
+            format!("{variable} (environment or {})", display_path(path)),
+            None,
+        ),
+        Dotenv::Skipped { ignored, why } => (
+            format!("{variable} (environment; no .env is read {why})"),
+            ignored.is_file().then(|| {
+                format!(
+                    " in the environment ({} is not read {why})",
+                    display_path(ignored)
+                )
+            }),
+        ),
+    };
     Error::input(
         ErrorCode::NoDatabaseUrl,
         format!("no database URL: --database-url is not given and {variable} is not set"),
     )
-    .at(format!(
-        "{variable} (environment or {})",
-        display_path(&workspace_root.join(".env"))
-    ))
+    .at(location)
     .hint(format!(
-        "pass --database-url postgres://user@host/db (or sqlite:app.db), or set {variable}"
+        "pass --database-url postgres://user@host/db (or sqlite:app.db), or set {variable}{}",
+        ignored.unwrap_or_default()
     ))
 }
 
