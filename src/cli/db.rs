@@ -138,6 +138,8 @@ pub async fn run_plan(
     direction: Direction,
 ) -> Result<Vec<RunReport>> {
     let output = &context.output;
+    // Every script of the plan is checked before the first runs.
+    let sqls = engine::prepare_plan(plan, direction, session.db.dialect())?;
     let show_lines = !output.json() && !output.quiet;
     let bar = (show_lines && plan.len() >= 10 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(plan.len() as u64);
@@ -152,11 +154,15 @@ pub async fn run_plan(
         Direction::Down => "Reverted",
     };
     let mut reports = Vec::with_capacity(plan.len());
-    for migration in plan {
+    for (migration, sql) in plan.iter().zip(&sqls) {
         if let Some(bar) = &bar {
             bar.set_message(format!("{}_{}", migration.version.as_str(), migration.name));
         }
-        let ran = match session.db.run(&session.format, migration, direction).await {
+        let ran = match session
+            .db
+            .run(&session.format, migration, direction, sql)
+            .await
+        {
             Ok(ran) => ran,
             Err(failure) => {
                 if let Some(bar) = &bar {

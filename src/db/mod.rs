@@ -146,6 +146,8 @@ impl Failure {
     ) -> Failure {
         Failure {
             position: Some((err.line, err.column)),
+            // Split before anything is sent: nothing ran.
+            statements_done: Some(0),
             ..Failure::message(
                 script,
                 &format!("cannot split the script into statements: {}", err.message),
@@ -313,16 +315,18 @@ impl Database {
     }
 
     /// Applies or reverts one migration, with its history change, atomically unless it is a
-    /// no-transaction migration.
+    /// no-transaction migration. `sql` is what to send for its script in `direction`, as
+    /// [`crate::migration::prepare::prepare`] made it (checked before the run began).
     pub async fn run(
         &mut self,
         format: &HistoryFormat,
         migration: &Migration,
         direction: Direction,
+        sql: &str,
     ) -> Result<Ran, Failure> {
         match self {
-            Database::Postgres(pg) => pg.run(format, migration, direction).await,
-            Database::Sqlite(sqlite) => sqlite.run(format, migration, direction).await,
+            Database::Postgres(pg) => pg.run(format, migration, direction, sql).await,
+            Database::Sqlite(sqlite) => sqlite.run(format, migration, direction, sql).await,
         }
     }
 
@@ -465,6 +469,28 @@ pub(crate) fn locate_in_statement(
     }
 }
 
+/// Line and column of the statement of `sql` at `index` (0-based), to locate a failure that the
+/// database reported with no position: the statements before it completed, as counted while
+/// the script ran. `None` past the last statement (the failure was in our own SQL after it).
+pub(crate) fn locate_statement(
+    sql: &str,
+    dialect: Dialect,
+    index: usize,
+) -> Option<(usize, usize)> {
+    let mut seen = 0;
+    let mut found = None;
+    // Read lazily: only up to the failing statement is split.
+    let _ = crate::migration::split::for_each(sql, dialect, |statement| {
+        if seen == index {
+            found = Some((statement.line, statement.column));
+            return std::ops::ControlFlow::Break(());
+        }
+        seen += 1;
+        std::ops::ControlFlow::Continue(())
+    });
+    found
+}
+
 /// A connection that runs one SQL text in autocommit, for the no-transaction runner.
 pub(crate) trait Autocommit {
     async fn execute(&mut self, sql: &str) -> Result<(), sqlx::Error>;
@@ -483,8 +509,9 @@ pub(crate) async fn run_statements<C: Autocommit>(
     migration: &Migration,
     direction: Direction,
     script: &crate::migration::Script,
+    sql: &str,
 ) -> Result<Ran, Failure> {
-    let statements = crate::migration::split::split(&script.sql, dialect)
+    let statements = crate::migration::split::split(sql, dialect)
         .map_err(|err| Failure::split(&script.path, &err))?;
     let started = Instant::now();
     let records = direction == Direction::Up && format.records_failures();
@@ -496,15 +523,17 @@ pub(crate) async fn run_statements<C: Autocommit>(
             "0",
             Some("started, not finished (the process stopped part-way)"),
         );
-        conn.execute(&start_row)
-            .await
-            .map_err(|err| Failure::from_driver(&script.path, &err, None))?;
+        conn.execute(&start_row).await.map_err(|err| Failure {
+            // Stopped before its first statement.
+            statements_done: Some(0),
+            ..Failure::from_driver(&script.path, &err, None)
+        })?;
     }
     for (index, statement) in statements.iter().enumerate() {
         let Err(err) = conn.execute(statement.text).await else {
             continue;
         };
-        let position = locate_in_statement(statement, &script.sql, C::error_position(&err));
+        let position = locate_in_statement(statement, sql, C::error_position(&err));
         let mut failure = Failure::from_driver(&script.path, &err, Some(position));
         failure.statements_done = Some(index);
         if failure.connection_lost {

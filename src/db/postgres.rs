@@ -5,6 +5,7 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Row};
@@ -12,7 +13,6 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use super::history::{AppliedRow, HistoryFormat};
 use super::{
     ConnectFailure, Direction, Failure, Ran, database_error, driver_reason, is_connection_lost,
-    locate_in_statement,
 };
 use crate::db::DatabaseUrl;
 use crate::dialect::Dialect;
@@ -164,6 +164,7 @@ impl Postgres {
         format: &HistoryFormat,
         migration: &Migration,
         direction: Direction,
+        sql: &str,
     ) -> Result<Ran, Failure> {
         let Some(script) = direction.script(migration) else {
             return Err(Failure::message(&migration.up.path, "no down script"));
@@ -176,21 +177,29 @@ impl Postgres {
                 migration,
                 direction,
                 script,
+                sql,
             )
             .await;
         }
         let bookkeeping = bookkeeping(format, migration, direction);
         let started = Instant::now();
         // The script and its history change travel together: applied and recorded, or neither.
-        let message = format!(
-            "{BEGIN}{}\n;\n{bookkeeping};\nCOMMIT;",
-            without_bom(&script.sql)
-        );
-        match sqlx::raw_sql(AssertSqlSafe(message))
-            .execute(&mut self.conn)
-            .await
-        {
-            Ok(_) => Ok(Ran {
+        let message = format!("{BEGIN}{}\n;\n{bookkeeping};\nCOMMIT;", without_bom(sql));
+        // Statements that completed, `BEGIN` included: on a failure PostgreSQL gives no position
+        // for, the count names the failing statement, so nothing needs to run again to find it.
+        let mut completed = 0;
+        let outcome = {
+            let mut results = sqlx::raw_sql(AssertSqlSafe(message)).execute_many(&mut self.conn);
+            loop {
+                match results.next().await {
+                    Some(Ok(_)) => completed += 1,
+                    Some(Err(err)) => break Err(err),
+                    None => break Ok(()),
+                }
+            }
+        };
+        match outcome {
+            Ok(()) => Ok(Ran {
                 elapsed: started.elapsed(),
                 skipped: false,
             }),
@@ -204,33 +213,14 @@ impl Postgres {
                     (in_script >= 1 && in_script <= script.sql.chars().count())
                         .then(|| split::line_column_of_char_position(&script.sql, in_script))
                 });
-                let position = match position {
-                    Some(position) => Some(position),
-                    None => self.locate(&script.sql).await,
-                };
+                let position = position.or_else(|| {
+                    // `completed` counts our `BEGIN`; a failure of the `BEGIN` itself is ours.
+                    let index = usize::checked_sub(completed, 1)?;
+                    super::locate_statement(sql, Dialect::Postgres, index)
+                });
                 Err(Failure::from_driver(&script.path, &err, position))
             }
         }
-    }
-
-    /// Replays `script` statement by statement inside a transaction that is rolled back, to find
-    /// which statement fails (PostgreSQL reports no position for many errors).
-    async fn locate(&mut self, script: &str) -> Option<(usize, usize)> {
-        let statements = split::split(script, Dialect::Postgres).ok()?;
-        sqlx::raw_sql("BEGIN").execute(&mut self.conn).await.ok()?;
-        let mut found = None;
-        for statement in &statements {
-            if let Err(err) = self.simple(statement.text).await {
-                found = Some(locate_in_statement(statement, script, error_position(&err)));
-                break;
-            }
-        }
-        self.rollback().await;
-        found
-    }
-
-    async fn simple(&mut self, sql: &str) -> Result<(), sqlx::Error> {
-        super::Autocommit::execute(self, sql).await
     }
 
     async fn rollback(&mut self) {

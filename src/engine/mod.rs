@@ -249,6 +249,26 @@ pub fn connect_options(
     }
 }
 
+/// Checks the scripts `plan` runs in `direction` before the first of them runs, and returns what
+/// to send for each (see [`crate::migration::prepare`]): a script that cannot be read, or that
+/// holds transaction control where none may be, stops the run before anything changes.
+pub fn prepare_plan<'m>(
+    plan: &[&'m Migration],
+    direction: Direction,
+    dialect: crate::dialect::Dialect,
+) -> Result<Vec<std::borrow::Cow<'m, str>>> {
+    plan.iter()
+        .map(|migration| match direction.script(migration) {
+            Some(script) => {
+                crate::migration::prepare::prepare(&script.sql, dialect, !migration.no_transaction)
+                    .map_err(|refusal| refusal.error(&script.path))
+            }
+            // The run reports the missing script when it reaches it.
+            None => Ok(std::borrow::Cow::Borrowed("")),
+        })
+        .collect()
+}
+
 /// A failed migration as an error pointing into its file, with a code frame.
 pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direction) -> Error {
     let verb = match direction {
@@ -307,17 +327,26 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
             ),
         )
     } else if migration.no_transaction && failure.statements_done == Some(0) {
+        // A failing first statement, a script that does not split, a start row that could not
+        // be written: no statement of it took effect.
         (
             ErrorClass::CheckFailed,
             format!(
-                "nothing of it was {}: its first statement failed; fix the script and run the command again",
+                "nothing of it was {}: it stopped before any of its statements took effect; fix the script and run the command again",
                 direction.past()
             ),
         )
-    } else if migration.no_transaction {
+    } else if migration.no_transaction && failure.statements_done.is_some() {
         (
             ErrorClass::CheckFailed,
             "it runs outside a transaction, so the statements before this one stay applied; fix the script and the database, then run it again".to_string(),
+        )
+    } else if migration.no_transaction {
+        // Stopped outside its statements (another process's run, the history row after them):
+        // what is known is what the history says.
+        (
+            ErrorClass::CheckFailed,
+            "it runs outside a transaction; `cargo migrate status` shows what is recorded of it; fix the cause and run the command again".to_string(),
         )
     } else {
         (
