@@ -400,6 +400,12 @@ fn bytes_that_are_not_sql(ws: &Workspace, db: &Db) {
         .flat_map(u16::to_le_bytes)
         .collect();
     let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        // Between statements: SQLite's statement loop made no progress past it, forever.
+        (
+            b"INSERT INTO a VALUES ('x');\n\0\n".to_vec(),
+            "nul-byte-in-sql",
+            ":2:1",
+        ),
         (
             b"INSERT INTO a VALUES ('x');\nINSERT INTO a VALUES ('\0');\n".to_vec(),
             "nul-byte-in-sql",

@@ -85,6 +85,9 @@ pub struct Failure {
     pub recorded_as_failed: bool,
     /// No-transaction migrations: how many statements ran before the failing one.
     pub statements_done: Option<usize>,
+    /// It stopped before its first statement was sent (a script that does not split, a start
+    /// row that could not be written): nothing of it ran.
+    pub before_first_statement: bool,
     /// The connection broke (server gone): nothing is known about the migration's state.
     pub connection_lost: bool,
     /// Another process held the database's lock for longer than the lock timeout (SQLite's
@@ -120,6 +123,7 @@ impl Failure {
             server_hint,
             recorded_as_failed: false,
             statements_done: None,
+            before_first_statement: false,
             connection_lost: is_connection_lost(err),
             lock_busy: is_lock_busy(err),
         }
@@ -135,6 +139,7 @@ impl Failure {
             server_hint: None,
             recorded_as_failed: false,
             statements_done: None,
+            before_first_statement: false,
             connection_lost: false,
             lock_busy: false,
         }
@@ -147,7 +152,7 @@ impl Failure {
         Failure {
             position: Some((err.line, err.column)),
             // Split before anything is sent: nothing ran.
-            statements_done: Some(0),
+            before_first_statement: true,
             ..Failure::message(
                 script,
                 &format!("cannot split the script into statements: {}", err.message),
@@ -524,8 +529,7 @@ pub(crate) async fn run_statements<C: Autocommit>(
             Some("started, not finished (the process stopped part-way)"),
         );
         conn.execute(&start_row).await.map_err(|err| Failure {
-            // Stopped before its first statement.
-            statements_done: Some(0),
+            before_first_statement: true,
             ..Failure::from_driver(&script.path, &err, None)
         })?;
     }

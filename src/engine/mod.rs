@@ -319,20 +319,33 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
             "the connection broke mid-migration; run `cargo migrate status` to see what was recorded".to_string(),
         )
     } else if failure.recorded_as_failed {
+        let state = match failure.statements_done {
+            Some(_) => "so the statements before this one stay applied",
+            // Another process's run failed it (SQLite's claim): nothing of ours ran.
+            None => "and another run recorded it as failed",
+        };
         (
             ErrorClass::CheckFailed,
             format!(
-                "it runs outside a transaction, so the statements before this one stay applied; fix the database and the script, then `cargo migrate resolve {} --applied` or `--rolled-back`",
+                "it runs outside a transaction, {state}; fix the database and the script, then `cargo migrate resolve {} --applied` or `--rolled-back`",
                 migration.version.as_str()
             ),
         )
-    } else if migration.no_transaction && failure.statements_done == Some(0) {
-        // A failing first statement, a script that does not split, a start row that could not
-        // be written: no statement of it took effect.
+    } else if failure.before_first_statement {
+        // A script that does not split, a start row that could not be written: nothing of it
+        // was sent, whether it runs in a transaction or not.
         (
             ErrorClass::CheckFailed,
             format!(
-                "nothing of it was {}: it stopped before any of its statements took effect; fix the script and run the command again",
+                "nothing of it was {}: it stopped before its first statement; fix the cause and run the command again",
+                direction.past()
+            ),
+        )
+    } else if migration.no_transaction && failure.statements_done == Some(0) {
+        (
+            ErrorClass::CheckFailed,
+            format!(
+                "nothing of it was {}: its first statement failed; fix the script and run the command again",
                 direction.past()
             ),
         )
@@ -400,6 +413,73 @@ pub fn code_frame(sql: &str, line: usize, column: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each way a migration stops gets a hint that is true of it.
+    #[test]
+    fn failure_hints_say_what_stayed_applied() {
+        use crate::migration::{Script, Version, VersionOrder};
+        let migration = |no_transaction| Migration {
+            version: Version::parse("20240101000000", VersionOrder::TextWithoutDashes).unwrap(),
+            name: "x".to_string(),
+            up: Script {
+                path: "up.sql".into(),
+                sql: "SELECT 1;".to_string(),
+            },
+            down: None,
+            no_transaction,
+            checksum: [0; 32],
+        };
+        let base = Failure::message(Path::new("up.sql"), "boom");
+        let cases: Vec<(bool, Failure, &str)> = vec![
+            (
+                false,
+                base.clone(),
+                "nothing of it was applied (it ran in a transaction)",
+            ),
+            (
+                true,
+                Failure {
+                    before_first_statement: true,
+                    ..base.clone()
+                },
+                "nothing of it was applied: it stopped before its first statement",
+            ),
+            (
+                true,
+                Failure {
+                    statements_done: Some(0),
+                    ..base.clone()
+                },
+                "nothing of it was applied: its first statement failed",
+            ),
+            (
+                true,
+                Failure {
+                    statements_done: Some(2),
+                    ..base.clone()
+                },
+                "the statements before this one stay applied",
+            ),
+            (
+                true,
+                Failure {
+                    recorded_as_failed: true,
+                    ..base.clone()
+                },
+                "another run recorded it as failed",
+            ),
+            (
+                true,
+                base.clone(),
+                "`cargo migrate status` shows what is recorded of it",
+            ),
+        ];
+        for (no_transaction, failure, expected) in cases {
+            let error = failure_error(&failure, &migration(no_transaction), Direction::Up);
+            let hint = error.hint.unwrap_or_default();
+            assert!(hint.contains(expected), "{failure:?}: {hint}");
+        }
+    }
 
     #[test]
     fn code_frame_points_at_the_column() {

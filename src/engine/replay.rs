@@ -44,7 +44,7 @@ impl Replayer {
         let sql = prepare(&script.sql, self.db.dialect(), !migration.no_transaction).map_err(
             |refusal| Failure {
                 position: Some((refusal.line, refusal.column)),
-                statements_done: Some(0),
+                before_first_statement: true,
                 ..Failure::message(&script.path, &refusal.message)
             },
         )?;
