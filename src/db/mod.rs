@@ -15,6 +15,7 @@ use history::{AppliedRow, HistoryFormat};
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::migration::Migration;
+use crate::migration::prepare::Prepared;
 use crate::secrets;
 pub use url::DatabaseUrl;
 
@@ -320,18 +321,18 @@ impl Database {
     }
 
     /// Applies or reverts one migration, with its history change, atomically unless it is a
-    /// no-transaction migration. `sql` is what to send for its script in `direction`, as
-    /// [`crate::migration::prepare::prepare`] made it (checked before the run began).
+    /// no-transaction migration. `prepared` is its script in `direction` as
+    /// [`crate::migration::prepare::prepare`] checked it before the run began.
     pub async fn run(
         &mut self,
         format: &HistoryFormat,
         migration: &Migration,
         direction: Direction,
-        sql: &str,
+        prepared: &Prepared<'_>,
     ) -> Result<Ran, Failure> {
         match self {
-            Database::Postgres(pg) => pg.run(format, migration, direction, sql).await,
-            Database::Sqlite(sqlite) => sqlite.run(format, migration, direction, sql).await,
+            Database::Postgres(pg) => pg.run(format, migration, direction, prepared).await,
+            Database::Sqlite(sqlite) => sqlite.run(format, migration, direction, prepared).await,
         }
     }
 
@@ -472,28 +473,6 @@ pub(crate) fn locate_in_statement(
         }
         None => (statement.line, statement.column),
     }
-}
-
-/// Line and column of the statement of `sql` at `index` (0-based), to locate a failure that the
-/// database reported with no position: the statements before it completed, as counted while
-/// the script ran. `None` past the last statement (the failure was in our own SQL after it).
-pub(crate) fn locate_statement(
-    sql: &str,
-    dialect: Dialect,
-    index: usize,
-) -> Option<(usize, usize)> {
-    let mut seen = 0;
-    let mut found = None;
-    // Read lazily: only up to the failing statement is split.
-    let _ = crate::migration::split::for_each(sql, dialect, |statement| {
-        if seen == index {
-            found = Some((statement.line, statement.column));
-            return std::ops::ControlFlow::Break(());
-        }
-        seen += 1;
-        std::ops::ControlFlow::Continue(())
-    });
-    found
 }
 
 /// A connection that runs one SQL text in autocommit, for the no-transaction runner.

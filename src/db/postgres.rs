@@ -17,6 +17,7 @@ use super::{
 use crate::db::DatabaseUrl;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::migration::prepare::Prepared;
 use crate::migration::{Migration, split};
 
 const APPLICATION_NAME: &str = "cargo-migrate";
@@ -164,8 +165,9 @@ impl Postgres {
         format: &HistoryFormat,
         migration: &Migration,
         direction: Direction,
-        sql: &str,
+        prepared: &Prepared<'_>,
     ) -> Result<Ran, Failure> {
+        let sql: &str = &prepared.sql;
         let Some(script) = direction.script(migration) else {
             return Err(Failure::message(&migration.up.path, "no down script"));
         };
@@ -216,7 +218,7 @@ impl Postgres {
                 let position = position.or_else(|| {
                     // `completed` counts our `BEGIN`; a failure of the `BEGIN` itself is ours.
                     let index = usize::checked_sub(completed, 1)?;
-                    super::locate_statement(sql, Dialect::Postgres, index)
+                    prepared.statement_position(index)
                 });
                 Err(Failure::from_driver(&script.path, &err, position))
             }

@@ -16,6 +16,7 @@ use crate::db::DatabaseUrl;
 use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::migration::Migration;
+use crate::migration::prepare::Prepared;
 
 pub struct Sqlite {
     conn: SqliteConnection,
@@ -124,8 +125,9 @@ impl Sqlite {
         format: &HistoryFormat,
         migration: &Migration,
         direction: Direction,
-        sql: &str,
+        prepared: &Prepared<'_>,
     ) -> Result<Ran, Failure> {
+        let sql: &str = &prepared.sql;
         let Some(script) = direction.script(migration) else {
             return Err(Failure::message(&migration.up.path, "no down script"));
         };
@@ -198,7 +200,7 @@ impl Sqlite {
         };
         if let Err(err) = outcome {
             self.rollback().await;
-            let position = super::locate_statement(sql, Dialect::Sqlite, completed);
+            let position = prepared.statement_position(completed);
             return Err(Failure::from_driver(&script.path, &err, position));
         }
         let elapsed = started.elapsed();

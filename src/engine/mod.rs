@@ -256,7 +256,7 @@ pub fn prepare_plan<'m>(
     plan: &[&'m Migration],
     direction: Direction,
     dialect: crate::dialect::Dialect,
-) -> Result<Vec<std::borrow::Cow<'m, str>>> {
+) -> Result<Vec<crate::migration::prepare::Prepared<'m>>> {
     plan.iter()
         .map(|migration| match direction.script(migration) {
             Some(script) => {
@@ -264,7 +264,7 @@ pub fn prepare_plan<'m>(
                     .map_err(|refusal| refusal.error(&script.path))
             }
             // The run reports the missing script when it reaches it.
-            None => Ok(std::borrow::Cow::Borrowed("")),
+            None => Ok(crate::migration::prepare::Prepared::default()),
         })
         .collect()
 }

@@ -41,30 +41,51 @@ impl Refusal {
     }
 }
 
-/// What to send for `sql`, a script of `dialect` that runs in a transaction (`transactional`)
-/// or statement by statement: the script itself, or, for a transactional script wrapped whole
-/// in `BEGIN; … COMMIT;`, the script with the wrapper's statements blanked (each character but
-/// newlines becomes a space, so lines, columns and PostgreSQL's character positions still point
-/// into the file).
+/// A checked script: what to send for it, and where its statements start.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared<'a> {
+    /// The script itself, or, for a transactional script wrapped whole in `BEGIN; … COMMIT;`,
+    /// the script with the wrapper's statements blanked (each character but newlines becomes a
+    /// space, so lines, columns and PostgreSQL's character positions still point into the file).
+    pub sql: Cow<'a, str>,
+    /// Line and column of each statement of `sql`, in order: the database counts the statements
+    /// that completed, and this names the one that failed without splitting the script again.
+    starts: Vec<(usize, usize)>,
+}
+
+impl Prepared<'_> {
+    /// Line and column where the statement at `index` (0-based) of `sql` starts; `None` past
+    /// the last statement.
+    pub fn statement_position(&self, index: usize) -> Option<(usize, usize)> {
+        self.starts.get(index).copied()
+    }
+}
+
+/// Checks `sql`, a script of `dialect` that runs in a transaction (`transactional`) or
+/// statement by statement, and says what to send for it (see [`Prepared`]).
 ///
 /// # Errors
 ///
 /// A [`Refusal`] when the script cannot be split into statements, or when a transactional
 /// script holds transaction control other than a whole-script wrapper.
-pub fn prepare(sql: &str, dialect: Dialect, transactional: bool) -> Result<Cow<'_, str>, Refusal> {
-    let mut count = 0;
+pub fn prepare(sql: &str, dialect: Dialect, transactional: bool) -> Result<Prepared<'_>, Refusal> {
+    let mut starts = Vec::new();
     // The transaction control statements: few, so all are kept.
     let mut controls: Vec<(usize, Statement<'_>, Control)> = Vec::new();
     split::for_each(sql, dialect, |statement| {
+        starts.push((statement.line, statement.column));
         if let Some(control) = statement.control {
-            controls.push((count, statement, control));
+            controls.push((starts.len() - 1, statement, control));
         }
-        count += 1;
         ControlFlow::Continue(())
     })
     .map_err(|error| unreadable(&error))?;
+    let count = starts.len();
     if !transactional || controls.is_empty() {
-        return Ok(Cow::Borrowed(sql));
+        return Ok(Prepared {
+            sql: Cow::Borrowed(sql),
+            starts,
+        });
     }
     if let [
         (0, begin, Control::Begin { plain: true }),
@@ -72,7 +93,13 @@ pub fn prepare(sql: &str, dialect: Dialect, transactional: bool) -> Result<Cow<'
     ] = controls.as_slice()
         && *last + 1 == count
     {
-        return Ok(Cow::Owned(blank(sql, &[begin, commit])));
+        // The blanked statements are no longer statements.
+        starts.pop();
+        starts.remove(0);
+        return Ok(Prepared {
+            sql: Cow::Owned(blank(sql, &[begin, commit])),
+            starts,
+        });
     }
     // Report the first statement that is not part of a wrapper.
     let wrapped = matches!(
@@ -82,7 +109,12 @@ pub fn prepare(sql: &str, dialect: Dialect, transactional: bool) -> Result<Cow<'
     let (_, statement, _) = match controls.as_slice() {
         [_, inner, ..] if wrapped => inner,
         [first, ..] => first,
-        [] => return Ok(Cow::Borrowed(sql)),
+        [] => {
+            return Ok(Prepared {
+                sql: Cow::Borrowed(sql),
+                starts,
+            });
+        }
     };
     Err(Refusal {
         code: ErrorCode::TransactionControl,
@@ -161,13 +193,13 @@ mod tests {
             "-- only a comment",
         ] {
             assert!(matches!(
-                prepare(sql, Dialect::Postgres, true),
+                prepare(sql, Dialect::Postgres, true).map(|p| p.sql),
                 Ok(Cow::Borrowed(_))
             ));
         }
         let trigger = "CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE b SET n = n + 1; END;";
         assert!(matches!(
-            prepare(trigger, Dialect::Sqlite, true),
+            prepare(trigger, Dialect::Sqlite, true).map(|p| p.sql),
             Ok(Cow::Borrowed(_))
         ));
     }
@@ -175,7 +207,12 @@ mod tests {
     #[test]
     fn a_whole_script_wrapper_is_blanked_in_place() {
         let sql = "-- Flyway style\nBEGIN;\nCREATE TABLE a (x int);\nINSERT INTO a VALUES ('é');\nCOMMIT;\n";
-        let sent = prepare(sql, Dialect::Postgres, true).unwrap();
+        let prepared = prepare(sql, Dialect::Postgres, true).unwrap();
+        // Line 3 and 4 are the statements left.
+        assert_eq!(prepared.statement_position(0), Some((3, 1)));
+        assert_eq!(prepared.statement_position(1), Some((4, 1)));
+        assert_eq!(prepared.statement_position(2), None);
+        let sent = prepared.sql;
         assert_eq!(
             sent,
             "-- Flyway style\n     ;\nCREATE TABLE a (x int);\nINSERT INTO a VALUES ('é');\n      ;\n"
@@ -183,12 +220,12 @@ mod tests {
         assert_eq!(sent.chars().count(), sql.chars().count());
         let sqlite = "begin transaction; create table a (x);\nend transaction";
         assert_eq!(
-            prepare(sqlite, Dialect::Sqlite, true).unwrap(),
+            prepare(sqlite, Dialect::Sqlite, true).unwrap().sql,
             "                 ; create table a (x);\n               "
         );
         // Outside a transaction, the script runs as written.
         assert!(matches!(
-            prepare(sql, Dialect::Postgres, false),
+            prepare(sql, Dialect::Postgres, false).map(|p| p.sql),
             Ok(Cow::Borrowed(_))
         ));
     }
