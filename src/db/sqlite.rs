@@ -18,6 +18,9 @@ use crate::error::Result;
 use crate::migration::Migration;
 use crate::migration::prepare::Prepared;
 
+/// Bytes of script sent to SQLite at a time (see [`Prepared::batches`]).
+const BATCH: usize = 16 * 1024;
+
 pub struct Sqlite {
     conn: SqliteConnection,
     /// How long to wait for another process's migration (`--lock-timeout`).
@@ -187,17 +190,23 @@ impl Sqlite {
         // Statements that completed: SQLite reports no position, and the count names the
         // failing statement, so nothing needs to run again to find it.
         let mut completed = 0;
-        let outcome = {
+        let mut outcome = Ok(());
+        for batch in prepared.batches(BATCH) {
             let mut results =
-                sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute_many(&mut self.conn);
-            loop {
-                match results.next().await {
-                    Some(Ok(_)) => completed += 1,
-                    Some(Err(err)) => break Err(err),
-                    None => break Ok(()),
+                sqlx::raw_sql(AssertSqlSafe(batch.to_string())).execute_many(&mut self.conn);
+            while let Some(result) = results.next().await {
+                match result {
+                    Ok(_) => completed += 1,
+                    Err(err) => {
+                        outcome = Err(err);
+                        break;
+                    }
                 }
             }
-        };
+            if outcome.is_err() {
+                break;
+            }
+        }
         if let Err(err) = outcome {
             self.rollback().await;
             let position = prepared.statement_position(completed);

@@ -48,16 +48,34 @@ pub struct Prepared<'a> {
     /// the script with the wrapper's statements blanked (each character but newlines becomes a
     /// space, so lines, columns and PostgreSQL's character positions still point into the file).
     pub sql: Cow<'a, str>,
-    /// Line and column of each statement of `sql`, in order: the database counts the statements
+    /// Byte offset in `sql` of each statement, in order: the database counts the statements
     /// that completed, and this names the one that failed without splitting the script again.
-    starts: Vec<(usize, usize)>,
+    starts: Vec<usize>,
 }
 
 impl Prepared<'_> {
     /// Line and column where the statement at `index` (0-based) of `sql` starts; `None` past
     /// the last statement.
     pub fn statement_position(&self, index: usize) -> Option<(usize, usize)> {
-        self.starts.get(index).copied()
+        let offset = *self.starts.get(index)?;
+        Some(split::line_column_of_byte_offset(&self.sql, offset))
+    }
+
+    /// `sql` cut at statement starts into pieces of at least `size` bytes (the last may be
+    /// shorter), which run one after the other as the whole would. SQLite copies the rest of
+    /// the text it was given at every statement it prepares, so a large script sent whole
+    /// costs time in the square of its size; in pieces, in proportion to it.
+    pub fn batches(&self, size: usize) -> Vec<&str> {
+        let mut batches = Vec::new();
+        let mut from = 0;
+        for &start in &self.starts {
+            if start - from >= size {
+                batches.push(&self.sql[from..start]);
+                from = start;
+            }
+        }
+        batches.push(&self.sql[from..]);
+        batches
     }
 }
 
@@ -73,7 +91,7 @@ pub fn prepare(sql: &str, dialect: Dialect, transactional: bool) -> Result<Prepa
     // The transaction control statements: few, so all are kept.
     let mut controls: Vec<(usize, Statement<'_>, Control)> = Vec::new();
     split::for_each(sql, dialect, |statement| {
-        starts.push((statement.line, statement.column));
+        starts.push(statement.offset);
         if let Some(control) = statement.control {
             controls.push((starts.len() - 1, statement, control));
         }
@@ -212,7 +230,17 @@ mod tests {
         assert_eq!(prepared.statement_position(0), Some((3, 1)));
         assert_eq!(prepared.statement_position(1), Some((4, 1)));
         assert_eq!(prepared.statement_position(2), None);
-        let sent = prepared.sql;
+        let sent = prepared.sql.clone();
+        assert_eq!(
+            prepared.batches(1),
+            [
+                "-- Flyway style\n     ;\n",
+                "CREATE TABLE a (x int);\n",
+                "INSERT INTO a VALUES ('é');\n      ;\n"
+            ]
+        );
+        assert_eq!(prepared.batches(40).concat(), sent);
+        assert_eq!(prepared.batches(40).len(), 2);
         assert_eq!(
             sent,
             "-- Flyway style\n     ;\nCREATE TABLE a (x int);\nINSERT INTO a VALUES ('é');\n      ;\n"
