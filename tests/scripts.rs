@@ -20,7 +20,8 @@ const V3: &str = "20240103000000";
 
 /// A database of one dialect for one test.
 enum Db {
-    Postgres { pg: Pg, url: String },
+    // Boxed: a cluster handle is large.
+    Postgres { pg: Box<Pg>, url: String },
     Sqlite { url: String },
 }
 
@@ -30,7 +31,10 @@ impl Db {
     fn postgres() -> Option<Db> {
         let pg = support::postgres()?;
         let url = pg.database("app");
-        Some(Db::Postgres { pg, url })
+        Some(Db::Postgres {
+            pg: Box::new(pg),
+            url,
+        })
     }
 
     fn sqlite(ws: &Workspace) -> Db {

@@ -160,7 +160,7 @@ pub async fn run_plan(
         }
         let ran = match session
             .db
-            .run(&session.format, migration, direction, sql)
+            .run_prepared(&session.format, migration, direction, sql)
             .await
         {
             Ok(ran) => ran,

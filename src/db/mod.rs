@@ -321,9 +321,36 @@ impl Database {
     }
 
     /// Applies or reverts one migration, with its history change, atomically unless it is a
-    /// no-transaction migration. `prepared` is its script in `direction` as
-    /// [`crate::migration::prepare::prepare`] checked it before the run began.
+    /// no-transaction migration; its script is checked first (see
+    /// [`crate::migration::prepare`]), a refusal reported as the migration's failure. A run of
+    /// several migrations checks them all before the first runs and calls
+    /// [`Database::run_prepared`].
     pub async fn run(
+        &mut self,
+        format: &HistoryFormat,
+        migration: &Migration,
+        direction: Direction,
+    ) -> Result<Ran, Failure> {
+        let Some(script) = direction.script(migration) else {
+            return Err(Failure::message(&migration.up.path, "no down script"));
+        };
+        let prepared = crate::migration::prepare::prepare(
+            &script.sql,
+            self.dialect(),
+            !migration.no_transaction,
+        )
+        .map_err(|refusal| Failure {
+            position: Some((refusal.line, refusal.column)),
+            before_first_statement: true,
+            ..Failure::message(&script.path, &refusal.message)
+        })?;
+        self.run_prepared(format, migration, direction, &prepared)
+            .await
+    }
+
+    /// [`Database::run`] with the script in `direction` as
+    /// [`crate::migration::prepare::prepare`] checked it.
+    pub async fn run_prepared(
         &mut self,
         format: &HistoryFormat,
         migration: &Migration,

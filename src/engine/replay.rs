@@ -7,7 +7,6 @@ use crate::db::{ConnectOptions, Database, DatabaseUrl, Direction, Failure, Ran};
 use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::migration::Migration;
-use crate::migration::prepare::prepare;
 use crate::schema::{Excluded, Schema};
 
 /// A connection to a scratch database with its history table, which runs migrations and
@@ -36,19 +35,7 @@ impl Replayer {
         migration: &Migration,
         direction: Direction,
     ) -> Result<Ran, Failure> {
-        let Some(script) = direction.script(migration) else {
-            return Err(Failure::message(&migration.up.path, "no down script"));
-        };
-        // A replay checks each script as it reaches it: a scratch database has nothing to
-        // protect, and the failure is reported as the migration's.
-        let sql = prepare(&script.sql, self.db.dialect(), !migration.no_transaction).map_err(
-            |refusal| Failure {
-                position: Some((refusal.line, refusal.column)),
-                before_first_statement: true,
-                ..Failure::message(&script.path, &refusal.message)
-            },
-        )?;
-        self.db.run(&self.format, migration, direction, &sql).await
+        self.db.run(&self.format, migration, direction).await
     }
 
     /// Applies `migrations` in order; stops at the first failure, with its migration.
