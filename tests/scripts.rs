@@ -167,6 +167,8 @@ fn transaction_control(ws: &Workspace, db: &Db) {
     }
     // Nothing ran: not even the migration before it.
     assert_eq!(db.history(), Vec::<String>::new());
+    // A dry run refuses what the run would.
+    cm(ws, db, &["up", "--dry-run"]).assert_code(2);
     if matches!(db, Db::Postgres { .. }) {
         snapshot(
             "transaction_control_is_refused",
