@@ -463,3 +463,46 @@ fn bytes_that_are_not_sql_sqlite() {
     let db = Db::sqlite(&ws);
     bytes_that_are_not_sql(&ws, &db);
 }
+
+// ------------------------------------------------------------------- redo and reset
+
+/// `redo` and `reset` change the database before they apply: the scripts they will apply are
+/// checked before that, so a refusal leaves the database as it was.
+fn redo_and_reset_check_before_changing_anything(ws: &Workspace, db: &Db) {
+    write(ws, V1, "create_a", "CREATE TABLE a (x int);\n");
+    let down = ws
+        .path()
+        .join("migrations")
+        .join(format!("{V1}_create_a"))
+        .join("down.sql");
+    std::fs::write(&down, "DROP TABLE a;\n").unwrap();
+    up_json(ws, db, 0);
+    // The up script gains a COMMIT after it was applied.
+    write(ws, V1, "create_a", "CREATE TABLE a (x int);\nCOMMIT;\n");
+    for args in [&["redo"][..], &["reset", "--yes"]] {
+        let mut all = vec!["--format", "json"];
+        all.extend(args);
+        let run = cm(ws, db, &all).assert_code(2).run_json();
+        assert_eq!(
+            run["error"]["code"], "transaction-control",
+            "{args:?}: {run}"
+        );
+        assert_eq!(db.count("a"), 0, "{args:?}: the table is still there");
+        assert_eq!(db.history(), [V1], "{args:?}");
+    }
+}
+
+#[test]
+fn redo_and_reset_check_before_changing_anything_postgres() {
+    let Some(db) = Db::postgres() else {
+        return;
+    };
+    redo_and_reset_check_before_changing_anything(&Workspace::empty(), &db);
+}
+
+#[test]
+fn redo_and_reset_check_before_changing_anything_sqlite() {
+    let ws = Workspace::empty();
+    let db = Db::sqlite(&ws);
+    redo_and_reset_check_before_changing_anything(&ws, &db);
+}
