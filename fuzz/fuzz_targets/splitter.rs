@@ -59,6 +59,7 @@ fn check_statements(sql: &str, dialect: Dialect, statements: &[Statement<'_>]) {
             offset,
             line,
             column,
+            ..
         } = *statement;
         assert!(!text.is_empty(), "{dialect}: empty statement");
         assert_eq!(

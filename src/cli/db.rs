@@ -176,6 +176,8 @@ pub async fn run_plan(
     direction: Direction,
 ) -> Result<Vec<RunReport>> {
     let output = &context.output;
+    // Every script of the plan is checked before the first runs.
+    let sqls = engine::prepare_plan(plan, direction, session.db.dialect())?;
     let show_lines = !output.json() && !output.quiet;
     let bar = (show_lines && plan.len() >= 10 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(plan.len() as u64);
@@ -190,7 +192,7 @@ pub async fn run_plan(
         Direction::Down => "Reverted",
     };
     let mut reports = Vec::with_capacity(plan.len());
-    for migration in plan {
+    for (migration, sql) in plan.iter().zip(&sqls) {
         if let Some(bar) = &bar {
             bar.set_message(format!(
                 "{}_{}",
@@ -198,7 +200,11 @@ pub async fn run_plan(
                 crate::report::printable(&migration.name)
             ));
         }
-        let ran = match session.db.run(&session.format, migration, direction).await {
+        let ran = match session
+            .db
+            .run_prepared(&session.format, migration, direction, sql)
+            .await
+        {
             Ok(ran) => ran,
             Err(failure) => {
                 if let Some(bar) = &bar {

@@ -7,6 +7,7 @@ use clap::Args;
 use super::Context;
 use super::db::{self, DbArgs};
 use crate::db::Direction;
+use crate::engine;
 use crate::engine::status::{self, DownTarget};
 use crate::error::Result;
 
@@ -46,9 +47,12 @@ pub fn run(context: &Context, args: &RedoArgs) -> Result<()> {
                 )?;
             }
             let count = down_plan.len();
+            let up_plan: Vec<_> = down_plan.iter().rev().copied().collect();
+            // The up scripts are checked before anything is reverted: refused after the down
+            // ran, they would leave the migrations reverted.
+            engine::prepare_plan(&up_plan, Direction::Up, session.db.dialect())?;
             db::emit_started(context, &target, &session, "redo", &entries, (count, count));
             let mut runs = db::run_plan(context, &mut session, &down_plan, Direction::Down).await?;
-            let up_plan: Vec<_> = down_plan.iter().rev().copied().collect();
             runs.extend(db::run_plan(context, &mut session, &up_plan, Direction::Up).await?);
             db::emit_finished(context, &runs, started);
             db::print_summary(

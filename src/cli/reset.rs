@@ -8,6 +8,7 @@ use super::Context;
 use super::db::{self, DbArgs};
 use crate::db::Direction;
 use crate::db::url::Locality;
+use crate::engine;
 use crate::engine::status::{self, UpOverrides};
 use crate::error::{Error, ErrorCode, Result};
 
@@ -61,6 +62,10 @@ pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
         let started = Instant::now();
         db::block_on(async {
             let mut session = db::open(context, &target, &args.db, true).await?;
+            // Every script is checked before the database is emptied: refused after, they would
+            // leave it empty.
+            let all: Vec<_> = target.migrations.migrations.iter().collect();
+            engine::prepare_plan(&all, Direction::Up, session.db.dialect())?;
             session.db.drop_everything().await?;
             session.db.ensure_history(&session.format).await?;
             session.reload().await?;

@@ -122,6 +122,8 @@ fn dry_run(context: &Context, args: &UpArgs) -> Result<()> {
             .check_storable(&target.migrations.migrations)?;
         let entries = db::entries(&target, &session.rows, &session.format);
         let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
+        // What `up` would refuse before running, a dry run refuses too.
+        crate::engine::prepare_plan(&plan, Direction::Up, session.db.dialect())?;
         if output.json() {
             output.print_json(&UpReport {
                 database: session.url.redacted(),

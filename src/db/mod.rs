@@ -15,6 +15,7 @@ use history::{AppliedRow, HistoryFormat};
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::migration::Migration;
+use crate::migration::prepare::Prepared;
 use crate::secrets;
 pub use url::DatabaseUrl;
 
@@ -89,6 +90,9 @@ pub struct Failure {
     pub recorded_as_failed: bool,
     /// No-transaction migrations: how many statements ran before the failing one.
     pub statements_done: Option<usize>,
+    /// It stopped before its first statement was sent (a script that does not split, a start
+    /// row that could not be written): nothing of it ran.
+    pub before_first_statement: bool,
     /// The connection broke or the server ended the session (shutdown, a terminated backend,
     /// a session timeout): not the script's doing; a transactional migration is wholly
     /// applied or not at all.
@@ -132,6 +136,7 @@ impl Failure {
             server_hint,
             recorded_as_failed: false,
             statements_done: None,
+            before_first_statement: false,
             connection_lost: is_connection_lost(err),
             transient: is_transient(err),
             lock_busy: is_lock_busy(err),
@@ -149,6 +154,7 @@ impl Failure {
             server_hint: None,
             recorded_as_failed: false,
             statements_done: None,
+            before_first_statement: false,
             connection_lost: false,
             transient: false,
             lock_busy: false,
@@ -162,6 +168,8 @@ impl Failure {
     ) -> Failure {
         Failure {
             position: Some((err.line, err.column)),
+            // Split before anything is sent: nothing ran.
+            before_first_statement: true,
             ..Failure::message(
                 script,
                 &format!("cannot split the script into statements: {}", err.message),
@@ -378,16 +386,45 @@ impl Database {
     }
 
     /// Applies or reverts one migration, with its history change, atomically unless it is a
-    /// no-transaction migration.
+    /// no-transaction migration; its script is checked first (see
+    /// [`crate::migration::prepare`]), a refusal reported as the migration's failure. A run of
+    /// several migrations checks them all before the first runs and calls
+    /// [`Database::run_prepared`].
     pub async fn run(
         &mut self,
         format: &HistoryFormat,
         migration: &Migration,
         direction: Direction,
     ) -> Result<Ran, Failure> {
+        let Some(script) = direction.script(migration) else {
+            return Err(Failure::message(&migration.up.path, "no down script"));
+        };
+        let prepared = crate::migration::prepare::prepare(
+            &script.sql,
+            self.dialect(),
+            !migration.no_transaction,
+        )
+        .map_err(|refusal| Failure {
+            position: Some((refusal.line, refusal.column)),
+            before_first_statement: true,
+            ..Failure::message(&script.path, &refusal.message)
+        })?;
+        self.run_prepared(format, migration, direction, &prepared)
+            .await
+    }
+
+    /// [`Database::run`] with the script in `direction` as
+    /// [`crate::migration::prepare::prepare`] checked it.
+    pub async fn run_prepared(
+        &mut self,
+        format: &HistoryFormat,
+        migration: &Migration,
+        direction: Direction,
+        prepared: &Prepared<'_>,
+    ) -> Result<Ran, Failure> {
         match self {
-            Database::Postgres(pg) => pg.run(format, migration, direction).await,
-            Database::Sqlite(sqlite) => sqlite.run(format, migration, direction).await,
+            Database::Postgres(pg) => pg.run(format, migration, direction, prepared).await,
+            Database::Sqlite(sqlite) => sqlite.run(format, migration, direction, prepared).await,
         }
     }
 
@@ -646,8 +683,9 @@ pub(crate) async fn run_statements<C: Autocommit>(
     migration: &Migration,
     direction: Direction,
     script: &crate::migration::Script,
+    sql: &str,
 ) -> Result<Ran, Failure> {
-    let statements = crate::migration::split::split(&script.sql, dialect)
+    let statements = crate::migration::split::split(sql, dialect)
         .map_err(|err| Failure::split(&script.path, &err))?;
     // Refused up front (`HistoryFormat::check_storable`); kept as a failure, never a panic.
     let not_storable = |err: history::NotStorable| Failure::message(&script.path, &err.reason);
@@ -665,13 +703,16 @@ pub(crate) async fn run_statements<C: Autocommit>(
             Direction::Down => format.mark(migration, Some(history::DOWN_STARTED)),
         }
         .map_err(not_storable)?;
-        conn.record(&under_way).await.map_err(driver)?;
+        conn.record(&under_way).await.map_err(|err| Failure {
+            before_first_statement: true,
+            ..driver(err)
+        })?;
     }
     for (index, statement) in statements.iter().enumerate() {
         let Err(err) = conn.execute(statement.text).await else {
             continue;
         };
-        let position = locate_in_statement(statement, &script.sql, C::error_position(&err));
+        let position = locate_in_statement(statement, sql, C::error_position(&err));
         let mut failure = Failure::from_driver(&script.path, &err, Some(position));
         failure.statements_done = Some(index);
         if failure.connection_lost {

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Row};
@@ -11,16 +12,20 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 use super::history::{AppliedRow, Elapsed, HistoryFormat, NotStorable, Statement};
 use super::{
     ConnectFailure, ConnectOptions, Direction, Failure, Ran, database_error, driver_reason,
-    is_connection_lost, locate_in_statement,
+    is_connection_lost,
 };
 use crate::db::DatabaseUrl;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::migration::prepare::Prepared;
 use crate::migration::{Migration, split};
 
 const APPLICATION_NAME: &str = "cargo-migrate";
 /// Prefix of the one-round-trip message; error positions are counted from its start.
 const BEGIN: &str = "BEGIN;\n";
+/// How many statements the one-round-trip message sends before the script: `BEGIN` and
+/// `SET LOCAL lock_timeout` (see `begin_prefix`).
+const PREFIX_STATEMENTS: usize = 2;
 
 pub struct Postgres {
     conn: PgConnection,
@@ -231,7 +236,9 @@ impl Postgres {
         format: &HistoryFormat,
         migration: &Migration,
         direction: Direction,
+        prepared: &Prepared<'_>,
     ) -> Result<Ran, Failure> {
+        let sql: &str = &prepared.sql;
         let Some(script) = direction.script(migration) else {
             return Err(Failure::message(&migration.up.path, "no down script"));
         };
@@ -254,6 +261,7 @@ impl Postgres {
                 migration,
                 direction,
                 script,
+                sql,
             )
             .await;
         }
@@ -264,17 +272,27 @@ impl Postgres {
         // `SET LOCAL` bounds its lock waits by --lock-timeout for this transaction only; a
         // `SET lock_timeout` of the script's own comes later and wins, as it should.
         let prefix = self.begin_prefix();
-        let message = format!(
-            "{prefix}{}\n;\n{bookkeeping};\nCOMMIT;",
-            without_bom(&script.sql)
-        );
-        let send = sqlx::raw_sql(AssertSqlSafe(message)).execute(&mut self.conn);
-        let (result, blocker) = match (self.lock.as_mut(), self.backend_pid) {
+        let message = format!("{prefix}{}\n;\n{bookkeeping};\nCOMMIT;", without_bom(sql));
+        // Statements that completed, the prefix's included: on a failure PostgreSQL gives no
+        // position for, the count names the failing statement, so nothing needs to run again
+        // to find it.
+        let mut completed = 0;
+        let send = async {
+            let mut results = sqlx::raw_sql(AssertSqlSafe(message)).execute_many(&mut self.conn);
+            loop {
+                match results.next().await {
+                    Some(Ok(_)) => completed += 1,
+                    Some(Err(err)) => break Err(err),
+                    None => break Ok(()),
+                }
+            }
+        };
+        let (outcome, blocker) = match (self.lock.as_mut(), self.backend_pid) {
             (Some(lock), Some(pid)) => watch_blockers(send, lock, pid, self.lock_timeout).await,
             _ => (send.await, None),
         };
-        match result {
-            Ok(_) => Ok(Ran {
+        match outcome {
+            Ok(()) => Ok(Ran {
                 elapsed: started.elapsed(),
                 skipped: false,
             }),
@@ -298,10 +316,11 @@ impl Postgres {
                     (in_script >= 1 && in_script <= script.sql.chars().count())
                         .then(|| split::line_column_of_char_position(&script.sql, in_script))
                 });
-                failure.position = match position {
-                    Some(position) => Some(position),
-                    None => self.locate(&script.sql).await,
-                };
+                failure.position = position.or_else(|| {
+                    // `completed` counts the prefix's statements; a failure of those is ours.
+                    let index = completed.checked_sub(PREFIX_STATEMENTS)?;
+                    prepared.statement_position(index)
+                });
                 Err(failure)
             }
         }
@@ -323,25 +342,6 @@ impl Postgres {
             Some(lock) => lock.ping().await,
             None => Ok(()),
         }
-    }
-
-    /// Replays `script` statement by statement inside a transaction that is rolled back, to find
-    /// which statement fails (PostgreSQL reports no position for many errors).
-    async fn locate(&mut self, script: &str) -> Option<(usize, usize)> {
-        let statements = split::split(script, Dialect::Postgres).ok()?;
-        sqlx::raw_sql(AssertSqlSafe(self.begin_prefix()))
-            .execute(&mut self.conn)
-            .await
-            .ok()?;
-        let mut found = None;
-        for statement in &statements {
-            if let Err(err) = self.simple(statement.text).await {
-                found = Some(locate_in_statement(statement, script, error_position(&err)));
-                break;
-            }
-        }
-        self.rollback().await;
-        found
     }
 
     async fn simple(&mut self, sql: &str) -> Result<(), sqlx::Error> {

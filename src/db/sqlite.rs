@@ -4,19 +4,23 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::history::{self, AppliedRow, Elapsed, HistoryFormat, Statement};
 use super::{
     ConnectFailure, ConnectOptions, Direction, Failure, Ran, database_error, driver_reason,
-    locate_in_statement,
 };
 use crate::db::DatabaseUrl;
 use crate::db::url::SqliteDatabase;
 use crate::dialect::Dialect;
 use crate::error::Result;
-use crate::migration::{Migration, split};
+use crate::migration::Migration;
+use crate::migration::prepare::Prepared;
+
+/// Bytes of script sent to SQLite at a time (see [`Prepared::batches`]).
+const BATCH: usize = 16 * 1024;
 
 pub struct Sqlite {
     conn: SqliteConnection,
@@ -157,7 +161,9 @@ impl Sqlite {
         format: &HistoryFormat,
         migration: &Migration,
         direction: Direction,
+        prepared: &Prepared<'_>,
     ) -> Result<Ran, Failure> {
+        let sql: &str = &prepared.sql;
         let Some(script) = direction.script(migration) else {
             return Err(Failure::message(&migration.up.path, "no down script"));
         };
@@ -172,9 +178,16 @@ impl Sqlite {
                     skipped: true,
                 });
             }
-            let result =
-                super::run_statements(self, Dialect::Sqlite, format, migration, direction, script)
-                    .await;
+            let result = super::run_statements(
+                self,
+                Dialect::Sqlite,
+                format,
+                migration,
+                direction,
+                script,
+                sql,
+            )
+            .await;
             if self.commit_after_next {
                 // run_statements stopped before writing anything (a script that does not split).
                 self.commit_after_next = false;
@@ -207,9 +220,29 @@ impl Sqlite {
                 skipped: true,
             });
         }
-        if let Err(err) = self.simple(&script.sql).await {
+        // Statements that completed: SQLite reports no position, and the count names the
+        // failing statement, so nothing needs to run again to find it.
+        let mut completed = 0;
+        let mut outcome = Ok(());
+        for batch in prepared.batches(BATCH) {
+            let mut results =
+                sqlx::raw_sql(AssertSqlSafe(batch.to_string())).execute_many(&mut self.conn);
+            while let Some(result) = results.next().await {
+                match result {
+                    Ok(_) => completed += 1,
+                    Err(err) => {
+                        outcome = Err(err);
+                        break;
+                    }
+                }
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        if let Err(err) = outcome {
             self.rollback().await;
-            let position = self.locate(&script.sql).await;
+            let position = prepared.statement_position(completed);
             return Err(Failure::from_driver(&script.path, &err, position));
         }
         let elapsed = started.elapsed();
@@ -334,22 +367,6 @@ impl Sqlite {
                 }
             }
         }
-    }
-
-    /// Replays the script statement by statement in a transaction that is rolled back, to find
-    /// the statement that fails (SQLite reports no position).
-    async fn locate(&mut self, script: &str) -> Option<(usize, usize)> {
-        let statements = split::split(script, Dialect::Sqlite).ok()?;
-        self.simple("BEGIN").await.ok()?;
-        let mut found = None;
-        for statement in &statements {
-            if self.simple(statement.text).await.is_err() {
-                found = Some(locate_in_statement(statement, script, None));
-                break;
-            }
-        }
-        self.rollback().await;
-        found
     }
 
     async fn simple(&mut self, sql: &str) -> Result<(), sqlx::Error> {

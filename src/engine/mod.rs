@@ -327,6 +327,26 @@ pub fn connect_options(
     }
 }
 
+/// Checks the scripts `plan` runs in `direction` before the first of them runs, and returns what
+/// to send for each (see [`crate::migration::prepare`]): a script that cannot be read, or that
+/// holds transaction control where none may be, stops the run before anything changes.
+pub fn prepare_plan<'m>(
+    plan: &[&'m Migration],
+    direction: Direction,
+    dialect: crate::dialect::Dialect,
+) -> Result<Vec<crate::migration::prepare::Prepared<'m>>> {
+    plan.iter()
+        .map(|migration| match direction.script(migration) {
+            Some(script) => {
+                crate::migration::prepare::prepare(&script.sql, dialect, !migration.no_transaction)
+                    .map_err(|refusal| refusal.error(&script.path))
+            }
+            // The run reports the missing script when it reaches it.
+            None => Ok(crate::migration::prepare::Prepared::default()),
+        })
+        .collect()
+}
+
 /// A failed migration as an error pointing into its file, with a code frame.
 pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direction) -> Error {
     let verb = match direction {
@@ -429,11 +449,26 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
             .map(|h| format!("= server hint: {h}")),
     );
     let (class, hint) = if failure.recorded_as_failed {
+        let state = match failure.statements_done {
+            Some(_) => "so the statements before this one stay applied",
+            // Another process's run failed it (SQLite's claim): nothing of ours ran.
+            None => "and another run recorded it as failed",
+        };
         (
             ErrorClass::CheckFailed,
             format!(
-                "it runs outside a transaction, so the statements before this one stay applied; fix the database and the script, then `cargo migrate resolve {} --applied` or `--rolled-back`",
+                "it runs outside a transaction, {state}; fix the database and the script, then `cargo migrate resolve {} --applied` or `--rolled-back`",
                 migration.version.as_str()
+            ),
+        )
+    } else if failure.before_first_statement {
+        // A script that does not split, a start row that could not be written: nothing of it
+        // was sent, whether it runs in a transaction or not.
+        (
+            ErrorClass::CheckFailed,
+            format!(
+                "nothing of it was {}: it stopped before its first statement; fix the cause and run the command again",
+                direction.past()
             ),
         )
     } else if migration.no_transaction && failure.statements_done == Some(0) {
@@ -444,10 +479,17 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
                 direction.past()
             ),
         )
-    } else if migration.no_transaction {
+    } else if migration.no_transaction && failure.statements_done.is_some() {
         (
             ErrorClass::CheckFailed,
             "it runs outside a transaction, so the statements before this one stay applied; fix the script and the database, then run it again".to_string(),
+        )
+    } else if migration.no_transaction {
+        // Stopped outside its statements (another process's run, the history row after them):
+        // what is known is what the history says.
+        (
+            ErrorClass::CheckFailed,
+            "it runs outside a transaction; `cargo migrate status` shows what is recorded of it; fix the cause and run the command again".to_string(),
         )
     } else {
         (
@@ -496,6 +538,73 @@ pub fn code_frame(sql: &str, line: usize, column: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each way a migration stops gets a hint that is true of it.
+    #[test]
+    fn failure_hints_say_what_stayed_applied() {
+        use crate::migration::{Script, Version, VersionOrder};
+        let migration = |no_transaction| Migration {
+            version: Version::parse("20240101000000", VersionOrder::TextWithoutDashes).unwrap(),
+            name: "x".to_string(),
+            up: Script {
+                path: "up.sql".into(),
+                sql: "SELECT 1;".to_string(),
+            },
+            down: None,
+            no_transaction,
+            checksum: [0; 32],
+        };
+        let base = Failure::message(Path::new("up.sql"), "boom");
+        let cases: Vec<(bool, Failure, &str)> = vec![
+            (
+                false,
+                base.clone(),
+                "nothing of it was applied (it ran in a transaction)",
+            ),
+            (
+                true,
+                Failure {
+                    before_first_statement: true,
+                    ..base.clone()
+                },
+                "nothing of it was applied: it stopped before its first statement",
+            ),
+            (
+                true,
+                Failure {
+                    statements_done: Some(0),
+                    ..base.clone()
+                },
+                "nothing of it was applied: its first statement failed",
+            ),
+            (
+                true,
+                Failure {
+                    statements_done: Some(2),
+                    ..base.clone()
+                },
+                "the statements before this one stay applied",
+            ),
+            (
+                true,
+                Failure {
+                    recorded_as_failed: true,
+                    ..base.clone()
+                },
+                "another run recorded it as failed",
+            ),
+            (
+                true,
+                base.clone(),
+                "`cargo migrate status` shows what is recorded of it",
+            ),
+        ];
+        for (no_transaction, failure, expected) in cases {
+            let error = failure_error(&failure, &migration(no_transaction), Direction::Up);
+            let hint = error.hint.unwrap_or_default();
+            assert!(hint.contains(expected), "{failure:?}: {hint}");
+        }
+    }
 
     #[test]
     fn code_frame_points_at_the_column() {

@@ -652,6 +652,9 @@ fn read_script(path: &Path) -> Result<(Script, Vec<u8>)> {
         .at(format!("{}:1:1", display_path(path)))
         .hint("re-save the file as UTF-8 (for example `iconv -f utf-16 -t utf-8`)"));
     }
+    if let Some(error) = nul_byte_error(path, &bytes) {
+        return Err(error);
+    }
     let sql = match std::str::from_utf8(&bytes) {
         Ok(sql) => sql.to_string(),
         Err(err) => {
@@ -673,6 +676,53 @@ fn read_script(path: &Path) -> Result<(Script, Vec<u8>)> {
         },
         bytes,
     ))
+}
+
+/// The error for a script holding a NUL byte, if it does. NUL is valid UTF-8 but no SQL: the
+/// databases stop reading a statement at it (SQLite then makes no progress through the rest of
+/// the script, forever; PostgreSQL breaks the protocol message), so it is refused when the set is
+/// read. A file of NULs every other byte is UTF-16 saved without a byte order mark.
+fn nul_byte_error(path: &Path, bytes: &[u8]) -> Option<Error> {
+    // `contains` on bytes is a memchr: cheap on the large scripts that have none.
+    if !bytes.contains(&0) {
+        return None;
+    }
+    let offset = bytes.iter().position(|&byte| byte == 0)?;
+    let head = &bytes[..bytes.len().min(64)];
+    let zeros_at = |parity: usize| {
+        head.iter()
+            .enumerate()
+            .filter(|(index, _)| index % 2 == parity)
+            .all(|(_, &byte)| byte == 0)
+    };
+    if head.len() >= 2 && (zeros_at(0) || zeros_at(1)) {
+        return Some(
+            Error::input(
+                ErrorCode::NonUtf8Sql,
+                "SQL file is UTF-16 (every other byte is 0; it has no byte order mark), not UTF-8",
+            )
+            .at(format!("{}:1:1", display_path(path)))
+            .hint("re-save the file as UTF-8 (for example `iconv -f utf-16le -t utf-8`)"),
+        );
+    }
+    let before = &bytes[..offset];
+    let line_start = before
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    Some(
+        Error::input(
+            ErrorCode::NulByteInSql,
+            format!("SQL file holds a NUL byte (at byte offset {offset})"),
+        )
+        .at(format!("{}:{line}:{column}", display_path(path)))
+        .hint("remove it: a NUL byte is never part of SQL (is the file binary, or damaged by a tool?)"),
+    )
 }
 
 /// diesel's `metadata.toml`: `run_in_transaction = false`. Returns that setting if present.

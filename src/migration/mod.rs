@@ -3,6 +3,7 @@
 
 pub mod checksum;
 pub mod layout;
+pub mod prepare;
 pub mod scaffold;
 pub mod split;
 pub mod version;

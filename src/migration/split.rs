@@ -1,4 +1,5 @@
-//! Splitting SQL scripts into statements (for migrations that run outside a transaction).
+//! Splitting SQL scripts into statements (for migrations that run outside a transaction, and to
+//! check every script before it runs).
 //!
 //! Some statements cannot run inside a transaction block (PostgreSQL's
 //! `CREATE INDEX CONCURRENTLY`, `ALTER TYPE ... ADD VALUE` before PostgreSQL 12, ...). A
@@ -23,6 +24,7 @@
 //!   end of a script is a comment but read as two minus signs.
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use sqlparser::dialect::{
     Dialect as TokenizerDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect,
@@ -42,6 +44,63 @@ pub struct Statement<'a> {
     /// 1-based line and column (in characters) where `text` starts in the script.
     pub line: usize,
     pub column: usize,
+    /// The transaction control this statement is, if it is one (read from its leading
+    /// unquoted words, so a `BEGIN` in a function body or trigger, or the `END` of a `CASE`,
+    /// is none).
+    pub control: Option<Control>,
+}
+
+/// A statement that starts, ends or subdivides a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// `BEGIN` or `START TRANSACTION`; `plain` when nothing but `WORK`/`TRANSACTION` (SQLite:
+    /// `DEFERRED`/`IMMEDIATE`/`EXCLUSIVE`) follows, i.e. no isolation level or access mode.
+    Begin { plain: bool },
+    /// `COMMIT` or `END`; `plain` when nothing but `WORK`/`TRANSACTION` follows (no `AND CHAIN`).
+    Commit { plain: bool },
+    /// `ROLLBACK` or `ABORT` of the whole transaction.
+    Rollback,
+    /// `SAVEPOINT`, `RELEASE [SAVEPOINT]`, `ROLLBACK [WORK | TRANSACTION] TO ...`.
+    Savepoint,
+    /// `PREPARE TRANSACTION`, `COMMIT PREPARED`, `ROLLBACK PREPARED` (two-phase commit).
+    TwoPhase,
+}
+
+/// What a statement is, as [`Control`] tells it, from its lexemes.
+fn control(lexemes: &[Lexeme]) -> Option<Control> {
+    let keyword = |index: usize| match lexemes.get(index).map(|lexeme| lexeme.kind) {
+        Some(Kind::Keyword(keyword)) => Some(keyword),
+        _ => None,
+    };
+    // Whether every lexeme from `from` on is one of `words`.
+    let only = |from: usize, words: &[Keyword]| {
+        lexemes
+            .iter()
+            .skip(from)
+            .all(|lexeme| matches!(lexeme.kind, Kind::Keyword(k) if words.contains(&k)))
+    };
+    use Keyword::{
+        Abort, Begin, Commit, Deferred, End, Exclusive, Immediate, Prepare, Prepared, Release,
+        Rollback, Savepoint, Start, To, Transaction, Work,
+    };
+    Some(match keyword(0)? {
+        Begin => Control::Begin {
+            plain: only(1, &[Work, Transaction, Deferred, Immediate, Exclusive]),
+        },
+        Start if keyword(1) == Some(Transaction) => Control::Begin {
+            plain: only(2, &[]),
+        },
+        Commit if keyword(1) == Some(Prepared) => Control::TwoPhase,
+        Commit | End => Control::Commit {
+            plain: only(1, &[Work, Transaction]),
+        },
+        Rollback if keyword(1) == Some(Prepared) => Control::TwoPhase,
+        Rollback if (1..=2).any(|index| keyword(index) == Some(To)) => Control::Savepoint,
+        Rollback | Abort => Control::Rollback,
+        Savepoint | Release => Control::Savepoint,
+        Prepare if keyword(1) == Some(Transaction) => Control::TwoPhase,
+        _ => return None,
+    })
 }
 
 /// A script that could not be split, because the tokenizer could not read part of it.
@@ -81,44 +140,197 @@ impl std::error::Error for SplitError {}
 /// A [`SplitError`] when the tokenizer cannot read the script (an unterminated literal, quoted
 /// identifier or comment), located where the unreadable token starts.
 pub fn split(sql: &str, dialect: Dialect) -> Result<Vec<Statement<'_>>, SplitError> {
-    let mut locator = Locator::new(sql);
-    let lexemes = lex(sql, dialect, &mut locator)?;
     let mut statements = Vec::new();
-    let mut rest = lexemes.as_slice();
-    while let Some((first, after_first)) = rest.split_first() {
-        if first.kind == Kind::Semicolon {
-            // An empty statement (`;;`, or a `;` with nothing before it).
-            rest = after_first;
-            continue;
-        }
-        // At least 1: the first lexeme is not a `;`.
-        let length = statement_length(rest, dialect);
-        let end = rest
-            .get(..length)
-            .and_then(<[Lexeme]>::last)
-            .map_or(first.end, |last| last.end);
-        // `trim_ascii_end`: sqlparser's MySQL tokenizer reads `@` and the character after it
-        // as one word whatever that character is, so `SELECT @\t` would end with a tab.
-        let Some(text) = sql.get(first.start..end).map(str::trim_ascii_end) else {
-            // Unreachable: lexemes are in script order and on character boundaries.
+    for_each(sql, dialect, |statement| {
+        statements.push(statement);
+        ControlFlow::Continue(())
+    })?;
+    Ok(statements)
+}
+
+/// Like [`split`], but hands each statement to `visit` as soon as it is read, so a caller that
+/// keeps little (a check, a count) needs memory for a chunk of the script only, not for all its
+/// statements. `visit` may stop the split early with `ControlFlow::Break`.
+///
+/// # Errors
+///
+/// As [`split`]; statements before the unreadable token have been visited.
+pub fn for_each<'a>(
+    sql: &'a str,
+    dialect: Dialect,
+    visit: impl FnMut(Statement<'a>) -> ControlFlow<()>,
+) -> Result<(), SplitError> {
+    split_in_chunks(sql, dialect, CHUNK, visit)
+}
+
+/// Bytes of script tokenized at a time. sqlparser's tokenizer keeps every token of its input
+/// (some 90 bytes each, whitespace included), so a large script read whole would need many
+/// times its size in memory; in chunks, only the statements' bounds are kept.
+const CHUNK: usize = 256 * 1024;
+
+fn split_in_chunks<'a>(
+    sql: &'a str,
+    dialect: Dialect,
+    chunk: usize,
+    mut visit: impl FnMut(Statement<'a>) -> ControlFlow<()>,
+) -> Result<(), SplitError> {
+    let mut locator = Locator::new(sql);
+    let mut pending = Pending::default();
+    let mut failure = None;
+    lex(
+        sql,
+        dialect,
+        chunk,
+        &mut locator.clone(),
+        |lexemes, at_end| match pending.emit(
+            sql,
+            dialect,
+            &mut locator,
+            lexemes,
+            at_end,
+            &mut visit,
+        ) {
+            Ok(flow) => flow,
+            Err(error) => {
+                failure = Some(error);
+                ControlFlow::Break(())
+            }
+        },
+    )?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// The statement being read: how far its lexemes have been scanned for the `;` that ends it,
+/// so a statement spread over many chunks is scanned once, not once per chunk.
+#[derive(Default)]
+struct Pending {
+    /// `None` until the statement's head is known (see [`Pending::emit`]).
+    scan: Option<Scan>,
+}
+
+struct Scan {
+    blocks: Blocks,
+    /// Lexemes of the statement already looked at.
+    index: usize,
+}
+
+/// Lexemes enough to read any statement head [`has_compound_body`] looks at.
+const HEAD: usize = 16;
+
+impl Pending {
+    /// Hands `visit` the statements of `lexemes` that are complete (ended by a `;`, or by the
+    /// end of the script when `at_end`), and removes their lexemes.
+    fn emit<'a>(
+        &mut self,
+        sql: &'a str,
+        dialect: Dialect,
+        locator: &mut Locator<'_>,
+        lexemes: &mut Vec<Lexeme>,
+        at_end: bool,
+        visit: &mut impl FnMut(Statement<'a>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, SplitError> {
+        let mut consumed = 0;
+        let mut flow = ControlFlow::Continue(());
+        while let Some(rest) = lexemes.get(consumed..).filter(|rest| !rest.is_empty()) {
+            if rest[0].kind == Kind::Semicolon && self.scan.is_none() {
+                // An empty statement (`;;`, or a `;` with nothing before it).
+                consumed += 1;
+                continue;
+            }
+            let Some(length) = self.statement_length(rest, dialect, at_end) else {
+                break;
+            };
+            let first = rest[0];
+            let end = rest
+                .get(..length)
+                .and_then(<[Lexeme]>::last)
+                .map_or(first.end, |last| last.end);
+            // `trim_ascii_end`: sqlparser's MySQL tokenizer reads `@` and the character after it
+            // as one word whatever that character is, so `SELECT @\t` would end with a tab.
+            let Some(text) = sql.get(first.start..end).map(str::trim_ascii_end) else {
+                // Unreachable: lexemes are in script order and on character boundaries.
+                let (line, column) = locator.position(first.start);
+                return Err(SplitError {
+                    message: "internal error: statement bounds out of order".to_owned(),
+                    line,
+                    column,
+                });
+            };
             let (line, column) = locator.position(first.start);
-            return Err(SplitError {
-                message: "internal error: statement bounds out of order".to_owned(),
+            let control = control(rest.get(..length).unwrap_or_default());
+            // The statement and its terminating `;` (if any).
+            consumed += (length + 1).min(rest.len());
+            if visit(Statement {
+                text,
+                offset: first.start,
                 line,
                 column,
-            });
-        };
-        let (line, column) = locator.position(first.start);
-        statements.push(Statement {
-            text,
-            offset: first.start,
-            line,
-            column,
-        });
-        // Skip the statement and its terminating `;` (if any).
-        rest = rest.get(length + 1..).unwrap_or_default();
+                control,
+            })
+            .is_break()
+            {
+                flow = ControlFlow::Break(());
+                break;
+            }
+        }
+        lexemes.drain(..consumed.min(lexemes.len()));
+        Ok(flow)
     }
-    Ok(statements)
+
+    /// Number of lexemes of the statement that `lexemes` starts with, up to (excluding) the `;`
+    /// that ends it, or all of them at the end of the script; `None` when more lexemes are
+    /// needed to know.
+    fn statement_length(
+        &mut self,
+        lexemes: &[Lexeme],
+        dialect: Dialect,
+        at_end: bool,
+    ) -> Option<usize> {
+        if self.scan.is_none() {
+            let head_known = at_end
+                || lexemes.len() >= HEAD
+                || lexemes.iter().any(|lexeme| lexeme.kind == Kind::Semicolon);
+            if !head_known {
+                return None;
+            }
+            self.scan = Some(Scan {
+                blocks: Blocks {
+                    dialect,
+                    tracking: has_compound_body(lexemes, dialect),
+                    depth: 0,
+                    end_case: false,
+                },
+                index: 0,
+            });
+        }
+        let scan = self.scan.as_mut()?;
+        // A keyword's meaning may depend on the lexeme after it, which may be in the next chunk.
+        let limit = if at_end {
+            lexemes.len()
+        } else {
+            lexemes.len().saturating_sub(1)
+        };
+        while scan.index < limit {
+            let index = scan.index;
+            scan.index += 1;
+            match lexemes[index].kind {
+                Kind::Semicolon if scan.blocks.depth == 0 => {
+                    self.scan = None;
+                    return Some(index);
+                }
+                Kind::Keyword(keyword) => {
+                    let next = lexemes.get(index + 1).map(|next| next.kind);
+                    scan.blocks.keyword(keyword, next);
+                }
+                _ => {}
+            }
+        }
+        if at_end {
+            self.scan = None;
+            return Some(lexemes.len());
+        }
+        None
+    }
 }
 
 /// Converts a 1-based character position into `text` (as PostgreSQL reports error positions) to
@@ -164,46 +376,74 @@ enum Kind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Keyword {
+    Abort,
     Atomic,
     Begin,
     Case,
+    Commit,
     Create,
+    Deferred,
     Definer,
     End,
     Event,
+    Exclusive,
     Function,
     If,
+    Immediate,
     Loop,
     Or,
+    Prepare,
+    Prepared,
     Procedure,
+    Release,
     Repeat,
     Replace,
+    Rollback,
+    Savepoint,
+    Start,
     /// `TEMP` or `TEMPORARY`.
     Temporary,
+    To,
+    Transaction,
     Trigger,
     While,
+    Work,
 }
 
 impl Keyword {
-    const SPELLINGS: [(&'static str, Keyword); 18] = [
+    const SPELLINGS: [(&'static str, Keyword); 32] = [
+        ("ABORT", Keyword::Abort),
         ("ATOMIC", Keyword::Atomic),
         ("BEGIN", Keyword::Begin),
         ("CASE", Keyword::Case),
+        ("COMMIT", Keyword::Commit),
         ("CREATE", Keyword::Create),
+        ("DEFERRED", Keyword::Deferred),
         ("DEFINER", Keyword::Definer),
         ("END", Keyword::End),
         ("EVENT", Keyword::Event),
+        ("EXCLUSIVE", Keyword::Exclusive),
         ("FUNCTION", Keyword::Function),
         ("IF", Keyword::If),
+        ("IMMEDIATE", Keyword::Immediate),
         ("LOOP", Keyword::Loop),
         ("OR", Keyword::Or),
+        ("PREPARE", Keyword::Prepare),
+        ("PREPARED", Keyword::Prepared),
         ("PROCEDURE", Keyword::Procedure),
+        ("RELEASE", Keyword::Release),
         ("REPEAT", Keyword::Repeat),
         ("REPLACE", Keyword::Replace),
+        ("ROLLBACK", Keyword::Rollback),
+        ("SAVEPOINT", Keyword::Savepoint),
+        ("START", Keyword::Start),
         ("TEMP", Keyword::Temporary),
         ("TEMPORARY", Keyword::Temporary),
+        ("TO", Keyword::To),
+        ("TRANSACTION", Keyword::Transaction),
         ("TRIGGER", Keyword::Trigger),
         ("WHILE", Keyword::While),
+        ("WORK", Keyword::Work),
     ];
 
     /// The keyword an unquoted word spells, if the splitter cares about it.
@@ -215,11 +455,23 @@ impl Keyword {
     }
 }
 
-/// Tokenizes `sql` with sqlparser and keeps the lexemes that matter for splitting.
+/// Tokenizes `sql` with sqlparser, in chunks of about `chunk_size` bytes, and hands the lexemes
+/// that matter for splitting to `on_lexemes` after each chunk (`at_end` after the last), which
+/// removes those it is done with. Stops early when `on_lexemes` breaks.
+///
+/// A chunk ends just after a newline, which no word, number or operator contains; a token that
+/// does span the cut (a string, a comment) makes the tokenizer fail on it, and reading resumes
+/// at that token with a larger chunk, so the lexemes are those of the whole script read at once.
 ///
 /// When the tokenizer rejects a token that the database accepts (see [`recover`]), the token's
 /// extent is found by hand and tokenizing resumes after it, on the rest of the script.
-fn lex(sql: &str, dialect: Dialect, locator: &mut Locator<'_>) -> Result<Vec<Lexeme>, SplitError> {
+fn lex(
+    sql: &str,
+    dialect: Dialect,
+    chunk_size: usize,
+    locator: &mut Locator<'_>,
+    mut on_lexemes: impl FnMut(&mut Vec<Lexeme>, bool) -> ControlFlow<()>,
+) -> Result<(), SplitError> {
     let postgres = PostgreSqlDialect {};
     let sqlite = SQLiteDialect {};
     let mysql = MySqlDialect {};
@@ -231,61 +483,88 @@ fn lex(sql: &str, dialect: Dialect, locator: &mut Locator<'_>) -> Result<Vec<Lex
 
     let mut sink = LexemeSink::default();
     let mut base = 0;
-    while let Some(chunk) = sql.get(base..).filter(|chunk| !chunk.is_empty()) {
+    let mut size = chunk_size.max(1);
+    // Reused across chunks: the tokens of one chunk at a time.
+    let mut tokens = Vec::new();
+    while base < sql.len() {
+        let (end, last) = chunk_end(sql, base, size);
+        let Some(chunk) = sql.get(base..end) else {
+            break;
+        };
         // The tokenizer counts lines and columns from the start of `chunk`.
         let origin = locator.position(base);
-        let mut tokens = Vec::new();
+        tokens.clear();
         let outcome = Tokenizer::new(tokenizer_dialect, chunk)
             .with_unescape(false)
             .tokenize_with_location_into_buf(&mut tokens);
+        // On a failure inside a chunk that is not the last, the tokens read before the failing
+        // one are kept if whitespace precedes it (a fresh tokenizer reads a token after
+        // whitespace as it would after nothing); otherwise the chunk is read again, larger.
+        let keep = outcome.is_ok()
+            || last
+            || tokens
+                .last()
+                .is_none_or(|token| matches!(token.token, Token::Whitespace(_)));
         // Where the token after the last one read starts.
         let mut next_start = base;
-        for token in &tokens {
-            let start = locator.byte_offset(rebase(origin, token.span.start));
-            let end = locator
-                .byte_offset(rebase(origin, token.span.end))
-                .max(start);
-            next_start = next_start.max(end);
-            sink.push(sql, &token.token, start, end);
+        if keep {
+            for token in &tokens {
+                let start = locator.byte_offset(rebase(origin, token.span.start));
+                let end = locator
+                    .byte_offset(rebase(origin, token.span.end))
+                    .max(start);
+                next_start = next_start.max(end);
+                sink.push(sql, &token.token, start, end);
+            }
         }
-        let Err(error) = outcome else {
-            break;
-        };
-        match recover(sql, next_start, dialect) {
-            Some(Recovery::Token { end }) => {
-                sink.lexemes.push(Lexeme {
-                    start: next_start,
-                    end,
-                    kind: Kind::Other,
-                });
+        match outcome {
+            Ok(()) => {
                 base = end;
+                size = chunk_size.max(1);
             }
-            Some(Recovery::CommentToEnd) => break,
-            None => {
-                let mut at = next_start;
-                if let Some(hint) = &sink.hint
-                    && (hint.start..hint.end).contains(&at)
-                {
-                    // The last token read came from an executable comment, whose positions are
-                    // not the text's (see `LexemeSink`): the error is in the comment (reported
-                    // inside it) or right after it.
-                    let reported = locator.byte_offset(rebase(origin, error.location));
-                    at = if reported < hint.end {
-                        hint.start
-                    } else {
-                        hint.end
-                    };
+            Err(_) if !last => {
+                base = next_start;
+                size = size.saturating_mul(2);
+            }
+            Err(error) => match recover(sql, next_start, dialect) {
+                Some(Recovery::Token { end }) => {
+                    sink.lexemes.push(Lexeme {
+                        start: next_start,
+                        end,
+                        kind: Kind::Other,
+                    });
+                    base = end;
                 }
-                let (line, column) = locator.position(at);
-                return Err(SplitError {
-                    message: error.message,
-                    line,
-                    column,
-                });
-            }
+                Some(Recovery::CommentToEnd) => break,
+                None => {
+                    let mut at = next_start;
+                    if let Some(hint) = &sink.hint
+                        && (hint.start..hint.end).contains(&at)
+                    {
+                        // The last token read came from an executable comment, whose positions
+                        // are not the text's (see `LexemeSink`): the error is in the comment
+                        // (reported inside it) or right after it.
+                        let reported = locator.byte_offset(rebase(origin, error.location));
+                        at = if reported < hint.end {
+                            hint.start
+                        } else {
+                            hint.end
+                        };
+                    }
+                    let (line, column) = locator.position(at);
+                    return Err(SplitError {
+                        message: error.message,
+                        line,
+                        column,
+                    });
+                }
+            },
+        }
+        if on_lexemes(&mut sink.lexemes, false).is_break() {
+            return Ok(());
         }
     }
-    let mut lexemes = sink.lexemes;
+    let lexemes = &mut sink.lexemes;
     if dialect == Dialect::Mysql && sql.ends_with("--") {
         // MySQL starts a comment at `--` followed by whitespace or a control character, which
         // includes the end of the input; sqlparser requires whitespace, and reads a final `--`
@@ -299,7 +578,22 @@ fn lex(sql: &str, dialect: Dialect, locator: &mut Locator<'_>) -> Result<Vec<Lex
             last.end = last.end.min(dashes);
         }
     }
-    Ok(lexemes)
+    let _ = on_lexemes(lexemes, true);
+    Ok(())
+}
+
+/// Where the chunk starting at `base` ends: just after the first newline at least `size` bytes
+/// on, or at the end of the script; and whether that is the end.
+fn chunk_end(sql: &str, base: usize, size: usize) -> (usize, bool) {
+    let target = base.saturating_add(size);
+    let newline = sql
+        .as_bytes()
+        .get(target..)
+        .and_then(|rest| rest.iter().position(|&byte| byte == b'\n'));
+    match newline {
+        Some(index) if target + index + 1 < sql.len() => (target + index + 1, false),
+        _ => (sql.len(), true),
+    }
 }
 
 /// How to carry on after the tokenizer rejected the token at some offset.
@@ -408,28 +702,6 @@ impl LexemeSink {
         };
         self.lexemes.push(Lexeme { start, end, kind });
     }
-}
-
-/// Number of lexemes of the statement that `lexemes` starts with, up to (excluding) the `;` that
-/// ends it, or all of them when no `;` does.
-fn statement_length(lexemes: &[Lexeme], dialect: Dialect) -> usize {
-    let mut blocks = Blocks {
-        dialect,
-        tracking: has_compound_body(lexemes, dialect),
-        depth: 0,
-        end_case: false,
-    };
-    for (index, lexeme) in lexemes.iter().enumerate() {
-        match lexeme.kind {
-            Kind::Semicolon if blocks.depth == 0 => return index,
-            Kind::Keyword(keyword) => {
-                let next = lexemes.get(index + 1).map(|next| next.kind);
-                blocks.keyword(keyword, next);
-            }
-            _ => {}
-        }
-    }
-    lexemes.len()
 }
 
 /// Whether the statement `lexemes` starts with is a SQLite or MySQL trigger, or a MySQL stored
@@ -544,6 +816,7 @@ fn rebase(origin: (usize, usize), location: Location) -> (usize, usize) {
 ///
 /// Positions are mostly asked for in increasing order, so the last answer is kept as a cursor
 /// to walk on from, keeping the whole split linear even on one very long line.
+#[derive(Clone)]
 struct Locator<'a> {
     text: &'a str,
     /// Byte offset of the start of each line.
@@ -646,10 +919,33 @@ mod tests {
 
     // ---------------------------------------------------------------- helpers
 
+    /// Splits `sql` read whole, and checks that reading it in chunks of a few bytes (every cut
+    /// falling inside tokens, strings, comments and statement heads) gives the same statements,
+    /// or the same error.
+    fn chunked(sql: &str, dialect: Dialect) -> Result<Vec<Statement<'_>>, SplitError> {
+        let collect = |chunk: usize| {
+            let mut statements = Vec::new();
+            split_in_chunks(sql, dialect, chunk, |statement| {
+                statements.push(statement);
+                ControlFlow::Continue(())
+            })
+            .map(|()| statements)
+        };
+        let whole = collect(usize::MAX);
+        for chunk in [1, 2, 3, 7, 16, 64] {
+            assert_eq!(
+                collect(chunk),
+                whole,
+                "{dialect}, chunks of {chunk}: {sql:?}"
+            );
+        }
+        whole
+    }
+
     /// Splits and checks the invariants every split must hold, returning the texts.
     fn texts(sql: &str, dialect: Dialect) -> Vec<&str> {
         let statements =
-            split(sql, dialect).unwrap_or_else(|error| panic!("{dialect}: {error} in {sql:?}"));
+            chunked(sql, dialect).unwrap_or_else(|error| panic!("{dialect}: {error} in {sql:?}"));
         assert_consistent(sql, dialect, &statements);
         statements.iter().map(|statement| statement.text).collect()
     }
@@ -665,6 +961,7 @@ mod tests {
                 offset,
                 line,
                 column,
+                ..
             } = *statement;
             assert!(!text.is_empty(), "empty statement in {sql:?}");
             assert!(
@@ -734,7 +1031,7 @@ mod tests {
     }
 
     fn error(sql: &str, dialect: Dialect) -> SplitError {
-        match split(sql, dialect) {
+        match chunked(sql, dialect) {
             Ok(statements) => panic!("{dialect}: expected an error, got {statements:?}"),
             Err(error) => error,
         }
@@ -812,7 +1109,7 @@ mod tests {
                 "SELECT E'\\377' || 'é'",
             ]
         );
-        let statements = split(sql, Dialect::Postgres).unwrap();
+        let statements = chunked(sql, Dialect::Postgres).unwrap();
         assert_eq!((statements[1].line, statements[1].column), (2, 1));
         // Still an error when it is really unterminated.
         let unterminated = error("SELECT 1;\nSELECT E'\\xC3 ;", Dialect::Postgres);
@@ -956,7 +1253,7 @@ SELECT $tag$ a $$ ; b $other$ ; $tag$, $1;";
                 "/*!50000 SELECT*/ 2",
             ]
         );
-        let statements = split(sql, Dialect::Mysql).unwrap();
+        let statements = chunked(sql, Dialect::Mysql).unwrap();
         assert_eq!((statements[1].line, statements[1].column), (2, 1));
 
         let inside = error("SELECT 1;\n/*!40101 SET 'abc */;", Dialect::Mysql);
@@ -1087,6 +1384,105 @@ SELECT 3";
     }
 
     #[test]
+    fn transaction_control_is_read_from_the_leading_words() {
+        use Control::*;
+        let cases: &[(&str, Dialect, Option<Control>)] = &[
+            ("BEGIN", Dialect::Postgres, Some(Begin { plain: true })),
+            ("begin work", Dialect::Postgres, Some(Begin { plain: true })),
+            (
+                "BEGIN /* é */ TRANSACTION",
+                Dialect::Postgres,
+                Some(Begin { plain: true }),
+            ),
+            (
+                "BEGIN IMMEDIATE TRANSACTION",
+                Dialect::Sqlite,
+                Some(Begin { plain: true }),
+            ),
+            (
+                "BEGIN ISOLATION LEVEL SERIALIZABLE",
+                Dialect::Postgres,
+                Some(Begin { plain: false }),
+            ),
+            (
+                "BEGIN READ ONLY",
+                Dialect::Postgres,
+                Some(Begin { plain: false }),
+            ),
+            (
+                "START TRANSACTION",
+                Dialect::Postgres,
+                Some(Begin { plain: true }),
+            ),
+            (
+                "START TRANSACTION READ WRITE",
+                Dialect::Postgres,
+                Some(Begin { plain: false }),
+            ),
+            ("COMMIT", Dialect::Postgres, Some(Commit { plain: true })),
+            (
+                "END TRANSACTION",
+                Dialect::Sqlite,
+                Some(Commit { plain: true }),
+            ),
+            ("end", Dialect::Postgres, Some(Commit { plain: true })),
+            (
+                "COMMIT AND CHAIN",
+                Dialect::Postgres,
+                Some(Commit { plain: false }),
+            ),
+            ("ROLLBACK", Dialect::Postgres, Some(Rollback)),
+            ("ABORT WORK", Dialect::Postgres, Some(Rollback)),
+            (
+                "ROLLBACK TO SAVEPOINT a",
+                Dialect::Postgres,
+                Some(Savepoint),
+            ),
+            (
+                "ROLLBACK TRANSACTION TO a",
+                Dialect::Sqlite,
+                Some(Savepoint),
+            ),
+            ("SAVEPOINT a", Dialect::Sqlite, Some(Savepoint)),
+            ("RELEASE SAVEPOINT a", Dialect::Postgres, Some(Savepoint)),
+            ("PREPARE TRANSACTION 'x'", Dialect::Postgres, Some(TwoPhase)),
+            ("COMMIT PREPARED 'x'", Dialect::Postgres, Some(TwoPhase)),
+            ("ROLLBACK PREPARED 'x'", Dialect::Postgres, Some(TwoPhase)),
+            // Not transaction control.
+            ("PREPARE q AS SELECT 1", Dialect::Postgres, None),
+            ("START", Dialect::Postgres, None),
+            ("\"BEGIN\"", Dialect::Postgres, None),
+            ("SELECT CASE WHEN true THEN 1 END", Dialect::Postgres, None),
+            (
+                "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+                Dialect::Postgres,
+                None,
+            ),
+            (
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END",
+                Dialect::Postgres,
+                None,
+            ),
+            (
+                "CREATE FUNCTION f() RETURNS void AS $$ BEGIN COMMIT; END $$ LANGUAGE plpgsql",
+                Dialect::Postgres,
+                None,
+            ),
+            ("DO $$ BEGIN ROLLBACK; END $$", Dialect::Postgres, None),
+            (
+                "CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END",
+                Dialect::Sqlite,
+                None,
+            ),
+        ];
+        for &(sql, dialect, expected) in cases {
+            let statements = chunked(sql, dialect).unwrap();
+            assert_eq!(statements.len(), 1, "{sql}");
+            assert_eq!(statements[0].control, expected, "{sql}");
+        }
+    }
+
+    #[test]
     fn an_unclosed_compound_body_runs_to_the_end() {
         assert_eq!(
             texts(
@@ -1102,7 +1498,7 @@ SELECT 3";
     #[test]
     fn line_and_column_after_comments_and_blank_lines() {
         let sql = "-- header\n\n/* block\n comment */   SELECT 1;\n\n\n    SELECT\n  2;  SELECT 3";
-        let statements = split(sql, Dialect::Postgres).unwrap();
+        let statements = chunked(sql, Dialect::Postgres).unwrap();
         assert_consistent(sql, Dialect::Postgres, &statements);
         let positions: Vec<_> = statements
             .iter()
@@ -1121,7 +1517,7 @@ SELECT 3";
     #[test]
     fn multi_byte_text_before_a_statement() {
         let sql = "-- créé ✓ 🦀\nSELECT 'ü;é'; /* ß */ SELECT '🦀';";
-        let statements = split(sql, Dialect::Postgres).unwrap();
+        let statements = chunked(sql, Dialect::Postgres).unwrap();
         assert_consistent(sql, Dialect::Postgres, &statements);
         let second = &statements[1];
         assert_eq!(second.text, "SELECT '🦀'");
@@ -1141,7 +1537,7 @@ SELECT 3";
     fn crlf_line_endings() {
         let sql = "-- one\r\nSELECT 1;\r\n\r\n  SELECT\r\n  2; -- c;\r\nSELECT 3\r\n";
         for dialect in Dialect::ALL {
-            let statements = split(sql, dialect).unwrap();
+            let statements = chunked(sql, dialect).unwrap();
             assert_consistent(sql, dialect, &statements);
             let positions: Vec<_> = statements
                 .iter()
@@ -1247,7 +1643,7 @@ SELECT 3";
             for (end, _) in script.char_indices() {
                 let prefix = &script[..end];
                 for dialect in Dialect::ALL {
-                    if let Ok(statements) = split(prefix, dialect) {
+                    if let Ok(statements) = chunked(prefix, dialect) {
                         assert_consistent(prefix, dialect, &statements);
                     }
                 }
@@ -1279,7 +1675,7 @@ SELECT 3";
                 .map(|_| FRAGMENTS[(next() % FRAGMENTS.len() as u64) as usize])
                 .collect();
             for dialect in Dialect::ALL {
-                if let Ok(statements) = split(&script, dialect) {
+                if let Ok(statements) = chunked(&script, dialect) {
                     assert_consistent(&script, dialect, &statements);
                 }
             }
@@ -1337,7 +1733,18 @@ SELECT 3";
             let relative = file.strip_prefix(&root).unwrap().to_string_lossy();
             let dialect = corpus_dialect(&relative);
             let sql = std::fs::read_to_string(file).unwrap();
-            match split(&sql, dialect) {
+            let mut line_by_line = Vec::new();
+            let chunked = split_in_chunks(&sql, dialect, 1, |statement| {
+                line_by_line.push(statement);
+                ControlFlow::Continue(())
+            });
+            let whole = split(&sql, dialect);
+            assert_eq!(
+                chunked.map(|()| line_by_line),
+                whole,
+                "{relative}: read line by line"
+            );
+            match whole {
                 Ok(statements) => {
                     assert_consistent(&sql, dialect, &statements);
                     statement_count += statements.len();
