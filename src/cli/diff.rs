@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::block_on;
+use super::each::{self, Json, Kind};
 use crate::db::DatabaseUrl;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
@@ -132,10 +133,23 @@ enum Side<'m> {
 }
 
 pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
-    let workspace = context.workspace()?;
-    let spec = workspace
-        .select_one(context.global.package.as_deref())?
-        .clone();
+    let sets = each::sets(context, Kind::ReadOnly)?;
+    each::run(
+        context,
+        Kind::ReadOnly,
+        Json::Object,
+        sets,
+        |context, workspace, spec| run_set(context, workspace, spec, args),
+    )
+}
+
+fn run_set(
+    context: &Context,
+    workspace: &Workspace,
+    spec: &SetSpec,
+    args: &DiffArgs,
+) -> Result<()> {
+    let spec = spec.clone();
     let from = Source::parse(&args.from, "--from")?;
     let to = Source::parse(&args.to, "--to")?;
     let needs_history =
