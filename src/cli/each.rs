@@ -7,6 +7,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::Context;
+use crate::dialect::Dialect;
+use crate::sandbox::SandboxKind;
 use crate::error::{Error, ErrorClass, ErrorCode, Result, display_path};
 use crate::report::events::{self, Event};
 use crate::report::{ErrorReport, style};
@@ -88,8 +90,19 @@ pub fn run(
                 )
             ));
         }
+        let mut global = context.global.clone();
+        // `--sandbox docker|local` says how to get a disposable PostgreSQL; in a run over
+        // sets of both dialects it is for the PostgreSQL ones, and a SQLite set uses a file.
+        if spec.dialect() == Some(Dialect::Sqlite)
+            && matches!(
+                global.sandbox,
+                Some(SandboxKind::Docker | SandboxKind::Local)
+            )
+        {
+            global.sandbox = None;
+        }
         let set_context = Context {
-            global: context.global.clone(),
+            global,
             output: output.capturing(captured.clone()),
         };
         let result = run(&set_context, &workspace, spec);
