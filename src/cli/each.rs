@@ -38,7 +38,7 @@ pub fn sets(context: &Context, kind: Kind) -> Result<(Workspace, Vec<SetSpec>)> 
     if kind == Kind::Changing && sets.len() > 1 && scope != Scope::Explicit {
         return Err(workspace.ambiguous(
             &sets,
-            "pick one with -p NAME (or run inside its package's directory); to change several, name them with -p A -p B or --workspace",
+            "pick one with -p/--package NAME (or run inside its package's directory); to change several, name them with -p A -p B or --workspace",
         ));
     }
     let sets = sets.into_iter().cloned().collect();

@@ -67,8 +67,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH", conflicts_with = "dir")]
     pub manifest_path: Option<PathBuf>,
 
-    /// The package whose migration set to use (repeatable) [default: the package of the
-    /// current directory; at a virtual workspace's root, every set]
+    /// The package whose migration set to use, repeatable [default: the current directory's]
     #[arg(
         short = 'p',
         long,
@@ -78,8 +77,8 @@ pub struct GlobalArgs {
     )]
     pub package: Vec<String>,
 
-    /// Every set of the workspace (cargo's `--all` is not an alias here: `down --all` reverts
-    /// every migration)
+    /// Every set of the workspace
+    //  (cargo's `--all` is no alias here: `down --all` already means every migration)
     #[arg(long, global = true, conflicts_with_all = ["dir", "package"])]
     pub workspace: bool,
 

@@ -65,7 +65,7 @@ fn target_sets(context: &Context, workspace: &Workspace) -> Result<Vec<SetSpec>>
     if selection.sets.len() + firsts.len() > 1 && scope != Scope::Explicit {
         return Err(workspace.ambiguous(
             &selection.sets,
-            "pick one with -p NAME (or run inside its package's directory); to add the migration to several, name them with -p A -p B or --workspace",
+            "pick one with -p/--package NAME (or run inside its package's directory); to add the migration to several, name them with -p A -p B or --workspace",
         ));
     }
     let mut sets: Vec<SetSpec> = selection.sets.into_iter().cloned().collect();
