@@ -118,14 +118,16 @@ pub struct Selection<'w> {
 
 impl<'w> Selection<'w> {
     fn take_package(&mut self, workspace: &'w Workspace, info: &'w PackageInfo) {
-        let before = self.sets.len();
+        let mut owns = false;
         for set in &workspace.sets {
-            let mine = set.package.as_deref() == Some(info.name.as_str());
-            if mine && !self.sets.iter().any(|s| std::ptr::eq(*s, set)) {
-                self.sets.push(set);
+            if set.package.as_deref() == Some(info.name.as_str()) {
+                owns = true;
+                if !self.sets.iter().any(|s| std::ptr::eq(*s, set)) {
+                    self.sets.push(set);
+                }
             }
         }
-        if self.sets.len() == before && !self.without_set.iter().any(|p| p.name == info.name) {
+        if !owns && !self.without_set.iter().any(|p| p.name == info.name) {
             self.without_set.push(info);
         }
     }
@@ -667,6 +669,253 @@ mod tests {
         let (message, location) = summarize_cargo_error(stderr);
         assert_eq!(message, "invalid basic string, expected `\"`");
         assert_eq!(location.as_deref(), Some("Cargo.toml:3:17"));
+    }
+
+    /// A virtual workspace at /ws (paths that do not exist: nothing is read): `api` and
+    /// `shop` own sets, `jobs` has none, `api/plugins/auth` is a nested member with a set.
+    fn fake_workspace(root_package: bool) -> Workspace {
+        let root = PathBuf::from("/ws");
+        let mut names = vec!["api", "api/plugins/auth", "jobs", "shop"];
+        if root_package {
+            names.push("");
+        }
+        let packages: Vec<PackageInfo> = names
+            .iter()
+            .map(|dir| PackageInfo {
+                name: if dir.is_empty() {
+                    "app".to_string()
+                } else {
+                    dir.rsplit('/').next().unwrap_or(dir).to_string()
+                },
+                manifest_path: root.join(dir).join("Cargo.toml"),
+                config: MigrateConfig::default(),
+                inferred_dialect: None,
+            })
+            .collect();
+        let sets = packages
+            .iter()
+            .filter(|p| p.name != "jobs" && p.name != "app")
+            .map(|p| SetSpec {
+                package: Some(p.name.clone()),
+                manifest_path: Some(p.manifest_path.clone()),
+                dir: p.root().join("migrations"),
+                config: MigrateConfig::default(),
+                dialect: None,
+            })
+            .collect();
+        Workspace {
+            root,
+            config: MigrateConfig::default(),
+            packages,
+            sets,
+        }
+    }
+
+    #[test]
+    fn which_sets_a_command_line_selects() {
+        // (cwd, --manifest-path, -p, --workspace, --exclude) → (sets, packages without, scope)
+        type Row<'a> = (
+            &'a str,
+            Option<&'a str>,
+            &'a [&'a str],
+            bool,
+            &'a [&'a str],
+            Result<(&'a [&'a str], &'a [&'a str], Scope), ErrorCode>,
+        );
+        let all: &[&str] = &["api", "auth", "shop"];
+        let rows: &[Row] = &[
+            // At the virtual root, or outside every member: every set, by default.
+            ("/ws", None, &[], false, &[], Ok((all, &[], Scope::Default))),
+            (
+                "/ws/docs",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((all, &[], Scope::Default)),
+            ),
+            // Inside a member, or below it: that member.
+            (
+                "/ws/shop",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((&["shop"], &[], Scope::Current)),
+            ),
+            (
+                "/ws/shop/src/bin",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((&["shop"], &[], Scope::Current)),
+            ),
+            // A member without a set is still the one meant (never another crate's set).
+            (
+                "/ws/jobs/src",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((&[], &["jobs"], Scope::Current)),
+            ),
+            // Nested members: the deepest.
+            (
+                "/ws/api/plugins/auth/src",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((&["auth"], &[], Scope::Current)),
+            ),
+            (
+                "/ws/api/src",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((&["api"], &[], Scope::Current)),
+            ),
+            // A directory whose name merely starts like a member's is not inside it.
+            (
+                "/ws/shopfront",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((all, &[], Scope::Default)),
+            ),
+            // --manifest-path: the member it names, or the workspace; it beats the cwd.
+            (
+                "/elsewhere",
+                Some("/ws/shop/Cargo.toml"),
+                &[],
+                false,
+                &[],
+                Ok((&["shop"], &[], Scope::Current)),
+            ),
+            (
+                "/ws/shop",
+                Some("/ws/Cargo.toml"),
+                &[],
+                false,
+                &[],
+                Ok((all, &[], Scope::Default)),
+            ),
+            // -p, repeatable; it beats the cwd.
+            (
+                "/ws/shop",
+                None,
+                &["api"],
+                false,
+                &[],
+                Ok((&["api"], &[], Scope::Explicit)),
+            ),
+            (
+                "/ws",
+                None,
+                &["shop", "api", "shop"],
+                false,
+                &[],
+                Ok((&["shop", "api"], &[], Scope::Explicit)),
+            ),
+            (
+                "/ws",
+                None,
+                &["jobs"],
+                false,
+                &[],
+                Ok((&[], &["jobs"], Scope::Explicit)),
+            ),
+            (
+                "/ws",
+                None,
+                &["nosuch"],
+                false,
+                &[],
+                Err(ErrorCode::UnknownPackage),
+            ),
+            // --workspace, with --exclude.
+            (
+                "/ws/shop",
+                None,
+                &[],
+                true,
+                &[],
+                Ok((all, &[], Scope::Explicit)),
+            ),
+            (
+                "/ws",
+                None,
+                &[],
+                true,
+                &["api", "auth"],
+                Ok((&["shop"], &[], Scope::Explicit)),
+            ),
+            (
+                "/ws",
+                None,
+                &[],
+                true,
+                &["nosuch"],
+                Err(ErrorCode::UnknownPackage),
+            ),
+            ("/ws", None, &[], false, &["api"], Err(ErrorCode::Usage)),
+        ];
+        let workspace = fake_workspace(false);
+        for (cwd, manifest, packages, whole, exclude, expected) in rows {
+            let selector = Selector {
+                packages: packages.iter().map(|p| p.to_string()).collect(),
+                workspace: *whole,
+                exclude: exclude.iter().map(|p| p.to_string()).collect(),
+                manifest_path: manifest.map(PathBuf::from),
+                cwd: PathBuf::from(cwd),
+            };
+            let got = workspace.choose(&selector).map(|s| {
+                (
+                    s.sets
+                        .iter()
+                        .map(|s| s.package.clone().unwrap_or_default())
+                        .collect::<Vec<_>>(),
+                    s.without_set
+                        .iter()
+                        .map(|p| p.name.clone())
+                        .collect::<Vec<_>>(),
+                    s.scope,
+                )
+            });
+            let context = format!(
+                "cwd {cwd}, manifest {manifest:?}, -p {packages:?}, --workspace {whole}, --exclude {exclude:?}"
+            );
+            match (got, expected) {
+                (Ok((sets, without, scope)), Ok((want_sets, want_without, want_scope))) => {
+                    assert_eq!(sets, *want_sets, "{context}");
+                    assert_eq!(without, *want_without, "{context}");
+                    assert_eq!(scope, *want_scope, "{context}");
+                }
+                (Err(err), Err(code)) => assert_eq!(err.code, *code, "{context}"),
+                (got, _) => panic!("{context}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_root_package_without_a_set_leaves_the_choice_to_the_workspace() {
+        // `cargo migrate status` at a non-virtual root whose package owns no set: its members'
+        // sets, as before packages were chosen by directory; inside a member, that member.
+        let workspace = fake_workspace(true);
+        let at = |cwd: &str| {
+            let selector = Selector {
+                cwd: PathBuf::from(cwd),
+                ..Selector::default()
+            };
+            let selection = workspace.choose(&selector).expect("selects");
+            (selection.sets.len(), selection.scope)
+        };
+        assert_eq!(at("/ws"), (3, Scope::Default));
+        assert_eq!(at("/ws/src"), (3, Scope::Default));
+        assert_eq!(at("/ws/shop"), (1, Scope::Current));
     }
 
     #[test]

@@ -70,7 +70,9 @@ fn set_names(report: &Value) -> Vec<String> {
 fn created_migrations(ws: &Workspace) -> Vec<String> {
     ws.files()
         .into_iter()
-        .filter(|f| f.contains("/migrations/") && !f.contains("20240301") && !f.contains("20240302"))
+        .filter(|f| {
+            f.contains("/migrations/") && !f.contains("20240301") && !f.contains("20240302")
+        })
         .collect()
 }
 
@@ -164,7 +166,12 @@ fn manifest_path_selects_the_member_it_names() {
     // `new` through a member's manifest, from the root.
     run_in(
         root,
-        &["--manifest-path", "crates/jobs/Cargo.toml", "new", "create_jobs"],
+        &[
+            "--manifest-path",
+            "crates/jobs/Cargo.toml",
+            "new",
+            "create_jobs",
+        ],
     )
     .assert_code(0);
     assert!(
@@ -193,7 +200,10 @@ fn read_only_commands_at_a_virtual_root_run_every_set() {
         "{}",
         outcome.stdout
     );
-    let report = dbs.run(&["status", "--format", "json"]).assert_code(0).json();
+    let report = dbs
+        .run(&["status", "--format", "json"])
+        .assert_code(0)
+        .json();
     assert_eq!(set_names(&report), ["accounts", "shop"]);
     assert_eq!(
         report["sets"][0]["migrations"][0]["name"], "create_accounts",
@@ -209,12 +219,23 @@ fn read_only_commands_at_a_virtual_root_run_every_set() {
         .json();
     assert_eq!(set_names(&check), ["accounts", "shop"]);
     assert!(
-        check["sets"].as_array().unwrap().iter().all(|s| s["ok"] == true),
+        check["sets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["ok"] == true),
         "{check}"
     );
     // --exclude leaves a set out; with one left, the single-set shape.
     let report = dbs
-        .run(&["status", "--workspace", "--exclude", "accounts", "--format", "json"])
+        .run(&[
+            "status",
+            "--workspace",
+            "--exclude",
+            "accounts",
+            "--format",
+            "json",
+        ])
         .assert_code(0)
         .json();
     assert_eq!(report["migrations"][0]["name"], "create_orders", "{report}");
@@ -239,13 +260,18 @@ fn changing_commands_run_for_several_sets_only_when_named() {
         outcome.stdout
     );
     assert!(
-        dbs.pg.tables(&dbs.accounts).contains(&"accounts".to_string()),
+        dbs.pg
+            .tables(&dbs.accounts)
+            .contains(&"accounts".to_string()),
         "{:?}",
         dbs.pg.tables(&dbs.accounts)
     );
     assert!(!dbs.pg.tables(&dbs.accounts).contains(&"orders".to_string()));
     let shop_tables = sqlite_tables(&dbs.shop);
-    assert!(shop_tables.contains(&"orders".to_string()), "{shop_tables:?}");
+    assert!(
+        shop_tables.contains(&"orders".to_string()),
+        "{shop_tables:?}"
+    );
     assert!(!shop_tables.contains(&"accounts".to_string()));
     // -p twice; as events, each set's run after a `set` event naming it.
     let outcome = dbs
@@ -305,17 +331,26 @@ fn the_exit_code_is_the_worst_of_the_sets() {
     let outcome = run_in_env(
         dbs.ws.path(),
         &["status", "--exit-code", "--format", "json"],
-        &[("ACCOUNTS_DATABASE_URL", closed), ("SHOP_DATABASE_URL", &dbs.shop)],
+        &[
+            ("ACCOUNTS_DATABASE_URL", closed),
+            ("SHOP_DATABASE_URL", &dbs.shop),
+        ],
     )
     .assert_code(1);
     let report = outcome.json();
-    assert_eq!(report["sets"][0]["error"]["code"], "database-unreachable", "{report}");
+    assert_eq!(
+        report["sets"][0]["error"]["code"], "database-unreachable",
+        "{report}"
+    );
     assert_eq!(report["sets"][1]["up_to_date"], false);
     // Unreachable alone: 3, retryable.
     run_in_env(
         dbs.ws.path(),
         &["status"],
-        &[("ACCOUNTS_DATABASE_URL", closed), ("SHOP_DATABASE_URL", &dbs.shop)],
+        &[
+            ("ACCOUNTS_DATABASE_URL", closed),
+            ("SHOP_DATABASE_URL", &dbs.shop),
+        ],
     )
     .assert_code(3);
 }
@@ -324,18 +359,27 @@ fn the_exit_code_is_the_worst_of_the_sets() {
 fn one_url_for_sets_sharing_a_history_table_is_refused() {
     let ws = Workspace::copy("workspace");
     let url = sqlite_url(&ws, "one.db");
-    let outcome = ws
-        .run(&["status", "--database-url", &url])
-        .assert_code(2);
+    let outcome = ws.run(&["status", "--database-url", &url]).assert_code(2);
     assert!(
         outcome.stderr.contains("would share one history table"),
         "{}",
         outcome.stderr
     );
     let report = ws
-        .run(&["up", "--workspace", "--database-url", &url, "--format", "json"])
+        .run(&[
+            "up",
+            "--workspace",
+            "--database-url",
+            &url,
+            "--format",
+            "json",
+        ])
         .assert_code(2);
-    assert!(report.stdout.contains("shared-history-table"), "{}", report.stdout);
+    assert!(
+        report.stdout.contains("shared-history-table"),
+        "{}",
+        report.stdout
+    );
     assert!(!ws.path().join("one.db").exists(), "nothing may be created");
     insta::assert_snapshot!("workspace_shared_history_table", outcome.snapshot());
 }
@@ -347,7 +391,11 @@ fn exclude_needs_workspace_and_names_a_package() {
     let outcome = ws
         .run(&["list", "--workspace", "--exclude", "nosuch"])
         .assert_code(2);
-    assert!(outcome.stderr.contains("package `nosuch`"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("package `nosuch`"),
+        "{}",
+        outcome.stderr
+    );
 }
 
 /// The bundled example: `check` at its root checks both sets; `status` inside each crate
@@ -375,14 +423,30 @@ fn the_example_is_checked_whole_at_its_root() {
         &["status", "--database-url", &orders],
     )
     .assert_code(0);
-    assert!(outcome.stdout.contains("create_orders"), "{}", outcome.stdout);
-    assert!(!outcome.stdout.contains("create_books"), "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains("create_orders"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        !outcome.stdout.contains("create_books"),
+        "{}",
+        outcome.stdout
+    );
     let catalog = pg.database("example_catalog");
     let outcome = run_in(
         &ws.path().join("crates/catalog/src"),
         &["status", "--database-url", &catalog],
     )
     .assert_code(0);
-    assert!(outcome.stdout.contains("create_books"), "{}", outcome.stdout);
-    assert!(!outcome.stdout.contains("create_orders"), "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains("create_books"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        !outcome.stdout.contains("create_orders"),
+        "{}",
+        outcome.stdout
+    );
 }

@@ -8,10 +8,10 @@ use std::rc::Rc;
 
 use super::Context;
 use crate::dialect::Dialect;
-use crate::sandbox::SandboxKind;
 use crate::error::{Error, ErrorClass, ErrorCode, Result, display_path};
 use crate::report::events::{self, Event};
 use crate::report::{ErrorReport, style};
+use crate::sandbox::SandboxKind;
 use crate::workspace::{Scope, SetSpec, Workspace};
 
 /// Whether a command changes a database or the files: changing commands run for several sets
