@@ -174,7 +174,7 @@ fn run_set(
             .as_ref()
             .map(|entries| plan_live(entries, &migrations.migrations));
         let mut scratch =
-            super::scratch::start(context, &workspace, &spec, live_major.as_deref()).await?;
+            super::scratch::start(context, workspace, &spec, live_major.as_deref()).await?;
         let sandbox = scratch.describe();
         let progress = |line: &str| {
             if output.verbose > 0 {

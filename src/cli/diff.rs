@@ -160,8 +160,8 @@ fn run_set(
         None
     };
     // Resolve both sides before any work, so a bad URL or version fails at once.
-    let from_side = resolve(context, &workspace, &spec, &from, migrations.as_ref())?;
-    let to_side = resolve(context, &workspace, &spec, &to, migrations.as_ref())?;
+    let from_side = resolve(context, workspace, &spec, &from, migrations.as_ref())?;
+    let to_side = resolve(context, workspace, &spec, &to, migrations.as_ref())?;
     let from_label = label(&from, &from_side);
     let to_label = label(&to, &to_side);
     let (old, new) = block_on(async {
@@ -169,7 +169,7 @@ fn run_set(
         let read_both = async {
             let old = read(
                 context,
-                &workspace,
+                workspace,
                 &spec,
                 &from_side,
                 &mut scratch,
@@ -178,7 +178,7 @@ fn run_set(
             .await?;
             let new = read(
                 context,
-                &workspace,
+                workspace,
                 &spec,
                 &to_side,
                 &mut scratch,

@@ -88,7 +88,7 @@ fn run_set(
             let replayed = super::scratch::up_to(&migrations, args.at.as_deref())?;
             let version = replayed.last().map(|m| m.version.as_str().to_string());
             let schema = block_on(async {
-                let mut scratch = super::scratch::start(context, &workspace, &spec, None).await?;
+                let mut scratch = super::scratch::start(context, workspace, &spec, None).await?;
                 let schema = super::scratch::history_schema(&mut scratch, &spec, replayed).await;
                 scratch.stop().await?;
                 schema
