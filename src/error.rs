@@ -89,6 +89,7 @@ error_codes! {
     OutOfOrder => "out-of-order",
     SandboxFailed => "sandbox-failed",
     SchemaDiffers => "schema-differs",
+    SharedHistoryTable => "shared-history-table",
     TransactionControl => "transaction-control",
     UnknownConfigKey => "unknown-config-key",
     UnknownDialect => "unknown-dialect",

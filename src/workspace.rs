@@ -85,6 +85,65 @@ impl PackageInfo {
     }
 }
 
+/// What the command line asks for, as cargo reads it: `-p NAME` (repeatable), `--workspace`
+/// with `--exclude NAME`, else the package of `--manifest-path`, else the package the current
+/// directory is in, else (at a virtual workspace's root) every set.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    pub packages: Vec<String>,
+    pub workspace: bool,
+    pub exclude: Vec<String>,
+    pub manifest_path: Option<PathBuf>,
+    pub cwd: PathBuf,
+}
+
+/// How the sets were chosen, which decides whether a changing command may run for several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `-p` or `--workspace`: the user named what to change.
+    Explicit,
+    /// The package of the current directory or of `--manifest-path`.
+    Current,
+    /// Nothing named, outside every package (a virtual root): every set.
+    Default,
+}
+
+/// The sets chosen, and the chosen packages that have none (`new` creates their first).
+#[derive(Debug)]
+pub struct Selection<'w> {
+    pub sets: Vec<&'w SetSpec>,
+    pub without_set: Vec<&'w PackageInfo>,
+    pub scope: Scope,
+}
+
+impl<'w> Selection<'w> {
+    fn take_package(&mut self, workspace: &'w Workspace, info: &'w PackageInfo) {
+        let mut owns = false;
+        for set in &workspace.sets {
+            if set.package.as_deref() == Some(info.name.as_str()) {
+                owns = true;
+                if !self.sets.iter().any(|s| std::ptr::eq(*s, set)) {
+                    self.sets.push(set);
+                }
+            }
+        }
+        if !owns && !self.without_set.iter().any(|p| p.name == info.name) {
+            self.without_set.push(info);
+        }
+    }
+
+    /// The sets, every chosen package having one.
+    pub fn require_sets(self, workspace: &Workspace) -> Result<Vec<&'w SetSpec>> {
+        if let Some(info) = self.without_set.first() {
+            return Err(workspace.no_set(info));
+        }
+        if self.sets.is_empty() {
+            return Err(workspace.no_sets());
+        }
+        Ok(self.sets)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Workspace {
     pub root: PathBuf,
@@ -200,66 +259,155 @@ impl Workspace {
         Ok(config)
     }
 
-    /// The sets a command works on: all of them, or those of `-p PACKAGE`.
-    pub fn select(&self, package: Option<&str>) -> Result<Vec<&SetSpec>> {
-        let Some(package) = package else {
-            return Ok(self.sets.iter().collect());
+    /// The sets a command works on, chosen as cargo chooses packages (see [`Selector`]).
+    pub fn choose(&self, selector: &Selector) -> Result<Selection<'_>> {
+        let mut selection = Selection {
+            sets: Vec::new(),
+            without_set: Vec::new(),
+            scope: Scope::Default,
         };
-        let sets: Vec<&SetSpec> = self
-            .sets
+        if !selector.exclude.is_empty() && !selector.workspace {
+            return Err(Error::input(
+                ErrorCode::Usage,
+                "--exclude can only be used together with --workspace",
+            )
+            .at("command line, --exclude")
+            .hint("add --workspace (alias --all) to run for every set but the excluded ones"));
+        }
+        if selector.workspace {
+            for name in &selector.exclude {
+                if self.package(name).is_none() {
+                    return Err(self.unknown_package(name));
+                }
+            }
+            selection.scope = Scope::Explicit;
+            selection.sets = self
+                .sets
+                .iter()
+                .filter(|s| {
+                    s.package
+                        .as_ref()
+                        .is_none_or(|p| !selector.exclude.contains(p))
+                })
+                .collect();
+            return Ok(selection);
+        }
+        if !selector.packages.is_empty() {
+            selection.scope = Scope::Explicit;
+            for name in &selector.packages {
+                let info = self
+                    .package(name)
+                    .ok_or_else(|| self.unknown_package(name))?;
+                selection.take_package(self, info);
+            }
+            return Ok(selection);
+        }
+        // No selection: the package of the manifest given, else of the current directory.
+        let current = match &selector.manifest_path {
+            Some(manifest) => self.package_of_manifest(manifest),
+            None => None,
+        }
+        .or_else(|| match &selector.manifest_path {
+            // `--manifest-path` at the workspace's root: the workspace, wherever the cwd is.
+            Some(manifest) if self.is_root_manifest(manifest) => None,
+            // A manifest outside the workspace cannot be, as cargo metadata resolved it.
+            _ => self.package_containing(&selector.cwd),
+        });
+        if let Some(info) = current {
+            let own_set = self
+                .sets
+                .iter()
+                .any(|s| s.package.as_deref() == Some(info.name.as_str()));
+            // The root package of a non-virtual workspace is "current" anywhere outside the
+            // other members; when it owns no set, its members' sets are what the user means
+            // (as before packages were chosen by directory).
+            if own_set || !self.is_root_dir(info.root()) {
+                selection.scope = Scope::Current;
+                selection.take_package(self, info);
+                return Ok(selection);
+            }
+        }
+        selection.sets = self.sets.iter().collect();
+        Ok(selection)
+    }
+
+    /// The member whose directory holds `dir`: the deepest, as members may nest.
+    fn package_containing(&self, dir: &Path) -> Option<&PackageInfo> {
+        let dir = canonical(dir);
+        self.packages
             .iter()
-            .filter(|s| s.package.as_deref() == Some(package))
-            .collect();
-        if !sets.is_empty() {
-            return Ok(sets);
+            .filter(|p| dir.starts_with(canonical(p.root())))
+            .max_by_key(|p| p.root().components().count())
+    }
+
+    fn package_of_manifest(&self, manifest: &Path) -> Option<&PackageInfo> {
+        let manifest = canonical(manifest);
+        self.packages
+            .iter()
+            .find(|p| canonical(&p.manifest_path) == manifest)
+    }
+
+    fn is_root_manifest(&self, manifest: &Path) -> bool {
+        canonical(manifest) == canonical(&self.root.join("Cargo.toml"))
+    }
+
+    fn is_root_dir(&self, dir: &Path) -> bool {
+        canonical(dir) == canonical(&self.root)
+    }
+
+    /// The one set a command works on, for commands that take exactly one (`db`).
+    pub fn select_one(&self, selector: &Selector) -> Result<&SetSpec> {
+        let sets = self.choose(selector)?.require_sets(self)?;
+        match sets.as_slice() {
+            [one] => Ok(one),
+            several => {
+                Err(self.ambiguous(several, "pick one with -p/--package NAME (or --dir PATH)"))
+            }
         }
-        if self.package(package).is_none() {
-            return Err(self.unknown_package(package));
-        }
-        let manifest = self.package(package).map_or_else(
-            || format!("package `{package}`"),
-            |p| display_path(&p.manifest_path),
-        );
-        Err(Error::input(
+    }
+
+    /// Several sets where one is needed.
+    pub fn ambiguous(&self, several: &[&SetSpec], hint: &str) -> Error {
+        Error::input(
+            ErrorCode::AmbiguousSet,
+            format!(
+                "this workspace has {} migration sets: {}",
+                several.len(),
+                several
+                    .iter()
+                    .map(|s| format!(
+                        "{} ({})",
+                        s.label(&self.root),
+                        relative_to(&s.dir, &self.root)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .at(display_path(&self.root.join("Cargo.toml")))
+        .hint(hint.to_string())
+    }
+
+    /// Nothing selected has a set.
+    pub fn no_sets(&self) -> Error {
+        Error::input(
+            ErrorCode::NoMigrationSet,
+            "no migration sets in this workspace",
+        )
+        .at(display_path(&self.root.join("Cargo.toml")))
+        .hint("create one with `cargo migrate new NAME` in a package, or pass --dir PATH")
+    }
+
+    fn no_set(&self, info: &PackageInfo) -> Error {
+        let package = &info.name;
+        Error::input(
             ErrorCode::NoMigrationSet,
             format!("package `{package}` has no migrations"),
         )
-        .at(manifest)
+        .at(display_path(&info.manifest_path))
         .hint(format!(
             "create its first one with `cargo migrate new -p {package} NAME`, or set `dir` in its [package.metadata.migrate]"
-        )))
-    }
-
-    /// The one set a command works on.
-    pub fn select_one(&self, package: Option<&str>) -> Result<&SetSpec> {
-        let sets = self.select(package)?;
-        match sets.as_slice() {
-            [one] => Ok(one),
-            [] => Err(Error::input(
-                ErrorCode::NoMigrationSet,
-                "no migration sets in this workspace",
-            )
-            .at(display_path(&self.root.join("Cargo.toml")))
-            .hint("create one with `cargo migrate new NAME` in a package, or pass --dir PATH")),
-            several => Err(Error::input(
-                ErrorCode::AmbiguousSet,
-                format!(
-                    "this workspace has {} migration sets: {}",
-                    several.len(),
-                    several
-                        .iter()
-                        .map(|s| format!(
-                            "{} ({})",
-                            s.label(&self.root),
-                            relative_to(&s.dir, &self.root)
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-            .at(display_path(&self.root.join("Cargo.toml")))
-            .hint("pick one with -p/--package NAME (or --dir PATH)")),
-        }
+        ))
     }
 
     pub fn package(&self, name: &str) -> Option<&PackageInfo> {
@@ -425,6 +573,12 @@ fn from_metadata(metadata: &Metadata, dialect_flag: Option<Dialect>) -> Result<W
     })
 }
 
+/// `path` with symlinks resolved when it exists (a temp dir under a symlinked /tmp, a cwd
+/// reached through a link), else as given.
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
 fn same_dir(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
@@ -515,6 +669,253 @@ mod tests {
         let (message, location) = summarize_cargo_error(stderr);
         assert_eq!(message, "invalid basic string, expected `\"`");
         assert_eq!(location.as_deref(), Some("Cargo.toml:3:17"));
+    }
+
+    /// A virtual workspace at /ws (paths that do not exist: nothing is read): `api` and
+    /// `shop` own sets, `jobs` has none, `api/plugins/auth` is a nested member with a set.
+    fn fake_workspace(root_package: bool) -> Workspace {
+        let root = PathBuf::from("/ws");
+        let mut names = vec!["api", "api/plugins/auth", "jobs", "shop"];
+        if root_package {
+            names.push("");
+        }
+        let packages: Vec<PackageInfo> = names
+            .iter()
+            .map(|dir| PackageInfo {
+                name: if dir.is_empty() {
+                    "app".to_string()
+                } else {
+                    dir.rsplit('/').next().unwrap_or(dir).to_string()
+                },
+                manifest_path: root.join(dir).join("Cargo.toml"),
+                config: MigrateConfig::default(),
+                inferred_dialect: None,
+            })
+            .collect();
+        let sets = packages
+            .iter()
+            .filter(|p| p.name != "jobs" && p.name != "app")
+            .map(|p| SetSpec {
+                package: Some(p.name.clone()),
+                manifest_path: Some(p.manifest_path.clone()),
+                dir: p.root().join("migrations"),
+                config: MigrateConfig::default(),
+                dialect: None,
+            })
+            .collect();
+        Workspace {
+            root,
+            config: MigrateConfig::default(),
+            packages,
+            sets,
+        }
+    }
+
+    #[test]
+    fn which_sets_a_command_line_selects() {
+        // (cwd, --manifest-path, -p, --workspace, --exclude) → (sets, packages without, scope)
+        type Row<'a> = (
+            &'a str,
+            Option<&'a str>,
+            &'a [&'a str],
+            bool,
+            &'a [&'a str],
+            Result<(&'a [&'a str], &'a [&'a str], Scope), ErrorCode>,
+        );
+        let all: &[&str] = &["api", "auth", "shop"];
+        let rows: &[Row] = &[
+            // At the virtual root, or outside every member: every set, by default.
+            ("/ws", None, &[], false, &[], Ok((all, &[], Scope::Default))),
+            (
+                "/ws/docs",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((all, &[], Scope::Default)),
+            ),
+            // Inside a member, or below it: that member.
+            (
+                "/ws/shop",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((&["shop"], &[], Scope::Current)),
+            ),
+            (
+                "/ws/shop/src/bin",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((&["shop"], &[], Scope::Current)),
+            ),
+            // A member without a set is still the one meant (never another crate's set).
+            (
+                "/ws/jobs/src",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((&[], &["jobs"], Scope::Current)),
+            ),
+            // Nested members: the deepest.
+            (
+                "/ws/api/plugins/auth/src",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((&["auth"], &[], Scope::Current)),
+            ),
+            (
+                "/ws/api/src",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((&["api"], &[], Scope::Current)),
+            ),
+            // A directory whose name merely starts like a member's is not inside it.
+            (
+                "/ws/shopfront",
+                None,
+                &[],
+                false,
+                &[],
+                Ok((all, &[], Scope::Default)),
+            ),
+            // --manifest-path: the member it names, or the workspace; it beats the cwd.
+            (
+                "/elsewhere",
+                Some("/ws/shop/Cargo.toml"),
+                &[],
+                false,
+                &[],
+                Ok((&["shop"], &[], Scope::Current)),
+            ),
+            (
+                "/ws/shop",
+                Some("/ws/Cargo.toml"),
+                &[],
+                false,
+                &[],
+                Ok((all, &[], Scope::Default)),
+            ),
+            // -p, repeatable; it beats the cwd.
+            (
+                "/ws/shop",
+                None,
+                &["api"],
+                false,
+                &[],
+                Ok((&["api"], &[], Scope::Explicit)),
+            ),
+            (
+                "/ws",
+                None,
+                &["shop", "api", "shop"],
+                false,
+                &[],
+                Ok((&["shop", "api"], &[], Scope::Explicit)),
+            ),
+            (
+                "/ws",
+                None,
+                &["jobs"],
+                false,
+                &[],
+                Ok((&[], &["jobs"], Scope::Explicit)),
+            ),
+            (
+                "/ws",
+                None,
+                &["nosuch"],
+                false,
+                &[],
+                Err(ErrorCode::UnknownPackage),
+            ),
+            // --workspace, with --exclude.
+            (
+                "/ws/shop",
+                None,
+                &[],
+                true,
+                &[],
+                Ok((all, &[], Scope::Explicit)),
+            ),
+            (
+                "/ws",
+                None,
+                &[],
+                true,
+                &["api", "auth"],
+                Ok((&["shop"], &[], Scope::Explicit)),
+            ),
+            (
+                "/ws",
+                None,
+                &[],
+                true,
+                &["nosuch"],
+                Err(ErrorCode::UnknownPackage),
+            ),
+            ("/ws", None, &[], false, &["api"], Err(ErrorCode::Usage)),
+        ];
+        let workspace = fake_workspace(false);
+        for (cwd, manifest, packages, whole, exclude, expected) in rows {
+            let selector = Selector {
+                packages: packages.iter().map(|p| p.to_string()).collect(),
+                workspace: *whole,
+                exclude: exclude.iter().map(|p| p.to_string()).collect(),
+                manifest_path: manifest.map(PathBuf::from),
+                cwd: PathBuf::from(cwd),
+            };
+            let got = workspace.choose(&selector).map(|s| {
+                (
+                    s.sets
+                        .iter()
+                        .map(|s| s.package.clone().unwrap_or_default())
+                        .collect::<Vec<_>>(),
+                    s.without_set
+                        .iter()
+                        .map(|p| p.name.clone())
+                        .collect::<Vec<_>>(),
+                    s.scope,
+                )
+            });
+            let context = format!(
+                "cwd {cwd}, manifest {manifest:?}, -p {packages:?}, --workspace {whole}, --exclude {exclude:?}"
+            );
+            match (got, expected) {
+                (Ok((sets, without, scope)), Ok((want_sets, want_without, want_scope))) => {
+                    assert_eq!(sets, *want_sets, "{context}");
+                    assert_eq!(without, *want_without, "{context}");
+                    assert_eq!(scope, *want_scope, "{context}");
+                }
+                (Err(err), Err(code)) => assert_eq!(err.code, *code, "{context}"),
+                (got, _) => panic!("{context}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_root_package_without_a_set_leaves_the_choice_to_the_workspace() {
+        // `cargo migrate status` at a non-virtual root whose package owns no set: its members'
+        // sets, as before packages were chosen by directory; inside a member, that member.
+        let workspace = fake_workspace(true);
+        let at = |cwd: &str| {
+            let selector = Selector {
+                cwd: PathBuf::from(cwd),
+                ..Selector::default()
+            };
+            let selection = workspace.choose(&selector).expect("selects");
+            (selection.sets.len(), selection.scope)
+        };
+        assert_eq!(at("/ws"), (3, Scope::Default));
+        assert_eq!(at("/ws/src"), (3, Scope::Default));
+        assert_eq!(at("/ws/shop"), (1, Scope::Current));
     }
 
     #[test]

@@ -93,7 +93,13 @@ fn list_from_a_member_directory_and_with_manifest_path() {
         .assert_code(0)
         .json();
     let from_root = ws.run(&["list", "--format", "json"]).assert_code(0).json();
-    assert_eq!(from_member, from_root);
+    // The member's directory selects the member, as in cargo; --workspace all of them.
+    assert_eq!(from_member["sets"].as_array().unwrap().len(), 1);
+    assert_eq!(from_member["sets"][0]["package"], "billing");
+    let whole = run_in(&member, &["list", "--workspace", "--format", "json"])
+        .assert_code(0)
+        .json();
+    assert_eq!(whole, from_root);
     let elsewhere = Workspace::empty();
     let manifest = ws.path().join("Cargo.toml");
     let with_manifest = elsewhere

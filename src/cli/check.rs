@@ -8,10 +8,12 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::{block_on, format_duration};
+use super::each::{self, Json, Kind};
 use crate::engine::check::{self, DriftStep, Finding, Reversibility, Step, StepStatus, plan_live};
 use crate::engine::status;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::report::style;
+use crate::workspace::{SetSpec, Workspace};
 
 /// Verify the history: it replays cleanly, every down undoes its up, a live database has not drifted
 #[derive(Debug, Args)]
@@ -76,10 +78,23 @@ impl CheckReport {
 }
 
 pub fn run(context: &Context, args: &CheckArgs) -> Result<()> {
-    let workspace = context.workspace()?;
-    let spec = workspace
-        .select_one(context.global.package.as_deref())?
-        .clone();
+    let sets = each::sets(context, Kind::ReadOnly)?;
+    each::run(
+        context,
+        Kind::ReadOnly,
+        Json::Object,
+        sets,
+        |context, workspace, spec| run_set(context, workspace, spec, args),
+    )
+}
+
+fn run_set(
+    context: &Context,
+    workspace: &Workspace,
+    spec: &SetSpec,
+    args: &CheckArgs,
+) -> Result<()> {
+    let spec = spec.clone();
     let set = spec.label(&workspace.root);
     let dialect = spec.dialect().map(|d| d.as_str());
     let begun = Instant::now();
@@ -159,7 +174,7 @@ pub fn run(context: &Context, args: &CheckArgs) -> Result<()> {
             .as_ref()
             .map(|entries| plan_live(entries, &migrations.migrations));
         let mut scratch =
-            super::scratch::start(context, &workspace, &spec, live_major.as_deref()).await?;
+            super::scratch::start(context, workspace, &spec, live_major.as_deref()).await?;
         let sandbox = scratch.describe();
         let progress = |line: &str| {
             if output.verbose > 0 {

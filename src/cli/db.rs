@@ -9,13 +9,14 @@ use clap::Args;
 use serde::Serialize;
 
 use super::Context;
+use super::each::Kind;
 use crate::db::{DatabaseUrl, Direction};
 use crate::engine::{self, Session, SessionOptions, status};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::migration::{Migration, Migrations};
 use crate::report::events::{self, Event};
 use crate::report::{ErrorReport, style};
-use crate::workspace::SetSpec;
+use crate::workspace::{SetSpec, Workspace};
 
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
@@ -48,14 +49,35 @@ pub struct Target {
     pub disposable: bool,
 }
 
-/// The set, and the database: the given URL, or, in a Cargo workspace, the set's dev database
+/// The workspace and the sets a database command runs for (see [`super::each::sets`]); with
+/// several, two of them must not share one database's history table.
+pub fn sets(context: &Context, kind: Kind, args: &DbArgs) -> Result<(Workspace, Vec<SetSpec>)> {
+    let (workspace, sets) = super::each::sets(context, kind)?;
+    if sets.len() > 1 {
+        let dotenv = dotenv(context, &workspace.root);
+        let targets: Vec<(&SetSpec, Option<DatabaseUrl>)> = sets
+            .iter()
+            // A set whose URL does not resolve fails in its own run, with its own error.
+            .map(|spec| {
+                let url = engine::find_url(args.database_url.as_deref(), spec, &dotenv);
+                (spec, url.ok().flatten())
+            })
+            .collect();
+        super::each::refuse_shared_history(&workspace, &targets)?;
+    }
+    Ok((workspace, sets))
+}
+
+/// The set's database: the given URL, or, in a Cargo workspace, the set's dev database
 /// (started on demand, its URL printed once). With `--dir` (production images) no URL is an
 /// error: a deploy must never migrate a database it just made up.
-pub fn target(context: &Context, args: &DbArgs) -> Result<Target> {
-    let workspace = context.workspace()?;
-    let spec = workspace
-        .select_one(context.global.package.as_deref())?
-        .clone();
+pub fn target(
+    context: &Context,
+    workspace: &Workspace,
+    spec: &SetSpec,
+    args: &DbArgs,
+) -> Result<Target> {
+    let spec = spec.clone();
     let migrations = spec.scan()?;
     let dotenv = dotenv(context, &workspace.root);
     let found = engine::find_url(args.database_url.as_deref(), &spec, &dotenv)?;
@@ -64,7 +86,7 @@ pub fn target(context: &Context, args: &DbArgs) -> Result<Target> {
         None if context.global.dir.is_some() => {
             return Err(engine::no_url_error(&spec, &dotenv));
         }
-        None => (super::devdb::ensure_dev(context, &workspace, &spec)?, true),
+        None => (super::devdb::ensure_dev(context, workspace, &spec)?, true),
     };
     engine::check_dialect(&url, &spec, &workspace.root)?;
     Ok(Target {

@@ -138,9 +138,7 @@ fn describe(dev: &Dev) -> String {
 
 pub fn run(context: &Context, args: &DevDbArgs) -> Result<()> {
     let workspace = context.workspace()?;
-    let spec = workspace
-        .select_one(context.global.package.as_deref())?
-        .clone();
+    let spec = workspace.select_one(&context.selector()?)?.clone();
     let (key, dialect) = key_and_dialect(&workspace, &spec)?;
     let output = &context.output;
     match &args.action {

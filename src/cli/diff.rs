@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::block_on;
+use super::each::{self, Json, Kind};
 use crate::db::DatabaseUrl;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
@@ -132,10 +133,23 @@ enum Side<'m> {
 }
 
 pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
-    let workspace = context.workspace()?;
-    let spec = workspace
-        .select_one(context.global.package.as_deref())?
-        .clone();
+    let sets = each::sets(context, Kind::ReadOnly)?;
+    each::run(
+        context,
+        Kind::ReadOnly,
+        Json::Object,
+        sets,
+        |context, workspace, spec| run_set(context, workspace, spec, args),
+    )
+}
+
+fn run_set(
+    context: &Context,
+    workspace: &Workspace,
+    spec: &SetSpec,
+    args: &DiffArgs,
+) -> Result<()> {
+    let spec = spec.clone();
     let from = Source::parse(&args.from, "--from")?;
     let to = Source::parse(&args.to, "--to")?;
     let needs_history =
@@ -146,8 +160,8 @@ pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
         None
     };
     // Resolve both sides before any work, so a bad URL or version fails at once.
-    let from_side = resolve(context, &workspace, &spec, &from, migrations.as_ref())?;
-    let to_side = resolve(context, &workspace, &spec, &to, migrations.as_ref())?;
+    let from_side = resolve(context, workspace, &spec, &from, migrations.as_ref())?;
+    let to_side = resolve(context, workspace, &spec, &to, migrations.as_ref())?;
     let from_label = label(&from, &from_side);
     let to_label = label(&to, &to_side);
     let (old, new) = block_on(async {
@@ -155,7 +169,7 @@ pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
         let read_both = async {
             let old = read(
                 context,
-                &workspace,
+                workspace,
                 &spec,
                 &from_side,
                 &mut scratch,
@@ -164,7 +178,7 @@ pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
             .await?;
             let new = read(
                 context,
-                &workspace,
+                workspace,
                 &spec,
                 &to_side,
                 &mut scratch,

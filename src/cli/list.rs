@@ -76,7 +76,14 @@ fn set_report<'a>(
 pub fn run(context: &Context, _args: &ListArgs) -> Result<()> {
     let output = &context.output;
     let workspace = context.workspace()?;
-    let specs = workspace.select(context.global.package.as_deref())?;
+    let selection = workspace.choose(&context.selector()?)?;
+    // A package named (or the current one) without a set is an error; a workspace without
+    // sets is listed as such.
+    let specs = if selection.without_set.is_empty() {
+        selection.sets
+    } else {
+        selection.require_sets(&workspace)?
+    };
     // Read every set first: a broken one fails the command before anything is printed.
     let scanned: Vec<(&SetSpec, Migrations)> = specs
         .into_iter()

@@ -7,6 +7,7 @@ mod db;
 mod devdb;
 mod diff;
 mod down;
+mod each;
 mod list;
 mod new;
 mod redo;
@@ -25,7 +26,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode, Result};
 use crate::report::{ColorChoice, Format, Output};
-use crate::workspace::{Source, Workspace};
+use crate::workspace::{Selector, Source, Workspace};
 
 const ABOUT: &str = "SQL schema migrations for Rust workspaces";
 
@@ -33,7 +34,8 @@ const AFTER_HELP: &str = "\
 Examples:
   cargo migrate list                      every migration set in the workspace
   cargo migrate new add_users_table       scaffold a migration in the only set
-  cargo migrate -p billing new add_index  …in package `billing`'s set
+  cargo migrate -p billing new add_index  …in package `billing`'s set (or run it in billing/)
+  cargo migrate status --workspace        every set, each on its own database
   cargo migrate status                    what is applied on $DATABASE_URL
   cargo migrate up                        apply the pending migrations
   cargo migrate check                     in CI: replay, reversibility, drift
@@ -59,13 +61,13 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Path to the workspace's (or a package's) Cargo.toml
     #[arg(long, global = true, value_name = "PATH", conflicts_with = "dir")]
     pub manifest_path: Option<PathBuf>,
 
-    /// The package whose migration set to use
+    /// The package whose migration set to use, repeatable [default: the current directory's]
     #[arg(
         short = 'p',
         long,
@@ -73,7 +75,16 @@ pub struct GlobalArgs {
         value_name = "NAME",
         conflicts_with = "dir"
     )]
-    pub package: Option<String>,
+    pub package: Vec<String>,
+
+    /// Every set of the workspace
+    //  (cargo's `--all` is no alias here: `down --all` already means every migration)
+    #[arg(long, global = true, conflicts_with_all = ["dir", "package"])]
+    pub workspace: bool,
+
+    /// With --workspace: leave out this package's set (repeatable)
+    #[arg(long, global = true, value_name = "NAME", requires = "workspace")]
+    pub exclude: Vec<String>,
 
     /// Use this migrations directory instead of the Cargo workspace (no Cargo needed)
     #[arg(long, global = true, value_name = "PATH")]
@@ -179,6 +190,26 @@ impl Context {
 
     pub fn workspace(&self) -> Result<Workspace> {
         Workspace::load(&self.source(), self.global.dialect)
+    }
+
+    /// What `-p`, `--workspace`, `--exclude`, `--manifest-path` and the current directory
+    /// select.
+    pub fn selector(&self) -> Result<Selector> {
+        let cwd = std::env::current_dir().map_err(|e| {
+            Error::io(
+                ErrorCode::UnreadableDirectory,
+                "read the current directory",
+                std::path::Path::new("."),
+                &e,
+            )
+        })?;
+        Ok(Selector {
+            packages: self.global.package.clone(),
+            workspace: self.global.workspace,
+            exclude: self.global.exclude.clone(),
+            manifest_path: self.global.manifest_path.as_ref().map(|p| cwd.join(p)),
+            cwd,
+        })
     }
 }
 

@@ -6,12 +6,13 @@ use clap::Args;
 use serde::Serialize;
 
 use super::Context;
+use super::each::{self, Json, Kind};
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode, Result, display_path};
 use crate::migration::scaffold::{self, NewRequest};
 use crate::migration::{Layout, Migrations};
 use crate::report::style;
-use crate::workspace::{self, SetSpec, Workspace};
+use crate::workspace::{self, Scope, SetSpec, Workspace};
 
 /// Create a new migration from a template, named `<version>_<NAME>`
 #[derive(Debug, Args)]
@@ -48,39 +49,43 @@ struct NewReport<'a> {
     created: Vec<String>,
 }
 
-/// The set `new` writes into: the selected one, or a package's first (`-p` without a set).
-fn target_set(context: &Context, workspace: &Workspace) -> Result<SetSpec> {
-    let package = context.global.package.as_deref();
-    match workspace.select_one(package) {
-        Ok(spec) => Ok(spec.clone()),
-        Err(err) if err.code == ErrorCode::NoMigrationSet => {
-            // A package's first migration creates its `migrations/` directory.
-            let info = match package {
-                Some(name) => workspace
-                    .package(name)
-                    .ok_or_else(|| workspace.unknown_package(name))?,
-                None => match workspace.packages.as_slice() {
-                    [only] => only,
-                    _ => return Err(err),
-                },
-            };
-            let dir = info.root().join("migrations");
-            let dialect = workspace::resolve_dialect(
-                context.global.dialect,
-                info.config.dialect,
-                info.inferred_dialect,
-                &dir,
-            );
-            Ok(SetSpec {
-                package: Some(info.name.clone()),
-                manifest_path: Some(info.manifest_path.clone()),
-                dir,
-                config: info.config.clone(),
-                dialect,
-            })
+/// The sets `new` writes into: those selected, and the first set of a selected package that
+/// has none (its `migrations/` directory is created). Without a selection, in a workspace
+/// without sets, its only package.
+fn target_sets(context: &Context, workspace: &Workspace) -> Result<Vec<SetSpec>> {
+    let selection = workspace.choose(&context.selector()?)?;
+    let scope = selection.scope;
+    let mut firsts = selection.without_set.clone();
+    if selection.sets.is_empty() && firsts.is_empty() {
+        match workspace.packages.as_slice() {
+            [only] => firsts.push(only),
+            _ => return Err(workspace.no_sets()),
         }
-        Err(err) => Err(err),
     }
+    if selection.sets.len() + firsts.len() > 1 && scope != Scope::Explicit {
+        return Err(workspace.ambiguous(
+            &selection.sets,
+            "pick one with -p/--package NAME (or run inside its package's directory); to add the migration to several, name them with -p A -p B or --workspace",
+        ));
+    }
+    let mut sets: Vec<SetSpec> = selection.sets.into_iter().cloned().collect();
+    for info in firsts {
+        let dir = info.root().join("migrations");
+        let dialect = workspace::resolve_dialect(
+            context.global.dialect,
+            info.config.dialect,
+            info.inferred_dialect,
+            &dir,
+        );
+        sets.push(SetSpec {
+            package: Some(info.name.clone()),
+            manifest_path: Some(info.manifest_path.clone()),
+            dir,
+            config: info.config.clone(),
+            dialect,
+        });
+    }
+    Ok(sets)
 }
 
 fn require_dialect(spec: &SetSpec, workspace: &Workspace) -> Result<Dialect> {
@@ -104,12 +109,22 @@ fn require_dialect(spec: &SetSpec, workspace: &Workspace) -> Result<Dialect> {
 }
 
 pub fn run(context: &Context, args: &NewArgs) -> Result<()> {
-    let output = &context.output;
     // Check the name before touching the workspace: the cheapest error first.
     scaffold::validate_name(&args.name)?;
     let workspace = context.workspace()?;
-    let spec = target_set(context, &workspace)?;
-    let dialect = require_dialect(&spec, &workspace)?;
+    let sets = target_sets(context, &workspace)?;
+    each::run(
+        context,
+        Kind::Changing,
+        Json::Object,
+        (workspace, sets),
+        |context, workspace, spec| create(context, workspace, spec, args),
+    )
+}
+
+fn create(context: &Context, workspace: &Workspace, spec: &SetSpec, args: &NewArgs) -> Result<()> {
+    let output = &context.output;
+    let dialect = require_dialect(spec, workspace)?;
     let existing: Migrations = spec.scan()?;
     let template = scaffold::load_template(&args.template, spec.config.templates.as_deref())?;
     let request = NewRequest {

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::{self, DbArgs};
+use super::each::{self, Json, Kind};
 use crate::db::history::Elapsed;
 use crate::engine::status::{self, State};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
@@ -48,73 +49,82 @@ struct ResolveReport<'a> {
 }
 
 pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
-    let target = db::target(context, &args.db)?;
-    db::block_on(async {
-        let mut session = db::open(context, &target, &args.db, true).await?;
-        let entries = db::entries(&target, &session.rows, &session.format);
-        let entry = &entries[status::find_version(&entries, &args.target_version)?];
-        let format = &session.format;
-        let (statements, now) = if args.applied {
-            let Some(migration) = entry.migration else {
-                return Err(Error::new(
-                    ErrorClass::CheckFailed,
-                    ErrorCode::MissingMigrationFile,
-                    format!("cannot mark {} as applied: its file is gone", entry.version),
-                )
-                .at(format!("history row {}", entry.version))
-                .hint("restore the file, or use --rolled-back to forget the row"));
-            };
-            let mut statements = Vec::new();
-            if entry.row.is_some() {
-                statements.push(
-                    format
-                        .delete(migration)
-                        .map_err(|why| format.refusal(migration, &why, 0))?,
-                );
-            }
-            statements.push(
-                format
-                    .insert(migration, true, Elapsed::Millis(0), None)
-                    .map_err(|why| format.refusal(migration, &why, 0))?,
-            );
-            (statements, State::Applied)
-        } else {
-            let Some(row) = entry.row else {
-                return Err(Error::input(
-                    ErrorCode::UnknownVersion,
-                    format!(
-                        "{} is not recorded, so there is nothing to roll back",
-                        entry.version
-                    ),
-                )
-                .at("VERSION argument")
-                .hint("`cargo migrate status` shows what is recorded"));
-            };
-            (
-                vec![format.delete_stored(format.parse_stored(&row.version))],
-                State::Pending,
-            )
-        };
-        session.db.record(&statements).await?;
-        let output = &context.output;
-        if output.json() {
-            output.print_json(&ResolveReport {
-                database: session.url.redacted(),
-                version: &entry.version,
-                name: &entry.name,
-                was: entry.state,
-                now,
-            });
-        } else if !output.quiet {
-            output.line(format!(
-                "{:>12} {}_{}: {} → {}",
-                output.paint("Resolved", style::good()),
-                entry.version,
-                crate::report::printable(&entry.name),
-                entry.state.as_str(),
-                now.as_str()
-            ));
-        }
-        Ok(())
-    })
+    let sets = db::sets(context, Kind::Changing, &args.db)?;
+    each::run(
+        context,
+        Kind::Changing,
+        Json::Object,
+        sets,
+        |context, workspace, spec| {
+            let target = db::target(context, workspace, spec, &args.db)?;
+            db::block_on(async {
+                let mut session = db::open(context, &target, &args.db, true).await?;
+                let entries = db::entries(&target, &session.rows, &session.format);
+                let entry = &entries[status::find_version(&entries, &args.target_version)?];
+                let format = &session.format;
+                let (statements, now) = if args.applied {
+                    let Some(migration) = entry.migration else {
+                        return Err(Error::new(
+                            ErrorClass::CheckFailed,
+                            ErrorCode::MissingMigrationFile,
+                            format!("cannot mark {} as applied: its file is gone", entry.version),
+                        )
+                        .at(format!("history row {}", entry.version))
+                        .hint("restore the file, or use --rolled-back to forget the row"));
+                    };
+                    let mut statements = Vec::new();
+                    if entry.row.is_some() {
+                        statements.push(
+                            format
+                                .delete(migration)
+                                .map_err(|why| format.refusal(migration, &why, 0))?,
+                        );
+                    }
+                    statements.push(
+                        format
+                            .insert(migration, true, Elapsed::Millis(0), None)
+                            .map_err(|why| format.refusal(migration, &why, 0))?,
+                    );
+                    (statements, State::Applied)
+                } else {
+                    let Some(row) = entry.row else {
+                        return Err(Error::input(
+                            ErrorCode::UnknownVersion,
+                            format!(
+                                "{} is not recorded, so there is nothing to roll back",
+                                entry.version
+                            ),
+                        )
+                        .at("VERSION argument")
+                        .hint("`cargo migrate status` shows what is recorded"));
+                    };
+                    (
+                        vec![format.delete_stored(format.parse_stored(&row.version))],
+                        State::Pending,
+                    )
+                };
+                session.db.record(&statements).await?;
+                let output = &context.output;
+                if output.json() {
+                    output.print_json(&ResolveReport {
+                        database: session.url.redacted(),
+                        version: &entry.version,
+                        name: &entry.name,
+                        was: entry.state,
+                        now,
+                    });
+                } else if !output.quiet {
+                    output.line(format!(
+                        "{:>12} {}_{}: {} → {}",
+                        output.paint("Resolved", style::good()),
+                        entry.version,
+                        crate::report::printable(&entry.name),
+                        entry.state.as_str(),
+                        now.as_str()
+                    ));
+                }
+                Ok(())
+            })
+        },
+    )
 }

@@ -6,9 +6,11 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::block_on;
+use super::each::{self, Json, Kind};
 use crate::db::DatabaseUrl;
 use crate::error::Result;
 use crate::schema::{self, Schema};
+use crate::workspace::{SetSpec, Workspace};
 
 /// Print the schema the history produces (or a database has), as reviewable, deterministic text
 #[derive(Debug, Args)]
@@ -48,10 +50,23 @@ struct SchemaReport<'a> {
 }
 
 pub fn run(context: &Context, args: &SchemaArgs) -> Result<()> {
-    let workspace = context.workspace()?;
-    let spec = workspace
-        .select_one(context.global.package.as_deref())?
-        .clone();
+    let sets = each::sets(context, Kind::ReadOnly)?;
+    each::run(
+        context,
+        Kind::ReadOnly,
+        Json::Object,
+        sets,
+        |context, workspace, spec| run_set(context, workspace, spec, args),
+    )
+}
+
+fn run_set(
+    context: &Context,
+    workspace: &Workspace,
+    spec: &SetSpec,
+    args: &SchemaArgs,
+) -> Result<()> {
+    let spec = spec.clone();
     let (schema, source, version) = match &args.database_url {
         Some(url) => {
             let url = DatabaseUrl::parse(url, "--database-url")?;
@@ -73,7 +88,7 @@ pub fn run(context: &Context, args: &SchemaArgs) -> Result<()> {
             let replayed = super::scratch::up_to(&migrations, args.at.as_deref())?;
             let version = replayed.last().map(|m| m.version.as_str().to_string());
             let schema = block_on(async {
-                let mut scratch = super::scratch::start(context, &workspace, &spec, None).await?;
+                let mut scratch = super::scratch::start(context, workspace, &spec, None).await?;
                 let schema = super::scratch::history_schema(&mut scratch, &spec, replayed).await;
                 scratch.stop().await?;
                 schema

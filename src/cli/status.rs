@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::{self, DbArgs};
+use super::each::{self, Json, Kind};
 use crate::engine::status::{Entry, State};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::report::{Table, style};
@@ -78,42 +79,49 @@ impl Summary {
 }
 
 pub fn run(context: &Context, args: &StatusArgs) -> Result<()> {
-    let target = db::target(context, &args.db)?;
-    let session = db::block_on(db::open(context, &target, &args.db, false))?;
-    let entries = db::entries(&target, &session.rows, &session.format);
-    let summary = Summary::of(&entries);
-    let output = &context.output;
-    if output.json() {
-        output.print_json(&StatusReport {
-            database: session.url.redacted(),
-            history_table: session.format.table(),
-            history_format: session.format.label(),
-            up_to_date: summary.all_applied(),
-            migrations: entries
-                .iter()
-                .map(|e| EntryReport {
-                    version: &e.version,
-                    name: &e.name,
-                    state: e.state,
-                    out_of_order: e.out_of_order,
-                    applied_at: e.row.and_then(|r| r.applied_at.as_deref()),
-                    execution_ms: e.row.and_then(|r| r.execution_ms),
-                    failure: e.row.and_then(|r| r.failure.as_deref()),
-                })
-                .collect(),
-            summary: Summary::of(&entries),
-        });
-    } else {
-        print_human(
-            context,
-            &session.url.to_string(),
-            &session.format.table(),
-            &entries,
-            &summary,
-        );
-    }
-    if args.exit_code && !summary.all_applied() {
-        return Err(Error::new(
+    let sets = db::sets(context, Kind::ReadOnly, &args.db)?;
+    each::run(
+        context,
+        Kind::ReadOnly,
+        Json::Object,
+        sets,
+        |context, workspace, spec| {
+            let target = db::target(context, workspace, spec, &args.db)?;
+            let session = db::block_on(db::open(context, &target, &args.db, false))?;
+            let entries = db::entries(&target, &session.rows, &session.format);
+            let summary = Summary::of(&entries);
+            let output = &context.output;
+            if output.json() {
+                output.print_json(&StatusReport {
+                    database: session.url.redacted(),
+                    history_table: session.format.table(),
+                    history_format: session.format.label(),
+                    up_to_date: summary.all_applied(),
+                    migrations: entries
+                        .iter()
+                        .map(|e| EntryReport {
+                            version: &e.version,
+                            name: &e.name,
+                            state: e.state,
+                            out_of_order: e.out_of_order,
+                            applied_at: e.row.and_then(|r| r.applied_at.as_deref()),
+                            execution_ms: e.row.and_then(|r| r.execution_ms),
+                            failure: e.row.and_then(|r| r.failure.as_deref()),
+                        })
+                        .collect(),
+                    summary: Summary::of(&entries),
+                });
+            } else {
+                print_human(
+                    context,
+                    &session.url.to_string(),
+                    &session.format.table(),
+                    &entries,
+                    &summary,
+                );
+            }
+            if args.exit_code && !summary.all_applied() {
+                return Err(Error::new(
             ErrorClass::CheckFailed,
             ErrorCode::NotUpToDate,
             format!(
@@ -128,8 +136,10 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<()> {
             "`cargo migrate up` applies the pending ones"
         })
         .reported_in_json());
-    }
-    Ok(())
+            }
+            Ok(())
+        },
+    )
 }
 
 fn print_human(

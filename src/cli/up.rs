@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::{self, DbArgs, RunReport};
+use super::each::{self, Json, Kind};
 use crate::db::Direction;
 use crate::engine::status::{self, UpOverrides};
 use crate::error::Result;
@@ -74,30 +75,51 @@ pub fn run(context: &Context, args: &UpArgs) -> Result<()> {
         return dry_run(context, args);
     }
     db::event_stream(context, || {
-        let target = db::target(context, &args.db)?;
-        // An unknown --to fails before anything is connected to (or created: a SQLite file).
-        if let Some(version) = &args.to {
-            status::find_file_version(
-                &target.migrations.migrations,
-                version,
-                target.migrations.order(),
-            )?;
-        }
-        let started = Instant::now();
-        db::block_on(async {
-            let mut session = db::open(context, &target, &args.db, true).await?;
-            let entries = db::entries(&target, &session.rows, &session.format);
-            let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
-            db::emit_started(context, &target, &session, "up", &entries, (plan.len(), 0));
-            let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
-            db::emit_finished(context, &applied, started);
-            let nothing = match &args.to {
-                Some(version) => format!("to apply: everything up to {version} is applied"),
-                None => "to apply: the database is up to date".to_string(),
-            };
-            db::print_summary(context, &session.url, plan.len(), &nothing, started);
-            Ok(())
-        })
+        let sets = db::sets(context, Kind::Changing, &args.db)?;
+        each::run(
+            context,
+            Kind::Changing,
+            Json::Events,
+            sets,
+            |context, workspace, spec| {
+                db::event_stream(context, || {
+                    let target = db::target(context, workspace, spec, &args.db)?;
+                    // An unknown --to fails before anything is connected to (or created: a SQLite file).
+                    if let Some(version) = &args.to {
+                        status::find_file_version(
+                            &target.migrations.migrations,
+                            version,
+                            target.migrations.order(),
+                        )?;
+                    }
+                    let started = Instant::now();
+                    db::block_on(async {
+                        let mut session = db::open(context, &target, &args.db, true).await?;
+                        let entries = db::entries(&target, &session.rows, &session.format);
+                        let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
+                        db::emit_started(
+                            context,
+                            &target,
+                            &session,
+                            "up",
+                            &entries,
+                            (plan.len(), 0),
+                        );
+                        let applied =
+                            db::run_plan(context, &mut session, &plan, Direction::Up).await?;
+                        db::emit_finished(context, &applied, started);
+                        let nothing = match &args.to {
+                            Some(version) => {
+                                format!("to apply: everything up to {version} is applied")
+                            }
+                            None => "to apply: the database is up to date".to_string(),
+                        };
+                        db::print_summary(context, &session.url, plan.len(), &nothing, started);
+                        Ok(())
+                    })
+                })
+            },
+        )
     })
 }
 
@@ -112,59 +134,68 @@ fn overrides(args: &UpArgs) -> UpOverrides {
 /// `up --dry-run`: the plan and its SQL; with `--format json` one object (not an event
 /// stream: nothing runs).
 fn dry_run(context: &Context, args: &UpArgs) -> Result<()> {
-    let target = db::target(context, &args.db)?;
-    let output = &context.output;
-    db::block_on(async {
-        let session = db::open(context, &target, &args.db, false).await?;
-        // What `up` would refuse, the dry run refuses too.
-        session
-            .format
-            .check_storable(&target.migrations.migrations)?;
-        let entries = db::entries(&target, &session.rows, &session.format);
-        let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
-        // What `up` would refuse before running, a dry run refuses too.
-        crate::engine::prepare_plan(&plan, Direction::Up, session.db.dialect())?;
-        if output.json() {
-            output.print_json(&UpReport {
-                database: session.url.redacted(),
-                dry_run: true,
-                applied: Vec::new(),
-                plan: plan
-                    .iter()
-                    .map(|m| PlannedReport {
-                        version: m.version.as_str(),
-                        name: &m.name,
-                        no_transaction: m.no_transaction,
-                        sql: &m.up.sql,
-                    })
-                    .collect(),
-            });
-            return Ok(());
-        }
-        for migration in &plan {
-            output.line(output.paint(
-                format!(
-                    "-- {}_{}{} ({})",
-                    migration.version.as_str(),
-                    crate::report::printable(&migration.name),
-                    if migration.no_transaction {
-                        ", no transaction"
-                    } else {
-                        ""
-                    },
-                    crate::error::display_path(&migration.up.path)
-                ),
-                style::header(),
-            ));
-            output.line(migration.up.sql.trim_end());
-            output.line("");
-        }
-        output.status(format!(
-            "dry run: {} migration{} would be applied to {}; nothing was changed",
-            plan.len(),
-            if plan.len() == 1 { "" } else { "s" },
-            session.url
-        ));
-        Ok(())
-    })
+    let sets = db::sets(context, Kind::Changing, &args.db)?;
+    each::run(
+        context,
+        Kind::Changing,
+        Json::Object,
+        sets,
+        |context, workspace, spec| {
+            let target = db::target(context, workspace, spec, &args.db)?;
+            let output = &context.output;
+            db::block_on(async {
+                let session = db::open(context, &target, &args.db, false).await?;
+                // What `up` would refuse, the dry run refuses too.
+                session
+                    .format
+                    .check_storable(&target.migrations.migrations)?;
+                let entries = db::entries(&target, &session.rows, &session.format);
+                let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
+                // What `up` would refuse before running, a dry run refuses too.
+                crate::engine::prepare_plan(&plan, Direction::Up, session.db.dialect())?;
+                if output.json() {
+                    output.print_json(&UpReport {
+                        database: session.url.redacted(),
+                        dry_run: true,
+                        applied: Vec::new(),
+                        plan: plan
+                            .iter()
+                            .map(|m| PlannedReport {
+                                version: m.version.as_str(),
+                                name: &m.name,
+                                no_transaction: m.no_transaction,
+                                sql: &m.up.sql,
+                            })
+                            .collect(),
+                    });
+                    return Ok(());
+                }
+                for migration in &plan {
+                    output.line(output.paint(
+                        format!(
+                            "-- {}_{}{} ({})",
+                            migration.version.as_str(),
+                            crate::report::printable(&migration.name),
+                            if migration.no_transaction {
+                                ", no transaction"
+                            } else {
+                                ""
+                            },
+                            crate::error::display_path(&migration.up.path)
+                        ),
+                        style::header(),
+                    ));
+                    output.line(migration.up.sql.trim_end());
+                    output.line("");
+                }
+                output.status(format!(
+                    "dry run: {} migration{} would be applied to {}; nothing was changed",
+                    plan.len(),
+                    if plan.len() == 1 { "" } else { "s" },
+                    session.url
+                ));
+                Ok(())
+            })
+        },
+    )
 }

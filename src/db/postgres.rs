@@ -276,7 +276,7 @@ impl Postgres {
         // Statements that completed, the prefix's included: on a failure PostgreSQL gives no
         // position for, the count names the failing statement, so nothing needs to run again
         // to find it.
-        let mut completed = 0;
+        let mut completed: usize = 0;
         let send = async {
             let mut results = sqlx::raw_sql(AssertSqlSafe(message)).execute_many(&mut self.conn);
             loop {

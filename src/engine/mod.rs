@@ -84,7 +84,7 @@ pub fn find_explicit_url(flag: Option<&str>, spec: &SetSpec) -> Result<Option<Da
 }
 
 /// The environment variable that holds the set's URL.
-fn url_variable(spec: &SetSpec) -> String {
+pub fn url_variable(spec: &SetSpec) -> String {
     spec.config
         .database_url_env
         .clone()

@@ -15,6 +15,10 @@ use super::ErrorBody;
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event<'a> {
+    /// A run for several sets: the events that follow, up to the next `set`, are this set's.
+    Set {
+        set: &'a str,
+    },
     /// The lock is held, the history read and the plan made.
     Started {
         command: &'a str,

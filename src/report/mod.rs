@@ -3,7 +3,9 @@
 
 pub mod events;
 
+use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
+use std::rc::Rc;
 
 use owo_colors::{OwoColorize, Style};
 use serde::Serialize;
@@ -62,6 +64,9 @@ pub struct Output {
     pub verbose: u8,
     color_stdout: bool,
     color_stderr: bool,
+    /// When one command runs for several sets with `--format json`: each set's object is
+    /// collected here, and the run prints one object holding them all.
+    capture: Option<Rc<RefCell<Vec<serde_json::Value>>>>,
 }
 
 /// Styles used across commands, so the palette stays consistent.
@@ -97,6 +102,16 @@ impl Output {
             verbose,
             color_stdout: use_color(color, env, std::io::stdout().is_terminal()),
             color_stderr: use_color(color, env, std::io::stderr().is_terminal()),
+            capture: None,
+        }
+    }
+
+    /// This output, with [`print_json`](Self::print_json) collecting into `into` instead of
+    /// printing.
+    pub fn capturing(&self, into: Rc<RefCell<Vec<serde_json::Value>>>) -> Output {
+        Output {
+            capture: Some(into),
+            ..self.clone()
         }
     }
 
@@ -138,6 +153,13 @@ impl Output {
 
     /// Prints the one JSON object of a `--format json` run.
     pub fn print_json(&self, value: &impl Serialize) {
+        if let Some(capture) = &self.capture {
+            // Serialising our own types cannot fail.
+            capture
+                .borrow_mut()
+                .push(serde_json::to_value(value).unwrap_or_default());
+            return;
+        }
         // Serialising our own types cannot fail.
         let text = serde_json::to_string(value).unwrap_or_default();
         let _ = writeln!(std::io::stdout().lock(), "{text}");
