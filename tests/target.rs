@@ -565,7 +565,9 @@ fn cargo_mode_reads_the_root_dotenv_unless_no_dotenv() {
         format!("DATABASE_URL=sqlite:{}\n", from_root.display()),
     )
     .expect("write .env");
-    let below = ws.path().join("crates/core");
+    // A directory of the root package that is no member's: the root's set is the one used.
+    let below = ws.path().join("tools");
+    std::fs::create_dir_all(&below).expect("create dir");
     std::fs::write(
         below.join(".env"),
         format!("DATABASE_URL=sqlite:{}\n", from_cwd.display()),
