@@ -77,6 +77,7 @@ fn target_set(context: &Context, workspace: &Workspace) -> Result<SetSpec> {
                 dir,
                 config: info.config.clone(),
                 dialect,
+                library: info.library,
             })
         }
         Err(err) => Err(err),
@@ -118,6 +119,7 @@ pub fn run(context: &Context, args: &NewArgs) -> Result<()> {
         dialect,
         package: spec.package.as_deref(),
         sequential: args.sequential,
+        library: spec.library,
         now: chrono::Utc::now().naive_utc(),
     };
     let planned = scaffold::plan(&spec.dir, &existing, &request)?;
@@ -142,7 +144,11 @@ pub fn run(context: &Context, args: &NewArgs) -> Result<()> {
                 output.paint("Created", style::good())
             ));
         }
-        if existing.layout == Layout::Sqlx && !existing.sqlx_reversible && template.down.is_some() {
+        if existing.layout == Layout::Sqlx
+            && !existing.sqlx_reversible
+            && !existing.migrations.is_empty()
+            && template.down.is_some()
+        {
             output.status(format!(
                 "{} this sqlx set has no down scripts, so only the up script was created",
                 output.paint_err("note:", style::warn())
