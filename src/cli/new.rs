@@ -6,12 +6,13 @@ use clap::Args;
 use serde::Serialize;
 
 use super::Context;
+use crate::config::MetadataTable;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode, Result, display_path};
 use crate::migration::scaffold::{self, NewRequest};
 use crate::migration::{Layout, Migrations};
 use crate::report::style;
-use crate::workspace::{self, SetSpec, Workspace};
+use crate::workspace::{self, DialectSource, SetSpec, Workspace};
 
 /// Create a new migration from a template, named `<version>_<NAME>`
 #[derive(Debug, Args)]
@@ -46,6 +47,9 @@ struct NewReport<'a> {
     name: &'a str,
     template: &'a str,
     created: Vec<String>,
+    /// The Cargo.toml `--dialect` was recorded in, when the set had no dialect of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dialect_recorded_in: Option<String>,
 }
 
 /// The set `new` writes into: the selected one, or a package's first (`-p` without a set).
@@ -104,6 +108,40 @@ fn require_dialect(spec: &SetSpec, workspace: &Workspace) -> Result<Dialect> {
     })
 }
 
+fn table_of(spec: &SetSpec) -> MetadataTable {
+    match spec.package {
+        Some(_) => MetadataTable::Package,
+        None => MetadataTable::Workspace,
+    }
+}
+
+/// A dialect given with `--dialect` for a set that has none of its own (no configuration,
+/// no telling dependency or directory name) is written into the set's Cargo.toml, so the
+/// next `new` does not fail for want of it. The manifest it went into, if any; an error is
+/// only reported, since the migration is already written.
+fn remember_dialect(
+    workspace: &Workspace,
+    spec: &SetSpec,
+    dialect: Dialect,
+) -> Result<Option<PathBuf>> {
+    let Some((_, DialectSource::Flag)) = spec.dialect else {
+        return Ok(None);
+    };
+    let Some(manifest) = &spec.manifest_path else {
+        // `--dir` sets have no Cargo.toml; they always take --dialect.
+        return Ok(None);
+    };
+    let inferred = match &spec.package {
+        Some(name) => workspace.package(name).and_then(|p| p.inferred_dialect),
+        None => None,
+    };
+    if workspace::resolve_dialect(None, spec.config.dialect, inferred, &spec.dir).is_some() {
+        return Ok(None);
+    }
+    crate::config::record_dialect(manifest, table_of(spec), dialect)?;
+    Ok(Some(manifest.clone()))
+}
+
 pub fn run(context: &Context, args: &NewArgs) -> Result<()> {
     let output = &context.output;
     // Check the name before touching the workspace: the cheapest error first.
@@ -124,6 +162,7 @@ pub fn run(context: &Context, args: &NewArgs) -> Result<()> {
     };
     let planned = scaffold::plan(&spec.dir, &existing, &request)?;
     let created: Vec<PathBuf> = scaffold::write(&spec.dir, &planned)?;
+    let recorded = remember_dialect(&workspace, &spec, dialect);
 
     let shown: Vec<String> = created.iter().map(|p| workspace.relative(p)).collect();
     if output.json() {
@@ -134,7 +173,18 @@ pub fn run(context: &Context, args: &NewArgs) -> Result<()> {
             name: &args.name,
             template: &template.name,
             created: shown,
+            dialect_recorded_in: match &recorded {
+                Ok(Some(manifest)) => Some(workspace.relative(manifest)),
+                _ => None,
+            },
         });
+        if let Err(err) = &recorded {
+            output.status(format!(
+                "{} the dialect was not recorded: {}",
+                output.paint_err("warning:", style::warn()),
+                err.message
+            ));
+        }
         return Ok(());
     }
     if !output.quiet {
@@ -143,6 +193,24 @@ pub fn run(context: &Context, args: &NewArgs) -> Result<()> {
                 "{:>12} {path}",
                 output.paint("Created", style::good())
             ));
+        }
+        match &recorded {
+            Ok(Some(manifest)) => output.line(format!(
+                "{:>12} dialect = \"{}\" in {} of {}",
+                output.paint("Recorded", style::good()),
+                dialect.as_str(),
+                table_of(&spec).name(),
+                workspace.relative(manifest)
+            )),
+            Ok(None) => {}
+            Err(err) => output.status(format!(
+                "{} the dialect was not recorded, so the next `new` needs --dialect again: {}{}",
+                output.paint_err("warning:", style::warn()),
+                err.message,
+                err.hint
+                    .as_deref()
+                    .map_or_else(String::new, |hint| format!(" ({hint})"))
+            )),
         }
         if existing.layout == Layout::Sqlx
             && !existing.sqlx_reversible
