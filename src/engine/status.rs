@@ -239,6 +239,25 @@ pub fn plan_down<'m>(entries: &[Entry<'m, '_>], target: &DownTarget) -> Result<V
                 ));
             }
             (_, Some(migration)) => {
+                if migration.down_is_empty
+                    && let Some(down) = &migration.down
+                {
+                    return Err(Error::new(
+                        ErrorClass::CheckFailed,
+                        ErrorCode::IrreversibleMigration,
+                        format!(
+                            "migration {} {} cannot be reverted: its down script has no statements",
+                            entry.version,
+                            crate::report::printable(&entry.name)
+                        ),
+                    )
+                    .at_path(&down.path)
+                    .hint(format!(
+                        "write the down script (the statements that undo up.sql), or add a line \
+                         `{}` if reverting needs none; nothing was reverted",
+                        crate::migration::DOWN_DOES_NOTHING_MARKER
+                    )));
+                }
                 if migration.down.is_none() {
                     return Err(Error::new(
                         ErrorClass::CheckFailed,
@@ -363,6 +382,7 @@ mod tests {
                 path: format!("{version}/down.sql").into(),
                 sql: String::new(),
             }),
+            down_is_empty: false,
             no_transaction: false,
             checksum: checksum::checksum(sql.as_bytes()),
         }
