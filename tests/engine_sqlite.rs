@@ -1976,16 +1976,20 @@ fn up_json_events_are_flushed_as_they_happen() {
 // ---------------------------------------------------------------------------- real data
 
 /// vaultwarden's 56 SQLite migrations (diesel layout, with the odd directory
-/// `2024-03-13_170000_sso_userscascade`: version `2024-03-13`) apply on a fresh file; `down --all` runs all 56 down
-/// scripts and leaves exactly the 3 tables the corpus MANIFEST names.
+/// `2024-03-13_170000_sso_userscascade`: version `2024-03-13`) apply on a fresh file. 30 of its
+/// down scripts are comments only, so `down --all` is refused before anything is reverted;
+/// with those marked `-- migrate:down-does-nothing`, it runs all 56 and leaves exactly the 3
+/// tables the corpus MANIFEST names.
 #[test]
 fn vaultwarden_sqlite_applies_and_reverts() {
     let Some(corpora) = support::corpora() else {
         return;
     };
-    let dir = corpora.join("vaultwarden/migrations/sqlite");
-    let dir = dir.to_str().unwrap();
     let ws = Workspace::empty();
+    // A copy, so the empty downs can be marked below.
+    let dir = ws.path().join("migrations");
+    support::copy_dir(&corpora.join("vaultwarden/migrations/sqlite"), &dir);
+    let dir = dir.to_str().unwrap();
     let url = db_url(&ws, "vaultwarden.db");
     let base = ["--dir", dir, "--dialect", "sqlite", "--database-url", &url];
     let run = |args: &[&str]| ws.run(&[args, &base[..]].concat());
@@ -2003,6 +2007,42 @@ fn vaultwarden_sqlite_applies_and_reverts() {
     assert_eq!(odd["name"], "170000_sso_userscascade");
     assert_eq!(count(&url, "_cargo_migrate"), 56);
     run(&["status", "--exit-code"]).assert_code(0);
+
+    // The newest migration's down is a comment: refused, nothing reverted.
+    let json = run(&["down", "--all", "--yes", "--format", "json"])
+        .assert_code(1)
+        .run_json();
+    assert_eq!(json["error"]["code"], "irreversible-migration", "{json}");
+    assert!(versions(&json["reverted"]).is_empty());
+    assert_eq!(count(&url, "_cargo_migrate"), 56);
+
+    let list = ws
+        .run(&[
+            "--dir",
+            dir,
+            "--dialect",
+            "sqlite",
+            "list",
+            "--format",
+            "json",
+        ])
+        .assert_code(0)
+        .json();
+    assert_eq!(list["sets"][0]["reversible"], 26, "{list}");
+    let mut marked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let down = entry.unwrap().path().join("down.sql");
+        let text = std::fs::read_to_string(&down).unwrap();
+        let has_sql = text
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.trim().starts_with("--"));
+        if !has_sql {
+            std::fs::write(&down, format!("{text}\n-- migrate:down-does-nothing\n")).unwrap();
+            marked += 1;
+        }
+    }
+    // 30 placeholders, and 2 comment-only downs of comment-only ups (reversible as they are).
+    assert_eq!(marked, 32);
 
     let json = run(&["down", "--all", "--yes", "--format", "json"])
         .assert_code(0)

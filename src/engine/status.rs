@@ -575,6 +575,25 @@ mod tests {
         assert_eq!(err.message, "migration 1 m1 has no down script");
     }
 
+    /// A placeholder down is refused like a missing one, before the plan runs anything,
+    /// however far down it is (the reversible newer one is not reverted either).
+    #[test]
+    fn down_refuses_a_down_without_statements() {
+        let mut files = vec![migration("1", "a", true), migration("2", "b", true)];
+        files[0].down_is_empty = true;
+        let rows: Vec<_> = files.iter().map(|m| row(m, true)).collect();
+        let entries = status(&files, &rows, &own(), VersionOrder::TextWithoutDashes);
+        assert!(plan_down(&entries, &DownTarget::Count(1)).is_ok());
+        let err = plan_down(&entries, &DownTarget::All).unwrap_err();
+        assert_eq!(err.code, ErrorCode::IrreversibleMigration);
+        assert_eq!(
+            err.message,
+            "migration 1 m1 cannot be reverted: its down script has no statements"
+        );
+        assert_eq!(err.location.as_deref(), Some("1/down.sql"));
+        assert!(err.hint.unwrap().contains("-- migrate:down-does-nothing"));
+    }
+
     #[test]
     fn versions_are_found_in_any_spelling() {
         let files = vec![

@@ -704,6 +704,82 @@ mod tests {
         assert!(load_template("default", Some(&repo_templates)).is_ok());
     }
 
+    /// A new set is written the way the crate's library reads it: (layout, library, template)
+    /// → the files' names (the version replaced by `V`) and the no-transaction spelling.
+    #[test]
+    fn a_new_set_follows_the_library() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
+            .and_then(|d| d.and_hms_opt(10, 15, 0))
+            .unwrap();
+        let cases: &[(Layout, Option<Library>, &str, &[&str], &str)] = &[
+            (
+                Layout::Directory,
+                None,
+                "default",
+                &["20261122101500_x/up.sql", "20261122101500_x/down.sql"],
+                "",
+            ),
+            (
+                Layout::Directory,
+                Some(Library::Diesel),
+                "create_index_concurrently",
+                &[
+                    "2026-11-22-101500-0000_x/up.sql",
+                    "2026-11-22-101500-0000_x/down.sql",
+                    "2026-11-22-101500-0000_x/metadata.toml",
+                ],
+                "-- migrate:no-transaction\n",
+            ),
+            (
+                Layout::Sqlx,
+                Some(Library::Sqlx),
+                "create_index_concurrently",
+                &["20261122101500_x.up.sql", "20261122101500_x.down.sql"],
+                "-- no-transaction\n",
+            ),
+            // A library whose layout a `layout` setting overrode has no say in the version.
+            (
+                Layout::Sqlx,
+                Some(Library::Diesel),
+                "create_table",
+                &["20261122101500_x.up.sql", "20261122101500_x.down.sql"],
+                "CREATE TABLE",
+            ),
+        ];
+        for (layout, library, template, files, up_starts) in cases {
+            let existing = Migrations {
+                layout: *layout,
+                sqlx_reversible: false,
+                migrations: Vec::new(),
+            };
+            let template = load_template(template, None).unwrap();
+            let request = NewRequest {
+                name: "x",
+                template: &template,
+                dialect: Dialect::Postgres,
+                package: None,
+                sequential: false,
+                library: *library,
+                now,
+            };
+            let planned = plan(Path::new("m"), &existing, &request).unwrap();
+            let names: Vec<String> = planned
+                .files
+                .iter()
+                .map(|(p, _)| p.strip_prefix("m").unwrap().display().to_string())
+                .collect();
+            assert_eq!(names, *files, "{layout:?} {library:?}");
+            assert!(
+                planned.files[0].1.starts_with(up_starts),
+                "{layout:?} {library:?}: {}",
+                planned.files[0].1
+            );
+            if *layout == Layout::Sqlx && template.name == "create_index_concurrently" {
+                assert!(planned.files[1].1.starts_with("-- no-transaction\n"));
+            }
+        }
+    }
+
     #[test]
     fn unknown_template_lists_the_available_ones() {
         let err = load_template("nope", None).unwrap_err();
