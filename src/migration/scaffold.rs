@@ -711,7 +711,9 @@ mod tests {
         let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
             .and_then(|d| d.and_hms_opt(10, 15, 0))
             .unwrap();
-        let cases: &[(Layout, Option<Library>, &str, &[&str], &str)] = &[
+        // (layout, library, template, files, how up.sql starts)
+        type Case<'a> = (Layout, Option<Library>, &'a str, &'a [&'a str], &'a str);
+        let cases: &[Case] = &[
             (
                 Layout::Directory,
                 None,
