@@ -255,46 +255,25 @@ impl MigrateConfig {
     }
 }
 
-/// Which `metadata.migrate` table of a Cargo.toml a setting is written into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetadataTable {
-    Package,
-    Workspace,
-}
+/// The table [`record_dialect`] writes into.
+pub const PACKAGE_TABLE: &str = "[package.metadata.migrate]";
 
-impl MetadataTable {
-    pub fn name(self) -> &'static str {
-        match self {
-            MetadataTable::Package => "[package.metadata.migrate]",
-            MetadataTable::Workspace => "[workspace.metadata.migrate]",
-        }
-    }
-
-    fn root(self) -> &'static str {
-        match self {
-            MetadataTable::Package => "package",
-            MetadataTable::Workspace => "workspace",
-        }
-    }
-}
-
-/// Writes `dialect = "…"` into `table` of `manifest`, creating the table if needed and keeping
-/// the rest of the file as written (formatting, comments, key order). The file is replaced
-/// in one rename, so a failure leaves it as it was.
-pub fn record_dialect(manifest: &Path, table: MetadataTable, dialect: Dialect) -> Result<()> {
+/// Writes `dialect = "…"` into `[package.metadata.migrate]` of `manifest`, creating the table
+/// if needed and keeping the rest of the file as written (formatting, comments, key order).
+/// The file is replaced in one rename, so a failure leaves it as it was.
+pub fn record_dialect(manifest: &Path, dialect: Dialect) -> Result<()> {
     let unwritable =
         |action: &str, err: &std::io::Error| Error::io(ErrorCode::BadConfig, action, manifest, err);
     let text = std::fs::read_to_string(manifest).map_err(|e| unwritable("read", &e))?;
-    let updated = with_dialect(&text, table, dialect).map_err(|reason| {
+    let updated = with_dialect(&text, dialect).map_err(|reason| {
         Error::input(
             ErrorCode::BadConfig,
             format!("cannot record the dialect: {reason}"),
         )
-        .at(format!("{}: {}", display_path(manifest), table.name()))
+        .at(format!("{}: {PACKAGE_TABLE}", display_path(manifest)))
         .hint(format!(
-            "add `dialect = \"{}\"` to {} by hand",
+            "add `dialect = \"{}\"` to {PACKAGE_TABLE} by hand",
             dialect.as_str(),
-            table.name()
         ))
     })?;
     let dir = manifest.parent().unwrap_or(Path::new("."));
@@ -310,20 +289,13 @@ pub fn record_dialect(manifest: &Path, table: MetadataTable, dialect: Dialect) -
     Ok(())
 }
 
-/// `text` (a Cargo.toml) with `dialect` set in `table`. Pure, for tests.
-fn with_dialect(
-    text: &str,
-    table: MetadataTable,
-    dialect: Dialect,
-) -> std::result::Result<String, String> {
+/// `text` (a Cargo.toml) with `dialect` set in `[package.metadata.migrate]`. Pure, for tests.
+fn with_dialect(text: &str, dialect: Dialect) -> std::result::Result<String, String> {
     let mut doc: toml_edit::DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| e.message().to_string())?;
     let mut current = doc.as_table_mut() as &mut dyn toml_edit::TableLike;
-    for (depth, key) in [table.root(), "metadata", "migrate"]
-        .into_iter()
-        .enumerate()
-    {
+    for (depth, key) in ["package", "metadata", "migrate"].into_iter().enumerate() {
         if current.get(key).is_none() {
             let mut created = toml_edit::Table::new();
             // Only `[package.metadata.migrate]` is written as a header; the tables above it
@@ -334,7 +306,7 @@ fn with_dialect(
         current = current
             .get_mut(key)
             .and_then(toml_edit::Item::as_table_like_mut)
-            .ok_or_else(|| format!("`{key}` in {} is not a table", table.name()))?;
+            .ok_or_else(|| format!("`{key}` on the way to {PACKAGE_TABLE} is not a table"))?;
     }
     current.insert("dialect", toml_edit::value(dialect.as_str()));
     Ok(doc.to_string())
@@ -487,46 +459,39 @@ mod tests {
 
     #[test]
     fn recording_the_dialect_keeps_the_file_as_written() {
-        let cases: &[(&str, MetadataTable, &str)] = &[
+        let cases: &[(&str, &str)] = &[
             // No table yet: one header after [package], the rest untouched.
             (
                 "# app\n[package]\nname    = \"app\"   # aligned\n\n[dependencies]\n",
-                MetadataTable::Package,
                 "# app\n[package]\nname    = \"app\"   # aligned\n\n[package.metadata.migrate]\ndialect = \"mysql\"\n\n[dependencies]\n",
             ),
             // An existing table gains the key after its others, comments kept.
             (
                 "[package]\nname = \"app\"\n\n[package.metadata.migrate]\n# ours\ndir = \"db\"\n",
-                MetadataTable::Package,
                 "[package]\nname = \"app\"\n\n[package.metadata.migrate]\n# ours\ndir = \"db\"\ndialect = \"mysql\"\n",
             ),
             // A dotted spelling stays dotted.
             (
                 "[package]\nname = \"app\"\nmetadata.migrate.dir = \"db\"\n",
-                MetadataTable::Package,
                 "[package]\nname = \"app\"\nmetadata.migrate.dir = \"db\"\nmetadata.migrate.dialect = \"mysql\"\n",
             ),
+            // A package that is also the workspace root: still the package's table.
             (
-                "[workspace]\nmembers = []\n",
-                MetadataTable::Workspace,
-                "[workspace]\nmembers = []\n\n[workspace.metadata.migrate]\ndialect = \"mysql\"\n",
+                "[package]\nname = \"app\"\n\n[workspace]\n",
+                "[package]\nname = \"app\"\n\n[package.metadata.migrate]\ndialect = \"mysql\"\n\n[workspace]\n",
             ),
         ];
-        for (before, table, after) in cases {
+        for (before, after) in cases {
             assert_eq!(
-                with_dialect(before, *table, Dialect::Mysql).unwrap(),
+                with_dialect(before, Dialect::Mysql).unwrap(),
                 *after,
                 "{before}"
             );
         }
-        let err = with_dialect(
-            "[package]\nmetadata = 3\n",
-            MetadataTable::Package,
-            Dialect::Mysql,
-        )
-        .unwrap_err();
+        let err = with_dialect("[package]\nmetadata = 3\n", Dialect::Mysql).unwrap_err();
         assert!(err.contains("`metadata`"), "{err}");
     }
+
     use serde_json::json;
 
     fn parse(value: Value) -> Result<MigrateConfig> {

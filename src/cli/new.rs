@@ -6,7 +6,6 @@ use clap::Args;
 use serde::Serialize;
 
 use super::Context;
-use crate::config::MetadataTable;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode, Result, display_path};
 use crate::migration::scaffold::{self, NewRequest};
@@ -108,17 +107,13 @@ fn require_dialect(spec: &SetSpec, workspace: &Workspace) -> Result<Dialect> {
     })
 }
 
-fn table_of(spec: &SetSpec) -> MetadataTable {
-    match spec.package {
-        Some(_) => MetadataTable::Package,
-        None => MetadataTable::Workspace,
-    }
-}
-
-/// A dialect given with `--dialect` for a set that has none of its own (no configuration,
-/// no telling dependency or directory name) is written into the set's Cargo.toml, so the
-/// next `new` does not fail for want of it. The manifest it went into, if any; an error is
-/// only reported, since the migration is already written.
+/// A dialect given with `--dialect` for a package's set that has none of its own (no
+/// configuration, no telling dependency or directory name) is written into the package's
+/// Cargo.toml, so the next `new` does not fail for want of it. The manifest it went into, if
+/// any; an error is only reported, since the migration is already written.
+///
+/// The workspace root's own set is left alone: `dialect` in [workspace.metadata.migrate]
+/// would become every package's default and outrank what their dependencies say.
 fn remember_dialect(
     workspace: &Workspace,
     spec: &SetSpec,
@@ -127,18 +122,15 @@ fn remember_dialect(
     let Some((_, DialectSource::Flag)) = spec.dialect else {
         return Ok(None);
     };
-    let Some(manifest) = &spec.manifest_path else {
-        // `--dir` sets have no Cargo.toml; they always take --dialect.
+    // `--dir` sets have no Cargo.toml (they always take --dialect); see above for the root's.
+    let (Some(manifest), Some(package)) = (&spec.manifest_path, &spec.package) else {
         return Ok(None);
     };
-    let inferred = match &spec.package {
-        Some(name) => workspace.package(name).and_then(|p| p.inferred_dialect),
-        None => None,
-    };
+    let inferred = workspace.package(package).and_then(|p| p.inferred_dialect);
     if workspace::resolve_dialect(None, spec.config.dialect, inferred, &spec.dir).is_some() {
         return Ok(None);
     }
-    crate::config::record_dialect(manifest, table_of(spec), dialect)?;
+    crate::config::record_dialect(manifest, dialect)?;
     Ok(Some(manifest.clone()))
 }
 
@@ -199,7 +191,7 @@ pub fn run(context: &Context, args: &NewArgs) -> Result<()> {
                 "{:>12} dialect = \"{}\" in {} of {}",
                 output.paint("Recorded", style::good()),
                 dialect.as_str(),
-                table_of(&spec).name(),
+                crate::config::PACKAGE_TABLE,
                 workspace.relative(manifest)
             )),
             Ok(None) => {}
