@@ -556,6 +556,9 @@ fn new_remembers_a_dialect_given_once() {
         "{}",
         first.stdout
     );
+    insta::with_settings!({filters => vec![(r"\b\d{14}_", "[VERSION]_")]}, {
+        insta::assert_snapshot!("new_records_the_dialect", first.snapshot());
+    });
     let after = std::fs::read_to_string(&manifest).unwrap();
     // One table added after [package]; every other byte as it was.
     assert_eq!(
@@ -571,6 +574,17 @@ fn new_remembers_a_dialect_given_once() {
         .assert_code(0)
         .json();
     assert!(second.get("dialect_recorded_in").is_none(), "{second}");
+    // A crate with neither sqlx nor diesel gets the own layout: a directory, 14-digit version.
+    let version = second["version"].as_str().unwrap();
+    assert!(
+        version.len() == 14 && version.bytes().all(|b| b.is_ascii_digit()),
+        "{second}"
+    );
+    assert_eq!(
+        second["created"][0],
+        format!("crates/plain-app/migrations/{version}_add_users/up.sql"),
+        "{second}"
+    );
     let list = ws
         .run(&["-p", "plain-app", "list", "--format", "json"])
         .assert_code(0)

@@ -2351,6 +2351,11 @@ fn a_down_without_statements_is_irreversible_unless_marked() {
     let human = ws
         .run(&["down", "--database-url", &url, "--color", "never"])
         .assert_code(1);
+    let mut version_filters = filters();
+    version_filters.push((r"\d{14}", "[VERSION]"));
+    insta::with_settings!({ filters => version_filters }, {
+        insta::assert_snapshot!("down_refuses_a_down_without_statements", human.snapshot());
+    });
     assert!(!human.stdout.contains("Reverted"), "{}", human.stdout);
     assert!(
         human.stderr.contains("its down script has no statements"),
