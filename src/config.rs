@@ -255,6 +255,63 @@ impl MigrateConfig {
     }
 }
 
+/// The table [`record_dialect`] writes into.
+pub const PACKAGE_TABLE: &str = "[package.metadata.migrate]";
+
+/// Writes `dialect = "…"` into `[package.metadata.migrate]` of `manifest`, creating the table
+/// if needed and keeping the rest of the file as written (formatting, comments, key order).
+/// The file is replaced in one rename, so a failure leaves it as it was.
+pub fn record_dialect(manifest: &Path, dialect: Dialect) -> Result<()> {
+    let unwritable =
+        |action: &str, err: &std::io::Error| Error::io(ErrorCode::BadConfig, action, manifest, err);
+    let text = std::fs::read_to_string(manifest).map_err(|e| unwritable("read", &e))?;
+    let updated = with_dialect(&text, dialect).map_err(|reason| {
+        Error::input(
+            ErrorCode::BadConfig,
+            format!("cannot record the dialect: {reason}"),
+        )
+        .at(format!("{}: {PACKAGE_TABLE}", display_path(manifest)))
+        .hint(format!(
+            "add `dialect = \"{}\"` to {PACKAGE_TABLE} by hand",
+            dialect.as_str(),
+        ))
+    })?;
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| unwritable("write", &e))?;
+    std::io::Write::write_all(&mut temp, updated.as_bytes())
+        .map_err(|e| unwritable("write", &e))?;
+    // The temporary file is created private; the manifest keeps its own permissions.
+    if let Ok(metadata) = std::fs::metadata(manifest) {
+        let _ = std::fs::set_permissions(temp.path(), metadata.permissions());
+    }
+    temp.persist(manifest)
+        .map_err(|e| unwritable("write", &e.error))?;
+    Ok(())
+}
+
+/// `text` (a Cargo.toml) with `dialect` set in `[package.metadata.migrate]`. Pure, for tests.
+fn with_dialect(text: &str, dialect: Dialect) -> std::result::Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| e.message().to_string())?;
+    let mut current = doc.as_table_mut() as &mut dyn toml_edit::TableLike;
+    for (depth, key) in ["package", "metadata", "migrate"].into_iter().enumerate() {
+        if current.get(key).is_none() {
+            let mut created = toml_edit::Table::new();
+            // Only `[package.metadata.migrate]` is written as a header; the tables above it
+            // exist implicitly, as Cargo.toml files usually spell it.
+            created.set_implicit(depth < 2);
+            current.insert(key, toml_edit::Item::Table(created));
+        }
+        current = current
+            .get_mut(key)
+            .and_then(toml_edit::Item::as_table_like_mut)
+            .ok_or_else(|| format!("`{key}` on the way to {PACKAGE_TABLE} is not a table"))?;
+    }
+    current.insert("dialect", toml_edit::value(dialect.as_str()));
+    Ok(doc.to_string())
+}
+
 fn non_empty<'a>(
     text: &'a str,
     key: &str,
@@ -399,6 +456,42 @@ fn is_env_var_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recording_the_dialect_keeps_the_file_as_written() {
+        let cases: &[(&str, &str)] = &[
+            // No table yet: one header after [package], the rest untouched.
+            (
+                "# app\n[package]\nname    = \"app\"   # aligned\n\n[dependencies]\n",
+                "# app\n[package]\nname    = \"app\"   # aligned\n\n[package.metadata.migrate]\ndialect = \"mysql\"\n\n[dependencies]\n",
+            ),
+            // An existing table gains the key after its others, comments kept.
+            (
+                "[package]\nname = \"app\"\n\n[package.metadata.migrate]\n# ours\ndir = \"db\"\n",
+                "[package]\nname = \"app\"\n\n[package.metadata.migrate]\n# ours\ndir = \"db\"\ndialect = \"mysql\"\n",
+            ),
+            // A dotted spelling stays dotted.
+            (
+                "[package]\nname = \"app\"\nmetadata.migrate.dir = \"db\"\n",
+                "[package]\nname = \"app\"\nmetadata.migrate.dir = \"db\"\nmetadata.migrate.dialect = \"mysql\"\n",
+            ),
+            // A package that is also the workspace root: still the package's table.
+            (
+                "[package]\nname = \"app\"\n\n[workspace]\n",
+                "[package]\nname = \"app\"\n\n[package.metadata.migrate]\ndialect = \"mysql\"\n\n[workspace]\n",
+            ),
+        ];
+        for (before, after) in cases {
+            assert_eq!(
+                with_dialect(before, Dialect::Mysql).unwrap(),
+                *after,
+                "{before}"
+            );
+        }
+        let err = with_dialect("[package]\nmetadata = 3\n", Dialect::Mysql).unwrap_err();
+        assert!(err.contains("`metadata`"), "{err}");
+    }
+
     use serde_json::json;
 
     fn parse(value: Value) -> Result<MigrateConfig> {

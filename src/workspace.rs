@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::config::MigrateConfig;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode, Result, display_path};
-use crate::migration::{self, Migrations, ScanOptions};
+use crate::migration::{self, Layout, Migrations, ScanOptions, VersionStyle};
 
 /// Where the migration sets come from.
 #[derive(Debug, Clone)]
@@ -44,6 +44,56 @@ pub struct SetSpec {
     pub dir: PathBuf,
     pub config: MigrateConfig,
     pub dialect: Option<(Dialect, DialectSource)>,
+    /// The migration library the owning crate depends on; decides a new set's layout and
+    /// version style so the library's own loader reads what `new` writes.
+    pub library: Option<Library>,
+}
+
+/// A migration library whose loader reads a set: a set `new` starts in a crate depending on
+/// one is written the way that library's loader reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Library {
+    /// `sqlx::migrate!()` embeds flat files and ignores directories.
+    Sqlx,
+    /// `diesel_migrations` reads `<version>_<name>/up.sql` directories.
+    Diesel,
+}
+
+impl Library {
+    pub fn layout(self) -> Layout {
+        match self {
+            Library::Sqlx => Layout::Sqlx,
+            Library::Diesel => Layout::Directory,
+        }
+    }
+
+    /// The version style of a set's first migration: what `diesel migration generate` writes
+    /// (`2024-01-01-120000-0000`), or the plain timestamp sqlx's tools write.
+    pub fn version_style(self) -> VersionStyle {
+        match self {
+            Library::Sqlx => VersionStyle::Timestamp,
+            Library::Diesel => VersionStyle::DashedTimestamp { with_suffix: true },
+        }
+    }
+
+    /// The library a crate's (non-dev) dependencies name, when they name exactly one.
+    pub fn from_dependency_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Library> {
+        let mut found: Vec<Library> = names
+            .into_iter()
+            .filter_map(|name| match name {
+                "sqlx" => Some(Library::Sqlx),
+                "diesel" | "diesel_migrations" | "diesel-async" => Some(Library::Diesel),
+                _ => None,
+            })
+            .collect();
+        found.sort_by_key(|l| *l as u8);
+        found.dedup();
+        match found.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
 }
 
 impl SetSpec {
@@ -64,7 +114,7 @@ impl SetSpec {
             &self.dir,
             &ScanOptions {
                 ignore: self.config.ignore.clone(),
-                default_layout: self.config.layout,
+                default_layout: self.config.layout.or(self.library.map(Library::layout)),
             },
         )
     }
@@ -77,6 +127,7 @@ pub struct PackageInfo {
     pub manifest_path: PathBuf,
     pub config: MigrateConfig,
     pub inferred_dialect: Option<Dialect>,
+    pub library: Option<Library>,
 }
 
 impl PackageInfo {
@@ -198,6 +249,7 @@ impl Workspace {
                         dir,
                         config,
                         dialect,
+                        library: None,
                     }],
                 })
             }
@@ -529,11 +581,20 @@ fn from_metadata(metadata: &Metadata, dialect_flag: Option<Dialect>) -> Result<W
         let configured_dir = own.dir.clone();
         let merged = own.or(&config);
         let inferred = dialect_from_dependencies(package);
+        // Dev-dependencies do not decide: a crate testing against sqlx does not load with it.
+        let library = Library::from_dependency_names(
+            package
+                .dependencies
+                .iter()
+                .filter(|d| d.kind != cargo_metadata::DependencyKind::Development)
+                .map(|d| d.name.as_str()),
+        );
         let info = PackageInfo {
             name: package.name.to_string(),
             manifest_path: manifest.clone(),
             config: merged.clone(),
             inferred_dialect: inferred,
+            library,
         };
         // A package owns a set when it configures one or has a `migrations/` directory.
         let dir = configured_dir.unwrap_or_else(|| package_root.join("migrations"));
@@ -544,6 +605,7 @@ fn from_metadata(metadata: &Metadata, dialect_flag: Option<Dialect>) -> Result<W
                 dialect: resolve_dialect(dialect_flag, merged.dialect, inferred, &dir),
                 dir,
                 config: merged,
+                library,
             });
         }
         packages.push(info);
@@ -562,6 +624,7 @@ fn from_metadata(metadata: &Metadata, dialect_flag: Option<Dialect>) -> Result<W
             dialect: resolve_dialect(dialect_flag, config.dialect, None, &root_dir),
             dir: root_dir,
             config: config.clone(),
+            library: None,
         });
     }
     sets.sort_by(|a, b| a.dir.cmp(&b.dir));
@@ -690,6 +753,7 @@ mod tests {
                 manifest_path: root.join(dir).join("Cargo.toml"),
                 config: MigrateConfig::default(),
                 inferred_dialect: None,
+                library: None,
             })
             .collect();
         let sets = packages
@@ -701,6 +765,7 @@ mod tests {
                 dir: p.root().join("migrations"),
                 config: MigrateConfig::default(),
                 dialect: None,
+                library: None,
             })
             .collect();
         Workspace {
@@ -916,6 +981,22 @@ mod tests {
         assert_eq!(at("/ws"), (3, Scope::Default));
         assert_eq!(at("/ws/src"), (3, Scope::Default));
         assert_eq!(at("/ws/shop"), (1, Scope::Current));
+    }
+
+    #[test]
+    fn library_from_dependency_names() {
+        let library = |names: &[&str]| Library::from_dependency_names(names.iter().copied());
+        assert_eq!(library(&["serde", "sqlx"]), Some(Library::Sqlx));
+        assert_eq!(library(&["diesel"]), Some(Library::Diesel));
+        assert_eq!(
+            library(&["diesel", "diesel_migrations"]),
+            Some(Library::Diesel)
+        );
+        assert_eq!(library(&["diesel-async"]), Some(Library::Diesel));
+        // Both, or neither: the project's own layout.
+        assert_eq!(library(&["sqlx", "diesel"]), None);
+        assert_eq!(library(&["rusqlite", "tokio-postgres"]), None);
+        assert_eq!(library(&[]), None);
     }
 
     #[test]

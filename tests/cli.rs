@@ -535,3 +535,85 @@ fn bundled_example_lists_its_two_sets() {
         ws.run(&["list", "-v"]).assert_code(0).snapshot()
     );
 }
+
+/// A dialect given once with `--dialect` to a crate with no database dependency is recorded
+/// in its Cargo.toml (formatting and comments kept), so the next `new` needs no flag.
+#[test]
+fn new_remembers_a_dialect_given_once() {
+    let ws = Workspace::copy("new-by-library");
+    let manifest = ws.path().join("crates/plain-app/Cargo.toml");
+    let before = std::fs::read_to_string(&manifest).unwrap();
+    let first = ws
+        .run(&[
+            "-p",
+            "plain-app",
+            "new",
+            "init",
+            "--dialect",
+            "mysql",
+            "--color",
+            "never",
+        ])
+        .assert_code(0);
+    assert!(
+        first.stdout.contains(
+            "Recorded dialect = \"mysql\" in [package.metadata.migrate] of crates/plain-app/Cargo.toml"
+        ),
+        "{}",
+        first.stdout
+    );
+    insta::with_settings!({filters => vec![(r"\b\d{14}_", "[VERSION]_")]}, {
+        insta::assert_snapshot!("new_records_the_dialect", first.snapshot());
+    });
+    let after = std::fs::read_to_string(&manifest).unwrap();
+    // One table added after [package]; every other byte as it was.
+    assert_eq!(
+        after,
+        before.replace(
+            "[dependencies]\n",
+            "[package.metadata.migrate]\ndialect = \"mysql\"\n\n[dependencies]\n"
+        )
+    );
+    // The next `new` knows the dialect, and says where it came from.
+    let second = ws
+        .run(&["-p", "plain-app", "new", "add_users", "--format", "json"])
+        .assert_code(0)
+        .json();
+    assert!(second.get("dialect_recorded_in").is_none(), "{second}");
+    // A crate with neither sqlx nor diesel gets the own layout: a directory, 14-digit version.
+    let version = second["version"].as_str().unwrap();
+    assert!(
+        version.len() == 14 && version.bytes().all(|b| b.is_ascii_digit()),
+        "{second}"
+    );
+    assert_eq!(
+        second["created"][0],
+        format!("crates/plain-app/migrations/{version}_add_users/up.sql"),
+        "{second}"
+    );
+    let list = ws
+        .run(&["-p", "plain-app", "list", "--format", "json"])
+        .assert_code(0)
+        .json();
+    assert_eq!(list["sets"][0]["dialect"], "mysql", "{list}");
+    assert_eq!(list["sets"][0]["dialect_source"], "config", "{list}");
+    assert_eq!(list["sets"][0]["migrations"], 2, "{list}");
+    // A flag that only repeats what the crate already says is not written anywhere.
+    let sqlx_manifest = ws.path().join("crates/sqlx-app/Cargo.toml");
+    let sqlx_before = std::fs::read_to_string(&sqlx_manifest).unwrap();
+    ws.run(&[
+        "-p",
+        "sqlx-app",
+        "new",
+        "create_users",
+        "-t",
+        "create_table",
+        "--dialect",
+        "sqlite",
+    ])
+    .assert_code(0);
+    assert_eq!(
+        std::fs::read_to_string(&sqlx_manifest).unwrap(),
+        sqlx_before
+    );
+}

@@ -1918,7 +1918,27 @@ fn real_world_histories() {
     let up = run(&url, &[&dir[..], &["up", "--format", "json"]].concat()).assert_code(0);
     assert_eq!(up.run_json()["applied"].as_array().unwrap().len(), 285);
     run(&url, &[&dir[..], &["status", "--exit-code"]].concat()).assert_code(0);
-    let down = run(&url, &[&dir[..], &["down", "--all", "--yes"]].concat()).assert_code(1);
+    // Nine of crates-io's down scripts are comments only (the newest 2019-11-11-162609's):
+    // `down --all` is refused before anything runs.
+    let refused = run(&url, &[&dir[..], &["down", "--all", "--yes"]].concat()).assert_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("2019-11-11-162609 drop_email_from_user cannot be reverted"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stdout.contains("Reverted "), "{}", refused.stdout);
+    assert_eq!(
+        count(&pg, &url, "SELECT count(*)::text FROM _cargo_migrate"),
+        285
+    );
+    // Down to that one, the real down scripts run until one fails.
+    let down = run(
+        &url,
+        &[&dir[..], &["down", "--to", "2019-11-11-162609", "--yes"]].concat(),
+    )
+    .assert_code(1);
     let reverted = down
         .stdout
         .lines()

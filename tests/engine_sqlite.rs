@@ -1976,16 +1976,20 @@ fn up_json_events_are_flushed_as_they_happen() {
 // ---------------------------------------------------------------------------- real data
 
 /// vaultwarden's 56 SQLite migrations (diesel layout, with the odd directory
-/// `2024-03-13_170000_sso_userscascade`: version `2024-03-13`) apply on a fresh file; `down --all` runs all 56 down
-/// scripts and leaves exactly the 3 tables the corpus MANIFEST names.
+/// `2024-03-13_170000_sso_userscascade`: version `2024-03-13`) apply on a fresh file. 30 of its
+/// down scripts are comments only, so `down --all` is refused before anything is reverted;
+/// with those marked `-- migrate:down-does-nothing`, it runs all 56 and leaves exactly the 3
+/// tables the corpus MANIFEST names.
 #[test]
 fn vaultwarden_sqlite_applies_and_reverts() {
     let Some(corpora) = support::corpora() else {
         return;
     };
-    let dir = corpora.join("vaultwarden/migrations/sqlite");
-    let dir = dir.to_str().unwrap();
     let ws = Workspace::empty();
+    // A copy, so the empty downs can be marked below.
+    let dir = ws.path().join("migrations");
+    support::copy_dir(&corpora.join("vaultwarden/migrations/sqlite"), &dir);
+    let dir = dir.to_str().unwrap();
     let url = db_url(&ws, "vaultwarden.db");
     let base = ["--dir", dir, "--dialect", "sqlite", "--database-url", &url];
     let run = |args: &[&str]| ws.run(&[args, &base[..]].concat());
@@ -2003,6 +2007,42 @@ fn vaultwarden_sqlite_applies_and_reverts() {
     assert_eq!(odd["name"], "170000_sso_userscascade");
     assert_eq!(count(&url, "_cargo_migrate"), 56);
     run(&["status", "--exit-code"]).assert_code(0);
+
+    // The newest migration's down is a comment: refused, nothing reverted.
+    let json = run(&["down", "--all", "--yes", "--format", "json"])
+        .assert_code(1)
+        .run_json();
+    assert_eq!(json["error"]["code"], "irreversible-migration", "{json}");
+    assert!(versions(&json["reverted"]).is_empty());
+    assert_eq!(count(&url, "_cargo_migrate"), 56);
+
+    let list = ws
+        .run(&[
+            "--dir",
+            dir,
+            "--dialect",
+            "sqlite",
+            "list",
+            "--format",
+            "json",
+        ])
+        .assert_code(0)
+        .json();
+    assert_eq!(list["sets"][0]["reversible"], 26, "{list}");
+    let mut marked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let down = entry.unwrap().path().join("down.sql");
+        let text = std::fs::read_to_string(&down).unwrap();
+        let has_sql = text
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.trim().starts_with("--"));
+        if !has_sql {
+            std::fs::write(&down, format!("{text}\n-- migrate:down-does-nothing\n")).unwrap();
+            marked += 1;
+        }
+    }
+    // 30 placeholders, and 2 comment-only downs of comment-only ups (reversible as they are).
+    assert_eq!(marked, 32);
 
     let json = run(&["down", "--all", "--yes", "--format", "json"])
         .assert_code(0)
@@ -2221,4 +2261,152 @@ fn dir_with_a_config_file() {
     assert!(missing.stderr.contains("nope.toml"), "{}", missing.stderr);
     // --config without --dir is a usage error.
     ws.run(&["--config", "migrate.toml", "list"]).assert_code(2);
+}
+
+/// A down script without statements reverts nothing: `list` does not count it, `down` and
+/// `redo` refuse it before touching anything (so the next `up` does not fail on a column that
+/// was never dropped), `check` reports it, and a marker makes it deliberate. Templates whose
+/// inverse is known scaffold it.
+#[test]
+fn a_down_without_statements_is_irreversible_unless_marked() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let url = db_url(&ws, "app.db");
+    // The default template's down is a comment for the author to replace.
+    let created = ws
+        .run(&["new", "add_nickname_to_users", "--format", "json"])
+        .assert_code(0)
+        .json();
+    let dir = Path::new(created["created"][0].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let version = created["version"].as_str().unwrap().to_string();
+    write(
+        &ws,
+        dir.join("up.sql").to_str().unwrap(),
+        "ALTER TABLE users ADD COLUMN nickname TEXT;\n",
+    );
+    let down_path = ws.path().join(&dir).join("down.sql");
+    let scaffolded_down = std::fs::read_to_string(&down_path).unwrap();
+    assert!(scaffolded_down.starts_with("-- Revert add_nickname_to_users"));
+
+    let list = ws.run(&["list", "--format", "json"]).assert_code(0).json();
+    assert_eq!(list["sets"][0]["migrations"], 5, "{list}");
+    assert_eq!(list["sets"][0]["reversible"], 4, "{list}");
+    let verbose = ws.run(&["list", "-v", "--color", "never"]).assert_code(0);
+    let row = verbose
+        .stdout
+        .lines()
+        .find(|l| l.contains("add_nickname_to_users"))
+        .unwrap();
+    assert!(row.ends_with("empty-down"), "{row}");
+
+    ws.run(&["up", "--database-url", &url]).assert_code(0);
+    let mut applied = LIFECYCLE
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>();
+    applied.push(version.clone());
+    assert_eq!(history(&url), applied);
+    let columns = |url: &str| {
+        column(
+            url,
+            "SELECT name FROM pragma_table_info('users') ORDER BY cid",
+        )
+    };
+    let with_nickname = columns(&url);
+    assert!(with_nickname.contains(&"nickname".to_string()));
+
+    for command in ["down", "redo"] {
+        let refused = ws
+            .run(&[command, "--database-url", &url, "--format", "json"])
+            .assert_code(1)
+            .run_json();
+        assert_eq!(
+            refused["error"]["code"], "irreversible-migration",
+            "{refused}"
+        );
+        assert!(
+            refused["reverted"].as_array().unwrap().is_empty(),
+            "{refused}"
+        );
+        assert!(
+            refused["error"]["location"]
+                .as_str()
+                .unwrap()
+                .ends_with("_add_nickname_to_users/down.sql"),
+            "{refused}"
+        );
+        assert!(
+            refused["error"]["hint"]
+                .as_str()
+                .unwrap()
+                .starts_with("write the down script"),
+            "{refused}"
+        );
+        // Nothing touched: the history and the column are as `up` left them.
+        assert_eq!(history(&url), applied, "{command}");
+        assert_eq!(columns(&url), with_nickname, "{command}");
+    }
+    let human = ws
+        .run(&["down", "--database-url", &url, "--color", "never"])
+        .assert_code(1);
+    let mut version_filters = filters();
+    version_filters.push((r"\d{14}", "[VERSION]"));
+    insta::with_settings!({ filters => version_filters }, {
+        insta::assert_snapshot!("down_refuses_a_down_without_statements", human.snapshot());
+    });
+    assert!(!human.stdout.contains("Reverted"), "{}", human.stdout);
+    assert!(
+        human.stderr.contains("its down script has no statements"),
+        "{}",
+        human.stderr
+    );
+    // The next `up` has nothing to do, rather than failing on a column that already exists.
+    ws.run(&["up", "--database-url", &url]).assert_code(0);
+
+    let report = ws
+        .run(&["check", "--format", "json", "--reversibility", "last:1"])
+        .assert_code(1)
+        .json();
+    let found = report["reversibility"]["findings"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!(found[0]["kind"], "down_empty", "{report}");
+    assert_eq!(
+        found[0]["migration"],
+        format!("{version}_add_nickname_to_users"),
+        "{report}"
+    );
+
+    // Saying that reverting needs nothing makes it reversible: `down` runs it and removes the row.
+    std::fs::write(
+        &down_path,
+        "-- The column may stay; old code ignores it.\n-- migrate:down-does-nothing\n",
+    )
+    .unwrap();
+    let list = ws.run(&["list", "--format", "json"]).assert_code(0).json();
+    assert_eq!(list["sets"][0]["reversible"], 5, "{list}");
+    let json = ws
+        .run(&["down", "--database-url", &url, "--format", "json"])
+        .assert_code(0)
+        .run_json();
+    assert_eq!(versions(&json["reverted"]), [version.as_str()]);
+    assert_eq!(history(&url), LIFECYCLE);
+    assert_eq!(columns(&url), with_nickname);
+    // (`check` would now say the column is left behind: the marker says so on purpose.)
+
+    // A template whose inverse is known scaffolds it, so `down` really reverts (in a fresh
+    // copy: above, the marked down left the column, so the nickname migration cannot re-apply).
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let url = db_url(&ws, "app.db");
+    ws.run(&["new", "create_labels", "--template", "create_table"])
+        .assert_code(0);
+    ws.run(&["up", "--database-url", &url]).assert_code(0);
+    assert!(sqlite_tables(&url).contains(&"labels".to_string()));
+    let json = ws
+        .run(&["down", "--database-url", &url, "--format", "json"])
+        .assert_code(0)
+        .run_json();
+    assert_eq!(json["reverted"].as_array().unwrap().len(), 1);
+    assert!(!sqlite_tables(&url).contains(&"labels".to_string()));
 }

@@ -144,8 +144,11 @@ pub fn run(context: &Context, _args: &ListArgs) -> Result<()> {
                 .unwrap_or(0);
             for item in items {
                 let mut flags = Vec::new();
-                if item.down.is_some() {
+                if item.reversible {
                     flags.push("down");
+                } else if item.down.is_some() {
+                    // The file exists but reverts nothing: say so rather than `down`.
+                    flags.push("empty-down");
                 }
                 if item.no_transaction {
                     flags.push("no-transaction");

@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorCode, Result, display_path};
 use crate::migration::scaffold::{self, NewRequest};
 use crate::migration::{Layout, Migrations};
 use crate::report::style;
-use crate::workspace::{self, Scope, SetSpec, Workspace};
+use crate::workspace::{self, DialectSource, Scope, SetSpec, Workspace};
 
 /// Create a new migration from a template, named `<version>_<NAME>`
 #[derive(Debug, Args)]
@@ -47,6 +47,9 @@ struct NewReport<'a> {
     name: &'a str,
     template: &'a str,
     created: Vec<String>,
+    /// The Cargo.toml `--dialect` was recorded in, when the set had no dialect of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dialect_recorded_in: Option<String>,
 }
 
 /// The sets `new` writes into: those selected, and the first set of a selected package that
@@ -83,6 +86,7 @@ fn target_sets(context: &Context, workspace: &Workspace) -> Result<Vec<SetSpec>>
             dir,
             config: info.config.clone(),
             dialect,
+            library: info.library,
         });
     }
     Ok(sets)
@@ -106,6 +110,33 @@ fn require_dialect(spec: &SetSpec, workspace: &Workspace) -> Result<Dialect> {
             "pass --dialect postgres|sqlite|mysql, or set `dialect` in [package.metadata.migrate]",
         )
     })
+}
+
+/// A dialect given with `--dialect` for a package's set that has none of its own (no
+/// configuration, no telling dependency or directory name) is written into the package's
+/// Cargo.toml, so the next `new` does not fail for want of it. The manifest it went into, if
+/// any; an error is only reported, since the migration is already written.
+///
+/// The workspace root's own set is left alone: `dialect` in [workspace.metadata.migrate]
+/// would become every package's default and outrank what their dependencies say.
+fn remember_dialect(
+    workspace: &Workspace,
+    spec: &SetSpec,
+    dialect: Dialect,
+) -> Result<Option<PathBuf>> {
+    let Some((_, DialectSource::Flag)) = spec.dialect else {
+        return Ok(None);
+    };
+    // `--dir` sets have no Cargo.toml (they always take --dialect); see above for the root's.
+    let (Some(manifest), Some(package)) = (&spec.manifest_path, &spec.package) else {
+        return Ok(None);
+    };
+    let inferred = workspace.package(package).and_then(|p| p.inferred_dialect);
+    if workspace::resolve_dialect(None, spec.config.dialect, inferred, &spec.dir).is_some() {
+        return Ok(None);
+    }
+    crate::config::record_dialect(manifest, dialect)?;
+    Ok(Some(manifest.clone()))
 }
 
 pub fn run(context: &Context, args: &NewArgs) -> Result<()> {
@@ -133,10 +164,12 @@ fn create(context: &Context, workspace: &Workspace, spec: &SetSpec, args: &NewAr
         dialect,
         package: spec.package.as_deref(),
         sequential: args.sequential,
+        library: spec.library,
         now: chrono::Utc::now().naive_utc(),
     };
     let planned = scaffold::plan(&spec.dir, &existing, &request)?;
     let created: Vec<PathBuf> = scaffold::write(&spec.dir, &planned)?;
+    let recorded = remember_dialect(&workspace, &spec, dialect);
 
     let shown: Vec<String> = created.iter().map(|p| workspace.relative(p)).collect();
     if output.json() {
@@ -147,7 +180,18 @@ fn create(context: &Context, workspace: &Workspace, spec: &SetSpec, args: &NewAr
             name: &args.name,
             template: &template.name,
             created: shown,
+            dialect_recorded_in: match &recorded {
+                Ok(Some(manifest)) => Some(workspace.relative(manifest)),
+                _ => None,
+            },
         });
+        if let Err(err) = &recorded {
+            output.status(format!(
+                "{} the dialect was not recorded: {}",
+                output.paint_err("warning:", style::warn()),
+                err.message
+            ));
+        }
         return Ok(());
     }
     if !output.quiet {
@@ -157,7 +201,29 @@ fn create(context: &Context, workspace: &Workspace, spec: &SetSpec, args: &NewAr
                 output.paint("Created", style::good())
             ));
         }
-        if existing.layout == Layout::Sqlx && !existing.sqlx_reversible && template.down.is_some() {
+        match &recorded {
+            Ok(Some(manifest)) => output.line(format!(
+                "{:>12} dialect = \"{}\" in {} of {}",
+                output.paint("Recorded", style::good()),
+                dialect.as_str(),
+                crate::config::PACKAGE_TABLE,
+                workspace.relative(manifest)
+            )),
+            Ok(None) => {}
+            Err(err) => output.status(format!(
+                "{} the dialect was not recorded, so the next `new` needs --dialect again: {}{}",
+                output.paint_err("warning:", style::warn()),
+                err.message,
+                err.hint
+                    .as_deref()
+                    .map_or_else(String::new, |hint| format!(" ({hint})"))
+            )),
+        }
+        if existing.layout == Layout::Sqlx
+            && !existing.sqlx_reversible
+            && !existing.migrations.is_empty()
+            && template.down.is_some()
+        {
             output.status(format!(
                 "{} this sqlx set has no down scripts, so only the up script was created",
                 output.paint_err("note:", style::warn())

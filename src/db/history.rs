@@ -717,6 +717,7 @@ mod tests {
                 sql: sql.into(),
             },
             down: None,
+            down_is_empty: false,
             no_transaction: false,
             checksum: checksum::checksum(sql.as_bytes()),
         }

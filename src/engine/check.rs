@@ -67,6 +67,9 @@ pub enum FindingKind {
     DownFailed,
     /// A down script runs but leaves a schema different from the one before its up.
     DownIncomplete,
+    /// A down script has no statements (and no `-- migrate:down-does-nothing`): not run,
+    /// it would revert nothing.
+    DownEmpty,
     /// The up script fails when applied again after its down.
     ReapplyFailed,
     /// The live database records a migration whose up script has changed since.
@@ -288,7 +291,9 @@ pub async fn replay(
         Reversibility::Last(n) => total.saturating_sub(n),
         Reversibility::None => total,
     };
-    let checked = |index: usize| index >= first_checked && migrations[index].down.is_some();
+    let in_range = |index: usize| index >= first_checked && migrations[index].down.is_some();
+    // A placeholder down is reported without running it; only the others are run.
+    let checked = |index: usize| in_range(index) && !migrations[index].down_is_empty;
     let mut replayer = Replayer::open(&scratch.fresh_database().await?, format.clone()).await?;
     let mut replay_findings = Vec::new();
     let mut reverse_findings = Vec::new();
@@ -322,6 +327,23 @@ pub async fn replay(
             break;
         }
         applied += 1;
+        if in_range(index)
+            && migration.down_is_empty
+            && let Some(down) = &migration.down
+        {
+            verified += 1;
+            let mut finding = Finding::new(
+                FindingKind::DownEmpty,
+                Some(migration),
+                format!(
+                    "the down script has no statements, so reverting does nothing; write it, or \
+                     add `{}` if that is on purpose",
+                    crate::migration::DOWN_DOES_NOTHING_MARKER
+                ),
+            );
+            finding.location = Some(crate::error::display_path(&down.path));
+            reverse_findings.push(finding);
+        }
         let step_begun = Instant::now();
         if check_this && let Some(before) = before.take() {
             verified += 1;

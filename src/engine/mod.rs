@@ -551,6 +551,7 @@ mod tests {
                 sql: "SELECT 1;".to_string(),
             },
             down: None,
+            down_is_empty: false,
             no_transaction,
             checksum: [0; 32],
         };

@@ -239,6 +239,25 @@ pub fn plan_down<'m>(entries: &[Entry<'m, '_>], target: &DownTarget) -> Result<V
                 ));
             }
             (_, Some(migration)) => {
+                if migration.down_is_empty
+                    && let Some(down) = &migration.down
+                {
+                    return Err(Error::new(
+                        ErrorClass::CheckFailed,
+                        ErrorCode::IrreversibleMigration,
+                        format!(
+                            "migration {} {} cannot be reverted: its down script has no statements",
+                            entry.version,
+                            crate::report::printable(&entry.name)
+                        ),
+                    )
+                    .at_path(&down.path)
+                    .hint(format!(
+                        "write the down script (the statements that undo up.sql), or add a line \
+                         `{}` if reverting needs none; nothing was reverted",
+                        crate::migration::DOWN_DOES_NOTHING_MARKER
+                    )));
+                }
                 if migration.down.is_none() {
                     return Err(Error::new(
                         ErrorClass::CheckFailed,
@@ -363,6 +382,7 @@ mod tests {
                 path: format!("{version}/down.sql").into(),
                 sql: String::new(),
             }),
+            down_is_empty: false,
             no_transaction: false,
             checksum: checksum::checksum(sql.as_bytes()),
         }
@@ -553,6 +573,25 @@ mod tests {
         let err = plan_down(&entries, &DownTarget::All).unwrap_err();
         assert_eq!(err.code, ErrorCode::IrreversibleMigration);
         assert_eq!(err.message, "migration 1 m1 has no down script");
+    }
+
+    /// A placeholder down is refused like a missing one, before the plan runs anything,
+    /// however far down it is (the reversible newer one is not reverted either).
+    #[test]
+    fn down_refuses_a_down_without_statements() {
+        let mut files = vec![migration("1", "a", true), migration("2", "b", true)];
+        files[0].down_is_empty = true;
+        let rows: Vec<_> = files.iter().map(|m| row(m, true)).collect();
+        let entries = status(&files, &rows, &own(), VersionOrder::TextWithoutDashes);
+        assert!(plan_down(&entries, &DownTarget::Count(1)).is_ok());
+        let err = plan_down(&entries, &DownTarget::All).unwrap_err();
+        assert_eq!(err.code, ErrorCode::IrreversibleMigration);
+        assert_eq!(
+            err.message,
+            "migration 1 m1 cannot be reverted: its down script has no statements"
+        );
+        assert_eq!(err.location.as_deref(), Some("1/down.sql"));
+        assert!(err.hint.unwrap().contains("-- migrate:down-does-nothing"));
     }
 
     #[test]

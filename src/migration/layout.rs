@@ -540,6 +540,9 @@ fn read_directory_migration(dir: &Path, found: Found) -> Result<Migration> {
         version: found.version,
         name: found.name,
         checksum: checksum::checksum(&up_bytes),
+        down_is_empty: down
+            .as_ref()
+            .is_some_and(|(down, _)| super::is_placeholder_down(&up.sql, &down.sql)),
         up,
         down: down.map(|(script, _)| script),
         no_transaction,
@@ -568,6 +571,9 @@ fn read_sqlx_migration(dir: &Path, found: Found) -> Result<Migration> {
         version: found.version,
         name: found.name,
         checksum: checksum::checksum(&up_bytes),
+        down_is_empty: down
+            .as_ref()
+            .is_some_and(|down| super::is_placeholder_down(&up.sql, &down.sql)),
         up,
         down,
     })

@@ -31,6 +31,10 @@ pub struct Migration {
     pub name: String,
     pub up: Script,
     pub down: Option<Script>,
+    /// The down script has no statements and does not say (with [`DOWN_DOES_NOTHING_MARKER`])
+    /// that reverting needs none: a scaffold nobody filled in. Such a migration is
+    /// irreversible; see [`Migration::reversible`].
+    pub down_is_empty: bool,
     /// Runs outside a transaction, statement by statement (directive or diesel `metadata.toml`).
     pub no_transaction: bool,
     /// See [`checksum::checksum`].
@@ -56,7 +60,7 @@ impl Migrations {
     }
 
     pub fn reversible_count(&self) -> usize {
-        self.migrations.iter().filter(|m| m.down.is_some()).count()
+        self.migrations.iter().filter(|m| m.reversible()).count()
     }
 
     pub fn no_transaction_count(&self) -> usize {
@@ -81,6 +85,35 @@ pub fn has_no_transaction_directive(sql: &str, layout: Layout) -> bool {
         || (layout == Layout::Sqlx && first_line == SQLX_NO_TRANSACTION_DIRECTIVE)
 }
 
+/// A line that says a down script without statements is deliberate: reverting the migration
+/// needs nothing (its up only added data that may stay, say).
+pub const DOWN_DOES_NOTHING_MARKER: &str = "-- migrate:down-does-nothing";
+
+/// Whether `sql` has at least one statement (comments, whitespace and `;` are not). A script
+/// the splitter cannot read counts as having statements: the database will say what is wrong.
+pub fn has_statements(sql: &str) -> bool {
+    // The comment syntax the dialects share is enough to tell; PostgreSQL's tokenizer reads it.
+    split::split(sql, crate::dialect::Dialect::Postgres).map_or(true, |s| !s.is_empty())
+}
+
+/// Whether a down script is a placeholder: no statements, no marker saying that is on purpose,
+/// while its up has statements (a down without statements exactly undoes an up without any).
+pub fn is_placeholder_down(up: &str, down: &str) -> bool {
+    !has_statements(down)
+        && !down
+            .lines()
+            .any(|line| line.trim() == DOWN_DOES_NOTHING_MARKER)
+        && has_statements(up)
+}
+
+impl Migration {
+    /// Whether `down` can revert it: a down script with statements, or one marked as doing
+    /// nothing on purpose.
+    pub fn reversible(&self) -> bool {
+        self.down.is_some() && !self.down_is_empty
+    }
+}
+
 /// A migration as JSON output shows it.
 #[derive(Debug, Serialize)]
 pub struct MigrationSummary<'a> {
@@ -89,6 +122,8 @@ pub struct MigrationSummary<'a> {
     pub up: String,
     pub down: Option<String>,
     pub no_transaction: bool,
+    /// A down script that reverts it (one without statements does not, unless marked).
+    pub reversible: bool,
     pub checksum: String,
 }
 
@@ -103,6 +138,7 @@ impl Migration {
                 .as_ref()
                 .map(|d| crate::error::display_path(&d.path)),
             no_transaction: self.no_transaction,
+            reversible: self.reversible(),
             checksum: checksum::to_hex(&self.checksum),
         }
     }
@@ -125,6 +161,44 @@ mod tests {
         assert!(!has_no_transaction_directive(
             "select 1;\n-- migrate:no-transaction",
             Layout::Directory
+        ));
+    }
+
+    #[test]
+    fn placeholder_downs() {
+        let up = "ALTER TABLE users ADD COLUMN email text;";
+        // (down, is a placeholder)
+        let cases: &[(&str, bool)] = &[
+            ("", true),
+            ("\n  ;\n", true),
+            (
+                "-- Revert add_email: undo exactly what up.sql does.\n",
+                true,
+            ),
+            ("/* nothing */\n-- still nothing\n", true),
+            ("-- migrate:no-transaction\n", true),
+            ("ALTER TABLE users DROP COLUMN email;", false),
+            ("-- drop it\nALTER TABLE users DROP COLUMN email", false),
+            ("-- migrate:down-does-nothing\n", false),
+            (
+                "-- the rows may stay\n  -- migrate:down-does-nothing  \n",
+                false,
+            ),
+            // Mentioning the marker inside a longer comment is not saying it.
+            (
+                "-- add `-- migrate:down-does-nothing` if reverting needs none\n",
+                true,
+            ),
+            // Unreadable: the database will say what is wrong.
+            ("SELECT 'unterminated", false),
+        ];
+        for (down, placeholder) in cases {
+            assert_eq!(is_placeholder_down(up, down), *placeholder, "{down:?}");
+        }
+        // A comment-only up (a deliberate no-op) is undone by a comment-only down.
+        assert!(!is_placeholder_down(
+            "-- nothing to do in SQLite\n",
+            "-- nor here\n"
         ));
     }
 

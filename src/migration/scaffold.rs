@@ -9,9 +9,13 @@ use serde::Serialize;
 
 use super::layout::Layout;
 use super::version::{self, VersionStyle};
-use super::{Migrations, Version};
+use super::{
+    Migrations, NO_TRANSACTION_DIRECTIVE, SQLX_NO_TRANSACTION_DIRECTIVE, Version,
+    has_no_transaction_directive,
+};
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode, Result, display_path};
+use crate::workspace::Library;
 
 /// Names are at most this long; longer ones make unwieldy paths and history rows.
 pub const MAX_NAME_LEN: usize = 100;
@@ -336,6 +340,10 @@ pub struct NewRequest<'a> {
     pub dialect: Dialect,
     pub package: Option<&'a str>,
     pub sequential: bool,
+    /// The migration library of the owning crate: its loader must read what is written (a
+    /// diesel set's first version in diesel's style, the no-transaction setting in the form
+    /// the library reads).
+    pub library: Option<Library>,
     pub now: NaiveDateTime,
 }
 
@@ -351,6 +359,10 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
         .hint("choose a name that says what this migration does differently"));
     }
     let order = existing.order();
+    // A library whose layout is not the set's (a `layout` setting overrides) has no say.
+    let library = request
+        .library
+        .filter(|library| library.layout() == existing.layout);
     let newest = existing.newest().map(|m| &m.version);
     let newest_style = newest.map(Version::style);
     let style = match (request.sequential, newest_style) {
@@ -367,7 +379,8 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             ));
         }
         (false, Some(style)) => style,
-        (false, None) => VersionStyle::Timestamp,
+        // Later migrations follow the newest one; the first takes the library's style.
+        (false, None) => library.map_or(VersionStyle::Timestamp, Library::version_style),
     };
     let version = version::next_version(style, order, newest, request.now).map_err(|_| {
         Error::input(
@@ -395,22 +408,48 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
         table,
         column,
     };
-    let up = render(&request.template.up, &vars)?;
+    let mut up = render(&request.template.up, &vars)?;
+    let mut metadata_toml = None;
+    if has_no_transaction_directive(&up, Layout::Directory) {
+        match (existing.layout, library) {
+            // sqlx reads only its own spelling; ours is accepted in sqlx sets too.
+            (Layout::Sqlx, _) => {
+                up = up.replacen(NO_TRANSACTION_DIRECTIVE, SQLX_NO_TRANSACTION_DIRECTIVE, 1);
+            }
+            // diesel ignores the directive and reads metadata.toml instead (so do we).
+            (Layout::Directory, Some(Library::Diesel)) => {
+                metadata_toml = Some("run_in_transaction = false\n".to_string());
+            }
+            (Layout::Directory, _) => {}
+        }
+    }
     // A template without down.sql makes an irreversible migration: no empty down script that
     // would claim to undo it.
-    let down = match &request.template.down {
+    let mut down = match &request.template.down {
         Some(file) => Some(render(file, &vars)?),
         None => None,
     };
+    if existing.layout == Layout::Sqlx
+        && let Some(down) = down
+            .as_mut()
+            .filter(|down| has_no_transaction_directive(down, Layout::Directory))
+    {
+        *down = down.replacen(NO_TRANSACTION_DIRECTIVE, SQLX_NO_TRANSACTION_DIRECTIVE, 1);
+    }
     let stem = format!("{}_{}", version.as_str(), request.name);
     let (create_dir, files) = match existing.layout {
         Layout::Directory => {
             let migration_dir = dir.join(&stem);
             let mut files = vec![(migration_dir.join("up.sql"), up)];
             files.extend(down.map(|down| (migration_dir.join("down.sql"), down)));
+            files.extend(metadata_toml.map(|toml| (migration_dir.join("metadata.toml"), toml)));
             (Some(migration_dir), files)
         }
-        Layout::Sqlx if existing.sqlx_reversible => {
+        // A new sqlx set is reversible when its first migration has a down: sqlx reads a set
+        // of pairs, or of single files, but a set's first migration decides which.
+        Layout::Sqlx
+            if existing.sqlx_reversible || (existing.migrations.is_empty() && down.is_some()) =>
+        {
             let mut files = vec![(dir.join(format!("{stem}.up.sql")), up)];
             files.extend(down.map(|down| (dir.join(format!("{stem}.down.sql")), down)));
             (None, files)
@@ -663,6 +702,84 @@ mod tests {
         assert_eq!(err.code, ErrorCode::UnknownTemplate);
         // A built-in name still loads the override when it is a template.
         assert!(load_template("default", Some(&repo_templates)).is_ok());
+    }
+
+    /// A new set is written the way the crate's library reads it: (layout, library, template)
+    /// → the files' names (the version replaced by `V`) and the no-transaction spelling.
+    #[test]
+    fn a_new_set_follows_the_library() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
+            .and_then(|d| d.and_hms_opt(10, 15, 0))
+            .unwrap();
+        // (layout, library, template, files, how up.sql starts)
+        type Case<'a> = (Layout, Option<Library>, &'a str, &'a [&'a str], &'a str);
+        let cases: &[Case] = &[
+            (
+                Layout::Directory,
+                None,
+                "default",
+                &["20261122101500_x/up.sql", "20261122101500_x/down.sql"],
+                "",
+            ),
+            (
+                Layout::Directory,
+                Some(Library::Diesel),
+                "create_index_concurrently",
+                &[
+                    "2026-11-22-101500-0000_x/up.sql",
+                    "2026-11-22-101500-0000_x/down.sql",
+                    "2026-11-22-101500-0000_x/metadata.toml",
+                ],
+                "-- migrate:no-transaction\n",
+            ),
+            (
+                Layout::Sqlx,
+                Some(Library::Sqlx),
+                "create_index_concurrently",
+                &["20261122101500_x.up.sql", "20261122101500_x.down.sql"],
+                "-- no-transaction\n",
+            ),
+            // A library whose layout a `layout` setting overrode has no say in the version.
+            (
+                Layout::Sqlx,
+                Some(Library::Diesel),
+                "create_table",
+                &["20261122101500_x.up.sql", "20261122101500_x.down.sql"],
+                "CREATE TABLE",
+            ),
+        ];
+        for (layout, library, template, files, up_starts) in cases {
+            let existing = Migrations {
+                layout: *layout,
+                sqlx_reversible: false,
+                migrations: Vec::new(),
+            };
+            let template = load_template(template, None).unwrap();
+            let request = NewRequest {
+                name: "x",
+                template: &template,
+                dialect: Dialect::Postgres,
+                package: None,
+                sequential: false,
+                library: *library,
+                now,
+            };
+            let planned = plan(Path::new("m"), &existing, &request).unwrap();
+            let names: Vec<String> = planned
+                .files
+                .iter()
+                .map(|(p, _)| p.strip_prefix("m").unwrap().display().to_string())
+                .collect();
+            assert_eq!(names, *files, "{layout:?} {library:?}");
+            assert!(
+                planned.files[0].1.starts_with(up_starts),
+                "{layout:?} {library:?}: {}",
+                planned.files[0].1
+            );
+            if *layout == Layout::Sqlx && template.name == "create_index_concurrently" {
+                assert!(planned.files[1].1.starts_with("-- no-transaction\n"));
+            }
+        }
     }
 
     #[test]
