@@ -5,6 +5,7 @@ pub mod history;
 mod postgres;
 pub mod run_lock;
 mod sqlite;
+mod tls;
 pub mod url;
 
 use std::path::PathBuf;
@@ -421,6 +422,9 @@ pub(crate) struct ConnectFailure {
     pub retryable: bool,
     /// What to do about it, when the reason calls for a hint of its own.
     pub hint: Option<&'static str>,
+    /// The connection settings are wrong (a TLS certificate or mode): an input error with
+    /// this code, exit 2, so a Job does not retry what only a change of configuration fixes.
+    pub input: Option<ErrorCode>,
 }
 
 /// The instant `duration` from now, or far in the future when that does not fit an `Instant`
@@ -447,9 +451,13 @@ fn connect_error(url: &DatabaseUrl, failure: &ConnectFailure, waited: Option<Dur
         Some(waited) => format!(" (after waiting {})", seconds(waited)),
         None => String::new(),
     };
+    let (class, code) = match failure.input {
+        Some(code) => (ErrorClass::Input, code),
+        None => (ErrorClass::Unreachable, ErrorCode::DatabaseUnreachable),
+    };
     Error::new(
-        ErrorClass::Unreachable,
-        ErrorCode::DatabaseUnreachable,
+        class,
+        code,
         format!(
             "cannot connect to the database at {}{waited}: {}",
             url.endpoint(),
@@ -493,7 +501,7 @@ pub(crate) fn driver_reason(err: &sqlx::Error) -> String {
 }
 
 /// `text` without a trailing `(module::path:line)`, which sqlx appends to protocol errors.
-fn without_source_location(text: &str) -> &str {
+pub(crate) fn without_source_location(text: &str) -> &str {
     match text.rsplit_once(" (") {
         Some((head, tail)) if tail.ends_with(')') && tail.contains("::") && !tail.contains(' ') => {
             head

@@ -55,9 +55,11 @@ impl Postgres {
                 reason: driver_reason(&err),
                 retryable: false,
                 hint: None,
+                input: None,
             })?
             .application_name(APPLICATION_NAME);
-        let conn = connect_within(&options, budget).await?;
+        super::tls::check_files(url, options.get_ssl_mode())?;
+        let conn = connect_within(url, &options, budget).await?;
         Ok(Postgres {
             conn,
             options,
@@ -85,7 +87,7 @@ impl Postgres {
     ) -> Result<()> {
         let key = lock_key(name);
         let runner = runner_key(name);
-        let mut lock_conn = connect_within(&self.options, self.connect_timeout)
+        let mut lock_conn = connect_within(url, &self.options, self.connect_timeout)
             .await
             .map_err(|failure| {
                 Error::new(
@@ -499,12 +501,15 @@ fn lock_timeout_ms(duration: Duration) -> String {
 /// Connects within `budget`; a server that does not answer in time (it accepted the TCP
 /// connection and says nothing, or packets are dropped) is a retryable failure.
 async fn connect_within(
+    url: &DatabaseUrl,
     options: &PgConnectOptions,
     budget: Duration,
 ) -> Result<PgConnection, ConnectFailure> {
     match tokio::time::timeout(budget, PgConnection::connect_with(options)).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(err)) => Err(connect_failure(&err)),
+        // A refused certificate or TLS mode first: it can look like a lost connection.
+        Ok(Err(err)) => Err(super::tls::failure(&err, url, options.get_ssl_mode())
+            .unwrap_or_else(|| connect_failure(&err))),
         Err(_) => Err(ConnectFailure {
             reason: format!(
                 "the server did not answer within {}",
@@ -514,6 +519,7 @@ async fn connect_within(
             hint: Some(
                 "check that the host and port are the PostgreSQL server's and that no firewall drops the connection; --connect-timeout SECS waits longer for a slow server",
             ),
+            input: None,
         }),
     }
 }
@@ -528,6 +534,7 @@ fn connect_failure(err: &sqlx::Error) -> ConnectFailure {
             hint: Some(
                 "the server may be starting or shutting down, full (max_connections), or not PostgreSQL (check the port); a proxy in between may refuse this client; --wait SECS keeps retrying",
             ),
+            input: None,
         },
         sqlx::Error::Protocol(text) => ConnectFailure {
             reason: not_postgres_reason(text),
@@ -535,11 +542,13 @@ fn connect_failure(err: &sqlx::Error) -> ConnectFailure {
             hint: Some(
                 "check the host and port in the URL: they must be the PostgreSQL server's (usually port 5432), not a web server's or another service's",
             ),
+            input: None,
         },
         _ => ConnectFailure {
             retryable: retryable(err),
             reason: driver_reason(err),
             hint: None,
+            input: None,
         },
     }
 }
@@ -651,7 +660,8 @@ async fn blocker_of(conn: &mut PgConnection, pid: i32) -> Option<String> {
 
 fn retryable(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => true,
+        // TLS failures are settled by `tls::failure` (configuration, never retried).
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
         // 57P03: the server is starting up; 53300: too many connections for now.
         sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P03" | "53300")),
         _ => false,
