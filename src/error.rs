@@ -69,6 +69,7 @@ error_codes! {
     EmptyMigration => "empty-migration",
     FailedMigration => "failed-migration",
     HistoryTableMismatch => "history-table-mismatch",
+    InsufficientPrivilege => "insufficient-privilege",
     IrreversibleMigration => "irreversible-migration",
     LockTimeout => "lock-timeout",
     MigrationExists => "migration-exists",

@@ -3,6 +3,7 @@
 
 pub mod history;
 mod postgres;
+mod privilege;
 pub mod run_lock;
 mod sqlite;
 mod tls;
@@ -524,15 +525,8 @@ pub(crate) fn database_error(context: &str, err: &sqlx::Error) -> Error {
         .hint("check the path in the URL: that file exists but holds something else");
     }
     // insufficient_privilege: the user may connect, but not do what the history needs.
-    if let sqlx::Error::Database(db) = err
-        && db.code().as_deref() == Some("42501")
-    {
-        return Error::new(
-            ErrorClass::Unreachable,
-            ErrorCode::DatabaseError,
-            format!("{context}: {}", driver_reason(err)),
-        )
-        .hint("run migrations as a user that owns the schema, or grant this one what the history table needs (e.g. GRANT CREATE ON SCHEMA public TO it)");
+    if let Some(error) = privilege::refused(context, err, None) {
+        return error;
     }
     let hint = if is_transient(err) {
         "the server ended the connection or rolled back for a reason of the moment (a restart, a failover, a terminated session), not a problem of the migrations; run the command again"

@@ -34,6 +34,8 @@ pub struct Postgres {
     lock_timeout: Duration,
     /// The main connection's backend pid (mutating sessions), to name who blocks it.
     backend_pid: Option<i32>,
+    /// The role logged in as, for the GRANT a refused history statement needs.
+    user: String,
 }
 
 impl Postgres {
@@ -60,6 +62,7 @@ impl Postgres {
             .application_name(APPLICATION_NAME);
         super::tls::check_files(url, options.get_ssl_mode())?;
         let conn = connect_within(url, &options, budget).await?;
+        let user = options.get_username().to_string();
         Ok(Postgres {
             conn,
             options,
@@ -67,7 +70,15 @@ impl Postgres {
             connect_timeout: settings.connect_timeout,
             lock_timeout: settings.lock_timeout,
             backend_pid: None,
+            user,
         })
+    }
+
+    /// An error of our own SQL: a missing privilege named with its GRANT (exit 2), else
+    /// [`database_error`].
+    fn refused(&self, context: &str, err: &sqlx::Error) -> Error {
+        super::privilege::refused(context, err, Some(&self.user))
+            .unwrap_or_else(|| database_error(context, err))
     }
 
     /// Takes the run lock: a session advisory lock on a dedicated connection (so nothing a
@@ -174,7 +185,7 @@ impl Postgres {
         sqlx::query_scalar("SELECT current_schema()::text")
             .fetch_one(&mut self.conn)
             .await
-            .map_err(|err| database_error("cannot locate the history table", &err))
+            .map_err(|err| self.refused("cannot locate the history table", &err))
     }
 
     pub(crate) async fn schema_exists(&mut self, schema: &str) -> Result<bool> {
@@ -182,18 +193,18 @@ impl Postgres {
             .bind(schema)
             .fetch_one(&mut self.conn)
             .await
-            .map_err(|err| database_error("cannot locate the history table", &err))
+            .map_err(|err| self.refused("cannot locate the history table", &err))
     }
 
     pub(crate) async fn read_rows(&mut self, sql: &str) -> Result<Vec<AppliedRow>> {
         let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
             .fetch_all(&mut self.conn)
             .await
-            .map_err(|err| database_error("cannot read the history table", &err))?;
+            .map_err(|err| self.refused("cannot read the history table", &err))?;
         rows.iter()
             .map(super::decode_applied_row)
             .collect::<Result<_, _>>()
-            .map_err(|err| database_error("cannot read the history table", &err))
+            .map_err(|err| self.refused("cannot read the history table", &err))
     }
 
     pub(crate) async fn execute(&mut self, sql: &str) -> Result<()> {
@@ -203,7 +214,7 @@ impl Postgres {
             .await
         {
             self.rollback().await;
-            return Err(database_error("cannot update the history table", &err));
+            return Err(self.refused("cannot update the history table", &err));
         }
         Ok(())
     }
@@ -213,17 +224,17 @@ impl Postgres {
         sqlx::raw_sql("BEGIN")
             .execute(&mut self.conn)
             .await
-            .map_err(|err| database_error(context, &err))?;
+            .map_err(|err| self.refused(context, &err))?;
         for statement in statements.iter().filter(|s| !s.is_empty()) {
             let query = super::bound::<sqlx::Postgres>(statement, Dialect::Postgres);
             if let Err(err) = query.execute(&mut self.conn).await {
                 self.rollback().await;
-                return Err(database_error(context, &err));
+                return Err(self.refused(context, &err));
             }
         }
         if let Err(err) = sqlx::raw_sql("COMMIT").execute(&mut self.conn).await {
             self.rollback().await;
-            return Err(database_error(context, &err));
+            return Err(self.refused(context, &err));
         }
         Ok(())
     }
