@@ -87,6 +87,7 @@ error_codes! {
     NonUtf8Sql => "non-utf8-sql",
     NotUpToDate => "not-up-to-date",
     OutOfOrder => "out-of-order",
+    ReadOnlyDatabase => "read-only-database",
     SandboxFailed => "sandbox-failed",
     SchemaDiffers => "schema-differs",
     TlsError => "tls-error",

@@ -2,6 +2,7 @@
 //! table, and executing migrations. One module per dialect; [`Database`] dispatches.
 
 pub mod history;
+mod pg_params;
 mod postgres;
 mod privilege;
 pub mod run_lock;
@@ -202,6 +203,12 @@ impl Database {
         let started = Instant::now();
         let deadline = deadline_after(options.wait);
         let mut announced = false;
+        // The URL's own connect_timeout (libpq's) is the more specific setting.
+        let connect_timeout = url.connect_timeout().unwrap_or(options.connect_timeout);
+        let options = &ConnectOptions {
+            connect_timeout,
+            ..options.clone()
+        };
         loop {
             let budget = if options.wait.is_zero() {
                 options.connect_timeout
@@ -269,6 +276,14 @@ impl Database {
         match self {
             Database::Postgres(pg) => pg.lock(url, lock_name, timeout).await,
             Database::Sqlite(sqlite) => sqlite.lock(timeout).await,
+        }
+    }
+
+    /// Refuses a PostgreSQL standby or read-only session (exit 2), before anything is locked.
+    pub async fn refuse_read_only(&mut self) -> Result<()> {
+        match self {
+            Database::Postgres(pg) => pg.refuse_read_only().await,
+            Database::Sqlite(_) => Ok(()),
         }
     }
 

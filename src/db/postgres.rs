@@ -51,15 +51,17 @@ impl Postgres {
         settings: &ConnectOptions,
     ) -> Result<Postgres, ConnectFailure> {
         // The same options the locality guard judged (see `DatabaseUrl::locality`).
-        let options = url
-            .pg_options()
-            .map_err(|err| ConnectFailure {
-                reason: driver_reason(&err),
-                retryable: false,
-                hint: None,
-                input: None,
-            })?
-            .application_name(APPLICATION_NAME);
+        let options = url.pg_options().map_err(|err| ConnectFailure {
+            reason: driver_reason(&err),
+            retryable: false,
+            hint: None,
+            input: None,
+        })?;
+        // The URL's application_name (or PGAPPNAME) is the operator's choice: keep it.
+        let options = match options.get_application_name() {
+            Some(_) => options,
+            None => options.application_name(APPLICATION_NAME),
+        };
         super::tls::check_files(url, options.get_ssl_mode())?;
         let conn = connect_within(url, &options, budget).await?;
         let user = options.get_username().to_string();
@@ -139,6 +141,34 @@ impl Postgres {
             .await
             .ok();
         self.lock = Some(lock_conn);
+        Ok(())
+    }
+
+    /// Refuses a server that cannot be migrated: a standby in recovery, or a session that is
+    /// read-only (`default_transaction_read_only`). Asked before the run lock is taken.
+    pub(crate) async fn refuse_read_only(&mut self) -> Result<()> {
+        let (recovery, read_only): (bool, String) =
+            sqlx::query_as("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(|err| self.refused("cannot ask whether the server is a standby", &err))?;
+        if recovery {
+            return Err(Error::input(
+                ErrorCode::ReadOnlyDatabase,
+                "the server is a read-only standby (in recovery): migrations run on the primary",
+            )
+            .hint("point the URL at the primary (read-write) server: the managed cluster's read-write endpoint, or Patroni's primary service"));
+        }
+        if read_only == "on" {
+            return Err(Error::input(
+                ErrorCode::ReadOnlyDatabase,
+                "the session is read-only (default_transaction_read_only is on for this role or database)",
+            )
+            .hint(format!(
+                "run migrations as a role that may write, or turn the setting off where it is set: ALTER ROLE {} SET default_transaction_read_only = off (or ALTER DATABASE …)",
+                super::privilege::quote(&self.user)
+            )));
+        }
         Ok(())
     }
 

@@ -68,7 +68,7 @@ pub(crate) fn refused(context: &str, err: &sqlx::Error, role: Option<&str>) -> O
 }
 
 /// `name` as a SQL identifier: bare when PostgreSQL would read it back unchanged.
-fn quote(name: &str) -> String {
+pub(crate) fn quote(name: &str) -> String {
     let bare = name
         .chars()
         .next()

@@ -219,6 +219,10 @@ impl Session {
         options: &SessionOptions,
         storable: &[Migration],
     ) -> Result<Session> {
+        // A standby (Patroni, a replica endpoint) is never migrated: refused before the lock.
+        if options.mutating || url.requires_primary() {
+            db.refuse_read_only().await?;
+        }
         let (own, sqlx, diesel) = db.existing_histories(&options.own_table).await?;
         // Configured: that format, found or to be created. Otherwise an existing table is
         // adopted: ours first, then sqlx's, then diesel's.
