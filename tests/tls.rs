@@ -405,6 +405,15 @@ fn tls_failures_are_configuration_errors_with_a_hint_that_fixes_them() {
             cluster.certs.path("other-ca.crt")
         ),
     );
+    // As in libpq, `require` with a root certificate verifies the chain (sqlx alone would not).
+    case(
+        "sslmode=require with an sslrootcert of another CA",
+        format!(
+            "{}&sslrootcert={}",
+            cluster.url("postgres", "require"),
+            cluster.certs.path("other-ca.crt")
+        ),
+    );
     case(
         "client certificate signed by a CA the server does not trust",
         format!(

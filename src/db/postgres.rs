@@ -62,7 +62,9 @@ impl Postgres {
             Some(_) => options,
             None => options.application_name(APPLICATION_NAME),
         };
-        super::tls::check_files(url, options.get_ssl_mode())?;
+        let mode = super::tls::effective_mode(url, options.get_ssl_mode());
+        let options = options.ssl_mode(mode);
+        super::tls::check_files(url, mode)?;
         let conn = connect_within(url, &options, budget).await?;
         let user = options.get_username().to_string();
         Ok(Postgres {

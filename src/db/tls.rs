@@ -43,6 +43,19 @@ fn files(url: &DatabaseUrl) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// The mode to connect with: libpq's, where `sslmode=require` with a root certificate
+/// (`sslrootcert`) verifies the server's certificate as `verify-ca` does. sqlx would not look
+/// at the file at all, and a URL written for libpq would silently check nothing.
+pub(super) fn effective_mode(url: &DatabaseUrl, mode: PgSslMode) -> PgSslMode {
+    let root_given = files(url)
+        .iter()
+        .any(|(setting, _)| *setting == "sslrootcert");
+    match mode {
+        PgSslMode::Require if root_given => PgSslMode::VerifyCa,
+        other => other,
+    }
+}
+
 /// Checks, before connecting, that the certificate files exist and can be read, and that a
 /// client certificate comes with its key: sqlx reports a missing file as a bare I/O error,
 /// which would read as an unreachable server.
