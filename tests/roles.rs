@@ -119,12 +119,23 @@ fn a_role_lacking_a_privilege_the_history_needs_is_told_the_grant() {
     assert_eq!(outcome.code, 2, "{}", outcome.snapshot());
     assert_eq!(pg.tables(&admin), ["_cargo_migrate", "users"]);
 
-    // The GRANT the hint names is enough (users is the superuser's: posts references it).
+    // Reading is not enough: the history row of each migration is written with it. (users is
+    // the superuser's: posts references it.)
+    pg.execute(&admin, "GRANT REFERENCES ON users TO deployer");
+    pg.execute(&admin, "GRANT SELECT ON public._cargo_migrate TO deployer");
+    let outcome = run(&ws, &["up"], &url);
+    report.push_str(&format!(
+        "## history table readable, not writable\n{}\n",
+        outcome.snapshot()
+    ));
+    assert_eq!(outcome.code, 2, "{}", outcome.snapshot());
+    assert_eq!(pg.tables(&admin), ["_cargo_migrate", "users"]);
+
+    // The GRANT the hint names is enough.
     pg.execute(
         &admin,
         "GRANT SELECT, INSERT, UPDATE, DELETE ON public._cargo_migrate TO deployer",
     );
-    pg.execute(&admin, "GRANT REFERENCES ON users TO deployer");
     run(&ws, &["up"], &url).assert_code(0);
     let socket = pg.server.socket_dir().to_string_lossy().to_string();
     insta::assert_snapshot!(report.replace(&socket, "[SOCKET]"));

@@ -105,6 +105,9 @@ pub struct Failure {
     /// The migration did not start: the connection holding the run lock was gone, so this
     /// run no longer excludes others.
     pub lock_lost: bool,
+    /// The script ran but its history change was refused (a missing privilege on the history
+    /// table): rolled back whole, and this error, not the script, is the outcome.
+    pub bookkeeping: Option<Error>,
 }
 
 impl Failure {
@@ -139,6 +142,7 @@ impl Failure {
             transient: is_transient(err),
             lock_busy: is_lock_busy(err),
             lock_lost: false,
+            bookkeeping: None,
         }
     }
 
@@ -156,6 +160,7 @@ impl Failure {
             transient: false,
             lock_busy: false,
             lock_lost: false,
+            bookkeeping: None,
         }
     }
 

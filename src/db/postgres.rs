@@ -338,6 +338,22 @@ impl Postgres {
                     // A deadlock or serialization failure says nothing about the script.
                     return Err(failure);
                 }
+                if let Some(refused) = super::privilege::refused(
+                    "cannot record the migration in the history table",
+                    &err,
+                    Some(&self.user),
+                ) && error_position(&err).is_none()
+                {
+                    // The script or its history row lacked a privilege; replaying the script
+                    // alone (rolled back) tells which.
+                    let position = self.locate(&script.sql).await;
+                    if position.is_none() {
+                        failure.bookkeeping = Some(refused.at(format.table().to_string()));
+                        return Err(failure);
+                    }
+                    failure.position = position;
+                    return Err(failure);
+                }
                 let position = error_position(&err).and_then(|p| {
                     let in_script = p.checked_sub(prefix.chars().count())?;
                     (in_script >= 1 && in_script <= script.sql.chars().count())

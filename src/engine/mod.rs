@@ -333,6 +333,9 @@ pub fn connect_options(
 
 /// A failed migration as an error pointing into its file, with a code frame.
 pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direction) -> Error {
+    if let Some(error) = &failure.bookkeeping {
+        return error.clone();
+    }
     let verb = match direction {
         Direction::Up => "applying",
         Direction::Down => "reverting",
