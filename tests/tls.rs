@@ -299,6 +299,10 @@ impl TlsCluster {
                 "[CERTS]",
             )
             .replace(&self.address.to_string(), "[ADDRESS]")
+            .replace(
+                &self.pg.server.socket_dir().to_string_lossy().to_string(),
+                "[SOCKET]",
+            )
     }
 }
 
@@ -441,6 +445,15 @@ fn tls_failures_are_configuration_errors_with_a_hint_that_fixes_them() {
             cluster.url("postgres", "verify-full"),
             cluster.certs.path("nosuch.crt")
         ),
+    );
+    // The cluster's Unix socket never offers TLS.
+    case(
+        "sslmode=require on a Unix-domain socket",
+        cluster
+            .pg
+            .server
+            .url()
+            .replace("sslmode=disable", "sslmode=require"),
     );
     // The certificate of another address.
     cluster.set_server_cert(Some("misnamed"));

@@ -8,6 +8,7 @@ use sqlx::postgres::PgSslMode;
 
 use super::ConnectFailure;
 use crate::db::DatabaseUrl;
+use crate::db::url::ConnectTarget;
 use crate::error::ErrorCode;
 
 /// The certificate settings, as sqlx reads them: the URL's parameter (and its aliases), else
@@ -95,6 +96,18 @@ pub(super) fn failure(
 ) -> Option<ConnectFailure> {
     let has = |name: &str| files(url).iter().any(|(setting, _)| *setting == name);
     match err {
+        sqlx::Error::Tls(source)
+            if source.to_string().contains("does not support TLS")
+                && matches!(url.connect_target(), ConnectTarget::Socket { .. }) =>
+        {
+            Some(input(
+                format!(
+                    "PostgreSQL offers no TLS on a Unix-domain socket, and sslmode={} requires it",
+                    mode_name(mode)
+                ),
+                "use sslmode=disable (or prefer) for a socket, which never leaves this machine; keep verify-full for TCP connections",
+            ))
+        }
         sqlx::Error::Tls(source) if source.to_string().contains("does not support TLS") => {
             Some(input(
                 format!(
@@ -206,6 +219,7 @@ fn input(reason: String, hint: &'static str) -> ConnectFailure {
 }
 
 fn mode_name(mode: PgSslMode) -> &'static str {
+    // (PgSslMode has no Display.)
     match mode {
         PgSslMode::Disable => "disable",
         PgSslMode::Allow => "allow",
@@ -213,5 +227,49 @@ fn mode_name(mode: PgSslMode) -> &'static str {
         PgSslMode::Require => "require",
         PgSslMode::VerifyCa => "verify-ca",
         PgSslMode::VerifyFull => "verify-full",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// libpq's rule: `require` with a root certificate verifies the chain; every other mode
+    /// stays as written. (The URLs name their files, so PGSSLROOTCERT does not matter.)
+    #[test]
+    fn require_with_a_root_certificate_verifies_the_chain() {
+        let table: &[(&str, PgSslMode, PgSslMode)] = &[
+            (
+                "sslrootcert=/ca.crt",
+                PgSslMode::Require,
+                PgSslMode::VerifyCa,
+            ),
+            (
+                "ssl-root-cert=/ca.crt",
+                PgSslMode::Require,
+                PgSslMode::VerifyCa,
+            ),
+            ("sslrootcert=/ca.crt", PgSslMode::Prefer, PgSslMode::Prefer),
+            (
+                "sslrootcert=/ca.crt",
+                PgSslMode::VerifyFull,
+                PgSslMode::VerifyFull,
+            ),
+            (
+                "sslrootcert=/ca.crt",
+                PgSslMode::Disable,
+                PgSslMode::Disable,
+            ),
+        ];
+        for (query, mode, effective) in table {
+            let url = DatabaseUrl::parse(&format!("postgres://u@db.invalid/app?{query}"), "test")
+                .expect("a valid URL");
+            // PgSslMode has no PartialEq: compare the names.
+            assert_eq!(
+                mode_name(effective_mode(&url, *mode)),
+                mode_name(*effective),
+                "{query} {mode:?}"
+            );
+        }
     }
 }
