@@ -137,6 +137,32 @@ fn a_role_lacking_a_privilege_the_history_needs_is_told_the_grant() {
         "GRANT SELECT, INSERT, UPDATE, DELETE ON public._cargo_migrate TO deployer",
     );
     run(&ws, &["up"], &url).assert_code(0);
+
+    // A no-transaction migration writes its history rows on their own: refused the same way,
+    // before any of its statements runs.
+    let path = ws.path().join("migrations/20240103000000_index");
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::write(
+        path.join("up.sql"),
+        "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY posts_user ON posts (user_id);\n",
+    )
+    .unwrap();
+    std::fs::write(path.join("down.sql"), "DROP INDEX posts_user;\n").unwrap();
+    pg.execute(
+        &admin,
+        "REVOKE INSERT ON public._cargo_migrate FROM deployer",
+    );
+    let outcome = run(&ws, &["up"], &url);
+    report.push_str(&format!(
+        "## no-transaction migration, history not insertable\n{}\n",
+        outcome.snapshot()
+    ));
+    assert_eq!(outcome.code, 2, "{}", outcome.snapshot());
+    let index = pg.query(
+        &admin,
+        "SELECT count(*)::text FROM pg_indexes WHERE indexname = 'posts_user'",
+    );
+    assert_eq!(index, [[Some("0".to_string())]], "nothing of it ran");
     let socket = pg.server.socket_dir().to_string_lossy().to_string();
     insta::assert_snapshot!(report.replace(&socket, "[SOCKET]"));
 }

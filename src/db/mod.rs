@@ -626,6 +626,10 @@ pub(crate) trait Autocommit {
     async fn record(&mut self, statement: &history::Statement) -> Result<(), sqlx::Error>;
     /// The 1-based character position of an error in the text sent, if the server gives one.
     fn error_position(err: &sqlx::Error) -> Option<usize>;
+    /// The role logged in as, for the GRANT a refused history statement needs.
+    fn role(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// `statement` as a query with its values bound as parameters of their types.
@@ -673,7 +677,7 @@ pub(crate) async fn run_statements<C: Autocommit>(
         .map_err(|err| Failure::split(&script.path, &err))?;
     // Refused up front (`HistoryFormat::check_storable`); kept as a failure, never a panic.
     let not_storable = |err: history::NotStorable| Failure::message(&script.path, &err.reason);
-    let driver = |err: sqlx::Error| Failure::from_driver(&script.path, &err, None);
+    let driver = |err: &sqlx::Error| Failure::from_driver(&script.path, err, None);
     let started = Instant::now();
     let records = format.records_failures();
     if records {
@@ -687,7 +691,9 @@ pub(crate) async fn run_statements<C: Autocommit>(
             Direction::Down => format.mark(migration, Some(history::DOWN_STARTED)),
         }
         .map_err(not_storable)?;
-        conn.record(&under_way).await.map_err(driver)?;
+        if let Err(err) = conn.record(&under_way).await {
+            return Err(refused_record(conn.role(), format, driver(&err), &err));
+        }
     }
     for (index, statement) in statements.iter().enumerate() {
         let Err(err) = conn.execute(statement.text).await else {
@@ -707,7 +713,7 @@ pub(crate) async fn run_statements<C: Autocommit>(
                     Direction::Down => format.mark(migration, None),
                 }
                 .map_err(not_storable)?;
-                conn.record(&undo).await.map_err(driver)?;
+                conn.record(&undo).await.map_err(|err| driver(&err))?;
             }
         } else if records {
             let reason = format!(
@@ -737,13 +743,32 @@ pub(crate) async fn run_statements<C: Autocommit>(
         Direction::Down => format.delete(migration),
     }
     .map_err(not_storable)?;
-    if !finish.is_empty() {
-        conn.record(&finish).await.map_err(driver)?;
+    if !finish.is_empty()
+        && let Err(err) = conn.record(&finish).await
+    {
+        return Err(refused_record(conn.role(), format, driver(&err), &err));
     }
     Ok(Ran {
         elapsed,
         skipped: false,
     })
+}
+
+/// A failure to write a history row: a missing privilege is the outcome itself
+/// (`insufficient-privilege`, at the history table), not the script's failure.
+fn refused_record(
+    role: Option<&str>,
+    format: &HistoryFormat,
+    mut failure: Failure,
+    err: &sqlx::Error,
+) -> Failure {
+    failure.bookkeeping = privilege::refused(
+        "cannot record the migration in the history table",
+        err,
+        role,
+    )
+    .map(|error| error.at(format.table().to_string()));
+    failure
 }
 
 /// A history row as [`HistoryFormat::select_sql`] selects it, from either driver.

@@ -769,6 +769,10 @@ impl super::Autocommit for Postgres {
     fn error_position(err: &sqlx::Error) -> Option<usize> {
         error_position(err)
     }
+
+    fn role(&self) -> Option<&str> {
+        Some(&self.user)
+    }
 }
 
 #[cfg(test)]
