@@ -1562,7 +1562,8 @@ fn postgres_database_that_does_not_exist() {
 }
 
 /// A user who may connect but not create the history table: cargo-migrate's own statement is
-/// refused (exit 3, database-error), and the server's reason is shown.
+/// refused (exit 2, insufficient-privilege: retrying cannot fix it), the server's reason is
+/// shown and the hint names the GRANT.
 #[test]
 fn postgres_user_without_create_privilege() {
     let Some(pg) = support::postgres() else {
@@ -1577,8 +1578,8 @@ fn postgres_user_without_create_privilege() {
     assert_ne!(reader, url);
     let ws = Workspace::copy("single");
     let args = ["up", "--database-url", &reader];
-    let outcome = run(&ws, &args).assert_code(3);
-    assert_json_error(&ws, &args, "database-error", 3);
+    let outcome = run(&ws, &args).assert_code(2);
+    assert_json_error(&ws, &args, "insufficient-privilege", 2);
     assert!(
         outcome.stderr.contains("permission denied"),
         "{}",

@@ -2,9 +2,12 @@
 //! table, and executing migrations. One module per dialect; [`Database`] dispatches.
 
 pub mod history;
+mod pg_params;
 mod postgres;
+mod privilege;
 pub mod run_lock;
 mod sqlite;
+mod tls;
 pub mod url;
 
 use std::path::PathBuf;
@@ -106,6 +109,9 @@ pub struct Failure {
     /// The migration did not start: the connection holding the run lock was gone, so this
     /// run no longer excludes others.
     pub lock_lost: bool,
+    /// The script ran but its history change was refused (a missing privilege on the history
+    /// table): rolled back whole, and this error, not the script, is the outcome.
+    pub bookkeeping: Option<Error>,
 }
 
 impl Failure {
@@ -141,6 +147,7 @@ impl Failure {
             transient: is_transient(err),
             lock_busy: is_lock_busy(err),
             lock_lost: false,
+            bookkeeping: None,
         }
     }
 
@@ -159,6 +166,7 @@ impl Failure {
             transient: false,
             lock_busy: false,
             lock_lost: false,
+            bookkeeping: None,
         }
     }
 
@@ -208,6 +216,12 @@ impl Database {
         let started = Instant::now();
         let deadline = deadline_after(options.wait);
         let mut announced = false;
+        // The URL's own connect_timeout (libpq's) is the more specific setting.
+        let connect_timeout = url.connect_timeout().unwrap_or(options.connect_timeout);
+        let options = &ConnectOptions {
+            connect_timeout,
+            ..options.clone()
+        };
         loop {
             let budget = if options.wait.is_zero() {
                 options.connect_timeout
@@ -275,6 +289,14 @@ impl Database {
         match self {
             Database::Postgres(pg) => pg.lock(url, lock_name, timeout).await,
             Database::Sqlite(sqlite) => sqlite.lock(timeout).await,
+        }
+    }
+
+    /// Refuses a PostgreSQL standby or read-only session (exit 2), before anything is locked.
+    pub async fn refuse_read_only(&mut self) -> Result<()> {
+        match self {
+            Database::Postgres(pg) => pg.refuse_read_only().await,
+            Database::Sqlite(_) => Ok(()),
         }
     }
 
@@ -458,6 +480,9 @@ pub(crate) struct ConnectFailure {
     pub retryable: bool,
     /// What to do about it, when the reason calls for a hint of its own.
     pub hint: Option<&'static str>,
+    /// The connection settings are wrong (a TLS certificate or mode): an input error with
+    /// this code, exit 2, so a Job does not retry what only a change of configuration fixes.
+    pub input: Option<ErrorCode>,
 }
 
 /// The instant `duration` from now, or far in the future when that does not fit an `Instant`
@@ -484,9 +509,13 @@ fn connect_error(url: &DatabaseUrl, failure: &ConnectFailure, waited: Option<Dur
         Some(waited) => format!(" (after waiting {})", seconds(waited)),
         None => String::new(),
     };
+    let (class, code) = match failure.input {
+        Some(code) => (ErrorClass::Input, code),
+        None => (ErrorClass::Unreachable, ErrorCode::DatabaseUnreachable),
+    };
     Error::new(
-        ErrorClass::Unreachable,
-        ErrorCode::DatabaseUnreachable,
+        class,
+        code,
         format!(
             "cannot connect to the database at {}{waited}: {}",
             url.endpoint(),
@@ -530,7 +559,7 @@ pub(crate) fn driver_reason(err: &sqlx::Error) -> String {
 }
 
 /// `text` without a trailing `(module::path:line)`, which sqlx appends to protocol errors.
-fn without_source_location(text: &str) -> &str {
+pub(crate) fn without_source_location(text: &str) -> &str {
     match text.rsplit_once(" (") {
         Some((head, tail)) if tail.ends_with(')') && tail.contains("::") && !tail.contains(' ') => {
             head
@@ -553,15 +582,8 @@ pub(crate) fn database_error(context: &str, err: &sqlx::Error) -> Error {
         .hint("check the path in the URL: that file exists but holds something else");
     }
     // insufficient_privilege: the user may connect, but not do what the history needs.
-    if let sqlx::Error::Database(db) = err
-        && db.code().as_deref() == Some("42501")
-    {
-        return Error::new(
-            ErrorClass::Unreachable,
-            ErrorCode::DatabaseError,
-            format!("{context}: {}", driver_reason(err)),
-        )
-        .hint("run migrations as a user that owns the schema, or grant this one what the history table needs (e.g. GRANT CREATE ON SCHEMA public TO it)");
+    if let Some(error) = privilege::refused(context, err, None) {
+        return error;
     }
     let hint = if is_transient(err) {
         "the server ended the connection or rolled back for a reason of the moment (a restart, a failover, a terminated session), not a problem of the migrations; run the command again"
@@ -641,6 +663,10 @@ pub(crate) trait Autocommit {
     async fn record(&mut self, statement: &history::Statement) -> Result<(), sqlx::Error>;
     /// The 1-based character position of an error in the text sent, if the server gives one.
     fn error_position(err: &sqlx::Error) -> Option<usize>;
+    /// The role logged in as, for the GRANT a refused history statement needs.
+    fn role(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// `statement` as a query with its values bound as parameters of their types.
@@ -689,7 +715,7 @@ pub(crate) async fn run_statements<C: Autocommit>(
         .map_err(|err| Failure::split(&script.path, &err))?;
     // Refused up front (`HistoryFormat::check_storable`); kept as a failure, never a panic.
     let not_storable = |err: history::NotStorable| Failure::message(&script.path, &err.reason);
-    let driver = |err: sqlx::Error| Failure::from_driver(&script.path, &err, None);
+    let driver = |err: &sqlx::Error| Failure::from_driver(&script.path, err, None);
     let started = Instant::now();
     let records = format.records_failures();
     if records {
@@ -703,10 +729,12 @@ pub(crate) async fn run_statements<C: Autocommit>(
             Direction::Down => format.mark(migration, Some(history::DOWN_STARTED)),
         }
         .map_err(not_storable)?;
-        conn.record(&under_way).await.map_err(|err| Failure {
-            before_first_statement: true,
-            ..driver(err)
-        })?;
+        if let Err(err) = conn.record(&under_way).await {
+            return Err(Failure {
+                before_first_statement: true,
+                ..refused_record(conn.role(), format, driver(&err), &err)
+            });
+        }
     }
     for (index, statement) in statements.iter().enumerate() {
         let Err(err) = conn.execute(statement.text).await else {
@@ -726,7 +754,7 @@ pub(crate) async fn run_statements<C: Autocommit>(
                     Direction::Down => format.mark(migration, None),
                 }
                 .map_err(not_storable)?;
-                conn.record(&undo).await.map_err(driver)?;
+                conn.record(&undo).await.map_err(|err| driver(&err))?;
             }
         } else if records {
             let reason = format!(
@@ -756,13 +784,32 @@ pub(crate) async fn run_statements<C: Autocommit>(
         Direction::Down => format.delete(migration),
     }
     .map_err(not_storable)?;
-    if !finish.is_empty() {
-        conn.record(&finish).await.map_err(driver)?;
+    if !finish.is_empty()
+        && let Err(err) = conn.record(&finish).await
+    {
+        return Err(refused_record(conn.role(), format, driver(&err), &err));
     }
     Ok(Ran {
         elapsed,
         skipped: false,
     })
+}
+
+/// A failure to write a history row: a missing privilege is the outcome itself
+/// (`insufficient-privilege`, at the history table), not the script's failure.
+fn refused_record(
+    role: Option<&str>,
+    format: &HistoryFormat,
+    mut failure: Failure,
+    err: &sqlx::Error,
+) -> Failure {
+    failure.bookkeeping = privilege::refused(
+        "cannot record the migration in the history table",
+        err,
+        role,
+    )
+    .map(|error| error.at(format.table().to_string()));
+    failure
 }
 
 /// A history row as [`HistoryFormat::select_sql`] selects it, from either driver.

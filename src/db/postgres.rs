@@ -39,6 +39,8 @@ pub struct Postgres {
     lock_timeout: Duration,
     /// The main connection's backend pid (mutating sessions), to name who blocks it.
     backend_pid: Option<i32>,
+    /// The role logged in as, for the GRANT a refused history statement needs.
+    user: String,
 }
 
 impl Postgres {
@@ -54,15 +56,22 @@ impl Postgres {
         settings: &ConnectOptions,
     ) -> Result<Postgres, ConnectFailure> {
         // The same options the locality guard judged (see `DatabaseUrl::locality`).
-        let options = url
-            .pg_options()
-            .map_err(|err| ConnectFailure {
-                reason: driver_reason(&err),
-                retryable: false,
-                hint: None,
-            })?
-            .application_name(APPLICATION_NAME);
-        let conn = connect_within(&options, budget).await?;
+        let options = url.pg_options().map_err(|err| ConnectFailure {
+            reason: driver_reason(&err),
+            retryable: false,
+            hint: None,
+            input: None,
+        })?;
+        // The URL's application_name (or PGAPPNAME) is the operator's choice: keep it.
+        let options = match options.get_application_name() {
+            Some(_) => options,
+            None => options.application_name(APPLICATION_NAME),
+        };
+        let mode = super::tls::effective_mode(url, options.get_ssl_mode());
+        let options = options.ssl_mode(mode);
+        super::tls::check_files(url, mode)?;
+        let conn = connect_within(url, &options, budget).await?;
+        let user = options.get_username().to_string();
         Ok(Postgres {
             conn,
             options,
@@ -70,7 +79,15 @@ impl Postgres {
             connect_timeout: settings.connect_timeout,
             lock_timeout: settings.lock_timeout,
             backend_pid: None,
+            user,
         })
+    }
+
+    /// An error of our own SQL: a missing privilege named with its GRANT (exit 2), else
+    /// [`database_error`].
+    fn refused(&self, context: &str, err: &sqlx::Error) -> Error {
+        super::privilege::refused(context, err, Some(&self.user))
+            .unwrap_or_else(|| database_error(context, err))
     }
 
     /// Takes the run lock: a session advisory lock on a dedicated connection (so nothing a
@@ -90,7 +107,7 @@ impl Postgres {
     ) -> Result<()> {
         let key = lock_key(name);
         let runner = runner_key(name);
-        let mut lock_conn = connect_within(&self.options, self.connect_timeout)
+        let mut lock_conn = connect_within(url, &self.options, self.connect_timeout)
             .await
             .map_err(|failure| {
                 Error::new(
@@ -131,6 +148,34 @@ impl Postgres {
             .await
             .ok();
         self.lock = Some(lock_conn);
+        Ok(())
+    }
+
+    /// Refuses a server that cannot be migrated: a standby in recovery, or a session that is
+    /// read-only (`default_transaction_read_only`). Asked before the run lock is taken.
+    pub(crate) async fn refuse_read_only(&mut self) -> Result<()> {
+        let (recovery, read_only): (bool, String) =
+            sqlx::query_as("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(|err| self.refused("cannot ask whether the server is a standby", &err))?;
+        if recovery {
+            return Err(Error::input(
+                ErrorCode::ReadOnlyDatabase,
+                "the server is a read-only standby (in recovery): migrations run on the primary",
+            )
+            .hint("point the URL at the primary (read-write) server: the managed cluster's read-write endpoint, or Patroni's primary service"));
+        }
+        if read_only == "on" {
+            return Err(Error::input(
+                ErrorCode::ReadOnlyDatabase,
+                "the session is read-only (default_transaction_read_only is on for this role or database)",
+            )
+            .hint(format!(
+                "run migrations as a role that may write, or turn the setting off where it is set: ALTER ROLE {} SET default_transaction_read_only = off (or ALTER DATABASE …)",
+                super::privilege::quote(&self.user)
+            )));
+        }
         Ok(())
     }
 
@@ -177,7 +222,7 @@ impl Postgres {
         sqlx::query_scalar("SELECT current_schema()::text")
             .fetch_one(&mut self.conn)
             .await
-            .map_err(|err| database_error("cannot locate the history table", &err))
+            .map_err(|err| self.refused("cannot locate the history table", &err))
     }
 
     pub(crate) async fn schema_exists(&mut self, schema: &str) -> Result<bool> {
@@ -185,18 +230,18 @@ impl Postgres {
             .bind(schema)
             .fetch_one(&mut self.conn)
             .await
-            .map_err(|err| database_error("cannot locate the history table", &err))
+            .map_err(|err| self.refused("cannot locate the history table", &err))
     }
 
     pub(crate) async fn read_rows(&mut self, sql: &str) -> Result<Vec<AppliedRow>> {
         let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
             .fetch_all(&mut self.conn)
             .await
-            .map_err(|err| database_error("cannot read the history table", &err))?;
+            .map_err(|err| self.refused("cannot read the history table", &err))?;
         rows.iter()
             .map(super::decode_applied_row)
             .collect::<Result<_, _>>()
-            .map_err(|err| database_error("cannot read the history table", &err))
+            .map_err(|err| self.refused("cannot read the history table", &err))
     }
 
     pub(crate) async fn execute(&mut self, sql: &str) -> Result<()> {
@@ -206,7 +251,7 @@ impl Postgres {
             .await
         {
             self.rollback().await;
-            return Err(database_error("cannot update the history table", &err));
+            return Err(self.refused("cannot update the history table", &err));
         }
         Ok(())
     }
@@ -216,17 +261,17 @@ impl Postgres {
         sqlx::raw_sql("BEGIN")
             .execute(&mut self.conn)
             .await
-            .map_err(|err| database_error(context, &err))?;
+            .map_err(|err| self.refused(context, &err))?;
         for statement in statements.iter().filter(|s| !s.is_empty()) {
             let query = super::bound::<sqlx::Postgres>(statement, Dialect::Postgres);
             if let Err(err) = query.execute(&mut self.conn).await {
                 self.rollback().await;
-                return Err(database_error(context, &err));
+                return Err(self.refused(context, &err));
             }
         }
         if let Err(err) = sqlx::raw_sql("COMMIT").execute(&mut self.conn).await {
             self.rollback().await;
-            return Err(database_error(context, &err));
+            return Err(self.refused(context, &err));
         }
         Ok(())
     }
@@ -309,6 +354,24 @@ impl Postgres {
                 }
                 if failure.transient {
                     // A deadlock or serialization failure says nothing about the script.
+                    return Err(failure);
+                }
+                if let Some(refused) = super::privilege::refused(
+                    "cannot record the migration in the history table",
+                    &err,
+                    Some(&self.user),
+                ) && error_position(&err).is_none()
+                {
+                    // The script or its history row lacked a privilege: the count of
+                    // completed statements tells which (past the script's last: the row).
+                    let position = completed
+                        .checked_sub(PREFIX_STATEMENTS)
+                        .and_then(|index| prepared.statement_position(index));
+                    if position.is_none() {
+                        failure.bookkeeping = Some(refused.at(format.table().to_string()));
+                        return Err(failure);
+                    }
+                    failure.position = position;
                     return Err(failure);
                 }
                 let position = error_position(&err).and_then(|p| {
@@ -499,12 +562,15 @@ fn lock_timeout_ms(duration: Duration) -> String {
 /// Connects within `budget`; a server that does not answer in time (it accepted the TCP
 /// connection and says nothing, or packets are dropped) is a retryable failure.
 async fn connect_within(
+    url: &DatabaseUrl,
     options: &PgConnectOptions,
     budget: Duration,
 ) -> Result<PgConnection, ConnectFailure> {
     match tokio::time::timeout(budget, PgConnection::connect_with(options)).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(err)) => Err(connect_failure(&err)),
+        // A refused certificate or TLS mode first: it can look like a lost connection.
+        Ok(Err(err)) => Err(super::tls::failure(&err, url, options.get_ssl_mode())
+            .unwrap_or_else(|| connect_failure(&err))),
         Err(_) => Err(ConnectFailure {
             reason: format!(
                 "the server did not answer within {}",
@@ -514,6 +580,7 @@ async fn connect_within(
             hint: Some(
                 "check that the host and port are the PostgreSQL server's and that no firewall drops the connection; --connect-timeout SECS waits longer for a slow server",
             ),
+            input: None,
         }),
     }
 }
@@ -528,6 +595,7 @@ fn connect_failure(err: &sqlx::Error) -> ConnectFailure {
             hint: Some(
                 "the server may be starting or shutting down, full (max_connections), or not PostgreSQL (check the port); a proxy in between may refuse this client; --wait SECS keeps retrying",
             ),
+            input: None,
         },
         sqlx::Error::Protocol(text) => ConnectFailure {
             reason: not_postgres_reason(text),
@@ -535,11 +603,13 @@ fn connect_failure(err: &sqlx::Error) -> ConnectFailure {
             hint: Some(
                 "check the host and port in the URL: they must be the PostgreSQL server's (usually port 5432), not a web server's or another service's",
             ),
+            input: None,
         },
         _ => ConnectFailure {
             retryable: retryable(err),
             reason: driver_reason(err),
             hint: None,
+            input: None,
         },
     }
 }
@@ -651,7 +721,8 @@ async fn blocker_of(conn: &mut PgConnection, pid: i32) -> Option<String> {
 
 fn retryable(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => true,
+        // TLS failures are settled by `tls::failure` (configuration, never retried).
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
         // 57P03: the server is starting up; 53300: too many connections for now.
         sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P03" | "53300")),
         _ => false,
@@ -699,6 +770,10 @@ impl super::Autocommit for Postgres {
 
     fn error_position(err: &sqlx::Error) -> Option<usize> {
         error_position(err)
+    }
+
+    fn role(&self) -> Option<&str> {
+        Some(&self.user)
     }
 }
 

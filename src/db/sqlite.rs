@@ -51,6 +51,7 @@ impl Sqlite {
                 reason: driver_reason(&err),
                 retryable: false,
                 hint: None,
+                input: None,
             })?;
         // The file as `sqlite_database` read it (a `file:` URI resolved to its path), so SQLite
         // opens the very file the run lock is taken beside.
@@ -76,6 +77,7 @@ impl Sqlite {
                 reason: open_failure_reason(&connect_options, options.create_if_missing, &err),
                 retryable: false,
                 hint: None,
+                input: None,
             })?;
         Ok(Sqlite {
             conn,

@@ -98,6 +98,22 @@ impl DatabaseUrl {
                     .at(source)
                     .hint("in a password write `/` as `%2F`, `?` as `%3F`, `#` as `%23` and `@` as `%40`; elsewhere write `@` as `%40`")
                 };
+                // libpq's multi-host form (Patroni, managed clusters): one server is connected
+                // to, and the URL must say which; checked first, as `h1:5432,h2` is no port.
+                if dialect == Dialect::Postgres
+                    && let Some(hosts) = super::pg_params::several_hosts(text)
+                {
+                    secrets::register_in(text);
+                    return Err(Error::input(
+                        ErrorCode::BadDatabaseUrl,
+                        format!(
+                            "the database URL names several hosts (`{}`): cargo-migrate connects to one server",
+                            secrets::redact(&hosts)
+                        ),
+                    )
+                    .at(source)
+                    .hint("point it at the primary alone: the read-write endpoint of the managed cluster, or Patroni's primary service; a standby is refused anyway"));
+                }
                 let parsed = url::Url::parse(text).map_err(|err| {
                     if secrets::url_password(text).is_some_and(|pw| pw.contains(['/', '?', '#'])) {
                         return unencoded();
@@ -137,6 +153,16 @@ impl DatabaseUrl {
             .at(source)
             .hint(hint)
         })?;
+        if dialect == Dialect::Postgres {
+            super::pg_params::check(text).map_err(|(reason, hint)| {
+                Error::input(
+                    ErrorCode::BadDatabaseUrl,
+                    format!("the database URL is not valid: {reason}"),
+                )
+                .at(source)
+                .hint(hint)
+            })?;
+        }
         if dialect == Dialect::Sqlite {
             sqlite_database(text).map_err(|(reason, hint)| {
                 Error::input(ErrorCode::BadDatabaseUrl, reason)
@@ -172,6 +198,21 @@ impl DatabaseUrl {
 
     pub fn redacted(&self) -> &str {
         &self.redacted
+    }
+
+    /// A PostgreSQL URL's `connect_timeout` (libpq's parameter, which sqlx ignores): it
+    /// bounds each connection attempt instead of `--connect-timeout`.
+    pub fn connect_timeout(&self) -> Option<std::time::Duration> {
+        match self.dialect {
+            Dialect::Postgres => super::pg_params::connect_timeout(&self.raw),
+            _ => None,
+        }
+    }
+
+    /// Whether the URL asks for a primary (`target_session_attrs=read-write`/`primary`):
+    /// then even read-only commands refuse a standby.
+    pub fn requires_primary(&self) -> bool {
+        self.dialect == Dialect::Postgres && super::pg_params::requires_primary(&self.raw)
     }
 
     /// The driver's connection options for a PostgreSQL URL, exactly as the session connects

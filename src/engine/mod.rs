@@ -219,6 +219,10 @@ impl Session {
         options: &SessionOptions,
         storable: &[Migration],
     ) -> Result<Session> {
+        // A standby (Patroni, a replica endpoint) is never migrated: refused before the lock.
+        if options.mutating || url.requires_primary() {
+            db.refuse_read_only().await?;
+        }
         let (own, sqlx, diesel) = db.existing_histories(&options.own_table).await?;
         // Configured: that format, found or to be created. Otherwise an existing table is
         // adopted: ours first, then sqlx's, then diesel's.
@@ -349,6 +353,9 @@ pub fn prepare_plan<'m>(
 
 /// A failed migration as an error pointing into its file, with a code frame.
 pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direction) -> Error {
+    if let Some(error) = &failure.bookkeeping {
+        return error.clone();
+    }
     let verb = match direction {
         Direction::Up => "applying",
         Direction::Down => "reverting",

@@ -4,7 +4,8 @@
 //!
 //! A throw-away cluster lives in one temporary directory (under `/dev/shm` when it has room,
 //! else the system temp directory) that holds the data directory (`data/`), the server log
-//! (`postgres.log`) and the Unix socket: the server listens on no TCP address at all. It runs
+//! (`postgres.log`) and the Unix socket: the server listens on no TCP address unless
+//! [`LocalOptions::listen`] names one (tests of TLS, which PostgreSQL offers over TCP only). It runs
 //! with durability switched off (`fsync`, `synchronous_commit`, `full_page_writes`), since
 //! the data is thrown away. [`LocalPostgres::stop`] (or dropping the value) shuts the server
 //! down and deletes the directory.
@@ -105,6 +106,10 @@ pub struct LocalOptions {
     /// Where to keep an initialised template data directory (`<dir>/pg<major>-template`), so
     /// later starts copy it instead of running `initdb`. `None`: no cache.
     pub template_cache: Option<PathBuf>,
+    /// Also listen on TCP at this address (port 5432), besides the Unix socket: for what only
+    /// TCP has, such as TLS (PostgreSQL never offers TLS on a Unix socket). Tests pass a
+    /// loopback address of their own (127.x.y.z) so parallel clusters do not collide.
+    pub listen: Option<std::net::IpAddr>,
 }
 
 impl Default for LocalOptions {
@@ -113,6 +118,7 @@ impl Default for LocalOptions {
             binaries: None,
             database: SUPERUSER.to_string(),
             template_cache: None,
+            listen: None,
         }
     }
 }
@@ -145,6 +151,8 @@ pub struct LocalPostgres {
     watchdog: Option<Child>,
     from_template: bool,
     timings: StartupTimings,
+    /// [`LocalOptions::listen`], kept for [`restart`](Self::restart).
+    listen: Option<std::net::IpAddr>,
     /// Set once the directory is gone, so `stop` is idempotent.
     removed: bool,
 }
@@ -336,6 +344,7 @@ impl LocalPostgres {
             &self.root,
             &self.root.join("postgres.log"),
             &self.root,
+            self.listen,
         )?;
         self.server = Some(server);
         self.spawned_at = Some(Instant::now());
@@ -670,6 +679,7 @@ fn spawn_dev(
         &layout.socket_dir,
         &layout.log(),
         &layout.home,
+        None,
     )?;
     Ok((layout, server, Instant::now(), install.binaries))
 }
@@ -1189,6 +1199,7 @@ fn prepare(options: LocalOptions) -> Result<LocalPostgres, Error> {
         watchdog: None,
         from_template: false,
         timings: StartupTimings::default(),
+        listen: options.listen,
         removed: false,
     };
 
@@ -1208,6 +1219,7 @@ fn prepare(options: LocalOptions) -> Result<LocalPostgres, Error> {
         &cluster.root,
         &log,
         &cluster.root,
+        cluster.listen,
     )?;
     cluster.server = Some(server);
     cluster.spawned_at = Some(Instant::now());
@@ -1509,7 +1521,8 @@ impl Installation {
             )))
     }
 
-    /// Spawns `postgres` on `data_dir`, listening on a Unix socket in `socket_dir` only, its
+    /// Spawns `postgres` on `data_dir`, listening on a Unix socket in `socket_dir` (and on TCP
+    /// at `listen`, port 5432, when given), its
     /// output going to `log` (created afresh). A dev server is detached from this process.
     fn spawn(
         &self,
@@ -1518,6 +1531,7 @@ impl Installation {
         socket_dir: &Path,
         log_path: &Path,
         cwd: &Path,
+        listen: Option<std::net::IpAddr>,
     ) -> Result<Child, Error> {
         let run_as = self.run_as.as_ref();
         let log = fs::File::create(log_path)
@@ -1545,7 +1559,13 @@ impl Installation {
             .arg(socket_dir)
             .arg("-p")
             .arg(PORT.to_string())
-            .args(["-c", "listen_addresses="]);
+            .arg("-c")
+            .arg(format!(
+                "listen_addresses={}",
+                listen
+                    .map(|address| address.to_string())
+                    .unwrap_or_default()
+            ));
         match kind {
             Kind::Throwaway => command.args([
                 "-c",

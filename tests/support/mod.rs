@@ -366,6 +366,11 @@ pub fn fake_binaries(real: &Path, failing: &str) -> tempfile::TempDir {
 /// Starts a cluster, or returns `None` (with a printed reason) where PostgreSQL's server
 /// binaries are not installed. In CI they must be.
 pub fn postgres() -> Option<Pg> {
+    postgres_with(LocalOptions::default())
+}
+
+/// [`postgres`] with options (e.g. a TCP listener on a loopback address).
+pub fn postgres_with(options: LocalOptions) -> Option<Pg> {
     if !have_local_postgres() {
         return None;
     }
@@ -374,7 +379,7 @@ pub fn postgres() -> Option<Pg> {
     let server = runtime
         .block_on(LocalPostgres::start(LocalOptions {
             template_cache: Some(cache),
-            ..LocalOptions::default()
+            ..options
         }))
         .unwrap_or_else(|e| panic!("start PostgreSQL: {e:?}"));
     Some(Pg { server, runtime })
