@@ -88,6 +88,7 @@ error_codes! {
     OutOfOrder => "out-of-order",
     SandboxFailed => "sandbox-failed",
     SchemaDiffers => "schema-differs",
+    StatementPooling => "statement-pooling",
     UnknownConfigKey => "unknown-config-key",
     UnknownDialect => "unknown-dialect",
     UnknownPackage => "unknown-package",

@@ -15,6 +15,8 @@ pub struct DatabaseUrl {
     raw: String,
     redacted: String,
     dialect: Dialect,
+    /// `pgbouncer=true`: a pooler stands between us and the server (see [`Self::pooled`]).
+    pooled: bool,
 }
 
 /// Query parameters that carry secrets in libpq/sqlx URLs.
@@ -144,10 +146,22 @@ impl DatabaseUrl {
                     .hint(hint)
             })?;
         }
+        let pooled = match dialect {
+            Dialect::Postgres => pgbouncer_param(text).map_err(|value| {
+                Error::input(
+                    ErrorCode::BadDatabaseUrl,
+                    format!("the database URL's `pgbouncer` parameter is `{value}`, not true or false"),
+                )
+                .at(source)
+                .hint("write pgbouncer=true when the URL names a connection pooler (PgBouncer, Supavisor, RDS Proxy…), else leave it out")
+            })?,
+            _ => false,
+        };
         Ok(DatabaseUrl {
             raw: text.to_string(),
             redacted,
             dialect,
+            pooled,
         })
     }
 
@@ -158,7 +172,17 @@ impl DatabaseUrl {
             raw: url.to_string(),
             redacted: secrets::redact_value(url),
             dialect,
+            pooled: false,
         }
+    }
+
+    /// Whether the URL says a connection pooler stands between us and the server
+    /// (`pgbouncer=true`, Prisma's spelling): then nothing may rely on session state — the
+    /// next transaction may run on another server connection — so the run lock is taken per
+    /// transaction and every query is a simple query (see docs/deploy.md, "Poolers").
+    /// sqlx ignores the parameter, so an application may share the URL.
+    pub fn pooled(&self) -> bool {
+        self.pooled
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -613,6 +637,25 @@ fn check_driver_options(text: &str, dialect: Dialect) -> std::result::Result<(),
         }
         secrets::redact(&reason)
     })
+}
+
+/// The `pgbouncer` query parameter of a PostgreSQL URL (the last one wins, like the driver's
+/// parameters): `Err` with the value when it is neither true nor false.
+fn pgbouncer_param(text: &str) -> std::result::Result<bool, String> {
+    let Ok(parsed) = url::Url::parse(text) else {
+        return Ok(false);
+    };
+    let mut pooled = false;
+    for (key, value) in parsed.query_pairs() {
+        if key == "pgbouncer" {
+            pooled = match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => return Err(secrets::redact(&value)),
+            };
+        }
+    }
+    Ok(pooled)
 }
 
 /// `text` with its percent-escapes decoded (itself when it has none); an error when the
