@@ -594,7 +594,7 @@ impl Postgres {
                 ),
             )
             .at(url.redacted())
-            .hint("migrate over a direct connection (set the variable `direct-url-env` names, see docs/deploy.md), or through a pool in transaction or session mode with pgbouncer=true in the URL")),
+            .hint("migrate over a direct connection to the server (configure its variable with `direct-url-env`), or through a pool in session or transaction mode with pgbouncer=true in the URL; see docs/deploy.md, Poolers")),
             Err(err) => Err(database_error("cannot open a transaction", &err)),
         }
     }
