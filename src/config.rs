@@ -448,7 +448,10 @@ mod tests {
             "ignore": ["*.txt"],
         }))
         .unwrap();
-        assert_eq!(config.direct_url_env.as_deref(), Some("DIRECT_DATABASE_URL"));
+        assert_eq!(
+            config.direct_url_env.as_deref(),
+            Some("DIRECT_DATABASE_URL")
+        );
         assert_eq!(config.dir, Some(PathBuf::from("/w/db/migrations")));
         assert_eq!(config.dialect, Some(Dialect::Postgres));
         assert_eq!(config.layout, Some(Layout::Sqlx));

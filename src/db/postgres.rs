@@ -102,8 +102,8 @@ impl Postgres {
         timeout: Duration,
     ) -> Result<()> {
         let key = lock_key(name);
-        self.refuse_statement_pooling(url).await?;
         if self.pooled {
+            self.probe_transaction(url, None).await?;
             // Taken per transaction from now on: `pg_advisory_xact_lock` ends with the
             // transaction whatever happens, on whichever server connection ran it.
             self.xact_key = Some(key);
@@ -123,6 +123,19 @@ impl Postgres {
                     "the server answered the first connection but not this one; check its max_connections and run the command again",
                 ))
             })?;
+        // A transaction pooler the URL does not announce, caught when it can be: two
+        // connections of ours served by one backend (the lock connection's, released after
+        // its query, runs the main connection's next transaction: PgBouncer reuses the
+        // server connection released last) can only be a pooler's doing. Then no session
+        // lock is taken; the run goes on as with `pgbouncer=true`. Not seeing it proves
+        // nothing (another client may have taken that server connection meanwhile).
+        let lock_pid = backend_pid(&mut lock_conn).await;
+        if self.probe_transaction(url, lock_pid.as_deref()).await? {
+            drop(lock_conn);
+            self.pooled = true;
+            self.xact_key = Some(key);
+            return Ok(());
+        }
         // The lock connection sits idle for the whole run: a server-side idle_session_timeout
         // (PostgreSQL 14+) would end it and silently free the lock. Older servers do not know
         // the setting, which is fine: they cannot time it out either.
@@ -304,7 +317,9 @@ impl Postgres {
         }
         if migration.no_transaction {
             if self.pooled {
-                return self.run_pooled_statements(format, migration, direction).await;
+                return self
+                    .run_pooled_statements(format, migration, direction)
+                    .await;
             }
             // Statement by statement in autocommit: the session's lock_timeout bounds them.
             let set = format!("SET lock_timeout = {}", lock_timeout_ms(self.lock_timeout));
@@ -482,9 +497,15 @@ impl Postgres {
                 skipped: true,
             });
         }
-        let result =
-            super::run_statements(self, Dialect::Postgres, format, migration, direction, script)
-                .await;
+        let result = super::run_statements(
+            self,
+            Dialect::Postgres,
+            format,
+            migration,
+            direction,
+            script,
+        )
+        .await;
         if self.commit_after_next {
             // run_statements stopped before writing anything (a script that does not split).
             self.commit_after_next = false;
@@ -572,20 +593,30 @@ impl Postgres {
         }
     }
 
+    /// Opens and rolls back a transaction in three messages (`BEGIN`, the backend's pid,
+    /// `ROLLBACK`), and says whether its backend is `other_pid`'s (see [`Postgres::lock`]).
+    ///
     /// Refuses a pooler in statement mode, which cannot keep a transaction on one server
     /// connection: PgBouncer ends the session at the first `BEGIN` that is not committed in
     /// the same message ("transaction blocks not allowed in statement pooling mode"). Neither
     /// lock works there, so nothing is run. A direct connection answers at once.
-    async fn refuse_statement_pooling(&mut self, url: &DatabaseUrl) -> Result<()> {
+    async fn probe_transaction(
+        &mut self,
+        url: &DatabaseUrl,
+        other_pid: Option<&str>,
+    ) -> Result<bool> {
         let probe = match sqlx::raw_sql("BEGIN").execute(&mut self.conn).await {
-            Ok(_) => sqlx::raw_sql("ROLLBACK")
-                .execute(&mut self.conn)
-                .await
-                .map(|_| ()),
+            Ok(_) => match self.scalar("SELECT pg_backend_pid()::text").await {
+                Ok(pid) => sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut self.conn)
+                    .await
+                    .map(|_| pid),
+                Err(err) => Err(err),
+            },
             Err(err) => Err(err),
         };
         match probe {
-            Ok(()) => Ok(()),
+            Ok(pid) => Ok(other_pid.is_some() && pid.as_deref() == other_pid),
             Err(err) if is_statement_pooling(&err) => Err(Error::input(
                 ErrorCode::StatementPooling,
                 format!(
@@ -695,6 +726,15 @@ pub(super) fn bookkeeping(
         Direction::Down => format.delete(migration)?,
     };
     Ok(statement.inline(Dialect::Postgres))
+}
+
+/// The backend pid serving `conn`'s next query, as text.
+async fn backend_pid(conn: &mut PgConnection) -> Option<String> {
+    let rows = sqlx::raw_sql("SELECT pg_backend_pid()::text")
+        .fetch_all(conn)
+        .await
+        .ok()?;
+    rows.first()?.try_get(0).ok()
 }
 
 /// A PostgreSQL string literal of `text` (for our simple queries, which carry no parameters).

@@ -680,6 +680,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pgbouncer_parameter_says_whether_a_pooler_is_in_between() {
+        for (url, expected) in [
+            ("postgres://a@h/db", Some(false)),
+            ("postgres://a@h/db?pgbouncer=true", Some(true)),
+            ("postgres://a@h/db?sslmode=disable&pgbouncer=1", Some(true)),
+            ("postgres://a@h/db?pgbouncer=TRUE", Some(true)),
+            ("postgres://a@h/db?pgbouncer=false", Some(false)),
+            (
+                "postgres://a@h/db?pgbouncer=true&pgbouncer=false",
+                Some(false),
+            ),
+            ("postgres://a@h/db?pgbouncer=maybe", None),
+            ("postgres://a@h/db?pgbouncer=", None),
+        ] {
+            match DatabaseUrl::parse(url, "x") {
+                Ok(parsed) => assert_eq!(Some(parsed.pooled()), expected, "{url}"),
+                Err(err) => {
+                    assert_eq!(expected, None, "{url}: {err:?}");
+                    assert_eq!(err.code, ErrorCode::BadDatabaseUrl);
+                    assert!(err.message.contains("`pgbouncer`"), "{}", err.message);
+                }
+            }
+        }
+        let sqlite = DatabaseUrl::parse("sqlite:app.db?pgbouncer=true", "x");
+        assert!(sqlite.map_or(true, |url| !url.pooled()));
+    }
+
+    #[test]
     fn dialect_from_scheme() {
         assert_eq!(
             DatabaseUrl::parse("postgres://a@h/db", "x")
