@@ -40,7 +40,7 @@ fn ran(list: &Value) -> usize {
 
 /// Every command that touches the history, through PgBouncer in session and in transaction
 /// pooling (`pgbouncer=true`): up (a no-transaction migration among them), status, down (the
-/// no-transaction one too), redo, baseline, resolve, reset. The pooler's server connections
+/// no-transaction one too), redo, baseline, resolve, reset, diff. The pooler's server connections
 /// are then left holding no advisory lock and no session setting of ours.
 #[test]
 fn every_command_works_through_pgbouncer_in_session_and_transaction_pooling() {
@@ -90,6 +90,21 @@ fn every_command_works_through_pgbouncer_in_session_and_transaction_pooling() {
             "SELECT count(*)::text, bool_and(success)::text FROM _cargo_migrate",
         );
         assert_eq!(rows[0], [Some("7".into()), Some("true".into())], "{mode:?}");
+
+        // The schema read through the pooler (`diff`, and `check`'s drift step) is a clean
+        // replay's, read after read: no statement of ours outlives its transaction there.
+        for _ in 0..3 {
+            no_panic(ws.run(&[
+                "--sandbox",
+                "local",
+                "diff",
+                "--from",
+                "history",
+                "--to",
+                &url,
+            ]))
+            .assert_code(0);
+        }
 
         // Nothing of ours stays on the pooler's server connections.
         let leftovers = pg.query(
