@@ -7,7 +7,9 @@
 //! - psql session: all files in one `psql -f F1 -f F2 …` session;
 //! - floor: one psql process sending each file as one query (`psql -c F1 -c F2 …`): one round
 //!   trip per migration and no bookkeeping at all;
-//! - sqlx-cli and diesel_cli when they are on PATH (sqlx gets a copy in its flat layout).
+//! - sqlx-cli and diesel_cli when they are on PATH (sqlx gets a copy in its flat layout);
+//! - cargo-migrate through PgBouncer in transaction pooling (`pgbouncer=true`), when PgBouncer
+//!   is installed: started in front of the same cluster, over TCP on 127.0.0.1.
 //!
 //! Each tool runs `RUNS` times on a fresh database; the table shows medians and the ratio to the
 //! floor. Needs ../shared/corpora and PostgreSQL's server binaries; prints why it skips otherwise.
@@ -17,7 +19,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cargo_migrate::migration::{ScanOptions, scan};
-use cargo_migrate::sandbox::local::{LocalOptions, LocalPostgres, find_binaries};
+use cargo_migrate::sandbox::local::find_binaries;
+
+// The tests' helpers: a throw-away cluster and PgBouncer in front of it.
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const RUNS: usize = 5;
 
@@ -48,9 +54,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let server = runtime
-        .block_on(LocalPostgres::start(LocalOptions::default()))
-        .expect("start PostgreSQL");
+    let pg = support::postgres().expect("start PostgreSQL");
+    let server = &pg.server;
+    let bouncer = support::find_pgbouncer()
+        .is_some()
+        .then(|| pg.bouncer(support::PoolMode::Transaction))
+        .flatten();
     let migrations = scan(&corpus, &ScanOptions::default()).expect("read the corpus");
     let ups: Vec<(PathBuf, bool)> = migrations
         .migrations
@@ -110,6 +119,18 @@ fn main() {
             }),
         ),
     ];
+    if let Some(bouncer) = &bouncer {
+        tools.push((
+            "cargo-migrate up, PgBouncer transaction pooling",
+            Box::new(|db: &str, _url: &str| {
+                let url = format!("{}?pgbouncer=true", bouncer.url(db));
+                let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-migrate"));
+                command.args(["up", "-q", "--dialect", "postgres", "--database-url", &url]);
+                command.arg("--dir").arg(&corpus);
+                command
+            }),
+        ));
+    }
     if on_path("sqlx") {
         // sqlx wants `<version>_<name>.sql` in one directory, versions as integers.
         for (index, (path, no_transaction)) in ups.iter().enumerate() {

@@ -42,6 +42,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "the environment variable with the database URL, e.g. APP_DATABASE_URL",
     ),
     (
+        "direct-url-env",
+        "an environment variable with a direct URL (not through a pooler) that is preferred when set, e.g. DIRECT_DATABASE_URL",
+    ),
+    (
         "ignore",
         "a list of file names (* wildcards) in the migrations directory that are not migrations",
     ),
@@ -85,6 +89,10 @@ pub struct MigrateConfig {
     pub image: Option<String>,
     pub sandbox: Option<crate::sandbox::SandboxKind>,
     pub database_url_env: Option<String>,
+    /// An environment variable whose URL, when set, is used instead of the database URL's:
+    /// a direct connection to the server where `DATABASE_URL` leads to a pooler (Prisma's
+    /// `directUrl`).
+    pub direct_url_env: Option<String>,
     pub ignore: Vec<String>,
 }
 
@@ -213,6 +221,18 @@ impl MigrateConfig {
                     }
                     config.database_url_env = Some(name.to_string());
                 }
+                "direct-url-env" => {
+                    let name = text()?;
+                    if !is_env_var_name(name) {
+                        return Err(Error::input(
+                            ErrorCode::BadConfig,
+                            format!("`direct-url-env` in {table} is not an environment variable name: `{name}`"),
+                        )
+                        .at(at())
+                        .hint("use letters, digits and underscores, e.g. DIRECT_DATABASE_URL"));
+                    }
+                    config.direct_url_env = Some(name.to_string());
+                }
                 "ignore" => {
                     let list = value
                         .as_array()
@@ -246,6 +266,9 @@ impl MigrateConfig {
             database_url_env: self
                 .database_url_env
                 .or_else(|| defaults.database_url_env.clone()),
+            direct_url_env: self
+                .direct_url_env
+                .or_else(|| defaults.direct_url_env.clone()),
             ignore: if self.ignore.is_empty() {
                 defaults.ignore.clone()
             } else {
@@ -514,9 +537,14 @@ mod tests {
             "templates": "db/templates",
             "image": "postgres:17",
             "database-url-env": "APP_DATABASE_URL",
+            "direct-url-env": "DIRECT_DATABASE_URL",
             "ignore": ["*.txt"],
         }))
         .unwrap();
+        assert_eq!(
+            config.direct_url_env.as_deref(),
+            Some("DIRECT_DATABASE_URL")
+        );
         assert_eq!(config.dir, Some(PathBuf::from("/w/db/migrations")));
         assert_eq!(config.dialect, Some(Dialect::Postgres));
         assert_eq!(config.layout, Some(Layout::Sqlx));

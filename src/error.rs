@@ -92,6 +92,7 @@ error_codes! {
     SandboxFailed => "sandbox-failed",
     SchemaDiffers => "schema-differs",
     SharedHistoryTable => "shared-history-table",
+    StatementPooling => "statement-pooling",
     TlsError => "tls-error",
     TransactionControl => "transaction-control",
     UnknownConfigKey => "unknown-config-key",

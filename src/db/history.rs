@@ -574,6 +574,14 @@ enum Part {
 }
 
 impl Statement {
+    /// Only `text`, as a text value: with [`Statement::inline`], a string literal for a
+    /// simple query of our own (a name looked up in the catalogue).
+    pub fn text_literal(text: &str) -> Statement {
+        Statement {
+            parts: vec![Part::Value(Value::Text(text.to_string()))],
+        }
+    }
+
     fn sql(text: String) -> Statement {
         Statement {
             parts: vec![Part::Sql(text)],

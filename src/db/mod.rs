@@ -585,7 +585,9 @@ pub(crate) fn database_error(context: &str, err: &sqlx::Error) -> Error {
     if let Some(error) = privilege::refused(context, err, None) {
         return error;
     }
-    let hint = if is_transient(err) {
+    let hint = if is_pooler_symptom(err) {
+        "the URL seems to lead to a connection pooler in transaction mode (PgBouncer, Supavisor…): add pgbouncer=true to it, or migrate over a direct connection (`direct-url-env`); see docs/deploy.md, Poolers"
+    } else if is_transient(err) {
         "the server ended the connection or rolled back for a reason of the moment (a restart, a failover, a terminated session), not a problem of the migrations; run the command again"
     } else {
         "check the connection and the user's privileges"
@@ -596,6 +598,16 @@ pub(crate) fn database_error(context: &str, err: &sqlx::Error) -> Error {
         format!("{context}: {}", driver_reason(err)),
     )
     .hint(hint)
+}
+
+/// Whether a driver error is what a transaction pooler does to a session that expects to keep
+/// its server connection: another client's prepared statement found there, or ours gone.
+fn is_pooler_symptom(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    // 42P05 duplicate_prepared_statement, 26000 invalid_sql_statement_name.
+    matches!(db.code().as_deref(), Some("42P05" | "26000")) && db.message().contains("sqlx_s_")
 }
 
 /// Whether a driver error means another process held the lock too long: SQLite's

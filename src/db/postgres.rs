@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::history::{AppliedRow, Elapsed, HistoryFormat, NotStorable, Statement};
+use super::history::{self, AppliedRow, Elapsed, HistoryFormat, NotStorable, Statement};
 use super::{
     ConnectFailure, ConnectOptions, Direction, Failure, Ran, database_error, driver_reason,
     is_connection_lost,
@@ -41,6 +41,17 @@ pub struct Postgres {
     backend_pid: Option<i32>,
     /// The role logged in as, for the GRANT a refused history statement needs.
     user: String,
+    /// Behind a pooler (`pgbouncer=true`): each transaction may run on another server
+    /// connection, so nothing relies on session state. No lock connection and no session
+    /// lock (a pooler would leave it held by whichever server connection ran it, after we
+    /// leave); the run lock is a transaction-scoped advisory lock taken in each transaction
+    /// that changes anything, and the history is re-read under it.
+    pooled: bool,
+    /// Pooled, mutating sessions: the run lock's key (see [`Postgres::lock`]).
+    xact_key: Option<i64>,
+    /// Pooled: a claim's transaction is open (a no-transaction migration's lease); the next
+    /// history record commits it.
+    commit_after_next: bool,
 }
 
 impl Postgres {
@@ -67,6 +78,10 @@ impl Postgres {
             Some(_) => options,
             None => options.application_name(APPLICATION_NAME),
         };
+        // A startup parameter poolers refuse ("unsupported startup parameter:
+        // extra_float_digits", PgBouncer without ignore_startup_parameters); nothing here
+        // reads floats as text.
+        let options = options.extra_float_digits(None);
         let mode = super::tls::effective_mode(url, options.get_ssl_mode());
         let options = options.ssl_mode(mode);
         super::tls::check_files(url, mode)?;
@@ -80,6 +95,9 @@ impl Postgres {
             lock_timeout: settings.lock_timeout,
             backend_pid: None,
             user,
+            pooled: url.pooled(),
+            xact_key: None,
+            commit_after_next: false,
         })
     }
 
@@ -106,6 +124,13 @@ impl Postgres {
         timeout: Duration,
     ) -> Result<()> {
         let key = lock_key(name);
+        if self.pooled {
+            self.probe_transaction(url, None).await?;
+            // Taken per transaction from now on: `pg_advisory_xact_lock` ends with the
+            // transaction whatever happens, on whichever server connection ran it.
+            self.xact_key = Some(key);
+            return Ok(());
+        }
         let runner = runner_key(name);
         let mut lock_conn = connect_within(url, &self.options, self.connect_timeout)
             .await
@@ -120,6 +145,19 @@ impl Postgres {
                     "the server answered the first connection but not this one; check its max_connections and run the command again",
                 ))
             })?;
+        // A transaction pooler the URL does not announce, caught when it can be: two
+        // connections of ours served by one backend (the lock connection's, released after
+        // its query, runs the main connection's next transaction: PgBouncer reuses the
+        // server connection released last) can only be a pooler's doing. Then no session
+        // lock is taken; the run goes on as with `pgbouncer=true`. Not seeing it proves
+        // nothing (another client may have taken that server connection meanwhile).
+        let lock_pid = backend_pid(&mut lock_conn).await;
+        if self.probe_transaction(url, lock_pid.as_deref()).await? {
+            drop(lock_conn);
+            self.pooled = true;
+            self.xact_key = Some(key);
+            return Ok(());
+        }
         // The lock connection sits idle for the whole run: a server-side idle_session_timeout
         // (PostgreSQL 14+) would end it and silently free the lock. Older servers do not know
         // the setting, which is fine: they cannot time it out either.
@@ -154,11 +192,14 @@ impl Postgres {
     /// Refuses a server that cannot be migrated: a standby in recovery, or a session that is
     /// read-only (`default_transaction_read_only`). Asked before the run lock is taken.
     pub(crate) async fn refuse_read_only(&mut self) -> Result<()> {
-        let (recovery, read_only): (bool, String) =
-            sqlx::query_as("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
-                .fetch_one(&mut self.conn)
-                .await
-                .map_err(|err| self.refused("cannot ask whether the server is a standby", &err))?;
+        // A simple query, as every query that may go through a pooler (see `scalar`).
+        let answer = self
+            .scalar("SELECT pg_is_in_recovery()::text || ' ' || current_setting('transaction_read_only')")
+            .await
+            .map_err(|err| self.refused("cannot ask whether the server is a standby", &err))?
+            .unwrap_or_default();
+        let (recovery, read_only) = answer.split_once(' ').unwrap_or((&answer, ""));
+        let recovery = recovery == "true";
         if recovery {
             return Err(Error::input(
                 ErrorCode::ReadOnlyDatabase,
@@ -181,10 +222,11 @@ impl Postgres {
 
     /// The server's major version: `15` for 15.4.
     pub(crate) async fn server_major(&mut self) -> Result<String> {
-        let number: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
-            .fetch_one(&mut self.conn)
+        let number: String = self
+            .scalar("SELECT current_setting('server_version_num')")
             .await
-            .map_err(|err| database_error("cannot read the server version", &err))?;
+            .map_err(|err| database_error("cannot read the server version", &err))?
+            .unwrap_or_default();
         let number: u32 = number.trim().parse().unwrap_or(0);
         // 90600 → 9.6 (before 10 the major had two parts), 150004 → 15.
         Ok(if number >= 100_000 {
@@ -195,46 +237,64 @@ impl Postgres {
     }
 
     pub(crate) async fn columns_of(&mut self, table: &str) -> Result<Vec<String>> {
-        let quoted = super::history::quote_qualified(table);
-        sqlx::query_scalar(
+        let quoted = text_literal(&super::history::quote_qualified(table));
+        let rows = sqlx::raw_sql(AssertSqlSafe(format!(
             "SELECT a.attname::text FROM pg_attribute a \
-             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
-             ORDER BY a.attnum",
-        )
-        .bind(quoted)
+             WHERE a.attrelid = to_regclass({quoted}) AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum"
+        )))
         .fetch_all(&mut self.conn)
         .await
-        .map_err(|err| database_error("cannot inspect the history table", &err))
+        .map_err(|err| database_error("cannot inspect the history table", &err))?;
+        rows.iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(|err| database_error("cannot inspect the history table", &err))
     }
 
     pub(crate) async fn schema_of(&mut self, table: &str) -> Result<Option<String>> {
-        sqlx::query_scalar(
+        let quoted = text_literal(&super::history::quote_qualified(table));
+        self.scalar(&format!(
             "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.oid = to_regclass($1)",
-        )
-        .bind(super::history::quote_qualified(table))
-        .fetch_optional(&mut self.conn)
+             WHERE c.oid = to_regclass({quoted})"
+        ))
         .await
         .map_err(|err| database_error("cannot locate the history table", &err))
     }
 
     pub(crate) async fn current_schema(&mut self) -> Result<Option<String>> {
-        sqlx::query_scalar("SELECT current_schema()::text")
-            .fetch_one(&mut self.conn)
+        self.scalar("SELECT current_schema()::text")
             .await
             .map_err(|err| self.refused("cannot locate the history table", &err))
     }
 
     pub(crate) async fn schema_exists(&mut self, schema: &str) -> Result<bool> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)")
-            .bind(schema)
-            .fetch_one(&mut self.conn)
+        let exists = self
+            .scalar(&format!(
+                "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = {})::text",
+                text_literal(schema)
+            ))
             .await
-            .map_err(|err| self.refused("cannot locate the history table", &err))
+            .map_err(|err| self.refused("cannot locate the history table", &err))?;
+        Ok(exists.as_deref() == Some("true"))
+    }
+
+    /// The first column of the first row of `sql`, as text (`None`: no row, or NULL). A
+    /// simple query, like every query of ours: the extended protocol's statements (sqlx
+    /// prepares `sqlx_s_N` and executes it in a second round trip) do not survive a
+    /// transaction pooler, which may run the two on different server connections.
+    async fn scalar(&mut self, sql: &str) -> Result<Option<String>, sqlx::Error> {
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+            .fetch_all(&mut self.conn)
+            .await?;
+        match rows.first() {
+            Some(row) => row.try_get(0),
+            None => Ok(None),
+        }
     }
 
     pub(crate) async fn read_rows(&mut self, sql: &str) -> Result<Vec<AppliedRow>> {
-        let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
             .fetch_all(&mut self.conn)
             .await
             .map_err(|err| self.refused("cannot read the history table", &err))?;
@@ -245,7 +305,7 @@ impl Postgres {
     }
 
     pub(crate) async fn execute(&mut self, sql: &str) -> Result<()> {
-        let wrapped = format!("BEGIN;\n{sql};\nCOMMIT;");
+        let wrapped = format!("BEGIN;\n{}{sql};\nCOMMIT;", self.xact_lock());
         if let Err(err) = sqlx::raw_sql(AssertSqlSafe(wrapped))
             .execute(&mut self.conn)
             .await
@@ -258,6 +318,23 @@ impl Postgres {
 
     pub(crate) async fn record(&mut self, statements: &[Statement]) -> Result<()> {
         let context = "cannot update the history table";
+        if self.pooled {
+            // One message, values as literals of their types: no prepared statements.
+            let mut message = format!("BEGIN;\n{}", self.xact_lock());
+            for statement in statements.iter().filter(|s| !s.is_empty()) {
+                message.push_str(&statement.inline(Dialect::Postgres));
+                message.push_str(";\n");
+            }
+            message.push_str("COMMIT;");
+            if let Err(err) = sqlx::raw_sql(AssertSqlSafe(message))
+                .execute(&mut self.conn)
+                .await
+            {
+                self.rollback().await;
+                return Err(database_error(context, &err));
+            }
+            return Ok(());
+        }
         sqlx::raw_sql("BEGIN")
             .execute(&mut self.conn)
             .await
@@ -294,6 +371,11 @@ impl Postgres {
             });
         }
         if migration.no_transaction {
+            if self.pooled {
+                return self
+                    .run_pooled_statements(format, migration, direction, sql)
+                    .await;
+            }
             // Statement by statement in autocommit: the session's lock_timeout bounds them.
             let set = format!("SET lock_timeout = {}", lock_timeout_ms(self.lock_timeout));
             if let Err(err) = self.simple(&set).await {
@@ -313,10 +395,30 @@ impl Postgres {
         let bookkeeping = bookkeeping(format, migration, direction)
             .map_err(|err| Failure::message(&script.path, &err.reason))?;
         let started = Instant::now();
+        // Pooled: the transaction is opened, locked and checked first; the script follows in
+        // the same transaction (a pooler keeps a transaction on one server connection).
+        if self.pooled {
+            match self.begin_pooled(format, migration, direction).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Ok(Ran {
+                        elapsed: started.elapsed(),
+                        skipped: true,
+                    });
+                }
+                Err(err) => return Err(self.lock_failure(&script.path, &err).await),
+            }
+        }
         // The script and its history change travel together: applied and recorded, or neither.
         // `SET LOCAL` bounds its lock waits by --lock-timeout for this transaction only; a
         // `SET lock_timeout` of the script's own comes later and wins, as it should.
-        let prefix = self.begin_prefix();
+        let prefix = if self.pooled {
+            String::new()
+        } else {
+            self.begin_prefix()
+        };
+        // Statements the prefix sends before the script (pooled: `begin_pooled` sent them).
+        let prefix_statements = if self.pooled { 0 } else { PREFIX_STATEMENTS };
         let message = format!("{prefix}{}\n;\n{bookkeeping};\nCOMMIT;", without_bom(sql));
         // Statements that completed, the prefix's included: on a failure PostgreSQL gives no
         // position for, the count names the failing statement, so nothing needs to run again
@@ -365,7 +467,7 @@ impl Postgres {
                     // The script or its history row lacked a privilege: the count of
                     // completed statements tells which (past the script's last: the row).
                     let position = completed
-                        .checked_sub(PREFIX_STATEMENTS)
+                        .checked_sub(prefix_statements)
                         .and_then(|index| prepared.statement_position(index));
                     if position.is_none() {
                         failure.bookkeeping = Some(refused.at(format.table().to_string()));
@@ -381,11 +483,239 @@ impl Postgres {
                 });
                 failure.position = position.or_else(|| {
                     // `completed` counts the prefix's statements; a failure of those is ours.
-                    let index = completed.checked_sub(PREFIX_STATEMENTS)?;
+                    let index = completed.checked_sub(prefix_statements)?;
                     prepared.statement_position(index)
                 });
                 Err(failure)
             }
+        }
+    }
+
+    /// Pooled: opens the migration's transaction, takes the run lock in it (waiting at most
+    /// --lock-timeout) and reads the history under it. `Ok(false)`: another run did this
+    /// migration meanwhile; the transaction is rolled back and it is skipped. `Ok(true)`: the
+    /// transaction stays open for the script.
+    async fn begin_pooled(
+        &mut self,
+        format: &HistoryFormat,
+        migration: &Migration,
+        direction: Direction,
+    ) -> Result<bool, sqlx::Error> {
+        let open = format!("{}{}", self.begin_prefix(), self.xact_lock());
+        if let Err(err) = sqlx::raw_sql(AssertSqlSafe(open))
+            .execute(&mut self.conn)
+            .await
+        {
+            self.rollback().await;
+            return Err(err);
+        }
+        let recorded = match self.recorded_row(format, migration).await {
+            Ok(row) => row.is_some(),
+            Err(err) => {
+                self.rollback().await;
+                return Err(err);
+            }
+        };
+        let to_do = match direction {
+            Direction::Up => !recorded,
+            Direction::Down => recorded,
+        };
+        if !to_do {
+            self.rollback().await;
+        }
+        Ok(to_do)
+    }
+
+    /// `migration`'s history row as (success, failure), read under the run lock.
+    async fn recorded_row(
+        &mut self,
+        format: &HistoryFormat,
+        migration: &Migration,
+    ) -> Result<Option<(bool, Option<String>)>, sqlx::Error> {
+        // Refused up front (`HistoryFormat::check_storable`): such a version has no row.
+        let Ok(select) = format.recorded_row(migration) else {
+            return Ok(None);
+        };
+        // As text: `1` (diesel's rows exist only when applied) and `true` alike.
+        let sql = format!(
+            "SELECT r.success::text IN ('true', '1'), r.failure::text FROM ({}) AS r(success, failure)",
+            select.inline(Dialect::Postgres)
+        );
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(&mut self.conn)
+            .await?;
+        rows.first()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .transpose()
+    }
+
+    /// The failure of a pooled transaction that could not be opened and locked: a lock
+    /// wait longer than --lock-timeout names the run lock.
+    async fn lock_failure(&mut self, script: &std::path::Path, err: &sqlx::Error) -> Failure {
+        let mut failure = Failure::from_driver(script, err, None);
+        if failure.lock_busy {
+            failure.message = format!(
+                "it waited longer than --lock-timeout ({}) for the migration lock another run holds",
+                super::seconds(self.lock_timeout)
+            );
+        }
+        failure
+    }
+
+    /// Pooled: a no-transaction migration, claimed first (see [`Postgres::claim`]), then
+    /// statement by statement. No session `SET lock_timeout`: behind a pooler it would stay
+    /// on a server connection other clients then use.
+    async fn run_pooled_statements(
+        &mut self,
+        format: &HistoryFormat,
+        migration: &Migration,
+        direction: Direction,
+        sql: &str,
+    ) -> Result<Ran, Failure> {
+        let Some(script) = direction.script(migration) else {
+            return Err(Failure::message(&migration.up.path, "no down script"));
+        };
+        let started = Instant::now();
+        if self
+            .claim(format, migration, direction, &script.path)
+            .await?
+        {
+            return Ok(Ran {
+                elapsed: started.elapsed(),
+                skipped: true,
+            });
+        }
+        let result = super::run_statements(
+            self,
+            Dialect::Postgres,
+            format,
+            migration,
+            direction,
+            script,
+            sql,
+        )
+        .await;
+        if self.commit_after_next {
+            // run_statements stopped before writing anything (a script that does not split).
+            self.commit_after_next = false;
+            self.rollback().await;
+        }
+        result
+    }
+
+    /// Pooled, before a no-transaction migration: whether another run already did it (`true`:
+    /// skip it). The history is read under the run lock, whose transaction is kept open until
+    /// run_statements has marked the migration under way: that row is the lease other runs
+    /// see. A migration another run is executing right now is waited for, up to
+    /// --lock-timeout.
+    async fn claim(
+        &mut self,
+        format: &HistoryFormat,
+        migration: &Migration,
+        direction: Direction,
+        script: &std::path::Path,
+    ) -> Result<bool, Failure> {
+        let waiting_since = Instant::now();
+        loop {
+            let open = format!("{}{}", self.begin_prefix(), self.xact_lock());
+            if let Err(err) = sqlx::raw_sql(AssertSqlSafe(open))
+                .execute(&mut self.conn)
+                .await
+            {
+                self.rollback().await;
+                return Err(self.lock_failure(script, &err).await);
+            }
+            let row = match self.recorded_row(format, migration).await {
+                Ok(row) => row,
+                Err(err) => {
+                    self.rollback().await;
+                    return Err(Failure::from_driver(script, &err, None));
+                }
+            };
+            match (direction, row) {
+                (Direction::Up, Some((true, _))) | (Direction::Down, None) => {
+                    self.rollback().await;
+                    return Ok(true);
+                }
+                (Direction::Up, None) | (Direction::Down, Some((true, _))) => {
+                    if format.records_failures() {
+                        // Keep the lock until run_statements has marked it under way.
+                        self.commit_after_next = true;
+                    } else {
+                        self.rollback().await;
+                    }
+                    return Ok(false);
+                }
+                (_, Some((false, failure))) => {
+                    self.rollback().await;
+                    if let Some(failure) = failure.filter(|f| !history::in_progress(f)) {
+                        return Err(Failure {
+                            recorded_as_failed: true,
+                            ..Failure::message(
+                                script,
+                                &format!("another process ran it and it failed: {failure}"),
+                            )
+                        });
+                    }
+                    // Another run is executing it (or died doing so): wait for its outcome.
+                    if waiting_since.elapsed() >= self.lock_timeout {
+                        return Err(Failure::message(
+                            script,
+                            &format!(
+                                "another process started it and has not finished it after {} (--lock-timeout); if that process is gone, settle it with `resolve`",
+                                super::seconds(self.lock_timeout)
+                            ),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    /// Pooled, mutating sessions: the statement that takes the run lock for the rest of the
+    /// transaction (empty otherwise: the session lock is held already).
+    fn xact_lock(&self) -> String {
+        match self.xact_key {
+            Some(key) if self.pooled => format!("SELECT pg_advisory_xact_lock({key});\n"),
+            _ => String::new(),
+        }
+    }
+
+    /// Opens and rolls back a transaction in three messages (`BEGIN`, the backend's pid,
+    /// `ROLLBACK`), and says whether its backend is `other_pid`'s (see [`Postgres::lock`]).
+    ///
+    /// Refuses a pooler in statement mode, which cannot keep a transaction on one server
+    /// connection: PgBouncer ends the session at the first `BEGIN` that is not committed in
+    /// the same message ("transaction blocks not allowed in statement pooling mode"). Neither
+    /// lock works there, so nothing is run. A direct connection answers at once.
+    async fn probe_transaction(
+        &mut self,
+        url: &DatabaseUrl,
+        other_pid: Option<&str>,
+    ) -> Result<bool> {
+        let probe = match sqlx::raw_sql("BEGIN").execute(&mut self.conn).await {
+            Ok(_) => match self.scalar("SELECT pg_backend_pid()::text").await {
+                Ok(pid) => sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut self.conn)
+                    .await
+                    .map(|_| pid),
+                Err(err) => Err(err),
+            },
+            Err(err) => Err(err),
+        };
+        match probe {
+            Ok(pid) => Ok(other_pid.is_some() && pid.as_deref() == other_pid),
+            Err(err) if is_statement_pooling(&err) => Err(Error::input(
+                ErrorCode::StatementPooling,
+                format!(
+                    "the database URL leads to a connection pooler in statement mode ({}), which cannot run a migration's transaction",
+                    url.endpoint()
+                ),
+            )
+            .at(url.redacted())
+            .hint("migrate over a direct connection to the server (configure its variable with `direct-url-env`), or through a pool in session or transaction mode with pgbouncer=true in the URL; see docs/deploy.md, Poolers")),
+            Err(err) => Err(database_error("cannot open a transaction", &err)),
         }
     }
 
@@ -466,6 +796,29 @@ pub(super) fn bookkeeping(
         Direction::Down => format.delete(migration)?,
     };
     Ok(statement.inline(Dialect::Postgres))
+}
+
+/// The backend pid serving `conn`'s next query, as text.
+async fn backend_pid(conn: &mut PgConnection) -> Option<String> {
+    let rows = sqlx::raw_sql("SELECT pg_backend_pid()::text")
+        .fetch_all(conn)
+        .await
+        .ok()?;
+    rows.first()?.try_get(0).ok()
+}
+
+/// A PostgreSQL string literal of `text` (for our simple queries, which carry no parameters).
+fn text_literal(text: &str) -> String {
+    Statement::text_literal(text).inline(Dialect::Postgres)
+}
+
+/// Whether the server (a pooler) refused a transaction because it pools by statement.
+fn is_statement_pooling(err: &sqlx::Error) -> bool {
+    let text = match err {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
+    };
+    text.contains("statement pooling mode")
 }
 
 /// The advisory lock key for a history table: the same table, the same lock, across processes.
@@ -762,10 +1115,27 @@ impl super::Autocommit for Postgres {
     }
 
     async fn record(&mut self, statement: &Statement) -> Result<(), sqlx::Error> {
-        super::bound::<sqlx::Postgres>(statement, Dialect::Postgres)
+        if !self.pooled {
+            return super::bound::<sqlx::Postgres>(statement, Dialect::Postgres)
+                .execute(&mut self.conn)
+                .await
+                .map(|_| ());
+        }
+        // Pooled: literals in a simple query; the first record after a claim ends the claim's
+        // transaction, so the row under way and the lock check are one.
+        let mut sql = statement.inline(Dialect::Postgres);
+        let commit = std::mem::take(&mut self.commit_after_next);
+        if commit {
+            sql.push_str(";\nCOMMIT");
+        }
+        let result = sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut self.conn)
             .await
-            .map(|_| ())
+            .map(|_| ());
+        if result.is_err() && commit {
+            self.rollback().await;
+        }
+        result
     }
 
     fn error_position(err: &sqlx::Error) -> Option<usize> {

@@ -15,6 +15,8 @@ pub struct DatabaseUrl {
     raw: String,
     redacted: String,
     dialect: Dialect,
+    /// `pgbouncer=true`: a pooler stands between us and the server (see [`Self::pooled`]).
+    pooled: bool,
 }
 
 /// Query parameters that carry secrets in libpq/sqlx URLs.
@@ -170,10 +172,22 @@ impl DatabaseUrl {
                     .hint(hint)
             })?;
         }
+        let pooled = match dialect {
+            Dialect::Postgres => pgbouncer_param(text).map_err(|value| {
+                Error::input(
+                    ErrorCode::BadDatabaseUrl,
+                    format!("the database URL's `pgbouncer` parameter is `{value}`, not true or false"),
+                )
+                .at(source)
+                .hint("write pgbouncer=true when the URL names a connection pooler (PgBouncer, Supavisor, RDS Proxy…), else leave it out")
+            })?,
+            _ => false,
+        };
         Ok(DatabaseUrl {
             raw: text.to_string(),
             redacted,
             dialect,
+            pooled,
         })
     }
 
@@ -184,7 +198,17 @@ impl DatabaseUrl {
             raw: url.to_string(),
             redacted: secrets::redact_value(url),
             dialect,
+            pooled: false,
         }
+    }
+
+    /// Whether the URL says a connection pooler stands between us and the server
+    /// (`pgbouncer=true`, Prisma's spelling): then nothing may rely on session state — the
+    /// next transaction may run on another server connection — so the run lock is taken per
+    /// transaction and every query is a simple query (see docs/deploy.md, "Poolers").
+    /// sqlx ignores the parameter, so an application may share the URL.
+    pub fn pooled(&self) -> bool {
+        self.pooled
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -656,6 +680,25 @@ fn check_driver_options(text: &str, dialect: Dialect) -> std::result::Result<(),
     })
 }
 
+/// The `pgbouncer` query parameter of a PostgreSQL URL (the last one wins, like the driver's
+/// parameters): `Err` with the value when it is neither true nor false.
+fn pgbouncer_param(text: &str) -> std::result::Result<bool, String> {
+    let Ok(parsed) = url::Url::parse(text) else {
+        return Ok(false);
+    };
+    let mut pooled = false;
+    for (key, value) in parsed.query_pairs() {
+        if key == "pgbouncer" {
+            pooled = match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => return Err(secrets::redact(&value)),
+            };
+        }
+    }
+    Ok(pooled)
+}
+
 /// `text` with its percent-escapes decoded (itself when it has none); an error when the
 /// result is not UTF-8.
 fn decode_path(text: &str) -> std::result::Result<String, ()> {
@@ -676,6 +719,34 @@ fn scheme_or_prefix(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pgbouncer_parameter_says_whether_a_pooler_is_in_between() {
+        for (url, expected) in [
+            ("postgres://a@h/db", Some(false)),
+            ("postgres://a@h/db?pgbouncer=true", Some(true)),
+            ("postgres://a@h/db?sslmode=disable&pgbouncer=1", Some(true)),
+            ("postgres://a@h/db?pgbouncer=TRUE", Some(true)),
+            ("postgres://a@h/db?pgbouncer=false", Some(false)),
+            (
+                "postgres://a@h/db?pgbouncer=true&pgbouncer=false",
+                Some(false),
+            ),
+            ("postgres://a@h/db?pgbouncer=maybe", None),
+            ("postgres://a@h/db?pgbouncer=", None),
+        ] {
+            match DatabaseUrl::parse(url, "x") {
+                Ok(parsed) => assert_eq!(Some(parsed.pooled()), expected, "{url}"),
+                Err(err) => {
+                    assert_eq!(expected, None, "{url}: {err:?}");
+                    assert_eq!(err.code, ErrorCode::BadDatabaseUrl);
+                    assert!(err.message.contains("`pgbouncer`"), "{}", err.message);
+                }
+            }
+        }
+        let sqlite = DatabaseUrl::parse("sqlite:app.db?pgbouncer=true", "x");
+        assert!(sqlite.map_or(true, |url| !url.pooled()));
+    }
 
     #[test]
     fn dialect_from_scheme() {

@@ -37,24 +37,38 @@ pub fn find_url(
     if let Some(url) = find_explicit_url(flag, spec)? {
         return Ok(Some(url));
     }
-    let variable = url_variable(spec);
     let Dotenv::Read(dotenv) = dotenv else {
         return Ok(None);
     };
     if dotenv.is_file() {
-        let entries = dotenvy::from_path_iter(dotenv).map_err(|err| dotenv_error(dotenv, &err))?;
-        for entry in entries {
-            let (key, value) = entry.map_err(|err| dotenv_error(dotenv, &err))?;
-            if key == variable && !value.trim().is_empty() {
-                return DatabaseUrl::parse(
-                    &value,
-                    &format!("{variable} in {}", display_path(dotenv)),
-                )
-                .map(Some);
+        // The direct URL first, as in the environment.
+        for variable in url_variables(spec) {
+            let entries =
+                dotenvy::from_path_iter(dotenv).map_err(|err| dotenv_error(dotenv, &err))?;
+            for entry in entries {
+                let (key, value) = entry.map_err(|err| dotenv_error(dotenv, &err))?;
+                if key == variable && !value.trim().is_empty() {
+                    return DatabaseUrl::parse(
+                        &value,
+                        &format!("{variable} in {}", display_path(dotenv)),
+                    )
+                    .map(Some);
+                }
             }
         }
     }
     Ok(None)
+}
+
+/// The environment variables that may hold the set's URL, in order of preference: the
+/// direct URL's (`direct-url-env`, when configured), then the database URL's.
+fn url_variables(spec: &SetSpec) -> Vec<String> {
+    spec.config
+        .direct_url_env
+        .iter()
+        .cloned()
+        .chain([url_variable(spec)])
+        .collect()
 }
 
 /// The URL from `--database-url`, else the configured environment variable: a database named
@@ -64,23 +78,28 @@ pub fn find_explicit_url(flag: Option<&str>, spec: &SetSpec) -> Result<Option<Da
     if let Some(url) = flag {
         return DatabaseUrl::parse(url, "--database-url").map(Some);
     }
-    let variable = url_variable(spec);
-    match std::env::var(&variable) {
-        Ok(url) if !url.trim().is_empty() => {
-            DatabaseUrl::parse(&url, &format!("environment variable {variable}")).map(Some)
+    // A direct URL, when configured and set, wins: the database URL may lead to a pooler
+    // (docs/deploy.md, Poolers).
+    for variable in url_variables(spec) {
+        match std::env::var(&variable) {
+            Ok(url) if !url.trim().is_empty() => {
+                return DatabaseUrl::parse(&url, &format!("environment variable {variable}"))
+                    .map(Some);
+            }
+            // Set, but not text: saying "not set" would send people looking in the wrong
+            // place. The value is not shown (it may hold a password).
+            Err(std::env::VarError::NotUnicode(_)) => return Err(Error::input(
+                ErrorCode::BadDatabaseUrl,
+                format!("environment variable {variable} is set but is not valid UTF-8"),
+            )
+            .at(format!("environment variable {variable}"))
+            .hint(format!(
+                "set {variable} to a URL in plain text, e.g. postgres://user@host/db (a byte of another encoding, such as Latin-1, is in it now)"
+            ))),
+            _ => {}
         }
-        // Set, but not text: saying "not set" would send people looking in the wrong place.
-        // The value is not shown (it may hold a password).
-        Err(std::env::VarError::NotUnicode(_)) => Err(Error::input(
-            ErrorCode::BadDatabaseUrl,
-            format!("environment variable {variable} is set but is not valid UTF-8"),
-        )
-        .at(format!("environment variable {variable}"))
-        .hint(format!(
-            "set {variable} to a URL in plain text, e.g. postgres://user@host/db (a byte of another encoding, such as Latin-1, is in it now)"
-        ))),
-        _ => Ok(None),
     }
+    Ok(None)
 }
 
 /// The environment variable that holds the set's URL.

@@ -132,7 +132,11 @@ async fn read_schema(
 
 /// Runs one catalog query; `what` names what it reads, for the error.
 async fn fetch(conn: &mut PgConnection, what: &str, sql: String) -> Result<Vec<PgRow>> {
+    // Unnamed statements: each query runs once, and a named one (`sqlx_s_N`) would outlive
+    // the read on a pooler's server connection, where another client's may already be
+    // (the read is one transaction, so a transaction pooler keeps it on one connection).
     sqlx::query(AssertSqlSafe(sql))
+        .persistent(false)
         .fetch_all(&mut *conn)
         .await
         .map_err(|err| database_error(&format!("cannot read the {what} from the catalogs"), &err))

@@ -556,3 +556,162 @@ pub fn percent_encode(text: &str) -> String {
         })
         .collect()
 }
+
+// ------------------------------------------------------------------------------- poolers
+
+/// How a [`Bouncer`] pools server connections (PgBouncer's `pool_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolMode {
+    Session,
+    Transaction,
+    Statement,
+}
+
+impl PoolMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            PoolMode::Session => "session",
+            PoolMode::Transaction => "transaction",
+            PoolMode::Statement => "statement",
+        }
+    }
+}
+
+/// A PgBouncer in front of a test cluster, as a child process: its own ini in a temp
+/// directory, listening on 127.0.0.1 on a free port, trusting the cluster's `postgres` user,
+/// reaching the cluster over its Unix socket. Stopped when dropped.
+pub struct Bouncer {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+/// PgBouncer's binary (Debian puts it in /usr/sbin), or `None` (with a printed reason) where
+/// it is not installed; in CI it must be (`.ci/run` installs it).
+pub fn find_pgbouncer() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join("pgbouncer"))
+        .find(|path| path.is_file());
+    if found.is_none() {
+        if in_ci() {
+            panic!("CI=true but PgBouncer is missing (install Debian's pgbouncer)");
+        }
+        eprintln!("skipped: PgBouncer not found (install pgbouncer)");
+    }
+    found
+}
+
+impl Pg {
+    /// Starts a PgBouncer in `mode` in front of this cluster, or `None` where PgBouncer is not
+    /// installed (outside CI).
+    pub fn bouncer(&self, mode: PoolMode) -> Option<Bouncer> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        use std::os::unix::process::CommandExt;
+        let binary = find_pgbouncer()?;
+        let dir = tempfile::Builder::new()
+            .prefix("cargo-migrate-pgbouncer-")
+            .tempdir()
+            .expect("temp dir");
+        // PgBouncer refuses to run as root: as root it runs as the cluster's owner, which
+        // can reach the socket directory and must read the ini.
+        let owner = std::fs::metadata(self.server.socket_dir()).expect("socket dir");
+        let as_root = effective_uid() == 0;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let port = free_port();
+        let url = self.server.url();
+        let cluster_port = url
+            .split_once("localhost:")
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .map(|(port, _)| port.to_string())
+            .unwrap_or_else(|| panic!("unexpected cluster URL {url}"));
+        let users = dir.path().join("users.txt");
+        std::fs::write(&users, "\"postgres\" \"\"\n").expect("write users");
+        let ini = dir.path().join("pgbouncer.ini");
+        std::fs::write(
+            &ini,
+            format!(
+                "[databases]\n* = host={socket} port={cluster_port}\n\
+                 [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
+                 unix_socket_dir =\nauth_type = trust\nauth_file = {users}\n\
+                 pool_mode = {mode}\nmax_client_conn = 500\ndefault_pool_size = 20\n\
+                 server_check_delay = 0\n",
+                socket = self.server.socket_dir().display(),
+                users = users.display(),
+                mode = mode.as_str(),
+            ),
+        )
+        .expect("write ini");
+        for file in [&users, &ini] {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        let log = std::fs::File::create(dir.path().join("pgbouncer.log")).expect("log");
+        let mut command = Command::new(binary);
+        command
+            .arg(&ini)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        if as_root {
+            command.uid(owner.uid()).gid(owner.gid());
+        }
+        let child = command.spawn().expect("start pgbouncer");
+        let mut bouncer = Bouncer {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = bouncer.child.try_wait() {
+                let log = std::fs::read_to_string(bouncer._dir.path().join("pgbouncer.log"))
+                    .unwrap_or_default();
+                panic!("pgbouncer exited ({status}):\n{log}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pgbouncer does not listen on port {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(bouncer)
+    }
+}
+
+impl Bouncer {
+    /// The URL of `database` (created on the cluster first) through the pooler, without
+    /// `pgbouncer=true`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        // Our own child: SIGTERM by its pid, then reap it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn effective_uid() -> u32 {
+    // The tests run as whoever runs `cargo test`; `id -u` says who without unsafe code.
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+/// A TCP port on 127.0.0.1 nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("free port")
+}
