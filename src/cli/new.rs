@@ -169,7 +169,7 @@ fn create(context: &Context, workspace: &Workspace, spec: &SetSpec, args: &NewAr
     };
     let planned = scaffold::plan(&spec.dir, &existing, &request)?;
     let created: Vec<PathBuf> = scaffold::write(&spec.dir, &planned)?;
-    let recorded = remember_dialect(&workspace, &spec, dialect);
+    let recorded = remember_dialect(workspace, spec, dialect);
 
     let shown: Vec<String> = created.iter().map(|p| workspace.relative(p)).collect();
     if output.json() {

@@ -652,6 +652,64 @@ pub(crate) fn is_transient(err: &sqlx::Error) -> bool {
     )
 }
 
+/// What the history says of a no-transaction migration about to run, read under the run
+/// lock (SQLite's write lock, a pooled run's transaction lock) by the claim that keeps two
+/// processes from both starting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Another run did it meanwhile: skip it.
+    Done,
+    /// Ours to run. `hold`: keep the lock until the migration is marked under way, so the
+    /// mark is the lease other runs see (formats that cannot record it release at once).
+    Run { hold: bool },
+    /// Another run stopped part-way through it and recorded why.
+    FailedElsewhere(String),
+    /// Another run is executing it right now (or died doing so): wait for its outcome.
+    Busy,
+}
+
+/// The claim of a migration run in `direction`, given its history row as (success, failure).
+pub(crate) fn claim_of(
+    direction: Direction,
+    row: Option<(bool, Option<String>)>,
+    format: &HistoryFormat,
+) -> Claim {
+    match (direction, row) {
+        (Direction::Up, Some((true, _))) | (Direction::Down, None) => Claim::Done,
+        (Direction::Up, None) | (Direction::Down, Some((true, _))) => Claim::Run {
+            hold: format.records_failures(),
+        },
+        (_, Some((false, failure))) => match failure.filter(|f| !history::in_progress(f)) {
+            Some(failure) => Claim::FailedElsewhere(failure),
+            None => Claim::Busy,
+        },
+    }
+}
+
+impl Failure {
+    /// A claim that found the migration failed by another run.
+    pub(crate) fn failed_elsewhere(script: &std::path::Path, failure: &str) -> Failure {
+        Failure {
+            recorded_as_failed: true,
+            ..Failure::message(
+                script,
+                &format!("another process ran it and it failed: {failure}"),
+            )
+        }
+    }
+
+    /// A claim that waited `--lock-timeout` for another run to finish the migration.
+    pub(crate) fn still_running(script: &std::path::Path, waited: Duration) -> Failure {
+        Failure::message(
+            script,
+            &format!(
+                "another process started it and has not finished it after {} (--lock-timeout); if that process is gone, settle it with `resolve`",
+                seconds(waited)
+            ),
+        )
+    }
+}
+
 /// Line and column in `script` of a failure inside `statement`: at the server's position
 /// within the statement when it gave one, else at the statement's start.
 pub(crate) fn locate_in_statement(
@@ -850,6 +908,54 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a claim decides from a migration's history row, for every state and direction.
+    #[test]
+    fn a_claim_follows_the_history_row() {
+        let own = HistoryFormat::Own {
+            name: "_cargo_migrate".into(),
+        };
+        let diesel = HistoryFormat::Diesel { schema: None };
+        let applied = Some((true, None));
+        let started = |what: &str| Some((false, Some(what.to_string())));
+        let cases = [
+            (Direction::Up, None, &own, Claim::Run { hold: true }),
+            (Direction::Up, None, &diesel, Claim::Run { hold: false }),
+            (Direction::Up, applied.clone(), &own, Claim::Done),
+            (Direction::Down, None, &own, Claim::Done),
+            (
+                Direction::Down,
+                applied.clone(),
+                &own,
+                Claim::Run { hold: true },
+            ),
+            (
+                Direction::Up,
+                started(history::UP_STARTED),
+                &own,
+                Claim::Busy,
+            ),
+            (
+                Direction::Down,
+                started(history::DOWN_STARTED),
+                &own,
+                Claim::Busy,
+            ),
+            (
+                Direction::Up,
+                started("up stopped at 3:1"),
+                &own,
+                Claim::FailedElsewhere("up stopped at 3:1".into()),
+            ),
+        ];
+        for (direction, row, format, expected) in cases {
+            assert_eq!(
+                claim_of(direction, row.clone(), format),
+                expected,
+                "{direction:?} {row:?}"
+            );
+        }
+    }
 
     #[test]
     fn session_ending_and_conflict_codes_are_transient() {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::history::{self, AppliedRow, Elapsed, HistoryFormat, NotStorable, Statement};
+use super::history::{AppliedRow, Elapsed, HistoryFormat, NotStorable, Statement};
 use super::{
     ConnectFailure, ConnectOptions, Direction, Failure, Ran, database_error, driver_reason,
     is_connection_lost,
@@ -632,40 +632,28 @@ impl Postgres {
                     return Err(Failure::from_driver(script, &err, None));
                 }
             };
-            match (direction, row) {
-                (Direction::Up, Some((true, _))) | (Direction::Down, None) => {
+            match super::claim_of(direction, row, format) {
+                super::Claim::Done => {
                     self.rollback().await;
                     return Ok(true);
                 }
-                (Direction::Up, None) | (Direction::Down, Some((true, _))) => {
-                    if format.records_failures() {
-                        // Keep the lock until run_statements has marked it under way.
-                        self.commit_after_next = true;
-                    } else {
-                        self.rollback().await;
-                    }
+                super::Claim::Run { hold: true } => {
+                    // Keep the lock until run_statements has marked it under way.
+                    self.commit_after_next = true;
                     return Ok(false);
                 }
-                (_, Some((false, failure))) => {
+                super::Claim::Run { hold: false } => {
                     self.rollback().await;
-                    if let Some(failure) = failure.filter(|f| !history::in_progress(f)) {
-                        return Err(Failure {
-                            recorded_as_failed: true,
-                            ..Failure::message(
-                                script,
-                                &format!("another process ran it and it failed: {failure}"),
-                            )
-                        });
-                    }
-                    // Another run is executing it (or died doing so): wait for its outcome.
+                    return Ok(false);
+                }
+                super::Claim::FailedElsewhere(failure) => {
+                    self.rollback().await;
+                    return Err(Failure::failed_elsewhere(script, &failure));
+                }
+                super::Claim::Busy => {
+                    self.rollback().await;
                     if waiting_since.elapsed() >= self.lock_timeout {
-                        return Err(Failure::message(
-                            script,
-                            &format!(
-                                "another process started it and has not finished it after {} (--lock-timeout); if that process is gone, settle it with `resolve`",
-                                super::seconds(self.lock_timeout)
-                            ),
-                        ));
+                        return Err(Failure::still_running(script, self.lock_timeout));
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
