@@ -526,7 +526,27 @@ fn new_index_template_is_no_transaction() {
     assert_eq!(json["sets"][0]["no_transaction"], 1);
 }
 
-/// README's first command runs `cargo migrate list -v` in `example/`: keep it working.
+/// README's first command runs `cargo migrate -p orders up` in `example/`: with no URL, the
+/// SQLite set's migrations are applied to its dev database (a SQLite file), nothing installed.
+#[test]
+fn readme_first_command_applies_the_example_sqlite_set() {
+    let ws = Workspace::copy("../example");
+    let up = ws
+        .run(&["-p", "orders", "up", "--color", "never"])
+        .assert_code(0);
+    assert!(
+        up.stderr.contains("Applied 20250115100000_create_orders")
+            || up.stdout.contains("Applied 20250115100000_create_orders"),
+        "{}{}",
+        up.stdout,
+        up.stderr
+    );
+    ws.run(&["-p", "orders", "status", "--exit-code"])
+        .assert_code(0);
+    ws.run(&["-p", "orders", "db", "stop", "--purge"]);
+}
+
+/// `cargo migrate list -v` in `example/` shows both sets.
 #[test]
 fn bundled_example_lists_its_two_sets() {
     let ws = Workspace::copy("../example");
