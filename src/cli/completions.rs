@@ -24,11 +24,20 @@ pub struct CompletionsArgs {
 
 /// The script, as text: for the command and for the tests.
 pub fn script(shell: Shell) -> Vec<u8> {
-    let mut command = Cli::command();
-    let mut script = Vec::new();
     // Named after the binary, not `cargo migrate`: a shell registers completions per
-    // executable, and a name with a space would make no valid function name.
+    // executable, and clap_complete derives the subcommands' names from this one (with the
+    // space, bash's script looked `up` up under a name it never set).
+    let mut command = Cli::command().bin_name("cargo-migrate");
+    let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "cargo-migrate", &mut script);
+    if shell == Shell::Bash {
+        // clap_complete 4.6's bash script spells the hyphen of `cargo-migrate` `__` where it
+        // sets `cmd` and `__subcmd__` where it matches it, so no subcommand's options were
+        // completed; one spelling makes them meet (tests/shell.rs completes `up --dry`).
+        let text =
+            String::from_utf8_lossy(&script).replace("cargo__subcmd__migrate", "cargo__migrate");
+        script = text.into_bytes();
+    }
     script
 }
 

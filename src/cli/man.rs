@@ -37,11 +37,12 @@ pub fn page(path: &[String]) -> Result<Vec<u8>> {
     let mut command = built();
     for name in path {
         let Some(sub) = command.find_subcommand(name).cloned() else {
-            return Err(
-                Error::input(ErrorCode::Usage, format!("no command `{name}` has a man page"))
-                    .at("command line")
-                    .hint("see `cargo migrate --help` for the commands"),
-            );
+            return Err(Error::input(
+                ErrorCode::Usage,
+                format!("no command `{name}` has a man page"),
+            )
+            .at("command line")
+            .hint("see `cargo migrate --help` for the commands"));
         };
         command = sub;
     }
@@ -55,7 +56,14 @@ pub fn run(context: &Context, args: &ManArgs) -> Result<()> {
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir)
             .and_then(|()| clap_mangen::generate_to(built(), dir))
-            .map_err(|e| Error::io(ErrorCode::UnwritableDirectory, "write the man pages", dir, &e))?;
+            .map_err(|e| {
+                Error::io(
+                    ErrorCode::UnwritableDirectory,
+                    "write the man pages",
+                    dir,
+                    &e,
+                )
+            })?;
         context
             .output
             .status(format!("wrote the man pages to {}", dir.display()));
