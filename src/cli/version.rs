@@ -24,10 +24,11 @@ fn report() -> VersionReport {
     VersionReport {
         name: env!("CARGO_PKG_NAME"),
         version: env!("CARGO_PKG_VERSION"),
-        // Set by build.rs: git's HEAD, or CARGO_MIGRATE_COMMIT, or "unknown".
-        commit: env!("CARGO_MIGRATE_COMMIT"),
-        commit_date: env!("CARGO_MIGRATE_COMMIT_DATE"),
-        host: env!("CARGO_MIGRATE_TARGET"),
+        // Set by build.rs: git's HEAD, or CARGO_MIGRATE_COMMIT, or "unknown". `option_env!`
+        // so that a build that left build.rs out (an old Dockerfile's COPY list) still compiles.
+        commit: option_env!("CARGO_MIGRATE_COMMIT").unwrap_or("unknown"),
+        commit_date: option_env!("CARGO_MIGRATE_COMMIT_DATE").unwrap_or("unknown"),
+        host: option_env!("CARGO_MIGRATE_TARGET").unwrap_or("unknown"),
         dialects: ENGINES.iter().map(|d| d.as_str()).collect(),
     }
 }
