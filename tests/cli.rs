@@ -182,7 +182,18 @@ fn runs_as_a_cargo_subcommand() {
 fn help_of_every_command_has_examples() {
     let ws = Workspace::empty();
     let commands = [
-        "list", "new", "status", "up", "down", "redo", "reset", "resolve", "baseline", "db",
+        "list",
+        "new",
+        "status",
+        "up",
+        "down",
+        "redo",
+        "reset",
+        "resolve",
+        "baseline",
+        "db",
+        "completions",
+        "man",
     ];
     let mut every: Vec<Vec<&str>> = vec![vec!["--help"]];
     every.extend(commands.iter().map(|c| vec![*c, "--help"]));

@@ -3,12 +3,14 @@
 
 mod baseline;
 mod check;
+mod completions;
 mod db;
 mod devdb;
 mod diff;
 mod down;
 mod each;
 mod list;
+mod man;
 mod new;
 mod redo;
 mod reset;
@@ -17,6 +19,7 @@ mod schema;
 mod scratch;
 mod status;
 mod up;
+mod version;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -41,6 +44,8 @@ Examples:
   cargo migrate check                     in CI: replay, reversibility, drift
   cargo migrate schema                    the schema the history produces
   cargo migrate db url                    the dev database commands use without a URL
+  cargo migrate completions bash          shell completions (also zsh, fish, …); `man`: man pages
+  cargo migrate -vV                       version, commit and dialects of this build
   cargo-migrate migrate list --dir /migrations --dialect postgres   (no Cargo needed)
 
 Exit codes: 0 ok, 1 a check failed, 2 usage/config/input error, 3 database or Docker unreachable.";
@@ -166,6 +171,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     Schema(schema::SchemaArgs),
     Db(devdb::DevDbArgs),
+    Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
 }
 
 /// What every command gets: the parsed global flags and the output channel.
@@ -248,6 +255,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Diff(args) => diff::run(&context, args),
         Command::Schema(args) => schema::run(&context, args),
         Command::Db(args) => devdb::run(&context, args),
+        Command::Completions(args) => completions::run(&context, args),
+        Command::Man(args) => man::run(&context, args),
     };
     match result {
         Ok(()) => 0,
@@ -274,6 +283,10 @@ fn report_usage_error(args: &[OsString], err: &clap::Error) -> i32 {
     );
     // Help and version are what the user asked for (stdout, exit 0); so is the help shown for a
     // bare `cargo migrate`, unless a machine reads the output.
+    if err.kind() == ErrorKind::DisplayVersion && version::verbose_requested(args) {
+        version::print(&output);
+        return 0;
+    }
     if asked_for_help && !(output.json() && err.exit_code() != 0) {
         let _ = err.print();
         return err.exit_code();
