@@ -51,6 +51,8 @@ const COMMANDS: &[(&[&str], Reads)] = &[
     (&["db", "status"], NO_URL),
     (&["db", "url"], NO_URL),
     (&["db", "stop"], NO_URL),
+    (&["completions", "bash"], NO_URL),
+    (&["man", "up"], NO_URL),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
