@@ -686,9 +686,45 @@ pub(crate) fn claim_of(
     }
 }
 
+/// What the claim's caller does with its lock's transaction once [`Claim`] is known.
+#[derive(Debug)]
+pub(crate) enum ClaimStep {
+    /// Keep the transaction (and so the lock) open: the migration is ours to run, and the
+    /// next history record (its "under way" mark) commits it.
+    Hold,
+    /// Roll the transaction back and return this: skip (`true`), run (`false`), or fail.
+    // Boxed: a failure is large, and the other steps carry nothing.
+    Release(Result<bool, Box<Failure>>),
+    /// Roll the transaction back and look again shortly: another run is executing it.
+    Wait,
+}
+
+impl Claim {
+    /// The step for this claim, `waited` into waiting for another run (at most `timeout`).
+    pub(crate) fn step(
+        self,
+        script: &std::path::Path,
+        waited: Duration,
+        timeout: Duration,
+    ) -> ClaimStep {
+        match self {
+            Claim::Done => ClaimStep::Release(Ok(true)),
+            Claim::Run { hold: true } => ClaimStep::Hold,
+            Claim::Run { hold: false } => ClaimStep::Release(Ok(false)),
+            Claim::FailedElsewhere(failure) => {
+                ClaimStep::Release(Err(Box::new(Failure::failed_elsewhere(script, &failure))))
+            }
+            Claim::Busy if waited >= timeout => {
+                ClaimStep::Release(Err(Box::new(Failure::still_running(script, timeout))))
+            }
+            Claim::Busy => ClaimStep::Wait,
+        }
+    }
+}
+
 impl Failure {
     /// A claim that found the migration failed by another run.
-    pub(crate) fn failed_elsewhere(script: &std::path::Path, failure: &str) -> Failure {
+    fn failed_elsewhere(script: &std::path::Path, failure: &str) -> Failure {
         Failure {
             recorded_as_failed: true,
             ..Failure::message(
@@ -699,7 +735,7 @@ impl Failure {
     }
 
     /// A claim that waited `--lock-timeout` for another run to finish the migration.
-    pub(crate) fn still_running(script: &std::path::Path, waited: Duration) -> Failure {
+    fn still_running(script: &std::path::Path, waited: Duration) -> Failure {
         Failure::message(
             script,
             &format!(
@@ -955,6 +991,30 @@ mod tests {
                 "{direction:?} {row:?}"
             );
         }
+        let script = std::path::Path::new("up.sql");
+        let (second, minute) = (Duration::from_secs(1), Duration::from_secs(60));
+        let step = |claim: Claim, waited| claim.step(script, waited, minute);
+        assert!(matches!(
+            step(Claim::Done, second),
+            ClaimStep::Release(Ok(true))
+        ));
+        assert!(matches!(
+            step(Claim::Run { hold: true }, second),
+            ClaimStep::Hold
+        ));
+        assert!(matches!(
+            step(Claim::Run { hold: false }, second),
+            ClaimStep::Release(Ok(false))
+        ));
+        assert!(matches!(step(Claim::Busy, second), ClaimStep::Wait));
+        assert!(matches!(
+            step(Claim::Busy, minute),
+            ClaimStep::Release(Err(failure)) if failure.message.contains("has not finished it after")
+        ));
+        assert!(matches!(
+            step(Claim::FailedElsewhere("boom".into()), second),
+            ClaimStep::Release(Err(failure)) if failure.recorded_as_failed
+        ));
     }
 
     #[test]

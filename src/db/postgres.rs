@@ -632,29 +632,18 @@ impl Postgres {
                     return Err(Failure::from_driver(script, &err, None));
                 }
             };
-            match super::claim_of(direction, row, format) {
-                super::Claim::Done => {
-                    self.rollback().await;
-                    return Ok(true);
-                }
-                super::Claim::Run { hold: true } => {
-                    // Keep the lock until run_statements has marked it under way.
+            let claim = super::claim_of(direction, row, format);
+            match claim.step(script, waiting_since.elapsed(), self.lock_timeout) {
+                super::ClaimStep::Hold => {
                     self.commit_after_next = true;
                     return Ok(false);
                 }
-                super::Claim::Run { hold: false } => {
+                super::ClaimStep::Release(outcome) => {
                     self.rollback().await;
-                    return Ok(false);
+                    return outcome.map_err(|failure| *failure);
                 }
-                super::Claim::FailedElsewhere(failure) => {
+                super::ClaimStep::Wait => {
                     self.rollback().await;
-                    return Err(Failure::failed_elsewhere(script, &failure));
-                }
-                super::Claim::Busy => {
-                    self.rollback().await;
-                    if waiting_since.elapsed() >= self.lock_timeout {
-                        return Err(Failure::still_running(script, self.lock_timeout));
-                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
