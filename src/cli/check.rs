@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::{block_on, format_duration};
-use super::each::{self, Json, Kind};
+use super::each;
 use crate::engine::check::{self, DriftStep, Finding, Reversibility, Step, StepStatus, plan_live};
 use crate::engine::status;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
@@ -78,14 +78,9 @@ impl CheckReport {
 }
 
 pub fn run(context: &Context, args: &CheckArgs) -> Result<()> {
-    let sets = each::sets(context, Kind::ReadOnly)?;
-    each::run(
-        context,
-        Kind::ReadOnly,
-        Json::Object,
-        sets,
-        |context, workspace, spec| run_set(context, workspace, spec, args),
-    )
+    each::read_only(context, |context, workspace, spec| {
+        run_set(context, workspace, spec, args)
+    })
 }
 
 fn run_set(

@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::Context;
-use super::each::Kind;
+use super::each::{Json, Kind};
 use crate::db::{DatabaseUrl, Direction};
 use crate::engine::{self, Session, SessionOptions, status};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
@@ -301,6 +301,25 @@ pub fn event_stream(context: &Context, run: impl FnOnce() -> Result<()>) -> Resu
         }
         other => other,
     }
+}
+
+/// Runs a changing command whose `--format json` output is an event stream (`up`, `down`,
+/// `redo`, `reset`) for every selected set, each set's failure the last line of its events.
+pub fn each_set_with_events(
+    context: &Context,
+    args: &DbArgs,
+    mut run: impl FnMut(&Context, &Workspace, &SetSpec) -> Result<()>,
+) -> Result<()> {
+    event_stream(context, || {
+        let sets = sets(context, Kind::Changing, args)?;
+        super::each::run(
+            context,
+            Kind::Changing,
+            Json::Events,
+            sets,
+            |context, workspace, spec| event_stream(context, || run(context, workspace, spec)),
+        )
+    })
 }
 
 /// With `--format json`: the `started` event of a run (lock held, history read, plan made).

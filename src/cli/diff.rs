@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::block_on;
-use super::each::{self, Json, Kind};
+use super::each;
 use crate::db::DatabaseUrl;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
@@ -133,14 +133,9 @@ enum Side<'m> {
 }
 
 pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
-    let sets = each::sets(context, Kind::ReadOnly)?;
-    each::run(
-        context,
-        Kind::ReadOnly,
-        Json::Object,
-        sets,
-        |context, workspace, spec| run_set(context, workspace, spec, args),
-    )
+    each::read_only(context, |context, workspace, spec| {
+        run_set(context, workspace, spec, args)
+    })
 }
 
 fn run_set(

@@ -6,7 +6,6 @@ use clap::Args;
 
 use super::Context;
 use super::db::{self, DbArgs};
-use super::each::{self, Json, Kind};
 use crate::db::Direction;
 use crate::engine::status::{self, DownTarget};
 use crate::error::Result;
@@ -61,51 +60,39 @@ pub fn run(context: &Context, args: &DownArgs) -> Result<()> {
         (_, _, true) => DownTarget::All,
         _ => DownTarget::Count(1),
     };
-    db::event_stream(context, || {
-        let sets = db::sets(context, Kind::Changing, &args.db)?;
-        each::run(
-            context,
-            Kind::Changing,
-            Json::Events,
-            sets,
-            |context, workspace, spec| {
-                db::event_stream(context, || {
-                    let target = db::target(context, workspace, spec, &args.db)?;
-                    let started = Instant::now();
-                    db::block_on(async {
-                        let mut session = db::open(context, &target, &args.db, true).await?;
-                        let entries = db::entries(&target, &session.rows, &session.format);
-                        let plan = status::plan_down(&entries, &down_target)?;
-                        if plan.len() > 1 {
-                            db::confirm(
-                                context,
-                                &format!("revert {} migrations", plan.len()),
-                                &target,
-                                args.yes,
-                            )?;
-                        }
-                        db::emit_started(
-                            context,
-                            &target,
-                            &session,
-                            "down",
-                            &entries,
-                            (0, plan.len()),
-                        );
-                        let reverted =
-                            db::run_plan(context, &mut session, &plan, Direction::Down).await?;
-                        db::emit_finished(context, &reverted, started);
-                        let nothing = match &down_target {
-                            DownTarget::To(version) => {
-                                format!("to revert: no applied migration is newer than {version}")
-                            }
-                            _ => "to revert: no migration is applied".to_string(),
-                        };
-                        db::print_summary(context, &session.url, plan.len(), &nothing, started);
-                        Ok(())
-                    })
-                })
-            },
-        )
+    db::each_set_with_events(context, &args.db, |context, workspace, spec| {
+        let target = db::target(context, workspace, spec, &args.db)?;
+        let started = Instant::now();
+        db::block_on(async {
+            let mut session = db::open(context, &target, &args.db, true).await?;
+            let entries = db::entries(&target, &session.rows, &session.format);
+            let plan = status::plan_down(&entries, &down_target)?;
+            if plan.len() > 1 {
+                db::confirm(
+                    context,
+                    &format!("revert {} migrations", plan.len()),
+                    &target,
+                    args.yes,
+                )?;
+            }
+            db::emit_started(
+                context,
+                &target,
+                &session,
+                "down",
+                &entries,
+                (0, plan.len()),
+            );
+            let reverted = db::run_plan(context, &mut session, &plan, Direction::Down).await?;
+            db::emit_finished(context, &reverted, started);
+            let nothing = match &down_target {
+                DownTarget::To(version) => {
+                    format!("to revert: no applied migration is newer than {version}")
+                }
+                _ => "to revert: no migration is applied".to_string(),
+            };
+            db::print_summary(context, &session.url, plan.len(), &nothing, started);
+            Ok(())
+        })
     })
 }

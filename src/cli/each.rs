@@ -45,6 +45,16 @@ pub fn sets(context: &Context, kind: Kind) -> Result<(Workspace, Vec<SetSpec>)> 
     Ok((workspace, sets))
 }
 
+/// Runs a read-only command that needs no database of its own (`check`, `diff`, `schema`)
+/// for every selected set, with one JSON object per set.
+pub fn read_only(
+    context: &Context,
+    run_set: impl FnMut(&Context, &Workspace, &SetSpec) -> Result<()>,
+) -> Result<()> {
+    let selected = sets(context, Kind::ReadOnly)?;
+    run(context, Kind::ReadOnly, Json::Object, selected, run_set)
+}
+
 /// Runs `run` for every set. One set: `run` as is. Several: each under its header; a changing
 /// command stops at the first set that fails (the rest are named as not run), a read-only one
 /// goes through them all.

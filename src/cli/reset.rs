@@ -6,7 +6,6 @@ use clap::Args;
 
 use super::Context;
 use super::db::{self, DbArgs};
-use super::each::{self, Json, Kind};
 use crate::db::Direction;
 use crate::db::url::Locality;
 use crate::engine;
@@ -38,21 +37,13 @@ pub struct ResetArgs {
 }
 
 pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
-    db::event_stream(context, || {
-        let sets = db::sets(context, Kind::Changing, &args.db)?;
-        each::run(
-            context,
-            Kind::Changing,
-            Json::Events,
-            sets,
-            |context, workspace, spec| {
-                db::event_stream(context, || {
-                    let target = db::target(context, workspace, spec, &args.db)?;
-                    // Decided before connecting, from where the driver would connect.
-                    if let Locality::Remote(why) = target.url.locality()
-                        && !args.allow_remote
-                    {
-                        return Err(Error::input(
+    db::each_set_with_events(context, &args.db, |context, workspace, spec| {
+        let target = db::target(context, workspace, spec, &args.db)?;
+        // Decided before connecting, from where the driver would connect.
+        if let Locality::Remote(why) = target.url.locality()
+            && !args.allow_remote
+        {
+            return Err(Error::input(
                 ErrorCode::ConfirmationRequired,
                 format!(
                     "refusing to reset a database that may be on another host ({}: {why})",
@@ -61,47 +52,43 @@ pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
             )
             .at(target.url.redacted())
             .hint("pass --allow-remote (and --yes) if you really mean to drop everything there"));
-                    }
-                    db::confirm(
-                        context,
-                        "drop everything and re-apply all migrations",
-                        &target,
-                        args.yes,
-                    )?;
-                    let started = Instant::now();
-                    db::block_on(async {
-                        let mut session = db::open(context, &target, &args.db, true).await?;
-                        // Every script is checked before the database is emptied: refused after,
-                        // they would leave it empty.
-                        let all: Vec<_> = target.migrations.migrations.iter().collect();
-                        engine::prepare_plan(&all, Direction::Up, session.db.dialect())?;
-                        session.db.drop_everything().await?;
-                        session.db.ensure_history(&session.format).await?;
-                        session.reload().await?;
-                        let entries = db::entries(&target, &session.rows, &session.format);
-                        let plan = status::plan_up(&entries, None, UpOverrides::default())?;
-                        db::emit_started(
-                            context,
-                            &target,
-                            &session,
-                            "reset",
-                            &entries,
-                            (plan.len(), 0),
-                        );
-                        let applied =
-                            db::run_plan(context, &mut session, &plan, Direction::Up).await?;
-                        db::emit_finished(context, &applied, started);
-                        db::print_summary(
-                            context,
-                            &session.url,
-                            plan.len(),
-                            "to apply: the set has no migrations",
-                            started,
-                        );
-                        Ok(())
-                    })
-                })
-            },
-        )
+        }
+        db::confirm(
+            context,
+            "drop everything and re-apply all migrations",
+            &target,
+            args.yes,
+        )?;
+        let started = Instant::now();
+        db::block_on(async {
+            let mut session = db::open(context, &target, &args.db, true).await?;
+            // Every script is checked before the database is emptied: refused after,
+            // they would leave it empty.
+            let all: Vec<_> = target.migrations.migrations.iter().collect();
+            engine::prepare_plan(&all, Direction::Up, session.db.dialect())?;
+            session.db.drop_everything().await?;
+            session.db.ensure_history(&session.format).await?;
+            session.reload().await?;
+            let entries = db::entries(&target, &session.rows, &session.format);
+            let plan = status::plan_up(&entries, None, UpOverrides::default())?;
+            db::emit_started(
+                context,
+                &target,
+                &session,
+                "reset",
+                &entries,
+                (plan.len(), 0),
+            );
+            let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
+            db::emit_finished(context, &applied, started);
+            db::print_summary(
+                context,
+                &session.url,
+                plan.len(),
+                "to apply: the set has no migrations",
+                started,
+            );
+            Ok(())
+        })
     })
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::db::block_on;
-use super::each::{self, Json, Kind};
+use super::each;
 use crate::db::DatabaseUrl;
 use crate::error::Result;
 use crate::schema::{self, Schema};
@@ -50,14 +50,9 @@ struct SchemaReport<'a> {
 }
 
 pub fn run(context: &Context, args: &SchemaArgs) -> Result<()> {
-    let sets = each::sets(context, Kind::ReadOnly)?;
-    each::run(
-        context,
-        Kind::ReadOnly,
-        Json::Object,
-        sets,
-        |context, workspace, spec| run_set(context, workspace, spec, args),
-    )
+    each::read_only(context, |context, workspace, spec| {
+        run_set(context, workspace, spec, args)
+    })
 }
 
 fn run_set(

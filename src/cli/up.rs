@@ -74,52 +74,33 @@ pub fn run(context: &Context, args: &UpArgs) -> Result<()> {
     if args.dry_run {
         return dry_run(context, args);
     }
-    db::event_stream(context, || {
-        let sets = db::sets(context, Kind::Changing, &args.db)?;
-        each::run(
-            context,
-            Kind::Changing,
-            Json::Events,
-            sets,
-            |context, workspace, spec| {
-                db::event_stream(context, || {
-                    let target = db::target(context, workspace, spec, &args.db)?;
-                    // An unknown --to fails before anything is connected to (or created: a SQLite file).
-                    if let Some(version) = &args.to {
-                        status::find_file_version(
-                            &target.migrations.migrations,
-                            version,
-                            target.migrations.order(),
-                        )?;
-                    }
-                    let started = Instant::now();
-                    db::block_on(async {
-                        let mut session = db::open(context, &target, &args.db, true).await?;
-                        let entries = db::entries(&target, &session.rows, &session.format);
-                        let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
-                        db::emit_started(
-                            context,
-                            &target,
-                            &session,
-                            "up",
-                            &entries,
-                            (plan.len(), 0),
-                        );
-                        let applied =
-                            db::run_plan(context, &mut session, &plan, Direction::Up).await?;
-                        db::emit_finished(context, &applied, started);
-                        let nothing = match &args.to {
-                            Some(version) => {
-                                format!("to apply: everything up to {version} is applied")
-                            }
-                            None => "to apply: the database is up to date".to_string(),
-                        };
-                        db::print_summary(context, &session.url, plan.len(), &nothing, started);
-                        Ok(())
-                    })
-                })
-            },
-        )
+    db::each_set_with_events(context, &args.db, |context, workspace, spec| {
+        let target = db::target(context, workspace, spec, &args.db)?;
+        // An unknown --to fails before anything is connected to (or created: a SQLite file).
+        if let Some(version) = &args.to {
+            status::find_file_version(
+                &target.migrations.migrations,
+                version,
+                target.migrations.order(),
+            )?;
+        }
+        let started = Instant::now();
+        db::block_on(async {
+            let mut session = db::open(context, &target, &args.db, true).await?;
+            let entries = db::entries(&target, &session.rows, &session.format);
+            let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
+            db::emit_started(context, &target, &session, "up", &entries, (plan.len(), 0));
+            let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
+            db::emit_finished(context, &applied, started);
+            let nothing = match &args.to {
+                Some(version) => {
+                    format!("to apply: everything up to {version} is applied")
+                }
+                None => "to apply: the database is up to date".to_string(),
+            };
+            db::print_summary(context, &session.url, plan.len(), &nothing, started);
+            Ok(())
+        })
     })
 }
 
