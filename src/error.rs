@@ -131,6 +131,9 @@ pub struct Error {
     /// The command already reported this outcome in its JSON object (e.g. `status
     /// --exit-code`), so JSON output must not add a second object.
     pub reported_in_json: bool,
+    /// The command already said this in its human output (`diff --sql`: the script is the
+    /// answer, the exit code says the schemas differ), so no `error:` line follows.
+    pub reported_in_human: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -145,6 +148,7 @@ impl Error {
             detail: None,
             hint: None,
             reported_in_json: false,
+            reported_in_human: false,
         }
     }
 
@@ -179,6 +183,12 @@ impl Error {
     /// Marks the error as already shown by the command's own JSON object.
     pub fn reported_in_json(mut self) -> Self {
         self.reported_in_json = true;
+        self
+    }
+
+    /// Marks the error as already shown by the command's human output.
+    pub fn reported_in_human(mut self) -> Self {
+        self.reported_in_human = true;
         self
     }
 

@@ -678,8 +678,15 @@ fn sqlite_diff_as_sql() {
             "--to",
             "history",
         ])
-        .assert_code(1)
-        .stdout;
+        .assert_code(1);
+    // The script is the answer: the exit code says the schemas differ, and no `error:` line
+    // follows it.
+    assert!(
+        !forward.stderr.contains("error:") && forward.stderr.contains("note: 3 changes"),
+        "{}",
+        forward.stderr
+    );
+    let forward = forward.stdout;
     let backward = ws
         .run(&[
             "diff",

@@ -208,6 +208,24 @@ fn help_of_every_command_has_examples() {
     insta::assert_snapshot!("help", ws.run(&["--help"]).snapshot());
 }
 
+/// A command's `-h` lists its own options first; the options every command takes follow
+/// under their own heading.
+#[test]
+fn short_help_shows_the_command_options_before_the_global_ones() {
+    let ws = Workspace::empty();
+    let help = ws.run(&["up", "-h"]).assert_code(0).stdout;
+    let own = help.find("\nOptions:\n").expect(&help);
+    let global = help.find("\nGlobal Options:\n").expect(&help);
+    assert!(own < global, "{help}");
+    let dry_run = help.find("--dry-run").expect(&help);
+    let manifest = help.find("--manifest-path").expect(&help);
+    assert!(
+        own < dry_run && dry_run < global && global < manifest,
+        "{help}"
+    );
+    insta::assert_snapshot!("up_short_help", help);
+}
+
 #[test]
 fn colour_is_off_in_pipes_and_follows_the_flags() {
     let ws = Workspace::copy("single");
@@ -274,8 +292,9 @@ fn new_in_directory_layout() {
 fn new_human_output_lists_created_paths() {
     let ws = Workspace::copy("single");
     let outcome = ws.run(&["new", "add_posts"]).assert_code(0);
-    let lines: Vec<&str> = outcome.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{}", outcome.stdout);
+    // Status lines, like cargo's, go to stderr.
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", outcome.stderr);
     assert!(lines[0].trim_start().starts_with("Created migrations/"));
     assert!(lines[0].ends_with("_add_posts/up.sql"));
     assert!(
@@ -400,6 +419,51 @@ fn new_creates_a_packages_first_set() {
         .assert_code(0)
         .json();
     assert_eq!(listed["sets"][0]["migrations"], 1);
+}
+
+/// An index's migration name says what is indexed: `add_email_index` indexes the column
+/// `email` of a table the name does not give (a placeholder, never the table `email`), and
+/// `add_email_index_to_users` the column of `users`.
+#[test]
+fn new_index_template_reads_table_and_column_from_the_name() {
+    let ws = Workspace::copy("multi");
+    for (name, expected) in [
+        (
+            "add_email_index",
+            "table_name_email_idx ON table_name (email)",
+        ),
+        (
+            "add_email_index_to_users",
+            "users_email_idx ON users (email)",
+        ),
+    ] {
+        let json = ws
+            .run(&[
+                "-p",
+                "web",
+                "new",
+                name,
+                "-t",
+                "create_index_concurrently",
+                "--dialect",
+                "postgres",
+                "--format",
+                "json",
+            ])
+            .assert_code(0)
+            .json();
+        let up = json["created"]
+            .as_array()
+            .and_then(|created| {
+                created
+                    .iter()
+                    .find_map(|p| p.as_str()?.ends_with("up.sql").then_some(p))
+            })
+            .and_then(|p| p.as_str())
+            .expect("an up.sql");
+        let sql = std::fs::read_to_string(ws.path().join(up)).expect("read up.sql");
+        assert!(sql.contains(expected), "{name}: {sql}");
+    }
 }
 
 #[test]
@@ -546,8 +610,7 @@ fn readme_first_command_applies_the_example_sqlite_set() {
         .run(&["-p", "orders", "up", "--color", "never"])
         .assert_code(0);
     assert!(
-        up.stderr.contains("Applied 20250115100000_create_orders")
-            || up.stdout.contains("Applied 20250115100000_create_orders"),
+        up.stderr.contains("Applied 20250115100000_create_orders"),
         "{}{}",
         up.stdout,
         up.stderr
@@ -587,11 +650,11 @@ fn new_remembers_a_dialect_given_once() {
         ])
         .assert_code(0);
     assert!(
-        first.stdout.contains(
+        first.stderr.contains(
             "Recorded dialect = \"mysql\" in [package.metadata.migrate] of crates/plain-app/Cargo.toml"
         ),
         "{}",
-        first.stdout
+        first.stderr
     );
     insta::with_settings!({filters => vec![(r"\b\d{14}_", "[VERSION]_")]}, {
         insta::assert_snapshot!("new_records_the_dialect", first.snapshot());
@@ -647,4 +710,29 @@ fn new_remembers_a_dialect_given_once() {
         std::fs::read_to_string(&sqlx_manifest).unwrap(),
         sqlx_before
     );
+}
+
+/// Every top-level JSON document starts with `"format_version":1`: a command's object, a
+/// run over several sets, an error, a usage error.
+#[test]
+fn every_json_document_carries_format_version_first() {
+    let ws = Workspace::copy("multi");
+    for args in [
+        &["list", "--format", "json"][..],
+        &["-p", "accounts", "list", "--format", "json"],
+        &["new", "x", "--format", "json", "-p", "nope"],
+        &["up", "--frobnicate", "--format", "json"],
+        &["-vV", "--format", "json"],
+    ] {
+        let outcome = ws.run(args);
+        assert!(
+            outcome.stdout.starts_with("{\"format_version\":1,"),
+            "{args:?}: {}",
+            outcome.stdout
+        );
+        let json = outcome.json();
+        if outcome.code != 0 {
+            assert!(json["error"]["code"].is_string(), "{args:?}: {json}");
+        }
+    }
 }

@@ -30,7 +30,7 @@ const FILTERS: &[(&str, &str)] = &[
     (r"\(\d+(?:\.\d+)? m?s\)", "([DURATION])"),
     (r"\bin \d+(?:\.\d+)? m?s\b", "in [DURATION]"),
     (
-        r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}(?::?\d{2})?)?",
+        r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}(?::?\d{2})?|Z)?",
         "[TIMESTAMP]",
     ),
     (r"\bpid \d+", "pid [PID]"),
@@ -296,10 +296,10 @@ fn status_then_up_on_a_fresh_database() {
     let again = cm(&ws, &url, &["up"]).assert_code(0);
     assert!(
         again
-            .stdout
+            .stderr
             .contains("Nothing to apply: the database is up to date"),
         "{}",
-        again.stdout
+        again.stderr
     );
     assert_eq!(history(&pg, &url), applied(&[V1, V2]));
 }
@@ -448,9 +448,9 @@ fn down_variants_and_confirmation() {
 
     let nothing = cm(&ws, &url, &["down"]).assert_code(0);
     assert!(
-        nothing.stdout.contains("Nothing to revert"),
+        nothing.stderr.contains("Nothing to revert"),
         "{}",
-        nothing.stdout
+        nothing.stderr
     );
 }
 
@@ -1079,9 +1079,9 @@ fn lock_held_by_another_run_times_out() {
 
     let a = a.wait().assert_code(0);
     assert!(
-        a.stdout.contains(&format!("Applied {V3}_slow")),
+        a.stderr.contains(&format!("Applied {V3}_slow")),
         "{}",
-        a.stdout
+        a.stderr
     );
     assert!(started.elapsed() >= Duration::from_secs(4));
     // C got the lock once A was done, and read the history after locking: nothing left.
@@ -1692,9 +1692,9 @@ fn baseline_and_resolve_applied_record_without_running() {
 
     let human = cm(&ws, &url, &["baseline", V2]).assert_code(0);
     assert!(
-        human.stdout.contains("Recorded 0 migrations up to"),
+        human.stderr.contains("Recorded 0 migrations up to"),
         "{}",
-        human.stdout
+        human.stderr
     );
 
     pg.execute(
@@ -1928,7 +1928,7 @@ fn real_world_histories() {
         "{}",
         refused.stderr
     );
-    assert!(!refused.stdout.contains("Reverted "), "{}", refused.stdout);
+    assert!(!refused.stderr.contains("Reverted "), "{}", refused.stderr);
     assert_eq!(
         count(&pg, &url, "SELECT count(*)::text FROM _cargo_migrate"),
         285
@@ -1940,11 +1940,11 @@ fn real_world_histories() {
     )
     .assert_code(1);
     let reverted = down
-        .stdout
+        .stderr
         .lines()
         .filter(|l| l.trim_start().starts_with("Reverted "))
         .count();
-    assert_eq!(reverted, 50, "{}", down.stdout);
+    assert_eq!(reverted, 50, "{}", down.stderr);
     let (_, error) = down.stderr.split_once("error: ").expect("an error");
     insta::with_settings!({filters => FILTERS.to_vec()}, {
         insta::assert_snapshot!("crates_io_down_all", format!("error: {error}"));
@@ -2094,9 +2094,9 @@ fn deploy_command_line_works_without_cargo() {
     );
     let second = deploy(&[]).assert_code(0);
     assert!(
-        second.stdout.contains("Nothing to apply"),
+        second.stderr.contains("Nothing to apply"),
         "{}",
-        second.stdout
+        second.stderr
     );
     assert_eq!(history(&pg, &url), applied(&[V1, V2]));
     let status = support::command()

@@ -101,7 +101,10 @@ fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"\(\d+(\.\d+)? m?s\)", "([DURATION])"),
         (r" in \d+(\.\d+)? m?s", " in [DURATION]"),
-        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "[TIMESTAMP]"),
+        (
+            r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?",
+            "[TIMESTAMP]",
+        ),
     ]
 }
 
@@ -251,6 +254,16 @@ fn up_creates_the_file_and_records_the_history() {
     );
     assert_eq!(status["migrations"][1]["state"], "pending");
     assert_eq!(status["migrations"][1]["applied_at"], Value::Null);
+    // Every JSON document says its shape's version; times are RFC 3339 UTC (SQLite's
+    // CURRENT_TIMESTAMP has no zone: it is UTC).
+    assert_eq!(status["format_version"], 1);
+    let applied_at = status["migrations"][0]["applied_at"]
+        .as_str()
+        .expect("a time");
+    assert!(
+        applied_at.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(applied_at).is_ok(),
+        "{applied_at}"
+    );
 
     let json = ws
         .run(&["up", "--database-url", &url, "--format", "json"])
@@ -300,9 +313,9 @@ fn up_creates_the_file_and_records_the_history() {
     // Up to date: nothing to do.
     let again = ws.run(&["up", "--database-url", &url]).assert_code(0);
     assert!(
-        again.stdout.contains("Nothing to apply"),
+        again.stderr.contains("Nothing to apply"),
         "{}",
-        again.stdout
+        again.stderr
     );
 }
 
@@ -484,9 +497,9 @@ fn down_reverts_newest_to_count_and_all() {
     // Nothing left to revert.
     let nothing = ws.run(&["down", "--database-url", &url]).assert_code(0);
     assert!(
-        nothing.stdout.contains("Nothing to revert"),
+        nothing.stderr.contains("Nothing to revert"),
         "{}",
-        nothing.stdout
+        nothing.stderr
     );
 }
 
@@ -657,6 +670,43 @@ fn failing_transactional_migration_changes_nothing() {
     assert_eq!(json["error"]["code"], "migration-failed");
     assert_eq!(json["error"]["exit_code"], 1);
     assert_eq!(states(&ws, &url), ["0001: applied", "0002: pending"]);
+}
+
+/// Resolved as rolled back without undoing statement 1: the rerun's "already exists" is
+/// explained as that earlier run's leftover, not as a fault of the script.
+#[test]
+fn rerun_after_rolled_back_names_the_leftover() {
+    let ws = Workspace::copy("root-set");
+    let script = "-- migrate:no-transaction\n\
+                  CREATE TABLE partial (id INTEGER PRIMARY KEY);\n\
+                  INSERT INTO no_such_table VALUES (1);\n";
+    write(&ws, "migrations/0002_partial/up.sql", script);
+    write(
+        &ws,
+        "migrations/0002_partial/down.sql",
+        "DROP TABLE partial;\n",
+    );
+    let url = db_url(&ws, "app.db");
+    ws.run(&["up", "--database-url", &url]).assert_code(1);
+    ws.run(&["resolve", "0002", "--rolled-back", "--database-url", &url])
+        .assert_code(0);
+    write(
+        &ws,
+        "migrations/0002_partial/up.sql",
+        &script.replace("no_such_table", "partial"),
+    );
+    let rerun = ws
+        .run(&["up", "--database-url", &url, "--format", "json"])
+        .assert_code(1)
+        .run_json();
+    assert_eq!(rerun["error"]["code"], "migration-failed");
+    let hint = rerun["error"]["hint"].as_str().unwrap_or_default();
+    assert!(
+        hint.contains("an earlier run that stopped part-way")
+            && hint.contains("cargo migrate resolve 0002 --applied")
+            && !hint.contains("fix the script"),
+        "{hint}"
+    );
 }
 
 /// A no-transaction migration whose statement 2 fails: statement 1 stays, `status` shows it
@@ -1211,7 +1261,7 @@ fn check_concurrent_run(
         outputs
             .iter()
             .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
+                String::from_utf8_lossy(&o.stderr)
                     .lines()
                     .filter(|l| l.trim_start().starts_with(word))
                     .count()
@@ -2228,7 +2278,7 @@ fn dir_with_a_config_file() {
         &[("MIGRATE_DATABASE_URL", url.as_str())],
     )
     .assert_code(0);
-    assert!(outcome.stdout.contains("Applied"), "{}", outcome.stdout);
+    assert!(outcome.stderr.contains("Applied"), "{}", outcome.stderr);
     assert_eq!(sqlite_tables(&url), ["app_migrations", "notes"]);
     // Without the file, the variable is DATABASE_URL, which is not set.
     let outcome = support::run_in_env(
@@ -2356,7 +2406,7 @@ fn a_down_without_statements_is_irreversible_unless_marked() {
     insta::with_settings!({ filters => version_filters }, {
         insta::assert_snapshot!("down_refuses_a_down_without_statements", human.snapshot());
     });
-    assert!(!human.stdout.contains("Reverted"), "{}", human.stdout);
+    assert!(!human.stderr.contains("Reverted"), "{}", human.stderr);
     assert!(
         human.stderr.contains("its down script has no statements"),
         "{}",

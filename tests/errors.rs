@@ -1265,6 +1265,22 @@ fn url_given_as_a_bare_argument() {
     assert!(!json.stdout.contains("s3cret-pass"), "{}", json.stdout);
 }
 
+/// `up --all` is `down`'s flag: the hint says what `up` does, not clap's "similar argument"
+/// `--allow-missing` (which would apply past a missing file).
+#[test]
+fn up_all_is_not_pointed_at_allow_missing() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let outcome = run_writing(&ws, &["up", "--all"]).assert_code(2);
+    assert!(
+        !outcome.stderr.contains("--allow-missing")
+            && outcome
+                .stderr
+                .contains("`up` applies every pending migration without a flag"),
+        "{}",
+        outcome.stderr
+    );
+}
+
 /// `--format json` holds for arguments that do not parse: one error object on stdout, nothing
 /// on stderr, whichever argument is wrong and wherever the flag stands.
 #[test]

@@ -1,7 +1,8 @@
 //! No command ever prints a database password: every command × every way a connection can go
 //! (refused, wrong password, unknown database, success) × where the URL comes from
-//! (`--database-url`, `.env`) × `--format human|json`, against a real PostgreSQL cluster in
-//! which one role must log in with a password.
+//! (`--database-url`, `.env`) × `--format human|json` and human with `-vv` (the log of every
+//! statement the tool sends), against a real PostgreSQL cluster in which one role must log in
+//! with a password.
 
 mod support;
 
@@ -95,7 +96,7 @@ fn no_command_prints_the_password() {
         Mode::Success,
     ] {
         for source in [Source::Flag, Source::DotEnv] {
-            for format in ["human", "json"] {
+            for format in ["human", "json", "human-vv"] {
                 let url = match mode {
                     // Port 1 on the loopback address: nothing listens there.
                     Mode::Refused => format!("postgres://{ROLE}:{PASSWORD}@127.0.0.1:1/app"),
@@ -114,8 +115,8 @@ fn no_command_prints_the_password() {
             }
         }
     }
-    // 4 modes × 2 sources × 2 formats × every command.
-    assert_eq!(runs, 16 * COMMANDS.len());
+    // 4 modes × 2 sources × 3 formats × every command.
+    assert_eq!(runs, 24 * COMMANDS.len());
 }
 
 /// Runs every command in a fresh copy of `fixtures/single` with `url` given by `source`;
@@ -128,7 +129,10 @@ fn run_every_command(mode: Mode, source: Source, format: &str, url: &str, cache:
     }
     let mut checked = 0;
     for &(command, reads) in COMMANDS {
-        let mut args: Vec<&str> = vec!["--format", format, "--color", "never"];
+        let mut args: Vec<&str> = match format.strip_suffix("-vv") {
+            Some(format) => vec!["--format", format, "-vv", "--color", "never"],
+            None => vec!["--format", format, "--color", "never"],
+        };
         args.extend_from_slice(command);
         if ["db", "check", "schema", "diff"].contains(&command[0]) {
             args.extend(["--sandbox", "local"]);
@@ -487,4 +491,50 @@ fn common_word_passwords_rewrite_nothing_else() {
             );
         }
     }
+}
+
+/// `-vv` logs the statements the tool sends (its history table, its lock) but never a
+/// migration's own: a script may carry a secret, and it is the user's SQL, not the tool's.
+#[test]
+fn the_sql_log_leaves_out_the_migrations_statements() {
+    let ws = Workspace::copy("root-set");
+    let dir = ws.path().join("migrations/0009_with_secret");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("up.sql"),
+        format!("CREATE TABLE vault (note TEXT DEFAULT '{PASSWORD}');\n"),
+    )
+    .expect("write up.sql");
+    std::fs::write(dir.join("down.sql"), "DROP TABLE vault;\n").expect("write down.sql");
+    let url = format!("sqlite:{}?mode=rwc", ws.path().join("app.db").display());
+    for args in [
+        &["up", "-vv", "--database-url", &url][..],
+        &["down", "-vv", "--yes", "--database-url", &url],
+    ] {
+        let outcome = run_in_env(ws.path(), args, &[]);
+        assert_eq!(outcome.code, 0, "{args:?}\n{}", outcome.snapshot());
+        assert!(!outcome.stderr.contains(PASSWORD), "{}", outcome.stderr);
+        assert!(!outcome.stdout.contains("DEBUG"), "{}", outcome.stdout);
+        assert!(
+            outcome.stderr.contains("DEBUG sql: ")
+                && outcome.stderr.contains("_cargo_migrate")
+                && outcome.stderr.contains("script of 0009_with_secret"),
+            "{args:?}\n{}",
+            outcome.stderr
+        );
+    }
+    // CARGO_MIGRATE_LOG filters (and turns the log on without -vv); sqlx=trace still leaves
+    // the script out.
+    let outcome = run_in_env(
+        ws.path(),
+        &["up", "--database-url", &url],
+        &[("CARGO_MIGRATE_LOG", "sqlx=trace")],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.snapshot());
+    assert!(
+        outcome.stderr.contains("sql: ") && !outcome.stderr.contains(PASSWORD),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stderr.contains("script of"), "{}", outcome.stderr);
 }

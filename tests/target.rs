@@ -353,7 +353,7 @@ fn sqlite_url_without_a_file_is_refused() {
             "{url}:\n{}",
             outcome.stderr
         );
-        assert!(!outcome.stdout.contains("Finished"), "{}", outcome.stdout);
+        assert!(!outcome.stderr.contains("Finished"), "{}", outcome.stderr);
     }
     let outcome = run(&ws, &["up"], &[("DATABASE_URL", "sqlite:")]);
     insta::assert_snapshot!("sqlite_url_without_a_file", outcome.snapshot());
@@ -492,7 +492,7 @@ fn sqlite_in_memory_is_refused_for_changes() {
                 "{args:?}:\n{}",
                 outcome.stderr
             );
-            assert!(!outcome.stdout.contains("Finished"), "{}", outcome.stdout);
+            assert!(!outcome.stderr.contains("Finished"), "{}", outcome.stderr);
         }
         let status = run(&ws, &["status", "--database-url", url], &[]);
         assert_eq!(status.code, 0, "{url}:\n{}", status.stderr);
@@ -591,4 +591,45 @@ fn cargo_mode_reads_the_root_dotenv_unless_no_dotenv() {
         "{database}"
     );
     assert!(!from_root.exists() && !from_cwd.exists());
+}
+
+/// A member's own `.env` (beside its Cargo.toml) is read before the workspace root's, and
+/// `-v` says which file the URL came from.
+#[test]
+fn a_member_dotenv_comes_before_the_root_one() {
+    let ws = Workspace::copy("multi");
+    let member = ws.path().join("crates/accounts");
+    let from_member = ws.path().join("from-member.db");
+    let from_root = ws.path().join("from-root.db");
+    std::fs::write(
+        member.join(".env"),
+        format!("DATABASE_URL=sqlite:{}\n", from_member.display()),
+    )
+    .expect("write .env");
+    std::fs::write(
+        ws.path().join(".env"),
+        format!("DATABASE_URL=sqlite:{}\n", from_root.display()),
+    )
+    .expect("write .env");
+    let outcome = run(&ws, &["-p", "accounts", "up", "-v"], &[]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(from_member.exists() && !from_root.exists());
+    assert!(
+        outcome
+            .stderr
+            .contains("Using the database URL from DATABASE_URL in crates/accounts/.env"),
+        "{}",
+        outcome.stderr
+    );
+    // Without the member's file, the root's is used, and said so.
+    std::fs::remove_file(member.join(".env")).expect("remove");
+    let outcome = run(&ws, &["-p", "accounts", "status", "-v"], &[]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("Using the database URL from DATABASE_URL in .env"),
+        "{}",
+        outcome.stderr
+    );
 }

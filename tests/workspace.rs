@@ -255,9 +255,9 @@ fn changing_commands_run_for_several_sets_only_when_named() {
     // --workspace: each set on its own database.
     let outcome = dbs.run(&["up", "--workspace"]).assert_code(0);
     assert!(
-        outcome.stdout.contains("Set accounts") && outcome.stdout.contains("Set shop"),
+        outcome.stderr.contains("Set accounts") && outcome.stderr.contains("Set shop"),
         "{}",
-        outcome.stdout
+        outcome.stderr
     );
     assert!(
         dbs.pg

@@ -16,7 +16,8 @@ use crate::report::style;
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
-  cargo migrate baseline 20240101120000   the database already has everything up to this version")]
+  cargo migrate baseline 20240101120000
+      the database already has everything up to this version")]
 pub struct BaselineArgs {
     #[command(flatten)]
     pub db: DbArgs,
@@ -68,14 +69,17 @@ pub fn run(context: &Context, args: &BaselineArgs) -> Result<()> {
                         recorded: pending.iter().map(|m| m.version.as_str()).collect(),
                     });
                 } else if !output.quiet {
-                    output.line(format!(
-                        "{:>12} {} migration{} up to {} as applied on {} (not run)",
-                        output.paint("Recorded", style::good()),
-                        pending.len(),
-                        if pending.len() == 1 { "" } else { "s" },
-                        entries[last].version,
-                        session.url
-                    ));
+                    output.verb(
+                        "Recorded",
+                        style::good(),
+                        format!(
+                            "{} migration{} up to {} as applied on {} (not run)",
+                            pending.len(),
+                            if pending.len() == 1 { "" } else { "s" },
+                            entries[last].version,
+                            session.url
+                        ),
+                    );
                 }
                 Ok(())
             })

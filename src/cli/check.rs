@@ -18,14 +18,14 @@ use crate::workspace::{SetSpec, Workspace};
 /// Verify the history: it replays cleanly, every down undoes its up, a live database has not drifted
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Steps: integrity (versions, layout), clean replay (every up on a fresh disposable database),
-reversibility (each down restores the schema before its up, and the up applies again), drift
+Steps: integrity (versions, layout), clean replay (every up on a fresh disposable database), \
+reversibility (each down restores the schema before its up, and the up applies again), drift \
 (with a database URL: its schema against the history replayed up to its applied version).
 
 Examples:
-  cargo migrate check                                 in CI: exit 1 on any problem
-  cargo migrate check --reversibility last:3          verify only the newest 3 down scripts
-  cargo migrate check --database-url $PROD_RO_URL     also compare production's schema
+  cargo migrate check                              in CI: exit 1 on any problem
+  cargo migrate check --reversibility last:3       only the newest 3 downs
+  cargo migrate check --database-url $PROD_RO_URL  also production's schema
   cargo migrate check --format json")]
 pub struct CheckArgs {
     /// Database to compare for drift [default: $DATABASE_URL; never .env]

@@ -10,11 +10,13 @@ use crate::error::Result;
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
-  cargo migrate completions bash > ~/.local/share/bash-completion/completions/cargo-migrate
+  cargo migrate completions bash \\
+      > ~/.local/share/bash-completion/completions/cargo-migrate
   cargo migrate completions zsh > ~/.zfunc/_cargo-migrate
-  cargo migrate completions fish > ~/.config/fish/completions/cargo-migrate.fish
+  cargo migrate completions fish \\
+      > ~/.config/fish/completions/cargo-migrate.fish
 
-The script completes `cargo-migrate`; README (Usage, Shell completions) shows how to hook it
+The script completes `cargo-migrate`; README (Usage, Shell completions) shows how to hook it \
 to `cargo migrate`.")]
 pub struct CompletionsArgs {
     /// The shell to write the script for

@@ -54,11 +54,11 @@ pub struct Target {
 pub fn sets(context: &Context, kind: Kind, args: &DbArgs) -> Result<(Workspace, Vec<SetSpec>)> {
     let (workspace, sets) = super::each::sets(context, kind)?;
     if sets.len() > 1 {
-        let dotenv = dotenv(context, &workspace.root);
         let targets: Vec<(&SetSpec, Option<DatabaseUrl>)> = sets
             .iter()
             // A set whose URL does not resolve fails in its own run, with its own error.
             .map(|spec| {
+                let dotenv = dotenv(context, &workspace.root, spec);
                 let url = engine::find_url(args.database_url.as_deref(), spec, &dotenv);
                 (spec, url.ok().flatten())
             })
@@ -79,10 +79,19 @@ pub fn target(
 ) -> Result<Target> {
     let spec = spec.clone();
     let migrations = spec.scan()?;
-    let dotenv = dotenv(context, &workspace.root);
-    let found = engine::find_url(args.database_url.as_deref(), &spec, &dotenv)?;
+    let dotenv = dotenv(context, &workspace.root, &spec);
+    let found = engine::find_url_and_source(args.database_url.as_deref(), &spec, &dotenv)?;
     let (url, disposable) = match found {
-        Some(url) => (url, false),
+        Some((url, source)) => {
+            if context.output.verbose > 0 {
+                context.output.verb(
+                    "Using",
+                    crate::report::style::dim(),
+                    format!("the database URL from {source}"),
+                );
+            }
+            (url, false)
+        }
         None if context.global.dir.is_some() => {
             return Err(engine::no_url_error(&spec, &dotenv));
         }
@@ -101,7 +110,11 @@ pub fn target(
 /// The `.env` a command may read its URL from: the workspace root's in a Cargo workspace;
 /// none with `--dir` (a production image: a stray `.env` in its working directory must not
 /// choose the database) or `--no-dotenv`.
-pub fn dotenv(context: &Context, workspace_root: &std::path::Path) -> engine::Dotenv {
+pub fn dotenv(
+    context: &Context,
+    workspace_root: &std::path::Path,
+    spec: &SetSpec,
+) -> engine::Dotenv {
     let path = workspace_root.join(".env");
     if context.global.dir.is_some() {
         engine::Dotenv::Skipped {
@@ -114,7 +127,15 @@ pub fn dotenv(context: &Context, workspace_root: &std::path::Path) -> engine::Do
             why: "with --no-dotenv",
         }
     } else {
-        engine::Dotenv::Read(path)
+        // A member's own `.env` (beside its Cargo.toml) first: it is about that package.
+        let package = spec
+            .package
+            .as_ref()
+            .and(spec.manifest_path.as_deref())
+            .and_then(|manifest| manifest.parent())
+            .map(|dir| dir.join(".env"))
+            .filter(|own| *own != path);
+        engine::Dotenv::Read(package.into_iter().chain([path]).collect())
     }
 }
 
@@ -252,12 +273,11 @@ pub async fn run_plan(
             });
         }
         if show_lines {
-            let line = format!(
-                "{:>12} {}_{} {}",
-                output.paint(if ran.skipped { "Skipped" } else { verb }, style::good()),
+            let rest = format!(
+                "{}_{} {}",
                 migration.version.as_str(),
                 crate::report::printable(&migration.name),
-                output.paint(
+                output.paint_err(
                     if ran.skipped {
                         "(done by another process)".to_string()
                     } else {
@@ -266,9 +286,10 @@ pub async fn run_plan(
                     style::dim()
                 )
             );
+            let verb = if ran.skipped { "Skipped" } else { verb };
             match &bar {
-                Some(bar) => bar.suspend(|| output.line(&line)),
-                None => output.line(&line),
+                Some(bar) => bar.suspend(|| output.verb(verb, style::good(), &rest)),
+                None => output.verb(verb, style::good(), &rest),
             }
         }
         if let Some(bar) = &bar {
@@ -294,9 +315,9 @@ pub async fn run_plan(
 pub fn event_stream(context: &Context, run: impl FnOnce() -> Result<()>) -> Result<()> {
     match run() {
         Err(error) if context.output.json() && !error.reported_in_json => {
-            events::emit(&Event::Error(
-                ErrorReport::from(&crate::report::shown(&error)).error,
-            ));
+            events::emit(&Event::Error {
+                error: ErrorReport::from(&crate::report::shown(&error)).error,
+            });
             Err(error.reported_in_json())
         }
         other => other,
@@ -330,11 +351,13 @@ pub fn emit_started(
     command: &str,
     entries: &[status::Entry<'_, '_>],
     (to_apply, to_revert): (usize, usize),
+    dropped: Option<&[String]>,
 ) {
     if !context.output.json() {
         return;
     }
     events::emit(&Event::Started {
+        dropped,
         command,
         set: &target.label,
         database: session.url.redacted(),
@@ -379,18 +402,18 @@ pub fn print_summary(
         return;
     }
     if count == 0 {
-        output.line(format!(
-            "{:>12} {what}",
-            output.paint("Nothing", style::good())
-        ));
+        output.verb("Nothing", style::good(), what);
         return;
     }
-    output.line(format!(
-        "{:>12} {count} migration{} on {url} in {}",
-        output.paint("Finished", style::good()),
-        if count == 1 { "" } else { "s" },
-        format_duration(started.elapsed())
-    ));
+    output.verb(
+        "Finished",
+        style::good(),
+        format!(
+            "{count} migration{} on {url} in {}",
+            if count == 1 { "" } else { "s" },
+            format_duration(started.elapsed())
+        ),
+    );
 }
 
 pub fn format_duration(duration: Duration) -> String {

@@ -15,15 +15,15 @@ use crate::workspace::{SetSpec, Workspace};
 /// Manage the set's dev database: the disposable database commands use without a URL
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The dev database is one per workspace set, kept between commands so `up`, `status` and `down`
-see the same state. PostgreSQL sets get a Docker container (or, with --sandbox local or without
+The dev database is one per workspace set, kept between commands so `up`, `status` and `down` \
+see the same state. PostgreSQL sets get a Docker container (or, with --sandbox local or without \
 Docker, a cluster of the locally installed PostgreSQL); SQLite sets a file.
 
 Examples:
   cargo migrate db start
-  export DATABASE_URL=$(cargo migrate db url)     point the application at it
+  export DATABASE_URL=$(cargo migrate db url)  point the application at it
   cargo migrate db status
-  cargo migrate db stop --purge                   also remove cached Docker images")]
+  cargo migrate db stop --purge                also remove cached Docker images")]
 pub struct DevDbArgs {
     #[command(subcommand)]
     pub action: DevDbAction,

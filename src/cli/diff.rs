@@ -24,17 +24,21 @@ use crate::workspace::{SetSpec, Workspace};
 A SOURCE is one of:
   history            the history replayed on a disposable database
   history@VERSION    …up to and including VERSION
-  database           the database other commands use ($DATABASE_URL, .env, else the dev database)
+  database           the database other commands use
+                     ($DATABASE_URL, .env, else the dev database)
   empty              no schema at all
   URL                postgres://… or sqlite:…
 
 Examples:
-  cargo migrate diff                                    what the database has that the history has not
-  cargo migrate diff --from history@20240101000000      what the migrations since then changed
-  cargo migrate diff --from empty --to history          the whole schema, as additions
+  cargo migrate diff
+      what the database has that the history has not
+  cargo migrate diff --from history@20240101000000
+      what the migrations since then changed
+  cargo migrate diff --from empty --to history
+      the whole schema, as additions
   cargo migrate diff --to postgres://ro@prod/app --format json
   cargo migrate diff --from database --to history --sql
-                                                        the SQL that brings the database to the history
+      the SQL that brings the database to the history
 
 Exit codes: 0 the schemas are equal, 1 they differ.")]
 pub struct DiffArgs {
@@ -226,7 +230,7 @@ fn run_set(
     if changes.is_empty() {
         return Ok(());
     }
-    Err(Error::new(
+    let error = Error::new(
         ErrorClass::CheckFailed,
         ErrorCode::SchemaDiffers,
         format!(
@@ -237,7 +241,19 @@ fn run_set(
     )
     .at(format!("{from_label} → {to_label}"))
     .hint("write a migration for the changes, or run `cargo migrate up` if they are pending")
-    .reported_in_json())
+    .reported_in_json();
+    if plan.is_some() && !output.json() {
+        // The script is what was asked for: a difference is its subject, not an error. The
+        // exit code (1) still says the schemas differ.
+        output.status(format!(
+            "{} {} change{} from {from_label} to {to_label}, as SQL above",
+            output.paint_err("note:", style::hint()),
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" }
+        ));
+        return Err(error.reported_in_human());
+    }
+    Err(error)
 }
 
 /// The plan as a script: statements separated by blank lines, then what it leaves out as
@@ -292,7 +308,7 @@ fn resolve<'m>(
         }
         Source::Url(text) => DatabaseUrl::parse(text, "--from/--to")?,
         Source::Database => {
-            let dotenv = super::db::dotenv(context, &workspace.root);
+            let dotenv = super::db::dotenv(context, &workspace.root, spec);
             match crate::engine::find_url(None, spec, &dotenv)? {
                 Some(url) => url,
                 None if context.global.dir.is_some() => {

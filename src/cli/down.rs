@@ -19,7 +19,8 @@ Examples:
   cargo migrate down --to 20240101120000  revert everything after this version
   cargo migrate down --all --yes          revert everything
 
-Reverting more than one migration asks for confirmation on a terminal, and needs --yes elsewhere.")]
+Reverting more than one migration asks for confirmation on a terminal, and needs --yes \
+elsewhere.")]
 pub struct DownArgs {
     #[command(flatten)]
     pub db: DbArgs,
@@ -82,6 +83,7 @@ pub fn run(context: &Context, args: &DownArgs) -> Result<()> {
                 "down",
                 &entries,
                 (0, plan.len()),
+                None,
             );
             let reverted = db::run_plan(context, &mut session, &plan, Direction::Down).await?;
             db::emit_finished(context, &reverted, started);

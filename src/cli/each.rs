@@ -82,23 +82,41 @@ pub fn run(
         if output.json() && json == Json::Events {
             events::emit(&Event::Set { set: &label });
         } else if !output.json() {
+            // The header goes with the set's output: a changing command's is status lines
+            // on stderr, a read-only command's is results on stdout.
+            let status = kind == Kind::Changing;
+            let paint = |text: String, style| {
+                if status {
+                    output.paint_err(text, style)
+                } else {
+                    output.paint(text, style)
+                }
+            };
+            let write = |text: String| {
+                if status {
+                    output.status(text)
+                } else {
+                    output.line(text)
+                }
+            };
             if index > 0 {
-                output.line("");
+                write(String::new());
             }
-            output.line(format!(
+            let header = format!(
                 "{} {}",
-                output.paint(
+                paint(
                     format!("Set {}", crate::report::printable(&label)),
                     style::header()
                 ),
-                output.paint(
+                paint(
                     format!(
                         "({})",
                         crate::report::printable(&workspace.relative(&spec.dir))
                     ),
                     style::dim()
                 )
-            ));
+            );
+            write(header);
         }
         let mut global = context.global.clone();
         // `--sandbox docker|local` says how to get a disposable PostgreSQL; in a run over

@@ -11,9 +11,10 @@ use crate::error::{Error, ErrorCode, Result};
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
-  cargo migrate man | man -l -                  read the page now
-  cargo migrate man up > cargo-migrate-up.1     the page of `up`
-  cargo migrate man --out-dir /usr/local/share/man/man1   install every page (man cargo-migrate-up)")]
+  cargo migrate man | man -l -               read the page now
+  cargo migrate man up > cargo-migrate-up.1  the page of `up`
+  cargo migrate man --out-dir /usr/local/share/man/man1
+      install every page (then: man cargo-migrate-up)")]
 pub struct ManArgs {
     /// The command whose page to print, e.g. `up` or `db start` [default: the main page]
     #[arg(value_name = "COMMAND", conflicts_with = "out_dir")]

@@ -37,18 +37,21 @@ const AFTER_HELP: &str = "\
 Examples:
   cargo migrate list                      every migration set in the workspace
   cargo migrate new add_users_table       scaffold a migration in the only set
-  cargo migrate -p billing new add_index  …in package `billing`'s set (or run it in billing/)
+  cargo migrate -p billing new add_index  …in package `billing`'s set
   cargo migrate status --workspace        every set, each on its own database
   cargo migrate status                    what is applied on $DATABASE_URL
   cargo migrate up                        apply the pending migrations
   cargo migrate check                     in CI: replay, reversibility, drift
   cargo migrate schema                    the schema the history produces
-  cargo migrate db url                    the dev database commands use without a URL
-  cargo migrate completions bash          shell completions (also zsh, fish, …); `man`: man pages
-  cargo migrate -vV                       version, commit and dialects of this build
-  cargo-migrate migrate list --dir /migrations --dialect postgres   (no Cargo needed)
+  cargo migrate db url                    the dev database used without a URL
+  cargo migrate completions bash          shell completions (also zsh, fish, …)
+  cargo migrate man                       the man page
+  cargo migrate -vV                       version, commit and dialects
+  cargo-migrate migrate list --dir /migrations --dialect postgres
+                                          without Cargo
 
-Exit codes: 0 ok, 1 a check failed, 2 usage/config/input error, 3 database or Docker unreachable.";
+Exit codes: 0 ok, 1 a check failed, 2 usage/config/input error, 3 database or Docker \
+unreachable.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,7 +69,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The options every command takes. In a command's `-h` they come after its own options, under
+/// their own heading, so what is particular to the command is read first.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global Options")]
 pub struct GlobalArgs {
     /// Path to the workspace's (or a package's) Cargo.toml
     #[arg(long, global = true, value_name = "PATH", conflicts_with = "dir")]
@@ -99,7 +105,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE", requires = "dir")]
     pub config: Option<PathBuf>,
 
-    /// Do not read the workspace root's .env (with --dir none is read)
+    /// Do not read .env files (the package's, the workspace root's; with --dir none is read)
     #[arg(long, global = true)]
     pub no_dotenv: bool,
 
@@ -129,7 +135,7 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Print more detail (-vv for even more)
+    /// Print more detail; -vv also logs the SQL the tool sends (filter: CARGO_MIGRATE_LOG)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -237,6 +243,12 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         cli.global.quiet,
         cli.global.verbose,
     );
+    if let Some(warning) = crate::report::log::init(cli.global.verbose, output.color_stderr()) {
+        output.status(format!(
+            "{} {warning}",
+            output.paint_err("warning:", crate::report::style::warn())
+        ));
+    }
     let context = Context {
         global: cli.global,
         output,
@@ -335,6 +347,14 @@ fn usage_error(args: &[OsString], err: &clap::Error) -> Error {
     if message.is_empty() {
         message = "the command line could not be parsed".to_string();
     }
+    // clap's guess for a flag of another command can mislead (`up --all` → `--allow-missing`,
+    // which would apply past a missing file): say what the command does instead.
+    if let (Some(ContextValue::String(arg)), Some(command)) =
+        (err.get(ContextKind::InvalidArg), command_named_in(args))
+        && let Some(instead) = misplaced_flag(&command, arg)
+    {
+        hints = vec![instead.to_string()];
+    }
     let location = match err.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(arg)) => {
             format!("command line, {}", crate::secrets::redact_value(arg))
@@ -349,6 +369,21 @@ fn usage_error(args: &[OsString], err: &clap::Error) -> Error {
         error = error.detail(usage);
     }
     error
+}
+
+/// What to say instead of clap's "a similar argument exists" for a flag that belongs to
+/// another command.
+fn misplaced_flag(command: &str, arg: &str) -> Option<&'static str> {
+    let flag = arg.split_once('=').map_or(arg, |(flag, _)| flag);
+    match (command, flag) {
+        ("up", "--all") => Some(
+            "`up` applies every pending migration without a flag (--to VERSION stops earlier); --all is `down`'s",
+        ),
+        ("up", "--count" | "-n") => {
+            Some("`up` applies every pending migration; --to VERSION stops after that one")
+        }
+        _ => None,
+    }
 }
 
 /// The (sub)command the arguments name, as in `db start`, for a pointer to its `--help`.
@@ -408,6 +443,36 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// Help is read on 80-column terminals, where clap wraps every line at the width: an
+    /// example line (indented) must fit, so it is never broken mid-sentence, and a prose
+    /// paragraph is one line, so clap reflows it at word boundaries instead of leaving orphans.
+    #[test]
+    fn help_texts_fit_80_columns() {
+        fn visit(command: &clap::Command, path: &str, problems: &mut Vec<String>) {
+            let path = format!("{path} {}", command.get_name());
+            if let Some(text) = command.get_after_help() {
+                let text = text.to_string();
+                let lines: Vec<&str> = text.lines().collect();
+                for (i, line) in lines.iter().enumerate() {
+                    let indented = line.starts_with(' ');
+                    if indented && line.chars().count() > 79 {
+                        problems.push(format!("{path}: longer than 79 columns: {line}"));
+                    }
+                    let next = lines.get(i + 1).copied().unwrap_or("");
+                    if !indented && !line.is_empty() && !next.is_empty() && !next.starts_with(' ') {
+                        problems.push(format!("{path}: paragraph broken by hand: {line}"));
+                    }
+                }
+            }
+            for sub in command.get_subcommands() {
+                visit(sub, &path, problems);
+            }
+        }
+        let mut problems = Vec::new();
+        visit(&super::Cli::command(), "", &mut problems);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 
     #[test]

@@ -22,9 +22,10 @@ Examples:
   cargo migrate new create_users --template create_table
   cargo migrate new add_email_to_users --template add_column
   cargo migrate new index_users_email --template create_index_concurrently
-  cargo migrate -p billing new add_invoices --dialect postgres   (first migration of `billing`)
+  cargo migrate -p billing new add_invoices --dialect postgres
+      the first migration of `billing`
 
-Templates: default, create_table, add_column, create_index_concurrently, plus those in the
+Templates: default, create_table, add_column, create_index_concurrently, plus those in the \
 directory named by `templates` in [workspace.metadata.migrate].")]
 pub struct NewArgs {
     /// The migration's name: snake_case ASCII ([a-z0-9_]), at most 100 characters
@@ -196,19 +197,19 @@ fn create(context: &Context, workspace: &Workspace, spec: &SetSpec, args: &NewAr
     }
     if !output.quiet {
         for path in &shown {
-            output.line(format!(
-                "{:>12} {path}",
-                output.paint("Created", style::good())
-            ));
+            output.verb("Created", style::good(), path);
         }
         match &recorded {
-            Ok(Some(manifest)) => output.line(format!(
-                "{:>12} dialect = \"{}\" in {} of {}",
-                output.paint("Recorded", style::good()),
-                dialect.as_str(),
-                crate::config::PACKAGE_TABLE,
-                workspace.relative(manifest)
-            )),
+            Ok(Some(manifest)) => output.verb(
+                "Recorded",
+                style::good(),
+                format!(
+                    "dialect = \"{}\" in {} of {}",
+                    dialect.as_str(),
+                    crate::config::PACKAGE_TABLE,
+                    workspace.relative(manifest)
+                ),
+            ),
             Ok(None) => {}
             Err(err) => output.status(format!(
                 "{} the dialect was not recorded, so the next `new` needs --dialect again: {}{}",

@@ -51,7 +51,15 @@ pub fn run(context: &Context, args: &RedoArgs) -> Result<()> {
             // The up scripts are checked before anything is reverted: refused after
             // the down ran, they would leave the migrations reverted.
             engine::prepare_plan(&up_plan, Direction::Up, session.db.dialect())?;
-            db::emit_started(context, &target, &session, "redo", &entries, (count, count));
+            db::emit_started(
+                context,
+                &target,
+                &session,
+                "redo",
+                &entries,
+                (count, count),
+                None,
+            );
             let mut runs = db::run_plan(context, &mut session, &down_plan, Direction::Down).await?;
             runs.extend(db::run_plan(context, &mut session, &up_plan, Direction::Up).await?);
             db::emit_finished(context, &runs, started);

@@ -11,18 +11,20 @@ use crate::db::url::Locality;
 use crate::engine;
 use crate::engine::status::{self, UpOverrides};
 use crate::error::{Error, ErrorCode, Result};
+use crate::report::style;
 
 /// Drop everything in the database and apply all migrations again
 #[derive(Debug, Args)]
 #[command(after_help = "\
-What it drops: every schema but PostgreSQL's system ones (with their tables, views, types,
-functions, sequences and extensions; `public` is recreated with its owner and privileges), or
+What it drops: every schema but PostgreSQL's system ones (with their tables, views, types, \
+functions, sequences and extensions; `public` is recreated with its owner and privileges), or \
 every table, view and trigger of a SQLite file. Roles are cluster-wide and stay.
 
 Examples:
   cargo migrate reset                 asks for confirmation on a terminal
   cargo migrate reset --yes           no terminal (CI): --yes is required
-  cargo migrate reset --yes --allow-remote --database-url postgres://app@staging-db/app")]
+  cargo migrate reset --yes --allow-remote \\
+      --database-url postgres://app@staging-db/app")]
 pub struct ResetArgs {
     #[command(flatten)]
     pub db: DbArgs,
@@ -66,7 +68,8 @@ pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
             // they would leave it empty.
             let all: Vec<_> = target.migrations.migrations.iter().collect();
             engine::prepare_plan(&all, Direction::Up, session.db.dialect())?;
-            session.db.drop_everything().await?;
+            let dropped = session.db.drop_everything().await?;
+            report_dropped(context, &session.url, &dropped);
             session.db.ensure_history(&session.format).await?;
             session.reload().await?;
             let entries = db::entries(&target, &session.rows, &session.format);
@@ -78,6 +81,7 @@ pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
                 "reset",
                 &entries,
                 (plan.len(), 0),
+                Some(&dropped),
             );
             let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
             db::emit_finished(context, &applied, started);
@@ -91,4 +95,73 @@ pub fn run(context: &Context, args: &ResetArgs) -> Result<()> {
             Ok(())
         })
     })
+}
+
+/// Says what the reset dropped: counts per kind (`Dropped 3 tables and 1 view on …`), and with
+/// `-v` every object. With `--format json` the `started` event lists them as `dropped`.
+fn report_dropped(context: &Context, url: &crate::db::DatabaseUrl, dropped: &[String]) {
+    let output = &context.output;
+    if output.json() || output.quiet {
+        return;
+    }
+    output.verb(
+        "Dropped",
+        style::good(),
+        format!("{} on {url}", count_kinds(dropped)),
+    );
+    if output.verbose > 0 {
+        for object in dropped {
+            output.status(format!("{:>12} {}", "", crate::report::printable(object)));
+        }
+    }
+}
+
+/// `3 tables, 1 view and 1 schema` from `table a`, `view b`, …, kinds in order of first
+/// appearance; `nothing` when empty.
+fn count_kinds(dropped: &[String]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for object in dropped {
+        // The kind is every word but the name (`materialized view x.y`).
+        let kind = object
+            .rsplit_once(' ')
+            .map_or(object.as_str(), |(kind, _)| kind);
+        match counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((kind, 1)),
+        }
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(kind, n)| match n {
+            1 => format!("1 {kind}"),
+            n => format!("{n} {kind}s"),
+        })
+        .collect();
+    match parts.as_slice() {
+        [] => "nothing".to_string(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dropped_objects_are_counted_by_kind() {
+        let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for (dropped, shown) in [
+            (list(&[]), "nothing"),
+            (list(&["table notes"]), "1 table"),
+            (
+                list(&["table a", "view v", "table b", "materialized view public.m"]),
+                "2 tables, 1 view and 1 materialized view",
+            ),
+            (
+                list(&["extension citext", "schema app"]),
+                "1 extension and 1 schema",
+            ),
+        ] {
+            assert_eq!(super::count_kinds(&dropped), shown, "{dropped:?}");
+        }
+    }
 }

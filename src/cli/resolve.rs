@@ -16,7 +16,7 @@ use crate::report::style;
 #[command(
     group(ArgGroup::new("outcome").required(true).args(["applied", "rolled_back"])),
     after_help = "\
-After a no-transaction migration failed part-way (status shows it as failed), finish or undo
+After a no-transaction migration failed part-way (status shows it as failed), finish or undo \
 its statements by hand, then record the outcome:
 
 Examples:
@@ -114,14 +114,17 @@ pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
                         now,
                     });
                 } else if !output.quiet {
-                    output.line(format!(
-                        "{:>12} {}_{}: {} → {}",
-                        output.paint("Resolved", style::good()),
-                        entry.version,
-                        crate::report::printable(&entry.name),
-                        entry.state.as_str(),
-                        now.as_str()
-                    ));
+                    output.verb(
+                        "Resolved",
+                        style::good(),
+                        format!(
+                            "{}_{}: {} → {}",
+                            entry.version,
+                            crate::report::printable(&entry.name),
+                            entry.state.as_str(),
+                            now.as_str()
+                        ),
+                    );
                 }
                 Ok(())
             })

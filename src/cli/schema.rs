@@ -16,11 +16,11 @@ use crate::workspace::{SetSpec, Workspace};
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
-  cargo migrate schema                          the history, replayed on a disposable database
-  cargo migrate schema --at 20240101000000      …up to and including that version
-  cargo migrate schema > schema.sql             commit it: reviews then show schema changes
+  cargo migrate schema                      the history, replayed
+  cargo migrate schema --at 20240101000000  …up to and including that version
+  cargo migrate schema > schema.sql         commit it: reviews show the changes
   cargo migrate schema --database-url postgres://app@localhost/app
-  cargo migrate schema --format json            the schema model")]
+  cargo migrate schema --format json        the schema model")]
 pub struct SchemaArgs {
     /// Inspect this database instead of replaying the history
     #[arg(long, value_name = "URL", conflicts_with = "at")]

@@ -16,7 +16,7 @@ use crate::report::{Table, style};
 Examples:
   cargo migrate status
   cargo migrate status --database-url postgres://app@localhost/app
-  cargo migrate status --exit-code      exit 1 unless everything is applied (deploy checks)
+  cargo migrate status --exit-code      exit 1 unless all is applied (deploys)
   cargo migrate status --format json")]
 pub struct StatusArgs {
     #[command(flatten)]
@@ -44,7 +44,8 @@ struct EntryReport<'a> {
     name: &'a str,
     state: State,
     out_of_order: bool,
-    applied_at: Option<&'a str>,
+    /// RFC 3339, UTC.
+    applied_at: Option<String>,
     execution_ms: Option<i64>,
     failure: Option<&'a str>,
 }
@@ -104,7 +105,10 @@ pub fn run(context: &Context, args: &StatusArgs) -> Result<()> {
                             name: &e.name,
                             state: e.state,
                             out_of_order: e.out_of_order,
-                            applied_at: e.row.and_then(|r| r.applied_at.as_deref()),
+                            applied_at: e
+                                .row
+                                .and_then(|r| r.applied_at.as_deref())
+                                .map(crate::report::rfc3339_utc),
                             execution_ms: e.row.and_then(|r| r.execution_ms),
                             failure: e.row.and_then(|r| r.failure.as_deref()),
                         })
@@ -182,8 +186,15 @@ fn print_human(
                 (
                     entry
                         .row
-                        .and_then(|r| r.applied_at.clone())
-                        .map(|at| at.chars().take(19).collect())
+                        .and_then(|r| r.applied_at.as_deref())
+                        .map(|at| {
+                            // To the second: `2026-11-22T10:00:00Z`.
+                            let at = crate::report::rfc3339_utc(at);
+                            match at.strip_suffix('Z') {
+                                Some(time) if time.len() > 19 => format!("{}Z", &time[..19]),
+                                _ => at,
+                            }
+                        })
                         .unwrap_or_default(),
                     None,
                 ),

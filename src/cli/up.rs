@@ -19,8 +19,9 @@ use crate::report::style;
 Examples:
   cargo migrate up
   cargo migrate up --to 20240102090000      stop after this version
-  cargo migrate up --dry-run                print the plan and its SQL, change nothing
-  cargo-migrate migrate up --dir /migrations --dialect postgres --yes --wait 60   (deploys)
+  cargo migrate up --dry-run                print the SQL, change nothing
+  cargo-migrate migrate up --dir /migrations --dialect postgres --yes --wait 60
+      in a deploy image without Cargo
 
 `up` never asks for confirmation; --yes is accepted so scripts can pass it to every command.")]
 pub struct UpArgs {
@@ -89,7 +90,15 @@ pub fn run(context: &Context, args: &UpArgs) -> Result<()> {
             let mut session = db::open(context, &target, &args.db, true).await?;
             let entries = db::entries(&target, &session.rows, &session.format);
             let plan = status::plan_up(&entries, args.to.as_deref(), overrides(args))?;
-            db::emit_started(context, &target, &session, "up", &entries, (plan.len(), 0));
+            db::emit_started(
+                context,
+                &target,
+                &session,
+                "up",
+                &entries,
+                (plan.len(), 0),
+                None,
+            );
             let applied = db::run_plan(context, &mut session, &plan, Direction::Up).await?;
             db::emit_finished(context, &applied, started);
             let nothing = match &args.to {

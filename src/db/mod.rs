@@ -20,6 +20,7 @@ use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::migration::Migration;
 use crate::migration::prepare::Prepared;
 use crate::secrets;
+use tracing::Instrument;
 pub use url::DatabaseUrl;
 
 /// How to connect.
@@ -466,7 +467,8 @@ impl Database {
     }
 
     /// Drops everything in the database (every non-system schema, or every SQLite object).
-    pub async fn drop_everything(&mut self) -> Result<()> {
+    /// Empties the database; returns what it dropped (`table public.users`, `schema app`, …).
+    pub async fn drop_everything(&mut self) -> Result<Vec<String>> {
         match self {
             Database::Postgres(pg) => pg.drop_everything().await,
             Database::Sqlite(sqlite) => sqlite.drop_everything().await,
@@ -842,8 +844,14 @@ pub(crate) async fn run_statements<C: Autocommit>(
             });
         }
     }
+    crate::report::log::script_started(
+        migration.version.as_str(),
+        &migration.name,
+        direction.as_str(),
+    );
     for (index, statement) in statements.iter().enumerate() {
-        let Err(err) = conn.execute(statement.text).await else {
+        let span = crate::report::log::script_span();
+        let Err(err) = conn.execute(statement.text).instrument(span).await else {
             continue;
         };
         let position = locate_in_statement(statement, sql, C::error_position(&err));

@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, Connection, Row};
+use tracing::Instrument;
 
 use super::history::{AppliedRow, Elapsed, HistoryFormat, NotStorable, Statement};
 use super::{
@@ -424,6 +425,13 @@ impl Postgres {
         // position for, the count names the failing statement, so nothing needs to run again
         // to find it.
         let mut completed: usize = 0;
+        // The script and the tool's own statements travel in one message, logged as these.
+        crate::report::log::script_started(
+            migration.version.as_str(),
+            &migration.name,
+            direction.as_str(),
+        );
+        tracing::debug!(target: "cargo_migrate::sql", "around it: {prefix}…;\n{bookkeeping};\nCOMMIT;");
         let send = async {
             let mut results = sqlx::raw_sql(AssertSqlSafe(message)).execute_many(&mut self.conn);
             loop {
@@ -434,6 +442,7 @@ impl Postgres {
                 }
             }
         };
+        let send = send.instrument(crate::report::log::script_span());
         let (outcome, blocker) = match (self.lock.as_mut(), self.backend_pid) {
             (Some(lock), Some(pid)) => watch_blockers(send, lock, pid, self.lock_timeout).await,
             _ => (send.await, None),
@@ -723,7 +732,33 @@ impl Postgres {
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
     }
 
-    pub(crate) async fn drop_everything(&mut self) -> Result<()> {
+    pub(crate) async fn drop_everything(&mut self) -> Result<Vec<String>> {
+        // What goes, for the report: extensions, schemas but `public`, and the relations of
+        // every schema (types, functions and the like go with their schema).
+        let list = r#"
+SELECT 'extension ' || quote_ident(extname) FROM pg_extension WHERE extname <> 'plpgsql'
+UNION ALL
+SELECT 'schema ' || quote_ident(nspname) FROM pg_namespace
+ WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public')
+   AND nspname NOT LIKE 'pg\_toast%' AND nspname NOT LIKE 'pg\_temp\_%'
+   AND nspname NOT LIKE 'pg\_toast\_temp\_%'
+UNION ALL
+SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
+                      WHEN 'S' THEN 'sequence ' WHEN 'f' THEN 'foreign table '
+                      ELSE 'table ' END
+       || quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT c.relispartition
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+   AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                   AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))"#;
+        let dropped: Vec<String> = sqlx::raw_sql(list)
+            .fetch_all(&mut self.conn)
+            .await
+            .and_then(|rows| rows.iter().map(|row| row.try_get(0)).collect())
+            .map_err(|err| database_error("cannot list the database's objects", &err))?;
         // Every schema but the system ones goes, with all it holds; `public` comes back with
         // its owner and privileges as they were (they differ between PostgreSQL versions).
         let sql = r#"
@@ -756,8 +791,8 @@ $cargo_migrate_reset$"#;
         sqlx::raw_sql(sql)
             .execute(&mut self.conn)
             .await
-            .map(|_| ())
-            .map_err(|err| database_error("cannot empty the database", &err))
+            .map_err(|err| database_error("cannot empty the database", &err))?;
+        Ok(dropped)
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
+use tracing::Instrument;
 
 use super::history::{AppliedRow, Elapsed, HistoryFormat, Statement};
 use super::{
@@ -226,22 +227,32 @@ impl Sqlite {
         // failing statement, so nothing needs to run again to find it.
         let mut completed = 0;
         let mut outcome = Ok(());
-        for batch in prepared.batches(BATCH) {
-            let mut results =
-                sqlx::raw_sql(AssertSqlSafe(batch.to_string())).execute_many(&mut self.conn);
-            while let Some(result) = results.next().await {
-                match result {
-                    Ok(_) => completed += 1,
-                    Err(err) => {
-                        outcome = Err(err);
-                        break;
+        crate::report::log::script_started(
+            migration.version.as_str(),
+            &migration.name,
+            direction.as_str(),
+        );
+        // The script's statements are the migration's, not the tool's: not logged.
+        async {
+            for batch in prepared.batches(BATCH) {
+                let mut results =
+                    sqlx::raw_sql(AssertSqlSafe(batch.to_string())).execute_many(&mut self.conn);
+                while let Some(result) = results.next().await {
+                    match result {
+                        Ok(_) => completed += 1,
+                        Err(err) => {
+                            outcome = Err(err);
+                            break;
+                        }
                     }
                 }
-            }
-            if outcome.is_err() {
-                break;
+                if outcome.is_err() {
+                    break;
+                }
             }
         }
+        .instrument(crate::report::log::script_span())
+        .await;
         if let Err(err) = outcome {
             self.rollback().await;
             let position = prepared.statement_position(completed);
@@ -357,7 +368,7 @@ impl Sqlite {
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
     }
 
-    pub(crate) async fn drop_everything(&mut self) -> Result<()> {
+    pub(crate) async fn drop_everything(&mut self) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT type, name FROM sqlite_master \
              WHERE type IN ('view', 'table', 'trigger') AND name NOT LIKE 'sqlite_%' \
@@ -367,6 +378,7 @@ impl Sqlite {
         .await
         .map_err(|err| database_error("cannot list the database's objects", &err))?;
         let mut sql = String::from("BEGIN IMMEDIATE;\n");
+        let mut dropped = Vec::with_capacity(rows.len());
         for row in &rows {
             let kind: String = row
                 .try_get(0)
@@ -379,6 +391,7 @@ impl Sqlite {
                 kind.to_uppercase(),
                 super::history::quote_ident(&name)
             ));
+            dropped.push(format!("{kind} {}", super::history::quote_ident(&name)));
         }
         // AUTOINCREMENT counters live in sqlite_sequence, which cannot be dropped.
         let has_sequence: i64 =
@@ -394,7 +407,9 @@ impl Sqlite {
             self.rollback().await;
             return Err(database_error("cannot empty the database", &err));
         }
-        Ok(())
+        // Tables before views before triggers, as people list them.
+        dropped.reverse();
+        Ok(dropped)
     }
 }
 

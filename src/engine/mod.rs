@@ -16,31 +16,51 @@ use crate::error::{Error, ErrorClass, ErrorCode, Result, display_path};
 use crate::migration::Migration;
 use crate::workspace::SetSpec;
 
-/// Which `.env` file [`find_url`] may read: the one at the workspace root, or none.
+/// Which `.env` files [`find_url`] may read: the package directory's, then the workspace
+/// root's; or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dotenv {
-    /// Read `DATABASE_URL` (or the configured variable) from this file, if it exists.
-    Read(PathBuf),
+    /// Read `DATABASE_URL` (or the configured variable) from the first of these files that
+    /// sets it (files that do not exist are passed over).
+    Read(Vec<PathBuf>),
     /// Read no `.env`, for this reason (`with --dir`, `with --no-dotenv`); `ignored` is the
     /// file that would otherwise be read, named in the error when no URL is found.
     Skipped { ignored: PathBuf, why: &'static str },
 }
 
 /// The URL from `--database-url`, else the configured environment variable (default
-/// `DATABASE_URL`), else that variable in the `.env` file `dotenv` names (the workspace
-/// root's; never the current directory's unless that is the root); `None` when none is set.
+/// `DATABASE_URL`), else that variable in the `.env` files `dotenv` names (the package
+/// directory's, then the workspace root's; never the current directory's otherwise); `None`
+/// when none is set.
 pub fn find_url(
     flag: Option<&str>,
     spec: &SetSpec,
     dotenv: &Dotenv,
 ) -> Result<Option<DatabaseUrl>> {
-    if let Some(url) = find_explicit_url(flag, spec)? {
-        return Ok(Some(url));
+    Ok(find_url_and_source(flag, spec, dotenv)?.map(|(url, _)| url))
+}
+
+/// [`find_url`], with where the URL came from (`DATABASE_URL in app/.env`), for `-v`.
+pub fn find_url_and_source(
+    flag: Option<&str>,
+    spec: &SetSpec,
+    dotenv: &Dotenv,
+) -> Result<Option<(DatabaseUrl, String)>> {
+    if let Some(flag) = flag {
+        return DatabaseUrl::parse(flag, "--database-url")
+            .map(|url| Some((url, "--database-url".to_string())));
     }
-    let Dotenv::Read(dotenv) = dotenv else {
+    if let Some(url) = find_explicit_url(None, spec)? {
+        let variable = url_variables(spec)
+            .into_iter()
+            .find(|v| std::env::var(v).is_ok_and(|value| !value.trim().is_empty()))
+            .unwrap_or_else(|| url_variable(spec));
+        return Ok(Some((url, format!("environment variable {variable}"))));
+    }
+    let Dotenv::Read(files) = dotenv else {
         return Ok(None);
     };
-    if dotenv.is_file() {
+    for dotenv in files.iter().filter(|file| file.is_file()) {
         // The direct URL first, as in the environment.
         for variable in url_variables(spec) {
             let entries =
@@ -48,11 +68,8 @@ pub fn find_url(
             for entry in entries {
                 let (key, value) = entry.map_err(|err| dotenv_error(dotenv, &err))?;
                 if key == variable && !value.trim().is_empty() {
-                    return DatabaseUrl::parse(
-                        &value,
-                        &format!("{variable} in {}", display_path(dotenv)),
-                    )
-                    .map(Some);
+                    let source = format!("{variable} in {}", display_path(dotenv));
+                    return DatabaseUrl::parse(&value, &source).map(|url| Some((url, source)));
                 }
             }
         }
@@ -114,8 +131,15 @@ pub fn url_variable(spec: &SetSpec) -> String {
 pub fn no_url_error(spec: &SetSpec, dotenv: &Dotenv) -> Error {
     let variable = url_variable(spec);
     let (location, ignored) = match dotenv {
-        Dotenv::Read(path) => (
-            format!("{variable} (environment or {})", display_path(path)),
+        Dotenv::Read(paths) => (
+            format!(
+                "{variable} (environment or {})",
+                paths
+                    .iter()
+                    .map(|path| display_path(path))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             None,
         ),
         Dotenv::Skipped { ignored, why } => (
@@ -371,6 +395,19 @@ pub fn prepare_plan<'m>(
 }
 
 /// A failed migration as an error pointing into its file, with a code frame.
+/// Whether `failure` is the database refusing to create something that exists: PostgreSQL's
+/// duplicate-object class of SQLSTATEs, or SQLite's "already exists" (it has no codes).
+fn already_exists(failure: &Failure) -> bool {
+    match failure.code.as_deref() {
+        // duplicate_database, _schema, _table, _object, _column, _function, _alias.
+        Some(code) if code.len() == 5 && !code.starts_with("SQLITE") => matches!(
+            code,
+            "42P04" | "42P06" | "42P07" | "42710" | "42701" | "42723" | "42712"
+        ),
+        _ => failure.message.contains("already exists"),
+    }
+}
+
 pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direction) -> Error {
     if let Some(error) = &failure.bookkeeping {
         return error.clone();
@@ -495,6 +532,20 @@ pub fn failure_error(failure: &Failure, migration: &Migration, direction: Direct
             format!(
                 "nothing of it was {}: it stopped before its first statement; fix the cause and run the command again",
                 direction.past()
+            ),
+        )
+    } else if migration.no_transaction
+        && direction == Direction::Up
+        && nothing_applied
+        && already_exists(failure)
+    {
+        // The usual cause is not the script: an earlier run of this migration stopped
+        // part-way and was then resolved as rolled back without undoing what it did.
+        (
+            ErrorClass::CheckFailed,
+            format!(
+                "nothing of it was applied now, but an object it creates exists already: an earlier run that stopped part-way (then resolved with --rolled-back) may have left it behind; drop what that run created (or, if all of it is in place, `cargo migrate resolve {} --applied`), then run the command again",
+                migration.version.as_str()
             ),
         )
     } else if migration.no_transaction && failure.statements_done == Some(0) {

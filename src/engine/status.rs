@@ -135,33 +135,8 @@ pub fn plan_up<'m>(
     if let Some(failed) = entries.iter().find(|e| e.state == State::Failed) {
         return Err(failed_error(failed));
     }
-    if !overrides.allow_modified
-        && let Some(entry) = entries.iter().find(|e| e.state == State::Modified)
-    {
-        return Err(refusal(
-            ErrorCode::ModifiedMigration,
-            format!(
-                "applied migration {} {} was modified after it was applied",
-                entry.version,
-                crate::report::printable(&entry.name)
-            ),
-            entry,
-            "restore the file (e.g. `git checkout` it) and put the change in a new migration; or pass --allow-modified to go ahead",
-        ));
-    }
-    if !overrides.allow_missing
-        && let Some(entry) = entries.iter().find(|e| e.state == State::Missing)
-    {
-        return Err(refusal(
-            ErrorCode::MissingMigrationFile,
-            format!(
-                "applied migration {} {} has no file any more",
-                entry.version,
-                crate::report::printable(&entry.name)
-            ),
-            entry,
-            "restore its file; or pass --allow-missing to go ahead (`cargo migrate resolve VERSION --rolled-back` forgets it)",
-        ));
+    if let Some(error) = mismatch_error(entries, overrides) {
+        return Err(error);
     }
     let last = match to {
         Some(version) => Some(find_version(entries, version)?),
@@ -235,7 +210,10 @@ pub fn plan_down<'m>(entries: &[Entry<'m, '_>], target: &DownTarget) -> Result<V
                         crate::report::printable(&entry.name)
                     ),
                     entry,
-                    "restore the file, or forget the row with `cargo migrate resolve VERSION --rolled-back`",
+                    &format!(
+                        "restore the file, or forget the row with `cargo migrate resolve {} --rolled-back`",
+                        entry.version
+                    ),
                 ));
             }
             (_, Some(migration)) => {
@@ -354,6 +332,95 @@ fn failed_error(entry: &Entry<'_, '_>) -> Error {
         "it ran outside a transaction, so part of it may be applied: fix the database by hand, then run `cargo migrate resolve {} --applied` (if it is now fully applied) or `--rolled-back` (if nothing of it remains)",
         entry.version
     ))
+}
+
+/// `up`'s refusal of applied migrations whose files changed or went away (those not allowed
+/// by `overrides`): every one of them in one error, so fixing one does not reveal the next.
+fn mismatch_error(entries: &[Entry<'_, '_>], overrides: UpOverrides) -> Option<Error> {
+    let modified: Vec<&Entry<'_, '_>> = entries
+        .iter()
+        .filter(|e| e.state == State::Modified && !overrides.allow_modified)
+        .collect();
+    let missing: Vec<&Entry<'_, '_>> = entries
+        .iter()
+        .filter(|e| e.state == State::Missing && !overrides.allow_missing)
+        .collect();
+    let modified_hint = "restore the file (e.g. `git checkout` it) and put the change in a new migration; or pass --allow-modified to go ahead";
+    let missing_hint = |version: &str| {
+        format!(
+            "restore its file; or pass --allow-missing to go ahead (`cargo migrate resolve {version} --rolled-back` forgets it)"
+        )
+    };
+    let describe = |entry: &Entry<'_, '_>| {
+        format!(
+            "{} {}",
+            entry.version,
+            crate::report::printable(&entry.name)
+        )
+    };
+    match (modified.as_slice(), missing.as_slice()) {
+        ([], []) => None,
+        ([entry], []) => Some(refusal(
+            ErrorCode::ModifiedMigration,
+            format!(
+                "applied migration {} was modified after it was applied",
+                describe(entry)
+            ),
+            entry,
+            modified_hint,
+        )),
+        ([], [entry]) => Some(refusal(
+            ErrorCode::MissingMigrationFile,
+            format!("applied migration {} has no file any more", describe(entry)),
+            entry,
+            &missing_hint(&entry.version),
+        )),
+        _ => {
+            let first = modified.first().or(missing.first())?;
+            let mut detail = Vec::new();
+            for entry in &modified {
+                detail.push(format!("modified: {}", describe(entry)));
+            }
+            for entry in &missing {
+                detail.push(format!("no file:  {}", describe(entry)));
+            }
+            let mut hints = Vec::new();
+            if !modified.is_empty() {
+                hints.push(format!("modified: {modified_hint}"));
+            }
+            if let [entry] = missing.as_slice() {
+                hints.push(format!("no file: {}", missing_hint(&entry.version)));
+            } else if !missing.is_empty() {
+                let forget: Vec<String> = missing
+                    .iter()
+                    .map(|e| format!("`cargo migrate resolve {} --rolled-back`", e.version))
+                    .collect();
+                hints.push(format!(
+                    "no file: restore the files; or pass --allow-missing to go ahead ({} forget them)",
+                    forget.join(", ")
+                ));
+            }
+            let code = if modified.is_empty() {
+                ErrorCode::MissingMigrationFile
+            } else {
+                ErrorCode::ModifiedMigration
+            };
+            Some(
+                refusal(
+                    code,
+                    format!(
+                        "{} applied migrations no longer match their files: {} modified, {} without a file",
+                        modified.len() + missing.len(),
+                        modified.len(),
+                        missing.len()
+                    ),
+                    first,
+                    &hints.join("; "),
+                )
+                .detail(detail.join("\n")),
+            )
+        }
+    }
 }
 
 fn refusal(code: ErrorCode, message: String, entry: &Entry<'_, '_>, hint: &str) -> Error {
@@ -530,6 +597,58 @@ mod tests {
             err.hint
                 .unwrap()
                 .contains("cargo migrate resolve 1 --applied")
+        );
+    }
+
+    /// A modified and a missing migration: one error names both, and each hint names the
+    /// real version (never a placeholder).
+    #[test]
+    fn up_reports_every_mismatch_at_once() {
+        let files = vec![migration("1", "a", true), migration("2", "b", true)];
+        let mut modified = row(&files[0], true);
+        modified.checksum = Some(vec![1]);
+        let gone = AppliedRow {
+            version: "0".into(),
+            name: Some("gone".into()),
+            ..row(&files[0], true)
+        };
+        let rows = vec![gone, modified];
+        let entries = status(&files, &rows, &own(), VersionOrder::TextWithoutDashes);
+        let err = plan_up(&entries, None, UpOverrides::default()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::ModifiedMigration);
+        assert!(
+            err.message.starts_with("2 applied migrations"),
+            "{}",
+            err.message
+        );
+        let detail = err.detail.as_deref().unwrap_or_default();
+        assert!(
+            detail.contains("modified: 1 m1") && detail.contains("no file:  0 gone"),
+            "{detail}"
+        );
+        let hint = err.hint.as_deref().unwrap_or_default();
+        assert!(
+            hint.contains("--allow-modified")
+                && hint.contains("`cargo migrate resolve 0 --rolled-back`")
+                && !hint.contains("VERSION"),
+            "{hint}"
+        );
+        // Allowing one kind leaves the other, alone, with its own hint.
+        let only_missing = plan_up(
+            &entries,
+            None,
+            UpOverrides {
+                allow_modified: true,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(only_missing.code, ErrorCode::MissingMigrationFile);
+        assert!(
+            only_missing
+                .hint
+                .unwrap()
+                .contains("cargo migrate resolve 0 --rolled-back")
         );
     }
 

@@ -139,6 +139,12 @@ fn suggest_name(name: &str) -> Option<String> {
 /// Table and column names guessed from a migration name, for the templates:
 /// `create_users_table` → (`users`, _), `add_email_to_users` → (`users`, `email`).
 pub fn guess_table_and_column(name: &str) -> (String, String) {
+    if name
+        .split('_')
+        .any(|word| matches!(word, "index" | "idx" | "indexes"))
+    {
+        return guess_index(name);
+    }
     const VERBS: &[&str] = &[
         "create_", "add_", "drop_", "remove_", "alter_", "change_", "index_",
     ];
@@ -170,6 +176,51 @@ pub fn guess_table_and_column(name: &str) -> (String, String) {
     };
     let column = column.map(strip_noun).filter(|c| !c.is_empty());
     (table, column.unwrap_or_else(|| "new_column".into()))
+}
+
+/// Table and column of an index's migration name, whose words say what is indexed rather
+/// than what is created: `add_email_index_to_users` and `index_users_email` → (`users`,
+/// `email`). What the name does not say stays a placeholder (`add_email_index` →
+/// (`table_name`, `email`)), so the template never indexes a made-up table.
+fn guess_index(name: &str) -> (String, String) {
+    const SKIPPED: &[&str] = &[
+        "create",
+        "add",
+        "build",
+        "index",
+        "idx",
+        "indexes",
+        "concurrently",
+        "unique",
+    ];
+    let words: Vec<&str> = name
+        .split('_')
+        .filter(|w| !w.is_empty() && !SKIPPED.contains(w))
+        .collect();
+    let join = |words: &[&str], placeholder: &str| match words {
+        [] => placeholder.to_string(),
+        words => words.join("_"),
+    };
+    match words
+        .iter()
+        .position(|w| matches!(*w, "on" | "to" | "for" | "in"))
+    {
+        // `…_on_users_email`: the table, then its column.
+        Some(0) => match &words[1..] {
+            [] => ("table_name".into(), "column_name".into()),
+            [table] => (table.to_string(), "column_name".into()),
+            [table, column @ ..] => (table.to_string(), column.join("_")),
+        },
+        Some(at) => (
+            join(&words[at + 1..], "table_name"),
+            join(&words[..at], "column_name"),
+        ),
+        None => match words.as_slice() {
+            [] => ("table_name".into(), "column_name".into()),
+            [column] => ("table_name".into(), column.to_string()),
+            [table, column @ ..] => (table.to_string(), column.join("_")),
+        },
+    }
 }
 
 /// The rule for what a template is: a directory holding an `up.sql` (`down.sql` optional).
@@ -597,10 +648,21 @@ mod tests {
             guess("add_email_to_users"),
             ("users".into(), "email".into())
         );
-        assert_eq!(
-            guess("add_index_on_users_email"),
-            ("users_email".into(), "index".into())
-        );
+        for (name, table, column) in [
+            ("add_index_on_users_email", "users", "email"),
+            ("add_email_index", "table_name", "email"),
+            ("add_email_index_to_users", "users", "email"),
+            ("index_users_email", "users", "email"),
+            (
+                "create_index_concurrently_on_orders_created_at",
+                "orders",
+                "created_at",
+            ),
+            ("add_unique_idx_on_users", "users", "column_name"),
+            ("add_index", "table_name", "column_name"),
+        ] {
+            assert_eq!(guess(name), (table.into(), column.into()), "{name}");
+        }
         assert_eq!(guess("create_"), ("table_name".into(), "new_column".into()));
     }
 

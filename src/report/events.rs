@@ -2,8 +2,8 @@
 //! `--format json`, one object per event, each written and flushed as it happens so a log
 //! collector reading the stream sees a migration when it is done, not when the run ends.
 //!
-//! Every line carries `ts` (RFC 3339, UTC, milliseconds) and `event`; the schema is in
-//! `docs/deploy.md`.
+//! Every line carries `format_version`, `ts` (RFC 3339, UTC, milliseconds) and `event`; the
+//! schema is in `docs/output.md`.
 
 use std::io::Write;
 
@@ -32,6 +32,9 @@ pub enum Event<'a> {
         /// Migrations this run will apply, and revert.
         to_apply: usize,
         to_revert: usize,
+        /// `reset` only: what it dropped (`table public.users`, `schema app`, …).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        dropped: Option<&'a [String]>,
     },
     Applied(Ran<'a>),
     Reverted(Ran<'a>),
@@ -47,8 +50,11 @@ pub enum Event<'a> {
         skipped: usize,
         duration_ms: u128,
     },
-    /// The run failed: the fields of the `--format json` error object. Always the last line.
-    Error(ErrorBody<'a>),
+    /// The run failed: under `error`, the object of every other `--format json` error. Always
+    /// the last line.
+    Error {
+        error: ErrorBody<'a>,
+    },
 }
 
 /// A migration that ran.
@@ -61,6 +67,7 @@ pub struct Ran<'a> {
 
 #[derive(Serialize)]
 struct Line<'a> {
+    format_version: u32,
     ts: String,
     #[serde(flatten)]
     event: &'a Event<'a>,
@@ -75,7 +82,12 @@ pub fn timestamp() -> String {
 /// [`super::shown`]: nothing is rewritten after JSON escaping.
 pub fn render(event: &Event<'_>, ts: String) -> String {
     // Serialising our own types into a string cannot fail.
-    serde_json::to_string(&Line { ts, event }).unwrap_or_default()
+    serde_json::to_string(&Line {
+        format_version: super::FORMAT_VERSION,
+        ts,
+        event,
+    })
+    .unwrap_or_default()
 }
 
 /// Writes `event` as one line on stdout and flushes it.
@@ -103,7 +115,7 @@ mod tests {
                 }),
                 ts.clone()
             ),
-            r#"{"ts":"2026-11-22T10:00:00.123Z","event":"applied","version":"20240101000000","name":"create_users","duration_ms":3}"#
+            r#"{"format_version":1,"ts":"2026-11-22T10:00:00.123Z","event":"applied","version":"20240101000000","name":"create_users","duration_ms":3}"#
         );
         assert_eq!(
             render(
@@ -115,14 +127,19 @@ mod tests {
                 },
                 ts.clone()
             ),
-            r#"{"ts":"2026-11-22T10:00:00.123Z","event":"finished","applied":1,"reverted":0,"skipped":2,"duration_ms":40}"#
+            r#"{"format_version":1,"ts":"2026-11-22T10:00:00.123Z","event":"finished","applied":1,"reverted":0,"skipped":2,"duration_ms":40}"#
         );
         let error = crate::error::Error::input(crate::error::ErrorCode::NoDatabaseUrl, "no URL")
             .hint("pass one");
         let report = super::super::ErrorReport::from(&error);
         assert_eq!(
-            render(&Event::Error(report.error), ts),
-            r#"{"ts":"2026-11-22T10:00:00.123Z","event":"error","code":"no-database-url","message":"no URL","location":null,"hint":"pass one","exit_code":2}"#
+            render(
+                &Event::Error {
+                    error: report.error
+                },
+                ts
+            ),
+            r#"{"format_version":1,"ts":"2026-11-22T10:00:00.123Z","event":"error","error":{"code":"no-database-url","message":"no URL","location":null,"hint":"pass one","exit_code":2}}"#
         );
     }
 

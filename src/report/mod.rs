@@ -2,6 +2,7 @@
 //! JSON Lines [`events`] for the commands that run migrations).
 
 pub mod events;
+pub mod log;
 
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
@@ -124,6 +125,11 @@ impl Output {
         paint(self.color_stdout, text, style)
     }
 
+    /// Whether stderr is coloured.
+    pub fn color_stderr(&self) -> bool {
+        self.color_stderr
+    }
+
     /// `text` styled for stderr.
     pub fn paint_err(&self, text: impl std::fmt::Display, style: Style) -> String {
         paint(self.color_stderr, text, style)
@@ -144,6 +150,14 @@ impl Output {
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 
+    /// Writes a status line as cargo's `Shell::status` does: `verb` right-aligned in 12
+    /// columns and painted after padding (so the alignment holds with colour on a terminal),
+    /// then `rest`; to stderr, unless `-q`. Status lines say what the tool did; results
+    /// (tables, schemas, SQL, JSON) go to stdout through [`line`](Self::line).
+    pub fn verb(&self, verb: &str, style: Style, rest: impl std::fmt::Display) {
+        self.status(status_line(verb, rest, |text| self.paint_err(text, style)));
+    }
+
     /// Writes a status line to stderr unless `-q`.
     pub fn status(&self, text: impl std::fmt::Display) {
         if !self.quiet {
@@ -151,7 +165,7 @@ impl Output {
         }
     }
 
-    /// Prints the one JSON object of a `--format json` run.
+    /// Prints the one JSON object of a `--format json` run, with `format_version` first.
     pub fn print_json(&self, value: &impl Serialize) {
         if let Some(capture) = &self.capture {
             // Serialising our own types cannot fail.
@@ -161,7 +175,7 @@ impl Output {
             return;
         }
         // Serialising our own types cannot fail.
-        let text = serde_json::to_string(value).unwrap_or_default();
+        let text = serde_json::to_string(&Document::new(value)).unwrap_or_default();
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 
@@ -172,6 +186,9 @@ impl Output {
             if !error.reported_in_json {
                 self.print_json(&ErrorReport::from(error));
             }
+            return;
+        }
+        if error.reported_in_human {
             return;
         }
         let mut text = format!(
@@ -238,6 +255,15 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+/// `verb` right-aligned in cargo's 12 columns, then `rest`; `paint` styles the padded verb.
+pub fn status_line(
+    verb: &str,
+    rest: impl std::fmt::Display,
+    paint: impl Fn(&str) -> String,
+) -> String {
+    format!("{} {rest}", paint(&format!("{verb:>12}")))
+}
+
 fn paint(enabled: bool, text: impl std::fmt::Display, style: Style) -> String {
     if enabled {
         text.style(style).to_string()
@@ -246,7 +272,59 @@ fn paint(enabled: bool, text: impl std::fmt::Display, style: Style) -> String {
     }
 }
 
-/// The JSON shape of an error: `{"error": {...}}`.
+/// The version of every JSON document's shape: each top-level object (and each line of an
+/// event stream) carries it as `format_version`. It changes only when a field is removed or
+/// changes meaning; new fields do not change it.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A top-level JSON document: `body`'s fields after `format_version`.
+#[derive(Serialize)]
+pub struct Document<'a, T: Serialize> {
+    format_version: u32,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+impl<'a, T: Serialize> Document<'a, T> {
+    pub fn new(body: &'a T) -> Self {
+        Document {
+            format_version: FORMAT_VERSION,
+            body,
+        }
+    }
+}
+
+/// `text`, a timestamp as a database returned it (`2026-11-22 10:00:00.123+01`, or without a
+/// zone from a `TIMESTAMP` column or SQLite's `CURRENT_TIMESTAMP`, both UTC), in RFC 3339 UTC
+/// with milliseconds like every timestamp cargo-migrate prints: `2026-11-22T09:00:00.123Z`.
+/// Text that is no timestamp is returned as it is, so nothing read is lost.
+pub fn rfc3339_utc(text: &str) -> String {
+    use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+    let text = text.trim();
+    // PostgreSQL writes a zone as `+01`, `+05:30` or `-03:30:00`; chrono's `%#z` reads the
+    // first two forms, and seconds in a zone are historic (LMT) only.
+    let zoned = DateTime::parse_from_rfc3339(text)
+        .ok()
+        .or_else(|| {
+            ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"]
+                .iter()
+                .find_map(|format| DateTime::parse_from_str(text, format).ok())
+        })
+        .map(|t| t.with_timezone(&Utc));
+    let naive = || {
+        ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+            .map(|t| t.and_utc())
+    };
+    match zoned.or_else(naive) {
+        Some(time) => time.to_rfc3339_opts(SecondsFormat::Millis, true),
+        None => text.to_string(),
+    }
+}
+
+/// The JSON shape of an error: `{"error": {...}}`, the same object under `error` in an event
+/// stream's `error` line.
 #[derive(Debug, Serialize)]
 pub struct ErrorReport<'a> {
     pub error: ErrorBody<'a>,
@@ -412,6 +490,53 @@ mod tests {
         ] {
             assert_eq!(printable(text), shown, "{text:?}");
         }
+    }
+
+    #[test]
+    fn status_verbs_are_padded_before_painting() {
+        let coloured = status_line("Applied", "1_a (1 ms)", |text| {
+            paint(true, text, style::good())
+        });
+        assert!(
+            coloured.starts_with("\u{1b}[32;1m     Applied\u{1b}[0m 1_a"),
+            "{coloured:?}"
+        );
+        assert_eq!(
+            status_line("Finished", "x", |text| text.to_string()),
+            "    Finished x"
+        );
+        assert_eq!(
+            status_line("Longer-than-twelve", "x", |text| text.to_string()),
+            "Longer-than-twelve x"
+        );
+    }
+
+    #[test]
+    fn database_timestamps_become_rfc3339_utc() {
+        for (text, shown) in [
+            ("2026-11-22 10:00:00.123456+00", "2026-11-22T10:00:00.123Z"),
+            ("2026-11-22 10:00:00+01", "2026-11-22T09:00:00.000Z"),
+            ("2026-11-22 10:00:00.5+05:30", "2026-11-22T04:30:00.500Z"),
+            ("2026-11-22 01:00:00-03:30", "2026-11-22T04:30:00.000Z"),
+            ("2026-11-22 10:00:00", "2026-11-22T10:00:00.000Z"),
+            ("2026-11-22 10:00:00.25", "2026-11-22T10:00:00.250Z"),
+            ("2026-11-22T10:00:00Z", "2026-11-22T10:00:00.000Z"),
+            ("not a time", "not a time"),
+        ] {
+            assert_eq!(rfc3339_utc(text), shown, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn documents_carry_format_version_first() {
+        #[derive(Serialize)]
+        struct Report {
+            applied: usize,
+        }
+        assert_eq!(
+            serde_json::to_string(&Document::new(&Report { applied: 2 })).unwrap(),
+            r#"{"format_version":1,"applied":2}"#
+        );
     }
 
     #[test]

@@ -210,6 +210,7 @@ impl DockerPostgres {
             cache_build,
             ..
         } = self;
+        tracing::debug!(target: "cargo_migrate::docker", "remove container {}", container.id());
         let removed = container
             .rm()
             .await
@@ -333,6 +334,7 @@ pub async fn stop_dev(name: &str) -> Result<bool> {
         return Ok(false);
     };
     ensure_dev(&info, name)?;
+    tracing::debug!(target: "cargo_migrate::docker", "remove container {name}");
     match docker.remove_container(name, Some(remove_options())).await {
         Ok(()) => Ok(true),
         Err(err) if is_status(&err, 404) => Ok(false),
@@ -568,6 +570,7 @@ async fn launch(
         SANDBOX_COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     watchdog::register(&name);
+    tracing::debug!(target: "cargo_migrate::docker", "start container {name}");
     let container = request
         .with_container_name(name)
         .start()
@@ -907,6 +910,7 @@ async fn create_dev(
     name: &str,
     workspace: &str,
 ) -> std::result::Result<(), DockerError> {
+    tracing::debug!(target: "cargo_migrate::docker", "create container {name} from {image}");
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
         env: Some(vec![
@@ -981,6 +985,7 @@ async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
         return Ok(());
     }
     let (name, tag) = split_image(image);
+    tracing::debug!(target: "cargo_migrate::docker", "pull image {image}");
     let options = CreateImageOptions {
         from_image: Some(name),
         tag: Some(tag),
@@ -1062,6 +1067,7 @@ async fn inspect_container(
 }
 
 async fn start_container(docker: &Docker, name: &str) -> Result<()> {
+    tracing::debug!(target: "cargo_migrate::docker", "start container {name}");
     match docker.start_container(name, None).await {
         // 304: started by someone else meanwhile.
         Ok(()) => Ok(()),

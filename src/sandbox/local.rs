@@ -1501,6 +1501,7 @@ impl Installation {
         if major_number(&self.version) >= 13 {
             command.arg("--no-instructions");
         }
+        crate::report::log::command(&command);
         let output = command
             .output()
             .map_err(|err| spawn_error("initdb", &program, &err).hint(user_hint(run_as)))?;
@@ -1590,6 +1591,7 @@ impl Installation {
         if kind == Kind::Dev {
             detach(&mut command);
         }
+        crate::report::log::command(&command);
         command
             .spawn()
             .map_err(|err| spawn_error("postgres", &program, &err).hint(user_hint(run_as)))
@@ -1870,6 +1872,7 @@ fn shut_down(server: &mut Child) {
 /// The shutdown sequence for process `pid`, `exited` telling when it is gone: SIGINT (fast
 /// shutdown), SIGQUIT (immediate), then SIGKILL for it and the children it had.
 fn stop_process(pid: u32, mut exited: impl FnMut() -> bool) {
+    tracing::debug!(target: "cargo_migrate::cluster", "stop the server (pid {pid})");
     for (signal, wait) in [
         (libc::SIGINT, FAST_SHUTDOWN_WAIT),
         (libc::SIGQUIT, IMMEDIATE_SHUTDOWN_WAIT),

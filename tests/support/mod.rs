@@ -181,6 +181,10 @@ impl Outcome {
                     ts.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(ts).is_ok(),
                     "ts is not RFC 3339 UTC: {event}"
                 );
+                assert_eq!(event["format_version"], 1, "no format_version: {event}");
+                if event["event"] == "error" {
+                    assert!(event["error"]["code"].is_string(), "error shape: {event}");
+                }
                 event["event"]
                     .as_str()
                     .unwrap_or_else(|| panic!("no event: {event}"))
@@ -217,6 +221,7 @@ impl Outcome {
             let mut fields = event.as_object().cloned().unwrap_or_default();
             fields.remove("ts");
             fields.remove("event");
+            fields.remove("format_version");
             let list = match kind.as_str() {
                 "started" => {
                     folded["database"] = fields["database"].clone();
@@ -229,7 +234,7 @@ impl Outcome {
                     continue;
                 }
                 "error" => {
-                    folded["error"] = Value::Object(fields);
+                    folded["error"] = fields.remove("error").unwrap_or_default();
                     continue;
                 }
                 "applied" => "applied",
