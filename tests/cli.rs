@@ -361,10 +361,10 @@ fn new_follows_sqlx_simple_layout_and_sequential_versions() {
         .assert_code(0);
     assert!(
         outcome
-            .stdout
+            .stderr
             .contains("crates/billing/db/migrations/3_add_paid_at.sql"),
         "{}",
-        outcome.stdout
+        outcome.stderr
     );
     assert!(
         outcome.stderr.contains("only the up script"),

@@ -753,6 +753,7 @@ fn json_error_is_one_object_on_stdout() {
     assert_eq!(
         json,
         serde_json::json!({
+            "format_version": 1,
             "error": {
                 "code": "duplicate-version",
                 "message": "version 1 is used twice: `0001_b.sql` and `1_a.sql`",
@@ -792,7 +793,7 @@ const FILTERS: &[(&str, &str)] = &[
     (r"\bin \d+(?:\.\d+)? m?s\b", "in [DURATION]"),
     (r"\b\d+ ms\b", "[MS] ms"),
     (
-        r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?",
+        r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?",
         "[TIMESTAMP]",
     ),
 ];
@@ -813,14 +814,11 @@ fn assert_json_error(ws: &Workspace, args: &[&str], code: &str, exit: i32) {
     json_args.extend_from_slice(args);
     let outcome = run(ws, &json_args).assert_code(exit);
     // Commands that run migrations print JSON Lines events, the error as the last one; the
-    // others print one `{"error": …}` object.
+    // others print one `{"error": …}` object. Both hold the error under `error`.
     let last = outcome.stdout.lines().last().unwrap_or_default();
     let json: serde_json::Value = serde_json::from_str(last).expect("a JSON line");
-    let error = if json["event"] == "error" {
-        &json
-    } else {
-        &json["error"]
-    };
+    assert_eq!(json["format_version"], 1, "{json}");
+    let error = &json["error"];
     assert_eq!(error["code"], code, "{json}");
     assert_eq!(error["exit_code"], exit, "{json}");
 }

@@ -20,7 +20,7 @@ use crate::workspace::{SetSpec, Workspace};
 
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// Database URL [default: $DATABASE_URL (or the configured variable), then the workspace's .env]
+    /// Database URL [default: $DATABASE_URL (or the configured variable), then the package's .env, the workspace's]
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
 

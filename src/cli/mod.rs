@@ -354,6 +354,8 @@ fn usage_error(args: &[OsString], err: &clap::Error) -> Error {
         && let Some(instead) = misplaced_flag(&command, arg)
     {
         hints = vec![instead.to_string()];
+        // clap's usage line repeats its guess (`cargo migrate up --allow-missing`).
+        usage = None;
     }
     let location = match err.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(arg)) => {
