@@ -1799,6 +1799,7 @@ fn up_json_is_one_event_per_line() {
             "command",
             "database",
             "event",
+            "format_version",
             "history_table",
             "pending",
             "set",
@@ -1816,7 +1817,14 @@ fn up_json_is_one_event_per_line() {
     assert_eq!(started["to_revert"], 0);
     assert_eq!(
         keys(&events[1]),
-        ["duration_ms", "event", "name", "ts", "version"]
+        [
+            "duration_ms",
+            "event",
+            "format_version",
+            "name",
+            "ts",
+            "version"
+        ]
     );
     assert_eq!(events[1]["version"], "20240101000000");
     assert_eq!(events[1]["name"], "create_users");
@@ -1829,6 +1837,7 @@ fn up_json_is_one_event_per_line() {
             "applied",
             "duration_ms",
             "event",
+            "format_version",
             "reverted",
             "skipped",
             "ts"
@@ -1889,18 +1898,19 @@ fn up_json_failure_is_an_error_event() {
             "started", "applied", "applied", "applied", "applied", "error"
         ]
     );
-    let error = events.last().unwrap();
+    let line = events.last().unwrap();
+    // The error is the object every `--format json` error carries, under `error`.
+    assert_eq!(keys(line), ["error", "event", "format_version", "ts"]);
+    let error = &line["error"];
     assert_eq!(
         keys(error),
         [
             "code",
             "detail",
-            "event",
             "exit_code",
             "hint",
             "location",
-            "message",
-            "ts"
+            "message"
         ]
     );
     assert_eq!(error["code"], "migration-failed");
@@ -1926,7 +1936,7 @@ fn up_json_failure_is_an_error_event() {
     let events = outcome.events();
     assert_eq!(events.len(), 1, "{}", outcome.stdout);
     assert_eq!(events[0]["event"], "error");
-    assert_eq!(events[0]["code"], "database-unreachable");
+    assert_eq!(events[0]["error"]["code"], "database-unreachable");
 
     // Refused before running (a human refusal, here confirmation): still an event.
     let outcome = ws
