@@ -623,7 +623,7 @@ fn a_member_dotenv_comes_before_the_root_one() {
     );
     // Without the member's file, the root's is used, and said so.
     std::fs::remove_file(member.join(".env")).expect("remove");
-    let outcome = run(&ws, &["-p", "accounts", "status", "-v"], &[]);
+    let outcome = run(&ws, &["-p", "accounts", "up", "-v"], &[]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert!(
         outcome
@@ -632,4 +632,5 @@ fn a_member_dotenv_comes_before_the_root_one() {
         "{}",
         outcome.stderr
     );
+    assert!(from_root.exists());
 }
