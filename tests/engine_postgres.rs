@@ -523,6 +523,18 @@ fn reset_drops_everything_and_reapplies() {
 
     let reset = cm_json(&ws, &url, &["reset", "--yes"], 0);
     assert_eq!(versions(&reset["applied"]), [V1, V2]);
+    // It says what it dropped (a serial's own sequence goes with its table, unlisted).
+    assert_eq!(
+        reset["started"]["dropped"],
+        serde_json::json!([
+            "schema extra",
+            "sequence public.counter",
+            "table extra.things",
+            "table public._cargo_migrate",
+            "table public.stray",
+            "table public.users"
+        ])
+    );
     assert_eq!(pg.tables(&url), ["_cargo_migrate", "users"]);
     assert_eq!(count(&pg, &url, "SELECT count(*)::text FROM users"), 0);
     let leftovers = pg.query(
@@ -1827,7 +1839,7 @@ fn history_table_in_a_system_schema_is_refused() {
         "ALTER DATABASE app SET search_path = information_schema, public",
     );
     let outcome = cm(&ws, &url, &["up", "--format", "json"]).assert_code(2);
-    let error = &outcome.events().last().cloned().unwrap();
+    let error = &outcome.events().last().cloned().unwrap()["error"];
     assert_eq!(error["code"], "bad-config", "{error}");
     assert_eq!(error["location"], "the database's search_path", "{error}");
     assert_eq!(

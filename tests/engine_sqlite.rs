@@ -1989,12 +1989,34 @@ fn down_redo_reset_json_are_event_streams() {
     let reset = ws
         .run(&["reset", "--yes", "--database-url", &url, "--format", "json"])
         .assert_code(0);
-    assert_eq!(reset.events()[0]["command"], "reset");
+    let started = reset.events()[0].clone();
+    assert_eq!(started["command"], "reset");
+    // What it dropped: the set's two remaining tables and the history table.
+    let dropped: Vec<&str> = started["dropped"]
+        .as_array()
+        .expect("dropped")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        dropped == ["table posts", "table users", "table _cargo_migrate"],
+        "{started}"
+    );
     assert_eq!(
         kinds(reset),
         [
             "started", "applied", "applied", "applied", "applied", "finished"
         ]
+    );
+    // In human form it says so, and lists every object with -v.
+    let human = ws
+        .run(&["reset", "--yes", "--database-url", &url, "-v"])
+        .assert_code(0);
+    assert!(
+        human.stderr.contains("     Dropped 4 tables on ")
+            && human.stderr.contains("             table users\n"),
+        "{}",
+        human.stderr
     );
 }
 

@@ -538,3 +538,34 @@ fn the_sql_log_leaves_out_the_migrations_statements() {
     );
     assert!(!outcome.stderr.contains("script of"), "{}", outcome.stderr);
 }
+
+/// `-vv` logs the local cluster's actions (its server binaries, with their arguments) and the
+/// catalog reads, on stderr; the schema on stdout stays clean.
+#[test]
+fn the_log_shows_cluster_actions() {
+    if !support::have_local_postgres() {
+        return;
+    }
+    let cache = tempfile::Builder::new()
+        .prefix("cm-log-cache-")
+        .tempdir()
+        .expect("cache dir");
+    // As root, a local cluster runs as an unprivileged user, who must reach its directory.
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let cache_dir = cache.path().to_string_lossy().to_string();
+    let ws = Workspace::copy("single");
+    let outcome = run_in_env(
+        ws.path(),
+        &["schema", "--sandbox", "local", "-vv", "--color", "never"],
+        &[("XDG_CACHE_HOME", &cache_dir)],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.snapshot());
+    assert!(
+        outcome.stderr.contains("DEBUG cluster: run ")
+            && outcome.stderr.contains("stop the server")
+            && outcome.stderr.contains("DEBUG sql: "),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stdout.contains("DEBUG"), "{}", outcome.stdout);
+}

@@ -753,7 +753,8 @@ SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '
    AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
    AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                   AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))"#;
+                   AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))
+ORDER BY 1"#;
         let dropped: Vec<String> = sqlx::raw_sql(list)
             .fetch_all(&mut self.conn)
             .await

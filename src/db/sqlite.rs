@@ -391,7 +391,16 @@ impl Sqlite {
                 kind.to_uppercase(),
                 super::history::quote_ident(&name)
             ));
-            dropped.push(format!("{kind} {}", super::history::quote_ident(&name)));
+            // Quoted only when needed, as PostgreSQL's quote_ident does.
+            let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            dropped.push(if plain {
+                format!("{kind} {name}")
+            } else {
+                format!("{kind} {}", super::history::quote_ident(&name))
+            });
         }
         // AUTOINCREMENT counters live in sqlite_sequence, which cannot be dropped.
         let has_sequence: i64 =
