@@ -257,7 +257,7 @@ fn statement_pooling_is_refused() {
         insta::assert_snapshot!("statement_pooling_refused", outcome.snapshot());
     });
     let json = json(&ws, &bouncer.url("app"), &["up"], 2).events();
-    assert_eq!(json.last().unwrap()["code"], "statement-pooling");
+    assert_eq!(json.last().unwrap()["error"]["code"], "statement-pooling");
 }
 
 /// `direct-url-env = "DIRECT_DATABASE_URL"`: when that variable is set, the set migrates over
