@@ -1904,14 +1904,7 @@ fn up_json_failure_is_an_error_event() {
     let error = &line["error"];
     assert_eq!(
         keys(error),
-        [
-            "code",
-            "detail",
-            "exit_code",
-            "hint",
-            "location",
-            "message"
-        ]
+        ["code", "detail", "exit_code", "hint", "location", "message"]
     );
     assert_eq!(error["code"], "migration-failed");
     assert_eq!(error["exit_code"], 1);
