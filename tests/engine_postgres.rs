@@ -248,8 +248,9 @@ fn status_then_up_on_a_fresh_database() {
         "{}",
         out.stdout
     );
+    // The table reads as configured, as on SQLite; the schema it is pinned to follows.
     assert!(
-        out.stdout.contains("(history in public._cargo_migrate)"),
+        out.stdout.contains("(history in _cargo_migrate, schema public)"),
         "{}",
         out.stdout
     );

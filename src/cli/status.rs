@@ -155,10 +155,16 @@ fn print_human(
 ) {
     let output = &context.output;
     if !output.quiet {
+        // The table as configured, then PostgreSQL's schema: a workspace with a PostgreSQL
+        // and a SQLite set shows `_cargo_migrate` for both, not once qualified and once not.
+        let table = match table_name.split_once('.') {
+            Some((schema, name)) => format!("{name}, schema {schema}"),
+            None => table_name.to_string(),
+        };
         output.line(format!(
             "{} {url} {}",
             output.paint("Database", style::header()),
-            output.paint(format!("(history in {table_name})"), style::dim())
+            output.paint(format!("(history in {table})"), style::dim())
         ));
     }
     if !entries.is_empty() {
