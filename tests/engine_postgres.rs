@@ -250,7 +250,8 @@ fn status_then_up_on_a_fresh_database() {
     );
     // The table reads as configured, as on SQLite; the schema it is pinned to follows.
     assert!(
-        out.stdout.contains("(history in _cargo_migrate, schema public)"),
+        out.stdout
+            .contains("(history in _cargo_migrate, schema public)"),
         "{}",
         out.stdout
     );
