@@ -242,6 +242,7 @@ fn faults_during_up_forty_times() {
                         .lines()
                         .last()
                         .and_then(|line| serde_json::from_str::<Value>(line).ok())
+                        .map(|line| line["error"].clone())
                         .unwrap_or_default();
                     assert_eq!(error["exit_code"], 3, "round {round}: {error}");
                     assert!(
