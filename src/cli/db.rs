@@ -107,8 +107,8 @@ pub fn target(
     })
 }
 
-/// The `.env` a command may read its URL from: the workspace root's in a Cargo workspace;
-/// none with `--dir` (a production image: a stray `.env` in its working directory must not
+/// The `.env` files a command may read its URL from: in a Cargo workspace the set's package's
+/// (beside its Cargo.toml), then the workspace root's; none with `--dir` (a production image: a stray `.env` in its working directory must not
 /// choose the database) or `--no-dotenv`.
 pub fn dotenv(
     context: &Context,

@@ -62,7 +62,7 @@ fn filter(text: Option<&str>) -> (EnvFilter, Option<String>) {
             )),
         ),
     };
-    if let Ok(directive) = format!("cargo_migrate::report::log={}", "trace").parse() {
+    if let Ok(directive) = "cargo_migrate::report::log=trace".parse() {
         filter = filter.add_directive(directive);
     }
     (filter, warning)
@@ -82,8 +82,7 @@ pub fn script_started(version: &str, name: &str, direction: &str) {
     );
 }
 
-/// Logs `command` (program and arguments) as the action of `target` (`cluster`, …) about to
-/// run.
+/// Logs `command` (program and arguments), a local cluster's action, as it is about to run.
 pub fn command(command: &std::process::Command) {
     if !tracing::enabled!(target: "cargo_migrate::cluster", tracing::Level::DEBUG) {
         return;
