@@ -146,6 +146,7 @@ pub fn combine(
             .map(|s| {
                 s.locks
                     .iter()
+                    .chain(&s.reused)
                     .map(|(relation, kind, mode)| Lock {
                         relation: relation.clone(),
                         kind,
@@ -159,10 +160,13 @@ pub fn combine(
     };
     let met = |expect: Expect, index: usize| -> Option<bool> {
         let s = traced_statement(index)?;
-        let blocking = s.locks.iter().any(|l| super::blocks_writes(&l.2));
+        // A lock an earlier statement took on a relation this one names counts: the statement
+        // needs it as much (`DROP INDEX` then `ADD PRIMARY KEY` on the same table).
+        let mut all = s.locks.iter().chain(&s.reused);
+        let blocking = all.clone().any(|l| super::blocks_writes(&l.2));
         Some(match expect {
             Expect::BlockingLock => blocking,
-            Expect::ExclusiveLock => s.locks.iter().any(|l| l.2 == "AccessExclusiveLock"),
+            Expect::ExclusiveLock => all.any(|l| l.2 == "AccessExclusiveLock"),
             Expect::Rewrite => !s.rewrites.is_empty(),
             // Any later statement that blocks without a timeout of the script's own.
             Expect::LockWithoutTimeout => (index..count)

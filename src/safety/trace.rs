@@ -40,6 +40,9 @@ pub struct StatementTrace {
     /// Locks first taken (or strengthened) by this statement on relations that existed:
     /// (relation, kind, mode).
     pub locks: Vec<(String, &'static str, String)>,
+    /// Locks an earlier statement took, on relations this statement names (it needs them as
+    /// much, but they are not new): (relation, kind, mode).
+    pub reused: Vec<(String, &'static str, String)>,
     /// Relations that existed and got a new file.
     pub rewrites: Vec<String>,
     pub duration: Duration,
@@ -151,13 +154,18 @@ impl Tracer {
                 statement_timeout: seen.statement_timeout,
                 ..StatementTrace::default()
             };
+            let text = statement.to_lowercase();
             for (oid, (mode, strength)) in &seen.modes {
-                if held.get(oid).is_none_or(|before| strength > before)
-                    && let Some(relation) = relations.get(oid)
-                {
+                let Some(relation) = relations.get(oid) else {
+                    continue;
+                };
+                if held.get(oid).is_none_or(|before| strength > before) {
                     step.locks
                         .push((relation.name.clone(), relation.kind, mode.clone()));
                     held.insert(*oid, *strength);
+                } else if text.contains(&relation.bare) {
+                    step.reused
+                        .push((relation.name.clone(), relation.kind, mode.clone()));
                 }
             }
             step.locks
