@@ -475,7 +475,21 @@ fn crates_io_history_is_analysed_with_a_summary_table() {
             .find(|f| f["code"] == code)
             .cloned()
     };
-    let _ = find;
+    // A volatile function as the default (`random_string(26)`): emails and its indexes got new
+    // files.
+    let tokens = find("move_tokens_to_emails_table", "volatile-default").expect("volatile-default");
+    assert_eq!(tokens["verdict"], "confirmed", "{tokens}");
+    assert!(tokens["rewrites"].to_string().contains("public.emails"), "{tokens}");
+    // timestamp → timestamptz after `SET timezone = 'UTC'`: PostgreSQL 12+ skips the rewrite,
+    // so the static guess is refuted and only a note.
+    let timezones = find("timezones", "column-type-rewrite").expect("column-type-rewrite");
+    assert_eq!(timezones["verdict"], "static-only", "{timezones}");
+    assert_eq!(timezones["severity"], "note", "{timezones}");
+    // `ADD COLUMN … NOT NULL DEFAULT now()`: now() is stable, no rewrite (no static rule fires),
+    // yet an ACCESS EXCLUSIVE lock on packages with no lock_timeout of its own.
+    let updated = find("dumped_migration_6", "access-exclusive-lock").expect("access-exclusive-lock");
+    assert_eq!(updated["verdict"], "trace-only", "{updated}");
+    assert!(find("dumped_migration_6", "volatile-default").is_none());
 }
 
 fn git(ws: &Workspace, args: &[&str]) {
@@ -577,4 +591,26 @@ fn severities_from_the_workspace_metadata_and_github_annotations() {
     );
     assert!(!outcome.stdout.contains("missing-lock-timeout"), "{}", outcome.stdout);
     assert!(outcome.stdout.contains("::notice title=cargo migrate lint::"), "{}", outcome.stdout);
+}
+
+#[test]
+fn human_output_has_code_frames_and_the_lock_table() {
+    if skip() {
+        return;
+    }
+    let ws = workspace(
+        &[(
+            "index_email",
+            "-- look up accounts by email\nCREATE INDEX accounts_email ON accounts (email);\nALTER TABLE accounts ADD COLUMN token uuid DEFAULT gen_random_uuid();\n",
+        )],
+        "",
+    );
+    let outcome = lint(&ws, &["--color", "never"]).assert_code(1);
+    insta::with_settings!({filters => vec![
+        // Statement timings vary from run to run (and with them the column's width).
+        (r"(?m) +[0-9]+\.[0-9]+$", " [MS]"),
+        (r"(?m) +ms$", " ms"),
+    ]}, {
+        insta::assert_snapshot!("lint_human", outcome.snapshot());
+    });
 }
