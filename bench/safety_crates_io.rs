@@ -80,7 +80,10 @@ fn main() {
             "check --reversibility none (safety: newest)",
             &["check", "--reversibility", "none"],
         ),
-        ("lint --all --no-trace (static only)", &["lint", "--all", "--no-trace"]),
+        (
+            "lint --all --no-trace (static only)",
+            &["lint", "--all", "--no-trace"],
+        ),
         ("lint --all (285 migrations traced)", &["lint", "--all"]),
     ];
     let times: Vec<Duration> = rows.iter().map(|(_, args)| time(args)).collect();

@@ -250,12 +250,11 @@ impl MigrateConfig {
                         .ok_or_else(|| bad_value("a list of strings"))?;
                 }
                 "safety" => {
-                    config.safety =
-                        crate::safety::SafetyConfig::parse(value).map_err(|reason| {
-                            Error::input(ErrorCode::BadConfig, format!("{reason} in {table}"))
-                                .at(at())
-                                .hint(key_hint(key))
-                        })?
+                    config.safety = crate::safety::SafetyConfig::parse(value).map_err(|reason| {
+                        Error::input(ErrorCode::BadConfig, format!("{reason} in {table}"))
+                            .at(at())
+                            .hint(key_hint(key))
+                    })?
                 }
                 unknown => return Err(unknown_key(unknown, table, at())),
             }

@@ -302,7 +302,10 @@ fn workspace(migrations: &[(&str, &str)], metadata: &str) -> Workspace {
     std::fs::write(root.join("src/lib.rs"), "").unwrap();
     let all = std::iter::once(&("base", BASE)).chain(migrations.iter());
     for (index, (name, sql)) in all.enumerate() {
-        let dir = root.join(format!("migrations/{}_{name}", 20240101000000u64 + index as u64));
+        let dir = root.join(format!(
+            "migrations/{}_{name}",
+            20240101000000u64 + index as u64
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("up.sql"), sql).unwrap();
     }
@@ -356,7 +359,10 @@ fn every_dangerous_migration_is_reported_with_its_code_lock_and_line() {
             wrong.push(format!("{}: at {file}, not line {}", case.name, case.line));
         }
         if finding["verdict"] == "static-only" || finding["verdict"] == "untraced" {
-            wrong.push(format!("{}: {} not seen by the trace", case.name, case.code));
+            wrong.push(format!(
+                "{}: {} not seen by the trace",
+                case.name, case.code
+            ));
         }
         if let Some((mode, relation)) = case.lock {
             let locks = finding["locks"].as_array().cloned().unwrap_or_default();
@@ -392,7 +398,10 @@ fn safe_rewrites_report_nothing() {
         .filter(|f| f["severity"] == "error" || f["severity"] == "warning")
         .collect();
     assert!(loud.is_empty(), "{loud:#?}");
-    assert!(report["summary"]["allowed"].as_u64().unwrap() >= 1, "{report:#}");
+    assert!(
+        report["summary"]["allowed"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -445,7 +454,11 @@ fn crates_io_history_is_analysed_with_a_summary_table() {
             "json",
         ],
     );
-    assert!(outcome.code == 0 || outcome.code == 1, "{}", outcome.snapshot());
+    assert!(
+        outcome.code == 0 || outcome.code == 1,
+        "{}",
+        outcome.snapshot()
+    );
     let report = outcome.json();
     let mut table: std::collections::BTreeMap<String, [usize; 4]> = Default::default();
     let verdicts = ["confirmed", "static-only", "trace-only", "untraced"];
@@ -465,7 +478,10 @@ fn crates_io_history_is_analysed_with_a_summary_table() {
     println!("| code | confirmed | static-only | trace-only | untraced |");
     println!("|---|---|---|---|---|");
     for (code, row) in &table {
-        println!("| `{code}` | {} | {} | {} | {} |", row[0], row[1], row[2], row[3]);
+        println!(
+            "| `{code}` | {} | {} | {} | {} |",
+            row[0], row[1], row[2], row[3]
+        );
     }
     assert_eq!(report["migrations"].as_array().unwrap().len(), 285);
     // Judged by hand (docs/safety.md, "crates-io"): the verdicts of three findings.
@@ -479,7 +495,10 @@ fn crates_io_history_is_analysed_with_a_summary_table() {
     // files.
     let tokens = find("move_tokens_to_emails_table", "volatile-default").expect("volatile-default");
     assert_eq!(tokens["verdict"], "confirmed", "{tokens}");
-    assert!(tokens["rewrites"].to_string().contains("public.emails"), "{tokens}");
+    assert!(
+        tokens["rewrites"].to_string().contains("public.emails"),
+        "{tokens}"
+    );
     // timestamp → timestamptz after `SET timezone = 'UTC'`: PostgreSQL 12+ skips the rewrite,
     // so the static guess is refuted and only a note.
     let timezones = find("timezones", "column-type-rewrite").expect("column-type-rewrite");
@@ -487,7 +506,8 @@ fn crates_io_history_is_analysed_with_a_summary_table() {
     assert_eq!(timezones["severity"], "note", "{timezones}");
     // `ADD COLUMN … NOT NULL DEFAULT now()`: now() is stable, no rewrite (no static rule fires),
     // yet an ACCESS EXCLUSIVE lock on packages with no lock_timeout of its own.
-    let updated = find("dumped_migration_6", "access-exclusive-lock").expect("access-exclusive-lock");
+    let updated =
+        find("dumped_migration_6", "access-exclusive-lock").expect("access-exclusive-lock");
     assert_eq!(updated["verdict"], "trace-only", "{updated}");
     assert!(find("dumped_migration_6", "volatile-default").is_none());
 }
@@ -495,7 +515,14 @@ fn crates_io_history_is_analysed_with_a_summary_table() {
 fn git(ws: &Workspace, args: &[&str]) {
     let status = std::process::Command::new("git")
         .current_dir(ws.path())
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .status()
         .expect("run git");
@@ -512,9 +539,12 @@ fn a_since_ref_that_does_not_exist_is_refused() {
         outside.stderr
     );
     git(&ws, &["init", "-q"]);
-    let missing = lint(&ws, &["--since", "origin/nosuch", "--no-trace", "--format", "json"])
-        .assert_code(2)
-        .json();
+    let missing = lint(
+        &ws,
+        &["--since", "origin/nosuch", "--no-trace", "--format", "json"],
+    )
+    .assert_code(2)
+    .json();
     assert_eq!(missing["error"]["code"], "bad-git-ref", "{missing}");
     assert!(
         missing["error"]["message"]
@@ -534,10 +564,17 @@ fn since_a_ref_selects_the_migrations_added_after_it() {
     git(&ws, &["tag", "before"]);
     let dir = ws.path().join("migrations/20240101000009_drop");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("up.sql"), "SELECT 1;\n\nALTER TABLE accounts DROP COLUMN status;\n").unwrap();
-    let report = lint(&ws, &["--since", "before", "--no-trace", "--format", "json"])
-        .assert_code(0)
-        .json();
+    std::fs::write(
+        dir.join("up.sql"),
+        "SELECT 1;\n\nALTER TABLE accounts DROP COLUMN status;\n",
+    )
+    .unwrap();
+    let report = lint(
+        &ws,
+        &["--since", "before", "--no-trace", "--format", "json"],
+    )
+    .assert_code(0)
+    .json();
     let names: Vec<&str> = report["migrations"]
         .as_array()
         .unwrap()
@@ -551,18 +588,29 @@ fn since_a_ref_selects_the_migrations_added_after_it() {
         .find(|f| f["code"] == "breaking-drop")
         .unwrap_or_else(|| panic!("{report:#}"));
     assert_eq!(finding["verdict"], "untraced");
-    assert!(finding["location"].as_str().unwrap().ends_with("_drop/up.sql:3:22"), "{finding}");
+    assert!(
+        finding["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("_drop/up.sql:3:22"),
+        "{finding}"
+    );
 }
 
 #[test]
 fn an_allow_comment_naming_no_code_is_refused() {
     let ws = workspace(
-        &[("index", "-- migrate:allow index-not-concurent small table\nCREATE INDEX i ON accounts (email);\n")],
+        &[(
+            "index",
+            "-- migrate:allow index-not-concurent small table\nCREATE INDEX i ON accounts (email);\n",
+        )],
         "",
     );
     let outcome = lint(&ws, &["--last", "1", "--no-trace"]).assert_code(2);
     assert!(
-        outcome.stderr.contains("unknown finding code `index-not-concurent`")
+        outcome
+            .stderr
+            .contains("unknown finding code `index-not-concurent`")
             && outcome.stderr.contains("_index/up.sql:1:1"),
         "{}",
         outcome.stderr
@@ -589,8 +637,18 @@ fn severities_from_the_workspace_metadata_and_github_annotations() {
         line.contains("_drop/up.sql,line=1,col=22,title=breaking-drop (untraced)::"),
         "{line}"
     );
-    assert!(!outcome.stdout.contains("missing-lock-timeout"), "{}", outcome.stdout);
-    assert!(outcome.stdout.contains("::notice title=cargo migrate lint::"), "{}", outcome.stdout);
+    assert!(
+        !outcome.stdout.contains("missing-lock-timeout"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains("::notice title=cargo migrate lint::"),
+        "{}",
+        outcome.stdout
+    );
 }
 
 #[test]

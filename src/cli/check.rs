@@ -175,9 +175,9 @@ fn run_set(
         let live_plan = entries
             .as_ref()
             .map(|entries| plan_live(entries, &migrations.migrations));
-        let pending = entries.as_ref().map(|entries| {
-            crate::safety::select::pending(entries, &migrations.migrations)
-        });
+        let pending = entries
+            .as_ref()
+            .map(|entries| crate::safety::select::pending(entries, &migrations.migrations));
         drop(entries);
         let mut scratch =
             super::scratch::start(context, workspace, &spec, live_major.as_deref()).await?;
@@ -258,14 +258,15 @@ fn run_set(
             .await?
         };
         scratch.stop().await?;
-        let ok = !safety.failed() && [
-            &integrity,
-            &replayed.replay,
-            &replayed.reversibility,
-            &drift.step,
-        ]
-        .iter()
-        .all(|step| step.status != StepStatus::Failed);
+        let ok = !safety.failed()
+            && [
+                &integrity,
+                &replayed.replay,
+                &replayed.reversibility,
+                &drift.step,
+            ]
+            .iter()
+            .all(|step| step.status != StepStatus::Failed);
         Ok(CheckReport {
             set: set.clone(),
             dialect,

@@ -314,8 +314,7 @@ pub fn print_migration(context: &Context, migration: &MigrationReport) {
             output.paint("-->", style::dim()),
             finding.location
         ));
-        if let Some(frame) =
-            crate::engine::code_frame(&migration.sql, finding.line, finding.column)
+        if let Some(frame) = crate::engine::code_frame(&migration.sql, finding.line, finding.column)
         {
             for line in frame.lines() {
                 output.line(format!("  {line}"));
@@ -399,10 +398,7 @@ pub fn print_migration(context: &Context, migration: &MigrationReport) {
             ]);
         }
     }
-    for line in table
-        .render(|text, s| output.paint(text, s))
-        .lines()
-    {
+    for line in table.render(|text, s| output.paint(text, s)).lines() {
         output.line(format!("  {line}"));
     }
 }

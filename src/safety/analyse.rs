@@ -242,7 +242,11 @@ pub fn combine(
             hit.code,
             verdict,
             hit.offset,
-            format!("{} ({})", hit.message.trim_end_matches('.'), hit.code.problem),
+            format!(
+                "{} ({})",
+                hit.message.trim_end_matches('.'),
+                hit.code.problem
+            ),
             hit.statement,
             Some(hit.rule.clone()),
         );

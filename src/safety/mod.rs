@@ -317,7 +317,9 @@ impl SafetyConfig {
     /// Parses the `safety` table; the error string names what is wrong (the caller adds where).
     pub fn parse(value: &serde_json::Value) -> Result<SafetyConfig, String> {
         let serde_json::Value::Object(entries) = value else {
-            return Err("`safety` must be a table, e.g. `safety = { since = \"origin/main\" }`".into());
+            return Err(
+                "`safety` must be a table, e.g. `safety = { since = \"origin/main\" }`".into(),
+            );
         };
         let mut config = SafetyConfig::default();
         for (key, value) in entries {
@@ -361,7 +363,10 @@ impl SafetyConfig {
 
     /// The severity of `code` under this configuration.
     pub fn severity_of(&self, code: &Code) -> Severity {
-        self.severity.get(code.code).copied().unwrap_or(code.severity)
+        self.severity
+            .get(code.code)
+            .copied()
+            .unwrap_or(code.severity)
     }
 
     /// `self` with unset settings taken from `defaults` (per-code severities merge, the

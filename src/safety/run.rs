@@ -107,7 +107,9 @@ pub async fn analyse(
             let report = if migration.no_transaction {
                 analyse::combine(
                     read,
-                    Err("not traced: it runs outside a transaction, so each statement's locks end with it"),
+                    Err(
+                        "not traced: it runs outside a transaction, so each statement's locks end with it",
+                    ),
                     config,
                 )
             } else {
@@ -196,8 +198,15 @@ pub async fn check_step(
             ..SafetyStep::skipped(format!("no migration to look at ({selection})"))
         });
     }
-    let (reports, trace_ms) =
-        analyse(Some(scratch), format, dialect, migrations, &selected, config).await?;
+    let (reports, trace_ms) = analyse(
+        Some(scratch),
+        format,
+        dialect,
+        migrations,
+        &selected,
+        config,
+    )
+    .await?;
     let counts = Summary::of(&reports, trace_ms);
     let status = if counts.errors > 0 {
         crate::engine::check::StepStatus::Failed

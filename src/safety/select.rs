@@ -65,7 +65,14 @@ pub fn since(dir: &Path, reference: &str, migrations: &[Migration]) -> Result<Ve
         "--",
         ".",
     ])?;
-    let untracked = git(&["ls-files", "--others", "--exclude-standard", "-z", "--", "."])?;
+    let untracked = git(&[
+        "ls-files",
+        "--others",
+        "--exclude-standard",
+        "-z",
+        "--",
+        ".",
+    ])?;
     let mut new: Vec<PathBuf> = Vec::new();
     for listing in [&added.stdout, &untracked.stdout] {
         for name in listing.split(|b| *b == 0).filter(|n| !n.is_empty()) {
@@ -77,7 +84,10 @@ pub fn since(dir: &Path, reference: &str, migrations: &[Migration]) -> Result<Ve
         .iter()
         .enumerate()
         .filter(|(_, m)| {
-            let up = m.up.path.canonicalize().unwrap_or_else(|_| m.up.path.clone());
+            let up =
+                m.up.path
+                    .canonicalize()
+                    .unwrap_or_else(|_| m.up.path.clone());
             new.contains(&up)
         })
         .map(|(index, _)| index)
@@ -90,16 +100,17 @@ pub fn last(count: usize, migrations: &[Migration]) -> Vec<usize> {
 }
 
 /// The indexes of the migrations `entries` (a live database's status) say are pending.
-pub fn pending(entries: &[crate::engine::status::Entry<'_, '_>], migrations: &[Migration]) -> Vec<usize> {
+pub fn pending(
+    entries: &[crate::engine::status::Entry<'_, '_>],
+    migrations: &[Migration],
+) -> Vec<usize> {
     migrations
         .iter()
         .enumerate()
         .filter(|(_, migration)| {
             entries.iter().any(|entry| {
                 entry.state == crate::engine::status::State::Pending
-                    && entry
-                        .migration
-                        .is_some_and(|m| std::ptr::eq(m, *migration))
+                    && entry.migration.is_some_and(|m| std::ptr::eq(m, *migration))
             })
         })
         .map(|(index, _)| index)

@@ -120,7 +120,8 @@ mod tests {
 
     #[test]
     fn squawk_rules_map_to_codes_and_statements() {
-        let table: &[(&str, &[(&str, Option<usize>)])] = &[
+        type Expected = &'static [(&'static str, Option<usize>)];
+        let table: &[(&str, Expected)] = &[
             (
                 "SET lock_timeout = '2s';\nCREATE INDEX i ON t (a);",
                 &[("index-not-concurrent", Some(1))],
@@ -147,7 +148,10 @@ mod tests {
             ),
             (
                 "ALTER TABLE t DROP COLUMN c;",
-                &[("breaking-drop", Some(0)), ("missing-lock-timeout", Some(0))],
+                &[
+                    ("breaking-drop", Some(0)),
+                    ("missing-lock-timeout", Some(0)),
+                ],
             ),
         ];
         for (sql, expected) in table {
@@ -158,10 +162,7 @@ mod tests {
     #[test]
     fn concurrently_in_a_transaction_only_when_it_is_one() {
         let sql = "SET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY i ON t (a);";
-        assert_eq!(
-            codes(sql, true),
-            [("concurrently-in-transaction", Some(1))]
-        );
+        assert_eq!(codes(sql, true), [("concurrently-in-transaction", Some(1))]);
         assert_eq!(codes(sql, false), []);
     }
 
@@ -174,7 +175,10 @@ mod tests {
             .map(|s| s.offset)
             .collect();
         let lint = lint(sql, &starts, true);
-        assert_eq!(lint.unparsed.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [1]);
+        assert_eq!(
+            lint.unparsed.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [1]
+        );
     }
 
     #[test]

@@ -79,11 +79,13 @@ pub fn allowed(sql: &str, starts: &[usize]) -> Result<Allowed, UnknownCode> {
         let next = starts.iter().position(|&start| start >= line_start);
         let before_first = next == Some(0) || starts.is_empty();
         let gap_to_next = match next {
-            Some(i) => sql[line_start + line.len()..starts[i]].contains("\n\n")
-                || sql[line_start..starts[i]]
-                    .lines()
-                    .skip(1)
-                    .any(|l| l.trim().is_empty()),
+            Some(i) => {
+                sql[line_start + line.len()..starts[i]].contains("\n\n")
+                    || sql[line_start..starts[i]]
+                        .lines()
+                        .skip(1)
+                        .any(|l| l.trim().is_empty())
+            }
             None => true,
         };
         if before_first && gap_to_next {
@@ -128,8 +130,8 @@ mod tests {
 
     #[test]
     fn an_unknown_code_is_refused_where_it_is() {
-        let error = allowed_in("SELECT 1;\n  -- migrate:allow index-not-concurent\nSELECT 2;")
-            .unwrap_err();
+        let error =
+            allowed_in("SELECT 1;\n  -- migrate:allow index-not-concurent\nSELECT 2;").unwrap_err();
         assert_eq!(
             error,
             UnknownCode {

@@ -134,19 +134,27 @@ impl Tracer {
         let mut files: HashMap<i64, i64> = relations.iter().map(|(o, r)| (*o, r.file)).collect();
         for (index, statement) in statements.iter().enumerate() {
             let begun = Instant::now();
-            let ran = sqlx::raw_sql(AssertSqlSafe(statement.to_string()))
-                .execute(&mut self.conn)
-                .await;
+            // The statement and the observation in one message: one round trip per statement
+            // (the time includes the observation's, a fraction of a millisecond).
+            let ran = sqlx::raw_sql(AssertSqlSafe(format!(
+                "{statement};\n{}",
+                observe_sql(&array)
+            )))
+            .fetch_all(&mut self.conn)
+            .await;
             let duration = begun.elapsed();
-            if let Err(err) = ran {
-                let message = match &err {
-                    sqlx::Error::Database(db) => db.message().to_string(),
-                    other => other.to_string(),
-                };
-                trace.failed = Some((index, message));
-                return Ok(trace);
-            }
-            let (seen, now_files) = self.observe(&array).await?;
+            let rows = match ran {
+                Ok(rows) => rows,
+                Err(err) => {
+                    let message = match &err {
+                        sqlx::Error::Database(db) => db.message().to_string(),
+                        other => other.to_string(),
+                    };
+                    trace.failed = Some((index, message));
+                    return Ok(trace);
+                }
+            };
+            let (seen, now_files) = observed(&rows);
             let mut step = StatementTrace {
                 duration,
                 own_lock_timeout: seen.lock_timeout != session_timeout,
@@ -168,8 +176,11 @@ impl Tracer {
                         .push((relation.name.clone(), relation.kind, mode.clone()));
                 }
             }
-            step.locks
-                .sort_by(|a, b| super::strength(&b.2).cmp(&super::strength(&a.2)).then(a.0.cmp(&b.0)));
+            step.locks.sort_by(|a, b| {
+                super::strength(&b.2)
+                    .cmp(&super::strength(&a.2))
+                    .then(a.0.cmp(&b.0))
+            });
             for (oid, file) in now_files {
                 if let Some(before) = files.get(&oid)
                     && *before != file
@@ -226,40 +237,45 @@ impl Tracer {
         Ok(relations)
     }
 
-    /// Gives each empty table that existed (and `script` names) a few rows, one savepoint per table; two passes, so
-    /// a table whose foreign keys need another's rows gets them the second time. Returns the
-    /// tables seeded.
+    /// Gives each empty table that existed (and `script` names) a few rows: one catalog query
+    /// for the columns of all of them, then one round trip per table (savepoint, insert,
+    /// release), and a second pass for the tables whose foreign keys needed another's rows.
+    /// Returns the tables seeded.
     async fn seed(
         &mut self,
         relations: &HashMap<i64, Relation>,
         script: &str,
     ) -> Result<Vec<String>> {
-        let mut pending: Vec<i64> = relations
+        let mut candidates: Vec<i64> = relations
             .iter()
             .filter(|(_, r)| r.kind == "table" && script.contains(&r.bare))
             .map(|(oid, _)| *oid)
             .collect();
-        pending.sort_unstable();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        candidates.sort_unstable();
+        let mut pending = self.seed_statements(&candidates, relations).await?;
         let mut seeded = Vec::new();
         for _pass in 0..2 {
             let mut left = Vec::new();
-            for oid in pending {
-                let Some(insert) = self.seed_statement(oid).await? else {
-                    continue;
-                };
-                self.simple("SAVEPOINT cargo_migrate_seed").await?;
-                match sqlx::raw_sql(AssertSqlSafe(insert))
+            for (oid, insert) in pending {
+                let message = format!(
+                    "SAVEPOINT cargo_migrate_seed; {insert}; RELEASE SAVEPOINT cargo_migrate_seed"
+                );
+                match sqlx::raw_sql(AssertSqlSafe(message))
                     .execute(&mut self.conn)
                     .await
                 {
-                    Ok(_) => {
-                        self.simple("RELEASE SAVEPOINT cargo_migrate_seed").await?;
-                        seeded.push(relations[&oid].name.clone());
+                    Ok(done) => {
+                        if done.rows_affected() > 0 {
+                            seeded.push(relations[&oid].name.clone());
+                        }
                     }
                     Err(_) => {
                         self.simple("ROLLBACK TO SAVEPOINT cargo_migrate_seed")
                             .await?;
-                        left.push(oid);
+                        left.push((oid, insert));
                     }
                 }
             }
@@ -269,34 +285,33 @@ impl Tracer {
         Ok(seeded)
     }
 
-    /// The INSERT that gives table `oid` [`SEED_ROWS`] rows, or `None` when it has rows (or is
-    /// partitioned: its partitions are tables of their own).
-    async fn seed_statement(&mut self, oid: i64) -> Result<Option<String>> {
+    /// For each table of `oids` (plain tables: a partitioned table's partitions are tables of
+    /// their own), the INSERT that gives it [`SEED_ROWS`] rows when it has none.
+    async fn seed_statements(
+        &mut self,
+        oids: &[i64],
+        relations: &HashMap<i64, Relation>,
+    ) -> Result<Vec<(i64, String)>> {
+        let list: Vec<String> = oids.iter().map(|oid| oid.to_string()).collect();
         let rows = self
             .rows(&format!(
-                "SELECT (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) \
-                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {oid} AND c.relkind = 'r'), \
-                 quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), t.typcategory::text, \
-                 t.typname::text, (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text \
+                "SELECT a.attrelid::int8, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), \
+                 t.typcategory::text, t.typname::text, \
+                 (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text \
                  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
-                 WHERE a.attrelid = {oid} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+                 JOIN pg_class c ON c.oid = a.attrelid AND c.relkind = 'r' \
+                 WHERE a.attrelid = ANY('{{{}}}'::oid[]) AND a.attnum > 0 AND NOT a.attisdropped \
+                 ORDER BY a.attrelid, a.attnum",
+                list.join(",")
             ))
             .await?;
-        let Some(Ok(Some(table))) = rows.first().map(|r| r.try_get::<Option<String>, _>(0)) else {
-            return Ok(None);
-        };
-        let empty = self
-            .rows(&format!("SELECT 1 FROM {table} LIMIT 1"))
-            .await
-            .map(|rows| rows.is_empty())
-            .unwrap_or(false);
-        if !empty {
-            return Ok(None);
-        }
-        let mut columns = Vec::new();
-        let mut values = Vec::new();
+        let mut columns: Vec<(i64, Vec<String>, Vec<String>)> = Vec::new();
         for row in &rows {
+            let oid: i64 = row.try_get(0).unwrap_or_default();
             let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
+            if columns.last().is_none_or(|(last, _, _)| *last != oid) {
+                columns.push((oid, Vec::new(), Vec::new()));
+            }
             if get(5) == "true" {
                 continue;
             }
@@ -313,60 +328,40 @@ impl Tracer {
                 ("A", _) => format!("'{{}}'::{ty}"),
                 _ => continue,
             };
-            columns.push(column);
-            values.push(value);
-        }
-        let insert = if columns.is_empty() {
-            format!(
-                "INSERT INTO {table} SELECT FROM generate_series(1, {SEED_ROWS}) g"
-            )
-        } else {
-            format!(
-                "INSERT INTO {table} ({}) SELECT {} FROM generate_series(1, {SEED_ROWS}) g",
-                columns.join(", "),
-                values.join(", ")
-            )
-        };
-        Ok(Some(insert))
-    }
-
-    /// One query: the locks held on `oids` (strongest mode per relation), their files now, and
-    /// the timeouts in force.
-    async fn observe(&mut self, oids: &str) -> Result<(Observed, Vec<(i64, i64)>)> {
-        let rows = self
-            .rows(&format!(
-                "SELECT 'lock', l.relation::int8, l.mode::text, '' FROM pg_locks l \
-                 WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
-                   AND l.relation = ANY({oids}) \
-                 UNION ALL SELECT 'file', c.oid::int8, c.relfilenode::text, '' FROM pg_class c \
-                 WHERE c.oid = ANY({oids}) \
-                 UNION ALL SELECT 'set', 0, current_setting('lock_timeout'), current_setting('statement_timeout')"
-            ))
-            .await?;
-        let mut observed = Observed::default();
-        let mut files = Vec::new();
-        for row in rows {
-            let what: String = row.try_get(0).unwrap_or_default();
-            let oid: i64 = row.try_get(1).unwrap_or_default();
-            let text: String = row.try_get(2).unwrap_or_default();
-            match what.as_str() {
-                "lock" => {
-                    let strength = super::strength(&text);
-                    let entry = observed.modes.entry(oid).or_insert((text.clone(), 0));
-                    if strength > entry.1 {
-                        *entry = (text, strength);
-                    }
-                    let held = observed.locks.entry(oid).or_insert(0);
-                    *held = (*held).max(strength);
-                }
-                "file" => files.push((oid, text.parse().unwrap_or(0))),
-                _ => {
-                    observed.lock_timeout = text;
-                    observed.statement_timeout = row.try_get(3).unwrap_or_default();
-                }
+            if let Some((_, names, values)) = columns.last_mut() {
+                names.push(column);
+                values.push(value);
             }
         }
-        Ok((observed, files))
+        Ok(columns
+            .into_iter()
+            .filter_map(|(oid, names, values)| {
+                let table = &relations.get(&oid)?.name;
+                let select = if names.is_empty() {
+                    String::new()
+                } else {
+                    values.join(", ")
+                };
+                let target = if names.is_empty() {
+                    table.clone()
+                } else {
+                    format!("{table} ({})", names.join(", "))
+                };
+                Some((
+                    oid,
+                    format!(
+                        "INSERT INTO {target} SELECT {select} FROM generate_series(1, {SEED_ROWS}) g \
+                         WHERE NOT EXISTS (SELECT FROM {table})"
+                    ),
+                ))
+            })
+            .collect())
+    }
+
+    /// The locks held on `oids`, their files and the timeouts in force, now.
+    async fn observe(&mut self, oids: &str) -> Result<(Observed, Vec<(i64, i64)>)> {
+        let rows = self.rows(&observe_sql(oids)).await?;
+        Ok(observed(&rows))
     }
 
     async fn rows(&mut self, sql: &str) -> Result<Vec<sqlx::postgres::PgRow>> {
@@ -383,6 +378,55 @@ impl Tracer {
             .map(|_| ())
             .map_err(|err| crate::db::database_error("cannot trace on the scratch database", &err))
     }
+}
+
+/// Marks the observation's rows apart from any a traced statement returns.
+const MARK: &str = "cargo-migrate:";
+
+/// One query: the locks this backend holds on `oids` (an `oid[]` literal), their files, and
+/// the timeouts in force.
+fn observe_sql(oids: &str) -> String {
+    format!(
+        "SELECT '{MARK}lock', l.relation::int8, l.mode::text, '' FROM pg_locks l \
+         WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
+           AND l.relation = ANY({oids}) \
+         UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '' FROM pg_class c \
+         WHERE c.oid = ANY({oids}) \
+         UNION ALL SELECT '{MARK}set', 0, current_setting('lock_timeout'), current_setting('statement_timeout')"
+    )
+}
+
+/// Reads [`observe_sql`]'s rows (other rows are skipped): the strongest mode held per
+/// relation, the files, the timeouts.
+fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
+    let mut observed = Observed::default();
+    let mut files = Vec::new();
+    for row in rows {
+        let what: String = row.try_get(0).unwrap_or_default();
+        let Some(what) = what.strip_prefix(MARK) else {
+            continue;
+        };
+        let oid: i64 = row.try_get(1).unwrap_or_default();
+        let text: String = row.try_get(2).unwrap_or_default();
+        match what {
+            "lock" => {
+                let strength = super::strength(&text);
+                let entry = observed.modes.entry(oid).or_insert((text.clone(), 0));
+                if strength > entry.1 {
+                    *entry = (text, strength);
+                }
+                let held = observed.locks.entry(oid).or_insert(0);
+                *held = (*held).max(strength);
+            }
+            "file" => files.push((oid, text.parse().unwrap_or(0))),
+            "set" => {
+                observed.lock_timeout = text;
+                observed.statement_timeout = row.try_get(3).unwrap_or_default();
+            }
+            _ => {}
+        }
+    }
+    (observed, files)
 }
 
 #[derive(Debug, Default)]
