@@ -672,3 +672,109 @@ fn human_output_has_code_frames_and_the_lock_table() {
         insta::assert_snapshot!("lint_human", outcome.snapshot());
     });
 }
+
+#[test]
+fn check_runs_the_safety_step_on_the_newest_migration_and_fails_on_errors() {
+    if skip() {
+        return;
+    }
+    let ws = workspace(&[("index", CASES[0].sql)], "");
+    let outcome = ws
+        .run(&[
+            "--sandbox",
+            "local",
+            "check",
+            "--reversibility",
+            "none",
+            "--format",
+            "json",
+        ])
+        .assert_code(1);
+    let report = outcome.json();
+    assert_eq!(report["safety"]["status"], "failed", "{report:#}");
+    assert_eq!(report["safety"]["selection"], "the newest");
+    let findings = report["safety"]["migrations"][0]["findings"]
+        .as_array()
+        .unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["code"] == "index-not-concurrent" && f["verdict"] == "confirmed"),
+        "{report:#}"
+    );
+    let human = ws
+        .run(&[
+            "--sandbox",
+            "local",
+            "check",
+            "--reversibility",
+            "none",
+            "--color",
+            "never",
+        ])
+        .assert_code(1);
+    assert!(human.stdout.contains("FAILED safety"), "{}", human.stdout);
+    assert!(human.stderr.contains("safety: 1"), "{}", human.stderr);
+    ws.run(&[
+        "--sandbox",
+        "local",
+        "check",
+        "--reversibility",
+        "none",
+        "--no-safety",
+    ])
+    .assert_code(0);
+}
+
+#[test]
+fn check_with_a_database_looks_at_the_pending_migrations() {
+    if skip() {
+        return;
+    }
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("safety_pending");
+    let ws = workspace(
+        &[
+            ("index", CASES[0].sql),
+            (
+                "column",
+                "SET LOCAL lock_timeout = '2s';\nALTER TABLE accounts ADD COLUMN nickname text;\n",
+            ),
+        ],
+        "",
+    );
+    // Everything but the newest is applied: the index (dangerous) is not pending.
+    ws.run(&["up", "--database-url", &url, "--to", "20240101000001"])
+        .assert_code(0);
+    let report = ws
+        .run(&[
+            "--sandbox",
+            "local",
+            "check",
+            "--reversibility",
+            "none",
+            "--database-url",
+            &url,
+            "--format",
+            "json",
+        ])
+        .assert_code(0)
+        .json();
+    assert_eq!(
+        report["safety"]["selection"], "pending on the database",
+        "{report:#}"
+    );
+    let names: Vec<&str> = report["safety"]["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["column"], "{report:#}");
+    let lint = lint(&ws, &["--database-url", &url, "--format", "json"])
+        .assert_code(0)
+        .json();
+    assert_eq!(lint["migrations"].as_array().unwrap().len(), 1, "{lint:#}");
+}
