@@ -103,10 +103,7 @@ impl Tracer {
     }
 
     async fn trace_once(&mut self, statements: &[&str], seed: bool) -> Result<MigrationTrace> {
-        self.simple(&format!(
-            "BEGIN; SET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}'"
-        ))
-        .await?;
+        // The transaction starts with the first query (see `relations`).
         let result = self.trace_in_transaction(statements, seed).await;
         // Whatever happened, nothing of the trace stays.
         let _ = self.simple("ROLLBACK").await;
@@ -118,19 +115,27 @@ impl Tracer {
         statements: &[&str],
         seed: bool,
     ) -> Result<MigrationTrace> {
-        let relations = self.relations().await?;
+        let (relations, session_timeout) = self.relations().await?;
         let mut trace = MigrationTrace::default();
-        if seed {
-            // Only the tables the script names: seeding every table before every migration
-            // would cost more than the migrations themselves on a long history.
-            let script = statements.join("\n").to_lowercase();
+        // Only the tables the script names: seeding every table before every migration would
+        // cost more than the migrations themselves on a long history.
+        let script = statements.join("\n").to_lowercase();
+        let seeding = seed
+            && relations
+                .values()
+                .any(|r| r.kind == "table" && script.contains(&r.bare));
+        if seeding {
             trace.seeded = self.seed(&relations, &script).await?;
         }
         let oids: Vec<String> = relations.keys().map(|oid| oid.to_string()).collect();
         let array = format!("'{{{}}}'::oid[]", oids.join(","));
-        let (baseline, _) = self.observe(&array).await?;
-        let mut held: HashMap<i64, u8> = baseline.locks;
-        let session_timeout = baseline.lock_timeout.clone();
+        // Nothing is held at the start but what seeding took (its inserts' locks, also where
+        // a table had rows and nothing was inserted).
+        let mut held: HashMap<i64, u8> = if seeding {
+            self.observe(&array).await?.0.locks
+        } else {
+            HashMap::new()
+        };
         let mut files: HashMap<i64, i64> = relations.iter().map(|(o, r)| (*o, r.file)).collect();
         for (index, statement) in statements.iter().enumerate() {
             let begun = Instant::now();
@@ -167,6 +172,11 @@ impl Tracer {
                 let Some(relation) = relations.get(oid) else {
                     continue;
                 };
+                // The locks plain reads and writes take (up to ROW EXCLUSIVE) block no reader
+                // or writer: not listed.
+                if *strength < super::strength("ShareUpdateExclusiveLock") {
+                    continue;
+                }
                 if held.get(oid).is_none_or(|before| strength > before) {
                     step.locks
                         .push((relation.name.clone(), relation.kind, mode.clone()));
@@ -198,22 +208,40 @@ impl Tracer {
     }
 
     /// The user relations that exist now, by oid.
-    async fn relations(&mut self) -> Result<HashMap<i64, Relation>> {
+    /// Starts the trace's transaction (with `up`'s lock timeout) and reads, in the same round
+    /// trip, the user relations that exist now, by oid, and the `lock_timeout` in force.
+    async fn relations(&mut self) -> Result<(HashMap<i64, Relation>, String)> {
         let rows = self
-            .rows(
-                "SELECT c.oid::int8, c.relfilenode::int8, \
-                 quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind::text, c.relname::text \
+            .rows(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}'; \
+                 SELECT r.oid, r.relfilenode, r.name, r.relkind, r.relname, current_setting('lock_timeout') \
+                 FROM (SELECT 1) one LEFT JOIN (\
+                 SELECT c.oid::int8, c.relfilenode::int8, \
+                 quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, c.relname::text \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
                  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
-                 AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'm', 'v')",
-            )
+                 AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'm', 'v')) r ON true",
+            ))
             .await?;
         let mut relations = HashMap::new();
+        let mut timeout = String::new();
         for row in rows {
-            let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
-            let oid: i64 = row.try_get(0).unwrap_or_default();
-            let file: i64 = row.try_get(1).unwrap_or_default();
+            let get = |i: usize| {
+                row.try_get::<Option<String>, _>(i)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            };
+            timeout = get(5);
+            let Some(oid) = row.try_get::<Option<i64>, _>(0).ok().flatten() else {
+                continue;
+            };
+            let file: i64 = row
+                .try_get::<Option<i64>, _>(1)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             if get(4) == self.history || get(4).starts_with(&format!("{}_", self.history)) {
                 continue;
             }
@@ -234,7 +262,7 @@ impl Tracer {
                 },
             );
         }
-        Ok(relations)
+        Ok((relations, timeout))
     }
 
     /// Gives each empty table that existed (and `script` names) a few rows: one catalog query
