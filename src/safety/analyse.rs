@@ -400,3 +400,30 @@ pub fn combine(
 fn migration_is_transactional(migration: &Migration) -> bool {
     !migration.no_transaction
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every code the trace reports by name exists (a typo would panic mid-run).
+    #[test]
+    fn the_codes_the_trace_names_exist() {
+        let source = include_str!("analyse.rs");
+        let mut named = 0;
+        for piece in source.split("super::code(\"").skip(1) {
+            let name = &piece[..piece.find('"').unwrap_or(0)];
+            // (This test's own pattern leaves an empty piece.)
+            if name.is_empty() {
+                continue;
+            }
+            assert!(super::super::code(name).is_some(), "unknown code {name}");
+            named += 1;
+        }
+        assert!(named >= 4, "{named}");
+        // Chosen by lock mode, through a variable.
+        for name in ["write-blocking-lock", "access-exclusive-lock"] {
+            assert!(super::super::code(name).is_some(), "{name}");
+        }
+        for name in super::SQLITE_CODES {
+            assert!(super::super::code(name).is_some(), "{name}");
+        }
+    }
+}
