@@ -778,3 +778,52 @@ fn check_with_a_database_looks_at_the_pending_migrations() {
         .json();
     assert_eq!(lint["migrations"].as_array().unwrap().len(), 1, "{lint:#}");
 }
+
+#[test]
+fn sqlite_gets_the_rules_that_apply_to_it() {
+    let ws = Workspace::empty();
+    let root = ws.path();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"lite\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[package.metadata.migrate]\ndialect = \"sqlite\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/lib.rs"), "").unwrap();
+    for (version, name, sql) in [
+        (
+            "20240101000000",
+            "base",
+            "CREATE TABLE a (id INTEGER PRIMARY KEY AUTOINCREMENT, b TEXT);\n",
+        ),
+        (
+            "20240102000000",
+            "change",
+            "CREATE INDEX a_b ON a (b);\nALTER TABLE a DROP COLUMN b;\n",
+        ),
+    ] {
+        let dir = root.join(format!("migrations/{version}_{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("up.sql"), sql).unwrap();
+    }
+    let report = ws
+        .run(&["lint", "--all", "--format", "json"])
+        .assert_code(0)
+        .json();
+    let codes: Vec<(&str, &str)> = report["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["findings"].as_array().unwrap().iter())
+        .map(|f| (f["code"].as_str().unwrap(), f["verdict"].as_str().unwrap()))
+        .collect();
+    // No lock codes (SQLite locks the whole database), no complaint about AUTOINCREMENT.
+    assert_eq!(codes, [("breaking-drop", "untraced")], "{report:#}");
+    assert!(
+        report["migrations"][1]["not_traced"]
+            .as_str()
+            .unwrap()
+            .contains("PostgreSQL only"),
+        "{report:#}"
+    );
+}
