@@ -49,6 +49,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "ignore",
         "a list of file names (* wildcards) in the migrations directory that are not migrations",
     ),
+    (
+        "safety",
+        "deploy-safety settings: `since` (the git ref new migrations count from) and `severity` (a table of finding code = error, warning or off)",
+    ),
 ];
 
 /// Whose history table a set keeps.
@@ -94,6 +98,8 @@ pub struct MigrateConfig {
     /// `directUrl`).
     pub direct_url_env: Option<String>,
     pub ignore: Vec<String>,
+    /// `safety`: what `lint` and `check`'s safety step look at and how loud each code is.
+    pub safety: crate::safety::SafetyConfig,
 }
 
 impl MigrateConfig {
@@ -243,6 +249,13 @@ impl MigrateConfig {
                         .collect::<Option<_>>()
                         .ok_or_else(|| bad_value("a list of strings"))?;
                 }
+                "safety" => {
+                    config.safety = crate::safety::SafetyConfig::parse(value).map_err(|reason| {
+                        Error::input(ErrorCode::BadConfig, format!("{reason} in {table}"))
+                            .at(at())
+                            .hint(key_hint(key))
+                    })?
+                }
                 unknown => return Err(unknown_key(unknown, table, at())),
             }
         }
@@ -274,6 +287,7 @@ impl MigrateConfig {
             } else {
                 self.ignore
             },
+            safety: self.safety.or(&defaults.safety),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod migration;
 pub mod report;
+pub mod safety;
 pub mod sandbox;
 pub mod schema;
 pub mod secrets;

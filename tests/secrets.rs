@@ -45,6 +45,7 @@ const COMMANDS: &[(&[&str], Reads)] = &[
     (&["reset", "--yes"], URL),
     (&["up", "--dry-run"], URL),
     (&["check", "--reversibility", "none"], FLAG_ONLY),
+    (&["lint"], FLAG_ONLY),
     (&["schema"], FLAG_ONLY),
     // `diff` compares the history with `--to` (given the URL), else with `database` (.env).
     (&["diff"], URL),
@@ -134,7 +135,7 @@ fn run_every_command(mode: Mode, source: Source, format: &str, url: &str, cache:
             None => vec!["--format", format, "--color", "never"],
         };
         args.extend_from_slice(command);
-        if ["db", "check", "schema", "diff"].contains(&command[0]) {
+        if ["db", "check", "schema", "diff", "lint"].contains(&command[0]) {
             args.extend(["--sandbox", "local"]);
         }
         let flag = matches!(source, Source::Flag);

@@ -8,7 +8,7 @@ use std::process::Command;
 use support::Workspace;
 
 /// Every command a script or page must name.
-const COMMANDS: [&str; 15] = [
+const COMMANDS: [&str; 16] = [
     "list",
     "new",
     "status",
@@ -19,6 +19,7 @@ const COMMANDS: [&str; 15] = [
     "resolve",
     "baseline",
     "check",
+    "lint",
     "diff",
     "schema",
     "db",

@@ -40,6 +40,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = super::parse_secs)]
     pub wait: u64,
 
+    /// Skip the deploy-safety step (locks, rewrites, lock timeouts; see `lint`)
+    #[arg(long)]
+    pub no_safety: bool,
+
     /// Give up on one connection attempt after this many seconds without an answer
     #[arg(long, value_name = "SECS", default_value_t = crate::engine::DEFAULT_CONNECT_TIMEOUT_SECS, value_parser = super::parse_secs)]
     pub connect_timeout: u64,
@@ -61,6 +65,8 @@ struct CheckReport {
     replay: Step,
     reversibility: Step,
     drift: DriftStep,
+    /// Deploy safety of the migrations not yet on the target (docs/safety.md).
+    safety: crate::safety::run::SafetyStep,
     /// Where the replay's time went (absent when nothing was replayed).
     #[serde(skip_serializing_if = "Option::is_none")]
     timings: Option<check::Timings>,
@@ -123,6 +129,7 @@ fn run_set(
                     step: Step::skipped("the set does not load"),
                     pending: Vec::new(),
                 },
+                safety: crate::safety::run::SafetyStep::skipped("the set does not load"),
                 timings: None,
             };
             return finish(context, &report);
@@ -168,6 +175,10 @@ fn run_set(
         let live_plan = entries
             .as_ref()
             .map(|entries| plan_live(entries, &migrations.migrations));
+        let pending = entries
+            .as_ref()
+            .map(|entries| crate::safety::select::pending(entries, &migrations.migrations));
+        drop(entries);
         let mut scratch =
             super::scratch::start(context, workspace, &spec, live_major.as_deref()).await?;
         let sandbox = scratch.describe();
@@ -229,15 +240,33 @@ fn run_set(
                 }
             }
         };
+        let safety = if args.no_safety {
+            crate::safety::run::SafetyStep::skipped("--no-safety")
+        } else if replayed.replay.status == StepStatus::Failed {
+            crate::safety::run::SafetyStep::skipped("the history does not replay")
+        } else {
+            let dialect = scratch.dialect();
+            crate::safety::run::check_step(
+                &mut scratch,
+                &super::scratch::replay_format(&spec),
+                dialect,
+                &spec.dir,
+                &migrations.migrations,
+                pending,
+                &spec.config.safety,
+            )
+            .await?
+        };
         scratch.stop().await?;
-        let ok = [
-            &integrity,
-            &replayed.replay,
-            &replayed.reversibility,
-            &drift.step,
-        ]
-        .iter()
-        .all(|step| step.status != StepStatus::Failed);
+        let ok = !safety.failed()
+            && [
+                &integrity,
+                &replayed.replay,
+                &replayed.reversibility,
+                &drift.step,
+            ]
+            .iter()
+            .all(|step| step.status != StepStatus::Failed);
         Ok(CheckReport {
             set: set.clone(),
             dialect,
@@ -248,6 +277,7 @@ fn run_set(
             replay: replayed.replay,
             reversibility: replayed.reversibility,
             drift,
+            safety,
             timings: Some(replayed.timings),
         })
     })?;
@@ -262,12 +292,15 @@ fn finish(context: &Context, report: &CheckReport) -> Result<()> {
     } else {
         print_human(context, report);
     }
-    let failed: Vec<(&str, usize)> = report
+    let mut failed: Vec<(&str, usize)> = report
         .steps()
         .iter()
         .filter(|(_, step)| step.status == StepStatus::Failed)
         .map(|(name, step)| (*name, step.findings.len()))
         .collect();
+    if report.safety.failed() {
+        failed.push(("safety", report.safety.errors()));
+    }
     if failed.is_empty() {
         return Ok(());
     }
@@ -328,6 +361,7 @@ fn print_human(context: &Context, report: &CheckReport) {
             step.summary
         ));
     }
+    print_safety_line(context, &report.safety);
     if !report.drift.pending.is_empty() {
         output.line(format!(
             "  {} not applied on the database (not drift): {}",
@@ -358,6 +392,36 @@ fn print_human(context: &Context, report: &CheckReport) {
             print_finding(context, name, finding);
         }
     }
+    for migration in &report.safety.migrations {
+        super::lint::print_migration(context, migration);
+    }
+}
+
+/// The safety step's line, as the other steps' (kept apart: it is not a [`Step`]).
+fn print_safety_line(context: &Context, safety: &crate::safety::run::SafetyStep) {
+    let output = &context.output;
+    let (word, style) = match safety.status {
+        StepStatus::Passed => ("ok", style::good()),
+        StepStatus::Failed => ("FAILED", style::bad()),
+        StepStatus::Skipped => ("skipped", style::dim()),
+    };
+    let took = if safety.status == StepStatus::Skipped {
+        String::new()
+    } else {
+        output.paint(
+            format!(
+                " ({})",
+                format_duration(Duration::from_millis(safety.duration_ms as u64))
+            ),
+            style::dim(),
+        )
+    };
+    output.line(format!(
+        "  {} {:<13} {}{took}",
+        output.paint(format!("{word:>7}"), style),
+        "safety",
+        safety.summary
+    ));
 }
 
 fn print_finding(context: &Context, step: &str, finding: &Finding) {

@@ -9,6 +9,7 @@ mod devdb;
 mod diff;
 mod down;
 mod each;
+mod lint;
 mod list;
 mod man;
 mod new;
@@ -42,6 +43,7 @@ Examples:
   cargo migrate status                    what is applied on $DATABASE_URL
   cargo migrate up                        apply the pending migrations
   cargo migrate check                     in CI: replay, reversibility, drift
+  cargo migrate lint --since origin/main  deploy safety: locks, rewrites, lock timeouts
   cargo migrate schema                    the schema the history produces
   cargo migrate db url                    the dev database used without a URL
   cargo migrate completions bash          shell completions (also zsh, fish, …)
@@ -174,6 +176,7 @@ pub enum Command {
     Resolve(resolve::ResolveArgs),
     Baseline(baseline::BaselineArgs),
     Check(check::CheckArgs),
+    Lint(lint::LintArgs),
     Diff(diff::DiffArgs),
     Schema(schema::SchemaArgs),
     Db(devdb::DevDbArgs),
@@ -269,6 +272,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Db(args) => devdb::run(&context, args),
         Command::Completions(args) => completions::run(&context, args),
         Command::Man(args) => man::run(&context, args),
+        Command::Lint(args) => lint::run(&context, args),
     };
     match result {
         Ok(()) => 0,

@@ -18,6 +18,8 @@ use crate::secrets;
 pub enum Format {
     Human,
     Json,
+    // GitHub workflow annotations (`lint`; other commands print human output).
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,0 +1,467 @@
+//! The traced half: a migration's statements run one by one in a transaction on the scratch
+//! database, which is rolled back afterwards (the replay then applies the migration as `up`
+//! would). After each statement, one query reads the locks this backend holds on relations
+//! that existed before the migration (locks on what the migration itself creates block
+//! nobody), their files (a new `relfilenode` is a rewrite) and the timeouts in force.
+//!
+//! Before the statements, tables that existed and are empty get a few rows, so validations
+//! scan something and rewrites rewrite something; a migration that fails only because of
+//! those rows is traced again without them.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, Connection, Row};
+
+use crate::db::DatabaseUrl;
+use crate::error::{Error, ErrorClass, ErrorCode, Result};
+
+/// The `lock_timeout` the trace starts each migration with: `up`'s default `--lock-timeout`,
+/// so a script that sets none is told apart from one that sets its own.
+pub const SESSION_LOCK_TIMEOUT: &str = "60s";
+
+/// Rows given to each empty table before a traced migration.
+const SEED_ROWS: u32 = 3;
+
+/// A relation that existed before the migration.
+#[derive(Debug, Clone)]
+struct Relation {
+    name: String,
+    /// The name without schema or quotes, lowercased: to tell whether a script names it.
+    bare: String,
+    kind: &'static str,
+    file: i64,
+}
+
+/// What one statement did.
+#[derive(Debug, Clone, Default)]
+pub struct StatementTrace {
+    /// Locks first taken (or strengthened) by this statement on relations that existed:
+    /// (relation, kind, mode).
+    pub locks: Vec<(String, &'static str, String)>,
+    /// Locks an earlier statement took, on relations this statement names (it needs them as
+    /// much, but they are not new): (relation, kind, mode).
+    pub reused: Vec<(String, &'static str, String)>,
+    /// Relations that existed and got a new file.
+    pub rewrites: Vec<String>,
+    pub duration: Duration,
+    pub lock_timeout: String,
+    pub statement_timeout: String,
+    /// The script set `lock_timeout` itself before (or in) this statement.
+    pub own_lock_timeout: bool,
+}
+
+/// What a migration did, statement by statement (index as the splitter numbers them).
+#[derive(Debug, Clone, Default)]
+pub struct MigrationTrace {
+    pub statements: Vec<StatementTrace>,
+    /// Tables that got rows before the migration.
+    pub seeded: Vec<String>,
+    /// The statement that failed on the scratch database and its message: statements from
+    /// there on are not traced.
+    pub failed: Option<(usize, String)>,
+}
+
+/// A connection to the scratch database that traces migrations.
+pub struct Tracer {
+    conn: PgConnection,
+    /// The history table, left out of what is seeded and watched.
+    history: String,
+}
+
+impl Tracer {
+    pub async fn connect(url: &DatabaseUrl, history: &str) -> Result<Tracer> {
+        let fail = |err: sqlx::Error| {
+            Error::new(
+                ErrorClass::Unreachable,
+                ErrorCode::DatabaseUnreachable,
+                format!("cannot connect to the scratch database to trace: {err}"),
+            )
+            .at(url.redacted())
+        };
+        let options = url.pg_options().map_err(fail)?;
+        let conn = PgConnection::connect_with(&options).await.map_err(fail)?;
+        Ok(Tracer {
+            conn,
+            history: history.rsplit('.').next().unwrap_or(history).to_string(),
+        })
+    }
+
+    /// Traces `statements` (texts, in order) in a transaction that is rolled back.
+    pub async fn trace(&mut self, statements: &[&str]) -> Result<MigrationTrace> {
+        let seeded = self.trace_once(statements, true).await?;
+        if seeded.failed.is_some() && !seeded.seeded.is_empty() {
+            // Perhaps only our rows made it fail (a NOT NULL column without a default on a
+            // table that is empty in every real database): trace it as the replay runs it.
+            let bare = self.trace_once(statements, false).await?;
+            if bare.failed.is_none() {
+                return Ok(bare);
+            }
+        }
+        Ok(seeded)
+    }
+
+    async fn trace_once(&mut self, statements: &[&str], seed: bool) -> Result<MigrationTrace> {
+        // The transaction starts with the first query (see `relations`).
+        let result = self.trace_in_transaction(statements, seed).await;
+        // Whatever happened, nothing of the trace stays.
+        let _ = self.simple("ROLLBACK").await;
+        result
+    }
+
+    async fn trace_in_transaction(
+        &mut self,
+        statements: &[&str],
+        seed: bool,
+    ) -> Result<MigrationTrace> {
+        let (relations, session_timeout) = self.relations().await?;
+        let mut trace = MigrationTrace::default();
+        // Only the tables the script names: seeding every table before every migration would
+        // cost more than the migrations themselves on a long history.
+        let script = statements.join("\n").to_lowercase();
+        let seeding = seed
+            && relations
+                .values()
+                .any(|r| r.kind == "table" && script.contains(&r.bare));
+        if seeding {
+            trace.seeded = self.seed(&relations, &script).await?;
+        }
+        let oids: Vec<String> = relations.keys().map(|oid| oid.to_string()).collect();
+        let array = format!("'{{{}}}'::oid[]", oids.join(","));
+        // Nothing is held at the start but what seeding took (its inserts' locks, also where
+        // a table had rows and nothing was inserted).
+        let mut held: HashMap<i64, u8> = if seeding {
+            self.observe(&array).await?.0.locks
+        } else {
+            HashMap::new()
+        };
+        let mut files: HashMap<i64, i64> = relations.iter().map(|(o, r)| (*o, r.file)).collect();
+        for (index, statement) in statements.iter().enumerate() {
+            let begun = Instant::now();
+            // The statement and the observation in one message: one round trip per statement
+            // (the time includes the observation's, a fraction of a millisecond).
+            let ran = sqlx::raw_sql(AssertSqlSafe(format!(
+                "{statement};\n{}",
+                observe_sql(&array)
+            )))
+            .fetch_all(&mut self.conn)
+            .await;
+            let duration = begun.elapsed();
+            let rows = match ran {
+                Ok(rows) => rows,
+                Err(err) => {
+                    let message = match &err {
+                        sqlx::Error::Database(db) => db.message().to_string(),
+                        other => other.to_string(),
+                    };
+                    trace.failed = Some((index, message));
+                    return Ok(trace);
+                }
+            };
+            let (seen, now_files) = observed(&rows);
+            let mut step = StatementTrace {
+                duration,
+                own_lock_timeout: seen.lock_timeout != session_timeout,
+                lock_timeout: seen.lock_timeout,
+                statement_timeout: seen.statement_timeout,
+                ..StatementTrace::default()
+            };
+            let text = statement.to_lowercase();
+            for (oid, (mode, strength)) in &seen.modes {
+                let Some(relation) = relations.get(oid) else {
+                    continue;
+                };
+                // The locks plain reads and writes take (up to ROW EXCLUSIVE) block no reader
+                // or writer: not listed.
+                if *strength < super::strength("ShareUpdateExclusiveLock") {
+                    continue;
+                }
+                if held.get(oid).is_none_or(|before| strength > before) {
+                    step.locks
+                        .push((relation.name.clone(), relation.kind, mode.clone()));
+                    held.insert(*oid, *strength);
+                } else if text.contains(&relation.bare) {
+                    step.reused
+                        .push((relation.name.clone(), relation.kind, mode.clone()));
+                }
+            }
+            step.locks.sort_by(|a, b| {
+                super::strength(&b.2)
+                    .cmp(&super::strength(&a.2))
+                    .then(a.0.cmp(&b.0))
+            });
+            for (oid, file) in now_files {
+                if let Some(before) = files.get(&oid)
+                    && *before != file
+                    && file != 0
+                    && let Some(relation) = relations.get(&oid)
+                {
+                    step.rewrites.push(relation.name.clone());
+                    files.insert(oid, file);
+                }
+            }
+            step.rewrites.sort();
+            trace.statements.push(step);
+        }
+        Ok(trace)
+    }
+
+    /// The user relations that exist now, by oid.
+    /// Starts the trace's transaction (with `up`'s lock timeout) and reads, in the same round
+    /// trip, the user relations that exist now, by oid, and the `lock_timeout` in force.
+    async fn relations(&mut self) -> Result<(HashMap<i64, Relation>, String)> {
+        let rows = self
+            .rows(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}'; \
+                 SELECT r.oid, r.relfilenode, r.name, r.relkind, r.relname, current_setting('lock_timeout') \
+                 FROM (SELECT 1) one LEFT JOIN (\
+                 SELECT c.oid::int8, c.relfilenode::int8, \
+                 quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, c.relname::text \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                 AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
+                 AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'm', 'v')) r ON true",
+            ))
+            .await?;
+        let mut relations = HashMap::new();
+        let mut timeout = String::new();
+        for row in rows {
+            let get = |i: usize| {
+                row.try_get::<Option<String>, _>(i)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            };
+            timeout = get(5);
+            let Some(oid) = row.try_get::<Option<i64>, _>(0).ok().flatten() else {
+                continue;
+            };
+            let file: i64 = row
+                .try_get::<Option<i64>, _>(1)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if get(4) == self.history || get(4).starts_with(&format!("{}_", self.history)) {
+                continue;
+            }
+            let kind = match get(3).as_str() {
+                "r" | "p" => "table",
+                "i" | "I" => "index",
+                "S" => "sequence",
+                "m" => "materialized view",
+                _ => "view",
+            };
+            relations.insert(
+                oid,
+                Relation {
+                    name: get(2),
+                    bare: get(4).to_lowercase(),
+                    kind,
+                    file,
+                },
+            );
+        }
+        Ok((relations, timeout))
+    }
+
+    /// Gives each empty table that existed (and `script` names) a few rows: one catalog query
+    /// for the columns of all of them, then one round trip per table (savepoint, insert,
+    /// release), and a second pass for the tables whose foreign keys needed another's rows.
+    /// Returns the tables seeded.
+    async fn seed(
+        &mut self,
+        relations: &HashMap<i64, Relation>,
+        script: &str,
+    ) -> Result<Vec<String>> {
+        let mut candidates: Vec<i64> = relations
+            .iter()
+            .filter(|(_, r)| r.kind == "table" && script.contains(&r.bare))
+            .map(|(oid, _)| *oid)
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        candidates.sort_unstable();
+        let mut pending = self.seed_statements(&candidates, relations).await?;
+        let mut seeded = Vec::new();
+        for _pass in 0..2 {
+            let mut left = Vec::new();
+            for (oid, insert) in pending {
+                let message = format!(
+                    "SAVEPOINT cargo_migrate_seed; {insert}; RELEASE SAVEPOINT cargo_migrate_seed"
+                );
+                match sqlx::raw_sql(AssertSqlSafe(message))
+                    .execute(&mut self.conn)
+                    .await
+                {
+                    Ok(done) => {
+                        if done.rows_affected() > 0 {
+                            seeded.push(relations[&oid].name.clone());
+                        }
+                    }
+                    Err(_) => {
+                        self.simple("ROLLBACK TO SAVEPOINT cargo_migrate_seed")
+                            .await?;
+                        left.push((oid, insert));
+                    }
+                }
+            }
+            pending = left;
+        }
+        seeded.sort();
+        Ok(seeded)
+    }
+
+    /// For each table of `oids` (plain tables: a partitioned table's partitions are tables of
+    /// their own), the INSERT that gives it [`SEED_ROWS`] rows when it has none.
+    async fn seed_statements(
+        &mut self,
+        oids: &[i64],
+        relations: &HashMap<i64, Relation>,
+    ) -> Result<Vec<(i64, String)>> {
+        let list: Vec<String> = oids.iter().map(|oid| oid.to_string()).collect();
+        let rows = self
+            .rows(&format!(
+                "SELECT a.attrelid::int8, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), \
+                 t.typcategory::text, t.typname::text, \
+                 (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text \
+                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+                 JOIN pg_class c ON c.oid = a.attrelid AND c.relkind = 'r' \
+                 WHERE a.attrelid = ANY('{{{}}}'::oid[]) AND a.attnum > 0 AND NOT a.attisdropped \
+                 ORDER BY a.attrelid, a.attnum",
+                list.join(",")
+            ))
+            .await?;
+        let mut columns: Vec<(i64, Vec<String>, Vec<String>)> = Vec::new();
+        for row in &rows {
+            let oid: i64 = row.try_get(0).unwrap_or_default();
+            let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
+            if columns.last().is_none_or(|(last, _, _)| *last != oid) {
+                columns.push((oid, Vec::new(), Vec::new()));
+            }
+            if get(5) == "true" {
+                continue;
+            }
+            let (column, ty, category, name) = (get(1), get(2), get(3), get(4));
+            let value = match (category.as_str(), name.as_str()) {
+                ("N", _) => format!("g::{ty}"),
+                ("S", _) => format!("('s' || g)::{ty}"),
+                ("B", _) => "(g % 2 = 0)".to_string(),
+                ("T", _) => format!("(g * interval '1 second')::{ty}"),
+                ("D", _) => format!("(now() + g * interval '1 second')::{ty}"),
+                ("U", "uuid") => format!("md5(g::text || '{oid}')::uuid"),
+                ("U", "json" | "jsonb") => format!("'{{}}'::{ty}"),
+                ("E", _) => format!("(enum_range(NULL::{ty}))[1]"),
+                ("A", _) => format!("'{{}}'::{ty}"),
+                _ => continue,
+            };
+            if let Some((_, names, values)) = columns.last_mut() {
+                names.push(column);
+                values.push(value);
+            }
+        }
+        Ok(columns
+            .into_iter()
+            .filter_map(|(oid, names, values)| {
+                let table = &relations.get(&oid)?.name;
+                let select = if names.is_empty() {
+                    String::new()
+                } else {
+                    values.join(", ")
+                };
+                let target = if names.is_empty() {
+                    table.clone()
+                } else {
+                    format!("{table} ({})", names.join(", "))
+                };
+                Some((
+                    oid,
+                    format!(
+                        "INSERT INTO {target} SELECT {select} FROM generate_series(1, {SEED_ROWS}) g \
+                         WHERE NOT EXISTS (SELECT FROM {table})"
+                    ),
+                ))
+            })
+            .collect())
+    }
+
+    /// The locks held on `oids`, their files and the timeouts in force, now.
+    async fn observe(&mut self, oids: &str) -> Result<(Observed, Vec<(i64, i64)>)> {
+        let rows = self.rows(&observe_sql(oids)).await?;
+        Ok(observed(&rows))
+    }
+
+    async fn rows(&mut self, sql: &str) -> Result<Vec<sqlx::postgres::PgRow>> {
+        sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|err| crate::db::database_error("cannot trace on the scratch database", &err))
+    }
+
+    async fn simple(&mut self, sql: &str) -> Result<()> {
+        sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|err| crate::db::database_error("cannot trace on the scratch database", &err))
+    }
+}
+
+/// Marks the observation's rows apart from any a traced statement returns.
+const MARK: &str = "cargo-migrate:";
+
+/// One query: the locks this backend holds on `oids` (an `oid[]` literal), their files, and
+/// the timeouts in force.
+fn observe_sql(oids: &str) -> String {
+    format!(
+        "SELECT '{MARK}lock', l.relation::int8, l.mode::text, '' FROM pg_locks l \
+         WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
+           AND l.relation = ANY({oids}) \
+         UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '' FROM pg_class c \
+         WHERE c.oid = ANY({oids}) \
+         UNION ALL SELECT '{MARK}set', 0, current_setting('lock_timeout'), current_setting('statement_timeout')"
+    )
+}
+
+/// Reads [`observe_sql`]'s rows (other rows are skipped): the strongest mode held per
+/// relation, the files, the timeouts.
+fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
+    let mut observed = Observed::default();
+    let mut files = Vec::new();
+    for row in rows {
+        let what: String = row.try_get(0).unwrap_or_default();
+        let Some(what) = what.strip_prefix(MARK) else {
+            continue;
+        };
+        let oid: i64 = row.try_get(1).unwrap_or_default();
+        let text: String = row.try_get(2).unwrap_or_default();
+        match what {
+            "lock" => {
+                let strength = super::strength(&text);
+                let entry = observed.modes.entry(oid).or_insert((text.clone(), 0));
+                if strength > entry.1 {
+                    *entry = (text, strength);
+                }
+                let held = observed.locks.entry(oid).or_insert(0);
+                *held = (*held).max(strength);
+            }
+            "file" => files.push((oid, text.parse().unwrap_or(0))),
+            "set" => {
+                observed.lock_timeout = text;
+                observed.statement_timeout = row.try_get(3).unwrap_or_default();
+            }
+            _ => {}
+        }
+    }
+    (observed, files)
+}
+
+#[derive(Debug, Default)]
+struct Observed {
+    /// Strongest mode held per relation: (name, strength).
+    modes: HashMap<i64, (String, u8)>,
+    locks: HashMap<i64, u8>,
+    lock_timeout: String,
+    statement_timeout: String,
+}
