@@ -385,6 +385,7 @@ mod tests {
             down_is_empty: false,
             no_transaction: false,
             checksum: checksum::checksum(sql.as_bytes()),
+            created_at: None,
         }
     }
 

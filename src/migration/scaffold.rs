@@ -410,7 +410,8 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
     };
     let mut up = render(&request.template.up, &vars)?;
     let mut metadata_toml = None;
-    if has_no_transaction_directive(&up, Layout::Directory) {
+    let no_transaction = has_no_transaction_directive(&up, Layout::Directory);
+    if no_transaction {
         match (existing.layout, library) {
             // sqlx reads only its own spelling; ours is accepted in sqlx sets too.
             (Layout::Sqlx, _) => {
@@ -421,6 +422,8 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
                 metadata_toml = Some("run_in_transaction = false\n".to_string());
             }
             (Layout::Directory, _) => {}
+            // Tool formats say it in their own words (see `super::format::scaffold`).
+            _ => {}
         }
     }
     // A template without down.sql makes an irreversible migration: no empty down script that
@@ -455,6 +458,7 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             (None, files)
         }
         Layout::Sqlx => (None, vec![(dir.join(format!("{stem}.sql")), up)]),
+        tool => super::format::scaffold(tool, dir, &stem, up, down, no_transaction)?,
     };
     Ok(Scaffold {
         version,
