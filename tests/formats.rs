@@ -1,0 +1,431 @@
+//! Other tools' migration folders (Drizzle, dbmate, goose, Prisma) read in place, end to end:
+//! the real binary applies and reverts the fixtures of `fixtures/formats/` on SQLite files and
+//! on a throw-away PostgreSQL cluster, and each tool's history table is read back to check it
+//! holds what that tool itself would write (values per the tools' sources, see
+//! docs/layouts.md).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use support::{Workspace, corpora, fixture, postgres, sqlite_query};
+
+/// A copy of `fixtures/formats/<format>` as `migrations/` of a fresh directory.
+fn copy_format(format: &str) -> (Workspace, PathBuf) {
+    let ws = Workspace::empty();
+    let dir = ws.path().join("migrations");
+    support::copy_dir(&fixture("formats").join(format), &dir);
+    (ws, dir)
+}
+
+fn run(ws: &Workspace, dir: &Path, dialect: &str, url: &str, args: &[&str]) -> support::Outcome {
+    let mut all = vec![args[0]];
+    all.extend([
+        "--dir",
+        dir.to_str().unwrap(),
+        "--dialect",
+        dialect,
+        "--database-url",
+        url,
+    ]);
+    all.extend(&args[1..]);
+    ws.run(&all)
+}
+
+/// Runs statements on a SQLite file as a user (or the other tool) would.
+fn sqlite_execute(url: &str, sql: &str) {
+    use sqlx::Connection;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(async {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        });
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Rows of `sql` as text, on either database.
+fn rows(pg: Option<&support::Pg>, url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    match pg {
+        Some(pg) => pg.query(url, sql),
+        None => sqlite_query(url, sql),
+    }
+}
+
+fn first_column(pg: Option<&support::Pg>, url: &str, sql: &str) -> Vec<String> {
+    rows(pg, url, sql)
+        .into_iter()
+        .map(|mut row| row.remove(0).unwrap_or_else(|| "NULL".into()))
+        .collect()
+}
+
+/// `status --format json`: each migration's (version, state).
+fn states(ws: &Workspace, dir: &Path, dialect: &str, url: &str) -> Vec<(String, String)> {
+    let json = run(ws, dir, dialect, url, &["status", "--format", "json"])
+        .assert_code(0)
+        .json();
+    json["migrations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json}"))
+        .iter()
+        .map(|m| {
+            (
+                m["version"].as_str().unwrap().to_string(),
+                m["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn all_applied(states: &[(String, String)]) -> bool {
+    states.iter().all(|(_, state)| state == "applied")
+}
+
+/// The whole life of a fixture set on one database: up, the tool's table, down, up again.
+fn lifecycle(format: &str, dialect: &str, pg: Option<&support::Pg>, url: &str) {
+    let (ws, dir) = copy_format(format);
+    run(&ws, &dir, dialect, url, &["up"]).assert_code(0);
+    let states_after_up = states(&ws, &dir, dialect, url);
+    assert!(
+        all_applied(&states_after_up),
+        "{format}: {states_after_up:?}"
+    );
+    let q = |sql: &str| first_column(pg, url, sql);
+    match format {
+        "dbmate" => {
+            assert_eq!(
+                q("SELECT version FROM schema_migrations ORDER BY version"),
+                ["20240101000000", "20240102000000", "20240103000000"]
+            );
+        }
+        "goose" => {
+            // goose seeds version 0; then one applied row per migration.
+            assert_eq!(
+                q(
+                    "SELECT CAST(version_id AS TEXT) FROM goose_db_version WHERE is_applied ORDER BY id"
+                ),
+                ["0", "1", "2", "3"]
+            );
+        }
+        "drizzle" => {
+            let table = if pg.is_some() {
+                "drizzle.__drizzle_migrations"
+            } else {
+                "__drizzle_migrations"
+            };
+            let recorded = rows(
+                pg,
+                url,
+                &format!("SELECT hash, CAST(created_at AS TEXT) FROM {table} ORDER BY created_at"),
+            );
+            let expected: Vec<Vec<Option<String>>> = [
+                ("0000_create_users.sql", "1704067200000"),
+                ("0001_add_email.sql", "1704153600000"),
+            ]
+            .iter()
+            .map(|(file, when)| vec![Some(sha256_hex(&dir.join(file))), Some(when.to_string())])
+            .collect();
+            assert_eq!(recorded, expected);
+        }
+        "prisma" => {
+            let recorded = rows(
+                pg,
+                url,
+                "SELECT migration_name, checksum, CAST(applied_steps_count AS TEXT), \
+                 CASE WHEN finished_at IS NULL THEN 'no' ELSE 'yes' END, \
+                 CAST(length(id) AS TEXT) FROM _prisma_migrations ORDER BY migration_name",
+            );
+            let expected: Vec<Vec<Option<String>>> =
+                ["20240101000000_init", "20240102000000_add_email"]
+                    .iter()
+                    .map(|name| {
+                        vec![
+                            Some(name.to_string()),
+                            Some(sha256_hex(&dir.join(name).join("migration.sql"))),
+                            Some("1".into()),
+                            Some("yes".into()),
+                            Some("36".into()),
+                        ]
+                    })
+                    .collect();
+            assert_eq!(recorded, expected);
+        }
+        _ => unreachable!(),
+    }
+    // Our own table is not created: the tool's is the history.
+    let own = q(&match pg {
+        Some(_) => {
+            "SELECT CAST(count(*) AS TEXT) FROM pg_tables WHERE tablename = '_cargo_migrate'"
+                .to_string()
+        }
+        None => "SELECT CAST(count(*) AS TEXT) FROM sqlite_master WHERE name = '_cargo_migrate'"
+            .to_string(),
+    });
+    assert_eq!(own, ["0"], "{format}");
+
+    if format == "drizzle" {
+        // Drizzle has no downs.
+        run(&ws, &dir, dialect, url, &["down"]).assert_code(1);
+        return;
+    }
+    run(&ws, &dir, dialect, url, &["down", "--all", "--yes"]).assert_code(0);
+    let states_after_down = states(&ws, &dir, dialect, url);
+    assert!(
+        states_after_down.iter().all(|(_, s)| s == "pending"),
+        "{format}: {states_after_down:?}"
+    );
+    run(&ws, &dir, dialect, url, &["up"]).assert_code(0);
+    assert!(all_applied(&states(&ws, &dir, dialect, url)));
+}
+
+#[test]
+fn formats_on_sqlite() {
+    for format in ["dbmate", "goose", "drizzle", "prisma"] {
+        let db = tempfile::NamedTempFile::new().unwrap();
+        let url = format!("sqlite:{}", db.path().display());
+        lifecycle(format, "sqlite", None, &url);
+    }
+}
+
+#[test]
+fn formats_on_postgres() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    for format in ["dbmate", "goose", "drizzle", "prisma"] {
+        let url = pg.database(format);
+        lifecycle(format, "postgres", Some(&pg), &url);
+    }
+}
+
+#[test]
+fn layouts_are_detected_and_listed() {
+    for (format, migrations, reversible, no_tx) in [
+        ("dbmate", 3, 3, 1),
+        ("goose", 3, 3, 1),
+        ("drizzle", 2, 0, 0),
+        ("prisma", 2, 2, 0),
+    ] {
+        let (ws, dir) = copy_format(format);
+        let json = ws
+            .run(&[
+                "list",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--dialect",
+                "postgres",
+                "--format",
+                "json",
+            ])
+            .assert_code(0)
+            .json();
+        let set = &json["sets"][0];
+        assert_eq!(set["layout"], format);
+        assert_eq!(set["migrations"], migrations, "{format}");
+        assert_eq!(set["reversible"], reversible, "{format}");
+        assert_eq!(set["no_transaction"], no_tx, "{format}");
+    }
+}
+
+/// Prisma's failed state (a row without `finished_at`, the error in `logs`, as `prisma migrate
+/// deploy` leaves it) is read as a failed migration: `status` shows it, `up` refuses to go on;
+/// a row rolled back with `prisma migrate resolve --rolled-back` no longer counts.
+#[test]
+fn prisma_failed_state_is_read_as_prisma_writes_it() {
+    let (ws, dir) = copy_format("prisma");
+    let db = tempfile::NamedTempFile::new().unwrap();
+    let url = format!("sqlite:{}", db.path().display());
+    run(&ws, &dir, "sqlite", &url, &["up", "--to", "20240101000000"]).assert_code(0);
+    let checksum = sha256_hex(&dir.join("20240102000000_add_email/migration.sql"));
+    sqlite_execute(
+        &url,
+        &format!(
+            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, started_at, applied_steps_count) \
+             VALUES ('00000000-0000-4000-8000-000000000001', '{checksum}', NULL, '20240102000000_add_email', 'Database error: column exists', CURRENT_TIMESTAMP, 0)"
+        ),
+    );
+    let states = states(&ws, &dir, "sqlite", &url);
+    assert_eq!(
+        states[1],
+        ("20240102000000".to_string(), "failed".to_string())
+    );
+    let outcome = run(&ws, &dir, "sqlite", &url, &["up"]);
+    assert_ne!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("column exists"),
+        "{}",
+        outcome.stderr
+    );
+    // Rolled back by Prisma's resolve: pending again, and `up` applies it.
+    sqlite_execute(
+        &url,
+        "UPDATE _prisma_migrations SET rolled_back_at = CURRENT_TIMESTAMP WHERE finished_at IS NULL",
+    );
+    run(&ws, &dir, "sqlite", &url, &["up"]).assert_code(0);
+    let live = sqlite_query(
+        &url,
+        "SELECT migration_name FROM _prisma_migrations WHERE rolled_back_at IS NULL AND finished_at IS NOT NULL ORDER BY migration_name",
+    );
+    assert_eq!(live.len(), 2);
+}
+
+/// Drizzle folders: a file missing from the journal is refused (Drizzle would never run it).
+#[test]
+fn drizzle_file_not_in_journal_is_refused() {
+    let (ws, dir) = copy_format("drizzle");
+    std::fs::write(dir.join("0002_stray.sql"), "SELECT 1;\n").unwrap();
+    let outcome = ws
+        .run(&[
+            "list",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--dialect",
+            "sqlite",
+        ])
+        .assert_code(2);
+    assert!(
+        outcome.stderr.contains("not listed in meta/_journal.json"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+/// dbmate: SQL outside the sections is refused at its line, as dbmate refuses it.
+#[test]
+fn dbmate_sql_outside_sections_is_refused() {
+    let (ws, dir) = copy_format("dbmate");
+    std::fs::write(
+        dir.join("20240104000000_bad.sql"),
+        "-- a comment\nSELECT 1;\n-- migrate:up\nSELECT 2;\n",
+    )
+    .unwrap();
+    let outcome = ws
+        .run(&[
+            "list",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--dialect",
+            "sqlite",
+        ])
+        .assert_code(2);
+    assert!(
+        outcome.stderr.contains("20240104000000_bad.sql:2"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("bad-tool-metadata") || outcome.stderr.contains("SQL before"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+/// karakeep: 94 Drizzle migrations in journal order, applied on SQLite and recorded as Drizzle
+/// records them; `check` passes in its own format.
+#[test]
+fn karakeep_drizzle_corpus() {
+    let Some(root) = corpora() else {
+        return;
+    };
+    let dir = root.join("karakeep/packages/db/drizzle");
+    let ws = Workspace::empty();
+    let db = ws.path().join("karakeep.db");
+    let url = format!("sqlite:{}", db.display());
+    let json = ws
+        .run(&[
+            "list",
+            "-v",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--dialect",
+            "sqlite",
+            "--format",
+            "json",
+        ])
+        .assert_code(0)
+        .json();
+    let set = &json["sets"][0];
+    assert_eq!(set["layout"], "drizzle");
+    assert_eq!(set["migrations"], 94);
+    assert_eq!(set["reversible"], 0);
+    let journal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta/_journal.json")).unwrap())
+            .unwrap();
+    let tags: Vec<String> = journal["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["tag"].as_str().unwrap().to_string())
+        .collect();
+    let listed: Vec<String> = set["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{}_{}",
+                m["version"].as_str().unwrap(),
+                m["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(listed, tags);
+
+    run(&ws, &dir, "sqlite", &url, &["up"]).assert_code(0);
+    let recorded = sqlite_query(
+        &url,
+        "SELECT hash, CAST(created_at AS TEXT) FROM __drizzle_migrations ORDER BY created_at",
+    );
+    assert_eq!(recorded.len(), 94);
+    let first = &journal["entries"][0];
+    assert_eq!(
+        recorded[0],
+        vec![
+            Some(sha256_hex(
+                &dir.join(format!("{}.sql", first["tag"].as_str().unwrap()))
+            )),
+            Some(first["when"].to_string()),
+        ]
+    );
+    run(&ws, &dir, "sqlite", &url, &["check"]).assert_code(0);
+}
+
+/// supabase-postgres: 30 dbmate files whose down sections are all empty (irreversible), read
+/// as dbmate reads them. (Applying them needs the Supabase image's roles and extensions.)
+#[test]
+fn supabase_dbmate_corpus() {
+    let Some(root) = corpora() else {
+        return;
+    };
+    let dir = root.join("supabase-postgres/migrations/db/migrations");
+    let json = Workspace::empty()
+        .run(&[
+            "list",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--dialect",
+            "postgres",
+            "--format",
+            "json",
+        ])
+        .assert_code(0)
+        .json();
+    let set = &json["sets"][0];
+    assert_eq!(set["layout"], "dbmate");
+    assert_eq!(set["migrations"], 30);
+    assert_eq!(set["reversible"], 0);
+    assert_eq!(set["newest"], "20240606060239");
+}
