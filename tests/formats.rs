@@ -429,3 +429,63 @@ fn supabase_dbmate_corpus() {
     assert_eq!(set["reversible"], 0);
     assert_eq!(set["newest"], "20240606060239");
 }
+
+/// `new` in each format follows its naming and scaffolds its sections; the set then reads
+/// (one more migration, in the same format) and the new migration applies.
+#[test]
+fn new_follows_each_format() {
+    for (format, expect) in [
+        ("dbmate", "-- migrate:up"),
+        ("goose", "-- +goose Up"),
+        ("drizzle", ""),
+        ("prisma", ""),
+    ] {
+        let (ws, dir) = copy_format(format);
+        let before = ws.files();
+        let dir_arg = dir.to_str().unwrap();
+        ws.run(&["--dir", dir_arg, "--dialect", "sqlite", "new", "add_tags"])
+            .assert_code(0);
+        let created: Vec<String> = ws
+            .files()
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .collect();
+        assert!(!created.is_empty(), "{format}: nothing created");
+        let script = created
+            .iter()
+            .find(|f| f.ends_with(".sql") && !f.ends_with("down.sql"))
+            .unwrap_or_else(|| panic!("{format}: {created:?}"));
+        let text = std::fs::read_to_string(ws.path().join(script)).unwrap();
+        assert!(text.contains(expect), "{format}: {text}");
+        match format {
+            "drizzle" => assert!(script.ends_with("0002_add_tags.sql"), "{script}"),
+            "prisma" => assert!(script.ends_with("_add_tags/migration.sql"), "{script}"),
+            "goose" => assert!(script.contains("/00004_add_tags.sql"), "{script}"),
+            _ => assert!(script.ends_with("_add_tags.sql"), "{script}"),
+        }
+        let json = ws
+            .run(&[
+                "list",
+                "--dir",
+                dir_arg,
+                "--dialect",
+                "sqlite",
+                "--format",
+                "json",
+            ])
+            .assert_code(0)
+            .json();
+        assert_eq!(json["sets"][0]["layout"], format);
+        let count = json["sets"][0]["migrations"].as_u64().unwrap();
+        let db = tempfile::NamedTempFile::new().unwrap();
+        let url = format!("sqlite:{}", db.path().display());
+        let all = states_after_up(&ws, &dir, &url);
+        assert_eq!(all.len() as u64, count, "{format}");
+        assert!(all_applied(&all), "{format}: {all:?}");
+    }
+}
+
+fn states_after_up(ws: &Workspace, dir: &Path, url: &str) -> Vec<(String, String)> {
+    run(ws, dir, "sqlite", url, &["up"]).assert_code(0);
+    states(ws, dir, "sqlite", url)
+}

@@ -499,6 +499,10 @@ pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>>
             created_dirs.extend(missing_ancestors);
         }
         for (path, contents) in &scaffold.files {
+            // Drizzle's journal is the one file `new` rewrites (atomically, after the rest).
+            if super::format::drizzle::is_journal(path) {
+                continue;
+            }
             let mut file = fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -518,6 +522,11 @@ pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>>
             created_files.push(path.clone());
             std::io::Write::write_all(&mut file, contents.as_bytes())
                 .map_err(|e| Error::io(ErrorCode::UnwritableDirectory, "write file", path, &e))?;
+        }
+        for (path, contents) in &scaffold.files {
+            if super::format::drizzle::is_journal(path) {
+                super::format::drizzle::replace_journal(path, contents)?;
+            }
         }
         Ok(())
     })();

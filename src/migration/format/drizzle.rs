@@ -173,3 +173,20 @@ pub fn scaffold(dir: &Path, stem: &str, up: String) -> Result<super::Planned> {
         vec![(dir.join(format!("{stem}.sql")), up), (path, rendered)],
     ))
 }
+
+/// Whether `path` is a Drizzle journal (`…/meta/_journal.json`).
+pub fn is_journal(path: &Path) -> bool {
+    path.ends_with(JOURNAL)
+}
+
+/// Replaces the journal with `contents` through a temporary file renamed over it, so an
+/// interrupted `new` leaves the old journal or the new one, never half of one.
+pub fn replace_journal(path: &Path, contents: &str) -> Result<()> {
+    let temp = path.with_extension("json.new");
+    std::fs::write(&temp, contents)
+        .and_then(|()| std::fs::rename(&temp, path))
+        .map_err(|err| {
+            let _ = std::fs::remove_file(&temp);
+            Error::io(ErrorCode::UnwritableDirectory, "write file", path, &err)
+        })
+}
