@@ -11,11 +11,24 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use support::{Workspace, corpora, fixture, postgres, sqlite_query};
 
-/// A copy of `fixtures/formats/<format>` as `migrations/` of a fresh directory.
-fn copy_format(format: &str) -> (Workspace, PathBuf) {
+/// A copy of `fixtures/formats/<format>` as `migrations/` of a fresh directory, its tool's
+/// dialect (Prisma's provider, Drizzle's journal) set to `dialect`: the fixtures are written
+/// for PostgreSQL and run on both.
+fn copy_format(format: &str, dialect: &str) -> (Workspace, PathBuf) {
     let ws = Workspace::empty();
     let dir = ws.path().join("migrations");
     support::copy_dir(&fixture("formats").join(format), &dir);
+    if dialect == "sqlite" {
+        for (file, from, to) in [
+            ("migration_lock.toml", "\"postgresql\"", "\"sqlite\""),
+            ("meta/_journal.json", "\"postgresql\"", "\"sqlite\""),
+        ] {
+            let path = dir.join(file);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                std::fs::write(&path, text.replace(from, to)).unwrap();
+            }
+        }
+    }
     (ws, dir)
 }
 
@@ -96,7 +109,7 @@ fn all_applied(states: &[(String, String)]) -> bool {
 
 /// The whole life of a fixture set on one database: up, the tool's table, down, up again.
 fn lifecycle(format: &str, dialect: &str, pg: Option<&support::Pg>, url: &str) {
-    let (ws, dir) = copy_format(format);
+    let (ws, dir) = copy_format(format, dialect);
     run(&ws, &dir, dialect, url, &["up"]).assert_code(0);
     let states_after_up = states(&ws, &dir, dialect, url);
     assert!(
@@ -219,7 +232,7 @@ fn layouts_are_detected_and_listed() {
         ("drizzle", 2, 0, 0),
         ("prisma", 2, 2, 0),
     ] {
-        let (ws, dir) = copy_format(format);
+        let (ws, dir) = copy_format(format, "postgres");
         let json = ws
             .run(&[
                 "list",
@@ -245,7 +258,7 @@ fn layouts_are_detected_and_listed() {
 /// a row rolled back with `prisma migrate resolve --rolled-back` no longer counts.
 #[test]
 fn prisma_failed_state_is_read_as_prisma_writes_it() {
-    let (ws, dir) = copy_format("prisma");
+    let (ws, dir) = copy_format("prisma", "sqlite");
     let db = tempfile::NamedTempFile::new().unwrap();
     let url = format!("sqlite:{}", db.path().display());
     run(&ws, &dir, "sqlite", &url, &["up", "--to", "20240101000000"]).assert_code(0);
@@ -285,7 +298,7 @@ fn prisma_failed_state_is_read_as_prisma_writes_it() {
 /// Drizzle folders: a file missing from the journal is refused (Drizzle would never run it).
 #[test]
 fn drizzle_file_not_in_journal_is_refused() {
-    let (ws, dir) = copy_format("drizzle");
+    let (ws, dir) = copy_format("drizzle", "sqlite");
     std::fs::write(dir.join("0002_stray.sql"), "SELECT 1;\n").unwrap();
     let outcome = ws
         .run(&[
@@ -306,7 +319,7 @@ fn drizzle_file_not_in_journal_is_refused() {
 /// dbmate: SQL outside the sections is refused at its line, as dbmate refuses it.
 #[test]
 fn dbmate_sql_outside_sections_is_refused() {
-    let (ws, dir) = copy_format("dbmate");
+    let (ws, dir) = copy_format("dbmate", "sqlite");
     std::fs::write(
         dir.join("20240104000000_bad.sql"),
         "-- a comment\nSELECT 1;\n-- migrate:up\nSELECT 2;\n",
@@ -440,7 +453,7 @@ fn new_follows_each_format() {
         ("drizzle", ""),
         ("prisma", ""),
     ] {
-        let (ws, dir) = copy_format(format);
+        let (ws, dir) = copy_format(format, "sqlite");
         let before = ws.files();
         let dir_arg = dir.to_str().unwrap();
         ws.run(&["--dir", dir_arg, "--dialect", "sqlite", "new", "add_tags"])
@@ -488,4 +501,33 @@ fn new_follows_each_format() {
 fn states_after_up(ws: &Workspace, dir: &Path, url: &str) -> Vec<(String, String)> {
     run(ws, dir, "sqlite", url, &["up"]).assert_code(0);
     states(ws, dir, "sqlite", url)
+}
+
+/// A Prisma folder whose lock file names another provider, or a Drizzle journal for another
+/// dialect, is refused: its SQL is written for that database.
+#[test]
+fn tool_dialect_must_match_the_set() {
+    for format in ["prisma", "drizzle"] {
+        let (ws, dir) = copy_format(format, "postgres");
+        let outcome = ws
+            .run(&[
+                "list",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--dialect",
+                "sqlite",
+            ])
+            .assert_code(2);
+        assert!(
+            outcome.stderr.contains("is for `postgresql`"),
+            "{}",
+            outcome.stderr
+        );
+        assert!(
+            outcome.stderr.contains("dialect-mismatch")
+                || outcome.stderr.contains("dialect is sqlite"),
+            "{}",
+            outcome.stderr
+        );
+    }
 }

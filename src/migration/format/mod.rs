@@ -93,6 +93,41 @@ pub fn section(path: &Path, text: &str, start: usize, end: usize) -> Script {
     }
 }
 
+/// Refuses a folder whose tool says it is for another database than the set's dialect:
+/// Prisma's `migration_lock.toml` `provider`, Drizzle's journal `dialect`.
+pub fn check_dialect(dir: &Path, layout: Layout, dialect: crate::dialect::Dialect) -> Result<()> {
+    let (said, file) = match layout {
+        Layout::Prisma => match prisma::provider(dir)? {
+            Some(provider) => (provider, dir.join(prisma::LOCK_FILE)),
+            None => return Ok(()),
+        },
+        Layout::Drizzle => match drizzle::read_journal(dir)?.dialect {
+            Some(journal_dialect) => (journal_dialect, dir.join(drizzle::JOURNAL)),
+            None => return Ok(()),
+        },
+        _ => return Ok(()),
+    };
+    let theirs = match said.as_str() {
+        "postgresql" | "postgres" | "cockroachdb" => "postgres",
+        "sqlite" | "turso" => "sqlite",
+        "mysql" | "singlestore" => "mysql",
+        other => other,
+    };
+    if theirs == dialect.as_str() {
+        return Ok(());
+    }
+    Err(crate::error::Error::input(
+        crate::error::ErrorCode::DialectMismatch,
+        format!(
+            "the {} folder is for `{said}`, but the set's dialect is {}",
+            layout.as_str(),
+            dialect.as_str()
+        ),
+    )
+    .at_path(&file)
+    .hint("point the set at the folder written for this database, or set `dialect` to match"))
+}
+
 /// Byte offsets of each line of `text`: (start, end without the line break, next start).
 pub fn lines(text: &str) -> impl Iterator<Item = (usize, &str, usize)> {
     let mut offset = 0;

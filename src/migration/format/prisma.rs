@@ -57,16 +57,6 @@ pub fn provider(dir: &Path) -> Result<Option<String>> {
         .map(str::to_string))
 }
 
-/// The dialect a Prisma provider names (`postgresql`, `sqlite`, …), as our dialect's name.
-pub fn provider_dialect(provider: &str) -> &str {
-    match provider {
-        "postgresql" | "postgres" | "cockroachdb" => "postgres",
-        "sqlite" => "sqlite",
-        "mysql" => "mysql",
-        other => other,
-    }
-}
-
 pub fn scan(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<Vec<Migration>> {
     // Read now so a damaged lock file is reported, whoever compares it with the dialect.
     provider(dir)?;
