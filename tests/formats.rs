@@ -531,3 +531,45 @@ fn tool_dialect_must_match_the_set() {
         );
     }
 }
+
+/// goose's table as goose itself leaves it (recorded: its seed row, and an older goose's down
+/// that added an `is_applied = false` row instead of deleting): the newest row of a version
+/// decides, so version 2 is pending; `up` applies it and goose's rows follow.
+#[test]
+fn goose_table_written_by_goose_is_read_as_goose_reads_it() {
+    let (ws, dir) = copy_format("goose", "sqlite");
+    let db = tempfile::NamedTempFile::new().unwrap();
+    let url = format!("sqlite:{}", db.path().display());
+    sqlite_execute(
+        &url,
+        "CREATE TABLE goose_db_version (id INTEGER PRIMARY KEY AUTOINCREMENT, version_id INTEGER NOT NULL, is_applied INTEGER NOT NULL, tstamp TIMESTAMP DEFAULT (datetime('now')));
+         INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, 1), (1, 1), (2, 1), (2, 0);
+         CREATE TABLE users (id integer PRIMARY KEY, name text NOT NULL);",
+    );
+    let before = states(&ws, &dir, "sqlite", &url);
+    assert_eq!(
+        before.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
+        ["applied", "pending", "pending"]
+    );
+    run(&ws, &dir, "sqlite", &url, &["up"]).assert_code(0);
+    assert!(all_applied(&states(&ws, &dir, "sqlite", &url)));
+    run(&ws, &dir, "sqlite", &url, &["down"]).assert_code(0);
+    let rows = sqlite_query(
+        &url,
+        "SELECT CAST(version_id AS TEXT), CAST(is_applied AS TEXT) FROM goose_db_version ORDER BY id",
+    );
+    let rows: Vec<(String, String)> = rows
+        .into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect();
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    // Applying 2 added a newer row; reverting 3 deleted its rows.
+    assert_eq!(
+        rows,
+        pairs(&[("0", "1"), ("1", "1"), ("2", "1"), ("2", "0"), ("2", "1")])
+    );
+}
