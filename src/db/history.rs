@@ -202,13 +202,14 @@ impl HistoryFormat {
 
     /// Whether the table can record a failed (partly applied) migration.
     pub fn records_failures(&self) -> bool {
-        match self {
-            HistoryFormat::Diesel { .. } => false,
-            HistoryFormat::Drizzle { .. } => false,
-            HistoryFormat::Dbmate { .. } => false,
-            HistoryFormat::Goose { .. } => false,
-            _ => true,
-        }
+        // Drizzle's, dbmate's and goose's rows exist only once a migration is applied.
+        !matches!(
+            self,
+            HistoryFormat::Diesel { .. }
+                | HistoryFormat::Drizzle { .. }
+                | HistoryFormat::Dbmate { .. }
+                | HistoryFormat::Goose { .. }
+        )
     }
 
     /// `CREATE TABLE IF NOT EXISTS …` in this format (sqlx's and diesel's exactly as those

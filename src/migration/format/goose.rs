@@ -88,11 +88,10 @@ pub fn sections(text: &str) -> std::result::Result<Sections, (usize, String)> {
                 }
                 in_statement = Some(line_no);
             }
-            Some(Annotation::StatementEnd) => {
-                if in_statement.take().is_none() {
-                    return Err((line_no, "StatementEnd without StatementBegin".into()));
-                }
+            Some(Annotation::StatementEnd) if in_statement.take().is_none() => {
+                return Err((line_no, "StatementEnd without StatementBegin".into()));
             }
+            Some(Annotation::StatementEnd) => {}
             Some(Annotation::NoTransaction) => no_transaction = true,
             Some(Annotation::Other) => {
                 return Err((
