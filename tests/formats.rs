@@ -573,3 +573,23 @@ fn goose_table_written_by_goose_is_read_as_goose_reads_it() {
         pairs(&[("0", "1"), ("1", "1"), ("2", "1"), ("2", "0"), ("2", "1")])
     );
 }
+
+/// `check` passes in each tool's format against a live PostgreSQL database migrated by
+/// cargo-migrate: the tool's history table (and Drizzle's own `drizzle` schema) is no drift.
+#[test]
+fn check_passes_in_each_format_on_postgres() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    for format in ["drizzle", "dbmate", "goose", "prisma"] {
+        let (ws, dir) = copy_format(format, "postgres");
+        let url = pg.database(&format!("check_{format}"));
+        run(&ws, &dir, "postgres", &url, &["up"]).assert_code(0);
+        let outcome = run(&ws, &dir, "postgres", &url, &["check"]);
+        assert_eq!(
+            outcome.code, 0,
+            "{format}: {}{}",
+            outcome.stdout, outcome.stderr
+        );
+    }
+}

@@ -95,7 +95,9 @@ pub async fn live_schema(session: &mut Session) -> Result<Schema> {
         &session.format,
         session.db.dialect(),
     )];
-    session.db.inspect(&excluded).await
+    let mut schema = session.db.inspect(&excluded).await?;
+    engine::replay::forget_history_schema(&session.format, &mut schema);
+    Ok(schema)
 }
 
 /// The migrations up to and including `version` (all when `None`).
