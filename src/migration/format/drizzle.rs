@@ -158,7 +158,14 @@ pub fn scaffold(dir: &Path, stem: &str, up: String) -> Result<super::Planned> {
         .last()
         .and_then(|e| e.get("version").cloned())
         .unwrap_or_else(|| serde_json::Value::String("7".into()));
-    let when = chrono::Utc::now().timestamp_millis();
+    // Drizzle runs the entries whose `when` is after the newest recorded one: a clock behind
+    // the newest entry's must not give the new one an older `when`.
+    let newest = list
+        .iter()
+        .filter_map(|e| e.get("when").and_then(serde_json::Value::as_i64))
+        .max()
+        .unwrap_or(0);
+    let when = chrono::Utc::now().timestamp_millis().max(newest + 1);
     list.push(serde_json::json!({
         "idx": list.len(),
         "version": version,
