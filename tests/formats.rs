@@ -593,3 +593,20 @@ fn check_passes_in_each_format_on_postgres() {
         );
     }
 }
+
+/// Prisma compares checksums whatever the line endings (a Windows checkout is not a change);
+/// an edited migration.sql is.
+#[test]
+fn prisma_checksum_ignores_line_endings_but_not_edits() {
+    let (ws, dir) = copy_format("prisma", "sqlite");
+    let db = tempfile::NamedTempFile::new().unwrap();
+    let url = format!("sqlite:{}", db.path().display());
+    run(&ws, &dir, "sqlite", &url, &["up"]).assert_code(0);
+    let script = dir.join("20240101000000_init/migration.sql");
+    let text = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(&script, text.replace('\n', "\r\n")).unwrap();
+    assert!(all_applied(&states(&ws, &dir, "sqlite", &url)));
+    std::fs::write(&script, text.replace("\"name\"", "\"full_name\"")).unwrap();
+    let after_edit = states(&ws, &dir, "sqlite", &url);
+    assert_eq!(after_edit[0].1, "modified", "{after_edit:?}");
+}

@@ -422,6 +422,18 @@ impl HistoryFormat {
         }
     }
 
+    /// Whether a recorded checksum is `migration`'s: the same bytes, or for Prisma (which
+    /// accepts either line ending, so a Windows checkout does not look modified) the script with
+    /// its line endings as LF or as CRLF.
+    pub fn checksum_matches(&self, recorded: &[u8], migration: &Migration) -> bool {
+        match self {
+            HistoryFormat::Prisma { .. } => prisma::checksum_matches(recorded, migration),
+            _ => self
+                .checksum_of(migration)
+                .is_none_or(|current| current == recorded),
+        }
+    }
+
     /// The statement that records `migration` as applied (or, with `success` false, as started
     /// or failed).
     pub fn insert(

@@ -77,6 +77,17 @@ pub fn checksum(migration: &Migration) -> Vec<u8> {
     Sha256::digest(migration.up.sql.as_bytes()).to_vec()
 }
 
+/// Prisma's comparison: the checksum of the script as written, with LF line endings, or with
+/// CRLF ones.
+pub fn checksum_matches(recorded: &[u8], migration: &Migration) -> bool {
+    let sql = migration.up.sql.as_str();
+    let lf = sql.replace("\r\n", "\n");
+    let crlf = lf.replace('\n', "\r\n");
+    [sql, lf.as_str(), crlf.as_str()]
+        .iter()
+        .any(|text| Sha256::digest(text.as_bytes()).as_slice() == recorded)
+}
+
 /// A random (version 4) UUID for a row's `id`, from the clock, the process and a counter
 /// hashed: unique per attempt, which is all Prisma asks of it.
 pub fn new_id(migration: &Migration) -> String {
