@@ -67,18 +67,14 @@ pub fn scan(
         Layout::Dbmate => dbmate::scan(dir, entries, options)?,
         Layout::Goose => goose::scan(dir, entries, options)?,
         Layout::Prisma => prisma::scan(dir, entries, options)?,
-        Layout::Directory | Layout::Sqlx => unreachable_layout(layout),
+        // Only tool layouts are dispatched here (see `detect`).
+        Layout::Directory | Layout::Sqlx => Vec::new(),
     };
     Ok(Migrations {
         layout,
         sqlx_reversible: false,
         migrations,
     })
-}
-
-fn unreachable_layout(_: Layout) -> Vec<super::Migration> {
-    // Only tool layouts are dispatched here (see `detect`); an empty set is the safe answer.
-    Vec::new()
 }
 
 /// A section of a file as its own script, with the lines before it blanked out: errors the
@@ -186,6 +182,63 @@ pub fn without_directive(sql: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folders_are_detected_by_their_tools_marks() {
+        let temp = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = temp.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        let entries = |names: &[&str]| -> Vec<Entry> {
+            names
+                .iter()
+                .map(|n| Entry {
+                    name: n.trim_end_matches('/').to_string(),
+                    is_dir: n.ends_with('/'),
+                })
+                .collect()
+        };
+        let options = ScanOptions::default();
+        let dir = temp.path();
+        write("1_a.sql", "create table a ();\n");
+        assert_eq!(detect(dir, &entries(&["1_a.sql"]), &options), None);
+        write("2_b.sql", "-- +goose Up\nselect 1;\n");
+        assert_eq!(
+            detect(dir, &entries(&["1_a.sql", "2_b.sql"]), &options),
+            Some(Layout::Goose)
+        );
+        write("3_c.sql", "-- migrate:up\nselect 1;\n");
+        assert_eq!(
+            detect(dir, &entries(&["1_a.sql", "3_c.sql"]), &options),
+            Some(Layout::Dbmate)
+        );
+        write("meta/_journal.json", "{}");
+        assert_eq!(
+            detect(dir, &entries(&["1_a.sql", "meta/"]), &options),
+            Some(Layout::Drizzle)
+        );
+        write("20240101000000_init/migration.sql", "select 1;\n");
+        assert_eq!(
+            detect(dir, &entries(&["20240101000000_init/"]), &options),
+            Some(Layout::Prisma)
+        );
+        // `layout` naming a tool format wins over what the files say.
+        let configured = ScanOptions {
+            default_layout: Some(Layout::Dbmate),
+            ..Default::default()
+        };
+        assert_eq!(
+            detect(dir, &entries(&["1_a.sql"]), &configured),
+            Some(Layout::Dbmate)
+        );
+        let sqlx = ScanOptions {
+            default_layout: Some(Layout::Sqlx),
+            ..Default::default()
+        };
+        assert_eq!(detect(dir, &entries(&["1_a.sql"]), &sqlx), None);
+    }
 
     #[test]
     fn sections_keep_their_line_numbers() {
