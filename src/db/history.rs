@@ -385,6 +385,9 @@ impl HistoryFormat {
             n => format!(" (and {n} more migrations)"),
         };
         let hint = match self {
+            HistoryFormat::Drizzle { .. } => {
+                "Drizzle's history records the journal's `when`: keep it for a Drizzle folder (meta/_journal.json), or keep cargo-migrate's own history (`history = \"cargo-migrate\"` in [package.metadata.migrate]); nothing was changed"
+            }
             HistoryFormat::Sqlx { .. } => {
                 "a sqlx history needs whole-number versions (e.g. 20240115101010_create_users): rename the migrations, or keep cargo-migrate's own history (`history = \"cargo-migrate\"` in [package.metadata.migrate]); nothing was changed"
             }
