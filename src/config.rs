@@ -19,7 +19,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("layout", "the layout of a new set: directory or sqlx"),
     (
         "history",
-        "whose history table to keep: cargo-migrate, sqlx or diesel",
+        "whose history table to keep: cargo-migrate, sqlx, diesel, drizzle, dbmate, goose or prisma",
     ),
     (
         "history-table",
@@ -64,6 +64,14 @@ pub enum HistoryKind {
     Sqlx,
     /// `__diesel_schema_migrations`, as `diesel migration run` keeps it.
     Diesel,
+    /// `drizzle.__drizzle_migrations`, as drizzle-orm's migrator keeps it.
+    Drizzle,
+    /// `schema_migrations`, as dbmate keeps it.
+    Dbmate,
+    /// `goose_db_version`, as goose keeps it.
+    Goose,
+    /// `_prisma_migrations`, as `prisma migrate deploy` keeps it.
+    Prisma,
 }
 
 impl std::str::FromStr for HistoryKind {
@@ -74,8 +82,12 @@ impl std::str::FromStr for HistoryKind {
             "cargo-migrate" | "own" => Ok(HistoryKind::Own),
             "sqlx" => Ok(HistoryKind::Sqlx),
             "diesel" => Ok(HistoryKind::Diesel),
+            "drizzle" => Ok(HistoryKind::Drizzle),
+            "dbmate" => Ok(HistoryKind::Dbmate),
+            "goose" => Ok(HistoryKind::Goose),
+            "prisma" => Ok(HistoryKind::Prisma),
             _ => Err(format!(
-                "unknown history `{text}`; expected cargo-migrate, sqlx or diesel"
+                "unknown history `{text}`; expected cargo-migrate, sqlx, diesel, drizzle, dbmate, goose or prisma"
             )),
         }
     }

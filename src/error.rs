@@ -57,6 +57,7 @@ error_codes! {
     BadMetadataToml => "bad-metadata-toml",
     BadMigrationName => "bad-migration-name",
     BadTemplate => "bad-template",
+    BadToolMetadata => "bad-tool-metadata",
     CargoMetadataFailed => "cargo-metadata-failed",
     CheckFailed => "check-failed",
     ConfirmationRequired => "confirmation-required",

@@ -110,13 +110,17 @@ impl SetSpec {
     }
 
     pub fn scan(&self) -> Result<Migrations> {
-        migration::scan(
+        let migrations = migration::scan(
             &self.dir,
             &ScanOptions {
                 ignore: self.config.ignore.clone(),
                 default_layout: self.config.layout.or(self.library.map(Library::layout)),
             },
-        )
+        )?;
+        if let Some(dialect) = self.dialect() {
+            migration::format::check_dialect(&self.dir, migrations.layout, dialect)?;
+        }
+        Ok(migrations)
     }
 }
 

@@ -152,34 +152,4 @@ fn dialect_from_directory_name() {
     assert_eq!(json["sets"][0]["dialect_source"], "directory-name");
 }
 
-/// dbmate files hold up and down sections; read as sqlx-simple, the down would run with the up.
-/// Until the dbmate layout is supported they are refused, naming the file and line.
-#[test]
-fn supabase_dbmate_files_are_refused_not_misread() {
-    let Some(root) = corpora() else {
-        return;
-    };
-    let path = root.join("supabase-postgres/migrations/db/migrations");
-    let ws = Workspace::empty();
-    let outcome = ws
-        .run(&[
-            "list",
-            "--dir",
-            path.to_str().unwrap(),
-            "--dialect",
-            "postgres",
-        ])
-        .assert_code(2);
-    assert!(
-        outcome.stderr.contains("dbmate-style migration"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome
-            .stderr
-            .contains("10000000000000_demote-postgres.sql:1"),
-        "{}",
-        outcome.stderr
-    );
-}
+// supabase-postgres (dbmate) and karakeep (Drizzle) are read in their own formats: tests/formats.rs.

@@ -353,13 +353,14 @@ fn unreadable_migration_file() {
     insta::assert_snapshot!("unreadable_file", outcome.snapshot());
 }
 
+/// dbmate runs only what is in its sections: SQL before `-- migrate:up` is refused at its line.
 #[test]
-fn dbmate_style_file_is_refused() {
-    let ws = Workspace::copy("broken/dbmate-style");
+fn dbmate_file_with_sql_outside_its_sections() {
+    let ws = Workspace::copy("broken/dbmate-outside-sections");
     let outcome = run(&ws, &["list"]);
     let outcome = outcome.assert_code(2);
-    assert_error_code(&ws, &["list"], "unsupported-layout");
-    insta::assert_snapshot!("dbmate_style", outcome.snapshot());
+    assert_error_code(&ws, &["list"], "bad-tool-metadata");
+    insta::assert_snapshot!("dbmate_outside_sections", outcome.snapshot());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ struct SetReport<'a> {
     layout: &'static str,
     dialect: Option<&'static str>,
     dialect_source: Option<DialectSource>,
-    history_table: &'a str,
+    history_table: String,
     migrations: usize,
     reversible: usize,
     no_transaction: usize,
@@ -60,11 +60,20 @@ fn set_report<'a>(
         layout: migrations.layout.as_str(),
         dialect: spec.dialect().map(|d| d.as_str()),
         dialect_source: spec.dialect.map(|(_, source)| source),
-        history_table: spec
-            .config
-            .history_table
-            .as_deref()
-            .unwrap_or(DEFAULT_HISTORY_TABLE),
+        // A tool's folder keeps its tool's table unless `history` says otherwise.
+        history_table: match (spec.config.history, migrations.layout.tool_history()) {
+            (None, Some(tool)) => crate::db::history::HistoryFormat::of_tool(
+                tool,
+                spec.dialect().unwrap_or(crate::dialect::Dialect::Postgres),
+            )
+            .table(),
+            _ => spec
+                .config
+                .history_table
+                .as_deref()
+                .unwrap_or(DEFAULT_HISTORY_TABLE)
+                .to_string(),
+        },
         migrations: migrations.migrations.len(),
         reversible: migrations.reversible_count(),
         no_transaction: migrations.no_transaction_count(),

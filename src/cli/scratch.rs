@@ -41,7 +41,8 @@ pub fn replay_format(spec: &SetSpec) -> HistoryFormat {
     match spec.config.history {
         Some(HistoryKind::Sqlx) => HistoryFormat::Sqlx { schema: None },
         Some(HistoryKind::Diesel) => HistoryFormat::Diesel { schema: None },
-        Some(HistoryKind::Own) | None => HistoryFormat::Own {
+        // Replays record in our own table: a tool format's table is proven by up/down.
+        Some(_) | None => HistoryFormat::Own {
             name: engine::own_table(spec),
         },
     }
@@ -78,7 +79,12 @@ pub async fn open_live(
         connect: engine::connect_options(wait_secs, connect_timeout_secs, 0, false),
         mutating: false,
         own_table: engine::own_table(spec),
-        history: spec.config.history,
+        // A tool's folder keeps its tool's history: that is the table to leave out.
+        history: spec.config.history.or_else(|| {
+            spec.scan()
+                .ok()
+                .and_then(|migrations| migrations.layout.tool_history())
+        }),
     };
     Session::open(url, &options, &[], |message| context.output.status(message)).await
 }
@@ -89,7 +95,9 @@ pub async fn live_schema(session: &mut Session) -> Result<Schema> {
         &session.format,
         session.db.dialect(),
     )];
-    session.db.inspect(&excluded).await
+    let mut schema = session.db.inspect(&excluded).await?;
+    engine::replay::forget_history_schema(&session.format, &mut schema);
+    Ok(schema)
 }
 
 /// The migrations up to and including `version` (all when `None`).

@@ -3,6 +3,11 @@
 //!
 //! Pure: this module builds SQL text and interprets rows; the dialect modules execute it.
 
+pub mod dbmate;
+pub mod drizzle;
+pub mod goose;
+pub mod prisma;
+
 use sha2::{Digest, Sha384};
 
 use crate::dialect::Dialect;
@@ -28,6 +33,19 @@ pub enum HistoryFormat {
         schema: Option<String>,
     },
     Diesel {
+        schema: Option<String>,
+    },
+    /// Drizzle's (see [`drizzle`]): on PostgreSQL in the `drizzle` schema unless found elsewhere.
+    Drizzle {
+        schema: Option<String>,
+    },
+    Dbmate {
+        schema: Option<String>,
+    },
+    Goose {
+        schema: Option<String>,
+    },
+    Prisma {
         schema: Option<String>,
     },
 }
@@ -70,6 +88,25 @@ pub struct AppliedRow {
 }
 
 impl HistoryFormat {
+    /// The format of another tool's history (`kind` not ours, sqlx's or diesel's): Drizzle's
+    /// lives in the `drizzle` schema on PostgreSQL, the others where CREATE TABLE puts them.
+    pub fn of_tool(kind: crate::config::HistoryKind, dialect: Dialect) -> HistoryFormat {
+        use crate::config::HistoryKind;
+        match kind {
+            HistoryKind::Drizzle => HistoryFormat::Drizzle {
+                schema: (dialect == Dialect::Postgres).then(|| drizzle::PG_SCHEMA.to_string()),
+            },
+            HistoryKind::Dbmate => HistoryFormat::Dbmate { schema: None },
+            HistoryKind::Goose => HistoryFormat::Goose { schema: None },
+            HistoryKind::Prisma => HistoryFormat::Prisma { schema: None },
+            HistoryKind::Sqlx => HistoryFormat::Sqlx { schema: None },
+            HistoryKind::Diesel => HistoryFormat::Diesel { schema: None },
+            HistoryKind::Own => HistoryFormat::Own {
+                name: DEFAULT_TABLE.to_string(),
+            },
+        }
+    }
+
     /// The table's name, schema-qualified once the session has located it.
     pub fn table(&self) -> String {
         let qualify = |schema: &Option<String>, table: &str| match schema {
@@ -80,6 +117,10 @@ impl HistoryFormat {
             HistoryFormat::Own { name } => name.clone(),
             HistoryFormat::Sqlx { schema } => qualify(schema, SQLX_TABLE),
             HistoryFormat::Diesel { schema } => qualify(schema, DIESEL_TABLE),
+            HistoryFormat::Drizzle { schema } => qualify(schema, drizzle::TABLE),
+            HistoryFormat::Dbmate { schema } => qualify(schema, dbmate::TABLE),
+            HistoryFormat::Goose { schema } => qualify(schema, goose::TABLE),
+            HistoryFormat::Prisma { schema } => qualify(schema, prisma::TABLE),
         }
     }
 
@@ -96,6 +137,18 @@ impl HistoryFormat {
             HistoryFormat::Diesel { schema: None } => HistoryFormat::Diesel {
                 schema: Some(schema.to_string()),
             },
+            HistoryFormat::Drizzle { schema: None } => HistoryFormat::Drizzle {
+                schema: Some(schema.to_string()),
+            },
+            HistoryFormat::Dbmate { schema: None } => HistoryFormat::Dbmate {
+                schema: Some(schema.to_string()),
+            },
+            HistoryFormat::Goose { schema: None } => HistoryFormat::Goose {
+                schema: Some(schema.to_string()),
+            },
+            HistoryFormat::Prisma { schema: None } => HistoryFormat::Prisma {
+                schema: Some(schema.to_string()),
+            },
             qualified => qualified.clone(),
         }
     }
@@ -105,6 +158,10 @@ impl HistoryFormat {
             HistoryFormat::Own { .. } => "cargo-migrate",
             HistoryFormat::Sqlx { .. } => "sqlx",
             HistoryFormat::Diesel { .. } => "diesel",
+            HistoryFormat::Drizzle { .. } => "drizzle",
+            HistoryFormat::Dbmate { .. } => "dbmate",
+            HistoryFormat::Goose { .. } => "goose",
+            HistoryFormat::Prisma { .. } => "prisma",
         }
     }
 
@@ -113,6 +170,21 @@ impl HistoryFormat {
             HistoryFormat::Own { .. } => OWN_COLUMNS,
             HistoryFormat::Sqlx { .. } => SQLX_COLUMNS,
             HistoryFormat::Diesel { .. } => DIESEL_COLUMNS,
+            HistoryFormat::Drizzle { .. } => drizzle::COLUMNS,
+            HistoryFormat::Dbmate { .. } => dbmate::COLUMNS,
+            HistoryFormat::Goose { .. } => goose::COLUMNS,
+            HistoryFormat::Prisma { .. } => prisma::COLUMNS,
+        }
+    }
+
+    /// The column a migration's row is found by.
+    fn key_column(&self) -> &'static str {
+        match self {
+            HistoryFormat::Drizzle { .. } => drizzle::KEY,
+            HistoryFormat::Dbmate { .. } => dbmate::KEY,
+            HistoryFormat::Goose { .. } => goose::KEY,
+            HistoryFormat::Prisma { .. } => prisma::KEY,
+            _ => "version",
         }
     }
 
@@ -130,7 +202,14 @@ impl HistoryFormat {
 
     /// Whether the table can record a failed (partly applied) migration.
     pub fn records_failures(&self) -> bool {
-        !matches!(self, HistoryFormat::Diesel { .. })
+        // Drizzle's, dbmate's and goose's rows exist only once a migration is applied.
+        !matches!(
+            self,
+            HistoryFormat::Diesel { .. }
+                | HistoryFormat::Drizzle { .. }
+                | HistoryFormat::Dbmate { .. }
+                | HistoryFormat::Goose { .. }
+        )
     }
 
     /// `CREATE TABLE IF NOT EXISTS …` in this format (sqlx's and diesel's exactly as those
@@ -177,6 +256,12 @@ impl HistoryFormat {
                  version VARCHAR(50) PRIMARY KEY NOT NULL,\n    \
                  run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n)"
             ),
+            HistoryFormat::Drizzle { .. } => {
+                drizzle::create_sql(&table, self.schema().as_deref(), dialect)
+            }
+            HistoryFormat::Dbmate { .. } => dbmate::create_sql(&table),
+            HistoryFormat::Goose { .. } => goose::create_sql(&table, dialect),
+            HistoryFormat::Prisma { .. } => prisma::create_sql(&table, dialect),
         }
     }
 
@@ -192,7 +277,15 @@ impl HistoryFormat {
             Dialect::Postgres => format!("encode({column}, 'hex')"),
             _ => format!("lower(hex({column}))"),
         };
+        let truth = match dialect {
+            Dialect::Postgres => "true",
+            _ => "1",
+        };
         match self {
+            HistoryFormat::Drizzle { .. } => drizzle::select_sql(&table, truth),
+            HistoryFormat::Dbmate { .. } => dbmate::select_sql(&table, truth),
+            HistoryFormat::Goose { .. } => goose::select_sql(&table, truth),
+            HistoryFormat::Prisma { .. } => prisma::select_sql(&table),
             HistoryFormat::Own { .. } => format!(
                 "SELECT version, name, checksum, {}, execution_ms, success, failure FROM {table}",
                 text("applied_at")
@@ -250,6 +343,10 @@ impl HistoryFormat {
                 }
                 Ok(StoredVersion::Text(plain))
             }
+            HistoryFormat::Drizzle { .. } => drizzle::stored_version(migration),
+            HistoryFormat::Dbmate { .. } => dbmate::stored_version(migration),
+            HistoryFormat::Goose { .. } => goose::stored_version(migration),
+            HistoryFormat::Prisma { .. } => prisma::stored_version(migration),
         }
     }
 
@@ -257,7 +354,9 @@ impl HistoryFormat {
     /// typed for the statements that address its row.
     pub fn parse_stored(&self, text: &str) -> StoredVersion {
         match self {
-            HistoryFormat::Sqlx { .. } => text.parse::<i64>().map_or_else(
+            HistoryFormat::Sqlx { .. }
+            | HistoryFormat::Drizzle { .. }
+            | HistoryFormat::Goose { .. } => text.parse::<i64>().map_or_else(
                 |_| StoredVersion::Text(text.to_string()),
                 StoredVersion::Integer,
             ),
@@ -286,6 +385,9 @@ impl HistoryFormat {
             n => format!(" (and {n} more migrations)"),
         };
         let hint = match self {
+            HistoryFormat::Drizzle { .. } => {
+                "Drizzle's history records the journal's `when`: keep it for a Drizzle folder (meta/_journal.json), or keep cargo-migrate's own history (`history = \"cargo-migrate\"` in [package.metadata.migrate]); nothing was changed"
+            }
             HistoryFormat::Sqlx { .. } => {
                 "a sqlx history needs whole-number versions (e.g. 20240115101010_create_users): rename the migrations, or keep cargo-migrate's own history (`history = \"cargo-migrate\"` in [package.metadata.migrate]); nothing was changed"
             }
@@ -316,6 +418,22 @@ impl HistoryFormat {
                 Some(Sha384::digest(migration.up.sql.as_bytes()).to_vec())
             }
             HistoryFormat::Diesel { .. } => None,
+            HistoryFormat::Drizzle { .. } => Some(drizzle::checksum(migration)),
+            HistoryFormat::Dbmate { .. } => None,
+            HistoryFormat::Goose { .. } => None,
+            HistoryFormat::Prisma { .. } => Some(prisma::checksum(migration)),
+        }
+    }
+
+    /// Whether a recorded checksum is `migration`'s: the same bytes, or for Prisma (which
+    /// accepts either line ending, so a Windows checkout does not look modified) the script with
+    /// its line endings as LF or as CRLF.
+    pub fn checksum_matches(&self, recorded: &[u8], migration: &Migration) -> bool {
+        match self {
+            HistoryFormat::Prisma { .. } => prisma::checksum_matches(recorded, migration),
+            _ => self
+                .checksum_of(migration)
+                .is_none_or(|current| current == recorded),
         }
     }
 
@@ -358,6 +476,24 @@ impl HistoryFormat {
                 Statement::sql(format!("INSERT INTO {table} (version) VALUES "))
                     .values([Part::Value(version)])
             }
+            HistoryFormat::Drizzle { .. } => Statement::sql(format!("INSERT INTO {table} (hash, created_at) VALUES "))
+                .values([Part::Value(Value::Text(checksum::to_hex(&drizzle::checksum(migration)))), Part::Value(version)]),
+            HistoryFormat::Dbmate { .. } => Statement::sql(format!("INSERT INTO {table} (version) VALUES "))
+                .values([Part::Value(version)]),
+            HistoryFormat::Goose { .. } => Statement::sql(format!("INSERT INTO {table} (version_id, is_applied) VALUES "))
+                .values([Part::Value(version), Part::Value(Value::Bool(true))]),
+            HistoryFormat::Prisma { .. } => Statement::sql(format!(
+                "INSERT INTO {table} (id, checksum, finished_at, migration_name, logs, started_at, applied_steps_count) VALUES "
+            ))
+            .values([
+                Part::Value(Value::Text(prisma::new_id(migration))),
+                Part::Value(Value::Text(checksum::to_hex(&prisma::checksum(migration)))),
+                Part::Sql(if success { "CURRENT_TIMESTAMP" } else { "NULL" }.to_string()),
+                Part::Value(version),
+                Part::Value(Value::text_or_null(failure)),
+                Part::Sql("CURRENT_TIMESTAMP".to_string()),
+                Part::Value(Value::Integer(i64::from(success))),
+            ]),
         })
     }
 
@@ -387,10 +523,27 @@ impl HistoryFormat {
                 .value(Value::Integer(execution_ms.saturating_mul(1_000_000)))
                 .push(" WHERE version = ")
                 .value(version),
-            HistoryFormat::Diesel { .. } => match failure {
+            HistoryFormat::Diesel { .. }
+            | HistoryFormat::Drizzle { .. }
+            | HistoryFormat::Dbmate { .. }
+            | HistoryFormat::Goose { .. } => match failure {
                 None => self.insert(migration, true, Elapsed::Millis(0), None)?,
                 Some(_) => Statement::default(),
             },
+            HistoryFormat::Prisma { .. } => {
+                Statement::sql(format!("UPDATE {table} SET finished_at = "))
+                    .push(if failure.is_none() {
+                        "CURRENT_TIMESTAMP"
+                    } else {
+                        "NULL"
+                    })
+                    .push(", applied_steps_count = ")
+                    .value(Value::Integer(i64::from(failure.is_none())))
+                    .push(", logs = ")
+                    .value(Value::text_or_null(failure))
+                    .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
+                    .value(version)
+            }
         })
     }
 
@@ -417,6 +570,22 @@ impl HistoryFormat {
                 .push(" WHERE version = ")
                 .value(version),
             HistoryFormat::Diesel { .. } => Statement::default(),
+            HistoryFormat::Drizzle { .. } => Statement::default(),
+            HistoryFormat::Dbmate { .. } => Statement::default(),
+            HistoryFormat::Goose { .. } => Statement::default(),
+            // Prisma's failed state is a row without `finished_at`, the reason in `logs`.
+            HistoryFormat::Prisma { .. } => {
+                Statement::sql(format!("UPDATE {table} SET finished_at = "))
+                    .push(if failure.is_none() {
+                        "coalesce(finished_at, CURRENT_TIMESTAMP)"
+                    } else {
+                        "NULL"
+                    })
+                    .push(", logs = ")
+                    .value(Value::text_or_null(failure))
+                    .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
+                    .value(version)
+            }
         })
     }
 
@@ -428,8 +597,9 @@ impl HistoryFormat {
     /// Removes the row of a version as stored (a row read back, whose file may be gone).
     pub fn delete_stored(&self, version: StoredVersion) -> Statement {
         Statement::sql(format!(
-            "DELETE FROM {} WHERE version = ",
-            self.quoted_table()
+            "DELETE FROM {} WHERE {} = ",
+            self.quoted_table(),
+            self.key_column()
         ))
         .value(version.into())
     }
@@ -438,15 +608,36 @@ impl HistoryFormat {
     /// row out: `failure` is NULL where the format has none.
     pub fn recorded_row(&self, migration: &Migration) -> Result<Statement, NotStorable> {
         let version = self.stored_version(migration)?.into();
+        let table = self.quoted_table();
+        match self {
+            // The newest row of the version says whether it is applied.
+            HistoryFormat::Goose { .. } => {
+                return Ok(Statement::sql(format!(
+                    "SELECT 1, NULL FROM {table} AS g WHERE g.is_applied AND g.id = (SELECT max(h.id) FROM {table} AS h WHERE h.version_id = "
+                ))
+                .value(version)
+                .push(")"));
+            }
+            HistoryFormat::Prisma { .. } => {
+                return Ok(Statement::sql(format!(
+                    "SELECT finished_at IS NOT NULL, CASE WHEN finished_at IS NULL THEN coalesce(logs, 'failed') END FROM {table} WHERE rolled_back_at IS NULL AND migration_name = "
+                ))
+                .value(version)
+                .push(" ORDER BY started_at DESC LIMIT 1"));
+            }
+            _ => {}
+        }
         let (success, failure) = match self {
             HistoryFormat::Own { .. } => ("success", "failure"),
             HistoryFormat::Sqlx { .. } => ("success", "NULL"),
             // diesel's rows exist only for applied migrations.
             HistoryFormat::Diesel { .. } => ("1", "NULL"),
+            // Rows exist only for applied migrations.
+            _ => ("1", "NULL"),
         };
         Ok(Statement::sql(format!(
-            "SELECT {success}, {failure} FROM {} WHERE version = ",
-            self.quoted_table()
+            "SELECT {success}, {failure} FROM {table} WHERE {} = ",
+            self.key_column()
         ))
         .value(version))
     }
@@ -728,6 +919,7 @@ mod tests {
             down_is_empty: false,
             no_transaction: false,
             checksum: checksum::checksum(sql.as_bytes()),
+            created_at: None,
         }
     }
 

@@ -555,7 +555,8 @@ pub async fn drift(
     took: Instant,
 ) -> Result<DriftStep> {
     let excluded = [excluded_history(&live.format, live.db.dialect())];
-    let actual = live.db.inspect(&excluded).await?;
+    let mut actual = live.db.inspect(&excluded).await?;
+    super::replay::forget_history_schema(&live.format, &mut actual);
     let changes = schema::diff(expected, &actual);
     let differs = !changes.is_empty();
     if differs {

@@ -285,6 +285,11 @@ impl Session {
             ),
             HistoryKind::Sqlx => (HistoryFormat::Sqlx { schema: None }, sqlx),
             HistoryKind::Diesel => (HistoryFormat::Diesel { schema: None }, diesel),
+            tool => {
+                let format = HistoryFormat::of_tool(tool, db.dialect());
+                let exists = !db.columns_of(&format.table()).await?.is_empty();
+                (format, exists)
+            }
         };
         format.check_storable(storable)?;
         // Pin the table to its schema — where it is, else where CREATE TABLE would put it —
@@ -631,6 +636,7 @@ mod tests {
             down_is_empty: false,
             no_transaction,
             checksum: [0; 32],
+            created_at: None,
         };
         let base = Failure::message(Path::new("up.sql"), "boom");
         let cases: Vec<(bool, Failure, &str)> = vec![

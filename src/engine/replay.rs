@@ -77,3 +77,26 @@ pub fn excluded_history(format: &HistoryFormat, dialect: Dialect) -> Excluded {
         },
     }
 }
+
+/// Drizzle keeps its history in a schema of its own (`drizzle`): with the table left out
+/// (see [`excluded_history`]), an empty schema of that name is Drizzle's bookkeeping, not part
+/// of the application's schema.
+pub fn forget_history_schema(format: &HistoryFormat, schema: &mut Schema) {
+    let HistoryFormat::Drizzle {
+        schema: Some(namespace),
+    } = format
+    else {
+        return;
+    };
+    let prefix = format!("{namespace}.");
+    let holds = |name: &str| name.starts_with(&prefix);
+    let in_use = schema.tables.keys().any(|n| holds(n.as_str()))
+        || schema.views.keys().any(|n| holds(n.as_str()))
+        || schema.sequences.keys().any(|n| holds(n.as_str()))
+        || schema.types.keys().any(|n| holds(n.as_str()))
+        || schema.routines.keys().any(|n| holds(n))
+        || schema.extensions.values().any(|e| &e.schema == namespace);
+    if !in_use {
+        schema.schemas.remove(namespace);
+    }
+}

@@ -74,8 +74,8 @@ pub fn status<'m, 'r>(
         let state = match row {
             None => State::Pending,
             Some(row) if !row.success => State::Failed,
-            Some(row) => match (&row.checksum, format.checksum_of(migration)) {
-                (Some(recorded), Some(current)) if *recorded != current => State::Modified,
+            Some(row) => match &row.checksum {
+                Some(recorded) if !format.checksum_matches(recorded, migration) => State::Modified,
                 _ => State::Applied,
             },
         };
@@ -452,6 +452,7 @@ mod tests {
             down_is_empty: false,
             no_transaction: false,
             checksum: checksum::checksum(sql.as_bytes()),
+            created_at: None,
         }
     }
 

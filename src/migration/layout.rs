@@ -21,6 +21,10 @@ use crate::error::{Error, ErrorCode, Result, display_path};
 pub enum Layout {
     Directory,
     Sqlx,
+    Drizzle,
+    Dbmate,
+    Goose,
+    Prisma,
 }
 
 impl Layout {
@@ -28,6 +32,23 @@ impl Layout {
         match self {
             Layout::Directory => "directory",
             Layout::Sqlx => "sqlx",
+            Layout::Drizzle => "drizzle",
+            Layout::Dbmate => "dbmate",
+            Layout::Goose => "goose",
+            Layout::Prisma => "prisma",
+        }
+    }
+
+    /// The history a set in this layout keeps unless `history` says otherwise: a tool's
+    /// folder keeps that tool's table, so the team can switch either way.
+    pub fn tool_history(self) -> Option<crate::config::HistoryKind> {
+        use crate::config::HistoryKind;
+        match self {
+            Layout::Drizzle => Some(HistoryKind::Drizzle),
+            Layout::Dbmate => Some(HistoryKind::Dbmate),
+            Layout::Goose => Some(HistoryKind::Goose),
+            Layout::Prisma => Some(HistoryKind::Prisma),
+            _ => None,
         }
     }
 
@@ -36,16 +57,24 @@ impl Layout {
         match self {
             Layout::Directory => VersionOrder::TextWithoutDashes,
             Layout::Sqlx => VersionOrder::Integer,
+            Layout::Drizzle => VersionOrder::TextWithoutDashes,
+            Layout::Dbmate => VersionOrder::TextWithoutDashes,
+            Layout::Goose => VersionOrder::Integer,
+            Layout::Prisma => VersionOrder::TextWithoutDashes,
         }
     }
 
     /// The pattern shown when a name does not parse.
-    fn expected_pattern(self) -> &'static str {
+    pub(crate) fn expected_pattern(self) -> &'static str {
         match self {
             Layout::Directory => {
                 "<version>_<name>/ holding up.sql (version: digits like 20240101120000, or YYYY-MM-DD-HHMMSS)"
             }
             Layout::Sqlx => "<version>_<name>.sql or <version>_<name>.up.sql (version: digits)",
+            Layout::Drizzle => "<NNNN>_<name>.sql listed in meta/_journal.json",
+            Layout::Dbmate => "<version>_<name>.sql with `-- migrate:up` (version: digits)",
+            Layout::Goose => "<version>_<name>.sql with `-- +goose Up` (version: digits)",
+            Layout::Prisma => "<timestamp>_<name>/ holding migration.sql",
         }
     }
 }
@@ -57,8 +86,12 @@ impl std::str::FromStr for Layout {
         match text {
             "directory" | "diesel" => Ok(Layout::Directory),
             "sqlx" => Ok(Layout::Sqlx),
+            "drizzle" => Ok(Layout::Drizzle),
+            "dbmate" => Ok(Layout::Dbmate),
+            "goose" => Ok(Layout::Goose),
+            "prisma" => Ok(Layout::Prisma),
             _ => Err(format!(
-                "unknown layout `{text}`; expected `directory` or `sqlx`"
+                "unknown layout `{text}`; expected `directory`, `sqlx`, `drizzle`, `dbmate`, `goose` or `prisma`"
             )),
         }
     }
@@ -110,7 +143,7 @@ fn is_ignored_by_default(name: &str) -> bool {
 }
 
 /// Whether `name` is skipped: a built-in exception or one of the set's `ignore` patterns.
-fn is_ignored(name: &str, options: &ScanOptions) -> bool {
+pub(crate) fn is_ignored(name: &str, options: &ScanOptions) -> bool {
     is_ignored_by_default(name) || options.ignore.iter().any(|p| wildcard_match(p, name))
 }
 
@@ -151,7 +184,7 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
 }
 
 /// `<version>_<name>` split at the first underscore.
-fn split_version(stem: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_version(stem: &str) -> Option<(&str, &str)> {
     stem.split_once('_')
         .filter(|(version, name)| !version.is_empty() && !name.is_empty())
 }
@@ -211,7 +244,7 @@ fn looks_like_version(text: &str) -> bool {
         && text.bytes().any(|b| b.is_ascii_digit())
 }
 
-fn version_error(err: VersionError, file: &Path, layout: Layout) -> Error {
+pub(crate) fn version_error(err: VersionError, file: &Path, layout: Layout) -> Error {
     match err {
         VersionError::Malformed => {
             Error::input(ErrorCode::BadMigrationName, "malformed migration version")
@@ -388,6 +421,11 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
                 }
             }
         }
+        // Tool layouts are read by `super::format` (see `scan`), never classified by name.
+        Layout::Drizzle => {}
+        Layout::Dbmate => {}
+        Layout::Goose => {}
+        Layout::Prisma => {}
     }
 
     found.sort_by(|a, b| a.version.cmp(&b.version));
@@ -409,7 +447,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
     })
 }
 
-fn duplicate_version(version: &Version, dir: &Path, first: &str, second: &str) -> Error {
+pub(crate) fn duplicate_version(version: &Version, dir: &Path, first: &str, second: &str) -> Error {
     Error::input(
         ErrorCode::DuplicateVersion,
         format!(
@@ -451,12 +489,19 @@ pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
         return Err(broken_link_error(&dir.join(&entry.entry.name)));
     }
     let entries: Vec<Entry> = entries.into_iter().map(|e| e.entry).collect();
+    if let Some(layout) = super::format::detect(dir, &entries, options) {
+        return super::format::scan(dir, layout, &entries, options);
+    }
     let classified = classify(dir, &entries, options)?;
     let mut migrations = Vec::with_capacity(classified.found.len());
     for found in classified.found {
         migrations.push(match classified.layout {
             Layout::Directory => read_directory_migration(dir, found)?,
             Layout::Sqlx => read_sqlx_migration(dir, found)?,
+            Layout::Drizzle => break,
+            Layout::Dbmate => break,
+            Layout::Goose => break,
+            Layout::Prisma => break,
         });
     }
     Ok(Migrations {
@@ -540,6 +585,7 @@ fn read_directory_migration(dir: &Path, found: Found) -> Result<Migration> {
         version: found.version,
         name: found.name,
         checksum: checksum::checksum(&up_bytes),
+        created_at: None,
         down_is_empty: down
             .as_ref()
             .is_some_and(|(down, _)| super::is_placeholder_down(&up.sql, &down.sql)),
@@ -571,6 +617,7 @@ fn read_sqlx_migration(dir: &Path, found: Found) -> Result<Migration> {
         version: found.version,
         name: found.name,
         checksum: checksum::checksum(&up_bytes),
+        created_at: None,
         down_is_empty: down
             .as_ref()
             .is_some_and(|down| super::is_placeholder_down(&up.sql, &down.sql)),
@@ -597,7 +644,7 @@ pub fn is_empty_script(sql: &str) -> bool {
         .all(|c| c.is_whitespace() || c == ';' || c == '\u{feff}')
 }
 
-fn refuse_empty_up(up: &Script) -> Result<()> {
+pub(crate) fn refuse_empty_up(up: &Script) -> Result<()> {
     if !is_empty_script(&up.sql) {
         return Ok(());
     }
@@ -611,7 +658,7 @@ fn refuse_empty_up(up: &Script) -> Result<()> {
         .hint("write the migration's SQL, or delete the migration; for a deliberate no-op, say why in a comment (e.g. `-- nothing to do on SQLite`)"))
 }
 
-fn read_optional_script(path: &Path) -> Result<Option<(Script, Vec<u8>)>> {
+pub(crate) fn read_optional_script(path: &Path) -> Result<Option<(Script, Vec<u8>)>> {
     // `symlink_metadata`: a link that leads nowhere is a broken file, not an absent one.
     match fs::symlink_metadata(path) {
         Ok(_) => read_script(path).map(Some),
@@ -631,7 +678,7 @@ fn read_optional_script(path: &Path) -> Result<Option<(Script, Vec<u8>)>> {
 }
 
 /// Reads a script; refuses anything that is not UTF-8, naming the line of the first bad byte.
-fn read_script(path: &Path) -> Result<(Script, Vec<u8>)> {
+pub(crate) fn read_script(path: &Path) -> Result<(Script, Vec<u8>)> {
     match fs::metadata(path) {
         Ok(metadata) if metadata.is_dir() => {
             return Err(Error::input(

@@ -2,6 +2,7 @@
 //! scaffolding new ones from templates.
 
 pub mod checksum;
+pub mod format;
 pub mod layout;
 pub mod prepare;
 pub mod scaffold;
@@ -39,6 +40,9 @@ pub struct Migration {
     pub no_transaction: bool,
     /// See [`checksum::checksum`].
     pub checksum: [u8; 32],
+    /// Drizzle only: the journal's `when` (milliseconds), which its history records instead
+    /// of a version.
+    pub created_at: Option<i64>,
 }
 
 /// The migrations of one directory, in apply order.

@@ -461,7 +461,8 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
     };
     let mut up = render(&request.template.up, &vars)?;
     let mut metadata_toml = None;
-    if has_no_transaction_directive(&up, Layout::Directory) {
+    let no_transaction = has_no_transaction_directive(&up, Layout::Directory);
+    if no_transaction {
         match (existing.layout, library) {
             // sqlx reads only its own spelling; ours is accepted in sqlx sets too.
             (Layout::Sqlx, _) => {
@@ -472,6 +473,8 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
                 metadata_toml = Some("run_in_transaction = false\n".to_string());
             }
             (Layout::Directory, _) => {}
+            // Tool formats say it in their own words (see `super::format::scaffold`).
+            _ => {}
         }
     }
     // A template without down.sql makes an irreversible migration: no empty down script that
@@ -506,6 +509,7 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             (None, files)
         }
         Layout::Sqlx => (None, vec![(dir.join(format!("{stem}.sql")), up)]),
+        tool => super::format::scaffold(tool, dir, &stem, up, down, no_transaction)?,
     };
     Ok(Scaffold {
         version,
@@ -546,6 +550,10 @@ pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>>
             created_dirs.extend(missing_ancestors);
         }
         for (path, contents) in &scaffold.files {
+            // Drizzle's journal is the one file `new` rewrites (atomically, after the rest).
+            if super::format::drizzle::is_journal(path) {
+                continue;
+            }
             let mut file = fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -565,6 +573,11 @@ pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>>
             created_files.push(path.clone());
             std::io::Write::write_all(&mut file, contents.as_bytes())
                 .map_err(|e| Error::io(ErrorCode::UnwritableDirectory, "write file", path, &e))?;
+        }
+        for (path, contents) in &scaffold.files {
+            if super::format::drizzle::is_journal(path) {
+                super::format::drizzle::replace_journal(path, contents)?;
+            }
         }
         Ok(())
     })();
