@@ -16,10 +16,13 @@ pub const KEYS: &[(&str, &str)] = &[
         "the migrations directory, relative to the package (or workspace) root",
     ),
     ("dialect", "one of postgres, sqlite or mysql"),
-    ("layout", "the layout of a new set: directory or sqlx"),
+    (
+        "layout",
+        "the set's layout: directory, sqlx or flyway (detected from the files when not set)",
+    ),
     (
         "history",
-        "whose history table to keep: cargo-migrate, sqlx or diesel",
+        "whose history table to keep: cargo-migrate, sqlx, diesel or flyway",
     ),
     (
         "history-table",
@@ -60,6 +63,8 @@ pub enum HistoryKind {
     Sqlx,
     /// `__diesel_schema_migrations`, as `diesel migration run` keeps it.
     Diesel,
+    /// `flyway_schema_history`, as Flyway keeps it.
+    Flyway,
 }
 
 impl std::str::FromStr for HistoryKind {
@@ -70,8 +75,9 @@ impl std::str::FromStr for HistoryKind {
             "cargo-migrate" | "own" => Ok(HistoryKind::Own),
             "sqlx" => Ok(HistoryKind::Sqlx),
             "diesel" => Ok(HistoryKind::Diesel),
+            "flyway" => Ok(HistoryKind::Flyway),
             _ => Err(format!(
-                "unknown history `{text}`; expected cargo-migrate, sqlx or diesel"
+                "unknown history `{text}`; expected cargo-migrate, sqlx, diesel or flyway"
             )),
         }
     }

@@ -148,7 +148,11 @@ pub async fn open(
         ),
         mutating,
         own_table: engine::own_table(&target.spec),
-        history: target.spec.config.history,
+        history: target
+            .spec
+            .config
+            .history
+            .or(target.migrations.layout.history()),
     };
     // A version the history cannot store is refused before anything changes; read-only
     // commands may show such a migration (as pending: it can have no row).

@@ -41,6 +41,7 @@ pub fn replay_format(spec: &SetSpec) -> HistoryFormat {
     match spec.config.history {
         Some(HistoryKind::Sqlx) => HistoryFormat::Sqlx { schema: None },
         Some(HistoryKind::Diesel) => HistoryFormat::Diesel { schema: None },
+        Some(HistoryKind::Flyway) => HistoryFormat::Flyway { schema: None },
         Some(HistoryKind::Own) | None => HistoryFormat::Own {
             name: engine::own_table(spec),
         },

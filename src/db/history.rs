@@ -9,6 +9,8 @@ use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode};
 use crate::migration::{Migration, checksum};
 
+pub mod flyway;
+
 /// The default name of our own history table.
 pub const DEFAULT_TABLE: &str = "_cargo_migrate";
 /// sqlx's table (`sqlx::migrate!()`, `sqlx migrate run`).
@@ -28,6 +30,9 @@ pub enum HistoryFormat {
         schema: Option<String>,
     },
     Diesel {
+        schema: Option<String>,
+    },
+    Flyway {
         schema: Option<String>,
     },
 }
@@ -80,6 +85,7 @@ impl HistoryFormat {
             HistoryFormat::Own { name } => name.clone(),
             HistoryFormat::Sqlx { schema } => qualify(schema, SQLX_TABLE),
             HistoryFormat::Diesel { schema } => qualify(schema, DIESEL_TABLE),
+            HistoryFormat::Flyway { schema } => qualify(schema, flyway::TABLE),
         }
     }
 
@@ -96,6 +102,9 @@ impl HistoryFormat {
             HistoryFormat::Diesel { schema: None } => HistoryFormat::Diesel {
                 schema: Some(schema.to_string()),
             },
+            HistoryFormat::Flyway { schema: None } => HistoryFormat::Flyway {
+                schema: Some(schema.to_string()),
+            },
             qualified => qualified.clone(),
         }
     }
@@ -105,6 +114,7 @@ impl HistoryFormat {
             HistoryFormat::Own { .. } => "cargo-migrate",
             HistoryFormat::Sqlx { .. } => "sqlx",
             HistoryFormat::Diesel { .. } => "diesel",
+            HistoryFormat::Flyway { .. } => "flyway",
         }
     }
 
@@ -113,6 +123,7 @@ impl HistoryFormat {
             HistoryFormat::Own { .. } => OWN_COLUMNS,
             HistoryFormat::Sqlx { .. } => SQLX_COLUMNS,
             HistoryFormat::Diesel { .. } => DIESEL_COLUMNS,
+            HistoryFormat::Flyway { .. } => flyway::COLUMNS,
         }
     }
 
@@ -177,6 +188,7 @@ impl HistoryFormat {
                  version VARCHAR(50) PRIMARY KEY NOT NULL,\n    \
                  run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n)"
             ),
+            HistoryFormat::Flyway { .. } => flyway::create_sql(&table, flyway::TABLE, dialect),
         }
     }
 
@@ -211,6 +223,7 @@ impl HistoryFormat {
                     _ => "1",
                 }
             ),
+            HistoryFormat::Flyway { .. } => flyway::select_sql(&table, dialect),
         }
     }
 
@@ -250,6 +263,9 @@ impl HistoryFormat {
                 }
                 Ok(StoredVersion::Text(plain))
             }
+            HistoryFormat::Flyway { .. } => flyway::stored_version(migration)
+                .map(StoredVersion::Text)
+                .map_err(|reason| NotStorable { reason }),
         }
     }
 
@@ -316,6 +332,7 @@ impl HistoryFormat {
                 Some(Sha384::digest(migration.up.sql.as_bytes()).to_vec())
             }
             HistoryFormat::Diesel { .. } => None,
+            HistoryFormat::Flyway { .. } => Some(flyway::checksum_bytes(migration)),
         }
     }
 
@@ -358,6 +375,9 @@ impl HistoryFormat {
                 Statement::sql(format!("INSERT INTO {table} (version) VALUES "))
                     .values([Part::Value(version)])
             }
+            HistoryFormat::Flyway { .. } => {
+                flyway::insert(&table, migration, version, success, elapsed)
+            }
         })
     }
 
@@ -387,6 +407,14 @@ impl HistoryFormat {
                 .value(Value::Integer(execution_ms.saturating_mul(1_000_000)))
                 .push(" WHERE version = ")
                 .value(version),
+            HistoryFormat::Flyway { .. } => {
+                Statement::sql(format!("UPDATE {table} SET success = "))
+                    .value(success)
+                    .push(", execution_time = ")
+                    .value(Value::Integer(execution_ms.clamp(0, i64::from(i32::MAX))))
+                    .push(" WHERE version = ")
+                    .value(version)
+            }
             HistoryFormat::Diesel { .. } => match failure {
                 None => self.insert(migration, true, Elapsed::Millis(0), None)?,
                 Some(_) => Statement::default(),
@@ -412,10 +440,12 @@ impl HistoryFormat {
                 .value(Value::text_or_null(failure))
                 .push(" WHERE version = ")
                 .value(version),
-            HistoryFormat::Sqlx { .. } => Statement::sql(format!("UPDATE {table} SET success = "))
-                .value(success)
-                .push(" WHERE version = ")
-                .value(version),
+            HistoryFormat::Sqlx { .. } | HistoryFormat::Flyway { .. } => {
+                Statement::sql(format!("UPDATE {table} SET success = "))
+                    .value(success)
+                    .push(" WHERE version = ")
+                    .value(version)
+            }
             HistoryFormat::Diesel { .. } => Statement::default(),
         })
     }
@@ -440,7 +470,7 @@ impl HistoryFormat {
         let version = self.stored_version(migration)?.into();
         let (success, failure) = match self {
             HistoryFormat::Own { .. } => ("success", "failure"),
-            HistoryFormat::Sqlx { .. } => ("success", "NULL"),
+            HistoryFormat::Sqlx { .. } | HistoryFormat::Flyway { .. } => ("success", "NULL"),
             // diesel's rows exist only for applied migrations.
             HistoryFormat::Diesel { .. } => ("1", "NULL"),
         };
@@ -571,6 +601,8 @@ pub struct Statement {
 enum Part {
     Sql(String),
     Value(Value),
+    /// The connected user (`current_user`), as Flyway records it; empty text on SQLite.
+    CurrentUser,
 }
 
 impl Statement {
@@ -625,6 +657,7 @@ impl Statement {
             .map(|part| match part {
                 Part::Sql(text) => text.clone(),
                 Part::Value(value) => value.literal(dialect),
+                Part::CurrentUser => current_user(dialect).to_string(),
             })
             .collect()
     }
@@ -637,6 +670,7 @@ impl Statement {
         for part in &self.parts {
             match part {
                 Part::Sql(text) => sql.push_str(text),
+                Part::CurrentUser => sql.push_str(current_user(dialect)),
                 Part::Value(value) => {
                     values.push(value);
                     match dialect {
@@ -647,6 +681,13 @@ impl Statement {
             }
         }
         (sql, values)
+    }
+}
+
+fn current_user(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "current_user",
+        _ => "''",
     }
 }
 

@@ -261,6 +261,10 @@ impl Session {
             ),
             HistoryKind::Sqlx => (HistoryFormat::Sqlx { schema: None }, sqlx),
             HistoryKind::Diesel => (HistoryFormat::Diesel { schema: None }, diesel),
+            HistoryKind::Flyway => {
+                db.history_of(HistoryFormat::Flyway { schema: None })
+                    .await?
+            }
         };
         format.check_storable(storable)?;
         // Pin the table to its schema — where it is, else where CREATE TABLE would put it —

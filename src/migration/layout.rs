@@ -16,11 +16,14 @@ use super::version::{Version, VersionError, VersionOrder};
 use super::{Migration, Migrations, Script, checksum, has_no_transaction_directive};
 use crate::error::{Error, ErrorCode, Result, display_path};
 
+pub mod flyway;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
     Directory,
     Sqlx,
+    Flyway,
 }
 
 impl Layout {
@@ -28,6 +31,7 @@ impl Layout {
         match self {
             Layout::Directory => "directory",
             Layout::Sqlx => "sqlx",
+            Layout::Flyway => "flyway",
         }
     }
 
@@ -36,6 +40,16 @@ impl Layout {
         match self {
             Layout::Directory => VersionOrder::TextWithoutDashes,
             Layout::Sqlx => VersionOrder::Integer,
+            Layout::Flyway => VersionOrder::Parts,
+        }
+    }
+
+    /// The history table a set in this layout keeps unless configured otherwise: its own
+    /// tool's, so that tool can go on reading the database.
+    pub fn history(self) -> Option<crate::config::HistoryKind> {
+        match self {
+            Layout::Directory | Layout::Sqlx => None,
+            Layout::Flyway => Some(crate::config::HistoryKind::Flyway),
         }
     }
 
@@ -46,6 +60,7 @@ impl Layout {
                 "<version>_<name>/ holding up.sql (version: digits like 20240101120000, or YYYY-MM-DD-HHMMSS)"
             }
             Layout::Sqlx => "<version>_<name>.sql or <version>_<name>.up.sql (version: digits)",
+            Layout::Flyway => flyway::EXPECTED,
         }
     }
 }
@@ -57,8 +72,9 @@ impl std::str::FromStr for Layout {
         match text {
             "directory" | "diesel" => Ok(Layout::Directory),
             "sqlx" => Ok(Layout::Sqlx),
+            "flyway" => Ok(Layout::Flyway),
             _ => Err(format!(
-                "unknown layout `{text}`; expected `directory` or `sqlx`"
+                "unknown layout `{text}`; expected `directory`, `sqlx` or `flyway`"
             )),
         }
     }
@@ -230,6 +246,10 @@ fn version_error(err: VersionError, file: &Path, layout: Layout) -> Error {
 /// Decides the layout of `dir` from its entries' names and pairs up sqlx files. Pure: `dir`
 /// is only used to name files in errors.
 pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<Classified> {
+    // Other tools' formats, each recognised by its own module.
+    if flyway::applies(entries, options) {
+        return flyway::classify(dir, entries, options);
+    }
     let mut directory_style = Vec::new();
     let mut sqlx_style = Vec::new();
     let mut unknown = Vec::new();
@@ -388,6 +408,8 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
                 }
             }
         }
+        // Classified by its own module, above.
+        Layout::Flyway => {}
     }
 
     found.sort_by(|a, b| a.version.cmp(&b.version));
@@ -457,6 +479,7 @@ pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
         migrations.push(match classified.layout {
             Layout::Directory => read_directory_migration(dir, found)?,
             Layout::Sqlx => read_sqlx_migration(dir, found)?,
+            Layout::Flyway => flyway::read(dir, found)?,
         });
     }
     Ok(Migrations {

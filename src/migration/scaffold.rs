@@ -420,7 +420,7 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             (Layout::Directory, Some(Library::Diesel)) => {
                 metadata_toml = Some("run_in_transaction = false\n".to_string());
             }
-            (Layout::Directory, _) => {}
+            (Layout::Directory, _) | (Layout::Flyway, _) => {}
         }
     }
     // A template without down.sql makes an irreversible migration: no empty down script that
@@ -455,6 +455,16 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             (None, files)
         }
         Layout::Sqlx => (None, vec![(dir.join(format!("{stem}.sql")), up)]),
+        Layout::Flyway => (
+            None,
+            crate::migration::layout::flyway::scaffold_files(
+                dir,
+                version.as_str(),
+                request.name,
+                up,
+                down,
+            ),
+        ),
     };
     Ok(Scaffold {
         version,
