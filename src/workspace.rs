@@ -115,6 +115,7 @@ impl SetSpec {
             &ScanOptions {
                 ignore: self.config.ignore.clone(),
                 default_layout: self.config.layout.or(self.library.map(Library::layout)),
+                dir_mode: self.manifest_path.is_none(),
             },
         )
     }

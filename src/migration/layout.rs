@@ -87,6 +87,19 @@ pub struct ScanOptions {
     pub ignore: Vec<String>,
     /// The layout for a set with no migrations yet.
     pub default_layout: Option<Layout>,
+    /// A `--dir` set: its settings come from a `--config` file, not a Cargo.toml table.
+    pub dir_mode: bool,
+}
+
+impl ScanOptions {
+    /// Where hints tell the user to put a setting.
+    pub fn settings_place(&self) -> &'static str {
+        if self.dir_mode {
+            "the --config file"
+        } else {
+            "[package.metadata.migrate]"
+        }
+    }
 }
 
 /// A directory entry, as far as classification needs to know.
@@ -114,6 +127,53 @@ pub struct Classified {
     pub sqlx_reversible: bool,
     /// Sorted by version under the layout's rule.
     pub found: Vec<Found>,
+}
+
+/// For a set that no format reads: which formats its names came closest to, and the setting
+/// that reads it as the closest one (or that it is a layout not read yet).
+fn closest_formats(entries: &[Entry], options: &ScanOptions) -> String {
+    let entries: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| !is_ignored(&e.name, options))
+        .collect();
+    let count = |test: &dyn Fn(&Entry) -> bool| entries.iter().filter(|e| test(e)).count();
+    let mut formats = [
+        (
+            Layout::Flyway,
+            count(&|e: &Entry| !e.is_dir && flyway::parse_name(&e.name).is_some()),
+        ),
+        (
+            Layout::Sqlx,
+            count(&|e: &Entry| matches!(shape(e), Shape::SqlxFile { .. })),
+        ),
+        (
+            Layout::Directory,
+            count(&|e: &Entry| matches!(shape(e), Shape::Directory { .. })),
+        ),
+    ];
+    formats.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let numbered_folders = count(&|e: &Entry| {
+        e.is_dir && !e.name.is_empty() && e.name.bytes().all(|b| b.is_ascii_digit())
+    });
+    let matched: Vec<String> = formats
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(layout, n)| format!("{} ({n} of {})", layout.as_str(), entries.len()))
+        .collect();
+    let mut text = String::new();
+    if !matched.is_empty() {
+        text.push_str(&format!(
+            ". Closest formats by name: {}; `layout = \"{}\"` in {} reads the set as {}'s and names what does not fit",
+            matched.join(", "),
+            formats[0].0.as_str(),
+            options.settings_place(),
+            formats[0].0.as_str()
+        ));
+    }
+    if numbered_folders > 0 {
+        text.push_str(". Numbered sub-folders (a history split by folder, like `0/`, `1/`) are not read yet: point --dir or `dir` at one folder at a time");
+    }
+    text
 }
 
 /// Names that are never migrations: dotfiles, docs, licences.
@@ -280,8 +340,10 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
         )
         .at_path(&dir.join(&entry.name))
         .hint(format!(
-            "expected {}; or list it under `ignore` in [package.metadata.migrate]",
-            layout.expected_pattern()
+            "expected {}; or list it under `ignore` in {}{}",
+            layout.expected_pattern(),
+            options.settings_place(),
+            closest_formats(entries, options)
         )));
     }
 
@@ -913,6 +975,47 @@ mod tests {
         assert_eq!(err.code, ErrorCode::BadMigrationName);
         let err = classify_names(&["2024--01_a/"]).unwrap_err();
         assert_eq!(err.code, ErrorCode::BadMigrationName);
+    }
+
+    /// Flyway names: detected, ordered part by part, undo paired; mixed with another tool's
+    /// names, the error names the closest formats and the setting (the --config file in
+    /// `--dir` mode).
+    #[test]
+    fn flyway_sets_and_near_misses() {
+        let c = classify_names(&[
+            "V1_12_2__b.sql",
+            "V1_12_15__c.sql",
+            "V1__a.sql",
+            "U1_12_15__c.sql",
+            "V1_12_15__c.sql.conf",
+        ])
+        .unwrap();
+        assert_eq!(c.layout, Layout::Flyway);
+        assert_eq!(versions(&c), ["1", "1_12_2", "1_12_15"]);
+        assert_eq!(c.found[2].down.as_deref(), Some("U1_12_15__c.sql"));
+        let err = classify_names(&["V1__a.sql", "V2__b.sql", "3_c.sql"]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadMigrationName);
+        let hint = err.hint.unwrap();
+        assert!(hint.contains("flyway (2 of 3), sqlx (1 of 3)"), "{hint}");
+        assert!(
+            hint.contains("`layout = \"flyway\"` in [package.metadata.migrate]"),
+            "{hint}"
+        );
+        let options = ScanOptions {
+            dir_mode: true,
+            ..Default::default()
+        };
+        let err = classify(Path::new("m"), &entries(&["0/", "1/"]), &options).unwrap_err();
+        let hint = err.hint.unwrap();
+        assert!(!hint.contains("[package.metadata.migrate]"), "{hint}");
+        assert!(hint.contains("in the --config file"), "{hint}");
+        assert!(hint.contains("Numbered sub-folders"), "{hint}");
+        let err = classify_names(&["V1__a.sql", "U2__b.sql"]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::DownWithoutUp);
+        let err = classify_names(&["V1__a.sql", "V1.0__b.sql"]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::DuplicateVersion);
+        let err = classify_names(&["V1__a.sql", "R__views.sql"]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnsupportedLayout);
     }
 
     #[test]

@@ -382,7 +382,12 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
         // Later migrations follow the newest one; the first takes the library's style.
         (false, None) => library.map_or(VersionStyle::Timestamp, Library::version_style),
     };
-    let version = version::next_version(style, order, newest, request.now).map_err(|_| {
+    let version = match existing.layout {
+        // Flyway counts on from the newest version's last part, whatever the clock says.
+        Layout::Flyway => Ok(super::layout::flyway::next_version(newest)),
+        _ => version::next_version(style, order, newest, request.now),
+    }
+    .map_err(|_| {
         Error::input(
             ErrorCode::VersionTooLarge,
             "no version after the newest migration fits",

@@ -164,7 +164,8 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
             )
             .at_path(&dir.join(&entry.name))
             .hint(format!(
-                "expected {EXPECTED}; or list it under `ignore` in the set's configuration"
+                "expected {EXPECTED}; or list it under `ignore` in {}",
+                options.settings_place()
             )));
         };
         if name.kind == Kind::Repeatable {
@@ -263,6 +264,39 @@ pub fn read(dir: &Path, found: Found) -> Result<Migration> {
     })
 }
 
+/// The version `new` gives: the newest one with its last part counted up, keeping the way it
+/// is written (`1_12_30` → `1_12_31`, `1.9` → `1.10`, `007` → `008`); `1` for the first.
+pub fn next_version(newest: Option<&Version>) -> Version {
+    let next = newest.map_or_else(
+        || "1".to_string(),
+        |newest| {
+            let raw = newest.as_str();
+            let start = raw.rfind(['.', '_']).map_or(0, |i| i + 1);
+            let (head, last) = raw.split_at(start);
+            format!("{head}{}", increment_digits(last))
+        },
+    );
+    Version::parse(&next, VersionOrder::Parts).unwrap_or_else(|_| {
+        newest
+            .cloned()
+            .unwrap_or_else(|| Version::parse("1", VersionOrder::Parts).expect("1 is a version"))
+    })
+}
+
+/// Adds one to a run of decimal digits of any length, keeping its zero padding.
+fn increment_digits(digits: &str) -> String {
+    let mut bytes = digits.as_bytes().to_vec();
+    for byte in bytes.iter_mut().rev() {
+        if *byte == b'9' {
+            *byte = b'0';
+        } else {
+            *byte += 1;
+            return String::from_utf8(bytes).unwrap_or_default();
+        }
+    }
+    format!("1{}", String::from_utf8(bytes).unwrap_or_default())
+}
+
 /// The files `new` writes: `V<version>__<name>.sql`, and `U<version>__<name>.sql` for a down.
 pub fn scaffold_files(
     dir: &Path,
@@ -335,6 +369,19 @@ mod tests {
             description("baseline___POSTGRESQL"),
             "baseline   POSTGRESQL"
         );
+    }
+
+    #[test]
+    fn new_versions_count_on_from_the_last_part() {
+        let next = |raw: Option<&str>| {
+            let newest = raw.map(|raw| Version::parse(raw, VersionOrder::Parts).unwrap());
+            next_version(newest.as_ref()).as_str().to_string()
+        };
+        assert_eq!(next(None), "1");
+        assert_eq!(next(Some("1_12_30")), "1_12_31");
+        assert_eq!(next(Some("1.9")), "1.10");
+        assert_eq!(next(Some("007")), "008");
+        assert_eq!(next(Some("99")), "100");
     }
 
     /// Expected values are `java.util.zip.CRC32` over the concatenated lines, as Flyway's
