@@ -175,6 +175,21 @@ fn hawkbit_postgresql_applies_into_flyway_schema_history() {
         .json();
     assert_eq!(status["summary"]["pending"], 0, "{status}");
     assert_eq!(pg.query(&url, ROWS_SQL).len(), 16);
+    // `check` in its own format: a clean replay, and no drift against the live database
+    // (Flyway's table, its key and index are the history, not the schema).
+    let check = ws
+        .run(&[
+            "--sandbox",
+            "local",
+            "check",
+            "--dir",
+            dir,
+            "--database-url",
+            &url,
+        ])
+        .assert_code(0);
+    assert!(check.stdout.contains("flyway layout"), "{}", check.stdout);
+    assert!(check.stdout.contains("ok drift"), "{}", check.stdout);
 }
 
 /// The other way round: Flyway applied the first three scripts (its table and rows as it
@@ -283,6 +298,15 @@ fn a_flyway_set_on_sqlite_keeps_flyways_table() {
     status_args.extend(["--format", "json"]);
     let status = ws.run(&status_args).json();
     assert_eq!(status["summary"]["modified"], 1, "{status}");
+    // `check` replays the set and reverts it with its undo script.
+    let check = ws
+        .run(&["check", "--dir", "db/migration", "--dialect", "sqlite"])
+        .assert_code(0);
+    assert!(
+        check.stdout.contains("ok reversibility"),
+        "{}",
+        check.stdout
+    );
     assert_eq!(status["history_format"], "flyway", "{status}");
 }
 

@@ -252,6 +252,19 @@ impl Session {
         } else {
             HistoryKind::Diesel
         });
+        // Then Flyway's, looked for only where none of those is (a read-only command on a
+        // database Flyway or a Flyway set keeps, before the set's layout is known).
+        let kind = if options.history.is_none()
+            && !(own || sqlx || diesel)
+            && db
+                .history_of(HistoryFormat::Flyway { schema: None })
+                .await?
+                .1
+        {
+            HistoryKind::Flyway
+        } else {
+            kind
+        };
         let (format, exists) = match kind {
             HistoryKind::Own => (
                 HistoryFormat::Own {
