@@ -33,6 +33,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "a directory of templates that add to or override the built-in ones",
     ),
     (
+        "flyway",
+        "a table of Flyway's name parts: prefix, undo-prefix, repeatable-prefix, separator",
+    ),
+    (
         "image",
         "the Docker image for disposable databases, e.g. postgres:17",
     ),
@@ -100,6 +104,7 @@ pub struct MigrateConfig {
     /// `directUrl`).
     pub direct_url_env: Option<String>,
     pub ignore: Vec<String>,
+    pub flyway: Option<crate::migration::layout::flyway::Names>,
 }
 
 impl MigrateConfig {
@@ -249,6 +254,20 @@ impl MigrateConfig {
                         .collect::<Option<_>>()
                         .ok_or_else(|| bad_value("a list of strings"))?;
                 }
+                "flyway" => {
+                    config.flyway = Some(
+                        crate::migration::layout::flyway::Names::parse(value).map_err(
+                            |reason| {
+                                Error::input(
+                                    ErrorCode::BadConfig,
+                                    format!("`flyway` in {table}: {reason}"),
+                                )
+                                .at(at())
+                                .hint(key_hint(key))
+                            },
+                        )?,
+                    )
+                }
                 unknown => return Err(unknown_key(unknown, table, at())),
             }
         }
@@ -280,6 +299,7 @@ impl MigrateConfig {
             } else {
                 self.ignore
             },
+            flyway: self.flyway.or_else(|| defaults.flyway.clone()),
         }
     }
 }

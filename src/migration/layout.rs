@@ -89,6 +89,8 @@ pub struct ScanOptions {
     pub default_layout: Option<Layout>,
     /// A `--dir` set: its settings come from a `--config` file, not a Cargo.toml table.
     pub dir_mode: bool,
+    /// Flyway's configurable name parts.
+    pub flyway: flyway::Names,
 }
 
 impl ScanOptions {
@@ -140,7 +142,7 @@ fn closest_formats(entries: &[Entry], options: &ScanOptions) -> String {
     let mut formats = [
         (
             Layout::Flyway,
-            count(&|e: &Entry| !e.is_dir && flyway::parse_name(&e.name).is_some()),
+            count(&|e: &Entry| !e.is_dir && flyway::parse_name(&e.name, &options.flyway).is_some()),
         ),
         (
             Layout::Sqlx,

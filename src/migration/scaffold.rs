@@ -464,6 +464,7 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             None,
             crate::migration::layout::flyway::scaffold_files(
                 dir,
+                &existing.migrations,
                 version.as_str(),
                 request.name,
                 up,

@@ -16,13 +16,63 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::migration::version::{Version, VersionOrder};
 use crate::migration::{Migration, checksum, has_no_transaction_directive};
 
-/// Flyway's defaults (`sqlMigrationPrefix`, `undoSqlMigrationPrefix`,
-/// `repeatableSqlMigrationPrefix`, `sqlMigrationSeparator`, `sqlMigrationSuffixes`).
-const VERSIONED: &str = "V";
-const UNDO: &str = "U";
-const REPEATABLE: &str = "R";
-const SEPARATOR: &str = "__";
+/// Flyway's `sqlMigrationSuffixes` default.
 const SUFFIX: &str = ".sql";
+
+/// The parts of Flyway's names a project may configure (`sqlMigrationPrefix`,
+/// `undoSqlMigrationPrefix`, `repeatableSqlMigrationPrefix`, `sqlMigrationSeparator`):
+/// `[package.metadata.migrate.flyway]` with `prefix`, `undo-prefix`, `repeatable-prefix`,
+/// `separator`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub prefix: String,
+    pub undo_prefix: String,
+    pub repeatable_prefix: String,
+    pub separator: String,
+}
+
+impl Default for Names {
+    /// Flyway's defaults.
+    fn default() -> Names {
+        Names {
+            prefix: "V".into(),
+            undo_prefix: "U".into(),
+            repeatable_prefix: "R".into(),
+            separator: "__".into(),
+        }
+    }
+}
+
+impl Names {
+    /// The `flyway` table of the configuration. `Err`: what is wrong, for the caller to place.
+    pub fn parse(value: &serde_json::Value) -> std::result::Result<Names, String> {
+        let serde_json::Value::Object(entries) = value else {
+            return Err(
+                "must be a table with prefix, undo-prefix, repeatable-prefix or separator".into(),
+            );
+        };
+        let mut names = Names::default();
+        for (key, value) in entries {
+            let text = value
+                .as_str()
+                .filter(|text| !text.is_empty())
+                .ok_or_else(|| format!("`{key}` must be a non-empty string"))?
+                .to_string();
+            match key.as_str() {
+                "prefix" => names.prefix = text,
+                "undo-prefix" => names.undo_prefix = text,
+                "repeatable-prefix" => names.repeatable_prefix = text,
+                "separator" => names.separator = text,
+                other => {
+                    return Err(format!(
+                        "unknown key `{other}`; expected prefix, undo-prefix, repeatable-prefix or separator"
+                    ));
+                }
+            }
+        }
+        Ok(names)
+    }
+}
 /// Flyway's per-script configuration file: `<script>.conf`.
 const CONF_SUFFIX: &str = ".conf";
 
@@ -47,22 +97,23 @@ pub struct Name<'a> {
 
 /// Reads `file` as Flyway does; `None` when it has no Flyway prefix and suffix, or the part
 /// before the separator is not a version. The suffix is matched ignoring case, as Flyway does.
-pub fn parse_name(file: &str) -> Option<Name<'_>> {
+pub fn parse_name<'a>(file: &'a str, names: &Names) -> Option<Name<'a>> {
     let stem_len = file.len().checked_sub(SUFFIX.len())?;
     if !file.is_char_boundary(stem_len) || !file[stem_len..].eq_ignore_ascii_case(SUFFIX) {
         return None;
     }
     let stem = &file[..stem_len];
-    let (kind, rest) = if let Some(rest) = stem.strip_prefix(VERSIONED) {
-        (Kind::Versioned, rest)
-    } else if let Some(rest) = stem.strip_prefix(UNDO) {
-        (Kind::Undo, rest)
-    } else if let Some(rest) = stem.strip_prefix(REPEATABLE) {
-        (Kind::Repeatable, rest)
-    } else {
-        return None;
-    };
-    let (version, description) = rest.split_once(SEPARATOR)?;
+    // The longest prefix that matches, as Flyway tries them.
+    let mut prefixes = [
+        (names.prefix.as_str(), Kind::Versioned),
+        (names.undo_prefix.as_str(), Kind::Undo),
+        (names.repeatable_prefix.as_str(), Kind::Repeatable),
+    ];
+    prefixes.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+    let (kind, rest) = prefixes
+        .iter()
+        .find_map(|(prefix, kind)| stem.strip_prefix(prefix).map(|rest| (*kind, rest)))?;
+    let (version, description) = rest.split_once(names.separator.as_str())?;
     let valid = match kind {
         Kind::Repeatable => version.is_empty(),
         _ => Version::parse(version, VersionOrder::Parts).is_ok(),
@@ -130,7 +181,7 @@ pub fn applies(entries: &[Entry], options: &ScanOptions) -> bool {
     }
     let mut flyway = false;
     for entry in entries.iter().filter(|e| !is_ignored(&e.name, options)) {
-        if !entry.is_dir && parse_name(&entry.name).is_some() {
+        if !entry.is_dir && parse_name(&entry.name, &options.flyway).is_some() {
             flyway = true;
         } else if !matches!(super::shape(entry), super::Shape::Unknown) {
             return false;
@@ -155,7 +206,9 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
         {
             continue;
         }
-        let name = (!entry.is_dir).then(|| parse_name(&entry.name)).flatten();
+        let name = (!entry.is_dir)
+            .then(|| parse_name(&entry.name, &options.flyway))
+            .flatten();
         let Some(name) = name else {
             let what = if entry.is_dir { "directory" } else { "file" };
             return Err(Error::input(
@@ -298,20 +351,43 @@ fn increment_digits(digits: &str) -> String {
 }
 
 /// The files `new` writes: `V<version>__<name>.sql`, and `U<version>__<name>.sql` for a down.
+/// The prefixes and separator follow the set's own scripts (a set with configured ones goes
+/// on in them), else Flyway's defaults.
 pub fn scaffold_files(
     dir: &Path,
+    existing: &[Migration],
     version: &str,
     name: &str,
     up: String,
     down: Option<String>,
 ) -> Vec<(std::path::PathBuf, String)> {
+    let defaults = Names::default();
+    let parts = |migration: &Migration, path: &Path| -> Option<(String, String)> {
+        let file = path.file_name()?.to_str()?;
+        let raw = migration.version.as_str();
+        let at = file.find(raw)?;
+        let end = file
+            .len()
+            .checked_sub(migration.name.len() + SUFFIX.len())?;
+        let separator = file.get(at + raw.len()..end)?;
+        Some((file[..at].to_string(), separator.to_string()))
+    };
+    let (prefix, separator) = existing
+        .last()
+        .and_then(|m| parts(m, &m.up.path))
+        .unwrap_or((defaults.prefix, defaults.separator));
+    let undo_prefix = existing
+        .iter()
+        .rev()
+        .find_map(|m| m.down.as_ref().and_then(|down| parts(m, &down.path)))
+        .map_or(defaults.undo_prefix, |(prefix, _)| prefix);
     let mut files = vec![(
-        dir.join(format!("{VERSIONED}{version}{SEPARATOR}{name}{SUFFIX}")),
+        dir.join(format!("{prefix}{version}{separator}{name}{SUFFIX}")),
         up,
     )];
     files.extend(down.map(|down| {
         (
-            dir.join(format!("{UNDO}{version}{SEPARATOR}{name}{SUFFIX}")),
+            dir.join(format!("{undo_prefix}{version}{separator}{name}{SUFFIX}")),
             down,
         )
     }));
@@ -348,9 +424,31 @@ mod tests {
             ("1_init.sql", None),
             ("V1__x.sql.conf", None),
         ] {
-            let got = parse_name(file).map(|n| (n.kind, n.version, n.description));
+            let got =
+                parse_name(file, &Names::default()).map(|n| (n.kind, n.version, n.description));
             assert_eq!(got, expected, "{file}");
         }
+    }
+
+    /// Configured prefixes and separator; the longest matching prefix wins, as in Flyway.
+    #[test]
+    fn configured_names() {
+        let names = Names::parse(&serde_json::json!({
+            "prefix": "M", "undo-prefix": "MU", "separator": "-"
+        }))
+        .unwrap();
+        let got = |file| parse_name(file, &names).map(|n| (n.kind, n.version, n.description));
+        assert_eq!(
+            got("M1.2-add_users.sql"),
+            Some((Kind::Versioned, "1.2", "add_users"))
+        );
+        assert_eq!(
+            got("MU1.2-add_users.sql"),
+            Some((Kind::Undo, "1.2", "add_users"))
+        );
+        assert_eq!(got("V1__a.sql"), None);
+        assert!(Names::parse(&serde_json::json!({"prefx": "M"})).is_err());
+        assert!(Names::parse(&serde_json::json!({"prefix": ""})).is_err());
     }
 
     #[test]
