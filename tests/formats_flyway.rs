@@ -401,3 +401,154 @@ fn a_flyway_set_on_postgresql_keeps_flyways_table() {
         ]
     );
 }
+
+/// `new` in a Flyway set follows Flyway's naming: the newest version's last part counted up,
+/// a `V` script and its `U` undo; `list` names the layout.
+#[test]
+fn new_in_a_flyway_set_writes_flyway_names() {
+    let ws = Workspace::empty();
+    write_set(&ws.path().join("db/migration"));
+    ws.run(&[
+        "new",
+        "add_comments",
+        "--dir",
+        "db/migration",
+        "--dialect",
+        "sqlite",
+    ])
+    .assert_code(0);
+    let files = ws.files();
+    assert!(
+        files.contains(&"db/migration/V11__add_comments.sql".to_string()),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&"db/migration/U11__add_comments.sql".to_string()),
+        "{files:?}"
+    );
+    let json = ws
+        .run(&[
+            "list",
+            "--dir",
+            "db/migration",
+            "--dialect",
+            "sqlite",
+            "--format",
+            "json",
+        ])
+        .assert_code(0)
+        .json();
+    assert_eq!(json["sets"][0]["layout"], "flyway");
+    assert_eq!(json["sets"][0]["migrations"], 5);
+    assert_eq!(json["sets"][0]["newest"], "11");
+}
+
+/// Prefixes and separator configured as in Flyway (here in a `--config` file); `new` goes on
+/// in them.
+#[test]
+fn configured_flyway_names_are_read_and_written() {
+    let ws = Workspace::empty();
+    let dir = ws.path().join("sql");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("M1-create_users.sql"),
+        "CREATE TABLE users (id INTEGER);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("M1.1-add_name.sql"),
+        "ALTER TABLE users ADD COLUMN name TEXT;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("MU1.1-add_name.sql"),
+        "ALTER TABLE users DROP COLUMN name;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ws.path().join("migrate.toml"),
+        "dialect = \"sqlite\"\nflyway = { prefix = \"M\", undo-prefix = \"MU\", separator = \"-\" }\n",
+    )
+    .unwrap();
+    let base = ["--dir", "sql", "--config", "migrate.toml"];
+    let run = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        ws.run(&args)
+    };
+    let json = run(&["list", "--format", "json"]).assert_code(0).json();
+    assert_eq!(json["sets"][0]["layout"], "flyway", "{json}");
+    assert_eq!(json["sets"][0]["reversible"], 1);
+    run(&["new", "add_email"]).assert_code(0);
+    let files = ws.files();
+    assert!(
+        files.contains(&"sql/M1.2-add_email.sql".to_string()),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&"sql/MU1.2-add_email.sql".to_string()),
+        "{files:?}"
+    );
+    let url = format!("sqlite:{}?mode=rwc", ws.path().join("app.db").display());
+    run(&["up", "--database-url", &url]).assert_code(0);
+    let rows = sqlite_rows(&url);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1][4], text("M1.1-add_name.sql"));
+}
+
+/// A folder no format reads: the error names the formats it came closest to and the setting
+/// that reads it, in the `--config` file in `--dir` mode (never a Cargo.toml table there);
+/// numbered sub-folders are named as such.
+#[test]
+fn a_folder_no_format_reads_names_the_closest_ones() {
+    let ws = Workspace::empty();
+    let dir = ws.path().join("m");
+    std::fs::create_dir_all(dir.join("0")).unwrap();
+    std::fs::create_dir_all(dir.join("1")).unwrap();
+    std::fs::write(dir.join("0/01_init.up.sql"), "SELECT 1;\n").unwrap();
+    let outcome = ws
+        .run(&["list", "--dir", "m", "--dialect", "postgres"])
+        .assert_code(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("`0` is not a migration directory name"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("Numbered sub-folders"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("the --config file"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        !outcome.stderr.contains("[package.metadata.migrate]"),
+        "{}",
+        outcome.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("V1__a.sql"), "SELECT 1;\n").unwrap();
+    std::fs::write(dir.join("V2__b.sql"), "SELECT 1;\n").unwrap();
+    std::fs::write(dir.join("3_c.sql"), "SELECT 1;\n").unwrap();
+    let outcome = ws
+        .run(&["list", "--dir", "m", "--dialect", "postgres"])
+        .assert_code(2);
+    assert!(
+        outcome.stderr.contains("flyway (2 of 3), sqlx (1 of 3)"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("`layout = \"flyway\"` in the --config file"),
+        "{}",
+        outcome.stderr
+    );
+}
