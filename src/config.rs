@@ -18,11 +18,11 @@ pub const KEYS: &[(&str, &str)] = &[
     ("dialect", "one of postgres, sqlite or mysql"),
     (
         "layout",
-        "the set's layout: directory, sqlx or flyway (detected from the files when not set)",
+        "the set's layout: directory, sqlx, flyway or golang-migrate (detected from the files when not set)",
     ),
     (
         "history",
-        "whose history table to keep: cargo-migrate, sqlx, diesel or flyway",
+        "whose history table to keep: cargo-migrate, sqlx, diesel, flyway or golang-migrate",
     ),
     (
         "history-table",
@@ -69,6 +69,8 @@ pub enum HistoryKind {
     Diesel,
     /// `flyway_schema_history`, as Flyway keeps it.
     Flyway,
+    /// `schema_migrations (version, dirty)`, as golang-migrate keeps it.
+    GolangMigrate,
 }
 
 impl std::str::FromStr for HistoryKind {
@@ -80,8 +82,9 @@ impl std::str::FromStr for HistoryKind {
             "sqlx" => Ok(HistoryKind::Sqlx),
             "diesel" => Ok(HistoryKind::Diesel),
             "flyway" => Ok(HistoryKind::Flyway),
+            "golang-migrate" => Ok(HistoryKind::GolangMigrate),
             _ => Err(format!(
-                "unknown history `{text}`; expected cargo-migrate, sqlx, diesel or flyway"
+                "unknown history `{text}`; expected cargo-migrate, sqlx, diesel, flyway or golang-migrate"
             )),
         }
     }

@@ -42,6 +42,10 @@ pub fn replay_format(spec: &SetSpec) -> HistoryFormat {
         Some(HistoryKind::Sqlx) => HistoryFormat::Sqlx { schema: None },
         Some(HistoryKind::Diesel) => HistoryFormat::Diesel { schema: None },
         Some(HistoryKind::Flyway) => HistoryFormat::Flyway { schema: None },
+        Some(HistoryKind::GolangMigrate) => HistoryFormat::GolangMigrate {
+            schema: None,
+            versions: Vec::new(),
+        },
         Some(HistoryKind::Own) | None => HistoryFormat::Own {
             name: engine::own_table(spec),
         },
@@ -80,6 +84,11 @@ pub async fn open_live(
         mutating: false,
         own_table: engine::own_table(spec),
         history: spec.config.history,
+        // Read-only: the set's versions tell which migrations a one-row history covers.
+        versions: spec
+            .scan()
+            .map(|set| engine::set_versions(&set))
+            .unwrap_or_default(),
     };
     Session::open(url, &options, &[], |message| context.output.status(message)).await
 }

@@ -10,6 +10,7 @@ use crate::error::{Error, ErrorCode};
 use crate::migration::{Migration, checksum};
 
 pub mod flyway;
+pub mod golang_migrate;
 
 /// The default name of our own history table.
 pub const DEFAULT_TABLE: &str = "_cargo_migrate";
@@ -34,6 +35,11 @@ pub enum HistoryFormat {
     },
     Flyway {
         schema: Option<String>,
+    },
+    /// `versions`: the set's, which the one-row table needs to be read and reverted.
+    GolangMigrate {
+        schema: Option<String>,
+        versions: Vec<i64>,
     },
 }
 
@@ -86,6 +92,7 @@ impl HistoryFormat {
             HistoryFormat::Sqlx { schema } => qualify(schema, SQLX_TABLE),
             HistoryFormat::Diesel { schema } => qualify(schema, DIESEL_TABLE),
             HistoryFormat::Flyway { schema } => qualify(schema, flyway::TABLE),
+            HistoryFormat::GolangMigrate { schema, .. } => qualify(schema, golang_migrate::TABLE),
         }
     }
 
@@ -105,6 +112,13 @@ impl HistoryFormat {
             HistoryFormat::Flyway { schema: None } => HistoryFormat::Flyway {
                 schema: Some(schema.to_string()),
             },
+            HistoryFormat::GolangMigrate {
+                schema: None,
+                versions,
+            } => HistoryFormat::GolangMigrate {
+                schema: Some(schema.to_string()),
+                versions: versions.clone(),
+            },
             qualified => qualified.clone(),
         }
     }
@@ -115,6 +129,7 @@ impl HistoryFormat {
             HistoryFormat::Sqlx { .. } => "sqlx",
             HistoryFormat::Diesel { .. } => "diesel",
             HistoryFormat::Flyway { .. } => "flyway",
+            HistoryFormat::GolangMigrate { .. } => "golang-migrate",
         }
     }
 
@@ -124,6 +139,7 @@ impl HistoryFormat {
             HistoryFormat::Sqlx { .. } => SQLX_COLUMNS,
             HistoryFormat::Diesel { .. } => DIESEL_COLUMNS,
             HistoryFormat::Flyway { .. } => flyway::COLUMNS,
+            HistoryFormat::GolangMigrate { .. } => golang_migrate::COLUMNS,
         }
     }
 
@@ -189,6 +205,7 @@ impl HistoryFormat {
                  run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n)"
             ),
             HistoryFormat::Flyway { .. } => flyway::create_sql(&table, flyway::TABLE, dialect),
+            HistoryFormat::GolangMigrate { .. } => golang_migrate::create_sql(&table, dialect),
         }
     }
 
@@ -224,6 +241,9 @@ impl HistoryFormat {
                 }
             ),
             HistoryFormat::Flyway { .. } => flyway::select_sql(&table, dialect),
+            HistoryFormat::GolangMigrate { versions, .. } => {
+                golang_migrate::select_sql(&table, dialect, versions)
+            }
         }
     }
 
@@ -234,11 +254,12 @@ impl HistoryFormat {
             HistoryFormat::Own { .. } => Ok(StoredVersion::Text(version.to_string())),
             // sqlx keeps a BIGINT; `0001` is stored as 1. Only plain digits: `+1` or `1e3`
             // would parse somewhere, and `2024-01-15` would be arithmetic in SQL text.
-            HistoryFormat::Sqlx { .. } => {
+            HistoryFormat::Sqlx { .. } | HistoryFormat::GolangMigrate { .. } => {
+                let tool = self.label();
                 if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(NotStorable {
                         reason: format!(
-                            "sqlx stores versions as BIGINT, and `{version}` is not a whole number"
+                            "{tool} stores versions as BIGINT, and `{version}` is not a whole number"
                         ),
                     });
                 }
@@ -247,7 +268,7 @@ impl HistoryFormat {
                     .map(StoredVersion::Integer)
                     .map_err(|_| NotStorable {
                         reason: format!(
-                            "sqlx stores versions as BIGINT, and `{version}` is beyond a signed 64-bit integer"
+                            "{tool} stores versions as BIGINT, and `{version}` is beyond a signed 64-bit integer"
                         ),
                     })
             }
@@ -273,10 +294,12 @@ impl HistoryFormat {
     /// typed for the statements that address its row.
     pub fn parse_stored(&self, text: &str) -> StoredVersion {
         match self {
-            HistoryFormat::Sqlx { .. } => text.parse::<i64>().map_or_else(
-                |_| StoredVersion::Text(text.to_string()),
-                StoredVersion::Integer,
-            ),
+            HistoryFormat::Sqlx { .. } | HistoryFormat::GolangMigrate { .. } => {
+                text.parse::<i64>().map_or_else(
+                    |_| StoredVersion::Text(text.to_string()),
+                    StoredVersion::Integer,
+                )
+            }
             _ => StoredVersion::Text(text.to_string()),
         }
     }
@@ -333,6 +356,7 @@ impl HistoryFormat {
             }
             HistoryFormat::Diesel { .. } => None,
             HistoryFormat::Flyway { .. } => Some(flyway::checksum_bytes(migration)),
+            HistoryFormat::GolangMigrate { .. } => None,
         }
     }
 
@@ -378,6 +402,9 @@ impl HistoryFormat {
             HistoryFormat::Flyway { .. } => {
                 flyway::insert(&table, migration, version, success, elapsed)
             }
+            HistoryFormat::GolangMigrate { .. } => {
+                golang_migrate::set_version(&table, integer(&version), !success)
+            }
         })
     }
 
@@ -407,6 +434,9 @@ impl HistoryFormat {
                 .value(Value::Integer(execution_ms.saturating_mul(1_000_000)))
                 .push(" WHERE version = ")
                 .value(version),
+            HistoryFormat::GolangMigrate { .. } => {
+                golang_migrate::set_version(&table, integer(&version), failure.is_some())
+            }
             HistoryFormat::Flyway { .. } => {
                 Statement::sql(format!("UPDATE {table} SET success = "))
                     .value(success)
@@ -446,13 +476,26 @@ impl HistoryFormat {
                     .push(" WHERE version = ")
                     .value(version)
             }
+            HistoryFormat::GolangMigrate { .. } => {
+                golang_migrate::set_version(&table, integer(&version), failure.is_some())
+            }
             HistoryFormat::Diesel { .. } => Statement::default(),
         })
     }
 
-    /// Removes `migration`'s row.
+    /// Removes `migration`'s row (golang-migrate: makes the migration before it current).
     pub fn delete(&self, migration: &Migration) -> Result<Statement, NotStorable> {
-        Ok(self.delete_stored(self.stored_version(migration)?))
+        let stored = self.stored_version(migration)?;
+        if let (HistoryFormat::GolangMigrate { versions, .. }, StoredVersion::Integer(version)) =
+            (self, &stored)
+        {
+            return Ok(golang_migrate::set_version(
+                &self.quoted_table(),
+                golang_migrate::previous(versions, *version),
+                false,
+            ));
+        }
+        Ok(self.delete_stored(stored))
     }
 
     /// Removes the row of a version as stored (a row read back, whose file may be gone).
@@ -467,10 +510,14 @@ impl HistoryFormat {
     /// `migration`'s row as (success, failure), for [`Statement::parameterized`] with one
     /// row out: `failure` is NULL where the format has none.
     pub fn recorded_row(&self, migration: &Migration) -> Result<Statement, NotStorable> {
-        let version = self.stored_version(migration)?.into();
+        let version: Value = self.stored_version(migration)?.into();
+        if let (HistoryFormat::GolangMigrate { .. }, Value::Integer(version)) = (self, &version) {
+            return Ok(golang_migrate::recorded_row(&self.quoted_table(), *version));
+        }
         let (success, failure) = match self {
             HistoryFormat::Own { .. } => ("success", "failure"),
             HistoryFormat::Sqlx { .. } | HistoryFormat::Flyway { .. } => ("success", "NULL"),
+            HistoryFormat::GolangMigrate { .. } => ("NOT dirty", "NULL"),
             // diesel's rows exist only for applied migrations.
             HistoryFormat::Diesel { .. } => ("1", "NULL"),
         };
@@ -479,6 +526,14 @@ impl HistoryFormat {
             self.quoted_table()
         ))
         .value(version))
+    }
+}
+
+/// A stored version as golang-migrate's integer (its versions are always integers).
+fn integer(version: &Value) -> Option<i64> {
+    match version {
+        Value::Integer(n) => Some(*n),
+        _ => None,
     }
 }
 
@@ -601,8 +656,41 @@ pub struct Statement {
 enum Part {
     Sql(String),
     Value(Value),
+    /// Text and values that differ by dialect (another tool's table written as that tool
+    /// writes it on each database).
+    Dialects {
+        postgres: Vec<Part>,
+        other: Vec<Part>,
+    },
+}
+
+impl Part {
     /// The connected user (`current_user`), as Flyway records it; empty text on SQLite.
-    CurrentUser,
+    fn current_user() -> Part {
+        Part::Dialects {
+            postgres: vec![Part::Sql("current_user".into())],
+            other: vec![Part::Sql("''".into())],
+        }
+    }
+}
+
+/// `parts` with each [`Part::Dialects`] replaced by the parts for `dialect`.
+fn for_dialect(parts: &[Part], dialect: Dialect) -> Vec<&Part> {
+    let mut flat = Vec::with_capacity(parts.len());
+    for part in parts {
+        match part {
+            Part::Dialects { postgres, other } => flat.extend(for_dialect(
+                if dialect == Dialect::Postgres {
+                    postgres
+                } else {
+                    other
+                },
+                dialect,
+            )),
+            part => flat.push(part),
+        }
+    }
+    flat
 }
 
 impl Statement {
@@ -652,12 +740,12 @@ impl Statement {
     /// transactional apply, whose script and history row travel in one simple-query message
     /// (which cannot carry parameters).
     pub fn inline(&self, dialect: Dialect) -> String {
-        self.parts
-            .iter()
+        for_dialect(&self.parts, dialect)
+            .into_iter()
             .map(|part| match part {
                 Part::Sql(text) => text.clone(),
                 Part::Value(value) => value.literal(dialect),
-                Part::CurrentUser => current_user(dialect).to_string(),
+                Part::Dialects { .. } => String::new(),
             })
             .collect()
     }
@@ -667,10 +755,10 @@ impl Statement {
     pub fn parameterized(&self, dialect: Dialect) -> (String, Vec<&Value>) {
         let mut sql = String::new();
         let mut values = Vec::new();
-        for part in &self.parts {
+        for part in for_dialect(&self.parts, dialect) {
             match part {
                 Part::Sql(text) => sql.push_str(text),
-                Part::CurrentUser => sql.push_str(current_user(dialect)),
+                Part::Dialects { .. } => {}
                 Part::Value(value) => {
                     values.push(value);
                     match dialect {
@@ -681,13 +769,6 @@ impl Statement {
             }
         }
         (sql, values)
-    }
-}
-
-fn current_user(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Postgres => "current_user",
-        _ => "''",
     }
 }
 

@@ -201,6 +201,8 @@ pub struct SessionOptions {
     pub own_table: String,
     /// The configured history format (`history = …`), if any.
     pub history: Option<HistoryKind>,
+    /// The set's versions, for a history that records only the newest (golang-migrate's).
+    pub versions: Vec<i64>,
 }
 
 /// An open database with its history table read.
@@ -278,6 +280,14 @@ impl Session {
                 db.history_of(HistoryFormat::Flyway { schema: None })
                     .await?
             }
+            HistoryKind::GolangMigrate => {
+                let versions = options.versions.clone();
+                db.history_of(HistoryFormat::GolangMigrate {
+                    schema: None,
+                    versions,
+                })
+                .await?
+            }
         };
         format.check_storable(storable)?;
         // Pin the table to its schema — where it is, else where CREATE TABLE would put it —
@@ -338,6 +348,14 @@ fn refuse_system_schema(format: &HistoryFormat, dialect: crate::dialect::Dialect
     )
     .at("the database's search_path")
     .hint("put a schema of your own first on the user's or database's search_path, or name one: `history-table = \"public._cargo_migrate\"` in [package.metadata.migrate]"))
+}
+
+/// The set's versions as integers (those that are), for [`SessionOptions::versions`].
+pub fn set_versions(set: &crate::migration::Migrations) -> Vec<i64> {
+    set.migrations
+        .iter()
+        .filter_map(|m| m.version.as_str().parse().ok())
+        .collect()
 }
 
 /// The default own history table name of a set.

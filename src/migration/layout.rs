@@ -24,6 +24,7 @@ pub enum Layout {
     Directory,
     Sqlx,
     Flyway,
+    GolangMigrate,
 }
 
 impl Layout {
@@ -32,6 +33,7 @@ impl Layout {
             Layout::Directory => "directory",
             Layout::Sqlx => "sqlx",
             Layout::Flyway => "flyway",
+            Layout::GolangMigrate => "golang-migrate",
         }
     }
 
@@ -41,6 +43,7 @@ impl Layout {
             Layout::Directory => VersionOrder::TextWithoutDashes,
             Layout::Sqlx => VersionOrder::Integer,
             Layout::Flyway => VersionOrder::Parts,
+            Layout::GolangMigrate => VersionOrder::Integer,
         }
     }
 
@@ -50,6 +53,7 @@ impl Layout {
         match self {
             Layout::Directory | Layout::Sqlx => None,
             Layout::Flyway => Some(crate::config::HistoryKind::Flyway),
+            Layout::GolangMigrate => Some(crate::config::HistoryKind::GolangMigrate),
         }
     }
 
@@ -61,6 +65,9 @@ impl Layout {
             }
             Layout::Sqlx => "<version>_<name>.sql or <version>_<name>.up.sql (version: digits)",
             Layout::Flyway => flyway::EXPECTED,
+            Layout::GolangMigrate => {
+                "<version>_<name>.up.sql and <version>_<name>.down.sql (version: digits)"
+            }
         }
     }
 }
@@ -73,8 +80,9 @@ impl std::str::FromStr for Layout {
             "directory" | "diesel" => Ok(Layout::Directory),
             "sqlx" => Ok(Layout::Sqlx),
             "flyway" => Ok(Layout::Flyway),
+            "golang-migrate" => Ok(Layout::GolangMigrate),
             _ => Err(format!(
-                "unknown layout `{text}`; expected `directory`, `sqlx` or `flyway`"
+                "unknown layout `{text}`; expected `directory`, `sqlx`, `flyway` or `golang-migrate`"
             )),
         }
     }
@@ -379,6 +387,11 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
     } else {
         options.default_layout.unwrap_or(Layout::Directory)
     };
+    // golang-migrate's names are sqlx's pairs: read so only when configured.
+    let layout = match (layout, options.default_layout) {
+        (Layout::Sqlx, Some(Layout::GolangMigrate)) => Layout::GolangMigrate,
+        (layout, _) => layout,
+    };
     let order = layout.version_order();
 
     let mut found = Vec::new();
@@ -398,7 +411,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
                 }
             }
         }
-        Layout::Sqlx => {
+        Layout::Sqlx | Layout::GolangMigrate => {
             // Pair `.up.sql` with `.down.sql` by version.
             let mut by_version: BTreeMap<Version, (Option<Found>, Option<&Entry>)> =
                 BTreeMap::new();
@@ -542,7 +555,7 @@ pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
     for found in classified.found {
         migrations.push(match classified.layout {
             Layout::Directory => read_directory_migration(dir, found)?,
-            Layout::Sqlx => read_sqlx_migration(dir, found)?,
+            Layout::Sqlx | Layout::GolangMigrate => read_sqlx_migration(dir, found)?,
             Layout::Flyway => flyway::read(dir, found)?,
         });
     }

@@ -425,7 +425,7 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             (Layout::Directory, Some(Library::Diesel)) => {
                 metadata_toml = Some("run_in_transaction = false\n".to_string());
             }
-            (Layout::Directory, _) | (Layout::Flyway, _) => {}
+            (Layout::Directory, _) | (Layout::Flyway, _) | (Layout::GolangMigrate, _) => {}
         }
     }
     // A template without down.sql makes an irreversible migration: no empty down script that
@@ -460,6 +460,12 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             (None, files)
         }
         Layout::Sqlx => (None, vec![(dir.join(format!("{stem}.sql")), up)]),
+        // golang-migrate reads `.up.sql` (and `.down.sql`) only.
+        Layout::GolangMigrate => {
+            let mut files = vec![(dir.join(format!("{stem}.up.sql")), up)];
+            files.extend(down.map(|down| (dir.join(format!("{stem}.down.sql")), down)));
+            (None, files)
+        }
         Layout::Flyway => (
             None,
             crate::migration::layout::flyway::scaffold_files(

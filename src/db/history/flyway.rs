@@ -137,7 +137,7 @@ pub fn insert(
         Part::Value(Value::Integer(i64::from(flyway::checksum_of(
             &migration.up.sql,
         )))),
-        Part::CurrentUser,
+        Part::current_user(),
         elapsed.millis(),
         Part::Value(Value::Bool(success)),
     ])
