@@ -106,3 +106,54 @@ pub fn recorded_row(table: &str, version: i64) -> Statement {
 pub fn previous(versions: &[i64], version: i64) -> Option<i64> {
     versions.iter().copied().filter(|v| *v < version).max()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Setting a version is one statement on each database, values bound.
+    #[test]
+    fn set_version_replaces_the_one_row() {
+        let statement = set_version("\"schema_migrations\"", Some(20), true);
+        let (sql, values) = statement.parameterized(Dialect::Postgres);
+        assert_eq!(
+            sql,
+            "WITH cleared AS (DELETE FROM \"schema_migrations\" WHERE version <> $1) INSERT INTO \"schema_migrations\" (version, dirty) VALUES ($2, $3) ON CONFLICT (version) DO UPDATE SET dirty = EXCLUDED.dirty"
+        );
+        assert_eq!(
+            values,
+            [&Value::Integer(20), &Value::Integer(20), &Value::Bool(true)]
+        );
+        let (sql, values) = statement.parameterized(Dialect::Sqlite);
+        assert_eq!(
+            sql,
+            "INSERT OR REPLACE INTO \"schema_migrations\" (rowid, version, dirty) VALUES (1, ?, ?)"
+        );
+        assert_eq!(values, [&Value::Integer(20), &Value::Bool(true)]);
+        assert_eq!(
+            set_version("t", None, false).inline(Dialect::Sqlite),
+            "DELETE FROM t"
+        );
+    }
+
+    #[test]
+    fn previous_versions() {
+        let versions = [1, 2, 10];
+        assert_eq!(previous(&versions, 10), Some(2));
+        assert_eq!(previous(&versions, 2), Some(1));
+        assert_eq!(previous(&versions, 1), None);
+        assert_eq!(previous(&[], 5), None);
+    }
+
+    #[test]
+    fn reads_cover_every_version_up_to_the_current_one() {
+        let sql = select_sql("t", Dialect::Sqlite, &[1, 2]);
+        assert!(
+            sql.contains("(SELECT column1 AS version FROM (VALUES (1), (2)) AS s UNION SELECT version FROM t)"),
+            "{sql}"
+        );
+        assert!(sql.contains("ON v.version <= h.version"), "{sql}");
+        let sql = select_sql("t", Dialect::Postgres, &[]);
+        assert!(sql.contains("JOIN (SELECT version FROM t) AS v"), "{sql}");
+    }
+}
