@@ -141,7 +141,7 @@ pub struct Classified {
 
 /// For a set that no format reads: which formats its names came closest to, and the setting
 /// that reads it as the closest one (or that it is a layout not read yet).
-fn closest_formats(entries: &[Entry], options: &ScanOptions) -> String {
+fn closest_formats(entries: &[Entry], options: &ScanOptions, expected: Layout) -> String {
     let entries: Vec<&Entry> = entries
         .iter()
         .filter(|e| !is_ignored(&e.name, options))
@@ -171,14 +171,19 @@ fn closest_formats(entries: &[Entry], options: &ScanOptions) -> String {
         .map(|(layout, n)| format!("{} ({n} of {})", layout.as_str(), entries.len()))
         .collect();
     let mut text = String::new();
-    if !matched.is_empty() {
+    // Only when the names point elsewhere than the pattern the hint already gives.
+    if !matched.is_empty() && formats[0].0 != expected {
         text.push_str(&format!(
-            ". Closest formats by name: {}; `layout = \"{}\"` in {} reads the set as {}'s and names what does not fit",
-            matched.join(", "),
-            formats[0].0.as_str(),
-            options.settings_place(),
-            formats[0].0.as_str()
+            ". Closest formats by name: {}",
+            matched.join(", ")
         ));
+        // Only a layout read from configuration changes how a set with files is read.
+        if formats[0].0 == Layout::Flyway {
+            text.push_str(&format!(
+                "; `layout = \"flyway\"` in {} reads the set as Flyway's and names what does not fit",
+                options.settings_place()
+            ));
+        }
     }
     if numbered_folders > 0 {
         text.push_str(". Numbered sub-folders (a history split by folder, like `0/`, `1/`) are not read yet: point --dir or `dir` at one folder at a time");
@@ -353,7 +358,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
             "expected {}; or list it under `ignore` in {}{}",
             layout.expected_pattern(),
             options.settings_place(),
-            closest_formats(entries, options)
+            closest_formats(entries, options, layout)
         )));
     }
 
