@@ -18,11 +18,11 @@ pub const KEYS: &[(&str, &str)] = &[
     ("dialect", "one of postgres, sqlite or mysql"),
     (
         "layout",
-        "the set's layout: directory, sqlx, flyway or golang-migrate (detected from the files when not set)",
+        "the set's layout: directory, sqlx, flyway, golang-migrate or refinery (detected from the files when not set)",
     ),
     (
         "history",
-        "whose history table to keep: cargo-migrate, sqlx, diesel, flyway or golang-migrate",
+        "whose history table to keep: cargo-migrate, sqlx, diesel, flyway, golang-migrate or refinery",
     ),
     (
         "history-table",
@@ -71,6 +71,8 @@ pub enum HistoryKind {
     Flyway,
     /// `schema_migrations (version, dirty)`, as golang-migrate keeps it.
     GolangMigrate,
+    /// `refinery_schema_history`, as refinery keeps it.
+    Refinery,
 }
 
 impl std::str::FromStr for HistoryKind {
@@ -83,8 +85,9 @@ impl std::str::FromStr for HistoryKind {
             "diesel" => Ok(HistoryKind::Diesel),
             "flyway" => Ok(HistoryKind::Flyway),
             "golang-migrate" => Ok(HistoryKind::GolangMigrate),
+            "refinery" => Ok(HistoryKind::Refinery),
             _ => Err(format!(
-                "unknown history `{text}`; expected cargo-migrate, sqlx, diesel, flyway or golang-migrate"
+                "unknown history `{text}`; expected cargo-migrate, sqlx, diesel, flyway, golang-migrate or refinery"
             )),
         }
     }

@@ -42,6 +42,7 @@ pub fn replay_format(spec: &SetSpec) -> HistoryFormat {
         Some(HistoryKind::Sqlx) => HistoryFormat::Sqlx { schema: None },
         Some(HistoryKind::Diesel) => HistoryFormat::Diesel { schema: None },
         Some(HistoryKind::Flyway) => HistoryFormat::Flyway { schema: None },
+        Some(HistoryKind::Refinery) => HistoryFormat::Refinery { schema: None },
         Some(HistoryKind::GolangMigrate) => HistoryFormat::GolangMigrate {
             schema: None,
             versions: Vec::new(),

@@ -11,6 +11,7 @@ use crate::migration::{Migration, checksum};
 
 pub mod flyway;
 pub mod golang_migrate;
+pub mod refinery;
 
 /// The default name of our own history table.
 pub const DEFAULT_TABLE: &str = "_cargo_migrate";
@@ -34,6 +35,9 @@ pub enum HistoryFormat {
         schema: Option<String>,
     },
     Flyway {
+        schema: Option<String>,
+    },
+    Refinery {
         schema: Option<String>,
     },
     /// `versions`: the set's, which the one-row table needs to be read and reverted.
@@ -92,6 +96,7 @@ impl HistoryFormat {
             HistoryFormat::Sqlx { schema } => qualify(schema, SQLX_TABLE),
             HistoryFormat::Diesel { schema } => qualify(schema, DIESEL_TABLE),
             HistoryFormat::Flyway { schema } => qualify(schema, flyway::TABLE),
+            HistoryFormat::Refinery { schema } => qualify(schema, refinery::TABLE),
             HistoryFormat::GolangMigrate { schema, .. } => qualify(schema, golang_migrate::TABLE),
         }
     }
@@ -112,6 +117,9 @@ impl HistoryFormat {
             HistoryFormat::Flyway { schema: None } => HistoryFormat::Flyway {
                 schema: Some(schema.to_string()),
             },
+            HistoryFormat::Refinery { schema: None } => HistoryFormat::Refinery {
+                schema: Some(schema.to_string()),
+            },
             HistoryFormat::GolangMigrate {
                 schema: None,
                 versions,
@@ -129,6 +137,7 @@ impl HistoryFormat {
             HistoryFormat::Sqlx { .. } => "sqlx",
             HistoryFormat::Diesel { .. } => "diesel",
             HistoryFormat::Flyway { .. } => "flyway",
+            HistoryFormat::Refinery { .. } => "refinery",
             HistoryFormat::GolangMigrate { .. } => "golang-migrate",
         }
     }
@@ -139,6 +148,7 @@ impl HistoryFormat {
             HistoryFormat::Sqlx { .. } => SQLX_COLUMNS,
             HistoryFormat::Diesel { .. } => DIESEL_COLUMNS,
             HistoryFormat::Flyway { .. } => flyway::COLUMNS,
+            HistoryFormat::Refinery { .. } => refinery::COLUMNS,
             HistoryFormat::GolangMigrate { .. } => golang_migrate::COLUMNS,
         }
     }
@@ -157,7 +167,10 @@ impl HistoryFormat {
 
     /// Whether the table can record a failed (partly applied) migration.
     pub fn records_failures(&self) -> bool {
-        !matches!(self, HistoryFormat::Diesel { .. })
+        !matches!(
+            self,
+            HistoryFormat::Diesel { .. } | HistoryFormat::Refinery { .. }
+        )
     }
 
     /// `CREATE TABLE IF NOT EXISTS …` in this format (sqlx's and diesel's exactly as those
@@ -205,6 +218,7 @@ impl HistoryFormat {
                  run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n)"
             ),
             HistoryFormat::Flyway { .. } => flyway::create_sql(&table, flyway::TABLE, dialect),
+            HistoryFormat::Refinery { .. } => refinery::create_sql(&table),
             HistoryFormat::GolangMigrate { .. } => golang_migrate::create_sql(&table, dialect),
         }
     }
@@ -241,6 +255,7 @@ impl HistoryFormat {
                 }
             ),
             HistoryFormat::Flyway { .. } => flyway::select_sql(&table, dialect),
+            HistoryFormat::Refinery { .. } => refinery::select_sql(&table, dialect),
             HistoryFormat::GolangMigrate { versions, .. } => {
                 golang_migrate::select_sql(&table, dialect, versions)
             }
@@ -254,6 +269,16 @@ impl HistoryFormat {
             HistoryFormat::Own { .. } => Ok(StoredVersion::Text(version.to_string())),
             // sqlx keeps a BIGINT; `0001` is stored as 1. Only plain digits: `+1` or `1e3`
             // would parse somewhere, and `2024-01-15` would be arithmetic in SQL text.
+            HistoryFormat::Refinery { .. } => version
+                .parse::<i32>()
+                .ok()
+                .filter(|_| version.bytes().all(|b| b.is_ascii_digit()))
+                .map(|n| StoredVersion::Integer(i64::from(n)))
+                .ok_or_else(|| NotStorable {
+                    reason: format!(
+                        "refinery stores versions as int4, and `{version}` is not a whole number up to 2147483647"
+                    ),
+                }),
             HistoryFormat::Sqlx { .. } | HistoryFormat::GolangMigrate { .. } => {
                 let tool = self.label();
                 if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
@@ -294,12 +319,12 @@ impl HistoryFormat {
     /// typed for the statements that address its row.
     pub fn parse_stored(&self, text: &str) -> StoredVersion {
         match self {
-            HistoryFormat::Sqlx { .. } | HistoryFormat::GolangMigrate { .. } => {
-                text.parse::<i64>().map_or_else(
-                    |_| StoredVersion::Text(text.to_string()),
-                    StoredVersion::Integer,
-                )
-            }
+            HistoryFormat::Sqlx { .. }
+            | HistoryFormat::GolangMigrate { .. }
+            | HistoryFormat::Refinery { .. } => text.parse::<i64>().map_or_else(
+                |_| StoredVersion::Text(text.to_string()),
+                StoredVersion::Integer,
+            ),
             _ => StoredVersion::Text(text.to_string()),
         }
     }
@@ -357,6 +382,7 @@ impl HistoryFormat {
             HistoryFormat::Diesel { .. } => None,
             HistoryFormat::Flyway { .. } => Some(flyway::checksum_bytes(migration)),
             HistoryFormat::GolangMigrate { .. } => None,
+            HistoryFormat::Refinery { .. } => refinery::checksum_bytes(migration),
         }
     }
 
@@ -405,6 +431,7 @@ impl HistoryFormat {
             HistoryFormat::GolangMigrate { .. } => {
                 golang_migrate::set_version(&table, integer(&version), !success)
             }
+            HistoryFormat::Refinery { .. } => refinery::insert(&table, migration, version),
         })
     }
 
@@ -445,7 +472,7 @@ impl HistoryFormat {
                     .push(" WHERE version = ")
                     .value(version)
             }
-            HistoryFormat::Diesel { .. } => match failure {
+            HistoryFormat::Diesel { .. } | HistoryFormat::Refinery { .. } => match failure {
                 None => self.insert(migration, true, Elapsed::Millis(0), None)?,
                 Some(_) => Statement::default(),
             },
@@ -479,7 +506,7 @@ impl HistoryFormat {
             HistoryFormat::GolangMigrate { .. } => {
                 golang_migrate::set_version(&table, integer(&version), failure.is_some())
             }
-            HistoryFormat::Diesel { .. } => Statement::default(),
+            HistoryFormat::Diesel { .. } | HistoryFormat::Refinery { .. } => Statement::default(),
         })
     }
 
@@ -519,7 +546,7 @@ impl HistoryFormat {
             HistoryFormat::Sqlx { .. } | HistoryFormat::Flyway { .. } => ("success", "NULL"),
             HistoryFormat::GolangMigrate { .. } => ("NOT dirty", "NULL"),
             // diesel's rows exist only for applied migrations.
-            HistoryFormat::Diesel { .. } => ("1", "NULL"),
+            HistoryFormat::Diesel { .. } | HistoryFormat::Refinery { .. } => ("1", "NULL"),
         };
         Ok(Statement::sql(format!(
             "SELECT {success}, {failure} FROM {} WHERE version = ",

@@ -280,6 +280,10 @@ impl Session {
                 db.history_of(HistoryFormat::Flyway { schema: None })
                     .await?
             }
+            HistoryKind::Refinery => {
+                db.history_of(HistoryFormat::Refinery { schema: None })
+                    .await?
+            }
             HistoryKind::GolangMigrate => {
                 let versions = options.versions.clone();
                 db.history_of(HistoryFormat::GolangMigrate {

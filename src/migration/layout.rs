@@ -17,6 +17,7 @@ use super::{Migration, Migrations, Script, checksum, has_no_transaction_directiv
 use crate::error::{Error, ErrorCode, Result, display_path};
 
 pub mod flyway;
+pub mod refinery;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -25,6 +26,7 @@ pub enum Layout {
     Sqlx,
     Flyway,
     GolangMigrate,
+    Refinery,
 }
 
 impl Layout {
@@ -34,6 +36,7 @@ impl Layout {
             Layout::Sqlx => "sqlx",
             Layout::Flyway => "flyway",
             Layout::GolangMigrate => "golang-migrate",
+            Layout::Refinery => "refinery",
         }
     }
 
@@ -44,6 +47,7 @@ impl Layout {
             Layout::Sqlx => VersionOrder::Integer,
             Layout::Flyway => VersionOrder::Parts,
             Layout::GolangMigrate => VersionOrder::Integer,
+            Layout::Refinery => VersionOrder::Integer,
         }
     }
 
@@ -54,6 +58,7 @@ impl Layout {
             Layout::Directory | Layout::Sqlx => None,
             Layout::Flyway => Some(crate::config::HistoryKind::Flyway),
             Layout::GolangMigrate => Some(crate::config::HistoryKind::GolangMigrate),
+            Layout::Refinery => Some(crate::config::HistoryKind::Refinery),
         }
     }
 
@@ -65,6 +70,7 @@ impl Layout {
             }
             Layout::Sqlx => "<version>_<name>.sql or <version>_<name>.up.sql (version: digits)",
             Layout::Flyway => flyway::EXPECTED,
+            Layout::Refinery => refinery::EXPECTED,
             Layout::GolangMigrate => {
                 "<version>_<name>.up.sql and <version>_<name>.down.sql (version: digits)"
             }
@@ -81,8 +87,9 @@ impl std::str::FromStr for Layout {
             "sqlx" => Ok(Layout::Sqlx),
             "flyway" => Ok(Layout::Flyway),
             "golang-migrate" => Ok(Layout::GolangMigrate),
+            "refinery" => Ok(Layout::Refinery),
             _ => Err(format!(
-                "unknown layout `{text}`; expected `directory`, `sqlx`, `flyway` or `golang-migrate`"
+                "unknown layout `{text}`; expected `directory`, `sqlx`, `flyway`, `golang-migrate` or `refinery`"
             )),
         }
     }
@@ -325,6 +332,9 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
     if flyway::applies(entries, options) {
         return flyway::classify(dir, entries, options);
     }
+    if options.default_layout == Some(Layout::Refinery) {
+        return refinery::classify(dir, entries, options);
+    }
     let mut directory_style = Vec::new();
     let mut sqlx_style = Vec::new();
     let mut unknown = Vec::new();
@@ -490,8 +500,8 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
                 }
             }
         }
-        // Classified by its own module, above.
-        Layout::Flyway => {}
+        // Classified by their own modules, above.
+        Layout::Flyway | Layout::Refinery => {}
     }
 
     found.sort_by(|a, b| a.version.cmp(&b.version));
@@ -562,6 +572,7 @@ pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
             Layout::Directory => read_directory_migration(dir, found)?,
             Layout::Sqlx | Layout::GolangMigrate => read_sqlx_migration(dir, found)?,
             Layout::Flyway => flyway::read(dir, found)?,
+            Layout::Refinery => read_sqlx_migration(dir, found)?,
         });
     }
     Ok(Migrations {

@@ -425,7 +425,10 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             (Layout::Directory, Some(Library::Diesel)) => {
                 metadata_toml = Some("run_in_transaction = false\n".to_string());
             }
-            (Layout::Directory, _) | (Layout::Flyway, _) | (Layout::GolangMigrate, _) => {}
+            (Layout::Directory, _)
+            | (Layout::Flyway, _)
+            | (Layout::GolangMigrate, _)
+            | (Layout::Refinery, _) => {}
         }
     }
     // A template without down.sql makes an irreversible migration: no empty down script that
@@ -460,6 +463,14 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             (None, files)
         }
         Layout::Sqlx => (None, vec![(dir.join(format!("{stem}.sql")), up)]),
+        // refinery has no down scripts.
+        Layout::Refinery => (
+            None,
+            vec![(
+                dir.join(format!("V{}__{}.sql", version.as_str(), request.name)),
+                up,
+            )],
+        ),
         // golang-migrate reads `.up.sql` (and `.down.sql`) only.
         Layout::GolangMigrate => {
             let mut files = vec![(dir.join(format!("{stem}.up.sql")), up)];

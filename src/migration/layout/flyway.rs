@@ -176,8 +176,11 @@ impl Crc32 {
 
 /// Whether the set is Flyway's: configured so, or holding Flyway names and no other tool's.
 pub fn applies(entries: &[Entry], options: &ScanOptions) -> bool {
-    if options.default_layout == Some(Layout::Flyway) {
-        return true;
+    match options.default_layout {
+        Some(Layout::Flyway) => return true,
+        // refinery's names are Flyway's: read as refinery's when configured so.
+        Some(Layout::Refinery) => return false,
+        _ => {}
     }
     let mut flyway = false;
     for entry in entries.iter().filter(|e| !is_ignored(&e.name, options)) {
