@@ -16,10 +16,13 @@ pub const KEYS: &[(&str, &str)] = &[
         "the migrations directory, relative to the package (or workspace) root",
     ),
     ("dialect", "one of postgres, sqlite or mysql"),
-    ("layout", "the layout of a new set: directory or sqlx"),
+    (
+        "layout",
+        "the set's layout: directory, sqlx, drizzle, dbmate, goose, prisma, flyway, golang-migrate or refinery (detected from the files when not set)",
+    ),
     (
         "history",
-        "whose history table to keep: cargo-migrate, sqlx, diesel, drizzle, dbmate, goose or prisma",
+        "whose history table to keep: cargo-migrate, sqlx, diesel, drizzle, dbmate, goose, prisma, flyway, golang-migrate or refinery",
     ),
     (
         "history-table",
@@ -28,6 +31,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "templates",
         "a directory of templates that add to or override the built-in ones",
+    ),
+    (
+        "flyway",
+        "a table of Flyway's name parts: prefix, undo-prefix, repeatable-prefix, separator",
     ),
     (
         "image",
@@ -72,6 +79,12 @@ pub enum HistoryKind {
     Goose,
     /// `_prisma_migrations`, as `prisma migrate deploy` keeps it.
     Prisma,
+    /// `flyway_schema_history`, as Flyway keeps it.
+    Flyway,
+    /// `schema_migrations (version, dirty)`, as golang-migrate keeps it.
+    GolangMigrate,
+    /// `refinery_schema_history`, as refinery keeps it.
+    Refinery,
 }
 
 impl std::str::FromStr for HistoryKind {
@@ -86,8 +99,11 @@ impl std::str::FromStr for HistoryKind {
             "dbmate" => Ok(HistoryKind::Dbmate),
             "goose" => Ok(HistoryKind::Goose),
             "prisma" => Ok(HistoryKind::Prisma),
+            "flyway" => Ok(HistoryKind::Flyway),
+            "golang-migrate" => Ok(HistoryKind::GolangMigrate),
+            "refinery" => Ok(HistoryKind::Refinery),
             _ => Err(format!(
-                "unknown history `{text}`; expected cargo-migrate, sqlx, diesel, drizzle, dbmate, goose or prisma"
+                "unknown history `{text}`; expected cargo-migrate, sqlx, diesel, drizzle, dbmate, goose, prisma, flyway, golang-migrate or refinery"
             )),
         }
     }
@@ -112,6 +128,7 @@ pub struct MigrateConfig {
     pub ignore: Vec<String>,
     /// `safety`: what `lint` and `check`'s safety step look at and how loud each code is.
     pub safety: crate::safety::SafetyConfig,
+    pub flyway: Option<crate::migration::layout::flyway::Names>,
 }
 
 impl MigrateConfig {
@@ -268,6 +285,20 @@ impl MigrateConfig {
                             .hint(key_hint(key))
                     })?
                 }
+                "flyway" => {
+                    config.flyway = Some(
+                        crate::migration::layout::flyway::Names::parse(value).map_err(
+                            |reason| {
+                                Error::input(
+                                    ErrorCode::BadConfig,
+                                    format!("`flyway` in {table}: {reason}"),
+                                )
+                                .at(at())
+                                .hint(key_hint(key))
+                            },
+                        )?,
+                    )
+                }
                 unknown => return Err(unknown_key(unknown, table, at())),
             }
         }
@@ -300,6 +331,7 @@ impl MigrateConfig {
                 self.ignore
             },
             safety: self.safety.or(&defaults.safety),
+            flyway: self.flyway.or_else(|| defaults.flyway.clone()),
         }
     }
 }

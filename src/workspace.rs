@@ -115,6 +115,8 @@ impl SetSpec {
             &ScanOptions {
                 ignore: self.config.ignore.clone(),
                 default_layout: self.config.layout.or(self.library.map(Library::layout)),
+                dir_mode: self.manifest_path.is_none(),
+                flyway: self.config.flyway.clone().unwrap_or_default(),
             },
         )?;
         if let Some(dialect) = self.dialect() {

@@ -1040,7 +1040,7 @@ fn image_that_is_not_a_docker_reference() {
 
 #[test]
 fn layout_that_is_not_known() {
-    let ws = single_with_config("layout = \"flyway\"");
+    let ws = single_with_config("layout = \"liquibase\"");
     let outcome = run(&ws, &["list"]).assert_code(2);
     assert_error_code(&ws, &["list"], "bad-config");
     insta::assert_snapshot!("bad_layout", outcome.snapshot());
@@ -1048,7 +1048,7 @@ fn layout_that_is_not_known() {
 
 #[test]
 fn history_that_is_not_known() {
-    let ws = single_with_config("history = \"flyway\"");
+    let ws = single_with_config("history = \"liquibase\"");
     let outcome = run(&ws, &["list"]).assert_code(2);
     assert_error_code(&ws, &["list"], "bad-config");
     assert!(

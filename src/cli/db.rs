@@ -174,6 +174,7 @@ pub async fn open(
             .config
             .history
             .or(target.migrations.layout.tool_history()),
+        versions: engine::set_versions(&target.migrations),
     };
     // A version the history cannot store is refused before anything changes; read-only
     // commands may show such a migration (as pending: it can have no row).

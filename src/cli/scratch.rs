@@ -41,6 +41,12 @@ pub fn replay_format(spec: &SetSpec) -> HistoryFormat {
     match spec.config.history {
         Some(HistoryKind::Sqlx) => HistoryFormat::Sqlx { schema: None },
         Some(HistoryKind::Diesel) => HistoryFormat::Diesel { schema: None },
+        Some(HistoryKind::Flyway) => HistoryFormat::Flyway { schema: None },
+        Some(HistoryKind::Refinery) => HistoryFormat::Refinery { schema: None },
+        Some(HistoryKind::GolangMigrate) => HistoryFormat::GolangMigrate {
+            schema: None,
+            versions: Vec::new(),
+        },
         // Replays record in our own table: a tool format's table is proven by up/down.
         Some(_) | None => HistoryFormat::Own {
             name: engine::own_table(spec),
@@ -75,16 +81,22 @@ pub async fn open_live(
     url: &DatabaseUrl,
     (wait_secs, connect_timeout_secs): (u64, u64),
 ) -> Result<Session> {
+    let scanned = spec.scan().ok();
     let options = SessionOptions {
         connect: engine::connect_options(wait_secs, connect_timeout_secs, 0, false),
         mutating: false,
         own_table: engine::own_table(spec),
         // A tool's folder keeps its tool's history: that is the table to leave out.
         history: spec.config.history.or_else(|| {
-            spec.scan()
-                .ok()
+            scanned
+                .as_ref()
                 .and_then(|migrations| migrations.layout.tool_history())
         }),
+        // Read-only: the set's versions tell which migrations a one-row history covers.
+        versions: scanned
+            .as_ref()
+            .map(engine::set_versions)
+            .unwrap_or_default(),
     };
     Session::open(url, &options, &[], |message| context.output.status(message)).await
 }

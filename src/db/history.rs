@@ -14,6 +14,10 @@ use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode};
 use crate::migration::{Migration, checksum};
 
+pub mod flyway;
+pub mod golang_migrate;
+pub mod refinery;
+
 /// The default name of our own history table.
 pub const DEFAULT_TABLE: &str = "_cargo_migrate";
 /// sqlx's table (`sqlx::migrate!()`, `sqlx migrate run`).
@@ -47,6 +51,17 @@ pub enum HistoryFormat {
     },
     Prisma {
         schema: Option<String>,
+    },
+    Flyway {
+        schema: Option<String>,
+    },
+    Refinery {
+        schema: Option<String>,
+    },
+    /// `versions`: the set's, which the one-row table needs to be read and reverted.
+    GolangMigrate {
+        schema: Option<String>,
+        versions: Vec<i64>,
     },
 }
 
@@ -99,6 +114,13 @@ impl HistoryFormat {
             HistoryKind::Dbmate => HistoryFormat::Dbmate { schema: None },
             HistoryKind::Goose => HistoryFormat::Goose { schema: None },
             HistoryKind::Prisma => HistoryFormat::Prisma { schema: None },
+            HistoryKind::Flyway => HistoryFormat::Flyway { schema: None },
+            HistoryKind::Refinery => HistoryFormat::Refinery { schema: None },
+            // Read with the set's versions where the session knows them (see `Session::open`).
+            HistoryKind::GolangMigrate => HistoryFormat::GolangMigrate {
+                schema: None,
+                versions: Vec::new(),
+            },
             HistoryKind::Sqlx => HistoryFormat::Sqlx { schema: None },
             HistoryKind::Diesel => HistoryFormat::Diesel { schema: None },
             HistoryKind::Own => HistoryFormat::Own {
@@ -121,6 +143,9 @@ impl HistoryFormat {
             HistoryFormat::Dbmate { schema } => qualify(schema, dbmate::TABLE),
             HistoryFormat::Goose { schema } => qualify(schema, goose::TABLE),
             HistoryFormat::Prisma { schema } => qualify(schema, prisma::TABLE),
+            HistoryFormat::Flyway { schema } => qualify(schema, flyway::TABLE),
+            HistoryFormat::Refinery { schema } => qualify(schema, refinery::TABLE),
+            HistoryFormat::GolangMigrate { schema, .. } => qualify(schema, golang_migrate::TABLE),
         }
     }
 
@@ -149,6 +174,19 @@ impl HistoryFormat {
             HistoryFormat::Prisma { schema: None } => HistoryFormat::Prisma {
                 schema: Some(schema.to_string()),
             },
+            HistoryFormat::Flyway { schema: None } => HistoryFormat::Flyway {
+                schema: Some(schema.to_string()),
+            },
+            HistoryFormat::Refinery { schema: None } => HistoryFormat::Refinery {
+                schema: Some(schema.to_string()),
+            },
+            HistoryFormat::GolangMigrate {
+                schema: None,
+                versions,
+            } => HistoryFormat::GolangMigrate {
+                schema: Some(schema.to_string()),
+                versions: versions.clone(),
+            },
             qualified => qualified.clone(),
         }
     }
@@ -162,6 +200,9 @@ impl HistoryFormat {
             HistoryFormat::Dbmate { .. } => "dbmate",
             HistoryFormat::Goose { .. } => "goose",
             HistoryFormat::Prisma { .. } => "prisma",
+            HistoryFormat::Flyway { .. } => "flyway",
+            HistoryFormat::Refinery { .. } => "refinery",
+            HistoryFormat::GolangMigrate { .. } => "golang-migrate",
         }
     }
 
@@ -174,6 +215,9 @@ impl HistoryFormat {
             HistoryFormat::Dbmate { .. } => dbmate::COLUMNS,
             HistoryFormat::Goose { .. } => goose::COLUMNS,
             HistoryFormat::Prisma { .. } => prisma::COLUMNS,
+            HistoryFormat::Flyway { .. } => flyway::COLUMNS,
+            HistoryFormat::Refinery { .. } => refinery::COLUMNS,
+            HistoryFormat::GolangMigrate { .. } => golang_migrate::COLUMNS,
         }
     }
 
@@ -209,6 +253,7 @@ impl HistoryFormat {
                 | HistoryFormat::Drizzle { .. }
                 | HistoryFormat::Dbmate { .. }
                 | HistoryFormat::Goose { .. }
+                | HistoryFormat::Refinery { .. }
         )
     }
 
@@ -262,6 +307,9 @@ impl HistoryFormat {
             HistoryFormat::Dbmate { .. } => dbmate::create_sql(&table),
             HistoryFormat::Goose { .. } => goose::create_sql(&table, dialect),
             HistoryFormat::Prisma { .. } => prisma::create_sql(&table, dialect),
+            HistoryFormat::Flyway { .. } => flyway::create_sql(&table, flyway::TABLE, dialect),
+            HistoryFormat::Refinery { .. } => refinery::create_sql(&table),
+            HistoryFormat::GolangMigrate { .. } => golang_migrate::create_sql(&table, dialect),
         }
     }
 
@@ -304,6 +352,11 @@ impl HistoryFormat {
                     _ => "1",
                 }
             ),
+            HistoryFormat::Flyway { .. } => flyway::select_sql(&table, dialect),
+            HistoryFormat::Refinery { .. } => refinery::select_sql(&table, dialect),
+            HistoryFormat::GolangMigrate { versions, .. } => {
+                golang_migrate::select_sql(&table, dialect, versions)
+            }
         }
     }
 
@@ -314,11 +367,22 @@ impl HistoryFormat {
             HistoryFormat::Own { .. } => Ok(StoredVersion::Text(version.to_string())),
             // sqlx keeps a BIGINT; `0001` is stored as 1. Only plain digits: `+1` or `1e3`
             // would parse somewhere, and `2024-01-15` would be arithmetic in SQL text.
-            HistoryFormat::Sqlx { .. } => {
+            HistoryFormat::Refinery { .. } => version
+                .parse::<i32>()
+                .ok()
+                .filter(|_| version.bytes().all(|b| b.is_ascii_digit()))
+                .map(|n| StoredVersion::Integer(i64::from(n)))
+                .ok_or_else(|| NotStorable {
+                    reason: format!(
+                        "refinery stores versions as int4, and `{version}` is not a whole number up to 2147483647"
+                    ),
+                }),
+            HistoryFormat::Sqlx { .. } | HistoryFormat::GolangMigrate { .. } => {
+                let tool = self.label();
                 if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(NotStorable {
                         reason: format!(
-                            "sqlx stores versions as BIGINT, and `{version}` is not a whole number"
+                            "{tool} stores versions as BIGINT, and `{version}` is not a whole number"
                         ),
                     });
                 }
@@ -327,7 +391,7 @@ impl HistoryFormat {
                     .map(StoredVersion::Integer)
                     .map_err(|_| NotStorable {
                         reason: format!(
-                            "sqlx stores versions as BIGINT, and `{version}` is beyond a signed 64-bit integer"
+                            "{tool} stores versions as BIGINT, and `{version}` is beyond a signed 64-bit integer"
                         ),
                     })
             }
@@ -347,6 +411,9 @@ impl HistoryFormat {
             HistoryFormat::Dbmate { .. } => dbmate::stored_version(migration),
             HistoryFormat::Goose { .. } => goose::stored_version(migration),
             HistoryFormat::Prisma { .. } => prisma::stored_version(migration),
+            HistoryFormat::Flyway { .. } => flyway::stored_version(migration)
+                .map(StoredVersion::Text)
+                .map_err(|reason| NotStorable { reason }),
         }
     }
 
@@ -356,7 +423,9 @@ impl HistoryFormat {
         match self {
             HistoryFormat::Sqlx { .. }
             | HistoryFormat::Drizzle { .. }
-            | HistoryFormat::Goose { .. } => text.parse::<i64>().map_or_else(
+            | HistoryFormat::Goose { .. }
+            | HistoryFormat::GolangMigrate { .. }
+            | HistoryFormat::Refinery { .. } => text.parse::<i64>().map_or_else(
                 |_| StoredVersion::Text(text.to_string()),
                 StoredVersion::Integer,
             ),
@@ -418,6 +487,9 @@ impl HistoryFormat {
                 Some(Sha384::digest(migration.up.sql.as_bytes()).to_vec())
             }
             HistoryFormat::Diesel { .. } => None,
+            HistoryFormat::Flyway { .. } => Some(flyway::checksum_bytes(migration)),
+            HistoryFormat::GolangMigrate { .. } => None,
+            HistoryFormat::Refinery { .. } => refinery::checksum_bytes(migration),
             HistoryFormat::Drizzle { .. } => Some(drizzle::checksum(migration)),
             HistoryFormat::Dbmate { .. } => None,
             HistoryFormat::Goose { .. } => None,
@@ -494,6 +566,13 @@ impl HistoryFormat {
                 Part::Sql("CURRENT_TIMESTAMP".to_string()),
                 Part::Value(Value::Integer(i64::from(success))),
             ]),
+            HistoryFormat::Flyway { .. } => {
+                flyway::insert(&table, migration, version, success, elapsed)
+            }
+            HistoryFormat::GolangMigrate { .. } => {
+                golang_migrate::set_version(&table, integer(&version), !success)
+            }
+            HistoryFormat::Refinery { .. } => refinery::insert(&table, migration, version),
         })
     }
 
@@ -523,10 +602,22 @@ impl HistoryFormat {
                 .value(Value::Integer(execution_ms.saturating_mul(1_000_000)))
                 .push(" WHERE version = ")
                 .value(version),
+            HistoryFormat::GolangMigrate { .. } => {
+                golang_migrate::set_version(&table, integer(&version), failure.is_some())
+            }
+            HistoryFormat::Flyway { .. } => {
+                Statement::sql(format!("UPDATE {table} SET success = "))
+                    .value(success)
+                    .push(", execution_time = ")
+                    .value(Value::Integer(execution_ms.clamp(0, i64::from(i32::MAX))))
+                    .push(" WHERE version = ")
+                    .value(version)
+            }
             HistoryFormat::Diesel { .. }
             | HistoryFormat::Drizzle { .. }
             | HistoryFormat::Dbmate { .. }
-            | HistoryFormat::Goose { .. } => match failure {
+            | HistoryFormat::Goose { .. }
+            | HistoryFormat::Refinery { .. } => match failure {
                 None => self.insert(migration, true, Elapsed::Millis(0), None)?,
                 Some(_) => Statement::default(),
             },
@@ -565,11 +656,16 @@ impl HistoryFormat {
                 .value(Value::text_or_null(failure))
                 .push(" WHERE version = ")
                 .value(version),
-            HistoryFormat::Sqlx { .. } => Statement::sql(format!("UPDATE {table} SET success = "))
-                .value(success)
-                .push(" WHERE version = ")
-                .value(version),
-            HistoryFormat::Diesel { .. } => Statement::default(),
+            HistoryFormat::Sqlx { .. } | HistoryFormat::Flyway { .. } => {
+                Statement::sql(format!("UPDATE {table} SET success = "))
+                    .value(success)
+                    .push(" WHERE version = ")
+                    .value(version)
+            }
+            HistoryFormat::GolangMigrate { .. } => {
+                golang_migrate::set_version(&table, integer(&version), failure.is_some())
+            }
+            HistoryFormat::Diesel { .. } | HistoryFormat::Refinery { .. } => Statement::default(),
             HistoryFormat::Drizzle { .. } => Statement::default(),
             HistoryFormat::Dbmate { .. } => Statement::default(),
             HistoryFormat::Goose { .. } => Statement::default(),
@@ -589,9 +685,19 @@ impl HistoryFormat {
         })
     }
 
-    /// Removes `migration`'s row.
+    /// Removes `migration`'s row (golang-migrate: makes the migration before it current).
     pub fn delete(&self, migration: &Migration) -> Result<Statement, NotStorable> {
-        Ok(self.delete_stored(self.stored_version(migration)?))
+        let stored = self.stored_version(migration)?;
+        if let (HistoryFormat::GolangMigrate { versions, .. }, StoredVersion::Integer(version)) =
+            (self, &stored)
+        {
+            return Ok(golang_migrate::set_version(
+                &self.quoted_table(),
+                golang_migrate::previous(versions, *version),
+                false,
+            ));
+        }
+        Ok(self.delete_stored(stored))
     }
 
     /// Removes the row of a version as stored (a row read back, whose file may be gone).
@@ -607,8 +713,11 @@ impl HistoryFormat {
     /// `migration`'s row as (success, failure), for [`Statement::parameterized`] with one
     /// row out: `failure` is NULL where the format has none.
     pub fn recorded_row(&self, migration: &Migration) -> Result<Statement, NotStorable> {
-        let version = self.stored_version(migration)?.into();
+        let version: Value = self.stored_version(migration)?.into();
         let table = self.quoted_table();
+        if let (HistoryFormat::GolangMigrate { .. }, Value::Integer(version)) = (self, &version) {
+            return Ok(golang_migrate::recorded_row(&self.quoted_table(), *version));
+        }
         match self {
             // The newest row of the version says whether it is applied.
             HistoryFormat::Goose { .. } => {
@@ -629,9 +738,10 @@ impl HistoryFormat {
         }
         let (success, failure) = match self {
             HistoryFormat::Own { .. } => ("success", "failure"),
-            HistoryFormat::Sqlx { .. } => ("success", "NULL"),
+            HistoryFormat::Sqlx { .. } | HistoryFormat::Flyway { .. } => ("success", "NULL"),
+            HistoryFormat::GolangMigrate { .. } => ("NOT dirty", "NULL"),
             // diesel's rows exist only for applied migrations.
-            HistoryFormat::Diesel { .. } => ("1", "NULL"),
+            HistoryFormat::Diesel { .. } | HistoryFormat::Refinery { .. } => ("1", "NULL"),
             // Rows exist only for applied migrations.
             _ => ("1", "NULL"),
         };
@@ -640,6 +750,14 @@ impl HistoryFormat {
             self.key_column()
         ))
         .value(version))
+    }
+}
+
+/// A stored version as golang-migrate's integer (its versions are always integers).
+fn integer(version: &Value) -> Option<i64> {
+    match version {
+        Value::Integer(n) => Some(*n),
+        _ => None,
     }
 }
 
@@ -762,6 +880,41 @@ pub struct Statement {
 enum Part {
     Sql(String),
     Value(Value),
+    /// Text and values that differ by dialect (another tool's table written as that tool
+    /// writes it on each database).
+    Dialects {
+        postgres: Vec<Part>,
+        other: Vec<Part>,
+    },
+}
+
+impl Part {
+    /// The connected user (`current_user`), as Flyway records it; empty text on SQLite.
+    fn current_user() -> Part {
+        Part::Dialects {
+            postgres: vec![Part::Sql("current_user".into())],
+            other: vec![Part::Sql("''".into())],
+        }
+    }
+}
+
+/// `parts` with each [`Part::Dialects`] replaced by the parts for `dialect`.
+fn for_dialect(parts: &[Part], dialect: Dialect) -> Vec<&Part> {
+    let mut flat = Vec::with_capacity(parts.len());
+    for part in parts {
+        match part {
+            Part::Dialects { postgres, other } => flat.extend(for_dialect(
+                if dialect == Dialect::Postgres {
+                    postgres
+                } else {
+                    other
+                },
+                dialect,
+            )),
+            part => flat.push(part),
+        }
+    }
+    flat
 }
 
 impl Statement {
@@ -811,11 +964,12 @@ impl Statement {
     /// transactional apply, whose script and history row travel in one simple-query message
     /// (which cannot carry parameters).
     pub fn inline(&self, dialect: Dialect) -> String {
-        self.parts
-            .iter()
+        for_dialect(&self.parts, dialect)
+            .into_iter()
             .map(|part| match part {
                 Part::Sql(text) => text.clone(),
                 Part::Value(value) => value.literal(dialect),
+                Part::Dialects { .. } => String::new(),
             })
             .collect()
     }
@@ -825,9 +979,10 @@ impl Statement {
     pub fn parameterized(&self, dialect: Dialect) -> (String, Vec<&Value>) {
         let mut sql = String::new();
         let mut values = Vec::new();
-        for part in &self.parts {
+        for part in for_dialect(&self.parts, dialect) {
             match part {
                 Part::Sql(text) => sql.push_str(text),
+                Part::Dialects { .. } => {}
                 Part::Value(value) => {
                     values.push(value);
                     match dialect {

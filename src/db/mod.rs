@@ -323,6 +323,13 @@ impl Database {
         Ok((found[0], found[1], found[2]))
     }
 
+    /// `format` and whether its table exists: for the other tools' tables, looked for only
+    /// when the set is in that tool's format.
+    pub async fn history_of(&mut self, format: HistoryFormat) -> Result<(HistoryFormat, bool)> {
+        let exists = !self.columns_of(&format.table()).await?.is_empty();
+        Ok((format, exists))
+    }
+
     /// The column names of `table` (empty when it does not exist).
     pub async fn columns_of(&mut self, table: &str) -> Result<Vec<String>> {
         match self {

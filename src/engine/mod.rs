@@ -225,6 +225,8 @@ pub struct SessionOptions {
     pub own_table: String,
     /// The configured history format (`history = …`), if any.
     pub history: Option<HistoryKind>,
+    /// The set's versions, for a history that records only the newest (golang-migrate's).
+    pub versions: Vec<i64>,
 }
 
 /// An open database with its history table read.
@@ -276,6 +278,19 @@ impl Session {
         } else {
             HistoryKind::Diesel
         });
+        // Then Flyway's, looked for only where none of those is (a read-only command on a
+        // database Flyway or a Flyway set keeps, before the set's layout is known).
+        let kind = if options.history.is_none()
+            && !(own || sqlx || diesel)
+            && db
+                .history_of(HistoryFormat::Flyway { schema: None })
+                .await?
+                .1
+        {
+            HistoryKind::Flyway
+        } else {
+            kind
+        };
         let (format, exists) = match kind {
             HistoryKind::Own => (
                 HistoryFormat::Own {
@@ -285,6 +300,22 @@ impl Session {
             ),
             HistoryKind::Sqlx => (HistoryFormat::Sqlx { schema: None }, sqlx),
             HistoryKind::Diesel => (HistoryFormat::Diesel { schema: None }, diesel),
+            HistoryKind::Flyway => {
+                db.history_of(HistoryFormat::Flyway { schema: None })
+                    .await?
+            }
+            HistoryKind::Refinery => {
+                db.history_of(HistoryFormat::Refinery { schema: None })
+                    .await?
+            }
+            HistoryKind::GolangMigrate => {
+                let versions = options.versions.clone();
+                db.history_of(HistoryFormat::GolangMigrate {
+                    schema: None,
+                    versions,
+                })
+                .await?
+            }
             tool => {
                 let format = HistoryFormat::of_tool(tool, db.dialect());
                 let exists = !db.columns_of(&format.table()).await?.is_empty();
@@ -350,6 +381,14 @@ fn refuse_system_schema(format: &HistoryFormat, dialect: crate::dialect::Dialect
     )
     .at("the database's search_path")
     .hint("put a schema of your own first on the user's or database's search_path, or name one: `history-table = \"public._cargo_migrate\"` in [package.metadata.migrate]"))
+}
+
+/// The set's versions as integers (those that are), for [`SessionOptions::versions`].
+pub fn set_versions(set: &crate::migration::Migrations) -> Vec<i64> {
+    set.migrations
+        .iter()
+        .filter_map(|m| m.version.as_str().parse().ok())
+        .collect()
 }
 
 /// The default own history table name of a set.

@@ -16,6 +16,9 @@ use super::version::{Version, VersionError, VersionOrder};
 use super::{Migration, Migrations, Script, checksum, has_no_transaction_directive};
 use crate::error::{Error, ErrorCode, Result, display_path};
 
+pub mod flyway;
+pub mod refinery;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
@@ -25,6 +28,9 @@ pub enum Layout {
     Dbmate,
     Goose,
     Prisma,
+    Flyway,
+    GolangMigrate,
+    Refinery,
 }
 
 impl Layout {
@@ -36,6 +42,9 @@ impl Layout {
             Layout::Dbmate => "dbmate",
             Layout::Goose => "goose",
             Layout::Prisma => "prisma",
+            Layout::Flyway => "flyway",
+            Layout::GolangMigrate => "golang-migrate",
+            Layout::Refinery => "refinery",
         }
     }
 
@@ -48,6 +57,9 @@ impl Layout {
             Layout::Dbmate => Some(HistoryKind::Dbmate),
             Layout::Goose => Some(HistoryKind::Goose),
             Layout::Prisma => Some(HistoryKind::Prisma),
+            Layout::Flyway => Some(HistoryKind::Flyway),
+            Layout::GolangMigrate => Some(HistoryKind::GolangMigrate),
+            Layout::Refinery => Some(HistoryKind::Refinery),
             _ => None,
         }
     }
@@ -61,6 +73,9 @@ impl Layout {
             Layout::Dbmate => VersionOrder::TextWithoutDashes,
             Layout::Goose => VersionOrder::Integer,
             Layout::Prisma => VersionOrder::TextWithoutDashes,
+            Layout::Flyway => VersionOrder::Parts,
+            Layout::GolangMigrate => VersionOrder::Integer,
+            Layout::Refinery => VersionOrder::Integer,
         }
     }
 
@@ -75,6 +90,11 @@ impl Layout {
             Layout::Dbmate => "<version>_<name>.sql with `-- migrate:up` (version: digits)",
             Layout::Goose => "<version>_<name>.sql with `-- +goose Up` (version: digits)",
             Layout::Prisma => "<timestamp>_<name>/ holding migration.sql",
+            Layout::Flyway => flyway::EXPECTED,
+            Layout::Refinery => refinery::EXPECTED,
+            Layout::GolangMigrate => {
+                "<version>_<name>.up.sql and <version>_<name>.down.sql (version: digits)"
+            }
         }
     }
 }
@@ -90,8 +110,11 @@ impl std::str::FromStr for Layout {
             "dbmate" => Ok(Layout::Dbmate),
             "goose" => Ok(Layout::Goose),
             "prisma" => Ok(Layout::Prisma),
+            "flyway" => Ok(Layout::Flyway),
+            "golang-migrate" => Ok(Layout::GolangMigrate),
+            "refinery" => Ok(Layout::Refinery),
             _ => Err(format!(
-                "unknown layout `{text}`; expected `directory`, `sqlx`, `drizzle`, `dbmate`, `goose` or `prisma`"
+                "unknown layout `{text}`; expected `directory`, `sqlx`, `drizzle`, `dbmate`, `goose`, `prisma`, `flyway`, `golang-migrate` or `refinery`"
             )),
         }
     }
@@ -104,6 +127,21 @@ pub struct ScanOptions {
     pub ignore: Vec<String>,
     /// The layout for a set with no migrations yet.
     pub default_layout: Option<Layout>,
+    /// A `--dir` set: its settings come from a `--config` file, not a Cargo.toml table.
+    pub dir_mode: bool,
+    /// Flyway's configurable name parts.
+    pub flyway: flyway::Names,
+}
+
+impl ScanOptions {
+    /// Where hints tell the user to put a setting.
+    pub fn settings_place(&self) -> &'static str {
+        if self.dir_mode {
+            "the --config file"
+        } else {
+            "[package.metadata.migrate]"
+        }
+    }
 }
 
 /// A directory entry, as far as classification needs to know.
@@ -131,6 +169,58 @@ pub struct Classified {
     pub sqlx_reversible: bool,
     /// Sorted by version under the layout's rule.
     pub found: Vec<Found>,
+}
+
+/// For a set that no format reads: which formats its names came closest to, and the setting
+/// that reads it as the closest one (or that it is a layout not read yet).
+fn closest_formats(entries: &[Entry], options: &ScanOptions, expected: Layout) -> String {
+    let entries: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| !is_ignored(&e.name, options))
+        .collect();
+    let count = |test: &dyn Fn(&Entry) -> bool| entries.iter().filter(|e| test(e)).count();
+    let mut formats = [
+        (
+            Layout::Flyway,
+            count(&|e: &Entry| !e.is_dir && flyway::parse_name(&e.name, &options.flyway).is_some()),
+        ),
+        (
+            Layout::Sqlx,
+            count(&|e: &Entry| matches!(shape(e), Shape::SqlxFile { .. })),
+        ),
+        (
+            Layout::Directory,
+            count(&|e: &Entry| matches!(shape(e), Shape::Directory { .. })),
+        ),
+    ];
+    formats.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let numbered_folders = count(&|e: &Entry| {
+        e.is_dir && !e.name.is_empty() && e.name.bytes().all(|b| b.is_ascii_digit())
+    });
+    let matched: Vec<String> = formats
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(layout, n)| format!("{} ({n} of {})", layout.as_str(), entries.len()))
+        .collect();
+    let mut text = String::new();
+    // Only when the names point elsewhere than the pattern the hint already gives.
+    if !matched.is_empty() && formats[0].0 != expected {
+        text.push_str(&format!(
+            ". Closest formats by name: {}",
+            matched.join(", ")
+        ));
+        // Only a layout read from configuration changes how a set with files is read.
+        if formats[0].0 == Layout::Flyway {
+            text.push_str(&format!(
+                "; `layout = \"flyway\"` in {} reads the set as Flyway's and names what does not fit",
+                options.settings_place()
+            ));
+        }
+    }
+    if numbered_folders > 0 {
+        text.push_str(". Numbered sub-folders (a history split by folder, like `0/`, `1/`) are not read yet: point --dir or `dir` at one folder at a time");
+    }
+    text
 }
 
 /// Names that are never migrations: dotfiles, docs, licences.
@@ -263,6 +353,13 @@ pub(crate) fn version_error(err: VersionError, file: &Path, layout: Layout) -> E
 /// Decides the layout of `dir` from its entries' names and pairs up sqlx files. Pure: `dir`
 /// is only used to name files in errors.
 pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<Classified> {
+    // Other tools' formats, each recognised by its own module.
+    if flyway::applies(entries, options) {
+        return flyway::classify(dir, entries, options);
+    }
+    if options.default_layout == Some(Layout::Refinery) {
+        return refinery::classify(dir, entries, options);
+    }
     let mut directory_style = Vec::new();
     let mut sqlx_style = Vec::new();
     let mut unknown = Vec::new();
@@ -293,8 +390,10 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
         )
         .at_path(&dir.join(&entry.name))
         .hint(format!(
-            "expected {}; or list it under `ignore` in [package.metadata.migrate]",
-            layout.expected_pattern()
+            "expected {}; or list it under `ignore` in {}{}",
+            layout.expected_pattern(),
+            options.settings_place(),
+            closest_formats(entries, options, layout)
         )));
     }
 
@@ -328,6 +427,11 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
     } else {
         options.default_layout.unwrap_or(Layout::Directory)
     };
+    // golang-migrate's names are sqlx's pairs: read so only when configured.
+    let layout = match (layout, options.default_layout) {
+        (Layout::Sqlx, Some(Layout::GolangMigrate)) => Layout::GolangMigrate,
+        (layout, _) => layout,
+    };
     let order = layout.version_order();
 
     let mut found = Vec::new();
@@ -347,7 +451,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
                 }
             }
         }
-        Layout::Sqlx => {
+        Layout::Sqlx | Layout::GolangMigrate => {
             // Pair `.up.sql` with `.down.sql` by version.
             let mut by_version: BTreeMap<Version, (Option<Found>, Option<&Entry>)> =
                 BTreeMap::new();
@@ -426,6 +530,8 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
         Layout::Dbmate => {}
         Layout::Goose => {}
         Layout::Prisma => {}
+        // Classified by their own modules, above.
+        Layout::Flyway | Layout::Refinery => {}
     }
 
     found.sort_by(|a, b| a.version.cmp(&b.version));
@@ -497,11 +603,13 @@ pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
     for found in classified.found {
         migrations.push(match classified.layout {
             Layout::Directory => read_directory_migration(dir, found)?,
-            Layout::Sqlx => read_sqlx_migration(dir, found)?,
             Layout::Drizzle => break,
             Layout::Dbmate => break,
             Layout::Goose => break,
             Layout::Prisma => break,
+            Layout::Sqlx | Layout::GolangMigrate => read_sqlx_migration(dir, found)?,
+            Layout::Flyway => flyway::read(dir, found)?,
+            Layout::Refinery => read_sqlx_migration(dir, found)?,
         });
     }
     Ok(Migrations {
@@ -937,6 +1045,47 @@ mod tests {
         assert_eq!(err.code, ErrorCode::BadMigrationName);
         let err = classify_names(&["2024--01_a/"]).unwrap_err();
         assert_eq!(err.code, ErrorCode::BadMigrationName);
+    }
+
+    /// Flyway names: detected, ordered part by part, undo paired; mixed with another tool's
+    /// names, the error names the closest formats and the setting (the --config file in
+    /// `--dir` mode).
+    #[test]
+    fn flyway_sets_and_near_misses() {
+        let c = classify_names(&[
+            "V1_12_2__b.sql",
+            "V1_12_15__c.sql",
+            "V1__a.sql",
+            "U1_12_15__c.sql",
+            "V1_12_15__c.sql.conf",
+        ])
+        .unwrap();
+        assert_eq!(c.layout, Layout::Flyway);
+        assert_eq!(versions(&c), ["1", "1_12_2", "1_12_15"]);
+        assert_eq!(c.found[2].down.as_deref(), Some("U1_12_15__c.sql"));
+        let err = classify_names(&["V1__a.sql", "V2__b.sql", "3_c.sql"]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadMigrationName);
+        let hint = err.hint.unwrap();
+        assert!(hint.contains("flyway (2 of 3), sqlx (1 of 3)"), "{hint}");
+        assert!(
+            hint.contains("`layout = \"flyway\"` in [package.metadata.migrate]"),
+            "{hint}"
+        );
+        let options = ScanOptions {
+            dir_mode: true,
+            ..Default::default()
+        };
+        let err = classify(Path::new("m"), &entries(&["0/", "1/"]), &options).unwrap_err();
+        let hint = err.hint.unwrap();
+        assert!(!hint.contains("[package.metadata.migrate]"), "{hint}");
+        assert!(hint.contains("in the --config file"), "{hint}");
+        assert!(hint.contains("Numbered sub-folders"), "{hint}");
+        let err = classify_names(&["V1__a.sql", "U2__b.sql"]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::DownWithoutUp);
+        let err = classify_names(&["V1__a.sql", "V1.0__b.sql"]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::DuplicateVersion);
+        let err = classify_names(&["V1__a.sql", "R__views.sql"]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnsupportedLayout);
     }
 
     #[test]

@@ -433,7 +433,12 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
         // Later migrations follow the newest one; the first takes the library's style.
         (false, None) => library.map_or(VersionStyle::Timestamp, Library::version_style),
     };
-    let version = version::next_version(style, order, newest, request.now).map_err(|_| {
+    let version = match existing.layout {
+        // Flyway counts on from the newest version's last part, whatever the clock says.
+        Layout::Flyway => Ok(super::layout::flyway::next_version(newest)),
+        _ => version::next_version(style, order, newest, request.now),
+    }
+    .map_err(|_| {
         Error::input(
             ErrorCode::VersionTooLarge,
             "no version after the newest migration fits",
@@ -472,7 +477,10 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             (Layout::Directory, Some(Library::Diesel)) => {
                 metadata_toml = Some("run_in_transaction = false\n".to_string());
             }
-            (Layout::Directory, _) => {}
+            (Layout::Directory, _)
+            | (Layout::Flyway, _)
+            | (Layout::GolangMigrate, _)
+            | (Layout::Refinery, _) => {}
             // Tool formats say it in their own words (see `super::format::scaffold`).
             _ => {}
         }
@@ -509,6 +517,31 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
             (None, files)
         }
         Layout::Sqlx => (None, vec![(dir.join(format!("{stem}.sql")), up)]),
+        // refinery has no down scripts.
+        Layout::Refinery => (
+            None,
+            vec![(
+                dir.join(format!("V{}__{}.sql", version.as_str(), request.name)),
+                up,
+            )],
+        ),
+        // golang-migrate reads `.up.sql` (and `.down.sql`) only.
+        Layout::GolangMigrate => {
+            let mut files = vec![(dir.join(format!("{stem}.up.sql")), up)];
+            files.extend(down.map(|down| (dir.join(format!("{stem}.down.sql")), down)));
+            (None, files)
+        }
+        Layout::Flyway => (
+            None,
+            crate::migration::layout::flyway::scaffold_files(
+                dir,
+                &existing.migrations,
+                version.as_str(),
+                request.name,
+                up,
+                down,
+            ),
+        ),
         tool => super::format::scaffold(tool, dir, &stem, up, down, no_transaction)?,
     };
     Ok(Scaffold {

@@ -13,6 +13,9 @@ pub enum VersionOrder {
     TextWithoutDashes,
     /// sqlx's rule: the version parsed as a signed 64-bit integer.
     Integer,
+    /// Flyway's rule: digit groups split at `.` or `_`, compared numerically part by part,
+    /// trailing zero parts ignored (`1.0` is `1`; `1_12_2` < `1_12_15`).
+    Parts,
 }
 
 /// The written form of a version, which `new` imitates.
@@ -37,6 +40,8 @@ pub struct Version {
 enum VersionKey {
     Text(String),
     Integer(i64),
+    /// Each part as (digit count, digits) without leading zeros: numeric order for any size.
+    Parts(Vec<(usize, String)>),
 }
 
 /// Why a version string was refused.
@@ -68,6 +73,9 @@ impl Version {
                     return Err(VersionError::Malformed);
                 }
                 VersionKey::Text(raw.replace('-', ""))
+            }
+            VersionOrder::Parts => {
+                VersionKey::Parts(parts_key(raw).ok_or(VersionError::Malformed)?)
             }
         };
         Ok(Version {
@@ -141,6 +149,23 @@ impl Version {
     pub fn same_key(&self, other: &Version) -> bool {
         self.key == other.key
     }
+}
+
+/// Flyway's key: digit groups joined by single `.` or `_`, each read as a number, trailing
+/// zero groups dropped (Flyway's `MigrationVersion`); `None` if `raw` is not such a version.
+fn parts_key(raw: &str) -> Option<Vec<(usize, String)>> {
+    let mut parts = Vec::new();
+    for group in raw.split(['.', '_']) {
+        if group.is_empty() || !group.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let digits = group.trim_start_matches('0');
+        parts.push((digits.len(), digits.to_string()));
+    }
+    while parts.len() > 1 && parts.last().is_some_and(|(len, _)| *len == 0) {
+        parts.pop();
+    }
+    Some(parts)
 }
 
 /// Digit groups joined by single dashes: `2024-03-13`, `2024-03-13-170000-0000`.

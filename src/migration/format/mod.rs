@@ -67,8 +67,13 @@ pub fn scan(
         Layout::Dbmate => dbmate::scan(dir, entries, options)?,
         Layout::Goose => goose::scan(dir, entries, options)?,
         Layout::Prisma => prisma::scan(dir, entries, options)?,
-        // Only tool layouts are dispatched here (see `detect`).
-        Layout::Directory | Layout::Sqlx => Vec::new(),
+        // Only these tool layouts are dispatched here (see `detect`); the others are read by
+        // `layout::scan`.
+        Layout::Directory
+        | Layout::Sqlx
+        | Layout::Flyway
+        | Layout::GolangMigrate
+        | Layout::Refinery => Vec::new(),
     };
     Ok(Migrations {
         layout,
@@ -166,7 +171,11 @@ pub fn scaffold(
         )),
         Layout::Prisma => Ok(prisma::scaffold(dir, stem, up, down)),
         Layout::Drizzle => drizzle::scaffold(dir, stem, up),
-        Layout::Directory | Layout::Sqlx => Ok((None, Vec::new())),
+        Layout::Directory
+        | Layout::Sqlx
+        | Layout::Flyway
+        | Layout::GolangMigrate
+        | Layout::Refinery => Ok((None, Vec::new())),
     }
 }
 
