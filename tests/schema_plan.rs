@@ -284,6 +284,33 @@ CREATE TABLE child (id integer PRIMARY KEY, parent_id bigint, parent_code text,
 "#,
     ),
     (
+        // No cast between two enums: through text.
+        "a column moves from one enum to another",
+        r#"
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TYPE feeling AS ENUM ('sad', 'ok', 'happy', 'elated');
+CREATE TABLE people (id int, mood mood DEFAULT 'ok', moods mood[]);
+"#,
+        r#"
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TYPE feeling AS ENUM ('sad', 'ok', 'happy', 'elated');
+CREATE TABLE people (id int, mood feeling DEFAULT 'ok', moods feeling[]);
+"#,
+    ),
+    (
+        // The target is read from the catalog: a name with a space is no harder than another.
+        "keys changed under a foreign key, quoted names",
+        r#"
+CREATE TABLE "Parent Table" (id integer PRIMARY KEY, code text);
+CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES "Parent Table" (id));
+"#,
+        r#"
+CREATE TABLE "Parent Table" (id bigint, code text, CONSTRAINT "Parent Table_pkey" PRIMARY KEY (id, code));
+CREATE TABLE child (id integer PRIMARY KEY, parent_id bigint, parent_code text,
+    CONSTRAINT child_parent_id_fkey FOREIGN KEY (parent_id, parent_code) REFERENCES "Parent Table" (id, code));
+"#,
+    ),
+    (
         "constraints, indexes, triggers, policies",
         r#"
 CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;

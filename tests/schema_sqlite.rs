@@ -697,3 +697,28 @@ fn atuin_sqlite_sets_give_the_same_model_twice() {
         ["timestamp", "cwd", "command"]
     );
 }
+
+/// `schema` prints SQL that SQLite takes back: an AUTOINCREMENT key is the column's own
+/// clause (`id INTEGER PRIMARY KEY AUTOINCREMENT`), never `PRIMARY KEY (id) AUTOINCREMENT`,
+/// which SQLite refuses; and the database made from the printed text has the same model.
+#[test]
+fn printed_schema_with_autoincrement_is_accepted_by_sqlite() {
+    let ws = Workspace::empty();
+    let url = database(
+        &ws,
+        "autoincrement.db",
+        "CREATE TABLE counters (id INTEGER PRIMARY KEY AUTOINCREMENT, n INT NOT NULL);
+         CREATE TABLE named (id INTEGER CONSTRAINT named_pk PRIMARY KEY ON CONFLICT REPLACE AUTOINCREMENT);",
+    );
+    let printed = ws
+        .run(&["schema", "--database-url", &url, "--color", "never"])
+        .assert_code(0)
+        .stdout;
+    assert!(
+        printed.contains("id INTEGER PRIMARY KEY AUTOINCREMENT"),
+        "{printed}"
+    );
+    assert!(!printed.contains("PRIMARY KEY (id)"), "{printed}");
+    let again = database(&ws, "again.db", &printed);
+    assert_eq!(inspect(&url), inspect(&again), "{printed}");
+}

@@ -33,14 +33,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::diff::{Delta, Deltas, SchemaChanges, TableDelta, same_definition};
 use super::model::{
     Column, Constraint, ConstraintKind, Index, Policy, QualifiedName, Routine, RoutineKind, Schema,
     Sequence, Table, Trigger, UserType, UserTypeKind, View,
 };
 use super::render::{
-    Ddl, constraint_element, domain_check_target, policy_target, quote_identifier, quote_literal,
-    quote_qualified, sibling_name, statement, trigger_target, type_target, view_keyword,
-    view_options,
+    Ddl, autoincrement_key, constraint_element, domain_check_target, key_clause, policy_target,
+    quote_identifier, quote_literal, quote_qualified, sibling_name, statement, trigger_target,
+    type_target, view_keyword, view_options,
 };
 use crate::dialect::Dialect;
 
@@ -51,6 +52,21 @@ pub struct Plan {
     pub statements: Vec<String>,
     /// Changes no statement expresses: applying the plan leaves these differences.
     pub unsupported: Vec<Unsupported>,
+    /// Statements that lose data, or fail on rows that do not fit, in statement order: what
+    /// a command should ask about before writing or running them.
+    pub destructive: Vec<Destructive>,
+    /// Why the statements must all run on one connection, in order (a session setting the
+    /// plan starts with holds only for that session); `None` when each statement may run
+    /// on a connection of its own (a pool).
+    pub one_session: Option<String>,
+}
+
+/// A destructive statement: its position in [`Plan::statements`] and what it destroys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Destructive {
+    pub statement: usize,
+    /// `drops table users and its rows`.
+    pub reason: String,
 }
 
 /// A change the plan cannot express, and why.
@@ -64,6 +80,46 @@ pub struct Unsupported {
 impl Plan {
     pub fn is_complete(&self) -> bool {
         self.unsupported.is_empty()
+    }
+
+    /// Why statement `at` is destructive, if it is.
+    pub fn destructive(&self, at: usize) -> Option<&str> {
+        self.destructive
+            .iter()
+            .find(|destructive| destructive.statement == at)
+            .map(|destructive| destructive.reason.as_str())
+    }
+
+    /// The plan as a script: a header when it must run in one session, each statement on
+    /// its own lines (a blank line between), a destructive one after a
+    /// `-- destructive: why` line, then what it cannot express as `-- cannot express:`
+    /// comments.
+    pub fn script(&self) -> String {
+        let mut blocks = Vec::new();
+        if let Some(why) = &self.one_session {
+            blocks.push(format!("-- one session: {why}"));
+        }
+        for (at, statement) in self.statements.iter().enumerate() {
+            match self.destructive(at) {
+                Some(why) => blocks.push(format!("-- destructive: {why}\n{statement}")),
+                None => blocks.push(statement.clone()),
+            }
+        }
+        let unsupported: Vec<String> = self
+            .unsupported
+            .iter()
+            .map(|unsupported| {
+                format!(
+                    "-- cannot express: {}: {}",
+                    unsupported.change.replace('\n', " "),
+                    unsupported.reason
+                )
+            })
+            .collect();
+        if !unsupported.is_empty() {
+            blocks.push(unsupported.join("\n"));
+        }
+        blocks.join("\n\n")
     }
 }
 
@@ -117,6 +173,7 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
     let mut planner = Planner {
         from,
         to,
+        changes: super::diff::changes(from, to),
         ddl: Ddl::new(to.dialect),
         steps: Vec::new(),
         unsupported: Vec::new(),
@@ -136,18 +193,35 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
         }
     }
     // A stable sort keeps each phase's statements in the order they were pushed.
-    planner.steps.sort_by_key(|(phase, _)| *phase);
+    planner.steps.sort_by_key(|step| step.phase);
+    let one_session = planner.one_session();
+    let mut statements = Vec::with_capacity(planner.steps.len());
+    let mut destructive = Vec::new();
+    for (at, step) in planner.steps.into_iter().enumerate() {
+        if let Some(reason) = step.destructive {
+            destructive.push(Destructive {
+                statement: at,
+                reason,
+            });
+        }
+        statements.push(step.sql);
+    }
     Plan {
-        statements: planner.steps.into_iter().map(|(_, sql)| sql).collect(),
+        statements,
         unsupported: planner.unsupported,
+        destructive,
+        one_session,
     }
 }
 
 struct Planner<'a> {
     from: &'a Schema,
     to: &'a Schema,
+    /// What differs, found once by [`super::diff::changes`]: the planner walks these and
+    /// looks in `from` and `to` only for what depends on them.
+    changes: SchemaChanges<'a>,
     ddl: Ddl,
-    steps: Vec<(Phase, String)>,
+    steps: Vec<Step>,
     unsupported: Vec<Unsupported>,
     /// Enums and domains made again while columns use them, by name without schema, with
     /// the type the columns are converted through: `text` for an enum, the new base type for
@@ -155,15 +229,25 @@ struct Planner<'a> {
     converted_types: BTreeMap<String, String>,
 }
 
-/// Keys of two maps: only in the first, only in the second, in both.
-fn split_keys<'m, K: Ord, V>(
-    from: &'m BTreeMap<K, V>,
-    to: &'m BTreeMap<K, V>,
-) -> (Vec<&'m K>, Vec<&'m K>, Vec<&'m K>) {
-    let removed = from.keys().filter(|k| !to.contains_key(*k)).collect();
-    let added = to.keys().filter(|k| !from.contains_key(*k)).collect();
-    let common = from.keys().filter(|k| to.contains_key(*k)).collect();
-    (removed, added, common)
+/// One statement of the plan, before the steps are put in order.
+struct Step {
+    phase: Phase,
+    sql: String,
+    /// What it destroys, when it does.
+    destructive: Option<String>,
+}
+
+/// Names of the changed objects of one kind: removed, added, altered.
+fn split<'m, K: Ord, V>(deltas: &Deltas<'m, K, V>) -> (Vec<&'m K>, Vec<&'m K>, Vec<&'m K>) {
+    let (mut removed, mut added, mut altered) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, delta) in deltas {
+        match delta {
+            Delta::Removed(_) => removed.push(*name),
+            Delta::Added(_) => added.push(*name),
+            Delta::Altered { .. } => altered.push(*name),
+        }
+    }
+    (removed, added, altered)
 }
 
 /// Whether `text` contains `word` as a whole identifier (not part of a longer one).
@@ -211,38 +295,52 @@ fn routine_signature(signature: &str) -> String {
     }
 }
 
-/// What follows `REFERENCES` in a foreign key definition: `crates(id) ON DELETE CASCADE`.
-fn references_clause(definition: &str) -> Option<&str> {
-    // Upper-casing ASCII keeps byte offsets, so the position holds in `definition` too.
-    let at = definition.to_ascii_uppercase().find("REFERENCES ")? + "REFERENCES ".len();
-    Some(definition[at..].trim_start())
-}
-
-/// The referenced table of a foreign key definition: `crates` in
-/// `FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE`.
-fn referenced_table(definition: &str) -> Option<String> {
-    let rest = references_clause(definition)?;
-    let end = rest.find(['(', ' ']).unwrap_or(rest.len());
-    let name = rest[..end].replace('"', "");
-    Some(name)
-}
-
-/// The referenced columns of a foreign key definition: `[id]` in
-/// `FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE`; `None` when the definition
-/// names none (the primary key is meant) or they cannot be read plainly.
-fn referenced_columns(definition: &str) -> Option<Vec<String>> {
-    let rest = references_clause(definition)?;
-    let open = rest.find('(')?;
-    // A space before the `(` means it starts the actions, not a column list.
-    if rest[..open].contains(' ') {
-        return None;
+/// Whether every value of PostgreSQL type `from` (as `format_type` spells it) is kept as it
+/// is by a column changed to type `to`: integers to wider integers or `numeric`, `real` to
+/// `double precision`, a `character varying` to a longer one, an unbounded one or `text`,
+/// a `numeric` to an unconstrained one or one with more digits and the same scale.
+/// Anything else counts as narrowing (the safe answer).
+fn widening(from: &str, to: &str) -> bool {
+    if from == to {
+        return true;
     }
-    let list = &rest[open + 1..open + rest[open..].find(')')?];
-    if list.contains('"') {
-        // A quoted name may hold `,` or `)`: not worth parsing; every column counts.
-        return None;
+    /// `name(arguments)` → (name, [arguments]); no parentheses → no arguments.
+    fn parts(data_type: &str) -> (&str, Vec<u32>) {
+        match data_type.split_once('(') {
+            Some((name, rest)) => (
+                name.trim(),
+                rest.trim_end_matches(')')
+                    .split(',')
+                    .filter_map(|n| n.trim().parse().ok())
+                    .collect(),
+            ),
+            None => (data_type.trim(), Vec::new()),
+        }
     }
-    Some(list.split(',').map(|c| c.trim().to_string()).collect())
+    let integers = ["smallint", "integer", "bigint"];
+    let rank = |name: &str| integers.iter().position(|known| *known == name);
+    let ((from_name, from_args), (to_name, to_args)) = (parts(from), parts(to));
+    match (from_name, to_name) {
+        (a, b) if rank(a).is_some() && rank(b).is_some() => rank(a) <= rank(b),
+        (a, "numeric") if rank(a).is_some() => to_args.is_empty(),
+        ("real", "double precision") => true,
+        ("character varying", "text") => true,
+        ("character varying", "character varying") => {
+            match (from_args.as_slice(), to_args.as_slice()) {
+                (_, []) => true,
+                ([from], [to]) => from <= to,
+                _ => false,
+            }
+        }
+        ("numeric", "numeric") => match (from_args.as_slice(), to_args.as_slice()) {
+            (_, []) => true,
+            ([p1], [p2]) => p1 <= p2,
+            ([p1, s1], [p2, s2]) => s1 == s2 && p1 <= p2,
+            ([p1], [p2, s2]) => *s2 == 0 && p1 <= p2,
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Whether a new table's constraint is added with `ALTER TABLE` rather than written in its
@@ -278,9 +376,45 @@ fn index_shape(index: &Index) -> IndexShape<'_> {
     )
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
     fn push(&mut self, phase: Phase, sql: impl Into<String>) {
-        self.steps.push((phase, sql.into()));
+        self.steps.push(Step {
+            phase,
+            sql: sql.into(),
+            destructive: None,
+        });
+    }
+
+    fn push_destructive(&mut self, phase: Phase, sql: impl Into<String>, reason: String) {
+        self.steps.push(Step {
+            phase,
+            sql: sql.into(),
+            destructive: Some(reason),
+        });
+    }
+
+    /// Why the plan must run in one session: a setting of the session it starts with.
+    fn one_session(&self) -> Option<String> {
+        let setting = |prefix: &str| {
+            self.steps
+                .iter()
+                .any(|step| step.phase == Phase::Setup && step.sql.starts_with(prefix))
+        };
+        if setting("SET check_function_bodies") {
+            Some(
+                "the first statement turns check_function_bodies off for the session, so that \
+                 a function may name what the plan creates after it"
+                    .to_string(),
+            )
+        } else if setting("PRAGMA foreign_keys") {
+            Some(
+                "the first statement turns foreign key enforcement off for the connection \
+                 while tables are rebuilt"
+                    .to_string(),
+            )
+        } else {
+            None
+        }
     }
 
     fn cannot(&mut self, change: String, reason: &str) {
@@ -288,6 +422,37 @@ impl Planner<'_> {
             change,
             reason: reason.to_string(),
         });
+    }
+
+    /// Tables removed, added, and kept: the altered ones from the changes, then (PostgreSQL)
+    /// the unchanged ones, whose foreign keys, indexes, checks and triggers may still have
+    /// to be made again around something dropped or rebuilt that they depend on.
+    fn table_names(
+        &self,
+    ) -> (
+        Vec<&'a QualifiedName>,
+        Vec<&'a QualifiedName>,
+        Vec<&'a QualifiedName>,
+    ) {
+        let (mut removed, mut added, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+        for (name, delta) in &self.changes.tables {
+            match delta {
+                TableDelta::Removed(_) => removed.push(*name),
+                TableDelta::Added(_) => added.push(*name),
+                TableDelta::Altered(_) => kept.push(*name),
+            }
+        }
+        if self.to.dialect == Dialect::Postgres {
+            kept.extend(
+                self.from
+                    .tables
+                    .iter()
+                    .filter(|(name, table)| self.to.tables.get(*name) == Some(table))
+                    .map(|(name, _)| name),
+            );
+            kept.sort();
+        }
+        (removed, added, kept)
     }
 
     // ------------------------------------------------------------------------ PostgreSQL
@@ -300,41 +465,46 @@ impl Planner<'_> {
         let replaced_routines = self.routines(&recreated_types);
         self.sequences();
 
-        // What views must be rebuilt for: relations, routines and types dropped or rebuilt.
+        // What views must be rebuilt for: relations, routines and types dropped or rebuilt,
+        // by qualified name (routines without their arguments).
         let mut touched: BTreeSet<String> = BTreeSet::new();
-        touched.extend(recreated_types.iter().map(|n| object_part(n).to_string()));
-        for name in from.types.keys().filter(|n| !to.types.contains_key(*n)) {
-            touched.insert(object_part(name.as_str()).to_string());
+        touched.extend(recreated_types.iter().cloned());
+        for (name, delta) in &self.changes.types {
+            if let Delta::Removed(_) = delta {
+                touched.insert(name.as_str().to_string());
+            }
         }
         for signature in &replaced_routines {
             let name = signature.split('(').next().unwrap_or(signature);
-            touched.insert(object_part(name).to_string());
+            touched.insert(name.to_string());
         }
-        for signature in from
-            .routines
-            .keys()
-            .filter(|s| !to.routines.contains_key(*s))
-        {
-            let name = signature.split('(').next().unwrap_or(signature);
-            touched.insert(object_part(name).to_string());
+        for (signature, delta) in &self.changes.routines {
+            if let Delta::Removed(_) = delta {
+                let name = signature.split('(').next().unwrap_or(signature);
+                touched.insert(name.to_string());
+            }
         }
 
         // Routines and types dropped or rebuilt: what on a kept table mentions them (an
         // index expression, a check, a default, a trigger) goes first and comes back.
-        let replaced = touched.clone();
-        let (removed, added, common) = split_keys(&from.tables, &to.tables);
+        let replaced: BTreeSet<String> = touched
+            .iter()
+            .map(|name| object_part(name).to_string())
+            .collect();
+        let (removed, added, common) = self.table_names();
         let foreign_keys_to_rebuild = self.foreign_keys_to_rebuild();
         for name in &removed {
-            touched.insert(object_part(name.as_str()).to_string());
+            touched.insert(name.as_str().to_string());
         }
         // Partitions and children before their parents (deepest first).
         let mut removed = removed.clone();
         removed.sort_by_key(|name| (std::cmp::Reverse(ancestry(from, name)), *name));
         for name in removed {
             self.drop_foreign_keys_of_removed_table(name);
-            self.push(
+            self.push_destructive(
                 Phase::DropTables,
                 format!("DROP TABLE {};", quote_qualified(name.as_str())),
+                format!("drops table {name} and its rows"),
             );
         }
         // Parents before partitions and children (a partition may be partitioned in turn).
@@ -351,7 +521,7 @@ impl Planner<'_> {
                 &foreign_keys_to_rebuild,
                 &replaced,
             ) {
-                touched.insert(object_part(name.as_str()).to_string());
+                touched.insert(name.as_str().to_string());
             }
         }
         let touched = self.views(touched);
@@ -362,7 +532,7 @@ impl Planner<'_> {
                 && to.routines.get(signature) == Some(routine)
                 && touched
                     .iter()
-                    .any(|word| mentions(&routine.definition, word))
+                    .any(|name| mentions(&routine.definition, object_part(name)))
             {
                 self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
                 self.create_routine(signature, routine);
@@ -371,7 +541,7 @@ impl Planner<'_> {
         if self
             .steps
             .iter()
-            .any(|(phase, _)| matches!(phase, Phase::CreateRoutines | Phase::CreateAggregates))
+            .any(|step| matches!(step.phase, Phase::CreateRoutines | Phase::CreateAggregates))
         {
             // Bodies are checked when they run, not when created: a function may name a
             // table the plan creates later (pg_dump does the same).
@@ -381,7 +551,7 @@ impl Planner<'_> {
 
     fn namespaces(&mut self) {
         let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.schemas, &to.schemas);
+        let (removed, added, common) = split(&self.changes.schemas);
         for name in removed {
             self.push(
                 Phase::DropSchemas,
@@ -419,7 +589,7 @@ impl Planner<'_> {
 
     fn extensions(&mut self) {
         let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.extensions, &to.extensions);
+        let (removed, added, common) = split(&self.changes.extensions);
         for name in removed {
             self.push(
                 Phase::DropExtensions,
@@ -454,7 +624,7 @@ impl Planner<'_> {
     /// Types; returns the ones dropped and created again.
     fn types(&mut self) -> Vec<String> {
         let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.types, &to.types);
+        let (removed, added, common) = split(&self.changes.types);
         let mut recreated = Vec::new();
         // Composites may use domains and enums, domains enums: drop users first.
         let drop_rank = |t: &UserType| match t.kind {
@@ -784,7 +954,17 @@ impl Planner<'_> {
     /// result changes, and those that use a type that is (`recreated_types`).
     fn routines(&mut self, recreated_types: &[String]) -> Vec<String> {
         let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.routines, &to.routines);
+        let (removed, added, mut common) = split(&self.changes.routines);
+        // Unchanged routines that use a type made again are made again too.
+        if !recreated_types.is_empty() {
+            common.extend(
+                from.routines
+                    .iter()
+                    .filter(|(signature, routine)| to.routines.get(*signature) == Some(routine))
+                    .map(|(signature, _)| signature),
+            );
+            common.sort();
+        }
         let mut replaced = Vec::new();
         // The key holds argument names: a routine whose arguments were renamed is a removed
         // one and an added one with the same name, and the new one cannot be created while
@@ -882,7 +1062,7 @@ impl Planner<'_> {
 
     fn sequences(&mut self) {
         let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.sequences, &to.sequences);
+        let (removed, added, common) = split(&self.changes.sequences);
         for name in removed {
             // An owned sequence goes with its column or table, which may already be gone.
             let if_exists = if from.sequences[name].owned_by.is_some() {
@@ -920,16 +1100,22 @@ impl Planner<'_> {
         for name in common {
             let (old, new) = (&from.sequences[name], &to.sequences[name]);
             let quoted = quote_qualified(name.as_str());
-            let options = |s: &Sequence| {
-                (
-                    s.data_type.clone(),
-                    s.start,
-                    s.increment,
-                    s.min_value,
-                    s.max_value,
-                    s.cache,
-                    s.cycle,
-                )
+            // Every field listed: a new one is a compile error here until it is planned.
+            let Sequence {
+                data_type: _,
+                start: _,
+                increment: _,
+                min_value: _,
+                max_value: _,
+                cache: _,
+                cycle: _,
+                owned_by,
+                comment,
+            } = new;
+            let options = |s: &Sequence| Sequence {
+                owned_by: None,
+                comment: None,
+                ..s.clone()
             };
             if options(old) != options(new) {
                 // Every option spelled out: changing the type would otherwise reset bounds.
@@ -952,7 +1138,7 @@ impl Planner<'_> {
                     ),
                 );
             }
-            if old.owned_by != new.owned_by {
+            if &old.owned_by != owned_by {
                 if old.owned_by.is_some() {
                     // Detached before anything is dropped, so dropping the old owner does not
                     // take the sequence with it.
@@ -961,12 +1147,12 @@ impl Planner<'_> {
                         format!("ALTER SEQUENCE {quoted} OWNED BY NONE;"),
                     );
                 }
-                if let Some(owner) = &new.owned_by {
+                if let Some(owner) = owned_by {
                     self.own_sequence(name, owner);
                 }
             }
-            if old.comment != new.comment {
-                self.comment(&format!("SEQUENCE {quoted}"), &new.comment);
+            if &old.comment != comment {
+                self.comment(&format!("SEQUENCE {quoted}"), comment);
             }
         }
     }
@@ -1308,12 +1494,18 @@ impl Planner<'_> {
                 {
                     continue;
                 }
-                let referenced = referenced_table(&constraint.definition).unwrap_or_default();
+                // The target as the catalog has it; the definition's text is not read.
+                let (referenced, referenced_columns) = match &constraint.references {
+                    Some(references) => (
+                        references.table.as_str(),
+                        (!references.columns.is_empty()).then_some(references.columns.as_slice()),
+                    ),
+                    None => ("", None),
+                };
                 let own_columns = (!constraint.columns.is_empty()).then_some(&constraint.columns);
-                let referenced_columns = referenced_columns(&constraint.definition);
-                if keys_change.contains(referenced.as_str())
+                if keys_change.contains(referenced)
                     || touches(name.as_str(), own_columns.map(Vec::as_slice))
-                    || touches(&referenced, referenced_columns.as_deref())
+                    || touches(referenced, referenced_columns)
                 {
                     rebuild.insert((name.clone(), constraint_name.clone()));
                 }
@@ -1486,12 +1678,13 @@ impl Planner<'_> {
                 None => {
                     touched = true;
                     if !inherited {
-                        self.push(
+                        self.push_destructive(
                             Phase::DropColumns,
                             format!(
                                 "ALTER TABLE {quoted} DROP COLUMN {};",
                                 quote_identifier(&column.name)
                             ),
+                            format!("drops column {name}.{} and its values", column.name),
                         );
                     }
                 }
@@ -1802,8 +1995,71 @@ impl Planner<'_> {
         Some(format!("::{via}{array}"))
     }
 
+    /// Whether `data_type` (`mood`, `app.mood`, `"Mood"[]`) is an enum of `schema`.
+    fn enum_type(&self, schema: &Schema, data_type: &str) -> bool {
+        let name = data_type.trim_end_matches("[]").replace('"', "");
+        let (namespace, object) = name.rsplit_once('.').unwrap_or(("public", &name));
+        schema
+            .types
+            .get(&QualifiedName::new(namespace, object))
+            .is_some_and(|user_type| matches!(user_type.kind, UserTypeKind::Enum { .. }))
+    }
+
     fn converts(&self, data_type: &str) -> bool {
         self.conversion(data_type).is_some()
+    }
+
+    /// Why a column's type change may lose values or fail on rows that do not fit: a type
+    /// that is not a widening of the old one, or an enum made again without some labels.
+    /// `None` when every value fits the new type as it is.
+    fn narrowing(&self, old: &Column, new: &Column) -> Option<String> {
+        if old.data_type != new.data_type {
+            return (!widening(&old.data_type, &new.data_type)).then(|| {
+                format!(
+                    "changes type {} → {}: values that do not fit are refused or cut",
+                    old.data_type, new.data_type
+                )
+            });
+        }
+        // The same type made again: an enum that loses labels, or a domain over a new base.
+        let base = object_part(old.data_type.trim_end_matches("[]")).trim_matches('"');
+        let find = |schema: &'a Schema| {
+            schema
+                .types
+                .iter()
+                .find(|(name, _)| object_part(name.as_str()) == base)
+                .map(|(_, user_type)| &user_type.kind)
+        };
+        match (find(self.from)?, find(self.to)?) {
+            (UserTypeKind::Enum { labels: before }, UserTypeKind::Enum { labels: after }) => {
+                let dropped: Vec<String> = before
+                    .iter()
+                    .filter(|label| !after.contains(label))
+                    .map(|label| quote_literal(label))
+                    .collect();
+                (!dropped.is_empty()).then(|| {
+                    format!(
+                        "type {} drops label{} {}: rows holding them make the conversion fail",
+                        old.data_type,
+                        if dropped.len() == 1 { "" } else { "s" },
+                        dropped.join(", ")
+                    )
+                })
+            }
+            (
+                UserTypeKind::Domain {
+                    base_type: before, ..
+                },
+                UserTypeKind::Domain {
+                    base_type: after, ..
+                },
+            ) if !widening(before, after) => Some(format!(
+                "domain {} changes base type {before} → {after}: values that do not fit are \
+                 refused or cut",
+                old.data_type
+            )),
+            _ => None,
+        }
     }
 
     /// One column both sides of a table have (not its generated expression: that is a drop
@@ -1850,15 +2106,31 @@ impl Planner<'_> {
                 .as_deref()
                 .map(|c| format!(" {}", self.ddl.collate(c)))
                 .unwrap_or_default();
-            self.push(
-                Phase::AlterTables,
-                alter(format!(
-                    "TYPE {}{collate} USING {column}{}::{}",
-                    new.data_type,
-                    conversion.as_deref().unwrap_or(""),
-                    new.data_type
-                )),
-            );
+            // PostgreSQL has no cast between two enums (nor between arrays of them): such a
+            // column goes through text, as a type made again does.
+            let conversion = conversion.or_else(|| {
+                (old.data_type != new.data_type
+                    && self.enum_type(self.from, &old.data_type)
+                    && self.enum_type(self.to, &new.data_type))
+                .then(|| {
+                    let array = old.data_type.ends_with("[]") && new.data_type.ends_with("[]");
+                    if array { "::text[]" } else { "::text" }.to_string()
+                })
+            });
+            let sql = alter(format!(
+                "TYPE {}{collate} USING {column}{}::{}",
+                new.data_type,
+                conversion.as_deref().unwrap_or(""),
+                new.data_type
+            ));
+            match self.narrowing(old, new) {
+                Some(reason) => self.push_destructive(
+                    Phase::AlterTables,
+                    sql,
+                    format!("{table}.{}: {reason}", new.name),
+                ),
+                None => self.push(Phase::AlterTables, sql),
+            }
         }
         if old.nullable != new.nullable {
             // Dropping an identity keeps NOT NULL; the nullable comparison covers it.
@@ -1892,28 +2164,35 @@ impl Planner<'_> {
     /// Views: dropped when removed, changed, or when they mention something dropped or
     /// rebuilt (`touched`, names without schema); created in dependency order.
     /// Returns `touched` with the views rebuilt added.
+    /// Views: `touched` holds the qualified names of the relations, routines and types
+    /// dropped or rebuilt; returned with the views rebuilt added.
     fn views(&mut self, mut touched: BTreeSet<String>) -> BTreeSet<String> {
         let (from, to) = (self.from, self.to);
         let mut rebuilt: BTreeSet<&QualifiedName> = BTreeSet::new();
-        for (name, view) in &from.views {
-            let same = to.views.get(name).is_some_and(|after| {
-                after.definition == view.definition && after.materialized == view.materialized
-            });
+        for (name, delta) in &self.changes.views {
+            let same = match delta {
+                Delta::Altered { from, to } => {
+                    same_definition(&from.definition, &to.definition)
+                        && from.materialized == to.materialized
+                }
+                Delta::Removed(_) => false,
+                Delta::Added(_) => continue,
+            };
             if !same {
                 rebuilt.insert(name);
-                touched.insert(object_part(name.as_str()).to_string());
+                touched.insert(name.as_str().to_string());
             }
         }
-        // Views that mention a rebuilt one are rebuilt too, until nothing more changes.
+        // Views that use a rebuilt one are rebuilt too, until nothing more changes.
         loop {
             let mut more = false;
             for (name, view) in &from.views {
                 if rebuilt.contains(name) {
                     continue;
                 }
-                if touched.iter().any(|word| mentions(&view.definition, word)) {
+                if uses_any(from.dialect, view, &touched) {
                     rebuilt.insert(name);
-                    touched.insert(object_part(name.as_str()).to_string());
+                    touched.insert(name.as_str().to_string());
                     more = true;
                 }
             }
@@ -1921,8 +2200,11 @@ impl Planner<'_> {
                 break;
             }
         }
-        // Drops: a view before the views it mentions.
-        for name in dependency_order(&from.views, &rebuilt).into_iter().rev() {
+        // Drops: a view before the views it uses.
+        for name in dependency_order(from.dialect, &from.views, &rebuilt)
+            .into_iter()
+            .rev()
+        {
             let view = &from.views[name];
             self.push(
                 Phase::DropViews,
@@ -1938,7 +2220,7 @@ impl Planner<'_> {
             .keys()
             .filter(|name| !from.views.contains_key(*name) || rebuilt.contains(name))
             .collect();
-        for name in dependency_order(&to.views, &created) {
+        for name in dependency_order(to.dialect, &to.views, &created) {
             self.create_view(name, &to.views[name]);
         }
         for (name, view) in &from.views {
@@ -2059,15 +2341,16 @@ impl Planner<'_> {
 
     fn sqlite(&mut self) {
         let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.tables, &to.tables);
+        let (removed, added, common) = self.table_names();
         // Tables whose views and triggers elsewhere must be rebuilt around them.
         let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut rebuilt_tables: BTreeSet<&QualifiedName> = BTreeSet::new();
         for name in removed {
             touched.insert(name.as_str().to_string());
-            self.push(
+            self.push_destructive(
                 Phase::DropTables,
                 format!("DROP TABLE {};", quote_qualified(name.as_str())),
+                format!("drops table {name} and its rows"),
             );
         }
         for name in added {
@@ -2076,9 +2359,6 @@ impl Planner<'_> {
         }
         for name in common {
             let (old, new) = (&from.tables[name], &to.tables[name]);
-            if old == new {
-                continue;
-            }
             match self.sqlite_alter_in_place(name, old, new) {
                 Some(touches) => {
                     if touches {
@@ -2139,27 +2419,11 @@ impl Planner<'_> {
     fn sqlite_create_table(&mut self, table: &Table, quoted: &str) {
         let mut elements: Vec<String> = Vec::new();
         // AUTOINCREMENT is only allowed on a column's own PRIMARY KEY clause.
-        let autoincrement = table.constraints.iter().find(|(_, c)| {
-            c.kind == ConstraintKind::PrimaryKey
-                && c.columns.len() == 1
-                && c.definition.to_ascii_uppercase().contains("AUTOINCREMENT")
-        });
+        let autoincrement = autoincrement_key(table);
         for column in &table.columns {
             let mut definition = self.sqlite_column(column);
-            if let Some((constraint_name, constraint)) = autoincrement
-                && constraint.columns.first() == Some(&column.name)
-            {
-                let named = if constraint_name.contains(' ') {
-                    String::new()
-                } else {
-                    format!(" CONSTRAINT {}", quote_identifier(constraint_name))
-                };
-                // `PRIMARY KEY (id) AUTOINCREMENT` as a column clause: `PRIMARY KEY AUTOINCREMENT`.
-                let clause = constraint
-                    .definition
-                    .replacen(&format!("({})", quote_identifier(&column.name)), "", 1)
-                    .replace("  ", " ");
-                definition.push_str(&format!("{named} {clause}"));
+            if let Some(key) = autoincrement {
+                definition.push_str(&key_clause(key, column));
             }
             elements.push(definition);
         }
@@ -2257,9 +2521,15 @@ impl Planner<'_> {
                         return None;
                     }
                     dropped = true;
-                    statements.push(format!(
-                        "ALTER TABLE {quoted} DROP COLUMN {};",
-                        quote_identifier(&column.name)
+                    statements.push((
+                        format!(
+                            "ALTER TABLE {quoted} DROP COLUMN {};",
+                            quote_identifier(&column.name)
+                        ),
+                        Some(format!(
+                            "drops column {name}.{} and its values",
+                            column.name
+                        )),
                     ));
                 }
             }
@@ -2284,18 +2554,19 @@ impl Planner<'_> {
             if stored || (!column.nullable && column.default.is_none()) || !default_ok {
                 return None;
             }
-            statements.push(format!(
-                "ALTER TABLE {quoted} ADD COLUMN {};",
-                self.sqlite_column(column)
+            statements.push((
+                format!(
+                    "ALTER TABLE {quoted} ADD COLUMN {};",
+                    self.sqlite_column(column)
+                ),
+                None,
             ));
         }
-        for sql in statements {
-            let phase = if sql.contains(" DROP COLUMN ") {
-                Phase::DropColumns
-            } else {
-                Phase::AlterTables
-            };
-            self.push(phase, sql);
+        for (sql, destructive) in statements {
+            match destructive {
+                Some(reason) => self.push_destructive(Phase::DropColumns, sql, reason),
+                None => self.push(Phase::AlterTables, sql),
+            }
         }
         Some(dropped)
     }
@@ -2325,7 +2596,24 @@ impl Planner<'_> {
                 format!("INSERT INTO {scratch} ({list}) SELECT {list} FROM {quoted};"),
             );
         }
-        self.push(Phase::CreateTables, format!("DROP TABLE {quoted};"));
+        // The rows are copied first: only the values of columns the new table lacks are lost.
+        let lost: Vec<&str> = old
+            .columns
+            .iter()
+            .filter(|column| column.generated.is_none() && new.column(&column.name).is_none())
+            .map(|column| column.name.as_str())
+            .collect();
+        let drop = format!("DROP TABLE {quoted};");
+        if lost.is_empty() {
+            self.push(Phase::CreateTables, drop);
+        } else {
+            let reason = format!(
+                "rebuilds table {name} without column{} {} and their values",
+                if lost.len() == 1 { "" } else { "s" },
+                lost.join(", ")
+            );
+            self.push_destructive(Phase::CreateTables, drop, reason);
+        }
         self.push(
             Phase::CreateTables,
             format!(
@@ -2433,7 +2721,23 @@ fn ancestry(schema: &Schema, name: &QualifiedName) -> usize {
 
 /// `views` (a subset `only` of them) ordered so that a view comes after every view of the
 /// subset it mentions; by name otherwise.
+/// Whether `view` uses one of the objects named in `names` (qualified; routines without
+/// arguments). PostgreSQL: by the dependencies the catalog records. SQLite records none:
+/// by the names its definition mentions.
+fn uses_any(dialect: Dialect, view: &View, names: &BTreeSet<String>) -> bool {
+    match dialect {
+        Dialect::Sqlite => names
+            .iter()
+            .any(|name| mentions(&view.definition, object_part(name))),
+        _ => view
+            .depends_on
+            .iter()
+            .any(|dependency| names.contains(dependency.name.as_str())),
+    }
+}
+
 fn dependency_order<'v>(
+    dialect: Dialect,
     views: &'v BTreeMap<QualifiedName, View>,
     only: &BTreeSet<&QualifiedName>,
 ) -> Vec<&'v QualifiedName> {
@@ -2445,11 +2749,16 @@ fn dependency_order<'v>(
             .copied()
             .filter(|name| {
                 !left.iter().any(|other| {
-                    other != name && mentions(&views[*name].definition, object_part(other.as_str()))
+                    other != name
+                        && uses_any(
+                            dialect,
+                            &views[*name],
+                            &BTreeSet::from([other.as_str().to_string()]),
+                        )
                 })
             })
             .collect();
-        // A cycle (or a name that only looks like a mention): keep the name order.
+        // A cycle (SQLite: or a name that only looks like a mention): keep the name order.
         let ready = if ready.is_empty() {
             vec![left[0]]
         } else {
@@ -3116,6 +3425,33 @@ mod tests {
     }
 
     #[test]
+    fn widenings_keep_every_value() {
+        for (from, to, keeps) in [
+            ("integer", "bigint", true),
+            ("smallint", "integer", true),
+            ("bigint", "integer", false),
+            ("integer", "numeric", true),
+            ("integer", "numeric(5,0)", false),
+            ("real", "double precision", true),
+            ("double precision", "real", false),
+            ("character varying(10)", "character varying(20)", true),
+            ("character varying(20)", "character varying(10)", false),
+            ("character varying(20)", "character varying", true),
+            ("character varying(20)", "text", true),
+            ("text", "character varying(20)", false),
+            ("numeric(10,2)", "numeric(12,2)", true),
+            ("numeric(10,2)", "numeric(12,3)", false),
+            ("numeric(10,2)", "numeric", true),
+            ("numeric(10)", "numeric(12,0)", true),
+            ("text", "integer", false),
+            ("integer", "text", false),
+            ("mood", "mood", true),
+        ] {
+            assert_eq!(widening(from, to), keeps, "{from} → {to}");
+        }
+    }
+
+    #[test]
     fn mentions_whole_identifiers_only() {
         assert!(mentions("SELECT id FROM users", "users"));
         assert!(mentions("FROM public.users;", "users"));
@@ -3123,41 +3459,5 @@ mod tests {
         assert!(!mentions("FROM old_users", "users"));
         assert!(mentions("touch()", "touch"));
         assert!(!mentions("anything", ""));
-    }
-
-    #[test]
-    fn foreign_key_referenced_columns() {
-        assert_eq!(
-            referenced_columns("FOREIGN KEY (a, b) REFERENCES crates(id, x) ON DELETE CASCADE"),
-            Some(vec!["id".to_string(), "x".to_string()])
-        );
-        assert_eq!(
-            referenced_columns("FOREIGN KEY (a) REFERENCES crates"),
-            None
-        );
-        assert_eq!(
-            referenced_columns("FOREIGN KEY (a) REFERENCES app.\"Users\"(id)"),
-            Some(vec!["id".to_string()])
-        );
-        assert_eq!(
-            referenced_columns("FOREIGN KEY (a) REFERENCES t(\"a,b\")"),
-            None
-        );
-        assert_eq!(
-            referenced_columns("FOREIGN KEY (a, b) REFERENCES t ON DELETE SET NULL (a)"),
-            None
-        );
-    }
-
-    #[test]
-    fn foreign_key_target() {
-        assert_eq!(
-            referenced_table("FOREIGN KEY (a) REFERENCES crates(id) ON DELETE CASCADE").as_deref(),
-            Some("crates")
-        );
-        assert_eq!(
-            referenced_table("FOREIGN KEY (a) REFERENCES app.\"Users\"(id)").as_deref(),
-            Some("app.Users")
-        );
     }
 }

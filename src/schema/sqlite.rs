@@ -30,8 +30,8 @@ use sqlx::{Row, SqliteConnection};
 
 use super::Excluded;
 use super::model::{
-    Column, Constraint, ConstraintKind, Generated, Index, IndexKey, QualifiedName, Schema, Table,
-    Trigger, View,
+    Column, Constraint, ConstraintKind, Generated, Index, IndexKey, QualifiedName, References,
+    Schema, Table, Trigger, View,
 };
 use super::normalize::{self, Lexeme, LexemeKind};
 use crate::db::database_error;
@@ -334,6 +334,7 @@ impl Catalog {
                         triggers: BTreeMap::new(),
                         // Options are PostgreSQL's: SQLite's views have none.
                         options: Vec::new(),
+                        depends_on: Vec::new(),
                         comment: None,
                     },
                 );
@@ -460,6 +461,7 @@ impl Catalog {
                     kind: ConstraintKind::Check,
                     definition,
                     columns: Vec::new(),
+                    references: None,
                     comment: None,
                 },
             )
@@ -520,6 +522,7 @@ impl Catalog {
                         kind: ConstraintKind::Unique,
                         definition,
                         columns,
+                        references: None,
                         comment: None,
                     },
                 )
@@ -612,6 +615,10 @@ impl Catalog {
                     kind: ConstraintKind::ForeignKey,
                     definition,
                     columns,
+                    references: Some(References {
+                        table: QualifiedName::new("main", parent),
+                        columns: referred,
+                    }),
                     comment: None,
                 },
             ));
@@ -648,6 +655,7 @@ fn primary_key(rows: &[ColumnRow], declared: &TableDefinition) -> Option<(String
             kind: ConstraintKind::PrimaryKey,
             definition,
             columns,
+            references: None,
             comment: None,
         },
     ))
@@ -1241,6 +1249,7 @@ mod tests {
             kind: ConstraintKind::Check,
             definition: definition.to_string(),
             columns: Vec::new(),
+            references: None,
             comment: None,
         };
         let named = name_constraints(vec![
