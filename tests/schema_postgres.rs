@@ -1309,7 +1309,7 @@ CREATE VIEW recent AS SELECT at FROM events
         "the instants differ in the catalog"
     );
     assert!(diff(&a, &b).is_empty(), "{:?}", diff(&a, &b));
-    let ws = support::Workspace::empty();
+    let ws = support::Workspace::copy("check-pg");
     ws.run(&["diff", "--from", &first, "--to", &second])
         .assert_code(0);
 

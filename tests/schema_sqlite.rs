@@ -233,12 +233,15 @@ fn rich_schema_is_read_into_the_model() {
                         REFERENCES \"we\"\"ird\"(\"first name\", \"Order\") \
                         ON UPDATE SET NULL DEFERRABLE INITIALLY DEFERRED",
                     "columns": ["author_name", "author_order"],
+                    // The target as the catalog names it, not as the definition spells it.
+                    "references": {"table": "we\"ird", "columns": ["first name", "Order"]},
                 },
                 // `REFERENCES users` alone refers to its primary key.
                 "foreign key (user_id) references users(id)": {
                     "kind": "foreign_key",
                     "definition": "FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE",
                     "columns": ["user_id"],
+                    "references": {"table": "users", "columns": ["id"]},
                 },
                 "posts_pkey": {"kind": "primary_key", "definition": "PRIMARY KEY (id)",
                                "columns": ["id"]},
@@ -703,7 +706,7 @@ fn atuin_sqlite_sets_give_the_same_model_twice() {
 /// which SQLite refuses; and the database made from the printed text has the same model.
 #[test]
 fn printed_schema_with_autoincrement_is_accepted_by_sqlite() {
-    let ws = Workspace::empty();
+    let ws = Workspace::copy("check-sqlite");
     let url = database(
         &ws,
         "autoincrement.db",
