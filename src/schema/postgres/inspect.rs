@@ -17,15 +17,15 @@ use sqlx::postgres::PgRow;
 use sqlx::postgres::types::Oid;
 use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row};
 
-use super::Excluded;
-use super::model::{
+use crate::db::database_error;
+use crate::dialect::Dialect;
+use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::schema::Excluded;
+use crate::schema::model::{
     Column, Constraint, ConstraintKind, Dependency, DependencyKind, Extension, Generated, Identity,
     Index, IndexKey, Namespace, PartitionOf, Policy, QualifiedName, References, Routine,
     RoutineKind, Schema, Sequence, Table, Trigger, UserType, UserTypeKind, View,
 };
-use crate::db::database_error;
-use crate::dialect::Dialect;
-use crate::error::{Error, ErrorClass, ErrorCode, Result};
 
 /// PostgreSQL 12 brought generated columns (`attgenerated`), which the column query reads.
 const MINIMUM_VERSION: u32 = 120_000;
