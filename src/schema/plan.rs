@@ -39,9 +39,9 @@ use super::model::{
     Sequence, Table, Trigger, UserType, UserTypeKind, View,
 };
 use super::render::{
-    Ddl, autoincrement_key, constraint_element, domain_check_target, key_clause, policy_target,
-    quote_identifier, quote_literal, quote_qualified, sibling_name, statement, trigger_target,
-    type_target, view_keyword, view_options,
+    Ddl, constraint_element, domain_check_target, policy_target, quote_identifier, quote_literal,
+    quote_qualified, sibling_name, statement, trigger_target, type_target, view_keyword,
+    view_options,
 };
 use crate::dialect::Dialect;
 
@@ -125,7 +125,7 @@ impl Plan {
 
 /// When a statement runs, relative to the others. Declaration order is execution order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
+pub(in crate::schema) enum Phase {
     Setup,
     DetachSequences,
     DropAtomicRoutines,
@@ -214,19 +214,19 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
     }
 }
 
-struct Planner<'a> {
-    from: &'a Schema,
-    to: &'a Schema,
+pub(in crate::schema) struct Planner<'a> {
+    pub(in crate::schema) from: &'a Schema,
+    pub(in crate::schema) to: &'a Schema,
     /// What differs, found once by [`super::diff::changes`]: the planner walks these and
     /// looks in `from` and `to` only for what depends on them.
-    changes: SchemaChanges<'a>,
-    ddl: Ddl,
+    pub(in crate::schema) changes: SchemaChanges<'a>,
+    pub(in crate::schema) ddl: Ddl,
     steps: Vec<Step>,
-    unsupported: Vec<Unsupported>,
+    pub(in crate::schema) unsupported: Vec<Unsupported>,
     /// Enums and domains made again while columns use them, by name without schema, with
     /// the type the columns are converted through: `text` for an enum, the new base type for
     /// a domain.
-    converted_types: BTreeMap<String, String>,
+    pub(in crate::schema) converted_types: BTreeMap<String, String>,
 }
 
 /// One statement of the plan, before the steps are put in order.
@@ -251,7 +251,7 @@ fn split<'m, K: Ord, V>(deltas: &Deltas<'m, K, V>) -> (Vec<&'m K>, Vec<&'m K>, V
 }
 
 /// Whether `text` contains `word` as a whole identifier (not part of a longer one).
-fn mentions(text: &str, word: &str) -> bool {
+pub(in crate::schema) fn mentions(text: &str, word: &str) -> bool {
     if word.is_empty() {
         return false;
     }
@@ -276,7 +276,7 @@ fn mentions(text: &str, word: &str) -> bool {
 }
 
 /// The object part of a qualified name: `posts` for `app.posts`.
-fn object_part(name: &str) -> &str {
+pub(in crate::schema) fn object_part(name: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(_, object)| object)
 }
 
@@ -356,7 +356,7 @@ fn added_later(constraint: &Constraint) -> bool {
 }
 
 /// What defines an index, all but its comment (which `COMMENT ON` changes in place).
-type IndexShape<'i> = (
+pub(in crate::schema) type IndexShape<'i> = (
     bool,
     &'i str,
     &'i [super::model::IndexKey],
@@ -365,7 +365,7 @@ type IndexShape<'i> = (
     bool,
 );
 
-fn index_shape(index: &Index) -> IndexShape<'_> {
+pub(in crate::schema) fn index_shape(index: &Index) -> IndexShape<'_> {
     (
         index.unique,
         &index.method,
@@ -377,7 +377,7 @@ fn index_shape(index: &Index) -> IndexShape<'_> {
 }
 
 impl<'a> Planner<'a> {
-    fn push(&mut self, phase: Phase, sql: impl Into<String>) {
+    pub(in crate::schema) fn push(&mut self, phase: Phase, sql: impl Into<String>) {
         self.steps.push(Step {
             phase,
             sql: sql.into(),
@@ -385,7 +385,12 @@ impl<'a> Planner<'a> {
         });
     }
 
-    fn push_destructive(&mut self, phase: Phase, sql: impl Into<String>, reason: String) {
+    pub(in crate::schema) fn push_destructive(
+        &mut self,
+        phase: Phase,
+        sql: impl Into<String>,
+        reason: String,
+    ) {
         self.steps.push(Step {
             phase,
             sql: sql.into(),
@@ -427,7 +432,7 @@ impl<'a> Planner<'a> {
     /// Tables removed, added, and kept: the altered ones from the changes, then (PostgreSQL)
     /// the unchanged ones, whose foreign keys, indexes, checks and triggers may still have
     /// to be made again around something dropped or rebuilt that they depend on.
-    fn table_names(
+    pub(in crate::schema) fn table_names(
         &self,
     ) -> (
         Vec<&'a QualifiedName>,
@@ -1404,9 +1409,15 @@ impl<'a> Planner<'a> {
         );
     }
 
-    fn create_index(&mut self, on: &QualifiedName, name: &str, index: &Index, columns: &[Column]) {
+    pub(in crate::schema) fn create_index(
+        &mut self,
+        on: &QualifiedName,
+        name: &str,
+        index: &Index,
+        columns: &[Column],
+    ) {
         let sql = match self.to.dialect {
-            Dialect::Sqlite => sqlite_index(on, name, index),
+            Dialect::Sqlite => crate::schema::sqlite::sqlite_index(on, name, index),
             _ => self.ddl.index(on, name, index, columns),
         };
         self.push(Phase::AddIndexes, sql);
@@ -1415,7 +1426,12 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn create_trigger(&mut self, on: &QualifiedName, name: &str, trigger: &Trigger) {
+    pub(in crate::schema) fn create_trigger(
+        &mut self,
+        on: &QualifiedName,
+        name: &str,
+        trigger: &Trigger,
+    ) {
         let text = self.ddl.trigger(
             on,
             name,
@@ -1921,7 +1937,7 @@ impl<'a> Planner<'a> {
         touched
     }
 
-    fn drop_index(&mut self, on: &QualifiedName, name: &str) {
+    pub(in crate::schema) fn drop_index(&mut self, on: &QualifiedName, name: &str) {
         self.push(
             Phase::DropIndexes,
             format!("DROP INDEX {};", sibling_name(on, name)),
@@ -1929,7 +1945,7 @@ impl<'a> Planner<'a> {
     }
 
     /// Triggers of a table or view both schemas have.
-    fn triggers(
+    pub(in crate::schema) fn triggers(
         &mut self,
         on: &QualifiedName,
         old: &BTreeMap<String, Trigger>,
@@ -1978,7 +1994,7 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn drop_trigger(&mut self, on: &QualifiedName, name: &str) {
+    pub(in crate::schema) fn drop_trigger(&mut self, on: &QualifiedName, name: &str) {
         let sql = match self.to.dialect {
             Dialect::Sqlite => format!("DROP TRIGGER {};", quote_identifier(name)),
             _ => format!("DROP {};", trigger_target(on, name)),
@@ -2166,7 +2182,7 @@ impl<'a> Planner<'a> {
     /// Returns `touched` with the views rebuilt added.
     /// Views: `touched` holds the qualified names of the relations, routines and types
     /// dropped or rebuilt; returned with the views rebuilt added.
-    fn views(&mut self, mut touched: BTreeSet<String>) -> BTreeSet<String> {
+    pub(in crate::schema) fn views(&mut self, mut touched: BTreeSet<String>) -> BTreeSet<String> {
         let (from, to) = (self.from, self.to);
         let mut rebuilt: BTreeSet<&QualifiedName> = BTreeSet::new();
         for (name, delta) in &self.changes.views {
@@ -2336,361 +2352,6 @@ impl<'a> Planner<'a> {
             self.comment(&format!("{} {quoted}", view_keyword(view)), &view.comment);
         }
     }
-
-    // ---------------------------------------------------------------------------- SQLite
-
-    fn sqlite(&mut self) {
-        let (from, to) = (self.from, self.to);
-        let (removed, added, common) = self.table_names();
-        // Tables whose views and triggers elsewhere must be rebuilt around them.
-        let mut touched: BTreeSet<String> = BTreeSet::new();
-        let mut rebuilt_tables: BTreeSet<&QualifiedName> = BTreeSet::new();
-        for name in removed {
-            touched.insert(name.as_str().to_string());
-            self.push_destructive(
-                Phase::DropTables,
-                format!("DROP TABLE {};", quote_qualified(name.as_str())),
-                format!("drops table {name} and its rows"),
-            );
-        }
-        for name in added {
-            self.sqlite_create_table(&to.tables[name], &quote_qualified(name.as_str()));
-            self.sqlite_table_children(name, &Table::new(), &to.tables[name], true);
-        }
-        for name in common {
-            let (old, new) = (&from.tables[name], &to.tables[name]);
-            match self.sqlite_alter_in_place(name, old, new) {
-                Some(touches) => {
-                    if touches {
-                        touched.insert(name.as_str().to_string());
-                    }
-                    self.sqlite_table_children(name, old, new, false);
-                }
-                None => {
-                    touched.insert(name.as_str().to_string());
-                    rebuilt_tables.insert(name);
-                    self.sqlite_rebuild(name, old, new);
-                }
-            }
-        }
-        if !rebuilt_tables.is_empty() {
-            // SQLite's table rebuild procedure: no foreign key actions while the old table
-            // is dropped, a check of every key at the end. Has no effect inside a
-            // transaction: run the plan outside one.
-            self.push(Phase::Setup, "PRAGMA foreign_keys = OFF;");
-            self.push(Phase::Teardown, "PRAGMA foreign_key_check;");
-            self.push(Phase::Teardown, "PRAGMA foreign_keys = ON;");
-        }
-        // Triggers on other tables whose bodies mention a dropped or rebuilt table: the
-        // rename at the end of a rebuild checks every trigger, so they go first and come back.
-        for (name, table) in &from.tables {
-            let Some(after) = to.tables.get(name) else {
-                continue;
-            };
-            if rebuilt_tables.contains(name) {
-                continue;
-            }
-            for (trigger_name, trigger) in &table.triggers {
-                if after.triggers.get(trigger_name) == Some(trigger)
-                    && touched
-                        .iter()
-                        .any(|t| t != name.as_str() && mentions(&trigger.definition, t))
-                {
-                    self.drop_trigger(name, trigger_name);
-                    self.create_trigger(name, trigger_name, trigger);
-                }
-            }
-        }
-        self.views(touched);
-    }
-
-    /// A column definition as SQLite takes it: an expression default in parentheses.
-    fn sqlite_column(&self, column: &Column) -> String {
-        match &column.default {
-            Some(default) if !sqlite_bare_default(default) => self.ddl.column(&Column {
-                default: Some(format!("({default})")),
-                ..column.clone()
-            }),
-            _ => self.ddl.column(column),
-        }
-    }
-
-    /// `CREATE TABLE`, from the model (SQLite keeps no separate constraint statements).
-    fn sqlite_create_table(&mut self, table: &Table, quoted: &str) {
-        let mut elements: Vec<String> = Vec::new();
-        // AUTOINCREMENT is only allowed on a column's own PRIMARY KEY clause.
-        let autoincrement = autoincrement_key(table);
-        for column in &table.columns {
-            let mut definition = self.sqlite_column(column);
-            if let Some(key) = autoincrement {
-                definition.push_str(&key_clause(key, column));
-            }
-            elements.push(definition);
-        }
-        for (constraint_name, constraint) in &table.constraints {
-            if autoincrement.is_some_and(|(n, _)| n == constraint_name) {
-                continue;
-            }
-            elements.push(constraint_element(constraint_name, &constraint.definition));
-        }
-        let lines: Vec<String> = elements.iter().map(|e| format!("    {e}")).collect();
-        let mut sql = format!("CREATE TABLE {quoted} (\n{}\n)", lines.join(",\n"));
-        if !table.options.is_empty() {
-            sql.push(' ');
-            sql.push_str(&table.options.join(", "));
-        }
-        sql.push(';');
-        self.push(Phase::CreateTables, sql);
-    }
-
-    /// Indexes and triggers of a table (all of them when `fresh`: a created or rebuilt
-    /// table has none).
-    fn sqlite_table_children(
-        &mut self,
-        name: &QualifiedName,
-        old: &Table,
-        new: &Table,
-        fresh: bool,
-    ) {
-        let empty = Table::new();
-        let old = if fresh { &empty } else { old };
-        for (index_name, index) in &old.indexes {
-            if new.indexes.get(index_name).map(index_shape) != Some(index_shape(index)) {
-                self.drop_index(name, index_name);
-            }
-        }
-        for (index_name, index) in &new.indexes {
-            if old.indexes.get(index_name).map(index_shape) != Some(index_shape(index)) {
-                self.create_index(name, index_name, index, &new.columns);
-            }
-        }
-        self.triggers(name, &old.triggers, &new.triggers, &BTreeSet::new());
-    }
-
-    /// Adds or drops columns with `ALTER TABLE` when that is all that changed and SQLite
-    /// allows it; `None` when the table must be rebuilt. `Some(true)` when a column was
-    /// dropped (views that use the table are rebuilt).
-    fn sqlite_alter_in_place(
-        &mut self,
-        name: &QualifiedName,
-        old: &Table,
-        new: &Table,
-    ) -> Option<bool> {
-        let quoted = quote_qualified(name.as_str());
-        let same_table = old.constraints == new.constraints
-            && old.options == new.options
-            && old.comment == new.comment;
-        if !same_table {
-            // A new foreign key on a new column is part of the column's definition.
-            return None;
-        }
-        let mut statements = Vec::new();
-        let mut dropped = false;
-        for column in &old.columns {
-            match new.column(&column.name) {
-                Some(after) if after == column => {}
-                Some(_) => return None,
-                None => {
-                    // SQLite refuses to drop a column that an index, a constraint or a
-                    // trigger uses; the rebuild handles those.
-                    let used = old.indexes.values().any(|index| {
-                        index
-                            .keys
-                            .iter()
-                            .any(|k| mentions(&k.expression, &column.name))
-                            || index
-                                .predicate
-                                .as_deref()
-                                .is_some_and(|p| mentions(p, &column.name))
-                    }) || old
-                        .constraints
-                        .values()
-                        .any(|c| mentions(&c.definition, &column.name))
-                        || old
-                            .triggers
-                            .values()
-                            .any(|t| mentions(&t.definition, &column.name))
-                        || column.generated.is_some()
-                        || old.columns.iter().any(|other| {
-                            other
-                                .generated
-                                .as_ref()
-                                .is_some_and(|g| mentions(&g.expression, &column.name))
-                        });
-                    if used {
-                        return None;
-                    }
-                    dropped = true;
-                    statements.push((
-                        format!(
-                            "ALTER TABLE {quoted} DROP COLUMN {};",
-                            quote_identifier(&column.name)
-                        ),
-                        Some(format!(
-                            "drops column {name}.{} and its values",
-                            column.name
-                        )),
-                    ));
-                }
-            }
-        }
-        for column in &new.columns {
-            if old.column(&column.name).is_some() {
-                continue;
-            }
-            // ADD COLUMN: no stored generated column, and NOT NULL needs a default.
-            let stored = column
-                .generated
-                .as_ref()
-                .is_some_and(|g| g.storage.eq_ignore_ascii_case("STORED"));
-            // ADD COLUMN refuses a default that is not a constant (`CURRENT_TIMESTAMP`, a
-            // function call) once the table has rows: only literals go in place.
-            let default_ok = column.default.as_deref().is_none_or(|d| {
-                let d = d.trim();
-                sqlite_bare_default(d)
-                    && !d.starts_with('(')
-                    && !d.to_ascii_uppercase().starts_with("CURRENT_")
-            });
-            if stored || (!column.nullable && column.default.is_none()) || !default_ok {
-                return None;
-            }
-            statements.push((
-                format!(
-                    "ALTER TABLE {quoted} ADD COLUMN {};",
-                    self.sqlite_column(column)
-                ),
-                None,
-            ));
-        }
-        for (sql, destructive) in statements {
-            match destructive {
-                Some(reason) => self.push_destructive(Phase::DropColumns, sql, reason),
-                None => self.push(Phase::AlterTables, sql),
-            }
-        }
-        Some(dropped)
-    }
-
-    /// SQLite's twelve-step table change: a new table, the common columns copied, the old
-    /// table dropped, the new one renamed, its indexes and triggers created.
-    fn sqlite_rebuild(&mut self, name: &QualifiedName, old: &Table, new: &Table) {
-        let quoted = quote_qualified(name.as_str());
-        let scratch_name = format!("_new_{}", object_part(name.as_str()));
-        let scratch = quote_identifier(&scratch_name).into_owned();
-        // Triggers and indexes go with the old table; they must not be dropped twice.
-        self.sqlite_create_table(new, &scratch);
-        let common: Vec<String> = new
-            .columns
-            .iter()
-            .filter(|column| column.generated.is_none())
-            .filter(|column| {
-                old.column(&column.name)
-                    .is_some_and(|before| before.generated.is_none())
-            })
-            .map(|column| quote_identifier(&column.name).into_owned())
-            .collect();
-        if !common.is_empty() {
-            let list = common.join(", ");
-            self.push(
-                Phase::CreateTables,
-                format!("INSERT INTO {scratch} ({list}) SELECT {list} FROM {quoted};"),
-            );
-        }
-        // The rows are copied first: only the values of columns the new table lacks are lost.
-        let lost: Vec<&str> = old
-            .columns
-            .iter()
-            .filter(|column| column.generated.is_none() && new.column(&column.name).is_none())
-            .map(|column| column.name.as_str())
-            .collect();
-        let drop = format!("DROP TABLE {quoted};");
-        if lost.is_empty() {
-            self.push(Phase::CreateTables, drop);
-        } else {
-            let reason = format!(
-                "rebuilds table {name} without column{} {} and their values",
-                if lost.len() == 1 { "" } else { "s" },
-                lost.join(", ")
-            );
-            self.push_destructive(Phase::CreateTables, drop, reason);
-        }
-        self.push(
-            Phase::CreateTables,
-            format!(
-                "ALTER TABLE {scratch} RENAME TO {};",
-                quote_identifier(object_part(name.as_str()))
-            ),
-        );
-        self.sqlite_table_children(name, old, new, true);
-    }
-}
-
-/// `CREATE INDEX` as SQLite takes it: no access method, and expression keys as they are
-/// (extra parentheses would stay in the stored text, and in the model read back).
-fn sqlite_index(on: &QualifiedName, name: &str, index: &Index) -> String {
-    let keys: Vec<String> = index
-        .keys
-        .iter()
-        .map(|key| {
-            let mut part = if key
-                .expression
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                quote_identifier(&key.expression).into_owned()
-            } else {
-                key.expression.clone()
-            };
-            if let Some(collation) = &key.collation {
-                part.push_str(&format!(" COLLATE {collation}"));
-            }
-            if key.descending {
-                part.push_str(" DESC");
-            }
-            part
-        })
-        .collect();
-    let mut sql = format!(
-        "CREATE {}INDEX {} ON {} ({})",
-        if index.unique { "UNIQUE " } else { "" },
-        quote_identifier(name),
-        quote_qualified(on.as_str()),
-        keys.join(", ")
-    );
-    if let Some(predicate) = &index.predicate {
-        sql.push_str(&format!(" WHERE {predicate}"));
-    }
-    sql + ";"
-}
-
-/// Whether SQLite takes `default` bare after `DEFAULT`: a literal, a signed number or a
-/// `CURRENT_*` keyword. Anything else (a function call) must be in parentheses.
-fn sqlite_bare_default(default: &str) -> bool {
-    let text = default.trim();
-    let upper = text.to_ascii_uppercase();
-    let number = text
-        .trim_start_matches(['+', '-'])
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E')
-        && text.chars().any(|c| c.is_ascii_digit());
-    (text.starts_with('\'') && text.ends_with('\''))
-        || ((upper.starts_with("X'")) && text.ends_with('\''))
-        || number
-        || text.starts_with('(')
-        // SQLite reads a bare or double-quoted word after DEFAULT as a string; the model
-        // keeps `DEFAULT "text"` as `text`.
-        || (text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        || (text.len() >= 2 && text.starts_with('"') && text.ends_with('"'))
-        || [
-            "NULL",
-            "TRUE",
-            "FALSE",
-            "CURRENT_TIME",
-            "CURRENT_DATE",
-            "CURRENT_TIMESTAMP",
-        ]
-        .contains(&upper.as_str())
 }
 
 /// How many generations of parents (partitioned tables, `INHERITS`) a table has in `schema`.
@@ -2832,6 +2493,7 @@ mod tests {
     use super::*;
     use crate::schema::model::{Column, Constraint, ConstraintKind, Routine, RoutineKind};
     use crate::schema::render::fixtures::{self, btree, constraint, name, not_null};
+    use crate::schema::sqlite::sqlite_bare_default;
 
     /// The position of the first statement that starts with `prefix`; panics when none does.
     fn at(plan: &Plan, prefix: &str) -> usize {
