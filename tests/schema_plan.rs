@@ -299,16 +299,18 @@ CREATE TABLE people (id int, mood feeling DEFAULT 'ok', moods feeling[]);
 "#,
     ),
     (
-        // The target is read from the catalog: a name with a space is no harder than another.
-        "keys changed under a foreign key, quoted names",
+        // An unchanged foreign key whose referenced key changes goes before it and comes back
+        // after; its target is read from the catalog, so a name with a space is no harder
+        // than another.
+        "key changed under an unchanged foreign key, quoted names",
         r#"
-CREATE TABLE "Parent Table" (id integer PRIMARY KEY, code text);
+CREATE TABLE "Parent Table" (id integer, code text, CONSTRAINT "Parent Table_pkey" PRIMARY KEY (id));
 CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES "Parent Table" (id));
 "#,
         r#"
-CREATE TABLE "Parent Table" (id bigint, code text, CONSTRAINT "Parent Table_pkey" PRIMARY KEY (id, code));
-CREATE TABLE child (id integer PRIMARY KEY, parent_id bigint, parent_code text,
-    CONSTRAINT child_parent_id_fkey FOREIGN KEY (parent_id, parent_code) REFERENCES "Parent Table" (id, code));
+CREATE TABLE "Parent Table" (id integer, code text,
+    CONSTRAINT "Parent Table_pkey" PRIMARY KEY (id, code), CONSTRAINT "Parent Table_id_key" UNIQUE (id));
+CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES "Parent Table" (id));
 "#,
     ),
     (
