@@ -206,24 +206,6 @@ impl<T> Clone for Delta<'_, T> {
 
 impl<T> Copy for Delta<'_, T> {}
 
-impl<'a, T> Delta<'a, T> {
-    /// The object before the change, when there was one.
-    pub fn before(&self) -> Option<&'a T> {
-        match *self {
-            Delta::Removed(before) | Delta::Altered { from: before, .. } => Some(before),
-            Delta::Added(_) => None,
-        }
-    }
-
-    /// The object after the change, when there is one.
-    pub fn after(&self) -> Option<&'a T> {
-        match *self {
-            Delta::Added(after) | Delta::Altered { to: after, .. } => Some(after),
-            Delta::Removed(_) => None,
-        }
-    }
-}
-
 /// Changed objects of one kind, by name in name order; equal objects are not in it.
 pub type Deltas<'a, K, T> = BTreeMap<&'a K, Delta<'a, T>>;
 
@@ -241,29 +223,6 @@ pub struct SchemaChanges<'a> {
     pub tables: BTreeMap<&'a QualifiedName, TableDelta<'a>>,
     pub views: Deltas<'a, QualifiedName, View>,
     pub routines: Deltas<'a, String, Routine>,
-}
-
-impl SchemaChanges<'_> {
-    pub fn is_empty(&self) -> bool {
-        let SchemaChanges {
-            from: _,
-            to: _,
-            schemas,
-            extensions,
-            types,
-            sequences,
-            tables,
-            views,
-            routines,
-        } = self;
-        schemas.is_empty()
-            && extensions.is_empty()
-            && types.is_empty()
-            && sequences.is_empty()
-            && tables.is_empty()
-            && views.is_empty()
-            && routines.is_empty()
-    }
 }
 
 /// A table added, removed, or altered with its children's changes.
@@ -357,14 +316,22 @@ pub fn changes<'a>(from: &'a Schema, to: &'a Schema) -> SchemaChanges<'a> {
 /// Two views are the same when they differ at most by the instants their definitions froze
 /// ([`same_definition`]).
 fn same_view(before: &View, after: &View) -> bool {
-    same_definition(&before.definition, &after.definition)
-        && View {
-            definition: String::new(),
-            ..before.clone()
-        } == View {
-            definition: String::new(),
-            ..after.clone()
-        }
+    let View {
+        materialized,
+        definition,
+        indexes,
+        triggers,
+        options,
+        // Read from the catalog beside the definition: compared with it.
+        depends_on: _,
+        comment,
+    } = after;
+    before.materialized == *materialized
+        && same_definition(&before.definition, definition)
+        && before.indexes == *indexes
+        && before.triggers == *triggers
+        && before.options == *options
+        && before.comment == *comment
 }
 
 /// Whether two view definitions are the same query: equal once the instants the server froze
