@@ -14,6 +14,7 @@ use cargo_migrate::dialect::Dialect;
 use cargo_migrate::engine::replay::Replayer;
 use cargo_migrate::migration::{ScanOptions, scan};
 use cargo_migrate::schema::{self, Excluded, Schema};
+use support::Workspace;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -281,6 +282,35 @@ CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES parent 
 CREATE TABLE parent (id bigint, code text, CONSTRAINT parent_pkey PRIMARY KEY (id, code));
 CREATE TABLE child (id integer PRIMARY KEY, parent_id bigint, parent_code text,
     CONSTRAINT child_parent_id_fkey FOREIGN KEY (parent_id, parent_code) REFERENCES parent (id, code));
+"#,
+    ),
+    (
+        // No cast between two enums: through text.
+        "a column moves from one enum to another",
+        r#"
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TYPE feeling AS ENUM ('sad', 'ok', 'happy', 'elated');
+CREATE TABLE people (id int, mood mood DEFAULT 'ok', moods mood[]);
+"#,
+        r#"
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TYPE feeling AS ENUM ('sad', 'ok', 'happy', 'elated');
+CREATE TABLE people (id int, mood feeling DEFAULT 'ok', moods feeling[]);
+"#,
+    ),
+    (
+        // An unchanged foreign key whose referenced key changes goes before it and comes back
+        // after; its target is read from the catalog, so a name with a space is no harder
+        // than another.
+        "key changed under an unchanged foreign key, quoted names",
+        r#"
+CREATE TABLE "Parent Table" (id integer, code text, CONSTRAINT "Parent Table_pkey" PRIMARY KEY (id));
+CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES "Parent Table" (id));
+"#,
+        r#"
+CREATE TABLE "Parent Table" (id integer, code text,
+    CONSTRAINT "Parent Table_pkey" PRIMARY KEY (id, code), CONSTRAINT "Parent Table_id_key" UNIQUE (id));
+CREATE TABLE child (id integer PRIMARY KEY, parent_id integer REFERENCES "Parent Table" (id));
 "#,
     ),
     (
@@ -1201,4 +1231,126 @@ fn corpora_jumps_across_many_steps() {
             assert_eq!(failures, 0, "{dir}: see the failed jumps above");
         });
     }
+}
+
+/// `diff --sql` marks what a consumer must honour: the statements that lose data
+/// (`-- destructive: why` in the script, `"destructive"` in JSON) and a plan that must run in
+/// one session (`-- one session: why` first, `"one_session"` in JSON): a function whose body
+/// names a table the plan creates later is only accepted with the `SET` the plan starts with,
+/// which a statement run on a connection of its own (a pool) does not see.
+#[test]
+fn plans_mark_destructive_statements_and_one_session() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let before = "CREATE TABLE users (id int, name text, age integer, score numeric(10,2));
+CREATE TABLE gone (id int);";
+    let after = "CREATE TABLE users (id bigint, age smallint, score numeric(12,2));
+CREATE TABLE teams (id bigint);
+CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql
+    AS 'SELECT count(*) FROM users JOIN teams ON teams.id = users.id';";
+    let (from, to) = (pg.database("marks_from"), pg.database("marks_to"));
+    pg.execute(&from, before);
+    pg.execute(&to, after);
+    let ws = Workspace::copy("check-pg");
+    let args = ["diff", "--sql", "--from", &from, "--to", &to];
+    let json = ws
+        .run(&[&args[..], &["--format", "json"]].concat())
+        .assert_code(1)
+        .json();
+    let sql: Vec<&str> = json["sql"]
+        .as_array()
+        .expect("sql")
+        .iter()
+        .map(|s| s.as_str().expect("statement"))
+        .collect();
+    let marked: Vec<(&str, &str)> = json["destructive"]
+        .as_array()
+        .expect("destructive")
+        .iter()
+        .map(|d| {
+            let at = d["statement"].as_u64().expect("index") as usize;
+            (sql[at], d["reason"].as_str().expect("reason"))
+        })
+        .collect();
+    assert_eq!(
+        marked,
+        [
+            (
+                "ALTER TABLE users DROP COLUMN name;",
+                "drops column users.name and its values"
+            ),
+            ("DROP TABLE gone;", "drops table gone and its rows"),
+            (
+                "ALTER TABLE users ALTER COLUMN age TYPE smallint USING age::smallint;",
+                "users.age: changes type integer → smallint: values that do not fit are refused \
+                 or cut"
+            ),
+        ],
+        "widenings (id to bigint, score to numeric(12,2)) are not marked: {sql:#?}"
+    );
+    let one_session = json["one_session"].as_str().expect("one session");
+    assert!(one_session.contains("check_function_bodies"), "{json}");
+
+    // The script says the same.
+    let script = ws.run(&args).assert_code(1).stdout;
+    assert!(script.starts_with("-- one session: "), "{script}");
+    assert!(
+        script.contains("-- destructive: drops table gone and its rows\nDROP TABLE gone;"),
+        "{script}"
+    );
+
+    // Each statement on a connection of its own: the function is refused.
+    let pooled = pg.database("marks_pooled");
+    pg.execute(&pooled, before);
+    let refused = runtime().block_on(async {
+        use sqlx::Connection;
+        for statement in &sql {
+            let mut conn = sqlx::PgConnection::connect(&pooled).await.expect("connect");
+            if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+                .execute(&mut conn)
+                .await
+            {
+                return Some(error.to_string());
+            }
+        }
+        None
+    });
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("\"teams\" does not exist")),
+        "{refused:?}"
+    );
+    // In one session, as marked: the plan gives the target schema.
+    let session = pg.database("marks_session");
+    pg.execute(&session, before);
+    runtime().block_on(async {
+        let mut db = connect(&session, Dialect::Postgres).await;
+        let statements: Vec<String> = sql.iter().map(|s| s.to_string()).collect();
+        apply(&mut db, &statements, "one session").await;
+    });
+    ws.run(&["diff", "--from", &session, "--to", &to])
+        .assert_code(0);
+
+    // A plan without such a setting may run anywhere: `one_session` is null.
+    let without_routine = pg.database("marks_plain");
+    pg.execute(
+        &without_routine,
+        "CREATE TABLE users (id int, name text, age integer, score numeric(10,2));",
+    );
+    let plain = ws
+        .run(&[
+            "diff",
+            "--sql",
+            "--from",
+            &from,
+            "--to",
+            &without_routine,
+            "--format",
+            "json",
+        ])
+        .assert_code(1)
+        .json();
+    assert_eq!(plain["one_session"], serde_json::Value::Null, "{plain}");
 }

@@ -1284,3 +1284,82 @@ fn crates_io_gives_identical_models() {
         )
     );
 }
+
+/// A view whose query names `'now'::timestamp` holds the instant it was created: the same
+/// history replayed later is not a different schema (`diff` through the binary, exit 0), while
+/// a real change to the query still is.
+#[test]
+fn frozen_instants_in_views_are_not_differences() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let view = "CREATE TABLE events (at timestamp, at_tz timestamptz);
+CREATE VIEW recent AS SELECT at FROM events
+    WHERE at > 'now'::timestamp - interval '1 day' AND at_tz < 'now'::timestamptz;";
+    let first = pg.database("frozen_first");
+    pg.execute(&first, view);
+    // Another instant, whatever the clock's resolution.
+    std::thread::sleep(Duration::from_millis(20));
+    let second = pg.database("frozen_second");
+    pg.execute(&second, view);
+    let (a, b) = (inspect(&first), inspect(&second));
+    assert_ne!(
+        a.views[&name("recent")].definition,
+        b.views[&name("recent")].definition,
+        "the instants differ in the catalog"
+    );
+    assert!(diff(&a, &b).is_empty(), "{:?}", diff(&a, &b));
+    let ws = support::Workspace::copy("check-pg");
+    ws.run(&["diff", "--from", &first, "--to", &second])
+        .assert_code(0);
+
+    let third = pg.database("frozen_third");
+    pg.execute(
+        &third,
+        "CREATE TABLE events (at timestamp, at_tz timestamptz);
+CREATE VIEW recent AS SELECT at FROM events
+    WHERE at > 'now'::timestamp - interval '2 days' AND at_tz < 'now'::timestamptz;",
+    );
+    let changes = diff(&a, &inspect(&third));
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].attribute.as_deref(), Some("definition"));
+}
+
+/// What a view uses comes from the catalog (`pg_depend` of the view and its rule): tables,
+/// other views, routines and types of user schemas (an array type as its element), not
+/// pg_catalog's.
+#[test]
+fn view_dependencies_are_read_from_the_catalog() {
+    use cargo_migrate::schema::model::{Dependency, DependencyKind};
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let url = pg.database("view_dependencies");
+    pg.execute(
+        &url,
+        r#"
+CREATE SCHEMA app;
+CREATE TYPE app.mood AS ENUM ('sad', 'ok');
+CREATE TABLE "Order Items" (id int, mood app.mood, moods app.mood[]);
+CREATE FUNCTION app.double(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x * 2';
+CREATE VIEW base AS SELECT id, moods FROM "Order Items" WHERE mood <> 'sad'::app.mood;
+CREATE VIEW app.derived AS SELECT app.double(id) AS twice, lower('X') AS x FROM base;
+"#,
+    );
+    let schema = inspect(&url);
+    let dependency = |kind, name| Dependency { kind, name };
+    assert_eq!(
+        schema.views[&name("base")].depends_on,
+        [
+            dependency(DependencyKind::Relation, name("Order Items")),
+            dependency(DependencyKind::Type, qualified("app", "mood")),
+        ]
+    );
+    assert_eq!(
+        schema.views[&qualified("app", "derived")].depends_on,
+        [
+            dependency(DependencyKind::Relation, name("base")),
+            dependency(DependencyKind::Routine, qualified("app", "double")),
+        ]
+    );
+}

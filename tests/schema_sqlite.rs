@@ -233,12 +233,15 @@ fn rich_schema_is_read_into_the_model() {
                         REFERENCES \"we\"\"ird\"(\"first name\", \"Order\") \
                         ON UPDATE SET NULL DEFERRABLE INITIALLY DEFERRED",
                     "columns": ["author_name", "author_order"],
+                    // The target as the catalog names it, not as the definition spells it.
+                    "references": {"table": "we\"ird", "columns": ["first name", "Order"]},
                 },
                 // `REFERENCES users` alone refers to its primary key.
                 "foreign key (user_id) references users(id)": {
                     "kind": "foreign_key",
                     "definition": "FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE",
                     "columns": ["user_id"],
+                    "references": {"table": "users", "columns": ["id"]},
                 },
                 "posts_pkey": {"kind": "primary_key", "definition": "PRIMARY KEY (id)",
                                "columns": ["id"]},
@@ -696,4 +699,29 @@ fn atuin_sqlite_sets_give_the_same_model_twice() {
         history.constraints["unique (timestamp, cwd, command)"].columns,
         ["timestamp", "cwd", "command"]
     );
+}
+
+/// `schema` prints SQL that SQLite takes back: an AUTOINCREMENT key is the column's own
+/// clause (`id INTEGER PRIMARY KEY AUTOINCREMENT`), never `PRIMARY KEY (id) AUTOINCREMENT`,
+/// which SQLite refuses; and the database made from the printed text has the same model.
+#[test]
+fn printed_schema_with_autoincrement_is_accepted_by_sqlite() {
+    let ws = Workspace::copy("check-sqlite");
+    let url = database(
+        &ws,
+        "autoincrement.db",
+        "CREATE TABLE counters (id INTEGER PRIMARY KEY AUTOINCREMENT, n INT NOT NULL);
+         CREATE TABLE named (id INTEGER CONSTRAINT named_pk PRIMARY KEY ON CONFLICT REPLACE AUTOINCREMENT);",
+    );
+    let printed = ws
+        .run(&["schema", "--database-url", &url, "--color", "never"])
+        .assert_code(0)
+        .stdout;
+    assert!(
+        printed.contains("id INTEGER PRIMARY KEY AUTOINCREMENT"),
+        "{printed}"
+    );
+    assert!(!printed.contains("PRIMARY KEY (id)"), "{printed}");
+    let again = database(&ws, "again.db", &printed);
+    assert_eq!(inspect(&url), inspect(&again), "{printed}");
 }

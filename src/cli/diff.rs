@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::migration::{Migration, Migrations};
 use crate::report::{Output, style};
 use crate::sandbox::scratch::Scratch;
-use crate::schema::plan::Unsupported;
+use crate::schema::plan::{Destructive, Unsupported};
 use crate::schema::{self, Change, ChangeKind, Schema};
 use crate::secrets;
 use crate::workspace::{SetSpec, Workspace};
@@ -126,6 +126,13 @@ struct DiffReport<'a> {
     /// With `--sql`: the changes no statement expresses, each with the reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     unsupported: Option<&'a [Unsupported]>,
+    /// With `--sql`: the statements that lose data, by position in `sql`, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destructive: Option<&'a [Destructive]>,
+    /// With `--sql`: why `sql` must run on one connection, in order; null when each
+    /// statement may run on a connection of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    one_session: Option<Option<&'a str>>,
 }
 
 /// A source resolved to what is read: the history's first migrations, no schema, or a
@@ -210,6 +217,8 @@ fn run_set(
             diff: &unified,
             sql: plan.as_ref().map(|plan| plan.statements.as_slice()),
             unsupported: plan.as_ref().map(|plan| plan.unsupported.as_slice()),
+            destructive: plan.as_ref().map(|plan| plan.destructive.as_slice()),
+            one_session: plan.as_ref().map(|plan| plan.one_session.as_deref()),
         });
     } else if let Some(plan) = &plan {
         print_sql(output, plan);
@@ -256,28 +265,15 @@ fn run_set(
     Err(error)
 }
 
-/// The plan as a script: statements separated by blank lines, then what it leaves out as
-/// comments (also warned about on stderr, so a script piped to a file is not taken as
-/// complete).
+/// The plan as a script ([`schema::Plan::script`]: a one-session header, destructive
+/// statements marked, what it leaves out as comments); what it leaves out is also warned
+/// about on stderr, so a script piped to a file is not taken as complete.
 fn print_sql(output: &Output, plan: &schema::Plan) {
-    for (at, statement) in plan.statements.iter().enumerate() {
-        if at > 0 {
-            output.line("");
-        }
-        output.line(statement);
+    for line in plan.script().lines() {
+        output.line(line);
     }
     if plan.unsupported.is_empty() {
         return;
-    }
-    if !plan.statements.is_empty() {
-        output.line("");
-    }
-    for unsupported in &plan.unsupported {
-        output.line(format!(
-            "-- cannot express: {}: {}",
-            unsupported.change.replace('\n', " "),
-            unsupported.reason
-        ));
     }
     output.status(format!(
         "{} {} change{} cannot be expressed as SQL (listed as `-- cannot express` comments)",

@@ -458,21 +458,6 @@ impl Database {
         }
     }
 
-    /// Reads the database's schema, leaving out `excluded` tables (the history table).
-    pub async fn inspect(
-        &mut self,
-        excluded: &[crate::schema::Excluded],
-    ) -> Result<crate::schema::Schema> {
-        match self {
-            Database::Postgres(pg) => {
-                crate::schema::postgres::inspect(pg.connection(), excluded).await
-            }
-            Database::Sqlite(sqlite) => {
-                crate::schema::sqlite::inspect(sqlite.connection(), excluded).await
-            }
-        }
-    }
-
     /// Drops everything in the database (every non-system schema, or every SQLite object).
     /// Empties the database; returns what it dropped (`table public.users`, `schema app`, …).
     pub async fn drop_everything(&mut self) -> Result<Vec<String>> {

@@ -45,9 +45,10 @@ use serde::Serialize;
 use similar::TextDiff;
 
 use super::model::{
-    Column, Constraint, Index, PartitionOf, Policy, QualifiedName, Routine, Schema, Sequence,
-    Table, Trigger, UserType, UserTypeKind, View,
+    Column, Constraint, Extension, Index, Namespace, PartitionOf, Policy, QualifiedName, Routine,
+    Schema, Sequence, Table, Trigger, UserType, UserTypeKind, View,
 };
+use super::normalize::without_frozen_instants;
 use super::render::{Ddl, constraint_element, quote_literal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -183,17 +184,221 @@ impl Change {
     }
 }
 
+/// One object's change, typed: what the reports ([`diff`]) and the planner
+/// ([`super::plan()`]) consume, so that the two schemas are compared once.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delta<'a, T> {
+    Added(&'a T),
+    Removed(&'a T),
+    /// Both schemas have it, and it differs.
+    Altered {
+        from: &'a T,
+        to: &'a T,
+    },
+}
+
+// By hand: derived, they would ask `T: Clone`, which a reference does not need.
+impl<T> Clone for Delta<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Delta<'_, T> {}
+
+/// Changed objects of one kind, by name in name order; equal objects are not in it.
+pub type Deltas<'a, K, T> = BTreeMap<&'a K, Delta<'a, T>>;
+
+/// Every object that differs between two schemas, typed, nested as the model is (a table's
+/// columns, constraints, indexes, triggers and policies under the table). Built once by
+/// [`changes`]; [`diff`] (the human and JSON reports) and the planner walk it.
+#[derive(Debug, Clone)]
+pub struct SchemaChanges<'a> {
+    pub from: &'a Schema,
+    pub to: &'a Schema,
+    pub schemas: Deltas<'a, String, Namespace>,
+    pub extensions: Deltas<'a, String, Extension>,
+    pub types: Deltas<'a, QualifiedName, UserType>,
+    pub sequences: Deltas<'a, QualifiedName, Sequence>,
+    pub tables: BTreeMap<&'a QualifiedName, TableDelta<'a>>,
+    pub views: Deltas<'a, QualifiedName, View>,
+    pub routines: Deltas<'a, String, Routine>,
+}
+
+/// A table added, removed, or altered with its children's changes.
+#[derive(Debug, Clone)]
+pub enum TableDelta<'a> {
+    Added(&'a Table),
+    Removed(&'a Table),
+    Altered(TableChanges<'a>),
+}
+
+/// A table both schemas have and that differs: both sides, and its children's changes (the
+/// table's own attributes are compared from `from` and `to`).
+#[derive(Debug, Clone)]
+pub struct TableChanges<'a> {
+    pub from: &'a Table,
+    pub to: &'a Table,
+    /// By name; the order of columns is not compared (`docs/drift.md`).
+    pub columns: BTreeMap<&'a str, Delta<'a, Column>>,
+    pub constraints: Deltas<'a, String, Constraint>,
+    pub indexes: Deltas<'a, String, Index>,
+    pub triggers: Deltas<'a, String, Trigger>,
+    pub policies: Deltas<'a, String, Policy>,
+}
+
+/// The changed objects of two maps.
+pub fn deltas<'a, K: Ord, V: PartialEq>(
+    from: &'a BTreeMap<K, V>,
+    to: &'a BTreeMap<K, V>,
+) -> Deltas<'a, K, V> {
+    deltas_by(from, to, |before, after| before == after)
+}
+
+/// The changed objects of two maps, `same` telling objects both have apart.
+fn deltas_by<'a, K: Ord, V>(
+    from: &'a BTreeMap<K, V>,
+    to: &'a BTreeMap<K, V>,
+    same: impl Fn(&V, &V) -> bool,
+) -> Deltas<'a, K, V> {
+    pair_up(from, to)
+        .filter_map(|(name, presence)| match presence {
+            Presence::Removed(before) => Some((name, Delta::Removed(before))),
+            Presence::Added(after) => Some((name, Delta::Added(after))),
+            Presence::Both(before, after) if !same(before, after) => Some((
+                name,
+                Delta::Altered {
+                    from: before,
+                    to: after,
+                },
+            )),
+            Presence::Both(..) => None,
+        })
+        .collect()
+}
+
+/// The typed changes that turn `from` into `to`.
+pub fn changes<'a>(from: &'a Schema, to: &'a Schema) -> SchemaChanges<'a> {
+    // Listing every field turns a new one into a compile error here until it is compared.
+    let Schema {
+        dialect: _,
+        schemas,
+        extensions,
+        types,
+        sequences,
+        tables,
+        views,
+        routines,
+    } = to;
+    SchemaChanges {
+        from,
+        to,
+        schemas: deltas(&from.schemas, schemas),
+        extensions: deltas(&from.extensions, extensions),
+        types: deltas(&from.types, types),
+        sequences: deltas(&from.sequences, sequences),
+        tables: deltas(&from.tables, tables)
+            .into_iter()
+            .map(|(name, delta)| {
+                let delta = match delta {
+                    Delta::Added(table) => TableDelta::Added(table),
+                    Delta::Removed(table) => TableDelta::Removed(table),
+                    Delta::Altered { from, to } => TableDelta::Altered(table_changes(from, to)),
+                };
+                (name, delta)
+            })
+            .collect(),
+        views: deltas_by(&from.views, views, same_view),
+        routines: deltas(&from.routines, routines),
+    }
+}
+
+/// Two views are the same when they differ at most by the instants their definitions froze
+/// ([`same_definition`]).
+fn same_view(before: &View, after: &View) -> bool {
+    let View {
+        materialized,
+        definition,
+        indexes,
+        triggers,
+        options,
+        // Read from the catalog beside the definition: compared with it.
+        depends_on: _,
+        comment,
+    } = after;
+    before.materialized == *materialized
+        && same_definition(&before.definition, definition)
+        && before.indexes == *indexes
+        && before.triggers == *triggers
+        && before.options == *options
+        && before.comment == *comment
+}
+
+/// Whether two view definitions are the same query: equal once the instants the server froze
+/// when each view was created (`'now'::timestamp` becomes a literal) are read as `'now'`
+/// again ([`super::normalize::without_frozen_instants`], docs/drift.md).
+pub fn same_definition(before: &str, after: &str) -> bool {
+    before == after || without_frozen_instants(before) == without_frozen_instants(after)
+}
+
+fn table_changes<'a>(from: &'a Table, to: &'a Table) -> TableChanges<'a> {
+    let Table {
+        columns,
+        constraints,
+        indexes,
+        triggers,
+        policies,
+        // The table's own attributes: compared from `from` and `to` by their consumers.
+        row_security: _,
+        force_row_security: _,
+        partition_by: _,
+        partition_of: _,
+        inherits: _,
+        options: _,
+        comment: _,
+    } = to;
+    let (before, after) = (columns_by_name(&from.columns), columns_by_name(columns));
+    let names: BTreeSet<&str> = before.keys().chain(after.keys()).copied().collect();
+    let columns = names
+        .into_iter()
+        .filter_map(|name| {
+            let delta = match (before.get(name), after.get(name)) {
+                (Some(b), Some(a)) if b != a => Delta::Altered { from: *b, to: *a },
+                (Some(_), Some(_)) | (None, None) => return None,
+                (Some(b), None) => Delta::Removed(*b),
+                (None, Some(a)) => Delta::Added(*a),
+            };
+            Some((name, delta))
+        })
+        .collect();
+    TableChanges {
+        from,
+        to,
+        columns,
+        constraints: deltas(&from.constraints, constraints),
+        indexes: deltas(&from.indexes, indexes),
+        triggers: deltas(&from.triggers, triggers),
+        policies: deltas(&from.policies, policies),
+    }
+}
+
 /// The changes that turn `from` into `to`, in a stable order: sections in the order
 /// [`super::render()`] prints them, objects by name within a section, an object's own
 /// attributes before its children. An added or removed object is one change, whatever it
 /// contains.
 pub fn diff(from: &Schema, to: &Schema) -> Vec<Change> {
+    report(&changes(from, to))
+}
+
+/// The typed changes as the reports list them: one [`Change`] per added or removed object
+/// and per altered attribute.
+pub fn report(changes: &SchemaChanges<'_>) -> Vec<Change> {
     let mut differ = Differ {
-        from_ddl: Ddl::new(from.dialect),
-        to_ddl: Ddl::new(to.dialect),
+        from_ddl: Ddl::new(changes.from.dialect),
+        to_ddl: Ddl::new(changes.to.dialect),
         changes: Vec::new(),
     };
-    differ.schema(from, to);
+    differ.schema(changes);
     differ.changes
 }
 
@@ -282,29 +487,29 @@ struct Differ {
 }
 
 impl Differ {
-    /// Records an added or removed object, rendered by `render`; hands back an object both
-    /// sides have, to compare.
+    /// Records an added or removed object, rendered by `render`; hands back an altered one,
+    /// to compare attribute by attribute.
     fn added_or_removed<'a, V>(
         &mut self,
         object: &str,
         name: impl Into<String>,
-        presence: Presence<'a, V>,
+        delta: Delta<'a, V>,
         render: impl Fn(Ddl, &V) -> String,
     ) -> Option<(&'a V, &'a V)> {
-        match presence {
-            Presence::Removed(before) => {
+        match delta {
+            Delta::Removed(before) => {
                 let rendered = render(self.from_ddl, before);
                 self.changes
                     .push(Change::removed(object, name.into(), rendered));
                 None
             }
-            Presence::Added(after) => {
+            Delta::Added(after) => {
                 let rendered = render(self.to_ddl, after);
                 self.changes
                     .push(Change::added(object, name.into(), rendered));
                 None
             }
-            Presence::Both(before, after) => Some((before, after)),
+            Delta::Altered { from, to } => Some((from, to)),
         }
     }
 
@@ -335,89 +540,89 @@ impl Differ {
             .push(Change::altered(object, name, attribute, from, to));
     }
 
-    fn schema(&mut self, from: &Schema, to: &Schema) {
-        // Listing every field turns a new one into a compile error here until it is compared.
-        let Schema {
-            dialect: _,
-            schemas: _,
-            extensions: _,
-            types: _,
-            sequences: _,
-            tables: _,
-            views: _,
-            routines: _,
-        } = to;
-
-        for (name, presence) in pair_up(&from.schemas, &to.schemas) {
+    fn schema(&mut self, changes: &SchemaChanges<'_>) {
+        let SchemaChanges {
+            from: _,
+            to: _,
+            schemas,
+            extensions,
+            types,
+            sequences,
+            tables,
+            views,
+            routines,
+        } = changes;
+        for (name, delta) in schemas {
             let render = |ddl: Ddl, namespace: &_| ddl.namespace(name, namespace);
             if let Some((before, after)) =
-                self.added_or_removed("schema", name.as_str(), presence, render)
+                self.added_or_removed("schema", name.as_str(), *delta, render)
             {
-                self.altered("schema", name, "comment", &before.comment, &after.comment);
+                let Namespace { comment } = after;
+                self.altered("schema", name, "comment", &before.comment, comment);
             }
         }
-        for (name, presence) in pair_up(&from.extensions, &to.extensions) {
+        for (name, delta) in extensions {
             let render = |ddl: Ddl, extension: &_| ddl.extension(name, extension);
             if let Some((before, after)) =
-                self.added_or_removed("extension", name.as_str(), presence, render)
+                self.added_or_removed("extension", name.as_str(), *delta, render)
             {
-                self.altered("extension", name, "schema", &before.schema, &after.schema);
+                let Extension { schema } = after;
+                self.altered("extension", name, "schema", &before.schema, schema);
             }
         }
-        for (name, presence) in pair_up(&from.types, &to.types) {
+        for (name, delta) in types {
             let render = |ddl: Ddl, user_type: &_| ddl.user_type(name, user_type);
             if let Some((before, after)) =
-                self.added_or_removed("type", name.as_str(), presence, render)
+                self.added_or_removed("type", name.as_str(), *delta, render)
             {
                 self.user_type(name.as_str(), before, after);
             }
         }
-        for (name, presence) in pair_up(&from.sequences, &to.sequences) {
+        for (name, delta) in sequences {
             let render = |ddl: Ddl, sequence: &_| ddl.sequence(name, sequence);
             if let Some((before, after)) =
-                self.added_or_removed("sequence", name.as_str(), presence, render)
+                self.added_or_removed("sequence", name.as_str(), *delta, render)
             {
                 self.sequence(name.as_str(), before, after);
             }
         }
-        for (name, presence) in pair_up(&from.tables, &to.tables) {
+        for (name, delta) in tables {
             let render = |ddl: Ddl, table: &_| ddl.table(name, table);
-            if let Some((before, after)) =
-                self.added_or_removed("table", name.as_str(), presence, render)
-            {
-                self.table(name, before, after);
+            match delta {
+                TableDelta::Added(table) => {
+                    self.added_or_removed("table", name.as_str(), Delta::Added(*table), render);
+                }
+                TableDelta::Removed(table) => {
+                    self.added_or_removed("table", name.as_str(), Delta::Removed(*table), render);
+                }
+                TableDelta::Altered(table) => self.table(name, table),
             }
         }
-        for (name, presence) in pair_up(&from.views, &to.views) {
+        for (name, delta) in views {
             let render = |ddl: Ddl, view: &_| ddl.view(name, view);
-            match presence {
-                Presence::Both(before, after) if before.materialized == after.materialized => {
-                    self.view(name, before, after);
+            match *delta {
+                Delta::Altered { from, to } if from.materialized == to.materialized => {
+                    self.view(name, from, to);
                 }
                 // Another kind of object: dropped and created again.
-                Presence::Both(before, after) => {
+                Delta::Altered { from, to } => {
                     self.added_or_removed(
-                        view_object(before),
+                        view_object(from),
                         name.as_str(),
-                        Presence::Removed(before),
+                        Delta::Removed(from),
                         render,
                     );
-                    self.added_or_removed(
-                        view_object(after),
-                        name.as_str(),
-                        Presence::Added(after),
-                        render,
-                    );
+                    self.added_or_removed(view_object(to), name.as_str(), Delta::Added(to), render);
                 }
-                Presence::Removed(view) | Presence::Added(view) => {
-                    self.added_or_removed(view_object(view), name.as_str(), presence, render);
+                Delta::Removed(view) | Delta::Added(view) => {
+                    self.added_or_removed(view_object(view), name.as_str(), *delta, render);
                 }
             }
         }
-        for (signature, presence) in pair_up(&from.routines, &to.routines) {
+        for (signature, delta) in routines {
             let render = |ddl: Ddl, routine: &_| ddl.routine(signature, routine);
             if let Some((before, after)) =
-                self.added_or_removed("routine", signature.as_str(), presence, render)
+                self.added_or_removed("routine", signature.as_str(), *delta, render)
             {
                 self.routine(signature, before, after);
             }
@@ -573,14 +778,23 @@ impl Differ {
         self.altered(OBJECT, name, "comment", &from.comment, comment);
     }
 
-    fn table(&mut self, name: &QualifiedName, from: &Table, to: &Table) {
+    fn table(&mut self, name: &QualifiedName, changes: &TableChanges<'_>) {
         const OBJECT: &str = "table";
+        let TableChanges {
+            from,
+            to,
+            columns: column_changes,
+            constraints: constraint_changes,
+            indexes: index_changes,
+            triggers: trigger_changes,
+            policies: policy_changes,
+        } = changes;
         let Table {
             columns,
-            constraints,
-            indexes,
-            triggers,
-            policies,
+            constraints: _,
+            indexes: _,
+            triggers: _,
+            policies: _,
             row_security,
             force_row_security,
             partition_by,
@@ -634,34 +848,30 @@ impl Differ {
         );
         self.altered(OBJECT, table, "comment", &from.comment, comment);
 
-        let (before_columns, after_columns) =
-            (columns_by_name(&from.columns), columns_by_name(columns));
-        for (column, presence) in pair_up(&before_columns, &after_columns) {
+        for (column, delta) in column_changes {
             let child = format!("{table}.{column}");
-            let render = |ddl: Ddl, column: &&Column| ddl.column(column);
-            if let Some((before, after)) = self.added_or_removed("column", &child, presence, render)
-            {
+            let render = |ddl: Ddl, column: &Column| ddl.column(column);
+            if let Some((before, after)) = self.added_or_removed("column", &child, *delta, render) {
                 self.column(&child, before, after);
             }
         }
-        for (constraint, presence) in pair_up(&from.constraints, constraints) {
+        for (constraint, delta) in constraint_changes {
             let child = format!("{table}.{constraint}");
             let render = |_: Ddl, definition: &Constraint| {
                 constraint_element(constraint, &definition.definition)
             };
             if let Some((before, after)) =
-                self.added_or_removed("constraint", &child, presence, render)
+                self.added_or_removed("constraint", &child, *delta, render)
             {
                 self.constraint(&child, before, after);
             }
         }
-        self.indexes(name, &from.indexes, indexes, &from.columns, columns);
-        self.triggers(name, &from.triggers, triggers);
-        for (policy, presence) in pair_up(&from.policies, policies) {
+        self.indexes(name, index_changes, &from.columns, columns);
+        self.triggers(name, trigger_changes);
+        for (policy, delta) in policy_changes {
             let child = format!("{table}.{policy}");
             let render = |ddl: Ddl, definition: &Policy| ddl.policy(name, policy, definition);
-            if let Some((before, after)) = self.added_or_removed("policy", &child, presence, render)
-            {
+            if let Some((before, after)) = self.added_or_removed("policy", &child, *delta, render) {
                 self.policy(&child, before, after);
             }
         }
@@ -702,6 +912,8 @@ impl Differ {
             kind,
             definition,
             columns,
+            // Read from the catalog beside the definition, which spells it: compared with it.
+            references: _,
             comment,
         } = to;
         self.altered(OBJECT, name, "definition", &from.definition, definition);
@@ -718,21 +930,19 @@ impl Differ {
     fn indexes(
         &mut self,
         on: &QualifiedName,
-        from: &BTreeMap<String, Index>,
-        to: &BTreeMap<String, Index>,
+        changes: &Deltas<'_, String, Index>,
         from_columns: &[Column],
         to_columns: &[Column],
     ) {
         const OBJECT: &str = "index";
-        for (index, presence) in pair_up(from, to) {
+        for (index, delta) in changes {
             let name = format!("{on}.{index}");
-            let columns = match presence {
-                Presence::Removed(_) => from_columns,
+            let columns = match delta {
+                Delta::Removed(_) => from_columns,
                 _ => to_columns,
             };
             let render = |ddl: Ddl, definition: &Index| ddl.index(on, index, definition, columns);
-            let Some((before, after)) = self.added_or_removed(OBJECT, &name, presence, render)
-            else {
+            let Some((before, after)) = self.added_or_removed(OBJECT, &name, *delta, render) else {
                 continue;
             };
             let Index {
@@ -764,18 +974,12 @@ impl Differ {
         }
     }
 
-    fn triggers(
-        &mut self,
-        on: &QualifiedName,
-        from: &BTreeMap<String, Trigger>,
-        to: &BTreeMap<String, Trigger>,
-    ) {
+    fn triggers(&mut self, on: &QualifiedName, changes: &Deltas<'_, String, Trigger>) {
         const OBJECT: &str = "trigger";
-        for (trigger, presence) in pair_up(from, to) {
+        for (trigger, delta) in changes {
             let name = format!("{on}.{trigger}");
             let render = |ddl: Ddl, definition: &Trigger| ddl.trigger(on, trigger, definition);
-            let Some((before, after)) = self.added_or_removed(OBJECT, &name, presence, render)
-            else {
+            let Some((before, after)) = self.added_or_removed(OBJECT, &name, *delta, render) else {
                 continue;
             };
             let Trigger {
@@ -815,20 +1019,25 @@ impl Differ {
             indexes,
             triggers,
             options,
+            // Read from the catalog beside the definition: compared with it.
+            depends_on: _,
             comment,
         } = to;
         let object = view_object(to);
-        self.altered(
-            object,
-            name.as_str(),
-            "definition",
-            &from.definition,
-            definition,
-        );
+        if !same_definition(&from.definition, definition) {
+            self.push_altered(
+                object,
+                name.as_str(),
+                "definition",
+                Some(from.definition.clone()),
+                Some(definition.clone()),
+            );
+        }
         self.altered(object, name.as_str(), "options", &from.options, options);
         self.altered(object, name.as_str(), "comment", &from.comment, comment);
-        self.indexes(name, &from.indexes, indexes, &[], &[]);
-        self.triggers(name, &from.triggers, triggers);
+        // A view's children are compared like a table's.
+        self.indexes(name, &deltas(&from.indexes, indexes), &[], &[]);
+        self.triggers(name, &deltas(&from.triggers, triggers));
     }
 
     fn routine(&mut self, signature: &str, from: &Routine, to: &Routine) {

@@ -13,10 +13,25 @@ pub(crate) mod postgres;
 pub mod render;
 pub(crate) mod sqlite;
 
-pub use diff::{Change, ChangeKind, diff};
+pub use diff::{Change, ChangeKind, Delta, SchemaChanges, TableDelta, changes, diff};
 pub use model::Schema;
 pub use plan::{Plan, plan};
 pub use render::render;
+
+/// Inspection is the schema drivers' (each reads its own catalogs): it is here, not in
+/// `db`, so that `db` (connections, history, runs) does not depend on `schema`, which
+/// depends on it.
+impl crate::db::Database {
+    /// Reads the database's schema, leaving out `excluded` tables (the history table).
+    pub async fn inspect(&mut self, excluded: &[Excluded]) -> crate::error::Result<Schema> {
+        match self {
+            crate::db::Database::Postgres(pg) => postgres::inspect(pg.connection(), excluded).await,
+            crate::db::Database::Sqlite(sqlite) => {
+                sqlite::inspect(sqlite.connection(), excluded).await
+            }
+        }
+    }
+}
 
 /// A table inspection leaves out: the history table (own, sqlx's or diesel's), which is
 /// bookkeeping, not schema.

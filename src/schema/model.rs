@@ -325,8 +325,23 @@ pub struct Constraint {
     /// Key columns, in key order (empty for checks and expressions).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
+    /// A foreign key's target, read from the catalog (PostgreSQL's `confrelid`/`confkey`,
+    /// SQLite's `pragma_foreign_key_list`), not from the definition's text. Part of the
+    /// definition: not compared on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<References>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+/// What a foreign key references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct References {
+    pub table: QualifiedName,
+    /// Referenced columns in key order; empty when the key names none (SQLite: the parent's
+    /// primary key is meant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -423,8 +438,31 @@ pub struct View {
     /// views' options are storage parameters and not read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// What the view's query uses, as the catalog records it (PostgreSQL's `pg_depend` rows
+    /// of the view and its rewrite rule), sorted: the planner rebuilds and orders views by
+    /// it. Derived from the definition: not compared on its own. Empty for SQLite, which
+    /// records none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Dependency>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+/// An object of a user schema another object uses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Dependency {
+    pub kind: DependencyKind,
+    /// Routines by name, without arguments (overloads count as one).
+    pub name: QualifiedName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyKind {
+    /// A table, view or materialized view.
+    Relation,
+    Routine,
+    Type,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

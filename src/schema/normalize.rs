@@ -510,6 +510,62 @@ pub fn expression_of(lexemes: &[Lexeme<'_>]) -> String {
     }
 }
 
+/// A PostgreSQL definition (a view's query) with each frozen instant written back as
+/// `'now'`: a timestamp literal with fractional seconds
+/// (`'2026-12-05 03:32:17.123456'::timestamp without time zone`) is what the server makes of
+/// `'now'::timestamp` (or `'now'::timestamptz`) when the view is created, so two databases
+/// made from the same history at different times hold different literals. Used to compare
+/// definitions only; the model keeps the literal. A literal written by hand with fractional
+/// seconds counts as frozen too, and `'today'::date` (a date without a time) is not
+/// recognised (docs/drift.md).
+pub fn without_frozen_instants(definition: &str) -> std::borrow::Cow<'_, str> {
+    if !definition.contains("'::timestamp") {
+        return std::borrow::Cow::Borrowed(definition);
+    }
+    let mut out = String::with_capacity(definition.len());
+    let mut rest = definition;
+    while let Some(open) = rest.find('\'') {
+        out.push_str(&rest[..=open]);
+        let after_open = &rest[open + 1..];
+        let Some(close) = after_open.find('\'') else {
+            rest = after_open;
+            break;
+        };
+        let literal = &after_open[..close];
+        let tail = &after_open[close..];
+        if tail.starts_with("'::timestamp") && frozen_instant(literal) {
+            out.push_str("now");
+        } else {
+            out.push_str(literal);
+        }
+        out.push('\'');
+        rest = &tail[1..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// `YYYY-MM-DD HH:MM:SS.f…` with an optional UTC offset (`+00`, `-05:30`).
+fn frozen_instant(literal: &str) -> bool {
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let Some((date, time)) = literal.split_once(' ') else {
+        return false;
+    };
+    let date_ok = {
+        let parts: Vec<&str> = date.split('-').collect();
+        parts.len() == 3 && parts.iter().all(|part| digits(part)) && parts[0].len() >= 4
+    };
+    let time = time.find(['+', '-']).map_or(time, |offset| &time[..offset]);
+    let Some((clock, fraction)) = time.split_once('.') else {
+        return false;
+    };
+    let clock_ok = {
+        let parts: Vec<&str> = clock.split(':').collect();
+        parts.len() == 3 && parts.iter().all(|part| digits(part) && part.len() == 2)
+    };
+    date_ok && clock_ok && digits(fraction) && fraction.len() <= 6
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -625,5 +681,40 @@ mod tests {
         assert_eq!(identifier("order"), "\"order\"");
         assert_eq!(identifier("first name"), "\"first name\"");
         assert_eq!(identifier("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn frozen_instants_read_as_now() {
+        for (definition, compared) in [
+            (
+                "SELECT 1 WHERE x > '2026-12-05 03:32:17.123456'::timestamp without time zone",
+                "SELECT 1 WHERE x > 'now'::timestamp without time zone",
+            ),
+            (
+                "SELECT '2026-12-05 03:32:17.1+00'::timestamp with time zone AS at",
+                "SELECT 'now'::timestamp with time zone AS at",
+            ),
+            (
+                "SELECT '2026-12-05 03:32:17.1-05:30'::timestamp with time zone",
+                "SELECT 'now'::timestamp with time zone",
+            ),
+            // Whole seconds, dates, other types and other literals stay.
+            (
+                "SELECT '2026-01-01 00:00:00'::timestamp without time zone",
+                "SELECT '2026-01-01 00:00:00'::timestamp without time zone",
+            ),
+            ("SELECT '2026-01-01'::date", "SELECT '2026-01-01'::date"),
+            (
+                "SELECT '2026-12-05 03:32:17.5'::text, 'it''s'::text",
+                "SELECT '2026-12-05 03:32:17.5'::text, 'it''s'::text",
+            ),
+            ("SELECT 'x'", "SELECT 'x'"),
+        ] {
+            assert_eq!(
+                without_frozen_instants(definition),
+                compared,
+                "{definition}"
+            );
+        }
     }
 }

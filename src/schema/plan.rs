@@ -23,6 +23,10 @@
 //! Statements are meant to run one by one, not as one multi-statement string: a new enum
 //! label cannot be used in the transaction that added it.
 //!
+//! The shared part is here (the order, statements both dialects write: views, triggers,
+//! indexes, comments); each dialect's half is in its driver: `schema/postgres/plan.rs`,
+//! `schema/sqlite/plan.rs`.
+//!
 //! SQLite: tables, indexes, views and triggers are created and dropped; a column is added or
 //! dropped with `ALTER TABLE` when SQLite allows it; any other change to a table rebuilds it
 //! (SQLite's documented procedure: create the new table, copy the common columns, drop the
@@ -33,14 +37,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::diff::{Delta, Deltas, SchemaChanges, TableDelta, same_definition};
 use super::model::{
-    Column, Constraint, ConstraintKind, Index, Policy, QualifiedName, Routine, RoutineKind, Schema,
-    Sequence, Table, Trigger, UserType, UserTypeKind, View,
+    Column, Constraint, ConstraintKind, Index, QualifiedName, Routine, Schema, Trigger, UserType,
+    UserTypeKind, View,
 };
 use super::render::{
-    Ddl, constraint_element, domain_check_target, policy_target, quote_identifier, quote_literal,
-    quote_qualified, sibling_name, statement, trigger_target, type_target, view_keyword,
-    view_options,
+    Ddl, quote_identifier, quote_literal, quote_qualified, sibling_name, statement, trigger_target,
+    view_keyword, view_options,
 };
 use crate::dialect::Dialect;
 
@@ -51,6 +55,21 @@ pub struct Plan {
     pub statements: Vec<String>,
     /// Changes no statement expresses: applying the plan leaves these differences.
     pub unsupported: Vec<Unsupported>,
+    /// Statements that lose data, or fail on rows that do not fit, in statement order: what
+    /// a command should ask about before writing or running them.
+    pub destructive: Vec<Destructive>,
+    /// Why the statements must all run on one connection, in order (a session setting the
+    /// plan starts with holds only for that session); `None` when each statement may run
+    /// on a connection of its own (a pool).
+    pub one_session: Option<String>,
+}
+
+/// A destructive statement: its position in [`Plan::statements`] and what it destroys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Destructive {
+    pub statement: usize,
+    /// `drops table users and its rows`.
+    pub reason: String,
 }
 
 /// A change the plan cannot express, and why.
@@ -65,11 +84,51 @@ impl Plan {
     pub fn is_complete(&self) -> bool {
         self.unsupported.is_empty()
     }
+
+    /// Why statement `at` is destructive, if it is.
+    pub fn destructive(&self, at: usize) -> Option<&str> {
+        self.destructive
+            .iter()
+            .find(|destructive| destructive.statement == at)
+            .map(|destructive| destructive.reason.as_str())
+    }
+
+    /// The plan as a script: a header when it must run in one session, each statement on
+    /// its own lines (a blank line between), a destructive one after a
+    /// `-- destructive: why` line, then what it cannot express as `-- cannot express:`
+    /// comments.
+    pub fn script(&self) -> String {
+        let mut blocks = Vec::new();
+        if let Some(why) = &self.one_session {
+            blocks.push(format!("-- one session: {why}"));
+        }
+        for (at, statement) in self.statements.iter().enumerate() {
+            match self.destructive(at) {
+                Some(why) => blocks.push(format!("-- destructive: {why}\n{statement}")),
+                None => blocks.push(statement.clone()),
+            }
+        }
+        let unsupported: Vec<String> = self
+            .unsupported
+            .iter()
+            .map(|unsupported| {
+                format!(
+                    "-- cannot express: {}: {}",
+                    unsupported.change.replace('\n', " "),
+                    unsupported.reason
+                )
+            })
+            .collect();
+        if !unsupported.is_empty() {
+            blocks.push(unsupported.join("\n"));
+        }
+        blocks.join("\n\n")
+    }
 }
 
 /// When a statement runs, relative to the others. Declaration order is execution order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
+pub(in crate::schema) enum Phase {
     Setup,
     DetachSequences,
     DropAtomicRoutines,
@@ -117,6 +176,7 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
     let mut planner = Planner {
         from,
         to,
+        changes: super::diff::changes(from, to),
         ddl: Ddl::new(to.dialect),
         steps: Vec::new(),
         unsupported: Vec::new(),
@@ -136,38 +196,67 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
         }
     }
     // A stable sort keeps each phase's statements in the order they were pushed.
-    planner.steps.sort_by_key(|(phase, _)| *phase);
+    planner.steps.sort_by_key(|step| step.phase);
+    let one_session = planner.one_session();
+    let mut statements = Vec::with_capacity(planner.steps.len());
+    let mut destructive = Vec::new();
+    for (at, step) in planner.steps.into_iter().enumerate() {
+        if let Some(reason) = step.destructive {
+            destructive.push(Destructive {
+                statement: at,
+                reason,
+            });
+        }
+        statements.push(step.sql);
+    }
     Plan {
-        statements: planner.steps.into_iter().map(|(_, sql)| sql).collect(),
+        statements,
         unsupported: planner.unsupported,
+        destructive,
+        one_session,
     }
 }
 
-struct Planner<'a> {
-    from: &'a Schema,
-    to: &'a Schema,
-    ddl: Ddl,
-    steps: Vec<(Phase, String)>,
-    unsupported: Vec<Unsupported>,
+pub(in crate::schema) struct Planner<'a> {
+    pub(in crate::schema) from: &'a Schema,
+    pub(in crate::schema) to: &'a Schema,
+    /// What differs, found once by [`super::diff::changes`]: the planner walks these and
+    /// looks in `from` and `to` only for what depends on them.
+    pub(in crate::schema) changes: SchemaChanges<'a>,
+    pub(in crate::schema) ddl: Ddl,
+    steps: Vec<Step>,
+    pub(in crate::schema) unsupported: Vec<Unsupported>,
     /// Enums and domains made again while columns use them, by name without schema, with
     /// the type the columns are converted through: `text` for an enum, the new base type for
     /// a domain.
-    converted_types: BTreeMap<String, String>,
+    pub(in crate::schema) converted_types: BTreeMap<String, String>,
 }
 
-/// Keys of two maps: only in the first, only in the second, in both.
-fn split_keys<'m, K: Ord, V>(
-    from: &'m BTreeMap<K, V>,
-    to: &'m BTreeMap<K, V>,
+/// One statement of the plan, before the steps are put in order.
+struct Step {
+    phase: Phase,
+    sql: String,
+    /// What it destroys, when it does.
+    destructive: Option<String>,
+}
+
+/// Names of the changed objects of one kind: removed, added, altered.
+pub(in crate::schema) fn split<'m, K: Ord, V>(
+    deltas: &Deltas<'m, K, V>,
 ) -> (Vec<&'m K>, Vec<&'m K>, Vec<&'m K>) {
-    let removed = from.keys().filter(|k| !to.contains_key(*k)).collect();
-    let added = to.keys().filter(|k| !from.contains_key(*k)).collect();
-    let common = from.keys().filter(|k| to.contains_key(*k)).collect();
-    (removed, added, common)
+    let (mut removed, mut added, mut altered) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, delta) in deltas {
+        match delta {
+            Delta::Removed(_) => removed.push(*name),
+            Delta::Added(_) => added.push(*name),
+            Delta::Altered { .. } => altered.push(*name),
+        }
+    }
+    (removed, added, altered)
 }
 
 /// Whether `text` contains `word` as a whole identifier (not part of a longer one).
-fn mentions(text: &str, word: &str) -> bool {
+pub(in crate::schema) fn mentions(text: &str, word: &str) -> bool {
     if word.is_empty() {
         return false;
     }
@@ -192,63 +281,77 @@ fn mentions(text: &str, word: &str) -> bool {
 }
 
 /// The object part of a qualified name: `posts` for `app.posts`.
-fn object_part(name: &str) -> &str {
+pub(in crate::schema) fn object_part(name: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(_, object)| object)
 }
 
 /// `comment` as the value of `COMMENT ON ... IS`.
-fn comment_value(comment: &Option<String>) -> String {
+pub(in crate::schema) fn comment_value(comment: &Option<String>) -> String {
     comment
         .as_deref()
         .map_or_else(|| "NULL".to_string(), quote_literal)
 }
 
 /// A routine's signature key (`app.add(integer, integer)`) with its name quoted.
-fn routine_signature(signature: &str) -> String {
+pub(in crate::schema) fn routine_signature(signature: &str) -> String {
     match signature.split_once('(') {
         Some((name, arguments)) => format!("{}({arguments}", quote_qualified(name)),
         None => quote_qualified(signature),
     }
 }
 
-/// What follows `REFERENCES` in a foreign key definition: `crates(id) ON DELETE CASCADE`.
-fn references_clause(definition: &str) -> Option<&str> {
-    // Upper-casing ASCII keeps byte offsets, so the position holds in `definition` too.
-    let at = definition.to_ascii_uppercase().find("REFERENCES ")? + "REFERENCES ".len();
-    Some(definition[at..].trim_start())
-}
-
-/// The referenced table of a foreign key definition: `crates` in
-/// `FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE`.
-fn referenced_table(definition: &str) -> Option<String> {
-    let rest = references_clause(definition)?;
-    let end = rest.find(['(', ' ']).unwrap_or(rest.len());
-    let name = rest[..end].replace('"', "");
-    Some(name)
-}
-
-/// The referenced columns of a foreign key definition: `[id]` in
-/// `FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE`; `None` when the definition
-/// names none (the primary key is meant) or they cannot be read plainly.
-fn referenced_columns(definition: &str) -> Option<Vec<String>> {
-    let rest = references_clause(definition)?;
-    let open = rest.find('(')?;
-    // A space before the `(` means it starts the actions, not a column list.
-    if rest[..open].contains(' ') {
-        return None;
+/// Whether every value of PostgreSQL type `from` (as `format_type` spells it) is kept as it
+/// is by a column changed to type `to`: integers to wider integers or `numeric`, `real` to
+/// `double precision`, a `character varying` to a longer one, an unbounded one or `text`,
+/// a `numeric` to an unconstrained one or one with more digits and the same scale.
+/// Anything else counts as narrowing (the safe answer).
+pub(in crate::schema) fn widening(from: &str, to: &str) -> bool {
+    if from == to {
+        return true;
     }
-    let list = &rest[open + 1..open + rest[open..].find(')')?];
-    if list.contains('"') {
-        // A quoted name may hold `,` or `)`: not worth parsing; every column counts.
-        return None;
+    /// `name(arguments)` → (name, [arguments]); no parentheses → no arguments.
+    fn parts(data_type: &str) -> (&str, Vec<u32>) {
+        match data_type.split_once('(') {
+            Some((name, rest)) => (
+                name.trim(),
+                rest.trim_end_matches(')')
+                    .split(',')
+                    .filter_map(|n| n.trim().parse().ok())
+                    .collect(),
+            ),
+            None => (data_type.trim(), Vec::new()),
+        }
     }
-    Some(list.split(',').map(|c| c.trim().to_string()).collect())
+    let integers = ["smallint", "integer", "bigint"];
+    let rank = |name: &str| integers.iter().position(|known| *known == name);
+    let ((from_name, from_args), (to_name, to_args)) = (parts(from), parts(to));
+    match (from_name, to_name) {
+        (a, b) if rank(a).is_some() && rank(b).is_some() => rank(a) <= rank(b),
+        (a, "numeric") if rank(a).is_some() => to_args.is_empty(),
+        ("real", "double precision") => true,
+        ("character varying", "text") => true,
+        ("character varying", "character varying") => {
+            match (from_args.as_slice(), to_args.as_slice()) {
+                (_, []) => true,
+                ([from], [to]) => from <= to,
+                _ => false,
+            }
+        }
+        ("numeric", "numeric") => match (from_args.as_slice(), to_args.as_slice()) {
+            (_, []) => true,
+            ([p1], [p2]) => p1 <= p2,
+            ([p1, s1], [p2, s2]) => s1 == s2 && p1 <= p2,
+            ([p1], [p2, s2]) => *s2 == 0 && p1 <= p2,
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Whether a new table's constraint is added with `ALTER TABLE` rather than written in its
 /// `CREATE TABLE`: foreign keys (once every table exists), and `NOT VALID` ones (which
 /// `CREATE TABLE` takes but marks valid).
-fn added_later(constraint: &Constraint) -> bool {
+pub(in crate::schema) fn added_later(constraint: &Constraint) -> bool {
     constraint.kind == ConstraintKind::ForeignKey
         || constraint
             .definition
@@ -258,7 +361,7 @@ fn added_later(constraint: &Constraint) -> bool {
 }
 
 /// What defines an index, all but its comment (which `COMMENT ON` changes in place).
-type IndexShape<'i> = (
+pub(in crate::schema) type IndexShape<'i> = (
     bool,
     &'i str,
     &'i [super::model::IndexKey],
@@ -267,7 +370,7 @@ type IndexShape<'i> = (
     bool,
 );
 
-fn index_shape(index: &Index) -> IndexShape<'_> {
+pub(in crate::schema) fn index_shape(index: &Index) -> IndexShape<'_> {
     (
         index.unique,
         &index.method,
@@ -278,949 +381,115 @@ fn index_shape(index: &Index) -> IndexShape<'_> {
     )
 }
 
-impl Planner<'_> {
-    fn push(&mut self, phase: Phase, sql: impl Into<String>) {
-        self.steps.push((phase, sql.into()));
+impl<'a> Planner<'a> {
+    pub(in crate::schema) fn push(&mut self, phase: Phase, sql: impl Into<String>) {
+        self.steps.push(Step {
+            phase,
+            sql: sql.into(),
+            destructive: None,
+        });
     }
 
-    fn cannot(&mut self, change: String, reason: &str) {
+    pub(in crate::schema) fn push_destructive(
+        &mut self,
+        phase: Phase,
+        sql: impl Into<String>,
+        reason: String,
+    ) {
+        self.steps.push(Step {
+            phase,
+            sql: sql.into(),
+            destructive: Some(reason),
+        });
+    }
+
+    /// Whether a statement of one of `phases` is planned.
+    pub(in crate::schema) fn has_step(&self, phases: &[Phase]) -> bool {
+        self.steps.iter().any(|step| phases.contains(&step.phase))
+    }
+
+    /// Why the plan must run in one session: a setting of the session it starts with.
+    pub(in crate::schema) fn one_session(&self) -> Option<String> {
+        let setting = |prefix: &str| {
+            self.steps
+                .iter()
+                .any(|step| step.phase == Phase::Setup && step.sql.starts_with(prefix))
+        };
+        if setting("SET check_function_bodies") {
+            Some(
+                "the first statement turns check_function_bodies off for the session, so that \
+                 a function may name what the plan creates after it"
+                    .to_string(),
+            )
+        } else if setting("PRAGMA foreign_keys") {
+            Some(
+                "the first statement turns foreign key enforcement off for the connection \
+                 while tables are rebuilt"
+                    .to_string(),
+            )
+        } else {
+            None
+        }
+    }
+
+    pub(in crate::schema) fn cannot(&mut self, change: String, reason: &str) {
         self.unsupported.push(Unsupported {
             change,
             reason: reason.to_string(),
         });
     }
 
-    // ------------------------------------------------------------------------ PostgreSQL
-
-    fn postgres(&mut self) {
-        let (from, to) = (self.from, self.to);
-        self.namespaces();
-        self.extensions();
-        let recreated_types = self.types();
-        let replaced_routines = self.routines(&recreated_types);
-        self.sequences();
-
-        // What views must be rebuilt for: relations, routines and types dropped or rebuilt.
-        let mut touched: BTreeSet<String> = BTreeSet::new();
-        touched.extend(recreated_types.iter().map(|n| object_part(n).to_string()));
-        for name in from.types.keys().filter(|n| !to.types.contains_key(*n)) {
-            touched.insert(object_part(name.as_str()).to_string());
-        }
-        for signature in &replaced_routines {
-            let name = signature.split('(').next().unwrap_or(signature);
-            touched.insert(object_part(name).to_string());
-        }
-        for signature in from
-            .routines
-            .keys()
-            .filter(|s| !to.routines.contains_key(*s))
-        {
-            let name = signature.split('(').next().unwrap_or(signature);
-            touched.insert(object_part(name).to_string());
-        }
-
-        // Routines and types dropped or rebuilt: what on a kept table mentions them (an
-        // index expression, a check, a default, a trigger) goes first and comes back.
-        let replaced = touched.clone();
-        let (removed, added, common) = split_keys(&from.tables, &to.tables);
-        let foreign_keys_to_rebuild = self.foreign_keys_to_rebuild();
-        for name in &removed {
-            touched.insert(object_part(name.as_str()).to_string());
-        }
-        // Partitions and children before their parents (deepest first).
-        let mut removed = removed.clone();
-        removed.sort_by_key(|name| (std::cmp::Reverse(ancestry(from, name)), *name));
-        for name in removed {
-            self.drop_foreign_keys_of_removed_table(name);
-            self.push(
-                Phase::DropTables,
-                format!("DROP TABLE {};", quote_qualified(name.as_str())),
-            );
-        }
-        // Parents before partitions and children (a partition may be partitioned in turn).
-        let mut added = added.clone();
-        added.sort_by_key(|name| (ancestry(to, name), *name));
-        for name in added {
-            self.create_table(name, &to.tables[name]);
-        }
-        for name in common {
-            if self.alter_table(
-                name,
-                &from.tables[name],
-                &to.tables[name],
-                &foreign_keys_to_rebuild,
-                &replaced,
-            ) {
-                touched.insert(object_part(name.as_str()).to_string());
+    /// Tables removed, added, and kept: the altered ones from the changes, then (PostgreSQL)
+    /// the unchanged ones, whose foreign keys, indexes, checks and triggers may still have
+    /// to be made again around something dropped or rebuilt that they depend on.
+    pub(in crate::schema) fn table_names(
+        &self,
+    ) -> (
+        Vec<&'a QualifiedName>,
+        Vec<&'a QualifiedName>,
+        Vec<&'a QualifiedName>,
+    ) {
+        let (mut removed, mut added, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+        for (name, delta) in &self.changes.tables {
+            match delta {
+                TableDelta::Removed(_) => removed.push(*name),
+                TableDelta::Added(_) => added.push(*name),
+                TableDelta::Altered(_) => kept.push(*name),
             }
         }
-        let touched = self.views(touched);
-        // Atomic routines both schemas have, unchanged, whose bodies name something dropped
-        // or rebuilt: dropped before it and created after.
-        for (signature, routine) in &from.routines {
-            if is_atomic(routine)
-                && to.routines.get(signature) == Some(routine)
-                && touched
+        if self.to.dialect == Dialect::Postgres {
+            kept.extend(
+                self.from
+                    .tables
                     .iter()
-                    .any(|word| mentions(&routine.definition, word))
-            {
-                self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
-                self.create_routine(signature, routine);
-            }
+                    .filter(|(name, table)| self.to.tables.get(*name) == Some(table))
+                    .map(|(name, _)| name),
+            );
+            kept.sort();
         }
-        if self
-            .steps
-            .iter()
-            .any(|(phase, _)| matches!(phase, Phase::CreateRoutines | Phase::CreateAggregates))
-        {
-            // Bodies are checked when they run, not when created: a function may name a
-            // table the plan creates later (pg_dump does the same).
-            self.push(Phase::Setup, "SET check_function_bodies = false;");
-        }
+        (removed, added, kept)
     }
 
-    fn namespaces(&mut self) {
-        let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.schemas, &to.schemas);
-        for name in removed {
-            self.push(
-                Phase::DropSchemas,
-                format!("DROP SCHEMA {};", quote_identifier(name)),
-            );
-        }
-        for name in added {
-            self.push(
-                Phase::CreateSchemas,
-                format!("CREATE SCHEMA {};", quote_identifier(name)),
-            );
-            if to.schemas[name].comment.is_some() {
-                self.comment(
-                    &format!("SCHEMA {}", quote_identifier(name)),
-                    &to.schemas[name].comment,
-                );
-            }
-        }
-        for name in common {
-            if from.schemas[name].comment != to.schemas[name].comment {
-                self.comment(
-                    &format!("SCHEMA {}", quote_identifier(name)),
-                    &to.schemas[name].comment,
-                );
-            }
-        }
-    }
+    // ------------------------------------------- steps both dialects share, or PostgreSQL's
+    // own that the shared steps call; each dialect's half is in its driver
+    // (`schema/postgres/plan.rs`, `schema/sqlite/plan.rs`).
 
-    fn comment(&mut self, target: &str, comment: &Option<String>) {
+    pub(in crate::schema) fn comment(&mut self, target: &str, comment: &Option<String>) {
         self.push(
             Phase::Comments,
             format!("COMMENT ON {target} IS {};", comment_value(comment)),
         );
     }
 
-    fn extensions(&mut self) {
-        let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.extensions, &to.extensions);
-        for name in removed {
-            self.push(
-                Phase::DropExtensions,
-                format!("DROP EXTENSION {};", quote_identifier(name)),
-            );
-        }
-        for name in added {
-            self.push(
-                Phase::CreateExtensions,
-                self.ddl
-                    .extension(name, &to.extensions[name])
-                    .trim_end()
-                    .to_string(),
-            );
-        }
-        for name in common {
-            if from.extensions[name].schema != to.extensions[name].schema {
-                self.push(
-                    Phase::CreateExtensions,
-                    format!(
-                        "ALTER EXTENSION {} SET SCHEMA {};",
-                        quote_identifier(name),
-                        quote_identifier(&to.extensions[name].schema)
-                    ),
-                );
-            }
-        }
-    }
-
-    // ----------------------------------------------------------------------------- types
-
-    /// Types; returns the ones dropped and created again.
-    fn types(&mut self) -> Vec<String> {
-        let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.types, &to.types);
-        let mut recreated = Vec::new();
-        // Composites may use domains and enums, domains enums: drop users first.
-        let drop_rank = |t: &UserType| match t.kind {
-            UserTypeKind::Composite { .. } => 0,
-            UserTypeKind::Range { .. } => 1,
-            UserTypeKind::Domain { .. } => 2,
-            UserTypeKind::Enum { .. } => 3,
-        };
-        let mut removed = removed;
-        removed.sort_by_key(|n| (drop_rank(&from.types[*n]), *n));
-        for name in removed {
-            self.push(Phase::DropTypes, self.drop_type(name, &from.types[name]));
-        }
-        let mut added = added;
-        added.sort_by_key(|n| (3 - drop_rank(&to.types[*n]), *n));
-        for name in added {
-            self.create_type(name, &to.types[name]);
-        }
-        for name in common {
-            let (old, new) = (&from.types[name], &to.types[name]);
-            if old.kind != new.kind && !self.alter_type(name, old, new) {
-                let (by_columns, by_types) = self.type_in_use(name);
-                let via = match (&old.kind, &new.kind) {
-                    (UserTypeKind::Enum { .. }, UserTypeKind::Enum { .. }) => {
-                        Some("text".to_string())
-                    }
-                    (UserTypeKind::Domain { .. }, UserTypeKind::Domain { base_type, .. }) => {
-                        Some(base_type.clone())
-                    }
-                    _ => None,
-                };
-                if let Some(via) = via.filter(|_| by_columns && !by_types) {
-                    // An enum losing or reordering labels, or a domain changing its base type
-                    // or collation, while columns use it: the old type is renamed out of the
-                    // way, the new one created, the columns converted through text or the new
-                    // base type (a row that does not fit fails there, as in a hand-written
-                    // migration), and the old type dropped at the end.
-                    let object_kind = match new.kind {
-                        UserTypeKind::Domain { .. } => "DOMAIN",
-                        _ => "TYPE",
-                    };
-                    let object = object_part(name.as_str());
-                    let old_name = format!("{object}__old");
-                    let qualified_old = match name.as_str().rsplit_once('.') {
-                        Some((schema, _)) => format!(
-                            "{}.{}",
-                            quote_identifier(schema),
-                            quote_identifier(&old_name)
-                        ),
-                        None => quote_identifier(&old_name).into_owned(),
-                    };
-                    self.push(
-                        Phase::DropReplaced,
-                        format!(
-                            "ALTER {object_kind} {} RENAME TO {};",
-                            quote_qualified(name.as_str()),
-                            quote_identifier(&old_name)
-                        ),
-                    );
-                    self.create_type(name, new);
-                    self.push(
-                        Phase::DropTypes,
-                        format!("DROP {object_kind} {qualified_old};"),
-                    );
-                    self.converted_types.insert(object.to_string(), via);
-                    recreated.push(name.as_str().to_string());
-                    continue;
-                }
-                if by_columns || by_types {
-                    self.cannot(
-                        format!("type {name}: {}", type_change(old, new)),
-                        "the change cannot be made in place and the type is in use \
-                         (a column or type both schemas keep uses it)",
-                    );
-                    continue;
-                }
-                self.push(Phase::DropReplaced, self.drop_type(name, old));
-                self.create_type(name, new);
-                recreated.push(name.as_str().to_string());
-                continue;
-            }
-            if old.comment != new.comment {
-                self.comment(&type_target(name, new), &new.comment);
-            }
-        }
-        recreated
-    }
-
-    fn drop_type(&self, name: &QualifiedName, user_type: &UserType) -> String {
-        let object = match user_type.kind {
-            UserTypeKind::Domain { .. } => "DOMAIN",
-            _ => "TYPE",
-        };
-        format!("DROP {object} {};", quote_qualified(name.as_str()))
-    }
-
-    fn create_type(&mut self, name: &QualifiedName, user_type: &UserType) {
-        // The rendered block is the statement, then its comments (the type's, a domain's
-        // checks'): keep the statement only, the comments go with the others.
-        let mut kind = user_type.kind.clone();
-        if let UserTypeKind::Domain { check_comments, .. } = &mut kind {
-            check_comments.clear();
-        }
-        let rendered = self.ddl.user_type(
-            name,
-            &UserType {
-                kind,
-                comment: None,
-            },
-        );
-        self.push(Phase::CreateTypes, rendered.trim_end().to_string());
-        if user_type.comment.is_some() {
-            self.comment(&type_target(name, user_type), &user_type.comment);
-        }
-        if let UserTypeKind::Domain { check_comments, .. } = &user_type.kind {
-            for (check, comment) in check_comments {
-                self.comment(&domain_check_target(name, check), &Some(comment.clone()));
-            }
-        }
-    }
-
-    /// Alters a type in place when its kind allows it; false when it cannot be.
-    fn alter_type(&mut self, name: &QualifiedName, old: &UserType, new: &UserType) -> bool {
-        let quoted = quote_qualified(name.as_str());
-        match (&old.kind, &new.kind) {
-            (UserTypeKind::Enum { labels: before }, UserTypeKind::Enum { labels: after }) => {
-                // Labels can only be added: the old ones must keep their relative order.
-                let kept: Vec<&String> = after.iter().filter(|l| before.contains(l)).collect();
-                if kept.len() != before.len() || kept.iter().zip(before).any(|(a, b)| *a != b) {
-                    return false;
-                }
-                for (at, label) in after.iter().enumerate() {
-                    if before.contains(label) {
-                        continue;
-                    }
-                    // Placed after its predecessor, or before the first label.
-                    let position = match at.checked_sub(1).map(|p| &after[p]) {
-                        Some(previous) => format!(" AFTER {}", quote_literal(previous)),
-                        None => match after.get(1) {
-                            Some(next) => format!(" BEFORE {}", quote_literal(next)),
-                            None => String::new(),
-                        },
-                    };
-                    self.push(
-                        Phase::CreateTypes,
-                        format!(
-                            "ALTER TYPE {quoted} ADD VALUE {}{position};",
-                            quote_literal(label)
-                        ),
-                    );
-                }
-                true
-            }
-            (
-                UserTypeKind::Domain {
-                    base_type: old_base,
-                    not_null: old_not_null,
-                    default: old_default,
-                    collation: old_collation,
-                    checks: old_checks,
-                    check_comments: old_check_comments,
-                },
-                UserTypeKind::Domain {
-                    base_type,
-                    not_null,
-                    default,
-                    collation,
-                    checks,
-                    check_comments,
-                },
-            ) => {
-                if old_base != base_type || old_collation != collation {
-                    return false;
-                }
-                if old_default != default {
-                    let action = match default {
-                        Some(default) => format!("SET DEFAULT {default}"),
-                        None => "DROP DEFAULT".to_string(),
-                    };
-                    self.push(
-                        Phase::CreateTypes,
-                        format!("ALTER DOMAIN {quoted} {action};"),
-                    );
-                }
-                if old_not_null != not_null {
-                    let action = if *not_null {
-                        "SET NOT NULL"
-                    } else {
-                        "DROP NOT NULL"
-                    };
-                    self.push(
-                        Phase::CreateTypes,
-                        format!("ALTER DOMAIN {quoted} {action};"),
-                    );
-                }
-                for (check, definition) in old_checks {
-                    if checks.get(check) != Some(definition) {
-                        self.push(
-                            Phase::CreateTypes,
-                            format!(
-                                "ALTER DOMAIN {quoted} DROP CONSTRAINT {};",
-                                quote_identifier(check)
-                            ),
-                        );
-                    }
-                }
-                for (check, definition) in checks {
-                    let comment = check_comments.get(check).cloned();
-                    if old_checks.get(check) != Some(definition) {
-                        self.push(
-                            Phase::CreateTypes,
-                            format!(
-                                "ALTER DOMAIN {quoted} ADD CONSTRAINT {} {definition};",
-                                quote_identifier(check)
-                            ),
-                        );
-                        // A check made again comes back without its comment.
-                        if comment.is_some() {
-                            self.comment(&domain_check_target(name, check), &comment);
-                        }
-                    } else if old_check_comments.get(check) != comment.as_ref() {
-                        self.comment(&domain_check_target(name, check), &comment);
-                    }
-                }
-                true
-            }
-            (
-                UserTypeKind::Composite {
-                    attributes: before,
-                    collations: before_collations,
-                },
-                UserTypeKind::Composite {
-                    attributes: after,
-                    collations,
-                },
-            ) => {
-                // ADD ATTRIBUTE appends: the kept attributes must come first, in their order.
-                let has = |list: &[(String, String)], n: &str| list.iter().any(|(a, _)| a == n);
-                let kept_after: Vec<&String> = after
-                    .iter()
-                    .map(|(n, _)| n)
-                    .filter(|n| has(before, n))
-                    .collect();
-                let kept_before: Vec<&String> = before
-                    .iter()
-                    .map(|(n, _)| n)
-                    .filter(|n| has(after, n))
-                    .collect();
-                let prefix_ok = after[..kept_after.len()]
-                    .iter()
-                    .all(|(n, _)| has(before, n));
-                // An attribute's type or collation cannot change while a column uses the type:
-                // not done in place, the type is made again when unused (or it is reported).
-                let retyped = after.iter().any(|(n, t)| {
-                    before.iter().any(|(m, old_type)| {
-                        m == n && (old_type != t || before_collations.get(m) != collations.get(n))
-                    })
-                });
-                if kept_after != kept_before || !prefix_ok || retyped {
-                    return false;
-                }
-                for (attribute, _) in before.iter().filter(|(n, _)| !has(after, n)) {
-                    self.push(
-                        Phase::CreateTypes,
-                        format!(
-                            "ALTER TYPE {quoted} DROP ATTRIBUTE {};",
-                            quote_identifier(attribute)
-                        ),
-                    );
-                }
-                for (attribute, data_type) in after {
-                    match before.iter().find(|(n, _)| n == attribute) {
-                        Some(_) => {}
-                        None => self.push(
-                            Phase::CreateTypes,
-                            format!(
-                                "ALTER TYPE {quoted} ADD ATTRIBUTE {};",
-                                self.ddl.composite_attribute(
-                                    attribute,
-                                    data_type,
-                                    collations.get(attribute)
-                                )
-                            ),
-                        ),
-                    }
-                }
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether something both schemas keep uses the type: then it cannot be dropped and
-    /// created again.
-    /// (columns, types): whether columns, or other types, both schemas keep use the type.
-    fn type_in_use(&self, name: &QualifiedName) -> (bool, bool) {
-        let (from, to) = (self.from, self.to);
-        let object = object_part(name.as_str());
-        let uses = |data_type: &str| mentions(data_type, object);
-        let columns = from.tables.iter().any(|(table_name, table)| {
-            to.tables.get(table_name).is_some_and(|kept| {
-                table
-                    .columns
-                    .iter()
-                    .any(|column| uses(&column.data_type) && kept.column(&column.name).is_some())
-            })
-        });
-        let types = from.types.iter().any(|(other, user_type)| {
-            other != name
-                && to.types.contains_key(other)
-                && match &user_type.kind {
-                    UserTypeKind::Domain { base_type, .. } => uses(base_type),
-                    UserTypeKind::Composite { attributes, .. } => {
-                        attributes.iter().any(|(_, t)| uses(t))
-                    }
-                    UserTypeKind::Range { subtype } => uses(subtype),
-                    UserTypeKind::Enum { .. } => false,
-                }
-        });
-        // Routines that use it are dropped and created again with it.
-        (columns, types)
-    }
-
-    // -------------------------------------------------------------------------- routines
-
-    /// Routines; returns the signatures dropped and created again: those whose kind or
-    /// result changes, and those that use a type that is (`recreated_types`).
-    fn routines(&mut self, recreated_types: &[String]) -> Vec<String> {
-        let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.routines, &to.routines);
-        let mut replaced = Vec::new();
-        // The key holds argument names: a routine whose arguments were renamed is a removed
-        // one and an added one with the same name, and the new one cannot be created while
-        // the old one exists. Such a routine goes early, with what calls it.
-        let routine_name = |signature: &str| signature.split('(').next().unwrap_or("").to_string();
-        let added_names: BTreeSet<String> = added.iter().map(|s| routine_name(s)).collect();
-        for signature in removed {
-            let routine = &from.routines[signature];
-            if added_names.contains(&routine_name(signature)) {
-                self.push(
-                    Phase::DropReplacedRoutines,
-                    drop_routine(signature, routine),
-                );
-                replaced.push(signature.clone());
-            } else if is_atomic(routine) {
-                // What its body names cannot be dropped while it exists.
-                self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
-            } else {
-                self.push(Phase::DropRoutines, drop_routine(signature, routine));
-            }
-        }
-        for signature in added {
-            self.create_routine(signature, &to.routines[signature]);
-        }
-        for signature in common {
-            let (old, new) = (&from.routines[signature], &to.routines[signature]);
-            let body_changed = old.kind != new.kind
-                || old.language != new.language
-                || old.returns != new.returns
-                || old.definition != new.definition;
-            let uses_recreated_type = recreated_types.iter().any(|t| {
-                let t = object_part(t);
-                mentions(signature, t) || mentions(&old.returns, t) || mentions(&old.definition, t)
-            });
-            if body_changed || uses_recreated_type {
-                // CREATE OR REPLACE cannot change the kind or the result type, and there is
-                // no CREATE OR REPLACE for an aggregate that older servers take.
-                // Nor rename an argument or drop its default: the first line of the
-                // deparsed definition is the signature with names and defaults.
-                fn header(routine: &Routine) -> Option<&str> {
-                    routine.definition.lines().next().map(str::trim)
-                }
-                let replaceable = old.kind == new.kind
-                    && old.returns == new.returns
-                    && header(old) == header(new)
-                    && new.kind != RoutineKind::Aggregate
-                    && !uses_recreated_type
-                    && !is_atomic(old);
-                if !replaceable {
-                    // An atomic body depends on what it names, which may be dropped before
-                    // the usual place: it goes first.
-                    let phase = if is_atomic(old) {
-                        Phase::DropAtomicRoutines
-                    } else {
-                        Phase::DropReplacedRoutines
-                    };
-                    self.push(phase, drop_routine(signature, old));
-                    replaced.push(signature.clone());
-                    self.create_routine(signature, new);
-                    continue;
-                }
-                self.create_routine(
-                    signature,
-                    // CREATE OR REPLACE keeps the comment: it is set below only if it changes.
-                    &Routine {
-                        comment: None,
-                        ..new.clone()
-                    },
-                );
-            }
-            if old.comment != new.comment {
-                self.comment(&routine_target(signature, new), &new.comment);
-            }
-        }
-        replaced
-    }
-
-    fn create_routine(&mut self, signature: &str, routine: &Routine) {
-        // A `BEGIN ATOMIC` body is parsed when created, whatever check_function_bodies says:
-        // the tables and views it names must exist first.
-        let phase = if routine.kind == RoutineKind::Aggregate {
-            Phase::CreateAggregates
-        } else if is_atomic(routine) {
-            Phase::CreateAtomicRoutines
-        } else {
-            Phase::CreateRoutines
-        };
-        self.push(phase, statement(&routine.definition));
-        if routine.comment.is_some() {
-            self.comment(&routine_target(signature, routine), &routine.comment);
-        }
-    }
-
-    // ------------------------------------------------------------------------- sequences
-
-    fn sequences(&mut self) {
-        let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.sequences, &to.sequences);
-        for name in removed {
-            // An owned sequence goes with its column or table, which may already be gone.
-            let if_exists = if from.sequences[name].owned_by.is_some() {
-                "IF EXISTS "
-            } else {
-                ""
-            };
-            self.push(
-                Phase::DropSequences,
-                format!(
-                    "DROP SEQUENCE {if_exists}{};",
-                    quote_qualified(name.as_str())
-                ),
-            );
-        }
-        for name in added {
-            let sequence = &to.sequences[name];
-            let bare = Sequence {
-                owned_by: None,
-                comment: None,
-                ..sequence.clone()
-            };
-            let rendered = self.ddl.sequence(name, &bare);
-            self.push(Phase::CreateSequences, rendered.trim_end().to_string());
-            if let Some(owner) = &sequence.owned_by {
-                self.own_sequence(name, owner);
-            }
-            if sequence.comment.is_some() {
-                self.comment(
-                    &format!("SEQUENCE {}", quote_qualified(name.as_str())),
-                    &sequence.comment,
-                );
-            }
-        }
-        for name in common {
-            let (old, new) = (&from.sequences[name], &to.sequences[name]);
-            let quoted = quote_qualified(name.as_str());
-            let options = |s: &Sequence| {
-                (
-                    s.data_type.clone(),
-                    s.start,
-                    s.increment,
-                    s.min_value,
-                    s.max_value,
-                    s.cache,
-                    s.cycle,
-                )
-            };
-            if options(old) != options(new) {
-                // Every option spelled out: changing the type would otherwise reset bounds.
-                let data_type = if new.data_type.is_empty() {
-                    String::new()
-                } else {
-                    format!(" AS {}", new.data_type)
-                };
-                self.push(
-                    Phase::CreateSequences,
-                    format!(
-                        "ALTER SEQUENCE {quoted}{data_type} INCREMENT BY {} MINVALUE {} \
-                         MAXVALUE {} START WITH {} CACHE {} {}CYCLE;",
-                        new.increment,
-                        new.min_value,
-                        new.max_value,
-                        new.start,
-                        new.cache,
-                        if new.cycle { "" } else { "NO " }
-                    ),
-                );
-            }
-            if old.owned_by != new.owned_by {
-                if old.owned_by.is_some() {
-                    // Detached before anything is dropped, so dropping the old owner does not
-                    // take the sequence with it.
-                    self.push(
-                        Phase::DetachSequences,
-                        format!("ALTER SEQUENCE {quoted} OWNED BY NONE;"),
-                    );
-                }
-                if let Some(owner) = &new.owned_by {
-                    self.own_sequence(name, owner);
-                }
-            }
-            if old.comment != new.comment {
-                self.comment(&format!("SEQUENCE {quoted}"), &new.comment);
-            }
-        }
-    }
-
-    fn own_sequence(&mut self, name: &QualifiedName, owner: &str) {
-        let owner = match owner.rsplit_once('.') {
-            Some((table, column)) => {
-                format!("{}.{}", quote_qualified(table), quote_identifier(column))
-            }
-            None => quote_identifier(owner).into_owned(),
-        };
-        self.push(
-            Phase::OwnSequences,
-            format!(
-                "ALTER SEQUENCE {} OWNED BY {owner};",
-                quote_qualified(name.as_str())
-            ),
-        );
-    }
-
-    // ---------------------------------------------------------------------------- tables
-
-    /// The parent a child table's columns, constraints and indexes come from, in `schema`.
-    fn parents<'s>(schema: &'s Schema, table: &Table) -> Vec<&'s Table> {
-        table
-            .partition_of
-            .iter()
-            .map(|p| &p.parent)
-            .chain(table.inherits.iter())
-            .filter_map(|parent| schema.tables.get(parent))
-            .collect()
-    }
-
-    fn inherited_column(schema: &Schema, table: &Table, column: &str) -> bool {
-        Self::parents(schema, table)
-            .iter()
-            .any(|parent| parent.column(column).is_some())
-    }
-
-    fn inherited_constraint(schema: &Schema, table: &Table, constraint: &str) -> bool {
-        Self::parents(schema, table)
-            .iter()
-            .any(|parent| parent.constraints.contains_key(constraint))
-    }
-
-    /// A partition's copy of an index of its parent (made by the server, named by it).
-    fn inherited_index(schema: &Schema, table: &Table, index: &Index) -> bool {
-        table.partition_of.is_some()
-            && Self::parents(schema, table).iter().any(|parent| {
-                parent
-                    .indexes
-                    .values()
-                    .any(|other| index_shape(other) == index_shape(index))
-            })
-    }
-
-    /// Whether `parent`'s partition key changes, which the plan reports: its partitions'
-    /// bounds are in the new key's terms and cannot be attached to it.
-    fn rekeyed(&self, parent: &QualifiedName) -> bool {
-        match (self.from.tables.get(parent), self.to.tables.get(parent)) {
-            (Some(old), Some(new)) => old.partition_by != new.partition_by,
-            _ => false,
-        }
-    }
-
-    fn create_table(&mut self, name: &QualifiedName, table: &Table) {
-        let to = self.to;
-        if let Some(partition_of) = &table.partition_of
-            && self.rekeyed(&partition_of.parent)
-        {
-            self.cannot(
-                format!("+ table {name}"),
-                "a partition of a table whose partition key changes",
-            );
-            return;
-        }
-        let quoted = quote_qualified(name.as_str());
-        let unlogged = table
-            .options
-            .iter()
-            .any(|o| o.eq_ignore_ascii_case("UNLOGGED"));
-        let mut sql = format!(
-            "CREATE {}TABLE {quoted}",
-            if unlogged { "UNLOGGED " } else { "" }
-        );
-        if let Some(partition_of) = &table.partition_of {
-            sql.push_str(&format!(
-                " PARTITION OF {}",
-                quote_qualified(partition_of.parent.as_str())
-            ));
-        }
-        let mut elements: Vec<String> = Vec::new();
-        if table.partition_of.is_none() {
-            for column in &table.columns {
-                if !Self::inherited_column(to, table, &column.name) {
-                    elements.push(self.ddl.column(column));
-                }
-            }
-        }
-        for (constraint_name, constraint) in &table.constraints {
-            if !added_later(constraint) && !Self::inherited_constraint(to, table, constraint_name) {
-                elements.push(constraint_element(constraint_name, &constraint.definition));
-            }
-        }
-        if !(elements.is_empty() && table.partition_of.is_some()) {
-            let lines: Vec<String> = elements.iter().map(|e| format!("    {e}")).collect();
-            if lines.is_empty() {
-                sql.push_str(" ()");
-            } else {
-                sql.push_str(&format!(" (\n{}\n)", lines.join(",\n")));
-            }
-        }
-        if let Some(partition_of) = &table.partition_of {
-            sql.push_str(&format!(" {}", partition_of.bound));
-        }
-        if !table.inherits.is_empty() {
-            let parents: Vec<String> = table
-                .inherits
-                .iter()
-                .map(|p| quote_qualified(p.as_str()))
-                .collect();
-            sql.push_str(&format!(" INHERITS ({})", parents.join(", ")));
-        }
-        if let Some(partition_by) = &table.partition_by {
-            sql.push_str(&format!(" PARTITION BY {partition_by}"));
-        }
-        sql.push(';');
-        self.push(Phase::CreateTables, sql);
-        if table.partition_of.is_some() {
-            // A partition's columns are its parent's; what differs is altered afterwards.
-            if let Some(parent) = Self::parents(to, table).first() {
-                for column in &table.columns {
-                    if let Some(inherited) = parent.column(&column.name) {
-                        self.alter_column(name, &BTreeSet::new(), false, inherited, column);
-                    }
-                }
-            }
-        }
-        for (constraint_name, constraint) in &table.constraints {
-            if added_later(constraint) && !Self::inherited_constraint(to, table, constraint_name) {
-                self.add_constraint(name, constraint_name, constraint);
-            } else if constraint.comment.is_some() {
-                self.comment(
-                    &format!(
-                        "CONSTRAINT {} ON {quoted}",
-                        quote_identifier(constraint_name)
-                    ),
-                    &constraint.comment,
-                );
-            }
-        }
-        for (index_name, index) in &table.indexes {
-            if !Self::inherited_index(to, table, index) {
-                self.create_index(name, index_name, index, &table.columns);
-            }
-        }
-        for (trigger_name, trigger) in &table.triggers {
-            self.create_trigger(name, trigger_name, trigger);
-        }
-        self.row_security(name, &Table::new(), table);
-        for (policy_name, policy) in &table.policies {
-            self.push(
-                Phase::CreatePolicies,
-                self.ddl.policy(name, policy_name, policy),
-            );
-            if policy.comment.is_some() {
-                self.comment(&policy_target(name, policy_name), &policy.comment);
-            }
-        }
-        if table.comment.is_some() {
-            self.comment(&format!("TABLE {quoted}"), &table.comment);
-        }
-        for column in &table.columns {
-            if column.comment.is_some() {
-                self.comment(
-                    &format!("COLUMN {quoted}.{}", quote_identifier(&column.name)),
-                    &column.comment,
-                );
-            }
-        }
-    }
-
-    fn row_security(&mut self, name: &QualifiedName, old: &Table, new: &Table) {
-        let quoted = quote_qualified(name.as_str());
-        if old.row_security != new.row_security {
-            let action = if new.row_security {
-                "ENABLE"
-            } else {
-                "DISABLE"
-            };
-            self.push(
-                Phase::AlterTables,
-                format!("ALTER TABLE {quoted} {action} ROW LEVEL SECURITY;"),
-            );
-        }
-        if old.force_row_security != new.force_row_security {
-            let action = if new.force_row_security {
-                "FORCE"
-            } else {
-                "NO FORCE"
-            };
-            self.push(
-                Phase::AlterTables,
-                format!("ALTER TABLE {quoted} {action} ROW LEVEL SECURITY;"),
-            );
-        }
-    }
-
-    fn add_constraint(&mut self, table: &QualifiedName, name: &str, constraint: &Constraint) {
-        let phase = if constraint.kind == ConstraintKind::ForeignKey {
-            Phase::AddForeignKeys
-        } else {
-            Phase::AddConstraints
-        };
-        self.push(
-            phase,
-            format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} {};",
-                quote_qualified(table.as_str()),
-                quote_identifier(name),
-                constraint.definition
-            ),
-        );
-        if constraint.comment.is_some() {
-            self.comment(
-                &format!(
-                    "CONSTRAINT {} ON {}",
-                    quote_identifier(name),
-                    quote_qualified(table.as_str())
-                ),
-                &constraint.comment,
-            );
-        }
-    }
-
-    fn drop_constraint(&mut self, table: &QualifiedName, name: &str, constraint: &Constraint) {
-        let phase = if constraint.kind == ConstraintKind::ForeignKey {
-            Phase::DropForeignKeys
-        } else {
-            Phase::DropConstraints
-        };
-        self.push(
-            phase,
-            format!(
-                "ALTER TABLE {} DROP CONSTRAINT {};",
-                quote_qualified(table.as_str()),
-                quote_identifier(name)
-            ),
-        );
-    }
-
-    fn create_index(&mut self, on: &QualifiedName, name: &str, index: &Index, columns: &[Column]) {
+    pub(in crate::schema) fn create_index(
+        &mut self,
+        on: &QualifiedName,
+        name: &str,
+        index: &Index,
+        columns: &[Column],
+    ) {
         let sql = match self.to.dialect {
-            Dialect::Sqlite => sqlite_index(on, name, index),
+            Dialect::Sqlite => crate::schema::sqlite::sqlite_index(on, name, index),
             _ => self.ddl.index(on, name, index, columns),
         };
         self.push(Phase::AddIndexes, sql);
@@ -1229,7 +498,12 @@ impl Planner<'_> {
         }
     }
 
-    fn create_trigger(&mut self, on: &QualifiedName, name: &str, trigger: &Trigger) {
+    pub(in crate::schema) fn create_trigger(
+        &mut self,
+        on: &QualifiedName,
+        name: &str,
+        trigger: &Trigger,
+    ) {
         let text = self.ddl.trigger(
             on,
             name,
@@ -1247,488 +521,7 @@ impl Planner<'_> {
         }
     }
 
-    /// Foreign keys both schemas have, unchanged, that must still be dropped and added again
-    /// because the key they reference, or a column of theirs on either side, changes: the
-    /// server refuses to drop a key a foreign key depends on, or a column one uses. Only those:
-    /// adding a foreign key back validates every row under a lock, which a production table
-    /// should not pay for a column the key does not use. (table, constraint name).
-    fn foreign_keys_to_rebuild(&self) -> BTreeSet<(QualifiedName, String)> {
-        let (from, to) = (self.from, self.to);
-        // Tables whose keys change, and the columns (per table) dropped, retyped or recreated.
-        let mut keys_change: BTreeSet<&str> = BTreeSet::new();
-        let mut changed_columns: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for (name, old) in &from.tables {
-            let Some(new) = to.tables.get(name) else {
-                continue;
-            };
-            let keys_changed = old.constraints.iter().any(|(n, c)| {
-                matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
-                    && new.constraints.get(n).map(|k| &k.definition) != Some(&c.definition)
-            }) || old.indexes.iter().any(|(n, index)| {
-                // Only a unique index without a predicate can back a foreign key.
-                index.unique
-                    && index.predicate.is_none()
-                    && new.indexes.get(n).map(index_shape) != Some(index_shape(index))
-            });
-            if keys_changed {
-                keys_change.insert(name.as_str());
-            }
-            let changed: BTreeSet<&str> = old
-                .columns
-                .iter()
-                .filter(|column| {
-                    new.column(&column.name).is_none_or(|after| {
-                        after.data_type != column.data_type || after.generated != column.generated
-                    })
-                })
-                .map(|column| column.name.as_str())
-                .collect();
-            if !changed.is_empty() {
-                changed_columns.insert(name.as_str(), changed);
-            }
-        }
-        // Whether any of `columns` of `table` changes; `None` (columns not known) counts as
-        // any column of the table.
-        let touches = |table: &str, columns: Option<&[String]>| {
-            changed_columns
-                .get(table)
-                .is_some_and(|changed| match columns {
-                    Some(columns) => columns.iter().any(|c| changed.contains(c.as_str())),
-                    None => true,
-                })
-        };
-        let mut rebuild = BTreeSet::new();
-        for (name, old) in &from.tables {
-            let Some(new) = to.tables.get(name) else {
-                continue;
-            };
-            for (constraint_name, constraint) in &old.constraints {
-                if constraint.kind != ConstraintKind::ForeignKey
-                    || new.constraints.get(constraint_name) != Some(constraint)
-                {
-                    continue;
-                }
-                let referenced = referenced_table(&constraint.definition).unwrap_or_default();
-                let own_columns = (!constraint.columns.is_empty()).then_some(&constraint.columns);
-                let referenced_columns = referenced_columns(&constraint.definition);
-                if keys_change.contains(referenced.as_str())
-                    || touches(name.as_str(), own_columns.map(Vec::as_slice))
-                    || touches(&referenced, referenced_columns.as_deref())
-                {
-                    rebuild.insert((name.clone(), constraint_name.clone()));
-                }
-            }
-        }
-        rebuild
-    }
-
-    /// A dropped table's own foreign keys go first, so that tables dropped together can go
-    /// in any order. (Foreign keys of kept tables that reference it are not in `to`: the
-    /// kept table's alteration drops them.)
-    fn drop_foreign_keys_of_removed_table(&mut self, name: &QualifiedName) {
-        let table = &self.from.tables[name];
-        for (constraint_name, constraint) in &table.constraints {
-            if constraint.kind == ConstraintKind::ForeignKey
-                && !Self::inherited_constraint(self.from, table, constraint_name)
-            {
-                self.drop_constraint(name, constraint_name, constraint);
-            }
-        }
-    }
-
-    /// Alters a table both schemas have; true when views that use it must be rebuilt (a
-    /// column was dropped, changed type or was recreated).
-    fn alter_table(
-        &mut self,
-        name: &QualifiedName,
-        old: &Table,
-        new: &Table,
-        foreign_keys_to_rebuild: &BTreeSet<(QualifiedName, String)>,
-        replaced: &BTreeSet<String>,
-    ) -> bool {
-        let (from, to) = (self.from, self.to);
-        let quoted = quote_qualified(name.as_str());
-        let mut touched = false;
-        if old.partition_by != new.partition_by {
-            self.cannot(
-                format!(
-                    "table {name}: partition by {} → {}",
-                    old.partition_by.as_deref().unwrap_or("none"),
-                    new.partition_by.as_deref().unwrap_or("none")
-                ),
-                "a table cannot be partitioned, or its partition key changed, in place; \
-                 write the migration by hand (create the new table, move the rows, rename)",
-            );
-        }
-        let rekeyed_parent = new
-            .partition_of
-            .as_ref()
-            .is_some_and(|partition_of| self.rekeyed(&partition_of.parent));
-        if old.partition_of != new.partition_of && rekeyed_parent {
-            self.cannot(
-                format!("table {name}: partition of"),
-                "a partition of a table whose partition key changes",
-            );
-        } else if old.partition_of != new.partition_of {
-            // Detached early (before its parent's keys or the parent change), attached once
-            // everything else on both tables is in place.
-            if let Some(partition_of) = &old.partition_of {
-                self.push(
-                    Phase::Detach,
-                    format!(
-                        "ALTER TABLE {} DETACH PARTITION {quoted};",
-                        quote_qualified(partition_of.parent.as_str())
-                    ),
-                );
-            }
-            if let Some(partition_of) = &new.partition_of {
-                self.push(
-                    Phase::Attach,
-                    format!(
-                        "ALTER TABLE {} ATTACH PARTITION {quoted} {};",
-                        quote_qualified(partition_of.parent.as_str()),
-                        partition_of.bound
-                    ),
-                );
-            }
-        }
-        if old.inherits != new.inherits {
-            // INHERIT appends a parent: the kept ones must keep their order.
-            let kept: Vec<&QualifiedName> = new
-                .inherits
-                .iter()
-                .filter(|p| old.inherits.contains(p))
-                .collect();
-            let still: Vec<&QualifiedName> = old
-                .inherits
-                .iter()
-                .filter(|p| new.inherits.contains(p))
-                .collect();
-            let appended = new.inherits[..kept.len()]
-                .iter()
-                .all(|p| old.inherits.contains(p));
-            if kept != still || !appended {
-                self.cannot(
-                    format!("table {name}: inherits reordered"),
-                    "parents can be added (last) and removed, not reordered",
-                );
-            } else {
-                for parent in old.inherits.iter().filter(|p| !new.inherits.contains(p)) {
-                    self.push(
-                        Phase::Detach,
-                        format!(
-                            "ALTER TABLE {quoted} NO INHERIT {};",
-                            quote_qualified(parent.as_str())
-                        ),
-                    );
-                }
-                for parent in new.inherits.iter().filter(|p| !old.inherits.contains(p)) {
-                    self.push(
-                        Phase::Attach,
-                        format!(
-                            "ALTER TABLE {quoted} INHERIT {};",
-                            quote_qualified(parent.as_str())
-                        ),
-                    );
-                }
-            }
-        }
-        let unlogged = |t: &Table| t.options.iter().any(|o| o.eq_ignore_ascii_case("UNLOGGED"));
-        if unlogged(old) != unlogged(new) {
-            let state = if unlogged(new) { "UNLOGGED" } else { "LOGGED" };
-            self.push(
-                Phase::AlterTables,
-                format!("ALTER TABLE {quoted} SET {state};"),
-            );
-        }
-        let others = |t: &Table| -> Vec<String> {
-            t.options
-                .iter()
-                .filter(|o| !o.eq_ignore_ascii_case("UNLOGGED"))
-                .cloned()
-                .collect()
-        };
-        if others(old) != others(new) {
-            self.cannot(
-                format!(
-                    "table {name}: options {:?} → {:?}",
-                    others(old),
-                    others(new)
-                ),
-                "these storage options cannot be changed in place",
-            );
-        }
-        self.row_security(name, old, new);
-        if old.comment != new.comment {
-            self.comment(&format!("TABLE {quoted}"), &new.comment);
-        }
-
-        // Columns dropped and added again (a generated expression changed): what mentions
-        // them is gone with them.
-        let mut recreated_columns: Vec<&str> = Vec::new();
-        // Columns whose type changes: the server refuses while a generated column uses them,
-        // so such a generated column is dropped and added again too.
-        let retyped: Vec<&str> = old
-            .columns
-            .iter()
-            .filter(|column| {
-                new.column(&column.name).is_some_and(|after| {
-                    after.data_type != column.data_type
-                        || after.collation != column.collation
-                        || self.converts(&column.data_type)
-                })
-            })
-            .map(|column| column.name.as_str())
-            .collect();
-        for column in &old.columns {
-            let inherited = Self::inherited_column(from, old, &column.name);
-            match new.column(&column.name) {
-                None => {
-                    touched = true;
-                    if !inherited {
-                        self.push(
-                            Phase::DropColumns,
-                            format!(
-                                "ALTER TABLE {quoted} DROP COLUMN {};",
-                                quote_identifier(&column.name)
-                            ),
-                        );
-                    }
-                }
-                Some(after) => {
-                    if inherited && Self::inherited_column(to, new, &column.name) {
-                        // The parent's change reaches the child; only local defaults and
-                        // NOT NULL may differ, and they are altered like any column's.
-                        if column.data_type == after.data_type
-                            && column.generated == after.generated
-                        {
-                            self.alter_column(name, replaced, false, column, after);
-                        }
-                        continue;
-                    }
-                    let expression_uses = |word: &str| {
-                        column
-                            .generated
-                            .as_ref()
-                            .is_some_and(|g| mentions(&g.expression, word))
-                    };
-                    if column.generated != after.generated
-                        || retyped.iter().any(|word| expression_uses(word))
-                        || replaced.iter().any(|word| expression_uses(word))
-                    {
-                        touched = true;
-                        recreated_columns.push(&column.name);
-                        self.push(
-                            Phase::DropColumns,
-                            format!(
-                                "ALTER TABLE {quoted} DROP COLUMN {};",
-                                quote_identifier(&column.name)
-                            ),
-                        );
-                        self.push(
-                            Phase::AddRecreatedColumns,
-                            format!(
-                                "ALTER TABLE {quoted} ADD COLUMN {};",
-                                self.ddl.column(after)
-                            ),
-                        );
-                        if after.comment.is_some() {
-                            self.comment(
-                                &format!("COLUMN {quoted}.{}", quote_identifier(&after.name)),
-                                &after.comment,
-                            );
-                        }
-                        continue;
-                    }
-                    if column.data_type != after.data_type
-                        || column.collation != after.collation
-                        || self.converts(&column.data_type)
-                    {
-                        touched = true;
-                    }
-                    self.alter_column(name, replaced, true, column, after);
-                }
-            }
-        }
-        for column in &new.columns {
-            if old.column(&column.name).is_none() && !Self::inherited_column(to, new, &column.name)
-            {
-                self.push(
-                    Phase::AlterTables,
-                    format!(
-                        "ALTER TABLE {quoted} ADD COLUMN {};",
-                        self.ddl.column(column)
-                    ),
-                );
-                if column.comment.is_some() {
-                    self.comment(
-                        &format!("COLUMN {quoted}.{}", quote_identifier(&column.name)),
-                        &column.comment,
-                    );
-                }
-            }
-        }
-        let mentions_replaced = |text: &str| replaced.iter().any(|word| mentions(text, word));
-        // What a child has from its parents follows the parents' changes while it stays
-        // their child; once detached it is the table's own.
-        let same_parents = old.partition_of.as_ref().map(|p| &p.parent)
-            == new.partition_of.as_ref().map(|p| &p.parent)
-            && old.inherits == new.inherits;
-        let mentions_recreated = |text: &str| {
-            recreated_columns
-                .iter()
-                .any(|column| mentions(text, column))
-        };
-
-        // Constraints.
-        for (constraint_name, constraint) in &old.constraints {
-            if Self::inherited_constraint(from, old, constraint_name) && same_parents {
-                continue;
-            }
-            let after = new.constraints.get(constraint_name);
-            let rebuild = foreign_keys_to_rebuild
-                .contains(&(name.clone(), constraint_name.clone()))
-                || mentions_recreated(&constraint.definition)
-                || mentions_replaced(&constraint.definition);
-            match after {
-                Some(after) if after.definition == constraint.definition && !rebuild => {
-                    if after.comment != constraint.comment {
-                        self.comment(
-                            &format!(
-                                "CONSTRAINT {} ON {quoted}",
-                                quote_identifier(constraint_name)
-                            ),
-                            &after.comment,
-                        );
-                    }
-                }
-                Some(after) => {
-                    if !mentions_recreated(&constraint.definition) {
-                        self.drop_constraint(name, constraint_name, constraint);
-                    }
-                    self.add_constraint(name, constraint_name, after);
-                }
-                None => self.drop_constraint(name, constraint_name, constraint),
-            }
-        }
-        for (constraint_name, constraint) in &new.constraints {
-            if !old.constraints.contains_key(constraint_name)
-                && !Self::inherited_constraint(to, new, constraint_name)
-            {
-                self.add_constraint(name, constraint_name, constraint);
-            }
-        }
-
-        // Indexes.
-        let index_mentions = |index: &Index| {
-            index
-                .keys
-                .iter()
-                .any(|key| mentions_recreated(&key.expression))
-                || index.include.iter().any(|c| mentions_recreated(c))
-                || index.predicate.as_deref().is_some_and(mentions_recreated)
-        };
-        for (index_name, index) in &old.indexes {
-            if Self::inherited_index(from, old, index) && same_parents {
-                continue;
-            }
-            let gone_with_column = index_mentions(index);
-            let uses_replaced = index
-                .keys
-                .iter()
-                .any(|key| mentions_replaced(&key.expression))
-                || index.predicate.as_deref().is_some_and(mentions_replaced);
-            match new.indexes.get(index_name) {
-                Some(after)
-                    if index_shape(after) == index_shape(index)
-                        && !gone_with_column
-                        && !uses_replaced =>
-                {
-                    if after.comment != index.comment {
-                        self.comment(
-                            &format!("INDEX {}", sibling_name(name, index_name)),
-                            &after.comment,
-                        );
-                    }
-                }
-                Some(after) => {
-                    if !gone_with_column {
-                        self.drop_index(name, index_name);
-                    }
-                    self.create_index(name, index_name, after, &new.columns);
-                }
-                None => {
-                    if !gone_with_column {
-                        self.drop_index(name, index_name);
-                    }
-                }
-            }
-        }
-        for (index_name, index) in &new.indexes {
-            if !old.indexes.contains_key(index_name) && !Self::inherited_index(to, new, index) {
-                self.create_index(name, index_name, index, &new.columns);
-            }
-        }
-
-        // The server refuses to change the type of a column a trigger or a policy uses:
-        // those go first and come back.
-        let mut words = replaced.clone();
-        words.extend(retyped.iter().map(|column| column.to_string()));
-        self.triggers(name, &old.triggers, &new.triggers, &words);
-
-        // Policies: command and permissiveness cannot be altered: drop and create.
-        let policy_uses = |policy: &Policy| {
-            words.iter().any(|word| {
-                policy.using.as_deref().is_some_and(|u| mentions(u, word))
-                    || policy
-                        .with_check
-                        .as_deref()
-                        .is_some_and(|c| mentions(c, word))
-            })
-        };
-        // The comment is changed in place: it alone does not make a policy again.
-        let same_shape = |a: &Policy, b: &Policy| {
-            Policy {
-                comment: None,
-                ..a.clone()
-            } == Policy {
-                comment: None,
-                ..b.clone()
-            }
-        };
-        let remade = |policy_name: &String| match (
-            old.policies.get(policy_name),
-            new.policies.get(policy_name),
-        ) {
-            (Some(before), Some(after)) => !same_shape(before, after) || policy_uses(before),
-            _ => true,
-        };
-        for policy_name in old.policies.keys() {
-            if remade(policy_name) {
-                self.push(
-                    Phase::DropPolicies,
-                    format!("DROP POLICY {} ON {quoted};", quote_identifier(policy_name)),
-                );
-            }
-        }
-        for (policy_name, policy) in &new.policies {
-            if remade(policy_name) {
-                self.push(
-                    Phase::CreatePolicies,
-                    self.ddl.policy(name, policy_name, policy),
-                );
-                // A policy made again comes back without its comment.
-                if policy.comment.is_some() {
-                    self.comment(&policy_target(name, policy_name), &policy.comment);
-                }
-            } else if old.policies[policy_name].comment != policy.comment {
-                self.comment(&policy_target(name, policy_name), &policy.comment);
-            }
-        }
-        touched
-    }
-
-    fn drop_index(&mut self, on: &QualifiedName, name: &str) {
+    pub(in crate::schema) fn drop_index(&mut self, on: &QualifiedName, name: &str) {
         self.push(
             Phase::DropIndexes,
             format!("DROP INDEX {};", sibling_name(on, name)),
@@ -1736,7 +529,7 @@ impl Planner<'_> {
     }
 
     /// Triggers of a table or view both schemas have.
-    fn triggers(
+    pub(in crate::schema) fn triggers(
         &mut self,
         on: &QualifiedName,
         old: &BTreeMap<String, Trigger>,
@@ -1785,7 +578,7 @@ impl Planner<'_> {
         }
     }
 
-    fn drop_trigger(&mut self, on: &QualifiedName, name: &str) {
+    pub(in crate::schema) fn drop_trigger(&mut self, on: &QualifiedName, name: &str) {
         let sql = match self.to.dialect {
             Dialect::Sqlite => format!("DROP TRIGGER {};", quote_identifier(name)),
             _ => format!("DROP {};", trigger_target(on, name)),
@@ -1793,127 +586,38 @@ impl Planner<'_> {
         self.push(Phase::DropTriggers, sql);
     }
 
-    /// The cast a column of type `data_type` (`mood`, `mood[]`, `app.mood`) goes through when
-    /// its type is made again ([`Self::converted_types`]): `::text`, `::text[]`, `::bigint`.
-    fn conversion(&self, data_type: &str) -> Option<String> {
-        let base = object_part(data_type.trim_end_matches("[]")).trim_matches('"');
-        let via = self.converted_types.get(base)?;
-        let array = if data_type.ends_with("[]") { "[]" } else { "" };
-        Some(format!("::{via}{array}"))
-    }
-
-    fn converts(&self, data_type: &str) -> bool {
-        self.conversion(data_type).is_some()
-    }
-
-    /// One column both sides of a table have (not its generated expression: that is a drop
-    /// and an add).
-    fn alter_column(
-        &mut self,
-        table: &QualifiedName,
-        replaced: &BTreeSet<String>,
-        own: bool,
-        old: &Column,
-        new: &Column,
-    ) {
-        let quoted = quote_qualified(table.as_str());
-        let column = quote_identifier(&new.name);
-        let alter =
-            |action: String| format!("ALTER TABLE {quoted} ALTER COLUMN {column} {action};");
-        // A column of a type made again moves to the new type through text or the new base
-        // type; not an inherited one (`own` false): its parent's conversion reaches it.
-        let conversion = if own {
-            self.conversion(&old.data_type)
-        } else {
-            None
-        };
-        let converted = conversion.is_some();
-        let type_changes =
-            old.data_type != new.data_type || old.collation != new.collation || converted;
-        // A default that calls a routine dropped and created again goes and comes back.
-        let default_again = type_changes
-            || old
-                .default
-                .as_deref()
-                .is_some_and(|default| replaced.iter().any(|word| mentions(default, word)));
-        // A default may not fit the new type, and may use a sequence or function dropped
-        // later: it goes early and comes back after the type changed.
-        if old.default.is_some() && (old.default != new.default || default_again) {
-            self.push(Phase::DropDefaults, alter("DROP DEFAULT".to_string()));
-        }
-        if old.identity.is_some() && old.identity != new.identity {
-            self.push(Phase::DropDefaults, alter("DROP IDENTITY".to_string()));
-        }
-        if type_changes {
-            let collate = new
-                .collation
-                .as_deref()
-                .map(|c| format!(" {}", self.ddl.collate(c)))
-                .unwrap_or_default();
-            self.push(
-                Phase::AlterTables,
-                alter(format!(
-                    "TYPE {}{collate} USING {column}{}::{}",
-                    new.data_type,
-                    conversion.as_deref().unwrap_or(""),
-                    new.data_type
-                )),
-            );
-        }
-        if old.nullable != new.nullable {
-            // Dropping an identity keeps NOT NULL; the nullable comparison covers it.
-            let action = if new.nullable {
-                "DROP NOT NULL"
-            } else {
-                "SET NOT NULL"
-            };
-            self.push(Phase::AlterTables, alter(action.to_string()));
-        }
-        if let Some(default) = &new.default
-            && (old.default != new.default || default_again)
-        {
-            self.push(Phase::AlterTables, alter(format!("SET DEFAULT {default}")));
-        }
-        if let Some(identity) = &new.identity
-            && old.identity.as_ref() != Some(identity)
-        {
-            self.push(
-                Phase::AlterTables,
-                alter(format!("ADD {}", self.ddl.identity(identity))),
-            );
-        }
-        if old.comment != new.comment {
-            self.comment(&format!("COLUMN {quoted}.{column}"), &new.comment);
-        }
-    }
-
-    // ----------------------------------------------------------------------------- views
-
     /// Views: dropped when removed, changed, or when they mention something dropped or
     /// rebuilt (`touched`, names without schema); created in dependency order.
     /// Returns `touched` with the views rebuilt added.
-    fn views(&mut self, mut touched: BTreeSet<String>) -> BTreeSet<String> {
+    /// Views: `touched` holds the qualified names of the relations, routines and types
+    /// dropped or rebuilt; returned with the views rebuilt added.
+    pub(in crate::schema) fn views(&mut self, mut touched: BTreeSet<String>) -> BTreeSet<String> {
         let (from, to) = (self.from, self.to);
         let mut rebuilt: BTreeSet<&QualifiedName> = BTreeSet::new();
-        for (name, view) in &from.views {
-            let same = to.views.get(name).is_some_and(|after| {
-                after.definition == view.definition && after.materialized == view.materialized
-            });
+        for (name, delta) in &self.changes.views {
+            let same = match delta {
+                Delta::Altered { from, to } => {
+                    same_definition(&from.definition, &to.definition)
+                        && from.materialized == to.materialized
+                }
+                Delta::Removed(_) => false,
+                Delta::Added(_) => continue,
+            };
             if !same {
                 rebuilt.insert(name);
-                touched.insert(object_part(name.as_str()).to_string());
+                touched.insert(name.as_str().to_string());
             }
         }
-        // Views that mention a rebuilt one are rebuilt too, until nothing more changes.
+        // Views that use a rebuilt one are rebuilt too, until nothing more changes.
         loop {
             let mut more = false;
             for (name, view) in &from.views {
                 if rebuilt.contains(name) {
                     continue;
                 }
-                if touched.iter().any(|word| mentions(&view.definition, word)) {
+                if uses_any(from.dialect, view, &touched) {
                     rebuilt.insert(name);
-                    touched.insert(object_part(name.as_str()).to_string());
+                    touched.insert(name.as_str().to_string());
                     more = true;
                 }
             }
@@ -1921,8 +625,11 @@ impl Planner<'_> {
                 break;
             }
         }
-        // Drops: a view before the views it mentions.
-        for name in dependency_order(&from.views, &rebuilt).into_iter().rev() {
+        // Drops: a view before the views it uses.
+        for name in dependency_order(from.dialect, &from.views, &rebuilt)
+            .into_iter()
+            .rev()
+        {
             let view = &from.views[name];
             self.push(
                 Phase::DropViews,
@@ -1938,7 +645,7 @@ impl Planner<'_> {
             .keys()
             .filter(|name| !from.views.contains_key(*name) || rebuilt.contains(name))
             .collect();
-        for name in dependency_order(&to.views, &created) {
+        for name in dependency_order(to.dialect, &to.views, &created) {
             self.create_view(name, &to.views[name]);
         }
         for (name, view) in &from.views {
@@ -1984,7 +691,12 @@ impl Planner<'_> {
 
     /// Options changed in place: `SET` what is new or has a new value, `RESET` what is gone
     /// (an option reset is the default, which is how the model holds a `false` one).
-    fn view_options(&mut self, name: &QualifiedName, old: &[String], new: &[String]) {
+    pub(in crate::schema) fn view_options(
+        &mut self,
+        name: &QualifiedName,
+        old: &[String],
+        new: &[String],
+    ) {
         let key = |option: &String| {
             option
                 .split_once('=')
@@ -2016,7 +728,7 @@ impl Planner<'_> {
         }
     }
 
-    fn create_view(&mut self, name: &QualifiedName, view: &View) {
+    pub(in crate::schema) fn create_view(&mut self, name: &QualifiedName, view: &View) {
         let quoted = quote_qualified(name.as_str());
         let definition = view.definition.trim();
         // SQLite keeps the whole statement; PostgreSQL deparses only the query.
@@ -2054,359 +766,10 @@ impl Planner<'_> {
             self.comment(&format!("{} {quoted}", view_keyword(view)), &view.comment);
         }
     }
-
-    // ---------------------------------------------------------------------------- SQLite
-
-    fn sqlite(&mut self) {
-        let (from, to) = (self.from, self.to);
-        let (removed, added, common) = split_keys(&from.tables, &to.tables);
-        // Tables whose views and triggers elsewhere must be rebuilt around them.
-        let mut touched: BTreeSet<String> = BTreeSet::new();
-        let mut rebuilt_tables: BTreeSet<&QualifiedName> = BTreeSet::new();
-        for name in removed {
-            touched.insert(name.as_str().to_string());
-            self.push(
-                Phase::DropTables,
-                format!("DROP TABLE {};", quote_qualified(name.as_str())),
-            );
-        }
-        for name in added {
-            self.sqlite_create_table(&to.tables[name], &quote_qualified(name.as_str()));
-            self.sqlite_table_children(name, &Table::new(), &to.tables[name], true);
-        }
-        for name in common {
-            let (old, new) = (&from.tables[name], &to.tables[name]);
-            if old == new {
-                continue;
-            }
-            match self.sqlite_alter_in_place(name, old, new) {
-                Some(touches) => {
-                    if touches {
-                        touched.insert(name.as_str().to_string());
-                    }
-                    self.sqlite_table_children(name, old, new, false);
-                }
-                None => {
-                    touched.insert(name.as_str().to_string());
-                    rebuilt_tables.insert(name);
-                    self.sqlite_rebuild(name, old, new);
-                }
-            }
-        }
-        if !rebuilt_tables.is_empty() {
-            // SQLite's table rebuild procedure: no foreign key actions while the old table
-            // is dropped, a check of every key at the end. Has no effect inside a
-            // transaction: run the plan outside one.
-            self.push(Phase::Setup, "PRAGMA foreign_keys = OFF;");
-            self.push(Phase::Teardown, "PRAGMA foreign_key_check;");
-            self.push(Phase::Teardown, "PRAGMA foreign_keys = ON;");
-        }
-        // Triggers on other tables whose bodies mention a dropped or rebuilt table: the
-        // rename at the end of a rebuild checks every trigger, so they go first and come back.
-        for (name, table) in &from.tables {
-            let Some(after) = to.tables.get(name) else {
-                continue;
-            };
-            if rebuilt_tables.contains(name) {
-                continue;
-            }
-            for (trigger_name, trigger) in &table.triggers {
-                if after.triggers.get(trigger_name) == Some(trigger)
-                    && touched
-                        .iter()
-                        .any(|t| t != name.as_str() && mentions(&trigger.definition, t))
-                {
-                    self.drop_trigger(name, trigger_name);
-                    self.create_trigger(name, trigger_name, trigger);
-                }
-            }
-        }
-        self.views(touched);
-    }
-
-    /// A column definition as SQLite takes it: an expression default in parentheses.
-    fn sqlite_column(&self, column: &Column) -> String {
-        match &column.default {
-            Some(default) if !sqlite_bare_default(default) => self.ddl.column(&Column {
-                default: Some(format!("({default})")),
-                ..column.clone()
-            }),
-            _ => self.ddl.column(column),
-        }
-    }
-
-    /// `CREATE TABLE`, from the model (SQLite keeps no separate constraint statements).
-    fn sqlite_create_table(&mut self, table: &Table, quoted: &str) {
-        let mut elements: Vec<String> = Vec::new();
-        // AUTOINCREMENT is only allowed on a column's own PRIMARY KEY clause.
-        let autoincrement = table.constraints.iter().find(|(_, c)| {
-            c.kind == ConstraintKind::PrimaryKey
-                && c.columns.len() == 1
-                && c.definition.to_ascii_uppercase().contains("AUTOINCREMENT")
-        });
-        for column in &table.columns {
-            let mut definition = self.sqlite_column(column);
-            if let Some((constraint_name, constraint)) = autoincrement
-                && constraint.columns.first() == Some(&column.name)
-            {
-                let named = if constraint_name.contains(' ') {
-                    String::new()
-                } else {
-                    format!(" CONSTRAINT {}", quote_identifier(constraint_name))
-                };
-                // `PRIMARY KEY (id) AUTOINCREMENT` as a column clause: `PRIMARY KEY AUTOINCREMENT`.
-                let clause = constraint
-                    .definition
-                    .replacen(&format!("({})", quote_identifier(&column.name)), "", 1)
-                    .replace("  ", " ");
-                definition.push_str(&format!("{named} {clause}"));
-            }
-            elements.push(definition);
-        }
-        for (constraint_name, constraint) in &table.constraints {
-            if autoincrement.is_some_and(|(n, _)| n == constraint_name) {
-                continue;
-            }
-            elements.push(constraint_element(constraint_name, &constraint.definition));
-        }
-        let lines: Vec<String> = elements.iter().map(|e| format!("    {e}")).collect();
-        let mut sql = format!("CREATE TABLE {quoted} (\n{}\n)", lines.join(",\n"));
-        if !table.options.is_empty() {
-            sql.push(' ');
-            sql.push_str(&table.options.join(", "));
-        }
-        sql.push(';');
-        self.push(Phase::CreateTables, sql);
-    }
-
-    /// Indexes and triggers of a table (all of them when `fresh`: a created or rebuilt
-    /// table has none).
-    fn sqlite_table_children(
-        &mut self,
-        name: &QualifiedName,
-        old: &Table,
-        new: &Table,
-        fresh: bool,
-    ) {
-        let empty = Table::new();
-        let old = if fresh { &empty } else { old };
-        for (index_name, index) in &old.indexes {
-            if new.indexes.get(index_name).map(index_shape) != Some(index_shape(index)) {
-                self.drop_index(name, index_name);
-            }
-        }
-        for (index_name, index) in &new.indexes {
-            if old.indexes.get(index_name).map(index_shape) != Some(index_shape(index)) {
-                self.create_index(name, index_name, index, &new.columns);
-            }
-        }
-        self.triggers(name, &old.triggers, &new.triggers, &BTreeSet::new());
-    }
-
-    /// Adds or drops columns with `ALTER TABLE` when that is all that changed and SQLite
-    /// allows it; `None` when the table must be rebuilt. `Some(true)` when a column was
-    /// dropped (views that use the table are rebuilt).
-    fn sqlite_alter_in_place(
-        &mut self,
-        name: &QualifiedName,
-        old: &Table,
-        new: &Table,
-    ) -> Option<bool> {
-        let quoted = quote_qualified(name.as_str());
-        let same_table = old.constraints == new.constraints
-            && old.options == new.options
-            && old.comment == new.comment;
-        if !same_table {
-            // A new foreign key on a new column is part of the column's definition.
-            return None;
-        }
-        let mut statements = Vec::new();
-        let mut dropped = false;
-        for column in &old.columns {
-            match new.column(&column.name) {
-                Some(after) if after == column => {}
-                Some(_) => return None,
-                None => {
-                    // SQLite refuses to drop a column that an index, a constraint or a
-                    // trigger uses; the rebuild handles those.
-                    let used = old.indexes.values().any(|index| {
-                        index
-                            .keys
-                            .iter()
-                            .any(|k| mentions(&k.expression, &column.name))
-                            || index
-                                .predicate
-                                .as_deref()
-                                .is_some_and(|p| mentions(p, &column.name))
-                    }) || old
-                        .constraints
-                        .values()
-                        .any(|c| mentions(&c.definition, &column.name))
-                        || old
-                            .triggers
-                            .values()
-                            .any(|t| mentions(&t.definition, &column.name))
-                        || column.generated.is_some()
-                        || old.columns.iter().any(|other| {
-                            other
-                                .generated
-                                .as_ref()
-                                .is_some_and(|g| mentions(&g.expression, &column.name))
-                        });
-                    if used {
-                        return None;
-                    }
-                    dropped = true;
-                    statements.push(format!(
-                        "ALTER TABLE {quoted} DROP COLUMN {};",
-                        quote_identifier(&column.name)
-                    ));
-                }
-            }
-        }
-        for column in &new.columns {
-            if old.column(&column.name).is_some() {
-                continue;
-            }
-            // ADD COLUMN: no stored generated column, and NOT NULL needs a default.
-            let stored = column
-                .generated
-                .as_ref()
-                .is_some_and(|g| g.storage.eq_ignore_ascii_case("STORED"));
-            // ADD COLUMN refuses a default that is not a constant (`CURRENT_TIMESTAMP`, a
-            // function call) once the table has rows: only literals go in place.
-            let default_ok = column.default.as_deref().is_none_or(|d| {
-                let d = d.trim();
-                sqlite_bare_default(d)
-                    && !d.starts_with('(')
-                    && !d.to_ascii_uppercase().starts_with("CURRENT_")
-            });
-            if stored || (!column.nullable && column.default.is_none()) || !default_ok {
-                return None;
-            }
-            statements.push(format!(
-                "ALTER TABLE {quoted} ADD COLUMN {};",
-                self.sqlite_column(column)
-            ));
-        }
-        for sql in statements {
-            let phase = if sql.contains(" DROP COLUMN ") {
-                Phase::DropColumns
-            } else {
-                Phase::AlterTables
-            };
-            self.push(phase, sql);
-        }
-        Some(dropped)
-    }
-
-    /// SQLite's twelve-step table change: a new table, the common columns copied, the old
-    /// table dropped, the new one renamed, its indexes and triggers created.
-    fn sqlite_rebuild(&mut self, name: &QualifiedName, old: &Table, new: &Table) {
-        let quoted = quote_qualified(name.as_str());
-        let scratch_name = format!("_new_{}", object_part(name.as_str()));
-        let scratch = quote_identifier(&scratch_name).into_owned();
-        // Triggers and indexes go with the old table; they must not be dropped twice.
-        self.sqlite_create_table(new, &scratch);
-        let common: Vec<String> = new
-            .columns
-            .iter()
-            .filter(|column| column.generated.is_none())
-            .filter(|column| {
-                old.column(&column.name)
-                    .is_some_and(|before| before.generated.is_none())
-            })
-            .map(|column| quote_identifier(&column.name).into_owned())
-            .collect();
-        if !common.is_empty() {
-            let list = common.join(", ");
-            self.push(
-                Phase::CreateTables,
-                format!("INSERT INTO {scratch} ({list}) SELECT {list} FROM {quoted};"),
-            );
-        }
-        self.push(Phase::CreateTables, format!("DROP TABLE {quoted};"));
-        self.push(
-            Phase::CreateTables,
-            format!(
-                "ALTER TABLE {scratch} RENAME TO {};",
-                quote_identifier(object_part(name.as_str()))
-            ),
-        );
-        self.sqlite_table_children(name, old, new, true);
-    }
-}
-
-/// `CREATE INDEX` as SQLite takes it: no access method, and expression keys as they are
-/// (extra parentheses would stay in the stored text, and in the model read back).
-fn sqlite_index(on: &QualifiedName, name: &str, index: &Index) -> String {
-    let keys: Vec<String> = index
-        .keys
-        .iter()
-        .map(|key| {
-            let mut part = if key
-                .expression
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                quote_identifier(&key.expression).into_owned()
-            } else {
-                key.expression.clone()
-            };
-            if let Some(collation) = &key.collation {
-                part.push_str(&format!(" COLLATE {collation}"));
-            }
-            if key.descending {
-                part.push_str(" DESC");
-            }
-            part
-        })
-        .collect();
-    let mut sql = format!(
-        "CREATE {}INDEX {} ON {} ({})",
-        if index.unique { "UNIQUE " } else { "" },
-        quote_identifier(name),
-        quote_qualified(on.as_str()),
-        keys.join(", ")
-    );
-    if let Some(predicate) = &index.predicate {
-        sql.push_str(&format!(" WHERE {predicate}"));
-    }
-    sql + ";"
-}
-
-/// Whether SQLite takes `default` bare after `DEFAULT`: a literal, a signed number or a
-/// `CURRENT_*` keyword. Anything else (a function call) must be in parentheses.
-fn sqlite_bare_default(default: &str) -> bool {
-    let text = default.trim();
-    let upper = text.to_ascii_uppercase();
-    let number = text
-        .trim_start_matches(['+', '-'])
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E')
-        && text.chars().any(|c| c.is_ascii_digit());
-    (text.starts_with('\'') && text.ends_with('\''))
-        || ((upper.starts_with("X'")) && text.ends_with('\''))
-        || number
-        || text.starts_with('(')
-        // SQLite reads a bare or double-quoted word after DEFAULT as a string; the model
-        // keeps `DEFAULT "text"` as `text`.
-        || (text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        || (text.len() >= 2 && text.starts_with('"') && text.ends_with('"'))
-        || [
-            "NULL",
-            "TRUE",
-            "FALSE",
-            "CURRENT_TIME",
-            "CURRENT_DATE",
-            "CURRENT_TIMESTAMP",
-        ]
-        .contains(&upper.as_str())
 }
 
 /// How many generations of parents (partitioned tables, `INHERITS`) a table has in `schema`.
-fn ancestry(schema: &Schema, name: &QualifiedName) -> usize {
+pub(in crate::schema) fn ancestry(schema: &Schema, name: &QualifiedName) -> usize {
     let mut depth = 0;
     let mut current = vec![name];
     // Bounded by the number of tables: a cycle (impossible in a real catalog) cannot loop.
@@ -2433,7 +796,23 @@ fn ancestry(schema: &Schema, name: &QualifiedName) -> usize {
 
 /// `views` (a subset `only` of them) ordered so that a view comes after every view of the
 /// subset it mentions; by name otherwise.
-fn dependency_order<'v>(
+/// Whether `view` uses one of the objects named in `names` (qualified; routines without
+/// arguments). PostgreSQL: by the dependencies the catalog records. SQLite records none:
+/// by the names its definition mentions.
+pub(in crate::schema) fn uses_any(dialect: Dialect, view: &View, names: &BTreeSet<String>) -> bool {
+    match dialect {
+        Dialect::Sqlite => names
+            .iter()
+            .any(|name| mentions(&view.definition, object_part(name))),
+        _ => view
+            .depends_on
+            .iter()
+            .any(|dependency| names.contains(dependency.name.as_str())),
+    }
+}
+
+pub(in crate::schema) fn dependency_order<'v>(
+    dialect: Dialect,
     views: &'v BTreeMap<QualifiedName, View>,
     only: &BTreeSet<&QualifiedName>,
 ) -> Vec<&'v QualifiedName> {
@@ -2445,11 +824,16 @@ fn dependency_order<'v>(
             .copied()
             .filter(|name| {
                 !left.iter().any(|other| {
-                    other != name && mentions(&views[*name].definition, object_part(other.as_str()))
+                    other != name
+                        && uses_any(
+                            dialect,
+                            &views[*name],
+                            &BTreeSet::from([other.as_str().to_string()]),
+                        )
                 })
             })
             .collect();
-        // A cycle (or a name that only looks like a mention): keep the name order.
+        // A cycle (SQLite: or a name that only looks like a mention): keep the name order.
         let ready = if ready.is_empty() {
             vec![left[0]]
         } else {
@@ -2461,7 +845,7 @@ fn dependency_order<'v>(
     ordered
 }
 
-fn type_change(old: &UserType, new: &UserType) -> String {
+pub(in crate::schema) fn type_change(old: &UserType, new: &UserType) -> String {
     let describe = |t: &UserType| match &t.kind {
         UserTypeKind::Enum { labels } => {
             let labels: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
@@ -2486,7 +870,7 @@ fn type_change(old: &UserType, new: &UserType) -> String {
     format!("{} → {}", describe(old), describe(new))
 }
 
-fn routine_target(signature: &str, routine: &Routine) -> String {
+pub(in crate::schema) fn routine_target(signature: &str, routine: &Routine) -> String {
     format!(
         "{} {}",
         routine.kind.as_str().to_ascii_uppercase(),
@@ -2496,20 +880,20 @@ fn routine_target(signature: &str, routine: &Routine) -> String {
 
 /// Whether a routine's body is SQL-standard (`BEGIN ATOMIC`): parsed when created, and
 /// tracked by the server as depending on what it names.
-fn is_atomic(routine: &Routine) -> bool {
+pub(in crate::schema) fn is_atomic(routine: &Routine) -> bool {
     routine
         .definition
         .to_ascii_uppercase()
         .contains("BEGIN ATOMIC")
 }
 
-fn drop_routine(signature: &str, routine: &Routine) -> String {
+pub(in crate::schema) fn drop_routine(signature: &str, routine: &Routine) -> String {
     format!("DROP {};", routine_target(signature, routine))
 }
 
 /// [`Ddl::trigger`]'s text: the statement, then an `ALTER TABLE ... TRIGGER` line when the
 /// trigger is not enabled. The statement itself may span lines.
-fn split_trigger_text(text: &str) -> Vec<String> {
+pub(in crate::schema) fn split_trigger_text(text: &str) -> Vec<String> {
     match text.rsplit_once("\nALTER TABLE ") {
         Some((trigger, state)) if !state.contains('\n') => {
             vec![trigger.to_string(), format!("ALTER TABLE {state}")]
@@ -2521,8 +905,9 @@ fn split_trigger_text(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::model::{Column, Constraint, ConstraintKind, Routine, RoutineKind};
+    use crate::schema::model::{Column, Constraint, ConstraintKind, Routine, RoutineKind, Table};
     use crate::schema::render::fixtures::{self, btree, constraint, name, not_null};
+    use crate::schema::sqlite::sqlite_bare_default;
 
     /// The position of the first statement that starts with `prefix`; panics when none does.
     fn at(plan: &Plan, prefix: &str) -> usize {
@@ -3116,6 +1501,33 @@ mod tests {
     }
 
     #[test]
+    fn widenings_keep_every_value() {
+        for (from, to, keeps) in [
+            ("integer", "bigint", true),
+            ("smallint", "integer", true),
+            ("bigint", "integer", false),
+            ("integer", "numeric", true),
+            ("integer", "numeric(5,0)", false),
+            ("real", "double precision", true),
+            ("double precision", "real", false),
+            ("character varying(10)", "character varying(20)", true),
+            ("character varying(20)", "character varying(10)", false),
+            ("character varying(20)", "character varying", true),
+            ("character varying(20)", "text", true),
+            ("text", "character varying(20)", false),
+            ("numeric(10,2)", "numeric(12,2)", true),
+            ("numeric(10,2)", "numeric(12,3)", false),
+            ("numeric(10,2)", "numeric", true),
+            ("numeric(10)", "numeric(12,0)", true),
+            ("text", "integer", false),
+            ("integer", "text", false),
+            ("mood", "mood", true),
+        ] {
+            assert_eq!(widening(from, to), keeps, "{from} → {to}");
+        }
+    }
+
+    #[test]
     fn mentions_whole_identifiers_only() {
         assert!(mentions("SELECT id FROM users", "users"));
         assert!(mentions("FROM public.users;", "users"));
@@ -3123,41 +1535,5 @@ mod tests {
         assert!(!mentions("FROM old_users", "users"));
         assert!(mentions("touch()", "touch"));
         assert!(!mentions("anything", ""));
-    }
-
-    #[test]
-    fn foreign_key_referenced_columns() {
-        assert_eq!(
-            referenced_columns("FOREIGN KEY (a, b) REFERENCES crates(id, x) ON DELETE CASCADE"),
-            Some(vec!["id".to_string(), "x".to_string()])
-        );
-        assert_eq!(
-            referenced_columns("FOREIGN KEY (a) REFERENCES crates"),
-            None
-        );
-        assert_eq!(
-            referenced_columns("FOREIGN KEY (a) REFERENCES app.\"Users\"(id)"),
-            Some(vec!["id".to_string()])
-        );
-        assert_eq!(
-            referenced_columns("FOREIGN KEY (a) REFERENCES t(\"a,b\")"),
-            None
-        );
-        assert_eq!(
-            referenced_columns("FOREIGN KEY (a, b) REFERENCES t ON DELETE SET NULL (a)"),
-            None
-        );
-    }
-
-    #[test]
-    fn foreign_key_target() {
-        assert_eq!(
-            referenced_table("FOREIGN KEY (a) REFERENCES crates(id) ON DELETE CASCADE").as_deref(),
-            Some("crates")
-        );
-        assert_eq!(
-            referenced_table("FOREIGN KEY (a) REFERENCES app.\"Users\"(id)").as_deref(),
-            Some("app.Users")
-        );
     }
 }

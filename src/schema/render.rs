@@ -24,8 +24,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::model::{
-    Column, Extension, Generated, Identity, Index, IndexKey, Namespace, Policy, QualifiedName,
-    Routine, Schema, Sequence, Table, Trigger, UserType, UserTypeKind, View,
+    Column, Constraint, ConstraintKind, Extension, Generated, Identity, Index, IndexKey, Namespace,
+    Policy, QualifiedName, Routine, Schema, Sequence, Table, Trigger, UserType, UserTypeKind, View,
 };
 use crate::dialect::Dialect;
 
@@ -357,12 +357,24 @@ impl Ddl {
                 quote_qualified(partition_of.parent.as_str())
             ));
         }
+        // SQLite takes AUTOINCREMENT only in a column's own PRIMARY KEY clause.
+        let autoincrement = autoincrement_key(table);
         let elements: Vec<String> = columns
             .iter()
-            .map(|column| self.column(column))
-            .chain(constraints.iter().map(|(constraint, definition)| {
-                constraint_element(constraint, &definition.definition)
-            }))
+            .map(|column| match autoincrement {
+                Some(key) => format!("{}{}", self.column(column), key_clause(key, column)),
+                None => self.column(column),
+            })
+            .chain(
+                constraints
+                    .iter()
+                    .filter(|(constraint, _)| {
+                        autoincrement.is_none_or(|(key, _)| key != *constraint)
+                    })
+                    .map(|(constraint, definition)| {
+                        constraint_element(constraint, &definition.definition)
+                    }),
+            )
             .collect();
         // A partition without columns of its own reads like PostgreSQL's, without a list.
         if !(elements.is_empty() && partition_of.is_some()) {
@@ -662,6 +674,8 @@ impl Ddl {
             indexes,
             triggers,
             options,
+            // What the definition uses: printed as the definition.
+            depends_on: _,
             comment,
         } = view;
         let quoted = quote_qualified(name.as_str());
@@ -768,6 +782,40 @@ pub(super) fn constraint_element(name: &str, definition: &str) -> String {
     } else {
         format!("CONSTRAINT {} {definition}", quote_identifier(name))
     }
+}
+
+/// A SQLite primary key with `AUTOINCREMENT` (one column, by definition): SQLite takes it
+/// only as the column's own clause (`id INTEGER PRIMARY KEY AUTOINCREMENT`), never as a
+/// table constraint.
+pub(super) fn autoincrement_key(table: &Table) -> Option<(&String, &Constraint)> {
+    table.constraints.iter().find(|(_, constraint)| {
+        constraint.kind == ConstraintKind::PrimaryKey
+            && constraint.columns.len() == 1
+            && constraint
+                .definition
+                .to_ascii_uppercase()
+                .contains("AUTOINCREMENT")
+    })
+}
+
+/// The column clause of [`autoincrement_key`]'s key for `column` (` PRIMARY KEY
+/// AUTOINCREMENT`, with its name and conflict clause), or nothing for another column.
+pub(super) fn key_clause((name, key): (&String, &Constraint), column: &Column) -> String {
+    if key.columns.first() != Some(&column.name) {
+        return String::new();
+    }
+    // A derived name (the inspector's, with a space) was not written: it is not printed.
+    let named = if name.contains(' ') {
+        String::new()
+    } else {
+        format!(" CONSTRAINT {}", quote_identifier(name))
+    };
+    // `PRIMARY KEY (id) AUTOINCREMENT` → `PRIMARY KEY AUTOINCREMENT`.
+    let clause = key
+        .definition
+        .replacen(&format!("({})", quote_identifier(&column.name)), "", 1)
+        .replace("  ", " ");
+    format!("{named} {clause}")
 }
 
 /// `POLICY name ON table`, what `COMMENT ON` and `DROP` name a policy by.
@@ -956,9 +1004,9 @@ pub(super) mod fixtures {
 
     use crate::dialect::Dialect;
     use crate::schema::model::{
-        Column, Constraint, ConstraintKind, Extension, Generated, Identity, Index, IndexKey,
-        Namespace, PartitionOf, Policy, QualifiedName, Routine, RoutineKind, Schema, Sequence,
-        Table, Trigger, UserType, UserTypeKind, View,
+        Column, Constraint, ConstraintKind, Dependency, DependencyKind, Extension, Generated,
+        Identity, Index, IndexKey, Namespace, PartitionOf, Policy, QualifiedName, References,
+        Routine, RoutineKind, Schema, Sequence, Table, Trigger, UserType, UserTypeKind, View,
     };
 
     pub(in crate::schema) fn name(name: &str) -> QualifiedName {
@@ -980,6 +1028,7 @@ pub(super) mod fixtures {
             kind,
             definition: definition.to_string(),
             columns: Vec::new(),
+            references: None,
             comment: None,
         }
     }
@@ -1190,6 +1239,10 @@ pub(super) mod fixtures {
             "users_crate_id_fkey".to_string(),
             Constraint {
                 columns: strings(&["crate_id"]),
+                references: Some(References {
+                    table: name("crates"),
+                    columns: strings(&["id"]),
+                }),
                 ..constraint(
                     ConstraintKind::ForeignKey,
                     "FOREIGN KEY (crate_id) REFERENCES crates(id) ON DELETE CASCADE DEFERRABLE",
@@ -1325,6 +1378,16 @@ pub(super) mod fixtures {
                     },
                 )]),
                 options: strings(&["check_option=local", "security_invoker=true"]),
+                depends_on: vec![
+                    Dependency {
+                        kind: DependencyKind::Relation,
+                        name: name("users"),
+                    },
+                    Dependency {
+                        kind: DependencyKind::Type,
+                        name: name("mood"),
+                    },
+                ],
                 comment: Some("Users who are not sad".to_string()),
             },
         );
@@ -1342,6 +1405,10 @@ pub(super) mod fixtures {
                 )]),
                 triggers: BTreeMap::new(),
                 options: Vec::new(),
+                depends_on: vec![Dependency {
+                    kind: DependencyKind::Relation,
+                    name: name("crates"),
+                }],
                 comment: None,
             },
         );
@@ -1459,6 +1526,10 @@ pub(super) mod fixtures {
             "posts_author_id_fkey".to_string(),
             Constraint {
                 columns: strings(&["author_id"]),
+                references: Some(References {
+                    table: name("authors"),
+                    columns: strings(&["id"]),
+                }),
                 ..constraint(
                     ConstraintKind::ForeignKey,
                     "FOREIGN KEY (author_id) REFERENCES authors(id) ON DELETE CASCADE",
@@ -1497,6 +1568,7 @@ pub(super) mod fixtures {
                 indexes: BTreeMap::new(),
                 triggers: BTreeMap::new(),
                 options: Vec::new(),
+                depends_on: Vec::new(),
                 comment: None,
             },
         );
@@ -1508,6 +1580,7 @@ pub(super) mod fixtures {
                 indexes: BTreeMap::new(),
                 triggers: BTreeMap::new(),
                 options: Vec::new(),
+                depends_on: Vec::new(),
                 comment: None,
             },
         );

@@ -17,15 +17,15 @@ use sqlx::postgres::PgRow;
 use sqlx::postgres::types::Oid;
 use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row};
 
-use super::Excluded;
-use super::model::{
-    Column, Constraint, ConstraintKind, Extension, Generated, Identity, Index, IndexKey, Namespace,
-    PartitionOf, Policy, QualifiedName, Routine, RoutineKind, Schema, Sequence, Table, Trigger,
-    UserType, UserTypeKind, View,
-};
 use crate::db::database_error;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::schema::Excluded;
+use crate::schema::model::{
+    Column, Constraint, ConstraintKind, Dependency, DependencyKind, Extension, Generated, Identity,
+    Index, IndexKey, Namespace, PartitionOf, Policy, QualifiedName, References, Routine,
+    RoutineKind, Schema, Sequence, Table, Trigger, UserType, UserTypeKind, View,
+};
 
 /// PostgreSQL 12 brought generated columns (`attgenerated`), which the column query reads.
 const MINIMUM_VERSION: u32 = 120_000;
@@ -117,6 +117,7 @@ async fn read_schema(
     read_namespaces(conn, &mut schema).await?;
     read_extensions(conn, &mut schema).await?;
     let mut relations = read_relations(conn, excluded, &mut schema).await?;
+    read_view_dependencies(conn, &relations, &mut schema).await?;
     read_columns(conn, &mut relations, &mut schema).await?;
     read_constraints(conn, &relations, &mut schema).await?;
     read_indexes(conn, version, &relations, &mut schema).await?;
@@ -349,6 +350,7 @@ async fn read_relations(
                     indexes: BTreeMap::new(),
                     triggers: BTreeMap::new(),
                     options: view_options(options),
+                    depends_on: Vec::new(),
                     comment,
                 },
             );
@@ -397,6 +399,65 @@ async fn read_relations(
         );
     }
     Ok(Relations(relations))
+}
+
+/// What each view uses, from `pg_depend`: the rows of its rewrite rule (the query) and of
+/// the view itself (its columns' types), to relations, routines and types of user schemas.
+/// One query for every view. The views' `depends_on`, sorted.
+async fn read_view_dependencies(
+    conn: &mut PgConnection,
+    relations: &Relations,
+    schema: &mut Schema,
+) -> Result<()> {
+    let user_namespace = |alias: &str| USER_NAMESPACE.replace("n.", &format!("{alias}."));
+    let sql = format!(
+        "WITH uses AS ( \
+             SELECT r.ev_class AS view, d.refclassid, d.refobjid \
+             FROM pg_rewrite r \
+             JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid \
+             WHERE d.deptype = 'n' AND d.refobjid <> r.ev_class \
+             UNION \
+             SELECT c.oid, d.refclassid, d.refobjid \
+             FROM pg_class c \
+             JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid \
+             WHERE c.relkind IN ('v', 'm') AND d.deptype = 'n') \
+         SELECT u.view, 'relation' AS kind, rn.nspname::text AS schema, rc.relname::text AS name \
+         FROM uses u JOIN pg_class rc ON u.refclassid = 'pg_class'::regclass AND rc.oid = u.refobjid \
+         JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE {relation_namespace} \
+         UNION \
+         SELECT u.view, 'routine', pn.nspname::text, p.proname::text \
+         FROM uses u JOIN pg_proc p ON u.refclassid = 'pg_proc'::regclass AND p.oid = u.refobjid \
+         JOIN pg_namespace pn ON pn.oid = p.pronamespace WHERE {routine_namespace} \
+         UNION \
+         SELECT u.view, 'type', tn.nspname::text, t.typname::text \
+         FROM uses u JOIN pg_type a ON u.refclassid = 'pg_type'::regclass AND a.oid = u.refobjid \
+         JOIN pg_type t ON t.oid = CASE WHEN a.typcategory = 'A' AND a.typelem <> 0 \
+                                        THEN a.typelem ELSE a.oid END \
+         JOIN pg_namespace tn ON tn.oid = t.typnamespace WHERE {type_namespace}",
+        relation_namespace = user_namespace("rn"),
+        routine_namespace = user_namespace("pn"),
+        type_namespace = user_namespace("tn"),
+    );
+    for row in fetch(conn, "views' dependencies", sql).await? {
+        let Some(view) = relations.view(get(&row, "view")?, schema) else {
+            continue;
+        };
+        let kind = match get::<String>(&row, "kind")?.as_str() {
+            "relation" => DependencyKind::Relation,
+            "routine" => DependencyKind::Routine,
+            _ => DependencyKind::Type,
+        };
+        let name = QualifiedName::new(
+            &get::<String>(&row, "schema")?,
+            &get::<String>(&row, "name")?,
+        );
+        view.depends_on.push(Dependency { kind, name });
+    }
+    for view in schema.views.values_mut() {
+        view.depends_on.sort();
+        view.depends_on.dedup();
+    }
+    Ok(())
 }
 
 /// A view's `reloptions` as the model holds them. The server stores each option as it was
@@ -539,8 +600,15 @@ async fn read_constraints(
                 con.contype::text AS kind, pg_get_constraintdef(con.oid) AS definition, \
                 CASE WHEN con.contype <> 'c' AND NOT (0 = ANY (con.conkey)) THEN con.conkey END \
                     AS key_attnums, \
+                rn.nspname::text AS ref_schema, rc.relname::text AS ref_table, \
+                ARRAY(SELECT a.attname::text \
+                      FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, position) \
+                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum \
+                      ORDER BY k.position) AS ref_columns, \
                 d.description AS comment \
          FROM pg_constraint con \
+         LEFT JOIN pg_class rc ON con.contype = 'f' AND rc.oid = con.confrelid \
+         LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace \
          JOIN pg_class c ON c.oid = con.conrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          {comment} \
@@ -561,12 +629,24 @@ async fn read_constraints(
             "f" => ConstraintKind::ForeignKey,
             _ => ConstraintKind::Exclusion,
         };
+        // The target by catalog identity: the planner orders and rebuilds by it.
+        let references = match (
+            get::<Option<String>>(&row, "ref_schema")?,
+            get::<Option<String>>(&row, "ref_table")?,
+        ) {
+            (Some(ref_schema), Some(ref_table)) => Some(References {
+                table: QualifiedName::new(&ref_schema, &ref_table),
+                columns: get(&row, "ref_columns")?,
+            }),
+            _ => None,
+        };
         table.constraints.insert(
             get(&row, "name")?,
             Constraint {
                 kind,
                 definition: get(&row, "definition")?,
                 columns,
+                references,
                 comment: get(&row, "comment")?,
             },
         );

@@ -12,7 +12,7 @@
 //! model is built from the pragmas, and the statement is parsed only for what they do not
 //! tell: check constraints, generated columns' expressions, declared collations, constraint
 //! names, `AUTOINCREMENT`, conflict clauses and whether a foreign key is deferred. Views and
-//! triggers are their statement, normalised ([`super::normalize`]).
+//! triggers are their statement, normalised ([`crate::schema::normalize`]).
 //!
 //! Unnamed constraints get a name derived from their definition: `primary key`,
 //! `unique (a, b)`, `check (price > 0)`, `foreign key (user_id) references users(id)`, so the
@@ -28,15 +28,15 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::Excluded;
-use super::model::{
-    Column, Constraint, ConstraintKind, Generated, Index, IndexKey, QualifiedName, Schema, Table,
-    Trigger, View,
-};
-use super::normalize::{self, Lexeme, LexemeKind};
 use crate::db::database_error;
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
+use crate::schema::Excluded;
+use crate::schema::model::{
+    Column, Constraint, ConstraintKind, Generated, Index, IndexKey, QualifiedName, References,
+    Schema, Table, Trigger, View,
+};
+use crate::schema::normalize::{self, Lexeme, LexemeKind};
 
 /// The only schema inspected.
 const MAIN: &str = "main";
@@ -334,6 +334,7 @@ impl Catalog {
                         triggers: BTreeMap::new(),
                         // Options are PostgreSQL's: SQLite's views have none.
                         options: Vec::new(),
+                        depends_on: Vec::new(),
                         comment: None,
                     },
                 );
@@ -460,6 +461,7 @@ impl Catalog {
                     kind: ConstraintKind::Check,
                     definition,
                     columns: Vec::new(),
+                    references: None,
                     comment: None,
                 },
             )
@@ -520,6 +522,7 @@ impl Catalog {
                         kind: ConstraintKind::Unique,
                         definition,
                         columns,
+                        references: None,
                         comment: None,
                     },
                 )
@@ -612,6 +615,10 @@ impl Catalog {
                     kind: ConstraintKind::ForeignKey,
                     definition,
                     columns,
+                    references: Some(References {
+                        table: QualifiedName::new("main", parent),
+                        columns: referred,
+                    }),
                     comment: None,
                 },
             ));
@@ -648,6 +655,7 @@ fn primary_key(rows: &[ColumnRow], declared: &TableDefinition) -> Option<(String
             kind: ConstraintKind::PrimaryKey,
             definition,
             columns,
+            references: None,
             comment: None,
         },
     ))
@@ -1241,6 +1249,7 @@ mod tests {
             kind: ConstraintKind::Check,
             definition: definition.to_string(),
             columns: Vec::new(),
+            references: None,
             comment: None,
         };
         let named = name_constraints(vec![

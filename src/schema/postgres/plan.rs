@@ -1,0 +1,1651 @@
+//! The PostgreSQL half of the planner: schemas, extensions, types, routines, sequences and
+//! tables (columns, constraints, keys, partitions, inheritance), in the order
+//! [`crate::schema::plan`] describes; views, triggers and indexes are the shared steps there.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::schema::diff::Delta;
+use crate::schema::model::{
+    Column, Constraint, ConstraintKind, Index, Policy, QualifiedName, Routine, RoutineKind, Schema,
+    Sequence, Table, UserType, UserTypeKind,
+};
+use crate::schema::plan::*;
+use crate::schema::render::{
+    constraint_element, domain_check_target, policy_target, quote_identifier, quote_literal,
+    quote_qualified, sibling_name, statement, type_target,
+};
+
+impl<'a> Planner<'a> {
+    pub(in crate::schema) fn postgres(&mut self) {
+        let (from, to) = (self.from, self.to);
+        self.namespaces();
+        self.extensions();
+        let recreated_types = self.types();
+        let replaced_routines = self.routines(&recreated_types);
+        self.sequences();
+
+        // What views must be rebuilt for: relations, routines and types dropped or rebuilt,
+        // by qualified name (routines without their arguments).
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        touched.extend(recreated_types.iter().cloned());
+        for (name, delta) in &self.changes.types {
+            if let Delta::Removed(_) = delta {
+                touched.insert(name.as_str().to_string());
+            }
+        }
+        for signature in &replaced_routines {
+            let name = signature.split('(').next().unwrap_or(signature);
+            touched.insert(name.to_string());
+        }
+        for (signature, delta) in &self.changes.routines {
+            if let Delta::Removed(_) = delta {
+                let name = signature.split('(').next().unwrap_or(signature);
+                touched.insert(name.to_string());
+            }
+        }
+
+        // Routines and types dropped or rebuilt: what on a kept table mentions them (an
+        // index expression, a check, a default, a trigger) goes first and comes back.
+        let replaced: BTreeSet<String> = touched
+            .iter()
+            .map(|name| object_part(name).to_string())
+            .collect();
+        let (removed, added, common) = self.table_names();
+        let foreign_keys_to_rebuild = self.foreign_keys_to_rebuild();
+        for name in &removed {
+            touched.insert(name.as_str().to_string());
+        }
+        // Partitions and children before their parents (deepest first).
+        let mut removed = removed.clone();
+        removed.sort_by_key(|name| (std::cmp::Reverse(ancestry(from, name)), *name));
+        for name in removed {
+            self.drop_foreign_keys_of_removed_table(name);
+            self.push_destructive(
+                Phase::DropTables,
+                format!("DROP TABLE {};", quote_qualified(name.as_str())),
+                format!("drops table {name} and its rows"),
+            );
+        }
+        // Parents before partitions and children (a partition may be partitioned in turn).
+        let mut added = added.clone();
+        added.sort_by_key(|name| (ancestry(to, name), *name));
+        for name in added {
+            self.create_table(name, &to.tables[name]);
+        }
+        for name in common {
+            if self.alter_table(
+                name,
+                &from.tables[name],
+                &to.tables[name],
+                &foreign_keys_to_rebuild,
+                &replaced,
+            ) {
+                touched.insert(name.as_str().to_string());
+            }
+        }
+        let touched = self.views(touched);
+        // Atomic routines both schemas have, unchanged, whose bodies name something dropped
+        // or rebuilt: dropped before it and created after.
+        for (signature, routine) in &from.routines {
+            if is_atomic(routine)
+                && to.routines.get(signature) == Some(routine)
+                && touched
+                    .iter()
+                    .any(|name| mentions(&routine.definition, object_part(name)))
+            {
+                self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
+                self.create_routine(signature, routine);
+            }
+        }
+        if self.has_step(&[Phase::CreateRoutines, Phase::CreateAggregates]) {
+            // Bodies are checked when they run, not when created: a function may name a
+            // table the plan creates later (pg_dump does the same).
+            self.push(Phase::Setup, "SET check_function_bodies = false;");
+        }
+    }
+
+    pub(in crate::schema) fn namespaces(&mut self) {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, common) = split(&self.changes.schemas);
+        for name in removed {
+            self.push(
+                Phase::DropSchemas,
+                format!("DROP SCHEMA {};", quote_identifier(name)),
+            );
+        }
+        for name in added {
+            self.push(
+                Phase::CreateSchemas,
+                format!("CREATE SCHEMA {};", quote_identifier(name)),
+            );
+            if to.schemas[name].comment.is_some() {
+                self.comment(
+                    &format!("SCHEMA {}", quote_identifier(name)),
+                    &to.schemas[name].comment,
+                );
+            }
+        }
+        for name in common {
+            if from.schemas[name].comment != to.schemas[name].comment {
+                self.comment(
+                    &format!("SCHEMA {}", quote_identifier(name)),
+                    &to.schemas[name].comment,
+                );
+            }
+        }
+    }
+
+    pub(in crate::schema) fn extensions(&mut self) {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, common) = split(&self.changes.extensions);
+        for name in removed {
+            self.push(
+                Phase::DropExtensions,
+                format!("DROP EXTENSION {};", quote_identifier(name)),
+            );
+        }
+        for name in added {
+            self.push(
+                Phase::CreateExtensions,
+                self.ddl
+                    .extension(name, &to.extensions[name])
+                    .trim_end()
+                    .to_string(),
+            );
+        }
+        for name in common {
+            if from.extensions[name].schema != to.extensions[name].schema {
+                self.push(
+                    Phase::CreateExtensions,
+                    format!(
+                        "ALTER EXTENSION {} SET SCHEMA {};",
+                        quote_identifier(name),
+                        quote_identifier(&to.extensions[name].schema)
+                    ),
+                );
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------- types
+
+    /// Types; returns the ones dropped and created again.
+    pub(in crate::schema) fn types(&mut self) -> Vec<String> {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, common) = split(&self.changes.types);
+        let mut recreated = Vec::new();
+        // Composites may use domains and enums, domains enums: drop users first.
+        let drop_rank = |t: &UserType| match t.kind {
+            UserTypeKind::Composite { .. } => 0,
+            UserTypeKind::Range { .. } => 1,
+            UserTypeKind::Domain { .. } => 2,
+            UserTypeKind::Enum { .. } => 3,
+        };
+        let mut removed = removed;
+        removed.sort_by_key(|n| (drop_rank(&from.types[*n]), *n));
+        for name in removed {
+            self.push(Phase::DropTypes, self.drop_type(name, &from.types[name]));
+        }
+        let mut added = added;
+        added.sort_by_key(|n| (3 - drop_rank(&to.types[*n]), *n));
+        for name in added {
+            self.create_type(name, &to.types[name]);
+        }
+        for name in common {
+            let (old, new) = (&from.types[name], &to.types[name]);
+            if old.kind != new.kind && !self.alter_type(name, old, new) {
+                let (by_columns, by_types) = self.type_in_use(name);
+                let via = match (&old.kind, &new.kind) {
+                    (UserTypeKind::Enum { .. }, UserTypeKind::Enum { .. }) => {
+                        Some("text".to_string())
+                    }
+                    (UserTypeKind::Domain { .. }, UserTypeKind::Domain { base_type, .. }) => {
+                        Some(base_type.clone())
+                    }
+                    _ => None,
+                };
+                if let Some(via) = via.filter(|_| by_columns && !by_types) {
+                    // An enum losing or reordering labels, or a domain changing its base type
+                    // or collation, while columns use it: the old type is renamed out of the
+                    // way, the new one created, the columns converted through text or the new
+                    // base type (a row that does not fit fails there, as in a hand-written
+                    // migration), and the old type dropped at the end.
+                    let object_kind = match new.kind {
+                        UserTypeKind::Domain { .. } => "DOMAIN",
+                        _ => "TYPE",
+                    };
+                    let object = object_part(name.as_str());
+                    let old_name = format!("{object}__old");
+                    let qualified_old = match name.as_str().rsplit_once('.') {
+                        Some((schema, _)) => format!(
+                            "{}.{}",
+                            quote_identifier(schema),
+                            quote_identifier(&old_name)
+                        ),
+                        None => quote_identifier(&old_name).into_owned(),
+                    };
+                    self.push(
+                        Phase::DropReplaced,
+                        format!(
+                            "ALTER {object_kind} {} RENAME TO {};",
+                            quote_qualified(name.as_str()),
+                            quote_identifier(&old_name)
+                        ),
+                    );
+                    self.create_type(name, new);
+                    self.push(
+                        Phase::DropTypes,
+                        format!("DROP {object_kind} {qualified_old};"),
+                    );
+                    self.converted_types.insert(object.to_string(), via);
+                    recreated.push(name.as_str().to_string());
+                    continue;
+                }
+                if by_columns || by_types {
+                    self.cannot(
+                        format!("type {name}: {}", type_change(old, new)),
+                        "the change cannot be made in place and the type is in use \
+                         (a column or type both schemas keep uses it)",
+                    );
+                    continue;
+                }
+                self.push(Phase::DropReplaced, self.drop_type(name, old));
+                self.create_type(name, new);
+                recreated.push(name.as_str().to_string());
+                continue;
+            }
+            if old.comment != new.comment {
+                self.comment(&type_target(name, new), &new.comment);
+            }
+        }
+        recreated
+    }
+
+    pub(in crate::schema) fn drop_type(
+        &self,
+        name: &QualifiedName,
+        user_type: &UserType,
+    ) -> String {
+        let object = match user_type.kind {
+            UserTypeKind::Domain { .. } => "DOMAIN",
+            _ => "TYPE",
+        };
+        format!("DROP {object} {};", quote_qualified(name.as_str()))
+    }
+
+    pub(in crate::schema) fn create_type(&mut self, name: &QualifiedName, user_type: &UserType) {
+        // The rendered block is the statement, then its comments (the type's, a domain's
+        // checks'): keep the statement only, the comments go with the others.
+        let mut kind = user_type.kind.clone();
+        if let UserTypeKind::Domain { check_comments, .. } = &mut kind {
+            check_comments.clear();
+        }
+        let rendered = self.ddl.user_type(
+            name,
+            &UserType {
+                kind,
+                comment: None,
+            },
+        );
+        self.push(Phase::CreateTypes, rendered.trim_end().to_string());
+        if user_type.comment.is_some() {
+            self.comment(&type_target(name, user_type), &user_type.comment);
+        }
+        if let UserTypeKind::Domain { check_comments, .. } = &user_type.kind {
+            for (check, comment) in check_comments {
+                self.comment(&domain_check_target(name, check), &Some(comment.clone()));
+            }
+        }
+    }
+
+    /// Alters a type in place when its kind allows it; false when it cannot be.
+    pub(in crate::schema) fn alter_type(
+        &mut self,
+        name: &QualifiedName,
+        old: &UserType,
+        new: &UserType,
+    ) -> bool {
+        let quoted = quote_qualified(name.as_str());
+        match (&old.kind, &new.kind) {
+            (UserTypeKind::Enum { labels: before }, UserTypeKind::Enum { labels: after }) => {
+                // Labels can only be added: the old ones must keep their relative order.
+                let kept: Vec<&String> = after.iter().filter(|l| before.contains(l)).collect();
+                if kept.len() != before.len() || kept.iter().zip(before).any(|(a, b)| *a != b) {
+                    return false;
+                }
+                for (at, label) in after.iter().enumerate() {
+                    if before.contains(label) {
+                        continue;
+                    }
+                    // Placed after its predecessor, or before the first label.
+                    let position = match at.checked_sub(1).map(|p| &after[p]) {
+                        Some(previous) => format!(" AFTER {}", quote_literal(previous)),
+                        None => match after.get(1) {
+                            Some(next) => format!(" BEFORE {}", quote_literal(next)),
+                            None => String::new(),
+                        },
+                    };
+                    self.push(
+                        Phase::CreateTypes,
+                        format!(
+                            "ALTER TYPE {quoted} ADD VALUE {}{position};",
+                            quote_literal(label)
+                        ),
+                    );
+                }
+                true
+            }
+            (
+                UserTypeKind::Domain {
+                    base_type: old_base,
+                    not_null: old_not_null,
+                    default: old_default,
+                    collation: old_collation,
+                    checks: old_checks,
+                    check_comments: old_check_comments,
+                },
+                UserTypeKind::Domain {
+                    base_type,
+                    not_null,
+                    default,
+                    collation,
+                    checks,
+                    check_comments,
+                },
+            ) => {
+                if old_base != base_type || old_collation != collation {
+                    return false;
+                }
+                if old_default != default {
+                    let action = match default {
+                        Some(default) => format!("SET DEFAULT {default}"),
+                        None => "DROP DEFAULT".to_string(),
+                    };
+                    self.push(
+                        Phase::CreateTypes,
+                        format!("ALTER DOMAIN {quoted} {action};"),
+                    );
+                }
+                if old_not_null != not_null {
+                    let action = if *not_null {
+                        "SET NOT NULL"
+                    } else {
+                        "DROP NOT NULL"
+                    };
+                    self.push(
+                        Phase::CreateTypes,
+                        format!("ALTER DOMAIN {quoted} {action};"),
+                    );
+                }
+                for (check, definition) in old_checks {
+                    if checks.get(check) != Some(definition) {
+                        self.push(
+                            Phase::CreateTypes,
+                            format!(
+                                "ALTER DOMAIN {quoted} DROP CONSTRAINT {};",
+                                quote_identifier(check)
+                            ),
+                        );
+                    }
+                }
+                for (check, definition) in checks {
+                    let comment = check_comments.get(check).cloned();
+                    if old_checks.get(check) != Some(definition) {
+                        self.push(
+                            Phase::CreateTypes,
+                            format!(
+                                "ALTER DOMAIN {quoted} ADD CONSTRAINT {} {definition};",
+                                quote_identifier(check)
+                            ),
+                        );
+                        // A check made again comes back without its comment.
+                        if comment.is_some() {
+                            self.comment(&domain_check_target(name, check), &comment);
+                        }
+                    } else if old_check_comments.get(check) != comment.as_ref() {
+                        self.comment(&domain_check_target(name, check), &comment);
+                    }
+                }
+                true
+            }
+            (
+                UserTypeKind::Composite {
+                    attributes: before,
+                    collations: before_collations,
+                },
+                UserTypeKind::Composite {
+                    attributes: after,
+                    collations,
+                },
+            ) => {
+                // ADD ATTRIBUTE appends: the kept attributes must come first, in their order.
+                let has = |list: &[(String, String)], n: &str| list.iter().any(|(a, _)| a == n);
+                let kept_after: Vec<&String> = after
+                    .iter()
+                    .map(|(n, _)| n)
+                    .filter(|n| has(before, n))
+                    .collect();
+                let kept_before: Vec<&String> = before
+                    .iter()
+                    .map(|(n, _)| n)
+                    .filter(|n| has(after, n))
+                    .collect();
+                let prefix_ok = after[..kept_after.len()]
+                    .iter()
+                    .all(|(n, _)| has(before, n));
+                // An attribute's type or collation cannot change while a column uses the type:
+                // not done in place, the type is made again when unused (or it is reported).
+                let retyped = after.iter().any(|(n, t)| {
+                    before.iter().any(|(m, old_type)| {
+                        m == n && (old_type != t || before_collations.get(m) != collations.get(n))
+                    })
+                });
+                if kept_after != kept_before || !prefix_ok || retyped {
+                    return false;
+                }
+                for (attribute, _) in before.iter().filter(|(n, _)| !has(after, n)) {
+                    self.push(
+                        Phase::CreateTypes,
+                        format!(
+                            "ALTER TYPE {quoted} DROP ATTRIBUTE {};",
+                            quote_identifier(attribute)
+                        ),
+                    );
+                }
+                for (attribute, data_type) in after {
+                    match before.iter().find(|(n, _)| n == attribute) {
+                        Some(_) => {}
+                        None => self.push(
+                            Phase::CreateTypes,
+                            format!(
+                                "ALTER TYPE {quoted} ADD ATTRIBUTE {};",
+                                self.ddl.composite_attribute(
+                                    attribute,
+                                    data_type,
+                                    collations.get(attribute)
+                                )
+                            ),
+                        ),
+                    }
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether something both schemas keep uses the type: then it cannot be dropped and
+    /// created again.
+    /// (columns, types): whether columns, or other types, both schemas keep use the type.
+    pub(in crate::schema) fn type_in_use(&self, name: &QualifiedName) -> (bool, bool) {
+        let (from, to) = (self.from, self.to);
+        let object = object_part(name.as_str());
+        let uses = |data_type: &str| mentions(data_type, object);
+        let columns = from.tables.iter().any(|(table_name, table)| {
+            to.tables.get(table_name).is_some_and(|kept| {
+                table
+                    .columns
+                    .iter()
+                    .any(|column| uses(&column.data_type) && kept.column(&column.name).is_some())
+            })
+        });
+        let types = from.types.iter().any(|(other, user_type)| {
+            other != name
+                && to.types.contains_key(other)
+                && match &user_type.kind {
+                    UserTypeKind::Domain { base_type, .. } => uses(base_type),
+                    UserTypeKind::Composite { attributes, .. } => {
+                        attributes.iter().any(|(_, t)| uses(t))
+                    }
+                    UserTypeKind::Range { subtype } => uses(subtype),
+                    UserTypeKind::Enum { .. } => false,
+                }
+        });
+        // Routines that use it are dropped and created again with it.
+        (columns, types)
+    }
+
+    // -------------------------------------------------------------------------- routines
+
+    /// Routines; returns the signatures dropped and created again: those whose kind or
+    /// result changes, and those that use a type that is (`recreated_types`).
+    pub(in crate::schema) fn routines(&mut self, recreated_types: &[String]) -> Vec<String> {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, mut common) = split(&self.changes.routines);
+        // Unchanged routines that use a type made again are made again too.
+        if !recreated_types.is_empty() {
+            common.extend(
+                from.routines
+                    .iter()
+                    .filter(|(signature, routine)| to.routines.get(*signature) == Some(routine))
+                    .map(|(signature, _)| signature),
+            );
+            common.sort();
+        }
+        let mut replaced = Vec::new();
+        // The key holds argument names: a routine whose arguments were renamed is a removed
+        // one and an added one with the same name, and the new one cannot be created while
+        // the old one exists. Such a routine goes early, with what calls it.
+        let routine_name = |signature: &str| signature.split('(').next().unwrap_or("").to_string();
+        let added_names: BTreeSet<String> = added.iter().map(|s| routine_name(s)).collect();
+        for signature in removed {
+            let routine = &from.routines[signature];
+            if added_names.contains(&routine_name(signature)) {
+                self.push(
+                    Phase::DropReplacedRoutines,
+                    drop_routine(signature, routine),
+                );
+                replaced.push(signature.clone());
+            } else if is_atomic(routine) {
+                // What its body names cannot be dropped while it exists.
+                self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
+            } else {
+                self.push(Phase::DropRoutines, drop_routine(signature, routine));
+            }
+        }
+        for signature in added {
+            self.create_routine(signature, &to.routines[signature]);
+        }
+        for signature in common {
+            let (old, new) = (&from.routines[signature], &to.routines[signature]);
+            let body_changed = old.kind != new.kind
+                || old.language != new.language
+                || old.returns != new.returns
+                || old.definition != new.definition;
+            let uses_recreated_type = recreated_types.iter().any(|t| {
+                let t = object_part(t);
+                mentions(signature, t) || mentions(&old.returns, t) || mentions(&old.definition, t)
+            });
+            if body_changed || uses_recreated_type {
+                // CREATE OR REPLACE cannot change the kind or the result type, and there is
+                // no CREATE OR REPLACE for an aggregate that older servers take.
+                // Nor rename an argument or drop its default: the first line of the
+                // deparsed definition is the signature with names and defaults.
+                fn header(routine: &Routine) -> Option<&str> {
+                    routine.definition.lines().next().map(str::trim)
+                }
+                let replaceable = old.kind == new.kind
+                    && old.returns == new.returns
+                    && header(old) == header(new)
+                    && new.kind != RoutineKind::Aggregate
+                    && !uses_recreated_type
+                    && !is_atomic(old);
+                if !replaceable {
+                    // An atomic body depends on what it names, which may be dropped before
+                    // the usual place: it goes first.
+                    let phase = if is_atomic(old) {
+                        Phase::DropAtomicRoutines
+                    } else {
+                        Phase::DropReplacedRoutines
+                    };
+                    self.push(phase, drop_routine(signature, old));
+                    replaced.push(signature.clone());
+                    self.create_routine(signature, new);
+                    continue;
+                }
+                self.create_routine(
+                    signature,
+                    // CREATE OR REPLACE keeps the comment: it is set below only if it changes.
+                    &Routine {
+                        comment: None,
+                        ..new.clone()
+                    },
+                );
+            }
+            if old.comment != new.comment {
+                self.comment(&routine_target(signature, new), &new.comment);
+            }
+        }
+        replaced
+    }
+
+    pub(in crate::schema) fn create_routine(&mut self, signature: &str, routine: &Routine) {
+        // A `BEGIN ATOMIC` body is parsed when created, whatever check_function_bodies says:
+        // the tables and views it names must exist first.
+        let phase = if routine.kind == RoutineKind::Aggregate {
+            Phase::CreateAggregates
+        } else if is_atomic(routine) {
+            Phase::CreateAtomicRoutines
+        } else {
+            Phase::CreateRoutines
+        };
+        self.push(phase, statement(&routine.definition));
+        if routine.comment.is_some() {
+            self.comment(&routine_target(signature, routine), &routine.comment);
+        }
+    }
+
+    // ------------------------------------------------------------------------- sequences
+
+    pub(in crate::schema) fn sequences(&mut self) {
+        let (from, to) = (self.from, self.to);
+        let (removed, added, common) = split(&self.changes.sequences);
+        for name in removed {
+            // An owned sequence goes with its column or table, which may already be gone.
+            let if_exists = if from.sequences[name].owned_by.is_some() {
+                "IF EXISTS "
+            } else {
+                ""
+            };
+            self.push(
+                Phase::DropSequences,
+                format!(
+                    "DROP SEQUENCE {if_exists}{};",
+                    quote_qualified(name.as_str())
+                ),
+            );
+        }
+        for name in added {
+            let sequence = &to.sequences[name];
+            let bare = Sequence {
+                owned_by: None,
+                comment: None,
+                ..sequence.clone()
+            };
+            let rendered = self.ddl.sequence(name, &bare);
+            self.push(Phase::CreateSequences, rendered.trim_end().to_string());
+            if let Some(owner) = &sequence.owned_by {
+                self.own_sequence(name, owner);
+            }
+            if sequence.comment.is_some() {
+                self.comment(
+                    &format!("SEQUENCE {}", quote_qualified(name.as_str())),
+                    &sequence.comment,
+                );
+            }
+        }
+        for name in common {
+            let (old, new) = (&from.sequences[name], &to.sequences[name]);
+            let quoted = quote_qualified(name.as_str());
+            // Every field listed: a new one is a compile error here until it is planned.
+            let Sequence {
+                data_type: _,
+                start: _,
+                increment: _,
+                min_value: _,
+                max_value: _,
+                cache: _,
+                cycle: _,
+                owned_by,
+                comment,
+            } = new;
+            let options = |s: &Sequence| Sequence {
+                owned_by: None,
+                comment: None,
+                ..s.clone()
+            };
+            if options(old) != options(new) {
+                // Every option spelled out: changing the type would otherwise reset bounds.
+                let data_type = if new.data_type.is_empty() {
+                    String::new()
+                } else {
+                    format!(" AS {}", new.data_type)
+                };
+                self.push(
+                    Phase::CreateSequences,
+                    format!(
+                        "ALTER SEQUENCE {quoted}{data_type} INCREMENT BY {} MINVALUE {} \
+                         MAXVALUE {} START WITH {} CACHE {} {}CYCLE;",
+                        new.increment,
+                        new.min_value,
+                        new.max_value,
+                        new.start,
+                        new.cache,
+                        if new.cycle { "" } else { "NO " }
+                    ),
+                );
+            }
+            if &old.owned_by != owned_by {
+                if old.owned_by.is_some() {
+                    // Detached before anything is dropped, so dropping the old owner does not
+                    // take the sequence with it.
+                    self.push(
+                        Phase::DetachSequences,
+                        format!("ALTER SEQUENCE {quoted} OWNED BY NONE;"),
+                    );
+                }
+                if let Some(owner) = owned_by {
+                    self.own_sequence(name, owner);
+                }
+            }
+            if &old.comment != comment {
+                self.comment(&format!("SEQUENCE {quoted}"), comment);
+            }
+        }
+    }
+
+    pub(in crate::schema) fn own_sequence(&mut self, name: &QualifiedName, owner: &str) {
+        let owner = match owner.rsplit_once('.') {
+            Some((table, column)) => {
+                format!("{}.{}", quote_qualified(table), quote_identifier(column))
+            }
+            None => quote_identifier(owner).into_owned(),
+        };
+        self.push(
+            Phase::OwnSequences,
+            format!(
+                "ALTER SEQUENCE {} OWNED BY {owner};",
+                quote_qualified(name.as_str())
+            ),
+        );
+    }
+
+    // ---------------------------------------------------------------------------- tables
+
+    /// The parent a child table's columns, constraints and indexes come from, in `schema`.
+    pub(in crate::schema) fn parents<'s>(schema: &'s Schema, table: &Table) -> Vec<&'s Table> {
+        table
+            .partition_of
+            .iter()
+            .map(|p| &p.parent)
+            .chain(table.inherits.iter())
+            .filter_map(|parent| schema.tables.get(parent))
+            .collect()
+    }
+
+    pub(in crate::schema) fn inherited_column(
+        schema: &Schema,
+        table: &Table,
+        column: &str,
+    ) -> bool {
+        Self::parents(schema, table)
+            .iter()
+            .any(|parent| parent.column(column).is_some())
+    }
+
+    pub(in crate::schema) fn inherited_constraint(
+        schema: &Schema,
+        table: &Table,
+        constraint: &str,
+    ) -> bool {
+        Self::parents(schema, table)
+            .iter()
+            .any(|parent| parent.constraints.contains_key(constraint))
+    }
+
+    /// A partition's copy of an index of its parent (made by the server, named by it).
+    pub(in crate::schema) fn inherited_index(
+        schema: &Schema,
+        table: &Table,
+        index: &Index,
+    ) -> bool {
+        table.partition_of.is_some()
+            && Self::parents(schema, table).iter().any(|parent| {
+                parent
+                    .indexes
+                    .values()
+                    .any(|other| index_shape(other) == index_shape(index))
+            })
+    }
+
+    /// Whether `parent`'s partition key changes, which the plan reports: its partitions'
+    /// bounds are in the new key's terms and cannot be attached to it.
+    pub(in crate::schema) fn rekeyed(&self, parent: &QualifiedName) -> bool {
+        match (self.from.tables.get(parent), self.to.tables.get(parent)) {
+            (Some(old), Some(new)) => old.partition_by != new.partition_by,
+            _ => false,
+        }
+    }
+
+    pub(in crate::schema) fn create_table(&mut self, name: &QualifiedName, table: &Table) {
+        let to = self.to;
+        if let Some(partition_of) = &table.partition_of
+            && self.rekeyed(&partition_of.parent)
+        {
+            self.cannot(
+                format!("+ table {name}"),
+                "a partition of a table whose partition key changes",
+            );
+            return;
+        }
+        let quoted = quote_qualified(name.as_str());
+        let unlogged = table
+            .options
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case("UNLOGGED"));
+        let mut sql = format!(
+            "CREATE {}TABLE {quoted}",
+            if unlogged { "UNLOGGED " } else { "" }
+        );
+        if let Some(partition_of) = &table.partition_of {
+            sql.push_str(&format!(
+                " PARTITION OF {}",
+                quote_qualified(partition_of.parent.as_str())
+            ));
+        }
+        let mut elements: Vec<String> = Vec::new();
+        if table.partition_of.is_none() {
+            for column in &table.columns {
+                if !Self::inherited_column(to, table, &column.name) {
+                    elements.push(self.ddl.column(column));
+                }
+            }
+        }
+        for (constraint_name, constraint) in &table.constraints {
+            if !added_later(constraint) && !Self::inherited_constraint(to, table, constraint_name) {
+                elements.push(constraint_element(constraint_name, &constraint.definition));
+            }
+        }
+        if !(elements.is_empty() && table.partition_of.is_some()) {
+            let lines: Vec<String> = elements.iter().map(|e| format!("    {e}")).collect();
+            if lines.is_empty() {
+                sql.push_str(" ()");
+            } else {
+                sql.push_str(&format!(" (\n{}\n)", lines.join(",\n")));
+            }
+        }
+        if let Some(partition_of) = &table.partition_of {
+            sql.push_str(&format!(" {}", partition_of.bound));
+        }
+        if !table.inherits.is_empty() {
+            let parents: Vec<String> = table
+                .inherits
+                .iter()
+                .map(|p| quote_qualified(p.as_str()))
+                .collect();
+            sql.push_str(&format!(" INHERITS ({})", parents.join(", ")));
+        }
+        if let Some(partition_by) = &table.partition_by {
+            sql.push_str(&format!(" PARTITION BY {partition_by}"));
+        }
+        sql.push(';');
+        self.push(Phase::CreateTables, sql);
+        if table.partition_of.is_some() {
+            // A partition's columns are its parent's; what differs is altered afterwards.
+            if let Some(parent) = Self::parents(to, table).first() {
+                for column in &table.columns {
+                    if let Some(inherited) = parent.column(&column.name) {
+                        self.alter_column(name, &BTreeSet::new(), false, inherited, column);
+                    }
+                }
+            }
+        }
+        for (constraint_name, constraint) in &table.constraints {
+            if added_later(constraint) && !Self::inherited_constraint(to, table, constraint_name) {
+                self.add_constraint(name, constraint_name, constraint);
+            } else if constraint.comment.is_some() {
+                self.comment(
+                    &format!(
+                        "CONSTRAINT {} ON {quoted}",
+                        quote_identifier(constraint_name)
+                    ),
+                    &constraint.comment,
+                );
+            }
+        }
+        for (index_name, index) in &table.indexes {
+            if !Self::inherited_index(to, table, index) {
+                self.create_index(name, index_name, index, &table.columns);
+            }
+        }
+        for (trigger_name, trigger) in &table.triggers {
+            self.create_trigger(name, trigger_name, trigger);
+        }
+        self.row_security(name, &Table::new(), table);
+        for (policy_name, policy) in &table.policies {
+            self.push(
+                Phase::CreatePolicies,
+                self.ddl.policy(name, policy_name, policy),
+            );
+            if policy.comment.is_some() {
+                self.comment(&policy_target(name, policy_name), &policy.comment);
+            }
+        }
+        if table.comment.is_some() {
+            self.comment(&format!("TABLE {quoted}"), &table.comment);
+        }
+        for column in &table.columns {
+            if column.comment.is_some() {
+                self.comment(
+                    &format!("COLUMN {quoted}.{}", quote_identifier(&column.name)),
+                    &column.comment,
+                );
+            }
+        }
+    }
+
+    pub(in crate::schema) fn row_security(
+        &mut self,
+        name: &QualifiedName,
+        old: &Table,
+        new: &Table,
+    ) {
+        let quoted = quote_qualified(name.as_str());
+        if old.row_security != new.row_security {
+            let action = if new.row_security {
+                "ENABLE"
+            } else {
+                "DISABLE"
+            };
+            self.push(
+                Phase::AlterTables,
+                format!("ALTER TABLE {quoted} {action} ROW LEVEL SECURITY;"),
+            );
+        }
+        if old.force_row_security != new.force_row_security {
+            let action = if new.force_row_security {
+                "FORCE"
+            } else {
+                "NO FORCE"
+            };
+            self.push(
+                Phase::AlterTables,
+                format!("ALTER TABLE {quoted} {action} ROW LEVEL SECURITY;"),
+            );
+        }
+    }
+
+    pub(in crate::schema) fn add_constraint(
+        &mut self,
+        table: &QualifiedName,
+        name: &str,
+        constraint: &Constraint,
+    ) {
+        let phase = if constraint.kind == ConstraintKind::ForeignKey {
+            Phase::AddForeignKeys
+        } else {
+            Phase::AddConstraints
+        };
+        self.push(
+            phase,
+            format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {};",
+                quote_qualified(table.as_str()),
+                quote_identifier(name),
+                constraint.definition
+            ),
+        );
+        if constraint.comment.is_some() {
+            self.comment(
+                &format!(
+                    "CONSTRAINT {} ON {}",
+                    quote_identifier(name),
+                    quote_qualified(table.as_str())
+                ),
+                &constraint.comment,
+            );
+        }
+    }
+
+    pub(in crate::schema) fn drop_constraint(
+        &mut self,
+        table: &QualifiedName,
+        name: &str,
+        constraint: &Constraint,
+    ) {
+        let phase = if constraint.kind == ConstraintKind::ForeignKey {
+            Phase::DropForeignKeys
+        } else {
+            Phase::DropConstraints
+        };
+        self.push(
+            phase,
+            format!(
+                "ALTER TABLE {} DROP CONSTRAINT {};",
+                quote_qualified(table.as_str()),
+                quote_identifier(name)
+            ),
+        );
+    }
+
+    /// Foreign keys both schemas have, unchanged, that must still be dropped and added again
+    /// because the key they reference, or a column of theirs on either side, changes: the
+    /// server refuses to drop a key a foreign key depends on, or a column one uses. Only those:
+    /// adding a foreign key back validates every row under a lock, which a production table
+    /// should not pay for a column the key does not use. (table, constraint name).
+    pub(in crate::schema) fn foreign_keys_to_rebuild(&self) -> BTreeSet<(QualifiedName, String)> {
+        let (from, to) = (self.from, self.to);
+        // Tables whose keys change, and the columns (per table) dropped, retyped or recreated.
+        let mut keys_change: BTreeSet<&str> = BTreeSet::new();
+        let mut changed_columns: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (name, old) in &from.tables {
+            let Some(new) = to.tables.get(name) else {
+                continue;
+            };
+            let keys_changed = old.constraints.iter().any(|(n, c)| {
+                matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
+                    && new.constraints.get(n).map(|k| &k.definition) != Some(&c.definition)
+            }) || old.indexes.iter().any(|(n, index)| {
+                // Only a unique index without a predicate can back a foreign key.
+                index.unique
+                    && index.predicate.is_none()
+                    && new.indexes.get(n).map(index_shape) != Some(index_shape(index))
+            });
+            if keys_changed {
+                keys_change.insert(name.as_str());
+            }
+            let changed: BTreeSet<&str> = old
+                .columns
+                .iter()
+                .filter(|column| {
+                    new.column(&column.name).is_none_or(|after| {
+                        after.data_type != column.data_type || after.generated != column.generated
+                    })
+                })
+                .map(|column| column.name.as_str())
+                .collect();
+            if !changed.is_empty() {
+                changed_columns.insert(name.as_str(), changed);
+            }
+        }
+        // Whether any of `columns` of `table` changes; `None` (columns not known) counts as
+        // any column of the table.
+        let touches = |table: &str, columns: Option<&[String]>| {
+            changed_columns
+                .get(table)
+                .is_some_and(|changed| match columns {
+                    Some(columns) => columns.iter().any(|c| changed.contains(c.as_str())),
+                    None => true,
+                })
+        };
+        let mut rebuild = BTreeSet::new();
+        for (name, old) in &from.tables {
+            let Some(new) = to.tables.get(name) else {
+                continue;
+            };
+            for (constraint_name, constraint) in &old.constraints {
+                if constraint.kind != ConstraintKind::ForeignKey
+                    || new.constraints.get(constraint_name) != Some(constraint)
+                {
+                    continue;
+                }
+                // The target as the catalog has it; the definition's text is not read.
+                let (referenced, referenced_columns) = match &constraint.references {
+                    Some(references) => (
+                        references.table.as_str(),
+                        (!references.columns.is_empty()).then_some(references.columns.as_slice()),
+                    ),
+                    None => ("", None),
+                };
+                let own_columns = (!constraint.columns.is_empty()).then_some(&constraint.columns);
+                if keys_change.contains(referenced)
+                    || touches(name.as_str(), own_columns.map(Vec::as_slice))
+                    || touches(referenced, referenced_columns)
+                {
+                    rebuild.insert((name.clone(), constraint_name.clone()));
+                }
+            }
+        }
+        rebuild
+    }
+
+    /// A dropped table's own foreign keys go first, so that tables dropped together can go
+    /// in any order. (Foreign keys of kept tables that reference it are not in `to`: the
+    /// kept table's alteration drops them.)
+    pub(in crate::schema) fn drop_foreign_keys_of_removed_table(&mut self, name: &QualifiedName) {
+        let table = &self.from.tables[name];
+        for (constraint_name, constraint) in &table.constraints {
+            if constraint.kind == ConstraintKind::ForeignKey
+                && !Self::inherited_constraint(self.from, table, constraint_name)
+            {
+                self.drop_constraint(name, constraint_name, constraint);
+            }
+        }
+    }
+
+    /// Alters a table both schemas have; true when views that use it must be rebuilt (a
+    /// column was dropped, changed type or was recreated).
+    pub(in crate::schema) fn alter_table(
+        &mut self,
+        name: &QualifiedName,
+        old: &Table,
+        new: &Table,
+        foreign_keys_to_rebuild: &BTreeSet<(QualifiedName, String)>,
+        replaced: &BTreeSet<String>,
+    ) -> bool {
+        let (from, to) = (self.from, self.to);
+        let quoted = quote_qualified(name.as_str());
+        let mut touched = false;
+        if old.partition_by != new.partition_by {
+            self.cannot(
+                format!(
+                    "table {name}: partition by {} → {}",
+                    old.partition_by.as_deref().unwrap_or("none"),
+                    new.partition_by.as_deref().unwrap_or("none")
+                ),
+                "a table cannot be partitioned, or its partition key changed, in place; \
+                 write the migration by hand (create the new table, move the rows, rename)",
+            );
+        }
+        let rekeyed_parent = new
+            .partition_of
+            .as_ref()
+            .is_some_and(|partition_of| self.rekeyed(&partition_of.parent));
+        if old.partition_of != new.partition_of && rekeyed_parent {
+            self.cannot(
+                format!("table {name}: partition of"),
+                "a partition of a table whose partition key changes",
+            );
+        } else if old.partition_of != new.partition_of {
+            // Detached early (before its parent's keys or the parent change), attached once
+            // everything else on both tables is in place.
+            if let Some(partition_of) = &old.partition_of {
+                self.push(
+                    Phase::Detach,
+                    format!(
+                        "ALTER TABLE {} DETACH PARTITION {quoted};",
+                        quote_qualified(partition_of.parent.as_str())
+                    ),
+                );
+            }
+            if let Some(partition_of) = &new.partition_of {
+                self.push(
+                    Phase::Attach,
+                    format!(
+                        "ALTER TABLE {} ATTACH PARTITION {quoted} {};",
+                        quote_qualified(partition_of.parent.as_str()),
+                        partition_of.bound
+                    ),
+                );
+            }
+        }
+        if old.inherits != new.inherits {
+            // INHERIT appends a parent: the kept ones must keep their order.
+            let kept: Vec<&QualifiedName> = new
+                .inherits
+                .iter()
+                .filter(|p| old.inherits.contains(p))
+                .collect();
+            let still: Vec<&QualifiedName> = old
+                .inherits
+                .iter()
+                .filter(|p| new.inherits.contains(p))
+                .collect();
+            let appended = new.inherits[..kept.len()]
+                .iter()
+                .all(|p| old.inherits.contains(p));
+            if kept != still || !appended {
+                self.cannot(
+                    format!("table {name}: inherits reordered"),
+                    "parents can be added (last) and removed, not reordered",
+                );
+            } else {
+                for parent in old.inherits.iter().filter(|p| !new.inherits.contains(p)) {
+                    self.push(
+                        Phase::Detach,
+                        format!(
+                            "ALTER TABLE {quoted} NO INHERIT {};",
+                            quote_qualified(parent.as_str())
+                        ),
+                    );
+                }
+                for parent in new.inherits.iter().filter(|p| !old.inherits.contains(p)) {
+                    self.push(
+                        Phase::Attach,
+                        format!(
+                            "ALTER TABLE {quoted} INHERIT {};",
+                            quote_qualified(parent.as_str())
+                        ),
+                    );
+                }
+            }
+        }
+        let unlogged = |t: &Table| t.options.iter().any(|o| o.eq_ignore_ascii_case("UNLOGGED"));
+        if unlogged(old) != unlogged(new) {
+            let state = if unlogged(new) { "UNLOGGED" } else { "LOGGED" };
+            self.push(
+                Phase::AlterTables,
+                format!("ALTER TABLE {quoted} SET {state};"),
+            );
+        }
+        let others = |t: &Table| -> Vec<String> {
+            t.options
+                .iter()
+                .filter(|o| !o.eq_ignore_ascii_case("UNLOGGED"))
+                .cloned()
+                .collect()
+        };
+        if others(old) != others(new) {
+            self.cannot(
+                format!(
+                    "table {name}: options {:?} → {:?}",
+                    others(old),
+                    others(new)
+                ),
+                "these storage options cannot be changed in place",
+            );
+        }
+        self.row_security(name, old, new);
+        if old.comment != new.comment {
+            self.comment(&format!("TABLE {quoted}"), &new.comment);
+        }
+
+        // Columns dropped and added again (a generated expression changed): what mentions
+        // them is gone with them.
+        let mut recreated_columns: Vec<&str> = Vec::new();
+        // Columns whose type changes: the server refuses while a generated column uses them,
+        // so such a generated column is dropped and added again too.
+        let retyped: Vec<&str> = old
+            .columns
+            .iter()
+            .filter(|column| {
+                new.column(&column.name).is_some_and(|after| {
+                    after.data_type != column.data_type
+                        || after.collation != column.collation
+                        || self.converts(&column.data_type)
+                })
+            })
+            .map(|column| column.name.as_str())
+            .collect();
+        for column in &old.columns {
+            let inherited = Self::inherited_column(from, old, &column.name);
+            match new.column(&column.name) {
+                None => {
+                    touched = true;
+                    if !inherited {
+                        self.push_destructive(
+                            Phase::DropColumns,
+                            format!(
+                                "ALTER TABLE {quoted} DROP COLUMN {};",
+                                quote_identifier(&column.name)
+                            ),
+                            format!("drops column {name}.{} and its values", column.name),
+                        );
+                    }
+                }
+                Some(after) => {
+                    if inherited && Self::inherited_column(to, new, &column.name) {
+                        // The parent's change reaches the child; only local defaults and
+                        // NOT NULL may differ, and they are altered like any column's.
+                        if column.data_type == after.data_type
+                            && column.generated == after.generated
+                        {
+                            self.alter_column(name, replaced, false, column, after);
+                        }
+                        continue;
+                    }
+                    let expression_uses = |word: &str| {
+                        column
+                            .generated
+                            .as_ref()
+                            .is_some_and(|g| mentions(&g.expression, word))
+                    };
+                    if column.generated != after.generated
+                        || retyped.iter().any(|word| expression_uses(word))
+                        || replaced.iter().any(|word| expression_uses(word))
+                    {
+                        touched = true;
+                        recreated_columns.push(&column.name);
+                        self.push(
+                            Phase::DropColumns,
+                            format!(
+                                "ALTER TABLE {quoted} DROP COLUMN {};",
+                                quote_identifier(&column.name)
+                            ),
+                        );
+                        self.push(
+                            Phase::AddRecreatedColumns,
+                            format!(
+                                "ALTER TABLE {quoted} ADD COLUMN {};",
+                                self.ddl.column(after)
+                            ),
+                        );
+                        if after.comment.is_some() {
+                            self.comment(
+                                &format!("COLUMN {quoted}.{}", quote_identifier(&after.name)),
+                                &after.comment,
+                            );
+                        }
+                        continue;
+                    }
+                    if column.data_type != after.data_type
+                        || column.collation != after.collation
+                        || self.converts(&column.data_type)
+                    {
+                        touched = true;
+                    }
+                    self.alter_column(name, replaced, true, column, after);
+                }
+            }
+        }
+        for column in &new.columns {
+            if old.column(&column.name).is_none() && !Self::inherited_column(to, new, &column.name)
+            {
+                self.push(
+                    Phase::AlterTables,
+                    format!(
+                        "ALTER TABLE {quoted} ADD COLUMN {};",
+                        self.ddl.column(column)
+                    ),
+                );
+                if column.comment.is_some() {
+                    self.comment(
+                        &format!("COLUMN {quoted}.{}", quote_identifier(&column.name)),
+                        &column.comment,
+                    );
+                }
+            }
+        }
+        let mentions_replaced = |text: &str| replaced.iter().any(|word| mentions(text, word));
+        // What a child has from its parents follows the parents' changes while it stays
+        // their child; once detached it is the table's own.
+        let same_parents = old.partition_of.as_ref().map(|p| &p.parent)
+            == new.partition_of.as_ref().map(|p| &p.parent)
+            && old.inherits == new.inherits;
+        let mentions_recreated = |text: &str| {
+            recreated_columns
+                .iter()
+                .any(|column| mentions(text, column))
+        };
+
+        // Constraints.
+        for (constraint_name, constraint) in &old.constraints {
+            if Self::inherited_constraint(from, old, constraint_name) && same_parents {
+                continue;
+            }
+            let after = new.constraints.get(constraint_name);
+            let rebuild = foreign_keys_to_rebuild
+                .contains(&(name.clone(), constraint_name.clone()))
+                || mentions_recreated(&constraint.definition)
+                || mentions_replaced(&constraint.definition);
+            match after {
+                Some(after) if after.definition == constraint.definition && !rebuild => {
+                    if after.comment != constraint.comment {
+                        self.comment(
+                            &format!(
+                                "CONSTRAINT {} ON {quoted}",
+                                quote_identifier(constraint_name)
+                            ),
+                            &after.comment,
+                        );
+                    }
+                }
+                Some(after) => {
+                    if !mentions_recreated(&constraint.definition) {
+                        self.drop_constraint(name, constraint_name, constraint);
+                    }
+                    self.add_constraint(name, constraint_name, after);
+                }
+                None => self.drop_constraint(name, constraint_name, constraint),
+            }
+        }
+        for (constraint_name, constraint) in &new.constraints {
+            if !old.constraints.contains_key(constraint_name)
+                && !Self::inherited_constraint(to, new, constraint_name)
+            {
+                self.add_constraint(name, constraint_name, constraint);
+            }
+        }
+
+        // Indexes.
+        let index_mentions = |index: &Index| {
+            index
+                .keys
+                .iter()
+                .any(|key| mentions_recreated(&key.expression))
+                || index.include.iter().any(|c| mentions_recreated(c))
+                || index.predicate.as_deref().is_some_and(mentions_recreated)
+        };
+        for (index_name, index) in &old.indexes {
+            if Self::inherited_index(from, old, index) && same_parents {
+                continue;
+            }
+            let gone_with_column = index_mentions(index);
+            let uses_replaced = index
+                .keys
+                .iter()
+                .any(|key| mentions_replaced(&key.expression))
+                || index.predicate.as_deref().is_some_and(mentions_replaced);
+            match new.indexes.get(index_name) {
+                Some(after)
+                    if index_shape(after) == index_shape(index)
+                        && !gone_with_column
+                        && !uses_replaced =>
+                {
+                    if after.comment != index.comment {
+                        self.comment(
+                            &format!("INDEX {}", sibling_name(name, index_name)),
+                            &after.comment,
+                        );
+                    }
+                }
+                Some(after) => {
+                    if !gone_with_column {
+                        self.drop_index(name, index_name);
+                    }
+                    self.create_index(name, index_name, after, &new.columns);
+                }
+                None => {
+                    if !gone_with_column {
+                        self.drop_index(name, index_name);
+                    }
+                }
+            }
+        }
+        for (index_name, index) in &new.indexes {
+            if !old.indexes.contains_key(index_name) && !Self::inherited_index(to, new, index) {
+                self.create_index(name, index_name, index, &new.columns);
+            }
+        }
+
+        // The server refuses to change the type of a column a trigger or a policy uses:
+        // those go first and come back.
+        let mut words = replaced.clone();
+        words.extend(retyped.iter().map(|column| column.to_string()));
+        self.triggers(name, &old.triggers, &new.triggers, &words);
+
+        // Policies: command and permissiveness cannot be altered: drop and create.
+        let policy_uses = |policy: &Policy| {
+            words.iter().any(|word| {
+                policy.using.as_deref().is_some_and(|u| mentions(u, word))
+                    || policy
+                        .with_check
+                        .as_deref()
+                        .is_some_and(|c| mentions(c, word))
+            })
+        };
+        // The comment is changed in place: it alone does not make a policy again.
+        let same_shape = |a: &Policy, b: &Policy| {
+            Policy {
+                comment: None,
+                ..a.clone()
+            } == Policy {
+                comment: None,
+                ..b.clone()
+            }
+        };
+        let remade = |policy_name: &String| match (
+            old.policies.get(policy_name),
+            new.policies.get(policy_name),
+        ) {
+            (Some(before), Some(after)) => !same_shape(before, after) || policy_uses(before),
+            _ => true,
+        };
+        for policy_name in old.policies.keys() {
+            if remade(policy_name) {
+                self.push(
+                    Phase::DropPolicies,
+                    format!("DROP POLICY {} ON {quoted};", quote_identifier(policy_name)),
+                );
+            }
+        }
+        for (policy_name, policy) in &new.policies {
+            if remade(policy_name) {
+                self.push(
+                    Phase::CreatePolicies,
+                    self.ddl.policy(name, policy_name, policy),
+                );
+                // A policy made again comes back without its comment.
+                if policy.comment.is_some() {
+                    self.comment(&policy_target(name, policy_name), &policy.comment);
+                }
+            } else if old.policies[policy_name].comment != policy.comment {
+                self.comment(&policy_target(name, policy_name), &policy.comment);
+            }
+        }
+        touched
+    }
+
+    /// The cast a column of type `data_type` (`mood`, `mood[]`, `app.mood`) goes through when
+    /// its type is made again ([`Self::converted_types`]): `::text`, `::text[]`, `::bigint`.
+    pub(in crate::schema) fn conversion(&self, data_type: &str) -> Option<String> {
+        let base = object_part(data_type.trim_end_matches("[]")).trim_matches('"');
+        let via = self.converted_types.get(base)?;
+        let array = if data_type.ends_with("[]") { "[]" } else { "" };
+        Some(format!("::{via}{array}"))
+    }
+
+    /// Whether `data_type` (`mood`, `app.mood`, `"Mood"[]`) is an enum of `schema`.
+    pub(in crate::schema) fn enum_type(&self, schema: &Schema, data_type: &str) -> bool {
+        let name = data_type.trim_end_matches("[]").replace('"', "");
+        let (namespace, object) = name.rsplit_once('.').unwrap_or(("public", &name));
+        schema
+            .types
+            .get(&QualifiedName::new(namespace, object))
+            .is_some_and(|user_type| matches!(user_type.kind, UserTypeKind::Enum { .. }))
+    }
+
+    pub(in crate::schema) fn converts(&self, data_type: &str) -> bool {
+        self.conversion(data_type).is_some()
+    }
+
+    /// Why a column's type change may lose values or fail on rows that do not fit: a type
+    /// that is not a widening of the old one, or an enum made again without some labels.
+    /// `None` when every value fits the new type as it is.
+    pub(in crate::schema) fn narrowing(&self, old: &Column, new: &Column) -> Option<String> {
+        if old.data_type != new.data_type {
+            return (!widening(&old.data_type, &new.data_type)).then(|| {
+                format!(
+                    "changes type {} → {}: values that do not fit are refused or cut",
+                    old.data_type, new.data_type
+                )
+            });
+        }
+        // The same type made again: an enum that loses labels, or a domain over a new base.
+        let base = object_part(old.data_type.trim_end_matches("[]")).trim_matches('"');
+        let find = |schema: &'a Schema| {
+            schema
+                .types
+                .iter()
+                .find(|(name, _)| object_part(name.as_str()) == base)
+                .map(|(_, user_type)| &user_type.kind)
+        };
+        match (find(self.from)?, find(self.to)?) {
+            (UserTypeKind::Enum { labels: before }, UserTypeKind::Enum { labels: after }) => {
+                let dropped: Vec<String> = before
+                    .iter()
+                    .filter(|label| !after.contains(label))
+                    .map(|label| quote_literal(label))
+                    .collect();
+                (!dropped.is_empty()).then(|| {
+                    format!(
+                        "type {} drops label{} {}: rows holding them make the conversion fail",
+                        old.data_type,
+                        if dropped.len() == 1 { "" } else { "s" },
+                        dropped.join(", ")
+                    )
+                })
+            }
+            (
+                UserTypeKind::Domain {
+                    base_type: before, ..
+                },
+                UserTypeKind::Domain {
+                    base_type: after, ..
+                },
+            ) if !widening(before, after) => Some(format!(
+                "domain {} changes base type {before} → {after}: values that do not fit are \
+                 refused or cut",
+                old.data_type
+            )),
+            _ => None,
+        }
+    }
+
+    /// One column both sides of a table have (not its generated expression: that is a drop
+    /// and an add).
+    pub(in crate::schema) fn alter_column(
+        &mut self,
+        table: &QualifiedName,
+        replaced: &BTreeSet<String>,
+        own: bool,
+        old: &Column,
+        new: &Column,
+    ) {
+        let quoted = quote_qualified(table.as_str());
+        let column = quote_identifier(&new.name);
+        let alter =
+            |action: String| format!("ALTER TABLE {quoted} ALTER COLUMN {column} {action};");
+        // A column of a type made again moves to the new type through text or the new base
+        // type; not an inherited one (`own` false): its parent's conversion reaches it.
+        let conversion = if own {
+            self.conversion(&old.data_type)
+        } else {
+            None
+        };
+        let converted = conversion.is_some();
+        let type_changes =
+            old.data_type != new.data_type || old.collation != new.collation || converted;
+        // A default that calls a routine dropped and created again goes and comes back.
+        let default_again = type_changes
+            || old
+                .default
+                .as_deref()
+                .is_some_and(|default| replaced.iter().any(|word| mentions(default, word)));
+        // A default may not fit the new type, and may use a sequence or function dropped
+        // later: it goes early and comes back after the type changed.
+        if old.default.is_some() && (old.default != new.default || default_again) {
+            self.push(Phase::DropDefaults, alter("DROP DEFAULT".to_string()));
+        }
+        if old.identity.is_some() && old.identity != new.identity {
+            self.push(Phase::DropDefaults, alter("DROP IDENTITY".to_string()));
+        }
+        if type_changes {
+            let collate = new
+                .collation
+                .as_deref()
+                .map(|c| format!(" {}", self.ddl.collate(c)))
+                .unwrap_or_default();
+            // PostgreSQL has no cast between two enums (nor between arrays of them): such a
+            // column goes through text, as a type made again does.
+            let conversion = conversion.or_else(|| {
+                (old.data_type != new.data_type
+                    && self.enum_type(self.from, &old.data_type)
+                    && self.enum_type(self.to, &new.data_type))
+                .then(|| {
+                    let array = old.data_type.ends_with("[]") && new.data_type.ends_with("[]");
+                    if array { "::text[]" } else { "::text" }.to_string()
+                })
+            });
+            let sql = alter(format!(
+                "TYPE {}{collate} USING {column}{}::{}",
+                new.data_type,
+                conversion.as_deref().unwrap_or(""),
+                new.data_type
+            ));
+            match self.narrowing(old, new) {
+                Some(reason) => self.push_destructive(
+                    Phase::AlterTables,
+                    sql,
+                    format!("{table}.{}: {reason}", new.name),
+                ),
+                None => self.push(Phase::AlterTables, sql),
+            }
+        }
+        if old.nullable != new.nullable {
+            // Dropping an identity keeps NOT NULL; the nullable comparison covers it.
+            let action = if new.nullable {
+                "DROP NOT NULL"
+            } else {
+                "SET NOT NULL"
+            };
+            self.push(Phase::AlterTables, alter(action.to_string()));
+        }
+        if let Some(default) = &new.default
+            && (old.default != new.default || default_again)
+        {
+            self.push(Phase::AlterTables, alter(format!("SET DEFAULT {default}")));
+        }
+        if let Some(identity) = &new.identity
+            && old.identity.as_ref() != Some(identity)
+        {
+            self.push(
+                Phase::AlterTables,
+                alter(format!("ADD {}", self.ddl.identity(identity))),
+            );
+        }
+        if old.comment != new.comment {
+            self.comment(&format!("COLUMN {quoted}.{column}"), &new.comment);
+        }
+    }
+}
