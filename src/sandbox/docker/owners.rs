@@ -64,15 +64,10 @@ pub(super) fn owner_labels(workspace: &str) -> Vec<(String, String)> {
 }
 
 pub(super) fn host_name() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is valid for writes of its length; gethostname NUL-terminates within
-    // it or truncates (then the whole buffer is used).
-    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    String::from_utf8_lossy(&buffer[..end]).into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
@@ -85,16 +80,18 @@ pub(super) fn process_start(pid: u32) -> Option<String> {
 
 /// Whether `pid` still runs and is the process that started at `start` (when known).
 pub(super) fn process_alive(pid: u32, start: Option<&str>) -> bool {
-    let Ok(raw) = libc::pid_t::try_from(pid) else {
-        return true;
-    };
-    if raw <= 0 {
+    let Some(raw) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         // Not a process id: nothing to conclude.
         return true;
-    }
-    // SAFETY: kill with signal 0 only checks for existence and permission.
-    let alive = unsafe { libc::kill(raw, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    };
+    // EPERM: it exists, under another user.
+    let alive = matches!(
+        rustix::process::test_kill_process(raw),
+        Ok(()) | Err(rustix::io::Errno::PERM)
+    );
     if !alive {
         return false;
     }

@@ -1,6 +1,8 @@
 //! Throw-away clusters ([`LocalPostgres`]): the sandbox directory, initdb (or a copy of the
 //! cached template), the server and its watchdog, readiness, databases and URLs.
 
+use rustix::process::Signal;
+
 use super::*;
 
 /// A running throw-away PostgreSQL cluster; stopped and deleted by [`stop`](Self::stop) or
@@ -174,7 +176,7 @@ impl LocalPostgres {
         let Some(mut server) = self.server.take() else {
             return Ok(());
         };
-        send_signal(server.id(), if fast { libc::SIGINT } else { libc::SIGQUIT });
+        send_signal(server.id(), if fast { Signal::INT } else { Signal::QUIT });
         let exited = wait_until(
             &mut || !matches!(server.try_wait(), Ok(None)),
             FAST_SHUTDOWN_WAIT,
@@ -338,13 +340,7 @@ pub(super) fn create_root(run_as: Option<&RunAs>) -> Result<PathBuf, Error> {
 }
 
 pub(super) fn free_space(path: &Path) -> Option<u128> {
-    let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statvfs is plain data, filled in by the call.
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call.
-    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
-        return None;
-    }
+    let stat = rustix::fs::statvfs(path).ok()?;
     Some(u128::from(stat.f_bavail) * u128::from(stat.f_frsize))
 }
 

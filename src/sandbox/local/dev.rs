@@ -498,18 +498,16 @@ pub(super) fn lock_file(path: &Path, deadline: Instant) -> Result<Option<DevLock
         }
     };
     loop {
-        // SAFETY: flock has no memory-safety preconditions; `file` keeps the descriptor open.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            break;
-        }
-        let err = io::Error::last_os_error();
-        if !matches!(err.raw_os_error(), Some(code) if code == libc::EWOULDBLOCK || code == libc::EINTR)
-        {
-            return Err(dev_io_error(
-                "cannot lock the dev database's lock file",
-                path,
-                &err,
-            ));
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(err)) => {
+                return Err(dev_io_error(
+                    "cannot lock the dev database's lock file",
+                    path,
+                    &err,
+                ));
+            }
         }
         if Instant::now() >= deadline {
             return Err(sandbox_error(format!(

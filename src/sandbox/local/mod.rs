@@ -34,10 +34,8 @@
 //! - as root, when the server's user cannot reach the directory (say it is under `/root`):
 //!   a `home` file naming the directory under `/var/tmp` that holds `data/` and the socket.
 
-use std::ffi::CString;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;

@@ -30,14 +30,12 @@ pub(super) fn reachable(dir: &Path, user: &RunAs) -> bool {
 }
 
 pub(super) fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// `None` when not root; else the account to run the server as: `postgres`, or `nobody`.
 pub(super) fn run_as() -> Result<Option<RunAs>, Error> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if effective_uid() != 0 {
         return Ok(None);
     }
     ["postgres", "nobody"]
@@ -54,33 +52,9 @@ pub(super) fn run_as() -> Result<Option<RunAs>, Error> {
 
 /// The uid and primary gid of a user, from the password database.
 pub(super) fn lookup_user(name: &str) -> Option<(u32, u32)> {
-    let c_name = CString::new(name).ok()?;
-    let mut size = 4096;
-    loop {
-        let mut buf: Vec<libc::c_char> = vec![0; size];
-        // SAFETY: passwd is plain data; getpwnam_r fills it with pointers into `buf`, which
-        // outlives every use (only the numeric fields are read).
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: all pointers are valid for the duration of the call; `buf.len()` is its size.
-        let rc = unsafe {
-            libc::getpwnam_r(
-                c_name.as_ptr(),
-                &mut pwd,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && size < 1 << 20 {
-            size *= 4;
-            continue;
-        }
-        if rc != 0 || result.is_null() {
-            return None;
-        }
-        return Some((pwd.pw_uid, pwd.pw_gid));
-    }
+    // getpwnam goes through NSS (LDAP, systemd-userdb, …), which reading /etc/passwd would miss.
+    let user = nix::unistd::User::from_name(name).ok()??;
+    Some((user.uid.as_raw(), user.gid.as_raw()))
 }
 
 /// A command for a server binary, run as `run_as` when this process is root.
@@ -123,21 +97,9 @@ pub(super) fn user_hint(run_as: Option<&RunAs>) -> String {
 }
 
 pub(super) fn chown(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
-    let c_path = CString::new(path.as_os_str().as_bytes())?;
-    // SAFETY: `c_path` is a valid NUL-terminated string for the duration of the call.
-    if unsafe { libc::chown(c_path.as_ptr(), uid, gid) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
 }
 
 pub(super) fn lchown(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
-    let c_path = CString::new(path.as_os_str().as_bytes())?;
-    // SAFETY: `c_path` is a valid NUL-terminated string for the duration of the call.
-    if unsafe { libc::lchown(c_path.as_ptr(), uid, gid) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
 }

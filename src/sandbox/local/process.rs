@@ -1,6 +1,8 @@
 //! The server's processes: whether a pid is alive and a postmaster of a data directory,
 //! the shutdown sequence (SIGINT, SIGQUIT, SIGKILL), and detaching a server from this process.
 
+use rustix::process::{Pid, Signal};
+
 use super::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,13 +14,10 @@ pub(super) enum PidState {
 }
 
 pub(super) fn pid_state(pid: u32) -> PidState {
-    let Ok(raw) = libc::pid_t::try_from(pid) else {
+    let Some(raw) = to_pid(pid) else {
         return PidState::Gone;
     };
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    if unsafe { libc::kill(raw, 0) } != 0
-        && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-    {
+    if rustix::process::test_kill_process(raw) == Err(rustix::io::Errno::SRCH) {
         return PidState::Gone;
     }
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -55,12 +54,19 @@ pub(super) fn is_postmaster_of(pid: u32, data_dir: &Path) -> bool {
 
 /// Reaps `pid` if it is an exited child of this process; `true` if it was.
 pub(super) fn reap(pid: u32) -> bool {
-    let Ok(raw) = libc::pid_t::try_from(pid) else {
+    let Some(raw) = to_pid(pid) else {
         return false;
     };
-    let mut status = 0;
-    // SAFETY: waitpid only writes `status`, which outlives the call.
-    unsafe { libc::waitpid(raw, &mut status, libc::WNOHANG) == raw }
+    matches!(
+        rustix::process::waitpid(Some(raw), rustix::process::WaitOptions::NOHANG),
+        Ok(Some((reaped, _))) if reaped == raw
+    )
+}
+
+/// A process id for system calls; `None` for 0 and values beyond `pid_t`, which name no
+/// single process.
+pub(super) fn to_pid(pid: u32) -> Option<Pid> {
+    Pid::from_raw(i32::try_from(pid).ok()?)
 }
 
 /// Makes `command`'s process outlive this one unbothered: its own session (no terminal's
@@ -73,9 +79,7 @@ pub(super) fn detach(command: &mut Command) {
     // close_range or getrlimit and fcntl), which are async-signal-safe, and allocates nothing.
     unsafe {
         command.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            rustix::process::setsid()?;
             close_on_exec_above_stderr();
             Ok(())
         });
@@ -100,16 +104,11 @@ pub(super) fn close_on_exec_above_stderr() {
             return;
         }
     }
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit only writes `limit`.
-    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-        libc::c_int::try_from(limit.rlim_cur.min(65_536)).unwrap_or(1024)
-    } else {
-        1024
-    };
+    let max = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .map_or(1024, |current| {
+            libc::c_int::try_from(current.min(65_536)).unwrap_or(1024)
+        });
     for fd in 3..max {
         // SAFETY: fcntl on a descriptor number has no memory-safety preconditions.
         unsafe {
@@ -132,8 +131,8 @@ pub(super) fn shut_down(server: &mut Child) {
 /// shutdown), SIGQUIT (immediate), then SIGKILL for it and the children it had.
 pub(super) fn stop_process(pid: u32, mut exited: impl FnMut() -> bool) {
     for (signal, wait) in [
-        (libc::SIGINT, FAST_SHUTDOWN_WAIT),
-        (libc::SIGQUIT, IMMEDIATE_SHUTDOWN_WAIT),
+        (Signal::INT, FAST_SHUTDOWN_WAIT),
+        (Signal::QUIT, IMMEDIATE_SHUTDOWN_WAIT),
     ] {
         if exited() {
             return;
@@ -145,19 +144,17 @@ pub(super) fn stop_process(pid: u32, mut exited: impl FnMut() -> bool) {
     }
     // Backends notice the postmaster's death on their own, but take no chances.
     let children = children_of(pid);
-    send_signal(pid, libc::SIGKILL);
+    send_signal(pid, Signal::KILL);
     wait_until(&mut exited, IMMEDIATE_SHUTDOWN_WAIT);
     for child in children {
-        send_signal(child, libc::SIGKILL);
+        send_signal(child, Signal::KILL);
     }
 }
 
-pub(super) fn send_signal(pid: u32, signal: libc::c_int) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe {
-            libc::kill(pid, signal);
-        }
+pub(super) fn send_signal(pid: u32, signal: Signal) {
+    if let Some(pid) = to_pid(pid) {
+        // Gone already is what the caller wants; nothing else can be done about a refusal.
+        let _ = rustix::process::kill_process(pid, signal);
     }
 }
 
