@@ -15,9 +15,10 @@ use crate::workspace::{SetSpec, Workspace};
 /// Manage the set's dev database: the disposable database commands use without a URL
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The dev database is one per workspace set, kept between commands so `up`, `status` and `down`
-see the same state. PostgreSQL sets get a Docker container (or, with --sandbox local or without
-Docker, a cluster of the locally installed PostgreSQL); SQLite sets a file.
+The dev database is one per workspace set and kind, kept between commands so `up`, `status` and
+`down` see the same state. PostgreSQL sets get a Docker container (or, with --sandbox local or
+without Docker, a cluster of the locally installed PostgreSQL); SQLite sets a file. Without
+--sandbox, the kind used last is kept; another kind's dev database is never deleted by a switch.
 
 Examples:
   cargo migrate db start
@@ -33,13 +34,13 @@ pub struct DevDbArgs {
 pub enum DevDbAction {
     /// Start the dev database (or find it running)
     Start,
-    /// Stop the dev database and delete its data
+    /// Stop the dev databases (every kind's, or --sandbox KIND's) and delete their data
     Stop {
         /// Also remove cargo-migrate's cached, pre-initialised Docker images
         #[arg(long)]
         purge: bool,
     },
-    /// Whether the dev database runs, and where
+    /// Which dev databases run, and where (the one commands use first)
     Status,
     /// Print the dev database's URL (starting it if needed), for scripts and .env files
     Url,
@@ -53,6 +54,26 @@ struct DevReport<'a> {
     /// The URL to connect with (the sandbox's fixed password is not a secret).
     url: Option<&'a str>,
     started: bool,
+}
+
+/// `db status --format json`: the database commands use (as before), and every one.
+#[derive(Debug, Serialize)]
+struct StatusReport<'a> {
+    running: bool,
+    provider: Option<&'static str>,
+    image: Option<&'a str>,
+    url: Option<&'a str>,
+    started: bool,
+    databases: Vec<DevReport<'a>>,
+}
+
+/// `db stop --format json`.
+#[derive(Debug, Serialize)]
+struct StopReport {
+    running: bool,
+    stopped: Vec<&'static str>,
+    /// `null` when Docker did not answer.
+    purged_images: Option<usize>,
 }
 
 fn key_and_dialect(workspace: &Workspace, spec: &SetSpec) -> Result<(DevKey, Dialect)> {
@@ -101,16 +122,42 @@ pub(super) fn image_for(spec: &SetSpec, live_major: Option<&str>) -> String {
     sandbox::default_image(spec.config.image.as_deref(), live_major)
 }
 
+/// The kind asked for with --sandbox or the set's `sandbox` setting, if any.
+fn chosen_kind(context: &Context, spec: &SetSpec) -> Option<SandboxKind> {
+    context
+        .global
+        .sandbox
+        .or(spec.config.sandbox)
+        .filter(|kind| *kind != SandboxKind::Auto)
+}
+
 /// Starts the set's dev database (or finds it running) with the chosen provider and image,
-/// showing progress notes (an image pull) on stderr.
+/// showing progress notes (an image pull) on stderr. Without a choice, the kind used last
+/// is kept while its database exists: switching kinds is always asked for.
 fn start(context: &Context, spec: &SetSpec, key: &DevKey, dialect: Dialect) -> Result<(Dev, bool)> {
-    let provider = provider_for(context, spec, dialect)?;
+    let provider = match chosen_kind(context, spec) {
+        None => match sandbox::dev_preferred(key)
+            .filter(|kept| sandbox::resolve(kind_of(*kept), dialect).is_ok())
+        {
+            Some(kept) => kept,
+            None => provider_for(context, spec, dialect)?,
+        },
+        Some(_) => provider_for(context, spec, dialect)?,
+    };
     block_on(sandbox::dev_start(
         key,
         provider,
         &image_for(spec, None),
         &|note| context.output.status(format!("note: {note}")),
     ))
+}
+
+fn kind_of(provider: Provider) -> SandboxKind {
+    match provider {
+        Provider::Docker => SandboxKind::Docker,
+        Provider::Local => SandboxKind::Local,
+        Provider::Sqlite => SandboxKind::Sqlite,
+    }
 }
 
 /// The set's dev database URL for a command given no URL: started on demand, announced once.
@@ -165,50 +212,84 @@ pub fn run(context: &Context, args: &DevDbArgs) -> Result<()> {
             }
         }
         DevDbAction::Status => {
-            let dev = block_on(sandbox::dev_status(&key))?;
+            let devs = block_on(sandbox::dev_status(&key))?;
+            let current = devs.first();
             if output.json() {
-                output.print_json(&DevReport {
-                    running: dev.is_some(),
-                    provider: dev.as_ref().map(|d| d.provider.as_str()),
-                    image: dev.as_ref().and_then(|d| d.image.as_deref()),
-                    url: dev.as_ref().map(|d| d.url.as_str()),
+                output.print_json(&StatusReport {
+                    running: current.is_some(),
+                    provider: current.map(|d| d.provider.as_str()),
+                    image: current.and_then(|d| d.image.as_deref()),
+                    url: current.map(|d| d.url.as_str()),
                     started: false,
+                    databases: devs
+                        .iter()
+                        .map(|dev| DevReport {
+                            running: true,
+                            provider: Some(dev.provider.as_str()),
+                            image: dev.image.as_deref(),
+                            url: Some(&dev.url),
+                            started: false,
+                        })
+                        .collect(),
                 });
+            } else if devs.is_empty() {
+                output.line(format!(
+                    "{:>12} no dev database runs for this set (`cargo migrate db start` starts one)",
+                    output.paint("Not running", style::dim())
+                ));
             } else {
-                match &dev {
-                    Some(dev) => output.line(format!(
-                        "{:>12} the dev database ({}): {}",
+                for (index, dev) in devs.iter().enumerate() {
+                    output.line(format!(
+                        "{:>12} the dev database ({}): {}{}",
                         output.paint("Running", style::good()),
                         describe(dev),
-                        dev.url
-                    )),
-                    None => output.line(format!(
-                        "{:>12} no dev database runs for this set (`cargo migrate db start` starts one)",
-                        output.paint("Stopped", style::dim())
-                    )),
+                        dev.url,
+                        if index == 0 && devs.len() > 1 {
+                            " (commands use this one; --sandbox picks another)"
+                        } else {
+                            ""
+                        }
+                    ));
                 }
             }
         }
         DevDbAction::Stop { purge } => {
-            let stopped = block_on(sandbox::dev_stop(&key, *purge))?;
+            let only = chosen_kind(context, &spec)
+                .map(|kind| sandbox::resolve(kind, dialect))
+                .transpose()?;
+            let stopped = block_on(sandbox::dev_stop(&key, only, *purge))?;
             if output.json() {
-                output.print_json(&DevReport {
+                output.print_json(&StopReport {
                     running: false,
-                    provider: None,
-                    image: None,
-                    url: None,
-                    started: false,
+                    stopped: stopped.databases.iter().map(|p| p.as_str()).collect(),
+                    purged_images: stopped.purged_images,
                 });
             } else if !output.quiet {
-                output.line(format!(
-                    "{:>12} {}",
-                    output.paint("Stopped", style::good()),
-                    if stopped {
-                        "the dev database; its data is deleted"
-                    } else {
-                        "nothing: no dev database was running"
-                    }
-                ));
+                if stopped.databases.is_empty() {
+                    output.line(format!(
+                        "{:>12} nothing: no dev database was running",
+                        output.paint("Stopped", style::dim())
+                    ));
+                }
+                for provider in &stopped.databases {
+                    output.line(format!(
+                        "{:>12} the dev database ({}); its data is deleted",
+                        output.paint("Stopped", style::good()),
+                        provider.as_str()
+                    ));
+                }
+                match (*purge, stopped.purged_images) {
+                    (false, _) => {}
+                    (true, None) => output.line(format!(
+                        "{:>12} no cached Docker images removed: Docker does not answer",
+                        output.paint("Skipped", style::dim())
+                    )),
+                    (true, Some(count)) => output.line(format!(
+                        "{:>12} {count} cached Docker image{} (rebuilt at the next start)",
+                        output.paint("Removed", style::good()),
+                        if count == 1 { "" } else { "s" }
+                    )),
+                }
             }
         }
     }

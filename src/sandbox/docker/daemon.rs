@@ -109,7 +109,7 @@ pub(super) fn remove_options() -> RemoveContainerOptions {
 /// Removes a container from any thread, with a client and runtime of its own. A create request
 /// may still be on its way (its task was cancelled after sending it): when there is nothing to
 /// remove yet, it looks once more a moment later.
-pub(super) fn remove_container_blocking(name: &str) {
+pub(crate) fn remove_container_blocking(name: &str) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -189,6 +189,8 @@ pub(super) fn split_image(image: &str) -> (String, String) {
 pub(super) fn socket_path() -> Option<PathBuf> {
     match std::env::var("DOCKER_HOST") {
         Ok(host) if !host.is_empty() => host.strip_prefix("unix://").map(PathBuf::from),
+        // Windows: a named pipe, which the client tries and reports on.
+        _ if cfg!(not(unix)) => None,
         _ => Some(PathBuf::from("/var/run/docker.sock")),
     }
 }
@@ -206,7 +208,11 @@ pub fn check_daemon() -> Result<()> {
 /// [`check_daemon`] for the socket at `path`.
 pub fn check_socket(path: &std::path::Path) -> Result<()> {
     let shown = path.display().to_string();
-    let (what, hint) = match UnixStream::connect(path) {
+    #[cfg(unix)]
+    let connected = std::os::unix::net::UnixStream::connect(path);
+    #[cfg(not(unix))]
+    let connected = std::fs::metadata(path);
+    let (what, hint) = match connected {
         Ok(_) => return Ok(()),
         Err(err) => match err.kind() {
             ErrorKind::NotFound => (

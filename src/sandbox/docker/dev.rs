@@ -29,6 +29,7 @@ pub async fn start_dev(image: &str, name: &str, workspace: &str) -> Result<(DevC
     let _ = sweep_leftovers().await;
     let docker = client().await?;
     let mut lost_race = false;
+    let mut registration = None;
     loop {
         let started = match inspect_container(&docker, name).await? {
             Some(info) => {
@@ -50,6 +51,9 @@ pub async fn start_dev(image: &str, name: &str, workspace: &str) -> Result<(DevC
             }
             None => {
                 ensure_image(&docker, image).await?;
+                // Until it answers, a container we create is removed if a signal ends the
+                // process: an interrupted start leaves no half-made dev database.
+                registration = Some(Registration::new(name));
                 match create_dev(&docker, image, name, workspace).await {
                     Ok(()) => {}
                     // Another process created it meanwhile: use that one.
@@ -89,7 +93,24 @@ pub async fn start_dev(image: &str, name: &str, workspace: &str) -> Result<(DevC
                 ))
                 .hint("see `docker logs` of the container; check that the image is a PostgreSQL server image (official `postgres` interface)")
             })?;
+        drop(registration);
         return Ok((dev, started));
+    }
+}
+
+/// Registers a container with the signal handler while it lives.
+struct Registration(String);
+
+impl Registration {
+    fn new(name: &str) -> Registration {
+        watchdog::register(name);
+        Registration(name.to_string())
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        watchdog::unregister(&self.0);
     }
 }
 

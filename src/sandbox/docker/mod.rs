@@ -16,7 +16,6 @@
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,6 +51,8 @@ pub use cache::{cache_image_name, purge_cache};
 pub use daemon::{check_daemon, check_socket, image_present};
 pub use dev::{DevContainer, dev_status, start_dev, stop_dev};
 pub use owners::sweep_leftovers;
+// For the signal handler (`super::interrupt`).
+pub(crate) use daemon::remove_container_blocking;
 
 // The concerns share helpers and constants: each sees the others' crate-private items.
 use cache::*;
@@ -434,58 +435,9 @@ async fn wait_ready(
 /// Numbers the disposable containers of this process (names must be unique).
 static SANDBOX_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// Our own Ctrl-C/SIGTERM/SIGQUIT handler for disposable containers (testcontainers' watchdog
-/// panics when a container is already being removed, and then never ends the process).
-/// Containers are registered by name before they exist; on a signal each is force-removed
-/// (a missing or already-removing container is fine), then the signal's default action runs.
+/// Disposable containers are removed on Ctrl-C, SIGTERM and SIGQUIT (see [`super::interrupt`]).
 mod watchdog {
-    use std::collections::BTreeSet;
-    use std::sync::{Mutex, Once};
-
-    use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
-    use signal_hook::iterator::Signals;
-
-    static NAMES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    static INSTALL: Once = Once::new();
-
-    pub(super) fn register(name: &str) {
-        INSTALL.call_once(install);
-        NAMES
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.to_string());
-    }
-
-    pub(super) fn unregister(name: &str) {
-        NAMES
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(name);
-    }
-
-    fn install() {
-        // Without a handler the default action (terminate) simply stays: containers would
-        // then be left to the next run's sweep.
-        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGQUIT]) else {
-            return;
-        };
-        std::thread::spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                let names: Vec<String> = NAMES
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .iter()
-                    .cloned()
-                    .collect();
-                for name in &names {
-                    super::remove_container_blocking(name);
-                }
-                let _ = signal_hook::low_level::emulate_default_handler(signal);
-                // SIGQUIT's default may dump core and return on some systems: end anyway.
-                std::process::exit(128 + signal);
-            }
-        });
-    }
+    pub(super) use crate::sandbox::interrupt::{register, unregister};
 }
 
 #[cfg(test)]

@@ -64,10 +64,13 @@ pub(super) fn owner_labels(workspace: &str) -> Vec<(String, String)> {
 }
 
 pub(super) fn host_name() -> String {
-    rustix::system::uname()
+    #[cfg(unix)]
+    return rustix::system::uname()
         .nodename()
         .to_string_lossy()
-        .into_owned()
+        .into_owned();
+    #[cfg(not(unix))]
+    return std::env::var("COMPUTERNAME").unwrap_or_default();
 }
 
 /// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
@@ -79,6 +82,7 @@ pub(super) fn process_start(pid: u32) -> Option<String> {
 }
 
 /// Whether `pid` still runs and is the process that started at `start` (when known).
+#[cfg(unix)]
 pub(super) fn process_alive(pid: u32, start: Option<&str>) -> bool {
     let Some(raw) = i32::try_from(pid)
         .ok()
@@ -99,4 +103,11 @@ pub(super) fn process_alive(pid: u32, start: Option<&str>) -> bool {
         (Some(recorded), Some(actual)) => recorded == actual,
         _ => true,
     }
+}
+
+/// Elsewhere a container's creator is not checked: its containers are never swept as
+/// leftovers (they are removed on exit, or by hand).
+#[cfg(not(unix))]
+pub(super) fn process_alive(_pid: u32, _start: Option<&str>) -> bool {
+    true
 }
