@@ -215,7 +215,10 @@ fn switching_kinds_keeps_each_kinds_dev_database() {
         "the local dev database keeps its data when Docker's is used"
     );
 
-    let listing = dev.run_auto(&["db", "status", "--format", "json"]).assert_code(0).json();
+    let listing = dev
+        .run_auto(&["db", "status", "--format", "json"])
+        .assert_code(0)
+        .json();
     let kinds: Vec<&str> = listing["databases"]
         .as_array()
         .expect("databases")
@@ -223,20 +226,28 @@ fn switching_kinds_keeps_each_kinds_dev_database() {
         .filter_map(|db| db["provider"].as_str())
         .collect();
     assert_eq!(kinds.len(), 2, "{listing}");
-    assert!(kinds.contains(&"local") && kinds.contains(&"docker"), "{listing}");
+    assert!(
+        kinds.contains(&"local") && kinds.contains(&"docker"),
+        "{listing}"
+    );
     // The last one used comes first: commands without --sandbox use it.
     assert_eq!(listing["provider"], "local", "{listing}");
     let human = dev.run_auto(&["db", "status"]).assert_code(0).stdout;
     assert_eq!(human.matches("Running").count(), 2, "{human}");
 
     // Stopping one kind leaves the other.
-    let stop = dev.run_with(Some("docker"), &["db", "stop"], &[]).assert_code(0);
+    let stop = dev
+        .run_with(Some("docker"), &["db", "stop"], &[])
+        .assert_code(0);
     assert!(stop.stdout.contains("(docker)"), "{}", stop.stdout);
     assert!(!stop.stdout.contains("(local)"), "{}", stop.stdout);
     assert_eq!(applied(dev.run_auto(&["status", "--format", "json"])), 2);
     let stop = dev.run_auto(&["db", "stop"]).assert_code(0);
     assert!(stop.stdout.contains("(local)"), "{}", stop.stdout);
-    let json = dev.run_auto(&["db", "status", "--format", "json"]).assert_code(0).json();
+    let json = dev
+        .run_auto(&["db", "status", "--format", "json"])
+        .assert_code(0)
+        .json();
     assert_eq!(json["running"], false, "{json}");
 }
 
@@ -262,9 +273,14 @@ fn db_stop_purge_says_what_it_removed() {
             &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
         )
         .assert_code(0);
-    assert!(stop.stdout.contains("(sqlite); its data is deleted"), "{}", stop.stdout);
     assert!(
-        stop.stdout.contains("no cached Docker images removed: Docker does not answer"),
+        stop.stdout.contains("(sqlite); its data is deleted"),
+        "{}",
+        stop.stdout
+    );
+    assert!(
+        stop.stdout
+            .contains("no cached Docker images removed: Docker does not answer"),
         "{}",
         stop.stdout
     );

@@ -150,7 +150,11 @@ fn interrupted_db_start_leaves_a_working_dev_database_or_none() {
     if !support::have_docker() {
         return;
     }
-    for pause in [Duration::ZERO, Duration::from_millis(300), Duration::from_millis(900)] {
+    for pause in [
+        Duration::ZERO,
+        Duration::from_millis(300),
+        Duration::from_millis(900),
+    ] {
         let setup = Setup::new("single");
         let mut child = setup.spawn(&["--sandbox", "docker", "db", "start"]);
         wait_for_container(&setup, &mut child);
@@ -162,9 +166,7 @@ fn interrupted_db_start_leaves_a_working_dev_database_or_none() {
             .json();
         if status["running"] == true {
             // Finished before the signal, or kept: it must work and be the one used.
-            setup
-                .run(&["--sandbox", "docker", "up"])
-                .assert_code(0);
+            setup.run(&["--sandbox", "docker", "up"]).assert_code(0);
         } else {
             assert_eq!(code, Some(130), "pause {pause:?}: {stderr}");
             assert!(stderr.contains("interrupted"), "pause {pause:?}: {stderr}");
@@ -204,4 +206,3 @@ fn interrupted_check_says_interrupted_and_leaves_nothing() {
         setup.containers()
     );
 }
-

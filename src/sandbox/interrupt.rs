@@ -20,12 +20,22 @@ static NAMES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Removes the container `name` if a signal ends the process before [`unregister`].
+/// Once a signal arrived, it waits for the handler to end the process instead: nothing new
+/// is created behind the handler's back.
 pub(crate) fn register(name: &str) {
     install();
-    NAMES
+    let mut names = NAMES
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .insert(name.to_string());
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Checked under the lock the handler takes after setting the flag: a name registered
+    // here is either in the handler's list or never created.
+    if interrupted() {
+        drop(names);
+        // Returns only if the process outlives the handler, which it does not.
+        wait_if_interrupted();
+        return;
+    }
+    names.insert(name.to_string());
 }
 
 pub(crate) fn unregister(name: &str) {
@@ -73,8 +83,15 @@ pub fn install() {
                     .iter()
                     .cloned()
                     .collect();
-                for name in &names {
-                    super::docker::remove_container_blocking(name);
+                // A create request already on its way may land after the first removal
+                // (which then finds nothing): a second pass a moment later removes that one.
+                for pass in 0..2 {
+                    if pass > 0 && !names.is_empty() {
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                    }
+                    for name in &names {
+                        super::docker::remove_container_blocking(name);
+                    }
                 }
                 eprintln!("error: interrupted");
                 std::process::exit(128 + signal);

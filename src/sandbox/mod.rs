@@ -386,7 +386,9 @@ pub async fn dev_stop(key: &DevKey, only: Option<Provider>, purge: bool) -> Resu
         stopped.databases.push(Provider::Docker);
     }
     let cluster = key.dir.join("postgres");
-    if wanted(Provider::Local) && cluster.exists() && local::stop_dev(&cluster)? {
+    if wanted(Provider::Local) && cluster.exists() {
+        // Running or not (say after a reboot), its data is deleted: that is worth saying.
+        local::stop_dev(&cluster)?;
         stopped.databases.push(Provider::Local);
     }
     let file = key.sqlite_file();
@@ -462,5 +464,60 @@ mod tests {
             DevKey::new(Path::new("/w"), Path::new("/w/a/migrations"))
         );
         assert!(a.container.starts_with("cargo-migrate-dev-"));
+    }
+
+    fn key_in(dir: &Path) -> DevKey {
+        DevKey {
+            dir: dir.join("dev"),
+            container: "cargo-migrate-dev-unit-test-never-created".to_string(),
+            workspace: dir.display().to_string(),
+        }
+    }
+
+    #[test]
+    fn auto_keeps_the_kind_used_last_while_its_database_exists() {
+        let temp = tempfile::tempdir().unwrap();
+        let key = key_in(temp.path());
+        assert_eq!(dev_preferred(&key), None, "nothing recorded");
+        let state = |provider| DevState {
+            provider,
+            image: None,
+        };
+        write_state(&key, &state(Provider::Local)).unwrap();
+        assert_eq!(dev_preferred(&key), None, "no local cluster's directory");
+        std::fs::create_dir_all(key.dir.join("postgres")).unwrap();
+        assert_eq!(dev_preferred(&key), Some(Provider::Local));
+        write_state(&key, &state(Provider::Sqlite)).unwrap();
+        assert_eq!(dev_preferred(&key), None, "no SQLite file");
+        std::fs::write(key.sqlite_file(), b"").unwrap();
+        assert_eq!(dev_preferred(&key), Some(Provider::Sqlite));
+    }
+
+    #[test]
+    fn stopping_one_kind_keeps_the_others_and_the_records() {
+        let temp = tempfile::tempdir().unwrap();
+        let key = key_in(temp.path());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (dev, started) = runtime
+            .block_on(dev_start(&key, Provider::Sqlite, "unused", &|_| {}))
+            .unwrap();
+        assert!(started);
+        assert_eq!(dev.provider, Provider::Sqlite);
+        // Another kind's leftovers (no cluster runs there: only its directory).
+        std::fs::create_dir_all(key.dir.join("postgres")).unwrap();
+        let stopped = runtime
+            .block_on(dev_stop(&key, Some(Provider::Sqlite), false))
+            .unwrap();
+        assert_eq!(stopped.databases, vec![Provider::Sqlite]);
+        assert_eq!(stopped.purged_images, None);
+        assert!(!key.sqlite_file().exists());
+        assert!(key.dir.join("postgres").exists(), "the local one is kept");
+        assert!(
+            key.state_file().exists(),
+            "records stay with a kept database"
+        );
     }
 }

@@ -63,14 +63,17 @@ pub(super) fn owner_labels(workspace: &str) -> Vec<(String, String)> {
     labels
 }
 
+#[cfg(unix)]
 pub(super) fn host_name() -> String {
-    #[cfg(unix)]
-    return rustix::system::uname()
+    rustix::system::uname()
         .nodename()
         .to_string_lossy()
-        .into_owned();
-    #[cfg(not(unix))]
-    return std::env::var("COMPUTERNAME").unwrap_or_default();
+        .into_owned()
+}
+
+#[cfg(not(unix))]
+pub(super) fn host_name() -> String {
+    std::env::var("COMPUTERNAME").unwrap_or_default()
 }
 
 /// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
