@@ -285,3 +285,39 @@ fn db_stop_purge_says_what_it_removed() {
         stop.stdout
     );
 }
+
+/// Issue 12 item 6: `db status` lists the dev databases of every set of the workspace, and
+/// `db stop` removes them all, naming each.
+#[test]
+fn db_status_and_stop_cover_every_set_of_the_workspace() {
+    if !support::have_local_postgres() {
+        return;
+    }
+    let dev = DevWorkspace::new("multi", "auto");
+    dev.run_auto(&["-p", "accounts", "up"]).assert_code(0);
+    dev.run_with(Some("local"), &["-p", "billing", "up"], &[])
+        .assert_code(0);
+    let status = dev.run_auto(&["db", "status"]).assert_code(0).stdout;
+    assert!(status.contains("of `accounts` (sqlite)"), "{status}");
+    assert!(status.contains("of `billing` (local)"), "{status}");
+    let json = dev
+        .run_auto(&["db", "status", "--format", "json"])
+        .assert_code(0)
+        .json();
+    assert_eq!(
+        json["databases"].as_array().map(Vec::len),
+        Some(2),
+        "{json}"
+    );
+    let stop = dev.run_auto(&["db", "stop"]).assert_code(0).stdout;
+    assert!(
+        stop.contains("of `accounts` (sqlite); its data is deleted"),
+        "{stop}"
+    );
+    assert!(
+        stop.contains("of `billing` (local); its data is deleted"),
+        "{stop}"
+    );
+    let status = dev.run_auto(&["db", "status"]).assert_code(0).stdout;
+    assert_eq!(status.matches("Not running").count(), 2, "{status}");
+}

@@ -64,7 +64,17 @@ struct StatusReport<'a> {
     image: Option<&'a str>,
     url: Option<&'a str>,
     started: bool,
-    databases: Vec<DevReport<'a>>,
+    databases: Vec<SetDevReport<'a>>,
+}
+
+/// One dev database in `db status --format json`.
+#[derive(Debug, Serialize)]
+struct SetDevReport<'a> {
+    /// The set's package name (or directory).
+    set: &'a str,
+    provider: &'static str,
+    image: Option<&'a str>,
+    url: &'a str,
 }
 
 /// `db stop --format json`.
@@ -185,113 +195,169 @@ fn describe(dev: &Dev) -> String {
 
 pub fn run(context: &Context, args: &DevDbArgs) -> Result<()> {
     let workspace = context.workspace()?;
+    let output = &context.output;
+    let url_only = match &args.action {
+        DevDbAction::Status => return status(context, &workspace),
+        DevDbAction::Stop { purge } => return stop(context, &workspace, *purge),
+        DevDbAction::Start => false,
+        DevDbAction::Url => true,
+    };
     let spec = workspace.select_one(&context.selector()?)?.clone();
     let (key, dialect) = key_and_dialect(&workspace, &spec)?;
+    let (dev, started) = start(context, &spec, &key, dialect)?;
+    if output.json() {
+        output.print_json(&DevReport {
+            running: true,
+            provider: Some(dev.provider.as_str()),
+            image: dev.image.as_deref(),
+            url: Some(&dev.url),
+            started,
+        });
+    } else if url_only {
+        // For `$(cargo migrate db url)`: the URL alone, unscrubbed (it holds no secret).
+        output.raw_line(&dev.url);
+    } else {
+        output.line(format!(
+            "{:>12} the dev database ({}): {}",
+            output.paint(if started { "Started" } else { "Running" }, style::good()),
+            describe(&dev),
+            dev.url
+        ));
+    }
+    Ok(())
+}
+
+/// `db status`: every dev database of the chosen sets (all of a workspace's by default).
+fn status(context: &Context, workspace: &Workspace) -> Result<()> {
     let output = &context.output;
-    match &args.action {
-        DevDbAction::Start | DevDbAction::Url => {
-            let (dev, started) = start(context, &spec, &key, dialect)?;
-            if output.json() {
-                output.print_json(&DevReport {
-                    running: true,
-                    provider: Some(dev.provider.as_str()),
-                    image: dev.image.as_deref(),
-                    url: Some(&dev.url),
-                    started,
-                });
-            } else if matches!(args.action, DevDbAction::Url) {
-                // For `$(cargo migrate db url)`: the URL alone, unscrubbed (it holds no secret).
-                output.raw_line(&dev.url);
-            } else {
+    let sets = workspace
+        .choose(&context.selector()?)?
+        .require_sets(workspace)?;
+    let several = sets.len() > 1;
+    let mut all = Vec::new();
+    for spec in &sets {
+        let key = DevKey::new(&workspace.root, &spec.dir);
+        let devs = block_on(sandbox::dev_status(&key))?;
+        all.push((spec.label(&workspace.root), devs));
+    }
+    if output.json() {
+        // The first set's database commands use, as before; then every one.
+        let current = all.iter().find_map(|(_, devs)| devs.first());
+        output.print_json(&StatusReport {
+            running: current.is_some(),
+            provider: current.map(|d| d.provider.as_str()),
+            image: current.and_then(|d| d.image.as_deref()),
+            url: current.map(|d| d.url.as_str()),
+            started: false,
+            databases: all
+                .iter()
+                .flat_map(|(set, devs)| {
+                    devs.iter().map(move |dev| SetDevReport {
+                        set,
+                        provider: dev.provider.as_str(),
+                        image: dev.image.as_deref(),
+                        url: &dev.url,
+                    })
+                })
+                .collect(),
+        });
+        return Ok(());
+    }
+    for (set, devs) in &all {
+        let whose = if several {
+            format!(" of `{set}`")
+        } else {
+            String::new()
+        };
+        if devs.is_empty() {
+            output.line(format!(
+                "{:>12} no dev database{whose} runs (`cargo migrate db start` starts one)",
+                output.paint("Not running", style::dim())
+            ));
+        }
+        for (index, dev) in devs.iter().enumerate() {
+            output.line(format!(
+                "{:>12} the dev database{whose} ({}): {}{}",
+                output.paint("Running", style::good()),
+                describe(dev),
+                dev.url,
+                if index == 0 && devs.len() > 1 {
+                    " (commands use this one; --sandbox picks another)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `db stop`: every dev database of the chosen sets, or only --sandbox KIND's.
+fn stop(context: &Context, workspace: &Workspace, purge: bool) -> Result<()> {
+    let output = &context.output;
+    let sets = workspace
+        .choose(&context.selector()?)?
+        .require_sets(workspace)?;
+    let several = sets.len() > 1;
+    let mut report = StopReport {
+        running: false,
+        stopped: Vec::new(),
+        purged_images: None,
+    };
+    for (index, spec) in sets.iter().enumerate() {
+        let key = DevKey::new(&workspace.root, &spec.dir);
+        let only = match chosen_kind(context, spec) {
+            Some(kind) => Some(sandbox::resolve(
+                kind,
+                known_dialect(workspace, spec, "--sandbox cannot be checked against it")?,
+            )?),
+            None => None,
+        };
+        // The cached images are shared: purged once.
+        let stopped = block_on(sandbox::dev_stop(&key, only, purge && index == 0))?;
+        if index == 0 {
+            report.purged_images = stopped.purged_images;
+        }
+        let whose = if several {
+            format!(" of `{}`", spec.label(&workspace.root))
+        } else {
+            String::new()
+        };
+        for provider in &stopped.databases {
+            report.stopped.push(provider.as_str());
+            if !output.json() && !output.quiet {
                 output.line(format!(
-                    "{:>12} the dev database ({}): {}",
-                    output.paint(if started { "Started" } else { "Running" }, style::good()),
-                    describe(&dev),
-                    dev.url
+                    "{:>12} the dev database{whose} ({}); its data is deleted",
+                    output.paint("Stopped", style::good()),
+                    provider.as_str()
                 ));
             }
         }
-        DevDbAction::Status => {
-            let devs = block_on(sandbox::dev_status(&key))?;
-            let current = devs.first();
-            if output.json() {
-                output.print_json(&StatusReport {
-                    running: current.is_some(),
-                    provider: current.map(|d| d.provider.as_str()),
-                    image: current.and_then(|d| d.image.as_deref()),
-                    url: current.map(|d| d.url.as_str()),
-                    started: false,
-                    databases: devs
-                        .iter()
-                        .map(|dev| DevReport {
-                            running: true,
-                            provider: Some(dev.provider.as_str()),
-                            image: dev.image.as_deref(),
-                            url: Some(&dev.url),
-                            started: false,
-                        })
-                        .collect(),
-                });
-            } else if devs.is_empty() {
-                output.line(format!(
-                    "{:>12} no dev database runs for this set (`cargo migrate db start` starts one)",
-                    output.paint("Not running", style::dim())
-                ));
-            } else {
-                for (index, dev) in devs.iter().enumerate() {
-                    output.line(format!(
-                        "{:>12} the dev database ({}): {}{}",
-                        output.paint("Running", style::good()),
-                        describe(dev),
-                        dev.url,
-                        if index == 0 && devs.len() > 1 {
-                            " (commands use this one; --sandbox picks another)"
-                        } else {
-                            ""
-                        }
-                    ));
-                }
-            }
-        }
-        DevDbAction::Stop { purge } => {
-            let only = chosen_kind(context, &spec)
-                .map(|kind| sandbox::resolve(kind, dialect))
-                .transpose()?;
-            let stopped = block_on(sandbox::dev_stop(&key, only, *purge))?;
-            if output.json() {
-                output.print_json(&StopReport {
-                    running: false,
-                    stopped: stopped.databases.iter().map(|p| p.as_str()).collect(),
-                    purged_images: stopped.purged_images,
-                });
-            } else if !output.quiet {
-                if stopped.databases.is_empty() {
-                    output.line(format!(
-                        "{:>12} nothing: no dev database was running",
-                        output.paint("Stopped", style::dim())
-                    ));
-                }
-                for provider in &stopped.databases {
-                    output.line(format!(
-                        "{:>12} the dev database ({}); its data is deleted",
-                        output.paint("Stopped", style::good()),
-                        provider.as_str()
-                    ));
-                }
-                match (*purge, stopped.purged_images) {
-                    (false, _) => {}
-                    (true, None) => output.line(format!(
-                        "{:>12} no cached Docker images removed: Docker does not answer",
-                        output.paint("Skipped", style::dim())
-                    )),
-                    (true, Some(count)) => output.line(format!(
-                        "{:>12} {count} cached Docker image{} (rebuilt at the next start)",
-                        output.paint("Removed", style::good()),
-                        if count == 1 { "" } else { "s" }
-                    )),
-                }
-            }
-        }
+    }
+    if output.json() {
+        output.print_json(&report);
+        return Ok(());
+    }
+    if output.quiet {
+        return Ok(());
+    }
+    if report.stopped.is_empty() {
+        output.line(format!(
+            "{:>12} nothing: no dev database was running",
+            output.paint("Stopped", style::dim())
+        ));
+    }
+    match (purge, report.purged_images) {
+        (false, _) => {}
+        (true, None) => output.line(format!(
+            "{:>12} no cached Docker images removed: Docker does not answer",
+            output.paint("Skipped", style::dim())
+        )),
+        (true, Some(count)) => output.line(format!(
+            "{:>12} {count} cached Docker image{} (rebuilt at the next start)",
+            output.paint("Removed", style::good()),
+            if count == 1 { "" } else { "s" }
+        )),
     }
     Ok(())
 }
