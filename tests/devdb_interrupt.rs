@@ -6,7 +6,8 @@
 mod support;
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -106,7 +107,8 @@ fn wait_for_container(setup: &Setup, child: &mut Child) {
     }
 }
 
-/// SIGINT to the child's process group, then its exit code and output.
+/// SIGINT to the child's process group, then its exit code (128 + the signal when the
+/// signal ended it, as a shell reports it) and output.
 fn interrupt(child: &mut Child) -> (Option<i32>, String) {
     let group = i32::try_from(child.id()).expect("pid");
     // SAFETY: kill has no memory-safety preconditions.
@@ -128,7 +130,12 @@ fn interrupt(child: &mut Child) -> (Option<i32>, String) {
     if let Some(mut pipe) = child.stderr.take() {
         let _ = pipe.read_to_string(&mut stderr);
     }
-    (status.code(), stderr)
+    (
+        status
+            .code()
+            .or_else(|| status.signal().map(|signal| 128 + signal)),
+        stderr,
+    )
 }
 
 fn gone_within(setup: &Setup, wait: Duration) -> bool {
@@ -205,4 +212,70 @@ fn interrupted_check_says_interrupted_and_leaves_nothing() {
         "an interrupted check left {:?}",
         setup.containers()
     );
+}
+
+/// Postmasters whose command line names `needle` (a dev cluster under this test's cache).
+fn servers_under(needle: &Path) -> Vec<String> {
+    let needle = needle.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+            (cmdline.contains("postgres")
+                && (cmdline.contains(&needle) || cwd.starts_with(&needle)))
+            .then(|| format!("{pid}: {cmdline}"))
+        })
+        .collect()
+}
+
+/// `db start` of a local cluster interrupted at a few moments (during initdb or the
+/// template copy, while the server starts, once it runs): what remains is a dev database
+/// that `db status` shows and that works, or no server at all.
+#[test]
+fn interrupted_local_db_start_leaves_a_working_dev_database_or_none() {
+    if !support::have_local_postgres() {
+        return;
+    }
+    for pause in [
+        Duration::from_millis(50),
+        Duration::from_millis(250),
+        Duration::from_millis(700),
+    ] {
+        let setup = Setup::new("single");
+        // As root, the server's user must reach the cache.
+        std::fs::set_permissions(
+            setup.cache.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        let mut child = setup.spawn(&["--sandbox", "local", "db", "start"]);
+        std::thread::sleep(pause);
+        let (code, stderr) = interrupt(&mut child);
+        let status = setup
+            .run(&["--sandbox", "local", "db", "status", "--format", "json"])
+            .assert_code(0)
+            .json();
+        if status["running"] == true {
+            setup.run(&["--sandbox", "local", "up"]).assert_code(0);
+        } else {
+            // Before the handler is installed (the workspace is still being read) Ctrl-C
+            // simply ends the process: nothing was made yet.
+            assert_eq!(code, Some(130), "pause {pause:?}: {stderr}");
+            let servers = servers_under(setup.cache.path());
+            assert!(
+                servers.is_empty(),
+                "pause {pause:?}: `db status` shows nothing but servers run: {servers:?}"
+            );
+        }
+        setup.run(&["db", "stop"]).assert_code(0);
+        assert!(
+            servers_under(setup.cache.path()).is_empty(),
+            "pause {pause:?}: `db stop` left a server"
+        );
+    }
 }
