@@ -15,9 +15,10 @@ use crate::workspace::{SetSpec, Workspace};
 /// Manage the set's dev database: the disposable database commands use without a URL
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The dev database is one per workspace set, kept between commands so `up`, `status` and `down` \
-see the same state. PostgreSQL sets get a Docker container (or, with --sandbox local or without \
-Docker, a cluster of the locally installed PostgreSQL); SQLite sets a file.
+The dev database is one per workspace set and kind, kept between commands so `up`, `status` \
+and `down` see the same state. PostgreSQL sets get a Docker container (or, with --sandbox local \
+or without Docker, a cluster of the locally installed PostgreSQL); SQLite sets a file. Without \
+--sandbox, the kind used last is kept; another kind's dev database is never deleted by a switch.
 
 Examples:
   cargo migrate db start
@@ -33,13 +34,13 @@ pub struct DevDbArgs {
 pub enum DevDbAction {
     /// Start the dev database (or find it running)
     Start,
-    /// Stop the dev database and delete its data
+    /// Stop the dev databases (every kind's, or --sandbox KIND's) and delete their data
     Stop {
         /// Also remove cargo-migrate's cached, pre-initialised Docker images
         #[arg(long)]
         purge: bool,
     },
-    /// Whether the dev database runs, and where
+    /// Which dev databases run, and where (the one commands use first)
     Status,
     /// Print the dev database's URL (starting it if needed), for scripts and .env files
     Url,
@@ -53,6 +54,36 @@ struct DevReport<'a> {
     /// The URL to connect with (the sandbox's fixed password is not a secret).
     url: Option<&'a str>,
     started: bool,
+}
+
+/// `db status --format json`: the database commands use (as before), and every one.
+#[derive(Debug, Serialize)]
+struct StatusReport<'a> {
+    running: bool,
+    provider: Option<&'static str>,
+    image: Option<&'a str>,
+    url: Option<&'a str>,
+    started: bool,
+    databases: Vec<SetDevReport<'a>>,
+}
+
+/// One dev database in `db status --format json`.
+#[derive(Debug, Serialize)]
+struct SetDevReport<'a> {
+    /// The set's package name (or directory).
+    set: &'a str,
+    provider: &'static str,
+    image: Option<&'a str>,
+    url: &'a str,
+}
+
+/// `db stop --format json`.
+#[derive(Debug, Serialize)]
+struct StopReport {
+    running: bool,
+    stopped: Vec<&'static str>,
+    /// `null` when Docker did not answer.
+    purged_images: Option<usize>,
 }
 
 fn key_and_dialect(workspace: &Workspace, spec: &SetSpec) -> Result<(DevKey, Dialect)> {
@@ -101,16 +132,42 @@ pub(super) fn image_for(spec: &SetSpec, live_major: Option<&str>) -> String {
     sandbox::default_image(spec.config.image.as_deref(), live_major)
 }
 
+/// The kind asked for with --sandbox or the set's `sandbox` setting, if any.
+fn chosen_kind(context: &Context, spec: &SetSpec) -> Option<SandboxKind> {
+    context
+        .global
+        .sandbox
+        .or(spec.config.sandbox)
+        .filter(|kind| *kind != SandboxKind::Auto)
+}
+
 /// Starts the set's dev database (or finds it running) with the chosen provider and image,
-/// showing progress notes (an image pull) on stderr.
+/// showing progress notes (an image pull) on stderr. Without a choice, the kind used last
+/// is kept while its database exists: switching kinds is always asked for.
 fn start(context: &Context, spec: &SetSpec, key: &DevKey, dialect: Dialect) -> Result<(Dev, bool)> {
-    let provider = provider_for(context, spec, dialect)?;
+    let provider = match chosen_kind(context, spec) {
+        None => match sandbox::dev_preferred(key)
+            .filter(|kept| sandbox::resolve(kind_of(*kept), dialect).is_ok())
+        {
+            Some(kept) => kept,
+            None => provider_for(context, spec, dialect)?,
+        },
+        Some(_) => provider_for(context, spec, dialect)?,
+    };
     block_on(sandbox::dev_start(
         key,
         provider,
         &image_for(spec, None),
         &|note| context.output.status(format!("note: {note}")),
     ))
+}
+
+fn kind_of(provider: Provider) -> SandboxKind {
+    match provider {
+        Provider::Docker => SandboxKind::Docker,
+        Provider::Local => SandboxKind::Local,
+        Provider::Sqlite => SandboxKind::Sqlite,
+    }
 }
 
 /// The set's dev database URL for a command given no URL: started on demand, announced once.
@@ -138,79 +195,169 @@ fn describe(dev: &Dev) -> String {
 
 pub fn run(context: &Context, args: &DevDbArgs) -> Result<()> {
     let workspace = context.workspace()?;
+    let output = &context.output;
+    let url_only = match &args.action {
+        DevDbAction::Status => return status(context, &workspace),
+        DevDbAction::Stop { purge } => return stop(context, &workspace, *purge),
+        DevDbAction::Start => false,
+        DevDbAction::Url => true,
+    };
     let spec = workspace.select_one(&context.selector()?)?.clone();
     let (key, dialect) = key_and_dialect(&workspace, &spec)?;
+    let (dev, started) = start(context, &spec, &key, dialect)?;
+    if output.json() {
+        output.print_json(&DevReport {
+            running: true,
+            provider: Some(dev.provider.as_str()),
+            image: dev.image.as_deref(),
+            url: Some(&dev.url),
+            started,
+        });
+    } else if url_only {
+        // For `$(cargo migrate db url)`: the URL alone, unscrubbed (it holds no secret).
+        output.raw_line(&dev.url);
+    } else {
+        output.line(format!(
+            "{:>12} the dev database ({}): {}",
+            output.paint(if started { "Started" } else { "Running" }, style::good()),
+            describe(&dev),
+            dev.url
+        ));
+    }
+    Ok(())
+}
+
+/// `db status`: every dev database of the chosen sets (all of a workspace's by default).
+fn status(context: &Context, workspace: &Workspace) -> Result<()> {
     let output = &context.output;
-    match &args.action {
-        DevDbAction::Start | DevDbAction::Url => {
-            let (dev, started) = start(context, &spec, &key, dialect)?;
-            if output.json() {
-                output.print_json(&DevReport {
-                    running: true,
-                    provider: Some(dev.provider.as_str()),
-                    image: dev.image.as_deref(),
-                    url: Some(&dev.url),
-                    started,
-                });
-            } else if matches!(args.action, DevDbAction::Url) {
-                // For `$(cargo migrate db url)`: the URL alone, unscrubbed (it holds no secret).
-                output.raw_line(&dev.url);
-            } else {
-                output.line(format!(
-                    "{:>12} the dev database ({}): {}",
-                    output.paint(if started { "Started" } else { "Running" }, style::good()),
-                    describe(&dev),
-                    dev.url
-                ));
-            }
+    let sets = workspace
+        .choose(&context.selector()?)?
+        .require_sets(workspace)?;
+    let several = sets.len() > 1;
+    let mut all = Vec::new();
+    for spec in &sets {
+        let key = DevKey::new(&workspace.root, &spec.dir);
+        let devs = block_on(sandbox::dev_status(&key))?;
+        all.push((spec.label(&workspace.root), devs));
+    }
+    if output.json() {
+        // The first set's database commands use, as before; then every one.
+        let current = all.iter().find_map(|(_, devs)| devs.first());
+        output.print_json(&StatusReport {
+            running: current.is_some(),
+            provider: current.map(|d| d.provider.as_str()),
+            image: current.and_then(|d| d.image.as_deref()),
+            url: current.map(|d| d.url.as_str()),
+            started: false,
+            databases: all
+                .iter()
+                .flat_map(|(set, devs)| {
+                    devs.iter().map(move |dev| SetDevReport {
+                        set,
+                        provider: dev.provider.as_str(),
+                        image: dev.image.as_deref(),
+                        url: &dev.url,
+                    })
+                })
+                .collect(),
+        });
+        return Ok(());
+    }
+    for (set, devs) in &all {
+        let whose = if several {
+            format!(" of `{set}`")
+        } else {
+            String::new()
+        };
+        if devs.is_empty() {
+            output.line(format!(
+                "{:>12} no dev database{whose} runs (`cargo migrate db start` starts one)",
+                output.paint("Not running", style::dim())
+            ));
         }
-        DevDbAction::Status => {
-            let dev = block_on(sandbox::dev_status(&key))?;
-            if output.json() {
-                output.print_json(&DevReport {
-                    running: dev.is_some(),
-                    provider: dev.as_ref().map(|d| d.provider.as_str()),
-                    image: dev.as_ref().and_then(|d| d.image.as_deref()),
-                    url: dev.as_ref().map(|d| d.url.as_str()),
-                    started: false,
-                });
-            } else {
-                match &dev {
-                    Some(dev) => output.line(format!(
-                        "{:>12} the dev database ({}): {}",
-                        output.paint("Running", style::good()),
-                        describe(dev),
-                        dev.url
-                    )),
-                    None => output.line(format!(
-                        "{:>12} no dev database runs for this set (`cargo migrate db start` starts one)",
-                        output.paint("Stopped", style::dim())
-                    )),
+        for (index, dev) in devs.iter().enumerate() {
+            output.line(format!(
+                "{:>12} the dev database{whose} ({}): {}{}",
+                output.paint("Running", style::good()),
+                describe(dev),
+                dev.url,
+                if index == 0 && devs.len() > 1 {
+                    " (commands use this one; --sandbox picks another)"
+                } else {
+                    ""
                 }
-            }
+            ));
         }
-        DevDbAction::Stop { purge } => {
-            let stopped = block_on(sandbox::dev_stop(&key, *purge))?;
-            if output.json() {
-                output.print_json(&DevReport {
-                    running: false,
-                    provider: None,
-                    image: None,
-                    url: None,
-                    started: false,
-                });
-            } else if !output.quiet {
+    }
+    Ok(())
+}
+
+/// `db stop`: every dev database of the chosen sets, or only --sandbox KIND's.
+fn stop(context: &Context, workspace: &Workspace, purge: bool) -> Result<()> {
+    let output = &context.output;
+    let sets = workspace
+        .choose(&context.selector()?)?
+        .require_sets(workspace)?;
+    let several = sets.len() > 1;
+    let mut report = StopReport {
+        running: false,
+        stopped: Vec::new(),
+        purged_images: None,
+    };
+    for (index, spec) in sets.iter().enumerate() {
+        let key = DevKey::new(&workspace.root, &spec.dir);
+        let only = match chosen_kind(context, spec) {
+            Some(kind) => Some(sandbox::resolve(
+                kind,
+                known_dialect(workspace, spec, "--sandbox cannot be checked against it")?,
+            )?),
+            None => None,
+        };
+        // The cached images are shared: purged once.
+        let stopped = block_on(sandbox::dev_stop(&key, only, purge && index == 0))?;
+        if index == 0 {
+            report.purged_images = stopped.purged_images;
+        }
+        let whose = if several {
+            format!(" of `{}`", spec.label(&workspace.root))
+        } else {
+            String::new()
+        };
+        for provider in &stopped.databases {
+            report.stopped.push(provider.as_str());
+            if !output.json() && !output.quiet {
                 output.line(format!(
-                    "{:>12} {}",
+                    "{:>12} the dev database{whose} ({}); its data is deleted",
                     output.paint("Stopped", style::good()),
-                    if stopped {
-                        "the dev database; its data is deleted"
-                    } else {
-                        "nothing: no dev database was running"
-                    }
+                    provider.as_str()
                 ));
             }
         }
+    }
+    if output.json() {
+        output.print_json(&report);
+        return Ok(());
+    }
+    if output.quiet {
+        return Ok(());
+    }
+    if report.stopped.is_empty() {
+        output.line(format!(
+            "{:>12} nothing: no dev database was running",
+            output.paint("Stopped", style::dim())
+        ));
+    }
+    match (purge, report.purged_images) {
+        (false, _) => {}
+        (true, None) => output.line(format!(
+            "{:>12} no cached Docker images removed: Docker does not answer",
+            output.paint("Skipped", style::dim())
+        )),
+        (true, Some(count)) => output.line(format!(
+            "{:>12} {count} cached Docker image{} (rebuilt at the next start)",
+            output.paint("Removed", style::good()),
+            if count == 1 { "" } else { "s" }
+        )),
     }
     Ok(())
 }

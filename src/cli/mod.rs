@@ -281,6 +281,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 fn report_error(output: &Output, error: &Error) -> i32 {
+    // An error caused by Ctrl-C's cleanup (a container removed under us) is not the story:
+    // the signal handler prints "interrupted" and ends the process.
+    crate::sandbox::interrupt::wait_if_interrupted();
     output.print_error(error);
     error.exit_code()
 }

@@ -996,14 +996,6 @@ impl Statement {
     }
 }
 
-/// Whether a stored row is the one of `migration` (versions compared as each format stores
-/// them).
-pub fn row_matches(format: &HistoryFormat, row: &AppliedRow, migration: &Migration) -> bool {
-    format
-        .stored_version(migration)
-        .is_ok_and(|stored| row.version == stored.as_text())
-}
-
 /// A string literal that means `text` whatever the server's settings: PostgreSQL `E'…'`
 /// (so backslashes behave the same with `standard_conforming_strings` off), SQL `'…'`
 /// elsewhere. NUL, which no SQL text can hold, is dropped.

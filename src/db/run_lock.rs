@@ -17,7 +17,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
-use std::os::fd::AsRawFd;
+#[cfg(unix)]
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -74,25 +74,24 @@ impl Drop for RunLock {
 /// One attempt: `Some` when the lock is ours, `None` when another process holds it (or the
 /// file was replaced while we locked it: try again).
 fn try_lock(path: &Path) -> Result<Option<RunLock>> {
-    let mut file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
+    let mut options = fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    options.mode(0o644);
+    let mut file = options
         .open(path)
         .map_err(|err| lock_io_error("cannot open the migration lock file", path, &err))?;
-    // SAFETY: flock has no memory-safety preconditions; `file` keeps the descriptor open.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let err = io::Error::last_os_error();
-        return match err.raw_os_error() {
-            Some(code) if code == libc::EWOULDBLOCK || code == libc::EINTR => Ok(None),
-            _ => Err(lock_io_error(
+    // std's File::try_lock is flock(2) on Unix and LockFileEx on Windows.
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(fs::TryLockError::Error(err)) => {
+            return Err(lock_io_error(
                 "cannot lock the migration lock file",
                 path,
                 &err,
-            )),
-        };
+            ));
+        }
     }
     if !same_file(&file, path) {
         // The previous holder removed the file between our open and our lock.
@@ -111,6 +110,7 @@ fn try_lock(path: &Path) -> Result<Option<RunLock>> {
 }
 
 /// Whether `path` still names the open `file`.
+#[cfg(unix)]
 fn same_file(file: &File, path: &Path) -> bool {
     match (file.metadata(), fs::metadata(path)) {
         (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
@@ -128,15 +128,21 @@ fn holder_line() -> String {
     )
 }
 
+#[cfg(not(unix))]
+fn same_file(_file: &File, _path: &Path) -> bool {
+    // Windows does not let another process delete a file this one holds open (std opens
+    // without FILE_SHARE_DELETE), so the file cannot have been replaced under the lock.
+    true
+}
+
 fn host_name() -> Option<String> {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it, or we
-    // stop at its end.
-    if unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } != 0 {
-        return None;
-    }
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    let name = String::from_utf8_lossy(&buffer[..end]).into_owned();
+    #[cfg(unix)]
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    #[cfg(not(unix))]
+    let name = std::env::var("COMPUTERNAME").unwrap_or_default();
     (!name.is_empty()).then_some(name)
 }
 

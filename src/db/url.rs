@@ -595,21 +595,7 @@ pub fn sqlite_database(url: &str) -> std::result::Result<SqliteDatabase, (String
     if let Ok(metadata) = std::fs::metadata(&path)
         && !metadata.is_file()
     {
-        use std::os::unix::fs::FileTypeExt;
-        let kind = metadata.file_type();
-        let what = if kind.is_dir() {
-            "a directory"
-        } else if kind.is_char_device() {
-            "a character device"
-        } else if kind.is_block_device() {
-            "a block device"
-        } else if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "not a regular file"
-        };
+        let what = special_file_kind(&metadata.file_type());
         return Err((
             format!(
                 "the SQLite database `{}` is {what}, not a database file",
@@ -619,6 +605,28 @@ pub fn sqlite_database(url: &str) -> std::result::Result<SqliteDatabase, (String
         ));
     }
     Ok(SqliteDatabase::File(path))
+}
+
+/// What a path that is not a regular file is, for an error.
+fn special_file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() {
+            return "a character device";
+        } else if kind.is_block_device() {
+            return "a block device";
+        } else if kind.is_fifo() {
+            return "a FIFO";
+        } else if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// The URL as shown: [`secrets::redact_value`] of the text as written, after registering the

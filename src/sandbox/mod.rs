@@ -6,6 +6,12 @@
 //! (`cargo migrate db start|stop|status|url`), so `up`, `status` and `down` see the same state.
 
 pub mod docker;
+pub mod interrupt;
+#[cfg(unix)]
+pub mod local;
+// Elsewhere, the same API reports that the local sandbox needs Unix.
+#[cfg(not(unix))]
+#[path = "local_unsupported.rs"]
 pub mod local;
 pub mod scratch;
 
@@ -225,9 +231,24 @@ fn write_state(key: &DevKey, state: &DevState) -> Result<()> {
         })
 }
 
-/// Starts the set's dev database with `provider`, or returns it when it runs already. A dev
-/// database of another provider is stopped first (the state follows the latest choice).
-/// `bool`: whether it was started now.
+/// The kind `auto` uses for the set's dev database: the kind used last, while its database
+/// exists (so `cargo migrate --sandbox local up` then `cargo migrate status` see the same
+/// database), else `None` (the usual choice: Docker, then local binaries).
+pub fn dev_preferred(key: &DevKey) -> Option<Provider> {
+    let state = read_state(key)?;
+    let exists = match state.provider {
+        Provider::Sqlite => key.sqlite_file().exists(),
+        Provider::Local => key.dir.join("postgres").exists(),
+        // The container outlives our records; whether it exists is the daemon's to say.
+        Provider::Docker => docker::check_daemon().is_ok(),
+    };
+    exists.then_some(state.provider)
+}
+
+/// Starts the set's dev database of `provider`, or returns it when it runs already. Each
+/// kind has its own dev database (a SQLite file, a local cluster's directory, a named
+/// container), so choosing another kind never touches the others; the choice is recorded
+/// for [`dev_preferred`]. `bool`: whether it was started now.
 /// `notify` receives one-line progress notes worth showing (an image being pulled).
 pub async fn dev_start(
     key: &DevKey,
@@ -235,11 +256,9 @@ pub async fn dev_start(
     image: &str,
     notify: &dyn Fn(&str),
 ) -> Result<(Dev, bool)> {
-    if let Some(state) = read_state(key)
-        && state.provider != provider
-    {
-        dev_stop(key, false).await?;
-    }
+    // An interruption at any moment leaves a dev database we find again, or none.
+    interrupt::install();
+    let previous = read_state(key);
     let (url, started, image) = match provider {
         Provider::Sqlite => {
             std::fs::create_dir_all(&key.dir).map_err(|err| {
@@ -288,11 +307,15 @@ pub async fn dev_start(
             (container.url, started, Some(container.image))
         }
     };
+    // The Docker image is kept while another kind is in use: it describes the container.
+    let recorded_image = image
+        .clone()
+        .or_else(|| previous.and_then(|state| state.image));
     write_state(
         key,
         &DevState {
             provider,
-            image: image.clone(),
+            image: recorded_image,
         },
     )?;
     Ok((
@@ -305,42 +328,91 @@ pub async fn dev_start(
     ))
 }
 
-/// The set's dev database, if it runs.
-pub async fn dev_status(key: &DevKey) -> Result<Option<Dev>> {
-    let Some(state) = read_state(key) else {
-        return Ok(None);
-    };
-    let url = match state.provider {
-        Provider::Sqlite => key.sqlite_file().exists().then(|| key.sqlite_url()),
-        Provider::Local => local::dev_status(&key.dir.join("postgres"))
-            .await?
-            .map(|cluster| cluster.url),
-        Provider::Docker => docker::dev_status(&key.container)
-            .await?
-            .map(|container| container.url),
-    };
-    Ok(url.map(|url| Dev {
-        provider: state.provider,
-        url,
-        image: state.image,
-    }))
+/// The set's running dev databases, at most one per kind, the one `auto` uses first. Found
+/// where each kind lives (the file, the cluster's directory, the container's name), not from
+/// our records, so a start that was interrupted before it recorded anything is found too.
+/// Docker is asked only when its daemon answers.
+pub async fn dev_status(key: &DevKey) -> Result<Vec<Dev>> {
+    let state = read_state(key);
+    let mut found = Vec::new();
+    if key.sqlite_file().exists() {
+        found.push(Dev {
+            provider: Provider::Sqlite,
+            url: key.sqlite_url(),
+            image: None,
+        });
+    }
+    if let Some(cluster) = local::dev_status(&key.dir.join("postgres")).await? {
+        found.push(Dev {
+            provider: Provider::Local,
+            url: cluster.url,
+            image: None,
+        });
+    }
+    if docker::check_daemon().is_ok()
+        && let Some(container) = docker::dev_status(&key.container).await?
+    {
+        found.push(Dev {
+            provider: Provider::Docker,
+            url: container.url,
+            image: Some(container.image),
+        });
+    }
+    if let Some(state) = state {
+        found.sort_by_key(|dev| dev.provider != state.provider);
+    }
+    Ok(found)
 }
 
-/// Stops the set's dev database and deletes its data; `purge` also removes cargo-migrate's
-/// cached Docker images. Ok(false) when nothing was running.
-pub async fn dev_stop(key: &DevKey, purge: bool) -> Result<bool> {
-    let mut stopped = false;
-    if let Some(state) = read_state(key) {
-        stopped = match state.provider {
-            Provider::Sqlite => key.sqlite_file().exists(),
-            Provider::Local => local::stop_dev(&key.dir.join("postgres"))?,
-            Provider::Docker => docker::stop_dev(&key.container).await?,
-        };
+/// What [`dev_stop`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stopped {
+    /// The dev databases stopped (their data deleted), by kind.
+    pub databases: Vec<Provider>,
+    /// How many cached Docker images `purge` removed; `None` without `purge`, or when
+    /// Docker does not answer.
+    pub purged_images: Option<usize>,
+}
+
+/// Stops the set's dev databases and deletes their data: every kind's, or only `only`'s.
+/// Like [`dev_status`], each kind is looked for where it lives, so one whose start was
+/// interrupted (or whose records were lost) is removed too. `purge` also removes
+/// cargo-migrate's cached Docker images.
+pub async fn dev_stop(key: &DevKey, only: Option<Provider>, purge: bool) -> Result<Stopped> {
+    let wanted = |provider: Provider| only.is_none_or(|only| only == provider);
+    let mut stopped = Stopped::default();
+    let docker_answers = docker::check_daemon().is_ok();
+    if wanted(Provider::Docker) && docker_answers && docker::stop_dev(&key.container).await? {
+        stopped.databases.push(Provider::Docker);
     }
-    if purge && docker::check_daemon().is_ok() {
-        docker::purge_cache().await?;
+    let cluster = key.dir.join("postgres");
+    if wanted(Provider::Local) && cluster.exists() {
+        // Running or not (say after a reboot), its data is deleted: that is worth saying.
+        local::stop_dev(&cluster)?;
+        stopped.databases.push(Provider::Local);
     }
-    if key.dir.exists() {
+    let file = key.sqlite_file();
+    if wanted(Provider::Sqlite) && file.exists() {
+        std::fs::remove_file(&file).map_err(|err| {
+            Error::io(
+                ErrorCode::SandboxFailed,
+                "delete the dev database",
+                &file,
+                &err,
+            )
+        })?;
+        stopped.databases.push(Provider::Sqlite);
+    }
+    if purge && docker_answers {
+        stopped.purged_images = Some(docker::purge_cache().await?);
+    }
+    // The records go with the last database; a kept one keeps them.
+    let kept = [
+        key.sqlite_file().exists(),
+        cluster.exists(),
+        only.is_some_and(|only| only != Provider::Docker),
+    ];
+    if !kept.contains(&true) && key.dir.exists() {
         std::fs::remove_dir_all(&key.dir).map_err(|err| {
             Error::io(
                 ErrorCode::SandboxFailed,
@@ -392,5 +464,60 @@ mod tests {
             DevKey::new(Path::new("/w"), Path::new("/w/a/migrations"))
         );
         assert!(a.container.starts_with("cargo-migrate-dev-"));
+    }
+
+    fn key_in(dir: &Path) -> DevKey {
+        DevKey {
+            dir: dir.join("dev"),
+            container: "cargo-migrate-dev-unit-test-never-created".to_string(),
+            workspace: dir.display().to_string(),
+        }
+    }
+
+    #[test]
+    fn auto_keeps_the_kind_used_last_while_its_database_exists() {
+        let temp = tempfile::tempdir().unwrap();
+        let key = key_in(temp.path());
+        assert_eq!(dev_preferred(&key), None, "nothing recorded");
+        let state = |provider| DevState {
+            provider,
+            image: None,
+        };
+        write_state(&key, &state(Provider::Local)).unwrap();
+        assert_eq!(dev_preferred(&key), None, "no local cluster's directory");
+        std::fs::create_dir_all(key.dir.join("postgres")).unwrap();
+        assert_eq!(dev_preferred(&key), Some(Provider::Local));
+        write_state(&key, &state(Provider::Sqlite)).unwrap();
+        assert_eq!(dev_preferred(&key), None, "no SQLite file");
+        std::fs::write(key.sqlite_file(), b"").unwrap();
+        assert_eq!(dev_preferred(&key), Some(Provider::Sqlite));
+    }
+
+    #[test]
+    fn stopping_one_kind_keeps_the_others_and_the_records() {
+        let temp = tempfile::tempdir().unwrap();
+        let key = key_in(temp.path());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (dev, started) = runtime
+            .block_on(dev_start(&key, Provider::Sqlite, "unused", &|_| {}))
+            .unwrap();
+        assert!(started);
+        assert_eq!(dev.provider, Provider::Sqlite);
+        // Another kind's leftovers (no cluster runs there: only its directory).
+        std::fs::create_dir_all(key.dir.join("postgres")).unwrap();
+        let stopped = runtime
+            .block_on(dev_stop(&key, Some(Provider::Sqlite), false))
+            .unwrap();
+        assert_eq!(stopped.databases, vec![Provider::Sqlite]);
+        assert_eq!(stopped.purged_images, None);
+        assert!(!key.sqlite_file().exists());
+        assert!(key.dir.join("postgres").exists(), "the local one is kept");
+        assert!(
+            key.state_file().exists(),
+            "records stay with a kept database"
+        );
     }
 }

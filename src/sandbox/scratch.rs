@@ -30,6 +30,8 @@ impl Scratch {
     /// Starts a server of `provider` (`image` is the Docker image; `workspace` labels the
     /// container).
     pub async fn start(provider: Provider, image: &str, workspace: &str) -> Result<Scratch> {
+        // Ctrl-C at any moment says "interrupted" (exit 130) and leaves no server behind.
+        super::interrupt::install();
         let server = match provider {
             Provider::Docker => {
                 Server::Docker(Box::new(DockerPostgres::start(image, workspace).await?))
