@@ -12,7 +12,7 @@ use super::Context;
 use super::each::{Json, Kind};
 use crate::db::{DatabaseUrl, Direction};
 use crate::engine::{self, Session, SessionOptions, status};
-use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::migration::{Migration, Migrations};
 use crate::report::events::{self, Event};
 use crate::report::{ErrorReport, style};
