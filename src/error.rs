@@ -91,6 +91,7 @@ error_codes! {
     NulByteInSql => "nul-byte-in-sql",
     OutOfOrder => "out-of-order",
     ReadOnlyDatabase => "read-only-database",
+    RuntimeFailed => "runtime-failed",
     SandboxFailed => "sandbox-failed",
     SchemaDiffers => "schema-differs",
     SharedHistoryTable => "shared-history-table",
@@ -113,6 +114,81 @@ error_codes! {
     Usage => "usage",
     VersionNotStorable => "version-not-storable",
     VersionTooLarge => "version-too-large",
+}
+
+impl ErrorCode {
+    /// The class (so the exit code) of every error with this code, as docs/errors.md lists
+    /// it: one table, so a code never exits differently in two places.
+    pub fn class(self) -> ErrorClass {
+        match self {
+            ErrorCode::CheckFailed
+            | ErrorCode::FailedMigration
+            | ErrorCode::IrreversibleMigration
+            | ErrorCode::MigrationFailed
+            | ErrorCode::MissingMigrationFile
+            | ErrorCode::ModifiedMigration
+            | ErrorCode::NotUpToDate
+            | ErrorCode::OutOfOrder
+            | ErrorCode::SchemaDiffers
+            | ErrorCode::UnsafeMigration => ErrorClass::CheckFailed,
+            ErrorCode::AmbiguousSet
+            | ErrorCode::BadArgument
+            | ErrorCode::BadConfig
+            | ErrorCode::BadDatabaseUrl
+            | ErrorCode::BadGitRef
+            | ErrorCode::BadManifestPath
+            | ErrorCode::BadMetadataToml
+            | ErrorCode::BadMigrationName
+            | ErrorCode::BadTemplate
+            | ErrorCode::BadToolMetadata
+            | ErrorCode::CargoMetadataFailed
+            | ErrorCode::ConfirmationRequired
+            | ErrorCode::DialectMismatch
+            | ErrorCode::DownWithoutUp
+            | ErrorCode::DuplicateName
+            | ErrorCode::DuplicateVersion
+            | ErrorCode::EmptyMigration
+            | ErrorCode::HistoryTableMismatch
+            | ErrorCode::InsufficientPrivilege
+            | ErrorCode::MigrationExists
+            | ErrorCode::MissingDirectory
+            | ErrorCode::MissingUp
+            | ErrorCode::MixedLayout
+            | ErrorCode::NoDatabaseUrl
+            | ErrorCode::NoMigrationSet
+            | ErrorCode::NonUtf8Sql
+            | ErrorCode::NulByteInSql
+            | ErrorCode::ReadOnlyDatabase
+            | ErrorCode::SharedHistoryTable
+            | ErrorCode::StatementPooling
+            | ErrorCode::TlsError
+            | ErrorCode::TransactionControl
+            | ErrorCode::UnknownConfigKey
+            | ErrorCode::UnknownDialect
+            | ErrorCode::UnknownPackage
+            | ErrorCode::UnknownSafetyCode
+            | ErrorCode::UnknownTemplate
+            | ErrorCode::UnknownVersion
+            | ErrorCode::UnreadableDirectory
+            | ErrorCode::UnreadableFile
+            | ErrorCode::UnreadableSql
+            | ErrorCode::UnsupportedDialect
+            | ErrorCode::UnsupportedLayout
+            | ErrorCode::UnwritableDirectory
+            | ErrorCode::Usage
+            | ErrorCode::VersionNotStorable
+            | ErrorCode::VersionTooLarge => ErrorClass::Input,
+            ErrorCode::DatabaseError
+            | ErrorCode::DatabaseUnreachable
+            | ErrorCode::DockerUnreachable
+            | ErrorCode::LockTimeout
+            | ErrorCode::MigrationInterrupted
+            | ErrorCode::NoSandbox
+            | ErrorCode::NoPostgresBinaries
+            | ErrorCode::RuntimeFailed
+            | ErrorCode::SandboxFailed => ErrorClass::Unreachable,
+        }
+    }
 }
 
 impl fmt::Display for ErrorCode {
@@ -143,9 +219,10 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn new(class: ErrorClass, code: ErrorCode, message: impl Into<String>) -> Self {
+    /// An error of `code`, whose class (so the exit code) [`ErrorCode::class`] decides.
+    pub fn coded(code: ErrorCode, message: impl Into<String>) -> Self {
         Error {
-            class,
+            class: code.class(),
             code,
             message: message.into(),
             location: None,
@@ -156,9 +233,17 @@ impl Error {
         }
     }
 
-    /// An error in usage, configuration or input files (exit code 2).
+    /// [`Error::coded`]; `class` is not used: the code decides the class (one table,
+    /// [`ErrorCode::class`]). Kept so that the callers written before need no change.
+    pub fn new(class: ErrorClass, code: ErrorCode, message: impl Into<String>) -> Self {
+        let _ = class;
+        Error::coded(code, message)
+    }
+
+    /// [`Error::coded`], for the callers written before the class came from the code (an
+    /// input code's class is input).
     pub fn input(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error::new(ErrorClass::Input, code, message)
+        Error::coded(code, message)
     }
 
     pub fn at(mut self, location: impl Into<String>) -> Self {
@@ -196,7 +281,8 @@ impl Error {
         self
     }
 
-    /// An I/O failure on `path`, classed as an input problem: the files are the user's.
+    /// An I/O failure on `path`, of the code's class (the user's files are input, a
+    /// sandbox's files are not).
     pub fn io(code: ErrorCode, action: &str, path: &Path, err: &std::io::Error) -> Self {
         let reason = io_reason(err);
         let hint = match err.kind() {
@@ -206,7 +292,7 @@ impl Error {
             std::io::ErrorKind::NotFound => "check that the path exists",
             _ => "check the path and try again",
         };
-        Error::input(code, format!("cannot {action}: {reason}"))
+        Error::coded(code, format!("cannot {action}: {reason}"))
             .at_path(path)
             .hint(hint)
     }

@@ -856,3 +856,270 @@ fn check_on_a_docker_scratch_server() {
     assert_eq!(findings(&report, "reversibility").len(), 2, "{report}");
     assert_eq!(report["timings"]["rebuilds"], 2, "{report}");
 }
+
+/// Writes migration `name` (up and down) into `ws`'s `migrations/`.
+fn add_migration(ws: &Workspace, name: &str, up: &str, down: &str) {
+    let dir = ws.path().join("migrations").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("up.sql"), up).unwrap();
+    std::fs::write(dir.join("down.sql"), down).unwrap();
+}
+
+#[test]
+fn irreversible_downs_go_on_from_a_copy_of_the_mirror() {
+    if postgres().is_none() {
+        return;
+    }
+    let ws = Workspace::copy("check-irreversible");
+    // After each finding the walk goes on from a copy of the mirror (the database that only
+    // gets the ups), a no-transaction migration's included: the migrations after each
+    // finding need the state after the up they follow, not the one the down left.
+    add_migration(
+        &ws,
+        "20240105000000_index_followers",
+        "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY follows_follower ON follows (follower);\n",
+        "-- migrate:no-transaction\n-- Forgot to drop the index.\nSELECT 1;\n",
+    );
+    add_migration(
+        &ws,
+        "20240106000000_bio_index",
+        "CREATE INDEX accounts_bio ON accounts (bio);\nCREATE INDEX follows_follower_2 ON follows (follower);\n",
+        "DROP INDEX accounts_bio;\nDROP INDEX follows_follower_2;\n",
+    );
+    let report = run(&ws, &["check", "--format", "json"])
+        .assert_code(1)
+        .json();
+    assert_eq!(step(&report, "replay")["status"], "passed", "{report}");
+    let named: Vec<(String, String)> = findings(&report, "reversibility")
+        .iter()
+        .map(|f| {
+            (
+                f["migration"].as_str().unwrap().to_string(),
+                f["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("20240102000000_index_handles", "down_incomplete"),
+            ("20240103000000_add_bio", "down_failed"),
+            ("20240105000000_index_followers", "down_incomplete"),
+        ]
+        .map(|(m, k)| (m.to_string(), k.to_string())),
+        "{report}"
+    );
+    assert_eq!(
+        step(&report, "reversibility")["summary"],
+        "3 of 6 down scripts undo their up; 3 do not",
+        "{report}"
+    );
+    assert_eq!(report["timings"]["rebuilds"], 3, "{report}");
+}
+
+#[test]
+fn downs_that_replace_views_are_verified_beside_the_mirror() {
+    if postgres().is_none() {
+        return;
+    }
+    // Views that depend on each other, replaced and dropped by every down: the schema after
+    // each up is read on the mirror database while the walk's database tries the down, and
+    // a finding's walk goes on from a copy of the mirror.
+    let ws = Workspace::copy("check-irreversible");
+    for entry in std::fs::read_dir(ws.path().join("migrations")).unwrap() {
+        std::fs::remove_dir_all(entry.unwrap().path()).unwrap();
+    }
+    add_migration(
+        &ws,
+        "20240101000000_accounts",
+        "CREATE TABLE accounts (id integer PRIMARY KEY, handle text NOT NULL);\nCREATE VIEW handles AS SELECT handle FROM accounts;\n",
+        "DROP VIEW handles;\nDROP TABLE accounts;\n",
+    );
+    for n in 2..8 {
+        add_migration(
+            &ws,
+            &format!("2024010{n}000000_view_{n}"),
+            &format!("CREATE VIEW handles_{n} AS SELECT handle, {n} AS n FROM handles;\n"),
+            &format!("DROP VIEW handles_{n};\n"),
+        );
+    }
+    let report = run(&ws, &["check", "--format", "json"])
+        .assert_code(0)
+        .json();
+    assert_eq!(
+        step(&report, "reversibility")["summary"],
+        "7 down scripts undo their up",
+        "{report}"
+    );
+    // A down that leaves a view changed is still found.
+    add_migration(
+        &ws,
+        "20240108000000_view_8",
+        "CREATE VIEW handles_8 AS SELECT handle FROM handles;\n",
+        "SELECT 1;\n",
+    );
+    let report = run(&ws, &["check", "--format", "json"])
+        .assert_code(1)
+        .json();
+    let found = findings(&report, "reversibility");
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!(found[0]["migration"], "20240108000000_view_8");
+    assert_eq!(found[0]["kind"], "down_incomplete");
+}
+
+#[test]
+fn sqlite_irreversible_downs_are_rolled_back_and_the_walk_goes_on() {
+    let ws = Workspace::copy("check-sqlite");
+    // The down forgets the column; the next migration needs it (so it needs the state after
+    // the up, not the one the down left).
+    std::fs::write(
+        ws.path()
+            .join("migrations/20240104000000_add_user_name/down.sql"),
+        "SELECT 1;\n",
+    )
+    .unwrap();
+    add_migration(
+        &ws,
+        "20240105000000_index_names",
+        "CREATE INDEX users_name ON users (name);\n",
+        "DROP INDEX users_name;\n",
+    );
+    add_migration(
+        &ws,
+        "20240106000000_broken_down",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY);\n",
+        "DROP TABLE tagz;\n",
+    );
+    add_migration(
+        &ws,
+        "20240107000000_tag_names",
+        "ALTER TABLE tags ADD COLUMN name TEXT;\n",
+        "ALTER TABLE tags DROP COLUMN name;\n",
+    );
+    let report = ws.run(&["check", "--format", "json"]).assert_code(1).json();
+    assert_eq!(step(&report, "replay")["status"], "passed", "{report}");
+    let named: Vec<(String, String)> = findings(&report, "reversibility")
+        .iter()
+        .map(|f| {
+            (
+                f["migration"].as_str().unwrap().to_string(),
+                f["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("20240104000000_add_user_name", "down_incomplete"),
+            ("20240106000000_broken_down", "down_failed"),
+        ]
+        .map(|(m, k)| (m.to_string(), k.to_string())),
+        "{report}"
+    );
+    assert_eq!(
+        step(&report, "reversibility")["summary"],
+        "5 of 7 down scripts undo their up; 2 do not",
+        "{report}"
+    );
+    assert_eq!(report["timings"]["rebuilds"], 0, "{report}");
+}
+
+/// Runs `args` in `ws` on a pseudo-terminal (`script`), so stdout and stderr are a terminal;
+/// returns the exit code and everything the terminal showed. `None` when `script` is missing.
+fn on_terminal(ws: &Workspace, args: &[&str]) -> Option<(i32, String)> {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(!support::in_ci(), "`script` (util-linux) is needed in CI");
+        println!("skipped: `script` (util-linux) is not installed");
+        return None;
+    }
+    let quote = |arg: &str| format!("'{}'", arg.replace('\'', r"'\''"));
+    let line = std::iter::once(env!("CARGO_BIN_EXE_cargo-migrate"))
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let base = support::command();
+    let mut command = std::process::Command::new("script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(ws.path());
+    // The environment the tests give the binary, which `script` passes on.
+    for (name, value) in base.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let output = command
+        .env("TERM", "xterm")
+        .env("COLUMNS", "120")
+        .output()
+        .expect("run script");
+    Some((
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    ))
+}
+
+#[test]
+fn check_shows_progress_on_a_terminal_and_nothing_extra_otherwise() {
+    if postgres().is_none() {
+        return;
+    }
+    let ws = Workspace::copy("check-pg");
+    let Some((code, shown)) = on_terminal(&ws, &["--sandbox", "local", "check"]) else {
+        return;
+    };
+    assert_eq!(code, 0, "{shown}");
+    // The progress line names what is under way (the scratch server takes a moment to
+    // start), and each step's line is printed as the step finishes.
+    assert!(shown.contains("starting a disposable database"), "{shown}");
+    for line in ["integrity", "clean replay", "reversibility", "drift"] {
+        assert!(shown.contains(line), "{line}: {shown}");
+    }
+    // -q and --format json show no progress, on a terminal too.
+    for quiet in [&["-q", "check"][..], &["check", "--format", "json"][..]] {
+        let args: Vec<&str> = ["--sandbox", "local"]
+            .iter()
+            .chain(quiet)
+            .copied()
+            .collect();
+        let (code, shown) = on_terminal(&ws, &args).unwrap();
+        assert_eq!(code, 0, "{shown}");
+        assert!(!shown.contains("starting a disposable database"), "{shown}");
+    }
+    // Piped: the same lines as always, and no progress.
+    let piped = run(&ws, &["check"]).assert_code(0);
+    assert!(
+        !piped.stderr.contains("starting a disposable database"),
+        "{}",
+        piped.stderr
+    );
+    assert!(
+        !piped.stdout.contains("starting a disposable database"),
+        "{}",
+        piped.stdout
+    );
+}
+
+#[test]
+fn a_scratch_directory_that_cannot_be_made_is_sandbox_failed_with_exit_3() {
+    // The class comes from the code alone: a sandbox that cannot be set up exits 3 wherever
+    // it fails (here the SQLite scratch files' temporary directory; it exited 2 as an I/O
+    // error of the user's files before).
+    let ws = Workspace::copy("check-sqlite");
+    let missing = ws.path().join("no-such-tmp");
+    let outcome = support::run_in_env(
+        ws.path(),
+        &["check", "--format", "json"],
+        &[("TMPDIR", missing.to_str().unwrap())],
+    )
+    .assert_code(3);
+    let report = outcome.json();
+    assert_eq!(report["error"]["code"], "sandbox-failed", "{report}");
+    assert_eq!(report["error"]["exit_code"], 3, "{report}");
+}

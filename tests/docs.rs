@@ -20,6 +20,30 @@ fn error_catalogue_matches_the_codes() {
     assert_eq!(documented, sorted, "keep docs/errors.md sorted by code");
 }
 
+/// The exit column of docs/errors.md is the class each code has in src/error.rs: one table,
+/// so a code never exits differently in two places.
+#[test]
+fn error_catalogue_exit_codes_are_the_codes_classes() {
+    let catalogue =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/errors.md")).unwrap();
+    let documented: std::collections::HashMap<String, String> = catalogue
+        .lines()
+        .filter_map(|line| {
+            let mut columns = line.split('|').skip(1).map(str::trim);
+            let exit = columns.next()?;
+            let code = columns.next()?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((code.to_string(), exit.to_string()))
+        })
+        .collect();
+    for code in ErrorCode::ALL {
+        assert_eq!(
+            documented.get(code.as_str()).map(String::as_str),
+            Some(code.class().exit_code().to_string().as_str()),
+            "`{code}`: docs/errors.md and ErrorCode::class disagree"
+        );
+    }
+}
+
 // ------------------------------------------------------------------- templates/deploy
 
 use std::path::{Path, PathBuf};

@@ -1,18 +1,21 @@
 //! `check`: the CI gate. Integrity, clean replay, reversibility and (with a database URL)
-//! drift; every problem is reported, and the exit code is 1 when any step failed.
+//! drift; every problem is reported, and the exit code is 1 when any step failed. The work is
+//! [`crate::engine::check::run`]; this module parses, shows progress and renders.
 
-use std::time::{Duration, Instant};
+use std::cell::Cell;
+use std::io::IsTerminal;
+use std::time::Duration;
 
 use clap::Args;
-use serde::Serialize;
 
 use super::Context;
 use super::db::{block_on, format_duration};
 use super::each;
-use crate::engine::check::{self, DriftStep, Finding, Reversibility, Step, StepStatus, plan_live};
-use crate::engine::status;
+use crate::engine::check::{
+    self, CheckReport, CheckRequest, Finding, Header, Reversibility, Step, StepStatus,
+};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
-use crate::report::style;
+use crate::report::{Output, style};
 use crate::workspace::{SetSpec, Workspace};
 
 /// Verify the history: it replays cleanly, every down undoes its up, a live database has not drifted
@@ -53,36 +56,6 @@ fn parse_reversibility(text: &str) -> std::result::Result<Reversibility, String>
     text.parse()
 }
 
-/// The JSON object of a run: one section per step.
-#[derive(Debug, Serialize)]
-struct CheckReport {
-    set: String,
-    dialect: Option<&'static str>,
-    migrations: usize,
-    sandbox: Option<String>,
-    ok: bool,
-    integrity: Step,
-    replay: Step,
-    reversibility: Step,
-    drift: DriftStep,
-    /// Deploy safety of the migrations not yet on the target (docs/safety.md).
-    safety: crate::safety::run::SafetyStep,
-    /// Where the replay's time went (absent when nothing was replayed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timings: Option<check::Timings>,
-}
-
-impl CheckReport {
-    fn steps(&self) -> [(&'static str, &Step); 4] {
-        [
-            ("integrity", &self.integrity),
-            ("clean replay", &self.replay),
-            ("reversibility", &self.reversibility),
-            ("drift", &self.drift.step),
-        ]
-    }
-}
-
 pub fn run(context: &Context, args: &CheckArgs) -> Result<()> {
     each::read_only(context, |context, workspace, spec| {
         run_set(context, workspace, spec, args)
@@ -95,202 +68,151 @@ fn run_set(
     spec: &SetSpec,
     args: &CheckArgs,
 ) -> Result<()> {
-    let spec = spec.clone();
-    let set = spec.label(&workspace.root);
-    let dialect = spec.dialect().map(|d| d.as_str());
-    let begun = Instant::now();
-    let migrations = match spec.scan() {
-        Ok(migrations) => migrations,
-        // A set that does not load is the integrity step's finding; nothing else can run.
-        Err(error) if error.class == ErrorClass::Input => {
-            let report = CheckReport {
-                set,
-                dialect,
-                migrations: 0,
-                sandbox: None,
-                ok: false,
-                integrity: Step {
-                    status: StepStatus::Failed,
-                    summary: "the set does not load".to_string(),
-                    findings: vec![Finding {
-                        kind: check::FindingKind::Integrity,
-                        migration: None,
-                        message: error.message.clone(),
-                        location: error.location.clone(),
-                        detail: error.hint.as_ref().map(|hint| format!("hint: {hint}")),
-                        changes: Vec::new(),
-                        diff: None,
-                    }],
-                    duration_ms: begun.elapsed().as_millis(),
-                },
-                replay: Step::skipped("the set does not load"),
-                reversibility: Step::skipped("the set does not load"),
-                drift: DriftStep {
-                    step: Step::skipped("the set does not load"),
-                    pending: Vec::new(),
-                },
-                safety: crate::safety::run::SafetyStep::skipped("the set does not load"),
-                timings: None,
-            };
-            return finish(context, &report);
-        }
-        Err(error) => return Err(error),
+    let provider = || {
+        let dialect =
+            super::devdb::known_dialect(workspace, spec, "no scratch database can be chosen")?;
+        super::devdb::provider_for(context, spec, dialect)
     };
-    let integrity = Step {
-        status: StepStatus::Passed,
-        summary: format!(
-            "{} migrations, {} layout, versions unique and ordered",
-            migrations.migrations.len(),
-            migrations.layout.as_str()
-        ),
-        findings: Vec::new(),
-        duration_ms: begun.elapsed().as_millis(),
+    let request = CheckRequest {
+        database_url: args.database_url.as_deref(),
+        reversibility: args.reversibility,
+        waits: (args.wait, args.connect_timeout),
+        no_safety: args.no_safety,
+        provider: &provider,
     };
-    let live_url = crate::engine::find_explicit_url(args.database_url.as_deref(), &spec)?;
-    if let Some(url) = &live_url {
-        crate::engine::check_dialect(url, &spec, &workspace.root)?;
-    }
-    let output = &context.output;
-    let report = block_on(async {
-        // The live database first: a wrong URL fails fast, and its version picks the image.
-        let mut live = match &live_url {
-            Some(url) => Some(
-                super::scratch::open_live(context, &spec, url, (args.wait, args.connect_timeout))
-                    .await?,
-            ),
-            None => None,
-        };
-        let live_major = match live.as_mut() {
-            Some(session) => session.db.server_major().await?,
-            None => None,
-        };
-        let entries = live.as_ref().map(|session| {
-            status::status(
-                &migrations.migrations,
-                &session.rows,
-                &session.format,
-                migrations.order(),
-            )
-        });
-        let live_plan = entries
-            .as_ref()
-            .map(|entries| plan_live(entries, &migrations.migrations));
-        let pending = entries
-            .as_ref()
-            .map(|entries| crate::safety::select::pending(entries, &migrations.migrations));
-        drop(entries);
-        let mut scratch =
-            super::scratch::start(context, workspace, &spec, live_major.as_deref()).await?;
-        let sandbox = scratch.describe();
-        let progress = |line: &str| {
-            if output.verbose > 0 {
-                output.status(format!(
-                    "{} {line}",
-                    output.paint_err("Replaying", style::dim())
-                ));
-            }
-        };
-        let replayed = check::replay(
-            &mut scratch,
-            &migrations.migrations,
-            &super::scratch::replay_format(&spec),
-            args.reversibility,
-            live_plan.as_ref().and_then(|plan| plan.prefix),
-            &progress,
-        )
-        .await?;
-        let drift_begun = Instant::now();
-        let drift = match (live.as_mut(), live_plan) {
-            (None, _) | (_, None) => DriftStep {
-                step: Step::skipped(
-                    "no database to compare: pass --database-url or set DATABASE_URL",
-                ),
-                pending: Vec::new(),
-            },
-            (Some(session), Some(plan)) => {
-                let expected = match replayed.snapshot.clone() {
-                    Some(schema) => Some(schema),
-                    // Not a prefix of the set (applied out of order): replay exactly those.
-                    None if plan.prefix.is_none() => {
-                        let applied: Vec<_> = plan.applied.iter().map(|m| (*m).clone()).collect();
-                        super::scratch::history_schema(&mut scratch, &spec, &applied)
-                            .await
-                            .ok()
-                    }
-                    None => None,
-                };
-                match expected {
-                    Some(expected) => {
-                        check::drift(
-                            session,
-                            &expected,
-                            plan.findings,
-                            plan.pending,
-                            plan.applied.len(),
-                            drift_begun,
-                        )
-                        .await?
-                    }
-                    None => DriftStep {
-                        step: Step::skipped(
-                            "the history does not replay up to the database's applied version",
-                        ),
-                        pending: plan.pending,
-                    },
-                }
-            }
-        };
-        let safety = if args.no_safety {
-            crate::safety::run::SafetyStep::skipped("--no-safety")
-        } else if replayed.replay.status == StepStatus::Failed {
-            crate::safety::run::SafetyStep::skipped("the history does not replay")
-        } else {
-            let dialect = scratch.dialect();
-            crate::safety::run::check_step(
-                &mut scratch,
-                &super::scratch::replay_format(&spec),
-                dialect,
-                &spec.dir,
-                &migrations.migrations,
-                pending,
-                &spec.config.safety,
-            )
-            .await?
-        };
-        scratch.stop().await?;
-        let ok = !safety.failed()
-            && [
-                &integrity,
-                &replayed.replay,
-                &replayed.reversibility,
-                &drift.step,
-            ]
-            .iter()
-            .all(|step| step.status != StepStatus::Failed);
-        Ok(CheckReport {
-            set: set.clone(),
-            dialect,
-            migrations: migrations.migrations.len(),
-            sandbox: Some(sandbox),
-            ok,
-            integrity: integrity.clone(),
-            replay: replayed.replay,
-            reversibility: replayed.reversibility,
-            drift,
-            safety,
-            timings: Some(replayed.timings),
-        })
-    })?;
-    finish(context, &report)
+    let display = Display::new(&context.output);
+    let report = block_on(check::run(workspace, spec, &request, &display));
+    display.clear();
+    let report = report?;
+    finish(context, &report, display.printed.get())
 }
 
-/// Prints the report and turns failed steps into the exit code.
-fn finish(context: &Context, report: &CheckReport) -> Result<()> {
+/// Shows a check as it runs: on a terminal (stderr; not with `-q` or `--format json`) a
+/// progress line (the step, migration i of n, the elapsed time) and each step's result line
+/// as the step finishes; otherwise only the status notes, and the report at the end.
+struct Display<'o> {
+    output: &'o Output,
+    bar: Option<indicatif::ProgressBar>,
+    /// How many of the report's lines (header and steps) were printed already.
+    printed: Cell<usize>,
+}
+
+impl<'o> Display<'o> {
+    fn new(output: &'o Output) -> Display<'o> {
+        let live = !output.json() && !output.quiet && std::io::stderr().is_terminal();
+        Display {
+            output,
+            bar: live.then(progress_bar),
+            printed: Cell::new(0),
+        }
+    }
+
+    /// Prints `line` on stdout without tearing the progress line.
+    fn print(&self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| self.output.line(&line)),
+            None => self.output.line(&line),
+        }
+    }
+
+    fn status(&self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| self.output.status(&line)),
+            None => self.output.status(&line),
+        }
+    }
+
+    fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The progress line: a spinner, the step, a bar with migration i of n, what is under way,
+/// the elapsed time.
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(progress_style(false));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn progress_style(counted: bool) -> indicatif::ProgressStyle {
+    let template = if counted {
+        "{spinner} {prefix:>13} [{bar:25}] {pos}/{len} {wide_msg} {elapsed}"
+    } else {
+        "{spinner} {prefix:>13} {wide_msg} {elapsed}"
+    };
+    indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+        .progress_chars("=> ")
+}
+
+impl check::Progress for Display<'_> {
+    fn note(&self, message: &str) {
+        self.status(message.to_string());
+    }
+
+    fn stage(&self, what: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_style(progress_style(false));
+            bar.set_prefix("check");
+            bar.set_message(what.to_string());
+        }
+    }
+
+    fn ready(&self, header: &Header) {
+        let output = self.output;
+        self.status(crate::report::status_line(
+            "Using",
+            format_args!(
+                "a disposable database ({})",
+                header.sandbox.as_deref().unwrap_or_default()
+            ),
+            |verb| output.paint_err(verb, style::good()),
+        ));
+        if self.bar.is_some() {
+            self.print(header_line(output, header));
+            self.printed.set(1);
+        }
+    }
+
+    fn migration(&self, step: &'static str, index: usize, total: usize, label: &str) {
+        if let Some(bar) = &self.bar {
+            if index == 0 {
+                bar.set_style(progress_style(true));
+                bar.set_length(total as u64);
+                bar.set_prefix(step);
+            }
+            bar.set_position(index as u64);
+            bar.set_message(label.to_string());
+        }
+        if self.output.verbose > 0 {
+            self.status(format!(
+                "{} {}/{total} {label}",
+                self.output.paint_err("Replaying", style::dim()),
+                index + 1
+            ));
+        }
+    }
+
+    fn finished(&self, name: &'static str, step: &Step) {
+        if self.bar.is_some() {
+            self.print(step_line(self.output, name, step));
+            self.printed.set(self.printed.get() + 1);
+        }
+    }
+}
+
+/// Prints the report (what the display did not print yet) and turns failed steps into the
+/// exit code.
+fn finish(context: &Context, report: &CheckReport, printed: usize) -> Result<()> {
     let output = &context.output;
     if output.json() {
         output.print_json(report);
     } else {
-        print_human(context, report);
+        print_human(context, report, printed);
     }
     let mut failed: Vec<(&str, usize)> = report
         .steps()
@@ -318,48 +240,63 @@ fn finish(context: &Context, report: &CheckReport) -> Result<()> {
             steps.join(", ")
         ),
     )
-    .at(report.set.clone())
+    .at(report.header.set.clone())
     .hint("each problem is listed above with the migration and file it is about")
     .reported_in_json())
 }
 
-fn print_human(context: &Context, report: &CheckReport) {
-    let output = &context.output;
-    output.line(format!(
+fn header_line(output: &Output, header: &Header) -> String {
+    format!(
         "{} set {} ({}, {} migrations){}",
         output.paint("Checked", style::header()),
-        report.set,
-        report.dialect.unwrap_or("unknown dialect"),
-        report.migrations,
-        report
+        header.set,
+        header.dialect.unwrap_or("unknown dialect"),
+        header.migrations,
+        header
             .sandbox
             .as_ref()
             .map(|s| format!(" on a disposable database ({s})"))
             .unwrap_or_default()
-    ));
-    for (name, step) in report.steps() {
-        let (word, style) = match step.status {
-            StepStatus::Passed => ("ok", style::good()),
-            StepStatus::Failed => ("FAILED", style::bad()),
-            StepStatus::Skipped => ("skipped", style::dim()),
-        };
-        let took = if step.status == StepStatus::Skipped {
-            String::new()
-        } else {
-            output.paint(
-                format!(
-                    " ({})",
-                    format_duration(Duration::from_millis(step.duration_ms as u64))
-                ),
-                style::dim(),
-            )
-        };
-        output.line(format!(
-            "  {} {:<13} {}{took}",
-            output.paint(format!("{word:>7}"), style),
-            name,
-            step.summary
-        ));
+    )
+}
+
+fn step_line(output: &Output, name: &str, step: &Step) -> String {
+    let (word, style) = match step.status {
+        StepStatus::Passed => ("ok", style::good()),
+        StepStatus::Failed => ("FAILED", style::bad()),
+        StepStatus::Skipped => ("skipped", style::dim()),
+    };
+    let took = if step.status == StepStatus::Skipped {
+        String::new()
+    } else {
+        output.paint(
+            format!(
+                " ({})",
+                format_duration(Duration::from_millis(step.duration_ms as u64))
+            ),
+            style::dim(),
+        )
+    };
+    format!(
+        "  {} {:<13} {}{took}",
+        output.paint(format!("{word:>7}"), style),
+        name,
+        step.summary
+    )
+}
+
+/// The report in lines; the first `printed` (header and steps) were printed as the run went.
+fn print_human(context: &Context, report: &CheckReport, printed: usize) {
+    let output = &context.output;
+    let mut lines = vec![header_line(output, &report.header)];
+    lines.extend(
+        report
+            .steps()
+            .iter()
+            .map(|(name, step)| step_line(output, name, step)),
+    );
+    for line in lines.into_iter().skip(printed) {
+        output.line(line);
     }
     print_safety_line(context, &report.safety);
     if !report.drift.pending.is_empty() {

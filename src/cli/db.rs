@@ -12,7 +12,7 @@ use super::Context;
 use super::each::{Json, Kind};
 use crate::db::{DatabaseUrl, Direction};
 use crate::engine::{self, Session, SessionOptions, status};
-use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::migration::{Migration, Migrations};
 use crate::report::events::{self, Event};
 use crate::report::{ErrorReport, style};
@@ -145,11 +145,13 @@ pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
         .enable_all()
         .build()
         .map_err(|err| {
-            Error::new(
-                ErrorClass::Unreachable,
-                ErrorCode::DatabaseError,
+            // Not the database's fault: the process could not get its threads or event
+            // queue (a resource limit), which a retry may well not hit again.
+            Error::coded(
+                ErrorCode::RuntimeFailed,
                 format!("cannot start the async runtime: {err}"),
             )
+            .hint("check the process's limits (open files, threads: `ulimit -a`) and try again")
         })?;
     runtime.block_on(future)
 }
@@ -230,7 +232,7 @@ pub async fn run_plan(
     let bar = (show_lines && plan.len() >= 10 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(plan.len() as u64);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg} {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar

@@ -1,5 +1,7 @@
 //! `diff`: the difference between two schemas, each the history (replayed on a disposable
-//! database, optionally up to a version), a database, or nothing.
+//! database, optionally up to a version), a database, or nothing. The work is
+//! [`crate::engine::diff`]; this module parses, resolves the sources in the CLI's environment
+//! (`.env`, the dev database) and renders.
 
 use clap::Args;
 use serde::Serialize;
@@ -7,15 +9,11 @@ use serde::Serialize;
 use super::Context;
 use super::db::block_on;
 use super::each;
-use crate::db::DatabaseUrl;
-use crate::dialect::Dialect;
+use crate::engine::diff::{self, DiffOutcome, DiffRequest, Resolver, Source};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
-use crate::migration::{Migration, Migrations};
 use crate::report::{Output, style};
-use crate::sandbox::scratch::Scratch;
 use crate::schema::plan::{Destructive, Unsupported};
-use crate::schema::{self, Change, ChangeKind, Schema};
-use crate::secrets;
+use crate::schema::{self, Change, ChangeKind};
 use crate::workspace::{SetSpec, Workspace};
 
 /// Show the difference between two schemas: the history, a database, or nothing
@@ -63,55 +61,6 @@ pub struct DiffArgs {
     pub sql: bool,
 }
 
-/// A side of the comparison, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Source {
-    History { version: Option<String> },
-    Database,
-    Empty,
-    Url(String),
-}
-
-impl Source {
-    fn parse(text: &str, flag: &str) -> Result<Source> {
-        let text = text.trim();
-        if text == "history" {
-            return Ok(Source::History { version: None });
-        }
-        if let Some(version) = text.strip_prefix("history@") {
-            return Ok(Source::History {
-                version: Some(version.to_string()),
-            });
-        }
-        match text {
-            "database" => Ok(Source::Database),
-            "empty" => Ok(Source::Empty),
-            // Anything with a database scheme is a URL, a malformed one included
-            // (`postgres:user:pw@host/db`): its parser says what is wrong without showing it.
-            _ if text.contains("://") || has_database_scheme(text) => {
-                Ok(Source::Url(text.to_string()))
-            }
-            _ => Err(Error::input(
-                ErrorCode::BadArgument,
-                // Shown through the one formatter: it may be a libpq connection string
-                // (`host=db password=… dbname=app`).
-                format!("`{}` is not a schema source", secrets::redact_value(text)),
-            )
-            .at(flag)
-            .hint("use history, history@VERSION, database, empty, or a database URL (postgres://user:password@host/db, not a `key=value` connection string)")),
-        }
-    }
-}
-
-/// Whether `text` starts with the scheme of a database URL (`postgres:`, `sqlite:`, …).
-fn has_database_scheme(text: &str) -> bool {
-    text.split_once(':').is_some_and(|(scheme, _)| {
-        ["postgres", "postgresql", "sqlite", "mysql", "mariadb"]
-            .iter()
-            .any(|known| known.eq_ignore_ascii_case(scheme))
-    })
-}
-
 #[derive(Debug, Serialize)]
 struct DiffReport<'a> {
     from: &'a str,
@@ -135,14 +84,6 @@ struct DiffReport<'a> {
     one_session: Option<Option<&'a str>>,
 }
 
-/// A source resolved to what is read: the history's first migrations, no schema, or a
-/// database.
-enum Side<'m> {
-    History(&'m [Migration]),
-    Empty(Dialect),
-    Live(DatabaseUrl),
-}
-
 pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
     each::read_only(context, |context, workspace, spec| {
         run_set(context, workspace, spec, args)
@@ -155,59 +96,51 @@ fn run_set(
     spec: &SetSpec,
     args: &DiffArgs,
 ) -> Result<()> {
-    let spec = spec.clone();
     let from = Source::parse(&args.from, "--from")?;
     let to = Source::parse(&args.to, "--to")?;
-    let needs_history =
-        matches!(from, Source::History { .. }) || matches!(to, Source::History { .. });
-    let migrations = if needs_history {
+    let migrations = if from.is_history() || to.is_history() {
         Some(spec.scan()?)
     } else {
         None
     };
     // Resolve both sides before any work, so a bad URL or version fails at once.
-    let from_side = resolve(context, workspace, &spec, &from, migrations.as_ref())?;
-    let to_side = resolve(context, workspace, &spec, &to, migrations.as_ref())?;
-    let from_label = label(&from, &from_side);
-    let to_label = label(&to, &to_side);
-    let (old, new) = block_on(async {
-        let mut scratch = None;
-        let read_both = async {
-            let old = read(
-                context,
-                workspace,
-                &spec,
-                &from_side,
-                &mut scratch,
-                (args.wait, args.connect_timeout),
-            )
-            .await?;
-            let new = read(
-                context,
-                workspace,
-                &spec,
-                &to_side,
-                &mut scratch,
-                (args.wait, args.connect_timeout),
-            )
-            .await?;
-            Ok((old, new))
+    let database = || {
+        let dotenv = super::db::dotenv(context, &workspace.root, spec);
+        match crate::engine::find_url(None, spec, &dotenv)? {
+            Some(url) => Ok(url),
+            None if context.global.dir.is_some() => Err(crate::engine::no_url_error(spec, &dotenv)),
+            None => super::devdb::ensure_dev(context, workspace, spec),
         }
-        .await;
-        if let Some(scratch) = scratch {
-            scratch.stop().await?;
-        }
-        read_both
-    })?;
-    let changes = schema::diff(&old, &new);
-    let unified = schema::diff::unified(
-        &schema::render(&old),
-        &schema::render(&new),
-        &from_label,
-        &to_label,
-    );
+    };
+    let dialect = || super::devdb::known_dialect(workspace, spec, "an empty schema has no dialect");
+    let resolver = Resolver {
+        database: &database,
+        dialect: &dialect,
+    };
+    let from_side = diff::resolve(workspace, spec, &from, migrations.as_ref(), &resolver)?;
+    let to_side = diff::resolve(workspace, spec, &to, migrations.as_ref(), &resolver)?;
+    let from_label = diff::label(&from, &from_side);
+    let to_label = diff::label(&to, &to_side);
+    let provider = || super::scratch::provider(context, workspace, spec);
+    let request = DiffRequest {
+        waits: (args.wait, args.connect_timeout),
+        provider: &provider,
+        on_scratch: &|described| super::scratch::announce(context, described),
+        on_note: &|note| context.output.status(note),
+        sql: args.sql,
+    };
+    let DiffOutcome {
+        changes,
+        unified,
+        plan,
+    } = block_on(diff::run(
+        workspace,
+        spec,
+        (&from_side, &to_side),
+        (&from_label, &to_label),
+        &request,
+    ))?;
     let output = &context.output;
-    let plan = args.sql.then(|| schema::plan(&old, &new));
     if output.json() {
         output.print_json(&DiffReport {
             from: &from_label,
@@ -281,78 +214,6 @@ fn print_sql(output: &Output, plan: &schema::Plan) {
         plan.unsupported.len(),
         if plan.unsupported.len() == 1 { "" } else { "s" }
     ));
-}
-
-fn resolve<'m>(
-    context: &Context,
-    workspace: &Workspace,
-    spec: &SetSpec,
-    source: &Source,
-    migrations: Option<&'m Migrations>,
-) -> Result<Side<'m>> {
-    let url = match source {
-        Source::History { version } => {
-            // Not reached without migrations: `run` scans whenever a side is the history.
-            let Some(migrations) = migrations else {
-                return Ok(Side::History(&[]));
-            };
-            return super::scratch::up_to(migrations, version.as_deref()).map(Side::History);
-        }
-        Source::Empty => {
-            return super::devdb::known_dialect(workspace, spec, "an empty schema has no dialect")
-                .map(Side::Empty);
-        }
-        Source::Url(text) => DatabaseUrl::parse(text, "--from/--to")?,
-        Source::Database => {
-            let dotenv = super::db::dotenv(context, &workspace.root, spec);
-            match crate::engine::find_url(None, spec, &dotenv)? {
-                Some(url) => url,
-                None if context.global.dir.is_some() => {
-                    return Err(crate::engine::no_url_error(spec, &dotenv));
-                }
-                None => super::devdb::ensure_dev(context, workspace, spec)?,
-            }
-        }
-    };
-    crate::engine::check_dialect(&url, spec, &workspace.root)?;
-    Ok(Side::Live(url))
-}
-
-/// How the output names a side: the source as given, a database by its redacted URL.
-fn label(source: &Source, side: &Side<'_>) -> String {
-    match (source, side) {
-        (_, Side::Live(url)) => url.redacted().to_string(),
-        (Source::History { version: Some(v) }, _) => format!("history@{v}"),
-        (Source::History { version: None }, _) => "history".to_string(),
-        _ => "empty".to_string(),
-    }
-}
-
-async fn read(
-    context: &Context,
-    workspace: &Workspace,
-    spec: &SetSpec,
-    side: &Side<'_>,
-    scratch: &mut Option<Scratch>,
-    waits: (u64, u64),
-) -> Result<Schema> {
-    match side {
-        Side::History(migrations) => {
-            // One scratch server serves both sides; each replay gets a fresh database on it.
-            let mut server = match scratch.take() {
-                Some(server) => server,
-                None => super::scratch::start(context, workspace, spec, None).await?,
-            };
-            let schema = super::scratch::history_schema(&mut server, spec, migrations).await;
-            *scratch = Some(server);
-            schema
-        }
-        Side::Empty(dialect) => Ok(Schema::empty(*dialect)),
-        Side::Live(url) => {
-            let mut session = super::scratch::open_live(context, spec, url, waits).await?;
-            super::scratch::live_schema(&mut session).await
-        }
-    }
 }
 
 /// A change's summary line, coloured by kind.

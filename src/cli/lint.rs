@@ -168,7 +168,7 @@ fn run_set(
         };
         let result = crate::safety::run::analyse(
             scratch.as_mut(),
-            &super::scratch::replay_format(spec),
+            &crate::engine::scratch::replay_format(spec),
             dialect.unwrap_or(crate::dialect::Dialect::Postgres),
             &migrations.migrations,
             &selected,

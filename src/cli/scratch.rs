@@ -1,125 +1,55 @@
-//! What `schema`, `diff` and `check` share: a scratch server to replay the history on, and
-//! reading a schema from the history or from a live database.
+//! The CLI's side of scratch servers and live databases for `schema` and `diff`: the work is
+//! [`crate::engine::scratch`]; this adds the status lines.
 
 use super::Context;
-use crate::config::HistoryKind;
 use crate::db::DatabaseUrl;
-use crate::db::history::HistoryFormat;
-use crate::engine::replay::Replayer;
-use crate::engine::{self, Session, SessionOptions, status};
+use crate::engine::Session;
+pub use crate::engine::scratch::{history_schema, live_schema, up_to};
 use crate::error::Result;
-use crate::migration::{Migration, Migrations};
 use crate::report::style;
 use crate::sandbox::scratch::Scratch;
-use crate::schema::Schema;
 use crate::workspace::{SetSpec, Workspace};
 
-/// Starts a scratch server for `spec`'s dialect with the provider `--sandbox` (or the
-/// configuration) picks, announcing it on stderr. `live_major`: the live server's major
-/// version, so the Docker image matches it.
+/// The provider `--sandbox` (or the configuration) picks for `spec`'s scratch servers.
+pub fn provider(
+    context: &Context,
+    workspace: &Workspace,
+    spec: &SetSpec,
+) -> Result<crate::sandbox::Provider> {
+    let dialect =
+        super::devdb::known_dialect(workspace, spec, "no scratch database can be chosen")?;
+    super::devdb::provider_for(context, spec, dialect)
+}
+
+/// Says on stderr which scratch server is in use.
+pub fn announce(context: &Context, described: &str) {
+    context.output.status(format!(
+        "{} a disposable database ({described})",
+        context.output.paint_err("Using", style::good()),
+    ));
+}
+
+/// Starts a scratch server for `spec` and announces it. `live_major`: the live server's
+/// major version, so the Docker image matches it.
 pub async fn start(
     context: &Context,
     workspace: &Workspace,
     spec: &SetSpec,
     live_major: Option<&str>,
 ) -> Result<Scratch> {
-    let dialect =
-        super::devdb::known_dialect(workspace, spec, "no scratch database can be chosen")?;
-    let provider = super::devdb::provider_for(context, spec, dialect)?;
-    let image = super::devdb::image_for(spec, live_major);
-    let scratch = Scratch::start(provider, &image, &workspace.root.display().to_string()).await?;
-    context.output.status(format!(
-        "{} a disposable database ({})",
-        context.output.paint_err("Using", style::good()),
-        scratch.describe()
-    ));
+    let provider = provider(context, workspace, spec)?;
+    let scratch = crate::engine::scratch::start(workspace, spec, provider, live_major).await?;
+    announce(context, &scratch.describe());
     Ok(scratch)
 }
 
-/// The history table replays write: the configured format, else cargo-migrate's own.
-pub fn replay_format(spec: &SetSpec) -> HistoryFormat {
-    match spec.config.history {
-        Some(HistoryKind::Sqlx) => HistoryFormat::Sqlx { schema: None },
-        Some(HistoryKind::Diesel) => HistoryFormat::Diesel { schema: None },
-        Some(HistoryKind::Flyway) => HistoryFormat::Flyway { schema: None },
-        Some(HistoryKind::Refinery) => HistoryFormat::Refinery { schema: None },
-        Some(HistoryKind::GolangMigrate) => HistoryFormat::GolangMigrate {
-            schema: None,
-            versions: Vec::new(),
-        },
-        // Replays record in our own table: a tool format's table is proven by up/down.
-        Some(_) | None => HistoryFormat::Own {
-            name: engine::own_table(spec),
-        },
-    }
-}
-
-/// The schema `migrations` produce, replayed on a fresh database of `scratch`. A failing
-/// migration is the error, pointing into its file.
-pub async fn history_schema(
-    scratch: &mut Scratch,
-    spec: &SetSpec,
-    migrations: &[Migration],
-) -> Result<Schema> {
-    let url = scratch.fresh_database().await?;
-    let mut replayer = Replayer::open(&url, replay_format(spec)).await?;
-    if let Err((migration, failure)) = replayer.apply_all(migrations).await {
-        return Err(engine::failure_error(
-            &failure,
-            migration,
-            crate::db::Direction::Up,
-        ));
-    }
-    replayer.inspect().await
-}
-
-/// Opens a live database read-only (no lock, no history table created): the session tells
-/// which history table to leave out of its schema.
+/// Opens a live database read-only, its connection notes on stderr.
 pub async fn open_live(
     context: &Context,
     spec: &SetSpec,
     url: &DatabaseUrl,
-    (wait_secs, connect_timeout_secs): (u64, u64),
+    waits: (u64, u64),
 ) -> Result<Session> {
-    let scanned = spec.scan().ok();
-    let options = SessionOptions {
-        connect: engine::connect_options(wait_secs, connect_timeout_secs, 0, false),
-        mutating: false,
-        own_table: engine::own_table(spec),
-        // A tool's folder keeps its tool's history: that is the table to leave out.
-        history: spec.config.history.or_else(|| {
-            scanned
-                .as_ref()
-                .and_then(|migrations| migrations.layout.tool_history())
-        }),
-        // Read-only: the set's versions tell which migrations a one-row history covers.
-        versions: scanned
-            .as_ref()
-            .map(engine::set_versions)
-            .unwrap_or_default(),
-    };
-    Session::open(url, &options, &[], |message| context.output.status(message)).await
-}
-
-/// The schema of a live database, without its history table.
-pub async fn live_schema(session: &mut Session) -> Result<Schema> {
-    let excluded = [engine::replay::excluded_history(
-        &session.format,
-        session.db.dialect(),
-    )];
-    let mut schema = session.db.inspect(&excluded).await?;
-    engine::replay::forget_history_schema(&session.format, &mut schema);
-    Ok(schema)
-}
-
-/// The migrations up to and including `version` (all when `None`).
-pub fn up_to<'m>(migrations: &'m Migrations, version: Option<&str>) -> Result<&'m [Migration]> {
-    let all = &migrations.migrations;
-    match version {
-        None => Ok(all),
-        Some(version) => {
-            let index = status::find_file_version(all, version, migrations.order())?;
-            Ok(&all[..=index])
-        }
-    }
+    crate::engine::scratch::open_live(spec, url, waits, |message| context.output.status(message))
+        .await
 }

@@ -458,6 +458,29 @@ impl Database {
         }
     }
 
+    /// Opens a probe (SQLite): the transactional migrations run until [`Database::end_probe`]
+    /// run in savepoints of one transaction, which `end_probe` rolls back (`check` tries a
+    /// down and its up again that way, and needs no rebuild when they fail). Scratch
+    /// databases only: no lock. No-transaction migrations must not run in a probe. Not on
+    /// PostgreSQL, whose schema read opens (and commits) a transaction of its own.
+    pub async fn begin_probe(&mut self) -> Result<()> {
+        match self {
+            Database::Sqlite(sqlite) => sqlite.begin_probe().await,
+            Database::Postgres(_) => Err(Error::coded(
+                ErrorCode::DatabaseError,
+                "a probe transaction is for SQLite scratch databases only",
+            )),
+        }
+    }
+
+    /// Rolls back everything run since [`Database::begin_probe`].
+    pub async fn end_probe(&mut self) -> Result<()> {
+        match self {
+            Database::Sqlite(sqlite) => sqlite.end_probe().await,
+            Database::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Drops everything in the database (every non-system schema, or every SQLite object).
     /// Empties the database; returns what it dropped (`table public.users`, `schema app`, …).
     pub async fn drop_everything(&mut self) -> Result<Vec<String>> {

@@ -35,6 +35,9 @@ pub struct Sqlite {
     file: Option<std::path::PathBuf>,
     /// The run-level lock of a mutating command, held until the session ends.
     run_lock: Option<super::run_lock::RunLock>,
+    /// Inside a probe (see [`Sqlite::begin_probe`]): a migration's transaction is a
+    /// savepoint of the probe's, so rolling the probe back undoes it.
+    in_probe: bool,
 }
 
 impl Sqlite {
@@ -89,6 +92,7 @@ impl Sqlite {
                 _ => None,
             },
             run_lock: None,
+            in_probe: false,
         })
     }
 
@@ -200,9 +204,13 @@ impl Sqlite {
         }
         let started = Instant::now();
         // Takes the write lock, waiting up to the busy timeout for another process's run.
-        self.simple("BEGIN IMMEDIATE")
-            .await
-            .map_err(|err| Failure::from_driver(&script.path, &err, None))?;
+        self.simple(if self.in_probe {
+            "SAVEPOINT cargo_migrate_step"
+        } else {
+            "BEGIN IMMEDIATE"
+        })
+        .await
+        .map_err(|err| Failure::from_driver(&script.path, &err, None))?;
         // Another process may have done this migration while we waited for the lock.
         let recorded = self
             .is_recorded(format, migration)
@@ -279,7 +287,14 @@ impl Sqlite {
             .execute(&mut self.conn)
             .await
         {
-            Ok(_) => self.simple("COMMIT").await,
+            Ok(_) => {
+                self.simple(if self.in_probe {
+                    "RELEASE cargo_migrate_step"
+                } else {
+                    "COMMIT"
+                })
+                .await
+            }
             Err(err) => Err(err),
         };
         if let Err(err) = written {
@@ -365,7 +380,34 @@ impl Sqlite {
 
     async fn rollback(&mut self) {
         // Fails harmlessly when no transaction is open; the original error matters.
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        // In a probe, only the failed migration's savepoint goes: the probe stays open.
+        let sql = if self.in_probe {
+            "ROLLBACK TO cargo_migrate_step; RELEASE cargo_migrate_step"
+        } else {
+            "ROLLBACK"
+        };
+        let _ = sqlx::raw_sql(sql).execute(&mut self.conn).await;
+    }
+
+    /// Opens a probe: a transaction that the migrations run next (transactional ones only;
+    /// each in a savepoint) and [`Sqlite::end_probe`] roll back together, so `check` tries a
+    /// down script and its up again and is back where it was, whatever they did.
+    pub(crate) async fn begin_probe(&mut self) -> Result<()> {
+        self.simple("BEGIN IMMEDIATE")
+            .await
+            .map_err(|err| database_error("cannot open a transaction", &err))?;
+        self.in_probe = true;
+        Ok(())
+    }
+
+    /// Rolls the probe back: everything run since [`Sqlite::begin_probe`] is undone.
+    pub(crate) async fn end_probe(&mut self) -> Result<()> {
+        self.in_probe = false;
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|err| database_error("cannot roll back a transaction", &err))
     }
 
     pub(crate) async fn drop_everything(&mut self) -> Result<Vec<String>> {

@@ -3,18 +3,21 @@
 //!
 //! Reversibility runs forward, one migration at a time: apply its up, read the schema, apply
 //! its down, read the schema again and compare it with the schema before the up, then apply
-//! the up again. A migration whose down fails or leaves something else behind is reported,
-//! the database is rebuilt to the state after its up (a fresh database, the ups replayed), and
-//! the walk goes on — so one run reports every irreversible migration, not only the first.
+//! the up again. A migration whose down fails or leaves something else behind is reported
+//! and the walk goes on from the state after its up — so one run reports every irreversible
+//! migration, not only the first. That state comes from the mirror on PostgreSQL (a database
+//! that only gets the ups; see [`Mirror`]), from rolling back the probe the down ran in on
+//! SQLite, else from a fresh database with the ups replayed.
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::replay::{Replayer, excluded_history};
+use super::replay::{Replayer, excluded_history, read_schema};
 use super::status::{Entry, State};
 use crate::db::history::HistoryFormat;
-use crate::db::{Direction, Failure};
+use crate::db::{Database, Direction, Failure};
+use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::migration::Migration;
 use crate::sandbox::scratch::Scratch;
@@ -254,12 +257,20 @@ struct Clock {
 }
 
 impl Clock {
-    async fn inspect(&mut self, replayer: &mut Replayer) -> Result<Schema> {
+    async fn inspect(&mut self, db: &mut Database, format: &HistoryFormat) -> Result<Schema> {
         let begun = Instant::now();
-        let schema = replayer.inspect().await;
+        let schema = read_schema(db, format).await;
         self.inspect += begun.elapsed();
         self.inspections += 1;
         schema
+    }
+
+    fn absorb(&mut self, other: Clock) {
+        self.scripts += other.scripts;
+        self.inspect += other.inspect;
+        self.inspections += other.inspections;
+        self.rebuild += other.rebuild;
+        self.rebuilds += other.rebuilds;
     }
 
     fn timings(&self) -> Timings {
@@ -275,14 +286,14 @@ impl Clock {
 
 /// Runs the clean replay and the reversibility walk on fresh databases of `scratch`.
 /// `snapshot_after`: also keep the schema after that many migrations (for drift).
-/// `progress` receives a line before each migration, for a status display.
+/// `progress` is told of each migration before it runs, for a progress display.
 pub async fn replay(
     scratch: &mut Scratch,
     migrations: &[Migration],
     format: &HistoryFormat,
     reversibility: Reversibility,
     snapshot_after: Option<usize>,
-    progress: &dyn Fn(&str),
+    progress: &dyn Progress,
 ) -> Result<Replayed> {
     let begun = Instant::now();
     let total = migrations.len();
@@ -295,6 +306,14 @@ pub async fn replay(
     // A placeholder down is reported without running it; only the others are run.
     let checked = |index: usize| in_range(index) && !migrations[index].down_is_empty;
     let mut replayer = Replayer::open(&scratch.fresh_database().await?, format.clone()).await?;
+    let mut mirror = if replayer.db.dialect() == Dialect::Postgres
+        && (first_checked..total).any(checked)
+        && !migrations.iter().any(touches_cluster)
+    {
+        Some(Mirror::open(scratch, format).await?)
+    } else {
+        None
+    };
     let mut replay_findings = Vec::new();
     let mut reverse_findings = Vec::new();
     let mut verified = 0;
@@ -305,13 +324,18 @@ pub async fn replay(
     // The schema before the current migration's up, when something needs it.
     let mut before: Option<Schema> = None;
     if snapshot_after == Some(0) {
-        snapshot = Some(clock.inspect(&mut replayer).await?);
+        snapshot = Some(clock.inspect(&mut replayer.db, &replayer.format).await?);
     }
     for (index, migration) in migrations.iter().enumerate() {
-        progress(&format!("{}/{total} {}", index + 1, label(migration)));
+        let step = if first_checked < total {
+            REVERSIBILITY
+        } else {
+            REPLAY
+        };
+        progress.migration(step, index, total, &label(migration));
         let check_this = checked(index);
         if check_this && before.is_none() {
-            before = Some(clock.inspect(&mut replayer).await?);
+            before = Some(clock.inspect(&mut replayer.db, &replayer.format).await?);
         }
         let script_begun = Instant::now();
         let applied_now = replayer.run(migration, Direction::Up).await;
@@ -345,22 +369,76 @@ pub async fn replay(
             reverse_findings.push(finding);
         }
         let step_begun = Instant::now();
-        if check_this && let Some(before) = before.take() {
-            verified += 1;
-            let finding = reverse_one(&mut replayer, migration, &before, &mut clock).await?;
-            if let Some(finding) = finding {
-                reverse_findings.push(finding);
-                // Whatever the failed down left, the walk goes on from a clean state.
-                let rebuild_begun = Instant::now();
-                replayer = rebuild(scratch, format, &migrations[..=index]).await?;
-                clock.rebuild += rebuild_begun.elapsed();
-                clock.rebuilds += 1;
-            }
-        }
         let after_needed =
             snapshot_after == Some(index + 1) || (index + 1 < total && checked(index + 1));
+        // The schema after this up, when the mirror read it meanwhile.
+        let mut after = None;
+        if check_this && let Some(before) = before.take() {
+            verified += 1;
+            if let Some(mirror_now) = mirror.as_mut() {
+                let mut verify_clock = Clock::default();
+                let verify = reverse_one(
+                    &mut replayer.db,
+                    &replayer.format,
+                    migration,
+                    &before,
+                    &mut verify_clock,
+                );
+                let follow = mirror_now.follow(&migrations[..=index], after_needed);
+                let (finding, followed) = tokio::join!(verify, follow);
+                clock.absorb(verify_clock);
+                let finding = finding?;
+                match followed {
+                    Ok((read, took)) => {
+                        if let Some(took) = took {
+                            clock.inspect += took;
+                            clock.inspections += 1;
+                        }
+                        after = read;
+                    }
+                    // The mirror could not follow (a history that is not deterministic):
+                    // the walk goes on without it, as it would have.
+                    Err(_) => mirror = None,
+                }
+                if let Some(finding) = finding {
+                    reverse_findings.push(finding);
+                    let rebuild_begun = Instant::now();
+                    replayer = match mirror.as_mut() {
+                        // The mirror is at the state after this up: a copy of it is.
+                        Some(mirror_now) => mirror_now.copy(scratch, format).await?,
+                        None => rebuild(scratch, format, &migrations[..=index]).await?,
+                    };
+                    clock.rebuild += rebuild_begun.elapsed();
+                    clock.rebuilds += 1;
+                }
+            } else if migration.no_transaction || replayer.db.dialect() != Dialect::Sqlite {
+                let finding = reverse_one(
+                    &mut replayer.db,
+                    &replayer.format,
+                    migration,
+                    &before,
+                    &mut clock,
+                )
+                .await?;
+                if let Some(finding) = finding {
+                    reverse_findings.push(finding);
+                    // Whatever the failed down left, the walk goes on from a clean state.
+                    let rebuild_begun = Instant::now();
+                    replayer = rebuild(scratch, format, &migrations[..=index]).await?;
+                    clock.rebuild += rebuild_begun.elapsed();
+                    clock.rebuilds += 1;
+                }
+            } else {
+                // SQLite: in a probe, rolled back whatever happens.
+                let finding = probe(&mut replayer, migration, &before, &mut clock).await?;
+                reverse_findings.extend(finding);
+            }
+        }
         if after_needed {
-            let after = clock.inspect(&mut replayer).await?;
+            let after = match after {
+                Some(after) => after,
+                None => clock.inspect(&mut replayer.db, &replayer.format).await?,
+            };
             if snapshot_after == Some(index + 1) {
                 snapshot = Some(after.clone());
             }
@@ -407,16 +485,113 @@ pub async fn replay(
     })
 }
 
-/// Verifies one migration just applied: its down runs and restores `before`, and its up
-/// applies again. `None` when it does.
-async fn reverse_one(
+/// Verifies a transactional migration just applied ([`reverse_one`]) in a probe that is rolled
+/// back whatever happens, so the walk goes on from the state after its up without rebuilding
+/// it (SQLite's DDL is transactional, and reading its schema opens no transaction of its own;
+/// PostgreSQL's schema read does, which ends a probe, so there the mirror serves instead).
+async fn probe(
     replayer: &mut Replayer,
     migration: &Migration,
     before: &Schema,
     clock: &mut Clock,
 ) -> Result<Option<Finding>> {
+    replayer.db.begin_probe().await?;
+    let finding = reverse_one(&mut replayer.db, &replayer.format, migration, before, clock).await;
+    let ended = replayer.db.end_probe().await;
+    let finding = finding?;
+    ended?;
+    Ok(finding)
+}
+
+/// A second database on the scratch server (PostgreSQL) that only ever gets the ups, in step
+/// with the walk: while the walk's database tries a migration's down and its up again, the
+/// mirror applies the up and reads the schema after it (the next migration's *before*), so
+/// the two overlap; and after a finding the walk goes on from a copy of the mirror
+/// (`CREATE DATABASE … TEMPLATE`) instead of replaying every up again.
+struct Mirror {
+    /// `None` only while it is copied.
+    replayer: Option<Replayer>,
+    url: crate::db::DatabaseUrl,
+    /// How many of the migrations it has applied.
+    applied: usize,
+}
+
+impl Mirror {
+    async fn open(scratch: &mut Scratch, format: &HistoryFormat) -> Result<Mirror> {
+        let url = scratch.fresh_database().await?;
+        Ok(Mirror {
+            replayer: Some(Replayer::open(&url, format.clone()).await?),
+            url,
+            applied: 0,
+        })
+    }
+
+    /// Applies the ups of `migrations` it has not applied yet and, with `read`, reads the
+    /// schema after them (with the time the read took).
+    async fn follow(
+        &mut self,
+        migrations: &[Migration],
+        read: bool,
+    ) -> Result<(Option<Schema>, Option<Duration>)> {
+        let Some(replayer) = self.replayer.as_mut() else {
+            return Ok((None, None));
+        };
+        if let Err((migration, failure)) = replayer.apply_all(&migrations[self.applied..]).await {
+            return Err(super::failure_error(&failure, migration, Direction::Up));
+        }
+        self.applied = migrations.len();
+        if !read {
+            return Ok((None, None));
+        }
+        let begun = Instant::now();
+        let schema = replayer.inspect().await?;
+        Ok((Some(schema), Some(begun.elapsed())))
+    }
+
+    /// A new database that is a copy of the mirror, opened for the walk; the mirror is
+    /// closed for the copy (a template must have no connection) and opened again.
+    async fn copy(&mut self, scratch: &mut Scratch, format: &HistoryFormat) -> Result<Replayer> {
+        // Dropping the connection ends its session; the server lets the copy wait for that.
+        drop(self.replayer.take());
+        let copy = scratch.copy_database(&self.url).await;
+        self.replayer = Some(Replayer::open(&self.url, format.clone()).await?);
+        Replayer::open(&copy?, format.clone()).await
+    }
+}
+
+/// Whether `migration` changes what the whole server shares (roles, tablespaces, databases):
+/// the mirror and the walk's database would then see each other's changes, so `check` does
+/// without the mirror.
+fn touches_cluster(migration: &Migration) -> bool {
+    let scripts = std::iter::once(&migration.up).chain(migration.down.as_ref());
+    // A line that starts such a statement: words in strings or comments (`RAISE EXCEPTION
+    // 'cannot create user …'`) do not count.
+    scripts.into_iter().any(|script| {
+        script.sql.lines().any(|line| {
+            let mut words = line.split_whitespace().map(str::to_ascii_lowercase);
+            let (Some(verb), Some(object)) = (words.next(), words.next()) else {
+                return false;
+            };
+            matches!(verb.as_str(), "create" | "drop" | "alter")
+                && matches!(
+                    object.trim_end_matches(';'),
+                    "role" | "user" | "group" | "tablespace" | "database"
+                )
+        })
+    })
+}
+
+/// Verifies one migration just applied: its down runs and restores `before`, and its up
+/// applies again. `None` when it does.
+async fn reverse_one(
+    db: &mut Database,
+    format: &HistoryFormat,
+    migration: &Migration,
+    before: &Schema,
+    clock: &mut Clock,
+) -> Result<Option<Finding>> {
     let begun = Instant::now();
-    let reverted = replayer.run(migration, Direction::Down).await;
+    let reverted = db.run(format, migration, Direction::Down).await;
     clock.scripts += begun.elapsed();
     if let Err(failure) = reverted {
         return Ok(Some(Finding::from_failure(
@@ -427,7 +602,7 @@ async fn reverse_one(
             "the down script fails right after the up",
         )));
     }
-    let after_down = clock.inspect(replayer).await?;
+    let after_down = clock.inspect(db, format).await?;
     // Equal means "no change" by the diff's rules (not `==`, which also sees what the diff
     // deliberately ignores, such as column order).
     let changes = schema::diff(before, &after_down);
@@ -446,7 +621,7 @@ async fn reverse_one(
         return Ok(Some(finding));
     }
     let begun = Instant::now();
-    let reapplied = replayer.run(migration, Direction::Up).await;
+    let reapplied = db.run(format, migration, Direction::Up).await;
     clock.scripts += begun.elapsed();
     if let Err(failure) = reapplied {
         return Ok(Some(Finding::from_failure(
@@ -577,5 +752,288 @@ pub async fn drift(
     Ok(DriftStep {
         step: Step::finished(summary, findings, took.elapsed()),
         pending,
+    })
+}
+
+// ------------------------------------------------------------------ the operation
+
+/// What a run of `check` is about: the set, and where it ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct Header {
+    pub set: String,
+    pub dialect: Option<&'static str>,
+    pub migrations: usize,
+    /// The scratch server, as [`Scratch::describe`] says (none when nothing was replayed).
+    pub sandbox: Option<String>,
+}
+
+/// The result of `check`: one section per step.
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    #[serde(flatten)]
+    pub header: Header,
+    pub ok: bool,
+    pub integrity: Step,
+    pub replay: Step,
+    pub reversibility: Step,
+    pub drift: DriftStep,
+    /// Deploy safety of the migrations not yet on the target (docs/safety.md).
+    pub safety: crate::safety::run::SafetyStep,
+    /// Where the replay's time went (absent when nothing was replayed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
+}
+
+impl CheckReport {
+    /// The steps in order, with the names reports give them.
+    pub fn steps(&self) -> [(&'static str, &Step); 4] {
+        [
+            (INTEGRITY, &self.integrity),
+            (REPLAY, &self.replay),
+            (REVERSIBILITY, &self.reversibility),
+            (DRIFT, &self.drift.step),
+        ]
+    }
+
+    /// A set that does not load: the integrity step's finding; nothing else can run.
+    fn not_loading(header: Header, error: &crate::error::Error, took: Duration) -> CheckReport {
+        let why = "the set does not load";
+        CheckReport {
+            header,
+            ok: false,
+            integrity: Step {
+                status: StepStatus::Failed,
+                summary: why.to_string(),
+                findings: vec![Finding {
+                    kind: FindingKind::Integrity,
+                    migration: None,
+                    message: error.message.clone(),
+                    location: error.location.clone(),
+                    detail: error.hint.as_ref().map(|hint| format!("hint: {hint}")),
+                    changes: Vec::new(),
+                    diff: None,
+                }],
+                duration_ms: took.as_millis(),
+            },
+            replay: Step::skipped(why),
+            reversibility: Step::skipped(why),
+            drift: DriftStep {
+                step: Step::skipped(why),
+                pending: Vec::new(),
+            },
+            safety: crate::safety::run::SafetyStep::skipped(why),
+            timings: None,
+        }
+    }
+}
+
+/// The steps' names, as reports and progress show them.
+pub const INTEGRITY: &str = "integrity";
+pub const REPLAY: &str = "clean replay";
+pub const REVERSIBILITY: &str = "reversibility";
+pub const DRIFT: &str = "drift";
+
+/// What `check` is asked to do.
+pub struct CheckRequest<'a> {
+    /// `--database-url` (else the set's variables are read): the database to compare for drift.
+    pub database_url: Option<&'a str>,
+    pub reversibility: Reversibility,
+    /// `--wait` and `--connect-timeout`, in seconds, for the live database.
+    pub waits: (u64, u64),
+    /// `--no-safety`: skip the deploy-safety step.
+    pub no_safety: bool,
+    /// Decides the scratch server's provider (`--sandbox`, the configuration); called once
+    /// the live database, if any, answered.
+    pub provider: &'a dyn Fn() -> Result<crate::sandbox::Provider>,
+}
+
+/// What a running check tells its caller, for a progress display. Every method does nothing
+/// by default; the report holds the same and more.
+pub trait Progress {
+    /// A status note: a wait for the live server.
+    fn note(&self, _message: &str) {}
+    /// Work whose length is not known starts: `what` it is (starting the scratch server,
+    /// reading the live database). Also the hook for a sandbox provider's own progress (an
+    /// image pulled or built).
+    fn stage(&self, _what: &str) {}
+    /// The scratch server is up; the run's header is complete.
+    fn ready(&self, _header: &Header) {}
+    /// The replay walk reached migration `index` (0-based) of `total`, `label`; `step` is the
+    /// step it verifies (clean replay, or reversibility as well).
+    fn migration(&self, _step: &'static str, _index: usize, _total: usize, _label: &str) {}
+    /// A step finished (passed, failed or skipped).
+    fn finished(&self, _name: &'static str, _step: &Step) {}
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {}
+
+/// `check` of one set: integrity, then (on a scratch server) clean replay and reversibility,
+/// then drift against the live database when one is named. Problems are findings in the
+/// report; `Err` only when the run itself could not go on (the scratch server does not start,
+/// the live database does not answer, …).
+pub async fn run(
+    workspace: &crate::workspace::Workspace,
+    spec: &crate::workspace::SetSpec,
+    request: &CheckRequest<'_>,
+    progress: &dyn Progress,
+) -> Result<CheckReport> {
+    let mut header = Header {
+        set: spec.label(&workspace.root),
+        dialect: spec.dialect().map(|d| d.as_str()),
+        migrations: 0,
+        sandbox: None,
+    };
+    let begun = Instant::now();
+    let migrations = match spec.scan() {
+        Ok(migrations) => migrations,
+        Err(error) if error.class == crate::error::ErrorClass::Input => {
+            return Ok(CheckReport::not_loading(header, &error, begun.elapsed()));
+        }
+        Err(error) => return Err(error),
+    };
+    header.migrations = migrations.migrations.len();
+    let integrity = Step {
+        status: StepStatus::Passed,
+        summary: format!(
+            "{} migrations, {} layout, versions unique and ordered",
+            migrations.migrations.len(),
+            migrations.layout.as_str()
+        ),
+        findings: Vec::new(),
+        duration_ms: begun.elapsed().as_millis(),
+    };
+    let live_url = super::find_explicit_url(request.database_url, spec)?;
+    if let Some(url) = &live_url {
+        super::check_dialect(url, spec, &workspace.root)?;
+    }
+    // The live database first: a wrong URL fails fast, and its version picks the image.
+    let mut live = match &live_url {
+        Some(url) => {
+            progress.stage("connecting to the database");
+            Some(
+                super::scratch::open_live(spec, url, request.waits, |note| progress.note(note))
+                    .await?,
+            )
+        }
+        None => None,
+    };
+    let live_major = match live.as_mut() {
+        Some(session) => session.db.server_major().await?,
+        None => None,
+    };
+    let entries = live.as_ref().map(|session| {
+        super::status::status(
+            &migrations.migrations,
+            &session.rows,
+            &session.format,
+            migrations.order(),
+        )
+    });
+    let live_plan = entries
+        .as_ref()
+        .map(|entries| plan_live(entries, &migrations.migrations));
+    let pending = entries
+        .as_ref()
+        .map(|entries| crate::safety::select::pending(entries, &migrations.migrations));
+    drop(entries);
+    let provider = (request.provider)()?;
+    progress.stage("starting a disposable database");
+    let mut scratch =
+        super::scratch::start(workspace, spec, provider, live_major.as_deref()).await?;
+    header.sandbox = Some(scratch.describe());
+    progress.ready(&header);
+    progress.finished(INTEGRITY, &integrity);
+    let replayed = replay(
+        &mut scratch,
+        &migrations.migrations,
+        &super::scratch::replay_format(spec),
+        request.reversibility,
+        live_plan.as_ref().and_then(|plan| plan.prefix),
+        progress,
+    )
+    .await?;
+    progress.finished(REPLAY, &replayed.replay);
+    progress.finished(REVERSIBILITY, &replayed.reversibility);
+    let drift_begun = Instant::now();
+    let drift = match (live.as_mut(), live_plan) {
+        (None, _) | (_, None) => DriftStep {
+            step: Step::skipped("no database to compare: pass --database-url or set DATABASE_URL"),
+            pending: Vec::new(),
+        },
+        (Some(session), Some(plan)) => {
+            progress.stage("reading the database's schema");
+            let expected = match replayed.snapshot.clone() {
+                Some(schema) => Some(schema),
+                // Not a prefix of the set (applied out of order): replay exactly those.
+                None if plan.prefix.is_none() => {
+                    let applied: Vec<_> = plan.applied.iter().map(|m| (*m).clone()).collect();
+                    super::scratch::history_schema(&mut scratch, spec, &applied)
+                        .await
+                        .ok()
+                }
+                None => None,
+            };
+            match expected {
+                Some(expected) => {
+                    drift(
+                        session,
+                        &expected,
+                        plan.findings,
+                        plan.pending,
+                        plan.applied.len(),
+                        drift_begun,
+                    )
+                    .await?
+                }
+                None => DriftStep {
+                    step: Step::skipped(
+                        "the history does not replay up to the database's applied version",
+                    ),
+                    pending: plan.pending,
+                },
+            }
+        }
+    };
+    progress.finished(DRIFT, &drift.step);
+    let safety = if request.no_safety {
+        crate::safety::run::SafetyStep::skipped("--no-safety")
+    } else if replayed.replay.status == StepStatus::Failed {
+        crate::safety::run::SafetyStep::skipped("the history does not replay")
+    } else {
+        progress.stage("tracing the locks of the new migrations");
+        let dialect = scratch.dialect();
+        crate::safety::run::check_step(
+            &mut scratch,
+            &super::scratch::replay_format(spec),
+            dialect,
+            &spec.dir,
+            &migrations.migrations,
+            pending,
+            &spec.config.safety,
+        )
+        .await?
+    };
+    scratch.stop().await?;
+    let ok = !safety.failed()
+        && [
+            &integrity,
+            &replayed.replay,
+            &replayed.reversibility,
+            &drift.step,
+        ]
+        .iter()
+        .all(|step| step.status != StepStatus::Failed);
+    Ok(CheckReport {
+        header,
+        ok,
+        integrity,
+        replay: replayed.replay,
+        reversibility: replayed.reversibility,
+        drift,
+        safety,
+        timings: Some(replayed.timings),
     })
 }

@@ -3,7 +3,9 @@
 //! The commands in `cli/` drive this; the rules of what to run live in [`status`].
 
 pub mod check;
+pub mod diff;
 pub mod replay;
+pub mod scratch;
 pub mod status;
 
 use std::path::{Path, PathBuf};

@@ -54,9 +54,16 @@ impl Replayer {
 
     /// The schema as it is now, without the history table.
     pub async fn inspect(&mut self) -> Result<Schema> {
-        let excluded = [excluded_history(&self.format, self.db.dialect())];
-        self.db.inspect(&excluded).await
+        read_schema(&mut self.db, &self.format).await
     }
+}
+
+/// The schema of `db` as it is now, without the history table `format`.
+pub async fn read_schema(db: &mut Database, format: &HistoryFormat) -> Result<Schema> {
+    let excluded = [excluded_history(format, db.dialect())];
+    let mut schema = db.inspect(&excluded).await?;
+    forget_history_schema(format, &mut schema);
+    Ok(schema)
 }
 
 /// The history table `format` writes to, as inspection leaves it out.

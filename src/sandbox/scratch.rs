@@ -98,6 +98,42 @@ impl Scratch {
         Ok(DatabaseUrl::sandbox(&url, self.dialect()))
     }
 
+    /// A new database on the server that is a copy of `template` (`CREATE DATABASE …
+    /// TEMPLATE`), for `check` to go on from a state without replaying the migrations that
+    /// made it. PostgreSQL only; `template` must have no open connection (the server waits a
+    /// few seconds for the last one to go, then refuses).
+    pub async fn copy_database(&mut self, template: &DatabaseUrl) -> Result<DatabaseUrl> {
+        self.handed_out += 1;
+        let name = format!("scratch_{}", self.handed_out);
+        let failed = |reason: String| {
+            Error::coded(
+                ErrorCode::SandboxFailed,
+                format!("cannot copy a scratch database into `{name}`: {reason}"),
+            )
+            .hint("check that the scratch server is still running")
+        };
+        let mut parsed =
+            url::Url::parse(template.expose()).map_err(|err| failed(err.to_string()))?;
+        let source = parsed.path().trim_start_matches('/').to_string();
+        // Issued from the maintenance database: a connection to the template would stop the
+        // copy.
+        parsed.set_path("/postgres");
+        let mut conn = sqlx::PgConnection::connect(parsed.as_str())
+            .await
+            .map_err(|err| failed(crate::secrets::redact(&err.to_string())))?;
+        let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {name} TEMPLATE \"{}\"",
+            source.replace('"', "\"\"")
+        )))
+        .execute(&mut conn)
+        .await
+        .map_err(|err| failed(crate::secrets::redact(&err.to_string())));
+        let _ = conn.close().await;
+        created?;
+        parsed.set_path(&format!("/{name}"));
+        Ok(DatabaseUrl::sandbox(parsed.as_str(), self.dialect()))
+    }
+
     /// Stops the server and deletes its data now (dropping does the same, best effort).
     pub async fn stop(self) -> Result<()> {
         match self.server {
