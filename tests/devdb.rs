@@ -113,9 +113,9 @@ fn dev_loop(dev: &DevWorkspace) {
 
     let stop = dev.run(&["db", "stop"]).assert_code(0);
     assert!(
-        stop.stdout.contains("its data is deleted"),
+        stop.stderr.contains("its data is deleted"),
         "{}",
-        stop.stdout
+        stop.stderr
     );
     let json = dev
         .run(&["db", "status", "--format", "json"])
@@ -239,11 +239,11 @@ fn switching_kinds_keeps_each_kinds_dev_database() {
     let stop = dev
         .run_with(Some("docker"), &["db", "stop"], &[])
         .assert_code(0);
-    assert!(stop.stdout.contains("(docker)"), "{}", stop.stdout);
-    assert!(!stop.stdout.contains("(local)"), "{}", stop.stdout);
+    assert!(stop.stderr.contains("(docker)"), "{}", stop.stderr);
+    assert!(!stop.stderr.contains("(local)"), "{}", stop.stderr);
     assert_eq!(applied(dev.run_auto(&["status", "--format", "json"])), 2);
     let stop = dev.run_auto(&["db", "stop"]).assert_code(0);
-    assert!(stop.stdout.contains("(local)"), "{}", stop.stdout);
+    assert!(stop.stderr.contains("(local)"), "{}", stop.stderr);
     let json = dev
         .run_auto(&["db", "status", "--format", "json"])
         .assert_code(0)
@@ -274,15 +274,15 @@ fn db_stop_purge_says_what_it_removed() {
         )
         .assert_code(0);
     assert!(
-        stop.stdout.contains("(sqlite); its data is deleted"),
+        stop.stderr.contains("(sqlite); its data is deleted"),
         "{}",
-        stop.stdout
+        stop.stderr
     );
     assert!(
-        stop.stdout
+        stop.stderr
             .contains("no cached Docker images removed: Docker does not answer"),
         "{}",
-        stop.stdout
+        stop.stderr
     );
 }
 

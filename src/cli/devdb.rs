@@ -8,7 +8,7 @@ use super::db::block_on;
 use crate::db::DatabaseUrl;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorCode, Result};
-use crate::report::style;
+use crate::report::{status_line, style};
 use crate::sandbox::{self, Dev, DevKey, Provider, SandboxKind};
 use crate::workspace::{SetSpec, Workspace};
 
@@ -217,12 +217,11 @@ pub fn run(context: &Context, args: &DevDbArgs) -> Result<()> {
         // For `$(cargo migrate db url)`: the URL alone, unscrubbed (it holds no secret).
         output.raw_line(&dev.url);
     } else {
-        output.line(format!(
-            "{:>12} the dev database ({}): {}",
-            output.paint(if started { "Started" } else { "Running" }, style::good()),
-            describe(&dev),
-            dev.url
-        ));
+        output.verb(
+            if started { "Started" } else { "Running" },
+            style::good(),
+            format_args!("the dev database ({}): {}", describe(&dev), dev.url),
+        );
     }
     Ok(())
 }
@@ -270,22 +269,26 @@ fn status(context: &Context, workspace: &Workspace) -> Result<()> {
             String::new()
         };
         if devs.is_empty() {
-            output.line(format!(
-                "{:>12} no dev database{whose} runs (`cargo migrate db start` starts one)",
-                output.paint("Not running", style::dim())
+            output.line(status_line(
+                "Not running",
+                format_args!("no dev database{whose} runs (`cargo migrate db start` starts one)"),
+                |verb| output.paint(verb, style::dim()),
             ));
         }
         for (index, dev) in devs.iter().enumerate() {
-            output.line(format!(
-                "{:>12} the dev database{whose} ({}): {}{}",
-                output.paint("Running", style::good()),
-                describe(dev),
-                dev.url,
-                if index == 0 && devs.len() > 1 {
-                    " (commands use this one; --sandbox picks another)"
-                } else {
-                    ""
-                }
+            let note = if index == 0 && devs.len() > 1 {
+                " (commands use this one; --sandbox picks another)"
+            } else {
+                ""
+            };
+            output.line(status_line(
+                "Running",
+                format_args!(
+                    "the dev database{whose} ({}): {}{note}",
+                    describe(dev),
+                    dev.url
+                ),
+                |verb| output.paint(verb, style::good()),
             ));
         }
     }
@@ -325,12 +328,15 @@ fn stop(context: &Context, workspace: &Workspace, purge: bool) -> Result<()> {
         };
         for provider in &stopped.databases {
             report.stopped.push(provider.as_str());
-            if !output.json() && !output.quiet {
-                output.line(format!(
-                    "{:>12} the dev database{whose} ({}); its data is deleted",
-                    output.paint("Stopped", style::good()),
-                    provider.as_str()
-                ));
+            if !output.json() {
+                output.verb(
+                    "Stopped",
+                    style::good(),
+                    format_args!(
+                        "the dev database{whose} ({}); its data is deleted",
+                        provider.as_str()
+                    ),
+                );
             }
         }
     }
@@ -342,22 +348,27 @@ fn stop(context: &Context, workspace: &Workspace, purge: bool) -> Result<()> {
         return Ok(());
     }
     if report.stopped.is_empty() {
-        output.line(format!(
-            "{:>12} nothing: no dev database was running",
-            output.paint("Stopped", style::dim())
-        ));
+        output.verb(
+            "Stopped",
+            style::dim(),
+            "nothing: no dev database was running",
+        );
     }
     match (purge, report.purged_images) {
         (false, _) => {}
-        (true, None) => output.line(format!(
-            "{:>12} no cached Docker images removed: Docker does not answer",
-            output.paint("Skipped", style::dim())
-        )),
-        (true, Some(count)) => output.line(format!(
-            "{:>12} {count} cached Docker image{} (rebuilt at the next start)",
-            output.paint("Removed", style::good()),
-            if count == 1 { "" } else { "s" }
-        )),
+        (true, None) => output.verb(
+            "Skipped",
+            style::dim(),
+            "no cached Docker images removed: Docker does not answer",
+        ),
+        (true, Some(count)) => output.verb(
+            "Removed",
+            style::good(),
+            format_args!(
+                "{count} cached Docker image{} (rebuilt at the next start)",
+                if count == 1 { "" } else { "s" }
+            ),
+        ),
     }
     Ok(())
 }
