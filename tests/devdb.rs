@@ -309,7 +309,7 @@ fn db_status_and_stop_cover_every_set_of_the_workspace() {
         Some(2),
         "{json}"
     );
-    let stop = dev.run_auto(&["db", "stop"]).assert_code(0).stdout;
+    let stop = dev.run_auto(&["db", "stop"]).assert_code(0).stderr;
     assert!(
         stop.contains("of `accounts` (sqlite); its data is deleted"),
         "{stop}"

@@ -266,7 +266,14 @@ fn interrupted_local_db_start_leaves_a_working_dev_database_or_none() {
             // Before the handler is installed (the workspace is still being read) Ctrl-C
             // simply ends the process: nothing was made yet.
             assert_eq!(code, Some(130), "pause {pause:?}: {stderr}");
-            let servers = servers_under(setup.cache.path());
+            // An initdb that got the same SIGINT removes its half-made directory and exits
+            // on its own: give it a moment (a loaded machine) before calling it left behind.
+            let mut servers = servers_under(setup.cache.path());
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !servers.is_empty() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+                servers = servers_under(setup.cache.path());
+            }
             assert!(
                 servers.is_empty(),
                 "pause {pause:?}: `db status` shows nothing but servers run: {servers:?}"

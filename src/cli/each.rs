@@ -263,7 +263,15 @@ mod tests {
 
     #[test]
     fn the_worst_set_decides_the_exit_code() {
-        let err = |class| Error::new(class, ErrorCode::DatabaseError, "x");
+        // The class follows from the code (ErrorCode::class): one code of each class.
+        let err = |class| {
+            let code = match class {
+                ErrorClass::Unreachable => ErrorCode::DatabaseUnreachable,
+                ErrorClass::CheckFailed => ErrorCode::CheckFailed,
+                _ => ErrorCode::BadArgument,
+            };
+            Error::coded(code, "x")
+        };
         for (classes, expected) in [
             (vec![], None),
             (vec![ErrorClass::Unreachable], Some(3)),

@@ -18,13 +18,13 @@ use crate::workspace::{SetSpec, Workspace};
 /// Report locks on busy tables, rewrites and missing lock timeouts in migrations
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Which migrations: --pending (those not applied on --database-url or $DATABASE_URL), --since
-REF (added since a git ref), --last N, or --all. Default: pending when a database URL is
+Which migrations: --pending (those not applied on --database-url or $DATABASE_URL), --since \
+REF (added since a git ref), --last N, or --all. Default: pending when a database URL is \
 given, else new since `safety.since` when configured, else the newest one.
 
-Static rules (squawk-linter) run on every selected migration; on PostgreSQL each one is then
-run statement by statement on a disposable database (existing tables seeded with a few rows,
-rolled back) and the locks it takes on existing relations are read from pg_locks. Codes,
+Static rules (squawk-linter) run on every selected migration; on PostgreSQL each one is then \
+run statement by statement on a disposable database (existing tables seeded with a few rows, \
+rolled back) and the locks it takes on existing relations are read from pg_locks. Codes, \
 their effects and safe rewrites: docs/safety.md. Allow one with `-- migrate:allow CODE reason`.
 
 Examples:
@@ -32,7 +32,8 @@ Examples:
   cargo migrate lint --since origin/main       what a pull request adds
   cargo migrate lint --pending --database-url $PROD_RO_URL
   cargo migrate lint --all --no-trace          static rules only, no database
-  cargo migrate lint --format github           annotations on the pull request's lines")]
+  cargo migrate lint --format github
+      annotations on the pull request's lines")]
 pub struct LintArgs {
     /// Migrations added since this git ref (committed, staged or untracked)
     #[arg(long, value_name = "REF", group = "which")]

@@ -43,7 +43,7 @@ Examples:
   cargo migrate status                    what is applied on $DATABASE_URL
   cargo migrate up                        apply the pending migrations
   cargo migrate check                     in CI: replay, reversibility, drift
-  cargo migrate lint --since origin/main  deploy safety: locks, rewrites, lock timeouts
+  cargo migrate lint --since origin/main  deploy safety: locks, rewrites
   cargo migrate schema                    the schema the history produces
   cargo migrate db url                    the dev database used without a URL
   cargo migrate completions bash          shell completions (also zsh, fish, …)
