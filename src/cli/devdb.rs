@@ -154,11 +154,16 @@ fn start(context: &Context, spec: &SetSpec, key: &DevKey, dialect: Dialect) -> R
         },
         Some(_) => provider_for(context, spec, dialect)?,
     };
+    // The first Docker start may pull or build an image: a spinner says it is under way.
+    let spinner = context.output.spinner(&format!(
+        "starting the dev database ({})",
+        provider.as_str()
+    ));
     block_on(sandbox::dev_start(
         key,
         provider,
         &image_for(spec, None),
-        &|note| context.output.status(format!("note: {note}")),
+        &|note| spinner.status(format!("note: {note}")),
     ))
 }
 

@@ -23,10 +23,11 @@ pub fn provider(
 
 /// Says on stderr which scratch server is in use.
 pub fn announce(context: &Context, described: &str) {
-    context.output.status(format!(
-        "{} a disposable database ({described})",
-        context.output.paint_err("Using", style::good()),
-    ));
+    context.output.verb(
+        "Using",
+        style::good(),
+        format_args!("a disposable database ({described})"),
+    );
 }
 
 /// Starts a scratch server for `spec` and announces it. `live_major`: the live server's
@@ -38,7 +39,13 @@ pub async fn start(
     live_major: Option<&str>,
 ) -> Result<Scratch> {
     let provider = provider(context, workspace, spec)?;
-    let scratch = crate::engine::scratch::start(workspace, spec, provider, live_major).await?;
+    let spinner = context.output.spinner(&format!(
+        "starting a disposable database ({})",
+        provider.as_str()
+    ));
+    let scratch = crate::engine::scratch::start(workspace, spec, provider, live_major).await;
+    drop(spinner);
+    let scratch = scratch?;
     announce(context, &scratch.describe());
     Ok(scratch)
 }

@@ -160,6 +160,24 @@ impl Output {
         self.status(status_line(verb, rest, |text| self.paint_err(text, style)));
     }
 
+    /// A spinner on stderr for work of unknown length (`what`, then the elapsed time), shown
+    /// only on a terminal and not with `-q` or `--format json`; cleared when dropped. Notes
+    /// printed meanwhile go through [`Spinner::status`] so they do not tear its line.
+    pub fn spinner(&self, what: &str) -> Spinner<'_> {
+        let shown = !self.json() && !self.quiet && std::io::stderr().is_terminal();
+        let bar = shown.then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {wide_msg} {elapsed}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.set_message(what.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        Spinner { output: self, bar }
+    }
+
     /// Writes a status line to stderr unless `-q`.
     pub fn status(&self, text: impl std::fmt::Display) {
         if !self.quiet {
@@ -255,6 +273,30 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
         })
         .collect::<String>()
         .into()
+}
+
+/// See [`Output::spinner`].
+pub struct Spinner<'o> {
+    output: &'o Output,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Spinner<'_> {
+    /// A status line (see [`Output::status`]) printed above the spinner.
+    pub fn status(&self, text: impl std::fmt::Display) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| self.output.status(text)),
+            None => self.output.status(text),
+        }
+    }
+}
+
+impl Drop for Spinner<'_> {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// `verb` right-aligned in cargo's 12 columns, then `rest`; `paint` styles the padded verb.
