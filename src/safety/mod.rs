@@ -216,7 +216,7 @@ pub const CODES: &[Code] = &[
         squawk: &["require-lock-timeout"],
         expect: Expect::LockWithoutTimeout,
         problem: "a blocking lock is requested with no lock_timeout of the migration's own: behind a long transaction it waits, and every query on the table queues behind it",
-        rewrite: "start the migration with `SET LOCAL lock_timeout = '2s';` (and retry the deploy when it times out)",
+        rewrite: "start the migration with `SET LOCAL lock_timeout = '2s';` (plain `SET lock_timeout` when it runs outside a transaction, where SET LOCAL does nothing), and retry the deploy when it times out",
     },
     Code {
         code: "access-exclusive-lock",
