@@ -1106,6 +1106,33 @@ fn check_shows_progress_on_a_terminal_and_nothing_extra_otherwise() {
     );
 }
 
+/// Issue 12 item 8: starting a scratch server for `schema` (and a dev database) shows a
+/// spinner on a terminal, and nothing extra when piped or with -q.
+#[test]
+fn schema_shows_a_spinner_while_its_scratch_server_starts_on_a_terminal() {
+    if postgres().is_none() {
+        return;
+    }
+    let ws = Workspace::copy("check-pg");
+    let Some((code, shown)) = on_terminal(&ws, &["--sandbox", "local", "schema"]) else {
+        return;
+    };
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown.contains("starting a disposable database (local)"),
+        "{shown}"
+    );
+    let (code, shown) = on_terminal(&ws, &["--sandbox", "local", "-q", "schema"]).unwrap();
+    assert_eq!(code, 0, "{shown}");
+    assert!(!shown.contains("starting a disposable database"), "{shown}");
+    let piped = run(&ws, &["schema"]).assert_code(0);
+    assert!(
+        !piped.stderr.contains("starting a disposable database"),
+        "{}",
+        piped.stderr
+    );
+}
+
 #[test]
 fn a_scratch_directory_that_cannot_be_made_is_sandbox_failed_with_exit_3() {
     // The class comes from the code alone: a sandbox that cannot be set up exits 3 wherever
