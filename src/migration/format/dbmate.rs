@@ -4,14 +4,11 @@
 
 use std::path::Path;
 
-use super::super::layout::{
-    Entry, Layout, ScanOptions, duplicate_version, is_ignored, read_script, refuse_empty_up,
-    split_version, version_error,
-};
+use super::super::Migration;
+use super::super::layout::{Entry, Layout, ScanOptions};
 use super::super::version::Version;
-use super::super::{Migration, checksum, is_placeholder_down};
-use super::{lines, section};
-use crate::error::{Error, ErrorCode, Result, display_path};
+use super::lines;
+use crate::error::Result;
 
 /// Which marker a line is, with its options, as dbmate reads it: `--`, optional spaces,
 /// `migrate:up` or `migrate:down`, then nothing or whitespace-separated `key:value` options.
@@ -42,17 +39,8 @@ fn transaction_off(options: &str) -> bool {
         .any(|option| option == "transaction:false")
 }
 
-/// The file split into its sections.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Sections {
-    /// Byte range of the up section (after its marker line).
-    pub up: (usize, usize),
-    pub down: Option<(usize, usize)>,
-    pub up_no_transaction: bool,
-}
-
 /// Splits a dbmate file; an error names the 1-based line and what is wrong.
-pub fn sections(text: &str) -> std::result::Result<Sections, (usize, String)> {
+pub fn sections(text: &str) -> std::result::Result<super::Sections, (usize, String)> {
     let mut up: Option<(usize, bool)> = None;
     let mut down: Option<(usize, usize)> = None;
     let mut up_end = None;
@@ -92,93 +80,29 @@ pub fn sections(text: &str) -> std::result::Result<Sections, (usize, String)> {
             None => {}
         }
     }
-    let Some((up_start, up_no_transaction)) = up else {
+    let Some((up_start, no_transaction)) = up else {
         return Err((1, "no `-- migrate:up` marker".into()));
     };
-    Ok(Sections {
+    Ok(super::Sections {
         up: (up_start, up_end.unwrap_or(text.len())),
         down,
-        up_no_transaction,
+        no_transaction,
     })
 }
 
 pub fn scan(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<Vec<Migration>> {
-    let mut migrations = Vec::new();
-    for entry in entries {
-        if is_ignored(&entry.name, options) {
-            continue;
-        }
-        let path = dir.join(&entry.name);
-        let parsed = entry
-            .name
-            .strip_suffix(".sql")
-            .filter(|_| !entry.is_dir)
-            .and_then(split_version)
-            .filter(|(version, _)| version.bytes().all(|b| b.is_ascii_digit()));
-        let Some((version, name)) = parsed else {
-            return Err(Error::input(
-                ErrorCode::BadMigrationName,
-                format!("`{}` is not a dbmate migration file name", entry.name),
-            )
-            .at_path(&path)
-            .hint(format!(
-                "expected {}; or list it under `ignore` in [package.metadata.migrate]",
-                Layout::Dbmate.expected_pattern()
-            )));
-        };
-        let version = Version::parse(version, Layout::Dbmate.version_order())
-            .map_err(|e| version_error(e, &path, Layout::Dbmate))?;
-        migrations.push(read(&path, version, name)?);
-    }
-    migrations.sort_by(|a, b| a.version.cmp(&b.version));
-    if let Some(pair) = migrations
-        .windows(2)
-        .find(|p| p[0].version.same_key(&p[1].version))
-    {
-        return Err(duplicate_version(
-            &pair[1].version,
-            dir,
-            &file_name(&pair[0].up.path),
-            &file_name(&pair[1].up.path),
-        ));
-    }
-    Ok(migrations)
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    super::scan_section_files(dir, entries, options, Layout::Dbmate, read)
 }
 
 fn read(path: &Path, version: Version, name: &str) -> Result<Migration> {
-    let (file, _) = read_script(path)?;
-    let text = file.sql.as_str();
-    let parts = sections(text).map_err(|(line, what)| {
-        Error::input(
-            ErrorCode::BadToolMetadata,
-            format!("dbmate migration: {what}"),
-        )
-        .at(format!("{}:{line}", display_path(path)))
-        .hint("a dbmate file is `-- migrate:up`, its SQL, then optionally `-- migrate:down` and the SQL that reverts it")
-    })?;
-    let up = section(path, text, parts.up.0, parts.up.1);
-    refuse_empty_up(&up)?;
-    let down = parts
-        .down
-        .map(|(start, end)| section(path, text, start, end));
-    Ok(Migration {
+    super::section_migration(
+        path,
         version,
-        name: name.to_string(),
-        checksum: checksum::checksum(up.sql.as_bytes()),
-        down_is_empty: down
-            .as_ref()
-            .is_some_and(|down| is_placeholder_down(&up.sql, &down.sql)),
-        up,
-        down,
-        no_transaction: parts.up_no_transaction,
-        created_at: None,
-    })
+        name,
+        sections,
+        "dbmate",
+        "a dbmate file is `-- migrate:up`, its SQL, then optionally `-- migrate:down` and the SQL that reverts it",
+    )
 }
 
 /// `new`: one file with both sections (dbmate's own scaffold has them, empty).
@@ -213,7 +137,7 @@ mod tests {
     fn sections_as_dbmate_reads_them() {
         let text = "-- header comment\n--migrate:up transaction:false\ncreate index concurrently i on t (a);\n-- migrate:down\ndrop index i;\n";
         let s = sections(text).unwrap();
-        assert!(s.up_no_transaction);
+        assert!(s.no_transaction);
         assert_eq!(
             &text[s.up.0..s.up.1],
             "create index concurrently i on t (a);\n"

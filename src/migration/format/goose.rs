@@ -5,14 +5,11 @@
 
 use std::path::Path;
 
-use super::super::layout::{
-    Entry, Layout, ScanOptions, duplicate_version, is_ignored, read_script, refuse_empty_up,
-    split_version, version_error,
-};
+use super::super::Migration;
+use super::super::layout::{Entry, Layout, ScanOptions, is_ignored};
 use super::super::version::Version;
-use super::super::{Migration, checksum, is_placeholder_down};
-use super::{lines, section};
-use crate::error::{Error, ErrorCode, Result, display_path};
+use super::lines;
+use crate::error::{Error, ErrorCode, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Annotation {
@@ -47,14 +44,7 @@ pub fn has_markers(text: &str) -> bool {
         .any(|line| annotation(line) == Some(Annotation::Up))
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub struct Sections {
-    pub up: (usize, usize),
-    pub down: Option<(usize, usize)>,
-    pub no_transaction: bool,
-}
-
-pub fn sections(text: &str) -> std::result::Result<Sections, (usize, String)> {
+pub fn sections(text: &str) -> std::result::Result<super::Sections, (usize, String)> {
     let mut up: Option<usize> = None;
     let mut up_end = None;
     let mut down: Option<usize> = None;
@@ -118,7 +108,7 @@ pub fn sections(text: &str) -> std::result::Result<Sections, (usize, String)> {
     let Some(up) = up else {
         return Err((1, "no `-- +goose Up` annotation".into()));
     };
-    Ok(Sections {
+    Ok(super::Sections {
         up: (up, up_end.unwrap_or(text.len())),
         down: down.map(|start| (start, text.len())),
         no_transaction,
@@ -126,87 +116,29 @@ pub fn sections(text: &str) -> std::result::Result<Sections, (usize, String)> {
 }
 
 pub fn scan(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<Vec<Migration>> {
-    let mut migrations = Vec::new();
-    for entry in entries {
-        if is_ignored(&entry.name, options) {
-            continue;
-        }
-        let path = dir.join(&entry.name);
-        if entry.name.ends_with(".go") && !entry.is_dir {
-            return Err(Error::input(
-                ErrorCode::UnsupportedLayout,
-                format!("`{}` is a Go migration, which only goose can run", entry.name),
-            )
-            .at_path(&path)
-            .hint("rewrite it as SQL, or list it under `ignore` in [package.metadata.migrate] and run it with goose"));
-        }
-        let parsed = entry
-            .name
-            .strip_suffix(".sql")
-            .filter(|_| !entry.is_dir)
-            .and_then(split_version)
-            .filter(|(version, _)| version.bytes().all(|b| b.is_ascii_digit()));
-        let Some((version, name)) = parsed else {
-            return Err(Error::input(
-                ErrorCode::BadMigrationName,
-                format!("`{}` is not a goose migration file name", entry.name),
-            )
-            .at_path(&path)
-            .hint(format!(
-                "expected {}; or list it under `ignore` in [package.metadata.migrate]",
-                Layout::Goose.expected_pattern()
-            )));
-        };
-        let version = Version::parse(version, Layout::Goose.version_order())
-            .map_err(|e| version_error(e, &path, Layout::Goose))?;
-        migrations.push(read(&path, version, name)?);
-    }
-    migrations.sort_by(|a, b| a.version.cmp(&b.version));
-    if let Some(pair) = migrations
-        .windows(2)
-        .find(|p| p[0].version.same_key(&p[1].version))
+    if let Some(go) = entries
+        .iter()
+        .find(|e| !e.is_dir && e.name.ends_with(".go") && !is_ignored(&e.name, options))
     {
-        let name = |m: &Migration| {
-            m.up.path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        };
-        return Err(duplicate_version(
-            &pair[1].version,
-            dir,
-            &name(&pair[0]),
-            &name(&pair[1]),
-        ));
+        return Err(Error::input(
+            ErrorCode::UnsupportedLayout,
+            format!("`{}` is a Go migration, which only goose can run", go.name),
+        )
+        .at_path(&dir.join(&go.name))
+        .hint("rewrite it as SQL, or list it under `ignore` in [package.metadata.migrate] and run it with goose"));
     }
-    Ok(migrations)
+    super::scan_section_files(dir, entries, options, Layout::Goose, read)
 }
 
 fn read(path: &Path, version: Version, name: &str) -> Result<Migration> {
-    let (file, _) = read_script(path)?;
-    let text = file.sql.as_str();
-    let parts = sections(text).map_err(|(line, what)| {
-        Error::input(ErrorCode::BadToolMetadata, format!("goose migration: {what}"))
-            .at(format!("{}:{line}", display_path(path)))
-            .hint("a goose file is `-- +goose Up`, its SQL, then optionally `-- +goose Down` and the SQL that reverts it")
-    })?;
-    let up = section(path, text, parts.up.0, parts.up.1);
-    refuse_empty_up(&up)?;
-    let down = parts
-        .down
-        .map(|(start, end)| section(path, text, start, end));
-    Ok(Migration {
+    super::section_migration(
+        path,
         version,
-        name: name.to_string(),
-        checksum: checksum::checksum(up.sql.as_bytes()),
-        down_is_empty: down
-            .as_ref()
-            .is_some_and(|down| is_placeholder_down(&up.sql, &down.sql)),
-        up,
-        down,
-        no_transaction: parts.no_transaction,
-        created_at: None,
-    })
+        name,
+        sections,
+        "goose",
+        "a goose file is `-- +goose Up`, its SQL, then optionally `-- +goose Down` and the SQL that reverts it",
+    )
 }
 
 /// `new`: one file with both sections, statements wrapped as goose's own scaffold does.

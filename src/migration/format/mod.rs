@@ -11,9 +11,13 @@ pub mod prisma;
 
 use std::path::Path;
 
-use super::layout::{Entry, Layout, ScanOptions};
-use super::{Migrations, Script};
-use crate::error::Result;
+use super::layout::{
+    Entry, Layout, ScanOptions, duplicate_version, is_ignored, read_script, refuse_empty_up,
+    split_version, version_error,
+};
+use super::version::Version;
+use super::{Migration, Migrations, Script, checksum, is_placeholder_down};
+use crate::error::{Error, ErrorCode, Result, display_path};
 
 /// The tool layout `dir` is written in, if its entries carry one tool's marks: a Drizzle
 /// journal, a Prisma lock file or `<version>_<name>/migration.sql`, dbmate's or goose's section
@@ -259,4 +263,114 @@ mod tests {
         let lines: Vec<_> = lines("a\r\nbb\nc").collect();
         assert_eq!(lines, [(0, "a", 3), (3, "bb", 6), (6, "c", 7)]);
     }
+}
+
+/// A folder of `<version>_<name>.sql` files with digits for versions, each file one migration
+/// with its sections (dbmate's and goose's sets): every other entry is refused unless ignored;
+/// `read` reads one file; duplicate versions are refused.
+fn scan_section_files(
+    dir: &Path,
+    entries: &[Entry],
+    options: &ScanOptions,
+    layout: Layout,
+    read: impl Fn(&Path, Version, &str) -> Result<Migration>,
+) -> Result<Vec<Migration>> {
+    let mut migrations = Vec::new();
+    for entry in entries {
+        if is_ignored(&entry.name, options) {
+            continue;
+        }
+        let path = dir.join(&entry.name);
+        let parsed = entry
+            .name
+            .strip_suffix(".sql")
+            .filter(|_| !entry.is_dir)
+            .and_then(split_version)
+            .filter(|(version, _)| version.bytes().all(|b| b.is_ascii_digit()));
+        let Some((version, name)) = parsed else {
+            return Err(Error::input(
+                ErrorCode::BadMigrationName,
+                format!(
+                    "`{}` is not a {} migration file name",
+                    entry.name,
+                    layout.as_str()
+                ),
+            )
+            .at_path(&path)
+            .hint(format!(
+                "expected {}; or list it under `ignore` in [package.metadata.migrate]",
+                layout.expected_pattern()
+            )));
+        };
+        let version = Version::parse(version, layout.version_order())
+            .map_err(|e| version_error(e, &path, layout))?;
+        migrations.push(read(&path, version, name)?);
+    }
+    migrations.sort_by(|a, b| a.version.cmp(&b.version));
+    if let Some(pair) = migrations
+        .windows(2)
+        .find(|p| p[0].version.same_key(&p[1].version))
+    {
+        let name = |m: &Migration| {
+            m.up.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        return Err(duplicate_version(
+            &pair[1].version,
+            dir,
+            &name(&pair[0]),
+            &name(&pair[1]),
+        ));
+    }
+    Ok(migrations)
+}
+
+/// Where a file's sections lie (dbmate's, goose's): the up's and the down's byte ranges
+/// (after their marker lines), and whether the up runs outside a transaction.
+#[derive(Debug)]
+pub struct Sections {
+    pub up: (usize, usize),
+    pub down: Option<(usize, usize)>,
+    pub no_transaction: bool,
+}
+
+/// One migration from a file with sections, `ranges` found by the tool's own reading (its
+/// error: the line and what is wrong, reported with `hint`).
+fn section_migration(
+    path: &Path,
+    version: Version,
+    name: &str,
+    ranges: impl FnOnce(&str) -> std::result::Result<Sections, (usize, String)>,
+    tool: &str,
+    hint: &str,
+) -> Result<Migration> {
+    let (file, _) = read_script(path)?;
+    let text = file.sql.as_str();
+    let parts = ranges(text).map_err(|(line, what)| {
+        Error::input(
+            ErrorCode::BadToolMetadata,
+            format!("{tool} migration: {what}"),
+        )
+        .at(format!("{}:{line}", display_path(path)))
+        .hint(hint.to_string())
+    })?;
+    let up = section(path, text, parts.up.0, parts.up.1);
+    refuse_empty_up(&up)?;
+    let down = parts
+        .down
+        .map(|(start, end)| section(path, text, start, end));
+    Ok(Migration {
+        version,
+        name: name.to_string(),
+        checksum: checksum::checksum(up.sql.as_bytes()),
+        down_is_empty: down
+            .as_ref()
+            .is_some_and(|down| is_placeholder_down(&up.sql, &down.sql)),
+        up,
+        down,
+        no_transaction: parts.no_transaction,
+        created_at: None,
+    })
 }
