@@ -534,23 +534,30 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
         Layout::Flyway | Layout::Refinery => {}
     }
 
-    found.sort_by(|a, b| a.version.cmp(&b.version));
-    if let Some(pair) = found
-        .windows(2)
-        .find(|p| p[0].version.same_key(&p[1].version))
-    {
-        return Err(duplicate_version(
-            &pair[1].version,
-            dir,
-            &pair[0].up,
-            &pair[1].up,
-        ));
-    }
+    sort_refusing_duplicates(&mut found, dir)?;
     Ok(Classified {
         layout,
         sqlx_reversible,
         found,
     })
+}
+
+/// Orders `found` by version, refusing two files of one version (of any spelling that reads
+/// as the same number).
+pub(crate) fn sort_refusing_duplicates(found: &mut [Found], dir: &Path) -> Result<()> {
+    found.sort_by(|a, b| a.version.cmp(&b.version));
+    match found
+        .windows(2)
+        .find(|p| p[0].version.same_key(&p[1].version))
+    {
+        Some(pair) => Err(duplicate_version(
+            &pair[1].version,
+            dir,
+            &pair[0].up,
+            &pair[1].up,
+        )),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn duplicate_version(version: &Version, dir: &Path, first: &str, second: &str) -> Error {

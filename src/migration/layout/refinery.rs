@@ -60,18 +60,7 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
             down: None,
         });
     }
-    found.sort_by(|a, b| a.version.cmp(&b.version));
-    if let Some(pair) = found
-        .windows(2)
-        .find(|p| p[0].version.same_key(&p[1].version))
-    {
-        return Err(super::duplicate_version(
-            &pair[1].version,
-            dir,
-            &pair[0].up,
-            &pair[1].up,
-        ));
-    }
+    super::sort_refusing_duplicates(&mut found, dir)?;
     Ok(Classified {
         layout: Layout::Refinery,
         sqlx_reversible: false,
