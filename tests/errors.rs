@@ -1280,6 +1280,24 @@ fn up_all_is_not_pointed_at_allow_missing() {
     );
 }
 
+/// `--format github` (workflow annotations) is `lint`'s: other commands refuse it rather than
+/// print human output a CI step would not read as annotations.
+#[test]
+fn format_github_outside_lint_is_refused() {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    for args in [
+        &["--format", "github", "up"][..],
+        &["status", "--format", "github"],
+    ] {
+        let outcome = run_writing(&ws, args).assert_code(2);
+        assert!(
+            outcome.stderr.contains("`--format github` is for `lint`"),
+            "{args:?}: {}",
+            outcome.stderr
+        );
+    }
+}
+
 /// `--format json` holds for arguments that do not parse: one error object on stdout, nothing
 /// on stderr, whichever argument is wrong and wherever the flag stands.
 #[test]

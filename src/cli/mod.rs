@@ -256,6 +256,17 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         global: cli.global,
         output,
     };
+    // Workflow annotations exist for lint's findings only; elsewhere the flag would be
+    // ignored, and a CI step reading annotations would see none without knowing why.
+    if context.output.format == Format::Github && !matches!(cli.command, Command::Lint(_)) {
+        let error = Error::coded(
+            ErrorCode::Usage,
+            "`--format github` is for `lint` (workflow annotations on the findings' lines)",
+        )
+        .at("--format github")
+        .hint("use `--format human` or `--format json` for this command");
+        return report_error(&context.output, &error);
+    }
     let result: Result<()> = match &cli.command {
         Command::List(args) => list::run(&context, args),
         Command::New(args) => new::run(&context, args),

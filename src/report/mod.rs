@@ -18,7 +18,7 @@ use crate::secrets;
 pub enum Format {
     Human,
     Json,
-    // GitHub workflow annotations (`lint`; other commands print human output).
+    // GitHub workflow annotations: `lint` only (other commands refuse it).
     Github,
 }
 
