@@ -35,7 +35,7 @@ pub fn script(shell: Shell) -> Vec<u8> {
     if shell == Shell::Bash {
         // clap_complete 4.6's bash script spells the hyphen of `cargo-migrate` `__` where it
         // sets `cmd` and `__subcmd__` where it matches it, so no subcommand's options were
-        // completed; one spelling makes them meet (tests/shell.rs completes `up --dry`).
+        // completed; one spelling makes them meet (tests/e2e/shell.rs completes `up --dry`).
         let text =
             String::from_utf8_lossy(&script).replace("cargo__subcmd__migrate", "cargo__migrate");
         script = text.into_bytes();
