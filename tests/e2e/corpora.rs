@@ -152,4 +152,5 @@ fn dialect_from_directory_name() {
     assert_eq!(json["sets"][0]["dialect_source"], "directory-name");
 }
 
-// supabase-postgres (dbmate) and karakeep (Drizzle) are read in their own formats: tests/e2e/formats.rs.
+// supabase-postgres (dbmate) and karakeep (Drizzle) are read in their own formats:
+// tests/e2e/formats.rs.
