@@ -1,4 +1,5 @@
-//! Inheritance in `diff --sql`'s planner against real databases (issue 13, item 7): a column a
+//! Classes of plans `diff --sql` once got wrong, against real databases (issue 13, items 7
+//! and 8). Inheritance: a column a
 //! child inherits in one schema and defines itself in the other, or both. Each pair is
 //! planned both ways on tables holding rows; the plan is applied statement by statement, each
 //! on a connection of its own, and then the model must be the target's (apart from what the
@@ -288,4 +289,168 @@ fn a_parents_drop_reaches_only_children_that_lose_the_column() {
             "ALTER TABLE child DROP COLUMN note;",
         ]
     );
+}
+
+/// Planned `a` → `b` on databases built from them, and the three URLs (a, b, a third made
+/// like `a` for the plan to be applied to).
+fn planned(
+    pg: &support::Pg,
+    rt: &tokio::runtime::Runtime,
+    tag: &str,
+    a: &str,
+    b: &str,
+) -> (schema::Plan, Schema, Schema, String) {
+    let urls: Vec<String> = (0..3).map(|n| pg.database(&format!("{tag}_{n}"))).collect();
+    pg.execute(&urls[0], a);
+    pg.execute(&urls[1], b);
+    pg.execute(&urls[2], a);
+    let (from, to) = rt.block_on(async { (inspect(&urls[0]).await, inspect(&urls[1]).await) });
+    (schema::plan(&from, &to), from, to, urls[2].clone())
+}
+
+/// Columns moving between types PostgreSQL has no cast between (domains over two enums, an
+/// enum to a domain over another, a domain to an enum) go through text, and the plan says so.
+#[test]
+fn cast_less_type_changes_go_through_text_both_ways() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let types = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+        CREATE TYPE feeling AS ENUM ('sad', 'ok', 'happy', 'elated');
+        CREATE DOMAIN mood_d AS mood; CREATE DOMAIN feeling_d AS feeling;";
+    let a = format!(
+        "{types} CREATE TABLE people (id int, a mood_d, b mood, c mood_d, d mood_d[]);
+        INSERT INTO people VALUES (1, 'ok', 'happy', 'sad', '{{ok,sad}}');"
+    );
+    let b = format!(
+        "{types} CREATE TABLE people (id int, a feeling_d, b feeling_d, c feeling, d feeling_d[]);
+        INSERT INTO people VALUES (1, 'ok', 'happy', 'sad', '{{ok,sad}}');"
+    );
+    for (direction, from_sql, to_sql) in [("forward", &a, &b), ("backward", &b, &a)] {
+        let (plan, _, to, url) =
+            planned(&pg, &rt, &format!("castless_{direction}"), from_sql, to_sql);
+        assert!(plan.is_complete(), "{direction}: {:?}", plan.unsupported);
+        let script = plan.script();
+        for column in ["a", "b", "c"] {
+            assert!(
+                plan.statements.iter().any(|s| s
+                    .starts_with(&format!("ALTER TABLE people ALTER COLUMN {column} TYPE"))
+                    && s.contains(&format!("USING {column}::text::"))),
+                "{direction}: {column} through text\n{script}"
+            );
+        }
+        assert!(
+            script.contains("-- note: people.a: no cast from "),
+            "{direction}: the plan says so\n{script}"
+        );
+        assert_eq!(plan.notes.len(), 4, "{direction}: {:?}", plan.notes);
+        for statement in &plan.statements {
+            pg.execute(&url, statement);
+        }
+        let after = rt.block_on(inspect(&url));
+        let left: Vec<String> = schema::diff(&after, &to)
+            .iter()
+            .map(|c| c.summary())
+            .collect();
+        assert!(left.is_empty(), "{direction}: {left:?}\n{script}");
+        let rows = pg.query(
+            &url,
+            "SELECT id || '|' || a || '|' || b || '|' || c || '|' || d::text FROM people",
+        );
+        assert_eq!(
+            rows,
+            [[Some("1|ok|happy|sad|{ok,sad}".to_string())]],
+            "{direction}"
+        );
+    }
+}
+
+/// What can fail on the rows is checked before anything changes: the plan stops at its first
+/// statements with nothing applied; once the rows fit, it runs through, and its statements
+/// marked safe to re-run run again without error or change.
+#[test]
+fn plans_check_rows_first_and_mark_what_may_run_again() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let a = "CREATE TYPE mood AS ENUM ('sad', 'meh', 'ok');
+        CREATE TABLE t (id int, n integer, s text, m mood DEFAULT 'ok');
+        CREATE TABLE gone (id int);
+        INSERT INTO t VALUES (1, NULL, 'x', 'ok'), (2, 100000, 'y', 'meh');";
+    let b = "CREATE TYPE mood AS ENUM ('sad', 'ok');
+        CREATE TABLE t (id int, n smallint NOT NULL DEFAULT 0, s text, m mood DEFAULT 'ok');
+        COMMENT ON TABLE t IS 'fits';";
+    let (plan, from, to, url) = planned(&pg, &rt, "checks_first", a, b);
+    assert!(plan.is_complete(), "{:?}", plan.unsupported);
+    let script = plan.script();
+    let checks: Vec<usize> = (0..plan.statements.len())
+        .filter(|at| plan.statements[*at].starts_with("DO $check$"))
+        .collect();
+    // NOT NULL, the narrower integer, the enum without 'meh': first, and safe to re-run.
+    assert_eq!(checks, [0, 1, 2], "{script}");
+    for at in &checks {
+        assert!(plan.rerun_safe.contains(at), "{script}");
+    }
+    // The first failure is a check: nothing was applied.
+    let failed = rt.block_on(async {
+        use sqlx::Connection;
+        for (at, statement) in plan.statements.iter().enumerate() {
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+            if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
+                .execute(&mut conn)
+                .await
+            {
+                return Some((at, error.to_string()));
+            }
+        }
+        None
+    });
+    let (at, error) = failed.expect("the plan stops on the rows");
+    assert!(checks.contains(&at), "stopped at {at}: {error}\n{script}");
+    assert!(
+        error.contains("the plan stops before changing anything"),
+        "{error}"
+    );
+    let unchanged = rt.block_on(inspect(&url));
+    assert!(
+        schema::diff(&unchanged, &from).is_empty(),
+        "nothing applied"
+    );
+    // Rows made to fit: it runs through.
+    pg.execute(&url, "UPDATE t SET n = 1 WHERE n IS NULL; UPDATE t SET n = 2 WHERE n > 30000; UPDATE t SET m = 'ok' WHERE m = 'meh';");
+    for statement in &plan.statements {
+        pg.execute(&url, statement);
+    }
+    // What is marked safe runs again, and changes nothing.
+    assert!(
+        plan.rerun_safe
+            .iter()
+            .any(|at| plan.statements[*at].ends_with("SET NOT NULL;")),
+        "{script}"
+    );
+    assert!(
+        plan.rerun_safe
+            .iter()
+            .any(|at| plan.statements[*at].starts_with("COMMENT ON TABLE")),
+        "{script}"
+    );
+    assert!(
+        !plan
+            .rerun_safe
+            .iter()
+            .any(|at| plan.statements[*at].starts_with("DROP TABLE")),
+        "{script}"
+    );
+    for at in &plan.rerun_safe {
+        pg.execute(&url, &plan.statements[*at]);
+    }
+    let after = rt.block_on(inspect(&url));
+    let left: Vec<String> = schema::diff(&after, &to)
+        .iter()
+        .map(|c| c.summary())
+        .collect();
+    assert!(left.is_empty(), "{left:?}\n{script}");
+    assert!(script.contains("-- safe to re-run\nDO $check$"), "{script}");
 }

@@ -1952,10 +1952,15 @@ impl<'a> Planner<'a> {
         let (base, user) = Self::base_type(self.to, &new.data_type);
         if conversion.is_none() && !user && base == new.data_type.trim_end_matches("[]") {
             // The old type may not cast at all: the conversion would fail the same way.
+            let what = quote_literal(&format!(
+                "the plan stops before changing anything: {table}.{} does not take type {}: ",
+                old.name, new.data_type
+            ));
             self.push(
                 Phase::Checks,
                 format!(
-                    "DO $check$ BEGIN PERFORM {column}::{} FROM {quoted}; END $check$;",
+                    "DO $check$ BEGIN PERFORM {column}::{} FROM {quoted}; EXCEPTION WHEN OTHERS \
+                     THEN RAISE EXCEPTION '%', {what} || SQLERRM; END $check$;",
                     new.data_type
                 ),
             );
