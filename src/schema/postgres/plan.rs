@@ -1949,8 +1949,40 @@ impl<'a> Planner<'a> {
     ) {
         let quoted = quote_qualified(table.as_str());
         let column = quote_identifier(&old.name);
-        let (base, user) = Self::base_type(self.to, &new.data_type);
-        if conversion.is_none() && !user && base == new.data_type.trim_end_matches("[]") {
+        // Built-in types only: they exist before the plan runs, which an extension's or a
+        // type the plan creates or moves may not.
+        const BUILT_IN: [&str; 27] = [
+            "smallint",
+            "integer",
+            "bigint",
+            "numeric",
+            "real",
+            "double precision",
+            "character varying",
+            "character",
+            "text",
+            "boolean",
+            "date",
+            "time without time zone",
+            "time with time zone",
+            "timestamp without time zone",
+            "timestamp with time zone",
+            "interval",
+            "uuid",
+            "json",
+            "jsonb",
+            "bytea",
+            "inet",
+            "cidr",
+            "macaddr",
+            "money",
+            "bit",
+            "bit varying",
+            "xml",
+        ];
+        let bare = new.data_type.trim_end_matches("[]");
+        let bare = bare.split_once('(').map_or(bare, |(name, _)| name).trim();
+        if conversion.is_none() && BUILT_IN.contains(&bare) {
             // The old type may not cast at all: the conversion would fail the same way.
             let what = quote_literal(&format!(
                 "the plan stops before changing anything: {table}.{} does not take type {}: ",
