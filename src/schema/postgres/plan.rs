@@ -1522,16 +1522,11 @@ impl<'a> Planner<'a> {
                     }
                 }
                 Some(after) => {
-                    if inherited
-                        && Self::inherited_column(to, new, &column.name)
+                    // Inherited in `to`: also the table's own or not, as `to` has it? (A
+                    // column that was the table's own stays so.)
+                    if Self::inherited_column(to, new, &column.name)
                         && new.partition_of.is_none()
                         && self.ends_local(name, old, new, &column.name) != after.also_local
-                    {
-                        self.local_mismatch(name, after);
-                    } else if !inherited
-                        && Self::inherited_column(to, new, &column.name)
-                        && new.partition_of.is_none()
-                        && !after.also_local
                     {
                         self.local_mismatch(name, after);
                     }
@@ -1777,10 +1772,7 @@ impl<'a> Planner<'a> {
             Some(Delta::Altered { from, to }) => !same_shape(from, to) || policy_uses(from),
             Some(Delta::Added(_) | Delta::Removed(_)) => true,
             // The same on both sides: made again only around what it uses.
-            None => old
-                .policies
-                .get(policy_name)
-                .is_none_or(|policy| policy_uses(policy)),
+            None => old.policies.get(policy_name).is_none_or(policy_uses),
         };
         for policy_name in old.policies.keys() {
             if remade(policy_name) {
