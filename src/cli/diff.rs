@@ -12,7 +12,7 @@ use super::each;
 use crate::engine::diff::{self, DiffOutcome, DiffRequest, Resolver, Source};
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::report::{Output, style};
-use crate::schema::plan::{Destructive, Unsupported};
+use crate::schema::plan::{Destructive, Note, Unsupported};
 use crate::schema::{self, Change, ChangeKind};
 use crate::workspace::{SetSpec, Workspace};
 
@@ -82,6 +82,13 @@ struct DiffReport<'a> {
     /// statement may run on a connection of its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     one_session: Option<Option<&'a str>>,
+    /// With `--sql`: positions in `sql` of the statements that may run again after a failure
+    /// part-way with the same result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rerun_safe: Option<&'a [usize]>,
+    /// With `--sql`: remarks on statements, by position in `sql`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notes: Option<&'a [Note]>,
 }
 
 pub fn run(context: &Context, args: &DiffArgs) -> Result<()> {
@@ -152,6 +159,8 @@ fn run_set(
             unsupported: plan.as_ref().map(|plan| plan.unsupported.as_slice()),
             destructive: plan.as_ref().map(|plan| plan.destructive.as_slice()),
             one_session: plan.as_ref().map(|plan| plan.one_session.as_deref()),
+            rerun_safe: plan.as_ref().map(|plan| plan.rerun_safe.as_slice()),
+            notes: plan.as_ref().map(|plan| plan.notes.as_slice()),
         });
     } else if let Some(plan) = &plan {
         print_sql(output, plan);

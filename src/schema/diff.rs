@@ -887,6 +887,7 @@ impl Differ {
             identity,
             generated,
             collation,
+            also_local,
             comment,
         } = to;
         self.altered(OBJECT, name, "type", &from.data_type, data_type);
@@ -903,6 +904,9 @@ impl Differ {
             let after = generated.as_ref().map(|g| self.to_ddl.generated(g));
             self.push_altered(OBJECT, name, "generated", before, after);
         }
+        // Inherited and defined by the table too (`attislocal`), which keeps it when a parent
+        // drops it.
+        self.altered(OBJECT, name, "also local", &from.also_local, also_local);
         self.altered(OBJECT, name, "comment", &from.comment, comment);
     }
 

@@ -254,6 +254,15 @@ pub struct Column {
     /// Only when it differs from the type's default collation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collation: Option<String>,
+    /// PostgreSQL inheritance: a column the table inherits from a parent and also defines
+    /// itself (`attinhcount > 0` and `attislocal`), as `CREATE TABLE child (x ...) INHERITS
+    /// (parent)` or a parent gaining a column the child had make it. Such a column survives
+    /// its parents dropping it; one only inherited (false) goes with them. How many parents
+    /// give a column (`attinhcount`) is not stored: it is how many of the table's parents
+    /// have it. False for a column no parent gives (its own, which `attislocal` always is)
+    /// and for partitions' columns (never their own while attached).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub also_local: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
@@ -268,6 +277,7 @@ impl Column {
             identity: None,
             generated: None,
             collation: None,
+            also_local: false,
             comment: None,
         }
     }

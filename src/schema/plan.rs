@@ -62,6 +62,22 @@ pub struct Plan {
     /// plan starts with holds only for that session); `None` when each statement may run
     /// on a connection of its own (a pool).
     pub one_session: Option<String>,
+    /// Positions in [`Plan::statements`] of the statements that may run again after the
+    /// plan failed part-way, with the same result: they only read (the checks a plan starts
+    /// with), set something to a value (`SET DEFAULT`, `COMMENT ON`, `CREATE OR REPLACE`),
+    /// or say `IF EXISTS`. Every other one fails, or acts twice, when run again: after a
+    /// failure, go on from the statement that failed.
+    pub rerun_safe: Vec<usize>,
+    /// What a reader should know about a statement, e.g. a column converted through text
+    /// because PostgreSQL has no cast between its two types; in statement order.
+    pub notes: Vec<Note>,
+}
+
+/// A remark on one statement of [`Plan::statements`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub statement: usize,
+    pub note: String,
 }
 
 /// A destructive statement: its position in [`Plan::statements`] and what it destroys.
@@ -94,19 +110,27 @@ impl Plan {
     }
 
     /// The plan as a script: a header when it must run in one session, each statement on
-    /// its own lines (a blank line between), a destructive one after a
-    /// `-- destructive: why` line, then what it cannot express as `-- cannot express:`
-    /// comments.
+    /// its own lines (a blank line between), after its marks: `-- destructive: why`,
+    /// `-- note: what`, `-- safe to re-run`; then what it cannot express as
+    /// `-- cannot express:` comments.
     pub fn script(&self) -> String {
         let mut blocks = Vec::new();
         if let Some(why) = &self.one_session {
             blocks.push(format!("-- one session: {why}"));
         }
         for (at, statement) in self.statements.iter().enumerate() {
-            match self.destructive(at) {
-                Some(why) => blocks.push(format!("-- destructive: {why}\n{statement}")),
-                None => blocks.push(statement.clone()),
+            let mut block = String::new();
+            if let Some(why) = self.destructive(at) {
+                block.push_str(&format!("-- destructive: {why}\n"));
             }
+            for note in self.notes.iter().filter(|note| note.statement == at) {
+                block.push_str(&format!("-- note: {}\n", note.note));
+            }
+            if self.rerun_safe.contains(&at) {
+                block.push_str("-- safe to re-run\n");
+            }
+            block.push_str(statement);
+            blocks.push(block);
         }
         let unsupported: Vec<String> = self
             .unsupported
@@ -130,6 +154,10 @@ impl Plan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(in crate::schema) enum Phase {
     Setup,
+    /// Read-only checks that the rows fit what later statements ask of them (no NULL where
+    /// a column becomes NOT NULL, values the new type takes): a plan that fails on data
+    /// fails here, before it changed anything.
+    Checks,
     DetachSequences,
     DropAtomicRoutines,
     DropViews,
@@ -141,6 +169,8 @@ pub(in crate::schema) enum Phase {
     DropIndexes,
     DropDefaults,
     DropColumns,
+    /// Columns a table inherited at the start: after their parents' drops, parents first.
+    DropInheritedColumns,
     DropTables,
     DropReplacedRoutines,
     DropReplaced,
@@ -151,6 +181,9 @@ pub(in crate::schema) enum Phase {
     CreateAggregates,
     CreateSequences,
     CreateTables,
+    /// Columns a child defines itself before a parent gives it the same one (so that the
+    /// server merges them and the child's stays its own), or before it inherits a parent.
+    AddMergedColumns,
     AlterTables,
     AddRecreatedColumns,
     AddConstraints,
@@ -181,6 +214,7 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
         steps: Vec::new(),
         unsupported: Vec::new(),
         converted_types: BTreeMap::new(),
+        notes: Vec::new(),
     };
     match to.dialect {
         Dialect::Postgres => planner.postgres(),
@@ -196,16 +230,29 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
         }
     }
     // A stable sort keeps each phase's statements in the order they were pushed.
-    planner.steps.sort_by_key(|step| step.phase);
+    planner.steps.sort_by_key(|step| (step.phase, step.order));
     let one_session = planner.one_session();
     let mut statements = Vec::with_capacity(planner.steps.len());
     let mut destructive = Vec::new();
+    let mut rerun_safe = Vec::new();
+    let mut notes = Vec::new();
     for (at, step) in planner.steps.into_iter().enumerate() {
         if let Some(reason) = step.destructive {
             destructive.push(Destructive {
                 statement: at,
                 reason,
             });
+        }
+        if safe_to_rerun(&step.sql) {
+            rerun_safe.push(at);
+        }
+        for (sql, note) in &planner.notes {
+            if *sql == step.sql {
+                notes.push(Note {
+                    statement: at,
+                    note: note.clone(),
+                });
+            }
         }
         statements.push(step.sql);
     }
@@ -214,7 +261,66 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
         unsupported: planner.unsupported,
         destructive,
         one_session,
+        rerun_safe,
+        notes,
     }
+}
+
+/// Whether a statement the planner writes gives the same result when run a second time
+/// ([`Plan::rerun_safe`]), by its form: checks that only read, statements that set a value
+/// or replace, and drops with `IF EXISTS`.
+pub(in crate::schema) fn safe_to_rerun(sql: &str) -> bool {
+    let upper = sql.to_ascii_uppercase();
+    let starts = |prefix: &str| upper.starts_with(prefix);
+    if starts("DO $CHECK$")
+        || starts("SET ")
+        || starts("PRAGMA ")
+        || starts("COMMENT ON ")
+        || starts("CREATE OR REPLACE ")
+        || starts("DROP SEQUENCE IF EXISTS ")
+        || starts("ALTER VIEW ")
+    {
+        return true;
+    }
+    // ALTER TABLE t ALTER COLUMN c <action>, and table-wide settings.
+    let set_actions = [
+        " SET DEFAULT ",
+        " DROP DEFAULT;",
+        " SET NOT NULL;",
+        " DROP NOT NULL;",
+        " ROW LEVEL SECURITY;",
+        " SET LOGGED;",
+        " SET UNLOGGED;",
+    ];
+    let trigger_state = [
+        " ENABLE TRIGGER ",
+        " DISABLE TRIGGER ",
+        " ENABLE REPLICA TRIGGER ",
+        " ENABLE ALWAYS TRIGGER ",
+    ];
+    if starts("ALTER TABLE ")
+        && !upper.contains('\n')
+        && (set_actions.iter().any(|action| upper.contains(action))
+            || trigger_state.iter().any(|state| upper.contains(state)))
+    {
+        return true;
+    }
+    // Sequence options all spelled out, and ownership.
+    if starts("ALTER SEQUENCE ")
+        && (upper.contains(" OWNED BY ") || upper.contains(" INCREMENT BY "))
+    {
+        return true;
+    }
+    // A domain's default and NOT NULL.
+    starts("ALTER DOMAIN ")
+        && [
+            " SET DEFAULT ",
+            " DROP DEFAULT;",
+            " SET NOT NULL;",
+            " DROP NOT NULL;",
+        ]
+        .iter()
+        .any(|action| upper.contains(action))
 }
 
 pub(in crate::schema) struct Planner<'a> {
@@ -230,11 +336,16 @@ pub(in crate::schema) struct Planner<'a> {
     /// the type the columns are converted through: `text` for an enum, the new base type for
     /// a domain.
     pub(in crate::schema) converted_types: BTreeMap<String, String>,
+    /// Remarks on statements, by the statement's text: [`Plan::notes`].
+    notes: Vec<(String, String)>,
 }
 
 /// One statement of the plan, before the steps are put in order.
 struct Step {
     phase: Phase,
+    /// Within a phase, lower first (0 for most; a table's depth of inheritance where a
+    /// parent's statement must come before its children's).
+    order: usize,
     sql: String,
     /// What it destroys, when it does.
     destructive: Option<String>,
@@ -371,13 +482,23 @@ pub(in crate::schema) type IndexShape<'i> = (
 );
 
 pub(in crate::schema) fn index_shape(index: &Index) -> IndexShape<'_> {
+    // Every field listed: a new one is a compile error here until it is part of the shape.
+    let Index {
+        unique,
+        method,
+        keys,
+        include,
+        predicate,
+        nulls_not_distinct,
+        comment: _,
+    } = index;
     (
-        index.unique,
-        &index.method,
-        &index.keys,
-        &index.include,
-        &index.predicate,
-        index.nulls_not_distinct,
+        *unique,
+        method,
+        keys,
+        include,
+        predicate,
+        *nulls_not_distinct,
     )
 }
 
@@ -385,6 +506,7 @@ impl<'a> Planner<'a> {
     pub(in crate::schema) fn push(&mut self, phase: Phase, sql: impl Into<String>) {
         self.steps.push(Step {
             phase,
+            order: 0,
             sql: sql.into(),
             destructive: None,
         });
@@ -396,11 +518,29 @@ impl<'a> Planner<'a> {
         sql: impl Into<String>,
         reason: String,
     ) {
+        self.push_ordered(phase, 0, sql, Some(reason));
+    }
+
+    /// A statement placed `order` within its phase (lower first), destructive when a reason
+    /// is given.
+    pub(in crate::schema) fn push_ordered(
+        &mut self,
+        phase: Phase,
+        order: usize,
+        sql: impl Into<String>,
+        destructive: Option<String>,
+    ) {
         self.steps.push(Step {
             phase,
+            order,
             sql: sql.into(),
-            destructive: Some(reason),
+            destructive,
         });
+    }
+
+    /// A remark on the statement `sql` (pushed before or after): [`Plan::notes`].
+    pub(in crate::schema) fn note(&mut self, sql: &str, note: String) {
+        self.notes.push((sql.to_string(), note));
     }
 
     /// Whether a statement of one of `phases` is planned.
@@ -538,6 +678,12 @@ impl<'a> Planner<'a> {
     ) {
         let quoted = quote_qualified(on.as_str());
         for (trigger_name, trigger) in old {
+            // Every field listed: a new one is a compile error here until it is planned.
+            let Trigger {
+                definition: _,
+                enabled: _,
+                comment: _,
+            } = trigger;
             // A trigger whose function is dropped and created again goes and comes back.
             let uses_replaced = replaced
                 .iter()
@@ -595,6 +741,18 @@ impl<'a> Planner<'a> {
         let (from, to) = (self.from, self.to);
         let mut rebuilt: BTreeSet<&QualifiedName> = BTreeSet::new();
         for (name, delta) in &self.changes.views {
+            if let Delta::Altered { to, .. } = delta {
+                // Every field listed: a new one is a compile error here until it is planned.
+                let View {
+                    materialized: _, // rebuilt
+                    definition: _,   // rebuilt
+                    indexes: _,      // in place, below
+                    triggers: _,     // in place, below
+                    options: _,      // in place, below
+                    depends_on: _,   // what is rebuilt with what
+                    comment: _,
+                } = to;
+            }
             let same = match delta {
                 Delta::Altered { from, to } => {
                     same_definition(&from.definition, &to.definition)

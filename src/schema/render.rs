@@ -455,6 +455,8 @@ impl Ddl {
             identity,
             generated,
             collation,
+            // Inheritance: how the table came to have it, not how the column is spelled.
+            also_local: _,
             comment: _,
         } = column;
         let mut definition = quote_identifier(name).into_owned();

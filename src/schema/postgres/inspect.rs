@@ -511,6 +511,7 @@ async fn read_columns(
         "SELECT a.attrelid AS relation, a.attnum, a.attname::text AS name, \
                 format_type(a.atttypid, a.atttypmod) AS data_type, a.attnotnull AS not_null, \
                 a.attidentity::text AS identity, a.attgenerated::text AS generated, \
+                a.attislocal AND a.attinhcount > 0 AS also_local, \
                 CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, 0) \
                      ELSE pg_get_expr(ad.adbin, ad.adrelid) END AS expression, \
                 CASE WHEN co.oid IS NOT NULL THEN {collation} END AS collation, \
@@ -547,6 +548,7 @@ async fn read_columns(
         let mut column = Column::new(&name, &get::<String>(&row, "data_type")?);
         column.nullable = !get::<bool>(&row, "not_null")?;
         column.collation = get(&row, "collation")?;
+        column.also_local = get(&row, "also_local")?;
         column.comment = get(&row, "comment")?;
         let expression: Option<String> = get(&row, "expression")?;
         // The generation expression of a generated column sits where a default would.

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::schema::diff::Delta;
+use crate::schema::diff::{Delta, TableDelta};
 use crate::schema::model::{
     Column, Constraint, ConstraintKind, Index, Policy, QualifiedName, Routine, RoutineKind, Schema,
     Sequence, Table, UserType, UserTypeKind,
@@ -14,6 +14,15 @@ use crate::schema::render::{
     constraint_element, domain_check_target, policy_target, quote_identifier, quote_literal,
     quote_qualified, sibling_name, statement, type_target,
 };
+
+/// How a column a kept table loses goes ([`Planner::column_drop`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::schema) enum ColumnDrop {
+    /// With its parent's column: no statement of its own.
+    Parent,
+    /// `ALTER TABLE [ONLY] t DROP COLUMN c`.
+    Statement { only: bool },
+}
 
 impl<'a> Planner<'a> {
     pub(in crate::schema) fn postgres(&mut self) {
@@ -126,6 +135,8 @@ impl<'a> Planner<'a> {
             }
         }
         for name in common {
+            // Every field listed: a new one is a compile error here until it is planned.
+            let crate::schema::model::Namespace { comment: _ } = &to.schemas[name];
             if from.schemas[name].comment != to.schemas[name].comment {
                 self.comment(
                     &format!("SCHEMA {}", quote_identifier(name)),
@@ -154,6 +165,8 @@ impl<'a> Planner<'a> {
             );
         }
         for name in common {
+            // Every field listed: a new one is a compile error here until it is planned.
+            let crate::schema::model::Extension { schema: _ } = &to.extensions[name];
             if from.extensions[name].schema != to.extensions[name].schema {
                 self.push(
                     Phase::CreateExtensions,
@@ -193,6 +206,12 @@ impl<'a> Planner<'a> {
         }
         for name in common {
             let (old, new) = (&from.types[name], &to.types[name]);
+            // Every field listed: a new one is a compile error here until it is planned (the
+            // kinds' own fields: `alter_type`).
+            let UserType {
+                kind: _,
+                comment: _,
+            } = new;
             if old.kind != new.kind && !self.alter_type(name, old, new) {
                 let (by_columns, by_types) = self.type_in_use(name);
                 let via = match (&old.kind, &new.kind) {
@@ -548,6 +567,14 @@ impl<'a> Planner<'a> {
         }
         for signature in common {
             let (old, new) = (&from.routines[signature], &to.routines[signature]);
+            // Every field listed: a new one is a compile error here until it is planned.
+            let Routine {
+                kind: _,
+                language: _,
+                returns: _,
+                definition: _,
+                comment: _,
+            } = new;
             let body_changed = old.kind != new.kind
                 || old.language != new.language
                 || old.returns != new.returns
@@ -753,6 +780,181 @@ impl<'a> Planner<'a> {
             .any(|parent| parent.column(column).is_some())
     }
 
+    /// How many of `table`'s parents in `schema` give it `column` (PostgreSQL's
+    /// `attinhcount`).
+    pub(in crate::schema) fn inherit_count(schema: &Schema, table: &Table, column: &str) -> usize {
+        Self::parents(schema, table)
+            .iter()
+            .filter(|parent| parent.column(column).is_some())
+            .count()
+    }
+
+    /// The names of `table`'s parents (its partitioned table, the tables it inherits).
+    fn parent_names(table: &Table) -> impl Iterator<Item = &QualifiedName> {
+        table
+            .partition_of
+            .iter()
+            .map(|p| &p.parent)
+            .chain(table.inherits.iter())
+    }
+
+    /// Whether `child` is a child of `parent` in both schemas, so that what `parent` does to
+    /// its columns during the plan reaches `child` (a detach runs before any column change).
+    pub(in crate::schema) fn stays_child(
+        &self,
+        child: &QualifiedName,
+        parent: &QualifiedName,
+    ) -> bool {
+        let is_child = |schema: &Schema| {
+            schema.tables.contains_key(parent)
+                && schema
+                    .tables
+                    .get(child)
+                    .is_some_and(|table| Self::parent_names(table).any(|p| p == parent))
+        };
+        is_child(self.from) && is_child(self.to)
+    }
+
+    /// How a column a kept table loses is dropped: by its parent's statement (the server
+    /// drops a column only inherited, from one parent, with the parent's), or by one of its
+    /// own, `ONLY` when a child must keep its copy (the server then leaves the children's
+    /// copies as their own, and those that go too get statements of their own).
+    pub(in crate::schema) fn column_drop(&self, table: &QualifiedName, column: &str) -> ColumnDrop {
+        self.column_drop_within(table, column, self.from.tables.len())
+    }
+
+    fn column_drop_within(&self, table: &QualifiedName, column: &str, depth: usize) -> ColumnDrop {
+        let (from, to) = (self.from, self.to);
+        let Some(old) = from.tables.get(table) else {
+            return ColumnDrop::Statement { only: false };
+        };
+        let only_inherited = old
+            .column(column)
+            .is_some_and(|c| !c.also_local && Self::inherit_count(from, old, column) == 1);
+        if only_inherited && depth > 0 {
+            let giver = Self::parent_names(old).find(|parent| {
+                from.tables
+                    .get(*parent)
+                    .is_some_and(|p| p.column(column).is_some())
+            });
+            if let Some(parent) = giver
+                && self.stays_child(table, parent)
+                && to
+                    .tables
+                    .get(parent)
+                    .is_some_and(|p| p.column(column).is_none())
+                && self.column_drop_within(parent, column, depth - 1)
+                    != (ColumnDrop::Statement { only: true })
+            {
+                return ColumnDrop::Parent;
+            }
+        }
+        ColumnDrop::Statement {
+            only: self.keeps_below(table, column, depth),
+        }
+    }
+
+    /// Whether a child of `table` that the server would drop `column` from along with
+    /// `table`'s (only inherited, from one parent) must keep it, or has a child that must.
+    fn keeps_below(&self, table: &QualifiedName, column: &str, depth: usize) -> bool {
+        let (from, to) = (self.from, self.to);
+        depth > 0
+            && from.tables.iter().any(|(child_name, child)| {
+                Self::parent_names(child).any(|p| p == table)
+                    && self.stays_child(child_name, table)
+                    && child.column(column).is_some_and(|c| {
+                        !c.also_local && Self::inherit_count(from, child, column) == 1
+                    })
+                    && (to.tables[child_name].column(column).is_some()
+                        || self.keeps_below(child_name, column, depth - 1))
+            })
+    }
+
+    /// Whether `column` of kept table `name` reaches it from a parent that gains it during
+    /// the plan (the server adds a parent's new column to its children).
+    fn arrives_from_parent(&self, name: &QualifiedName, column: &str) -> bool {
+        let (from, to) = (self.from, self.to);
+        to.tables.get(name).is_some_and(|table| {
+            Self::parent_names(table).any(|parent| {
+                self.stays_child(name, parent)
+                    && to.tables[parent].column(column).is_some()
+                    && from.tables[parent].column(column).is_none()
+            })
+        })
+    }
+
+    /// Whether `column` of kept table `name`, which inherits it in `to` (not as a partition),
+    /// ends the plan as the table's own too (`attislocal`): the server never unmarks that,
+    /// and sets it when a column stops being inherited, when a parent gains a column the
+    /// table has, when the table inherits a parent whose columns it must already have.
+    fn ends_local(&self, name: &QualifiedName, old: &Table, new: &Table, column: &str) -> bool {
+        let from = self.from;
+        match old.column(column) {
+            None => {
+                new.column(column).is_some_and(|c| c.also_local)
+                    || !self.arrives_from_parent(name, column)
+            }
+            Some(before) => {
+                let keeps_a_parent = Self::parent_names(old).any(|parent| {
+                    from.tables
+                        .get(parent)
+                        .is_some_and(|p| p.column(column).is_some())
+                        && self.stays_child(name, parent)
+                        && self.to.tables[parent].column(column).is_some()
+                });
+                before.also_local || !Self::inherited_column(from, old, column) || !keeps_a_parent
+            }
+        }
+    }
+
+    /// Reports a column whose being the table's own besides inherited (`attislocal`) the plan
+    /// cannot bring to `to`'s: no statement sets or clears it.
+    fn local_mismatch(&mut self, table: &QualifiedName, after: &Column) {
+        let describe = |local: bool| {
+            if local {
+                "inherited and the table's own"
+            } else {
+                "inherited only"
+            }
+        };
+        self.cannot(
+            format!(
+                "column {table}.{}: {} → {}",
+                after.name,
+                describe(!after.also_local),
+                describe(after.also_local)
+            ),
+            if !after.also_local {
+                "no statement makes a column a table defined itself only inherited; it stays \
+                 the table's own with its values (a parent dropping it later leaves it)"
+            } else {
+                "no statement makes an inherited column the table's own too; it stays only \
+                 inherited (a parent dropping it later drops it and its values)"
+            },
+        );
+    }
+
+    /// ` (and the copies of c1, c2 that inherit it)` when the server drops `column` of
+    /// children of `table` with it; empty otherwise.
+    fn dropped_with(&self, table: &QualifiedName, column: &str) -> String {
+        let children: Vec<&str> = self
+            .from
+            .tables
+            .iter()
+            .filter(|(child, t)| {
+                Self::parent_names(t).any(|p| p == table)
+                    && t.column(column).is_some()
+                    && self.column_drop(child, column) == ColumnDrop::Parent
+            })
+            .map(|(child, _)| child.as_str())
+            .collect();
+        if children.is_empty() {
+            String::new()
+        } else {
+            format!(" (and those of {} that inherit it)", children.join(", "))
+        }
+    }
+
     pub(in crate::schema) fn inherited_constraint(
         schema: &Schema,
         table: &Table,
@@ -788,6 +990,21 @@ impl<'a> Planner<'a> {
     }
 
     pub(in crate::schema) fn create_table(&mut self, name: &QualifiedName, table: &Table) {
+        // Every field listed: a new one is a compile error here until it is created.
+        let Table {
+            columns: _,
+            constraints: _,
+            indexes: _,
+            triggers: _,
+            policies: _,
+            row_security: _,       // `row_security`
+            force_row_security: _, // `row_security`
+            partition_by: _,
+            partition_of: _,
+            inherits: _,
+            options: _, // UNLOGGED; PostgreSQL has no other
+            comment: _,
+        } = table;
         let to = self.to;
         if let Some(partition_of) = &table.partition_of
             && self.rekeyed(&partition_of.parent)
@@ -816,7 +1033,9 @@ impl<'a> Planner<'a> {
         let mut elements: Vec<String> = Vec::new();
         if table.partition_of.is_none() {
             for column in &table.columns {
-                if !Self::inherited_column(to, table, &column.name) {
+                // A column inherited and also the table's own is listed: the server merges it
+                // with the parent's and keeps it as the table's.
+                if column.also_local || !Self::inherited_column(to, table, &column.name) {
                     elements.push(self.ddl.column(column));
                 }
             }
@@ -941,6 +1160,15 @@ impl<'a> Planner<'a> {
         name: &str,
         constraint: &Constraint,
     ) {
+        // Every field listed: a new one is a compile error here until it is planned.
+        let Constraint {
+            kind: _,
+            definition: _,
+            // Key columns and a foreign key's target are spelled by the definition.
+            columns: _,
+            references: _,
+            comment: _,
+        } = constraint;
         let phase = if constraint.kind == ConstraintKind::ForeignKey {
             Phase::AddForeignKeys
         } else {
@@ -1093,7 +1321,38 @@ impl<'a> Planner<'a> {
         foreign_keys_to_rebuild: &BTreeSet<(QualifiedName, String)>,
         replaced: &BTreeSet<String>,
     ) -> bool {
+        // Every field listed: a new one is a compile error here until it is planned.
+        let Table {
+            columns: _,            // "Columns" below, each by `alter_column`
+            constraints: _,        // "Constraints"
+            indexes: _,            // "Indexes"
+            triggers: _,           // `triggers`
+            policies: _,           // "Policies"
+            row_security: _,       // `row_security`
+            force_row_security: _, // `row_security`
+            partition_by: _,       // reported when it changes
+            partition_of: _,       // detached and attached
+            inherits: _,           // NO INHERIT and INHERIT
+            options: _,            // SET LOGGED/UNLOGGED, others reported
+            comment: _,
+        } = new;
         let (from, to) = (self.from, self.to);
+        // What differs in the table's children, found once by `diff::changes` (nothing for a
+        // table it leaves alone, which is planned for what it depends on only). A child no
+        // delta names is the same on both sides.
+        let table_changes = match self.changes.tables.get(name) {
+            Some(TableDelta::Altered(changes)) => Some(changes.clone()),
+            _ => None,
+        };
+        let (column_deltas, constraint_deltas, index_deltas, policy_deltas) = match &table_changes {
+            Some(changes) => (
+                changes.columns.clone(),
+                changes.constraints.clone(),
+                changes.indexes.clone(),
+                changes.policies.clone(),
+            ),
+            None => Default::default(),
+        };
         let quoted = quote_qualified(name.as_str());
         let mut touched = false;
         if old.partition_by != new.partition_by {
@@ -1229,21 +1488,48 @@ impl<'a> Planner<'a> {
             .collect();
         for column in &old.columns {
             let inherited = Self::inherited_column(from, old, &column.name);
-            match new.column(&column.name) {
+            let after = match column_deltas.get(column.name.as_str()) {
+                Some(Delta::Removed(_)) => None,
+                Some(Delta::Altered { to, .. }) => Some(*to),
+                // The same on both sides (an added one is not in `old`).
+                Some(Delta::Added(_)) | None => Some(column),
+            };
+            match after {
                 None => {
                     touched = true;
-                    if !inherited {
-                        self.push_destructive(
-                            Phase::DropColumns,
+                    if let ColumnDrop::Statement { only } = self.column_drop(name, &column.name) {
+                        // A column inherited at the start goes after its parent's, which may
+                        // be what leaves it to the table alone.
+                        let (phase, order) = if inherited {
+                            (Phase::DropInheritedColumns, ancestry(from, name))
+                        } else {
+                            (Phase::DropColumns, 0)
+                        };
+                        let with = self.dropped_with(name, &column.name);
+                        self.push_ordered(
+                            phase,
+                            order,
                             format!(
-                                "ALTER TABLE {quoted} DROP COLUMN {};",
+                                "ALTER TABLE {}{quoted} DROP COLUMN {};",
+                                if only { "ONLY " } else { "" },
                                 quote_identifier(&column.name)
                             ),
-                            format!("drops column {name}.{} and its values", column.name),
+                            Some(format!(
+                                "drops column {name}.{} and its values{with}",
+                                column.name
+                            )),
                         );
                     }
                 }
                 Some(after) => {
+                    // Inherited in `to`: also the table's own or not, as `to` has it? (A
+                    // column that was the table's own stays so.)
+                    if Self::inherited_column(to, new, &column.name)
+                        && new.partition_of.is_none()
+                        && self.ends_local(name, old, new, &column.name) != after.also_local
+                    {
+                        self.local_mismatch(name, after);
+                    }
                     if inherited && Self::inherited_column(to, new, &column.name) {
                         // The parent's change reaches the child; only local defaults and
                         // NOT NULL may differ, and they are altered like any column's.
@@ -1298,11 +1584,31 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+        // In declaration order, which the new columns keep.
         for column in &new.columns {
-            if old.column(&column.name).is_none() && !Self::inherited_column(to, new, &column.name)
+            if !matches!(
+                column_deltas.get(column.name.as_str()),
+                Some(Delta::Added(_))
+            ) {
+                continue;
+            }
+            // A column the table inherits in `to`: it comes with a parent that gains it,
+            // unless the table must have it before (its own too, or a parent it starts
+            // inheriting already has it).
+            let phase = if Self::inherited_column(to, new, &column.name) {
+                if new.partition_of.is_some() || !self.ends_local(name, old, new, &column.name) {
+                    continue;
+                }
+                if !column.also_local {
+                    self.local_mismatch(name, column);
+                }
+                Phase::AddMergedColumns
+            } else {
+                Phase::AlterTables
+            };
             {
                 self.push(
-                    Phase::AlterTables,
+                    phase,
                     format!(
                         "ALTER TABLE {quoted} ADD COLUMN {};",
                         self.ddl.column(column)
@@ -1328,26 +1634,30 @@ impl<'a> Planner<'a> {
                 .any(|column| mentions(text, column))
         };
 
-        // Constraints.
+        // Constraints: what changed, and the unchanged ones made again around what they use.
+        let constraint_target = |constraint_name: &str| {
+            format!(
+                "CONSTRAINT {} ON {quoted}",
+                quote_identifier(constraint_name)
+            )
+        };
         for (constraint_name, constraint) in &old.constraints {
             if Self::inherited_constraint(from, old, constraint_name) && same_parents {
                 continue;
             }
-            let after = new.constraints.get(constraint_name);
             let rebuild = foreign_keys_to_rebuild
                 .contains(&(name.clone(), constraint_name.clone()))
                 || mentions_recreated(&constraint.definition)
                 || mentions_replaced(&constraint.definition);
+            let after = match constraint_deltas.get(constraint_name) {
+                Some(Delta::Removed(_)) => None,
+                Some(Delta::Altered { to, .. }) => Some(*to),
+                Some(Delta::Added(_)) | None => Some(constraint),
+            };
             match after {
                 Some(after) if after.definition == constraint.definition && !rebuild => {
                     if after.comment != constraint.comment {
-                        self.comment(
-                            &format!(
-                                "CONSTRAINT {} ON {quoted}",
-                                quote_identifier(constraint_name)
-                            ),
-                            &after.comment,
-                        );
+                        self.comment(&constraint_target(constraint_name), &after.comment);
                     }
                 }
                 Some(after) => {
@@ -1359,8 +1669,8 @@ impl<'a> Planner<'a> {
                 None => self.drop_constraint(name, constraint_name, constraint),
             }
         }
-        for (constraint_name, constraint) in &new.constraints {
-            if !old.constraints.contains_key(constraint_name)
+        for (constraint_name, delta) in &constraint_deltas {
+            if let Delta::Added(constraint) = delta
                 && !Self::inherited_constraint(to, new, constraint_name)
             {
                 self.add_constraint(name, constraint_name, constraint);
@@ -1386,7 +1696,12 @@ impl<'a> Planner<'a> {
                 .iter()
                 .any(|key| mentions_replaced(&key.expression))
                 || index.predicate.as_deref().is_some_and(mentions_replaced);
-            match new.indexes.get(index_name) {
+            let after = match index_deltas.get(index_name) {
+                Some(Delta::Removed(_)) => None,
+                Some(Delta::Altered { to, .. }) => Some(*to),
+                Some(Delta::Added(_)) | None => Some(index),
+            };
+            match after {
                 Some(after)
                     if index_shape(after) == index_shape(index)
                         && !gone_with_column
@@ -1412,8 +1727,10 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        for (index_name, index) in &new.indexes {
-            if !old.indexes.contains_key(index_name) && !Self::inherited_index(to, new, index) {
+        for (index_name, delta) in &index_deltas {
+            if let Delta::Added(index) = delta
+                && !Self::inherited_index(to, new, index)
+            {
                 self.create_index(name, index_name, index, &new.columns);
             }
         }
@@ -1436,20 +1753,26 @@ impl<'a> Planner<'a> {
         };
         // The comment is changed in place: it alone does not make a policy again.
         let same_shape = |a: &Policy, b: &Policy| {
-            Policy {
-                comment: None,
-                ..a.clone()
-            } == Policy {
-                comment: None,
-                ..b.clone()
-            }
+            // Every field listed: a new one is a compile error here until it is compared.
+            let Policy {
+                command,
+                permissive,
+                roles,
+                using,
+                with_check,
+                comment: _,
+            } = b;
+            a.command == *command
+                && a.permissive == *permissive
+                && a.roles == *roles
+                && a.using == *using
+                && a.with_check == *with_check
         };
-        let remade = |policy_name: &String| match (
-            old.policies.get(policy_name),
-            new.policies.get(policy_name),
-        ) {
-            (Some(before), Some(after)) => !same_shape(before, after) || policy_uses(before),
-            _ => true,
+        let remade = |policy_name: &String| match policy_deltas.get(policy_name) {
+            Some(Delta::Altered { from, to }) => !same_shape(from, to) || policy_uses(from),
+            Some(Delta::Added(_) | Delta::Removed(_)) => true,
+            // The same on both sides: made again only around what it uses.
+            None => old.policies.get(policy_name).is_none_or(policy_uses),
         };
         for policy_name in old.policies.keys() {
             if remade(policy_name) {
@@ -1485,14 +1808,54 @@ impl<'a> Planner<'a> {
         Some(format!("::{via}{array}"))
     }
 
-    /// Whether `data_type` (`mood`, `app.mood`, `"Mood"[]`) is an enum of `schema`.
-    pub(in crate::schema) fn enum_type(&self, schema: &Schema, data_type: &str) -> bool {
-        let name = data_type.trim_end_matches("[]").replace('"', "");
-        let (namespace, object) = name.rsplit_once('.').unwrap_or(("public", &name));
-        schema
-            .types
-            .get(&QualifiedName::new(namespace, object))
-            .is_some_and(|user_type| matches!(user_type.kind, UserTypeKind::Enum { .. }))
+    /// What `data_type` (`mood`, `app.mood`, `"Mood"[]`, a domain) is at bottom in
+    /// `schema`: the type under its domains (followed down), with whether it is one of the
+    /// schema's enums, composites or ranges, which PostgreSQL has no casts between.
+    fn base_type(schema: &Schema, data_type: &str) -> (String, bool) {
+        let mut current = data_type.trim_end_matches("[]").to_string();
+        // Bounded by the number of types: a cycle (impossible in a real catalog) cannot loop.
+        for _ in 0..=schema.types.len() {
+            let name = current.replace('"', "");
+            let (namespace, object) = name.rsplit_once('.').unwrap_or(("public", &name));
+            match schema.types.get(&QualifiedName::new(namespace, object)) {
+                Some(user_type) => match &user_type.kind {
+                    UserTypeKind::Domain { base_type, .. } => {
+                        current = base_type.trim_end_matches("[]").to_string();
+                    }
+                    _ => return (current, true),
+                },
+                None => return (current, false),
+            }
+        }
+        (current, false)
+    }
+
+    /// The cast a column changing from type `old` to `new` goes through when PostgreSQL has
+    /// no cast between them: `::text` (`::text[]` for arrays) when the types under their
+    /// domains differ and one is an enum, composite or range (two enums; a domain over one
+    /// enum to a domain over another; an enum to a range ...), neither being a string type,
+    /// which everything casts to and from. Text is what every type reads and writes: the
+    /// values that read back as the new type convert, the others fail.
+    fn through_text(&self, old: &str, new: &str) -> Option<&'static str> {
+        if old == new || old.ends_with("[]") != new.ends_with("[]") {
+            return None;
+        }
+        let ((old_base, old_user), (new_base, new_user)) = (
+            Self::base_type(self.from, old),
+            Self::base_type(self.to, new),
+        );
+        let string = |t: &str| {
+            t == "text" || t.starts_with("character varying") || t.starts_with("character")
+        };
+        if old_base == new_base || !(old_user || new_user) || string(&old_base) || string(&new_base)
+        {
+            return None;
+        }
+        Some(if new.ends_with("[]") {
+            "::text[]"
+        } else {
+            "::text"
+        })
     }
 
     pub(in crate::schema) fn converts(&self, data_type: &str) -> bool {
@@ -1552,6 +1915,110 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// A check at the start of the plan ([`Phase::Checks`]): fails, saying `what`, when
+    /// `query` finds a row, before any statement changed anything.
+    fn check(&mut self, query: &str, what: &str) {
+        self.push(
+            Phase::Checks,
+            format!(
+                "DO $check$ BEGIN IF EXISTS ({query}) THEN RAISE EXCEPTION '%', {}; END IF; \
+                 END $check$;",
+                quote_literal(&format!("the plan stops before changing anything: {what}"))
+            ),
+        );
+    }
+
+    /// Checks at the start that a column's values take its new type: for a built-in type,
+    /// the cast the conversion makes, on every row; for an enum made again without some
+    /// labels, that no row holds one of them. Nothing when the new type does not exist yet
+    /// in another form (a domain created by the plan).
+    fn check_conversion(
+        &mut self,
+        table: &QualifiedName,
+        old: &Column,
+        new: &Column,
+        conversion: Option<&str>,
+    ) {
+        let quoted = quote_qualified(table.as_str());
+        let column = quote_identifier(&old.name);
+        // Built-in types only: they exist before the plan runs, which an extension's or a
+        // type the plan creates or moves may not.
+        const BUILT_IN: [&str; 27] = [
+            "smallint",
+            "integer",
+            "bigint",
+            "numeric",
+            "real",
+            "double precision",
+            "character varying",
+            "character",
+            "text",
+            "boolean",
+            "date",
+            "time without time zone",
+            "time with time zone",
+            "timestamp without time zone",
+            "timestamp with time zone",
+            "interval",
+            "uuid",
+            "json",
+            "jsonb",
+            "bytea",
+            "inet",
+            "cidr",
+            "macaddr",
+            "money",
+            "bit",
+            "bit varying",
+            "xml",
+        ];
+        let bare = new.data_type.trim_end_matches("[]");
+        let bare = bare.split_once('(').map_or(bare, |(name, _)| name).trim();
+        if conversion.is_none() && BUILT_IN.contains(&bare) {
+            // The old type may not cast at all: the conversion would fail the same way.
+            let what = quote_literal(&format!(
+                "the plan stops before changing anything: {table}.{} does not take type {}: ",
+                old.name, new.data_type
+            ));
+            self.push(
+                Phase::Checks,
+                format!(
+                    "DO $check$ BEGIN PERFORM {column}::{} FROM {quoted}; EXCEPTION WHEN OTHERS \
+                     THEN RAISE EXCEPTION '%', {what} || SQLERRM; END $check$;",
+                    new.data_type
+                ),
+            );
+            return;
+        }
+        if conversion != Some("::text") {
+            return;
+        }
+        let object = object_part(new.data_type.trim_end_matches("[]")).trim_matches('"');
+        let labels = self
+            .to
+            .types
+            .iter()
+            .find_map(|(name, user_type)| match &user_type.kind {
+                UserTypeKind::Enum { labels } if object_part(name.as_str()) == object => {
+                    Some(labels)
+                }
+                _ => None,
+            });
+        if let Some(labels) = labels {
+            let labels: Vec<String> = labels.iter().map(|label| quote_literal(label)).collect();
+            self.check(
+                &format!(
+                    "SELECT FROM {quoted} WHERE {column}::text NOT IN ({})",
+                    labels.join(", ")
+                ),
+                &format!(
+                    "{table}.{} holds a value {} does not have",
+                    old.name, new.data_type
+                ),
+            );
+        }
+    }
+
     /// One column both sides of a table have (not its generated expression: that is a drop
     /// and an add).
     pub(in crate::schema) fn alter_column(
@@ -1562,6 +2029,20 @@ impl<'a> Planner<'a> {
         old: &Column,
         new: &Column,
     ) {
+        // Every field listed: a new one is a compile error here until it is planned.
+        let Column {
+            name: _,
+            data_type: _, // TYPE ... USING
+            nullable: _,  // SET/DROP NOT NULL
+            default: _,   // SET/DROP DEFAULT
+            identity: _,  // DROP IDENTITY, ADD GENERATED
+            // A change is a drop and an add, in `alter_table`.
+            generated: _,
+            collation: _, // with TYPE
+            // Inheritance: `alter_table` (`ends_local`, `column_drop`).
+            also_local: _,
+            comment: _,
+        } = new;
         let quoted = quote_qualified(table.as_str());
         let column = quote_identifier(&new.name);
         let alter =
@@ -1596,24 +2077,33 @@ impl<'a> Planner<'a> {
                 .as_deref()
                 .map(|c| format!(" {}", self.ddl.collate(c)))
                 .unwrap_or_default();
-            // PostgreSQL has no cast between two enums (nor between arrays of them): such a
-            // column goes through text, as a type made again does.
-            let conversion = conversion.or_else(|| {
-                (old.data_type != new.data_type
-                    && self.enum_type(self.from, &old.data_type)
-                    && self.enum_type(self.to, &new.data_type))
-                .then(|| {
-                    let array = old.data_type.ends_with("[]") && new.data_type.ends_with("[]");
-                    if array { "::text[]" } else { "::text" }.to_string()
-                })
-            });
+            // PostgreSQL has no cast between two enums (nor between arrays of them, domains
+            // over them, ...): such a column goes through text, as a type made again does.
+            let through_text = conversion
+                .is_none()
+                .then(|| self.through_text(&old.data_type, &new.data_type))
+                .flatten();
+            let conversion = conversion.or_else(|| through_text.map(str::to_string));
             let sql = alter(format!(
                 "TYPE {}{collate} USING {column}{}::{}",
                 new.data_type,
                 conversion.as_deref().unwrap_or(""),
                 new.data_type
             ));
-            match self.narrowing(old, new) {
+            if through_text.is_some() {
+                self.note(
+                    &sql,
+                    format!(
+                        "{table}.{}: no cast from {} to {}: converted through text",
+                        new.name, old.data_type, new.data_type
+                    ),
+                );
+            }
+            let narrowing = self.narrowing(old, new);
+            if own && narrowing.is_some() {
+                self.check_conversion(table, old, new, conversion.as_deref());
+            }
+            match narrowing {
                 Some(reason) => self.push_destructive(
                     Phase::AlterTables,
                     sql,
@@ -1621,6 +2111,15 @@ impl<'a> Planner<'a> {
                 ),
                 None => self.push(Phase::AlterTables, sql),
             }
+        }
+        if own && old.nullable && !new.nullable {
+            self.check(
+                &format!("SELECT FROM {quoted} WHERE {column} IS NULL"),
+                &format!(
+                    "{table}.{} holds NULL, and SET NOT NULL refuses it",
+                    new.name
+                ),
+            );
         }
         if old.nullable != new.nullable {
             // Dropping an identity keeps NOT NULL; the nullable comparison covers it.

@@ -437,6 +437,7 @@ impl Catalog {
                 collation: declared_column
                     .and_then(|column| column.collation.clone())
                     .filter(|collation| collation != "BINARY"),
+                also_local: false,
                 comment: None,
             });
         }
