@@ -34,6 +34,7 @@ mod sandbox_local_dev;
 mod sandbox_local_user;
 mod sandbox_signals;
 mod schema_plan;
+mod schema_plan_classes;
 mod schema_postgres;
 mod schema_sqlite;
 mod scripts;

@@ -5,7 +5,7 @@
 //! on a connection of its own, and then the model must be the target's (apart from what the
 //! plan says it cannot express) and the rows that both schemas keep must still be there.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
