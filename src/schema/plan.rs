@@ -18,7 +18,14 @@
 //!    foreign keys), column changes, constraints, indexes, partitions attached, foreign keys
 //!    (after every table and key exists), sequence ownership, views (a view after the views
 //!    it mentions), triggers, policies, comments.
-//! 3. Drops of what others depended on: routines, sequences, types, extensions, schemas.
+//! 3. Drops of what others depended on: operators and casts, routines, sequences, types,
+//!    collations, text search objects and servers, extensions, schemas.
+//!
+//! The other catalog objects (`model::Object`) fit in: collations, text search objects,
+//! wrappers and servers are created after extensions, operators and casts after routines,
+//! foreign tables with tables; event triggers are dropped first and created last, so that
+//! they do not fire on the plan's own statements. An object whose definition changes is
+//! dropped and created again (`postgres/objects.rs`).
 //!
 //! Statements are meant to run one by one, not as one multi-statement string: a new enum
 //! label cannot be used in the transaction that added it.
@@ -130,6 +137,8 @@ impl Plan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(in crate::schema) enum Phase {
     Setup,
+    /// Event triggers go first and come back last: they would fire on the plan's own DDL.
+    DropEventTriggers,
     DetachSequences,
     DropAtomicRoutines,
     DropViews,
@@ -144,10 +153,18 @@ pub(in crate::schema) enum Phase {
     DropTables,
     DropReplacedRoutines,
     DropReplaced,
+    /// Catalog objects (`model::Object`) made again, dependents first.
+    DropReplacedObjects,
     CreateSchemas,
     CreateExtensions,
+    /// Collations, text search, foreign data wrappers and servers: types, columns and
+    /// indexes use them.
+    CreateObjects,
     CreateTypes,
     CreateRoutines,
+    /// Operators, their families and classes, and casts: they use routines; aggregates
+    /// (a sort operator), indexes and exclusion constraints use them.
+    CreateOperators,
     CreateAggregates,
     CreateSequences,
     CreateTables,
@@ -163,11 +180,14 @@ pub(in crate::schema) enum Phase {
     CreateTriggers,
     CreatePolicies,
     Comments,
+    DropOperators,
     DropRoutines,
     DropSequences,
     DropTypes,
+    DropObjects,
     DropExtensions,
     DropSchemas,
+    CreateEventTriggers,
     Teardown,
 }
 
@@ -182,11 +202,10 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
         unsupported: Vec::new(),
         converted_types: BTreeMap::new(),
     };
-    match to.dialect {
-        Dialect::Postgres => planner.postgres(),
-        Dialect::Sqlite => planner.sqlite(),
-        // No MySQL statements yet: every change is reported rather than spelled wrong.
-        Dialect::Mysql => {
+    match super::driver::driver(to.dialect) {
+        Some(driver) => driver.plan(&mut planner),
+        // No driver (MySQL): every change is reported rather than spelled wrong.
+        None => {
             for change in super::diff(from, to) {
                 planner.cannot(
                     change.summary(),
