@@ -343,7 +343,7 @@ fn schema_and_diff_show_the_objects() {
         .stdout;
     for expected in [
         "CREATE COLLATION german (provider = icu, locale = 'de-DE');",
-        "CREATE TEXT SEARCH CONFIGURATION docs (PARSER = pg_catalog.\"default\");",
+        "CREATE TEXT SEARCH CONFIGURATION docs (PARSER = \"default\");",
         "CREATE CAST (mood AS integer) WITH INOUT;",
         "CREATE SERVER archive FOREIGN DATA WRAPPER files;",
     ] {

@@ -328,14 +328,14 @@ fn objects_query(version: u32) -> String {
         comment = comment_join("d", "pg_class", "c.oid", "0"),
         not_member = not_extension_member("pg_class", "c.oid"),
     );
-    let trigger_name = "quote_ident(e.evtname)";
+    let trigger_name = "quote_ident(et.evtname)";
     let event_triggers = format!(
         "SELECT 'event trigger', {trigger_name}, \
-                ARRAY['CREATE EVENT TRIGGER ' || {trigger_name} || ' ON ' || e.evtevent \
+                ARRAY['CREATE EVENT TRIGGER ' || {trigger_name} || ' ON ' || et.evtevent \
                     || COALESCE(' WHEN TAG IN (' || (SELECT string_agg(quote_literal(t), ', ' \
-                                ORDER BY t) FROM unnest(e.evttags) t) || ')', '') \
-                    || ' EXECUTE FUNCTION ' || e.evtfoid::regproc::text || '()', \
-                    CASE e.evtenabled WHEN 'D' THEN 'ALTER EVENT TRIGGER ' || {trigger_name} \
+                                ORDER BY t) FROM unnest(et.evttags) t) || ')', '') \
+                    || ' EXECUTE FUNCTION ' || et.evtfoid::regproc::text || '()', \
+                    CASE et.evtenabled WHEN 'D' THEN 'ALTER EVENT TRIGGER ' || {trigger_name} \
                             || ' DISABLE' \
                         WHEN 'R' THEN 'ALTER EVENT TRIGGER ' || {trigger_name} \
                             || ' ENABLE REPLICA' \
@@ -343,10 +343,10 @@ fn objects_query(version: u32) -> String {
                             || ' ENABLE ALWAYS' \
                         ELSE '' END], \
                 d.description \
-         FROM pg_event_trigger e {comment} \
+         FROM pg_event_trigger et {comment} \
          WHERE {not_member}",
-        comment = comment_join("d", "pg_event_trigger", "e.oid", "0"),
-        not_member = not_extension_member("pg_event_trigger", "e.oid"),
+        comment = comment_join("d", "pg_event_trigger", "et.oid", "0"),
+        not_member = not_extension_member("pg_event_trigger", "et.oid"),
     );
     [
         collations,
