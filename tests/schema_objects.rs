@@ -130,7 +130,7 @@ CREATE INDEX words_ci ON words USING hash (word ci_ops);
             ),
         ),
         (
-            "casts from a type and to a domain",
+            "casts from an enum, one through a function",
             vec![ObjectKind::Cast],
             "CREATE TYPE mood AS ENUM ('sad', 'happy');".to_string(),
             r#"
@@ -368,7 +368,10 @@ fn schema_and_diff_show_the_objects() {
         sql.find(needle)
             .unwrap_or_else(|| panic!("{needle} not in\n{sql}"))
     };
-    assert!(at("CREATE COLLATION german") < at("CREATE TABLE people"), "{sql}");
+    assert!(
+        at("CREATE COLLATION german") < at("CREATE TABLE people"),
+        "{sql}"
+    );
     assert!(at("CREATE CAST") > at("CREATE TYPE mood"), "{sql}");
 }
 

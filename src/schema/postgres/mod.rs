@@ -9,10 +9,10 @@ pub(crate) use inspect::inspect;
 
 use futures_util::future::BoxFuture;
 
+use super::Excluded;
 use super::driver::{Driver, wrong_connection};
 use super::model::Schema;
 use super::plan::Planner;
-use super::Excluded;
 use crate::db::Database;
 use crate::dialect::Dialect;
 use crate::error::Result;

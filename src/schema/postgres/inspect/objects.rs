@@ -195,7 +195,9 @@ fn objects_query(version: u32) -> String {
         left = operand("o.oprleft"),
         right = operand("o.oprright"),
     );
-    let linked = |alias: &str| format!("'OPERATOR(' || quote_ident({alias}n.nspname) || '.' || {alias}.oprname || ')'");
+    let linked = |alias: &str| {
+        format!("'OPERATOR(' || quote_ident({alias}n.nspname) || '.' || {alias}.oprname || ')'")
+    };
     let operators = format!(
         "SELECT 'operator', {operator_key}, \
                 ARRAY['CREATE OPERATOR ' || {operator} || ' (' || concat_ws(', ', \
