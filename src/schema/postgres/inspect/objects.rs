@@ -9,13 +9,14 @@
 //! whatever the migration that made it wrote.
 //!
 //! Left out, as for the other kinds: objects an extension's script made (`pg_depend`
-//! `deptype = 'e'`), and what `initdb` made (casts in `pg_catalog`, OIDs below
+//! `deptype = 'e'`) or the server made along with another (`'i'`: a range type's casts to
+//! its multirange), and what `initdb` made (casts in `pg_catalog`, OIDs below
 //! `FirstNormalObjectId`). Shell operators (declared only as another's commutator or
 //! negator, with no function) are not objects of their own.
 
 use sqlx::PgConnection;
 
-use super::{USER_NAMESPACE, comment_join, fetch, get, not_extension_member, sql_name};
+use super::{USER_NAMESPACE, comment_join, fetch, get, not_depending, sql_name};
 use crate::error::Result;
 use crate::schema::model::{Object, ObjectKind, Schema};
 
@@ -78,6 +79,13 @@ fn operand(oid: &str) -> String {
     format!("COALESCE(format_type(NULLIF({oid}, 0), NULL), 'NONE')")
 }
 
+/// `NOT EXISTS` a dependency that makes the object part of another: an extension's
+/// (`e`), or one the server made along with something else (`i`: a range type's cast to its
+/// multirange).
+fn not_member(catalog: &str, oid: &str) -> String {
+    not_depending(catalog, oid, "'e', 'i'")
+}
+
 fn objects_query(version: u32) -> String {
     // Where an ICU or builtin collation's locale is: `collcollate` before 15, `colliculocale`
     // in 15 and 16, `colllocale` from 17.
@@ -114,7 +122,7 @@ fn objects_query(version: u32) -> String {
          FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace {comment} \
          WHERE {USER_NAMESPACE} AND {not_member}",
         comment = comment_join("d", "pg_collation", "c.oid", "0"),
-        not_member = not_extension_member("pg_collation", "c.oid"),
+        not_member = not_member("pg_collation", "c.oid"),
     );
     let dictionary_name = sql_name("n.nspname", "t.dictname");
     let dictionaries = format!(
@@ -128,7 +136,7 @@ fn objects_query(version: u32) -> String {
          WHERE {USER_NAMESPACE} AND {not_member}",
         template = sql_name("tn.nspname", "tt.tmplname"),
         comment = comment_join("d", "pg_ts_dict", "t.oid", "0"),
-        not_member = not_extension_member("pg_ts_dict", "t.oid"),
+        not_member = not_member("pg_ts_dict", "t.oid"),
     );
     // A configuration's mappings: token types that use the same dictionaries, in the same
     // order, are one `ADD MAPPING`, in the order of their first token type.
@@ -159,7 +167,7 @@ fn objects_query(version: u32) -> String {
         parser = sql_name("pn.nspname", "p.prsname"),
         dictionary = sql_name("mn.nspname", "md.dictname"),
         comment = comment_join("d", "pg_ts_config", "c.oid", "0"),
-        not_member = not_extension_member("pg_ts_config", "c.oid"),
+        not_member = not_member("pg_ts_config", "c.oid"),
     );
     let wrappers = format!(
         "SELECT 'foreign data wrapper', quote_ident(w.fdwname), \
@@ -174,7 +182,7 @@ fn objects_query(version: u32) -> String {
          WHERE {not_member}",
         options = options("w.fdwoptions"),
         comment = comment_join("d", "pg_foreign_data_wrapper", "w.oid", "0"),
-        not_member = not_extension_member("pg_foreign_data_wrapper", "w.oid"),
+        not_member = not_member("pg_foreign_data_wrapper", "w.oid"),
     );
     let servers = format!(
         "SELECT 'server', quote_ident(s.srvname), \
@@ -187,7 +195,7 @@ fn objects_query(version: u32) -> String {
          WHERE {not_member}",
         options = options("s.srvoptions"),
         comment = comment_join("d", "pg_foreign_server", "s.oid", "0"),
-        not_member = not_extension_member("pg_foreign_server", "s.oid"),
+        not_member = not_member("pg_foreign_server", "s.oid"),
     );
     let operator = operator_name("n.nspname", "o.oprname");
     let operator_key = format!(
@@ -220,7 +228,7 @@ fn objects_query(version: u32) -> String {
         commutator = linked("co"),
         negator = linked("ne"),
         comment = comment_join("d", "pg_operator", "o.oid", "0"),
-        not_member = not_extension_member("pg_operator", "o.oid"),
+        not_member = not_member("pg_operator", "o.oid"),
     );
     let family_key = format!(
         "{} || ' USING ' || quote_ident(am.amname)",
@@ -233,7 +241,7 @@ fn objects_query(version: u32) -> String {
          JOIN pg_am am ON am.oid = f.opfmethod {comment} \
          WHERE {USER_NAMESPACE} AND {not_member}",
         comment = comment_join("d", "pg_opfamily", "f.oid", "0"),
-        not_member = not_extension_member("pg_opfamily", "f.oid"),
+        not_member = not_member("pg_opfamily", "f.oid"),
     );
     // A class's operators and support functions are those that depend on the class (the
     // family's loose members, added with `ALTER OPERATOR FAMILY`, depend on the family).
@@ -285,7 +293,7 @@ fn objects_query(version: u32) -> String {
         amop_member = member("pg_amop", "ao"),
         amproc_member = member("pg_amproc", "ap"),
         comment = comment_join("d", "pg_opclass", "c.oid", "0"),
-        not_member = not_extension_member("pg_opclass", "c.oid"),
+        not_member = not_member("pg_opclass", "c.oid"),
     );
     let cast_key = "'(' || format_type(c.castsource, NULL) || ' AS ' \
                     || format_type(c.casttarget, NULL) || ')'";
@@ -300,7 +308,7 @@ fn objects_query(version: u32) -> String {
          FROM pg_cast c {comment} \
          WHERE c.oid >= {FIRST_USER_OID} AND {not_member}",
         comment = comment_join("d", "pg_cast", "c.oid", "0"),
-        not_member = not_extension_member("pg_cast", "c.oid"),
+        not_member = not_member("pg_cast", "c.oid"),
     );
     let table_name = sql_name("n.nspname", "c.relname");
     let foreign_tables = format!(
@@ -328,7 +336,7 @@ fn objects_query(version: u32) -> String {
         collation = sql_name("acn.nspname", "ac.collname"),
         table_options = options("ft.ftoptions"),
         comment = comment_join("d", "pg_class", "c.oid", "0"),
-        not_member = not_extension_member("pg_class", "c.oid"),
+        not_member = not_member("pg_class", "c.oid"),
     );
     let trigger_name = "quote_ident(et.evtname)";
     let event_triggers = format!(
@@ -348,7 +356,7 @@ fn objects_query(version: u32) -> String {
          FROM pg_event_trigger et {comment} \
          WHERE {not_member}",
         comment = comment_join("d", "pg_event_trigger", "et.oid", "0"),
-        not_member = not_extension_member("pg_event_trigger", "et.oid"),
+        not_member = not_member("pg_event_trigger", "et.oid"),
     );
     [
         collations,
