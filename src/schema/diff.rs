@@ -30,6 +30,10 @@
 //!   `comment`; then indexes and triggers. A view that became materialized (or the reverse)
 //!   is a removed view and an added one.
 //! - `routine`: `kind`, `language`, `returns`, `definition`, `comment`.
+//! - The other catalog objects, each kind named as [`ObjectKind::as_str`] says (`collation`,
+//!   `text search configuration`, `operator class`, `cast`, `foreign table`,
+//!   `event trigger`, ...), after the routines in the kinds' order: `definition` (its
+//!   statements, one a line), `comment`.
 //!
 //! Values in [`Change::from`] and [`Change::to`]: text as the model holds it (types, defaults,
 //! definitions, comments unquoted); `true`/`false`; numbers; lists comma-separated; enum
@@ -45,8 +49,8 @@ use serde::Serialize;
 use similar::TextDiff;
 
 use super::model::{
-    Column, Constraint, Extension, Index, Namespace, PartitionOf, Policy, QualifiedName, Routine,
-    Schema, Sequence, Table, Trigger, UserType, UserTypeKind, View,
+    Column, Constraint, Extension, Index, Namespace, Object, ObjectKind, PartitionOf, Policy,
+    QualifiedName, Routine, Schema, Sequence, Table, Trigger, UserType, UserTypeKind, View,
 };
 use super::normalize::without_frozen_instants;
 use super::render::{Ddl, constraint_element, quote_literal};
@@ -223,6 +227,8 @@ pub struct SchemaChanges<'a> {
     pub tables: BTreeMap<&'a QualifiedName, TableDelta<'a>>,
     pub views: Deltas<'a, QualifiedName, View>,
     pub routines: Deltas<'a, String, Routine>,
+    /// The other catalog objects, by kind (only kinds with a change), in creation order.
+    pub objects: BTreeMap<ObjectKind, Deltas<'a, String, Object>>,
 }
 
 /// A table added, removed, or altered with its children's changes.
@@ -289,6 +295,7 @@ pub fn changes<'a>(from: &'a Schema, to: &'a Schema) -> SchemaChanges<'a> {
         tables,
         views,
         routines,
+        objects,
     } = to;
     SchemaChanges {
         from,
@@ -310,7 +317,25 @@ pub fn changes<'a>(from: &'a Schema, to: &'a Schema) -> SchemaChanges<'a> {
             .collect(),
         views: deltas_by(&from.views, views, same_view),
         routines: deltas(&from.routines, routines),
+        objects: object_changes(&from.objects, objects),
     }
+}
+
+/// The changed objects of each kind; kinds without a change are left out.
+fn object_changes<'a>(
+    from: &'a BTreeMap<ObjectKind, BTreeMap<String, Object>>,
+    to: &'a BTreeMap<ObjectKind, BTreeMap<String, Object>>,
+) -> BTreeMap<ObjectKind, Deltas<'a, String, Object>> {
+    static NONE: BTreeMap<String, Object> = BTreeMap::new();
+    ObjectKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let before = from.get(&kind).unwrap_or(&NONE);
+            let after = to.get(&kind).unwrap_or(&NONE);
+            (kind, deltas(before, after))
+        })
+        .filter(|(_, deltas)| !deltas.is_empty())
+        .collect()
 }
 
 /// Two views are the same when they differ at most by the instants their definitions froze
@@ -551,6 +576,7 @@ impl Differ {
             tables,
             views,
             routines,
+            objects,
         } = changes;
         for (name, delta) in schemas {
             let render = |ddl: Ddl, namespace: &_| ddl.namespace(name, namespace);
@@ -625,6 +651,31 @@ impl Differ {
                 self.added_or_removed("routine", signature.as_str(), *delta, render)
             {
                 self.routine(signature, before, after);
+            }
+        }
+        for (kind, deltas) in objects {
+            let object = kind.as_str();
+            for (name, delta) in deltas {
+                let render = |ddl: Ddl, value: &_| ddl.object(*kind, name, value);
+                if let Some((before, after)) =
+                    self.added_or_removed(object, name.as_str(), *delta, render)
+                {
+                    let Object {
+                        definition,
+                        comment,
+                    } = after;
+                    if before.definition != *definition {
+                        let shown = |statements: &[String]| Some(statements.join(";\n"));
+                        self.push_altered(
+                            object,
+                            name,
+                            "definition",
+                            shown(&before.definition),
+                            shown(definition),
+                        );
+                    }
+                    self.altered(object, name, "comment", &before.comment, comment);
+                }
             }
         }
     }

@@ -1,11 +1,13 @@
 //! Schemas: inspect a live database into a dialect-neutral [`model`], render it as
 //! deterministic DDL-like text ([`render`]), and compare two of them ([`diff`]).
 //!
-//! Inspection is one module per dialect ([`postgres`], [`sqlite`]); each reads the catalogs
-//! with a fixed number of queries, whatever the number of tables. The normalisation rules are
+//! Inspection is one module per dialect ([`postgres`], [`sqlite`]), each a driver behind the
+//! `driver::Driver` trait; each reads the catalogs with a fixed number of queries, whatever
+//! the number of tables. The normalisation rules are
 //! written down in `docs/drift.md`.
 
 pub mod diff;
+mod driver;
 pub mod model;
 pub mod normalize;
 pub mod plan;
@@ -24,11 +26,9 @@ pub use render::render;
 impl crate::db::Database {
     /// Reads the database's schema, leaving out `excluded` tables (the history table).
     pub async fn inspect(&mut self, excluded: &[Excluded]) -> crate::error::Result<Schema> {
-        match self {
-            crate::db::Database::Postgres(pg) => postgres::inspect(pg.connection(), excluded).await,
-            crate::db::Database::Sqlite(sqlite) => {
-                sqlite::inspect(sqlite.connection(), excluded).await
-            }
+        match driver::driver(self.dialect()) {
+            Some(driver) => driver.inspect(self, excluded).await,
+            None => Err(driver::wrong_connection(self.dialect(), self)),
         }
     }
 }

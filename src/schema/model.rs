@@ -44,6 +44,12 @@ pub struct Schema {
     /// qualified like every other name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub routines: BTreeMap<String, Routine>,
+    /// The other catalog objects a migration can create (PostgreSQL: collations, text search
+    /// dictionaries and configurations, operators, operator families and classes, casts,
+    /// foreign data wrappers, servers and foreign tables, event triggers), by kind in
+    /// creation order, then by name as SQL spells it after the kind's keyword.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub objects: BTreeMap<ObjectKind, BTreeMap<String, Object>>,
 }
 
 impl Schema {
@@ -57,6 +63,7 @@ impl Schema {
             tables: BTreeMap::new(),
             views: BTreeMap::new(),
             routines: BTreeMap::new(),
+            objects: BTreeMap::new(),
         }
     }
 }
@@ -503,6 +510,76 @@ pub struct Routine {
     /// The whole `CREATE OR REPLACE FUNCTION ...` text as `pg_get_functiondef` deparses it
     /// (signature, attributes and body); for aggregates, a description of its parts.
     pub definition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// A kind of [`Object`]. Declaration order is the order they are created in (a text search
+/// configuration uses dictionaries, an operator class operators and a family, a server a
+/// wrapper, a foreign table a server), so it is also their sort order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Collation,
+    TextSearchDictionary,
+    TextSearchConfiguration,
+    ForeignDataWrapper,
+    Server,
+    Operator,
+    OperatorFamily,
+    OperatorClass,
+    Cast,
+    ForeignTable,
+    EventTrigger,
+}
+
+impl ObjectKind {
+    pub const ALL: [ObjectKind; 11] = [
+        ObjectKind::Collation,
+        ObjectKind::TextSearchDictionary,
+        ObjectKind::TextSearchConfiguration,
+        ObjectKind::ForeignDataWrapper,
+        ObjectKind::Server,
+        ObjectKind::Operator,
+        ObjectKind::OperatorFamily,
+        ObjectKind::OperatorClass,
+        ObjectKind::Cast,
+        ObjectKind::ForeignTable,
+        ObjectKind::EventTrigger,
+    ];
+
+    /// As reports name it: `text search configuration`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Collation => "collation",
+            ObjectKind::TextSearchDictionary => "text search dictionary",
+            ObjectKind::TextSearchConfiguration => "text search configuration",
+            ObjectKind::ForeignDataWrapper => "foreign data wrapper",
+            ObjectKind::Server => "server",
+            ObjectKind::Operator => "operator",
+            ObjectKind::OperatorFamily => "operator family",
+            ObjectKind::OperatorClass => "operator class",
+            ObjectKind::Cast => "cast",
+            ObjectKind::ForeignTable => "foreign table",
+            ObjectKind::EventTrigger => "event trigger",
+        }
+    }
+
+    /// The keyword `DROP` and `COMMENT ON` name it by: `TEXT SEARCH CONFIGURATION`.
+    pub fn keyword(self) -> String {
+        self.as_str().to_ascii_uppercase()
+    }
+}
+
+/// A catalog object the rest of the model has no place for, as the statements that create
+/// it: what it is, not how it was spelled. `DROP <keyword> <name>` drops it and
+/// `COMMENT ON <keyword> <name>` comments on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Object {
+    /// `CREATE ...` and the statements that complete it (a text search configuration's
+    /// mappings, an event trigger disabled), each without its `;`, built from the catalogs
+    /// in one spelling (options sorted, names qualified unless in `public`).
+    pub definition: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }

@@ -18,7 +18,14 @@
 //!    foreign keys), column changes, constraints, indexes, partitions attached, foreign keys
 //!    (after every table and key exists), sequence ownership, views (a view after the views
 //!    it mentions), triggers, policies, comments.
-//! 3. Drops of what others depended on: routines, sequences, types, extensions, schemas.
+//! 3. Drops of what others depended on: operators and casts, routines, sequences, types,
+//!    collations, text search objects and servers, extensions, schemas.
+//!
+//! The other catalog objects (`model::Object`) fit in: collations, text search objects,
+//! wrappers and servers are created after extensions, operators and casts after routines,
+//! foreign tables with tables; event triggers are dropped first and created last, so that
+//! they do not fire on the plan's own statements. An object whose definition changes is
+//! dropped and created again (`postgres/objects.rs`).
 //!
 //! Statements are meant to run one by one, not as one multi-statement string: a new enum
 //! label cannot be used in the transaction that added it.
@@ -158,6 +165,8 @@ pub(in crate::schema) enum Phase {
     /// a column becomes NOT NULL, values the new type takes): a plan that fails on data
     /// fails here, before it changed anything.
     Checks,
+    /// Event triggers go first and come back last: they would fire on the plan's own DDL.
+    DropEventTriggers,
     DetachSequences,
     DropAtomicRoutines,
     DropViews,
@@ -174,10 +183,18 @@ pub(in crate::schema) enum Phase {
     DropTables,
     DropReplacedRoutines,
     DropReplaced,
+    /// Catalog objects (`model::Object`) made again, dependents first.
+    DropReplacedObjects,
     CreateSchemas,
     CreateExtensions,
+    /// Collations, text search, foreign data wrappers and servers: types, columns and
+    /// indexes use them.
+    CreateObjects,
     CreateTypes,
     CreateRoutines,
+    /// Operators, their families and classes, and casts: they use routines; aggregates
+    /// (a sort operator), indexes and exclusion constraints use them.
+    CreateOperators,
     CreateAggregates,
     CreateSequences,
     CreateTables,
@@ -196,11 +213,14 @@ pub(in crate::schema) enum Phase {
     CreateTriggers,
     CreatePolicies,
     Comments,
+    DropOperators,
     DropRoutines,
     DropSequences,
     DropTypes,
+    DropObjects,
     DropExtensions,
     DropSchemas,
+    CreateEventTriggers,
     Teardown,
 }
 
@@ -216,11 +236,10 @@ pub fn plan(from: &Schema, to: &Schema) -> Plan {
         converted_types: BTreeMap::new(),
         notes: Vec::new(),
     };
-    match to.dialect {
-        Dialect::Postgres => planner.postgres(),
-        Dialect::Sqlite => planner.sqlite(),
-        // No MySQL statements yet: every change is reported rather than spelled wrong.
-        Dialect::Mysql => {
+    match super::driver::driver(to.dialect) {
+        Some(driver) => driver.plan(&mut planner),
+        // No driver (MySQL): every change is reported rather than spelled wrong.
+        None => {
             for change in super::diff(from, to) {
                 planner.cannot(
                     change.summary(),

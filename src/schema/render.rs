@@ -6,8 +6,10 @@
 //!
 //! Rules:
 //! - Sections in this order: schemas, extensions, types, sequences, tables, views and
-//!   materialized views, routines; within a section, objects in name order (the model's maps
-//!   are sorted).
+//!   materialized views, routines, then the other catalog objects by kind (collations, text
+//!   search dictionaries and configurations, foreign data wrappers, servers, operators,
+//!   operator families and classes, casts, foreign tables, event triggers); within a section,
+//!   objects in name order (the model's maps are sorted).
 //! - One block per object, blocks separated by one blank line, the text ends with a newline.
 //!   A table's block holds its `CREATE TABLE` (columns in declaration order, then constraints
 //!   by name), its indexes, triggers, row-level security, policies and comments, in that order;
@@ -25,7 +27,8 @@ use std::collections::BTreeMap;
 
 use super::model::{
     Column, Constraint, ConstraintKind, Extension, Generated, Identity, Index, IndexKey, Namespace,
-    Policy, QualifiedName, Routine, Schema, Sequence, Table, Trigger, UserType, UserTypeKind, View,
+    Object, ObjectKind, Policy, QualifiedName, Routine, Schema, Sequence, Table, Trigger, UserType,
+    UserTypeKind, View,
 };
 use crate::dialect::Dialect;
 
@@ -67,6 +70,11 @@ pub fn render(schema: &Schema) -> String {
                 .iter()
                 .map(|(signature, routine)| ddl.routine(signature, routine)),
         )
+        .chain(schema.objects.iter().flat_map(|(kind, objects)| {
+            objects
+                .iter()
+                .map(|(name, object)| ddl.object(*kind, name, object))
+        }))
         .collect();
     // Every block ends with a newline, so joining with one more leaves one blank line between.
     blocks.join("\n")
@@ -724,6 +732,21 @@ impl Ddl {
         block
     }
 
+    /// An [`Object`]'s statements, then its comment.
+    pub(super) fn object(&self, kind: ObjectKind, name: &str, object: &Object) -> String {
+        let Object {
+            definition,
+            comment,
+        } = object;
+        let mut block = String::new();
+        for part in definition {
+            block.push_str(&statement(part));
+            block.push('\n');
+        }
+        push_comment(&mut block, &object_target(kind, name), comment);
+        block
+    }
+
     fn push_index_and_trigger_comments(
         &self,
         block: &mut String,
@@ -900,6 +923,11 @@ fn element_list(elements: &[String]) -> String {
 fn identifier_list(names: &[String]) -> String {
     let names: Vec<Cow<'_, str>> = names.iter().map(|name| quote_identifier(name)).collect();
     names.join(", ")
+}
+
+/// What `DROP` and `COMMENT ON` name an [`Object`] by: `OPERATOR CLASS x USING btree`.
+pub(super) fn object_target(kind: ObjectKind, name: &str) -> String {
+    format!("{} {name}", kind.keyword())
 }
 
 fn push_comment(block: &mut String, target: &str, comment: &Option<String>) {

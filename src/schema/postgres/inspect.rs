@@ -11,6 +11,8 @@
 //! that are part of the schema: whatever hangs off an excluded table or an extension's table
 //! (columns, constraints, indexes, triggers, policies, owned sequences) drops out in one place.
 
+mod objects;
+
 use std::collections::{BTreeMap, HashMap};
 
 use sqlx::postgres::PgRow;
@@ -126,6 +128,7 @@ async fn read_schema(
     read_sequences(conn, &relations, &mut schema).await?;
     read_types(conn, &mut schema).await?;
     read_routines(conn, &mut schema).await?;
+    objects::read_objects(conn, version, &mut schema).await?;
     Ok(schema)
 }
 

@@ -29,6 +29,7 @@ impl<'a> Planner<'a> {
         let (from, to) = (self.from, self.to);
         self.namespaces();
         self.extensions();
+        self.objects();
         let recreated_types = self.types();
         let replaced_routines = self.routines(&recreated_types);
         self.sequences();
