@@ -33,6 +33,7 @@ mod sandbox_local;
 mod sandbox_local_dev;
 mod sandbox_local_user;
 mod sandbox_signals;
+mod schema_objects;
 mod schema_plan;
 mod schema_plan_classes;
 mod schema_postgres;

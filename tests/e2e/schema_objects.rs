@@ -5,7 +5,7 @@
 //! plan creates, drops or changes it and reaches the other side, with each statement run on
 //! its own.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
