@@ -295,6 +295,7 @@ pub fn read(dir: &Path, found: Found) -> Result<Migration> {
             })
         });
     }
+    let repeatable = found.version.is_repeatable();
     Ok(Migration {
         no_transaction,
         version: found.version,
@@ -306,7 +307,7 @@ pub fn read(dir: &Path, found: Found) -> Result<Migration> {
         up,
         down,
         created_at: None,
-        repeatable: found.version.is_repeatable(),
+        repeatable,
     })
 }
 
