@@ -363,10 +363,12 @@ impl HistoryFormat {
     /// How this format stores `migration`'s version, or why it cannot.
     pub fn stored_version(&self, migration: &Migration) -> Result<StoredVersion, NotStorable> {
         let version = migration.version.as_str();
-        if migration.repeatable && !matches!(self, HistoryFormat::Flyway { .. }) {
+        if migration.repeatable
+            && !matches!(self, HistoryFormat::Flyway { .. } | HistoryFormat::Own { .. })
+        {
             return Err(NotStorable {
                 reason: format!(
-                    "`{version}` is a Flyway repeatable script, which only Flyway's history (`flyway_schema_history`) records"
+                    "`{version}` is a Flyway repeatable script, which only Flyway's history (`flyway_schema_history`) and cargo-migrate's own record"
                 ),
             });
         }
@@ -538,7 +540,15 @@ impl HistoryFormat {
                 elapsed.millis(),
                 Part::Value(Value::Bool(success)),
                 Part::Value(Value::text_or_null(failure)),
-            ]),
+            ])
+            // A repeatable script applied again replaces its row (one per version here).
+            .push(if migration.repeatable {
+                " ON CONFLICT (version) DO UPDATE SET checksum = excluded.checksum, \
+                 applied_at = CURRENT_TIMESTAMP, execution_ms = excluded.execution_ms, \
+                 success = excluded.success, failure = excluded.failure"
+            } else {
+                ""
+            }),
             HistoryFormat::Sqlx { .. } => Statement::sql(format!(
                 "INSERT INTO {table} (version, description, success, checksum, execution_time) VALUES "
             ))
