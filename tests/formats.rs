@@ -641,7 +641,9 @@ fn prisma_resolve_keeps_rows_rolled_back_and_writes_prisma_moments() {
     .assert_code(0);
     let q = |sql: &str| sqlite_query(&url, sql);
     assert_eq!(
-        q("SELECT typeof(rolled_back_at) FROM _prisma_migrations WHERE id = '00000000-0000-4000-8000-000000000001'"),
+        q(
+            "SELECT typeof(rolled_back_at) FROM _prisma_migrations WHERE id = '00000000-0000-4000-8000-000000000001'"
+        ),
         [[Some("integer".to_string())]]
     );
     assert_eq!(states(&ws, &dir, "sqlite", &url)[1].1, "pending");

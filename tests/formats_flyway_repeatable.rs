@@ -129,7 +129,14 @@ fn lifecycle(dialect: &str, pg: Option<&support::Pg>, url: &str) {
         "-2117012475",
         truth,
     );
-    let a = row("2", None, "a counts", "R__a_counts.sql", A_COUNTS_CRC, truth);
+    let a = row(
+        "2",
+        None,
+        "a counts",
+        "R__a_counts.sql",
+        A_COUNTS_CRC,
+        truth,
+    );
     let names = row(
         "3",
         None,
@@ -156,7 +163,11 @@ fn lifecycle(dialect: &str, pg: Option<&support::Pg>, url: &str) {
         "V2__add_email.sql",
         "ALTER TABLE users ADD COLUMN email TEXT;\n",
     );
-    write(&dir, "U2__add_email.sql", "ALTER TABLE users DROP COLUMN email;\n");
+    write(
+        &dir,
+        "U2__add_email.sql",
+        "ALTER TABLE users DROP COLUMN email;\n",
+    );
     assert_eq!(states(&ws, url)[1], ("2".into(), "pending".into()));
     run(&ws, url, &["up"]).assert_code(0);
     assert_eq!(rows(ROWS_SQL).len(), 4);

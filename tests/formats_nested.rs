@@ -79,7 +79,9 @@ fn nested_lifecycle(dialect: &str, pg: Option<&support::Pg>, url: &str) {
     write(&m, "2/01_orders.down.sql", "DROP TABLE orders;\n");
     write(&m, "README.md", "not a migration\n");
 
-    let json = run(&ws, &["list", "--format", "json"]).assert_code(0).json();
+    let json = run(&ws, &["list", "--format", "json"])
+        .assert_code(0)
+        .json();
     assert_eq!(json["sets"][0]["layout"], "sqlx", "{json}");
     assert_eq!(json["sets"][0]["migrations"], 4, "{json}");
     let order: Vec<String> = states(&ws, url).into_iter().map(|(v, _)| v).collect();
@@ -201,16 +203,19 @@ fn wrapped_set(format: &str, last: &str) -> (Vec<(String, String)>, &'static str
     let first = "CREATE TABLE first_one (id int);\n";
     let second = format!("BEGIN;\nCREATE TABLE wrapped (id int);\n{last};\nCOMMIT;\n");
     let files: Vec<(&str, String)> = match format {
-        "directory" => vec![
-            ("1_a/up.sql", first.into()),
-            ("2_b/up.sql", second),
-        ],
+        "directory" => vec![("1_a/up.sql", first.into()), ("2_b/up.sql", second)],
         "sqlx" => vec![("1_a.sql", first.into()), ("2_b.sql", second)],
         "golang-migrate" => vec![("1_a.up.sql", first.into()), ("2_b.up.sql", second)],
         "flyway" | "refinery" => vec![("V1__a.sql", first.into()), ("V2__b.sql", second)],
         "dbmate" => vec![
-            ("1_a.sql", format!("-- migrate:up\n{first}-- migrate:down\n")),
-            ("2_b.sql", format!("-- migrate:up\n{second}-- migrate:down\n")),
+            (
+                "1_a.sql",
+                format!("-- migrate:up\n{first}-- migrate:down\n"),
+            ),
+            (
+                "2_b.sql",
+                format!("-- migrate:up\n{second}-- migrate:down\n"),
+            ),
         ],
         "goose" => vec![
             ("1_a.sql", format!("-- +goose Up\n{first}")),

@@ -364,7 +364,10 @@ impl HistoryFormat {
     pub fn stored_version(&self, migration: &Migration) -> Result<StoredVersion, NotStorable> {
         let version = migration.version.as_str();
         if migration.repeatable
-            && !matches!(self, HistoryFormat::Flyway { .. } | HistoryFormat::Own { .. })
+            && !matches!(
+                self,
+                HistoryFormat::Flyway { .. } | HistoryFormat::Own { .. }
+            )
         {
             return Err(NotStorable {
                 reason: format!(
@@ -644,11 +647,11 @@ impl HistoryFormat {
                     Some(_) => statement.push("NULL"),
                 }
                 .push(", applied_steps_count = ")
-                    .value(Value::Integer(i64::from(failure.is_none())))
-                    .push(", logs = ")
-                    .value(Value::text_or_null(failure))
-                    .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
-                    .value(version)
+                .value(Value::Integer(i64::from(failure.is_none())))
+                .push(", logs = ")
+                .value(Value::text_or_null(failure))
+                .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
+                .value(version)
             }
         })
     }
@@ -698,9 +701,9 @@ impl HistoryFormat {
                     Some(_) => statement.push("NULL"),
                 }
                 .push(", logs = ")
-                    .value(Value::text_or_null(failure))
-                    .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
-                    .value(version)
+                .value(Value::text_or_null(failure))
+                .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
+                .value(version)
             }
         })
     }
@@ -713,9 +716,8 @@ impl HistoryFormat {
             && migration.repeatable
         {
             let table = self.quoted_table();
-            return Ok(Statement::sql(format!("DELETE FROM {table}")).append(
-                flyway::row_condition(&table, migration, stored.into()),
-            ));
+            return Ok(Statement::sql(format!("DELETE FROM {table}"))
+                .append(flyway::row_condition(&table, migration, stored.into())));
         }
         if let (HistoryFormat::GolangMigrate { versions, .. }, StoredVersion::Integer(version)) =
             (self, &stored)

@@ -1103,8 +1103,10 @@ mod tests {
         assert_eq!(err.code, ErrorCode::DownWithoutUp);
         let err = classify_names(&["V1__a.sql", "V1.0__b.sql"]).unwrap_err();
         assert_eq!(err.code, ErrorCode::DuplicateVersion);
-        let err = classify_names(&["V1__a.sql", "R__views.sql"]).unwrap_err();
-        assert_eq!(err.code, ErrorCode::UnsupportedLayout);
+        // Repeatable scripts come after every versioned one.
+        let set = classify_names(&["R__views.sql", "V2__b.sql", "V1__a.sql"]).unwrap();
+        let order: Vec<&str> = set.found.iter().map(|f| f.up.as_str()).collect();
+        assert_eq!(order, ["V1__a.sql", "V2__b.sql", "R__views.sql"]);
     }
 
     #[test]
