@@ -690,3 +690,48 @@ fn prisma_resolve_keeps_rows_rolled_back_and_writes_prisma_moments() {
     assert_eq!(rows[2], [Some("1".to_string()), Some("0".to_string())]);
     assert!(all_applied(&states(&ws, &dir, "sqlite", &url)));
 }
+
+/// The same on PostgreSQL: `resolve --rolled-back` sets `rolled_back_at` (a `timestamptz`).
+#[test]
+fn prisma_resolve_rolled_back_on_postgres() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let (ws, dir) = copy_format("prisma", "postgres");
+    let url = pg.database("prisma_resolve");
+    run(
+        &ws,
+        &dir,
+        "postgres",
+        &url,
+        &["up", "--to", "20240101000000"],
+    )
+    .assert_code(0);
+    let checksum = sha256_hex(&dir.join("20240102000000_add_email/migration.sql"));
+    pg.execute(
+        &url,
+        &format!(
+            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, started_at, applied_steps_count) \
+             VALUES ('00000000-0000-4000-8000-000000000001', '{checksum}', NULL, '20240102000000_add_email', 'Database error', now(), 0)"
+        ),
+    );
+    assert_eq!(states(&ws, &dir, "postgres", &url)[1].1, "failed");
+    run(
+        &ws,
+        &dir,
+        "postgres",
+        &url,
+        &["resolve", "20240102000000", "--rolled-back"],
+    )
+    .assert_code(0);
+    assert_eq!(
+        first_column(
+            Some(&pg),
+            &url,
+            "SELECT CAST(rolled_back_at IS NOT NULL AS TEXT) FROM _prisma_migrations WHERE id = '00000000-0000-4000-8000-000000000001'"
+        ),
+        ["true"]
+    );
+    run(&ws, &dir, "postgres", &url, &["up"]).assert_code(0);
+    assert!(all_applied(&states(&ws, &dir, "postgres", &url)));
+}
