@@ -37,6 +37,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "a table of Flyway's name parts: prefix, undo-prefix, repeatable-prefix, separator",
     ),
     (
+        "subfolders",
+        "a history split into numbered sub-folders: the pattern (* wildcards) of their names, e.g. \"*\" for 1/, 2/",
+    ),
+    (
         "image",
         "the Docker image for disposable databases, e.g. postgres:17",
     ),
@@ -129,6 +133,8 @@ pub struct MigrateConfig {
     /// `safety`: what `lint` and `check`'s safety step look at and how loud each code is.
     pub safety: crate::safety::SafetyConfig,
     pub flyway: Option<crate::migration::layout::flyway::Names>,
+    /// `subfolders`: the set's migrations live in sub-folders whose names match this pattern.
+    pub subfolders: Option<String>,
 }
 
 impl MigrateConfig {
@@ -299,6 +305,18 @@ impl MigrateConfig {
                         )?,
                     )
                 }
+                "subfolders" => {
+                    let pattern = text()?;
+                    if pattern.is_empty() || pattern.contains(['/', '\\']) {
+                        return Err(Error::input(
+                            ErrorCode::BadConfig,
+                            format!("`subfolders` in {table} must be a folder name pattern, not a path: `{pattern}`"),
+                        )
+                        .at(at())
+                        .hint(key_hint(key)));
+                    }
+                    config.subfolders = Some(pattern.to_string());
+                }
                 unknown => return Err(unknown_key(unknown, table, at())),
             }
         }
@@ -332,6 +350,7 @@ impl MigrateConfig {
             },
             safety: self.safety.or(&defaults.safety),
             flyway: self.flyway.or_else(|| defaults.flyway.clone()),
+            subfolders: self.subfolders.or_else(|| defaults.subfolders.clone()),
         }
     }
 }

@@ -117,6 +117,7 @@ impl SetSpec {
                 default_layout: self.config.layout.or(self.library.map(Library::layout)),
                 dir_mode: self.manifest_path.is_none(),
                 flyway: self.config.flyway.clone().unwrap_or_default(),
+                subfolders: self.config.subfolders.clone(),
             },
         )?;
         if let Some(dialect) = self.dialect() {

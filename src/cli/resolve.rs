@@ -73,10 +73,10 @@ pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
                         .hint("restore the file, or use --rolled-back to forget the row"));
                     };
                     let mut statements = Vec::new();
-                    if entry.row.is_some() {
+                    if let Some(row) = entry.row {
                         statements.push(
                             format
-                                .delete(migration)
+                                .replaced(migration, format.parse_stored(&row.version))
                                 .map_err(|why| format.refusal(migration, &why, 0))?,
                         );
                     }
@@ -99,7 +99,7 @@ pub fn run(context: &Context, args: &ResolveArgs) -> Result<()> {
                         .hint("`cargo migrate status` shows what is recorded"));
                     };
                     (
-                        vec![format.delete_stored(format.parse_stored(&row.version))],
+                        vec![format.forget_stored(format.parse_stored(&row.version))],
                         State::Pending,
                     )
                 };

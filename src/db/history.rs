@@ -333,7 +333,7 @@ impl HistoryFormat {
             HistoryFormat::Drizzle { .. } => drizzle::select_sql(&table, truth),
             HistoryFormat::Dbmate { .. } => dbmate::select_sql(&table, truth),
             HistoryFormat::Goose { .. } => goose::select_sql(&table, truth),
-            HistoryFormat::Prisma { .. } => prisma::select_sql(&table),
+            HistoryFormat::Prisma { .. } => prisma::select_sql(&table, dialect),
             HistoryFormat::Own { .. } => format!(
                 "SELECT version, name, checksum, {}, execution_ms, success, failure FROM {table}",
                 text("applied_at")
@@ -363,6 +363,18 @@ impl HistoryFormat {
     /// How this format stores `migration`'s version, or why it cannot.
     pub fn stored_version(&self, migration: &Migration) -> Result<StoredVersion, NotStorable> {
         let version = migration.version.as_str();
+        if migration.repeatable
+            && !matches!(
+                self,
+                HistoryFormat::Flyway { .. } | HistoryFormat::Own { .. }
+            )
+        {
+            return Err(NotStorable {
+                reason: format!(
+                    "`{version}` is a Flyway repeatable script, which only Flyway's history (`flyway_schema_history`) and cargo-migrate's own record"
+                ),
+            });
+        }
         match self {
             HistoryFormat::Own { .. } => Ok(StoredVersion::Text(version.to_string())),
             // sqlx keeps a BIGINT; `0001` is stored as 1. Only plain digits: `+1` or `1e3`
@@ -531,7 +543,15 @@ impl HistoryFormat {
                 elapsed.millis(),
                 Part::Value(Value::Bool(success)),
                 Part::Value(Value::text_or_null(failure)),
-            ]),
+            ])
+            // A repeatable script applied again replaces its row (one per version here).
+            .push(if migration.repeatable {
+                " ON CONFLICT (version) DO UPDATE SET checksum = excluded.checksum, \
+                 applied_at = CURRENT_TIMESTAMP, execution_ms = excluded.execution_ms, \
+                 success = excluded.success, failure = excluded.failure"
+            } else {
+                ""
+            }),
             HistoryFormat::Sqlx { .. } => Statement::sql(format!(
                 "INSERT INTO {table} (version, description, success, checksum, execution_time) VALUES "
             ))
@@ -560,10 +580,10 @@ impl HistoryFormat {
             .values([
                 Part::Value(Value::Text(prisma::new_id(migration))),
                 Part::Value(Value::Text(checksum::to_hex(&prisma::checksum(migration)))),
-                Part::Sql(if success { "CURRENT_TIMESTAMP" } else { "NULL" }.to_string()),
+                if success { prisma::now() } else { Part::Sql("NULL".to_string()) },
                 Part::Value(version),
                 Part::Value(Value::text_or_null(failure)),
-                Part::Sql("CURRENT_TIMESTAMP".to_string()),
+                prisma::now(),
                 Part::Value(Value::Integer(i64::from(success))),
             ]),
             HistoryFormat::Flyway { .. } => {
@@ -610,8 +630,7 @@ impl HistoryFormat {
                     .value(success)
                     .push(", execution_time = ")
                     .value(Value::Integer(execution_ms.clamp(0, i64::from(i32::MAX))))
-                    .push(" WHERE version = ")
-                    .value(version)
+                    .append(flyway::row_condition(&table, migration, version))
             }
             HistoryFormat::Diesel { .. }
             | HistoryFormat::Drizzle { .. }
@@ -622,18 +641,17 @@ impl HistoryFormat {
                 Some(_) => Statement::default(),
             },
             HistoryFormat::Prisma { .. } => {
-                Statement::sql(format!("UPDATE {table} SET finished_at = "))
-                    .push(if failure.is_none() {
-                        "CURRENT_TIMESTAMP"
-                    } else {
-                        "NULL"
-                    })
-                    .push(", applied_steps_count = ")
-                    .value(Value::Integer(i64::from(failure.is_none())))
-                    .push(", logs = ")
-                    .value(Value::text_or_null(failure))
-                    .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
-                    .value(version)
+                let statement = Statement::sql(format!("UPDATE {table} SET finished_at = "));
+                match failure {
+                    None => statement.part(prisma::now()),
+                    Some(_) => statement.push("NULL"),
+                }
+                .push(", applied_steps_count = ")
+                .value(Value::Integer(i64::from(failure.is_none())))
+                .push(", logs = ")
+                .value(Value::text_or_null(failure))
+                .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
+                .value(version)
             }
         })
     }
@@ -656,11 +674,14 @@ impl HistoryFormat {
                 .value(Value::text_or_null(failure))
                 .push(" WHERE version = ")
                 .value(version),
-            HistoryFormat::Sqlx { .. } | HistoryFormat::Flyway { .. } => {
+            HistoryFormat::Sqlx { .. } => Statement::sql(format!("UPDATE {table} SET success = "))
+                .value(success)
+                .push(" WHERE version = ")
+                .value(version),
+            HistoryFormat::Flyway { .. } => {
                 Statement::sql(format!("UPDATE {table} SET success = "))
                     .value(success)
-                    .push(" WHERE version = ")
-                    .value(version)
+                    .append(flyway::row_condition(&table, migration, version))
             }
             HistoryFormat::GolangMigrate { .. } => {
                 golang_migrate::set_version(&table, integer(&version), failure.is_some())
@@ -671,16 +692,18 @@ impl HistoryFormat {
             HistoryFormat::Goose { .. } => Statement::default(),
             // Prisma's failed state is a row without `finished_at`, the reason in `logs`.
             HistoryFormat::Prisma { .. } => {
-                Statement::sql(format!("UPDATE {table} SET finished_at = "))
-                    .push(if failure.is_none() {
-                        "coalesce(finished_at, CURRENT_TIMESTAMP)"
-                    } else {
-                        "NULL"
-                    })
-                    .push(", logs = ")
-                    .value(Value::text_or_null(failure))
-                    .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
-                    .value(version)
+                let statement = Statement::sql(format!("UPDATE {table} SET finished_at = "));
+                match failure {
+                    None => statement
+                        .push("coalesce(finished_at, ")
+                        .part(prisma::now())
+                        .push(")"),
+                    Some(_) => statement.push("NULL"),
+                }
+                .push(", logs = ")
+                .value(Value::text_or_null(failure))
+                .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
+                .value(version)
             }
         })
     }
@@ -688,6 +711,14 @@ impl HistoryFormat {
     /// Removes `migration`'s row (golang-migrate: makes the migration before it current).
     pub fn delete(&self, migration: &Migration) -> Result<Statement, NotStorable> {
         let stored = self.stored_version(migration)?;
+        // A repeatable script's newest row (an attempt that did nothing).
+        if let HistoryFormat::Flyway { .. } = self
+            && migration.repeatable
+        {
+            let table = self.quoted_table();
+            return Ok(Statement::sql(format!("DELETE FROM {table}"))
+                .append(flyway::row_condition(&table, migration, stored.into())));
+        }
         if let (HistoryFormat::GolangMigrate { versions, .. }, StoredVersion::Integer(version)) =
             (self, &stored)
         {
@@ -700,8 +731,48 @@ impl HistoryFormat {
         Ok(self.delete_stored(stored))
     }
 
+    /// Forgets the row of a version as stored (`resolve --rolled-back`): removes it, or, in
+    /// Prisma's table, sets `rolled_back_at` as `prisma migrate resolve --rolled-back` does
+    /// (the row stays, and no longer counts).
+    pub fn forget_stored(&self, version: StoredVersion) -> Statement {
+        match self {
+            HistoryFormat::Prisma { .. } => Statement::sql(format!(
+                "UPDATE {} SET rolled_back_at = ",
+                self.quoted_table()
+            ))
+            .part(prisma::now())
+            .push(" WHERE rolled_back_at IS NULL AND migration_name = ")
+            .value(version.into()),
+            _ => self.delete_stored(version),
+        }
+    }
+
+    /// Clears `migration`'s row (`stored`, as read back) before a new one is recorded in its
+    /// place (`resolve --applied`): Prisma keeps the replaced attempt, marked rolled back, as
+    /// `prisma migrate resolve --applied` does; the others remove it.
+    pub fn replaced(
+        &self,
+        migration: &Migration,
+        stored: StoredVersion,
+    ) -> Result<Statement, NotStorable> {
+        match self {
+            HistoryFormat::Prisma { .. } => Ok(self.forget_stored(stored)),
+            _ => self.delete(migration),
+        }
+    }
+
     /// Removes the row of a version as stored (a row read back, whose file may be gone).
     pub fn delete_stored(&self, version: StoredVersion) -> Statement {
+        // A Flyway repeatable script's rows, read back as `R__<description>`.
+        if let (HistoryFormat::Flyway { .. }, StoredVersion::Text(text)) = (self, &version)
+            && let Some(description) = text.strip_prefix("R__")
+        {
+            return Statement::sql(format!(
+                "DELETE FROM {} WHERE version IS NULL AND type = 'SQL' AND description = ",
+                self.quoted_table()
+            ))
+            .value(Value::Text(description.to_string()));
+        }
         Statement::sql(format!(
             "DELETE FROM {} WHERE {} = ",
             self.quoted_table(),
@@ -719,6 +790,9 @@ impl HistoryFormat {
             return Ok(golang_migrate::recorded_row(&self.quoted_table(), *version));
         }
         match self {
+            HistoryFormat::Flyway { .. } => {
+                return Ok(flyway::recorded_row(&table, migration, version));
+            }
             // The newest row of the version says whether it is applied.
             HistoryFormat::Goose { .. } => {
                 return Ok(Statement::sql(format!(
@@ -732,7 +806,9 @@ impl HistoryFormat {
                     "SELECT finished_at IS NOT NULL, CASE WHEN finished_at IS NULL THEN coalesce(logs, 'failed') END FROM {table} WHERE rolled_back_at IS NULL AND migration_name = "
                 ))
                 .value(version)
-                .push(" ORDER BY started_at DESC LIMIT 1"));
+                .push(" ORDER BY ")
+                .part(prisma::started_at_text())
+                .push(" DESC LIMIT 1"));
             }
             _ => {}
         }
@@ -942,6 +1018,17 @@ impl Statement {
         self
     }
 
+    fn part(mut self, part: Part) -> Statement {
+        self.parts.push(part);
+        self
+    }
+
+    /// `other`'s parts appended.
+    fn append(mut self, other: Statement) -> Statement {
+        self.parts.extend(other.parts);
+        self
+    }
+
     /// `(a, b, c)` appended.
     fn values(mut self, items: impl IntoIterator<Item = Part>) -> Statement {
         self.parts.push(Part::Sql("(".to_string()));
@@ -1067,6 +1154,7 @@ mod tests {
             no_transaction: false,
             checksum: checksum::checksum(sql.as_bytes()),
             created_at: None,
+            repeatable: false,
         }
     }
 

@@ -678,6 +678,7 @@ mod tests {
             no_transaction,
             checksum: [0; 32],
             created_at: None,
+            repeatable: false,
         };
         let base = Failure::message(Path::new("up.sql"), "boom");
         let cases: Vec<(bool, Failure, &str)> = vec![

@@ -75,6 +75,12 @@ pub fn status<'m, 'r>(
             None => State::Pending,
             Some(row) if !row.success => State::Failed,
             Some(row) => match &row.checksum {
+                // A changed repeatable script is applied again, as Flyway does.
+                Some(recorded)
+                    if migration.repeatable && !format.checksum_matches(recorded, migration) =>
+                {
+                    State::Pending
+                }
                 Some(recorded) if !format.checksum_matches(recorded, migration) => State::Modified,
                 _ => State::Applied,
             },
@@ -107,7 +113,10 @@ pub fn status<'m, 'r>(
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => a.version.cmp(&b.version),
     });
-    let newest_recorded = entries.iter().rposition(|e| e.state.is_recorded());
+    // Repeatable scripts come last whatever their state: they say nothing of the order.
+    let newest_recorded = entries
+        .iter()
+        .rposition(|e| e.state.is_recorded() && !e.migration.is_some_and(|m| m.repeatable));
     if let Some(newest) = newest_recorded {
         for entry in &mut entries[..newest] {
             if entry.state == State::Pending {
@@ -179,10 +188,11 @@ pub enum DownTarget {
 
 /// The migrations `down` reverts, newest first, or why it cannot.
 pub fn plan_down<'m>(entries: &[Entry<'m, '_>], target: &DownTarget) -> Result<Vec<&'m Migration>> {
+    // Repeatable scripts are never reverted (Flyway's undo has none for them either).
     let recorded: Vec<(usize, &Entry<'m, '_>)> = entries
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.state.is_recorded())
+        .filter(|(_, e)| e.state.is_recorded() && !e.migration.is_some_and(|m| m.repeatable))
         .rev()
         .collect();
     let chosen: Vec<&Entry<'m, '_>> = match target {
@@ -453,6 +463,7 @@ mod tests {
             no_transaction: false,
             checksum: checksum::checksum(sql.as_bytes()),
             created_at: None,
+            repeatable: false,
         }
     }
 

@@ -17,6 +17,7 @@ use super::{Migration, Migrations, Script, checksum, has_no_transaction_directiv
 use crate::error::{Error, ErrorCode, Result, display_path};
 
 pub mod flyway;
+pub mod nested;
 pub mod refinery;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -131,6 +132,8 @@ pub struct ScanOptions {
     pub dir_mode: bool,
     /// Flyway's configurable name parts.
     pub flyway: flyway::Names,
+    /// The set lives in sub-folders whose names match this pattern (see [`nested`]).
+    pub subfolders: Option<String>,
 }
 
 impl ScanOptions {
@@ -218,7 +221,10 @@ fn closest_formats(entries: &[Entry], options: &ScanOptions, expected: Layout) -
         }
     }
     if numbered_folders > 0 {
-        text.push_str(". Numbered sub-folders (a history split by folder, like `0/`, `1/`) are not read yet: point --dir or `dir` at one folder at a time");
+        text.push_str(&format!(
+            ". Numbered sub-folders (a history split by folder, like `0/`, `1/`) are read with `subfolders = \"*\"` in {}",
+            options.settings_place()
+        ));
     }
     text
 }
@@ -574,6 +580,9 @@ pub(crate) fn duplicate_version(version: &Version, dir: &Path, first: &str, seco
 
 /// Reads the migrations in `dir`. A missing directory is an empty set.
 pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
+    if let Some(pattern) = &options.subfolders {
+        return nested::scan(dir, pattern, options);
+    }
     let entries = match read_entries(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -623,17 +632,18 @@ pub fn scan(dir: &Path, options: &ScanOptions) -> Result<Migrations> {
         layout: classified.layout,
         sqlx_reversible: classified.sqlx_reversible,
         migrations,
+        nested: false,
     })
 }
 
 /// A directory entry as read from disk.
-struct ReadEntry {
-    entry: Entry,
+pub(crate) struct ReadEntry {
+    pub(crate) entry: Entry,
     /// A symbolic link whose target does not exist or cannot be resolved (a loop).
-    broken_link: bool,
+    pub(crate) broken_link: bool,
 }
 
-fn read_entries(dir: &Path) -> std::io::Result<Vec<ReadEntry>> {
+pub(crate) fn read_entries(dir: &Path) -> std::io::Result<Vec<ReadEntry>> {
     let mut entries = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -655,7 +665,7 @@ fn read_entries(dir: &Path) -> std::io::Result<Vec<ReadEntry>> {
 }
 
 /// A symbolic link that cannot be followed: names where it points and why it fails.
-fn broken_link_error(path: &Path) -> Error {
+pub(crate) fn broken_link_error(path: &Path) -> Error {
     let target = fs::read_link(path)
         .map(|t| format!(" to `{}`", t.to_string_lossy()))
         .unwrap_or_default();
@@ -701,6 +711,7 @@ fn read_directory_migration(dir: &Path, found: Found) -> Result<Migration> {
         name: found.name,
         checksum: checksum::checksum(&up_bytes),
         created_at: None,
+        repeatable: false,
         down_is_empty: down
             .as_ref()
             .is_some_and(|(down, _)| super::is_placeholder_down(&up.sql, &down.sql)),
@@ -733,6 +744,7 @@ fn read_sqlx_migration(dir: &Path, found: Found) -> Result<Migration> {
         name: found.name,
         checksum: checksum::checksum(&up_bytes),
         created_at: None,
+        repeatable: false,
         down_is_empty: down
             .as_ref()
             .is_some_and(|down| super::is_placeholder_down(&up.sql, &down.sql)),
@@ -1091,8 +1103,10 @@ mod tests {
         assert_eq!(err.code, ErrorCode::DownWithoutUp);
         let err = classify_names(&["V1__a.sql", "V1.0__b.sql"]).unwrap_err();
         assert_eq!(err.code, ErrorCode::DuplicateVersion);
-        let err = classify_names(&["V1__a.sql", "R__views.sql"]).unwrap_err();
-        assert_eq!(err.code, ErrorCode::UnsupportedLayout);
+        // Repeatable scripts come after every versioned one.
+        let set = classify_names(&["R__views.sql", "V2__b.sql", "V1__a.sql"]).unwrap();
+        let order: Vec<&str> = set.found.iter().map(|f| f.up.as_str()).collect();
+        assert_eq!(order, ["V1__a.sql", "V2__b.sql", "R__views.sql"]);
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct Migration {
     /// Drizzle only: the journal's `when` (milliseconds), which its history records instead
     /// of a version.
     pub created_at: Option<i64>,
+    /// Flyway only: a repeatable script (`R__<description>.sql`), applied after the versioned
+    /// ones and again whenever its checksum changes; never reverted.
+    pub repeatable: bool,
 }
 
 /// The migrations of one directory, in apply order.
@@ -52,15 +55,21 @@ pub struct Migrations {
     /// sqlx style only: the set writes `.up.sql` + `.down.sql` pairs rather than one `.sql`.
     pub sqlx_reversible: bool,
     pub migrations: Vec<Migration>,
+    /// Read from numbered sub-folders (`subfolders`): versions are `<folder>/<version>`.
+    pub nested: bool,
 }
 
 impl Migrations {
     pub fn order(&self) -> VersionOrder {
+        if self.nested {
+            return VersionOrder::Nested;
+        }
         self.layout.version_order()
     }
 
+    /// The newest versioned migration (repeatable scripts have no version to count on from).
     pub fn newest(&self) -> Option<&Migration> {
-        self.migrations.last()
+        self.migrations.iter().rev().find(|m| !m.repeatable)
     }
 
     pub fn reversible_count(&self) -> usize {

@@ -409,6 +409,9 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
         .at_path(&same.up.path)
         .hint("choose a name that says what this migration does differently"));
     }
+    if existing.nested {
+        return plan_nested(dir, existing, request);
+    }
     let order = existing.order();
     // A library whose layout is not the set's (a `layout` setting overrides) has no say.
     let library = request
@@ -549,6 +552,55 @@ pub fn plan(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Resu
         create_dir,
         files,
     })
+}
+
+/// `new` in a set split into sub-folders: the migration goes into the newest folder, numbered
+/// after that folder's newest migration as a set of its own would be.
+fn plan_nested(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> Result<Scaffold> {
+    let Some((folder, _)) = existing
+        .newest()
+        .and_then(|m| m.version.as_str().rsplit_once('/'))
+    else {
+        return Err(Error::input(
+            ErrorCode::BadArgument,
+            "the set is split into sub-folders (`subfolders`) and has none with migrations yet",
+        )
+        .at_path(dir)
+        .hint("create the first sub-folder (e.g. `1/`) and run `new` again"));
+    };
+    let order = existing.layout.version_order();
+    let mut inner = Vec::new();
+    for migration in &existing.migrations {
+        let Some(version) = migration
+            .version
+            .as_str()
+            .strip_prefix(folder)
+            .and_then(|rest| rest.strip_prefix('/'))
+        else {
+            continue;
+        };
+        let mut migration = migration.clone();
+        // Read back as the folder's own set did, so `new` continues its numbering.
+        migration.version = Version::parse(version, order)
+            .map_err(|e| super::layout::version_error(e, &migration.up.path, existing.layout))?;
+        inner.push(migration);
+    }
+    let folder_set = Migrations {
+        layout: existing.layout,
+        sqlx_reversible: existing.sqlx_reversible,
+        migrations: inner,
+        nested: false,
+    };
+    let mut scaffold = plan(&dir.join(folder), &folder_set, request)?;
+    let raw = format!("{folder}/{}", scaffold.version.as_str());
+    scaffold.version = Version::parse(&raw, version::VersionOrder::Nested).map_err(|_| {
+        Error::input(
+            ErrorCode::BadMigrationName,
+            format!("version `{raw}` cannot be ordered across sub-folders"),
+        )
+        .at_path(&dir.join(folder))
+    })?;
+    Ok(scaffold)
 }
 
 /// Writes a planned migration: creates `migrations_dir` if needed, never overwrites, and on any
@@ -861,6 +913,7 @@ mod tests {
                 layout: *layout,
                 sqlx_reversible: false,
                 migrations: Vec::new(),
+                nested: false,
             };
             let template = load_template(template, None).unwrap();
             let request = NewRequest {

@@ -16,6 +16,9 @@ pub enum VersionOrder {
     /// Flyway's rule: digit groups split at `.` or `_`, compared numerically part by part,
     /// trailing zero parts ignored (`1.0` is `1`; `1_12_2` < `1_12_15`).
     Parts,
+    /// A history split into numbered sub-folders (`subfolders`): `<folder>/<version>`, ordered
+    /// by the folder's number, then by the version within it (digits, dashes ignored).
+    Nested,
 }
 
 /// The written form of a version, which `new` imitates.
@@ -42,6 +45,9 @@ enum VersionKey {
     Integer(i64),
     /// Each part as (digit count, digits) without leading zeros: numeric order for any size.
     Parts(Vec<(usize, String)>),
+    /// A Flyway repeatable script, by description: after every versioned one (the variant is
+    /// last), in description order, as Flyway runs them.
+    Repeatable(String),
 }
 
 /// Why a version string was refused.
@@ -77,6 +83,9 @@ impl Version {
             VersionOrder::Parts => {
                 VersionKey::Parts(parts_key(raw).ok_or(VersionError::Malformed)?)
             }
+            VersionOrder::Nested => {
+                VersionKey::Parts(nested_key(raw).ok_or(VersionError::Malformed)?)
+            }
         };
         Ok(Version {
             raw: raw.to_string(),
@@ -86,6 +95,20 @@ impl Version {
 
     pub fn as_str(&self) -> &str {
         &self.raw
+    }
+
+    /// A Flyway repeatable script's place in the set (`R__<description>`, as its file is
+    /// named): after every versioned migration, ordered by description.
+    pub fn repeatable(description: &str) -> Version {
+        Version {
+            raw: format!("R__{description}"),
+            key: VersionKey::Repeatable(description.to_string()),
+        }
+    }
+
+    /// Whether this is a Flyway repeatable script's (see [`Version::repeatable`]).
+    pub fn is_repeatable(&self) -> bool {
+        matches!(self.key, VersionKey::Repeatable(_))
     }
 
     /// The style this version is written in, for `new` to follow.
@@ -166,6 +189,36 @@ fn parts_key(raw: &str) -> Option<Vec<(usize, String)>> {
         parts.pop();
     }
     Some(parts)
+}
+
+/// The number a sub-folder of a nested set is ordered by: its one run of digits (`3`, `v3`,
+/// `release-03`); `None` for a name with no digits or more than one run of them.
+pub fn folder_number(name: &str) -> Option<&str> {
+    let start = name.find(|c: char| c.is_ascii_digit())?;
+    let rest = &name[start..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let after = &rest[end..];
+    (!after.bytes().any(|b| b.is_ascii_digit())).then_some(&rest[..end])
+}
+
+/// The key of `<folder>/<version>`: the folder's number, then the version's digits (dashes
+/// ignored), each compared as a number.
+fn nested_key(raw: &str) -> Option<Vec<(usize, String)>> {
+    let (folder, version) = raw.rsplit_once('/')?;
+    let all_digits = !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits && !is_dashed_digit_groups(version) {
+        return None;
+    }
+    let part = |digits: &str| {
+        let digits = digits.trim_start_matches('0');
+        (digits.len(), digits.to_string())
+    };
+    Some(vec![
+        part(folder_number(folder)?),
+        part(&version.replace('-', "")),
+    ])
 }
 
 /// Digit groups joined by single dashes: `2024-03-13`, `2024-03-13-170000-0000`.
@@ -273,6 +326,30 @@ mod tests {
                 "20260120162913"
             ]
         );
+    }
+
+    #[test]
+    fn nested_versions_order_by_folder_then_version() {
+        let order = VersionOrder::Nested;
+        let mut versions = [
+            v("10/01", order),
+            v("2/10", order),
+            v("2/9", order),
+            v("v1/0003", order),
+        ];
+        versions.sort();
+        let raw: Vec<_> = versions.iter().map(Version::as_str).collect();
+        assert_eq!(raw, ["v1/0003", "2/9", "2/10", "10/01"]);
+        assert!(v("1/01", order).same_key(&v("01/1", order)));
+        for bad in ["1", "x/1", "1/x", "1a2/3", "/1"] {
+            assert_eq!(
+                Version::parse(bad, order),
+                Err(VersionError::Malformed),
+                "{bad}"
+            );
+        }
+        assert_eq!(folder_number("release-03"), Some("03"));
+        assert_eq!(folder_number("v1-2"), None);
     }
 
     #[test]

@@ -610,3 +610,128 @@ fn prisma_checksum_ignores_line_endings_but_not_edits() {
     let after_edit = states(&ws, &dir, "sqlite", &url);
     assert_eq!(after_edit[0].1, "modified", "{after_edit:?}");
 }
+
+/// `resolve --rolled-back` on Prisma's table does what `prisma migrate resolve --rolled-back`
+/// does: the row stays, with `rolled_back_at` set, and no longer counts; `--applied` keeps the
+/// replaced attempt the same way. On SQLite the moments are written as Prisma writes them:
+/// integer milliseconds since 1970.
+#[test]
+fn prisma_resolve_keeps_rows_rolled_back_and_writes_prisma_moments() {
+    let (ws, dir) = copy_format("prisma", "sqlite");
+    let db = tempfile::NamedTempFile::new().unwrap();
+    let url = format!("sqlite:{}", db.path().display());
+    run(&ws, &dir, "sqlite", &url, &["up", "--to", "20240101000000"]).assert_code(0);
+    let checksum = sha256_hex(&dir.join("20240102000000_add_email/migration.sql"));
+    // A failed attempt as Prisma leaves it on SQLite (moments in milliseconds).
+    sqlite_execute(
+        &url,
+        &format!(
+            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, started_at, applied_steps_count) \
+             VALUES ('00000000-0000-4000-8000-000000000001', '{checksum}', NULL, '20240102000000_add_email', 'Database error', 1704153600000, 0)"
+        ),
+    );
+    assert_eq!(states(&ws, &dir, "sqlite", &url)[1].1, "failed");
+    run(
+        &ws,
+        &dir,
+        "sqlite",
+        &url,
+        &["resolve", "20240102000000", "--rolled-back"],
+    )
+    .assert_code(0);
+    let q = |sql: &str| sqlite_query(&url, sql);
+    assert_eq!(
+        q(
+            "SELECT typeof(rolled_back_at) FROM _prisma_migrations WHERE id = '00000000-0000-4000-8000-000000000001'"
+        ),
+        [[Some("integer".to_string())]]
+    );
+    assert_eq!(states(&ws, &dir, "sqlite", &url)[1].1, "pending");
+    run(&ws, &dir, "sqlite", &url, &["up"]).assert_code(0);
+    // Every moment we wrote is an integer of milliseconds near now.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for row in q(
+        "SELECT CAST(started_at AS TEXT), CAST(finished_at AS TEXT), typeof(started_at), typeof(finished_at) \
+         FROM _prisma_migrations WHERE rolled_back_at IS NULL",
+    ) {
+        assert_eq!(row[2].as_deref(), Some("integer"), "{row:?}");
+        assert_eq!(row[3].as_deref(), Some("integer"), "{row:?}");
+        for moment in &row[..2] {
+            let ms: i64 = moment.as_deref().unwrap().parse().unwrap();
+            assert!((ms - now_ms).abs() < 600_000, "{ms} vs {now_ms}");
+        }
+    }
+    assert!(all_applied(&states(&ws, &dir, "sqlite", &url)));
+    // Rolled back after all, then marked applied: each replaced row stays, rolled back.
+    run(
+        &ws,
+        &dir,
+        "sqlite",
+        &url,
+        &["resolve", "20240102000000", "--rolled-back"],
+    )
+    .assert_code(0);
+    run(
+        &ws,
+        &dir,
+        "sqlite",
+        &url,
+        &["resolve", "20240102000000", "--applied"],
+    )
+    .assert_code(0);
+    let rows = q(
+        "SELECT CAST(rolled_back_at IS NULL AS TEXT), CAST(finished_at IS NULL AS TEXT) FROM _prisma_migrations \
+         WHERE migration_name = '20240102000000_add_email' ORDER BY rolled_back_at IS NULL, started_at",
+    );
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[2], [Some("1".to_string()), Some("0".to_string())]);
+    assert!(all_applied(&states(&ws, &dir, "sqlite", &url)));
+}
+
+/// The same on PostgreSQL: `resolve --rolled-back` sets `rolled_back_at` (a `timestamptz`).
+#[test]
+fn prisma_resolve_rolled_back_on_postgres() {
+    let Some(pg) = postgres() else {
+        return;
+    };
+    let (ws, dir) = copy_format("prisma", "postgres");
+    let url = pg.database("prisma_resolve");
+    run(
+        &ws,
+        &dir,
+        "postgres",
+        &url,
+        &["up", "--to", "20240101000000"],
+    )
+    .assert_code(0);
+    let checksum = sha256_hex(&dir.join("20240102000000_add_email/migration.sql"));
+    pg.execute(
+        &url,
+        &format!(
+            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, logs, started_at, applied_steps_count) \
+             VALUES ('00000000-0000-4000-8000-000000000001', '{checksum}', NULL, '20240102000000_add_email', 'Database error', now(), 0)"
+        ),
+    );
+    assert_eq!(states(&ws, &dir, "postgres", &url)[1].1, "failed");
+    run(
+        &ws,
+        &dir,
+        "postgres",
+        &url,
+        &["resolve", "20240102000000", "--rolled-back"],
+    )
+    .assert_code(0);
+    assert_eq!(
+        first_column(
+            Some(&pg),
+            &url,
+            "SELECT CAST(rolled_back_at IS NOT NULL AS TEXT) FROM _prisma_migrations WHERE id = '00000000-0000-4000-8000-000000000001'"
+        ),
+        ["true"]
+    );
+    run(&ws, &dir, "postgres", &url, &["up"]).assert_code(0);
+    assert!(all_applied(&states(&ws, &dir, "postgres", &url)));
+}

@@ -69,6 +69,8 @@ pub fn create_sql(table: &str, bare: &str, dialect: Dialect) -> String {
 }
 
 /// Every migration row, oldest first, in the columns [`super::HistoryFormat::select_sql`] reads.
+/// A repeatable script counts by its newest row (Flyway adds one each time it re-applies it),
+/// read with the version [`stored_version`] gives it (`R__` and its description).
 pub fn select_sql(table: &str, dialect: Dialect) -> String {
     let (checksum, installed_on, execution_time) = match dialect {
         // to_hex of a negative int is its 32-bit two's complement: the bytes of the u32.
@@ -84,15 +86,64 @@ pub fn select_sql(table: &str, dialect: Dialect) -> String {
         ),
     };
     format!(
-        "SELECT version, description, CASE WHEN checksum IS NULL THEN NULL ELSE {checksum} END, \
-         {installed_on}, {execution_time}, success, NULL FROM {table} \
-         WHERE version IS NOT NULL AND type NOT IN ('SCHEMA', 'DELETE', 'UNDO_SQL', 'UNDO_JDBC', 'UNDO_SCRIPT') \
-         ORDER BY installed_rank"
+        "SELECT CASE WHEN version IS NULL THEN '{REPEATABLE_MARK}' || description ELSE version END, \
+         description, CASE WHEN checksum IS NULL THEN NULL ELSE {checksum} END, \
+         {installed_on}, {execution_time}, success, NULL FROM {table} AS f \
+         WHERE (version IS NOT NULL OR (type = 'SQL' AND installed_rank = {})) \
+         AND type NOT IN ('SCHEMA', 'DELETE', 'UNDO_SQL', 'UNDO_JDBC', 'UNDO_SCRIPT') \
+         ORDER BY installed_rank",
+        newest_repeatable_rank(table, "f.description")
     )
+}
+
+/// How a repeatable script's rows are read back and matched: `R__` and the description.
+const REPEATABLE_MARK: &str = "R__";
+
+/// The rank of the newest row of the repeatable script whose description `description` (SQL)
+/// is.
+fn newest_repeatable_rank(table: &str, description: &str) -> String {
+    format!(
+        "(SELECT max(h.installed_rank) FROM {table} AS h WHERE h.version IS NULL AND h.type = 'SQL' AND h.description = {description})"
+    )
+}
+
+/// The `WHERE` condition for `migration`'s row: its version, or for a repeatable script its
+/// newest row.
+pub fn row_condition(table: &str, migration: &Migration, version: Value) -> Statement {
+    if migration.repeatable {
+        Statement::sql(format!(
+            " WHERE installed_rank = (SELECT max(h.installed_rank) FROM {table} AS h WHERE h.version IS NULL AND h.type = 'SQL' AND h.description = "
+        ))
+        .value(Value::Text(flyway::description(&migration.name)))
+        .push(")")
+    } else {
+        Statement::sql(" WHERE version = ".to_string()).value(version)
+    }
+}
+
+/// `migration`'s row as (success, failure): for a repeatable script its newest row, and only
+/// while that row holds the script's current checksum (a changed script is to be re-applied).
+pub fn recorded_row(table: &str, migration: &Migration, version: Value) -> Statement {
+    let select = Statement::sql(format!("SELECT success, NULL FROM {table}"))
+        .append(row_condition(table, migration, version));
+    if migration.repeatable {
+        return select
+            .push(" AND checksum = ")
+            .value(Value::Integer(i64::from(flyway::checksum_of(
+                &migration.up.sql,
+            ))));
+    }
+    select
 }
 
 /// The version as Flyway stores it, if it fits its column.
 pub fn stored_version(migration: &Migration) -> Result<String, String> {
+    if migration.repeatable {
+        return Ok(format!(
+            "{REPEATABLE_MARK}{}",
+            flyway::description(&migration.name)
+        ));
+    }
     let version = flyway::display_version(migration.version.as_str());
     if version.chars().count() > VERSION_LENGTH {
         return Err(format!(
@@ -130,7 +181,12 @@ pub fn insert(
         Part::Sql(format!(
             "(SELECT COALESCE(MAX(installed_rank), 0) + 1 FROM {table})"
         )),
-        Part::Value(version),
+        // A repeatable script's rows have no version.
+        if migration.repeatable {
+            Part::Sql("NULL".to_string())
+        } else {
+            Part::Value(version)
+        },
         Part::Value(Value::Text(flyway::description(&migration.name))),
         Part::Sql("'SQL'".to_string()),
         Part::Value(Value::Text(script)),

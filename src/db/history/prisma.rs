@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::dialect::Dialect;
 use crate::migration::Migration;
 
-use super::{NotStorable, StoredVersion};
+use super::{NotStorable, Part, StoredVersion};
 
 pub const TABLE: &str = "_prisma_migrations";
 pub const COLUMNS: &[&str] = &[
@@ -54,12 +54,42 @@ pub fn create_sql(table: &str, dialect: Dialect) -> String {
 
 /// The rows that count (not rolled back), newest attempt first; a row without `finished_at`
 /// is a failed (or running) migration, its `logs` the reason.
-pub fn select_sql(table: &str) -> String {
+pub fn select_sql(table: &str, dialect: Dialect) -> String {
+    let started = match dialect {
+        Dialect::Postgres => "CAST(started_at AS TEXT)",
+        _ => SQLITE_STARTED_AT_TEXT,
+    };
     format!(
-        "SELECT migration_name, NULL, checksum, CAST(started_at AS TEXT), NULL, \
+        "SELECT migration_name, NULL, checksum, {started}, NULL, \
          finished_at IS NOT NULL, CASE WHEN finished_at IS NULL THEN coalesce(logs, 'failed') END \
-         FROM {table} WHERE rolled_back_at IS NULL ORDER BY started_at DESC"
+         FROM {table} WHERE rolled_back_at IS NULL ORDER BY {started} DESC"
     )
+}
+
+/// The present moment as Prisma writes it: on PostgreSQL a `timestamptz`; on SQLite the
+/// milliseconds since 1970 as an integer (Prisma's driver binds a date-time that way, and
+/// reads back either that or text).
+pub(super) fn now() -> Part {
+    Part::Dialects {
+        postgres: vec![Part::Sql("CURRENT_TIMESTAMP".into())],
+        other: vec![Part::Sql(
+            "CAST(round((julianday('now') - 2440587.5) * 86400000) AS INTEGER)".into(),
+        )],
+    }
+}
+
+/// `started_at` as text that orders by time whichever way a row was written on SQLite (Prisma's
+/// integer milliseconds, or text from an older writer).
+const SQLITE_STARTED_AT_TEXT: &str = "(CASE WHEN typeof(started_at) = 'integer' \
+     THEN strftime('%Y-%m-%d %H:%M:%f', started_at / 1000.0, 'unixepoch') \
+     ELSE CAST(started_at AS TEXT) END)";
+
+/// [`SQLITE_STARTED_AT_TEXT`] where it applies, `started_at` as it is on PostgreSQL.
+pub(super) fn started_at_text() -> Part {
+    Part::Dialects {
+        postgres: vec![Part::Sql("started_at".into())],
+        other: vec![Part::Sql(SQLITE_STARTED_AT_TEXT.into())],
+    }
 }
 
 pub fn stored_version(migration: &Migration) -> Result<StoredVersion, NotStorable> {

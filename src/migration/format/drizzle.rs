@@ -128,6 +128,7 @@ pub fn scan(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<Vec<
             down_is_empty: false,
             no_transaction: false,
             created_at: Some(entry.when),
+            repeatable: false,
         });
     }
     Ok(migrations)

@@ -83,6 +83,7 @@ pub fn scan(
         layout,
         sqlx_reversible: false,
         migrations,
+        nested: false,
     })
 }
 
@@ -372,5 +373,6 @@ fn section_migration(
         down,
         no_transaction: parts.no_transaction,
         created_at: None,
+        repeatable: false,
     })
 }

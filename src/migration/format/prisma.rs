@@ -104,6 +104,7 @@ pub fn scan(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<Vec<
             down,
             no_transaction: false,
             created_at: None,
+            repeatable: false,
         });
     }
     migrations.sort_by(|a, b| a.version.cmp(&b.version));

@@ -76,7 +76,7 @@ impl Names {
 /// Flyway's per-script configuration file: `<script>.conf`.
 const CONF_SUFFIX: &str = ".conf";
 
-pub const EXPECTED: &str = "V<version>__<description>.sql, or U<version>__<description>.sql for its undo (version: digits separated by . or _, like 1, 1.2 or 1_12_15)";
+pub const EXPECTED: &str = "V<version>__<description>.sql, U<version>__<description>.sql for its undo, or R__<description>.sql for a repeatable script (version: digits separated by . or _, like 1, 1.2 or 1_12_15)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -225,15 +225,14 @@ pub fn classify(dir: &Path, entries: &[Entry], options: &ScanOptions) -> Result<
             )));
         };
         if name.kind == Kind::Repeatable {
-            return Err(Error::input(
-                ErrorCode::UnsupportedLayout,
-                format!(
-                    "Flyway repeatable migration `{}` is not supported yet",
-                    entry.name
-                ),
-            )
-            .at_path(&dir.join(&entry.name))
-            .hint("run it as a versioned migration (V<version>__…), or list it under `ignore` and run it yourself"));
+            // After every versioned script, by description; re-applied when it changes.
+            found.push(Found {
+                version: Version::repeatable(name.description),
+                name: name.description.to_string(),
+                up: entry.name.clone(),
+                down: None,
+            });
+            continue;
         }
         let version = Version::parse(name.version, VersionOrder::Parts).map_err(|_| {
             super::version_error(
@@ -296,6 +295,7 @@ pub fn read(dir: &Path, found: Found) -> Result<Migration> {
             })
         });
     }
+    let repeatable = found.version.is_repeatable();
     Ok(Migration {
         no_transaction,
         version: found.version,
@@ -307,6 +307,7 @@ pub fn read(dir: &Path, found: Found) -> Result<Migration> {
         up,
         down,
         created_at: None,
+        repeatable,
     })
 }
 
@@ -366,7 +367,9 @@ pub fn scaffold_files(
         Some((file[..at].to_string(), separator.to_string()))
     };
     let (prefix, separator) = existing
-        .last()
+        .iter()
+        .rev()
+        .find(|m| !m.repeatable)
         .and_then(|m| parts(m, &m.up.path))
         .unwrap_or((defaults.prefix, defaults.separator));
     let undo_prefix = existing
