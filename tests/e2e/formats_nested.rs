@@ -2,7 +2,7 @@
 //! `BEGIN; … COMMIT;` in every format: the real binary on SQLite files and a throw-away
 //! PostgreSQL cluster.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! what the other wrote without a divergent or missing migration, and applies the next one.
 //! (refinery_cli takes too long to build here; its Runner is the same code.)
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

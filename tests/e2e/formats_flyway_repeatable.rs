@@ -4,7 +4,7 @@
 //! next `installed_rank` each time). Checksums below were computed with an independent CRC-32
 //! (Python's `zlib.crc32` over the script's lines without their line breaks).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 
