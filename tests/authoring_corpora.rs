@@ -127,9 +127,10 @@ async fn regenerate(
             panic!("{label}: {}: {failure:?}", m.name);
         }
         if let Err(failure) = replayer.run(real, Direction::Up).await {
-            counts
-                .skipped
-                .push(format!("{}: does not apply by hand: {}", real.name, failure.message));
+            counts.skipped.push(format!(
+                "{}: does not apply by hand: {}",
+                real.name, failure.message
+            ));
             continue;
         }
         drop(replayer);

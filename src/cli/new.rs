@@ -319,9 +319,7 @@ mod from_change {
     }
 
     fn interactive(context: &Context) -> bool {
-        std::io::stdin().is_terminal()
-            && std::io::stderr().is_terminal()
-            && !context.output.json()
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !context.output.json()
     }
 
     /// The wanted schema: `--to`, `--from-drift` (URL flag, environment, .env, a dev database
@@ -333,11 +331,17 @@ mod from_change {
         args: &NewArgs,
     ) -> Result<(Target, &'static str)> {
         if !args.to.is_empty() {
-            return Ok((Target::Files(author::schema_files(&args.to)?), "schema-file"));
+            return Ok((
+                Target::Files(author::schema_files(&args.to)?),
+                "schema-file",
+            ));
         }
         if !args.from_drift {
             let configured = spec.config.schema.iter().cloned().collect::<Vec<_>>();
-            return Ok((Target::Files(author::schema_files(&configured)?), "schema-file"));
+            return Ok((
+                Target::Files(author::schema_files(&configured)?),
+                "schema-file",
+            ));
         }
         let dotenv = super::super::db::dotenv(context, &workspace.root, spec);
         if let Some(url) = crate::engine::find_url(args.database_url.as_deref(), spec, &dotenv)? {

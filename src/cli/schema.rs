@@ -203,7 +203,11 @@ fn check_file(
         if output.json() {
             output.print_json(&serde_json::json!({"file": shown, "equal": true}));
         } else {
-            output.verb("Equal", style::good(), format!("{shown} is the history's schema"));
+            output.verb(
+                "Equal",
+                style::good(),
+                format!("{shown} is the history's schema"),
+            );
         }
         return Ok(());
     }
@@ -236,7 +240,8 @@ pub(super) fn locked_finding(
     let migrations = spec.scan()?;
     let schema = block_on(async {
         let mut scratch = super::scratch::start(context, workspace, spec, None).await?;
-        let schema = super::scratch::history_schema(&mut scratch, spec, &migrations.migrations).await;
+        let schema =
+            super::scratch::history_schema(&mut scratch, spec, &migrations.migrations).await;
         scratch.stop().await?;
         schema
     })?;

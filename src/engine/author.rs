@@ -227,12 +227,25 @@ async fn author_on(
                 ),
             )
             .at(request.name)
-            .hint("nothing was written; pass --allow-destructive to write it (the steps are marked `-- destructive:`), or --rename OLD=NEW if something was renamed"));
+            .hint(if unconfirmed.is_empty() {
+                "nothing was written; pass --allow-destructive to write it (the steps are marked `-- destructive:`), or --rename OLD=NEW if something was renamed".to_string()
+            } else {
+                format!(
+                    "nothing was written; if renamed, pass {}; else --allow-destructive to write it (the steps are marked `-- destructive:`)",
+                    unconfirmed
+                        .iter()
+                        .map(|r| format!("--rename {}={}", r.from_label(), r.to_label()))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            }));
         }
     }
     let no_transaction = needs_no_transaction(&up) || needs_no_transaction(&down);
-    let up_sql = script(&up, no_transaction);
-    let down_sql = script(&down, needs_no_transaction(&down));
+    // The directive comes from the layout's rendering (each layout spells it its own way,
+    // or writes diesel's metadata.toml); the run below goes by `no_transaction`.
+    let up_sql = up.script();
+    let down_sql = down.script();
     let planned = layout_plan(spec, existing, request, now, no_transaction)?;
     let up_path = planned
         .files
@@ -322,7 +335,7 @@ fn layout_plan(
         },
         down: Some(TemplateFile {
             origin: "generated:down.sql".to_string(),
-            source: format!("{DOWN_MARK}\n"),
+            source: format!("{header}{DOWN_MARK}\n"),
         }),
     };
     let new = NewRequest {
@@ -346,18 +359,11 @@ fn fill(planned: &Scaffold, up: &str, down: &str) -> Scaffold {
             .replace(UP_MARK, up)
             .replace(&format!("{DOWN_MARK}\n"), &format!("{down}\n"))
             .replace(DOWN_MARK, down);
+        if !contents.ends_with('\n') {
+            contents.push('\n');
+        }
     }
     filled
-}
-
-/// The plan as the script that is written: the no-transaction directive first when needed.
-fn script(plan: &Plan, no_transaction: bool) -> String {
-    let body = plan.script();
-    if no_transaction {
-        format!("{NO_TRANSACTION_DIRECTIVE}\n{body}")
-    } else {
-        body
-    }
 }
 
 /// Whether a statement of the plan cannot run in a transaction: an index built
@@ -378,15 +384,22 @@ fn needs_no_transaction(plan: &Plan) -> bool {
 
 /// Loads the schema files into a fresh database of the scratch server, in order; a file that
 /// does not load is the error, at its file:line:col.
-pub async fn load_files(scratch: &mut Scratch, spec: &SetSpec, files: &[PathBuf]) -> Result<Schema> {
+pub async fn load_files(
+    scratch: &mut Scratch,
+    spec: &SetSpec,
+    files: &[PathBuf],
+) -> Result<Schema> {
     let url = scratch.fresh_database().await?;
     let mut replayer = Replayer::open(&url, super::scratch::replay_format(spec)).await?;
     for (at, path) in files.iter().enumerate() {
         let sql = std::fs::read_to_string(path)
             .map_err(|e| Error::io(ErrorCode::UnreadableFile, "read schema file", path, &e))?;
         let migration = Migration {
-            version: Version::parse(&(at + 1).to_string(), crate::migration::VersionOrder::Integer)
-                .map_err(|_| Error::input(ErrorCode::BadSchemaFile, "too many schema files"))?,
+            version: Version::parse(
+                &(at + 1).to_string(),
+                crate::migration::VersionOrder::Integer,
+            )
+            .map_err(|_| Error::input(ErrorCode::BadSchemaFile, "too many schema files"))?,
             name: "schema".to_string(),
             up: Script {
                 path: path.clone(),
@@ -443,12 +456,11 @@ pub fn schema_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         } else if path.is_file() {
             files.push(path.clone());
         } else {
-            return Err(Error::input(
-                ErrorCode::BadSchemaFile,
-                "the schema file does not exist",
-            )
-            .at_path(path)
-            .hint("name an SQL file or a directory of them describing the wanted schema"));
+            return Err(
+                Error::input(ErrorCode::BadSchemaFile, "the schema file does not exist")
+                    .at_path(path)
+                    .hint("name an SQL file or a directory of them describing the wanted schema"),
+            );
         }
     }
     Ok(files)
@@ -469,9 +481,7 @@ fn choose_renames(
     for candidate in candidates(history, wanted) {
         let taken = chosen.iter().any(|r: &Rename| {
             (r.table == candidate.table && r.column == candidate.column)
-                || (r.column.is_none()
-                    && candidate.column.is_none()
-                    && r.to == candidate.to)
+                || (r.column.is_none() && candidate.column.is_none() && r.to == candidate.to)
                 || (r.column.is_some() && r.table == candidate.table && r.to == candidate.to)
         });
         if taken {
@@ -707,7 +717,11 @@ async fn verify(
     run_generated(&mut replayer, migration, Direction::Down).await?;
     let after_down = replayer.inspect().await?;
     if exact {
-        compare(&after_down, history, "the down does not return to the history's schema")?;
+        compare(
+            &after_down,
+            history,
+            "the down does not return to the history's schema",
+        )?;
     }
     let down_ms = down_started.elapsed().as_millis();
     Ok(exact.then_some(Verification { up_ms, down_ms }))

@@ -14,7 +14,9 @@ use crate::workspace::{SetSpec, Workspace};
 /// A side of the comparison, as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    History { version: Option<String> },
+    History {
+        version: Option<String>,
+    },
     Database,
     Empty,
     Url(String),
