@@ -67,24 +67,33 @@ struct Counts {
     unchanged: usize,
 }
 
-async fn regenerate(
-    corpus: &Path,
-    dialect: Dialect,
-    url_for: &dyn Fn(usize) -> String,
-    label: &str,
-) -> Counts {
+fn every_step() -> bool {
+    std::env::var("AUTHORING_ALL_STEPS").is_ok_and(|v| v == "1")
+}
+
+/// The corpus's migrations and the steps to regenerate.
+fn steps_of(corpus: &Path) -> (Migrations, Vec<usize>) {
     let options = ScanOptions {
         ignore: vec!["meta".to_string()],
         ..ScanOptions::default()
     };
     let all = scan(corpus, &options).expect("scan the corpus");
     let total = all.migrations.len();
-    let every = std::env::var("AUTHORING_ALL_STEPS").is_ok_and(|v| v == "1");
-    let steps: Vec<usize> = if every {
+    let steps = if every_step() {
         (0..total).collect()
     } else {
         sample(total, SAMPLED, 14 + total as u64)
     };
+    (all, steps)
+}
+
+async fn regenerate(
+    all: &Migrations,
+    steps: &[(usize, String)],
+    dialect: Dialect,
+    label: &str,
+) -> Counts {
+    let every = every_step();
     let out = tempfile::tempdir().expect("temporary directory");
     let spec = SetSpec {
         package: None,
@@ -106,7 +115,8 @@ async fn regenerate(
     };
     let started = Instant::now();
     let mut counts = Counts::default();
-    for step in steps {
+    for (step, url) in steps {
+        let step = *step;
         if !every && started.elapsed() > BUDGET {
             break;
         }
@@ -114,11 +124,15 @@ async fn regenerate(
         // The history before the step, written to a directory set beside (the corpus is never
         // written to).
         let history = Migrations {
-            layout: Layout::Directory,
+            // Drizzle's journal is not copied: its steps are written as directories.
+            layout: match all.layout {
+                Layout::Directory | Layout::Sqlx => all.layout,
+                _ => Layout::Directory,
+            },
             sqlx_reversible: false,
             migrations: all.migrations[..step].to_vec(),
         };
-        let url = DatabaseUrl::sandbox(&url_for(step), dialect);
+        let url = DatabaseUrl::sandbox(url, dialect);
         let format = HistoryFormat::Own {
             name: "_cargo_migrate".to_string(),
         };
@@ -180,6 +194,12 @@ async fn regenerate(
                     None => counts.unchanged += 1,
                 }
             }
+            Err(error) if error.code == cargo_migrate::error::ErrorCode::VersionTooLarge => {
+                counts.skipped.push(format!(
+                    "{}: no next version in the corpus's style",
+                    real.name
+                ));
+            }
             Err(error) if error.code == cargo_migrate::error::ErrorCode::IncompleteMigration => {
                 counts
                     .incomplete
@@ -226,12 +246,12 @@ fn postgres_corpora_regenerated_from_drift() {
             return;
         };
         let short = label.replace('-', "_");
-        let counts = runtime().block_on(regenerate(
-            &path,
-            Dialect::Postgres,
-            &|step| pg.database(&format!("author_{short}_{step}")),
-            label,
-        ));
+        let (all, steps) = steps_of(&path);
+        let steps: Vec<(usize, String)> = steps
+            .into_iter()
+            .map(|step| (step, pg.database(&format!("author_{short}_{step}"))))
+            .collect();
+        let counts = runtime().block_on(regenerate(&all, &steps, Dialect::Postgres, label));
         assert!(counts.steps > 0, "{label}: no step regenerated");
     }
 }
@@ -248,12 +268,15 @@ fn sqlite_corpora_regenerated_from_drift() {
         };
         let temp = tempfile::tempdir().expect("temporary directory");
         let root = temp.path().to_path_buf();
-        let counts = runtime().block_on(regenerate(
-            &path,
-            Dialect::Sqlite,
-            &|step| format!("sqlite:{}", root.join(format!("step{step}.db")).display()),
-            label,
-        ));
+        let (all, steps) = steps_of(&path);
+        let steps: Vec<(usize, String)> = steps
+            .into_iter()
+            .map(|step| {
+                let url = format!("sqlite:{}", root.join(format!("step{step}.db")).display());
+                (step, url)
+            })
+            .collect();
+        let counts = runtime().block_on(regenerate(&all, &steps, Dialect::Sqlite, label));
         assert!(counts.steps > 0, "{label}: no step regenerated");
     }
 }
