@@ -411,7 +411,7 @@ mod from_change {
             on_scratch: &|described| super::super::scratch::announce(context, described),
             on_note: &|note| output.status(note),
             ask_rename: on_terminal.then_some(&ask as &dyn Fn(&Rename) -> bool),
-            confirm_destructive: on_terminal.then_some(&confirm as &dyn Fn(&[String]) -> bool),
+            confirm_destructive: on_terminal.then_some(&confirm as &author::Confirm),
         };
         let AuthorReport {
             written,

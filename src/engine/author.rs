@@ -84,6 +84,9 @@ impl RenameArg {
     }
 }
 
+/// Asks whether the destructive steps (their reasons) may be written.
+pub type Confirm = dyn Fn(&[String]) -> bool;
+
 /// How the orchestration asks and reports, in the caller's environment.
 pub struct AuthorRequest<'a> {
     pub name: &'a str,
@@ -100,7 +103,7 @@ pub struct AuthorRequest<'a> {
     /// On a terminal: asks whether a dropped table or column was renamed to an added one.
     pub ask_rename: Option<&'a dyn Fn(&Rename) -> bool>,
     /// On a terminal: asks whether the destructive steps may be written.
-    pub confirm_destructive: Option<&'a dyn Fn(&[String]) -> bool>,
+    pub confirm_destructive: Option<&'a Confirm>,
 }
 
 /// How long each verification step took.
