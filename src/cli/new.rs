@@ -29,7 +29,7 @@ Examples:
 
   cargo migrate new add_bio --from-drift
       the dev database's changes since the history, as up and down
-  cargo migrate new add_bio --to db/schema.sql --rename users.name=users.full_name
+  cargo migrate new add_bio --to db/schema.sql --rename users.bio=users.about
       the change from the history to the schema that file describes
 
 Templates: default, create_table, add_column, create_index_concurrently, plus those in the \

@@ -29,7 +29,7 @@ Examples:
   cargo migrate schema --check db/schema.txt
       exit 1 with a diff when the committed file is not the history's
 
---write and --check take `schema-file` from [package.metadata.migrate] when no
+--write and --check take `schema-file` from [package.metadata.migrate] when no \
 FILE is given; `check` runs --check when it is set.")]
 pub struct SchemaArgs {
     /// Inspect this database instead of replaying the history
