@@ -58,6 +58,17 @@ fn sqlite_from_drift_writes_a_verified_migration_that_check_accepts() {
     assert!(down.contains("_new_users"), "{down}");
     // The written migration passes the gate: replay, reversibility.
     ws.run(&["check"]).assert_code(0);
+    // The database already has it: recorded as applied, `up` has nothing to do.
+    assert!(out.stderr.contains("--applied"), "{}", out.stderr);
+    let version = migration_dirs(&ws)
+        .into_iter()
+        .find(|d| d.ends_with("_add_bio"))
+        .and_then(|d| d.split('_').next().map(str::to_string))
+        .expect("version");
+    ws.run(&["resolve", &version, "--applied", "--database-url", &url])
+        .assert_code(0);
+    ws.run(&["status", "--database-url", &url, "--exit-code"])
+        .assert_code(0);
     // The history now describes the database.
     ws.run(&["diff", "--from", "history", "--to", &url])
         .assert_code(0);

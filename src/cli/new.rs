@@ -489,6 +489,14 @@ mod from_change {
                 if written.up.unsupported.len() == 1 { "" } else { "s" }
             )),
         }
+        if source == "database" {
+            // The database already has the change: `up` there would apply it again.
+            output.status(format!(
+                "{} the database already has this change: record it there with `cargo migrate resolve {} --applied`",
+                output.paint_err("note:", style::hint()),
+                written.version.as_str()
+            ));
+        }
         Ok(())
     }
 }
