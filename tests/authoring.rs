@@ -468,3 +468,44 @@ fn postgres_incomplete_change_needs_allow_incomplete() {
     let up = read(&ws, "_repartition", "up.sql");
     assert!(up.contains("-- cannot express:"), "{up}");
 }
+
+#[test]
+fn postgres_workspace_set_with_package_flag() {
+    if support::postgres().is_none() {
+        return;
+    }
+    let ws = Workspace::copy("multi");
+    std::fs::write(
+        ws.path().join("billing.sql"),
+        "CREATE TABLE invoices (id bigint PRIMARY KEY, total_cents bigint NOT NULL);\n\
+         CREATE INDEX invoices_total ON invoices (total_cents);\n\
+         CREATE TABLE refunds (id bigint PRIMARY KEY, invoice_id bigint REFERENCES invoices (id));\n",
+    )
+    .expect("write");
+    let out = ws
+        .run(&[
+            "--sandbox",
+            "local",
+            "-p",
+            "billing",
+            "new",
+            "add_refunds",
+            "--to",
+            "billing.sql",
+        ])
+        .assert_code(0);
+    assert!(out.stderr.contains("Verified"), "{}", out.stderr);
+    // The set's own layout: sqlx's single file (the set has no down scripts).
+    let written: Vec<String> = ws
+        .files()
+        .into_iter()
+        .filter(|f| f.contains("add_refunds"))
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(
+        written[0].starts_with("crates/billing/db/migrations/3_add_refunds"),
+        "{written:?}"
+    );
+    ws.run(&["--sandbox", "local", "-p", "billing", "check"])
+        .assert_code(0);
+}
