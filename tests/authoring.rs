@@ -137,6 +137,11 @@ CREATE TABLE tags (id INTEGER PRIMARY KEY, label TEXT NOT NULL UNIQUE);
 ";
     std::fs::create_dir_all(ws.path().join("db")).expect("mkdir");
     std::fs::write(ws.path().join("db/schema.sql"), schema).expect("write");
+    // `diff --to FILE` shows the same difference.
+    let out = ws
+        .run(&["diff", "--to", "db/schema.sql", "--sql"])
+        .assert_code(1);
+    assert!(out.stdout.contains("body"), "{}", out.stdout);
     ws.run(&["new", "add_body", "--to", "db/schema.sql"])
         .assert_code(0);
     assert!(read(&ws, "_add_body", "up.sql").contains("body"));
@@ -152,6 +157,7 @@ CREATE TABLE tags (id INTEGER PRIMARY KEY, label TEXT NOT NULL UNIQUE);
         ),
     )
     .expect("manifest");
+    ws.run(&["diff", "--to", "schema"]).assert_code(0);
     let out = ws.run(&["new", "again"]).assert_code(0);
     assert!(
         out.stderr.contains("no changes; nothing written"),
