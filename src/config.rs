@@ -41,6 +41,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "a history split into numbered sub-folders: the pattern (* wildcards) of their names, e.g. \"*\" for 1/, 2/",
     ),
     (
+        "schema",
+        "the wanted schema: an SQL file or a directory of them, which `new NAME` writes the migration to",
+    ),
+    (
+        "schema-file",
+        "the history's schema as committed text, written by `schema --write` and compared by `schema --check` and `check`",
+    ),
+    (
         "image",
         "the Docker image for disposable databases, e.g. postgres:17",
     ),
@@ -122,6 +130,10 @@ pub struct MigrateConfig {
     pub history: Option<HistoryKind>,
     pub history_table: Option<String>,
     pub templates: Option<PathBuf>,
+    /// `schema`: the wanted schema's SQL file or directory, for `new`.
+    pub schema: Option<PathBuf>,
+    /// `schema-file`: the committed rendering of the history's schema.
+    pub schema_file: Option<PathBuf>,
     pub image: Option<String>,
     pub sandbox: Option<crate::sandbox::SandboxKind>,
     pub database_url_env: Option<String>,
@@ -168,6 +180,10 @@ impl MigrateConfig {
                 "dir" => config.dir = Some(base.join(non_empty(text()?, key, table, &at)?)),
                 "templates" => {
                     config.templates = Some(base.join(non_empty(text()?, key, table, &at)?))
+                }
+                "schema" => config.schema = Some(base.join(non_empty(text()?, key, table, &at)?)),
+                "schema-file" => {
+                    config.schema_file = Some(base.join(non_empty(text()?, key, table, &at)?))
                 }
                 "dialect" => {
                     config.dialect = Some(text()?.parse().map_err(|reason: String| {
@@ -335,6 +351,9 @@ impl MigrateConfig {
                 .history_table
                 .or_else(|| defaults.history_table.clone()),
             templates: self.templates.or_else(|| defaults.templates.clone()),
+            // Like `dir`, the wanted schema and the committed one are the set's own.
+            schema: self.schema,
+            schema_file: self.schema_file,
             image: self.image.or_else(|| defaults.image.clone()),
             sandbox: self.sandbox.or(defaults.sandbox),
             database_url_env: self

@@ -56,6 +56,7 @@ error_codes! {
     BadManifestPath => "bad-manifest-path",
     BadMetadataToml => "bad-metadata-toml",
     BadMigrationName => "bad-migration-name",
+    BadSchemaFile => "bad-schema-file",
     BadTemplate => "bad-template",
     BadToolMetadata => "bad-tool-metadata",
     CargoMetadataFailed => "cargo-metadata-failed",
@@ -71,6 +72,7 @@ error_codes! {
     EmptyMigration => "empty-migration",
     FailedMigration => "failed-migration",
     HistoryTableMismatch => "history-table-mismatch",
+    IncompleteMigration => "incomplete-migration",
     InsufficientPrivilege => "insufficient-privilege",
     IrreversibleMigration => "irreversible-migration",
     LockTimeout => "lock-timeout",
@@ -110,6 +112,7 @@ error_codes! {
     UnsafeMigration => "unsafe-migration",
     UnsupportedDialect => "unsupported-dialect",
     UnsupportedLayout => "unsupported-layout",
+    UnverifiedMigration => "unverified-migration",
     UnwritableDirectory => "unwritable-directory",
     Usage => "usage",
     VersionNotStorable => "version-not-storable",
@@ -123,6 +126,7 @@ impl ErrorCode {
         match self {
             ErrorCode::CheckFailed
             | ErrorCode::FailedMigration
+            | ErrorCode::IncompleteMigration
             | ErrorCode::IrreversibleMigration
             | ErrorCode::MigrationFailed
             | ErrorCode::MissingMigrationFile
@@ -130,7 +134,8 @@ impl ErrorCode {
             | ErrorCode::NotUpToDate
             | ErrorCode::OutOfOrder
             | ErrorCode::SchemaDiffers
-            | ErrorCode::UnsafeMigration => ErrorClass::CheckFailed,
+            | ErrorCode::UnsafeMigration
+            | ErrorCode::UnverifiedMigration => ErrorClass::CheckFailed,
             ErrorCode::AmbiguousSet
             | ErrorCode::BadArgument
             | ErrorCode::BadConfig
@@ -139,6 +144,7 @@ impl ErrorCode {
             | ErrorCode::BadManifestPath
             | ErrorCode::BadMetadataToml
             | ErrorCode::BadMigrationName
+            | ErrorCode::BadSchemaFile
             | ErrorCode::BadTemplate
             | ErrorCode::BadToolMetadata
             | ErrorCode::CargoMetadataFailed

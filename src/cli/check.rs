@@ -83,7 +83,16 @@ fn run_set(
     let display = Display::new(&context.output);
     let report = block_on(check::run(workspace, spec, &request, &display));
     display.clear();
-    let report = report?;
+    let mut report = report?;
+    if let Some(path) = &spec.config.schema_file
+        && report.replay.status == StepStatus::Passed
+        && let Some(finding) = super::schema::locked_finding(context, workspace, spec, path)?
+    {
+        // The committed schema file is part of what the replay proves.
+        report.replay.status = StepStatus::Failed;
+        report.replay.findings.push(finding);
+        report.ok = false;
+    }
     finish(context, &report, display.printed.get())
 }
 

@@ -25,6 +25,8 @@ A SOURCE is one of:
   database           the database other commands use
                      ($DATABASE_URL, .env, else the dev database)
   empty              no schema at all
+  schema             the wanted schema: `schema` in [package.metadata.migrate]
+  FILE.sql, DIR      …or these SQL files, loaded on a disposable database
   URL                postgres://… or sqlite:…
 
 Examples:

@@ -14,10 +14,15 @@ use crate::workspace::{SetSpec, Workspace};
 /// A side of the comparison, as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    History { version: Option<String> },
+    History {
+        version: Option<String>,
+    },
     Database,
     Empty,
     Url(String),
+    /// The wanted schema in SQL files: the configured `schema` (`None`), or a file or
+    /// directory given.
+    SchemaFiles(Option<std::path::PathBuf>),
 }
 
 impl Source {
@@ -33,12 +38,16 @@ impl Source {
             });
         }
         match text {
+            "schema" => Ok(Source::SchemaFiles(None)),
             "database" => Ok(Source::Database),
             "empty" => Ok(Source::Empty),
             // Anything with a database scheme is a URL, a malformed one included
             // (`postgres:user:pw@host/db`): its parser says what is wrong without showing it.
             _ if text.contains("://") || has_database_scheme(text) => {
                 Ok(Source::Url(text.to_string()))
+            }
+            _ if text.ends_with(".sql") || std::path::Path::new(text).is_dir() => {
+                Ok(Source::SchemaFiles(Some(text.into())))
             }
             _ => Err(Error::input(
                 ErrorCode::BadArgument,
@@ -47,7 +56,7 @@ impl Source {
                 format!("`{}` is not a schema source", secrets::redact_value(text)),
             )
             .at(flag)
-            .hint("use history, history@VERSION, database, empty, or a database URL (postgres://user:password@host/db, not a `key=value` connection string)")),
+            .hint("use history, history@VERSION, database, empty, schema (the configured `schema`), an .sql file or directory, or a database URL (postgres://user:password@host/db, not a `key=value` connection string)")),
         }
     }
 
@@ -71,6 +80,8 @@ pub enum Side<'m> {
     History(&'m [Migration]),
     Empty(Dialect),
     Live(DatabaseUrl),
+    /// SQL files loaded into a scratch database.
+    Files(Vec<std::path::PathBuf>),
 }
 
 /// What resolving a source needs from the caller's environment.
@@ -99,6 +110,21 @@ pub fn resolve<'m>(
             return super::scratch::up_to(migrations, version.as_deref()).map(Side::History);
         }
         Source::Empty => return (resolver.dialect)().map(Side::Empty),
+        Source::SchemaFiles(given) => {
+            let paths: Vec<std::path::PathBuf> = match (given, &spec.config.schema) {
+                (Some(path), _) => vec![path.clone()],
+                (None, Some(configured)) => vec![configured.clone()],
+                (None, None) => {
+                    return Err(Error::input(
+                        ErrorCode::BadArgument,
+                        "`schema` names the configured schema file, and none is configured",
+                    )
+                    .at(spec.label(&workspace.root))
+                    .hint("set `schema = \"db/schema.sql\"` in [package.metadata.migrate], or give the file's path"));
+                }
+            };
+            return super::author::schema_files(&paths).map(Side::Files);
+        }
         Source::Url(text) => DatabaseUrl::parse(text, "--from/--to")?,
         Source::Database => (resolver.database)()?,
     };
@@ -112,6 +138,11 @@ pub fn label(source: &Source, side: &Side<'_>) -> String {
         (_, Side::Live(url)) => url.redacted().to_string(),
         (Source::History { version: Some(v) }, _) => format!("history@{v}"),
         (Source::History { version: None }, _) => "history".to_string(),
+        (_, Side::Files(files)) => files
+            .iter()
+            .map(|f| crate::error::display_path(f))
+            .collect::<Vec<_>>()
+            .join(", "),
         _ => "empty".to_string(),
     }
 }
@@ -197,6 +228,20 @@ async fn read(
             schema
         }
         Side::Empty(dialect) => Ok(Schema::empty(*dialect)),
+        Side::Files(files) => {
+            let mut server = match scratch.take() {
+                Some(server) => server,
+                None => {
+                    let provider = (request.provider)()?;
+                    let server = super::scratch::start(workspace, spec, provider, None).await?;
+                    (request.on_scratch)(&server.describe());
+                    server
+                }
+            };
+            let schema = super::author::load_files(&mut server, spec, files).await;
+            *scratch = Some(server);
+            schema
+        }
         Side::Live(url) => {
             let mut session =
                 super::scratch::open_live(spec, url, request.waits, |note| (request.on_note)(note))

@@ -2,6 +2,7 @@
 //! the history table, lock), and turning failures into errors that point into the files.
 //! The commands in `cli/` drive this; the rules of what to run live in [`status`].
 
+pub mod author;
 pub mod check;
 pub mod diff;
 pub mod replay;
