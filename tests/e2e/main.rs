@@ -6,6 +6,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod authoring;
+mod authoring_corpora;
 mod check;
 mod cli;
 mod corpora;

@@ -2,7 +2,7 @@
 //! --from-drift`, `new --to FILE` and a configured `schema`, renames and destructive steps,
 //! `schema --write/--check`, on SQLite and PostgreSQL (scratch with `--sandbox local`).
 
-mod support;
+use crate::support;
 
 use support::{Workspace, sqlite_query};
 

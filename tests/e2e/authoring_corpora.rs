@@ -9,7 +9,7 @@
 //! Bounded for CI: a few steps per corpus, picked with a fixed seed; `AUTHORING_ALL_STEPS=1`
 //! walks every step (slow: each step starts a scratch database).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
