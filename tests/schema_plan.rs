@@ -706,6 +706,27 @@ CREATE VIEW named_ids AS SELECT id FROM named;
 CREATE INDEX users_name ON users (name COLLATE NOCASE DESC);
 "#,
     ),
+    (
+        // Found by tests/schema_property.rs (seeds 6221106, 6221144): the rename ending
+        // `a`'s rebuild checks every trigger, and `b`'s (rebuilt after) names `a`.
+        "a trigger on a rebuilt table names another rebuilt table",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, x INTEGER); \
+         CREATE TABLE b (id INTEGER PRIMARY KEY, y INTEGER); \
+         CREATE TRIGGER b_touch AFTER UPDATE ON b BEGIN DELETE FROM a WHERE 0; END; \
+         INSERT INTO a VALUES (1, 1); INSERT INTO b VALUES (1, 1);",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT); \
+         CREATE TABLE b (id INTEGER PRIMARY KEY, y TEXT); \
+         CREATE TRIGGER b_touch AFTER UPDATE ON b BEGIN DELETE FROM a WHERE 0; END;",
+    ),
+    (
+        // Found by tests/schema_property.rs (seed 6221134): with foreign keys enforced, a
+        // referenced table with rows can only be dropped after the tables referencing it.
+        "tables dropped with rows that reference each other",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY); \
+         CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id)); \
+         INSERT INTO a VALUES (1); INSERT INTO b VALUES (1, 1);",
+        "CREATE TABLE c (id INTEGER PRIMARY KEY);",
+    ),
 ];
 
 #[test]
