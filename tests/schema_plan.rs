@@ -581,6 +581,18 @@ CREATE TYPE used AS (code text COLLATE "POSIX");
 CREATE TABLE items (id int, tag used);
 "#,
     ),
+    (
+        // Found by tests/schema_property.rs (seed 6221119): the parent's ALTER reaches the
+        // child's inherited column, which a view on the child uses.
+        "a view on a child uses a column its parent retypes",
+        "CREATE TABLE parent (id integer PRIMARY KEY, c varchar(60)); \
+         CREATE TABLE child (x integer) INHERITS (parent); \
+         CREATE VIEW child_view AS SELECT id, c FROM child; \
+         INSERT INTO child VALUES (1, 'v1', 2);",
+        "CREATE TABLE parent (id integer PRIMARY KEY, c text); \
+         CREATE TABLE child (x integer) INHERITS (parent); \
+         CREATE VIEW child_view AS SELECT id, c FROM child;",
+    ),
 ];
 
 #[test]

@@ -83,6 +83,28 @@ impl<'a> Planner<'a> {
                 touched.insert(name.as_str().to_string());
             }
         }
+        // A parent's column change reaches its children and partitions (an inherited
+        // column's type changes with the parent's): views on those are rebuilt too.
+        loop {
+            let reached: Vec<String> = from
+                .tables
+                .iter()
+                .filter(|(name, _)| !touched.contains(name.as_str()))
+                .filter(|(_, table)| {
+                    table
+                        .partition_of
+                        .iter()
+                        .map(|p| &p.parent)
+                        .chain(table.inherits.iter())
+                        .any(|parent| touched.contains(parent.as_str()))
+                })
+                .map(|(name, _)| name.as_str().to_string())
+                .collect();
+            if reached.is_empty() {
+                break;
+            }
+            touched.extend(reached);
+        }
         let touched = self.views(touched);
         // Atomic routines both schemas have, unchanged, whose bodies name something dropped
         // or rebuilt: dropped before it and created after.
