@@ -1618,12 +1618,13 @@ impl<'a> Planner<'a> {
                 .as_deref()
                 .map(|c| format!(" {}", self.ddl.collate(c)))
                 .unwrap_or_default();
-            // PostgreSQL has no cast between two enums (nor between arrays of them): such a
-            // column goes through text, as a type made again does.
+            // PostgreSQL has no cast between an enum and another type but text (two enums,
+            // an integer and an enum, arrays of them): such a column goes through text, as
+            // a type made again does.
             let conversion = conversion.or_else(|| {
                 (old.data_type != new.data_type
-                    && self.enum_type(self.from, &old.data_type)
-                    && self.enum_type(self.to, &new.data_type))
+                    && (self.enum_type(self.from, &old.data_type)
+                        || self.enum_type(self.to, &new.data_type)))
                 .then(|| {
                     let array = old.data_type.ends_with("[]") && new.data_type.ends_with("[]");
                     if array { "::text[]" } else { "::text" }.to_string()
