@@ -1323,15 +1323,23 @@ fn seed(spec: &Spec, other: &Spec) -> String {
             return r.to_string();
         }
         let own = spec.family(column.ty);
-        let theirs = other
-            .table(table)
-            .and_then(|t| {
-                other
-                    .all_columns(t)
-                    .into_iter()
-                    .find(|c| c.name == column.name)
-            })
-            .and_then(|c| other.family(c.ty));
+        let their_column = other.table(table).and_then(|t| {
+            other
+                .all_columns(t)
+                .into_iter()
+                .find(|c| c.name == column.name)
+        });
+        // A key the other side adds to a table this side lacks (created empty): no value
+        // may refer to it.
+        if their_column
+            .as_ref()
+            .and_then(|c| c.references.as_ref())
+            .is_some_and(|(target, _)| spec.table(target).is_none())
+            && !column.not_null
+        {
+            return "NULL".into();
+        }
+        let theirs = their_column.and_then(|c| other.family(c.ty));
         let family = match (own, theirs) {
             (Some(Family::Text), Some(theirs)) => theirs,
             (own, _) => own.unwrap_or(Family::Text),
