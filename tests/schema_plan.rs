@@ -600,6 +600,13 @@ CREATE TABLE items (id int, tag used);
         "CREATE TYPE mood AS ENUM ('1', '2'); CREATE TABLE t (c integer, d mood[]);",
         "CREATE TYPE mood AS ENUM ('1', '2'); CREATE TABLE t (c mood, d text[]);",
     ),
+    (
+        // Found by tests/schema_property.rs: the first new label was placed before the
+        // next one, which was new too.
+        "enum labels added at the start",
+        "CREATE TYPE e AS ENUM ('x', 'y'); CREATE TABLE t (c e); INSERT INTO t VALUES ('x');",
+        "CREATE TYPE e AS ENUM ('m', 'a', 'x', 'y'); CREATE TABLE t (c e);",
+    ),
 ];
 
 #[test]

@@ -339,10 +339,11 @@ impl<'a> Planner<'a> {
                     if before.contains(label) {
                         continue;
                     }
-                    // Placed after its predecessor, or before the first label.
+                    // Placed after its predecessor (added just before when new), or, first,
+                    // before the first label that exists already (the next may be new too).
                     let position = match at.checked_sub(1).map(|p| &after[p]) {
                         Some(previous) => format!(" AFTER {}", quote_literal(previous)),
-                        None => match after.get(1) {
+                        None => match before.first() {
                             Some(next) => format!(" BEFORE {}", quote_literal(next)),
                             None => String::new(),
                         },
