@@ -313,7 +313,22 @@ impl Spec {
                     .unwrap_or_default(),
                 None => ["id".to_string()].into(),
             };
-            if !pending::LOCAL_AND_INHERITED_COLUMNS {
+            if pending::LOCAL_AND_INHERITED_COLUMNS {
+                // A local column merged with an inherited one has its type.
+                let parent_columns = table
+                    .parent
+                    .as_deref()
+                    .and_then(|p| snapshot.table(p))
+                    .map(|p| snapshot.all_columns(p))
+                    .unwrap_or_default();
+                for column in &mut table.columns {
+                    if let Some(from_parent) = parent_columns.iter().find(|c| c.name == column.name)
+                    {
+                        column.ty = from_parent.ty;
+                        column.collation = from_parent.collation;
+                    }
+                }
+            } else {
                 table.columns.retain(|c| !inherited.contains(&c.name));
             }
             for column in &mut table.columns {
@@ -1341,6 +1356,10 @@ fn seed(spec: &Spec, other: &Spec) -> String {
         }
         let theirs = their_column.and_then(|c| other.family(c.ty));
         let family = match (own, theirs) {
+            // Not values that repeat in a unique column.
+            (Some(Family::Text), Some(Family::Bool | Family::Enum)) if column.unique => {
+                Family::Text
+            }
             (Some(Family::Text), Some(theirs)) => theirs,
             (own, _) => own.unwrap_or(Family::Text),
         };
@@ -1748,6 +1767,22 @@ fn pair(seed: u64, postgres: bool) -> (Spec, Spec) {
             generator.mutate(&mut b, &original);
         }
         b.repair();
+        // A's rows repeat the values of a boolean or enum column: B may not make it unique.
+        for table in &mut b.tables {
+            for column in &mut table.columns {
+                let repeats = a
+                    .table(&table.name)
+                    .and_then(|t| t.columns.iter().find(|c| c.name == column.name))
+                    .and_then(|c| a.family(c.ty))
+                    .is_some_and(|f| matches!(f, Family::Bool | Family::Enum));
+                if repeats {
+                    column.unique = false;
+                    table.indexes.retain(|index| {
+                        index.column != column.name || index.kind != IndexKind::Unique
+                    });
+                }
+            }
+        }
         b
     };
     (a, b)
