@@ -1619,13 +1619,20 @@ impl<'a> Planner<'a> {
                 .as_deref()
                 .map(|c| format!(" {}", self.ddl.collate(c)))
                 .unwrap_or_default();
-            // PostgreSQL has no cast between an enum and another type but text (two enums,
-            // an integer and an enum, arrays of them): such a column goes through text, as
-            // a type made again does.
+            // PostgreSQL casts an enum only to and from string types (not to another enum,
+            // an integer, arrays of them): such a column goes through text, as a type made
+            // again does.
+            let string = |data_type: &str| {
+                ["text", "character", "varchar", "char"]
+                    .iter()
+                    .any(|prefix| data_type.trim_end_matches("[]").starts_with(prefix))
+            };
             let conversion = conversion.or_else(|| {
                 (old.data_type != new.data_type
                     && (self.enum_type(self.from, &old.data_type)
-                        || self.enum_type(self.to, &new.data_type)))
+                        || self.enum_type(self.to, &new.data_type))
+                    && !string(&old.data_type)
+                    && !string(&new.data_type))
                 .then(|| {
                     let array = old.data_type.ends_with("[]") && new.data_type.ends_with("[]");
                     if array { "::text[]" } else { "::text" }.to_string()
