@@ -581,6 +581,32 @@ CREATE TYPE used AS (code text COLLATE "POSIX");
 CREATE TABLE items (id int, tag used);
 "#,
     ),
+    (
+        // Found by tests/schema_property.rs (seed 6221119): the parent's ALTER reaches the
+        // child's inherited column, which a view on the child uses.
+        "a view on a child uses a column its parent retypes",
+        "CREATE TABLE parent (id integer PRIMARY KEY, c varchar(60)); \
+         CREATE TABLE child (x integer) INHERITS (parent); \
+         CREATE VIEW child_view AS SELECT id, c FROM child; \
+         INSERT INTO child VALUES (1, 'v1', 2);",
+        "CREATE TABLE parent (id integer PRIMARY KEY, c text); \
+         CREATE TABLE child (x integer) INHERITS (parent); \
+         CREATE VIEW child_view AS SELECT id, c FROM child;",
+    ),
+    (
+        // Found by tests/schema_property.rs (seed 6221124): no cast between an integer and
+        // an enum; through text there is.
+        "a column moves between an integer and an enum",
+        "CREATE TYPE mood AS ENUM ('1', '2'); CREATE TABLE t (c integer, d mood[]);",
+        "CREATE TYPE mood AS ENUM ('1', '2'); CREATE TABLE t (c mood, d text[]);",
+    ),
+    (
+        // Found by tests/schema_property.rs: the first new label was placed before the
+        // next one, which was new too.
+        "enum labels added at the start",
+        "CREATE TYPE e AS ENUM ('x', 'y'); CREATE TABLE t (c e); INSERT INTO t VALUES ('x');",
+        "CREATE TYPE e AS ENUM ('m', 'a', 'x', 'y'); CREATE TABLE t (c e);",
+    ),
 ];
 
 #[test]
@@ -705,6 +731,27 @@ CREATE VIEW named AS SELECT id, name FROM users WHERE name IS NOT NULL;
 CREATE VIEW named_ids AS SELECT id FROM named;
 CREATE INDEX users_name ON users (name COLLATE NOCASE DESC);
 "#,
+    ),
+    (
+        // Found by tests/schema_property.rs (seeds 6221106, 6221144): the rename ending
+        // `a`'s rebuild checks every trigger, and `b`'s (rebuilt after) names `a`.
+        "a trigger on a rebuilt table names another rebuilt table",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, x INTEGER); \
+         CREATE TABLE b (id INTEGER PRIMARY KEY, y INTEGER); \
+         CREATE TRIGGER b_touch AFTER UPDATE ON b BEGIN DELETE FROM a WHERE 0; END; \
+         INSERT INTO a VALUES (1, 1); INSERT INTO b VALUES (1, 1);",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT); \
+         CREATE TABLE b (id INTEGER PRIMARY KEY, y TEXT); \
+         CREATE TRIGGER b_touch AFTER UPDATE ON b BEGIN DELETE FROM a WHERE 0; END;",
+    ),
+    (
+        // Found by tests/schema_property.rs (seed 6221134): with foreign keys enforced, a
+        // referenced table with rows can only be dropped after the tables referencing it.
+        "tables dropped with rows that reference each other",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY); \
+         CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id)); \
+         INSERT INTO a VALUES (1); INSERT INTO b VALUES (1, 1);",
+        "CREATE TABLE c (id INTEGER PRIMARY KEY);",
     ),
 ];
 

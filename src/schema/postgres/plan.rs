@@ -93,6 +93,28 @@ impl<'a> Planner<'a> {
                 touched.insert(name.as_str().to_string());
             }
         }
+        // A parent's column change reaches its children and partitions (an inherited
+        // column's type changes with the parent's): views on those are rebuilt too.
+        loop {
+            let reached: Vec<String> = from
+                .tables
+                .iter()
+                .filter(|(name, _)| !touched.contains(name.as_str()))
+                .filter(|(_, table)| {
+                    table
+                        .partition_of
+                        .iter()
+                        .map(|p| &p.parent)
+                        .chain(table.inherits.iter())
+                        .any(|parent| touched.contains(parent.as_str()))
+                })
+                .map(|(name, _)| name.as_str().to_string())
+                .collect();
+            if reached.is_empty() {
+                break;
+            }
+            touched.extend(reached);
+        }
         let touched = self.views(touched);
         // Atomic routines both schemas have, unchanged, whose bodies name something dropped
         // or rebuilt: dropped before it and created after.
@@ -337,10 +359,11 @@ impl<'a> Planner<'a> {
                     if before.contains(label) {
                         continue;
                     }
-                    // Placed after its predecessor, or before the first label.
+                    // Placed after its predecessor (added just before when new), or, first,
+                    // before the first label that exists already (the next may be new too).
                     let position = match at.checked_sub(1).map(|p| &after[p]) {
                         Some(previous) => format!(" AFTER {}", quote_literal(previous)),
-                        None => match after.get(1) {
+                        None => match before.first() {
                             Some(next) => format!(" BEFORE {}", quote_literal(next)),
                             None => String::new(),
                         },

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::schema::model::{Column, Index, QualifiedName, Table};
+use crate::schema::model::{Column, Index, QualifiedName, Schema, Table};
 use crate::schema::plan::{Phase, Planner, index_shape, mentions, object_part};
 use crate::schema::render::{
     autoincrement_key, constraint_element, key_clause, quote_identifier, quote_qualified,
@@ -20,7 +20,7 @@ impl Planner<'_> {
         // Tables whose views and triggers elsewhere must be rebuilt around them.
         let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut rebuilt_tables: BTreeSet<&QualifiedName> = BTreeSet::new();
-        for name in removed {
+        for name in referencing_first(from, removed) {
             touched.insert(name.as_str().to_string());
             self.push_destructive(
                 Phase::DropTables,
@@ -63,6 +63,17 @@ impl Planner<'_> {
                 continue;
             };
             if rebuilt_tables.contains(name) {
+                // A rebuilt table's old triggers go with it, but only when its own rebuild
+                // drops it: one mentioning another table rebuilt before would break that
+                // table's rename. It goes first; the rebuild creates the new ones.
+                for (trigger_name, trigger) in &table.triggers {
+                    if touched
+                        .iter()
+                        .any(|t| t != name.as_str() && mentions(&trigger.definition, t))
+                    {
+                        self.drop_trigger(name, trigger_name);
+                    }
+                }
                 continue;
             }
             for (trigger_name, trigger) in &table.triggers {
@@ -298,6 +309,34 @@ impl Planner<'_> {
         );
         self.sqlite_table_children(name, old, new, true);
     }
+}
+
+/// Tables to drop, each before the tables it references: with foreign keys enforced,
+/// `DROP TABLE` deletes the rows first, which a referencing table's rows refuse. A cycle
+/// keeps its tables in name order.
+fn referencing_first<'m>(from: &Schema, removed: Vec<&'m QualifiedName>) -> Vec<&'m QualifiedName> {
+    let references = |name: &QualifiedName, target: &QualifiedName| {
+        name != target
+            && from.tables.get(name).is_some_and(|table| {
+                table.constraints.values().any(|constraint| {
+                    constraint
+                        .references
+                        .as_ref()
+                        .is_some_and(|r| &r.table == target)
+                })
+            })
+    };
+    let mut left = removed;
+    let mut ordered = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        // The first table no other table left references; the first one when all are.
+        let at = left
+            .iter()
+            .position(|name| !left.iter().any(|other| references(other, name)))
+            .unwrap_or(0);
+        ordered.push(left.remove(at));
+    }
+    ordered
 }
 
 /// `CREATE INDEX` as SQLite takes it: no access method, and expression keys as they are
