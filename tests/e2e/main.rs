@@ -42,6 +42,7 @@ mod schema_objects;
 mod schema_plan;
 mod schema_plan_classes;
 mod schema_postgres;
+mod schema_property;
 mod schema_sqlite;
 mod scripts;
 mod secrets;
