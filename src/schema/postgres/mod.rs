@@ -4,4 +4,4 @@
 mod inspect;
 mod plan;
 
-pub(crate) use inspect::inspect;
+pub(crate) use inspect::{inspect, inspect_prepared};
