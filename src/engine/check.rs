@@ -584,13 +584,18 @@ fn touches_cluster(migration: &Migration) -> bool {
     })
 }
 
-/// Whether a script of `migration` may drop its session's prepared statements (`DISCARD
-/// ALL`, `DEALLOCATE`): any mention counts, a comment's or a string's too.
+/// Whether a script of `migration` drops its session's prepared statements: a line that
+/// starts a `DISCARD` or `DEALLOCATE` statement (as in [`touches_cluster`], a word in a
+/// comment or a string does not count).
 fn drops_prepared_statements(migration: &Migration) -> bool {
     let scripts = std::iter::once(&migration.up).chain(migration.down.as_ref());
     scripts.into_iter().any(|script| {
-        let sql = script.sql.to_ascii_lowercase();
-        sql.contains("discard") || sql.contains("deallocate")
+        script.sql.lines().any(|line| {
+            line.split_whitespace().next().is_some_and(|verb| {
+                let verb = verb.trim_end_matches(';');
+                verb.eq_ignore_ascii_case("discard") || verb.eq_ignore_ascii_case("deallocate")
+            })
+        })
     })
 }
 
