@@ -14,22 +14,18 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cargo_migrate::sandbox::local::{LocalOptions, LocalPostgres, find_binaries};
+#[path = "support.rs"]
+mod common;
+
+use common::{copy_dir, make_traversable, median};
 
 const RUNS: usize = 3;
 
 fn main() {
-    let corpus =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/crates-io/migrations");
-    if !corpus.is_dir() {
-        println!(
-            "skipped: {} not found (the shared corpora are on the project's machines)",
-            corpus.display()
-        );
+    let Some(corpus) = common::crates_io_corpus() else {
         return;
-    }
-    if find_binaries(None).is_none() {
-        println!("skipped: PostgreSQL server binaries not found");
+    };
+    if common::postgres_binaries().is_none() {
         return;
     }
     let binary = env!("CARGO_BIN_EXE_cargo-migrate");
@@ -56,13 +52,8 @@ fn main() {
     // Warm the template cache so no run pays for initdb.
     let _ = command(&["check", "--reversibility", "none", "-q"]).output();
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let server = runtime
-        .block_on(LocalPostgres::start(LocalOptions::default()))
-        .expect("start PostgreSQL");
+    let runtime = common::runtime();
+    let server = common::local_cluster(&runtime);
     let mut up_times = Vec::new();
     for run in 0..RUNS {
         let url = runtime
@@ -97,7 +88,7 @@ fn main() {
                 )
             });
         }
-        (median(&mut times), last_report)
+        (median(&times), last_report)
     };
     let (check, last_report) = time_check(Path::new(binary), corpus);
     let before = baseline
@@ -109,7 +100,7 @@ fn main() {
     extend_history(Path::new(corpus), &longer_dir, 55);
     let (check_longer, _) = time_check(Path::new(binary), longer_dir.to_str().expect("UTF-8"));
 
-    let up = median(&mut up_times);
+    let up = median(&up_times);
     println!("crates-io: 285 migrations, median of {RUNS} runs");
     println!("{:<48} {:>10} {:>8}", "", "time", "vs up");
     let row = |what: &str, took: Duration| {
@@ -192,27 +183,4 @@ fn extend_history(from: &Path, to: &Path, extra: usize) {
         std::fs::write(dir.join("down.sql"), format!("DROP TABLE generated_{n};\n"))
             .expect("write down.sql");
     }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn make_traversable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
 }

@@ -17,9 +17,13 @@ use std::time::{Duration, Instant};
 
 use cargo_migrate::db::{ConnectOptions, Database, DatabaseUrl};
 use cargo_migrate::dialect::Dialect;
-use cargo_migrate::sandbox::local::{LocalOptions, LocalPostgres, find_binaries};
 use cargo_migrate::schema::{Excluded, Schema};
 use sqlx::Connection;
+
+#[path = "support.rs"]
+mod common;
+
+use common::median;
 
 const RUNS: usize = 7;
 const GENERATED_TABLES: usize = 5_000;
@@ -27,18 +31,12 @@ const GENERATED_TABLES: usize = 5_000;
 const TABLES_PER_BATCH: usize = 250;
 
 fn main() {
-    let Some(bin_dir) = find_binaries(None) else {
-        println!("skipped: PostgreSQL server binaries not found");
+    let Some(bin_dir) = common::postgres_binaries() else {
         return;
     };
     let pg_dump = bin_dir.join("pg_dump");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let server = runtime
-        .block_on(LocalPostgres::start(LocalOptions::default()))
-        .expect("start PostgreSQL");
+    let runtime = common::runtime();
+    let server = common::local_cluster(&runtime);
 
     let mut databases: Vec<(String, String, String)> = Vec::new();
     let corpus =
@@ -196,10 +194,4 @@ fn describe(schema: &Schema) -> String {
         schema.tables.len(),
         schema.routines.len()
     )
-}
-
-fn median(times: &[Duration]) -> Duration {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    sorted[sorted.len() / 2]
 }

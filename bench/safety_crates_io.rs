@@ -8,38 +8,28 @@
 //! `lint --all` within 2x of `check --reversibility none --no-safety`. Needs ../shared/corpora
 //! and PostgreSQL's server binaries; prints why it skips otherwise.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cargo_migrate::sandbox::local::find_binaries;
+#[path = "support.rs"]
+mod common;
 
 const RUNS: usize = 3;
 
 fn main() {
-    let corpus =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/crates-io/migrations");
-    if !corpus.is_dir() {
-        println!(
-            "skipped: {} not found (the shared corpora are on the project's machines)",
-            corpus.display()
-        );
+    let Some(corpus) = common::crates_io_corpus() else {
         return;
-    }
-    if find_binaries(None).is_none() {
-        println!("skipped: PostgreSQL server binaries not found");
+    };
+    if common::postgres_binaries().is_none() {
         return;
     }
     let binary = env!("CARGO_BIN_EXE_cargo-migrate");
     let cache = tempfile::tempdir().expect("cache dir");
     // The scratch cluster runs as an unprivileged user when this is root: let it in.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o755));
-    }
+    common::make_traversable(cache.path());
     let corpus = corpus.to_str().expect("UTF-8 path");
     let time = |args: &[&str]| -> Duration {
-        let mut times: Vec<Duration> = (0..RUNS)
+        let times: Vec<Duration> = (0..RUNS)
             .map(|_| {
                 let begun = Instant::now();
                 let output = Command::new(binary)
@@ -66,8 +56,7 @@ fn main() {
                 begun.elapsed()
             })
             .collect();
-        times.sort();
-        times[times.len() / 2]
+        common::median(&times)
     };
     // Warm the template cache so no run pays for initdb.
     let _ = time(&["check", "--reversibility", "none", "--no-safety"]);

@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 use cargo_migrate::sandbox::docker::{self, DockerPostgres};
 use cargo_migrate::sandbox::local::{LocalOptions, LocalPostgres, find_binaries};
 
+#[path = "support.rs"]
+mod common;
+
+use common::copy_dir;
+
 const RUNS: usize = 10;
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
 fn row(label: &str, times: Vec<Duration>, target: Option<f64>) {
-    let m = median(times);
+    let m = common::median(&times);
     let target = target.map_or_else(String::new, |t| format!("< {t:.1} s"));
     println!(
         "| {label} | {:.0} ms | {target} |",
@@ -34,10 +34,7 @@ fn row(label: &str, times: Vec<Duration>, target: Option<f64>) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = common::runtime();
     println!("\nTime to the first successful SELECT 1, median of {RUNS}:\n");
     println!("| provider | median | target |");
     println!("|---|---:|---|");
@@ -160,17 +157,4 @@ fn cli_row() {
         times,
         None,
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }

@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support.rs"]
+mod common;
+
 const SCRIPT_MEGABYTES: [usize; 4] = [2, 7, 15, 50];
 const MIGRATIONS: usize = 10_000;
 const LIMIT: Duration = Duration::from_secs(300);
@@ -268,9 +271,8 @@ fn write(path: &Path, text: &str) {
 
 fn median(times: &[Option<Duration>]) -> Option<Duration> {
     // A stopped run counts as the slowest.
-    let mut sorted: Vec<Duration> = times.iter().map(|t| t.unwrap_or(Duration::MAX)).collect();
-    sorted.sort();
-    Some(sorted[sorted.len() / 2]).filter(|&m| m != Duration::MAX)
+    let slowest: Vec<Duration> = times.iter().map(|t| t.unwrap_or(Duration::MAX)).collect();
+    Some(common::median(&slowest)).filter(|&m| m != Duration::MAX)
 }
 
 fn show(time: Option<Duration>) -> String {

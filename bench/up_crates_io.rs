@@ -14,16 +14,18 @@
 //! Each tool runs `RUNS` times on a fresh database; the table shows medians and the ratio to the
 //! floor. Needs ../shared/corpora and PostgreSQL's server binaries; prints why it skips otherwise.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cargo_migrate::migration::{ScanOptions, scan};
-use cargo_migrate::sandbox::local::find_binaries;
 
 // The tests' helpers: a throw-away cluster and PgBouncer in front of it.
 #[path = "../tests/support/mod.rs"]
 mod support;
+
+#[path = "support.rs"]
+mod common;
 
 const RUNS: usize = 5;
 
@@ -31,17 +33,10 @@ const RUNS: usize = 5;
 type Tool<'a> = (&'a str, Box<dyn Fn(&str, &str) -> Command + 'a>);
 
 fn main() {
-    let corpus =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/crates-io/migrations");
-    if !corpus.is_dir() {
-        println!(
-            "skipped: {} not found (the shared corpora are on the project's machines)",
-            corpus.display()
-        );
+    let Some(corpus) = common::crates_io_corpus() else {
         return;
-    }
-    let Some(bin_dir) = find_binaries(None) else {
-        println!("skipped: PostgreSQL server binaries not found");
+    };
+    let Some(bin_dir) = common::postgres_binaries() else {
         return;
     };
     let psql = ["psql", "/usr/bin/psql"]
@@ -50,10 +45,7 @@ fn main() {
         .chain(std::iter::once(bin_dir.join("psql")))
         .find(|p| Command::new(p).arg("--version").output().is_ok())
         .expect("psql (postgresql-client) is needed for the baselines");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = common::runtime();
     let pg = support::postgres().expect("start PostgreSQL");
     let server = &pg.server;
     let bouncer = support::find_pgbouncer()
@@ -219,11 +211,7 @@ fn main() {
     }
     results.push(("psql -1 -f, one process per file".into(), times));
 
-    let median = |times: &[Duration]| {
-        let mut sorted = times.to_vec();
-        sorted.sort();
-        sorted[sorted.len() / 2]
-    };
+    let median = common::median::<Duration>;
     let floor = results
         .iter()
         .find(|(label, _)| label.starts_with("floor"))

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::replay::{Replayer, excluded_history, read_schema};
+use super::replay::{Replayer, excluded_history, read_scratch_schema};
 use super::status::{Entry, State};
 use crate::db::history::HistoryFormat;
 use crate::db::{Database, Direction, Failure};
@@ -259,7 +259,7 @@ struct Clock {
 impl Clock {
     async fn inspect(&mut self, db: &mut Database, format: &HistoryFormat) -> Result<Schema> {
         let begun = Instant::now();
-        let schema = read_schema(db, format).await;
+        let schema = read_scratch_schema(db, format).await;
         self.inspect += begun.elapsed();
         self.inspections += 1;
         schema
@@ -305,6 +305,9 @@ pub async fn replay(
     let in_range = |index: usize| index >= first_checked && migrations[index].down.is_some();
     // A placeholder down is reported without running it; only the others are run.
     let checked = |index: usize| in_range(index) && !migrations[index].down_is_empty;
+    if migrations.iter().any(drops_prepared_statements) {
+        crate::schema::disable_prepared_reads();
+    }
     let mut replayer = Replayer::open(&scratch.fresh_database().await?, format.clone()).await?;
     let mut mirror = if replayer.db.dialect() == Dialect::Postgres
         && (first_checked..total).any(checked)
@@ -577,6 +580,21 @@ fn touches_cluster(migration: &Migration) -> bool {
                     object.trim_end_matches(';'),
                     "role" | "user" | "group" | "tablespace" | "database"
                 )
+        })
+    })
+}
+
+/// Whether a script of `migration` drops its session's prepared statements: a line that
+/// starts a `DISCARD` or `DEALLOCATE` statement (as in [`touches_cluster`], a word in a
+/// comment or a string does not count).
+fn drops_prepared_statements(migration: &Migration) -> bool {
+    let scripts = std::iter::once(&migration.up).chain(migration.down.as_ref());
+    scripts.into_iter().any(|script| {
+        script.sql.lines().any(|line| {
+            line.split_whitespace().next().is_some_and(|verb| {
+                let verb = verb.trim_end_matches(';');
+                verb.eq_ignore_ascii_case("discard") || verb.eq_ignore_ascii_case("deallocate")
+            })
         })
     })
 }

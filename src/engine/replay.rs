@@ -54,8 +54,17 @@ impl Replayer {
 
     /// The schema as it is now, without the history table.
     pub async fn inspect(&mut self) -> Result<Schema> {
-        read_schema(&mut self.db, &self.format).await
+        read_scratch_schema(&mut self.db, &self.format).await
     }
+}
+
+/// [`read_schema`] of a scratch database, read again and again: the catalog queries stay
+/// prepared on its connection ([`Database::inspect_scratch`]).
+pub async fn read_scratch_schema(db: &mut Database, format: &HistoryFormat) -> Result<Schema> {
+    let excluded = [excluded_history(format, db.dialect())];
+    let mut schema = db.inspect_scratch(&excluded).await?;
+    forget_history_schema(format, &mut schema);
+    Ok(schema)
 }
 
 /// The schema of `db` as it is now, without the history table `format`.

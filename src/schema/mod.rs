@@ -31,6 +31,32 @@ impl crate::db::Database {
             None => Err(driver::wrong_connection(self.dialect(), self)),
         }
     }
+
+    /// [`Database::inspect`] for a scratch database that is read many times: on PostgreSQL
+    /// the catalog queries stay prepared on the connection (planned once). Never for a
+    /// database a pooler may serve.
+    pub async fn inspect_scratch(&mut self, excluded: &[Excluded]) -> crate::error::Result<Schema> {
+        match self {
+            crate::db::Database::Postgres(pg) => {
+                postgres::inspect_prepared(pg.connection(), excluded).await
+            }
+            crate::db::Database::Sqlite(_) => self.inspect(excluded).await,
+        }
+    }
+}
+
+/// Whether scratch reads keep their catalog queries prepared ([`Database::inspect_scratch`]).
+static PREPARED_READS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns prepared scratch reads off for this process: for a history whose scripts drop
+/// their session's prepared statements (`DISCARD ALL`, `DEALLOCATE`), which would also drop
+/// the history bookkeeping's own statements under the driver's feet.
+pub fn disable_prepared_reads() {
+    PREPARED_READS.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub(crate) fn prepared_reads() -> bool {
+    PREPARED_READS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A table inspection leaves out: the history table (own, sqlx's or diesel's), which is

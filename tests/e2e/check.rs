@@ -918,6 +918,43 @@ fn irreversible_downs_go_on_from_a_copy_of_the_mirror() {
 }
 
 #[test]
+fn a_migration_that_drops_prepared_statements_is_verified_all_the_same() {
+    if postgres().is_none() {
+        return;
+    }
+    // The scratch databases' schema reads keep their catalog queries prepared on the
+    // connection, except for a history that drops its session's prepared statements
+    // (DEALLOCATE ALL, DISCARD ALL): it is walked with unprepared reads as before, and they
+    // still find what a down leaves behind.
+    let ws = Workspace::copy("check-pg");
+    add_migration(
+        &ws,
+        "20240108000000_deallocate",
+        "CREATE TABLE audit (id integer PRIMARY KEY);\nDEALLOCATE ALL;\n",
+        "DEALLOCATE ALL;\nDROP TABLE audit;\n",
+    );
+    add_migration(
+        &ws,
+        "20240110000000_audit_note",
+        "ALTER TABLE audit ADD COLUMN note text;\nDEALLOCATE ALL;\n",
+        "DEALLOCATE ALL;\n-- Forgot to drop the column.\nSELECT 1;\n",
+    );
+    let report = run(&ws, &["check", "--format", "json"])
+        .assert_code(1)
+        .json();
+    assert_eq!(step(&report, "replay")["status"], "passed", "{report}");
+    let found = findings(&report, "reversibility");
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!(found[0]["migration"], "20240110000000_audit_note");
+    assert_eq!(found[0]["kind"], "down_incomplete");
+    assert_eq!(
+        step(&report, "reversibility")["summary"],
+        "8 of 9 down scripts undo their up; 1 do not",
+        "{report}"
+    );
+}
+
+#[test]
 fn downs_that_replace_views_are_verified_beside_the_mirror() {
     if postgres().is_none() {
         return;

@@ -43,14 +43,51 @@ const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schem
 /// `standard_conforming_strings` (string literals), `quote_all_identifiers` and `lc_monetary`.
 /// JIT compilation is off: the catalog queries' estimated costs grow with the number of
 /// tables past the JIT threshold, and compiling took longer than running them. `work_mem`
-/// keeps the sorts of a large schema in memory. `SET LOCAL` ends with the transaction: the
+/// keeps the sorts of a large schema in memory. The catalogs are in memory after the first
+/// read, so an index lookup costs little more than a sequential read (`random_page_cost`):
+/// with the default, the index query hashed the whole of `pg_attribute` to join a few dozen
+/// index keys, and the reads took a fifth longer. `SET LOCAL` ends with the transaction: the
 /// session, which goes on to run migrations, keeps its own.
 const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
      SET LOCAL search_path = public; SET LOCAL TimeZone = 'UTC'; \
      SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres'; \
      SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; \
      SET LOCAL standard_conforming_strings = on; SET LOCAL quote_all_identifiers = off; \
-     SET LOCAL lc_monetary = 'C'; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'";
+     SET LOCAL lc_monetary = 'C'; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; \
+     SET LOCAL random_page_cost = 1.1";
+
+tokio::task_local! {
+    /// Whether the catalog queries of the read running in this task are prepared once per
+    /// connection and kept (see [`inspect_prepared`]); unnamed statements otherwise.
+    static PREPARED: bool;
+}
+
+/// [`inspect`] with the catalog queries kept as prepared statements on the connection, for a
+/// connection that reads the schema many times (a scratch database `check` walks). The
+/// server then plans each query once instead of at every read: planning the twelve queries
+/// cost as much as running them, and the repeated reads of `check` dominated its time. Only
+/// for connections no pooler can stand between (a named statement would outlive the read
+/// on a pooler's server connection). A migration may have dropped the statements (`DISCARD
+/// ALL`, `DEALLOCATE ALL`): then the cache is emptied and the read done again unprepared.
+pub(crate) async fn inspect_prepared(
+    conn: &mut PgConnection,
+    excluded: &[Excluded],
+) -> Result<Schema> {
+    if !crate::schema::prepared_reads() {
+        return inspect(conn, excluded).await;
+    }
+    match PREPARED.scope(true, inspect(conn, excluded)).await {
+        Ok(schema) => Ok(schema),
+        Err(first) => {
+            use sqlx::Connection as _;
+            // A connection that cannot even drop its statements is gone: its error says so.
+            if conn.clear_cached_statements().await.is_err() {
+                return Err(first);
+            }
+            inspect(conn, excluded).await
+        }
+    }
+}
 
 /// Reads the schema of the database `conn` is connected to, leaving out `excluded` tables.
 pub(crate) async fn inspect(conn: &mut PgConnection, excluded: &[Excluded]) -> Result<Schema> {
@@ -136,11 +173,12 @@ async fn read_schema(
 
 /// Runs one catalog query; `what` names what it reads, for the error.
 async fn fetch(conn: &mut PgConnection, what: &str, sql: String) -> Result<Vec<PgRow>> {
-    // Unnamed statements: each query runs once, and a named one (`sqlx_s_N`) would outlive
-    // the read on a pooler's server connection, where another client's may already be
-    // (the read is one transaction, so a transaction pooler keeps it on one connection).
+    // Unnamed statements unless asked for ([`inspect_prepared`]): a named one (`sqlx_s_N`)
+    // would outlive the read on a pooler's server connection, where another client's may
+    // already be (the read is one transaction, so a transaction pooler keeps it on one
+    // connection).
     sqlx::query(AssertSqlSafe(sql))
-        .persistent(false)
+        .persistent(PREPARED.try_with(|prepared| *prepared).unwrap_or(false))
         .fetch_all(&mut *conn)
         .await
         .map_err(|err| database_error(&format!("cannot read the {what} from the catalogs"), &err))

@@ -5,7 +5,7 @@ mod inspect;
 mod objects;
 mod plan;
 
-pub(crate) use inspect::inspect;
+pub(crate) use inspect::{inspect, inspect_prepared};
 
 use futures_util::future::BoxFuture;
 
