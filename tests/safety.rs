@@ -229,6 +229,39 @@ const CASES: &[Case] = &[
     },
 ];
 
+/// Dangerous migrations that fail on the replay because of what their code names: (name,
+/// script, code, line, verdict).
+const FAILING: &[(&str, &str, &str, usize, &str)] = &[
+    (
+        "concurrently_in_transaction",
+        "SET LOCAL lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);\n",
+        "concurrently-in-transaction",
+        2,
+        "confirmed",
+    ),
+    (
+        "enum_used",
+        "SET LOCAL lock_timeout = '2s';\nALTER TYPE mood ADD VALUE 'meh';\nUPDATE people SET mood = 'meh' WHERE id = 1;\n",
+        "enum-value-used-in-transaction",
+        3,
+        "confirmed",
+    ),
+    (
+        "enum_used_computed",
+        "SET LOCAL lock_timeout = '2s';\nALTER TYPE mood ADD VALUE 'meh';\nUPDATE people SET mood = ('m' || 'eh')::mood;\n",
+        "enum-value-used-in-transaction",
+        3,
+        "trace-only",
+    ),
+    (
+        "drop_used",
+        "SET LOCAL lock_timeout = '2s';\nALTER TABLE accounts DROP COLUMN email;\n",
+        "drop-used-by-view",
+        2,
+        "trace-only",
+    ),
+];
+
 /// Safe rewrites: (name, script). None may report a warning or an error.
 const SAFE: &[(&str, &str)] = &[
     (
@@ -439,30 +472,7 @@ fn an_enum_value_used_early_and_a_drop_a_view_needs_are_findings() {
     if skip() {
         return;
     }
-    let cases: [(&str, &str, &str, usize, &str); 3] = [
-        (
-            "enum_used",
-            "SET LOCAL lock_timeout = '2s';\nALTER TYPE mood ADD VALUE 'meh';\nUPDATE people SET mood = 'meh' WHERE id = 1;\n",
-            "enum-value-used-in-transaction",
-            3,
-            "confirmed",
-        ),
-        (
-            "enum_used_computed",
-            "SET LOCAL lock_timeout = '2s';\nALTER TYPE mood ADD VALUE 'meh';\nUPDATE people SET mood = ('m' || 'eh')::mood;\n",
-            "enum-value-used-in-transaction",
-            3,
-            "trace-only",
-        ),
-        (
-            "drop_used",
-            "SET LOCAL lock_timeout = '2s';\nALTER TABLE accounts DROP COLUMN email;\n",
-            "drop-used-by-view",
-            2,
-            "trace-only",
-        ),
-    ];
-    for (name, sql, code, line, verdict) in cases {
+    for &(name, sql, code, line, verdict) in FAILING {
         let ws = workspace(&[(name, sql)], "");
         let report = lint(&ws, &["--last", "1", "--format", "json"])
             .assert_code(1)
@@ -574,6 +584,25 @@ fn an_earlier_lock_counts_only_for_statements_naming_the_same_relation() {
         ["AccessExclusiveLock public.\"user\""],
         "{report:#}"
     );
+}
+
+/// The hand-made dangerous migrations cover every documented code (the count per code is
+/// printed for the issue note).
+#[test]
+fn every_code_has_hand_made_dangerous_migrations() {
+    let mut missing = Vec::new();
+    for code in cargo_migrate::safety::CODES {
+        let count = CASES.iter().filter(|c| c.code == code.code).count()
+            + FAILING.iter().filter(|f| f.2 == code.code).count();
+        println!("{:<32} {count}", code.code);
+        // No statement PostgreSQL 15 accepts and squawk's parser does not was found (47 odd
+        // forms tried): the code is unit-tested on a statement both refuse.
+        if count == 0 && code.code != "unparsed-statement" {
+            missing.push(code.code);
+        }
+    }
+    assert!(missing.is_empty(), "no dangerous migration for {missing:?}");
+    assert!(CASES.len() + FAILING.len() >= 25);
 }
 
 #[test]

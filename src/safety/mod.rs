@@ -140,7 +140,7 @@ pub const CODES: &[Code] = &[
         code: "concurrently-in-transaction",
         severity: Severity::Error,
         squawk: &["ban-concurrent-index-creation-in-transaction"],
-        expect: Expect::Nothing,
+        expect: Expect::Fails("25001"),
         problem: "CONCURRENTLY cannot run inside a transaction block: the migration fails",
         rewrite: "put the statement in a migration of its own with `-- migrate:no-transaction` as its first line",
     },

@@ -157,7 +157,7 @@ const NOT_REPLAYED: &str = "not traced: an earlier migration fails on the replay
 fn explains_failure(finding: &super::Finding) -> bool {
     matches!(
         finding.code,
-        "enum-value-used-in-transaction" | "drop-used-by-view"
+        "enum-value-used-in-transaction" | "drop-used-by-view" | "concurrently-in-transaction"
     ) && matches!(finding.verdict, Verdict::Confirmed | Verdict::TraceOnly)
 }
 
