@@ -373,6 +373,44 @@ impl Session<'_> {
         candidates.sort_unstable();
         let mut pending = self.seed_statements(&candidates, relations).await?;
         let mut seeded = Vec::new();
+        // All inserts in one message first (tables come in creation order, which is mostly the
+        // order their foreign keys need); when one fails, none stays and they go one by one.
+        if pending.len() > 1 {
+            let inserts: Vec<String> = pending
+                .iter()
+                .map(|(oid, insert)| {
+                    format!(
+                        "WITH i AS ({insert} RETURNING 1) SELECT {oid}::int8, count(*)::int8 FROM i"
+                    )
+                })
+                .collect();
+            let message = format!(
+                "SAVEPOINT cargo_migrate_seed; {}; RELEASE SAVEPOINT cargo_migrate_seed",
+                inserts.join("; ")
+            );
+            match sqlx::raw_sql(AssertSqlSafe(message))
+                .fetch_all(&mut *self.conn)
+                .await
+            {
+                Ok(rows) => {
+                    for row in rows {
+                        let oid: i64 = row.try_get(0).unwrap_or_default();
+                        let count: i64 = row.try_get(1).unwrap_or_default();
+                        if count > 0
+                            && let Some(relation) = relations.get(&oid)
+                        {
+                            seeded.push(relation.name.clone());
+                        }
+                    }
+                    seeded.sort();
+                    return Ok(seeded);
+                }
+                Err(_) => {
+                    self.simple("ROLLBACK TO SAVEPOINT cargo_migrate_seed")
+                        .await?;
+                }
+            }
+        }
         for _pass in 0..2 {
             let mut left = Vec::new();
             for (oid, insert) in pending {
