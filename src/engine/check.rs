@@ -294,6 +294,7 @@ pub async fn replay(
     reversibility: Reversibility,
     snapshot_after: Option<usize>,
     progress: &dyn Progress,
+    mut traces: Option<&mut crate::safety::run::ReplayTraces>,
 ) -> Result<Replayed> {
     let begun = Instant::now();
     let total = migrations.len();
@@ -339,6 +340,12 @@ pub async fn replay(
         let check_this = checked(index);
         if check_this && before.is_none() {
             before = Some(clock.inspect(&mut replayer.db, &replayer.format).await?);
+        }
+        // The safety step's trace of this migration, on this database just before its up.
+        if let Some(traces) = traces.as_deref_mut() {
+            traces
+                .before_apply(index, migration, &mut replayer.db)
+                .await;
         }
         let script_begun = Instant::now();
         let applied_now = replayer.run(migration, Direction::Up).await;
@@ -451,7 +458,8 @@ pub async fn replay(
             reverse_time += step_begun.elapsed();
         }
     }
-    let replay_time = begun.elapsed().saturating_sub(reverse_time);
+    let traced_time = traces.map_or(Duration::ZERO, |traces| traces.time);
+    let replay_time = begun.elapsed().saturating_sub(reverse_time + traced_time);
     let replay = Step::finished(
         if replay_findings.is_empty() {
             format!("{applied} migrations applied on a fresh database")
@@ -957,6 +965,16 @@ pub async fn run(
         .as_ref()
         .map(|entries| crate::safety::select::pending(entries, &migrations.migrations));
     drop(entries);
+    let selection = if request.no_safety {
+        None
+    } else {
+        Some(crate::safety::run::check_selection(
+            &spec.dir,
+            &migrations.migrations,
+            pending,
+            &spec.config.safety,
+        )?)
+    };
     let provider = (request.provider)()?;
     progress.stage("starting a disposable database");
     let mut scratch =
@@ -964,6 +982,14 @@ pub async fn run(
     header.sandbox = Some(scratch.describe());
     progress.ready(&header);
     progress.finished(INTEGRITY, &integrity);
+    // The safety step's migrations are traced on the replay itself, before each is applied.
+    let mut traces = selection.as_ref().map(|(selected, _)| {
+        crate::safety::run::ReplayTraces::new(
+            selected,
+            &super::scratch::replay_format(spec),
+            scratch.dialect(),
+        )
+    });
     let replayed = replay(
         &mut scratch,
         &migrations.migrations,
@@ -971,6 +997,7 @@ pub async fn run(
         request.reversibility,
         live_plan.as_ref().and_then(|plan| plan.prefix),
         progress,
+        traces.as_mut(),
     )
     .await?;
     progress.finished(REPLAY, &replayed.replay);
@@ -1016,23 +1043,23 @@ pub async fn run(
         }
     };
     progress.finished(DRIFT, &drift.step);
-    let safety = if request.no_safety {
-        crate::safety::run::SafetyStep::skipped("--no-safety")
-    } else if replayed.replay.status == StepStatus::Failed {
-        crate::safety::run::SafetyStep::skipped("the history does not replay")
-    } else {
-        progress.stage("tracing the locks of the new migrations");
-        let dialect = scratch.dialect();
-        crate::safety::run::check_step(
-            &mut scratch,
-            &super::scratch::replay_format(spec),
-            dialect,
-            &spec.dir,
-            &migrations.migrations,
-            pending,
-            &spec.config.safety,
-        )
-        .await?
+    let safety = match selection {
+        None => crate::safety::run::SafetyStep::skipped("--no-safety"),
+        Some(selection) => {
+            progress.stage("tracing the locks of the new migrations");
+            let dialect = scratch.dialect();
+            crate::safety::run::check_step(
+                &mut scratch,
+                &super::scratch::replay_format(spec),
+                dialect,
+                &migrations.migrations,
+                selection,
+                traces,
+                replayed.replay.status == StepStatus::Failed,
+                &spec.config.safety,
+            )
+            .await?
+        }
     };
     scratch.stop().await?;
     let ok = !safety.failed()

@@ -67,6 +67,8 @@ pub fn read(migration: &Migration, dialect: Dialect) -> Result<Read<'_>> {
         .hint("name one or more codes docs/safety.md lists, then the reason, e.g. `-- migrate:allow index-not-concurrent small table`")
     })?;
     let mut lint = statik::lint(&sql, &starts, transactional);
+    let texts: Vec<(usize, &str)> = statements.iter().map(|s| (s.0, s.3.as_str())).collect();
+    lint.hits.extend(statik::own_rules(&texts, transactional));
     if dialect == Dialect::Sqlite {
         // squawk reads PostgreSQL. SQLite locks the whole database for a migration and has no
         // concurrent builds, so only the codes about the running application apply, and its
@@ -159,6 +161,20 @@ pub fn combine(
             .unwrap_or_default()
     };
     let met = |expect: Expect, index: usize| -> Option<bool> {
+        // A failing statement has no trace of its own, only its error.
+        match expect {
+            Expect::Fails(state) => {
+                let failed = trace.ok()?.failed_with(index, state, "");
+                return (failed || traced_statement(index).is_some()).then_some(failed);
+            }
+            Expect::DroppedView => {
+                if trace.ok()?.failed_with(index, DEPENDENT_OBJECTS, "view ") {
+                    return Some(true);
+                }
+                return traced_statement(index).map(|s| !s.dropped_views.is_empty());
+            }
+            _ => {}
+        }
         let s = traced_statement(index)?;
         // A lock an earlier statement took on a relation this one names counts: the statement
         // needs it as much (`DROP INDEX` then `ADD PRIMARY KEY` on the same table).
@@ -172,7 +188,7 @@ pub fn combine(
             Expect::LockWithoutTimeout => (index..count)
                 .filter_map(traced_statement)
                 .any(|s| !s.own_lock_timeout && s.locks.iter().any(|l| super::blocks_writes(&l.2))),
-            Expect::Nothing => return None,
+            Expect::Nothing | Expect::Fails(_) | Expect::DroppedView => return None,
         })
     };
     let position = |offset: usize| split::line_column_of_byte_offset(&read.sql, offset);
@@ -216,6 +232,8 @@ pub fn combine(
     // Which statements a confirmed static finding explains (no trace-only duplicate then).
     let mut explained_lock = vec![false; count];
     let mut explained_rewrite = vec![false; count];
+    // Statements whose dropped views or failure a confirmed static finding explains.
+    let mut explained_other = vec![false; count];
     let mut timeout_reported = false;
     for hit in &read.lint.hits {
         let verdict = match hit.statement.and_then(|index| met(hit.code.expect, index)) {
@@ -232,6 +250,7 @@ pub fn combine(
                     explained_lock[index] = true;
                 }
                 Expect::BlockingLock | Expect::ExclusiveLock => explained_lock[index] = true,
+                Expect::Fails(_) | Expect::DroppedView => explained_other[index] = true,
                 Expect::LockWithoutTimeout | Expect::Nothing => {}
             }
         }
@@ -243,8 +262,13 @@ pub fn combine(
             verdict,
             hit.offset,
             format!(
-                "{} ({})",
+                "{}{} ({})",
                 hit.message.trim_end_matches('.'),
+                match hit.statement.and_then(traced_statement) {
+                    Some(s) if !s.dropped_views.is_empty() =>
+                        format!("; it dropped {}", s.dropped_views.join(", ")),
+                    _ => String::new(),
+                },
                 hit.code.problem
             ),
             hit.statement,
@@ -271,8 +295,66 @@ pub fn combine(
     }
     let mut held_reported = false;
     if let Ok(trace) = trace {
+        // What only the failure of a statement tells (the replay fails there too).
+        if let Some((index, message)) = &trace.failed
+            && *index < count
+            && !explained_other[*index]
+        {
+            let name = if trace.failed_with(*index, UNSAFE_NEW_ENUM_VALUE, "") {
+                Some("enum-value-used-in-transaction")
+            } else if trace.failed_with(*index, DEPENDENT_OBJECTS, "view ") {
+                Some("drop-used-by-view")
+            } else {
+                None
+            };
+            if let Some(name) = name {
+                let code = super::code(name).expect("a known code");
+                let detail = trace
+                    .failed_code
+                    .as_ref()
+                    .map(|(_, detail)| detail.replace('\n', "; "))
+                    .filter(|detail| !detail.is_empty())
+                    .map(|detail| format!(": {detail}"))
+                    .unwrap_or_default();
+                let finding = make(
+                    code,
+                    Verdict::TraceOnly,
+                    read.statements[*index].0,
+                    format!("fails on the scratch database: {message}{detail}"),
+                    Some(*index),
+                    None,
+                );
+                push(finding, Some(*index), &mut findings);
+            }
+        }
         for (index, step) in trace.statements.iter().enumerate() {
             let offset = read.statements[index].0;
+            if !step.dropped_views.is_empty() && !explained_other[index] {
+                let code = super::code("drop-used-by-view").expect("a known code");
+                let finding = make(
+                    code,
+                    Verdict::TraceOnly,
+                    offset,
+                    format!(
+                        "also dropped {} {} without naming {} ({})",
+                        if step.dropped_views.len() == 1 {
+                            "view"
+                        } else {
+                            "views"
+                        },
+                        step.dropped_views.join(", "),
+                        if step.dropped_views.len() == 1 {
+                            "it"
+                        } else {
+                            "them"
+                        },
+                        code.problem
+                    ),
+                    Some(index),
+                    None,
+                );
+                push(finding, Some(index), &mut findings);
+            }
             let exclusive: Vec<&(String, &str, String)> = step
                 .locks
                 .iter()
@@ -396,6 +478,11 @@ pub fn combine(
         sql: read.migration.up.sql.clone(),
     }
 }
+
+/// SQLSTATE of "unsafe use of new value" (an enum value used in the transaction that added it).
+const UNSAFE_NEW_ENUM_VALUE: &str = "55P04";
+/// SQLSTATE of "cannot drop … because other objects depend on it".
+const DEPENDENT_OBJECTS: &str = "2BP01";
 
 fn migration_is_transactional(migration: &Migration) -> bool {
     !migration.no_transaction

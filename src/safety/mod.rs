@@ -11,6 +11,7 @@ pub mod select;
 pub mod statik;
 pub mod suppress;
 pub mod trace;
+pub mod words;
 
 use std::collections::BTreeMap;
 
@@ -93,6 +94,11 @@ pub enum Expect {
     Rewrite,
     /// A blocking lock taken while `lock_timeout` is the session default (the script set none).
     LockWithoutTimeout,
+    /// The statement fails on the scratch database with this SQLSTATE.
+    Fails(&'static str),
+    /// The statement dropped views that existed without naming them (CASCADE), or failed
+    /// because a view depends on what it drops.
+    DroppedView,
     /// The trace cannot see it (e.g. the statement fails in a transaction).
     Nothing,
 }
@@ -134,7 +140,7 @@ pub const CODES: &[Code] = &[
         code: "concurrently-in-transaction",
         severity: Severity::Error,
         squawk: &["ban-concurrent-index-creation-in-transaction"],
-        expect: Expect::Nothing,
+        expect: Expect::Fails("25001"),
         problem: "CONCURRENTLY cannot run inside a transaction block: the migration fails",
         rewrite: "put the statement in a migration of its own with `-- migrate:no-transaction` as its first line",
     },
@@ -209,6 +215,22 @@ pub const CODES: &[Code] = &[
         expect: Expect::ExclusiveLock,
         problem: "renaming a column or table breaks the application version still running during a rolling deploy",
         rewrite: "add the new name (a column, or a view for a table), move readers and writers, then drop the old name later",
+    },
+    Code {
+        code: "enum-value-used-in-transaction",
+        severity: Severity::Error,
+        squawk: &[],
+        expect: Expect::Fails("55P04"),
+        problem: "an enum value added by ALTER TYPE … ADD VALUE cannot be used before that transaction commits: the migration fails (unsafe use of new value)",
+        rewrite: "add the value in a migration of its own (or one with `-- migrate:no-transaction`), and use it in a later migration",
+    },
+    Code {
+        code: "drop-used-by-view",
+        severity: Severity::Error,
+        squawk: &[],
+        expect: Expect::DroppedView,
+        problem: "the table or column dropped is used by a view: without CASCADE the migration fails, with CASCADE the view silently goes too",
+        rewrite: "drop or redefine the views that use it first (CREATE OR REPLACE VIEW without the column), each named in the migration, then drop it without CASCADE",
     },
     Code {
         code: "missing-lock-timeout",

@@ -1,16 +1,20 @@
 //! A safety run over a set: the selected migrations linted, and, on PostgreSQL, traced on a
 //! fresh scratch database while the history up to the last of them is replayed.
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 
 use super::analyse::{self, MigrationReport};
-use super::trace::Tracer;
+use super::trace::{MigrationTrace, Tracer};
 use super::{SafetyConfig, Severity, Verdict};
+use crate::db::Database;
 use crate::db::Direction;
 use crate::db::history::HistoryFormat;
 use crate::dialect::Dialect;
 use crate::engine::replay::Replayer;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::migration::Migration;
 use crate::sandbox::scratch::Scratch;
 
@@ -121,14 +125,93 @@ pub async fn analyse(
             reports.push(report);
         }
         if let Err(failure) = replayer.run(migration, Direction::Up).await {
-            return Err(crate::engine::failure_error(
-                &failure,
-                migration,
-                Direction::Up,
-            ));
+            // A failure a finding explains (an enum value used too early, a drop a view
+            // stops) is reported as that finding; the migrations after it are linted only.
+            let explained = selected.contains(&index)
+                && reports
+                    .last()
+                    .is_some_and(|report| report.findings.iter().any(explains_failure));
+            if !explained {
+                return Err(crate::engine::failure_error(
+                    &failure,
+                    migration,
+                    Direction::Up,
+                ));
+            }
+            for later in index + 1..=*last {
+                if let Some(at) = selected.iter().position(|&s| s == later) {
+                    reports.push(analyse::combine(&reads[at], Err(NOT_REPLAYED), config));
+                }
+            }
+            break;
         }
     }
     Ok((reports, trace_ms))
+}
+
+/// Why a migration after one that fails on the replay is not traced.
+const NOT_REPLAYED: &str = "not traced: an earlier migration fails on the replay";
+
+/// Whether `finding` is what makes its migration fail on the replay (so the run reports it
+/// instead of the replay's error).
+fn explains_failure(finding: &super::Finding) -> bool {
+    matches!(
+        finding.code,
+        "enum-value-used-in-transaction" | "drop-used-by-view" | "concurrently-in-transaction"
+    ) && matches!(finding.verdict, Verdict::Confirmed | Verdict::TraceOnly)
+}
+
+/// Traces taken on `check`'s own replay, each just before the replay applies a selected
+/// migration (on the replay's connection, in a transaction rolled back): the safety step then
+/// needs no replay of its own, and costs only the traced migrations' statements once more.
+pub struct ReplayTraces {
+    selected: Vec<usize>,
+    dialect: Dialect,
+    history: String,
+    traces: HashMap<usize, MigrationTrace>,
+    /// The last migration the replay reached (the one that failed, if one did).
+    reached: Option<usize>,
+    error: Option<Error>,
+    /// Time spent tracing (the replay's own time leaves it out).
+    pub time: Duration,
+}
+
+impl ReplayTraces {
+    pub fn new(selected: &[usize], format: &HistoryFormat, dialect: Dialect) -> ReplayTraces {
+        ReplayTraces {
+            selected: selected.to_vec(),
+            dialect,
+            history: format.table(),
+            traces: HashMap::new(),
+            reached: None,
+            error: None,
+            time: Duration::ZERO,
+        }
+    }
+
+    /// Called by the replay before it applies migration `index` on `db`.
+    pub async fn before_apply(&mut self, index: usize, migration: &Migration, db: &mut Database) {
+        self.reached = Some(index);
+        if self.error.is_some() || migration.no_transaction || !self.selected.contains(&index) {
+            return;
+        }
+        let Database::Postgres(pg) = db else {
+            return;
+        };
+        // A script that cannot be read is the safety step's error to report (it reads it
+        // again); here it is just not traced.
+        let Ok(read) = analyse::read(migration, self.dialect) else {
+            return;
+        };
+        let begun = Instant::now();
+        match super::trace::trace_on(pg.connection(), &self.history, &read.texts()).await {
+            Ok(trace) => {
+                self.traces.insert(index, trace);
+            }
+            Err(error) => self.error = Some(error),
+        }
+        self.time += begun.elapsed();
+    }
 }
 
 /// `check`'s safety step: the migrations not yet on the target — pending on the live database
@@ -168,45 +251,106 @@ impl SafetyStep {
     }
 }
 
-/// Runs the safety step. `pending`: the indexes not applied on the live database, when one was
-/// given.
+/// The migrations `check`'s safety step looks at, and how they were chosen. `pending`: the
+/// indexes not applied on the live database, when one was given.
 ///
 /// # Errors
 ///
-/// As [`analyse`], and a `safety.since` naming no git ref.
-pub async fn check_step(
-    scratch: &mut Scratch,
-    format: &HistoryFormat,
-    dialect: Dialect,
+/// A `safety.since` naming no git ref.
+pub fn check_selection(
     dir: &std::path::Path,
     migrations: &[Migration],
     pending: Option<Vec<usize>>,
     config: &SafetyConfig,
-) -> Result<SafetyStep> {
-    let begun = std::time::Instant::now();
-    let (selected, selection) = match (pending, &config.since) {
+) -> Result<(Vec<usize>, String)> {
+    Ok(match (pending, &config.since) {
         (Some(pending), _) => (pending, "pending on the database".to_string()),
         (None, Some(reference)) => (
             super::select::since(dir, reference, migrations)?,
             format!("new since {reference}"),
         ),
         (None, None) => (super::select::last(1, migrations), "the newest".to_string()),
-    };
+    })
+}
+
+/// Runs the safety step over `selected` ([`check_selection`]). With `traced` (the traces
+/// check's replay took), the migrations it reached are reported from them without a replay
+/// of the step's own; when the replay failed (`replay_failed`), only those are.
+///
+/// # Errors
+///
+/// As [`analyse`].
+#[allow(clippy::too_many_arguments)]
+pub async fn check_step(
+    scratch: &mut Scratch,
+    format: &HistoryFormat,
+    dialect: Dialect,
+    migrations: &[Migration],
+    (mut selected, selection): (Vec<usize>, String),
+    traced: Option<ReplayTraces>,
+    replay_failed: bool,
+    config: &SafetyConfig,
+) -> Result<SafetyStep> {
+    let begun = std::time::Instant::now();
+    let mut traced = traced;
+    if let Some(traces) = traced.as_mut()
+        && let Some(error) = traces.error.take()
+    {
+        return Err(error);
+    }
+    let mut selection = selection;
+    if replay_failed {
+        let reached = traced.as_ref().and_then(|t| t.reached);
+        selected.retain(|&index| reached.is_some_and(|r| index <= r));
+        if selected.is_empty() {
+            return Ok(SafetyStep::skipped("the history does not replay"));
+        }
+        selection.push_str(", up to the migration that fails on the replay");
+    }
     if selected.is_empty() {
         return Ok(SafetyStep {
             selection: Some(selection.clone()),
             ..SafetyStep::skipped(format!("no migration to look at ({selection})"))
         });
     }
-    let (reports, trace_ms) = analyse(
-        Some(scratch),
-        format,
-        dialect,
-        migrations,
-        &selected,
-        config,
-    )
-    .await?;
+    let covered = traced.as_ref().filter(|traces| {
+        dialect == Dialect::Postgres
+            && traces
+                .reached
+                .is_some_and(|r| selected.iter().all(|&i| i <= r))
+    });
+    let (reports, trace_ms) = match covered {
+        Some(traces) => {
+            let mut reports = Vec::new();
+            for &index in &selected {
+                let migration = &migrations[index];
+                let read = analyse::read(migration, dialect)?;
+                let trace = if migration.no_transaction {
+                    Err(
+                        "not traced: it runs outside a transaction, so each statement's locks end with it",
+                    )
+                } else {
+                    traces
+                        .traces
+                        .get(&index)
+                        .ok_or("not traced: the replay did not reach it")
+                };
+                reports.push(analyse::combine(&read, trace, config));
+            }
+            (reports, traces.time.as_millis())
+        }
+        None => {
+            analyse(
+                Some(scratch),
+                format,
+                dialect,
+                migrations,
+                &selected,
+                config,
+            )
+            .await?
+        }
+    };
     let counts = Summary::of(&reports, trace_ms);
     let status = if counts.errors > 0 {
         crate::engine::check::StepStatus::Failed
@@ -229,6 +373,7 @@ pub async fn check_step(
         selection: Some(selection),
         counts: Some(counts),
         migrations: reports,
-        duration_ms: begun.elapsed().as_millis(),
+        duration_ms: begun.elapsed().as_millis()
+            + covered.map_or(0, |traces| traces.time.as_millis()),
     })
 }

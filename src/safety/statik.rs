@@ -96,6 +96,83 @@ pub fn lint(sql: &str, starts: &[usize], transactional: bool) -> Lint {
     Lint { hits, unparsed }
 }
 
+/// The rules squawk has none for, over the statements (byte offset, text) of one script:
+/// an enum value added and then used in the same transaction, and a table or column dropped
+/// with CASCADE (which takes the views using it along).
+pub fn own_rules(statements: &[(usize, &str)], transactional: bool) -> Vec<Hit> {
+    use super::words::{Token, tokens};
+    let code = |name: &str| super::code(name).expect("a known code");
+    let mut hits = Vec::new();
+    // Values added so far in this transaction: (type, value).
+    let mut added: Vec<(String, String)> = Vec::new();
+    for (index, (offset, text)) in statements.iter().enumerate() {
+        let words = tokens(text);
+        let ident = |i: usize| match words.get(i) {
+            Some(Token::Ident {
+                text,
+                quoted: false,
+            }) => text.as_str(),
+            _ => "",
+        };
+        if ident(0) == "alter" && ident(1) == "type" {
+            // ALTER TYPE name ADD VALUE [IF NOT EXISTS] 'value' …
+            let value_at = words
+                .windows(2)
+                .position(|pair| {
+                    matches!((&pair[0], &pair[1]), (
+                        Token::Ident { text: add, quoted: false },
+                        Token::Ident { text: value, quoted: false },
+                    ) if add == "add" && value == "value")
+                })
+                .and_then(|at| words[at + 2..].iter().find(|t| matches!(t, Token::Str(_))));
+            if transactional && let Some(Token::Str(value)) = value_at {
+                let name: Vec<String> = words[2..]
+                    .iter()
+                    .take_while(
+                        |t| !matches!(t, Token::Ident { text, quoted: false } if text == "add"),
+                    )
+                    .filter_map(|t| match t {
+                        Token::Ident { text, .. } => Some(text.clone()),
+                        Token::Dot => Some(".".into()),
+                        _ => None,
+                    })
+                    .collect();
+                added.push((name.concat(), value.clone()));
+            }
+            continue;
+        }
+        if let Some((ty, value)) = added.iter().find(|(_, value)| {
+            words
+                .iter()
+                .any(|t| matches!(t, Token::Str(s) if s == value))
+        }) {
+            hits.push(Hit {
+                code: code("enum-value-used-in-transaction"),
+                rule: "cargo-migrate".into(),
+                message: format!(
+                    "the value '{value}' added to enum {ty} in this transaction is used before it commits"
+                ),
+                offset: *offset,
+                statement: Some(index),
+            });
+        }
+        let drops_table_or_column = (ident(0) == "drop" && ident(1) == "table")
+            || (ident(0) == "alter"
+                && ident(1) == "table"
+                && (2..words.len()).any(|i| ident(i) == "drop" && ident(i + 1) != "constraint"));
+        if drops_table_or_column && (2..words.len()).any(|i| ident(i) == "cascade") {
+            hits.push(Hit {
+                code: code("drop-used-by-view"),
+                rule: "cargo-migrate".into(),
+                message: "DROP … CASCADE also drops, without naming them, the views that use what it drops".into(),
+                offset: *offset,
+                statement: Some(index),
+            });
+        }
+    }
+    hits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +256,43 @@ mod tests {
             lint.unparsed.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
             [1]
         );
+    }
+
+    #[test]
+    fn own_rules_find_enum_values_used_early_and_cascading_drops() {
+        let found = |sql: &str, transactional: bool| -> Vec<(&'static str, Option<usize>)> {
+            let split = split::split(sql, Dialect::Postgres).unwrap();
+            let statements: Vec<(usize, &str)> = split.iter().map(|s| (s.offset, s.text)).collect();
+            own_rules(&statements, transactional)
+                .iter()
+                .map(|hit| (hit.code.code, hit.statement))
+                .collect()
+        };
+        let used = "ALTER TYPE mood ADD VALUE 'meh';\nUPDATE people SET mood = 'meh';";
+        assert_eq!(
+            found(used, true),
+            [("enum-value-used-in-transaction", Some(1))]
+        );
+        // Outside a transaction each statement commits: the value is usable.
+        assert_eq!(found(used, false), []);
+        assert_eq!(
+            found(
+                "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh';\nSELECT 'ok';",
+                true
+            ),
+            []
+        );
+        assert_eq!(
+            found(
+                "ALTER TABLE t DROP COLUMN c CASCADE;\nDROP TABLE u CASCADE;\nDROP TABLE v;",
+                true
+            ),
+            [
+                ("drop-used-by-view", Some(0)),
+                ("drop-used-by-view", Some(1))
+            ]
+        );
+        assert_eq!(found("ALTER TABLE t DROP CONSTRAINT k CASCADE;", true), []);
     }
 
     #[test]

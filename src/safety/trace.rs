@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection, Row};
 
+use super::words::identifier_chains;
 use crate::db::DatabaseUrl;
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 
@@ -28,10 +29,28 @@ const SEED_ROWS: u32 = 3;
 #[derive(Debug, Clone)]
 struct Relation {
     name: String,
-    /// The name without schema or quotes, lowercased: to tell whether a script names it.
-    bare: String,
+    /// Its schema and its own name, as the catalog spells them (no quotes, case kept).
+    schema: String,
+    relname: String,
+    /// Whether its bare name finds it through the scratch session's `search_path` (what an
+    /// unqualified name in the script resolves to).
+    visible: bool,
     kind: &'static str,
     file: i64,
+}
+
+impl Relation {
+    /// Whether the identifier chains of a statement ([`identifier_chains`]) name this relation:
+    /// `schema.name` anywhere in a chain, or its bare name when that resolves to it. Whole
+    /// identifiers only, so `user` is not named by `user_emails`.
+    fn named_by(&self, chains: &[Vec<String>]) -> bool {
+        chains.iter().any(|chain| {
+            chain
+                .windows(2)
+                .any(|pair| pair[0] == self.schema && pair[1] == self.relname)
+                || (self.visible && chain.first().is_some_and(|first| *first == self.relname))
+        })
+    }
 }
 
 /// What one statement did.
@@ -45,6 +64,9 @@ pub struct StatementTrace {
     pub reused: Vec<(String, &'static str, String)>,
     /// Relations that existed and got a new file.
     pub rewrites: Vec<String>,
+    /// Views (and materialized views) that existed and that this statement dropped without
+    /// naming them: a `CASCADE` took them along with what they use.
+    pub dropped_views: Vec<String>,
     pub duration: Duration,
     pub lock_timeout: String,
     pub statement_timeout: String,
@@ -61,6 +83,20 @@ pub struct MigrationTrace {
     /// The statement that failed on the scratch database and its message: statements from
     /// there on are not traced.
     pub failed: Option<(usize, String)>,
+    /// The failure's SQLSTATE and detail (e.g. `2BP01` and "view v depends on table t").
+    pub failed_code: Option<(String, String)>,
+}
+
+impl MigrationTrace {
+    /// Whether statement `index` failed with SQLSTATE `code` (and a detail containing
+    /// `detail`).
+    pub fn failed_with(&self, index: usize, code: &str, detail: &str) -> bool {
+        self.failed.as_ref().is_some_and(|(at, _)| *at == index)
+            && self
+                .failed_code
+                .as_ref()
+                .is_some_and(|(state, text)| state == code && text.contains(detail))
+    }
 }
 
 /// A connection to the scratch database that traces migrations.
@@ -90,6 +126,37 @@ impl Tracer {
 
     /// Traces `statements` (texts, in order) in a transaction that is rolled back.
     pub async fn trace(&mut self, statements: &[&str]) -> Result<MigrationTrace> {
+        trace_on(&mut self.conn, &self.history, statements).await
+    }
+}
+
+/// Traces `statements` on `conn` (a connection to the scratch database with no transaction
+/// open, e.g. the replay's own) in a transaction that is rolled back. `history`: the history
+/// table (its bare name), left out of what is seeded and watched.
+///
+/// # Errors
+///
+/// The scratch database failing outside the statements (a failing statement is a result).
+pub async fn trace_on(
+    conn: &mut PgConnection,
+    history: &str,
+    statements: &[&str],
+) -> Result<MigrationTrace> {
+    let mut session = Session {
+        conn,
+        history: history.rsplit('.').next().unwrap_or(history),
+    };
+    session.trace(statements).await
+}
+
+/// One trace's use of a connection.
+struct Session<'c> {
+    conn: &'c mut PgConnection,
+    history: &'c str,
+}
+
+impl Session<'_> {
+    async fn trace(&mut self, statements: &[&str]) -> Result<MigrationTrace> {
         let seeded = self.trace_once(statements, true).await?;
         if seeded.failed.is_some() && !seeded.seeded.is_empty() {
             // Perhaps only our rows made it fail (a NOT NULL column without a default on a
@@ -119,34 +186,29 @@ impl Tracer {
         let mut trace = MigrationTrace::default();
         // Only the tables the script names: seeding every table before every migration would
         // cost more than the migrations themselves on a long history.
-        let script = statements.join("\n").to_lowercase();
+        let chains: Vec<Vec<Vec<String>>> =
+            statements.iter().map(|s| identifier_chains(s)).collect();
+        let script: Vec<Vec<String>> = chains.iter().flatten().cloned().collect();
         let seeding = seed
             && relations
                 .values()
-                .any(|r| r.kind == "table" && script.contains(&r.bare));
+                .any(|r| r.kind == "table" && r.named_by(&script));
         if seeding {
             trace.seeded = self.seed(&relations, &script).await?;
         }
-        let oids: Vec<String> = relations.keys().map(|oid| oid.to_string()).collect();
-        let array = format!("'{{{}}}'::oid[]", oids.join(","));
-        // Nothing is held at the start but what seeding took (its inserts' locks, also where
-        // a table had rows and nothing was inserted).
-        let mut held: HashMap<i64, u8> = if seeding {
-            self.observe(&array).await?.0.locks
-        } else {
-            HashMap::new()
-        };
+        let watched = Watched::of(&relations);
+        // Seeding's inserts take locks weaker than any listed (ROW EXCLUSIVE at most), so
+        // nothing listed is held when the first statement runs.
+        let mut held: HashMap<i64, u8> = HashMap::new();
         let mut files: HashMap<i64, i64> = relations.iter().map(|(o, r)| (*o, r.file)).collect();
+        let mut gone: Vec<i64> = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
             let begun = Instant::now();
             // The statement and the observation in one message: one round trip per statement
             // (the time includes the observation's, a fraction of a millisecond).
-            let ran = sqlx::raw_sql(AssertSqlSafe(format!(
-                "{statement};\n{}",
-                observe_sql(&array)
-            )))
-            .fetch_all(&mut self.conn)
-            .await;
+            let ran = sqlx::raw_sql(AssertSqlSafe(format!("{statement};\n{}", watched.sql())))
+                .fetch_all(&mut *self.conn)
+                .await;
             let duration = begun.elapsed();
             let rows = match ran {
                 Ok(rows) => rows,
@@ -155,6 +217,15 @@ impl Tracer {
                         sqlx::Error::Database(db) => db.message().to_string(),
                         other => other.to_string(),
                     };
+                    if let sqlx::Error::Database(db) = &err {
+                        let detail = db
+                            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                            .and_then(|pg| pg.detail())
+                            .unwrap_or_default();
+                        trace.failed_code = db
+                            .code()
+                            .map(|code| (code.into_owned(), detail.to_string()));
+                    }
                     trace.failed = Some((index, message));
                     return Ok(trace);
                 }
@@ -167,7 +238,7 @@ impl Tracer {
                 statement_timeout: seen.statement_timeout,
                 ..StatementTrace::default()
             };
-            let text = statement.to_lowercase();
+            let named = &chains[index];
             for (oid, (mode, strength)) in &seen.modes {
                 let Some(relation) = relations.get(oid) else {
                     continue;
@@ -181,7 +252,7 @@ impl Tracer {
                     step.locks
                         .push((relation.name.clone(), relation.kind, mode.clone()));
                     held.insert(*oid, *strength);
-                } else if text.contains(&relation.bare) {
+                } else if relation.named_by(named) {
                     step.reused
                         .push((relation.name.clone(), relation.kind, mode.clone()));
                 }
@@ -191,6 +262,20 @@ impl Tracer {
                     .cmp(&super::strength(&a.2))
                     .then(a.0.cmp(&b.0))
             });
+            // A view that existed and has no catalog row now was dropped by this statement;
+            // one the statement does not name went with something it uses (CASCADE).
+            for oid in &seen.gone {
+                if gone.contains(oid) {
+                    continue;
+                }
+                gone.push(*oid);
+                if let Some(relation) = relations.get(oid)
+                    && !relation.named_by(named)
+                {
+                    step.dropped_views.push(relation.name.clone());
+                }
+            }
+            step.dropped_views.sort();
             for (oid, file) in now_files {
                 if let Some(before) = files.get(&oid)
                     && *before != file
@@ -207,17 +292,18 @@ impl Tracer {
         Ok(trace)
     }
 
-    /// The user relations that exist now, by oid.
     /// Starts the trace's transaction (with `up`'s lock timeout) and reads, in the same round
     /// trip, the user relations that exist now, by oid, and the `lock_timeout` in force.
     async fn relations(&mut self) -> Result<(HashMap<i64, Relation>, String)> {
         let rows = self
             .rows(&format!(
                 "BEGIN; SET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}'; \
-                 SELECT r.oid, r.relfilenode, r.name, r.relkind, r.relname, current_setting('lock_timeout') \
+                 SELECT r.oid, r.relfilenode, r.name, r.relkind, r.relname, current_setting('lock_timeout'), \
+                 r.nspname, r.visible \
                  FROM (SELECT 1) one LEFT JOIN (\
                  SELECT c.oid::int8, c.relfilenode::int8, \
-                 quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, c.relname::text \
+                 quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, c.relname::text, \
+                 n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
                  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
@@ -256,7 +342,9 @@ impl Tracer {
                 oid,
                 Relation {
                     name: get(2),
-                    bare: get(4).to_lowercase(),
+                    schema: get(6),
+                    relname: get(4),
+                    visible: get(7) == "true",
                     kind,
                     file,
                 },
@@ -272,11 +360,11 @@ impl Tracer {
     async fn seed(
         &mut self,
         relations: &HashMap<i64, Relation>,
-        script: &str,
+        script: &[Vec<String>],
     ) -> Result<Vec<String>> {
         let mut candidates: Vec<i64> = relations
             .iter()
-            .filter(|(_, r)| r.kind == "table" && script.contains(&r.bare))
+            .filter(|(_, r)| r.kind == "table" && r.named_by(script))
             .map(|(oid, _)| *oid)
             .collect();
         if candidates.is_empty() {
@@ -285,6 +373,44 @@ impl Tracer {
         candidates.sort_unstable();
         let mut pending = self.seed_statements(&candidates, relations).await?;
         let mut seeded = Vec::new();
+        // All inserts in one message first (tables come in creation order, which is mostly the
+        // order their foreign keys need); when one fails, none stays and they go one by one.
+        if pending.len() > 1 {
+            let inserts: Vec<String> = pending
+                .iter()
+                .map(|(oid, insert)| {
+                    format!(
+                        "WITH i AS ({insert} RETURNING 1) SELECT {oid}::int8, count(*)::int8 FROM i"
+                    )
+                })
+                .collect();
+            let message = format!(
+                "SAVEPOINT cargo_migrate_seed; {}; RELEASE SAVEPOINT cargo_migrate_seed",
+                inserts.join("; ")
+            );
+            match sqlx::raw_sql(AssertSqlSafe(message))
+                .fetch_all(&mut *self.conn)
+                .await
+            {
+                Ok(rows) => {
+                    for row in rows {
+                        let oid: i64 = row.try_get(0).unwrap_or_default();
+                        let count: i64 = row.try_get(1).unwrap_or_default();
+                        if count > 0
+                            && let Some(relation) = relations.get(&oid)
+                        {
+                            seeded.push(relation.name.clone());
+                        }
+                    }
+                    seeded.sort();
+                    return Ok(seeded);
+                }
+                Err(_) => {
+                    self.simple("ROLLBACK TO SAVEPOINT cargo_migrate_seed")
+                        .await?;
+                }
+            }
+        }
         for _pass in 0..2 {
             let mut left = Vec::new();
             for (oid, insert) in pending {
@@ -292,7 +418,7 @@ impl Tracer {
                     "SAVEPOINT cargo_migrate_seed; {insert}; RELEASE SAVEPOINT cargo_migrate_seed"
                 );
                 match sqlx::raw_sql(AssertSqlSafe(message))
-                    .execute(&mut self.conn)
+                    .execute(&mut *self.conn)
                     .await
                 {
                     Ok(done) => {
@@ -386,22 +512,16 @@ impl Tracer {
             .collect())
     }
 
-    /// The locks held on `oids`, their files and the timeouts in force, now.
-    async fn observe(&mut self, oids: &str) -> Result<(Observed, Vec<(i64, i64)>)> {
-        let rows = self.rows(&observe_sql(oids)).await?;
-        Ok(observed(&rows))
-    }
-
     async fn rows(&mut self, sql: &str) -> Result<Vec<sqlx::postgres::PgRow>> {
         sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-            .fetch_all(&mut self.conn)
+            .fetch_all(&mut *self.conn)
             .await
             .map_err(|err| crate::db::database_error("cannot trace on the scratch database", &err))
     }
 
     async fn simple(&mut self, sql: &str) -> Result<()> {
         sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-            .execute(&mut self.conn)
+            .execute(&mut *self.conn)
             .await
             .map(|_| ())
             .map_err(|err| crate::db::database_error("cannot trace on the scratch database", &err))
@@ -411,20 +531,52 @@ impl Tracer {
 /// Marks the observation's rows apart from any a traced statement returns.
 const MARK: &str = "cargo-migrate:";
 
-/// One query: the locks this backend holds on `oids` (an `oid[]` literal), their files, and
-/// the timeouts in force.
-fn observe_sql(oids: &str) -> String {
-    format!(
-        "SELECT '{MARK}lock', l.relation::int8, l.mode::text, '' FROM pg_locks l \
-         WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
-           AND l.relation = ANY({oids}) \
-         UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '' FROM pg_class c \
-         WHERE c.oid = ANY({oids}) \
-         UNION ALL SELECT '{MARK}set', 0, current_setting('lock_timeout'), current_setting('statement_timeout')"
-    )
+/// What the observation after each statement looks at, as `oid[]` literals: the relations that
+/// existed, their files then, and the views among them.
+struct Watched {
+    oids: String,
+    files: String,
+    views: String,
 }
 
-/// Reads [`observe_sql`]'s rows (other rows are skipped): the strongest mode held per
+impl Watched {
+    fn of(relations: &HashMap<i64, Relation>) -> Watched {
+        let literal = |values: Vec<String>| format!("'{{{}}}'::oid[]", values.join(","));
+        let mut pairs: Vec<(&i64, &Relation)> = relations.iter().collect();
+        pairs.sort_by_key(|(oid, _)| **oid);
+        Watched {
+            oids: literal(pairs.iter().map(|(oid, _)| oid.to_string()).collect()),
+            files: literal(pairs.iter().map(|(_, r)| r.file.to_string()).collect()),
+            views: literal(
+                pairs
+                    .iter()
+                    .filter(|(_, r)| matches!(r.kind, "view" | "materialized view"))
+                    .map(|(oid, _)| oid.to_string())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// One query: the locks this backend holds on the relations, the relations whose file is
+    /// not the one they had (only those: a history has hundreds of relations and a migration
+    /// rewrites few), the views that no longer exist, and the timeouts in force.
+    fn sql(&self) -> String {
+        let Watched { oids, files, views } = self;
+        format!(
+            "SELECT '{MARK}lock', l.relation::int8, l.mode::text, '' FROM pg_locks l \
+             WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
+               AND l.relation = ANY({oids}) \
+             UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '' \
+             FROM unnest({oids}, {files}) AS f(oid, file) JOIN pg_class c ON c.oid = f.oid \
+             WHERE c.relfilenode <> f.file \
+             UNION ALL SELECT '{MARK}gone', v::int8, '', '' FROM unnest({views}) AS v \
+             WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = v) \
+             UNION ALL SELECT '{MARK}set', 0, current_setting('lock_timeout'), current_setting('statement_timeout')"
+        )
+    }
+}
+
+/// Reads [`Watched::sql`]'s rows (other rows are skipped): the strongest mode held per
 /// relation, the files, the timeouts.
 fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
     let mut observed = Observed::default();
@@ -443,10 +595,9 @@ fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
                 if strength > entry.1 {
                     *entry = (text, strength);
                 }
-                let held = observed.locks.entry(oid).or_insert(0);
-                *held = (*held).max(strength);
             }
             "file" => files.push((oid, text.parse().unwrap_or(0))),
+            "gone" => observed.gone.push(oid),
             "set" => {
                 observed.lock_timeout = text;
                 observed.statement_timeout = row.try_get(3).unwrap_or_default();
@@ -461,7 +612,41 @@ fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
 struct Observed {
     /// Strongest mode held per relation: (name, strength).
     modes: HashMap<i64, (String, u8)>,
-    locks: HashMap<i64, u8>,
     lock_timeout: String,
     statement_timeout: String,
+    /// Views that existed and have no catalog row now.
+    gone: Vec<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relation(schema: &str, relname: &str, visible: bool) -> Relation {
+        Relation {
+            name: format!("{schema}.{relname}"),
+            schema: schema.into(),
+            relname: relname.into(),
+            visible,
+            kind: "table",
+            file: 1,
+        }
+    }
+
+    #[test]
+    fn a_statement_names_a_relation_by_whole_identifiers() {
+        let user = relation("public", "user", true);
+        let named = |sql: &str| user.named_by(&identifier_chains(sql));
+        assert!(named(r#"CREATE INDEX i ON "user" (verified)"#));
+        assert!(named(r#"ALTER TABLE public."user" ADD x int"#));
+        // Substrings are not names: the old match took these for `user`.
+        assert!(!named(
+            "CREATE INDEX user_emails_idx ON user_emails (email)"
+        ));
+        assert!(!named("UPDATE t SET note = 'user'"));
+        // A bare name that search_path resolves elsewhere is not this relation.
+        let hidden = relation("audit", "user", false);
+        assert!(!hidden.named_by(&identifier_chains(r#"DROP TABLE "user""#)));
+        assert!(hidden.named_by(&identifier_chains(r#"DROP TABLE audit."user""#)));
+    }
 }
