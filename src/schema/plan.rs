@@ -202,6 +202,8 @@ pub(in crate::schema) enum Phase {
     /// server merges them and the child's stays its own), or before it inherits a parent.
     AddMergedColumns,
     AlterTables,
+    /// New tables inheriting from a table that exists already, after its columns changed.
+    CreateInheritingTables,
     AddRecreatedColumns,
     AddConstraints,
     AddIndexes,

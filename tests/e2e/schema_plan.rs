@@ -594,6 +594,15 @@ CREATE TABLE items (id int, tag used);
          CREATE VIEW child_view AS SELECT id, c FROM child;",
     ),
     (
+        // Found by tests/schema_property.rs (seed 6221082): a new child that defines its own
+        // copy of a column its existing parent retypes is made after the parent's ALTER.
+        "a new child keeps its own copy of a column the parent retypes",
+        "CREATE TABLE parent (id integer PRIMARY KEY, c text); \
+         INSERT INTO parent VALUES (1, '7');",
+        "CREATE TABLE parent (id integer PRIMARY KEY, c bigint); \
+         CREATE TABLE child (x integer, c bigint) INHERITS (parent);",
+    ),
+    (
         // Found by tests/schema_property.rs (seed 6221124): no cast between an integer and
         // an enum; through text there is.
         "a column moves between an integer and an enum",

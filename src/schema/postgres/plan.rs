@@ -784,6 +784,19 @@ impl<'a> Planner<'a> {
     // ---------------------------------------------------------------------------- tables
 
     /// The parent a child table's columns, constraints and indexes come from, in `schema`.
+    /// Whether `table` (new) inherits, directly or through other new tables, from a table
+    /// that exists in both schemas, whose columns `AlterTables` may change.
+    fn inherits_an_altered_table(&self, table: &Table) -> bool {
+        table.inherits.iter().any(|parent| {
+            self.from.tables.contains_key(parent)
+                || self
+                    .to
+                    .tables
+                    .get(parent)
+                    .is_some_and(|p| self.inherits_an_altered_table(p))
+        })
+    }
+
     pub(in crate::schema) fn parents<'s>(schema: &'s Schema, table: &Table) -> Vec<&'s Table> {
         table
             .partition_of
@@ -1092,7 +1105,14 @@ impl<'a> Planner<'a> {
             sql.push_str(&format!(" PARTITION BY {partition_by}"));
         }
         sql.push(';');
-        self.push(Phase::CreateTables, sql);
+        // A child of a table that exists already is made after that table's changes: its own
+        // copy of an inherited column must match the parent's type as it will be.
+        let create_phase = if self.inherits_an_altered_table(table) {
+            Phase::CreateInheritingTables
+        } else {
+            Phase::CreateTables
+        };
+        self.push(create_phase, sql);
         if table.partition_of.is_some() {
             // A partition's columns are its parent's; what differs is altered afterwards.
             if let Some(parent) = Self::parents(to, table).first() {
@@ -1124,7 +1144,7 @@ impl<'a> Planner<'a> {
         for (trigger_name, trigger) in &table.triggers {
             self.create_trigger(name, trigger_name, trigger);
         }
-        self.row_security(name, &Table::new(), table);
+        self.row_security(create_phase, name, &Table::new(), table);
         for (policy_name, policy) in &table.policies {
             self.push(
                 Phase::CreatePolicies,
@@ -1149,6 +1169,7 @@ impl<'a> Planner<'a> {
 
     pub(in crate::schema) fn row_security(
         &mut self,
+        phase: Phase,
         name: &QualifiedName,
         old: &Table,
         new: &Table,
@@ -1161,7 +1182,7 @@ impl<'a> Planner<'a> {
                 "DISABLE"
             };
             self.push(
-                Phase::AlterTables,
+                phase,
                 format!("ALTER TABLE {quoted} {action} ROW LEVEL SECURITY;"),
             );
         }
@@ -1172,7 +1193,7 @@ impl<'a> Planner<'a> {
                 "NO FORCE"
             };
             self.push(
-                Phase::AlterTables,
+                phase,
                 format!("ALTER TABLE {quoted} {action} ROW LEVEL SECURITY;"),
             );
         }
@@ -1488,7 +1509,7 @@ impl<'a> Planner<'a> {
                 "these storage options cannot be changed in place",
             );
         }
-        self.row_security(name, old, new);
+        self.row_security(Phase::AlterTables, name, old, new);
         if old.comment != new.comment {
             self.comment(&format!("TABLE {quoted}"), &new.comment);
         }
