@@ -269,6 +269,7 @@ async fn author_on(
         no_transaction,
         checksum: [0; 32],
         created_at: None,
+        repeatable: false,
     };
     let verified = verify(
         scratch,
@@ -413,6 +414,7 @@ pub async fn load_files(
             no_transaction: false,
             checksum: [0; 32],
             created_at: None,
+            repeatable: false,
         };
         if let Err(failure) = replayer.run(&migration, Direction::Up).await {
             if let Some(error) = failure.bookkeeping {
@@ -690,6 +692,17 @@ fn with_renames(from: &Schema, to: &Schema, renames: &[Rename], backwards: bool)
             })
             .collect(),
         one_session: plan.one_session,
+        // The renames are not rerun-safe (a second RENAME fails); the plan's own statements
+        // keep their marks and notes at their shifted positions.
+        rerun_safe: plan.rerun_safe.into_iter().map(|at| at + shift).collect(),
+        notes: plan
+            .notes
+            .into_iter()
+            .map(|n| crate::schema::plan::Note {
+                statement: n.statement + shift,
+                note: n.note,
+            })
+            .collect(),
     }
 }
 

@@ -604,19 +604,22 @@ fn plan_nested(dir: &Path, existing: &Migrations, request: &NewRequest<'_>) -> R
 }
 
 /// Writes a planned migration: creates `migrations_dir` if needed, never overwrites, and on any
-/// failure removes whatever it created, so nothing is half-written.
+/// failure removes whatever it created, so nothing is half-written. Each file is written in
+/// full to a hidden temporary file next to where it goes (a new migration directory is built
+/// as a hidden directory beside it) and only then moved into place: a crash or a full disk
+/// leaves at most a dotfile, which scanning ignores, never a partial migration.
 pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>> {
     let mut created_dirs: Vec<PathBuf> = Vec::new();
-    let mut created_files: Vec<PathBuf> = Vec::new();
+    let mut staged = Staged::default();
     let result = (|| -> Result<()> {
-        for dir in [Some(migrations_dir), scaffold.create_dir.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            if dir.is_dir() {
-                continue;
-            }
-            if dir.exists() {
+        if !migrations_dir.is_dir() {
+            create_missing_dir(migrations_dir, &mut created_dirs)?;
+        }
+        // A migration directory that does not exist yet is built under a hidden name and
+        // renamed into place at the end; one that exists gets its files one by one.
+        let new_dir = match scaffold.create_dir.as_deref() {
+            Some(dir) if dir.is_dir() => None,
+            Some(dir) if dir.exists() => {
                 return Err(Error::input(
                     ErrorCode::MigrationExists,
                     "a file is in the way of the migration directory",
@@ -624,41 +627,43 @@ pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>>
                 .at_path(dir)
                 .hint("move or remove it"));
             }
-            let missing_ancestors: Vec<PathBuf> = dir
-                .ancestors()
-                .take_while(|a| !a.exists())
-                .map(Path::to_path_buf)
-                .collect();
-            fs::create_dir_all(dir).map_err(|e| {
-                Error::io(ErrorCode::UnwritableDirectory, "create directory", dir, &e)
-            })?;
-            created_dirs.extend(missing_ancestors);
-        }
+            Some(dir) => {
+                if let Some(parent) = dir.parent().filter(|p| !p.is_dir()) {
+                    create_missing_dir(parent, &mut created_dirs)?;
+                }
+                let temp = temp_path(dir);
+                fs::create_dir(&temp).map_err(|e| {
+                    Error::io(ErrorCode::UnwritableDirectory, "create directory", dir, &e)
+                })?;
+                staged.dir = Some((temp.clone(), dir.to_path_buf()));
+                Some((temp, dir))
+            }
+            None => None,
+        };
         for (path, contents) in &scaffold.files {
             // Drizzle's journal is the one file `new` rewrites (atomically, after the rest).
             if super::format::drizzle::is_journal(path) {
                 continue;
             }
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        Error::input(
-                            ErrorCode::MigrationExists,
-                            "the migration file already exists",
-                        )
-                        .at_path(path)
-                        .hint("nothing was overwritten; run `new` again for a fresh version")
-                    } else {
-                        Error::io(ErrorCode::UnwritableDirectory, "create file", path, &e)
-                    }
-                })?;
-            created_files.push(path.clone());
-            std::io::Write::write_all(&mut file, contents.as_bytes())
+            if path.exists() {
+                return Err(exists(path));
+            }
+            let inside = new_dir
+                .as_ref()
+                .and_then(|(temp, dir)| path.strip_prefix(dir).ok().map(|rest| temp.join(rest)));
+            let temp = match inside {
+                Some(temp) => temp,
+                None => {
+                    let temp = temp_path(path);
+                    staged.files.push((temp.clone(), path.clone()));
+                    temp
+                }
+            };
+            write_new(&temp, contents)
                 .map_err(|e| Error::io(ErrorCode::UnwritableDirectory, "write file", path, &e))?;
         }
+        // Everything is written in full; now each piece appears under its name at once.
+        staged.commit()?;
         for (path, contents) in &scaffold.files {
             if super::format::drizzle::is_journal(path) {
                 super::format::drizzle::replace_journal(path, contents)?;
@@ -670,14 +675,121 @@ pub fn write(migrations_dir: &Path, scaffold: &Scaffold) -> Result<Vec<PathBuf>>
         Ok(()) => Ok(scaffold.files.iter().map(|(p, _)| p.clone()).collect()),
         Err(err) => {
             // Best effort: the original error is what the user needs to see.
-            for file in created_files.iter().rev() {
-                let _ = fs::remove_file(file);
-            }
+            staged.roll_back();
             for dir in &created_dirs {
                 let _ = fs::remove_dir(dir);
             }
             Err(err)
         }
+    }
+}
+
+/// Creates `dir` and its missing ancestors, remembering them (outermost last) for removal.
+fn create_missing_dir(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+    if dir.exists() {
+        return Err(Error::input(
+            ErrorCode::MigrationExists,
+            "a file is in the way of the migration directory",
+        )
+        .at_path(dir)
+        .hint("move or remove it"));
+    }
+    let missing: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|a| !a.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    fs::create_dir_all(dir)
+        .map_err(|e| Error::io(ErrorCode::UnwritableDirectory, "create directory", dir, &e))?;
+    created.extend(missing);
+    Ok(())
+}
+
+fn exists(path: &Path) -> Error {
+    Error::input(
+        ErrorCode::MigrationExists,
+        "the migration file already exists",
+    )
+    .at_path(path)
+    .hint("nothing was overwritten; run `new` again for a fresh version")
+}
+
+/// A hidden name beside `path` (same folder, so the final rename stays on one file system).
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Writes `contents` to a new file and flushes it to disk, so the rename that follows never
+/// publishes a file whose data is still in flight.
+fn write_new(path: &Path, contents: &str) -> std::io::Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    std::io::Write::write_all(&mut file, contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// The temporary pieces of a migration being written, and those already moved into place.
+#[derive(Default)]
+struct Staged {
+    /// (hidden directory, final directory)
+    dir: Option<(PathBuf, PathBuf)>,
+    /// (hidden file, final path), for files outside a new migration directory.
+    files: Vec<(PathBuf, PathBuf)>,
+    committed: Vec<PathBuf>,
+}
+
+impl Staged {
+    fn commit(&mut self) -> Result<()> {
+        if let Some((temp, dir)) = &self.dir {
+            if dir.exists() {
+                return Err(exists(dir));
+            }
+            fs::rename(temp, dir).map_err(|e| {
+                Error::io(ErrorCode::UnwritableDirectory, "create directory", dir, &e)
+            })?;
+            self.committed.push(dir.clone());
+        }
+        for (temp, path) in &self.files {
+            publish(temp, path)?;
+            self.committed.push(path.clone());
+        }
+        Ok(())
+    }
+
+    fn roll_back(&self) {
+        for path in self.committed.iter().rev() {
+            if path.is_dir() {
+                let _ = fs::remove_dir_all(path);
+            } else {
+                let _ = fs::remove_file(path);
+            }
+        }
+        for (temp, _) in &self.files {
+            let _ = fs::remove_file(temp);
+        }
+        if let Some((temp, _)) = &self.dir {
+            let _ = fs::remove_dir_all(temp);
+        }
+    }
+}
+
+/// Moves a finished temporary file to `path` without ever replacing a file there: a hard link
+/// fails if the name is taken (where links are not supported, a checked rename).
+fn publish(temp: &Path, path: &Path) -> Result<()> {
+    match fs::hard_link(temp, path) {
+        Ok(()) => {
+            let _ = fs::remove_file(temp);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists(path)),
+        Err(_) if !path.exists() => fs::rename(temp, path)
+            .map_err(|e| Error::io(ErrorCode::UnwritableDirectory, "write file", path, &e)),
+        Err(_) => Err(exists(path)),
     }
 }
 

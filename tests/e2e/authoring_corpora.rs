@@ -139,6 +139,7 @@ async fn regenerate(
             },
             sqlx_reversible: false,
             migrations: all.migrations[..step].to_vec(),
+            nested: false,
         };
         let url = DatabaseUrl::sandbox(url, dialect);
         let format = HistoryFormat::Own {

@@ -1,0 +1,160 @@
+//! Authoring on a terminal and when writing fails: the rename and data-loss questions are
+//! answered on a real pseudo-terminal (`script`), and a migration that cannot be written
+//! leaves nothing behind.
+
+use crate::support;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use support::{Workspace, sqlite_query};
+
+/// A SQLite workspace with its history applied to `dev.db`.
+fn sqlite_workspace() -> (Workspace, String) {
+    let ws = Workspace::copy("sqlite-lifecycle");
+    let url = format!("sqlite:{}", ws.path().join("dev.db").display());
+    ws.run(&["up", "--database-url", &url]).assert_code(0);
+    (ws, url)
+}
+
+/// Runs `args` in `ws` on a pseudo-terminal (`script`), typing `keys` (buffered by the
+/// terminal until the prompts read them one key each); returns the exit code and everything
+/// the terminal showed. `None` when `script` is missing.
+fn on_terminal(ws: &Workspace, args: &[&str], keys: &str) -> Option<(i32, String)> {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(!support::in_ci(), "`script` (util-linux) is needed in CI");
+        println!("skipped: `script` (util-linux) is not installed");
+        return None;
+    }
+    let quote = |arg: &str| format!("'{}'", arg.replace('\'', r"'\''"));
+    let line = std::iter::once(env!("CARGO_BIN_EXE_cargo-migrate"))
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let base = support::command();
+    let mut command = std::process::Command::new("script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(ws.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // The environment the tests give the binary, which `script` passes on.
+    for (name, value) in base.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let mut child = command
+        .env("TERM", "xterm")
+        .env("COLUMNS", "200")
+        .spawn()
+        .expect("run script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(keys.as_bytes()).expect("type the answers");
+    drop(stdin);
+    let output = child.wait_with_output().expect("wait for script");
+    Some((
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    ))
+}
+
+/// The files `new` added since `before`.
+fn added(ws: &Workspace, before: &[String]) -> Vec<String> {
+    ws.files()
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect()
+}
+
+fn read_added(ws: &Workspace, added: &[String], suffix: &str) -> String {
+    let file = added
+        .iter()
+        .find(|f| f.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no {suffix} in {added:?}"));
+    std::fs::read_to_string(ws.path().join(file)).expect("read")
+}
+
+#[test]
+fn the_rename_question_answered_yes_plans_a_rename() {
+    let (ws, url) = sqlite_workspace();
+    sqlite_query(&url, "ALTER TABLE users RENAME COLUMN name TO full_name");
+    let before = ws.files();
+    let args = ["new", "rename_name", "--from-drift", "--database-url", &url];
+    let Some((code, shown)) = on_terminal(&ws, &args, "y") else {
+        return;
+    };
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown.contains("Was `users.name` renamed to `users.full_name`?"),
+        "{shown}"
+    );
+    assert!(shown.contains("Verified"), "{shown}");
+    let added = added(&ws, &before);
+    assert_eq!(added.len(), 2, "{added:?}");
+    let up = read_added(&ws, &added, "/up.sql");
+    assert!(up.contains("RENAME COLUMN"), "{up}");
+    assert!(!up.contains("destructive"), "{up}");
+    assert!(read_added(&ws, &added, "/down.sql").contains("RENAME COLUMN"));
+    ws.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn the_rename_question_answered_no_asks_about_the_lost_data() {
+    let (ws, url) = sqlite_workspace();
+    sqlite_query(&url, "ALTER TABLE users RENAME COLUMN name TO full_name");
+    let before = ws.files();
+    let args = ["new", "rename_name", "--from-drift", "--database-url", &url];
+    // Not renamed, and the drop is not confirmed: nothing is written.
+    let Some((code, shown)) = on_terminal(&ws, &args, "nn") else {
+        return;
+    };
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("renamed to `users.full_name`?"), "{shown}");
+    assert!(
+        shown.contains("The migration loses data (") && shown.contains("Write it?"),
+        "{shown}"
+    );
+    assert!(shown.contains("confirmation-required"), "{shown}");
+    assert_eq!(ws.files(), before);
+    // Not renamed, and the drop confirmed: drop and add, the drop marked.
+    let (code, shown) = on_terminal(&ws, &args, "ny").unwrap();
+    assert_eq!(code, 0, "{shown}");
+    let added = added(&ws, &before);
+    assert_eq!(added.len(), 2, "{added:?}");
+    let up = read_added(&ws, &added, "/up.sql");
+    assert!(up.contains("-- destructive:"), "{up}");
+    assert!(up.contains("full_name"), "{up}");
+    assert!(!up.contains("RENAME COLUMN"), "{up}");
+    ws.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn the_data_loss_question_on_a_terminal() {
+    let (ws, url) = sqlite_workspace();
+    sqlite_query(&url, "DROP TABLE tags");
+    let before = ws.files();
+    let args = ["new", "drop_tags", "--from-drift", "--database-url", &url];
+    let Some((code, shown)) = on_terminal(&ws, &args, "n") else {
+        return;
+    };
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("The migration loses data ("), "{shown}");
+    assert!(!shown.contains("renamed to"), "{shown}");
+    assert_eq!(ws.files(), before);
+    let (code, shown) = on_terminal(&ws, &args, "y").unwrap();
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Verified"), "{shown}");
+    let added = added(&ws, &before);
+    let up = read_added(&ws, &added, "/up.sql");
+    assert!(up.contains("-- destructive:"), "{up}");
+    assert!(read_added(&ws, &added, "/down.sql").contains("CREATE TABLE"));
+    ws.run(&["check"]).assert_code(0);
+}
