@@ -122,7 +122,7 @@ fn the_rename_question_answered_no_asks_about_the_lost_data() {
         shown.contains("The migration loses data (") && shown.contains("Write it?"),
         "{shown}"
     );
-    assert!(shown.contains("confirmation-required"), "{shown}");
+    assert!(shown.contains("the migration would lose data"), "{shown}");
     assert_eq!(ws.files(), before);
     // Not renamed, and the drop confirmed: drop and add, the drop marked.
     let (code, shown) = on_terminal(&ws, &args, "ny").unwrap();
