@@ -1111,12 +1111,21 @@ mod tests {
         // Loose files (Flyway's V and U scripts) the same way.
         let planned = scaffold(
             None,
-            &[(dir.join("V2__b.sql"), "up\n"), (dir.join("U2__b.sql"), "down\n")],
+            &[
+                (dir.join("V2__b.sql"), "up\n"),
+                (dir.join("U2__b.sql"), "down\n"),
+            ],
         );
         write(&dir, &planned).unwrap();
         assert_eq!(
             listing(&dir),
-            ["1_add", "1_add/down.sql", "1_add/up.sql", "U2__b.sql", "V2__b.sql"]
+            [
+                "1_add",
+                "1_add/down.sql",
+                "1_add/up.sql",
+                "U2__b.sql",
+                "V2__b.sql"
+            ]
         );
     }
 
@@ -1142,12 +1151,18 @@ mod tests {
         // A taken name is never replaced, and nothing else of the migration stays.
         let planned = scaffold(
             None,
-            &[(dir.join("V1__a.sql"), "up\n"), (dir.join("0_keep.sql"), "new\n")],
+            &[
+                (dir.join("V1__a.sql"), "up\n"),
+                (dir.join("0_keep.sql"), "new\n"),
+            ],
         );
         let err = write(&dir, &planned).unwrap_err();
         assert_eq!(err.code, ErrorCode::MigrationExists);
         assert_eq!(listing(&dir), ["0_keep.sql"]);
-        assert_eq!(fs::read_to_string(dir.join("0_keep.sql")).unwrap(), "kept\n");
+        assert_eq!(
+            fs::read_to_string(dir.join("0_keep.sql")).unwrap(),
+            "kept\n"
+        );
         // A migrations folder `write` had to create goes too.
         let fresh = root.path().join("new").join("migrations");
         let planned = scaffold(None, &[(fresh.join("missing").join("V1__a.sql"), "up\n")]);

@@ -235,10 +235,7 @@ fn a_folder_that_cannot_be_written_leaves_nothing_behind() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
-    assert_eq!(
-        report["error"]["code"], "unwritable-directory",
-        "{report}"
-    );
+    assert_eq!(report["error"]["code"], "unwritable-directory", "{report}");
     let message = report["error"]["message"].as_str().unwrap_or_default();
     let location = report["error"]["location"].to_string();
     assert!(
