@@ -7,8 +7,11 @@ use crate::support;
 
 use support::{Workspace, fixture, sqlite_query};
 
-/// (format, layout setting, files of a two-step set; `None`: the fixture of that name)
-const SETS: &[(&str, Option<&str>, &[(&str, &str)])] = &[
+/// A set's files: (name, contents); empty: the fixture of the format's name.
+type Files = &'static [(&'static str, &'static str)];
+
+/// (format, layout setting, files of a two-step set)
+const SETS: &[(&str, Option<&str>, Files)] = &[
     ("dbmate", None, &[]),
     ("goose", None, &[]),
     ("drizzle", None, &[]),
