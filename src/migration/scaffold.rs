@@ -1061,4 +1061,112 @@ mod tests {
         assert_eq!(err.code, ErrorCode::UnknownTemplate);
         assert!(err.hint.unwrap().contains("create_index_concurrently"));
     }
+
+    fn scaffold(create_dir: Option<PathBuf>, files: &[(PathBuf, &str)]) -> Scaffold {
+        Scaffold {
+            version: Version::parse("1", version::VersionOrder::Integer).unwrap(),
+            create_dir,
+            files: files
+                .iter()
+                .map(|(path, text)| (path.clone(), (*text).to_string()))
+                .collect(),
+        }
+    }
+
+    /// Every name in `dir`, recursively, relative to it (dotfiles included).
+    fn listing(dir: &Path) -> Vec<String> {
+        fn walk(root: &Path, dir: &Path, names: &mut Vec<String>) {
+            for entry in fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                names.push(path.strip_prefix(root).unwrap().display().to_string());
+                if path.is_dir() {
+                    walk(root, &path, names);
+                }
+            }
+        }
+        let mut names = Vec::new();
+        walk(dir, dir, &mut names);
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn written_migrations_appear_whole_with_no_temporary_left() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("migrations");
+        let version_dir = dir.join("1_add");
+        let planned = scaffold(
+            Some(version_dir.clone()),
+            &[
+                (version_dir.join("up.sql"), "CREATE TABLE t (id INT);\n"),
+                (version_dir.join("down.sql"), "DROP TABLE t;\n"),
+            ],
+        );
+        write(&dir, &planned).unwrap();
+        assert_eq!(listing(&dir), ["1_add", "1_add/down.sql", "1_add/up.sql"]);
+        assert_eq!(
+            fs::read_to_string(version_dir.join("up.sql")).unwrap(),
+            "CREATE TABLE t (id INT);\n"
+        );
+        // Loose files (Flyway's V and U scripts) the same way.
+        let planned = scaffold(
+            None,
+            &[
+                (dir.join("V2__b.sql"), "up\n"),
+                (dir.join("U2__b.sql"), "down\n"),
+            ],
+        );
+        write(&dir, &planned).unwrap();
+        assert_eq!(
+            listing(&dir),
+            [
+                "1_add",
+                "1_add/down.sql",
+                "1_add/up.sql",
+                "U2__b.sql",
+                "V2__b.sql"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing_behind() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("migrations");
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("0_keep.sql"), "kept\n").unwrap();
+        // The second file cannot be written (its folder is missing): the first, already
+        // written in full under a hidden name, and the new directory go again.
+        let version_dir = dir.join("1_add");
+        let planned = scaffold(
+            Some(version_dir.clone()),
+            &[
+                (version_dir.join("up.sql"), "up\n"),
+                (dir.join("missing").join("down.sql"), "down\n"),
+            ],
+        );
+        let err = write(&dir, &planned).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnwritableDirectory);
+        assert_eq!(listing(&dir), ["0_keep.sql"]);
+        // A taken name is never replaced, and nothing else of the migration stays.
+        let planned = scaffold(
+            None,
+            &[
+                (dir.join("V1__a.sql"), "up\n"),
+                (dir.join("0_keep.sql"), "new\n"),
+            ],
+        );
+        let err = write(&dir, &planned).unwrap_err();
+        assert_eq!(err.code, ErrorCode::MigrationExists);
+        assert_eq!(listing(&dir), ["0_keep.sql"]);
+        assert_eq!(
+            fs::read_to_string(dir.join("0_keep.sql")).unwrap(),
+            "kept\n"
+        );
+        // A migrations folder `write` had to create goes too.
+        let fresh = root.path().join("new").join("migrations");
+        let planned = scaffold(None, &[(fresh.join("missing").join("V1__a.sql"), "up\n")]);
+        write(&fresh, &planned).unwrap_err();
+        assert!(!root.path().join("new").exists());
+    }
 }

@@ -122,7 +122,7 @@ fn the_rename_question_answered_no_asks_about_the_lost_data() {
         shown.contains("The migration loses data (") && shown.contains("Write it?"),
         "{shown}"
     );
-    assert!(shown.contains("confirmation-required"), "{shown}");
+    assert!(shown.contains("the migration would lose data"), "{shown}");
     assert_eq!(ws.files(), before);
     // Not renamed, and the drop confirmed: drop and add, the drop marked.
     let (code, shown) = on_terminal(&ws, &args, "ny").unwrap();
@@ -157,4 +157,96 @@ fn the_data_loss_question_on_a_terminal() {
     assert!(up.contains("-- destructive:"), "{up}");
     assert!(read_added(&ws, &added, "/down.sql").contains("CREATE TABLE"));
     ws.run(&["check"]).assert_code(0);
+}
+
+/// A migrations folder that cannot be written: the migration is planned and verified, then
+/// refused with the folder named, and nothing (no file, no directory, no temporary) is left.
+/// As root (CI), the binary runs as `nobody`, for whom the root-owned folder is read-only.
+#[test]
+fn a_folder_that_cannot_be_written_leaves_nothing_behind() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let (ws, url) = sqlite_workspace();
+    sqlite_query(&url, "ALTER TABLE users ADD COLUMN bio TEXT");
+    // A bare folder (`--dir`): `nobody` cannot run the test user's `cargo metadata`.
+    std::fs::remove_file(ws.path().join("Cargo.toml")).expect("rm Cargo.toml");
+    let set = ["--dir", "migrations", "--dialect", "sqlite"];
+    let before = ws.files();
+    let migrations = ws.path().join("migrations");
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&migrations)
+            .expect("migrations")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let listed = listing();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    for (path, mode) in [
+        (ws.path(), 0o755),
+        (migrations.as_path(), 0o555),
+        (scratch.path(), 0o777),
+    ] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    let read_only = format!("{url}?mode=ro");
+    let args = [
+        set[0],
+        set[1],
+        set[2],
+        set[3],
+        "new",
+        "add_bio",
+        "--from-drift",
+        "--database-url",
+        &read_only,
+        "--format",
+        "json",
+    ];
+    let base = support::command();
+    let mut command = if root {
+        let mut command = std::process::Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_cargo-migrate"));
+        command
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cargo-migrate"))
+    };
+    for (name, value) in base.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let output = command
+        .args(args)
+        .current_dir(ws.path())
+        .env("TMPDIR", scratch.path())
+        .env("HOME", scratch.path())
+        .output()
+        .expect("run new");
+    std::fs::set_permissions(&migrations, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["error"]["code"], "unwritable-directory", "{report}");
+    let message = report["error"]["message"].as_str().unwrap_or_default();
+    let location = report["error"]["location"].to_string();
+    assert!(
+        message.contains("migrations") || location.contains("migrations"),
+        "{report}"
+    );
+    assert_eq!(listing(), listed, "nothing is left in the folder");
+    assert_eq!(ws.files(), before);
+    // Writable again, the same command writes the migration.
+    let mut again = set.to_vec();
+    again.extend(["new", "add_bio", "--from-drift", "--database-url", &url]);
+    ws.run(&again).assert_code(0);
+    assert_eq!(listing().len(), listed.len() + 1);
 }

@@ -8,6 +8,7 @@ mod support;
 
 mod authoring;
 mod authoring_corpora;
+mod authoring_formats;
 mod authoring_terminal;
 mod check;
 mod cli;
