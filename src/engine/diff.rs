@@ -204,6 +204,23 @@ pub async fn run(
     })
 }
 
+/// The scratch server the sides share: the one a side already started (taken out of
+/// `scratch`; put it back when done), or a new one. Each replay gets a fresh database on it.
+async fn scratch_server(
+    workspace: &Workspace,
+    spec: &SetSpec,
+    scratch: &mut Option<Scratch>,
+    request: &DiffRequest<'_>,
+) -> Result<Scratch> {
+    if let Some(server) = scratch.take() {
+        return Ok(server);
+    }
+    let provider = (request.provider)()?;
+    let server = super::scratch::start(workspace, spec, provider, None).await?;
+    (request.on_scratch)(&server.describe());
+    Ok(server)
+}
+
 async fn read(
     workspace: &Workspace,
     spec: &SetSpec,
@@ -213,31 +230,14 @@ async fn read(
 ) -> Result<Schema> {
     match side {
         Side::History(migrations) => {
-            // One scratch server serves both sides; each replay gets a fresh database on it.
-            let mut server = match scratch.take() {
-                Some(server) => server,
-                None => {
-                    let provider = (request.provider)()?;
-                    let server = super::scratch::start(workspace, spec, provider, None).await?;
-                    (request.on_scratch)(&server.describe());
-                    server
-                }
-            };
+            let mut server = scratch_server(workspace, spec, scratch, request).await?;
             let schema = super::scratch::history_schema(&mut server, spec, migrations).await;
             *scratch = Some(server);
             schema
         }
         Side::Empty(dialect) => Ok(Schema::empty(*dialect)),
         Side::Files(files) => {
-            let mut server = match scratch.take() {
-                Some(server) => server,
-                None => {
-                    let provider = (request.provider)()?;
-                    let server = super::scratch::start(workspace, spec, provider, None).await?;
-                    (request.on_scratch)(&server.describe());
-                    server
-                }
-            };
+            let mut server = scratch_server(workspace, spec, scratch, request).await?;
             let schema = super::author::load_files(&mut server, spec, files).await;
             *scratch = Some(server);
             schema
