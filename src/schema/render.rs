@@ -345,6 +345,8 @@ impl Ddl {
             partition_of,
             inherits,
             options,
+            // Derived from the parts' definitions, which are printed.
+            depends_on: _,
             comment,
         } = table;
         let quoted = quote_qualified(name.as_str());
@@ -1412,10 +1414,12 @@ pub(super) mod fixtures {
                     Dependency {
                         kind: DependencyKind::Relation,
                         name: name("users"),
+                        column: None,
                     },
                     Dependency {
                         kind: DependencyKind::Type,
                         name: name("mood"),
+                        column: None,
                     },
                 ],
                 comment: Some("Users who are not sad".to_string()),
@@ -1438,6 +1442,7 @@ pub(super) mod fixtures {
                 depends_on: vec![Dependency {
                     kind: DependencyKind::Relation,
                     name: name("crates"),
+                    column: None,
                 }],
                 comment: None,
             },
