@@ -580,9 +580,15 @@ impl<'a> Planner<'a> {
                 || old.language != new.language
                 || old.returns != new.returns
                 || old.definition != new.definition;
+            // A body is read when the routine runs, by name, except an atomic one, whose
+            // uses the server recorded at creation: only then does a type made again under
+            // the same name make the routine again (a PL/pgSQL body naming it, even in a
+            // comment, does not).
             let uses_recreated_type = recreated_types.iter().any(|t| {
                 let t = object_part(t);
-                mentions(signature, t) || mentions(&old.returns, t) || mentions(&old.definition, t)
+                mentions(signature, t)
+                    || mentions(&old.returns, t)
+                    || (is_atomic(old) && mentions(&old.definition, t))
             });
             if body_changed || uses_recreated_type {
                 // CREATE OR REPLACE cannot change the kind or the result type, and there is
