@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::schema::diff::{Delta, TableDelta};
 use crate::schema::model::{
-    Column, Constraint, ConstraintKind, Dependency, Index, Policy, QualifiedName, Routine,
-    RoutineKind, Schema, Sequence, Table, UserType, UserTypeKind,
+    Column, Constraint, ConstraintKind, Dependency, DependencyKind, Index, Policy, QualifiedName,
+    Routine, RoutineKind, Schema, Sequence, Table, UserType, UserTypeKind,
 };
 use crate::schema::plan::*;
 use crate::schema::render::{
@@ -1498,10 +1498,13 @@ impl<'a> Planner<'a> {
         // What a part of the table uses, as the catalog recorded it (`Table::depends_on`),
         // not names searched for in its text: a name in a string literal or a comment is
         // not a use, and a use through an atomic routine's body is one.
+        // (The table itself, kept, is not among what is replaced, whatever its name.)
         let uses_replaced = |uses: Option<&Vec<Dependency>>| {
             uses.is_some_and(|uses| {
-                uses.iter()
-                    .any(|used| replaced.contains(object_part(used.name.as_str())))
+                uses.iter().any(|used| {
+                    !(used.kind == DependencyKind::Relation && used.name == *name)
+                        && replaced.contains(object_part(used.name.as_str()))
+                })
             })
         };
         let uses_columns = |uses: Option<&Vec<Dependency>>, columns: &[&str]| {
