@@ -380,6 +380,8 @@ fn table_changes<'a>(from: &'a Table, to: &'a Table) -> TableChanges<'a> {
         partition_of: _,
         inherits: _,
         options: _,
+        // Derived from the parts' definitions, which are compared.
+        depends_on: _,
         comment: _,
     } = to;
     let (before, after) = (columns_by_name(&from.columns), columns_by_name(columns));
@@ -852,6 +854,8 @@ impl Differ {
             partition_of,
             inherits,
             options,
+            // Derived from the parts' definitions, which are reported.
+            depends_on: _,
             comment,
         } = to;
         let table = name.as_str();

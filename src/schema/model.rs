@@ -205,8 +205,49 @@ pub struct Table {
     /// Storage options worth comparing: `UNLOGGED`, SQLite's `STRICT` and `WITHOUT ROWID`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// What the table's defaults, generated columns, constraints, indexes, triggers and
+    /// policies use, as the catalog records it (PostgreSQL's `pg_depend`): the planner
+    /// decides what to make again around a change by it. Derived from the definitions: not
+    /// compared on its own. Empty for SQLite, which records none.
+    #[serde(default, skip_serializing_if = "TableDependencies::is_empty")]
+    pub depends_on: TableDependencies,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+/// What the parts of a table use, by part; each list sorted. A part that uses a routine
+/// whose body the catalog records (a `BEGIN ATOMIC` SQL function) also uses what that body
+/// uses; other bodies (PL/pgSQL, SQL given as a string) are not recorded by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableDependencies {
+    /// A column's default or generation expression, by column name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, Vec<Dependency>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constraints: BTreeMap<String, Vec<Dependency>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub indexes: BTreeMap<String, Vec<Dependency>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub triggers: BTreeMap<String, Vec<Dependency>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, Vec<Dependency>>,
+}
+
+impl TableDependencies {
+    pub fn is_empty(&self) -> bool {
+        let TableDependencies {
+            columns,
+            constraints,
+            indexes,
+            triggers,
+            policies,
+        } = self;
+        columns.is_empty()
+            && constraints.is_empty()
+            && indexes.is_empty()
+            && triggers.is_empty()
+            && policies.is_empty()
+    }
 }
 
 impl Table {
@@ -223,6 +264,7 @@ impl Table {
             partition_of: None,
             inherits: Vec::new(),
             options: Vec::new(),
+            depends_on: TableDependencies::default(),
             comment: None,
         }
     }
@@ -471,6 +513,18 @@ pub struct Dependency {
     pub kind: DependencyKind,
     /// Routines by name, without arguments (overloads count as one).
     pub name: QualifiedName,
+    /// One column of a relation (`pg_depend.refobjsubid`), when only it is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+}
+
+impl Dependency {
+    /// Uses the column `column` of the table `table`.
+    pub fn is_column(&self, table: &QualifiedName, column: &str) -> bool {
+        self.kind == DependencyKind::Relation
+            && self.name == *table
+            && self.column.as_deref() == Some(column)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -695,7 +695,8 @@ impl<'a> Planner<'a> {
         on: &QualifiedName,
         old: &BTreeMap<String, Trigger>,
         new: &BTreeMap<String, Trigger>,
-        replaced: &BTreeSet<String>,
+        // Unchanged triggers to make again all the same (around what they use).
+        remade: &BTreeSet<String>,
     ) {
         let quoted = quote_qualified(on.as_str());
         for (trigger_name, trigger) in old {
@@ -706,9 +707,7 @@ impl<'a> Planner<'a> {
                 comment: _,
             } = trigger;
             // A trigger whose function is dropped and created again goes and comes back.
-            let uses_replaced = replaced
-                .iter()
-                .any(|word| mentions(&trigger.definition, word));
+            let uses_replaced = remade.contains(trigger_name);
             match new.get(trigger_name) {
                 Some(after) if after.definition == trigger.definition && !uses_replaced => {
                     if after.enabled != trigger.enabled {

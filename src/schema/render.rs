@@ -345,6 +345,8 @@ impl Ddl {
             partition_of,
             inherits,
             options,
+            // Derived from the parts' definitions, which are printed.
+            depends_on: _,
             comment,
         } = table;
         let quoted = quote_qualified(name.as_str());
@@ -1036,7 +1038,8 @@ pub(super) mod fixtures {
     use crate::schema::model::{
         Column, Constraint, ConstraintKind, Dependency, DependencyKind, Extension, Generated,
         Identity, Index, IndexKey, Namespace, PartitionOf, Policy, QualifiedName, References,
-        Routine, RoutineKind, Schema, Sequence, Table, Trigger, UserType, UserTypeKind, View,
+        Routine, RoutineKind, Schema, Sequence, Table, TableDependencies, Trigger, UserType,
+        UserTypeKind, View,
     };
 
     pub(in crate::schema) fn name(name: &str) -> QualifiedName {
@@ -1349,6 +1352,56 @@ pub(super) mod fixtures {
             },
         );
         users.comment = Some("People".to_string());
+        // As the catalog records it (`pg_depend`).
+        let column = |table: &str, column: &str| Dependency {
+            kind: DependencyKind::Relation,
+            name: name(table),
+            column: Some(column.to_string()),
+        };
+        let user = |c: &str| column("users", c);
+        let used = |kind, object: &str| Dependency {
+            kind,
+            name: name(object),
+            column: None,
+        };
+        let mood = || used(DependencyKind::Type, "mood");
+        users.depends_on = TableDependencies {
+            columns: BTreeMap::from([
+                ("mood".to_string(), vec![mood()]),
+                ("search".to_string(), vec![user("email")]),
+            ]),
+            constraints: BTreeMap::from([
+                ("users_pkey".to_string(), vec![user("id")]),
+                ("users_email_key".to_string(), vec![user("email")]),
+                ("users_order_check".to_string(), vec![user("order")]),
+                (
+                    "users_crate_id_fkey".to_string(),
+                    vec![column("crates", "id"), user("crate_id")],
+                ),
+            ]),
+            indexes: BTreeMap::from([
+                ("users_search_idx".to_string(), vec![user("search")]),
+                (
+                    "users_lower_email_idx".to_string(),
+                    vec![user("Display Name"), user("email"), user("id")],
+                ),
+                (
+                    "users_name_idx".to_string(),
+                    vec![user("Display Name"), user("id"), user("mood"), mood()],
+                ),
+            ]),
+            triggers: BTreeMap::from([(
+                "users_touch".to_string(),
+                vec![used(DependencyKind::Routine, "touch")],
+            )]),
+            policies: BTreeMap::from([
+                (
+                    "users_own".to_string(),
+                    vec![user("email"), used(DependencyKind::Type, "email")],
+                ),
+                ("users_no_sad".to_string(), vec![user("mood"), mood()]),
+            ]),
+        };
         schema.tables.insert(name("users"), users);
 
         let mut events = Table::new();
@@ -1412,10 +1465,12 @@ pub(super) mod fixtures {
                     Dependency {
                         kind: DependencyKind::Relation,
                         name: name("users"),
+                        column: None,
                     },
                     Dependency {
                         kind: DependencyKind::Type,
                         name: name("mood"),
+                        column: None,
                     },
                 ],
                 comment: Some("Users who are not sad".to_string()),
@@ -1438,6 +1493,7 @@ pub(super) mod fixtures {
                 depends_on: vec![Dependency {
                     kind: DependencyKind::Relation,
                     name: name("crates"),
+                    column: None,
                 }],
                 comment: None,
             },

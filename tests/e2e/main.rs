@@ -43,6 +43,7 @@ mod sandbox_signals;
 mod schema_objects;
 mod schema_plan;
 mod schema_plan_classes;
+mod schema_plan_dependencies;
 mod schema_postgres;
 mod schema_property;
 mod schema_sqlite;

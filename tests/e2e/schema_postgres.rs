@@ -1347,7 +1347,11 @@ CREATE VIEW app.derived AS SELECT app.double(id) AS twice, lower('X') AS x FROM 
 "#,
     );
     let schema = inspect(&url);
-    let dependency = |kind, name| Dependency { kind, name };
+    let dependency = |kind, name| Dependency {
+        kind,
+        name,
+        column: None,
+    };
     assert_eq!(
         schema.views[&name("base")].depends_on,
         [

@@ -11,6 +11,7 @@
 //! that are part of the schema: whatever hangs off an excluded table or an extension's table
 //! (columns, constraints, indexes, triggers, policies, owned sequences) drops out in one place.
 
+mod dependencies;
 mod objects;
 
 use std::collections::{BTreeMap, HashMap};
@@ -162,6 +163,7 @@ async fn read_schema(
     read_indexes(conn, version, &relations, &mut schema).await?;
     read_triggers(conn, version, &relations, &mut schema).await?;
     read_policies(conn, &relations, &mut schema).await?;
+    dependencies::read_table_dependencies(conn, &relations, &mut schema).await?;
     read_sequences(conn, &relations, &mut schema).await?;
     read_types(conn, &mut schema).await?;
     read_routines(conn, &mut schema).await?;
@@ -492,7 +494,11 @@ async fn read_view_dependencies(
             &get::<String>(&row, "schema")?,
             &get::<String>(&row, "name")?,
         );
-        view.depends_on.push(Dependency { kind, name });
+        view.depends_on.push(Dependency {
+            kind,
+            name,
+            column: None,
+        });
     }
     for view in schema.views.values_mut() {
         view.depends_on.sort();

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::schema::diff::{Delta, TableDelta};
 use crate::schema::model::{
-    Column, Constraint, ConstraintKind, Index, Policy, QualifiedName, Routine, RoutineKind, Schema,
-    Sequence, Table, UserType, UserTypeKind,
+    Column, Constraint, ConstraintKind, Dependency, DependencyKind, Index, Policy, QualifiedName,
+    Routine, RoutineKind, Schema, Sequence, Table, UserType, UserTypeKind,
 };
 use crate::schema::plan::*;
 use crate::schema::render::{
@@ -603,9 +603,15 @@ impl<'a> Planner<'a> {
                 || old.language != new.language
                 || old.returns != new.returns
                 || old.definition != new.definition;
+            // A body is read when the routine runs, by name, except an atomic one, whose
+            // uses the server recorded at creation: only then does a type made again under
+            // the same name make the routine again (a PL/pgSQL body naming it, even in a
+            // comment, does not).
             let uses_recreated_type = recreated_types.iter().any(|t| {
                 let t = object_part(t);
-                mentions(signature, t) || mentions(&old.returns, t) || mentions(&old.definition, t)
+                mentions(signature, t)
+                    || mentions(&old.returns, t)
+                    || (is_atomic(old) && mentions(&old.definition, t))
             });
             if body_changed || uses_recreated_type {
                 // CREATE OR REPLACE cannot change the kind or the result type, and there is
@@ -1039,7 +1045,8 @@ impl<'a> Planner<'a> {
             partition_by: _,
             partition_of: _,
             inherits: _,
-            options: _, // UNLOGGED; PostgreSQL has no other
+            options: _,    // UNLOGGED; PostgreSQL has no other
+            depends_on: _, // nothing to make again on a new table
             comment: _,
         } = table;
         let to = self.to;
@@ -1118,7 +1125,7 @@ impl<'a> Planner<'a> {
             if let Some(parent) = Self::parents(to, table).first() {
                 for column in &table.columns {
                     if let Some(inherited) = parent.column(&column.name) {
-                        self.alter_column(name, &BTreeSet::new(), false, inherited, column);
+                        self.alter_column(name, false, false, inherited, column);
                     }
                 }
             }
@@ -1379,6 +1386,7 @@ impl<'a> Planner<'a> {
             partition_of: _,       // detached and attached
             inherits: _,           // NO INHERIT and INHERIT
             options: _,            // SET LOGGED/UNLOGGED, others reported
+            depends_on: _,         // what is made again around a change, from `old`
             comment: _,
         } = new;
         let (from, to) = (self.from, self.to);
@@ -1531,6 +1539,25 @@ impl<'a> Planner<'a> {
             })
             .map(|column| column.name.as_str())
             .collect();
+        // What a part of the table uses, as the catalog recorded it (`Table::depends_on`),
+        // not names searched for in its text: a name in a string literal or a comment is
+        // not a use, and a use through an atomic routine's body is one.
+        // (The table itself, kept, is not among what is replaced, whatever its name.)
+        let uses_replaced = |uses: Option<&Vec<Dependency>>| {
+            uses.is_some_and(|uses| {
+                uses.iter().any(|used| {
+                    !(used.kind == DependencyKind::Relation && used.name == *name)
+                        && replaced.contains(object_part(used.name.as_str()))
+                })
+            })
+        };
+        let uses_columns = |uses: Option<&Vec<Dependency>>, columns: &[&str]| {
+            uses.is_some_and(|uses| {
+                uses.iter()
+                    .any(|used| columns.iter().any(|column| used.is_column(name, column)))
+            })
+        };
+        let column_uses = |column: &str| old.depends_on.columns.get(column);
         for column in &old.columns {
             let inherited = Self::inherited_column(from, old, &column.name);
             let after = match column_deltas.get(column.name.as_str()) {
@@ -1581,20 +1608,15 @@ impl<'a> Planner<'a> {
                         if column.data_type == after.data_type
                             && column.generated == after.generated
                         {
-                            self.alter_column(name, replaced, false, column, after);
+                            let again = uses_replaced(column_uses(&column.name));
+                            self.alter_column(name, again, false, column, after);
                         }
                         continue;
                     }
-                    let expression_uses = |word: &str| {
-                        column
-                            .generated
-                            .as_ref()
-                            .is_some_and(|g| mentions(&g.expression, word))
-                    };
-                    if column.generated != after.generated
-                        || retyped.iter().any(|word| expression_uses(word))
-                        || replaced.iter().any(|word| expression_uses(word))
-                    {
+                    let expression_uses = column.generated.is_some()
+                        && (uses_columns(column_uses(&column.name), &retyped)
+                            || uses_replaced(column_uses(&column.name)));
+                    if column.generated != after.generated || expression_uses {
                         touched = true;
                         recreated_columns.push(&column.name);
                         self.push(
@@ -1625,7 +1647,8 @@ impl<'a> Planner<'a> {
                     {
                         touched = true;
                     }
-                    self.alter_column(name, replaced, true, column, after);
+                    let again = uses_replaced(column_uses(&column.name));
+                    self.alter_column(name, again, true, column, after);
                 }
             }
         }
@@ -1667,17 +1690,11 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        let mentions_replaced = |text: &str| replaced.iter().any(|word| mentions(text, word));
         // What a child has from its parents follows the parents' changes while it stays
         // their child; once detached it is the table's own.
         let same_parents = old.partition_of.as_ref().map(|p| &p.parent)
             == new.partition_of.as_ref().map(|p| &p.parent)
             && old.inherits == new.inherits;
-        let mentions_recreated = |text: &str| {
-            recreated_columns
-                .iter()
-                .any(|column| mentions(text, column))
-        };
 
         // Constraints: what changed, and the unchanged ones made again around what they use.
         let constraint_target = |constraint_name: &str| {
@@ -1690,10 +1707,13 @@ impl<'a> Planner<'a> {
             if Self::inherited_constraint(from, old, constraint_name) && same_parents {
                 continue;
             }
+            let uses = old.depends_on.constraints.get(constraint_name);
+            // Dropped with a column it is on.
+            let gone_with_column = uses_columns(uses, &recreated_columns);
             let rebuild = foreign_keys_to_rebuild
                 .contains(&(name.clone(), constraint_name.clone()))
-                || mentions_recreated(&constraint.definition)
-                || mentions_replaced(&constraint.definition);
+                || gone_with_column
+                || uses_replaced(uses);
             let after = match constraint_deltas.get(constraint_name) {
                 Some(Delta::Removed(_)) => None,
                 Some(Delta::Altered { to, .. }) => Some(*to),
@@ -1706,7 +1726,7 @@ impl<'a> Planner<'a> {
                     }
                 }
                 Some(after) => {
-                    if !mentions_recreated(&constraint.definition) {
+                    if !gone_with_column {
                         self.drop_constraint(name, constraint_name, constraint);
                     }
                     self.add_constraint(name, constraint_name, after);
@@ -1723,24 +1743,13 @@ impl<'a> Planner<'a> {
         }
 
         // Indexes.
-        let index_mentions = |index: &Index| {
-            index
-                .keys
-                .iter()
-                .any(|key| mentions_recreated(&key.expression))
-                || index.include.iter().any(|c| mentions_recreated(c))
-                || index.predicate.as_deref().is_some_and(mentions_recreated)
-        };
         for (index_name, index) in &old.indexes {
             if Self::inherited_index(from, old, index) && same_parents {
                 continue;
             }
-            let gone_with_column = index_mentions(index);
-            let uses_replaced = index
-                .keys
-                .iter()
-                .any(|key| mentions_replaced(&key.expression))
-                || index.predicate.as_deref().is_some_and(mentions_replaced);
+            let uses = old.depends_on.indexes.get(index_name);
+            let gone_with_column = uses_columns(uses, &recreated_columns);
+            let uses_replaced = uses_replaced(uses);
             let after = match index_deltas.get(index_name) {
                 Some(Delta::Removed(_)) => None,
                 Some(Delta::Altered { to, .. }) => Some(*to),
@@ -1782,20 +1791,19 @@ impl<'a> Planner<'a> {
 
         // The server refuses to change the type of a column a trigger or a policy uses:
         // those go first and come back.
-        let mut words = replaced.clone();
-        words.extend(retyped.iter().map(|column| column.to_string()));
-        self.triggers(name, &old.triggers, &new.triggers, &words);
+        let uses_changed =
+            |uses: Option<&Vec<Dependency>>| uses_replaced(uses) || uses_columns(uses, &retyped);
+        let remade_triggers: BTreeSet<String> = old
+            .triggers
+            .keys()
+            .filter(|trigger| uses_changed(old.depends_on.triggers.get(*trigger)))
+            .cloned()
+            .collect();
+        self.triggers(name, &old.triggers, &new.triggers, &remade_triggers);
 
         // Policies: command and permissiveness cannot be altered: drop and create.
-        let policy_uses = |policy: &Policy| {
-            words.iter().any(|word| {
-                policy.using.as_deref().is_some_and(|u| mentions(u, word))
-                    || policy
-                        .with_check
-                        .as_deref()
-                        .is_some_and(|c| mentions(c, word))
-            })
-        };
+        let policy_uses =
+            |policy_name: &String| uses_changed(old.depends_on.policies.get(policy_name));
         // The comment is changed in place: it alone does not make a policy again.
         let same_shape = |a: &Policy, b: &Policy| {
             // Every field listed: a new one is a compile error here until it is compared.
@@ -1814,10 +1822,10 @@ impl<'a> Planner<'a> {
                 && a.with_check == *with_check
         };
         let remade = |policy_name: &String| match policy_deltas.get(policy_name) {
-            Some(Delta::Altered { from, to }) => !same_shape(from, to) || policy_uses(from),
+            Some(Delta::Altered { from, to }) => !same_shape(from, to) || policy_uses(policy_name),
             Some(Delta::Added(_) | Delta::Removed(_)) => true,
             // The same on both sides: made again only around what it uses.
-            None => old.policies.get(policy_name).is_none_or(policy_uses),
+            None => !old.policies.contains_key(policy_name) || policy_uses(policy_name),
         };
         for policy_name in old.policies.keys() {
             if remade(policy_name) {
@@ -2069,7 +2077,8 @@ impl<'a> Planner<'a> {
     pub(in crate::schema) fn alter_column(
         &mut self,
         table: &QualifiedName,
-        replaced: &BTreeSet<String>,
+        // The default uses something dropped and created again.
+        default_uses_replaced: bool,
         own: bool,
         old: &Column,
         new: &Column,
@@ -2103,11 +2112,7 @@ impl<'a> Planner<'a> {
         let type_changes =
             old.data_type != new.data_type || old.collation != new.collation || converted;
         // A default that calls a routine dropped and created again goes and comes back.
-        let default_again = type_changes
-            || old
-                .default
-                .as_deref()
-                .is_some_and(|default| replaced.iter().any(|word| mentions(default, word)));
+        let default_again = type_changes || default_uses_replaced;
         // A default may not fit the new type, and may use a sequence or function dropped
         // later: it goes early and comes back after the type changed.
         if old.default.is_some() && (old.default != new.default || default_again) {

@@ -33,8 +33,8 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::schema::Excluded;
 use crate::schema::model::{
-    Column, Constraint, ConstraintKind, Generated, Index, IndexKey, QualifiedName, References,
-    Schema, Table, Trigger, View,
+    Column, Constraint, ConstraintKind, Dependency, DependencyKind, Generated, Index, IndexKey,
+    QualifiedName, References, Schema, Table, TableDependencies, Trigger, View,
 };
 use crate::schema::normalize::{self, Lexeme, LexemeKind};
 
@@ -53,7 +53,79 @@ const USER_TABLES: &str = "WITH user_tables AS ( \
 /// Reads the schema of the database `conn` is connected to, leaving out `excluded` tables.
 pub(crate) async fn inspect(conn: &mut SqliteConnection, excluded: &[Excluded]) -> Result<Schema> {
     let catalog = Catalog::read(conn).await?;
-    Ok(catalog.into_schema(excluded))
+    let mut schema = catalog.into_schema(excluded);
+    for (name, table) in &mut schema.tables {
+        fill_dependencies(name, table);
+    }
+    Ok(schema)
+}
+
+/// What each part of `table` uses of the table's own columns. SQLite records no
+/// dependencies, so they come from the parts' text, lexed once here: a column counts as used
+/// where its name is a name token (quoted or not, in any case), not inside a string literal
+/// or a comment. Text that does not lex counts as using every column (the planner then
+/// takes the safe way: a rebuild).
+fn fill_dependencies(name: &QualifiedName, table: &mut Table) {
+    let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    let uses = |texts: &[&str]| -> Vec<Dependency> {
+        let mut used: Vec<Dependency> = Vec::new();
+        for text in texts {
+            let names: Option<Vec<String>> = normalize::lex(text).map(|lexemes| {
+                lexemes
+                    .iter()
+                    .filter(|l| l.kind != LexemeKind::Literal && l.is_name())
+                    .map(|l| l.name())
+                    .collect()
+            });
+            for column in &columns {
+                // (An index key on a plain column is the column's name as is.)
+                let named = text.eq_ignore_ascii_case(column)
+                    || names
+                        .as_ref()
+                        .is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(column)));
+                if named {
+                    used.push(Dependency {
+                        kind: DependencyKind::Relation,
+                        name: name.clone(),
+                        column: Some(column.clone()),
+                    });
+                }
+            }
+        }
+        used.sort();
+        used.dedup();
+        used
+    };
+    let mut depends_on = TableDependencies::default();
+    for column in &table.columns {
+        if let Some(generated) = &column.generated {
+            let used = uses(&[&generated.expression]);
+            if !used.is_empty() {
+                depends_on.columns.insert(column.name.clone(), used);
+            }
+        }
+    }
+    for (constraint_name, constraint) in &table.constraints {
+        let used = uses(&[&constraint.definition]);
+        if !used.is_empty() {
+            depends_on.constraints.insert(constraint_name.clone(), used);
+        }
+    }
+    for (index_name, index) in &table.indexes {
+        let mut texts: Vec<&str> = index.keys.iter().map(|k| k.expression.as_str()).collect();
+        texts.extend(index.predicate.as_deref());
+        let used = uses(&texts);
+        if !used.is_empty() {
+            depends_on.indexes.insert(index_name.clone(), used);
+        }
+    }
+    for (trigger_name, trigger) in &table.triggers {
+        let used = uses(&[&trigger.definition]);
+        if !used.is_empty() {
+            depends_on.triggers.insert(trigger_name.clone(), used);
+        }
+    }
+    table.depends_on = depends_on;
 }
 
 /// A row of `sqlite_schema` (with what `pragma_table_list` says of tables).

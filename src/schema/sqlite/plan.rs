@@ -5,9 +5,9 @@
 //! enforcement off around the plan. The order and the shared steps (views, triggers) are
 //! [`crate::schema::plan`]'s.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::schema::model::{Column, Index, QualifiedName, Schema, Table};
+use crate::schema::model::{Column, Dependency, Index, QualifiedName, Schema, Table};
 use crate::schema::plan::{Phase, Planner, index_shape, mentions, object_part};
 use crate::schema::render::{
     autoincrement_key, constraint_element, key_clause, quote_identifier, quote_qualified,
@@ -179,30 +179,19 @@ impl Planner<'_> {
                 None => {
                     // SQLite refuses to drop a column that an index, a constraint or a
                     // trigger uses; the rebuild handles those.
-                    let used = old.indexes.values().any(|index| {
-                        index
-                            .keys
-                            .iter()
-                            .any(|k| mentions(&k.expression, &column.name))
-                            || index
-                                .predicate
-                                .as_deref()
-                                .is_some_and(|p| mentions(p, &column.name))
-                    }) || old
-                        .constraints
-                        .values()
-                        .any(|c| mentions(&c.definition, &column.name))
-                        || old
-                            .triggers
+                    // (What uses it was lexed once at inspection: `Table::depends_on`.)
+                    let uses = |parts: &BTreeMap<String, Vec<Dependency>>| {
+                        parts
                             .values()
-                            .any(|t| mentions(&t.definition, &column.name))
-                        || column.generated.is_some()
-                        || old.columns.iter().any(|other| {
-                            other
-                                .generated
-                                .as_ref()
-                                .is_some_and(|g| mentions(&g.expression, &column.name))
-                        });
+                            .flatten()
+                            .any(|used| used.is_column(name, &column.name))
+                    };
+                    let depends_on = &old.depends_on;
+                    let used = uses(&depends_on.indexes)
+                        || uses(&depends_on.constraints)
+                        || uses(&depends_on.triggers)
+                        || uses(&depends_on.columns)
+                        || column.generated.is_some();
                     if used {
                         return None;
                     }

@@ -1,0 +1,226 @@
+//! What the planner makes again around a change, decided by what the catalog records each
+//! part of a table uses (`pg_depend`, issue 13 item 2), not by names found in its text.
+//! Plans are applied statement by statement, each on a connection of its own, and must reach
+//! the target with the rows kept.
+
+use crate::support;
+
+use std::time::Duration;
+
+use cargo_migrate::db::{ConnectOptions, Database, DatabaseUrl};
+use cargo_migrate::dialect::Dialect;
+use cargo_migrate::schema::model::{Dependency, DependencyKind, QualifiedName};
+use cargo_migrate::schema::{self, Excluded, Schema};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+async fn inspect(url: &str) -> Schema {
+    let options = ConnectOptions {
+        wait: Duration::ZERO,
+        connect_timeout: Duration::from_secs(10),
+        lock_timeout: Duration::from_secs(5),
+        create_if_missing: true,
+    };
+    let mut db = Database::connect(
+        &DatabaseUrl::sandbox(url, Dialect::Postgres),
+        &options,
+        |_| {},
+    )
+    .await
+    .expect("connect");
+    let history = vec![Excluded {
+        schema: "public".into(),
+        table: "_cargo_migrate".into(),
+    }];
+    db.inspect(&history).await.expect("inspect")
+}
+
+/// Plans `a` → `b` on databases built from them, applies the plan statement by statement on
+/// a third database made like `a`, and requires the result to be `b` with `rows` (a query
+/// giving one text column) returning `expected`. The plan's script, for more checks.
+fn apply(
+    pg: &support::Pg,
+    rt: &tokio::runtime::Runtime,
+    tag: &str,
+    (a, b): (&str, &str),
+    (rows, expected): (&str, &[&str]),
+) -> String {
+    let urls: Vec<String> = (0..3).map(|n| pg.database(&format!("{tag}_{n}"))).collect();
+    pg.execute(&urls[0], a);
+    pg.execute(&urls[1], b);
+    pg.execute(&urls[2], a);
+    let (from, to) = rt.block_on(async { (inspect(&urls[0]).await, inspect(&urls[1]).await) });
+    let plan = schema::plan(&from, &to);
+    let script = plan.script();
+    assert!(
+        plan.is_complete(),
+        "{tag}: {:?}\n{script}",
+        plan.unsupported
+    );
+    for statement in &plan.statements {
+        pg.execute(&urls[2], statement);
+    }
+    let after = rt.block_on(inspect(&urls[2]));
+    let left: Vec<String> = schema::diff(&after, &to)
+        .iter()
+        .map(|c| c.summary())
+        .collect();
+    assert!(left.is_empty(), "{tag}: {left:?}\n{script}");
+    let got: Vec<String> = pg
+        .query(&urls[2], rows)
+        .into_iter()
+        .map(|row| row[0].clone().unwrap_or_default())
+        .collect();
+    assert_eq!(got, expected, "{tag}\n{script}");
+    script
+}
+
+const MOOD_A: &str = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');";
+/// Without a label: the type is made again.
+const MOOD_B: &str = "CREATE TYPE mood AS ENUM ('sad', 'ok');";
+
+/// Names of a retyped column and of a type made again that appear in the parts' text only
+/// inside string literals: nothing is dropped and made again for them.
+#[test]
+fn a_name_in_a_string_literal_is_not_a_use() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let table = |mood: &str, amount: &str| {
+        format!(
+            "{mood}
+            CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql
+                AS $$BEGIN -- amount, mood
+                RETURN NEW; END$$;
+            CREATE TABLE notes (id int, amount {amount}, m mood,
+                note text CHECK (note <> 'amount' AND note <> 'mood'));
+            CREATE INDEX notes_note ON notes (note) WHERE note <> 'mood';
+            ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY own ON notes USING (note <> 'amount');
+            CREATE TRIGGER touch BEFORE UPDATE ON notes FOR EACH ROW
+                WHEN (NEW.note <> 'amount') EXECUTE FUNCTION stamp();
+            INSERT INTO notes VALUES (1, 7, 'ok', 'kept');"
+        )
+    };
+    let (a, b) = (table(MOOD_A, "integer"), table(MOOD_B, "bigint"));
+    let script = apply(
+        &pg,
+        &rt,
+        "literal",
+        (&a, &b),
+        (
+            "SELECT id || '|' || amount || '|' || m || '|' || note FROM notes",
+            &["1|7|ok|kept"],
+        ),
+    );
+    for needless in [
+        "DROP POLICY",
+        "DROP TRIGGER",
+        "DROP CONSTRAINT",
+        "DROP INDEX",
+    ] {
+        assert!(!script.contains(needless), "{needless}\n{script}");
+    }
+}
+
+/// A column changes type under a default, a check, an expression index, a generated column,
+/// a policy and a trigger that use it, and a type made again changes under a check that
+/// uses it: each reaches the target, both ways.
+#[test]
+fn parts_using_a_retyped_column_are_made_again_both_ways() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let table = |mood: &str, amount: &str| {
+        format!(
+            "{mood}
+            CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql
+                AS $$BEGIN RETURN NEW; END$$;
+            CREATE TABLE items (id int PRIMARY KEY,
+                amount {amount} DEFAULT 0 CHECK (amount >= 0),
+                twice bigint GENERATED ALWAYS AS (amount * 2) STORED,
+                feeling text CHECK (feeling::mood <> 'sad'));
+            CREATE INDEX items_amount ON items ((amount + 1));
+            ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY small ON items USING (amount < 1000);
+            CREATE TRIGGER touch BEFORE UPDATE OF amount ON items FOR EACH ROW
+                EXECUTE FUNCTION stamp();
+            INSERT INTO items (id, amount, feeling) VALUES (1, 5, 'ok');"
+        )
+    };
+    let (a, b) = (table(MOOD_A, "integer"), table(MOOD_B, "bigint"));
+    let rows = (
+        "SELECT id || '|' || amount || '|' || twice || '|' || feeling FROM items",
+        &["1|5|10|ok"][..],
+    );
+    let script = apply(&pg, &rt, "retype_forward", (&a, &b), rows);
+    for remade in [
+        "DROP POLICY small ON items;",
+        "DROP TRIGGER touch ON items;",
+        "ALTER TABLE items DROP CONSTRAINT items_feeling_check;",
+        "ALTER TABLE items DROP COLUMN twice;",
+    ] {
+        assert!(script.contains(remade), "{remade}\n{script}");
+    }
+    apply(&pg, &rt, "retype_backward", (&b, &a), rows);
+}
+
+/// The model records what each part uses, columns included, and through the body of an
+/// atomic SQL function what that body uses; a PL/pgSQL body records nothing.
+#[test]
+fn dependencies_are_read_from_the_catalog_through_atomic_bodies() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let url = pg.database("deps_model");
+    pg.execute(
+        &url,
+        "CREATE TABLE limits (name text PRIMARY KEY, most integer);
+        CREATE FUNCTION within(n integer) RETURNS boolean LANGUAGE sql STABLE
+            BEGIN ATOMIC SELECT n <= (SELECT max(most) FROM limits); END;
+        CREATE FUNCTION loose(n integer) RETURNS boolean LANGUAGE plpgsql STABLE
+            AS $$BEGIN RETURN n <= (SELECT max(most) FROM limits); END$$;
+        CREATE TABLE orders (id int, amount int, label text DEFAULT 'amount',
+            CONSTRAINT fits CHECK (within(amount)), CONSTRAINT loosely CHECK (loose(amount)));
+        ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY mine ON orders USING (amount > 0 AND label <> 'id');",
+    );
+    let schema = rt.block_on(inspect(&url));
+    let table = &schema.tables[&QualifiedName::new("public", "orders")];
+    let used = |kind, name: &str, column: Option<&str>| Dependency {
+        kind,
+        name: QualifiedName::new("public", name),
+        column: column.map(str::to_string),
+    };
+    assert_eq!(
+        table.depends_on.constraints["fits"],
+        [
+            used(DependencyKind::Relation, "limits", Some("most")),
+            used(DependencyKind::Relation, "orders", Some("amount")),
+            used(DependencyKind::Routine, "within", None),
+        ]
+    );
+    assert_eq!(
+        table.depends_on.constraints["loosely"],
+        [
+            used(DependencyKind::Relation, "orders", Some("amount")),
+            used(DependencyKind::Routine, "loose", None),
+        ]
+    );
+    assert_eq!(
+        table.depends_on.policies["mine"],
+        [
+            used(DependencyKind::Relation, "orders", Some("amount")),
+            used(DependencyKind::Relation, "orders", Some("label")),
+        ]
+    );
+    assert!(!table.depends_on.columns.contains_key("label"));
+}
