@@ -45,6 +45,12 @@ impl crate::db::Database {
     }
 }
 
+/// Runs `read` with its schema reads leaving out what tables' parts use (`Table::depends_on`,
+/// which only plans need): for reads that are only compared, as `check`'s walk does.
+pub async fn without_table_dependencies<F: std::future::Future>(read: F) -> F::Output {
+    postgres::without_table_dependencies(read).await
+}
+
 /// Whether scratch reads keep their catalog queries prepared ([`Database::inspect_scratch`]).
 static PREPARED_READS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 

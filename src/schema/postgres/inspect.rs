@@ -61,6 +61,16 @@ tokio::task_local! {
     /// Whether the catalog queries of the read running in this task are prepared once per
     /// connection and kept (see [`inspect_prepared`]); unnamed statements otherwise.
     static PREPARED: bool;
+    /// `false` while a read is for comparing only ([`without_table_dependencies`]).
+    static TABLE_DEPENDENCIES: bool;
+}
+
+/// Runs `read` with the schema reads in it leaving out what tables' parts use
+/// (`Table::depends_on`): only plans need it, and `check` compares hundreds of schemas,
+/// where that query would be the dearest part of each read on a large schema. The diff
+/// never compares `depends_on`, so such schemas compare like full ones.
+pub(crate) async fn without_table_dependencies<F: std::future::Future>(read: F) -> F::Output {
+    TABLE_DEPENDENCIES.scope(false, read).await
 }
 
 /// [`inspect`] with the catalog queries kept as prepared statements on the connection, for a
@@ -163,7 +173,9 @@ async fn read_schema(
     read_indexes(conn, version, &relations, &mut schema).await?;
     read_triggers(conn, version, &relations, &mut schema).await?;
     read_policies(conn, &relations, &mut schema).await?;
-    dependencies::read_table_dependencies(conn, &relations, &mut schema).await?;
+    if TABLE_DEPENDENCIES.try_with(|read| *read).unwrap_or(true) {
+        dependencies::read_table_dependencies(conn, &relations, &mut schema).await?;
+    }
     read_sequences(conn, &relations, &mut schema).await?;
     read_types(conn, &mut schema).await?;
     read_routines(conn, &mut schema).await?;
