@@ -792,7 +792,9 @@ const FILTERS: &[(&str, &str)] = &[
     (r"(?:/[^\s/?&%]+)*/cm-[A-Za-z0-9]{6}\b", "[SOCKET]"),
     (r"\(\d+(?:\.\d+)? m?s\)", "([DURATION])"),
     (r"\bin \d+(?:\.\d+)? m?s\b", "in [DURATION]"),
-    (r"\b\d+ ms\b", "[MS] ms"),
+    // TIME is right-aligned, so a two-digit duration also moves its header and neighbours.
+    (r"(?m) +\d+ ms$", "  [MS] ms"),
+    (r"(?m) +TIME$", "  TIME"),
     (
         r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?",
         "[TIMESTAMP]",
