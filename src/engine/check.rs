@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::replay::{Replayer, excluded_history, read_scratch_schema};
+use super::replay::{Replayer, excluded_history};
 use super::status::{Entry, State};
 use crate::db::history::HistoryFormat;
-use crate::db::{Database, Direction, Failure};
+use crate::db::{Direction, Failure};
 use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::migration::Migration;
@@ -256,11 +256,16 @@ struct Clock {
     rebuilds: usize,
 }
 
+/// The schema of the replayer's database now, for comparing only (never planned from), so
+/// without what tables' parts use: each read goes on from the last one ([`Replayer::inspect`]).
+async fn read_compared(replayer: &mut Replayer) -> Result<Schema> {
+    schema::without_table_dependencies(replayer.inspect()).await
+}
+
 impl Clock {
-    async fn inspect(&mut self, db: &mut Database, format: &HistoryFormat) -> Result<Schema> {
+    async fn inspect(&mut self, replayer: &mut Replayer) -> Result<Schema> {
         let begun = Instant::now();
-        // Compared only, never planned from: the walk's reads leave out what tables' parts use.
-        let schema = schema::without_table_dependencies(read_scratch_schema(db, format)).await;
+        let schema = read_compared(replayer).await;
         self.inspect += begun.elapsed();
         self.inspections += 1;
         schema
@@ -329,7 +334,7 @@ pub async fn replay(
     // The schema before the current migration's up, when something needs it.
     let mut before: Option<Schema> = None;
     if snapshot_after == Some(0) {
-        snapshot = Some(clock.inspect(&mut replayer.db, &replayer.format).await?);
+        snapshot = Some(clock.inspect(&mut replayer).await?);
     }
     for (index, migration) in migrations.iter().enumerate() {
         let step = if first_checked < total {
@@ -340,7 +345,7 @@ pub async fn replay(
         progress.migration(step, index, total, &label(migration));
         let check_this = checked(index);
         if check_this && before.is_none() {
-            before = Some(clock.inspect(&mut replayer.db, &replayer.format).await?);
+            before = Some(clock.inspect(&mut replayer).await?);
         }
         // The safety step's trace of this migration, on this database just before its up.
         if let Some(traces) = traces.as_deref_mut() {
@@ -388,13 +393,7 @@ pub async fn replay(
             verified += 1;
             if let Some(mirror_now) = mirror.as_mut() {
                 let mut verify_clock = Clock::default();
-                let verify = reverse_one(
-                    &mut replayer.db,
-                    &replayer.format,
-                    migration,
-                    &before,
-                    &mut verify_clock,
-                );
+                let verify = reverse_one(&mut replayer, migration, &before, &mut verify_clock);
                 let follow = mirror_now.follow(&migrations[..=index], after_needed);
                 let (finding, followed) = tokio::join!(verify, follow);
                 clock.absorb(verify_clock);
@@ -423,14 +422,7 @@ pub async fn replay(
                     clock.rebuilds += 1;
                 }
             } else if migration.no_transaction || replayer.db.dialect() != Dialect::Sqlite {
-                let finding = reverse_one(
-                    &mut replayer.db,
-                    &replayer.format,
-                    migration,
-                    &before,
-                    &mut clock,
-                )
-                .await?;
+                let finding = reverse_one(&mut replayer, migration, &before, &mut clock).await?;
                 if let Some(finding) = finding {
                     reverse_findings.push(finding);
                     // Whatever the failed down left, the walk goes on from a clean state.
@@ -448,7 +440,7 @@ pub async fn replay(
         if after_needed {
             let after = match after {
                 Some(after) => after,
-                None => clock.inspect(&mut replayer.db, &replayer.format).await?,
+                None => clock.inspect(&mut replayer).await?,
             };
             if snapshot_after == Some(index + 1) {
                 snapshot = Some(after.clone());
@@ -508,7 +500,7 @@ async fn probe(
     clock: &mut Clock,
 ) -> Result<Option<Finding>> {
     replayer.db.begin_probe().await?;
-    let finding = reverse_one(&mut replayer.db, &replayer.format, migration, before, clock).await;
+    let finding = reverse_one(replayer, migration, before, clock).await;
     let ended = replayer.db.end_probe().await;
     let finding = finding?;
     ended?;
@@ -556,7 +548,7 @@ impl Mirror {
             return Ok((None, None));
         }
         let begun = Instant::now();
-        let schema = replayer.inspect().await?;
+        let schema = read_compared(replayer).await?;
         Ok((Some(schema), Some(begun.elapsed())))
     }
 
@@ -611,14 +603,13 @@ fn drops_prepared_statements(migration: &Migration) -> bool {
 /// Verifies one migration just applied: its down runs and restores `before`, and its up
 /// applies again. `None` when it does.
 async fn reverse_one(
-    db: &mut Database,
-    format: &HistoryFormat,
+    replayer: &mut Replayer,
     migration: &Migration,
     before: &Schema,
     clock: &mut Clock,
 ) -> Result<Option<Finding>> {
     let begun = Instant::now();
-    let reverted = db.run(format, migration, Direction::Down).await;
+    let reverted = replayer.run(migration, Direction::Down).await;
     clock.scripts += begun.elapsed();
     if let Err(failure) = reverted {
         return Ok(Some(Finding::from_failure(
@@ -629,7 +620,7 @@ async fn reverse_one(
             "the down script fails right after the up",
         )));
     }
-    let after_down = clock.inspect(db, format).await?;
+    let after_down = clock.inspect(replayer).await?;
     // Equal means "no change" by the diff's rules (not `==`, which also sees what the diff
     // deliberately ignores, such as column order).
     let changes = schema::diff(before, &after_down);
@@ -648,7 +639,7 @@ async fn reverse_one(
         return Ok(Some(finding));
     }
     let begun = Instant::now();
-    let reapplied = db.run(format, migration, Direction::Up).await;
+    let reapplied = replayer.run(migration, Direction::Up).await;
     clock.scripts += begun.elapsed();
     if let Err(failure) = reapplied {
         return Ok(Some(Finding::from_failure(

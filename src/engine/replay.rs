@@ -7,13 +7,15 @@ use crate::db::{ConnectOptions, Database, DatabaseUrl, Direction, Failure, Ran};
 use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::migration::Migration;
-use crate::schema::{Excluded, Schema};
+use crate::schema::{Excluded, Schema, ScratchReads};
 
 /// A connection to a scratch database with its history table, which runs migrations and
 /// reads the schema they produced.
 pub struct Replayer {
     pub db: Database,
     pub format: HistoryFormat,
+    /// The last scratch read of `db`, so the next reads only what changed.
+    reads: ScratchReads,
 }
 
 impl Replayer {
@@ -28,7 +30,11 @@ impl Replayer {
         };
         let mut db = Database::connect(url, &options, |_| {}).await?;
         db.ensure_history(&format).await?;
-        Ok(Replayer { db, format })
+        Ok(Replayer {
+            db,
+            format,
+            reads: ScratchReads::default(),
+        })
     }
 
     pub async fn run(
@@ -54,17 +60,11 @@ impl Replayer {
 
     /// The schema as it is now, without the history table.
     pub async fn inspect(&mut self) -> Result<Schema> {
-        read_scratch_schema(&mut self.db, &self.format).await
+        let excluded = [excluded_history(&self.format, self.db.dialect())];
+        let mut schema = self.db.inspect_scratch(&excluded, &mut self.reads).await?;
+        forget_history_schema(&self.format, &mut schema);
+        Ok(schema)
     }
-}
-
-/// [`read_schema`] of a scratch database, read again and again: the catalog queries stay
-/// prepared on its connection ([`Database::inspect_scratch`]).
-pub async fn read_scratch_schema(db: &mut Database, format: &HistoryFormat) -> Result<Schema> {
-    let excluded = [excluded_history(format, db.dialect())];
-    let mut schema = db.inspect_scratch(&excluded).await?;
-    forget_history_schema(format, &mut schema);
-    Ok(schema)
 }
 
 /// The schema of `db` as it is now, without the history table `format`.

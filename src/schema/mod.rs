@@ -33,16 +33,29 @@ impl crate::db::Database {
     }
 
     /// [`Database::inspect`] for a scratch database that is read many times: on PostgreSQL
-    /// the catalog queries stay prepared on the connection (planned once). Never for a
-    /// database a pooler may serve.
-    pub async fn inspect_scratch(&mut self, excluded: &[Excluded]) -> crate::error::Result<Schema> {
+    /// the catalog queries stay prepared on the connection (planned once), and `reads` keeps
+    /// the last read so that the next reads again only what changed (for reads without
+    /// tables' dependencies, see [`without_table_dependencies`]). Never for a database a
+    /// pooler may serve; `reads` belongs to this connection's database only.
+    pub async fn inspect_scratch(
+        &mut self,
+        excluded: &[Excluded],
+        reads: &mut ScratchReads,
+    ) -> crate::error::Result<Schema> {
         match self {
             crate::db::Database::Postgres(pg) => {
-                postgres::inspect_prepared(pg.connection(), excluded).await
+                postgres::inspect_prepared(pg.connection(), excluded, &mut reads.postgres).await
             }
             crate::db::Database::Sqlite(_) => self.inspect(excluded).await,
         }
     }
+}
+
+/// What the last scratch read of one database found, to read only what changed since
+/// ([`Database::inspect_scratch`]). Start a new one for another database.
+#[derive(Default)]
+pub struct ScratchReads {
+    postgres: postgres::ReadCache,
 }
 
 /// Runs `read` with its schema reads leaving out what tables' parts use (`Table::depends_on`,

@@ -11,6 +11,7 @@ mod authoring_corpora;
 mod authoring_formats;
 mod authoring_terminal;
 mod check;
+mod check_incremental;
 mod cli;
 mod corpora;
 mod crash;

@@ -12,7 +12,10 @@
 //! (columns, constraints, indexes, triggers, policies, owned sequences) drops out in one place.
 
 mod dependencies;
+mod incremental;
 mod objects;
+
+pub(crate) use incremental::ReadCache;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -80,14 +83,22 @@ pub(crate) async fn without_table_dependencies<F: std::future::Future>(read: F) 
 /// for connections no pooler can stand between (a named statement would outlive the read
 /// on a pooler's server connection). A migration may have dropped the statements (`DISCARD
 /// ALL`, `DEALLOCATE ALL`): then the cache is emptied and the read done again unprepared.
+///
+/// With `cache`, only what changed since the last read through it is read again
+/// ([`incremental`]); for reads that leave out tables' dependencies only (a whole read
+/// otherwise).
 pub(crate) async fn inspect_prepared(
     conn: &mut PgConnection,
     excluded: &[Excluded],
+    cache: &mut ReadCache,
 ) -> Result<Schema> {
     if !crate::schema::prepared_reads() {
-        return inspect(conn, excluded).await;
+        return inspect_with(conn, excluded, Some(cache)).await;
     }
-    match PREPARED.scope(true, inspect(conn, excluded)).await {
+    match PREPARED
+        .scope(true, inspect_with(conn, excluded, Some(cache)))
+        .await
+    {
         Ok(schema) => Ok(schema),
         Err(first) => {
             use sqlx::Connection as _;
@@ -95,13 +106,22 @@ pub(crate) async fn inspect_prepared(
             if conn.clear_cached_statements().await.is_err() {
                 return Err(first);
             }
-            inspect(conn, excluded).await
+            *cache = ReadCache::default();
+            inspect_with(conn, excluded, Some(cache)).await
         }
     }
 }
 
 /// Reads the schema of the database `conn` is connected to, leaving out `excluded` tables.
 pub(crate) async fn inspect(conn: &mut PgConnection, excluded: &[Excluded]) -> Result<Schema> {
+    inspect_with(conn, excluded, None).await
+}
+
+async fn inspect_with(
+    conn: &mut PgConnection,
+    excluded: &[Excluded],
+    cache: Option<&mut ReadCache>,
+) -> Result<Schema> {
     let version = server_version(conn).await?;
     if version < MINIMUM_VERSION {
         return Err(Error::new(
@@ -114,8 +134,14 @@ pub(crate) async fn inspect(conn: &mut PgConnection, excluded: &[Excluded]) -> R
         )
         .hint("upgrade the server, or compare schemas on a newer one"));
     }
+    let with_dependencies = TABLE_DEPENDENCIES.try_with(|read| *read).unwrap_or(true);
     let read = match sqlx::raw_sql(BEGIN).execute(&mut *conn).await {
-        Ok(_) => read_schema(conn, excluded, version).await,
+        Ok(_) => match cache {
+            Some(cache) if !with_dependencies => {
+                incremental::read(conn, excluded, version, cache).await
+            }
+            _ => read_schema(conn, excluded, version).await,
+        },
         Err(err) => Err(database_error("cannot start reading the catalogs", &err)),
     };
     match read {
@@ -163,27 +189,99 @@ async fn read_schema(
     excluded: &[Excluded],
     version: u32,
 ) -> Result<Schema> {
+    Ok(read_schema_and_relations(conn, excluded, version).await?.0)
+}
+
+/// [`read_schema`], with the relations that are part of it.
+async fn read_schema_and_relations(
+    conn: &mut PgConnection,
+    excluded: &[Excluded],
+    version: u32,
+) -> Result<(Schema, Relations)> {
     let mut schema = Schema::empty(Dialect::Postgres);
     read_namespaces(conn, &mut schema).await?;
     read_extensions(conn, &mut schema).await?;
-    let mut relations = read_relations(conn, excluded, &mut schema).await?;
-    read_view_dependencies(conn, &relations, &mut schema).await?;
-    read_columns(conn, &mut relations, &mut schema).await?;
-    read_constraints(conn, &relations, &mut schema).await?;
-    read_indexes(conn, version, &relations, &mut schema).await?;
-    read_triggers(conn, version, &relations, &mut schema).await?;
-    read_policies(conn, &relations, &mut schema).await?;
+    let relations = read_relation_parts(
+        conn,
+        excluded,
+        version,
+        None,
+        std::iter::empty(),
+        &mut schema,
+    )
+    .await?;
     if TABLE_DEPENDENCIES.try_with(|read| *read).unwrap_or(true) {
         dependencies::read_table_dependencies(conn, &relations, &mut schema).await?;
     }
-    read_sequences(conn, &relations, &mut schema).await?;
     read_types(conn, &mut schema).await?;
     read_routines(conn, &mut schema).await?;
     objects::read_objects(conn, version, &mut schema).await?;
-    Ok(schema)
+    Ok((schema, relations))
+}
+
+/// The relations `only` names (every relation with `None`) with their parts (columns,
+/// constraints, indexes, triggers, policies, views' dependencies) and the sequences among
+/// them, into `schema`. `known`: the schema's other relations (outside `only`), whose names
+/// the parts read may need (the table a sequence belongs to); they are in the relations
+/// returned, without column numbers.
+async fn read_relation_parts(
+    conn: &mut PgConnection,
+    excluded: &[Excluded],
+    version: u32,
+    only: Only<'_>,
+    known: impl Iterator<Item = (Oid, QualifiedName, RelationKind)>,
+    schema: &mut Schema,
+) -> Result<Relations> {
+    let mut relations = read_relations(conn, excluded, only, schema).await?;
+    for (oid, name, kind) in known {
+        relations.0.entry(oid).or_insert(Relation {
+            name,
+            kind,
+            attnums: Vec::new(),
+        });
+    }
+    read_view_dependencies(conn, only, &relations, schema).await?;
+    read_columns(conn, only, &mut relations, schema).await?;
+    read_constraints(conn, only, &relations, schema).await?;
+    read_indexes(conn, version, only, &relations, schema).await?;
+    read_triggers(conn, version, only, &relations, schema).await?;
+    read_policies(conn, only, &relations, schema).await?;
+    read_sequences(conn, only, &relations, schema).await?;
+    Ok(relations)
 }
 
 // ------------------------------------------------------------------------------ helpers
+
+/// The relations (by OID) a read is limited to, `None` for all: the incremental reads of
+/// [`incremental`] read again only what a step changed.
+type Only<'a> = Option<&'a [Oid]>;
+
+/// ` AND {column} = ANY($1)` when the read is limited to some relations, bound by
+/// [`fetch_only`].
+fn only_clause(column: &str, only: Only<'_>) -> String {
+    match only {
+        Some(_) => format!(" AND {column} = ANY($1::oid[])"),
+        None => String::new(),
+    }
+}
+
+/// [`fetch`] with the relations of `only` bound as `$1` (see [`only_clause`]).
+async fn fetch_only(
+    conn: &mut PgConnection,
+    what: &str,
+    sql: String,
+    only: Only<'_>,
+) -> Result<Vec<PgRow>> {
+    let Some(oids) = only else {
+        return fetch(conn, what, sql).await;
+    };
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(oids)
+        .persistent(PREPARED.try_with(|prepared| *prepared).unwrap_or(false))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|err| database_error(&format!("cannot read the {what} from the catalogs"), &err))
+}
 
 /// Runs one catalog query; `what` names what it reads, for the error.
 async fn fetch(conn: &mut PgConnection, what: &str, sql: String) -> Result<Vec<PgRow>> {
@@ -353,6 +451,7 @@ async fn read_extensions(conn: &mut PgConnection, schema: &mut Schema) -> Result
 async fn read_relations(
     conn: &mut PgConnection,
     excluded: &[Excluded],
+    only: Only<'_>,
     schema: &mut Schema,
 ) -> Result<Relations> {
     let sql = format!(
@@ -377,12 +476,13 @@ async fn read_relations(
                     JOIN pg_namespace pn ON pn.oid = p.relnamespace \
                     GROUP BY i.inhrelid) parents ON parents.inhrelid = c.oid \
          {comment} \
-         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_NAMESPACE} AND {not_member}",
+         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_NAMESPACE} AND {not_member}{only}",
         comment = comment_join("d", "pg_class", "c.oid", "0"),
         not_member = not_extension_member("pg_class", "c.oid"),
+        only = only_clause("c.oid", only),
     );
     let mut relations = HashMap::new();
-    for row in fetch(conn, "tables and views", sql).await? {
+    for row in fetch_only(conn, "tables and views", sql, only).await? {
         let namespace: String = get(&row, "schema")?;
         let name: String = get(&row, "name")?;
         if excluded
@@ -461,6 +561,7 @@ async fn read_relations(
 /// One query for every view. The views' `depends_on`, sorted.
 async fn read_view_dependencies(
     conn: &mut PgConnection,
+    only: Only<'_>,
     relations: &Relations,
     schema: &mut Schema,
 ) -> Result<()> {
@@ -470,12 +571,12 @@ async fn read_view_dependencies(
              SELECT r.ev_class AS view, d.refclassid, d.refobjid \
              FROM pg_rewrite r \
              JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid \
-             WHERE d.deptype = 'n' AND d.refobjid <> r.ev_class \
+             WHERE d.deptype = 'n' AND d.refobjid <> r.ev_class{rule_only} \
              UNION \
              SELECT c.oid, d.refclassid, d.refobjid \
              FROM pg_class c \
              JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid \
-             WHERE c.relkind IN ('v', 'm') AND d.deptype = 'n') \
+             WHERE c.relkind IN ('v', 'm') AND d.deptype = 'n'{view_only}) \
          SELECT u.view, 'relation' AS kind, rn.nspname::text AS schema, rc.relname::text AS name \
          FROM uses u JOIN pg_class rc ON u.refclassid = 'pg_class'::regclass AND rc.oid = u.refobjid \
          JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE {relation_namespace} \
@@ -492,8 +593,10 @@ async fn read_view_dependencies(
         relation_namespace = user_namespace("rn"),
         routine_namespace = user_namespace("pn"),
         type_namespace = user_namespace("tn"),
+        rule_only = only_clause("r.ev_class", only),
+        view_only = only_clause("c.oid", only),
     );
-    for row in fetch(conn, "views' dependencies", sql).await? {
+    for row in fetch_only(conn, "views' dependencies", sql, only).await? {
         let Some(view) = relations.view(get(&row, "view")?, schema) else {
             continue;
         };
@@ -559,6 +662,7 @@ fn parse_bool(value: &str) -> Option<bool> {
 /// Columns of every table, in `attnum` order (gaps of dropped columns do not show).
 async fn read_columns(
     conn: &mut PgConnection,
+    only: Only<'_>,
     relations: &mut Relations,
     schema: &mut Schema,
 ) -> Result<()> {
@@ -590,12 +694,13 @@ async fn read_columns(
                AND sd.refobjsubid = a.attnum AND sd.deptype = 'i' \
          {comment} \
          WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
-           AND {USER_NAMESPACE} \
+           AND {USER_NAMESPACE}{only} \
          ORDER BY a.attrelid, a.attnum",
         collation = sql_name("con.nspname", "co.collname"),
         comment = comment_join("d", "pg_class", "a.attrelid", "a.attnum"),
+        only = only_clause("a.attrelid", only),
     );
-    for row in fetch(conn, "columns", sql).await? {
+    for row in fetch_only(conn, "columns", sql, only).await? {
         let oid: Oid = get(&row, "relation")?;
         let Some(table) = relations.table(oid, schema) else {
             continue;
@@ -650,6 +755,7 @@ async fn read_columns(
 /// (pg_constraint rows of their own since PostgreSQL 18) are the columns' `nullable`.
 async fn read_constraints(
     conn: &mut PgConnection,
+    only: Only<'_>,
     relations: &Relations,
     schema: &mut Schema,
 ) -> Result<()> {
@@ -673,10 +779,11 @@ async fn read_constraints(
          JOIN pg_class c ON c.oid = con.conrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          {comment} \
-         WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND {USER_NAMESPACE}",
+         WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND {USER_NAMESPACE}{only}",
         comment = comment_join("d", "pg_constraint", "con.oid", "0"),
+        only = only_clause("con.conrelid", only),
     );
-    for row in fetch(conn, "constraints", sql).await? {
+    for row in fetch_only(conn, "constraints", sql, only).await? {
         let oid: Oid = get(&row, "relation")?;
         let attnums: Vec<i16> = get::<Option<_>>(&row, "key_attnums")?.unwrap_or_default();
         let columns = relations.column_names(oid, &attnums, schema)?;
@@ -722,6 +829,7 @@ async fn read_constraints(
 async fn read_indexes(
     conn: &mut PgConnection,
     version: u32,
+    only: Only<'_>,
     relations: &Relations,
     schema: &mut Schema,
 ) -> Result<()> {
@@ -730,10 +838,11 @@ async fn read_indexes(
         "FROM pg_index x \
          JOIN pg_class c ON c.oid = x.indrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p', 'm') AND {USER_NAMESPACE} \
+         WHERE c.relkind IN ('r', 'p', 'm') AND {USER_NAMESPACE}{only} \
            AND NOT EXISTS (SELECT 1 FROM pg_constraint xc \
                            WHERE xc.conrelid = x.indrelid AND xc.conindid = x.indexrelid \
-                             AND xc.contype IN ('p', 'u', 'x'))"
+                             AND xc.contype IN ('p', 'u', 'x'))",
+        only = only_clause("x.indrelid", only),
     );
     let nulls_not_distinct = if version >= 150_000 {
         "x.indnullsnotdistinct"
@@ -752,7 +861,7 @@ async fn read_indexes(
         comment = comment_join("d", "pg_class", "x.indexrelid", "0"),
     );
     let mut indexes: HashMap<Oid, (Oid, String, Index)> = HashMap::new();
-    for row in fetch(conn, "indexes", sql).await? {
+    for row in fetch_only(conn, "indexes", sql, only).await? {
         let index = Index {
             unique: get(&row, "is_unique")?,
             method: get(&row, "method")?,
@@ -811,7 +920,7 @@ async fn read_indexes(
         opclass = sql_name("opcn.nspname", "opc.opcname"),
         collation = sql_name("icon.nspname", "ico.collname"),
     );
-    for row in fetch(conn, "index keys", sql).await? {
+    for row in fetch_only(conn, "index keys", sql, only).await? {
         let Some((_, _, index)) = indexes.get_mut(&get::<Oid>(&row, "index")?) else {
             continue;
         };
@@ -852,6 +961,7 @@ async fn read_indexes(
 async fn read_triggers(
     conn: &mut PgConnection,
     version: u32,
+    only: Only<'_>,
     relations: &Relations,
     schema: &mut Schema,
 ) -> Result<()> {
@@ -871,10 +981,11 @@ async fn read_triggers(
          JOIN pg_class c ON c.oid = t.tgrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          {comment} \
-         WHERE NOT t.tgisinternal {clones} AND {USER_NAMESPACE}",
+         WHERE NOT t.tgisinternal {clones} AND {USER_NAMESPACE}{only}",
         comment = comment_join("d", "pg_trigger", "t.oid", "0"),
+        only = only_clause("t.tgrelid", only),
     );
-    for row in fetch(conn, "triggers", sql).await? {
+    for row in fetch_only(conn, "triggers", sql, only).await? {
         let relation: Oid = get(&row, "relation")?;
         let enabled: String = get(&row, "enabled")?;
         let trigger = Trigger {
@@ -894,6 +1005,7 @@ async fn read_triggers(
 
 async fn read_policies(
     conn: &mut PgConnection,
+    only: Only<'_>,
     relations: &Relations,
     schema: &mut Schema,
 ) -> Result<()> {
@@ -911,10 +1023,11 @@ async fn read_policies(
          JOIN pg_class c ON c.oid = p.polrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          {comment} \
-         WHERE {USER_NAMESPACE}",
+         WHERE {USER_NAMESPACE}{only}",
         comment = comment_join("d", "pg_policy", "p.oid", "0"),
+        only = only_clause("p.polrelid", only),
     );
-    for row in fetch(conn, "policies", sql).await? {
+    for row in fetch_only(conn, "policies", sql, only).await? {
         let Some(table) = relations.table(get(&row, "relation")?, schema) else {
             continue;
         };
@@ -947,6 +1060,7 @@ async fn read_policies(
 /// Sequences but identity columns' (part of the column); a serial's names its column.
 async fn read_sequences(
     conn: &mut PgConnection,
+    only: Only<'_>,
     relations: &Relations,
     schema: &mut Schema,
 ) -> Result<()> {
@@ -966,11 +1080,12 @@ async fn read_sequences(
                 ON oa.attrelid = own.refobjid AND oa.attnum = own.refobjsubid \
          {comment} \
          WHERE {USER_NAMESPACE} AND {not_member} \
-           AND own.deptype IS DISTINCT FROM 'i'",
+           AND own.deptype IS DISTINCT FROM 'i'{only}",
         comment = comment_join("d", "pg_class", "c.oid", "0"),
         not_member = not_extension_member("pg_class", "c.oid"),
+        only = only_clause("c.oid", only),
     );
-    for row in fetch(conn, "sequences", sql).await? {
+    for row in fetch_only(conn, "sequences", sql, only).await? {
         let owned_by = match get::<Option<Oid>>(&row, "owner")? {
             None => None,
             // Owned by a column of a table that is not part of the schema (excluded, an

@@ -5,7 +5,7 @@ mod inspect;
 mod objects;
 mod plan;
 
-pub(crate) use inspect::{inspect, inspect_prepared, without_table_dependencies};
+pub(crate) use inspect::{ReadCache, inspect, inspect_prepared, without_table_dependencies};
 
 use futures_util::future::BoxFuture;
 

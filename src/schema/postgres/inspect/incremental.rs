@@ -1,0 +1,444 @@
+//! Incremental reads for a database read again and again between small changes (`check`'s
+//! walk reads the schema after every up and every down): only the relations a change touched
+//! are read again, the rest of the schema is the previous read's.
+//!
+//! What changed is found from the catalogs' own row versions. Every catalog row carries the
+//! transaction that wrote it (`xmin`), and transaction ids only grow on a scratch server, so
+//! for each relation of the schema the number of catalog rows that describe it (its
+//! `pg_class` row, columns, defaults, constraints, indexes, triggers, policies, rewrite rule,
+//! inheritance, partitioning, sequence, comments) and the newest `xmin` among them change
+//! whenever anything about it does: an insert or update brings a newer `xmin`, a delete
+//! lowers the count. Relations whose signature differs (or that are new or gone) are read
+//! again, together with every relation with a part that depends (`pg_depend`) on one of
+//! them, since a part's deparsed text names what it uses (a foreign key names its target, a
+//! view its tables and columns). Everything that is not a relation (schemas, extensions,
+//! types, routines, the catalog objects) has one signature per catalog; when one of those
+//! differs, or a change touches what this module does not follow (a composite type, a
+//! foreign table, a routine using a relation), the read is a whole one. The same rule
+//! decides when there is nothing to go on (the first read).
+//!
+//! A signature that changed without a real change (a row rewritten as it was) only costs a
+//! read; a change without a new signature is not possible for the rows the model is read
+//! from, which is what the signatures cover. `CARGO_MIGRATE_VERIFY_INCREMENTAL_READS=1`
+//! makes every incremental read also read the whole schema and fail on any difference: the
+//! corpus tests run `check` so.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::PgConnection;
+use sqlx::postgres::types::Oid;
+
+use super::{
+    Only, Relation, RelationKind, Relations, USER_NAMESPACE, fetch, get, inconsistent,
+    read_relation_parts, read_schema_and_relations,
+};
+use crate::error::Result;
+use crate::schema::Excluded;
+use crate::schema::model::{QualifiedName, Schema};
+
+/// What the previous read of one connection's database found, to read the next one from.
+#[derive(Default)]
+pub(crate) struct ReadCache {
+    last: Option<LastRead>,
+}
+
+struct LastRead {
+    schema: Schema,
+    /// Every relation of the user schemas (also those the schema leaves out: the history
+    /// table, extensions' tables) with its signature.
+    signatures: HashMap<Oid, Signed>,
+    /// The other catalogs' signatures, in one fixed order.
+    others: Vec<String>,
+    /// The relations that are part of the schema (what [`Relations`] held).
+    members: HashMap<Oid, (QualifiedName, RelationKind)>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct Signed {
+    kind: String,
+    name: QualifiedName,
+    /// Catalog rows describing the relation, and the newest `xmin` among them.
+    rows: i64,
+    newest: i64,
+}
+
+/// How many of the other catalogs' signatures, at their end, are the routines': pg_proc's
+/// first.
+const ROUTINE_SIGNATURES: usize = 3;
+
+/// The relation kinds read again one by one; a change to any other kind (a composite type,
+/// a foreign table) means a whole read.
+const FOLLOWED_KINDS: [&str; 5] = ["r", "p", "v", "m", "S"];
+
+/// Reads the schema, again only where it changed since the last read through `cache`. Runs
+/// inside the read's transaction.
+pub(super) async fn read(
+    conn: &mut PgConnection,
+    excluded: &[Excluded],
+    version: u32,
+    cache: &mut ReadCache,
+) -> Result<Schema> {
+    let signatures = relation_signatures(conn).await?;
+    let others = other_signatures(conn).await?;
+    let fixed = others.len().saturating_sub(ROUTINE_SIGNATURES);
+    let schema = match cache.last.take() {
+        Some(last)
+            if last.others.len() == others.len() && last.others[..fixed] == others[..fixed] =>
+        {
+            // Routines changed since: those newer than the newest the last read saw.
+            let routines_since = (last.others[fixed..] != others[fixed..]).then(|| {
+                last.others[fixed]
+                    .split_once('/')
+                    .and_then(|(_, newest)| newest.parse::<i64>().ok())
+                    .unwrap_or(0)
+            });
+            read_changed(conn, excluded, version, last, &signatures, routines_since).await?
+        }
+        _ => None,
+    };
+    let (schema, members) = match schema {
+        Some(read) => read,
+        None => {
+            tracing::debug!(target: "cargo_migrate::schema", "whole schema read");
+            let (schema, relations) = read_schema_and_relations(conn, excluded, version).await?;
+            let members = relations
+                .0
+                .into_iter()
+                .map(|(oid, relation)| (oid, (relation.name, relation.kind)))
+                .collect();
+            (schema, members)
+        }
+    };
+    if verifying() {
+        let whole = super::read_schema(conn, excluded, version).await?;
+        if whole != schema {
+            let changes = crate::schema::diff(&whole, &schema);
+            return Err(inconsistent(format!(
+                "an incremental schema read differs from the whole read: {}",
+                changes
+                    .iter()
+                    .map(|change| format!(
+                        "{:?} {} {} {}",
+                        change.kind,
+                        change.object,
+                        change.name,
+                        change.attribute.as_deref().unwrap_or("")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )));
+        }
+    }
+    cache.last = Some(LastRead {
+        schema: schema.clone(),
+        signatures,
+        others,
+        members,
+    });
+    Ok(schema)
+}
+
+/// `CARGO_MIGRATE_VERIFY_INCREMENTAL_READS=1`: every incremental read is checked against a
+/// whole one (for tests; it makes reads dearer than without the cache).
+fn verifying() -> bool {
+    std::env::var_os("CARGO_MIGRATE_VERIFY_INCREMENTAL_READS").is_some_and(|value| value == "1")
+}
+
+type Members = HashMap<Oid, (QualifiedName, RelationKind)>;
+
+/// The schema from `last` with the changed relations read again; `None` when the change is
+/// one a whole read must cover.
+async fn read_changed(
+    conn: &mut PgConnection,
+    excluded: &[Excluded],
+    version: u32,
+    last: LastRead,
+    signatures: &HashMap<Oid, Signed>,
+    routines_since: Option<i64>,
+) -> Result<Option<(Schema, Members)>> {
+    let mut changed: Vec<Oid> = signatures
+        .iter()
+        .filter(|(oid, signed)| last.signatures.get(oid) != Some(signed))
+        .map(|(oid, _)| *oid)
+        .collect();
+    let gone: Vec<Oid> = last
+        .signatures
+        .keys()
+        .filter(|oid| !signatures.contains_key(oid))
+        .copied()
+        .collect();
+    let followed = |signed: &Signed| FOLLOWED_KINDS.contains(&signed.kind.as_str());
+    if changed.iter().any(|oid| !followed(&signatures[oid]))
+        || gone.iter().any(|oid| !followed(&last.signatures[oid]))
+    {
+        tracing::debug!(target: "cargo_migrate::schema", "unfollowed kind");
+        return Ok(None);
+    }
+    let LastRead {
+        mut schema,
+        signatures: last_signatures,
+        mut members,
+        ..
+    } = last;
+    if changed.is_empty() && gone.is_empty() && routines_since.is_none() {
+        return Ok(Some((schema, members)));
+    }
+    if !changed.is_empty() || routines_since.is_some() {
+        match dependents(conn, &changed, routines_since).await? {
+            Some(dependents) => {
+                let mut all: HashSet<Oid> = changed.iter().copied().collect();
+                all.extend(
+                    dependents
+                        .into_iter()
+                        .filter(|oid| signatures.contains_key(oid)),
+                );
+                changed = all.into_iter().collect();
+            }
+            None => {
+                tracing::debug!(target: "cargo_migrate::schema", "non-relation dependent");
+                return Ok(None);
+            }
+        }
+    }
+    changed.sort_unstable_by_key(|oid| oid.0);
+    tracing::debug!(
+        target: "cargo_migrate::schema",
+        "schema read again for {} relations ({} gone) {:?}",
+        changed.len(),
+        gone.len(),
+        changed.iter().map(|oid| signatures[oid].name.to_string()).collect::<Vec<_>>()
+    );
+    // Out go the changed and gone relations as the last read named them, then in come the
+    // changed ones as they are now (a name may have passed from one relation to another).
+    for oid in changed.iter().chain(&gone) {
+        members.remove(oid);
+        let Some(signed) = last_signatures.get(oid) else {
+            continue;
+        };
+        match signed.kind.as_str() {
+            "r" | "p" => {
+                schema.tables.remove(&signed.name);
+            }
+            "v" | "m" => {
+                schema.views.remove(&signed.name);
+            }
+            _ => {
+                schema.sequences.remove(&signed.name);
+            }
+        }
+    }
+    let known: Vec<(Oid, QualifiedName, RelationKind)> = members
+        .iter()
+        .map(|(oid, (name, kind))| (*oid, name.clone(), *kind))
+        .collect();
+    let mut part = Schema::empty(schema.dialect);
+    let only: Only<'_> = Some(&changed);
+    let relations =
+        read_relation_parts(conn, excluded, version, only, known.into_iter(), &mut part).await?;
+    if routines_since.is_some() {
+        schema.routines.clear();
+        super::read_routines(conn, &mut schema).await?;
+    }
+    schema.tables.extend(part.tables);
+    schema.views.extend(part.views);
+    schema.sequences.extend(part.sequences);
+    let Relations(relations) = relations;
+    for (oid, Relation { name, kind, .. }) in relations {
+        members.entry(oid).or_insert((name, kind));
+    }
+    Ok(Some((schema, members)))
+}
+
+/// Per relation of the user schemas: its kind, name and signature.
+async fn relation_signatures(conn: &mut PgConnection) -> Result<HashMap<Oid, Signed>> {
+    // User objects have OIDs from 16384 (FirstNormalObjectId) on, and every catalog here has
+    // an index that starts with the relation's OID: each part is a range of an index, not a
+    // scan of the catalog. Parts are tied to their relation by OID at the end.
+    let sql = format!(
+        "WITH rel AS ( \
+             SELECT c.oid, c.relkind::text AS kind, n.nspname::text AS schema, \
+                    c.relname::text AS name \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'c', 'f') \
+               AND {USER_NAMESPACE}), \
+         parts(relation, x) AS ( \
+             SELECT oid, xmin FROM pg_class WHERE oid >= 16384 \
+             UNION ALL SELECT attrelid, xmin FROM pg_attribute WHERE attrelid >= 16384 \
+             UNION ALL SELECT adrelid, xmin FROM pg_attrdef WHERE adrelid >= 16384 \
+             UNION ALL SELECT indrelid, xmin FROM pg_index WHERE indrelid >= 16384 \
+             UNION ALL SELECT x.indrelid, i.xmin FROM pg_index x \
+                 JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid >= 16384 \
+             UNION ALL SELECT conrelid, xmin FROM pg_constraint WHERE conrelid >= 16384 \
+             UNION ALL SELECT tgrelid, xmin FROM pg_trigger WHERE tgrelid >= 16384 \
+             UNION ALL SELECT polrelid, xmin FROM pg_policy \
+             UNION ALL SELECT ev_class, xmin FROM pg_rewrite WHERE ev_class >= 16384 \
+             UNION ALL SELECT inhrelid, xmin FROM pg_inherits \
+             UNION ALL SELECT partrelid, xmin FROM pg_partitioned_table \
+             UNION ALL SELECT seqrelid, xmin FROM pg_sequence WHERE seqrelid >= 16384 \
+             UNION ALL SELECT d.objid, d.xmin FROM pg_depend d \
+                 JOIN pg_sequence s ON s.seqrelid = d.objid \
+                 WHERE d.classid = 'pg_class'::regclass AND d.objid >= 16384 \
+                   AND d.deptype IN ('a', 'i') \
+             UNION ALL SELECT d.refobjid, s.xmin FROM pg_depend d \
+                 JOIN pg_sequence s ON s.seqrelid = d.objid \
+                 WHERE d.classid = 'pg_class'::regclass AND d.objid >= 16384 \
+                   AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i' \
+             UNION ALL SELECT d.objid, d.xmin FROM pg_depend d \
+                 WHERE d.refclassid = 'pg_extension'::regclass \
+                   AND d.classid = 'pg_class'::regclass AND d.deptype = 'e' \
+             UNION ALL SELECT d.objoid, d.xmin FROM pg_description d \
+                 WHERE d.objoid >= 16384 AND d.classoid = 'pg_class'::regclass \
+             UNION ALL SELECT x.indrelid, d.xmin FROM pg_description d \
+                 JOIN pg_index x ON x.indexrelid = d.objoid \
+                 WHERE d.objoid >= 16384 AND d.classoid = 'pg_class'::regclass \
+             UNION ALL SELECT k.conrelid, d.xmin FROM pg_description d \
+                 JOIN pg_constraint k ON k.oid = d.objoid \
+                 WHERE d.objoid >= 16384 AND d.classoid = 'pg_constraint'::regclass \
+             UNION ALL SELECT t.tgrelid, d.xmin FROM pg_description d \
+                 JOIN pg_trigger t ON t.oid = d.objoid \
+                 WHERE d.objoid >= 16384 AND d.classoid = 'pg_trigger'::regclass \
+             UNION ALL SELECT p.polrelid, d.xmin FROM pg_description d \
+                 JOIN pg_policy p ON p.oid = d.objoid \
+                 WHERE d.objoid >= 16384 AND d.classoid = 'pg_policy'::regclass) \
+         SELECT rel.oid, rel.kind, rel.schema, rel.name, count(p.x)::int8 AS rows, \
+                COALESCE(max(p.x::text::int8), 0) AS newest \
+         FROM rel LEFT JOIN parts p ON p.relation = rel.oid \
+         GROUP BY rel.oid, rel.kind, rel.schema, rel.name"
+    );
+    let mut signatures = HashMap::new();
+    for row in fetch(conn, "relations' row versions", sql).await? {
+        signatures.insert(
+            get::<Oid>(&row, "oid")?,
+            Signed {
+                kind: get(&row, "kind")?,
+                name: QualifiedName::new(
+                    &get::<String>(&row, "schema")?,
+                    &get::<String>(&row, "name")?,
+                ),
+                rows: get(&row, "rows")?,
+                newest: get(&row, "newest")?,
+            },
+        );
+    }
+    Ok(signatures)
+}
+
+/// One signature (rows and newest `xmin`) per catalog of what is not a relation: user
+/// objects only (OIDs from 16384 on) where the catalog has OIDs. Composite types' and
+/// foreign tables' own rows are relations' ([`FOLLOWED_KINDS`]); array types come and go
+/// with their element type.
+async fn other_signatures(conn: &mut PgConnection) -> Result<Vec<String>> {
+    let signature = |from: &str| {
+        format!("(SELECT count(*) || '/' || COALESCE(max(xmin::text::int8), 0) FROM {from})")
+    };
+    let user = |catalog: &str| signature(&format!("{catalog} WHERE oid >= 16384"));
+    let parts = [
+        user("pg_namespace"),
+        signature("pg_extension"),
+        signature(
+            "pg_type WHERE oid >= 16384 AND typrelid = 0 \
+             AND NOT (typcategory = 'A' AND typelem <> 0)",
+        ),
+        signature("pg_enum"),
+        signature("pg_range"),
+        signature("pg_constraint WHERE conrelid = 0"),
+        signature(
+            "pg_description WHERE objoid >= 16384 AND (classoid NOT IN ( \
+             'pg_class'::regclass, 'pg_constraint'::regclass, 'pg_trigger'::regclass, \
+             'pg_policy'::regclass, 'pg_proc'::regclass) \
+             OR (classoid = 'pg_constraint'::regclass \
+                 AND objoid IN (SELECT oid FROM pg_constraint WHERE conrelid = 0)))",
+        ),
+        user("pg_collation"),
+        user("pg_ts_dict"),
+        user("pg_ts_config"),
+        signature("pg_ts_config_map WHERE mapcfg >= 16384"),
+        user("pg_operator"),
+        user("pg_opfamily"),
+        user("pg_opclass"),
+        user("pg_amop"),
+        user("pg_amproc"),
+        user("pg_cast"),
+        signature("pg_foreign_data_wrapper"),
+        signature("pg_foreign_server"),
+        signature("pg_event_trigger"),
+        signature(
+            "pg_depend WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e' \
+             AND classid <> 'pg_class'::regclass",
+        ),
+        // Routines last ([`ROUTINE_SIGNATURES`]): a change there alone reads the routines
+        // again, and the relations using a changed one.
+        user("pg_proc"),
+        signature("pg_aggregate WHERE aggfnoid >= 16384"),
+        signature("pg_description WHERE objoid >= 16384 AND classoid = 'pg_proc'::regclass"),
+    ];
+    let sql = format!("SELECT ARRAY[{}] AS signatures", parts.join(", "));
+    match fetch(conn, "catalogs' row versions", sql).await?.first() {
+        Some(row) => get(row, "signatures"),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The relations with a part that depends on one of `changed` (or on its row type): a
+/// foreign key on its target, a view on its tables, a default on its sequence, a child on its
+/// parent; with `routines_since`, also on a routine written after that transaction (a
+/// trigger names its function). `None` when something other than a relation's part (or a
+/// routine, all read again then) depends on one (a type, an operator): a whole read covers it.
+async fn dependents(
+    conn: &mut PgConnection,
+    changed: &[Oid],
+    routines_since: Option<i64>,
+) -> Result<Option<Vec<Oid>>> {
+    // Normal and automatic dependencies only: internal ones are a relation's own pieces (its
+    // row type, its array type, an identity's sequence), which change with it. Routines
+    // using routines map to OID 0: the routines are read again anyway.
+    let sql = "SELECT DISTINCT CASE d.classid \
+                   WHEN 'pg_class'::regclass THEN COALESCE( \
+                       (SELECT x.indrelid FROM pg_index x WHERE x.indexrelid = d.objid), \
+                       d.objid) \
+                   WHEN 'pg_constraint'::regclass THEN \
+                       (SELECT NULLIF(k.conrelid, 0) FROM pg_constraint k WHERE k.oid = d.objid) \
+                   WHEN 'pg_attrdef'::regclass THEN \
+                       (SELECT ad.adrelid FROM pg_attrdef ad WHERE ad.oid = d.objid) \
+                   WHEN 'pg_rewrite'::regclass THEN \
+                       (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = d.objid) \
+                   WHEN 'pg_trigger'::regclass THEN \
+                       (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = d.objid) \
+                   WHEN 'pg_policy'::regclass THEN \
+                       (SELECT p.polrelid FROM pg_policy p WHERE p.oid = d.objid) \
+                   WHEN 'pg_type'::regclass THEN \
+                       (SELECT NULLIF(t.typrelid, 0) FROM pg_type t WHERE t.oid = d.objid) \
+                   WHEN 'pg_proc'::regclass THEN 0::oid \
+               END AS relation \
+               FROM pg_depend d \
+               WHERE d.deptype IN ('n', 'a') AND ( \
+                   (d.refclassid = 'pg_class'::regclass AND d.refobjid = ANY($1::oid[])) \
+                   OR (d.refclassid = 'pg_type'::regclass AND d.refobjid IN \
+                       (SELECT c.reltype FROM pg_class c WHERE c.oid = ANY($1::oid[]))) \
+                   OR (d.refclassid = 'pg_proc'::regclass AND d.refobjid IN \
+                       (SELECT p.oid FROM pg_proc p \
+                        WHERE p.oid >= 16384 AND p.xmin::text::int8 > $2)))";
+    let rows = sqlx::query(sql)
+        .bind(changed)
+        // No routine is newer than this.
+        .bind(routines_since.unwrap_or(i64::MAX))
+        .persistent(
+            super::PREPARED
+                .try_with(|prepared| *prepared)
+                .unwrap_or(false),
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|err| {
+            crate::db::database_error("cannot read what depends on changed relations", &err)
+        })?;
+    let mut relations = Vec::new();
+    for row in rows {
+        match get::<Option<Oid>>(&row, "relation")? {
+            Some(Oid(0)) => {}
+            Some(oid) => relations.push(oid),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(relations))
+}
