@@ -460,6 +460,8 @@ impl Postgres {
                 if failure.message.contains(RUNNER_RELEASED) {
                     // The guard's refusal: point at the script's call, not at our statement.
                     failure.position = unlock_position(&script.sql);
+                    // P0001 is the RAISE's, not the script's: no code to look up.
+                    failure.code = None;
                     return Err(failure);
                 }
                 if failure.lock_busy {
@@ -986,7 +988,9 @@ const RUNNER_RELEASED_HINT: &str = "release only the locks the migration took (p
 /// Line and column of the script's first `advisory_unlock`, for the guard's refusal.
 fn unlock_position(script: &str) -> Option<(usize, usize)> {
     let lower = script.to_ascii_lowercase();
-    let at = lower.find("advisory_unlock")?;
+    let at = lower
+        .find("pg_advisory_unlock")
+        .or_else(|| lower.find("advisory_unlock"))?;
     // ASCII lowering keeps byte offsets; the position counts characters.
     let before = &script[..at];
     let line = before.matches('\n').count() + 1;
@@ -1315,6 +1319,38 @@ mod tests {
             assert!(reason.contains(expected), "{driver}: {reason}");
             assert!(!reason.contains("sqlx"), "{reason}");
         }
+    }
+
+    #[test]
+    fn statements_that_may_undo_the_session_are_told_apart() {
+        for sql in [
+            "DISCARD ALL",
+            "  -- why\n/* note */ discard all",
+            "RESET ALL",
+            "reset lock_timeout",
+            "SELECT pg_advisory_unlock_all()",
+            "select PG_ADVISORY_UNLOCK_SHARED(1)",
+        ] {
+            assert!(undoes_session(sql), "{sql}");
+        }
+        for sql in [
+            "DEALLOCATE ALL",
+            "SET search_path = app",
+            "CREATE TABLE discard (id int)",
+            "-- DISCARD ALL\nSELECT 1",
+            "/* reset */ SELECT 1",
+        ] {
+            assert!(!undoes_session(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn the_guard_points_at_the_scripts_unlock() {
+        assert_eq!(
+            unlock_position("CREATE TABLE t (id int);\n  SELECT pg_advisory_UNLOCK_all();\n"),
+            Some((2, 10))
+        );
+        assert_eq!(unlock_position("SELECT 1;"), None);
     }
 
     #[test]

@@ -94,6 +94,14 @@ fn prepared_statement_set() -> Workspace {
     ws
 }
 
+/// A statement that fails unless `condition` holds in the migration's session.
+fn must(condition: &str) -> String {
+    format!(
+        "DO $$ BEGIN IF NOT ({condition}) THEN RAISE EXCEPTION 'session state leaked: {}'; END IF; END $$;\n",
+        condition.replace('\'', "''")
+    )
+}
+
 /// The history as (version, success), in version order.
 fn history(pg: &Pg, url: &str) -> Vec<(String, bool)> {
     pg.query(
@@ -225,18 +233,38 @@ fn migrations_that_change_settings_and_role_are_recorded() {
     write_migration(
         &ws,
         "20240108000000_reset_all",
-        &no_tx(
-            "SET lock_timeout = 0;\nRESET ALL;\nCREATE TABLE r (id int);\nCREATE INDEX CONCURRENTLY r_id ON r (id);\n",
-        ),
+        // The tool's lock_timeout is back for the statements after `RESET ALL`.
+        &no_tx(&format!(
+            "SET lock_timeout = 0;\nRESET ALL;\n{}CREATE TABLE r (id int);\nCREATE INDEX CONCURRENTLY r_id ON r (id);\n",
+            must("current_setting('lock_timeout') <> '0'")
+        )),
         &no_tx("RESET ALL;\nDROP TABLE r;\n"),
     );
     write_migration(
         &ws,
         "20240109000000_statement_timeout",
-        "CREATE TABLE t (id int);\nSET statement_timeout = '1ms';\nSET ROLE app_owner;\n",
-        "SET statement_timeout = '1ms';\nDROP TABLE t;\n",
+        "CREATE TABLE t (id int);\nSET statement_timeout = '10s';\nSET ROLE app_owner;\n",
+        "SET statement_timeout = '10s';\nDROP TABLE t;\n",
     );
-    round_trip(&pg, &ws, &url, &url, 9);
+    // Nothing of the migration before leaks into the next, in either kind of migration.
+    let clean = format!(
+        "{}{}",
+        must("current_setting('statement_timeout') = '0'"),
+        must("current_user = session_user")
+    );
+    write_migration(
+        &ws,
+        "20240110000000_clean_session",
+        &format!("{clean}CREATE TABLE clean (id int);\n"),
+        &format!("{clean}DROP TABLE clean;\n"),
+    );
+    write_migration(
+        &ws,
+        "20240111000000_clean_session_no_transaction",
+        &no_tx("SET statement_timeout = '10s';\nSET ROLE app_owner;\n"),
+        &no_tx(&clean),
+    );
+    round_trip(&pg, &ws, &url, &url, 11);
     let owners = pg.query(
         &url,
         "SELECT c.relname::text, pg_get_userbyid(c.relowner)::text FROM pg_class c \
@@ -294,4 +322,28 @@ fn migrations_that_release_advisory_locks() {
     assert!(!pg.tables(&url).contains(&"v".to_string()));
     let status: Value = cm(&ws, &url, &["status", "--format", "json"], 0).json();
     assert_eq!(status["migrations"][3]["state"], "pending", "{status}");
+    assert!(
+        refused.stderr.contains("up.sql:2:8") && refused.stderr.contains("pg_advisory_xact_lock"),
+        "{}",
+        refused.stderr
+    );
+
+    // `DISCARD ALL` in a transaction: PostgreSQL refuses it; rolled back like any failure.
+    write_migration(
+        &ws,
+        "20240104000000_unlock_in_transaction",
+        "CREATE TABLE v (id int);\nDISCARD ALL;\n",
+        "DROP TABLE v;\n",
+    );
+    let refused = cm(&ws, &url, &["up"], 1);
+    assert!(
+        refused.stderr.contains("up.sql:2:1")
+            && refused
+                .stderr
+                .contains("DISCARD ALL cannot run inside a transaction block"),
+        "{}",
+        refused.stderr
+    );
+    all_applied(&pg, &url, 3);
+    assert!(!pg.tables(&url).contains(&"v".to_string()));
 }
