@@ -750,18 +750,16 @@ impl Postgres {
     /// history change that follows a script: the login role (`SET ROLE`, `SET SESSION
     /// AUTHORIZATION`), every setting at its connection value (search_path, statement_timeout,
     /// client_encoding, standard_conforming_strings, …), the tool's lock_timeout, and the
-    /// runner lock (`DISCARD ALL` and `pg_advisory_unlock_all()` release it). Pooled sessions
-    /// only in a transaction (`in_transaction`): outside one, each statement may run on
-    /// another server connection, so there is nothing to put back.
+    /// runner lock (`DISCARD ALL` and `pg_advisory_unlock_all()` release it). One message with
+    /// the history statement, so behind a pooler both run on one server connection; there the
+    /// lock_timeout is set for the transaction only (`in_transaction`) or not at all, never
+    /// left on a server connection other clients then use.
     fn session_reset(&self, in_transaction: bool) -> String {
-        if self.pooled && !in_transaction {
-            return String::new();
-        }
         let mut sql = String::from("SET SESSION AUTHORIZATION DEFAULT;\nRESET ROLE;\nRESET ALL;\n");
         let timeout = lock_timeout_ms(self.lock_timeout);
         if in_transaction {
             sql.push_str(&format!("SET LOCAL lock_timeout = {timeout};\n"));
-        } else {
+        } else if !self.pooled {
             sql.push_str(&format!("SET lock_timeout = {timeout};\n"));
         }
         if let Some(key) = self.runner_key {
@@ -1250,11 +1248,11 @@ impl super::Autocommit for Postgres {
 
     async fn record(&mut self, statement: &Statement) -> Result<(), sqlx::Error> {
         // Literals in a simple query, no prepared statement: the script may have dropped
-        // them all (`DISCARD ALL`, `DEALLOCATE`), and a pooler may not keep them. Direct: the
-        // session is put back first, in the same message (see `session_reset`). Pooled: the
-        // first record after a claim ends the claim's transaction, so the row under way and
-        // the lock check are one.
-        let mut sql = self.session_reset(false);
+        // them all (`DISCARD ALL`, `DEALLOCATE`), and a pooler may not keep them. The session
+        // is put back first, in the same message (see `session_reset`). Pooled: the first
+        // record after a claim ends the claim's transaction, so the row under way and the
+        // lock check are one.
+        let mut sql = self.session_reset(self.pooled && self.commit_after_next);
         sql.push_str(&statement.inline(Dialect::Postgres));
         let commit = std::mem::take(&mut self.commit_after_next);
         if commit {
