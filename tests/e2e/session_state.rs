@@ -192,9 +192,11 @@ fn migrations_that_change_settings_and_role_are_recorded() {
         return;
     };
     let url = pg.database("app");
-    let ws = settings_set(&pg, &url, false);
+    let ws = settings_set(false);
     round_trip(&pg, &ws, &url, &url, 11);
     owners_follow_the_role(&pg, &url);
+    let check = no_panic(ws.run(&["--sandbox", "local", "check", "--format", "json"]));
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
 }
 
 /// The same set through PgBouncer in transaction pooling (`pgbouncer=true`).
@@ -208,26 +210,23 @@ fn migrations_that_change_settings_and_role_work_through_pgbouncer() {
     };
     let direct = pg.database("app_pooled");
     let url = format!("{}?pgbouncer=true", bouncer.url("app_pooled"));
-    let ws = settings_set(&pg, &direct, true);
+    let ws = settings_set(true);
     round_trip(&pg, &ws, &url, &direct, 11);
     owners_follow_the_role(&pg, &direct);
 }
 
 /// fixtures/single plus migrations that change the role and settings, each followed by one
-/// that fails if anything of it leaked; role `app_owner` created in the database at `url`.
-/// `pooled`: no session lock_timeout to restore (behind a pooler none is set).
-fn settings_set(pg: &Pg, url: &str, pooled: bool) -> Workspace {
-    pg.execute(
-        url,
-        "CREATE ROLE app_owner NOLOGIN; GRANT CREATE, USAGE ON SCHEMA public TO app_owner",
-    );
+/// that fails if anything of it leaked. `pooled`: no session lock_timeout to restore (behind a pooler none is set).
+fn settings_set(pooled: bool) -> Workspace {
     let ws = Workspace::copy("single");
     let no_tx = |body: &str| format!("{NO_TX}{body}");
+    // The role is the cluster's: made here if missing, so `check`'s scratch cluster has it.
     write_migration(
         &ws,
         "20240103000000_set_role",
-        "SET ROLE app_owner;\nCREATE TABLE owned (id int);\n",
-        "SET ROLE app_owner;\nDROP TABLE owned;\n",
+        "DO $$ BEGIN CREATE ROLE app_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n\
+         GRANT CREATE, USAGE ON SCHEMA public TO app_owner;\nSET ROLE app_owner;\nCREATE TABLE owned (id int);\n",
+        "SET ROLE app_owner;\nDROP TABLE owned;\nRESET ROLE;\nREVOKE CREATE, USAGE ON SCHEMA public FROM app_owner;\n",
     );
     write_migration(
         &ws,
