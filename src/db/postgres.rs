@@ -759,8 +759,13 @@ impl Postgres {
         let timeout = lock_timeout_ms(self.lock_timeout);
         if in_transaction {
             sql.push_str(&format!("SET LOCAL lock_timeout = {timeout};\n"));
-        } else if !self.pooled {
-            sql.push_str(&format!("SET lock_timeout = {timeout};\n"));
+        } else {
+            // The message's own transaction began under the script's settings: a
+            // `default_transaction_read_only` it turned on would refuse the history row.
+            sql.push_str("SET TRANSACTION READ WRITE;\n");
+            if !self.pooled {
+                sql.push_str(&format!("SET lock_timeout = {timeout};\n"));
+            }
         }
         if let Some(key) = self.runner_key {
             // Session locks stack: taking it again when it is held costs nothing but a count.

@@ -276,9 +276,10 @@ fn settings_set(pooled: bool) -> Workspace {
     );
     // Nothing of the migration before leaks into the next, in either kind of migration.
     let clean = format!(
-        "{}{}",
+        "{}{}{}",
         must("current_setting('statement_timeout') = '0'"),
-        must("current_user = session_user")
+        must("current_user = session_user"),
+        must("current_setting('default_transaction_read_only') = 'off'")
     );
     write_migration(
         &ws,
@@ -289,7 +290,9 @@ fn settings_set(pooled: bool) -> Workspace {
     write_migration(
         &ws,
         "20240111000000_clean_session_no_transaction",
-        &no_tx("SET statement_timeout = '10s';\nSET ROLE app_owner;\n"),
+        &no_tx(
+            "SET statement_timeout = '10s';\nSET ROLE app_owner;\nSET default_transaction_read_only = on;\n",
+        ),
         &no_tx(&clean),
     );
     ws
