@@ -53,6 +53,9 @@ pub struct Postgres {
     /// Pooled: a claim's transaction is open (a no-transaction migration's lease); the next
     /// history record commits it.
     commit_after_next: bool,
+    /// Direct, mutating sessions: the runner key the main connection holds shared (see
+    /// [`Postgres::lock`]), taken again after a migration that may have released it.
+    runner_key: Option<i64>,
 }
 
 impl Postgres {
@@ -99,6 +102,7 @@ impl Postgres {
             pooled: url.pooled(),
             xact_key: None,
             commit_after_next: false,
+            runner_key: None,
         })
     }
 
@@ -177,15 +181,18 @@ impl Postgres {
             .execute(&mut lock_conn)
             .await
             .map_err(|err| database_error("cannot take the migration lock", &err))?;
-        sqlx::query("SELECT pg_advisory_lock_shared($1)")
-            .bind(runner)
-            .execute(&mut self.conn)
+        // Simple queries: nothing of ours stays prepared on the main connection, where a
+        // migration's `DISCARD ALL` or `DEALLOCATE` would drop it behind sqlx's back.
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SELECT pg_advisory_lock_shared({runner})"
+        )))
+        .execute(&mut self.conn)
+        .await
+        .map_err(|err| database_error("cannot take the migration lock", &err))?;
+        self.runner_key = Some(runner);
+        self.backend_pid = backend_pid(&mut self.conn)
             .await
-            .map_err(|err| database_error("cannot take the migration lock", &err))?;
-        self.backend_pid = sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(&mut self.conn)
-            .await
-            .ok();
+            .and_then(|pid| pid.parse().ok());
         self.lock = Some(lock_conn);
         Ok(())
     }
@@ -319,35 +326,18 @@ impl Postgres {
 
     pub(crate) async fn record(&mut self, statements: &[Statement]) -> Result<()> {
         let context = "cannot update the history table";
-        if self.pooled {
-            // One message, values as literals of their types: no prepared statements.
-            let mut message = format!("BEGIN;\n{}", self.xact_lock());
-            for statement in statements.iter().filter(|s| !s.is_empty()) {
-                message.push_str(&statement.inline(Dialect::Postgres));
-                message.push_str(";\n");
-            }
-            message.push_str("COMMIT;");
-            if let Err(err) = sqlx::raw_sql(AssertSqlSafe(message))
-                .execute(&mut self.conn)
-                .await
-            {
-                self.rollback().await;
-                return Err(database_error(context, &err));
-            }
-            return Ok(());
+        // One message, values as literals of their types: no prepared statements (a pooler
+        // may not keep them; a migration's `DISCARD ALL` or `DEALLOCATE` drops them).
+        let mut message = format!("BEGIN;\n{}", self.xact_lock());
+        for statement in statements.iter().filter(|s| !s.is_empty()) {
+            message.push_str(&statement.inline(Dialect::Postgres));
+            message.push_str(";\n");
         }
-        sqlx::raw_sql("BEGIN")
+        message.push_str("COMMIT;");
+        if let Err(err) = sqlx::raw_sql(AssertSqlSafe(message))
             .execute(&mut self.conn)
             .await
-            .map_err(|err| self.refused(context, &err))?;
-        for statement in statements.iter().filter(|s| !s.is_empty()) {
-            let query = super::bound::<sqlx::Postgres>(statement, Dialect::Postgres);
-            if let Err(err) = query.execute(&mut self.conn).await {
-                self.rollback().await;
-                return Err(self.refused(context, &err));
-            }
-        }
-        if let Err(err) = sqlx::raw_sql("COMMIT").execute(&mut self.conn).await {
+        {
             self.rollback().await;
             return Err(self.refused(context, &err));
         }
@@ -420,7 +410,16 @@ impl Postgres {
         };
         // Statements the prefix sends before the script (pooled: `begin_pooled` sent them).
         let prefix_statements = if self.pooled { 0 } else { PREFIX_STATEMENTS };
-        let message = format!("{prefix}{}\n;\n{bookkeeping};\nCOMMIT;", without_bom(sql));
+        // Between the script and its history change: the runner lock checked when the script
+        // may have released it, and the session put back as the connection opened it (a
+        // `SET ROLE`, `RESET ALL` or search_path of the script's must change neither who writes
+        // the history nor the migrations after it).
+        let guard = self.runner_guard(&script.sql);
+        let reset = self.session_reset(true);
+        let message = format!(
+            "{prefix}{}\n;\n{guard}{reset}{bookkeeping};\nCOMMIT;",
+            without_bom(sql)
+        );
         // Statements that completed, the prefix's included: on a failure PostgreSQL gives no
         // position for, the count names the failing statement, so nothing needs to run again
         // to find it.
@@ -431,7 +430,7 @@ impl Postgres {
             &migration.name,
             direction.as_str(),
         );
-        tracing::debug!(target: "cargo_migrate::sql", "around it: {prefix}…;\n{bookkeeping};\nCOMMIT;");
+        tracing::debug!(target: "cargo_migrate::sql", "around it: {prefix}…;\n{guard}{reset}{bookkeeping};\nCOMMIT;");
         let send = async {
             let mut results = sqlx::raw_sql(AssertSqlSafe(message)).execute_many(&mut self.conn);
             loop {
@@ -458,6 +457,13 @@ impl Postgres {
                 }
                 self.rollback().await;
                 let mut failure = Failure::from_driver(&script.path, &err, None);
+                if failure.message.contains(RUNNER_RELEASED) {
+                    // The guard's refusal: point at the script's call, not at our statement.
+                    failure.position = unlock_position(&script.sql);
+                    // P0001 is the RAISE's, not the script's: no code to look up.
+                    failure.code = None;
+                    return Err(failure);
+                }
                 if failure.lock_busy {
                     // Replaying the script to locate the statement would wait as long again.
                     failure.message = lock_wait_message(self.lock_timeout, blocker.as_deref());
@@ -728,8 +734,68 @@ impl Postgres {
     }
 
     async fn rollback(&mut self) {
-        // Harmless outside a transaction (a warning); the original error is what matters.
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        // Harmless outside a transaction (a warning); the original error is what matters. A
+        // session advisory lock released in the transaction stays released: the runner lock
+        // is taken again.
+        let sql = match self.runner_key {
+            Some(key) => format!("ROLLBACK;\nSELECT pg_advisory_lock_shared({key})"),
+            None => "ROLLBACK".to_string(),
+        };
+        let _ = sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut self.conn)
+            .await;
+    }
+
+    /// Statements that put the session back as the connection opened it, sent before each
+    /// history change that follows a script: the login role (`SET ROLE`, `SET SESSION
+    /// AUTHORIZATION`), every setting at its connection value (search_path, statement_timeout,
+    /// client_encoding, standard_conforming_strings, …), the tool's lock_timeout, and the
+    /// runner lock (`DISCARD ALL` and `pg_advisory_unlock_all()` release it). One message with
+    /// the history statement, so behind a pooler both run on one server connection; there the
+    /// lock_timeout is set for the transaction only (`in_transaction`) or not at all, never
+    /// left on a server connection other clients then use.
+    fn session_reset(&self, in_transaction: bool) -> String {
+        let mut sql = String::from("SET SESSION AUTHORIZATION DEFAULT;\nRESET ROLE;\nRESET ALL;\n");
+        let timeout = lock_timeout_ms(self.lock_timeout);
+        if in_transaction {
+            sql.push_str(&format!("SET LOCAL lock_timeout = {timeout};\n"));
+        } else {
+            // The message's own transaction began under the script's settings: a
+            // `default_transaction_read_only` it turned on would refuse the history row.
+            sql.push_str("SET TRANSACTION READ WRITE;\n");
+            if !self.pooled {
+                sql.push_str(&format!("SET lock_timeout = {timeout};\n"));
+            }
+        }
+        if let Some(key) = self.runner_key {
+            // Session locks stack: taking it again when it is held costs nothing but a count.
+            sql.push_str(&format!("SELECT pg_advisory_lock_shared({key});\n"));
+        }
+        sql
+    }
+
+    /// A transactional script that may release the session's advisory locks
+    /// (`pg_advisory_unlock_all()`): a statement, before its history change, that rolls the
+    /// migration back when the runner lock is gone. It cannot be taken again in time: from the
+    /// release on, a later run may have read the history as final while this transaction was
+    /// still to commit (see [`Postgres::lock`]). Empty for any other script.
+    fn runner_guard(&self, script: &str) -> String {
+        let Some(key) = self.runner_key else {
+            return String::new();
+        };
+        if !script.to_ascii_lowercase().contains("advisory_unlock") {
+            return String::new();
+        }
+        let (high, low) = ((key >> 32) & 0xffff_ffff, key & 0xffff_ffff);
+        format!(
+            "DO $cargo_migrate$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_locks \
+             WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND granted \
+             AND mode = 'ShareLock' AND objsubid = 1 AND classid::bigint = {high} \
+             AND objid::bigint = {low}) THEN RAISE EXCEPTION USING MESSAGE = {}, HINT = {}; \
+             END IF; END $cargo_migrate$;\n",
+            text_literal(RUNNER_RELEASED),
+            text_literal(RUNNER_RELEASED_HINT),
+        )
     }
 
     pub(crate) async fn drop_everything(&mut self) -> Result<Vec<String>> {
@@ -916,6 +982,52 @@ async fn lock_holder(conn: &mut PgConnection, key: i64) -> Option<String> {
     Some(format!(
         "pid {pid} ({application}, from {client}, connected since {since} UTC)"
     ))
+}
+
+/// The message of [`Postgres::runner_guard`]'s refusal.
+const RUNNER_RELEASED: &str = "the migration released the session's advisory locks (pg_advisory_unlock_all), cargo-migrate's runner lock among them: rolled back";
+const RUNNER_RELEASED_HINT: &str = "release only the locks the migration took (pg_advisory_unlock(key)) or take them with pg_advisory_xact_lock, which ends with the transaction; in a `-- migrate:no-transaction` migration the runner lock is taken again after the statement";
+
+/// Line and column of the script's first `advisory_unlock`, for the guard's refusal.
+fn unlock_position(script: &str) -> Option<(usize, usize)> {
+    let lower = script.to_ascii_lowercase();
+    let at = lower
+        .find("pg_advisory_unlock")
+        .or_else(|| lower.find("advisory_unlock"))?;
+    // ASCII lowering keeps byte offsets; the position counts characters.
+    let before = &script[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    Some((line, column))
+}
+
+/// Whether a statement of a no-transaction migration may undo session state the tool set:
+/// `DISCARD` (ALL releases every advisory lock), `RESET` (ALL resets lock_timeout), or a call
+/// of `pg_advisory_unlock…`.
+fn undoes_session(sql: &str) -> bool {
+    let verb = first_word(sql);
+    verb.eq_ignore_ascii_case("discard")
+        || verb.eq_ignore_ascii_case("reset")
+        || sql.to_ascii_lowercase().contains("advisory_unlock")
+}
+
+/// The first word of a statement, past blanks and comments.
+fn first_word(sql: &str) -> &str {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// `duration` as a `lock_timeout` value in milliseconds, at least 1 (0 would disable it) and
@@ -1123,20 +1235,30 @@ impl super::Autocommit for Postgres {
         }
         sqlx::raw_sql(AssertSqlSafe(without_bom(sql).into_owned()))
             .execute(&mut self.conn)
-            .await
-            .map(|_| ())
+            .await?;
+        // A statement that may have released the runner lock or reset the tool's
+        // lock_timeout: both back before the next statement, so none of the migration runs
+        // without them (a later run must not read the history while it executes).
+        if !self.pooled && undoes_session(sql) {
+            let mut restore = format!("SET lock_timeout = {}", lock_timeout_ms(self.lock_timeout));
+            if let Some(key) = self.runner_key {
+                restore.push_str(&format!(";\nSELECT pg_advisory_lock_shared({key})"));
+            }
+            sqlx::raw_sql(AssertSqlSafe(restore))
+                .execute(&mut self.conn)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn record(&mut self, statement: &Statement) -> Result<(), sqlx::Error> {
-        if !self.pooled {
-            return super::bound::<sqlx::Postgres>(statement, Dialect::Postgres)
-                .execute(&mut self.conn)
-                .await
-                .map(|_| ());
-        }
-        // Pooled: literals in a simple query; the first record after a claim ends the claim's
-        // transaction, so the row under way and the lock check are one.
-        let mut sql = statement.inline(Dialect::Postgres);
+        // Literals in a simple query, no prepared statement: the script may have dropped
+        // them all (`DISCARD ALL`, `DEALLOCATE`), and a pooler may not keep them. The session
+        // is put back first, in the same message (see `session_reset`). Pooled: the first
+        // record after a claim ends the claim's transaction, so the row under way and the
+        // lock check are one.
+        let mut sql = self.session_reset(self.pooled && self.commit_after_next);
+        sql.push_str(&statement.inline(Dialect::Postgres));
         let commit = std::mem::take(&mut self.commit_after_next);
         if commit {
             sql.push_str(";\nCOMMIT");
@@ -1200,6 +1322,38 @@ mod tests {
             assert!(reason.contains(expected), "{driver}: {reason}");
             assert!(!reason.contains("sqlx"), "{reason}");
         }
+    }
+
+    #[test]
+    fn statements_that_may_undo_the_session_are_told_apart() {
+        for sql in [
+            "DISCARD ALL",
+            "  -- why\n/* note */ discard all",
+            "RESET ALL",
+            "reset lock_timeout",
+            "SELECT pg_advisory_unlock_all()",
+            "select PG_ADVISORY_UNLOCK_SHARED(1)",
+        ] {
+            assert!(undoes_session(sql), "{sql}");
+        }
+        for sql in [
+            "DEALLOCATE ALL",
+            "SET search_path = app",
+            "CREATE TABLE discard (id int)",
+            "-- DISCARD ALL\nSELECT 1",
+            "/* reset */ SELECT 1",
+        ] {
+            assert!(!undoes_session(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn the_guard_points_at_the_scripts_unlock() {
+        assert_eq!(
+            unlock_position("CREATE TABLE t (id int);\n  SELECT pg_advisory_UNLOCK_all();\n"),
+            Some((2, 10))
+        );
+        assert_eq!(unlock_position("SELECT 1;"), None);
     }
 
     #[test]

@@ -50,6 +50,7 @@ mod schema_property;
 mod schema_sqlite;
 mod scripts;
 mod secrets;
+mod session_state;
 mod shell;
 mod target;
 mod tls;
