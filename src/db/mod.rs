@@ -458,18 +458,15 @@ impl Database {
         }
     }
 
-    /// Opens a probe (SQLite): the transactional migrations run until [`Database::end_probe`]
-    /// run in savepoints of one transaction, which `end_probe` rolls back (`check` tries a
-    /// down and its up again that way, and needs no rebuild when they fail). Scratch
-    /// databases only: no lock. No-transaction migrations must not run in a probe. Not on
-    /// PostgreSQL, whose schema read opens (and commits) a transaction of its own.
+    /// Opens a probe: the transactional migrations run until [`Database::end_probe`] run in
+    /// savepoints of one transaction, which `end_probe` rolls back (`check` tries a down and
+    /// its up again that way, and needs no rebuild when they fail). Scratch databases only.
+    /// No-transaction migrations must not run in a probe. A PostgreSQL schema read in a probe
+    /// runs in a savepoint of it.
     pub async fn begin_probe(&mut self) -> Result<()> {
         match self {
             Database::Sqlite(sqlite) => sqlite.begin_probe().await,
-            Database::Postgres(_) => Err(Error::coded(
-                ErrorCode::DatabaseError,
-                "a probe transaction is for SQLite scratch databases only",
-            )),
+            Database::Postgres(pg) => pg.begin_probe().await,
         }
     }
 
@@ -477,7 +474,7 @@ impl Database {
     pub async fn end_probe(&mut self) -> Result<()> {
         match self {
             Database::Sqlite(sqlite) => sqlite.end_probe().await,
-            Database::Postgres(_) => Ok(()),
+            Database::Postgres(pg) => pg.end_probe().await,
         }
     }
 

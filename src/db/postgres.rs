@@ -24,6 +24,8 @@ use crate::migration::{Migration, split};
 const APPLICATION_NAME: &str = "cargo-migrate";
 /// Prefix of the one-round-trip message; error positions are counted from its start.
 const BEGIN: &str = "BEGIN;\n";
+/// [`BEGIN`] of a migration inside a probe: a savepoint (see [`Postgres::begin_probe`]).
+const PROBE_STEP: &str = "SAVEPOINT cargo_migrate_step;\n";
 /// How many statements the one-round-trip message sends before the script: `BEGIN` and
 /// `SET LOCAL lock_timeout` (see `begin_prefix`).
 const PREFIX_STATEMENTS: usize = 2;
@@ -56,6 +58,9 @@ pub struct Postgres {
     /// Direct, mutating sessions: the runner key the main connection holds shared (see
     /// [`Postgres::lock`]), taken again after a migration that may have released it.
     runner_key: Option<i64>,
+    /// Inside a probe ([`Postgres::begin_probe`]): a migration's transaction is a savepoint
+    /// of the probe's, so rolling the probe back undoes it.
+    in_probe: bool,
 }
 
 impl Postgres {
@@ -103,6 +108,7 @@ impl Postgres {
             xact_key: None,
             commit_after_next: false,
             runner_key: None,
+            in_probe: false,
         })
     }
 
@@ -416,8 +422,9 @@ impl Postgres {
         // the history nor the migrations after it).
         let guard = self.runner_guard(&script.sql);
         let reset = self.session_reset(true);
+        let commit = self.commit_statement();
         let message = format!(
-            "{prefix}{}\n;\n{guard}{reset}{bookkeeping};\nCOMMIT;",
+            "{prefix}{}\n;\n{guard}{reset}{bookkeeping};\n{commit}",
             without_bom(sql)
         );
         // Statements that completed, the prefix's included: on a failure PostgreSQL gives no
@@ -430,7 +437,7 @@ impl Postgres {
             &migration.name,
             direction.as_str(),
         );
-        tracing::debug!(target: "cargo_migrate::sql", "around it: {prefix}…;\n{guard}{reset}{bookkeeping};\nCOMMIT;");
+        tracing::debug!(target: "cargo_migrate::sql", "around it: {prefix}…;\n{guard}{reset}{bookkeeping};\n{commit}");
         let send = async {
             let mut results = sqlx::raw_sql(AssertSqlSafe(message)).execute_many(&mut self.conn);
             loop {
@@ -715,9 +722,51 @@ impl Postgres {
     /// would mean "wait for ever", so it becomes 1 ms).
     fn begin_prefix(&self) -> String {
         format!(
-            "{BEGIN}SET LOCAL lock_timeout = {};\n",
+            "{}SET LOCAL lock_timeout = {};\n",
+            if self.in_probe { PROBE_STEP } else { BEGIN },
             lock_timeout_ms(self.lock_timeout)
         )
+    }
+
+    /// What ends a migration's transaction: `COMMIT`, or in a probe the release of its
+    /// savepoint.
+    fn commit_statement(&self) -> &'static str {
+        if self.in_probe {
+            "RELEASE SAVEPOINT cargo_migrate_step;"
+        } else {
+            "COMMIT;"
+        }
+    }
+
+    /// Opens a probe on a scratch database: the transactional migrations run until
+    /// [`Postgres::end_probe`] run in savepoints of one transaction, which `end_probe` rolls
+    /// back. No-transaction migrations must not run in one.
+    pub(crate) async fn begin_probe(&mut self) -> Result<()> {
+        sqlx::raw_sql("BEGIN")
+            .execute(&mut self.conn)
+            .await
+            .map_err(|err| database_error("cannot open a transaction", &err))?;
+        self.in_probe = true;
+        Ok(())
+    }
+
+    /// Rolls the probe back: everything run since [`Postgres::begin_probe`] is undone.
+    pub(crate) async fn end_probe(&mut self) -> Result<()> {
+        self.in_probe = false;
+        let sql = match self.runner_key {
+            Some(key) => format!("ROLLBACK;\nSELECT pg_advisory_lock_shared({key})"),
+            None => "ROLLBACK".to_string(),
+        };
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|err| database_error("cannot roll back a transaction", &err))
+    }
+
+    /// Whether a probe is open: a schema read then runs in a savepoint of its transaction.
+    pub(crate) fn in_probe(&self) -> bool {
+        self.in_probe
     }
 
     /// Whether the connection holding the run lock is still there (one round trip). Checked
@@ -737,9 +786,14 @@ impl Postgres {
         // Harmless outside a transaction (a warning); the original error is what matters. A
         // session advisory lock released in the transaction stays released: the runner lock
         // is taken again.
+        let rollback = if self.in_probe {
+            "ROLLBACK TO SAVEPOINT cargo_migrate_step"
+        } else {
+            "ROLLBACK"
+        };
         let sql = match self.runner_key {
-            Some(key) => format!("ROLLBACK;\nSELECT pg_advisory_lock_shared({key})"),
-            None => "ROLLBACK".to_string(),
+            Some(key) => format!("{rollback};\nSELECT pg_advisory_lock_shared({key})"),
+            None => rollback.to_string(),
         };
         let _ = sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(&mut self.conn)

@@ -317,7 +317,7 @@ pub async fn replay(
     }
     let mut replayer = Replayer::open(&scratch.fresh_database().await?, format.clone()).await?;
     let mut mirror = if replayer.db.dialect() == Dialect::Postgres
-        && (first_checked..total).any(checked)
+        && (first_checked..total).any(|index| checked(index) && migrations[index].no_transaction)
         && !migrations.iter().any(touches_cluster)
     {
         Some(Mirror::open(scratch, format).await?)
@@ -391,7 +391,12 @@ pub async fn replay(
         let mut after = None;
         if check_this && let Some(before) = before.take() {
             verified += 1;
-            if let Some(mirror_now) = mirror.as_mut() {
+            if !migration.no_transaction {
+                // In a probe, rolled back whatever happens: the walk goes on from the state
+                // after the up, with no rebuild.
+                let finding = probe(&mut replayer, migration, &before, &mut clock).await?;
+                reverse_findings.extend(finding);
+            } else if let Some(mirror_now) = mirror.as_mut() {
                 let mut verify_clock = Clock::default();
                 let verify = reverse_one(&mut replayer, migration, &before, &mut verify_clock);
                 let follow = mirror_now.follow(&migrations[..=index], after_needed);
@@ -421,7 +426,7 @@ pub async fn replay(
                     clock.rebuild += rebuild_begun.elapsed();
                     clock.rebuilds += 1;
                 }
-            } else if migration.no_transaction || replayer.db.dialect() != Dialect::Sqlite {
+            } else {
                 let finding = reverse_one(&mut replayer, migration, &before, &mut clock).await?;
                 if let Some(finding) = finding {
                     reverse_findings.push(finding);
@@ -431,10 +436,6 @@ pub async fn replay(
                     clock.rebuild += rebuild_begun.elapsed();
                     clock.rebuilds += 1;
                 }
-            } else {
-                // SQLite: in a probe, rolled back whatever happens.
-                let finding = probe(&mut replayer, migration, &before, &mut clock).await?;
-                reverse_findings.extend(finding);
             }
         }
         if after_needed {
@@ -491,8 +492,9 @@ pub async fn replay(
 
 /// Verifies a transactional migration just applied ([`reverse_one`]) in a probe that is rolled
 /// back whatever happens, so the walk goes on from the state after its up without rebuilding
-/// it (SQLite's DDL is transactional, and reading its schema opens no transaction of its own;
-/// PostgreSQL's schema read does, which ends a probe, so there the mirror serves instead).
+/// it: both dialects' DDL is transactional, and a PostgreSQL schema read in a probe runs in a
+/// savepoint of it. The reads in the probe see the down's changes; the next read, after the
+/// rollback, finds them gone by the same row versions that found them.
 async fn probe(
     replayer: &mut Replayer,
     migration: &Migration,
@@ -507,11 +509,12 @@ async fn probe(
     Ok(finding)
 }
 
-/// A second database on the scratch server (PostgreSQL) that only ever gets the ups, in step
-/// with the walk: while the walk's database tries a migration's down and its up again, the
-/// mirror applies the up and reads the schema after it (the next migration's *before*), so
-/// the two overlap; and after a finding the walk goes on from a copy of the mirror
-/// (`CREATE DATABASE … TEMPLATE`) instead of replaying every up again.
+/// A second database on the scratch server (PostgreSQL) that only ever gets the ups, for the
+/// no-transaction migrations, which cannot be tried in a probe: while the walk's database
+/// tries such a migration's down and its up again, the mirror catches up with the ups and
+/// reads the schema after them (the next migration's *before*), so the two overlap; and after
+/// a finding the walk goes on from a copy of the mirror (`CREATE DATABASE … TEMPLATE`)
+/// instead of replaying every up again.
 struct Mirror {
     /// `None` only while it is copied.
     replayer: Option<Replayer>,

@@ -44,7 +44,9 @@ impl crate::db::Database {
     ) -> crate::error::Result<Schema> {
         match self {
             crate::db::Database::Postgres(pg) => {
-                postgres::inspect_prepared(pg.connection(), excluded, &mut reads.postgres).await
+                let nested = pg.in_probe();
+                postgres::inspect_prepared(pg.connection(), excluded, &mut reads.postgres, nested)
+                    .await
             }
             crate::db::Database::Sqlite(_) => self.inspect(excluded).await,
         }

@@ -842,6 +842,14 @@ fn check_on_a_docker_scratch_server() {
         return;
     }
     let ws = Workspace::copy("check-irreversible");
+    // A no-transaction migration cannot be tried in a probe: after its finding the walk goes
+    // on from a copy of the mirror, a database made in the container.
+    add_migration(
+        &ws,
+        "20240105000000_index_followers",
+        "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY follows_follower ON follows (follower);\n",
+        "-- migrate:no-transaction\n-- Forgot to drop the index.\nSELECT 1;\n",
+    );
     let report = ws
         .run(&["--sandbox", "docker", "check", "--format", "json"])
         .assert_code(1)
@@ -853,8 +861,8 @@ fn check_on_a_docker_scratch_server() {
             .starts_with("docker, postgres:"),
         "{report}"
     );
-    assert_eq!(findings(&report, "reversibility").len(), 2, "{report}");
-    assert_eq!(report["timings"]["rebuilds"], 2, "{report}");
+    assert_eq!(findings(&report, "reversibility").len(), 3, "{report}");
+    assert_eq!(report["timings"]["rebuilds"], 1, "{report}");
 }
 
 /// Writes migration `name` (up and down) into `ws`'s `migrations/`.
@@ -871,9 +879,10 @@ fn irreversible_downs_go_on_from_a_copy_of_the_mirror() {
         return;
     }
     let ws = Workspace::copy("check-irreversible");
-    // After each finding the walk goes on from a copy of the mirror (the database that only
-    // gets the ups), a no-transaction migration's included: the migrations after each
-    // finding need the state after the up they follow, not the one the down left.
+    // A transactional migration's down is tried in a probe that is rolled back, so the walk
+    // goes on from the state after its up as it is. After a no-transaction migration's
+    // finding the walk goes on from a copy of the mirror (the database that only gets the
+    // ups): the migrations after it need the state after its up, not the one the down left.
     add_migration(
         &ws,
         "20240105000000_index_followers",
@@ -914,7 +923,7 @@ fn irreversible_downs_go_on_from_a_copy_of_the_mirror() {
         "3 of 6 down scripts undo their up; 3 do not",
         "{report}"
     );
-    assert_eq!(report["timings"]["rebuilds"], 3, "{report}");
+    assert_eq!(report["timings"]["rebuilds"], 1, "{report}");
 }
 
 #[test]

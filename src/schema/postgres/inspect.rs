@@ -41,6 +41,18 @@ const MINIMUM_VERSION: u32 = 120_000;
 const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
 
+/// The settings the read pins for its transaction ([`BEGIN`]).
+macro_rules! settings {
+    () => {
+        "SET LOCAL search_path = public; SET LOCAL TimeZone = 'UTC'; \
+     SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres'; \
+     SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; \
+     SET LOCAL standard_conforming_strings = on; SET LOCAL quote_all_identifiers = off; \
+     SET LOCAL lc_monetary = 'C'; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; \
+     SET LOCAL random_page_cost = 1.1"
+    };
+}
+
 /// Starts the inspection's transaction. Besides `search_path`, the settings that change how
 /// the server deparses constants are pinned: `TimeZone`, `DateStyle` and `IntervalStyle`
 /// (timestamp defaults, partition bounds), `extra_float_digits`, `bytea_output`,
@@ -52,13 +64,16 @@ const USER_NAMESPACE: &str = "n.nspname NOT IN ('pg_catalog', 'information_schem
 /// with the default, the index query hashed the whole of `pg_attribute` to join a few dozen
 /// index keys, and the reads took a fifth longer. `SET LOCAL` ends with the transaction: the
 /// session, which goes on to run migrations, keeps its own.
-const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
-     SET LOCAL search_path = public; SET LOCAL TimeZone = 'UTC'; \
-     SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres'; \
-     SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; \
-     SET LOCAL standard_conforming_strings = on; SET LOCAL quote_all_identifiers = off; \
-     SET LOCAL lc_monetary = 'C'; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; \
-     SET LOCAL random_page_cost = 1.1";
+const BEGIN: &str = concat!(
+    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ",
+    settings!()
+);
+
+/// [`BEGIN`] inside an open transaction (a probe, see `Database::begin_probe`): a savepoint,
+/// rolled back after the read so that its settings end with it.
+const BEGIN_NESTED: &str = concat!("SAVEPOINT cargo_migrate_read; ", settings!());
+const END_NESTED: &str =
+    "ROLLBACK TO SAVEPOINT cargo_migrate_read; RELEASE SAVEPOINT cargo_migrate_read";
 
 tokio::task_local! {
     /// Whether the catalog queries of the read running in this task are prepared once per
@@ -91,12 +106,13 @@ pub(crate) async fn inspect_prepared(
     conn: &mut PgConnection,
     excluded: &[Excluded],
     cache: &mut ReadCache,
+    nested: bool,
 ) -> Result<Schema> {
     if !crate::schema::prepared_reads() {
-        return inspect_with(conn, excluded, Some(cache)).await;
+        return inspect_with(conn, excluded, Some(cache), nested).await;
     }
     match PREPARED
-        .scope(true, inspect_with(conn, excluded, Some(cache)))
+        .scope(true, inspect_with(conn, excluded, Some(cache), nested))
         .await
     {
         Ok(schema) => Ok(schema),
@@ -107,20 +123,22 @@ pub(crate) async fn inspect_prepared(
                 return Err(first);
             }
             *cache = ReadCache::default();
-            inspect_with(conn, excluded, Some(cache)).await
+            inspect_with(conn, excluded, Some(cache), nested).await
         }
     }
 }
 
 /// Reads the schema of the database `conn` is connected to, leaving out `excluded` tables.
 pub(crate) async fn inspect(conn: &mut PgConnection, excluded: &[Excluded]) -> Result<Schema> {
-    inspect_with(conn, excluded, None).await
+    inspect_with(conn, excluded, None, false).await
 }
 
+/// [`inspect`] going on from `cache`'s last read; `nested`: inside an open transaction.
 async fn inspect_with(
     conn: &mut PgConnection,
     excluded: &[Excluded],
     cache: Option<&mut ReadCache>,
+    nested: bool,
 ) -> Result<Schema> {
     let version = server_version(conn).await?;
     if version < MINIMUM_VERSION {
@@ -135,7 +153,12 @@ async fn inspect_with(
         .hint("upgrade the server, or compare schemas on a newer one"));
     }
     let with_dependencies = TABLE_DEPENDENCIES.try_with(|read| *read).unwrap_or(true);
-    let read = match sqlx::raw_sql(BEGIN).execute(&mut *conn).await {
+    let (begin, commit, rollback) = if nested {
+        (BEGIN_NESTED, END_NESTED, END_NESTED)
+    } else {
+        (BEGIN, "COMMIT", "ROLLBACK")
+    };
+    let read = match sqlx::raw_sql(begin).execute(&mut *conn).await {
         Ok(_) => match cache {
             Some(cache) if !with_dependencies => {
                 incremental::read(conn, excluded, version, cache).await
@@ -146,7 +169,7 @@ async fn inspect_with(
     };
     match read {
         Ok(schema) => {
-            sqlx::raw_sql("COMMIT")
+            sqlx::raw_sql(commit)
                 .execute(&mut *conn)
                 .await
                 .map_err(|err| database_error("cannot finish reading the catalogs", &err))?;
@@ -156,7 +179,7 @@ async fn inspect_with(
             // Also when BEGIN's batch failed part-way, which leaves an aborted transaction. The
             // read error is the one worth reporting; a rollback that fails too means the
             // connection is gone, which the next use of it reports.
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            let _ = sqlx::raw_sql(rollback).execute(&mut *conn).await;
             Err(err)
         }
     }
