@@ -2113,13 +2113,23 @@ impl<'a> Planner<'a> {
                 DependencyKind::Type => self.type_before(used.name.as_str()),
                 // Columns of the table itself are read by the check as they are.
                 DependencyKind::Relation if used.name == *table => true,
-                DependencyKind::Relation => {
-                    (self.from.sequences.contains_key(&used.name)
-                        && !self.changes.sequences.contains_key(&used.name))
-                        || self.from.tables.get(&used.name) == self.to.tables.get(&used.name)
-                }
+                DependencyKind::Relation => self.relation_before(&used.name),
             })
         })
+    }
+
+    /// Whether a sequence, table or view exists, the same, before the plan runs.
+    fn relation_before(&self, name: &QualifiedName) -> bool {
+        let (from, to) = (self.from, self.to);
+        (from.sequences.contains_key(name) && !self.changes.sequences.contains_key(name))
+            || from
+                .tables
+                .get(name)
+                .is_some_and(|t| to.tables.get(name) == Some(t))
+            || from
+                .views
+                .get(name)
+                .is_some_and(|v| to.views.get(name) == Some(v))
     }
 
     /// What column `column` of kept table `table` holds once it has its place in `new`,
@@ -2169,13 +2179,26 @@ impl<'a> Planner<'a> {
             .strip_prefix("nextval(")
             .and_then(|rest| rest.strip_suffix("::regclass)"))
         {
+            // `'s'`, `'app.s'`, `'"S"'`: as the model names it.
+            let spelled = sequence.trim_matches('\'');
+            let name = match spelled.split_once('.') {
+                Some((schema, object)) => {
+                    QualifiedName::new(schema.trim_matches('"'), object.trim_matches('"'))
+                }
+                None => QualifiedName::new("", spelled.trim_matches('"')),
+            };
+            if !self.relation_before(&name) {
+                return Err(format!(
+                    "{table}.{column} is added with values of a sequence the plan makes"
+                ));
+            }
             let increment = format!(
                 "(SELECT seqincrement FROM pg_sequence WHERE seqrelid = {sequence}::regclass)"
             );
             return Ok(format!(
                 "(SELECT CASE WHEN is_called THEN last_value + {increment} ELSE last_value END \
                  FROM {}) + (row_number() OVER () - 1) * {increment}",
-                quote_qualified(sequence.trim_matches('\''))
+                quote_qualified(name.as_str())
             ));
         }
         if default.contains("nextval(") {
