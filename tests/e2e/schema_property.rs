@@ -1883,6 +1883,56 @@ fn postgres_random_pairs_plan_to_their_target() {
     });
 }
 
+/// PostgreSQL pairs that once failed, by seed, and the class each found (issue 13): they run
+/// on every CI run, whatever the budget of the random run.
+const POSTGRES_REGRESSION_SEEDS: &[(u64, &str)] = &[
+    (
+        6_221_111,
+        "an inherited column's default changes with its parent's type",
+    ),
+    (
+        6_221_120,
+        "an inherited column's default changes with its parent's type",
+    ),
+    (
+        6_221_315,
+        "a parent's DROP DEFAULT reached a child's own default",
+    ),
+    (
+        6_221_380,
+        "a new column's sequence default has no match for its new foreign key",
+    ),
+    (
+        6_221_469,
+        "a new column's function default has no match for its new foreign key",
+    ),
+];
+
+#[test]
+fn postgres_regression_seeds_plan_to_their_target() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let urls = [pg.database("regress_a"), pg.database("regress_b")];
+    let mut failures = Vec::new();
+    for (seed, class) in POSTGRES_REGRESSION_SEEDS {
+        for url in &urls {
+            pg.execute(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;");
+        }
+        let (a, b) = pair(*seed, true);
+        if let Err(error) =
+            runtime.block_on(check_pair([&urls[0], &urls[1]], Dialect::Postgres, &a, &b))
+        {
+            failures.push(format!("seed {seed} ({class}):\n{error}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 #[test]
 fn sqlite_random_pairs_plan_to_their_target() {
     let dir = tempfile::tempdir().expect("temporary directory");

@@ -1806,6 +1806,9 @@ impl<'a> Planner<'a> {
                     if !gone_with_column {
                         self.drop_index(name, index_name);
                     }
+                    if index_shape(after) != index_shape(index) {
+                        self.check_unique_index_rows(name, old, new, index_name, after);
+                    }
                     self.create_index(name, index_name, after, &new.columns);
                 }
                 None => {
@@ -1819,6 +1822,7 @@ impl<'a> Planner<'a> {
             if let Delta::Added(index) = delta
                 && !Self::inherited_index(to, new, index)
             {
+                self.check_unique_index_rows(name, old, new, index_name, index);
                 self.create_index(name, index_name, index, &new.columns);
             }
         }
@@ -2335,6 +2339,97 @@ impl<'a> Planner<'a> {
         };
         match result {
             Ok((query, what)) => self.check(&query, &what),
+            Err(reason) => self.note(
+                &sql,
+                format!("not checked before the plan runs ({reason}): the rows may refuse it"),
+            ),
+        }
+    }
+
+    /// Checks at the start that no two rows of kept table `table` share a key of a unique
+    /// index the plan adds (or changes), among the rows its predicate covers; or a note on
+    /// the statement when that cannot be known before the plan runs.
+    pub(in crate::schema) fn check_unique_index_rows(
+        &mut self,
+        table: &QualifiedName,
+        old: &Table,
+        new: &Table,
+        name: &str,
+        index: &Index,
+    ) {
+        if !index.unique {
+            return;
+        }
+        let sql = self.ddl.index(table, name, index, &new.columns);
+        let what = format!("{table}: unique index {name}");
+        let plain_key = |key: &crate::schema::model::IndexKey| {
+            key.opclass.is_none()
+                && key.collation.is_none()
+                && new.column(&key.expression).is_some()
+        };
+        let uses = new.depends_on.indexes.get(name);
+        let predicate_columns: Vec<String> = uses
+            .into_iter()
+            .flatten()
+            .filter(|used| used.kind == DependencyKind::Relation && used.name == *table)
+            .filter_map(|used| used.column.clone())
+            .collect();
+        let result = if !index.keys.iter().all(plain_key) {
+            Err(format!("{what} has keys other than plain columns"))
+        } else if index.predicate.is_some()
+            && (predicate_columns.is_empty() || !self.uses_before(uses, table))
+        {
+            Err(format!("{what}: its predicate uses what is not known"))
+        } else {
+            let keys: Vec<String> = index
+                .keys
+                .iter()
+                .map(|key| key.expression.clone())
+                .collect();
+            let mut columns = keys.clone();
+            for column in predicate_columns {
+                if !columns.contains(&column) {
+                    columns.push(column);
+                }
+            }
+            columns
+                .iter()
+                .map(|column| {
+                    self.value_before(table, old, new, column)
+                        .map(|value| format!("{value} AS {}", quote_identifier(column)))
+                })
+                .collect::<Result<Vec<String>, String>>()
+                .map(|select| {
+                    let quoted = quote_qualified(table.as_str());
+                    let rows = if new.partition_by.is_some() {
+                        quoted
+                    } else {
+                        format!("ONLY {quoted}")
+                    };
+                    let keys: Vec<String> = keys
+                        .iter()
+                        .map(|key| quote_identifier(key).into_owned())
+                        .collect();
+                    let mut conditions = Vec::new();
+                    if !index.nulls_not_distinct {
+                        let any_null: Vec<String> =
+                            keys.iter().map(|k| format!("{k} IS NULL")).collect();
+                        conditions.push(format!("NOT ({})", any_null.join(" OR ")));
+                    }
+                    if let Some(predicate) = &index.predicate {
+                        conditions.push(format!("({predicate})"));
+                    }
+                    format!(
+                        "SELECT FROM (SELECT {} FROM {rows}) AS checked WHERE {} GROUP BY {} \
+                         HAVING count(*) > 1",
+                        select.join(", "),
+                        conditions.join(" AND "),
+                        keys.join(", ")
+                    )
+                })
+        };
+        match result {
+            Ok(query) => self.check(&query, &format!("{what}: rows repeat a key")),
             Err(reason) => self.note(
                 &sql,
                 format!("not checked before the plan runs ({reason}): the rows may refuse it"),
