@@ -235,6 +235,36 @@ const CASES: &[Case] = &[
             rows: ("SELECT id || '|' || note FROM child", &["1|5"]),
         },
     },
+    Case {
+        // The same with partitions: each partition's default is its own too.
+        label: "a partitioned table's default changes, and its partition's",
+        a: "CREATE TABLE parent (id integer, note text DEFAULT 'p') PARTITION BY RANGE (id);
+            CREATE TABLE part PARTITION OF parent FOR VALUES FROM (0) TO (10);
+            CREATE TABLE other PARTITION OF parent FOR VALUES FROM (10) TO (20);
+            ALTER TABLE other ALTER COLUMN note SET DEFAULT 'o';
+            INSERT INTO parent VALUES (1, 'kept'), (11, 'kept too');",
+        b: "CREATE TABLE parent (id integer, note text) PARTITION BY RANGE (id);
+            CREATE TABLE part PARTITION OF parent FOR VALUES FROM (0) TO (10);
+            CREATE TABLE other PARTITION OF parent FOR VALUES FROM (10) TO (20);
+            ALTER TABLE other ALTER COLUMN note SET DEFAULT 'o';
+            INSERT INTO parent VALUES (1, 'kept'), (11, 'kept too');",
+        forward: Expect {
+            unsupported: &[],
+            left: &[],
+            rows: (
+                "SELECT id || '|' || note FROM parent ORDER BY id",
+                &["1|kept", "11|kept too"],
+            ),
+        },
+        backward: Expect {
+            unsupported: &[],
+            left: &[],
+            rows: (
+                "SELECT id || '|' || note FROM parent ORDER BY id",
+                &["1|kept", "11|kept too"],
+            ),
+        },
+    },
 ];
 
 #[test]
@@ -267,8 +297,8 @@ fn inherited_and_own_columns_keep_their_rows_both_ways() {
                 plan.script()
             );
             // Each statement on a connection of its own.
-            for statement in &plan.statements {
-                pg.execute(&urls[2], statement);
+            if let Err(stopped) = pg.apply_plan(&urls[2], &plan) {
+                panic!("{label}: {}\n{}", stopped.error, plan.script());
             }
             let after = rt.block_on(inspect(&urls[2]));
             let left: Vec<String> = schema::diff(&after, &to)
@@ -390,8 +420,8 @@ fn cast_less_type_changes_go_through_text_both_ways() {
             "{direction}: the plan says so\n{script}"
         );
         assert_eq!(plan.notes.len(), 4, "{direction}: {:?}", plan.notes);
-        for statement in &plan.statements {
-            pg.execute(&url, statement);
+        if let Err(stopped) = pg.apply_plan(&url, &plan) {
+            panic!("{direction}: {}\n{script}", stopped.error);
         }
         let after = rt.block_on(inspect(&url));
         let left: Vec<String> = schema::diff(&after, &to)
@@ -439,20 +469,9 @@ fn plans_check_rows_first_and_mark_what_may_run_again() {
         assert!(plan.rerun_safe.contains(at), "{script}");
     }
     // The first failure is a check: nothing was applied.
-    let failed = rt.block_on(async {
-        use sqlx::Connection;
-        for (at, statement) in plan.statements.iter().enumerate() {
-            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
-            if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
-                .execute(&mut conn)
-                .await
-            {
-                return Some((at, error.to_string()));
-            }
-        }
-        None
-    });
-    let (at, error) = failed.expect("the plan stops on the rows");
+    let support::Stopped { at, error } = pg
+        .apply_plan(&url, &plan)
+        .expect_err("the plan stops on the rows");
     assert!(checks.contains(&at), "stopped at {at}: {error}\n{script}");
     assert!(
         error.contains("the plan stops before changing anything"),
@@ -465,8 +484,8 @@ fn plans_check_rows_first_and_mark_what_may_run_again() {
     );
     // Rows made to fit: it runs through.
     pg.execute(&url, "UPDATE t SET n = 1 WHERE n IS NULL; UPDATE t SET n = 2 WHERE n > 30000; UPDATE t SET m = 'ok' WHERE m = 'meh';");
-    for statement in &plan.statements {
-        pg.execute(&url, statement);
+    if let Err(stopped) = pg.apply_plan(&url, &plan) {
+        panic!("{}\n{script}", stopped.error);
     }
     // What is marked safe runs again, and changes nothing.
     assert!(
@@ -608,27 +627,6 @@ const MISFITS: &[Misfit] = &[
     },
 ];
 
-/// Runs each statement on a connection of its own; the first failure's position and error.
-fn run_each(
-    rt: &tokio::runtime::Runtime,
-    url: &str,
-    statements: &[String],
-) -> Option<(usize, String)> {
-    rt.block_on(async {
-        use sqlx::Connection;
-        for (at, statement) in statements.iter().enumerate() {
-            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
-            if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
-                .execute(&mut conn)
-                .await
-            {
-                return Some((at, error.to_string()));
-            }
-        }
-        None
-    })
-}
-
 /// A constraint the plan adds that the rows do not satisfy (a foreign key without a match,
 /// a failing check, a repeated key) stops the plan in its up-front checks, before anything
 /// changed; once the rows fit, the plan runs through to the target. Both ways.
@@ -655,7 +653,9 @@ fn new_constraints_the_rows_refuse_stop_the_plan_before_any_change() {
             let script = plan.script();
             pg.execute(&url, rows);
             if !fix.is_empty() {
-                let (stopped, error) = run_each(&rt, &url, &plan.statements)
+                let support::Stopped { at: stopped, error } = pg
+                    .apply_plan(&url, &plan)
+                    .err()
                     .unwrap_or_else(|| panic!("{label}: the rows should stop it\n{script}"));
                 assert!(
                     plan.statements[stopped].starts_with("DO $check$"),
@@ -672,8 +672,8 @@ fn new_constraints_the_rows_refuse_stop_the_plan_before_any_change() {
                 );
                 pg.execute(&url, fix);
             }
-            if let Some((stopped, error)) = run_each(&rt, &url, &plan.statements) {
-                panic!("{label}: statement {stopped} fails once the rows fit: {error}\n{script}");
+            if let Err(stopped) = pg.apply_plan(&url, &plan) {
+                panic!("{label}: once the rows fit, {}\n{script}", stopped.error);
             }
             let after = rt.block_on(inspect(&url));
             let left: Vec<String> = schema::diff(&after, &to)

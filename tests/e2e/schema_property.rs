@@ -1537,69 +1537,6 @@ async fn read_rows(
     Ok(rows)
 }
 
-/// Runs the statements, each on a connection of its own, or all on one when `one_session`.
-async fn apply(
-    url: &str,
-    dialect: Dialect,
-    statements: &[String],
-    one_session: bool,
-) -> Result<(), String> {
-    use sqlx::Connection;
-    match dialect {
-        Dialect::Postgres => {
-            let mut shared = None;
-            for (at, statement) in statements.iter().enumerate() {
-                let mut own;
-                let conn = if one_session {
-                    if shared.is_none() {
-                        shared = Some(
-                            sqlx::PgConnection::connect(url)
-                                .await
-                                .map_err(|e| e.to_string())?,
-                        );
-                    }
-                    shared.as_mut().expect("connection")
-                } else {
-                    own = sqlx::PgConnection::connect(url)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    &mut own
-                };
-                sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| format!("statement {at} fails: {statement}\n  {e}"))?;
-            }
-        }
-        _ => {
-            let mut shared = None;
-            for (at, statement) in statements.iter().enumerate() {
-                let mut own;
-                let conn = if one_session {
-                    if shared.is_none() {
-                        shared = Some(
-                            sqlx::SqliteConnection::connect(url)
-                                .await
-                                .map_err(|e| e.to_string())?,
-                        );
-                    }
-                    shared.as_mut().expect("connection")
-                } else {
-                    own = sqlx::SqliteConnection::connect(url)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    &mut own
-                };
-                sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| format!("statement {at} fails: {statement}\n  {e}"))?;
-            }
-        }
-    }
-    Ok(())
-}
-
 // --------------------------------------------------------------------------- the check
 
 /// Builds `sql` and its seed rows on `url`, and reads its model.
@@ -1640,7 +1577,11 @@ async fn one_direction(
         before.insert(table.clone(), (*partitioned, common, rows));
     }
     let shown = |plan: &schema::Plan| format!("plan:\n{}", plan.script());
-    if let Err(error) = apply(url, dialect, &plan.statements, plan.one_session.is_some()).await {
+    let applied =
+        support::apply_statements(url, dialect, &plan.statements, plan.one_session.is_some())
+            .await
+            .map_err(|stopped| stopped.error);
+    if let Err(error) = applied {
         // Rows that cannot take a narrowed type (a unique text column's `v1` going back to
         // boolean) stop the plan in its read-only checks: correct, if nothing changed.
         if !error.contains("the plan stops before changing anything") {
