@@ -2419,6 +2419,9 @@ impl<'a> Planner<'a> {
                     if let Some(predicate) = &index.predicate {
                         conditions.push(format!("({predicate})"));
                     }
+                    if conditions.is_empty() {
+                        conditions.push("true".to_string());
+                    }
                     format!(
                         "SELECT FROM (SELECT {} FROM {rows}) AS checked WHERE {} GROUP BY {} \
                          HAVING count(*) > 1",
