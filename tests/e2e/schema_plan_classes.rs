@@ -1,6 +1,7 @@
 //! Classes of plans `diff --sql` once got wrong, against real databases (issue 13, items 7
 //! and 8). Inheritance: a column a
-//! child inherits in one schema and defines itself in the other, or both. Each pair is
+//! child inherits in one schema and defines itself in the other, or both; a default that is
+//! each table's own. Constraints the rows refuse stop the plan in its up-front checks. Each pair is
 //! planned both ways on tables holding rows; the plan is applied statement by statement, each
 //! on a connection of its own, and then the model must be the target's (apart from what the
 //! plan says it cannot express) and the rows that both schemas keep must still be there.
@@ -190,6 +191,80 @@ const CASES: &[Case] = &[
             rows: (NOTES, &["1|null"]),
         },
     },
+    Case {
+        // A parent's default changes; the child's column is its own with its own default,
+        // which the parent's change must not reach (`ALTER TABLE ONLY`), both ways.
+        label: "a parent's default changes, a child keeps its own",
+        a: "CREATE TABLE parent (id integer, note text DEFAULT 'p');
+            CREATE TABLE child (note text DEFAULT 'c') INHERITS (parent);
+            INSERT INTO child VALUES (1, 'kept');",
+        b: "CREATE TABLE parent (id integer, note text);
+            CREATE TABLE child (note text DEFAULT 'c') INHERITS (parent);
+            INSERT INTO child VALUES (1, 'kept');",
+        forward: Expect {
+            unsupported: &[],
+            left: &[],
+            rows: (NOTES, &["1|kept"]),
+        },
+        backward: Expect {
+            unsupported: &[],
+            left: &[],
+            rows: (NOTES, &["1|kept"]),
+        },
+    },
+    Case {
+        // The parent's column changes type and default; the child inherits the column but
+        // has a default of its own on one side: each table's default has its own statement,
+        // the child's after the parent's type change reached it.
+        label: "a parent's column changes type and default, an inheriting child's differs",
+        a: "CREATE TABLE parent (id integer, note integer DEFAULT 1);
+            CREATE TABLE child () INHERITS (parent);
+            ALTER TABLE child ALTER COLUMN note SET DEFAULT 2;
+            INSERT INTO child VALUES (1, 5);",
+        b: "CREATE TABLE parent (id integer, note bigint DEFAULT 3);
+            CREATE TABLE child () INHERITS (parent);
+            INSERT INTO child VALUES (1, 5);",
+        forward: Expect {
+            unsupported: &[],
+            left: &[],
+            rows: ("SELECT id || '|' || note FROM child", &["1|5"]),
+        },
+        backward: Expect {
+            unsupported: &[],
+            left: &[],
+            rows: ("SELECT id || '|' || note FROM child", &["1|5"]),
+        },
+    },
+    Case {
+        // The same with partitions: each partition's default is its own too.
+        label: "a partitioned table's default changes, and its partition's",
+        a: "CREATE TABLE parent (id integer, note text DEFAULT 'p') PARTITION BY RANGE (id);
+            CREATE TABLE part PARTITION OF parent FOR VALUES FROM (0) TO (10);
+            CREATE TABLE other PARTITION OF parent FOR VALUES FROM (10) TO (20);
+            ALTER TABLE other ALTER COLUMN note SET DEFAULT 'o';
+            INSERT INTO parent VALUES (1, 'kept'), (11, 'kept too');",
+        b: "CREATE TABLE parent (id integer, note text) PARTITION BY RANGE (id);
+            CREATE TABLE part PARTITION OF parent FOR VALUES FROM (0) TO (10);
+            CREATE TABLE other PARTITION OF parent FOR VALUES FROM (10) TO (20);
+            ALTER TABLE other ALTER COLUMN note SET DEFAULT 'o';
+            INSERT INTO parent VALUES (1, 'kept'), (11, 'kept too');",
+        forward: Expect {
+            unsupported: &[],
+            left: &[],
+            rows: (
+                "SELECT id || '|' || note FROM parent ORDER BY id",
+                &["1|kept", "11|kept too"],
+            ),
+        },
+        backward: Expect {
+            unsupported: &[],
+            left: &[],
+            rows: (
+                "SELECT id || '|' || note FROM parent ORDER BY id",
+                &["1|kept", "11|kept too"],
+            ),
+        },
+    },
 ];
 
 #[test]
@@ -222,8 +297,8 @@ fn inherited_and_own_columns_keep_their_rows_both_ways() {
                 plan.script()
             );
             // Each statement on a connection of its own.
-            for statement in &plan.statements {
-                pg.execute(&urls[2], statement);
+            if let Err(stopped) = pg.apply_plan(&urls[2], &plan) {
+                panic!("{label}: {}\n{}", stopped.error, plan.script());
             }
             let after = rt.block_on(inspect(&urls[2]));
             let left: Vec<String> = schema::diff(&after, &to)
@@ -345,8 +420,8 @@ fn cast_less_type_changes_go_through_text_both_ways() {
             "{direction}: the plan says so\n{script}"
         );
         assert_eq!(plan.notes.len(), 4, "{direction}: {:?}", plan.notes);
-        for statement in &plan.statements {
-            pg.execute(&url, statement);
+        if let Err(stopped) = pg.apply_plan(&url, &plan) {
+            panic!("{direction}: {}\n{script}", stopped.error);
         }
         let after = rt.block_on(inspect(&url));
         let left: Vec<String> = schema::diff(&after, &to)
@@ -394,20 +469,9 @@ fn plans_check_rows_first_and_mark_what_may_run_again() {
         assert!(plan.rerun_safe.contains(at), "{script}");
     }
     // The first failure is a check: nothing was applied.
-    let failed = rt.block_on(async {
-        use sqlx::Connection;
-        for (at, statement) in plan.statements.iter().enumerate() {
-            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
-            if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
-                .execute(&mut conn)
-                .await
-            {
-                return Some((at, error.to_string()));
-            }
-        }
-        None
-    });
-    let (at, error) = failed.expect("the plan stops on the rows");
+    let support::Stopped { at, error } = pg
+        .apply_plan(&url, &plan)
+        .expect_err("the plan stops on the rows");
     assert!(checks.contains(&at), "stopped at {at}: {error}\n{script}");
     assert!(
         error.contains("the plan stops before changing anything"),
@@ -420,8 +484,8 @@ fn plans_check_rows_first_and_mark_what_may_run_again() {
     );
     // Rows made to fit: it runs through.
     pg.execute(&url, "UPDATE t SET n = 1 WHERE n IS NULL; UPDATE t SET n = 2 WHERE n > 30000; UPDATE t SET m = 'ok' WHERE m = 'meh';");
-    for statement in &plan.statements {
-        pg.execute(&url, statement);
+    if let Err(stopped) = pg.apply_plan(&url, &plan) {
+        panic!("{}\n{script}", stopped.error);
     }
     // What is marked safe runs again, and changes nothing.
     assert!(
@@ -453,4 +517,193 @@ fn plans_check_rows_first_and_mark_what_may_run_again() {
         .collect();
     assert!(left.is_empty(), "{left:?}\n{script}");
     assert!(script.contains("-- safe to re-run\nDO $check$"), "{script}");
+}
+
+/// A pair whose plans add constraints the other side's rows do not satisfy: `a`, `b`, rows
+/// fitting `a` but not `b` (and the update that makes them fit `b`), and the same for `b`.
+struct Misfit {
+    label: &'static str,
+    a: &'static str,
+    b: &'static str,
+    /// Rows of `a` that `b` refuses, then the statements that make them fit.
+    a_rows: (&'static str, &'static str),
+    b_rows: (&'static str, &'static str),
+}
+
+const MISFITS: &[Misfit] = &[
+    Misfit {
+        label: "a foreign key moves to another column",
+        a: "CREATE TABLE parent (id integer PRIMARY KEY);
+            CREATE TABLE t (id integer, p1 integer REFERENCES parent (id), p2 integer);
+            INSERT INTO parent VALUES (1);",
+        b: "CREATE TABLE parent (id integer PRIMARY KEY);
+            CREATE TABLE t (id integer, p1 integer, p2 integer REFERENCES parent (id));
+            INSERT INTO parent VALUES (1);",
+        a_rows: (
+            "INSERT INTO t VALUES (1, 1, 9), (2, NULL, NULL);",
+            "UPDATE t SET p2 = 1;",
+        ),
+        b_rows: (
+            "INSERT INTO t VALUES (1, 9, 1), (2, NULL, NULL);",
+            "UPDATE t SET p1 = NULL;",
+        ),
+    },
+    Misfit {
+        label: "a check moves to another column",
+        a: "CREATE TABLE t (id integer, a integer CHECK (a > 0), b integer);",
+        b: "CREATE TABLE t (id integer, a integer, b integer CHECK (b > 0));",
+        a_rows: (
+            "INSERT INTO t VALUES (1, 1, -1), (2, 1, NULL);",
+            "UPDATE t SET b = 1;",
+        ),
+        b_rows: ("INSERT INTO t VALUES (1, -1, 1);", "UPDATE t SET a = 1;"),
+    },
+    Misfit {
+        label: "the primary key and a unique key move to other columns",
+        a: "CREATE TABLE t (id integer PRIMARY KEY, code text, u1 text UNIQUE, u2 text);",
+        b: "CREATE TABLE t (id integer, code text PRIMARY KEY, u1 text, u2 text UNIQUE);",
+        a_rows: (
+            "INSERT INTO t VALUES (1, 'x', 'a', 'z'), (2, 'y', 'b', 'z'), (3, 'w', NULL, NULL), \
+             (4, 'v', NULL, NULL);",
+            "UPDATE t SET u2 = id::text;",
+        ),
+        b_rows: (
+            "INSERT INTO t VALUES (1, 'x', 'z', 'a'), (1, 'y', 'z', 'b');",
+            "UPDATE t SET id = ascii(code), u1 = code;",
+        ),
+    },
+    Misfit {
+        label: "a unique index moves to another column, with a predicate",
+        a: "CREATE TABLE t (id integer, a text, b text); CREATE UNIQUE INDEX t_a ON t (a);",
+        b: "CREATE TABLE t (id integer, a text, b text);
+            CREATE UNIQUE INDEX t_b ON t (b) WHERE b <> 'free';",
+        a_rows: (
+            "INSERT INTO t VALUES (1, 'x', 'z'), (2, 'y', 'z'), (3, 'w', 'free'), \
+             (4, 'v', 'free'), (5, NULL, NULL), (6, NULL, NULL);",
+            "UPDATE t SET b = a WHERE b = 'z';",
+        ),
+        b_rows: (
+            "INSERT INTO t VALUES (1, 'x', 'a'), (2, 'x', 'b');",
+            "UPDATE t SET a = b;",
+        ),
+    },
+    Misfit {
+        // The property test's seeds 6221380 and 6221469: the rows take the new column's
+        // default (a constant, a function's result, a sequence's next values).
+        label: "a new column with a default and a foreign key",
+        a: "CREATE TABLE parent (id integer PRIMARY KEY);
+            CREATE SEQUENCE s START 10;
+            CREATE FUNCTION seven() RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT 7';
+            CREATE TABLE t (id integer);
+            INSERT INTO parent VALUES (1);",
+        b: "CREATE TABLE parent (id integer PRIMARY KEY);
+            CREATE SEQUENCE s START 10;
+            CREATE FUNCTION seven() RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT 7';
+            CREATE TABLE t (id integer,
+                c integer NOT NULL DEFAULT 7 REFERENCES parent (id),
+                f integer DEFAULT seven() REFERENCES parent (id),
+                n integer NOT NULL DEFAULT nextval('s') REFERENCES parent (id));
+            INSERT INTO parent VALUES (1);",
+        a_rows: (
+            "INSERT INTO t VALUES (1), (2);",
+            "INSERT INTO parent VALUES (7), (10), (11);",
+        ),
+        // Back, the columns go: nothing to check.
+        b_rows: ("INSERT INTO t VALUES (1, 1, 1, 1);", ""),
+    },
+    Misfit {
+        label: "a foreign key to a table the plan creates",
+        a: "CREATE TABLE t (id integer, p integer);",
+        b: "CREATE TABLE other (id integer PRIMARY KEY);
+            CREATE TABLE t (id integer, p integer REFERENCES other (id));",
+        a_rows: (
+            "INSERT INTO t VALUES (1, 5), (2, NULL);",
+            "UPDATE t SET p = NULL;",
+        ),
+        b_rows: (
+            "INSERT INTO other VALUES (5); INSERT INTO t VALUES (1, 5);",
+            "",
+        ),
+    },
+];
+
+/// A constraint the plan adds that the rows do not satisfy (a foreign key without a match,
+/// a failing check, a repeated key) stops the plan in its up-front checks, before anything
+/// changed; once the rows fit, the plan runs through to the target. Both ways.
+#[test]
+fn new_constraints_the_rows_refuse_stop_the_plan_before_any_change() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    for (at, misfit) in MISFITS.iter().enumerate() {
+        for (direction, from_sql, to_sql, (rows, fix)) in [
+            ("forward", misfit.a, misfit.b, misfit.a_rows),
+            ("backward", misfit.b, misfit.a, misfit.b_rows),
+        ] {
+            let label = format!("{} ({direction})", misfit.label);
+            let (plan, from, to, url) = planned(
+                &pg,
+                &rt,
+                &format!("misfit{at}_{direction}"),
+                from_sql,
+                to_sql,
+            );
+            assert!(plan.is_complete(), "{label}: {:?}", plan.unsupported);
+            let script = plan.script();
+            pg.execute(&url, rows);
+            if !fix.is_empty() {
+                let support::Stopped { at: stopped, error } = pg
+                    .apply_plan(&url, &plan)
+                    .err()
+                    .unwrap_or_else(|| panic!("{label}: the rows should stop it\n{script}"));
+                assert!(
+                    plan.statements[stopped].starts_with("DO $check$"),
+                    "{label}: stopped at {stopped}: {error}\n{script}"
+                );
+                assert!(
+                    error.contains("the plan stops before changing anything"),
+                    "{label}: {error}"
+                );
+                let unchanged = rt.block_on(inspect(&url));
+                assert!(
+                    schema::diff(&unchanged, &from).is_empty(),
+                    "{label}: nothing applied\n{script}"
+                );
+                pg.execute(&url, fix);
+            }
+            if let Err(stopped) = pg.apply_plan(&url, &plan) {
+                panic!("{label}: once the rows fit, {}\n{script}", stopped.error);
+            }
+            let after = rt.block_on(inspect(&url));
+            let left: Vec<String> = schema::diff(&after, &to)
+                .iter()
+                .map(|c| c.summary())
+                .collect();
+            assert!(left.is_empty(), "{label}: {left:?}\n{script}");
+        }
+    }
+}
+
+/// What cannot be checked before the plan runs (a foreign key on a column whose type the
+/// plan changes) is said in a note on the statement that adds the constraint.
+#[test]
+fn a_constraint_the_checks_cannot_cover_has_a_note() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let a = "CREATE TABLE parent (id integer PRIMARY KEY);
+        CREATE TABLE t (id integer, p bigint);";
+    let b = "CREATE TABLE parent (id integer PRIMARY KEY);
+        CREATE TABLE t (id integer, p integer REFERENCES parent (id));";
+    let (plan, _, _, _) = planned(&pg, &rt, "unchecked_note", a, b);
+    let script = plan.script();
+    assert!(
+        script.contains(
+            "-- note: not checked before the plan runs (t.p changes): the rows may refuse it\n\
+             ALTER TABLE t ADD CONSTRAINT t_p_fkey"
+        ),
+        "{script}"
+    );
 }

@@ -62,8 +62,8 @@ fn apply(
         "{tag}: {:?}\n{script}",
         plan.unsupported
     );
-    for statement in &plan.statements {
-        pg.execute(&urls[2], statement);
+    if let Err(stopped) = pg.apply_plan(&urls[2], &plan) {
+        panic!("{tag}: {}\n{script}", stopped.error);
     }
     let after = rt.block_on(inspect(&urls[2]));
     let left: Vec<String> = schema::diff(&after, &to)

@@ -720,3 +720,74 @@ fn free_port() -> u16 {
         .map(|addr| addr.port())
         .expect("free port")
 }
+
+/// Where a plan applied statement by statement stopped: the failing statement's position in
+/// `Plan::statements`, and the error (`statement N fails: SQL` and the server's message).
+#[derive(Debug)]
+pub struct Stopped {
+    pub at: usize,
+    pub error: String,
+}
+
+/// Applies a plan's statements in order, as a consumer must: each on a connection of its
+/// own (as from a pool), or all on one when the plan is marked one-session
+/// (`Plan::one_session`). Stops at the first failure.
+pub async fn apply_statements(
+    url: &str,
+    dialect: cargo_migrate::dialect::Dialect,
+    statements: &[String],
+    one_session: bool,
+) -> Result<(), Stopped> {
+    match dialect {
+        cargo_migrate::dialect::Dialect::Sqlite => {
+            apply_on::<sqlx::SqliteConnection>(url, statements, one_session).await
+        }
+        _ => apply_on::<sqlx::PgConnection>(url, statements, one_session).await,
+    }
+}
+
+async fn apply_on<C>(url: &str, statements: &[String], one_session: bool) -> Result<(), Stopped>
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let connect = |at: usize| async move {
+        C::connect(url).await.map_err(|e| Stopped {
+            at,
+            error: format!("connect: {e}"),
+        })
+    };
+    let mut shared: Option<C> = None;
+    for (at, statement) in statements.iter().enumerate() {
+        let mut own;
+        let conn = if one_session {
+            if shared.is_none() {
+                shared = Some(connect(at).await?);
+            }
+            shared.as_mut().expect("connection")
+        } else {
+            own = connect(at).await?;
+            &mut own
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| Stopped {
+                at,
+                error: format!("statement {at} fails: {statement}\n  {e}"),
+            })?;
+    }
+    Ok(())
+}
+
+impl Pg {
+    /// [`apply_statements`] for a PostgreSQL plan, on this server's runtime.
+    pub fn apply_plan(&self, url: &str, plan: &cargo_migrate::schema::Plan) -> Result<(), Stopped> {
+        self.runtime.block_on(apply_statements(
+            url,
+            cargo_migrate::dialect::Dialect::Postgres,
+            &plan.statements,
+            plan.one_session.is_some(),
+        ))
+    }
+}

@@ -15,6 +15,38 @@ use crate::schema::render::{
     quote_qualified, sibling_name, statement, type_target,
 };
 
+/// Built-in types: they exist before the plan runs, which an extension's or a type the plan
+/// creates or moves may not.
+const BUILT_IN: [&str; 27] = [
+    "smallint",
+    "integer",
+    "bigint",
+    "numeric",
+    "real",
+    "double precision",
+    "character varying",
+    "character",
+    "text",
+    "boolean",
+    "date",
+    "time without time zone",
+    "time with time zone",
+    "timestamp without time zone",
+    "timestamp with time zone",
+    "interval",
+    "uuid",
+    "json",
+    "jsonb",
+    "bytea",
+    "inet",
+    "cidr",
+    "macaddr",
+    "money",
+    "bit",
+    "bit varying",
+    "xml",
+];
+
 /// How a column a kept table loses goes ([`Planner::column_drop`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::schema) enum ColumnDrop {
@@ -1603,11 +1635,9 @@ impl<'a> Planner<'a> {
                         self.local_mismatch(name, after);
                     }
                     if inherited && Self::inherited_column(to, new, &column.name) {
-                        // The parent's change reaches the child; only local defaults and
-                        // NOT NULL may differ, and they are altered like any column's.
-                        if column.data_type == after.data_type
-                            && column.generated == after.generated
-                        {
+                        // The parent's change reaches the child (its type); defaults and
+                        // NOT NULL are the child's own, altered like any column's.
+                        if column.generated == after.generated {
                             let again = uses_replaced(column_uses(&column.name));
                             self.alter_column(name, again, false, column, after);
                         }
@@ -1729,6 +1759,9 @@ impl<'a> Planner<'a> {
                     if !gone_with_column {
                         self.drop_constraint(name, constraint_name, constraint);
                     }
+                    if after.definition != constraint.definition {
+                        self.check_constraint_rows(name, old, new, constraint_name, after);
+                    }
                     self.add_constraint(name, constraint_name, after);
                 }
                 None => self.drop_constraint(name, constraint_name, constraint),
@@ -1738,6 +1771,7 @@ impl<'a> Planner<'a> {
             if let Delta::Added(constraint) = delta
                 && !Self::inherited_constraint(to, new, constraint_name)
             {
+                self.check_constraint_rows(name, old, new, constraint_name, constraint);
                 self.add_constraint(name, constraint_name, constraint);
             }
         }
@@ -1772,6 +1806,9 @@ impl<'a> Planner<'a> {
                     if !gone_with_column {
                         self.drop_index(name, index_name);
                     }
+                    if index_shape(after) != index_shape(index) {
+                        self.check_unique_index_rows(name, old, new, index_name, after);
+                    }
                     self.create_index(name, index_name, after, &new.columns);
                 }
                 None => {
@@ -1785,6 +1822,7 @@ impl<'a> Planner<'a> {
             if let Delta::Added(index) = delta
                 && !Self::inherited_index(to, new, index)
             {
+                self.check_unique_index_rows(name, old, new, index_name, index);
                 self.create_index(name, index_name, index, &new.columns);
             }
         }
@@ -1968,6 +2006,16 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Whether a table has children or partitions, in `from` or in `to`.
+    fn has_children(&self, table: &QualifiedName) -> bool {
+        [self.from, self.to].iter().any(|schema| {
+            schema.tables.values().any(|t| {
+                t.inherits.contains(table)
+                    || t.partition_of.as_ref().is_some_and(|p| p.parent == *table)
+            })
+        })
+    }
+
     /// A check at the start of the plan ([`Phase::Checks`]): fails, saying `what`, when
     /// `query` finds a row, before any statement changed anything.
     fn check(&mut self, query: &str, what: &str) {
@@ -1994,37 +2042,6 @@ impl<'a> Planner<'a> {
     ) {
         let quoted = quote_qualified(table.as_str());
         let column = quote_identifier(&old.name);
-        // Built-in types only: they exist before the plan runs, which an extension's or a
-        // type the plan creates or moves may not.
-        const BUILT_IN: [&str; 27] = [
-            "smallint",
-            "integer",
-            "bigint",
-            "numeric",
-            "real",
-            "double precision",
-            "character varying",
-            "character",
-            "text",
-            "boolean",
-            "date",
-            "time without time zone",
-            "time with time zone",
-            "timestamp without time zone",
-            "timestamp with time zone",
-            "interval",
-            "uuid",
-            "json",
-            "jsonb",
-            "bytea",
-            "inet",
-            "cidr",
-            "macaddr",
-            "money",
-            "bit",
-            "bit varying",
-            "xml",
-        ];
         let bare = new.data_type.trim_end_matches("[]");
         let bare = bare.split_once('(').map_or(bare, |(name, _)| name).trim();
         if conversion.is_none() && BUILT_IN.contains(&bare) {
@@ -2072,6 +2089,446 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Whether a type exists, the same, before the plan runs: built in, or a type of `from`
+    /// the plan leaves alone.
+    fn type_before(&self, data_type: &str) -> bool {
+        let bare = data_type.trim_end_matches("[]");
+        let bare = bare.split_once('(').map_or(bare, |(name, _)| name).trim();
+        if BUILT_IN.contains(&bare) {
+            return true;
+        }
+        let object = object_part(bare).trim_matches('"');
+        let named = |name: &QualifiedName| object_part(name.as_str()) == object;
+        self.from.types.keys().any(named)
+            && !self.changes.types.keys().any(|name| named(name))
+            && !self.converted_types.contains_key(object)
+    }
+
+    /// Whether what an expression uses (`uses`, from `to`'s catalog) exists, the same,
+    /// before the plan runs, so that the expression can be evaluated by a check.
+    fn uses_before(&self, uses: Option<&Vec<Dependency>>, table: &QualifiedName) -> bool {
+        uses.is_none_or(|uses| {
+            uses.iter().all(|used| match used.kind {
+                DependencyKind::Routine => {
+                    let prefix = format!("{}(", used.name.as_str());
+                    self.from.routines.keys().any(|s| s.starts_with(&prefix))
+                        && !self.changes.routines.keys().any(|s| s.starts_with(&prefix))
+                }
+                DependencyKind::Type => self.type_before(used.name.as_str()),
+                // Columns of the table itself are read by the check as they are.
+                DependencyKind::Relation if used.name == *table => true,
+                DependencyKind::Relation => self.relation_before(&used.name),
+            })
+        })
+    }
+
+    /// Whether a sequence, table or view exists, the same, before the plan runs.
+    fn relation_before(&self, name: &QualifiedName) -> bool {
+        let (from, to) = (self.from, self.to);
+        (from.sequences.contains_key(name) && !self.changes.sequences.contains_key(name))
+            || from
+                .tables
+                .get(name)
+                .is_some_and(|t| to.tables.get(name) == Some(t))
+            || from
+                .views
+                .get(name)
+                .is_some_and(|v| to.views.get(name) == Some(v))
+    }
+
+    /// What column `column` of kept table `table` holds once it has its place in `new`,
+    /// as an expression over the table's rows before the plan (`"id"`, the default of a
+    /// column the plan adds), or why it cannot be known before the plan runs.
+    fn value_before(
+        &self,
+        table: &QualifiedName,
+        old: &Table,
+        new: &Table,
+        column: &str,
+    ) -> Result<String, String> {
+        let Some(after) = new.column(column) else {
+            return Err(format!("{table}.{column} is not known"));
+        };
+        if let Some(before) = old.column(column) {
+            let same = before.data_type == after.data_type
+                && before.collation == after.collation
+                && before.generated == after.generated
+                && !self.converts(&before.data_type);
+            return if same {
+                Ok(quote_identifier(column).into_owned())
+            } else {
+                Err(format!("{table}.{column} changes"))
+            };
+        }
+        // A column the plan adds: every row takes its default.
+        if after.generated.is_some() || after.identity.is_some() {
+            return Err(format!("{table}.{column} is added with computed values"));
+        }
+        if !self.type_before(&after.data_type) {
+            return Err(format!(
+                "{table}.{column} is added with a type the plan makes"
+            ));
+        }
+        let Some(default) = &after.default else {
+            return Ok(format!("NULL::{}", after.data_type));
+        };
+        if !self.uses_before(new.depends_on.columns.get(column), table) {
+            return Err(format!(
+                "{table}.{column} is added with a default that uses what the plan changes"
+            ));
+        }
+        // `nextval('s'::regclass)`: the rows take the sequence's next values in turn (the
+        // table before its children); read from the sequence without taking any.
+        if let Some(sequence) = default
+            .strip_prefix("nextval(")
+            .and_then(|rest| rest.strip_suffix("::regclass)"))
+        {
+            // `'s'`, `'app.s'`, `'"S"'`: as the model names it.
+            let spelled = sequence.trim_matches('\'');
+            let name = match spelled.split_once('.') {
+                Some((schema, object)) => {
+                    QualifiedName::new(schema.trim_matches('"'), object.trim_matches('"'))
+                }
+                None => QualifiedName::new("", spelled.trim_matches('"')),
+            };
+            if !self.relation_before(&name) {
+                return Err(format!(
+                    "{table}.{column} is added with values of a sequence the plan makes"
+                ));
+            }
+            let increment = format!(
+                "(SELECT seqincrement FROM pg_sequence WHERE seqrelid = {sequence}::regclass)"
+            );
+            return Ok(format!(
+                "(SELECT CASE WHEN is_called THEN last_value + {increment} ELSE last_value END \
+                 FROM {}) + (row_number() OVER () - 1) * {increment}",
+                quote_qualified(name.as_str())
+            ));
+        }
+        if default.contains("nextval(") {
+            return Err(format!(
+                "{table}.{column} is added with a default that takes sequence values"
+            ));
+        }
+        Ok(format!("({default})::{}", after.data_type))
+    }
+
+    /// Checks at the start that the rows of kept table `table` satisfy a constraint the plan
+    /// adds to it (or changes): no duplicate (or NULL) key for a unique or primary key, no
+    /// row a check refuses, no row whose foreign key has no match. What cannot be known
+    /// before the plan runs (a column the plan changes, an expression using what the plan
+    /// makes) is said in a note on the statement that adds the constraint.
+    pub(in crate::schema) fn check_constraint_rows(
+        &mut self,
+        table: &QualifiedName,
+        old: &Table,
+        new: &Table,
+        name: &str,
+        constraint: &Constraint,
+    ) {
+        let definition = constraint.definition.trim_end();
+        if definition.to_ascii_uppercase().ends_with(" NOT VALID") {
+            return; // Existing rows are not validated.
+        }
+        let quoted = quote_qualified(table.as_str());
+        let sql = format!(
+            "ALTER TABLE {quoted} ADD CONSTRAINT {} {};",
+            quote_identifier(name),
+            constraint.definition
+        );
+        let partitioned = new.partition_by.is_some();
+        // The rows the constraint covers: a check reaches the children (unless NO INHERIT),
+        // keys and foreign keys hold for the table's own rows (all its partitions').
+        let rows = |inherited: bool| {
+            if inherited || partitioned {
+                quoted.clone()
+            } else {
+                format!("ONLY {quoted}")
+            }
+        };
+        let what = format!("{table}: constraint {name}");
+        // The constraint's columns, each as the rows hold it before the plan.
+        let values = |columns: &[String]| -> Result<Vec<(String, String)>, String> {
+            columns
+                .iter()
+                .map(|column| {
+                    self.value_before(table, old, new, column)
+                        .map(|value| (value, quote_identifier(column).into_owned()))
+                })
+                .collect()
+        };
+        let source = |values: &[(String, String)], from: String| {
+            let select: Vec<String> = values
+                .iter()
+                .map(|(value, column)| format!("{value} AS {column}"))
+                .collect();
+            format!("(SELECT {} FROM {from}) AS checked", select.join(", "))
+        };
+        let result: Result<(String, String), String> = match constraint.kind {
+            ConstraintKind::PrimaryKey | ConstraintKind::Unique => {
+                values(&constraint.columns).map(|values| {
+                    let keys: Vec<&str> = values.iter().map(|(_, c)| c.as_str()).collect();
+                    let any_null: Vec<String> =
+                        keys.iter().map(|k| format!("{k} IS NULL")).collect();
+                    let primary = constraint.kind == ConstraintKind::PrimaryKey;
+                    let nulls_distinct = !primary
+                        && !definition
+                            .to_ascii_uppercase()
+                            .contains("NULLS NOT DISTINCT");
+                    let filter = if nulls_distinct {
+                        format!(" WHERE NOT ({})", any_null.join(" OR "))
+                    } else {
+                        String::new()
+                    };
+                    let null_key = if primary {
+                        format!(" OR {}", any_null.join(" OR "))
+                    } else {
+                        String::new()
+                    };
+                    (
+                        format!(
+                            "SELECT FROM {}{filter} GROUP BY {} HAVING count(*) > 1{null_key}",
+                            source(&values, rows(false)),
+                            keys.join(", ")
+                        ),
+                        if primary {
+                            format!("{what}: rows repeat a key, or have NULL in it")
+                        } else {
+                            format!("{what}: rows repeat a key")
+                        },
+                    )
+                })
+            }
+            ConstraintKind::Check => {
+                let uses = new.depends_on.constraints.get(name);
+                let columns: Vec<String> = uses
+                    .into_iter()
+                    .flatten()
+                    .filter(|used| used.kind == DependencyKind::Relation && used.name == *table)
+                    .filter_map(|used| used.column.clone())
+                    .collect();
+                let expression = definition
+                    .strip_prefix("CHECK ")
+                    .map(|rest| rest.strip_suffix(" NO INHERIT").unwrap_or(rest));
+                let inherit = !definition.ends_with(" NO INHERIT");
+                match expression {
+                    None => Err(format!("{what} is not a plain check")),
+                    Some(_) if uses.is_none() || columns.is_empty() => {
+                        Err(format!("{what}: the columns it uses are not known"))
+                    }
+                    Some(_) if !self.uses_before(uses, table) => {
+                        Err(format!("{what} uses what the plan changes"))
+                    }
+                    Some(expression) => values(&columns).map(|values| {
+                        (
+                            format!(
+                                "SELECT FROM {} WHERE ({expression}) IS FALSE",
+                                source(&values, rows(inherit))
+                            ),
+                            format!("{what}: rows fail the check"),
+                        )
+                    }),
+                }
+            }
+            ConstraintKind::ForeignKey => {
+                self.foreign_key_rows(table, old, new, constraint, &what, |values| {
+                    source(values, rows(false))
+                })
+            }
+            _ => return,
+        };
+        match result {
+            Ok((query, what)) => self.check(&query, &what),
+            Err(reason) => self.note(
+                &sql,
+                format!("not checked before the plan runs ({reason}): the rows may refuse it"),
+            ),
+        }
+    }
+
+    /// Checks at the start that no two rows of kept table `table` share a key of a unique
+    /// index the plan adds (or changes), among the rows its predicate covers; or a note on
+    /// the statement when that cannot be known before the plan runs.
+    pub(in crate::schema) fn check_unique_index_rows(
+        &mut self,
+        table: &QualifiedName,
+        old: &Table,
+        new: &Table,
+        name: &str,
+        index: &Index,
+    ) {
+        if !index.unique {
+            return;
+        }
+        let sql = self.ddl.index(table, name, index, &new.columns);
+        let what = format!("{table}: unique index {name}");
+        let plain_key = |key: &crate::schema::model::IndexKey| {
+            key.opclass.is_none()
+                && key.collation.is_none()
+                && new.column(&key.expression).is_some()
+        };
+        let uses = new.depends_on.indexes.get(name);
+        let predicate_columns: Vec<String> = uses
+            .into_iter()
+            .flatten()
+            .filter(|used| used.kind == DependencyKind::Relation && used.name == *table)
+            .filter_map(|used| used.column.clone())
+            .collect();
+        let result = if !index.keys.iter().all(plain_key) {
+            Err(format!("{what} has keys other than plain columns"))
+        } else if index.predicate.is_some()
+            && (predicate_columns.is_empty() || !self.uses_before(uses, table))
+        {
+            Err(format!("{what}: its predicate uses what is not known"))
+        } else {
+            let keys: Vec<String> = index
+                .keys
+                .iter()
+                .map(|key| key.expression.clone())
+                .collect();
+            let mut columns = keys.clone();
+            for column in predicate_columns {
+                if !columns.contains(&column) {
+                    columns.push(column);
+                }
+            }
+            columns
+                .iter()
+                .map(|column| {
+                    self.value_before(table, old, new, column)
+                        .map(|value| format!("{value} AS {}", quote_identifier(column)))
+                })
+                .collect::<Result<Vec<String>, String>>()
+                .map(|select| {
+                    let quoted = quote_qualified(table.as_str());
+                    let rows = if new.partition_by.is_some() {
+                        quoted
+                    } else {
+                        format!("ONLY {quoted}")
+                    };
+                    let keys: Vec<String> = keys
+                        .iter()
+                        .map(|key| quote_identifier(key).into_owned())
+                        .collect();
+                    let mut conditions = Vec::new();
+                    if !index.nulls_not_distinct {
+                        let any_null: Vec<String> =
+                            keys.iter().map(|k| format!("{k} IS NULL")).collect();
+                        conditions.push(format!("NOT ({})", any_null.join(" OR ")));
+                    }
+                    if let Some(predicate) = &index.predicate {
+                        conditions.push(format!("({predicate})"));
+                    }
+                    if conditions.is_empty() {
+                        conditions.push("true".to_string());
+                    }
+                    format!(
+                        "SELECT FROM (SELECT {} FROM {rows}) AS checked WHERE {} GROUP BY {} \
+                         HAVING count(*) > 1",
+                        select.join(", "),
+                        conditions.join(" AND "),
+                        keys.join(", ")
+                    )
+                })
+        };
+        match result {
+            Ok(query) => self.check(&query, &format!("{what}: rows repeat a key")),
+            Err(reason) => self.note(
+                &sql,
+                format!("not checked before the plan runs ({reason}): the rows may refuse it"),
+            ),
+        }
+    }
+
+    /// The query finding rows with no match for a foreign key the plan adds, and what it
+    /// says; or why the rows cannot be checked before the plan.
+    fn foreign_key_rows(
+        &self,
+        table: &QualifiedName,
+        old: &Table,
+        new: &Table,
+        constraint: &Constraint,
+        what: &str,
+        source: impl Fn(&[(String, String)]) -> String,
+    ) -> Result<(String, String), String> {
+        let Some(references) = &constraint.references else {
+            return Err(format!("{what}: the referenced table is not known"));
+        };
+        if references.columns.len() != constraint.columns.len() || constraint.columns.is_empty() {
+            return Err(format!("{what}: the referenced columns are not known"));
+        }
+        let values: Vec<(String, String)> = constraint
+            .columns
+            .iter()
+            .map(|column| {
+                self.value_before(table, old, new, column)
+                    .map(|value| (value, quote_identifier(column).into_owned()))
+            })
+            .collect::<Result<_, _>>()?;
+        let keys: Vec<&str> = values.iter().map(|(_, c)| c.as_str()).collect();
+        let all_null: Vec<String> = keys
+            .iter()
+            .map(|k| format!("checked.{k} IS NULL"))
+            .collect();
+        // MATCH FULL refuses a key partly NULL; MATCH SIMPLE lets any NULL pass.
+        let full = constraint
+            .definition
+            .to_ascii_uppercase()
+            .contains("MATCH FULL");
+        let filter = if full {
+            format!("NOT ({})", all_null.join(" AND "))
+        } else {
+            format!("NOT ({})", all_null.join(" OR "))
+        };
+        let referenced = &references.table;
+        let target = match (
+            self.from.tables.get(referenced),
+            self.to.tables.get(referenced),
+        ) {
+            // Created by the plan: empty when the key is added.
+            (None, _) => {
+                return Ok((
+                    format!("SELECT FROM {} WHERE {filter}", source(&values)),
+                    format!("{what}: rows have a key, and {referenced} is created empty"),
+                ));
+            }
+            (Some(before), Some(after)) => (before, after),
+            (Some(_), None) => return Err(format!("{what}: {referenced} is dropped")),
+        };
+        let mut matches = Vec::new();
+        for (at, column) in references.columns.iter().enumerate() {
+            let value = self.value_before(referenced, target.0, target.1, column)?;
+            if value.contains("OVER ()") {
+                return Err(format!(
+                    "{referenced}.{column} is added with sequence values"
+                ));
+            }
+            matches.push(format!("{value} = checked.{}", keys[at]));
+        }
+        // An alias of its own: the referenced table may have the table's name `checked`.
+        let from = if target.1.partition_by.is_some() {
+            format!("{} AS referenced", quote_qualified(referenced.as_str()))
+        } else {
+            format!(
+                "ONLY {} AS referenced",
+                quote_qualified(referenced.as_str())
+            )
+        };
+        let null_part = if full {
+            format!(" AND ({} OR ", all_null.join(" OR "))
+        } else {
+            " AND (".to_string()
+        };
+        Ok((
+            format!(
+                "SELECT FROM {} WHERE {filter}{null_part}NOT EXISTS (SELECT FROM {from} WHERE {}))",
+                source(&values),
+                matches.join(" AND ")
+            ),
+            format!("{what}: rows have a key {referenced} does not have"),
+        ))
+    }
+
     /// One column both sides of a table have (not its generated expression: that is a drop
     /// and an add).
     pub(in crate::schema) fn alter_column(
@@ -2101,6 +2558,16 @@ impl<'a> Planner<'a> {
         let column = quote_identifier(&new.name);
         let alter =
             |action: String| format!("ALTER TABLE {quoted} ALTER COLUMN {column} {action};");
+        // A default is each table's own: with inheriting tables on either side, a parent's
+        // change must not reach them (a child's default may be its own); each table whose
+        // default differs has a statement of its own (`own` false: an inherited column).
+        let only = if self.has_children(table) {
+            "ONLY "
+        } else {
+            ""
+        };
+        let default_sql =
+            |action: &str| format!("ALTER TABLE {only}{quoted} ALTER COLUMN {column} {action};");
         // A column of a type made again moves to the new type through text or the new base
         // type; not an inherited one (`own` false): its parent's conversion reaches it.
         let conversion = if own {
@@ -2109,19 +2576,22 @@ impl<'a> Planner<'a> {
             None
         };
         let converted = conversion.is_some();
-        let type_changes =
-            old.data_type != new.data_type || old.collation != new.collation || converted;
+        // An inherited column's type changes with its parent's (or is converted with it).
+        let type_changes = old.data_type != new.data_type
+            || old.collation != new.collation
+            || converted
+            || (!own && self.converts(&old.data_type));
         // A default that calls a routine dropped and created again goes and comes back.
         let default_again = type_changes || default_uses_replaced;
         // A default may not fit the new type, and may use a sequence or function dropped
         // later: it goes early and comes back after the type changed.
         if old.default.is_some() && (old.default != new.default || default_again) {
-            self.push(Phase::DropDefaults, alter("DROP DEFAULT".to_string()));
+            self.push(Phase::DropDefaults, default_sql("DROP DEFAULT"));
         }
         if old.identity.is_some() && old.identity != new.identity {
             self.push(Phase::DropDefaults, alter("DROP IDENTITY".to_string()));
         }
-        if type_changes {
+        if type_changes && own {
             let collate = new
                 .collation
                 .as_deref()
@@ -2183,7 +2653,14 @@ impl<'a> Planner<'a> {
         if let Some(default) = &new.default
             && (old.default != new.default || default_again)
         {
-            self.push(Phase::AlterTables, alter(format!("SET DEFAULT {default}")));
+            // An inherited column's after its parent's type changed (parents first).
+            let order = if own { 0 } else { ancestry(self.to, table) };
+            self.push_ordered(
+                Phase::AlterTables,
+                order,
+                default_sql(&format!("SET DEFAULT {default}")),
+                None,
+            );
         }
         if let Some(identity) = &new.identity
             && old.identity.as_ref() != Some(identity)
