@@ -177,6 +177,9 @@ pub(in crate::schema) enum Phase {
     DropConstraints,
     DropIndexes,
     DropDefaults,
+    /// Atomic routines views or parts of tables call (after those), before the columns
+    /// and types their bodies use go.
+    DropUsedAtomicRoutines,
     DropColumns,
     /// Columns a table inherited at the start: after their parents' drops, parents first.
     DropInheritedColumns,
@@ -204,6 +207,9 @@ pub(in crate::schema) enum Phase {
     AlterTables,
     /// New tables inheriting from a table that exists already, after its columns changed.
     CreateInheritingTables,
+    /// Atomic routines views or parts of tables call: after the tables and columns their
+    /// bodies use, before what calls them.
+    CreateUsedAtomicRoutines,
     AddRecreatedColumns,
     AddConstraints,
     AddIndexes,
@@ -1471,6 +1477,7 @@ mod tests {
                 definition: "CREATE OR REPLACE FUNCTION public.touch()\n RETURNS integer\n \
                              LANGUAGE sql\nAS $function$SELECT 1$function$\n"
                     .into(),
+                depends_on: Vec::new(),
                 comment: None,
             },
         );

@@ -223,4 +223,140 @@ fn dependencies_are_read_from_the_catalog_through_atomic_bodies() {
         ]
     );
     assert!(!table.depends_on.columns.contains_key("label"));
+    // A routine's own list: what an atomic body uses directly, the types of any routine's
+    // arguments and result; a PL/pgSQL body records nothing.
+    assert_eq!(
+        schema.routines["within(n integer)"].depends_on,
+        [used(DependencyKind::Relation, "limits", Some("most"))]
+    );
+    assert!(schema.routines["loose(n integer)"].depends_on.is_empty());
+}
+
+/// What routines use, read from the catalog: types of arguments and results (any
+/// language), an atomic body's relations, columns, types and routines (not those it calls
+/// through them), an aggregate's support functions.
+#[test]
+fn routines_depend_on_what_the_catalog_records() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let url = pg.database("deps_routines");
+    pg.execute(
+        &url,
+        "CREATE TYPE mood AS ENUM ('sad', 'ok');
+        CREATE TABLE notes (id int, feeling text);
+        CREATE FUNCTION calm(x text) RETURNS boolean LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT x::mood <> 'sad'; END;
+        CREATE FUNCTION calmest() RETURNS bigint LANGUAGE sql STABLE
+            BEGIN ATOMIC SELECT count(*) FROM notes WHERE calm(feeling); END;
+        CREATE FUNCTION loud(m mood) RETURNS mood[] LANGUAGE plpgsql
+            AS $$BEGIN RETURN ARRAY[m, 'sad'::mood]; END$$;
+        CREATE FUNCTION add_one(s bigint, x int) RETURNS bigint LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT s + x; END;
+        CREATE AGGREGATE tally(int) (SFUNC = add_one, STYPE = bigint, INITCOND = '0');",
+    );
+    let schema = rt.block_on(inspect(&url));
+    let used = |kind, name: &str, column: Option<&str>| Dependency {
+        kind,
+        name: QualifiedName::new("public", name),
+        column: column.map(str::to_string),
+    };
+    assert_eq!(
+        schema.routines["calm(x text)"].depends_on,
+        [used(DependencyKind::Type, "mood", None)]
+    );
+    assert_eq!(
+        schema.routines["calmest()"].depends_on,
+        [
+            used(DependencyKind::Relation, "notes", Some("feeling")),
+            used(DependencyKind::Routine, "calm", None),
+        ]
+    );
+    assert_eq!(
+        schema.routines["loud(m mood)"].depends_on,
+        [used(DependencyKind::Type, "mood", None)]
+    );
+    assert_eq!(
+        schema.routines["tally(integer)"].depends_on,
+        [used(DependencyKind::Routine, "add_one", None)]
+    );
+    // `check`'s walk leaves them out with the tables' (only plans use them).
+    let light = rt.block_on(schema::without_table_dependencies(inspect(&url)));
+    assert!(light.routines.values().all(|r| r.depends_on.is_empty()));
+    assert!(schema::diff(&light, &schema).is_empty());
+}
+
+/// An unchanged atomic function whose body uses a type made again, called by a check, a
+/// default, an expression index, a view and another atomic function: the function goes after
+/// them and before the type, and comes back after the type and before them. Both ways.
+#[test]
+fn an_atomic_function_using_a_type_made_again_is_made_again_with_its_callers() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let schema = |mood: &str| {
+        format!(
+            "{mood}
+            CREATE FUNCTION calm(x text) RETURNS boolean LANGUAGE sql IMMUTABLE
+                BEGIN ATOMIC SELECT x::mood <> 'sad'; END;
+            CREATE FUNCTION restless(x text) RETURNS boolean LANGUAGE sql IMMUTABLE
+                BEGIN ATOMIC SELECT NOT calm(x); END;
+            CREATE TABLE notes (id int PRIMARY KEY, feeling text CHECK (calm(feeling)),
+                settled boolean DEFAULT calm('ok'));
+            CREATE INDEX notes_restless ON notes ((restless(feeling)));
+            CREATE VIEW calm_notes AS SELECT id FROM notes WHERE calm(feeling);
+            INSERT INTO notes (id, feeling) VALUES (1, 'ok');"
+        )
+    };
+    let (a, b) = (schema(MOOD_A), schema(MOOD_B));
+    let rows = (
+        "SELECT n.id || '|' || feeling || '|' || settled || '|' || v.id \
+         FROM notes n JOIN calm_notes v USING (id)",
+        &["1|ok|true|1"][..],
+    );
+    let script = apply(&pg, &rt, "atomic_type_forward", (&a, &b), rows);
+    let at = |statement: &str| {
+        script
+            .find(statement)
+            .unwrap_or_else(|| panic!("{statement}\n{script}"))
+    };
+    assert!(at("DROP VIEW calm_notes;") < at("DROP FUNCTION calm(x text);"));
+    assert!(at("DROP FUNCTION restless(x text);") < at("DROP FUNCTION calm(x text);"));
+    assert!(at("DROP CONSTRAINT notes_feeling_check;") < at("DROP FUNCTION calm(x text);"));
+    assert!(
+        at("CREATE OR REPLACE FUNCTION public.calm(") < at("ADD CONSTRAINT notes_feeling_check")
+    );
+    apply(&pg, &rt, "atomic_type_backward", (&b, &a), rows);
+}
+
+/// An unchanged atomic function whose body reads a column of another table that changes
+/// type, called by a check: the server refuses the change while the function exists, so it
+/// and the check go first and come back after. Both ways.
+#[test]
+fn an_atomic_function_reading_a_retyped_column_is_made_again_with_its_callers() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let schema = |most: &str| {
+        format!(
+            "CREATE TABLE limits (name text PRIMARY KEY, most {most});
+            CREATE FUNCTION within(n integer) RETURNS boolean LANGUAGE sql STABLE
+                BEGIN ATOMIC SELECT n <= (SELECT max(most) FROM limits); END;
+            CREATE TABLE orders (id int PRIMARY KEY, amount int,
+                CONSTRAINT fits CHECK (within(amount)));
+            INSERT INTO limits VALUES ('all', 10);
+            INSERT INTO orders VALUES (1, 7);"
+        )
+    };
+    let (a, b) = (schema("integer"), schema("bigint"));
+    let rows = (
+        "SELECT o.id || '|' || amount || '|' || most FROM orders o, limits",
+        &["1|7|10"][..],
+    );
+    let script = apply(&pg, &rt, "atomic_column_forward", (&a, &b), rows);
+    assert!(script.contains("DROP CONSTRAINT fits;"), "{script}");
+    apply(&pg, &rt, "atomic_column_backward", (&b, &a), rows);
 }
