@@ -288,8 +288,9 @@ fn routines_depend_on_what_the_catalog_records() {
 }
 
 /// An unchanged atomic function whose body uses a type made again, called by a check, a
-/// default, an expression index, a view and another atomic function: the function goes after
-/// them and before the type, and comes back after the type and before them. Both ways.
+/// default, a generated column, an expression index, a trigger's condition, a policy, a view
+/// and another atomic function: the function goes after them and before the type, and comes
+/// back after the type and before them. Both ways.
 #[test]
 fn an_atomic_function_using_a_type_made_again_is_made_again_with_its_callers() {
     let Some(pg) = support::postgres() else {
@@ -303,18 +304,25 @@ fn an_atomic_function_using_a_type_made_again_is_made_again_with_its_callers() {
                 BEGIN ATOMIC SELECT x::mood <> 'sad'; END;
             CREATE FUNCTION restless(x text) RETURNS boolean LANGUAGE sql IMMUTABLE
                 BEGIN ATOMIC SELECT NOT calm(x); END;
+            CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql
+                AS $$BEGIN RETURN NEW; END$$;
             CREATE TABLE notes (id int PRIMARY KEY, feeling text CHECK (calm(feeling)),
-                settled boolean DEFAULT calm('ok'));
+                settled boolean DEFAULT calm('ok'),
+                quiet boolean GENERATED ALWAYS AS (calm(feeling)) STORED);
             CREATE INDEX notes_restless ON notes ((restless(feeling)));
+            CREATE TRIGGER touch BEFORE UPDATE ON notes FOR EACH ROW
+                WHEN (calm(NEW.feeling)) EXECUTE FUNCTION stamp();
+            ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY calm_only ON notes USING (calm(feeling));
             CREATE VIEW calm_notes AS SELECT id FROM notes WHERE calm(feeling);
             INSERT INTO notes (id, feeling) VALUES (1, 'ok');"
         )
     };
     let (a, b) = (schema(MOOD_A), schema(MOOD_B));
     let rows = (
-        "SELECT n.id || '|' || feeling || '|' || settled || '|' || v.id \
+        "SELECT n.id || '|' || feeling || '|' || settled || '|' || quiet || '|' || v.id \
          FROM notes n JOIN calm_notes v USING (id)",
-        &["1|ok|true|1"][..],
+        &["1|ok|true|true|1"][..],
     );
     let script = apply(&pg, &rt, "atomic_type_forward", (&a, &b), rows);
     let at = |statement: &str| {
@@ -359,4 +367,41 @@ fn an_atomic_function_reading_a_retyped_column_is_made_again_with_its_callers() 
     let script = apply(&pg, &rt, "atomic_column_forward", (&a, &b), rows);
     assert!(script.contains("DROP CONSTRAINT fits;"), "{script}");
     apply(&pg, &rt, "atomic_column_backward", (&b, &a), rows);
+}
+
+/// New atomic functions called by a new view, a new check, a new column's default and a
+/// kept column's new default on a kept table: each is created before them (after the views
+/// would be too late), and dropped after them. Both ways.
+#[test]
+fn a_new_atomic_function_comes_before_the_views_and_checks_calling_it() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let a = "CREATE TABLE orders (id int PRIMARY KEY, amount int);
+        INSERT INTO orders VALUES (1, 7);";
+    let b = "CREATE FUNCTION small(n integer) RETURNS boolean LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT n < 100; END;
+        CREATE FUNCTION one() RETURNS integer LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT 1; END;
+        CREATE TABLE orders (id int PRIMARY KEY, amount int DEFAULT one(),
+            fine boolean DEFAULT small(5), CONSTRAINT fits CHECK (small(amount)));
+        CREATE VIEW small_orders AS SELECT id FROM orders WHERE small(amount);
+        INSERT INTO orders VALUES (1, 7);";
+    apply(
+        &pg,
+        &rt,
+        "atomic_new_forward",
+        (a, b),
+        (
+            "SELECT id || '|' || amount || '|' || fine FROM orders",
+            &["1|7|true"],
+        ),
+    );
+    apply(
+        &pg,
+        &rt,
+        "atomic_new_backward",
+        (b, a),
+        ("SELECT id || '|' || amount FROM orders", &["1|7"]),
+    );
 }

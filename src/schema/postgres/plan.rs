@@ -1669,6 +1669,9 @@ impl<'a> Planner<'a> {
                         // be what leaves it to the table alone.
                         let (phase, order) = if inherited {
                             (Phase::DropInheritedColumns, ancestry(from, name))
+                        } else if calls_atomic(from, Some(old), &column.name) {
+                            // Before the atomic routine its default or expression calls.
+                            (Phase::DropDefaults, 0)
                         } else {
                             (Phase::DropColumns, 0)
                         };
@@ -1773,6 +1776,9 @@ impl<'a> Planner<'a> {
                     self.local_mismatch(name, column);
                 }
                 Phase::AddMergedColumns
+            } else if calls_atomic(to, Some(new), &column.name) {
+                // A default or generation expression calling an atomic routine: after it.
+                Phase::AddRecreatedColumns
             } else {
                 Phase::AlterTables
             };
@@ -2285,8 +2291,11 @@ impl<'a> Planner<'a> {
         if let Some(default) = &new.default
             && (old.default != new.default || default_again)
         {
-            // Set again after what it uses was made again (an atomic routine it calls).
-            let phase = if default_uses_replaced {
+            // Set again after what it uses was made again, or set after the atomic routines
+            // it calls were created (`CreateUsedAtomicRoutines`).
+            let phase = if default_uses_replaced
+                || calls_atomic(self.to, self.to.tables.get(table), &new.name)
+            {
                 Phase::AddRecreatedColumns
             } else {
                 Phase::AlterTables
@@ -2385,4 +2394,19 @@ fn call_depth(schema: &Schema, routine: &Routine) -> usize {
         current = called;
     }
     depth
+}
+
+/// Whether the default or generation expression of column `column` of `table` (of `schema`)
+/// calls an atomic routine, which is created after the columns change.
+fn calls_atomic(schema: &Schema, table: Option<&Table>, column: &str) -> bool {
+    table
+        .and_then(|table| table.depends_on.columns.get(column))
+        .is_some_and(|uses| {
+            uses.iter().any(|used| {
+                used.kind == DependencyKind::Routine
+                    && schema.routines.iter().any(|(signature, routine)| {
+                        routine_name(signature) == used.name.as_str() && is_atomic(routine)
+                    })
+            })
+        })
 }
