@@ -405,3 +405,38 @@ fn a_new_atomic_function_comes_before_the_views_and_checks_calling_it() {
         ("SELECT id || '|' || amount FROM orders", &["1|7"]),
     );
 }
+
+/// An unchanged atomic function reading a view whose definition changes: it goes before the
+/// view and comes back after it. Both ways.
+#[test]
+fn an_atomic_function_reading_a_rebuilt_view_is_made_again_after_it() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let schema = |least: &str| {
+        format!(
+            "CREATE TABLE orders (id int PRIMARY KEY, amount int);
+            CREATE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > {least};
+            CREATE FUNCTION big_count() RETURNS bigint LANGUAGE sql STABLE
+                BEGIN ATOMIC SELECT count(*) FROM big_orders; END;
+            INSERT INTO orders VALUES (1, 7), (2, 70);"
+        )
+    };
+    let (a, b) = (schema("5"), schema("50"));
+    let script = apply(
+        &pg,
+        &rt,
+        "atomic_view_forward",
+        (&a, &b),
+        ("SELECT big_count()::text", &["1"]),
+    );
+    assert!(script.contains("DROP FUNCTION big_count();"), "{script}");
+    apply(
+        &pg,
+        &rt,
+        "atomic_view_backward",
+        (&b, &a),
+        ("SELECT big_count()::text", &["2"]),
+    );
+}
