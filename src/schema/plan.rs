@@ -184,6 +184,9 @@ pub(in crate::schema) enum Phase {
     /// Columns a table inherited at the start: after their parents' drops, parents first.
     DropInheritedColumns,
     DropTables,
+    /// Atomic routines whose bodies (and those of the routines they call) use no relation:
+    /// after every table, view and part that may call them, before the types they use.
+    DropAtomicRoutinesAfterTables,
     DropReplacedRoutines,
     DropReplaced,
     /// Catalog objects (`model::Object`) made again, dependents first.

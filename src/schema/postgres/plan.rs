@@ -731,11 +731,16 @@ impl<'a> Planner<'a> {
     }
 
     /// Drops an atomic routine of `from`. What its body uses cannot be dropped while it
-    /// exists, so it goes early; but after what calls it (views, parts of tables, other
-    /// routines: callers first) when something does, unless it uses a view (dropped early).
+    /// exists: one that uses no relation (nor do the routines it calls) goes after every
+    /// table, view and part of one that may call it, before the types it uses; otherwise
+    /// early, but after what calls it (views, parts of tables, other routines: callers
+    /// first) when something does, unless it uses a view (dropped early).
     pub(in crate::schema) fn drop_atomic_routine(&mut self, signature: &str, routine: &Routine) {
         let from = self.from;
-        let phase = if called(from).contains(routine_name(signature)) && !uses_view(from, routine) {
+        let name = routine_name(signature);
+        let phase = if !uses_relations(from, routine) {
+            Phase::DropAtomicRoutinesAfterTables
+        } else if called(from).contains(name) && !uses_view(from, routine) {
             Phase::DropUsedAtomicRoutines
         } else {
             Phase::DropAtomicRoutines
@@ -746,18 +751,22 @@ impl<'a> Planner<'a> {
 
     pub(in crate::schema) fn create_routine(&mut self, signature: &str, routine: &Routine) {
         // A `BEGIN ATOMIC` body is parsed when created, whatever check_function_bodies says:
-        // the tables and views it uses must exist first; what calls it (views, parts of
-        // tables) after, unless it uses a view. Called routines first.
+        // the tables and views it uses must exist first; what calls it (new tables, views,
+        // parts of tables) after, unless it uses a view. One that uses no relation (nor do
+        // the routines it calls) goes with the other routines, before every table. Called
+        // routines first.
         let to = self.to;
         let (phase, order) = if routine.kind == RoutineKind::Aggregate {
             (Phase::CreateAggregates, 0)
         } else if is_atomic(routine) {
-            let phase = if called(to).contains(routine_name(signature)) && !uses_view(to, routine) {
+            let phase = if !uses_relations(to, routine) {
+                Phase::CreateRoutines
+            } else if called(to).contains(routine_name(signature)) && !uses_view(to, routine) {
                 Phase::CreateUsedAtomicRoutines
             } else {
                 Phase::CreateAtomicRoutines
             };
-            (phase, call_depth(to, routine))
+            (phase, 1 + call_depth(to, routine))
         } else {
             (Phase::CreateRoutines, 0)
         };
@@ -2336,15 +2345,7 @@ fn called(schema: &Schema) -> BTreeSet<&str> {
         add(&view.depends_on, &mut names);
     }
     for table in schema.tables.values() {
-        let parts = &table.depends_on;
-        for uses in parts
-            .columns
-            .values()
-            .chain(parts.constraints.values())
-            .chain(parts.indexes.values())
-            .chain(parts.triggers.values())
-            .chain(parts.policies.values())
-        {
+        for uses in part_uses(table) {
             add(uses, &mut names);
         }
     }
@@ -2359,6 +2360,42 @@ fn called(schema: &Schema) -> BTreeSet<&str> {
             return names;
         }
     }
+}
+
+/// What each part of `table` (defaults and generated columns, constraints, indexes,
+/// triggers, policies) uses.
+fn part_uses(table: &Table) -> impl Iterator<Item = &Vec<Dependency>> {
+    let parts = &table.depends_on;
+    parts
+        .columns
+        .values()
+        .chain(parts.constraints.values())
+        .chain(parts.indexes.values())
+        .chain(parts.triggers.values())
+        .chain(parts.policies.values())
+}
+
+/// Whether `routine`'s body, or the body of a routine of `schema` it calls (transitively),
+/// uses a relation.
+fn uses_relations(schema: &Schema, routine: &Routine) -> bool {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut pending: Vec<&Routine> = vec![routine];
+    while let Some(current) = pending.pop() {
+        for used in &current.depends_on {
+            match used.kind {
+                DependencyKind::Relation => return true,
+                DependencyKind::Routine if seen.insert(used.name.as_str()) => pending.extend(
+                    schema
+                        .routines
+                        .iter()
+                        .filter(|(signature, _)| routine_name(signature) == used.name.as_str())
+                        .map(|(_, routine)| routine),
+                ),
+                _ => {}
+            }
+        }
+    }
+    false
 }
 
 /// Whether `routine`'s body uses a view or materialized view of `schema`.
