@@ -440,3 +440,26 @@ fn an_atomic_function_reading_a_rebuilt_view_is_made_again_after_it() {
         ("SELECT big_count()::text", &["2"]),
     );
 }
+
+/// Atomic functions without a table in their body: one taking a table's row is created
+/// after the table; one using only its argument before a new table whose default calls it,
+/// and dropped after a dropped table whose default calls it. Both ways.
+#[test]
+fn atomic_functions_without_a_table_in_their_body_go_around_the_tables() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let a = "CREATE TABLE kept (id int PRIMARY KEY);
+        INSERT INTO kept VALUES (1);";
+    let b = "CREATE TABLE kept (id int PRIMARY KEY);
+        CREATE FUNCTION plus(x integer) RETURNS integer LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT x + 1; END;
+        CREATE TABLE counters (id int PRIMARY KEY, n int DEFAULT plus(1));
+        CREATE FUNCTION twice(c counters) RETURNS integer LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT c.n * 2; END;
+        INSERT INTO kept VALUES (1);";
+    let rows = ("SELECT id::text FROM kept", &["1"][..]);
+    apply(&pg, &rt, "atomic_plain_forward", (a, b), rows);
+    apply(&pg, &rt, "atomic_plain_backward", (b, a), rows);
+}

@@ -2376,7 +2376,7 @@ fn part_uses(table: &Table) -> impl Iterator<Item = &Vec<Dependency>> {
 }
 
 /// Whether `routine`'s body, or the body of a routine of `schema` it calls (transitively),
-/// uses a relation.
+/// uses a relation, or its signature a relation's row type.
 fn uses_relations(schema: &Schema, routine: &Routine) -> bool {
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut pending: Vec<&Routine> = vec![routine];
@@ -2384,6 +2384,12 @@ fn uses_relations(schema: &Schema, routine: &Routine) -> bool {
         for used in &current.depends_on {
             match used.kind {
                 DependencyKind::Relation => return true,
+                DependencyKind::Type
+                    if schema.tables.contains_key(&used.name)
+                        || schema.views.contains_key(&used.name) =>
+                {
+                    return true;
+                }
                 DependencyKind::Routine if seen.insert(used.name.as_str()) => pending.extend(
                     schema
                         .routines
