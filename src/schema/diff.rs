@@ -1106,6 +1106,7 @@ impl Differ {
             language,
             returns,
             definition,
+            depends_on: _, // derived from the definition
             comment,
         } = to;
         let (before_kind, after_kind) = (from.kind.as_str().to_string(), kind.as_str().to_string());

@@ -60,8 +60,9 @@ pub struct ScratchReads {
     postgres: postgres::ReadCache,
 }
 
-/// Runs `read` with its schema reads leaving out what tables' parts use (`Table::depends_on`,
-/// which only plans need): for reads that are only compared, as `check`'s walk does.
+/// Runs `read` with its schema reads leaving out what tables' parts and routines use
+/// (`Table::depends_on`, `Routine::depends_on`, which only plans need): for reads that are
+/// only compared, as `check`'s walk does.
 pub async fn without_table_dependencies<F: std::future::Future>(read: F) -> F::Output {
     postgres::without_table_dependencies(read).await
 }

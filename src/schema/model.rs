@@ -564,6 +564,15 @@ pub struct Routine {
     /// The whole `CREATE OR REPLACE FUNCTION ...` text as `pg_get_functiondef` deparses it
     /// (signature, attributes and body); for aggregates, a description of its parts.
     pub definition: String,
+    /// What the routine uses directly, as the catalog records it (PostgreSQL's `pg_depend`
+    /// rows of `pg_proc`), sorted: the user types of its arguments and result, an
+    /// aggregate's support functions, and for a SQL function with a `BEGIN ATOMIC` body what
+    /// that body uses (relations, with the column when one is used, routines, types). Other
+    /// bodies (PL/pgSQL, SQL given as a string) record nothing: the server resolves their
+    /// names when they run. The planner drops and makes again by it. Derived from the
+    /// definition: not compared on its own. Empty for SQLite and in `check`'s reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Dependency>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }

@@ -177,10 +177,16 @@ pub(in crate::schema) enum Phase {
     DropConstraints,
     DropIndexes,
     DropDefaults,
+    /// Atomic routines views or parts of tables call (after those), before the columns
+    /// and types their bodies use go.
+    DropUsedAtomicRoutines,
     DropColumns,
     /// Columns a table inherited at the start: after their parents' drops, parents first.
     DropInheritedColumns,
     DropTables,
+    /// Atomic routines whose bodies (and those of the routines they call) use no relation:
+    /// after every table, view and part that may call them, before the types they use.
+    DropAtomicRoutinesAfterTables,
     DropReplacedRoutines,
     DropReplaced,
     /// Catalog objects (`model::Object`) made again, dependents first.
@@ -204,6 +210,9 @@ pub(in crate::schema) enum Phase {
     AlterTables,
     /// New tables inheriting from a table that exists already, after its columns changed.
     CreateInheritingTables,
+    /// Atomic routines views or parts of tables call: after the tables and columns their
+    /// bodies use, before what calls them.
+    CreateUsedAtomicRoutines,
     AddRecreatedColumns,
     AddConstraints,
     AddIndexes,
@@ -1471,6 +1480,7 @@ mod tests {
                 definition: "CREATE OR REPLACE FUNCTION public.touch()\n RETURNS integer\n \
                              LANGUAGE sql\nAS $function$SELECT 1$function$\n"
                     .into(),
+                depends_on: Vec::new(),
                 comment: None,
             },
         );

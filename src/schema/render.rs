@@ -725,6 +725,7 @@ impl Ddl {
             language: _,
             returns: _,
             definition,
+            depends_on: _, // derived from the definition
             comment,
         } = routine;
         let mut block = statement(definition);
@@ -1506,6 +1507,7 @@ pub(super) mod fixtures {
                 language: "plpgsql".to_string(),
                 returns: "trigger".to_string(),
                 definition: "CREATE OR REPLACE FUNCTION public.touch()\n RETURNS trigger\n LANGUAGE plpgsql\nAS $function$\nBEGIN\n  NEW.updated_at := now();\n  RETURN NEW;\nEND;\n$function$\n".to_string(),
+                depends_on: Vec::new(),
                 comment: Some("Sets updated_at".to_string()),
             },
         );
@@ -1516,6 +1518,7 @@ pub(super) mod fixtures {
                 language: "sql".to_string(),
                 returns: String::new(),
                 definition: "CREATE OR REPLACE PROCEDURE public.archive(IN days integer)\n LANGUAGE sql\nAS $procedure$DELETE FROM events WHERE created_at < now() - make_interval(days => days)$procedure$\n".to_string(),
+                depends_on: Vec::new(),
                 comment: None,
             },
         );
@@ -1528,6 +1531,7 @@ pub(super) mod fixtures {
                 definition:
                     "CREATE AGGREGATE public.total(integer) (SFUNC = int4_sum, STYPE = bigint);"
                         .to_string(),
+                depends_on: Vec::new(),
                 comment: Some("Sum as bigint".to_string()),
             },
         );

@@ -223,4 +223,243 @@ fn dependencies_are_read_from_the_catalog_through_atomic_bodies() {
         ]
     );
     assert!(!table.depends_on.columns.contains_key("label"));
+    // A routine's own list: what an atomic body uses directly, the types of any routine's
+    // arguments and result; a PL/pgSQL body records nothing.
+    assert_eq!(
+        schema.routines["within(n integer)"].depends_on,
+        [used(DependencyKind::Relation, "limits", Some("most"))]
+    );
+    assert!(schema.routines["loose(n integer)"].depends_on.is_empty());
+}
+
+/// What routines use, read from the catalog: types of arguments and results (any
+/// language), an atomic body's relations, columns, types and routines (not those it calls
+/// through them), an aggregate's support functions.
+#[test]
+fn routines_depend_on_what_the_catalog_records() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let url = pg.database("deps_routines");
+    pg.execute(
+        &url,
+        "CREATE TYPE mood AS ENUM ('sad', 'ok');
+        CREATE TABLE notes (id int, feeling text);
+        CREATE FUNCTION calm(x text) RETURNS boolean LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT x::mood <> 'sad'; END;
+        CREATE FUNCTION calmest() RETURNS bigint LANGUAGE sql STABLE
+            BEGIN ATOMIC SELECT count(*) FROM notes WHERE calm(feeling); END;
+        CREATE FUNCTION loud(m mood) RETURNS mood[] LANGUAGE plpgsql
+            AS $$BEGIN RETURN ARRAY[m, 'sad'::mood]; END$$;
+        CREATE FUNCTION add_one(s bigint, x int) RETURNS bigint LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT s + x; END;
+        CREATE AGGREGATE tally(int) (SFUNC = add_one, STYPE = bigint, INITCOND = '0');",
+    );
+    let schema = rt.block_on(inspect(&url));
+    let used = |kind, name: &str, column: Option<&str>| Dependency {
+        kind,
+        name: QualifiedName::new("public", name),
+        column: column.map(str::to_string),
+    };
+    assert_eq!(
+        schema.routines["calm(x text)"].depends_on,
+        [used(DependencyKind::Type, "mood", None)]
+    );
+    assert_eq!(
+        schema.routines["calmest()"].depends_on,
+        [
+            used(DependencyKind::Relation, "notes", Some("feeling")),
+            used(DependencyKind::Routine, "calm", None),
+        ]
+    );
+    assert_eq!(
+        schema.routines["loud(m mood)"].depends_on,
+        [used(DependencyKind::Type, "mood", None)]
+    );
+    assert_eq!(
+        schema.routines["tally(integer)"].depends_on,
+        [used(DependencyKind::Routine, "add_one", None)]
+    );
+    // `check`'s walk leaves them out with the tables' (only plans use them).
+    let light = rt.block_on(schema::without_table_dependencies(inspect(&url)));
+    assert!(light.routines.values().all(|r| r.depends_on.is_empty()));
+    assert!(schema::diff(&light, &schema).is_empty());
+}
+
+/// An unchanged atomic function whose body uses a type made again, called by a check, a
+/// default, a generated column, an expression index, a trigger's condition, a policy, a view
+/// and another atomic function: the function goes after them and before the type, and comes
+/// back after the type and before them. Both ways.
+#[test]
+fn an_atomic_function_using_a_type_made_again_is_made_again_with_its_callers() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let schema = |mood: &str| {
+        format!(
+            "{mood}
+            CREATE FUNCTION calm(x text) RETURNS boolean LANGUAGE sql IMMUTABLE
+                BEGIN ATOMIC SELECT x::mood <> 'sad'; END;
+            CREATE FUNCTION restless(x text) RETURNS boolean LANGUAGE sql IMMUTABLE
+                BEGIN ATOMIC SELECT NOT calm(x); END;
+            CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql
+                AS $$BEGIN RETURN NEW; END$$;
+            CREATE TABLE notes (id int PRIMARY KEY, feeling text CHECK (calm(feeling)),
+                settled boolean DEFAULT calm('ok'),
+                quiet boolean GENERATED ALWAYS AS (calm(feeling)) STORED);
+            CREATE INDEX notes_restless ON notes ((restless(feeling)));
+            CREATE TRIGGER touch BEFORE UPDATE ON notes FOR EACH ROW
+                WHEN (calm(NEW.feeling)) EXECUTE FUNCTION stamp();
+            ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY calm_only ON notes USING (calm(feeling));
+            CREATE VIEW calm_notes AS SELECT id FROM notes WHERE calm(feeling);
+            INSERT INTO notes (id, feeling) VALUES (1, 'ok');"
+        )
+    };
+    let (a, b) = (schema(MOOD_A), schema(MOOD_B));
+    let rows = (
+        "SELECT n.id || '|' || feeling || '|' || settled || '|' || quiet || '|' || v.id \
+         FROM notes n JOIN calm_notes v USING (id)",
+        &["1|ok|true|true|1"][..],
+    );
+    let script = apply(&pg, &rt, "atomic_type_forward", (&a, &b), rows);
+    let at = |statement: &str| {
+        script
+            .find(statement)
+            .unwrap_or_else(|| panic!("{statement}\n{script}"))
+    };
+    assert!(at("DROP VIEW calm_notes;") < at("DROP FUNCTION calm(x text);"));
+    assert!(at("DROP FUNCTION restless(x text);") < at("DROP FUNCTION calm(x text);"));
+    assert!(at("DROP CONSTRAINT notes_feeling_check;") < at("DROP FUNCTION calm(x text);"));
+    assert!(
+        at("CREATE OR REPLACE FUNCTION public.calm(") < at("ADD CONSTRAINT notes_feeling_check")
+    );
+    apply(&pg, &rt, "atomic_type_backward", (&b, &a), rows);
+}
+
+/// An unchanged atomic function whose body reads a column of another table that changes
+/// type, called by a check: the server refuses the change while the function exists, so it
+/// and the check go first and come back after. Both ways.
+#[test]
+fn an_atomic_function_reading_a_retyped_column_is_made_again_with_its_callers() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let schema = |most: &str| {
+        format!(
+            "CREATE TABLE limits (name text PRIMARY KEY, most {most});
+            CREATE FUNCTION within(n integer) RETURNS boolean LANGUAGE sql STABLE
+                BEGIN ATOMIC SELECT n <= (SELECT max(most) FROM limits); END;
+            CREATE TABLE orders (id int PRIMARY KEY, amount int,
+                CONSTRAINT fits CHECK (within(amount)));
+            INSERT INTO limits VALUES ('all', 10);
+            INSERT INTO orders VALUES (1, 7);"
+        )
+    };
+    let (a, b) = (schema("integer"), schema("bigint"));
+    let rows = (
+        "SELECT o.id || '|' || amount || '|' || most FROM orders o, limits",
+        &["1|7|10"][..],
+    );
+    let script = apply(&pg, &rt, "atomic_column_forward", (&a, &b), rows);
+    assert!(script.contains("DROP CONSTRAINT fits;"), "{script}");
+    apply(&pg, &rt, "atomic_column_backward", (&b, &a), rows);
+}
+
+/// New atomic functions called by a new view, a new check, a new column's default and a
+/// kept column's new default on a kept table: each is created before them (after the views
+/// would be too late), and dropped after them. Both ways.
+#[test]
+fn a_new_atomic_function_comes_before_the_views_and_checks_calling_it() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let a = "CREATE TABLE orders (id int PRIMARY KEY, amount int);
+        INSERT INTO orders VALUES (1, 7);";
+    let b = "CREATE FUNCTION small(n integer) RETURNS boolean LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT n < 100; END;
+        CREATE FUNCTION one() RETURNS integer LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT 1; END;
+        CREATE TABLE orders (id int PRIMARY KEY, amount int DEFAULT one(),
+            fine boolean DEFAULT small(5), CONSTRAINT fits CHECK (small(amount)));
+        CREATE VIEW small_orders AS SELECT id FROM orders WHERE small(amount);
+        INSERT INTO orders VALUES (1, 7);";
+    apply(
+        &pg,
+        &rt,
+        "atomic_new_forward",
+        (a, b),
+        (
+            "SELECT id || '|' || amount || '|' || fine FROM orders",
+            &["1|7|true"],
+        ),
+    );
+    apply(
+        &pg,
+        &rt,
+        "atomic_new_backward",
+        (b, a),
+        ("SELECT id || '|' || amount FROM orders", &["1|7"]),
+    );
+}
+
+/// An unchanged atomic function reading a view whose definition changes: it goes before the
+/// view and comes back after it. Both ways.
+#[test]
+fn an_atomic_function_reading_a_rebuilt_view_is_made_again_after_it() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let schema = |least: &str| {
+        format!(
+            "CREATE TABLE orders (id int PRIMARY KEY, amount int);
+            CREATE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > {least};
+            CREATE FUNCTION big_count() RETURNS bigint LANGUAGE sql STABLE
+                BEGIN ATOMIC SELECT count(*) FROM big_orders; END;
+            INSERT INTO orders VALUES (1, 7), (2, 70);"
+        )
+    };
+    let (a, b) = (schema("5"), schema("50"));
+    let script = apply(
+        &pg,
+        &rt,
+        "atomic_view_forward",
+        (&a, &b),
+        ("SELECT big_count()::text", &["1"]),
+    );
+    assert!(script.contains("DROP FUNCTION big_count();"), "{script}");
+    apply(
+        &pg,
+        &rt,
+        "atomic_view_backward",
+        (&b, &a),
+        ("SELECT big_count()::text", &["2"]),
+    );
+}
+
+/// Atomic functions without a table in their body: one taking a table's row is created
+/// after the table; one using only its argument before a new table whose default calls it,
+/// and dropped after a dropped table whose default calls it. Both ways.
+#[test]
+fn atomic_functions_without_a_table_in_their_body_go_around_the_tables() {
+    let Some(pg) = support::postgres() else {
+        return;
+    };
+    let rt = runtime();
+    let a = "CREATE TABLE kept (id int PRIMARY KEY);
+        INSERT INTO kept VALUES (1);";
+    let b = "CREATE TABLE kept (id int PRIMARY KEY);
+        CREATE FUNCTION plus(x integer) RETURNS integer LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT x + 1; END;
+        CREATE TABLE counters (id int PRIMARY KEY, n int DEFAULT plus(1));
+        CREATE FUNCTION twice(c counters) RETURNS integer LANGUAGE sql IMMUTABLE
+            BEGIN ATOMIC SELECT c.n * 2; END;
+        INSERT INTO kept VALUES (1);";
+    let rows = ("SELECT id::text FROM kept", &["1"][..]);
+    apply(&pg, &rt, "atomic_plain_forward", (a, b), rows);
+    apply(&pg, &rt, "atomic_plain_backward", (b, a), rows);
 }

@@ -83,8 +83,8 @@ tokio::task_local! {
     static TABLE_DEPENDENCIES: bool;
 }
 
-/// Runs `read` with the schema reads in it leaving out what tables' parts use
-/// (`Table::depends_on`): only plans need it, and `check` compares hundreds of schemas,
+/// Runs `read` with the schema reads in it leaving out what tables' parts and routines use
+/// (`Table::depends_on`, `Routine::depends_on`): only plans need it, and `check` compares hundreds of schemas,
 /// where that query would be the dearest part of each read on a large schema. The diff
 /// never compares `depends_on`, so such schemas compare like full ones.
 pub(crate) async fn without_table_dependencies<F: std::future::Future>(read: F) -> F::Output {
@@ -233,11 +233,11 @@ async fn read_schema_and_relations(
         &mut schema,
     )
     .await?;
-    if TABLE_DEPENDENCIES.try_with(|read| *read).unwrap_or(true) {
-        dependencies::read_table_dependencies(conn, &relations, &mut schema).await?;
-    }
     read_types(conn, &mut schema).await?;
-    read_routines(conn, &mut schema).await?;
+    let routines = read_routines(conn, &mut schema).await?;
+    if TABLE_DEPENDENCIES.try_with(|read| *read).unwrap_or(true) {
+        dependencies::read_dependencies(conn, &relations, &routines, &mut schema).await?;
+    }
     objects::read_objects(conn, version, &mut schema).await?;
     Ok((schema, relations))
 }
@@ -1282,14 +1282,18 @@ async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> 
 
 /// Functions, procedures and aggregates. `pg_get_functiondef` refuses aggregates: theirs is
 /// a `CREATE AGGREGATE` built from pg_aggregate.
-async fn read_routines(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> {
+/// Returns the routines' signatures by OID, for their dependencies.
+async fn read_routines(
+    conn: &mut PgConnection,
+    schema: &mut Schema,
+) -> Result<HashMap<Oid, String>> {
     // Support functions as name(argument types): regprocedure's text, qualified unless
     // visible from the pinned search path, is unambiguous where a name alone may not be.
     let function = |column: &str| {
         format!("CASE WHEN a.{column}::oid <> 0 THEN a.{column}::regprocedure::text END")
     };
     let sql = format!(
-        "SELECT n.nspname::text AS schema, p.proname::text AS name, \
+        "SELECT p.oid, n.nspname::text AS schema, p.proname::text AS name, \
                 pg_get_function_identity_arguments(p.oid) AS arguments, \
                 p.prokind::text AS kind, l.lanname::text AS language, \
                 pg_get_function_result(p.oid) AS returns, \
@@ -1324,6 +1328,7 @@ async fn read_routines(conn: &mut PgConnection, schema: &mut Schema) -> Result<(
         // Internal dependents are made by the server, e.g. a range type's constructors.
         not_member = not_depending("pg_proc", "p.oid", "'e', 'i'"),
     );
+    let mut oids = HashMap::new();
     for row in fetch(conn, "functions", sql).await? {
         let namespace: String = get(&row, "schema")?;
         let name: String = get(&row, "name")?;
@@ -1339,6 +1344,7 @@ async fn read_routines(conn: &mut PgConnection, schema: &mut Schema) -> Result<(
             RoutineKind::Aggregate => aggregate_definition(&row, &signature)?,
             _ => get::<Option<String>>(&row, "definition")?.unwrap_or_default(),
         };
+        oids.insert(get::<Oid>(&row, "oid")?, signature.clone());
         schema.routines.insert(
             signature,
             Routine {
@@ -1346,11 +1352,12 @@ async fn read_routines(conn: &mut PgConnection, schema: &mut Schema) -> Result<(
                 language: get(&row, "language")?,
                 returns: get::<Option<String>>(&row, "returns")?.unwrap_or_default(),
                 definition,
+                depends_on: Vec::new(),
                 comment: get(&row, "comment")?,
             },
         );
     }
-    Ok(())
+    Ok(oids)
 }
 
 /// `CREATE AGGREGATE signature (SFUNC = ..., STYPE = ..., ...)` with the parts that are set.

@@ -63,7 +63,37 @@ impl<'a> Planner<'a> {
         self.extensions();
         self.objects();
         let recreated_types = self.types();
-        let replaced_routines = self.routines(&recreated_types);
+        let mut replaced_routines = self.routines(&recreated_types);
+        // Unchanged atomic routines whose body uses a column that changes type, is made again
+        // or goes: the server refuses those changes while the routine exists. Made again
+        // here, before the tables, so that what calls them is made again with them.
+        let mut changed_columns: BTreeSet<(&QualifiedName, &str)> = BTreeSet::new();
+        for (name, old) in &from.tables {
+            let new = to.tables.get(name);
+            for before in &old.columns {
+                let changed = new
+                    .and_then(|new| new.column(&before.name))
+                    .is_none_or(|after| {
+                        before.data_type != after.data_type
+                            || before.collation != after.collation
+                            || before.generated != after.generated
+                            || self.converts(&before.data_type)
+                    });
+                if changed {
+                    changed_columns.insert((name, before.name.as_str()));
+                }
+            }
+        }
+        let changed_column = |used: &Dependency| {
+            used.kind == DependencyKind::Relation
+                && (from.tables.contains_key(&used.name) && !to.tables.contains_key(&used.name)
+                    || used
+                        .column
+                        .as_deref()
+                        .is_some_and(|column| changed_columns.contains(&(&used.name, column))))
+        };
+        let more = self.remake_atomic_routines(&replaced_routines, &changed_column);
+        replaced_routines.extend(more);
         self.sequences();
 
         // What views must be rebuilt for: relations, routines and types dropped or rebuilt,
@@ -147,19 +177,21 @@ impl<'a> Planner<'a> {
             }
             touched.extend(reached);
         }
-        let touched = self.views(touched);
-        // Atomic routines both schemas have, unchanged, whose bodies name something dropped
-        // or rebuilt: dropped before it and created after.
-        for (signature, routine) in &from.routines {
-            if is_atomic(routine)
-                && to.routines.get(signature) == Some(routine)
-                && touched
-                    .iter()
-                    .any(|name| mentions(&routine.definition, object_part(name)))
-            {
-                self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
-                self.create_routine(signature, routine);
+        // Atomic routines both schemas have, unchanged, whose bodies use something dropped or
+        // rebuilt (as the catalog recorded it): dropped before it and created after, before
+        // the views so that views calling them are rebuilt with them; then those that use a
+        // view rebuilt.
+        for pass in 0..2 {
+            if pass == 1 {
+                touched = self.views(touched);
             }
+            let uses_touched = |used: &Dependency| touched.contains(used.name.as_str());
+            let more = self.remake_atomic_routines(&replaced_routines, &uses_touched);
+            touched.extend(
+                more.iter()
+                    .map(|signature| routine_name(signature).to_string()),
+            );
+            replaced_routines.extend(more);
         }
         if self.has_step(&[Phase::CreateRoutines, Phase::CreateAggregates]) {
             // Bodies are checked when they run, not when created: a function may name a
@@ -601,19 +633,18 @@ impl<'a> Planner<'a> {
         // The key holds argument names: a routine whose arguments were renamed is a removed
         // one and an added one with the same name, and the new one cannot be created while
         // the old one exists. Such a routine goes early, with what calls it.
-        let routine_name = |signature: &str| signature.split('(').next().unwrap_or("").to_string();
-        let added_names: BTreeSet<String> = added.iter().map(|s| routine_name(s)).collect();
+        let added_names: BTreeSet<&str> = added.iter().map(|s| routine_name(s)).collect();
         for signature in removed {
             let routine = &from.routines[signature];
-            if added_names.contains(&routine_name(signature)) {
+            if added_names.contains(routine_name(signature)) {
                 self.push(
                     Phase::DropReplacedRoutines,
                     drop_routine(signature, routine),
                 );
                 replaced.push(signature.clone());
             } else if is_atomic(routine) {
-                // What its body names cannot be dropped while it exists.
-                self.push(Phase::DropAtomicRoutines, drop_routine(signature, routine));
+                // What its body uses cannot be dropped while it exists.
+                self.drop_atomic_routine(signature, routine);
             } else {
                 self.push(Phase::DropRoutines, drop_routine(signature, routine));
             }
@@ -629,6 +660,7 @@ impl<'a> Planner<'a> {
                 language: _,
                 returns: _,
                 definition: _,
+                depends_on: _, // what is made again with what
                 comment: _,
             } = new;
             let body_changed = old.kind != new.kind
@@ -636,14 +668,13 @@ impl<'a> Planner<'a> {
                 || old.returns != new.returns
                 || old.definition != new.definition;
             // A body is read when the routine runs, by name, except an atomic one, whose
-            // uses the server recorded at creation: only then does a type made again under
-            // the same name make the routine again (a PL/pgSQL body naming it, even in a
+            // uses the server recorded at creation (`depends_on`, with the arguments' and
+            // result's types of any routine): only then does a type made again under the
+            // same name make the routine again (a PL/pgSQL body naming it, even in a
             // comment, does not).
-            let uses_recreated_type = recreated_types.iter().any(|t| {
-                let t = object_part(t);
-                mentions(signature, t)
-                    || mentions(&old.returns, t)
-                    || (is_atomic(old) && mentions(&old.definition, t))
+            let uses_recreated_type = old.depends_on.iter().any(|used| {
+                used.kind == DependencyKind::Type
+                    && recreated_types.iter().any(|t| t == used.name.as_str())
             });
             if body_changed || uses_recreated_type {
                 // CREATE OR REPLACE cannot change the kind or the result type, and there is
@@ -660,14 +691,13 @@ impl<'a> Planner<'a> {
                     && !uses_recreated_type
                     && !is_atomic(old);
                 if !replaceable {
-                    // An atomic body depends on what it names, which may be dropped before
+                    // An atomic body depends on what it uses, which may be dropped before
                     // the usual place: it goes first.
-                    let phase = if is_atomic(old) {
-                        Phase::DropAtomicRoutines
+                    if is_atomic(old) {
+                        self.drop_atomic_routine(signature, old);
                     } else {
-                        Phase::DropReplacedRoutines
-                    };
-                    self.push(phase, drop_routine(signature, old));
+                        self.push(Phase::DropReplacedRoutines, drop_routine(signature, old));
+                    }
                     replaced.push(signature.clone());
                     self.create_routine(signature, new);
                     continue;
@@ -685,20 +715,94 @@ impl<'a> Planner<'a> {
                 self.comment(&routine_target(signature, new), &new.comment);
             }
         }
+        // Unchanged atomic routines calling one dropped: dropped first, and made again.
+        let more = self.remake_atomic_routines(&replaced, &|_| false);
+        replaced.extend(more);
         replaced
+    }
+
+    /// Atomic routines both schemas have, unchanged and not in `remade`, that use something
+    /// `gone` says is dropped or made again, or call a routine of `remade` or of those found:
+    /// each dropped and created again. Returns the signatures found.
+    pub(in crate::schema) fn remake_atomic_routines(
+        &mut self,
+        remade: &[String],
+        gone: &dyn Fn(&Dependency) -> bool,
+    ) -> Vec<String> {
+        let (from, to) = (self.from, self.to);
+        let mut names: BTreeSet<&str> = remade.iter().map(|s| routine_name(s)).collect();
+        let mut found: Vec<String> = Vec::new();
+        loop {
+            let more: Vec<&String> = from
+                .routines
+                .iter()
+                .filter(|(signature, routine)| {
+                    is_atomic(routine)
+                        && to.routines.get(*signature) == Some(*routine)
+                        && !remade.contains(signature)
+                        && !found.contains(signature)
+                        && routine.depends_on.iter().any(|used| {
+                            gone(used)
+                                || (used.kind == DependencyKind::Routine
+                                    && names.contains(used.name.as_str()))
+                        })
+                })
+                .map(|(signature, _)| signature)
+                .collect();
+            if more.is_empty() {
+                return found;
+            }
+            for signature in more {
+                let routine = &from.routines[signature];
+                self.drop_atomic_routine(signature, routine);
+                self.create_routine(signature, routine);
+                names.insert(routine_name(signature));
+                found.push(signature.clone());
+            }
+        }
+    }
+
+    /// Drops an atomic routine of `from`. What its body uses cannot be dropped while it
+    /// exists: one that uses no relation (nor do the routines it calls) goes after every
+    /// table, view and part of one that may call it, before the types it uses; otherwise
+    /// early, but after what calls it (views, parts of tables, other routines: callers
+    /// first) when something does, unless it uses a view (dropped early).
+    pub(in crate::schema) fn drop_atomic_routine(&mut self, signature: &str, routine: &Routine) {
+        let from = self.from;
+        let name = routine_name(signature);
+        let phase = if !uses_relations(from, routine) {
+            Phase::DropAtomicRoutinesAfterTables
+        } else if called(from).contains(name) && !uses_view(from, routine) {
+            Phase::DropUsedAtomicRoutines
+        } else {
+            Phase::DropAtomicRoutines
+        };
+        let order = from.routines.len() - call_depth(from, routine).min(from.routines.len());
+        self.push_ordered(phase, order, drop_routine(signature, routine), None);
     }
 
     pub(in crate::schema) fn create_routine(&mut self, signature: &str, routine: &Routine) {
         // A `BEGIN ATOMIC` body is parsed when created, whatever check_function_bodies says:
-        // the tables and views it names must exist first.
-        let phase = if routine.kind == RoutineKind::Aggregate {
-            Phase::CreateAggregates
+        // the tables and views it uses must exist first; what calls it (new tables, views,
+        // parts of tables) after, unless it uses a view. One that uses no relation (nor do
+        // the routines it calls) goes with the other routines, before every table. Called
+        // routines first.
+        let to = self.to;
+        let (phase, order) = if routine.kind == RoutineKind::Aggregate {
+            (Phase::CreateAggregates, 0)
         } else if is_atomic(routine) {
-            Phase::CreateAtomicRoutines
+            let phase = if !uses_relations(to, routine) {
+                Phase::CreateRoutines
+            } else if called(to).contains(routine_name(signature)) && !uses_view(to, routine) {
+                Phase::CreateUsedAtomicRoutines
+            } else {
+                Phase::CreateAtomicRoutines
+            };
+            (phase, 1 + call_depth(to, routine))
         } else {
-            Phase::CreateRoutines
+            (Phase::CreateRoutines, 0)
         };
-        self.push(phase, statement(&routine.definition));
+        self.push_ordered(phase, order, statement(&routine.definition), None);
         if routine.comment.is_some() {
             self.comment(&routine_target(signature, routine), &routine.comment);
         }
@@ -1606,6 +1710,9 @@ impl<'a> Planner<'a> {
                         // be what leaves it to the table alone.
                         let (phase, order) = if inherited {
                             (Phase::DropInheritedColumns, ancestry(from, name))
+                        } else if calls_atomic(from, Some(old), &column.name) {
+                            // Before the atomic routine its default or expression calls.
+                            (Phase::DropDefaults, 0)
                         } else {
                             (Phase::DropColumns, 0)
                         };
@@ -1649,8 +1756,15 @@ impl<'a> Planner<'a> {
                     if column.generated != after.generated || expression_uses {
                         touched = true;
                         recreated_columns.push(&column.name);
+                        // Only made again for what it uses: before the atomic routines it
+                        // may call are dropped.
+                        let phase = if column.generated == after.generated {
+                            Phase::DropDefaults
+                        } else {
+                            Phase::DropColumns
+                        };
                         self.push(
-                            Phase::DropColumns,
+                            phase,
                             format!(
                                 "ALTER TABLE {quoted} DROP COLUMN {};",
                                 quote_identifier(&column.name)
@@ -1701,6 +1815,9 @@ impl<'a> Planner<'a> {
                     self.local_mismatch(name, column);
                 }
                 Phase::AddMergedColumns
+            } else if calls_atomic(to, Some(new), &column.name) {
+                // A default or generation expression calling an atomic routine: after it.
+                Phase::AddRecreatedColumns
             } else {
                 Phase::AlterTables
             };
@@ -2653,10 +2770,19 @@ impl<'a> Planner<'a> {
         if let Some(default) = &new.default
             && (old.default != new.default || default_again)
         {
-            // An inherited column's after its parent's type changed (parents first).
+            // An inherited column's after its parent's type changed (parents first). Set
+            // again after what it uses was made again, or after the atomic routines it calls
+            // were created (`CreateUsedAtomicRoutines`).
             let order = if own { 0 } else { ancestry(self.to, table) };
+            let phase = if default_uses_replaced
+                || calls_atomic(self.to, self.to.tables.get(table), &new.name)
+            {
+                Phase::AddRecreatedColumns
+            } else {
+                Phase::AlterTables
+            };
             self.push_ordered(
-                Phase::AlterTables,
+                phase,
                 order,
                 default_sql(&format!("SET DEFAULT {default}")),
                 None,
@@ -2674,4 +2800,133 @@ impl<'a> Planner<'a> {
             self.comment(&format!("COLUMN {quoted}.{column}"), &new.comment);
         }
     }
+}
+
+/// A routine's name as dependencies name it: its signature without the arguments.
+pub(in crate::schema) fn routine_name(signature: &str) -> &str {
+    signature.split('(').next().unwrap_or(signature)
+}
+
+/// The names of the routines of `schema` that views or parts of tables call, and those
+/// these call in turn (a part's uses already go through atomic bodies; a view's do not).
+fn called(schema: &Schema) -> BTreeSet<&str> {
+    fn add<'s>(uses: &'s [Dependency], names: &mut BTreeSet<&'s str>) {
+        for used in uses {
+            if used.kind == DependencyKind::Routine {
+                names.insert(used.name.as_str());
+            }
+        }
+    }
+    let mut names: BTreeSet<&str> = BTreeSet::new();
+    for view in schema.views.values() {
+        add(&view.depends_on, &mut names);
+    }
+    for table in schema.tables.values() {
+        for uses in part_uses(table) {
+            add(uses, &mut names);
+        }
+    }
+    loop {
+        let before = names.len();
+        for (signature, routine) in &schema.routines {
+            if names.contains(routine_name(signature)) {
+                add(&routine.depends_on, &mut names);
+            }
+        }
+        if names.len() == before {
+            return names;
+        }
+    }
+}
+
+/// What each part of `table` (defaults and generated columns, constraints, indexes,
+/// triggers, policies) uses.
+fn part_uses(table: &Table) -> impl Iterator<Item = &Vec<Dependency>> {
+    let parts = &table.depends_on;
+    parts
+        .columns
+        .values()
+        .chain(parts.constraints.values())
+        .chain(parts.indexes.values())
+        .chain(parts.triggers.values())
+        .chain(parts.policies.values())
+}
+
+/// Whether `routine`'s body, or the body of a routine of `schema` it calls (transitively),
+/// uses a relation, or its signature a relation's row type.
+fn uses_relations(schema: &Schema, routine: &Routine) -> bool {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut pending: Vec<&Routine> = vec![routine];
+    while let Some(current) = pending.pop() {
+        for used in &current.depends_on {
+            match used.kind {
+                DependencyKind::Relation => return true,
+                DependencyKind::Type
+                    if schema.tables.contains_key(&used.name)
+                        || schema.views.contains_key(&used.name) =>
+                {
+                    return true;
+                }
+                DependencyKind::Routine if seen.insert(used.name.as_str()) => pending.extend(
+                    schema
+                        .routines
+                        .iter()
+                        .filter(|(signature, _)| routine_name(signature) == used.name.as_str())
+                        .map(|(_, routine)| routine),
+                ),
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+/// Whether `routine`'s body uses a view or materialized view of `schema`.
+fn uses_view(schema: &Schema, routine: &Routine) -> bool {
+    routine
+        .depends_on
+        .iter()
+        .any(|used| used.kind == DependencyKind::Relation && schema.views.contains_key(&used.name))
+}
+
+/// How many levels of routines of `schema` `routine` calls below it (0: none), bounded by
+/// their number (a cycle cannot loop).
+fn call_depth(schema: &Schema, routine: &Routine) -> usize {
+    let mut depth = 0;
+    let mut current: Vec<&Routine> = vec![routine];
+    while depth < schema.routines.len() {
+        let names: BTreeSet<&str> = current
+            .iter()
+            .flat_map(|routine| routine.depends_on.iter())
+            .filter(|used| used.kind == DependencyKind::Routine)
+            .map(|used| used.name.as_str())
+            .collect();
+        let called: Vec<&Routine> = schema
+            .routines
+            .iter()
+            .filter(|(signature, _)| names.contains(routine_name(signature)))
+            .map(|(_, routine)| routine)
+            .collect();
+        if called.is_empty() {
+            break;
+        }
+        depth += 1;
+        current = called;
+    }
+    depth
+}
+
+/// Whether the default or generation expression of column `column` of `table` (of `schema`)
+/// calls an atomic routine, which is created after the columns change.
+fn calls_atomic(schema: &Schema, table: Option<&Table>, column: &str) -> bool {
+    table
+        .and_then(|table| table.depends_on.columns.get(column))
+        .is_some_and(|uses| {
+            uses.iter().any(|used| {
+                used.kind == DependencyKind::Routine
+                    && schema.routines.iter().any(|(signature, routine)| {
+                        routine_name(signature) == used.name.as_str() && is_atomic(routine)
+                    })
+            })
+        })
 }

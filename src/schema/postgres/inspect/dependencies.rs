@@ -2,10 +2,12 @@
 //! expressions (`pg_attrdef`), constraints, indexes, triggers and policies, each to the
 //! relations (and single columns, `refobjsubid`), routines and types of user schemas.
 //!
-//! One query for every table. It also reads what routines use, which the server records for
-//! SQL functions with a `BEGIN ATOMIC` body only (a PL/pgSQL body, or SQL given as a string,
-//! is checked when it runs and records nothing): a part that calls such a routine uses what
-//! the routine's body uses too, so the planner makes it again when one of those changes.
+//! One query for every table. It also reads what routines use (`Routine::depends_on`): the
+//! user types of their arguments and result, an aggregate's support functions, and what a
+//! body uses, which the server records for SQL functions with a `BEGIN ATOMIC` body only (a
+//! PL/pgSQL body, or SQL given as a string, is checked when it runs and records nothing): a
+//! part that calls such a routine uses what the routine's body uses too, so the planner
+//! makes it again when one of those changes.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,10 +22,12 @@ use crate::schema::model::{Dependency, DependencyKind, QualifiedName, Schema};
 /// routine's OID, to follow into its body.
 type Uses = Vec<(Dependency, Option<Oid>)>;
 
-/// Fills every table's `depends_on`, sorted.
-pub(super) async fn read_table_dependencies(
+/// Fills every table's and routine's `depends_on`, sorted; `routines` are the routines'
+/// signatures by OID.
+pub(super) async fn read_dependencies(
     conn: &mut PgConnection,
     relations: &Relations,
+    routines: &HashMap<Oid, String>,
     schema: &mut Schema,
 ) -> Result<()> {
     let user_namespace = |alias: &str| USER_NAMESPACE.replace("n.", &format!("{alias}."));
@@ -94,7 +98,7 @@ pub(super) async fn read_table_dependencies(
         routine_namespace = user_namespace("pn"),
         type_namespace = user_namespace("tn"),
     );
-    let mut routines: HashMap<Oid, Uses> = HashMap::new();
+    let mut bodies: HashMap<Oid, Uses> = HashMap::new();
     let mut parts: HashMap<(Oid, String, String), Uses> = HashMap::new();
     for row in fetch(conn, "tables' dependencies", sql).await? {
         let kind = match get::<String>(&row, "kind")?.as_str() {
@@ -114,7 +118,7 @@ pub(super) async fn read_table_dependencies(
         let part: String = get(&row, "part")?;
         let owner: Oid = get(&row, "owner")?;
         if part == "routine" {
-            routines.entry(owner).or_default().push(used);
+            bodies.entry(owner).or_default().push(used);
         } else {
             let part_name: Option<String> = get(&row, "part_name")?;
             parts
@@ -127,7 +131,7 @@ pub(super) async fn read_table_dependencies(
         let Some(table) = relations.table(owner, schema) else {
             continue;
         };
-        let mut all = through_routines(&uses, &routines);
+        let mut all = through_routines(&uses, &bodies);
         all.sort();
         all.dedup();
         let map = match part.as_str() {
@@ -138,6 +142,18 @@ pub(super) async fn read_table_dependencies(
             _ => &mut table.depends_on.policies,
         };
         map.insert(part_name, all);
+    }
+    // A routine's own list holds its direct uses: the planner follows calls itself.
+    for (oid, uses) in bodies {
+        let Some(routine) = routines
+            .get(&oid)
+            .and_then(|signature| schema.routines.get_mut(signature))
+        else {
+            continue;
+        };
+        routine.depends_on = uses.into_iter().map(|(used, _)| used).collect();
+        routine.depends_on.sort();
+        routine.depends_on.dedup();
     }
     Ok(())
 }
