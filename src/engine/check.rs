@@ -317,7 +317,7 @@ pub async fn replay(
     }
     let mut replayer = Replayer::open(&scratch.fresh_database().await?, format.clone()).await?;
     let mut mirror = if replayer.db.dialect() == Dialect::Postgres
-        && (first_checked..total).any(|index| checked(index) && migrations[index].no_transaction)
+        && (first_checked..total).any(checked)
         && !migrations.iter().any(touches_cluster)
     {
         Some(Mirror::open(scratch, format).await?)
@@ -391,16 +391,18 @@ pub async fn replay(
         let mut after = None;
         if check_this && let Some(before) = before.take() {
             verified += 1;
-            if !migration.no_transaction {
-                // In a probe, rolled back whatever happens: the walk goes on from the state
-                // after the up, with no rebuild.
-                let finding = probe(&mut replayer, migration, &before, &mut clock).await?;
-                reverse_findings.extend(finding);
-            } else if let Some(mirror_now) = mirror.as_mut() {
+            if let Some(mirror_now) = mirror.as_mut() {
+                // The down is tried on the walk's database while the mirror applies the up
+                // and reads the schema after it, at the same time.
                 let mut verify_clock = Clock::default();
-                let verify = reverse_one(&mut replayer, migration, &before, &mut verify_clock);
                 let follow = mirror_now.follow(&migrations[..=index], after_needed);
-                let (finding, followed) = tokio::join!(verify, follow);
+                let (finding, followed) = if migration.no_transaction {
+                    let verify = reverse_one(&mut replayer, migration, &before, &mut verify_clock);
+                    tokio::join!(verify, follow)
+                } else {
+                    let verify = probe(&mut replayer, migration, &before, &mut verify_clock);
+                    tokio::join!(verify, follow)
+                };
                 clock.absorb(verify_clock);
                 let finding = finding?;
                 match followed {
@@ -417,15 +419,24 @@ pub async fn replay(
                 }
                 if let Some(finding) = finding {
                     reverse_findings.push(finding);
-                    let rebuild_begun = Instant::now();
-                    replayer = match mirror.as_mut() {
-                        // The mirror is at the state after this up: a copy of it is.
-                        Some(mirror_now) => mirror_now.copy(scratch, format).await?,
-                        None => rebuild(scratch, format, &migrations[..=index]).await?,
-                    };
-                    clock.rebuild += rebuild_begun.elapsed();
-                    clock.rebuilds += 1;
+                    // A probe's rollback left the walk's database after the up; a
+                    // no-transaction migration's down did not.
+                    if migration.no_transaction {
+                        let rebuild_begun = Instant::now();
+                        replayer = match mirror.as_mut() {
+                            // The mirror is at the state after this up: a copy of it is.
+                            Some(mirror_now) => mirror_now.copy(scratch, format).await?,
+                            None => rebuild(scratch, format, &migrations[..=index]).await?,
+                        };
+                        clock.rebuild += rebuild_begun.elapsed();
+                        clock.rebuilds += 1;
+                    }
                 }
+            } else if !migration.no_transaction {
+                // In a probe, rolled back whatever happens: the walk goes on from the state
+                // after the up, with no rebuild.
+                let finding = probe(&mut replayer, migration, &before, &mut clock).await?;
+                reverse_findings.extend(finding);
             } else {
                 let finding = reverse_one(&mut replayer, migration, &before, &mut clock).await?;
                 if let Some(finding) = finding {
@@ -509,12 +520,12 @@ async fn probe(
     Ok(finding)
 }
 
-/// A second database on the scratch server (PostgreSQL) that only ever gets the ups, for the
-/// no-transaction migrations, which cannot be tried in a probe: while the walk's database
-/// tries such a migration's down and its up again, the mirror catches up with the ups and
-/// reads the schema after them (the next migration's *before*), so the two overlap; and after
-/// a finding the walk goes on from a copy of the mirror (`CREATE DATABASE … TEMPLATE`)
-/// instead of replaying every up again.
+/// A second database on the scratch server (PostgreSQL) that only ever gets the ups, in step
+/// with the walk: while the walk's database tries a migration's down and its up again (in a
+/// probe when the migration is transactional), the mirror applies the up and reads the schema
+/// after it (the next migration's *before*), so the two overlap; and after a no-transaction
+/// migration's finding, which no probe undoes, the walk goes on from a copy of the mirror
+/// (`CREATE DATABASE … TEMPLATE`) instead of replaying every up again.
 struct Mirror {
     /// `None` only while it is copied.
     replayer: Option<Replayer>,
