@@ -229,6 +229,7 @@ async fn read_schema_and_relations(
         excluded,
         version,
         None,
+        incremental::Parts::ALL,
         std::iter::empty(),
         &mut schema,
     )
@@ -246,16 +247,22 @@ async fn read_schema_and_relations(
 /// constraints, indexes, triggers, policies, views' dependencies) and the sequences among
 /// them, into `schema`. `known`: the schema's other relations (outside `only`), whose names
 /// the parts read may need (the table a sequence belongs to); they are in the relations
-/// returned, without column numbers.
+/// returned, without column numbers. `needed`: the kinds of parts to read (the relations of
+/// `only` have no others).
 async fn read_relation_parts(
     conn: &mut PgConnection,
     excluded: &[Excluded],
     version: u32,
     only: Only<'_>,
+    needed: incremental::Parts,
     known: impl Iterator<Item = (Oid, QualifiedName, RelationKind)>,
     schema: &mut Schema,
 ) -> Result<Relations> {
-    let mut relations = read_relations(conn, excluded, only, schema).await?;
+    let mut relations = if needed.tables || needed.views {
+        read_relations(conn, excluded, only, schema).await?
+    } else {
+        Relations(HashMap::new())
+    };
     for (oid, name, kind) in known {
         relations.0.entry(oid).or_insert(Relation {
             name,
@@ -263,13 +270,25 @@ async fn read_relation_parts(
             attnums: Vec::new(),
         });
     }
-    read_view_dependencies(conn, only, &relations, schema).await?;
-    read_columns(conn, only, &mut relations, schema).await?;
-    read_constraints(conn, only, &relations, schema).await?;
-    read_indexes(conn, version, only, &relations, schema).await?;
-    read_triggers(conn, version, only, &relations, schema).await?;
-    read_policies(conn, only, &relations, schema).await?;
-    read_sequences(conn, only, &relations, schema).await?;
+    if needed.views {
+        read_view_dependencies(conn, only, &relations, schema).await?;
+    }
+    if needed.tables {
+        read_columns(conn, only, &mut relations, schema).await?;
+        read_constraints(conn, only, &relations, schema).await?;
+    }
+    if needed.indexes {
+        read_indexes(conn, version, only, &relations, schema).await?;
+    }
+    if needed.triggers {
+        read_triggers(conn, version, only, &relations, schema).await?;
+    }
+    if needed.policies {
+        read_policies(conn, only, &relations, schema).await?;
+    }
+    if needed.sequences {
+        read_sequences(conn, only, &relations, schema).await?;
+    }
     Ok(relations)
 }
 

@@ -60,6 +60,43 @@ struct Signed {
     /// Catalog rows describing the relation, and the newest `xmin` among them.
     rows: i64,
     newest: i64,
+    /// Whether it has indexes, triggers or policies: a read of it leaves out the queries
+    /// for parts none of the relations read has.
+    parts: Parts,
+}
+
+/// Which kinds of parts relations have (or, for a read, which queries it needs).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Parts {
+    pub(super) tables: bool,
+    pub(super) indexes: bool,
+    pub(super) triggers: bool,
+    pub(super) policies: bool,
+    pub(super) views: bool,
+    pub(super) sequences: bool,
+}
+
+impl Parts {
+    /// Every kind: a whole read.
+    pub(super) const ALL: Parts = Parts {
+        tables: true,
+        indexes: true,
+        triggers: true,
+        policies: true,
+        views: true,
+        sequences: true,
+    };
+
+    fn or(self, other: Parts) -> Parts {
+        Parts {
+            tables: self.tables || other.tables,
+            indexes: self.indexes || other.indexes,
+            triggers: self.triggers || other.triggers,
+            policies: self.policies || other.policies,
+            views: self.views || other.views,
+            sequences: self.sequences || other.sequences,
+        }
+    }
 }
 
 /// How many of the other catalogs' signatures, at their end, are the routines': pg_proc's
@@ -78,8 +115,7 @@ pub(super) async fn read(
     version: u32,
     cache: &mut ReadCache,
 ) -> Result<Schema> {
-    let signatures = relation_signatures(conn).await?;
-    let others = other_signatures(conn).await?;
+    let (signatures, others) = signatures(conn).await?;
     let fixed = others.len().saturating_sub(ROUTINE_SIGNATURES);
     let schema = match cache.last.take() {
         Some(last)
@@ -233,8 +269,20 @@ async fn read_changed(
         .collect();
     let mut part = Schema::empty(schema.dialect);
     let only: Only<'_> = Some(&changed);
-    let relations =
-        read_relation_parts(conn, excluded, version, only, known.into_iter(), &mut part).await?;
+    let needed = changed
+        .iter()
+        .filter_map(|oid| signatures.get(oid))
+        .fold(Parts::default(), |needed, signed| needed.or(signed.parts));
+    let relations = read_relation_parts(
+        conn,
+        excluded,
+        version,
+        only,
+        needed,
+        known.into_iter(),
+        &mut part,
+    )
+    .await?;
     if routines_since.is_some() {
         schema.routines.clear();
         super::read_routines(conn, &mut schema).await?;
@@ -249,11 +297,13 @@ async fn read_changed(
     Ok(Some((schema, members)))
 }
 
-/// Per relation of the user schemas: its kind, name and signature.
-async fn relation_signatures(conn: &mut PgConnection) -> Result<HashMap<Oid, Signed>> {
+/// Per relation of the user schemas: its kind, name and signature; and the signatures of
+/// the other catalogs ([`other_signatures`]), in one query.
+async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Vec<String>)> {
     // User objects have OIDs from 16384 (FirstNormalObjectId) on, and every catalog here has
     // an index that starts with the relation's OID: each part is a range of an index, not a
-    // scan of the catalog. Parts are tied to their relation by OID at the end.
+    // scan of the catalog. Parts are tied to their relation by OID at the end. The other
+    // catalogs' signatures come as one more row, of OID 0.
     let sql = format!(
         "WITH rel AS ( \
              SELECT c.oid, c.relkind::text AS kind, n.nspname::text AS schema, \
@@ -261,73 +311,95 @@ async fn relation_signatures(conn: &mut PgConnection) -> Result<HashMap<Oid, Sig
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'c', 'f') \
                AND {USER_NAMESPACE}), \
-         parts(relation, x) AS ( \
-             SELECT oid, xmin FROM pg_class WHERE oid >= 16384 \
-             UNION ALL SELECT attrelid, xmin FROM pg_attribute WHERE attrelid >= 16384 \
-             UNION ALL SELECT adrelid, xmin FROM pg_attrdef WHERE adrelid >= 16384 \
-             UNION ALL SELECT indrelid, xmin FROM pg_index WHERE indrelid >= 16384 \
-             UNION ALL SELECT x.indrelid, i.xmin FROM pg_index x \
+         parts(relation, x, what) AS ( \
+             SELECT oid, xmin, '' FROM pg_class WHERE oid >= 16384 \
+             UNION ALL SELECT attrelid, xmin, '' FROM pg_attribute WHERE attrelid >= 16384 \
+             UNION ALL SELECT adrelid, xmin, '' FROM pg_attrdef WHERE adrelid >= 16384 \
+             UNION ALL SELECT indrelid, xmin, 'i' FROM pg_index WHERE indrelid >= 16384 \
+             UNION ALL SELECT x.indrelid, i.xmin, '' FROM pg_index x \
                  JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid >= 16384 \
-             UNION ALL SELECT conrelid, xmin FROM pg_constraint WHERE conrelid >= 16384 \
-             UNION ALL SELECT tgrelid, xmin FROM pg_trigger WHERE tgrelid >= 16384 \
-             UNION ALL SELECT polrelid, xmin FROM pg_policy \
-             UNION ALL SELECT ev_class, xmin FROM pg_rewrite WHERE ev_class >= 16384 \
-             UNION ALL SELECT inhrelid, xmin FROM pg_inherits \
-             UNION ALL SELECT partrelid, xmin FROM pg_partitioned_table \
-             UNION ALL SELECT seqrelid, xmin FROM pg_sequence WHERE seqrelid >= 16384 \
-             UNION ALL SELECT d.objid, d.xmin FROM pg_depend d \
+             UNION ALL SELECT conrelid, xmin, '' FROM pg_constraint WHERE conrelid >= 16384 \
+             UNION ALL SELECT tgrelid, xmin, 't' FROM pg_trigger WHERE tgrelid >= 16384 \
+             UNION ALL SELECT polrelid, xmin, 'p' FROM pg_policy \
+             UNION ALL SELECT ev_class, xmin, '' FROM pg_rewrite WHERE ev_class >= 16384 \
+             UNION ALL SELECT inhrelid, xmin, '' FROM pg_inherits \
+             UNION ALL SELECT partrelid, xmin, '' FROM pg_partitioned_table \
+             UNION ALL SELECT seqrelid, xmin, '' FROM pg_sequence WHERE seqrelid >= 16384 \
+             UNION ALL SELECT d.objid, d.xmin, '' FROM pg_depend d \
                  JOIN pg_sequence s ON s.seqrelid = d.objid \
                  WHERE d.classid = 'pg_class'::regclass AND d.objid >= 16384 \
                    AND d.deptype IN ('a', 'i') \
-             UNION ALL SELECT d.refobjid, s.xmin FROM pg_depend d \
+             UNION ALL SELECT d.refobjid, s.xmin, '' FROM pg_depend d \
                  JOIN pg_sequence s ON s.seqrelid = d.objid \
                  WHERE d.classid = 'pg_class'::regclass AND d.objid >= 16384 \
                    AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i' \
-             UNION ALL SELECT d.objid, d.xmin FROM pg_depend d \
+             UNION ALL SELECT d.objid, d.xmin, '' FROM pg_depend d \
                  WHERE d.refclassid = 'pg_extension'::regclass \
                    AND d.classid = 'pg_class'::regclass AND d.deptype = 'e' \
-             UNION ALL SELECT d.objoid, d.xmin FROM pg_description d \
+             UNION ALL SELECT d.objoid, d.xmin, '' FROM pg_description d \
                  WHERE d.objoid >= 16384 AND d.classoid = 'pg_class'::regclass \
-             UNION ALL SELECT x.indrelid, d.xmin FROM pg_description d \
+             UNION ALL SELECT x.indrelid, d.xmin, '' FROM pg_description d \
                  JOIN pg_index x ON x.indexrelid = d.objoid \
                  WHERE d.objoid >= 16384 AND d.classoid = 'pg_class'::regclass \
-             UNION ALL SELECT k.conrelid, d.xmin FROM pg_description d \
+             UNION ALL SELECT k.conrelid, d.xmin, '' FROM pg_description d \
                  JOIN pg_constraint k ON k.oid = d.objoid \
                  WHERE d.objoid >= 16384 AND d.classoid = 'pg_constraint'::regclass \
-             UNION ALL SELECT t.tgrelid, d.xmin FROM pg_description d \
+             UNION ALL SELECT t.tgrelid, d.xmin, '' FROM pg_description d \
                  JOIN pg_trigger t ON t.oid = d.objoid \
                  WHERE d.objoid >= 16384 AND d.classoid = 'pg_trigger'::regclass \
-             UNION ALL SELECT p.polrelid, d.xmin FROM pg_description d \
+             UNION ALL SELECT p.polrelid, d.xmin, '' FROM pg_description d \
                  JOIN pg_policy p ON p.oid = d.objoid \
                  WHERE d.objoid >= 16384 AND d.classoid = 'pg_policy'::regclass) \
          SELECT rel.oid, rel.kind, rel.schema, rel.name, count(p.x)::int8 AS rows, \
-                COALESCE(max(p.x::text::int8), 0) AS newest \
+                COALESCE(max(p.x::text::int8), 0) AS newest, \
+                bool_or(p.what = 'i') IS TRUE AS indexes, \
+                bool_or(p.what = 't') IS TRUE AS triggers, \
+                bool_or(p.what = 'p') IS TRUE AS policies, NULL::text[] AS others \
          FROM rel LEFT JOIN parts p ON p.relation = rel.oid \
-         GROUP BY rel.oid, rel.kind, rel.schema, rel.name"
+         GROUP BY rel.oid, rel.kind, rel.schema, rel.name \
+         UNION ALL \
+         SELECT 0::oid, '', '', '', 0, 0, false, false, false, {others}",
+        others = other_signatures(),
     );
     let mut signatures = HashMap::new();
-    for row in fetch(conn, "relations' row versions", sql).await? {
+    let mut others = Vec::new();
+    for row in fetch(conn, "catalogs' row versions", sql).await? {
+        let oid: Oid = get(&row, "oid")?;
+        if oid == Oid(0) {
+            others = get::<Option<Vec<String>>>(&row, "others")?.unwrap_or_default();
+            continue;
+        }
+        let kind: String = get(&row, "kind")?;
+        let parts = Parts {
+            tables: kind == "r" || kind == "p",
+            indexes: get(&row, "indexes")?,
+            triggers: get(&row, "triggers")?,
+            policies: get(&row, "policies")?,
+            views: kind == "v" || kind == "m",
+            sequences: kind == "S",
+        };
         signatures.insert(
-            get::<Oid>(&row, "oid")?,
+            oid,
             Signed {
-                kind: get(&row, "kind")?,
+                kind,
                 name: QualifiedName::new(
                     &get::<String>(&row, "schema")?,
                     &get::<String>(&row, "name")?,
                 ),
                 rows: get(&row, "rows")?,
                 newest: get(&row, "newest")?,
+                parts,
             },
         );
     }
-    Ok(signatures)
+    Ok((signatures, others))
 }
 
 /// One signature (rows and newest `xmin`) per catalog of what is not a relation: user
 /// objects only (OIDs from 16384 on) where the catalog has OIDs. Composite types' and
 /// foreign tables' own rows are relations' ([`FOLLOWED_KINDS`]); array types come and go
 /// with their element type.
-async fn other_signatures(conn: &mut PgConnection) -> Result<Vec<String>> {
+fn other_signatures() -> String {
     let signature = |from: &str| {
         format!("(SELECT count(*) || '/' || COALESCE(max(xmin::text::int8), 0) FROM {from})")
     };
@@ -372,11 +444,7 @@ async fn other_signatures(conn: &mut PgConnection) -> Result<Vec<String>> {
         signature("pg_aggregate WHERE aggfnoid >= 16384"),
         signature("pg_description WHERE objoid >= 16384 AND classoid = 'pg_proc'::regclass"),
     ];
-    let sql = format!("SELECT ARRAY[{}] AS signatures", parts.join(", "));
-    match fetch(conn, "catalogs' row versions", sql).await?.first() {
-        Some(row) => get(row, "signatures"),
-        None => Ok(Vec::new()),
-    }
+    format!("ARRAY[{}]", parts.join(", "))
 }
 
 /// The relations with a part that depends on one of `changed` (or on its row type): a
