@@ -984,9 +984,9 @@ pub async fn run(
     progress.ready(&header);
     progress.finished(INTEGRITY, &integrity);
     // The safety step's migrations are traced on the replay itself, before each is applied.
-    let mut traces = selection.as_ref().map(|(selected, _)| {
-        crate::safety::run::ReplayTraces::new(
-            selected,
+    let mut safety_step = selection.map(|selection| {
+        crate::safety::run::StepSelection::traced(
+            selection,
             &super::scratch::replay_format(spec),
             scratch.dialect(),
         )
@@ -998,7 +998,7 @@ pub async fn run(
         request.reversibility,
         live_plan.as_ref().and_then(|plan| plan.prefix),
         progress,
-        traces.as_mut(),
+        safety_step.as_mut().and_then(|step| step.traces.as_mut()),
     )
     .await?;
     progress.finished(REPLAY, &replayed.replay);
@@ -1044,9 +1044,9 @@ pub async fn run(
         }
     };
     progress.finished(DRIFT, &drift.step);
-    let safety = match selection {
+    let safety = match safety_step {
         None => crate::safety::run::SafetyStep::skipped("--no-safety"),
-        Some(selection) => {
+        Some(step) => {
             progress.stage("tracing the locks of the new migrations");
             let dialect = scratch.dialect();
             crate::safety::run::check_step(
@@ -1054,8 +1054,7 @@ pub async fn run(
                 &super::scratch::replay_format(spec),
                 dialect,
                 &migrations.migrations,
-                selection,
-                traces,
+                step,
                 replayed.replay.status == StepStatus::Failed,
                 &spec.config.safety,
             )

@@ -273,26 +273,52 @@ pub fn check_selection(
     })
 }
 
-/// Runs the safety step over `selected` ([`check_selection`]). With `traced` (the traces
-/// check's replay took), the migrations it reached are reported from them without a replay
-/// of the step's own; when the replay failed (`replay_failed`), only those are.
+/// What `check`'s safety step looks at: the migrations ([`check_selection`]), how they were
+/// chosen, and the traces check's replay takes of them (when it takes any).
+pub struct StepSelection {
+    pub selected: Vec<usize>,
+    /// How they were chosen, e.g. "pending on the database".
+    pub selection: String,
+    pub traces: Option<ReplayTraces>,
+}
+
+impl StepSelection {
+    /// `selected` (chosen as `selection` says), to be traced on check's replay.
+    pub fn traced(
+        (selected, selection): (Vec<usize>, String),
+        format: &HistoryFormat,
+        dialect: Dialect,
+    ) -> StepSelection {
+        StepSelection {
+            traces: Some(ReplayTraces::new(&selected, format, dialect)),
+            selected,
+            selection,
+        }
+    }
+}
+
+/// Runs the safety step over `step`'s migrations. With its traces (those check's replay
+/// took), the migrations the replay reached are reported from them without a replay of the
+/// step's own; when the replay failed (`replay_failed`), only those are.
 ///
 /// # Errors
 ///
 /// As [`analyse`].
-#[allow(clippy::too_many_arguments)]
 pub async fn check_step(
     scratch: &mut Scratch,
     format: &HistoryFormat,
     dialect: Dialect,
     migrations: &[Migration],
-    (mut selected, selection): (Vec<usize>, String),
-    traced: Option<ReplayTraces>,
+    step: StepSelection,
     replay_failed: bool,
     config: &SafetyConfig,
 ) -> Result<SafetyStep> {
     let begun = std::time::Instant::now();
-    let mut traced = traced;
+    let StepSelection {
+        mut selected,
+        selection,
+        traces: mut traced,
+    } = step;
     if let Some(traces) = traced.as_mut()
         && let Some(error) = traces.error.take()
     {
