@@ -2,7 +2,9 @@
 //! database, which is rolled back afterwards (the replay then applies the migration as `up`
 //! would). After each statement, one query reads the locks this backend holds on relations
 //! that existed before the migration (locks on what the migration itself creates block
-//! nobody), their files (a new `relfilenode` is a rewrite) and the timeouts in force.
+//! nobody), the files of those it locked (a new `relfilenode` is a rewrite) and the timeouts
+//! in force. The statements, their observations, the seeding and the rollback travel as one
+//! message: a migration costs two round trips, however many statements it has.
 //!
 //! Before the statements, tables that existed and are empty get a few rows, so validations
 //! scan something and rewrites rewrite something; a migration that fails only because of
@@ -11,6 +13,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection, Row};
 
@@ -171,16 +174,24 @@ impl Session<'_> {
 
     async fn trace_once(&mut self, statements: &[&str], seed: bool) -> Result<MigrationTrace> {
         // The transaction starts with the first query (see `relations`).
-        let result = self.trace_in_transaction(statements, seed).await;
-        // Whatever happened, nothing of the trace stays.
-        let _ = self.simple("ROLLBACK").await;
+        let mut open = true;
+        let result = self.trace_in_transaction(statements, seed, &mut open).await;
+        // Whatever happened, nothing of the trace stays (the statements' message ends with
+        // the rollback when they all ran).
+        if open {
+            let _ = self.simple("ROLLBACK").await;
+        }
         result
     }
 
+    /// Reads the relations (one round trip), then sends the seeding, every statement each
+    /// followed by [`Watched::sql`], and the rollback as one message: two round trips per
+    /// migration whatever its length. `open` is cleared when the rollback ran.
     async fn trace_in_transaction(
         &mut self,
         statements: &[&str],
         seed: bool,
+        open: &mut bool,
     ) -> Result<MigrationTrace> {
         let (relations, session_timeout) = self.relations().await?;
         let mut trace = MigrationTrace::default();
@@ -189,48 +200,74 @@ impl Session<'_> {
         let chains: Vec<Vec<Vec<String>>> =
             statements.iter().map(|s| identifier_chains(s)).collect();
         let script: Vec<Vec<String>> = chains.iter().flatten().cloned().collect();
-        let seeding = seed
-            && relations
-                .values()
-                .any(|r| r.kind == "table" && r.named_by(&script));
-        if seeding {
-            trace.seeded = self.seed(&relations, &script).await?;
+        let mut message = String::new();
+        if seed {
+            let mut candidates: Vec<i64> = relations
+                .iter()
+                .filter(|(_, r)| r.kind == "table" && r.named_by(&script))
+                .map(|(oid, _)| *oid)
+                .collect();
+            candidates.sort_unstable();
+            if !candidates.is_empty() {
+                message.push_str(&seed_sql(&candidates));
+            }
         }
         let watched = Watched::of(&relations);
+        message.push_str(&format!(
+            "SELECT '{MARK}start', 0::int8, '', '', {CLOCK};\n"
+        ));
+        for (index, statement) in statements.iter().enumerate() {
+            // A line comment ending the statement must not swallow what follows it.
+            message.push_str(statement);
+            message.push_str("\n;\n");
+            message.push_str(&watched.sql(index));
+            message.push_str(";\n");
+        }
+        message.push_str("ROLLBACK");
+        let begun = Instant::now();
+        let mut rows = Vec::new();
+        let mut failure = None;
+        {
+            let mut stream = sqlx::raw_sql(AssertSqlSafe(message)).fetch(&mut *self.conn);
+            while let Some(next) = stream.next().await {
+                match next {
+                    Ok(row) => rows.push(row),
+                    Err(err) => {
+                        failure = Some(err);
+                        break;
+                    }
+                }
+            }
+        }
+        let observations = observed(&rows);
+        if failure.is_none() {
+            *open = false;
+        }
+        let Some(start) = observations.start else {
+            // The seeding itself failed (its inserts' own failures are caught in it).
+            let err = failure.unwrap_or(sqlx::Error::RowNotFound);
+            return Err(crate::db::database_error(
+                "cannot trace on the scratch database",
+                &err,
+            ));
+        };
+        trace.seeded = observations
+            .seeded
+            .iter()
+            .filter_map(|oid| relations.get(oid).map(|r| r.name.clone()))
+            .collect();
+        trace.seeded.sort();
         // Seeding's inserts take locks weaker than any listed (ROW EXCLUSIVE at most), so
         // nothing listed is held when the first statement runs.
         let mut held: HashMap<i64, u8> = HashMap::new();
         let mut files: HashMap<i64, i64> = relations.iter().map(|(o, r)| (*o, r.file)).collect();
         let mut gone: Vec<i64> = Vec::new();
-        for (index, statement) in statements.iter().enumerate() {
-            let begun = Instant::now();
-            // The statement and the observation in one message: one round trip per statement
-            // (the time includes the observation's, a fraction of a millisecond).
-            let ran = sqlx::raw_sql(AssertSqlSafe(format!("{statement};\n{}", watched.sql())))
-                .fetch_all(&mut *self.conn)
-                .await;
-            let duration = begun.elapsed();
-            let rows = match ran {
-                Ok(rows) => rows,
-                Err(err) => {
-                    let message = match &err {
-                        sqlx::Error::Database(db) => db.message().to_string(),
-                        other => other.to_string(),
-                    };
-                    if let sqlx::Error::Database(db) = &err {
-                        let detail = db
-                            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                            .and_then(|pg| pg.detail())
-                            .unwrap_or_default();
-                        trace.failed_code = db
-                            .code()
-                            .map(|code| (code.into_owned(), detail.to_string()));
-                    }
-                    trace.failed = Some((index, message));
-                    return Ok(trace);
-                }
-            };
-            let (seen, now_files) = observed(&rows);
+        let mut clock = start;
+        for (index, seen) in observations.statements.into_iter().enumerate() {
+            // The server's clock after each statement's observation: the statement's time
+            // includes the observation's, a fraction of a millisecond.
+            let duration = Duration::from_micros(u64::try_from(seen.clock - clock).unwrap_or(0));
+            clock = seen.clock;
             let mut step = StatementTrace {
                 duration,
                 own_lock_timeout: seen.lock_timeout != session_timeout,
@@ -257,11 +294,14 @@ impl Session<'_> {
                         .push((relation.name.clone(), relation.kind, mode.clone()));
                 }
             }
-            step.locks.sort_by(|a, b| {
-                super::strength(&b.2)
-                    .cmp(&super::strength(&a.2))
-                    .then(a.0.cmp(&b.0))
-            });
+            // Strongest first, then by name: the map's order is not the same from run to run.
+            for list in [&mut step.locks, &mut step.reused] {
+                list.sort_by(|a, b| {
+                    super::strength(&b.2)
+                        .cmp(&super::strength(&a.2))
+                        .then(a.0.cmp(&b.0))
+                });
+            }
             // A view that existed and has no catalog row now was dropped by this statement;
             // one the statement does not name went with something it uses (CASCADE).
             for oid in &seen.gone {
@@ -276,18 +316,44 @@ impl Session<'_> {
                 }
             }
             step.dropped_views.sort();
-            for (oid, file) in now_files {
-                if let Some(before) = files.get(&oid)
-                    && *before != file
-                    && file != 0
-                    && let Some(relation) = relations.get(&oid)
+            for (oid, file) in &seen.files {
+                if let Some(before) = files.get(oid)
+                    && before != file
+                    && *file != 0
+                    && let Some(relation) = relations.get(oid)
                 {
                     step.rewrites.push(relation.name.clone());
-                    files.insert(oid, file);
+                    files.insert(*oid, *file);
                 }
             }
             step.rewrites.sort();
             trace.statements.push(step);
+        }
+        if let Some(err) = failure {
+            // The statement after the last one observed failed; the rest of the message was
+            // not run.
+            let index = trace.statements.len();
+            if index >= statements.len() {
+                // Past the last statement: the rollback itself failed.
+                return Err(crate::db::database_error(
+                    "cannot trace on the scratch database",
+                    &err,
+                ));
+            }
+            let message = match &err {
+                sqlx::Error::Database(db) => db.message().to_string(),
+                other => other.to_string(),
+            };
+            if let sqlx::Error::Database(db) = &err {
+                let detail = db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .and_then(|pg| pg.detail())
+                    .unwrap_or_default();
+                trace.failed_code = db
+                    .code()
+                    .map(|code| (code.into_owned(), detail.to_string()));
+            }
+            trace.failed = Some((index, message));
         }
         Ok(trace)
     }
@@ -353,165 +419,6 @@ impl Session<'_> {
         Ok((relations, timeout))
     }
 
-    /// Gives each empty table that existed (and `script` names) a few rows: one catalog query
-    /// for the columns of all of them, then one round trip per table (savepoint, insert,
-    /// release), and a second pass for the tables whose foreign keys needed another's rows.
-    /// Returns the tables seeded.
-    async fn seed(
-        &mut self,
-        relations: &HashMap<i64, Relation>,
-        script: &[Vec<String>],
-    ) -> Result<Vec<String>> {
-        let mut candidates: Vec<i64> = relations
-            .iter()
-            .filter(|(_, r)| r.kind == "table" && r.named_by(script))
-            .map(|(oid, _)| *oid)
-            .collect();
-        if candidates.is_empty() {
-            return Ok(Vec::new());
-        }
-        candidates.sort_unstable();
-        let mut pending = self.seed_statements(&candidates, relations).await?;
-        let mut seeded = Vec::new();
-        // All inserts in one message first (tables come in creation order, which is mostly the
-        // order their foreign keys need); when one fails, none stays and they go one by one.
-        if pending.len() > 1 {
-            let inserts: Vec<String> = pending
-                .iter()
-                .map(|(oid, insert)| {
-                    format!(
-                        "WITH i AS ({insert} RETURNING 1) SELECT {oid}::int8, count(*)::int8 FROM i"
-                    )
-                })
-                .collect();
-            let message = format!(
-                "SAVEPOINT cargo_migrate_seed; {}; RELEASE SAVEPOINT cargo_migrate_seed",
-                inserts.join("; ")
-            );
-            match sqlx::raw_sql(AssertSqlSafe(message))
-                .fetch_all(&mut *self.conn)
-                .await
-            {
-                Ok(rows) => {
-                    for row in rows {
-                        let oid: i64 = row.try_get(0).unwrap_or_default();
-                        let count: i64 = row.try_get(1).unwrap_or_default();
-                        if count > 0
-                            && let Some(relation) = relations.get(&oid)
-                        {
-                            seeded.push(relation.name.clone());
-                        }
-                    }
-                    seeded.sort();
-                    return Ok(seeded);
-                }
-                Err(_) => {
-                    self.simple("ROLLBACK TO SAVEPOINT cargo_migrate_seed")
-                        .await?;
-                }
-            }
-        }
-        for _pass in 0..2 {
-            let mut left = Vec::new();
-            for (oid, insert) in pending {
-                let message = format!(
-                    "SAVEPOINT cargo_migrate_seed; {insert}; RELEASE SAVEPOINT cargo_migrate_seed"
-                );
-                match sqlx::raw_sql(AssertSqlSafe(message))
-                    .execute(&mut *self.conn)
-                    .await
-                {
-                    Ok(done) => {
-                        if done.rows_affected() > 0 {
-                            seeded.push(relations[&oid].name.clone());
-                        }
-                    }
-                    Err(_) => {
-                        self.simple("ROLLBACK TO SAVEPOINT cargo_migrate_seed")
-                            .await?;
-                        left.push((oid, insert));
-                    }
-                }
-            }
-            pending = left;
-        }
-        seeded.sort();
-        Ok(seeded)
-    }
-
-    /// For each table of `oids` (plain tables: a partitioned table's partitions are tables of
-    /// their own), the INSERT that gives it [`SEED_ROWS`] rows when it has none.
-    async fn seed_statements(
-        &mut self,
-        oids: &[i64],
-        relations: &HashMap<i64, Relation>,
-    ) -> Result<Vec<(i64, String)>> {
-        let list: Vec<String> = oids.iter().map(|oid| oid.to_string()).collect();
-        let rows = self
-            .rows(&format!(
-                "SELECT a.attrelid::int8, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), \
-                 t.typcategory::text, t.typname::text, \
-                 (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text \
-                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
-                 JOIN pg_class c ON c.oid = a.attrelid AND c.relkind = 'r' \
-                 WHERE a.attrelid = ANY('{{{}}}'::oid[]) AND a.attnum > 0 AND NOT a.attisdropped \
-                 ORDER BY a.attrelid, a.attnum",
-                list.join(",")
-            ))
-            .await?;
-        let mut columns: Vec<(i64, Vec<String>, Vec<String>)> = Vec::new();
-        for row in &rows {
-            let oid: i64 = row.try_get(0).unwrap_or_default();
-            let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
-            if columns.last().is_none_or(|(last, _, _)| *last != oid) {
-                columns.push((oid, Vec::new(), Vec::new()));
-            }
-            if get(5) == "true" {
-                continue;
-            }
-            let (column, ty, category, name) = (get(1), get(2), get(3), get(4));
-            let value = match (category.as_str(), name.as_str()) {
-                ("N", _) => format!("g::{ty}"),
-                ("S", _) => format!("('s' || g)::{ty}"),
-                ("B", _) => "(g % 2 = 0)".to_string(),
-                ("T", _) => format!("(g * interval '1 second')::{ty}"),
-                ("D", _) => format!("(now() + g * interval '1 second')::{ty}"),
-                ("U", "uuid") => format!("md5(g::text || '{oid}')::uuid"),
-                ("U", "json" | "jsonb") => format!("'{{}}'::{ty}"),
-                ("E", _) => format!("(enum_range(NULL::{ty}))[1]"),
-                ("A", _) => format!("'{{}}'::{ty}"),
-                _ => continue,
-            };
-            if let Some((_, names, values)) = columns.last_mut() {
-                names.push(column);
-                values.push(value);
-            }
-        }
-        Ok(columns
-            .into_iter()
-            .filter_map(|(oid, names, values)| {
-                let table = &relations.get(&oid)?.name;
-                let select = if names.is_empty() {
-                    String::new()
-                } else {
-                    values.join(", ")
-                };
-                let target = if names.is_empty() {
-                    table.clone()
-                } else {
-                    format!("{table} ({})", names.join(", "))
-                };
-                Some((
-                    oid,
-                    format!(
-                        "INSERT INTO {target} SELECT {select} FROM generate_series(1, {SEED_ROWS}) g \
-                         WHERE NOT EXISTS (SELECT FROM {table})"
-                    ),
-                ))
-            })
-            .collect())
-    }
-
     async fn rows(&mut self, sql: &str) -> Result<Vec<sqlx::postgres::PgRow>> {
         sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
             .fetch_all(&mut *self.conn)
@@ -531,11 +438,13 @@ impl Session<'_> {
 /// Marks the observation's rows apart from any a traced statement returns.
 const MARK: &str = "cargo-migrate:";
 
+/// The server's clock in microseconds, as the observations read it.
+const CLOCK: &str = "(extract(epoch from clock_timestamp()) * 1000000)::int8";
+
 /// What the observation after each statement looks at, as `oid[]` literals: the relations that
-/// existed, their files then, and the views among them.
+/// existed and the views among them.
 struct Watched {
     oids: String,
-    files: String,
     views: String,
 }
 
@@ -546,7 +455,6 @@ impl Watched {
         pairs.sort_by_key(|(oid, _)| **oid);
         Watched {
             oids: literal(pairs.iter().map(|(oid, _)| oid.to_string()).collect()),
-            files: literal(pairs.iter().map(|(_, r)| r.file.to_string()).collect()),
             views: literal(
                 pairs
                     .iter()
@@ -557,30 +465,128 @@ impl Watched {
         }
     }
 
-    /// One query: the locks this backend holds on the relations, the relations whose file is
-    /// not the one they had (only those: a history has hundreds of relations and a migration
-    /// rewrites few), the views that no longer exist, and the timeouts in force.
-    fn sql(&self) -> String {
-        let Watched { oids, files, views } = self;
+    /// One query after statement `index`: the locks this backend holds on the relations, the
+    /// files of those it holds a lock on (a relation gets a new file only under a lock of
+    /// this backend's, so the few locked ones are all there is to read, not every relation),
+    /// the views that no longer exist, and the timeouts in force with the server's clock.
+    fn sql(&self, index: usize) -> String {
+        let Watched { oids, views } = self;
         format!(
-            "SELECT '{MARK}lock', l.relation::int8, l.mode::text, '' FROM pg_locks l \
+            "WITH l AS MATERIALIZED (SELECT l.relation, l.mode FROM pg_locks l \
              WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
-               AND l.relation = ANY({oids}) \
-             UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '' \
-             FROM unnest({oids}, {files}) AS f(oid, file) JOIN pg_class c ON c.oid = f.oid \
-             WHERE c.relfilenode <> f.file \
-             UNION ALL SELECT '{MARK}gone', v::int8, '', '' FROM unnest({views}) AS v \
+               AND l.relation = ANY({oids})) \
+             SELECT '{MARK}lock', l.relation::int8, l.mode::text, '', {index}::int8 FROM l \
+             UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '', {index} \
+             FROM pg_class c WHERE c.oid IN (SELECT relation FROM l) \
+             UNION ALL SELECT '{MARK}gone', v::int8, '', '', {index} FROM unnest({views}) AS v \
              WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = v) \
-             UNION ALL SELECT '{MARK}set', 0, current_setting('lock_timeout'), current_setting('statement_timeout')"
+             UNION ALL SELECT '{MARK}set', {CLOCK}, current_setting('lock_timeout'), \
+             current_setting('statement_timeout'), {index}"
         )
     }
 }
 
-/// Reads [`Watched::sql`]'s rows (other rows are skipped): the strongest mode held per
-/// relation, the files, the timeouts.
-fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
-    let mut observed = Observed::default();
-    let mut files = Vec::new();
+/// The seeding, server-side, as a `DO` block and the query that reads what it did: each table
+/// of `oids` (plain tables: a partitioned table's partitions are tables of their own) gets
+/// [`SEED_ROWS`] rows when it has none, each insert in a subtransaction of its own, in oid
+/// order (mostly the order foreign keys need), and those that failed once more after the
+/// others (their foreign keys may have needed another's rows). Columns with a default are
+/// left to it; those of a type without a made-up value get NULL.
+fn seed_sql(oids: &[i64]) -> String {
+    let list: Vec<String> = oids.iter().map(|oid| oid.to_string()).collect();
+    format!(
+        "DO $cargo_migrate_seed${}$cargo_migrate_seed$;\n\
+         SELECT '{MARK}seeded', 0::int8, current_setting('cargo_migrate.seeded'), '', 0::int8;\n",
+        SEED_BODY
+            .replace("{ROWS}", &SEED_ROWS.to_string())
+            .replace("{OIDS}", &list.join(","))
+    )
+}
+
+/// [`seed_sql`]'s block: the inserts built from the catalog (one value per column type
+/// category), then run.
+const SEED_BODY: &str = r#"
+DECLARE
+  todo text[];
+  tables int8[];
+  retry_todo text[];
+  retry_tables int8[];
+  seeded text := '';
+  done int8;
+BEGIN
+  SELECT array_agg(s.sql ORDER BY s.oid), array_agg(s.oid ORDER BY s.oid) INTO todo, tables
+  FROM (
+    SELECT a.attrelid::int8 AS oid,
+      'INSERT INTO ' || max(r.name)
+        || CASE WHEN count(v.value) = 0 THEN ''
+           ELSE ' (' || string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+             FILTER (WHERE v.value IS NOT NULL) || ')' END
+        || ' SELECT ' || coalesce(string_agg(v.value, ', ' ORDER BY a.attnum), '')
+        || ' FROM generate_series(1, {ROWS}) g WHERE NOT EXISTS (SELECT FROM '
+        || max(r.name) || ')' AS sql
+    FROM pg_attribute a
+    JOIN pg_type t ON t.oid = a.atttypid
+    JOIN pg_class c ON c.oid = a.attrelid AND c.relkind = 'r'
+    CROSS JOIN LATERAL (
+      SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+      FROM pg_namespace n WHERE n.oid = c.relnamespace) r
+    CROSS JOIN LATERAL (
+      SELECT CASE
+        WHEN a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' THEN NULL
+        WHEN t.typcategory = 'N' THEN 'g::' || format_type(a.atttypid, a.atttypmod)
+        WHEN t.typcategory = 'S' THEN '(''s'' || g)::' || format_type(a.atttypid, a.atttypmod)
+        WHEN t.typcategory = 'B' THEN '(g % 2 = 0)'
+        WHEN t.typcategory = 'T' THEN
+          '(g * interval ''1 second'')::' || format_type(a.atttypid, a.atttypmod)
+        WHEN t.typcategory = 'D' THEN
+          '(now() + g * interval ''1 second'')::' || format_type(a.atttypid, a.atttypmod)
+        WHEN t.typcategory = 'U' AND t.typname = 'uuid' THEN
+          'md5(g::text || ''' || a.attrelid::int8 || ''')::uuid'
+        WHEN t.typcategory = 'U' AND t.typname IN ('json', 'jsonb') THEN
+          '''{}''::' || format_type(a.atttypid, a.atttypmod)
+        WHEN t.typcategory = 'E' THEN
+          '(enum_range(NULL::' || format_type(a.atttypid, a.atttypmod) || '))[1]'
+        WHEN t.typcategory = 'A' THEN '''{}''::' || format_type(a.atttypid, a.atttypmod)
+      END AS value) v
+    WHERE a.attrelid = ANY('{{OIDS}}'::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+    GROUP BY a.attrelid) s;
+  FOR pass IN 1..2 LOOP
+    retry_todo := '{}';
+    retry_tables := '{}';
+    FOR i IN 1..coalesce(array_length(todo, 1), 0) LOOP
+      BEGIN
+        EXECUTE todo[i];
+        GET DIAGNOSTICS done = ROW_COUNT;
+        IF done > 0 THEN
+          seeded := seeded || tables[i] || ',';
+        END IF;
+      EXCEPTION WHEN OTHERS THEN
+        retry_todo := retry_todo || todo[i];
+        retry_tables := retry_tables || tables[i];
+      END;
+    END LOOP;
+    todo := retry_todo;
+    tables := retry_tables;
+  END LOOP;
+  PERFORM set_config('cargo_migrate.seeded', seeded, true);
+END
+"#;
+
+/// What the rows of a trace's message say (other rows are skipped).
+#[derive(Debug, Default)]
+struct Observations {
+    /// The tables seeded.
+    seeded: Vec<i64>,
+    /// The server's clock before the first statement; `None` when the seeding failed.
+    start: Option<i64>,
+    /// After each statement that ran, in order.
+    statements: Vec<Observed>,
+}
+
+/// Reads the rows of [`seed_sql`] and [`Watched::sql`]: the strongest mode held per relation,
+/// the files, the timeouts, per statement.
+fn observed(rows: &[sqlx::postgres::PgRow]) -> Observations {
+    let mut observations = Observations::default();
     for row in rows {
         let what: String = row.try_get(0).unwrap_or_default();
         let Some(what) = what.strip_prefix(MARK) else {
@@ -589,6 +595,25 @@ fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
         let oid: i64 = row.try_get(1).unwrap_or_default();
         let text: String = row.try_get(2).unwrap_or_default();
         match what {
+            "seeded" => {
+                observations.seeded = text.split(',').filter_map(|o| o.parse().ok()).collect();
+                continue;
+            }
+            "start" => {
+                observations.start = row.try_get(4).ok();
+                continue;
+            }
+            _ => {}
+        }
+        let index: i64 = row.try_get(4).unwrap_or_default();
+        let Ok(index) = usize::try_from(index) else {
+            continue;
+        };
+        while observations.statements.len() <= index {
+            observations.statements.push(Observed::default());
+        }
+        let observed = &mut observations.statements[index];
+        match what {
             "lock" => {
                 let strength = super::strength(&text);
                 let entry = observed.modes.entry(oid).or_insert((text.clone(), 0));
@@ -596,24 +621,29 @@ fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
                     *entry = (text, strength);
                 }
             }
-            "file" => files.push((oid, text.parse().unwrap_or(0))),
+            "file" => observed.files.push((oid, text.parse().unwrap_or(0))),
             "gone" => observed.gone.push(oid),
             "set" => {
                 observed.lock_timeout = text;
                 observed.statement_timeout = row.try_get(3).unwrap_or_default();
+                observed.clock = oid;
             }
             _ => {}
         }
     }
-    (observed, files)
+    observations
 }
 
 #[derive(Debug, Default)]
 struct Observed {
     /// Strongest mode held per relation: (name, strength).
     modes: HashMap<i64, (String, u8)>,
+    /// The files of the relations locked: (oid, relfilenode).
+    files: Vec<(i64, i64)>,
     lock_timeout: String,
     statement_timeout: String,
+    /// The server's clock after the statement, in microseconds.
+    clock: i64,
     /// Views that existed and have no catalog row now.
     gone: Vec<i64>,
 }
