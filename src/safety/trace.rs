@@ -11,7 +11,7 @@
 //! those rows is traced again without them.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use sqlx::postgres::PgConnection;
@@ -224,7 +224,6 @@ impl Session<'_> {
             message.push_str(";\n");
         }
         message.push_str("ROLLBACK");
-        let begun = Instant::now();
         let mut rows = Vec::new();
         let mut failure = None;
         {
