@@ -343,13 +343,23 @@ pub async fn replay(
             before = Some(clock.inspect(&mut replayer.db, &replayer.format).await?);
         }
         // The safety step's trace of this migration, on this database just before its up.
-        if let Some(traces) = traces.as_deref_mut() {
-            traces
-                .before_apply(index, migration, &mut replayer.db)
-                .await;
-        }
+        let applied_by_trace = match traces.as_deref_mut() {
+            Some(traces) => {
+                traces
+                    .before_apply(index, migration, &mut replayer.db)
+                    .await
+            }
+            None => false,
+        };
         let script_begun = Instant::now();
-        let applied_now = replayer.run(migration, Direction::Up).await;
+        let applied_now = if applied_by_trace {
+            Ok(crate::db::Ran {
+                elapsed: Duration::ZERO,
+                skipped: false,
+            })
+        } else {
+            replayer.run(migration, Direction::Up).await
+        };
         clock.scripts += script_begun.elapsed();
         if let Err(failure) = applied_now {
             replay_findings.push(Finding::from_failure(

@@ -1,10 +1,13 @@
 //! The traced half: a migration's statements run one by one in a transaction on the scratch
-//! database, which is rolled back afterwards (the replay then applies the migration as `up`
-//! would). After each statement, one query reads the locks this backend holds on relations
-//! that existed before the migration (locks on what the migration itself creates block
-//! nobody), the files of those it locked (a new `relfilenode` is a rewrite) and the timeouts
-//! in force. The statements, their observations, the seeding and the rollback travel as one
-//! message: a migration costs two round trips, however many statements it has.
+//! database, on the replay's connection just before the replay would apply it. After each
+//! statement, one query reads the locks this backend holds on relations that existed before
+//! the migration (locks on what the migration itself creates block nobody), the files of
+//! those it locked (a new `relfilenode` is a rewrite) and the timeouts in force. The
+//! statements and their observations travel as one message, with the transaction's opening
+//! and end: a migration costs two round trips (the relations, then that message), however
+//! many statements it has. When nothing is seeded, the transaction is the migration's own,
+//! with its history row and commit, exactly as the replay would send it, so its statements
+//! run once; otherwise it is rolled back and the replay applies the migration afterwards.
 //!
 //! Before the statements, tables that existed and are empty get a few rows, so validations
 //! scan something and rewrites rewrite something; a migration that fails only because of
@@ -15,11 +18,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, Row};
 
 use super::words::identifier_chains;
-use crate::db::DatabaseUrl;
-use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::error::Result;
 
 /// The `lock_timeout` the trace starts each migration with: `up`'s default `--lock-timeout`,
 /// so a script that sets none is told apart from one that sets its own.
@@ -102,40 +104,13 @@ impl MigrationTrace {
     }
 }
 
-/// A connection to the scratch database that traces migrations.
-pub struct Tracer {
-    conn: PgConnection,
-    /// The history table, left out of what is seeded and watched.
-    history: String,
-}
-
-impl Tracer {
-    pub async fn connect(url: &DatabaseUrl, history: &str) -> Result<Tracer> {
-        let fail = |err: sqlx::Error| {
-            Error::new(
-                ErrorClass::Unreachable,
-                ErrorCode::DatabaseUnreachable,
-                format!("cannot connect to the scratch database to trace: {err}"),
-            )
-            .at(url.redacted())
-        };
-        let options = url.pg_options().map_err(fail)?;
-        let conn = PgConnection::connect_with(&options).await.map_err(fail)?;
-        Ok(Tracer {
-            conn,
-            history: history.rsplit('.').next().unwrap_or(history).to_string(),
-        })
-    }
-
-    /// Traces `statements` (texts, in order) in a transaction that is rolled back.
-    pub async fn trace(&mut self, statements: &[&str]) -> Result<MigrationTrace> {
-        trace_on(&mut self.conn, &self.history, statements).await
-    }
-}
-
 /// Traces `statements` on `conn` (a connection to the scratch database with no transaction
-/// open, e.g. the replay's own) in a transaction that is rolled back. `history`: the history
-/// table (its bare name), left out of what is seeded and watched.
+/// open: the replay's own) in a transaction that is rolled back, or, given `apply` (what the
+/// replay sends around the script: the transaction's opening, and its history row with the
+/// commit), in the migration's own transaction when nothing is seeded: the trace then applies
+/// the migration as the replay would, and the statements run once, not twice. `history`: the
+/// history table, left out of what is seeded and watched. Returns the trace and whether the
+/// migration was applied (not when a statement failed: everything was rolled back).
 ///
 /// # Errors
 ///
@@ -144,12 +119,13 @@ pub async fn trace_on(
     conn: &mut PgConnection,
     history: &str,
     statements: &[&str],
-) -> Result<MigrationTrace> {
+    apply: Option<&(String, String)>,
+) -> Result<(MigrationTrace, bool)> {
     let mut session = Session {
         conn,
         history: history.rsplit('.').next().unwrap_or(history),
     };
-    session.trace(statements).await
+    session.trace(statements, apply).await
 }
 
 /// One trace's use of a connection.
@@ -159,62 +135,84 @@ struct Session<'c> {
 }
 
 impl Session<'_> {
-    async fn trace(&mut self, statements: &[&str]) -> Result<MigrationTrace> {
-        let seeded = self.trace_once(statements, true).await?;
+    async fn trace(
+        &mut self,
+        statements: &[&str],
+        apply: Option<&(String, String)>,
+    ) -> Result<(MigrationTrace, bool)> {
+        let relations = self.relations().await?;
+        let (seeded, applied) = self.trace_once(&relations, statements, true, apply).await?;
         if seeded.failed.is_some() && !seeded.seeded.is_empty() {
             // Perhaps only our rows made it fail (a NOT NULL column without a default on a
             // table that is empty in every real database): trace it as the replay runs it.
-            let bare = self.trace_once(statements, false).await?;
+            let (bare, _) = self.trace_once(&relations, statements, false, None).await?;
             if bare.failed.is_none() {
-                return Ok(bare);
+                return Ok((bare, false));
             }
         }
-        Ok(seeded)
+        Ok((seeded, applied))
     }
 
-    async fn trace_once(&mut self, statements: &[&str], seed: bool) -> Result<MigrationTrace> {
-        // The transaction starts with the first query (see `relations`).
+    async fn trace_once(
+        &mut self,
+        relations: &HashMap<i64, Relation>,
+        statements: &[&str],
+        seed: bool,
+        apply: Option<&(String, String)>,
+    ) -> Result<(MigrationTrace, bool)> {
         let mut open = true;
-        let result = self.trace_in_transaction(statements, seed, &mut open).await;
-        // Whatever happened, nothing of the trace stays (the statements' message ends with
-        // the rollback when they all ran).
+        let result = self
+            .trace_in_transaction(relations, statements, seed, apply, &mut open)
+            .await;
+        // Whatever happened, nothing of the trace stays unless it applied the migration (the
+        // message ends with the rollback or the commit when every statement ran).
         if open {
             let _ = self.simple("ROLLBACK").await;
         }
         result
     }
 
-    /// Reads the relations (one round trip), then sends the seeding, every statement each
-    /// followed by [`Watched::sql`], and the rollback as one message: two round trips per
-    /// migration whatever its length. `open` is cleared when the rollback ran.
+    /// Sends, as one message, the transaction's opening, the seeding, every statement each
+    /// followed by [`Watched::sql`], and the rollback (or, applying, the history row and the
+    /// commit): one round trip per migration whatever its length. `open` is cleared when the
+    /// message ran to its end. Returns the trace and whether it applied the migration.
     async fn trace_in_transaction(
         &mut self,
+        relations: &HashMap<i64, Relation>,
         statements: &[&str],
         seed: bool,
+        apply: Option<&(String, String)>,
         open: &mut bool,
-    ) -> Result<MigrationTrace> {
-        let (relations, session_timeout) = self.relations().await?;
+    ) -> Result<(MigrationTrace, bool)> {
         let mut trace = MigrationTrace::default();
         // Only the tables the script names: seeding every table before every migration would
         // cost more than the migrations themselves on a long history.
         let chains: Vec<Vec<Vec<String>>> =
             statements.iter().map(|s| identifier_chains(s)).collect();
         let script: Vec<Vec<String>> = chains.iter().flatten().cloned().collect();
-        let mut message = String::new();
-        if seed {
-            let mut candidates: Vec<i64> = relations
-                .iter()
-                .filter(|(_, r)| r.kind == "table" && r.named_by(&script))
-                .map(|(oid, _)| *oid)
-                .collect();
-            candidates.sort_unstable();
-            if !candidates.is_empty() {
-                message.push_str(&seed_sql(&candidates));
-            }
+        let mut candidates: Vec<i64> = relations
+            .iter()
+            .filter(|(_, r)| seed && r.kind == "table" && r.named_by(&script))
+            .map(|(oid, _)| *oid)
+            .collect();
+        candidates.sort_unstable();
+        // Seeded rows must not stay: then the trace is rolled back and the replay applies the
+        // migration afterwards. Otherwise the trace's transaction is the migration's own.
+        let rollback = (
+            format!("BEGIN;\nSET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}';\n"),
+            "ROLLBACK".to_string(),
+        );
+        let (applying, (opening, closing)) = match apply {
+            Some(apply) if candidates.is_empty() => (true, apply),
+            _ => (false, &rollback),
+        };
+        let mut message = opening.clone();
+        if !candidates.is_empty() {
+            message.push_str(&seed_sql(&candidates));
         }
-        let watched = Watched::of(&relations);
+        let watched = Watched::of(relations);
         message.push_str(&format!(
-            "SELECT '{MARK}start', 0::int8, '', '', {CLOCK};\n"
+            "SELECT '{MARK}start', 0::int8, current_setting('lock_timeout'), '', {CLOCK};\n"
         ));
         for (index, statement) in statements.iter().enumerate() {
             // A line comment ending the statement must not swallow what follows it.
@@ -223,7 +221,7 @@ impl Session<'_> {
             message.push_str(&watched.sql(index));
             message.push_str(";\n");
         }
-        message.push_str("ROLLBACK");
+        message.push_str(closing);
         let mut rows = Vec::new();
         let mut failure = None;
         {
@@ -242,7 +240,7 @@ impl Session<'_> {
         if failure.is_none() {
             *open = false;
         }
-        let Some(start) = observations.start else {
+        let Some((start, session_timeout)) = observations.start else {
             // The seeding itself failed (its inserts' own failures are caught in it).
             let err = failure.unwrap_or(sqlx::Error::RowNotFound);
             return Err(crate::db::database_error(
@@ -333,7 +331,11 @@ impl Session<'_> {
             // not run.
             let index = trace.statements.len();
             if index >= statements.len() {
-                // Past the last statement: the rollback itself failed.
+                // Past the last statement: the rollback, or the history row or the commit
+                // (the replay then runs the migration and tells why), failed.
+                if applying {
+                    return Ok((trace, false));
+                }
                 return Err(crate::db::database_error(
                     "cannot trace on the scratch database",
                     &err,
@@ -353,30 +355,26 @@ impl Session<'_> {
                     .map(|code| (code.into_owned(), detail.to_string()));
             }
             trace.failed = Some((index, message));
+            return Ok((trace, false));
         }
-        Ok(trace)
+        Ok((trace, applying))
     }
 
-    /// Starts the trace's transaction (with `up`'s lock timeout) and reads, in the same round
-    /// trip, the user relations that exist now, by oid, and the `lock_timeout` in force.
-    async fn relations(&mut self) -> Result<(HashMap<i64, Relation>, String)> {
+    /// The user relations that exist now, by oid (outside any transaction: the migration's
+    /// may be the next message's).
+    async fn relations(&mut self) -> Result<HashMap<i64, Relation>> {
         let rows = self
-            .rows(&format!(
-                "BEGIN; SET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}'; \
-                 SELECT r.oid, r.relfilenode, r.name, r.relkind, r.relname, current_setting('lock_timeout'), \
-                 r.nspname, r.visible \
-                 FROM (SELECT 1) one LEFT JOIN (\
-                 SELECT c.oid::int8, c.relfilenode::int8, \
+            .rows(
+                "SELECT c.oid::int8, c.relfilenode::int8, \
                  quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, c.relname::text, \
-                 n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
+                 NULL::text, n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
                  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
-                 AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'm', 'v')) r ON true",
-            ))
+                 AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'm', 'v')",
+            )
             .await?;
         let mut relations = HashMap::new();
-        let mut timeout = String::new();
         for row in rows {
             let get = |i: usize| {
                 row.try_get::<Option<String>, _>(i)
@@ -384,7 +382,6 @@ impl Session<'_> {
                     .flatten()
                     .unwrap_or_default()
             };
-            timeout = get(5);
             let Some(oid) = row.try_get::<Option<i64>, _>(0).ok().flatten() else {
                 continue;
             };
@@ -415,7 +412,7 @@ impl Session<'_> {
                 },
             );
         }
-        Ok((relations, timeout))
+        Ok(relations)
     }
 
     async fn rows(&mut self, sql: &str) -> Result<Vec<sqlx::postgres::PgRow>> {
@@ -576,8 +573,9 @@ END
 struct Observations {
     /// The tables seeded.
     seeded: Vec<i64>,
-    /// The server's clock before the first statement; `None` when the seeding failed.
-    start: Option<i64>,
+    /// The server's clock before the first statement and the `lock_timeout` the migration
+    /// starts with; `None` when the seeding failed.
+    start: Option<(i64, String)>,
     /// After each statement that ran, in order.
     statements: Vec<Observed>,
 }
@@ -599,7 +597,7 @@ fn observed(rows: &[sqlx::postgres::PgRow]) -> Observations {
                 continue;
             }
             "start" => {
-                observations.start = row.try_get(4).ok();
+                observations.start = row.try_get(4).ok().map(|clock| (clock, text));
                 continue;
             }
             _ => {}
