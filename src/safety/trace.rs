@@ -437,27 +437,28 @@ const MARK: &str = "cargo-migrate:";
 /// The server's clock in microseconds, as the observations read it.
 const CLOCK: &str = "(extract(epoch from clock_timestamp()) * 1000000)::int8";
 
-/// What the observation after each statement looks at, as `oid[]` literals: the relations that
-/// existed and the views among them.
+/// What the observation after each statement looks at: the range of the oids of the relations
+/// that existed (every relation the migration creates gets a larger one, so the range keeps
+/// the locks on those out of the rows; the few that might fall in it are left out by oid when
+/// the rows are read), and the views among them as an `oid[]` literal.
 struct Watched {
-    oids: String,
+    first: i64,
+    last: i64,
     views: String,
 }
 
 impl Watched {
     fn of(relations: &HashMap<i64, Relation>) -> Watched {
-        let literal = |values: Vec<String>| format!("'{{{}}}'::oid[]", values.join(","));
-        let mut pairs: Vec<(&i64, &Relation)> = relations.iter().collect();
-        pairs.sort_by_key(|(oid, _)| **oid);
+        let mut views: Vec<String> = relations
+            .iter()
+            .filter(|(_, r)| matches!(r.kind, "view" | "materialized view"))
+            .map(|(oid, _)| oid.to_string())
+            .collect();
+        views.sort();
         Watched {
-            oids: literal(pairs.iter().map(|(oid, _)| oid.to_string()).collect()),
-            views: literal(
-                pairs
-                    .iter()
-                    .filter(|(_, r)| matches!(r.kind, "view" | "materialized view"))
-                    .map(|(oid, _)| oid.to_string())
-                    .collect(),
-            ),
+            first: relations.keys().min().copied().unwrap_or(1),
+            last: relations.keys().max().copied().unwrap_or(0),
+            views: format!("'{{{}}}'::oid[]", views.join(",")),
         }
     }
 
@@ -466,11 +467,11 @@ impl Watched {
     /// this backend's, so the few locked ones are all there is to read, not every relation),
     /// the views that no longer exist, and the timeouts in force with the server's clock.
     fn sql(&self, index: usize) -> String {
-        let Watched { oids, views } = self;
+        let Watched { first, last, views } = self;
         format!(
             "WITH l AS MATERIALIZED (SELECT l.relation, l.mode FROM pg_locks l \
              WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
-               AND l.relation = ANY({oids})) \
+               AND l.relation BETWEEN {first} AND {last}) \
              SELECT '{MARK}lock', l.relation::int8, l.mode::text, '', {index}::int8 FROM l \
              UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '', {index} \
              FROM pg_class c WHERE c.oid IN (SELECT relation FROM l) \
