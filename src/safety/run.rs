@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::analyse::{self, MigrationReport};
-use super::trace::MigrationTrace;
+use super::trace::{MigrationTrace, Prepared};
 use super::{SafetyConfig, Severity, Verdict};
 use crate::db::Database;
 use crate::db::Direction;
@@ -106,6 +106,7 @@ pub async fn analyse(
     let mut replayer = Replayer::open(&url, format.clone()).await?;
     let mut reports = Vec::new();
     let mut trace_ms = 0;
+    let mut prepared = Prepared::default();
     for (index, migration) in migrations[..=*last].iter().enumerate() {
         // Whether the trace applied the migration (in its own transaction, see `trace_on`).
         let mut applied = false;
@@ -121,8 +122,14 @@ pub async fn analyse(
                 )
             } else {
                 let begun = std::time::Instant::now();
-                let traced =
-                    trace_before_apply(&mut replayer.db, format, migration, &read.texts()).await?;
+                let traced = trace_before_apply(
+                    &mut replayer.db,
+                    format,
+                    migration,
+                    &read.texts(),
+                    &mut prepared,
+                )
+                .await?;
                 trace_ms += begun.elapsed().as_millis();
                 match traced {
                     Some((trace, applied_by_trace)) => {
@@ -174,14 +181,20 @@ async fn trace_before_apply(
     format: &HistoryFormat,
     migration: &Migration,
     statements: &[&str],
+    prepared: &mut Prepared,
 ) -> Result<Option<(MigrationTrace, bool)>> {
     let Database::Postgres(pg) = db else {
         return Ok(None);
     };
     let apply = pg.up_wrapping(format, migration);
-    let traced =
-        super::trace::trace_on(pg.connection(), &format.table(), statements, apply.as_ref())
-            .await?;
+    let traced = super::trace::trace_on(
+        pg.connection(),
+        &format.table(),
+        statements,
+        apply.as_ref(),
+        prepared,
+    )
+    .await?;
     Ok(Some(traced))
 }
 
@@ -206,6 +219,8 @@ pub struct ReplayTraces {
     selected: Vec<usize>,
     dialect: Dialect,
     format: HistoryFormat,
+    /// The trace's queries, prepared on the replay's connection.
+    prepared: Prepared,
     traces: HashMap<usize, MigrationTrace>,
     /// The last migration the replay reached (the one that failed, if one did).
     reached: Option<usize>,
@@ -220,6 +235,7 @@ impl ReplayTraces {
             selected: selected.to_vec(),
             dialect,
             format: format.clone(),
+            prepared: Prepared::default(),
             traces: HashMap::new(),
             reached: None,
             error: None,
@@ -245,7 +261,15 @@ impl ReplayTraces {
             return false;
         };
         let begun = Instant::now();
-        let applied = match trace_before_apply(db, &self.format, migration, &read.texts()).await {
+        let traced = trace_before_apply(
+            db,
+            &self.format,
+            migration,
+            &read.texts(),
+            &mut self.prepared,
+        )
+        .await;
+        let applied = match traced {
             Ok(Some((trace, applied))) => {
                 self.traces.insert(index, trace);
                 applied

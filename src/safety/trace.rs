@@ -109,8 +109,10 @@ impl MigrationTrace {
 /// replay sends around the script: the transaction's opening, and its history row with the
 /// commit), in the migration's own transaction when nothing is seeded: the trace then applies
 /// the migration as the replay would, and the statements run once, not twice. `history`: the
-/// history table, left out of what is seeded and watched. Returns the trace and whether the
-/// migration was applied (not when a statement failed: everything was rolled back).
+/// history table, left out of what is seeded and watched. `prepared`: whether the trace's
+/// queries are prepared on `conn` (kept from one trace to the next). Returns the trace and
+/// whether the migration was applied (not when a statement failed: everything was rolled
+/// back).
 ///
 /// # Errors
 ///
@@ -120,18 +122,42 @@ pub async fn trace_on(
     history: &str,
     statements: &[&str],
     apply: Option<&(String, String)>,
+    prepared: &mut Prepared,
 ) -> Result<(MigrationTrace, bool)> {
     let mut session = Session {
         conn,
         history: history.rsplit('.').next().unwrap_or(history),
+        prepared,
     };
     session.trace(statements, apply).await
+}
+
+/// Whether the trace's two queries (the relations, the observation after each statement) are
+/// prepared on the connection it traces on: planned once per connection instead of once per
+/// migration and per statement (their planning cost more than their run).
+#[derive(Debug, Default)]
+pub struct Prepared {
+    ready: bool,
+    /// Times they were prepared: a connection whose statements keep going away (a migration
+    /// that runs `DISCARD ALL`, a rebuilt replay) gets the plain queries after a few.
+    attempts: u8,
+}
+
+/// The names of the prepared queries (a migration's own statements do not use them).
+const OBSERVE: &str = "cargo_migrate_observe";
+const RELATIONS: &str = "cargo_migrate_relations";
+
+/// Whether `err` says a prepared query of the trace's is gone.
+fn lost(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db)
+        if db.code().as_deref() == Some("26000") && db.message().contains("cargo_migrate_"))
 }
 
 /// One trace's use of a connection.
 struct Session<'c> {
     conn: &'c mut PgConnection,
     history: &'c str,
+    prepared: &'c mut Prepared,
 }
 
 impl Session<'_> {
@@ -160,22 +186,31 @@ impl Session<'_> {
         seed: bool,
         apply: Option<&(String, String)>,
     ) -> Result<(MigrationTrace, bool)> {
-        let mut open = true;
-        let result = self
-            .trace_in_transaction(relations, statements, seed, apply, &mut open)
-            .await;
-        // Whatever happened, nothing of the trace stays unless it applied the migration (the
-        // message ends with the rollback or the commit when every statement ran).
-        if open {
-            let _ = self.simple("ROLLBACK").await;
+        loop {
+            let mut open = true;
+            let result = self
+                .trace_in_transaction(relations, statements, seed, apply, &mut open)
+                .await;
+            // Whatever happened, nothing of the trace stays unless it applied the migration
+            // (the message ends with the rollback or the commit when every statement ran).
+            if open {
+                let _ = self.simple("ROLLBACK").await;
+            }
+            match result {
+                Ok(Some(traced)) => return Ok(traced),
+                // The prepared observation went away (a statement dropped it): again, with
+                // the plain one.
+                Ok(None) => {}
+                Err(err) => return Err(err),
+            }
         }
-        result
     }
 
     /// Sends, as one message, the transaction's opening, the seeding, every statement each
     /// followed by [`Watched::sql`], and the rollback (or, applying, the history row and the
     /// commit): one round trip per migration whatever its length. `open` is cleared when the
-    /// message ran to its end. Returns the trace and whether it applied the migration.
+    /// message ran to its end. Returns the trace and whether it applied the migration; `None`
+    /// when the prepared observation went away (it is then no longer used).
     async fn trace_in_transaction(
         &mut self,
         relations: &HashMap<i64, Relation>,
@@ -183,7 +218,7 @@ impl Session<'_> {
         seed: bool,
         apply: Option<&(String, String)>,
         open: &mut bool,
-    ) -> Result<(MigrationTrace, bool)> {
+    ) -> Result<Option<(MigrationTrace, bool)>> {
         let mut trace = MigrationTrace::default();
         // Only the tables the script names: seeding every table before every migration would
         // cost more than the migrations themselves on a long history.
@@ -211,6 +246,7 @@ impl Session<'_> {
             message.push_str(&seed_sql(&candidates));
         }
         let watched = Watched::of(relations);
+        let prepared = self.prepared.ready;
         message.push_str(&format!(
             "SELECT '{MARK}start', 0::int8, current_setting('lock_timeout'), '', {CLOCK};\n"
         ));
@@ -218,7 +254,7 @@ impl Session<'_> {
             // A line comment ending the statement must not swallow what follows it.
             message.push_str(statement);
             message.push_str("\n;\n");
-            message.push_str(&watched.sql(index));
+            message.push_str(&watched.sql(index, prepared));
             message.push_str(";\n");
         }
         message.push_str(closing);
@@ -235,6 +271,10 @@ impl Session<'_> {
                     }
                 }
             }
+        }
+        if prepared && failure.as_ref().is_some_and(lost) {
+            self.prepared.ready = false;
+            return Ok(None);
         }
         let observations = observed(&rows);
         if failure.is_none() {
@@ -334,7 +374,7 @@ impl Session<'_> {
                 // Past the last statement: the rollback, or the history row or the commit
                 // (the replay then runs the migration and tells why), failed.
                 if applying {
-                    return Ok((trace, false));
+                    return Ok(Some((trace, false)));
                 }
                 return Err(crate::db::database_error(
                     "cannot trace on the scratch database",
@@ -355,25 +395,44 @@ impl Session<'_> {
                     .map(|code| (code.into_owned(), detail.to_string()));
             }
             trace.failed = Some((index, message));
-            return Ok((trace, false));
+            return Ok(Some((trace, false)));
         }
-        Ok((trace, applying))
+        Ok(Some((trace, applying)))
     }
 
     /// The user relations that exist now, by oid (outside any transaction: the migration's
-    /// may be the next message's).
+    /// may be the next message's). Prepares the trace's queries first when they are not.
     async fn relations(&mut self) -> Result<HashMap<i64, Relation>> {
-        let rows = self
-            .rows(
-                "SELECT c.oid::int8, c.relfilenode::int8, \
-                 quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, c.relname::text, \
-                 NULL::text, n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
-                 AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
-                 AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'm', 'v')",
-            )
-            .await?;
+        if !self.prepared.ready && self.prepared.attempts < 3 {
+            self.prepared.attempts += 1;
+            let prepare = format!(
+                "PREPARE {RELATIONS} AS {RELATIONS_SQL};\n\
+                 PREPARE {OBSERVE}(int8, oid, oid, oid[]) AS {}",
+                observe_sql("$1", "$2", "$3", "$4")
+            );
+            // Refused (e.g. one of them is still there): the plain queries do.
+            self.prepared.ready = self.simple(&prepare).await.is_ok();
+        }
+        let rows = if self.prepared.ready {
+            match sqlx::raw_sql(AssertSqlSafe(format!("EXECUTE {RELATIONS}")))
+                .fetch_all(&mut *self.conn)
+                .await
+            {
+                Ok(rows) => rows,
+                Err(err) if lost(&err) => {
+                    self.prepared.ready = false;
+                    self.rows(RELATIONS_SQL).await?
+                }
+                Err(err) => {
+                    return Err(crate::db::database_error(
+                        "cannot trace on the scratch database",
+                        &err,
+                    ));
+                }
+            }
+        } else {
+            self.rows(RELATIONS_SQL).await?
+        };
         let mut relations = HashMap::new();
         for row in rows {
             let get = |i: usize| {
@@ -462,25 +521,50 @@ impl Watched {
         }
     }
 
-    /// One query after statement `index`: the locks this backend holds on the relations, the
-    /// files of those it holds a lock on (a relation gets a new file only under a lock of
-    /// this backend's, so the few locked ones are all there is to read, not every relation),
-    /// the views that no longer exist, and the timeouts in force with the server's clock.
-    fn sql(&self, index: usize) -> String {
+    /// One query after statement `index` (the prepared one, or written out): see
+    /// [`observe_sql`].
+    fn sql(&self, index: usize, prepared: bool) -> String {
         let Watched { first, last, views } = self;
-        format!(
-            "WITH l AS MATERIALIZED (SELECT l.relation, l.mode FROM pg_locks l \
-             WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
-               AND l.relation BETWEEN {first} AND {last}) \
-             SELECT '{MARK}lock', l.relation::int8, l.mode::text, '', {index}::int8 FROM l \
-             UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '', {index} \
-             FROM pg_class c WHERE c.oid IN (SELECT relation FROM l) \
-             UNION ALL SELECT '{MARK}gone', v::int8, '', '', {index} FROM unnest({views}) AS v \
-             WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = v) \
-             UNION ALL SELECT '{MARK}set', {CLOCK}, current_setting('lock_timeout'), \
-             current_setting('statement_timeout'), {index}"
-        )
+        if prepared {
+            format!("EXECUTE {OBSERVE}({index}, {first}, {last}, {views})")
+        } else {
+            observe_sql(
+                &format!("{index}::int8"),
+                &format!("{first}::oid"),
+                &format!("{last}::oid"),
+                views,
+            )
+        }
     }
+}
+
+/// The relations that existed before a migration, with what the trace needs of them.
+const RELATIONS_SQL: &str = "SELECT c.oid::int8, c.relfilenode::int8, \
+     quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, \
+     c.relname::text, NULL::text, n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
+     AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'm', 'v')";
+
+/// The observation after a statement (`index`), as one query: the locks this backend holds
+/// on the relations of oids `first` to `last`, the files of those it holds a lock on (a
+/// relation gets a new file only under a lock of this backend's, so the few locked ones are
+/// all there is to read, not every relation), which of the `views` (an `oid[]`) no longer
+/// exist, and the timeouts in force with the server's clock.
+fn observe_sql(index: &str, first: &str, last: &str, views: &str) -> String {
+    format!(
+        "WITH l AS MATERIALIZED (SELECT l.relation, l.mode FROM pg_locks l \
+         WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
+           AND l.relation BETWEEN {first} AND {last}) \
+         SELECT '{MARK}lock', l.relation::int8, l.mode::text, '', {index} FROM l \
+         UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '', {index} \
+         FROM pg_class c WHERE c.oid IN (SELECT relation FROM l) \
+         UNION ALL SELECT '{MARK}gone', v::int8, '', '', {index} FROM unnest({views}) AS v \
+         WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = v) \
+         UNION ALL SELECT '{MARK}set', {CLOCK}, current_setting('lock_timeout'), \
+         current_setting('statement_timeout'), {index}"
+    )
 }
 
 /// The seeding, server-side, as a `DO` block and the query that reads what it did: each table
