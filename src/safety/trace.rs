@@ -241,12 +241,12 @@ impl Session<'_> {
             Some(apply) if candidates.is_empty() => (true, apply),
             _ => (false, &rollback),
         };
+        let prepared = self.prepared.ready;
         let mut message = opening.clone();
         if !candidates.is_empty() {
-            message.push_str(&seed_sql(&candidates));
+            message.push_str(&seed_sql(&candidates, prepared));
         }
         let watched = Watched::of(relations);
-        let prepared = self.prepared.ready;
         message.push_str(&format!(
             "SELECT '{MARK}start', 0::int8, current_setting('lock_timeout'), '', {CLOCK};\n"
         ));
@@ -407,8 +407,10 @@ impl Session<'_> {
             self.prepared.attempts += 1;
             let prepare = format!(
                 "PREPARE {RELATIONS} AS {RELATIONS_SQL};\n\
-                 PREPARE {OBSERVE}(int8, oid, oid, oid[]) AS {}",
-                observe_sql("$1", "$2", "$3", "$4")
+                 PREPARE {OBSERVE}(int8, oid, oid, oid[]) AS {};\n\
+                 PREPARE {SEED}(oid[]) AS {}",
+                observe_sql("$1", "$2", "$3", "$4"),
+                seed_query("$1")
             );
             // Refused (e.g. one of them is still there): the plain queries do.
             self.prepared.ready = self.simple(&prepare).await.is_ok();
@@ -572,32 +574,39 @@ fn observe_sql(index: &str, first: &str, last: &str, views: &str) -> String {
 /// [`SEED_ROWS`] rows when it has none, each insert in a subtransaction of its own, in oid
 /// order (mostly the order foreign keys need), and those that failed once more after the
 /// others (their foreign keys may have needed another's rows). Columns with a default are
-/// left to it; those of a type without a made-up value get NULL.
-fn seed_sql(oids: &[i64]) -> String {
+/// left to it; those of a type without a made-up value get NULL. With `prepared`, the inserts
+/// come from the prepared [`seed_query`] (planned once per connection, not per migration).
+fn seed_sql(oids: &[i64], prepared: bool) -> String {
     let list: Vec<String> = oids.iter().map(|oid| oid.to_string()).collect();
+    let list = list.join(",");
+    let source = if prepared {
+        format!("EXECUTE 'EXECUTE {SEED}(''{{{list}}}'')'")
+    } else {
+        seed_query(&format!("'{{{list}}}'::oid[]"))
+    };
     format!(
         "DO $cargo_migrate_seed${}$cargo_migrate_seed$;\n\
          SELECT '{MARK}seeded', 0::int8, current_setting('cargo_migrate.seeded'), '', 0::int8;\n",
-        SEED_BODY
-            .replace("{ROWS}", &SEED_ROWS.to_string())
-            .replace("{OIDS}", &list.join(","))
+        SEED_BODY.replace("{SOURCE}", &source)
     )
 }
 
-/// [`seed_sql`]'s block: the inserts built from the catalog (one value per column type
-/// category), then run.
-const SEED_BODY: &str = r#"
-DECLARE
-  todo text[];
-  tables int8[];
-  retry_todo text[];
-  retry_tables int8[];
-  seeded text := '';
-  done int8;
-BEGIN
-  SELECT array_agg(s.sql ORDER BY s.oid), array_agg(s.oid ORDER BY s.oid) INTO todo, tables
-  FROM (
-    SELECT a.attrelid::int8 AS oid,
+/// The name of the prepared [`seed_query`].
+const SEED: &str = "cargo_migrate_seed";
+
+/// The INSERT that seeds each plain table of `oids` (an `oid[]`), by oid: one value per
+/// column, by the category of its type.
+fn seed_query(oids: &str) -> String {
+    format!(
+        "SELECT s.oid, s.sql FROM (\n{}    GROUP BY a.attrelid) s ORDER BY s.oid",
+        SEED_INSERTS
+            .replace("{ROWS}", &SEED_ROWS.to_string())
+            .replace("{OIDS}", oids)
+    )
+}
+
+/// [`seed_query`]'s inner query.
+const SEED_INSERTS: &str = r#"    SELECT a.attrelid::int8 AS oid,
       'INSERT INTO ' || max(r.name)
         || CASE WHEN count(v.value) = 0 THEN ''
            ELSE ' (' || string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
@@ -629,8 +638,25 @@ BEGIN
           '(enum_range(NULL::' || format_type(a.atttypid, a.atttypmod) || '))[1]'
         WHEN t.typcategory = 'A' THEN '''{}''::' || format_type(a.atttypid, a.atttypmod)
       END AS value) v
-    WHERE a.attrelid = ANY('{{OIDS}}'::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
-    GROUP BY a.attrelid) s;
+    WHERE a.attrelid = ANY({OIDS}) AND a.attnum > 0 AND NOT a.attisdropped
+"#;
+
+/// [`seed_sql`]'s block: the inserts from `{SOURCE}` (rows of oid and INSERT), then run. (Its
+/// variables' names must not be the aliases of [`seed_query`], which it may hold written out.)
+const SEED_BODY: &str = r#"
+DECLARE
+  insert_row record;
+  todo text[] := '{}';
+  tables int8[] := '{}';
+  retry_todo text[];
+  retry_tables int8[];
+  seeded text := '';
+  done int8;
+BEGIN
+  FOR insert_row IN {SOURCE} LOOP
+    todo := todo || insert_row.sql;
+    tables := tables || insert_row.oid;
+  END LOOP;
   FOR pass IN 1..2 LOOP
     retry_todo := '{}';
     retry_tables := '{}';
