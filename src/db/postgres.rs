@@ -69,6 +69,23 @@ impl Postgres {
         &mut self.conn
     }
 
+    /// What [`Postgres::run`] sends around `migration`'s up script (it is transactional):
+    /// the transaction's opening, and its history row with the commit; for a caller that
+    /// sends the script its own way (the safety trace, which runs it statement by statement
+    /// with observations in between). `None` where `run` does more than that message: behind
+    /// a pooler, or holding the run lock (scratch databases hold none).
+    pub(crate) fn up_wrapping(
+        &self,
+        format: &HistoryFormat,
+        migration: &Migration,
+    ) -> Option<(String, String)> {
+        if self.pooled || self.lock.is_some() || migration.no_transaction {
+            return None;
+        }
+        let bookkeeping = bookkeeping(format, migration, Direction::Up).ok()?;
+        Some((self.begin_prefix(), format!("{bookkeeping};\nCOMMIT;")))
+    }
+
     /// Connects, giving up after `budget` without an answer.
     pub(crate) async fn connect(
         url: &DatabaseUrl,

@@ -348,13 +348,23 @@ pub async fn replay(
             before = Some(clock.inspect(&mut replayer).await?);
         }
         // The safety step's trace of this migration, on this database just before its up.
-        if let Some(traces) = traces.as_deref_mut() {
-            traces
-                .before_apply(index, migration, &mut replayer.db)
-                .await;
-        }
+        let applied_by_trace = match traces.as_deref_mut() {
+            Some(traces) => {
+                traces
+                    .before_apply(index, migration, &mut replayer.db)
+                    .await
+            }
+            None => false,
+        };
         let script_begun = Instant::now();
-        let applied_now = replayer.run(migration, Direction::Up).await;
+        let applied_now = if applied_by_trace {
+            Ok(crate::db::Ran {
+                elapsed: Duration::ZERO,
+                skipped: false,
+            })
+        } else {
+            replayer.run(migration, Direction::Up).await
+        };
         clock.scripts += script_begun.elapsed();
         if let Err(failure) = applied_now {
             replay_findings.push(Finding::from_failure(
@@ -989,9 +999,9 @@ pub async fn run(
     progress.ready(&header);
     progress.finished(INTEGRITY, &integrity);
     // The safety step's migrations are traced on the replay itself, before each is applied.
-    let mut traces = selection.as_ref().map(|(selected, _)| {
-        crate::safety::run::ReplayTraces::new(
-            selected,
+    let mut safety_step = selection.map(|selection| {
+        crate::safety::run::StepSelection::traced(
+            selection,
             &super::scratch::replay_format(spec),
             scratch.dialect(),
         )
@@ -1003,7 +1013,7 @@ pub async fn run(
         request.reversibility,
         live_plan.as_ref().and_then(|plan| plan.prefix),
         progress,
-        traces.as_mut(),
+        safety_step.as_mut().and_then(|step| step.traces.as_mut()),
     )
     .await?;
     progress.finished(REPLAY, &replayed.replay);
@@ -1049,9 +1059,9 @@ pub async fn run(
         }
     };
     progress.finished(DRIFT, &drift.step);
-    let safety = match selection {
+    let safety = match safety_step {
         None => crate::safety::run::SafetyStep::skipped("--no-safety"),
-        Some(selection) => {
+        Some(step) => {
             progress.stage("tracing the locks of the new migrations");
             let dialect = scratch.dialect();
             crate::safety::run::check_step(
@@ -1059,8 +1069,7 @@ pub async fn run(
                 &super::scratch::replay_format(spec),
                 dialect,
                 &migrations.migrations,
-                selection,
-                traces,
+                step,
                 replayed.replay.status == StepStatus::Failed,
                 &spec.config.safety,
             )

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::analyse::{self, MigrationReport};
-use super::trace::{MigrationTrace, Tracer};
+use super::trace::{MigrationTrace, Prepared};
 use super::{SafetyConfig, Severity, Verdict};
 use crate::db::Database;
 use crate::db::Direction;
@@ -30,7 +30,8 @@ pub struct Summary {
     pub trace_only: usize,
     pub untraced: usize,
     pub allowed: usize,
-    /// Milliseconds the trace took (its own transactions; not the replay).
+    /// Milliseconds the trace took (its own transactions, and the migrations it applied in
+    /// them; not the rest of the replay).
     pub trace_ms: u128,
 }
 
@@ -63,8 +64,9 @@ impl Summary {
 }
 
 /// Analyses the migrations of `migrations` at `selected` (indexes in apply order). With a
-/// `scratch` server of PostgreSQL, each selected transactional migration is traced before the
-/// replay applies it; otherwise only the static rules run.
+/// `scratch` server of PostgreSQL, each selected transactional migration is traced on the
+/// replay's connection just before the replay applies it (or as it applies it, see
+/// [`super::trace::trace_on`]); otherwise only the static rules run.
 ///
 /// # Errors
 ///
@@ -102,10 +104,12 @@ pub async fn analyse(
     };
     let url = scratch.fresh_database().await?;
     let mut replayer = Replayer::open(&url, format.clone()).await?;
-    let mut tracer = Tracer::connect(&url, &format.table()).await?;
     let mut reports = Vec::new();
     let mut trace_ms = 0;
+    let mut prepared = Prepared::default();
     for (index, migration) in migrations[..=*last].iter().enumerate() {
+        // Whether the trace applied the migration (in its own transaction, see `trace_on`).
+        let mut applied = false;
         if let Some(at) = selected.iter().position(|&s| s == index) {
             let read = &reads[at];
             let report = if migration.no_transaction {
@@ -118,11 +122,27 @@ pub async fn analyse(
                 )
             } else {
                 let begun = std::time::Instant::now();
-                let trace = tracer.trace(&read.texts()).await?;
+                let traced = trace_before_apply(
+                    &mut replayer.db,
+                    format,
+                    migration,
+                    &read.texts(),
+                    &mut prepared,
+                )
+                .await?;
                 trace_ms += begun.elapsed().as_millis();
-                analyse::combine(read, Ok(&trace), config)
+                match traced {
+                    Some((trace, applied_by_trace)) => {
+                        applied = applied_by_trace;
+                        analyse::combine(read, Ok(&trace), config)
+                    }
+                    None => analyse::combine(read, Err("not traced"), config),
+                }
             };
             reports.push(report);
+        }
+        if applied {
+            continue;
         }
         if let Err(failure) = replayer.run(migration, Direction::Up).await {
             // A failure a finding explains (an enum value used too early, a drop a view
@@ -149,6 +169,35 @@ pub async fn analyse(
     Ok((reports, trace_ms))
 }
 
+/// Traces `statements` (`migration`'s up) on the replay's own connection `db`, just before the
+/// replay applies it: the trace and whether it applied the migration itself (then the replay
+/// must not). `None` off PostgreSQL.
+///
+/// # Errors
+///
+/// As [`super::trace::trace_on`].
+async fn trace_before_apply(
+    db: &mut Database,
+    format: &HistoryFormat,
+    migration: &Migration,
+    statements: &[&str],
+    prepared: &mut Prepared,
+) -> Result<Option<(MigrationTrace, bool)>> {
+    let Database::Postgres(pg) = db else {
+        return Ok(None);
+    };
+    let apply = pg.up_wrapping(format, migration);
+    let traced = super::trace::trace_on(
+        pg.connection(),
+        &format.table(),
+        statements,
+        apply.as_ref(),
+        prepared,
+    )
+    .await?;
+    Ok(Some(traced))
+}
+
 /// Why a migration after one that fails on the replay is not traced.
 const NOT_REPLAYED: &str = "not traced: an earlier migration fails on the replay";
 
@@ -162,12 +211,16 @@ fn explains_failure(finding: &super::Finding) -> bool {
 }
 
 /// Traces taken on `check`'s own replay, each just before the replay applies a selected
-/// migration (on the replay's connection, in a transaction rolled back): the safety step then
-/// needs no replay of its own, and costs only the traced migrations' statements once more.
+/// migration, on the replay's connection (in the migration's own transaction when nothing is
+/// seeded, see [`super::trace::trace_on`]): the safety step then needs no replay of its own,
+/// and costs the traced migrations' observations (and, for those seeded, their statements once
+/// more).
 pub struct ReplayTraces {
     selected: Vec<usize>,
     dialect: Dialect,
-    history: String,
+    format: HistoryFormat,
+    /// The trace's queries, prepared on the replay's connection.
+    prepared: Prepared,
     traces: HashMap<usize, MigrationTrace>,
     /// The last migration the replay reached (the one that failed, if one did).
     reached: Option<usize>,
@@ -181,7 +234,8 @@ impl ReplayTraces {
         ReplayTraces {
             selected: selected.to_vec(),
             dialect,
-            history: format.table(),
+            format: format.clone(),
+            prepared: Prepared::default(),
             traces: HashMap::new(),
             reached: None,
             error: None,
@@ -189,28 +243,45 @@ impl ReplayTraces {
         }
     }
 
-    /// Called by the replay before it applies migration `index` on `db`.
-    pub async fn before_apply(&mut self, index: usize, migration: &Migration, db: &mut Database) {
+    /// Called by the replay before it applies migration `index` on `db`. Returns whether the
+    /// trace applied it (see [`super::trace::trace_on`]): then the replay must not.
+    pub async fn before_apply(
+        &mut self,
+        index: usize,
+        migration: &Migration,
+        db: &mut Database,
+    ) -> bool {
         self.reached = Some(index);
         if self.error.is_some() || migration.no_transaction || !self.selected.contains(&index) {
-            return;
+            return false;
         }
-        let Database::Postgres(pg) = db else {
-            return;
-        };
         // A script that cannot be read is the safety step's error to report (it reads it
         // again); here it is just not traced.
         let Ok(read) = analyse::read(migration, self.dialect) else {
-            return;
+            return false;
         };
         let begun = Instant::now();
-        match super::trace::trace_on(pg.connection(), &self.history, &read.texts()).await {
-            Ok(trace) => {
+        let traced = trace_before_apply(
+            db,
+            &self.format,
+            migration,
+            &read.texts(),
+            &mut self.prepared,
+        )
+        .await;
+        let applied = match traced {
+            Ok(Some((trace, applied))) => {
                 self.traces.insert(index, trace);
+                applied
             }
-            Err(error) => self.error = Some(error),
-        }
+            Ok(None) => false,
+            Err(error) => {
+                self.error = Some(error);
+                false
+            }
+        };
         self.time += begun.elapsed();
+        applied
     }
 }
 
@@ -273,26 +344,52 @@ pub fn check_selection(
     })
 }
 
-/// Runs the safety step over `selected` ([`check_selection`]). With `traced` (the traces
-/// check's replay took), the migrations it reached are reported from them without a replay
-/// of the step's own; when the replay failed (`replay_failed`), only those are.
+/// What `check`'s safety step looks at: the migrations ([`check_selection`]), how they were
+/// chosen, and the traces check's replay takes of them (when it takes any).
+pub struct StepSelection {
+    pub selected: Vec<usize>,
+    /// How they were chosen, e.g. "pending on the database".
+    pub selection: String,
+    pub traces: Option<ReplayTraces>,
+}
+
+impl StepSelection {
+    /// `selected` (chosen as `selection` says), to be traced on check's replay.
+    pub fn traced(
+        (selected, selection): (Vec<usize>, String),
+        format: &HistoryFormat,
+        dialect: Dialect,
+    ) -> StepSelection {
+        StepSelection {
+            traces: Some(ReplayTraces::new(&selected, format, dialect)),
+            selected,
+            selection,
+        }
+    }
+}
+
+/// Runs the safety step over `step`'s migrations. With its traces (those check's replay
+/// took), the migrations the replay reached are reported from them without a replay of the
+/// step's own; when the replay failed (`replay_failed`), only those are.
 ///
 /// # Errors
 ///
 /// As [`analyse`].
-#[allow(clippy::too_many_arguments)]
 pub async fn check_step(
     scratch: &mut Scratch,
     format: &HistoryFormat,
     dialect: Dialect,
     migrations: &[Migration],
-    (mut selected, selection): (Vec<usize>, String),
-    traced: Option<ReplayTraces>,
+    step: StepSelection,
     replay_failed: bool,
     config: &SafetyConfig,
 ) -> Result<SafetyStep> {
     let begun = std::time::Instant::now();
-    let mut traced = traced;
+    let StepSelection {
+        mut selected,
+        selection,
+        traces: mut traced,
+    } = step;
     if let Some(traces) = traced.as_mut()
         && let Some(error) = traces.error.take()
     {

@@ -1,22 +1,27 @@
 //! The traced half: a migration's statements run one by one in a transaction on the scratch
-//! database, which is rolled back afterwards (the replay then applies the migration as `up`
-//! would). After each statement, one query reads the locks this backend holds on relations
-//! that existed before the migration (locks on what the migration itself creates block
-//! nobody), their files (a new `relfilenode` is a rewrite) and the timeouts in force.
+//! database, on the replay's connection just before the replay would apply it. After each
+//! statement, one query reads the locks this backend holds on relations that existed before
+//! the migration (locks on what the migration itself creates block nobody), the files of
+//! those it locked (a new `relfilenode` is a rewrite) and the timeouts in force. The
+//! statements and their observations travel as one message, with the transaction's opening
+//! and end: a migration costs two round trips (the relations, then that message), however
+//! many statements it has. When nothing is seeded, the transaction is the migration's own,
+//! with its history row and commit, exactly as the replay would send it, so its statements
+//! run once; otherwise it is rolled back and the replay applies the migration afterwards.
 //!
 //! Before the statements, tables that existed and are empty get a few rows, so validations
 //! scan something and rewrites rewrite something; a migration that fails only because of
 //! those rows is traced again without them.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use futures_util::StreamExt;
 use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, Row};
 
 use super::words::identifier_chains;
-use crate::db::DatabaseUrl;
-use crate::error::{Error, ErrorClass, ErrorCode, Result};
+use crate::error::Result;
 
 /// The `lock_timeout` the trace starts each migration with: `up`'s default `--lock-timeout`,
 /// so a script that sets none is told apart from one that sets its own.
@@ -99,40 +104,15 @@ impl MigrationTrace {
     }
 }
 
-/// A connection to the scratch database that traces migrations.
-pub struct Tracer {
-    conn: PgConnection,
-    /// The history table, left out of what is seeded and watched.
-    history: String,
-}
-
-impl Tracer {
-    pub async fn connect(url: &DatabaseUrl, history: &str) -> Result<Tracer> {
-        let fail = |err: sqlx::Error| {
-            Error::new(
-                ErrorClass::Unreachable,
-                ErrorCode::DatabaseUnreachable,
-                format!("cannot connect to the scratch database to trace: {err}"),
-            )
-            .at(url.redacted())
-        };
-        let options = url.pg_options().map_err(fail)?;
-        let conn = PgConnection::connect_with(&options).await.map_err(fail)?;
-        Ok(Tracer {
-            conn,
-            history: history.rsplit('.').next().unwrap_or(history).to_string(),
-        })
-    }
-
-    /// Traces `statements` (texts, in order) in a transaction that is rolled back.
-    pub async fn trace(&mut self, statements: &[&str]) -> Result<MigrationTrace> {
-        trace_on(&mut self.conn, &self.history, statements).await
-    }
-}
-
 /// Traces `statements` on `conn` (a connection to the scratch database with no transaction
-/// open, e.g. the replay's own) in a transaction that is rolled back. `history`: the history
-/// table (its bare name), left out of what is seeded and watched.
+/// open: the replay's own) in a transaction that is rolled back, or, given `apply` (what the
+/// replay sends around the script: the transaction's opening, and its history row with the
+/// commit), in the migration's own transaction when nothing is seeded: the trace then applies
+/// the migration as the replay would, and the statements run once, not twice. `history`: the
+/// history table, left out of what is seeded and watched. `prepared`: whether the trace's
+/// queries are prepared on `conn` (kept from one trace to the next). Returns the trace and
+/// whether the migration was applied (not when a statement failed: everything was rolled
+/// back).
 ///
 /// # Errors
 ///
@@ -141,96 +121,190 @@ pub async fn trace_on(
     conn: &mut PgConnection,
     history: &str,
     statements: &[&str],
-) -> Result<MigrationTrace> {
+    apply: Option<&(String, String)>,
+    prepared: &mut Prepared,
+) -> Result<(MigrationTrace, bool)> {
     let mut session = Session {
         conn,
         history: history.rsplit('.').next().unwrap_or(history),
+        prepared,
     };
-    session.trace(statements).await
+    session.trace(statements, apply).await
+}
+
+/// Whether the trace's two queries (the relations, the observation after each statement) are
+/// prepared on the connection it traces on: planned once per connection instead of once per
+/// migration and per statement (their planning cost more than their run).
+#[derive(Debug, Default)]
+pub struct Prepared {
+    ready: bool,
+    /// Times they were prepared: a connection whose statements keep going away (a migration
+    /// that runs `DISCARD ALL`, a rebuilt replay) gets the plain queries after a few.
+    attempts: u8,
+}
+
+/// The names of the prepared queries (a migration's own statements do not use them).
+const OBSERVE: &str = "cargo_migrate_observe";
+const RELATIONS: &str = "cargo_migrate_relations";
+
+/// Whether `err` says a prepared query of the trace's is gone.
+fn lost(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db)
+        if db.code().as_deref() == Some("26000") && db.message().contains("cargo_migrate_"))
 }
 
 /// One trace's use of a connection.
 struct Session<'c> {
     conn: &'c mut PgConnection,
     history: &'c str,
+    prepared: &'c mut Prepared,
 }
 
 impl Session<'_> {
-    async fn trace(&mut self, statements: &[&str]) -> Result<MigrationTrace> {
-        let seeded = self.trace_once(statements, true).await?;
+    async fn trace(
+        &mut self,
+        statements: &[&str],
+        apply: Option<&(String, String)>,
+    ) -> Result<(MigrationTrace, bool)> {
+        let relations = self.relations().await?;
+        let (seeded, applied) = self.trace_once(&relations, statements, true, apply).await?;
         if seeded.failed.is_some() && !seeded.seeded.is_empty() {
             // Perhaps only our rows made it fail (a NOT NULL column without a default on a
             // table that is empty in every real database): trace it as the replay runs it.
-            let bare = self.trace_once(statements, false).await?;
+            let (bare, _) = self.trace_once(&relations, statements, false, None).await?;
             if bare.failed.is_none() {
-                return Ok(bare);
+                return Ok((bare, false));
             }
         }
-        Ok(seeded)
+        Ok((seeded, applied))
     }
 
-    async fn trace_once(&mut self, statements: &[&str], seed: bool) -> Result<MigrationTrace> {
-        // The transaction starts with the first query (see `relations`).
-        let result = self.trace_in_transaction(statements, seed).await;
-        // Whatever happened, nothing of the trace stays.
-        let _ = self.simple("ROLLBACK").await;
-        result
-    }
-
-    async fn trace_in_transaction(
+    async fn trace_once(
         &mut self,
+        relations: &HashMap<i64, Relation>,
         statements: &[&str],
         seed: bool,
-    ) -> Result<MigrationTrace> {
-        let (relations, session_timeout) = self.relations().await?;
+        apply: Option<&(String, String)>,
+    ) -> Result<(MigrationTrace, bool)> {
+        loop {
+            let mut open = true;
+            let result = self
+                .trace_in_transaction(relations, statements, seed, apply, &mut open)
+                .await;
+            // Whatever happened, nothing of the trace stays unless it applied the migration
+            // (the message ends with the rollback or the commit when every statement ran).
+            if open {
+                let _ = self.simple("ROLLBACK").await;
+            }
+            match result {
+                Ok(Some(traced)) => return Ok(traced),
+                // The prepared observation went away (a statement dropped it): again, with
+                // the plain one.
+                Ok(None) => {}
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Sends, as one message, the transaction's opening, the seeding, every statement each
+    /// followed by [`Watched::sql`], and the rollback (or, applying, the history row and the
+    /// commit): one round trip per migration whatever its length. `open` is cleared when the
+    /// message ran to its end. Returns the trace and whether it applied the migration; `None`
+    /// when the prepared observation went away (it is then no longer used).
+    async fn trace_in_transaction(
+        &mut self,
+        relations: &HashMap<i64, Relation>,
+        statements: &[&str],
+        seed: bool,
+        apply: Option<&(String, String)>,
+        open: &mut bool,
+    ) -> Result<Option<(MigrationTrace, bool)>> {
         let mut trace = MigrationTrace::default();
         // Only the tables the script names: seeding every table before every migration would
         // cost more than the migrations themselves on a long history.
         let chains: Vec<Vec<Vec<String>>> =
             statements.iter().map(|s| identifier_chains(s)).collect();
         let script: Vec<Vec<String>> = chains.iter().flatten().cloned().collect();
-        let seeding = seed
-            && relations
-                .values()
-                .any(|r| r.kind == "table" && r.named_by(&script));
-        if seeding {
-            trace.seeded = self.seed(&relations, &script).await?;
+        let mut candidates: Vec<i64> = relations
+            .iter()
+            .filter(|(_, r)| seed && r.kind == "table" && r.named_by(&script))
+            .map(|(oid, _)| *oid)
+            .collect();
+        candidates.sort_unstable();
+        // Seeded rows must not stay: then the trace is rolled back and the replay applies the
+        // migration afterwards. Otherwise the trace's transaction is the migration's own.
+        let rollback = (
+            format!("BEGIN;\nSET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}';\n"),
+            "ROLLBACK".to_string(),
+        );
+        let (applying, (opening, closing)) = match apply {
+            Some(apply) if candidates.is_empty() => (true, apply),
+            _ => (false, &rollback),
+        };
+        let prepared = self.prepared.ready;
+        let mut message = opening.clone();
+        if !candidates.is_empty() {
+            message.push_str(&seed_sql(&candidates, prepared));
         }
-        let watched = Watched::of(&relations);
+        let watched = Watched::of(relations);
+        message.push_str(&format!(
+            "SELECT '{MARK}start', 0::int8, current_setting('lock_timeout'), '', {CLOCK};\n"
+        ));
+        for (index, statement) in statements.iter().enumerate() {
+            // A line comment ending the statement must not swallow what follows it.
+            message.push_str(statement);
+            message.push_str("\n;\n");
+            message.push_str(&watched.sql(index, prepared));
+            message.push_str(";\n");
+        }
+        message.push_str(closing);
+        let mut rows = Vec::new();
+        let mut failure = None;
+        {
+            let mut stream = sqlx::raw_sql(AssertSqlSafe(message)).fetch(&mut *self.conn);
+            while let Some(next) = stream.next().await {
+                match next {
+                    Ok(row) => rows.push(row),
+                    Err(err) => {
+                        failure = Some(err);
+                        break;
+                    }
+                }
+            }
+        }
+        if prepared && failure.as_ref().is_some_and(lost) {
+            self.prepared.ready = false;
+            return Ok(None);
+        }
+        let observations = observed(&rows);
+        if failure.is_none() {
+            *open = false;
+        }
+        let Some((start, session_timeout)) = observations.start else {
+            // The seeding itself failed (its inserts' own failures are caught in it).
+            let err = failure.unwrap_or(sqlx::Error::RowNotFound);
+            return Err(crate::db::database_error(
+                "cannot trace on the scratch database",
+                &err,
+            ));
+        };
+        trace.seeded = observations
+            .seeded
+            .iter()
+            .filter_map(|oid| relations.get(oid).map(|r| r.name.clone()))
+            .collect();
+        trace.seeded.sort();
         // Seeding's inserts take locks weaker than any listed (ROW EXCLUSIVE at most), so
         // nothing listed is held when the first statement runs.
         let mut held: HashMap<i64, u8> = HashMap::new();
         let mut files: HashMap<i64, i64> = relations.iter().map(|(o, r)| (*o, r.file)).collect();
         let mut gone: Vec<i64> = Vec::new();
-        for (index, statement) in statements.iter().enumerate() {
-            let begun = Instant::now();
-            // The statement and the observation in one message: one round trip per statement
-            // (the time includes the observation's, a fraction of a millisecond).
-            let ran = sqlx::raw_sql(AssertSqlSafe(format!("{statement};\n{}", watched.sql())))
-                .fetch_all(&mut *self.conn)
-                .await;
-            let duration = begun.elapsed();
-            let rows = match ran {
-                Ok(rows) => rows,
-                Err(err) => {
-                    let message = match &err {
-                        sqlx::Error::Database(db) => db.message().to_string(),
-                        other => other.to_string(),
-                    };
-                    if let sqlx::Error::Database(db) = &err {
-                        let detail = db
-                            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                            .and_then(|pg| pg.detail())
-                            .unwrap_or_default();
-                        trace.failed_code = db
-                            .code()
-                            .map(|code| (code.into_owned(), detail.to_string()));
-                    }
-                    trace.failed = Some((index, message));
-                    return Ok(trace);
-                }
-            };
-            let (seen, now_files) = observed(&rows);
+        let mut clock = start;
+        for (index, seen) in observations.statements.into_iter().enumerate() {
+            // The server's clock after each statement's observation: the statement's time
+            // includes the observation's, a fraction of a millisecond.
+            let duration = Duration::from_micros(u64::try_from(seen.clock - clock).unwrap_or(0));
+            clock = seen.clock;
             let mut step = StatementTrace {
                 duration,
                 own_lock_timeout: seen.lock_timeout != session_timeout,
@@ -257,11 +331,14 @@ impl Session<'_> {
                         .push((relation.name.clone(), relation.kind, mode.clone()));
                 }
             }
-            step.locks.sort_by(|a, b| {
-                super::strength(&b.2)
-                    .cmp(&super::strength(&a.2))
-                    .then(a.0.cmp(&b.0))
-            });
+            // Strongest first, then by name: the map's order is not the same from run to run.
+            for list in [&mut step.locks, &mut step.reused] {
+                list.sort_by(|a, b| {
+                    super::strength(&b.2)
+                        .cmp(&super::strength(&a.2))
+                        .then(a.0.cmp(&b.0))
+                });
+            }
             // A view that existed and has no catalog row now was dropped by this statement;
             // one the statement does not name went with something it uses (CASCADE).
             for oid in &seen.gone {
@@ -276,42 +353,89 @@ impl Session<'_> {
                 }
             }
             step.dropped_views.sort();
-            for (oid, file) in now_files {
-                if let Some(before) = files.get(&oid)
-                    && *before != file
-                    && file != 0
-                    && let Some(relation) = relations.get(&oid)
+            for (oid, file) in &seen.files {
+                if let Some(before) = files.get(oid)
+                    && before != file
+                    && *file != 0
+                    && let Some(relation) = relations.get(oid)
                 {
                     step.rewrites.push(relation.name.clone());
-                    files.insert(oid, file);
+                    files.insert(*oid, *file);
                 }
             }
             step.rewrites.sort();
             trace.statements.push(step);
         }
-        Ok(trace)
+        if let Some(err) = failure {
+            // The statement after the last one observed failed; the rest of the message was
+            // not run.
+            let index = trace.statements.len();
+            if index >= statements.len() {
+                // Past the last statement: the rollback, or the history row or the commit
+                // (the replay then runs the migration and tells why), failed.
+                if applying {
+                    return Ok(Some((trace, false)));
+                }
+                return Err(crate::db::database_error(
+                    "cannot trace on the scratch database",
+                    &err,
+                ));
+            }
+            let message = match &err {
+                sqlx::Error::Database(db) => db.message().to_string(),
+                other => other.to_string(),
+            };
+            if let sqlx::Error::Database(db) = &err {
+                let detail = db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .and_then(|pg| pg.detail())
+                    .unwrap_or_default();
+                trace.failed_code = db
+                    .code()
+                    .map(|code| (code.into_owned(), detail.to_string()));
+            }
+            trace.failed = Some((index, message));
+            return Ok(Some((trace, false)));
+        }
+        Ok(Some((trace, applying)))
     }
 
-    /// Starts the trace's transaction (with `up`'s lock timeout) and reads, in the same round
-    /// trip, the user relations that exist now, by oid, and the `lock_timeout` in force.
-    async fn relations(&mut self) -> Result<(HashMap<i64, Relation>, String)> {
-        let rows = self
-            .rows(&format!(
-                "BEGIN; SET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}'; \
-                 SELECT r.oid, r.relfilenode, r.name, r.relkind, r.relname, current_setting('lock_timeout'), \
-                 r.nspname, r.visible \
-                 FROM (SELECT 1) one LEFT JOIN (\
-                 SELECT c.oid::int8, c.relfilenode::int8, \
-                 quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, c.relname::text, \
-                 n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
-                 AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
-                 AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'm', 'v')) r ON true",
-            ))
-            .await?;
+    /// The user relations that exist now, by oid (outside any transaction: the migration's
+    /// may be the next message's). Prepares the trace's queries first when they are not.
+    async fn relations(&mut self) -> Result<HashMap<i64, Relation>> {
+        if !self.prepared.ready && self.prepared.attempts < 3 {
+            self.prepared.attempts += 1;
+            let prepare = format!(
+                "PREPARE {RELATIONS} AS {RELATIONS_SQL};\n\
+                 PREPARE {OBSERVE}(int8, oid, oid, oid[]) AS {};\n\
+                 PREPARE {SEED}(oid[]) AS {}",
+                observe_sql("$1", "$2", "$3", "$4"),
+                seed_query("$1")
+            );
+            // Refused (e.g. one of them is still there): the plain queries do.
+            self.prepared.ready = self.simple(&prepare).await.is_ok();
+        }
+        let rows = if self.prepared.ready {
+            match sqlx::raw_sql(AssertSqlSafe(format!("EXECUTE {RELATIONS}")))
+                .fetch_all(&mut *self.conn)
+                .await
+            {
+                Ok(rows) => rows,
+                Err(err) if lost(&err) => {
+                    self.prepared.ready = false;
+                    self.rows(RELATIONS_SQL).await?
+                }
+                Err(err) => {
+                    return Err(crate::db::database_error(
+                        "cannot trace on the scratch database",
+                        &err,
+                    ));
+                }
+            }
+        } else {
+            self.rows(RELATIONS_SQL).await?
+        };
         let mut relations = HashMap::new();
-        let mut timeout = String::new();
         for row in rows {
             let get = |i: usize| {
                 row.try_get::<Option<String>, _>(i)
@@ -319,7 +443,6 @@ impl Session<'_> {
                     .flatten()
                     .unwrap_or_default()
             };
-            timeout = get(5);
             let Some(oid) = row.try_get::<Option<i64>, _>(0).ok().flatten() else {
                 continue;
             };
@@ -350,166 +473,7 @@ impl Session<'_> {
                 },
             );
         }
-        Ok((relations, timeout))
-    }
-
-    /// Gives each empty table that existed (and `script` names) a few rows: one catalog query
-    /// for the columns of all of them, then one round trip per table (savepoint, insert,
-    /// release), and a second pass for the tables whose foreign keys needed another's rows.
-    /// Returns the tables seeded.
-    async fn seed(
-        &mut self,
-        relations: &HashMap<i64, Relation>,
-        script: &[Vec<String>],
-    ) -> Result<Vec<String>> {
-        let mut candidates: Vec<i64> = relations
-            .iter()
-            .filter(|(_, r)| r.kind == "table" && r.named_by(script))
-            .map(|(oid, _)| *oid)
-            .collect();
-        if candidates.is_empty() {
-            return Ok(Vec::new());
-        }
-        candidates.sort_unstable();
-        let mut pending = self.seed_statements(&candidates, relations).await?;
-        let mut seeded = Vec::new();
-        // All inserts in one message first (tables come in creation order, which is mostly the
-        // order their foreign keys need); when one fails, none stays and they go one by one.
-        if pending.len() > 1 {
-            let inserts: Vec<String> = pending
-                .iter()
-                .map(|(oid, insert)| {
-                    format!(
-                        "WITH i AS ({insert} RETURNING 1) SELECT {oid}::int8, count(*)::int8 FROM i"
-                    )
-                })
-                .collect();
-            let message = format!(
-                "SAVEPOINT cargo_migrate_seed; {}; RELEASE SAVEPOINT cargo_migrate_seed",
-                inserts.join("; ")
-            );
-            match sqlx::raw_sql(AssertSqlSafe(message))
-                .fetch_all(&mut *self.conn)
-                .await
-            {
-                Ok(rows) => {
-                    for row in rows {
-                        let oid: i64 = row.try_get(0).unwrap_or_default();
-                        let count: i64 = row.try_get(1).unwrap_or_default();
-                        if count > 0
-                            && let Some(relation) = relations.get(&oid)
-                        {
-                            seeded.push(relation.name.clone());
-                        }
-                    }
-                    seeded.sort();
-                    return Ok(seeded);
-                }
-                Err(_) => {
-                    self.simple("ROLLBACK TO SAVEPOINT cargo_migrate_seed")
-                        .await?;
-                }
-            }
-        }
-        for _pass in 0..2 {
-            let mut left = Vec::new();
-            for (oid, insert) in pending {
-                let message = format!(
-                    "SAVEPOINT cargo_migrate_seed; {insert}; RELEASE SAVEPOINT cargo_migrate_seed"
-                );
-                match sqlx::raw_sql(AssertSqlSafe(message))
-                    .execute(&mut *self.conn)
-                    .await
-                {
-                    Ok(done) => {
-                        if done.rows_affected() > 0 {
-                            seeded.push(relations[&oid].name.clone());
-                        }
-                    }
-                    Err(_) => {
-                        self.simple("ROLLBACK TO SAVEPOINT cargo_migrate_seed")
-                            .await?;
-                        left.push((oid, insert));
-                    }
-                }
-            }
-            pending = left;
-        }
-        seeded.sort();
-        Ok(seeded)
-    }
-
-    /// For each table of `oids` (plain tables: a partitioned table's partitions are tables of
-    /// their own), the INSERT that gives it [`SEED_ROWS`] rows when it has none.
-    async fn seed_statements(
-        &mut self,
-        oids: &[i64],
-        relations: &HashMap<i64, Relation>,
-    ) -> Result<Vec<(i64, String)>> {
-        let list: Vec<String> = oids.iter().map(|oid| oid.to_string()).collect();
-        let rows = self
-            .rows(&format!(
-                "SELECT a.attrelid::int8, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), \
-                 t.typcategory::text, t.typname::text, \
-                 (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text \
-                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
-                 JOIN pg_class c ON c.oid = a.attrelid AND c.relkind = 'r' \
-                 WHERE a.attrelid = ANY('{{{}}}'::oid[]) AND a.attnum > 0 AND NOT a.attisdropped \
-                 ORDER BY a.attrelid, a.attnum",
-                list.join(",")
-            ))
-            .await?;
-        let mut columns: Vec<(i64, Vec<String>, Vec<String>)> = Vec::new();
-        for row in &rows {
-            let oid: i64 = row.try_get(0).unwrap_or_default();
-            let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
-            if columns.last().is_none_or(|(last, _, _)| *last != oid) {
-                columns.push((oid, Vec::new(), Vec::new()));
-            }
-            if get(5) == "true" {
-                continue;
-            }
-            let (column, ty, category, name) = (get(1), get(2), get(3), get(4));
-            let value = match (category.as_str(), name.as_str()) {
-                ("N", _) => format!("g::{ty}"),
-                ("S", _) => format!("('s' || g)::{ty}"),
-                ("B", _) => "(g % 2 = 0)".to_string(),
-                ("T", _) => format!("(g * interval '1 second')::{ty}"),
-                ("D", _) => format!("(now() + g * interval '1 second')::{ty}"),
-                ("U", "uuid") => format!("md5(g::text || '{oid}')::uuid"),
-                ("U", "json" | "jsonb") => format!("'{{}}'::{ty}"),
-                ("E", _) => format!("(enum_range(NULL::{ty}))[1]"),
-                ("A", _) => format!("'{{}}'::{ty}"),
-                _ => continue,
-            };
-            if let Some((_, names, values)) = columns.last_mut() {
-                names.push(column);
-                values.push(value);
-            }
-        }
-        Ok(columns
-            .into_iter()
-            .filter_map(|(oid, names, values)| {
-                let table = &relations.get(&oid)?.name;
-                let select = if names.is_empty() {
-                    String::new()
-                } else {
-                    values.join(", ")
-                };
-                let target = if names.is_empty() {
-                    table.clone()
-                } else {
-                    format!("{table} ({})", names.join(", "))
-                };
-                Some((
-                    oid,
-                    format!(
-                        "INSERT INTO {target} SELECT {select} FROM generate_series(1, {SEED_ROWS}) g \
-                         WHERE NOT EXISTS (SELECT FROM {table})"
-                    ),
-                ))
-            })
-            .collect())
+        Ok(relations)
     }
 
     async fn rows(&mut self, sql: &str) -> Result<Vec<sqlx::postgres::PgRow>> {
@@ -531,56 +495,206 @@ impl Session<'_> {
 /// Marks the observation's rows apart from any a traced statement returns.
 const MARK: &str = "cargo-migrate:";
 
-/// What the observation after each statement looks at, as `oid[]` literals: the relations that
-/// existed, their files then, and the views among them.
+/// The server's clock in microseconds, as the observations read it.
+const CLOCK: &str = "(extract(epoch from clock_timestamp()) * 1000000)::int8";
+
+/// What the observation after each statement looks at: the range of the oids of the relations
+/// that existed (every relation the migration creates gets a larger one, so the range keeps
+/// the locks on those out of the rows; the few that might fall in it are left out by oid when
+/// the rows are read), and the views among them as an `oid[]` literal.
 struct Watched {
-    oids: String,
-    files: String,
+    first: i64,
+    last: i64,
     views: String,
 }
 
 impl Watched {
     fn of(relations: &HashMap<i64, Relation>) -> Watched {
-        let literal = |values: Vec<String>| format!("'{{{}}}'::oid[]", values.join(","));
-        let mut pairs: Vec<(&i64, &Relation)> = relations.iter().collect();
-        pairs.sort_by_key(|(oid, _)| **oid);
+        let mut views: Vec<String> = relations
+            .iter()
+            .filter(|(_, r)| matches!(r.kind, "view" | "materialized view"))
+            .map(|(oid, _)| oid.to_string())
+            .collect();
+        views.sort();
         Watched {
-            oids: literal(pairs.iter().map(|(oid, _)| oid.to_string()).collect()),
-            files: literal(pairs.iter().map(|(_, r)| r.file.to_string()).collect()),
-            views: literal(
-                pairs
-                    .iter()
-                    .filter(|(_, r)| matches!(r.kind, "view" | "materialized view"))
-                    .map(|(oid, _)| oid.to_string())
-                    .collect(),
-            ),
+            first: relations.keys().min().copied().unwrap_or(1),
+            last: relations.keys().max().copied().unwrap_or(0),
+            views: format!("'{{{}}}'::oid[]", views.join(",")),
         }
     }
 
-    /// One query: the locks this backend holds on the relations, the relations whose file is
-    /// not the one they had (only those: a history has hundreds of relations and a migration
-    /// rewrites few), the views that no longer exist, and the timeouts in force.
-    fn sql(&self) -> String {
-        let Watched { oids, files, views } = self;
-        format!(
-            "SELECT '{MARK}lock', l.relation::int8, l.mode::text, '' FROM pg_locks l \
-             WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
-               AND l.relation = ANY({oids}) \
-             UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '' \
-             FROM unnest({oids}, {files}) AS f(oid, file) JOIN pg_class c ON c.oid = f.oid \
-             WHERE c.relfilenode <> f.file \
-             UNION ALL SELECT '{MARK}gone', v::int8, '', '' FROM unnest({views}) AS v \
-             WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = v) \
-             UNION ALL SELECT '{MARK}set', 0, current_setting('lock_timeout'), current_setting('statement_timeout')"
-        )
+    /// One query after statement `index` (the prepared one, or written out): see
+    /// [`observe_sql`].
+    fn sql(&self, index: usize, prepared: bool) -> String {
+        let Watched { first, last, views } = self;
+        if prepared {
+            format!("EXECUTE {OBSERVE}({index}, {first}, {last}, {views})")
+        } else {
+            observe_sql(
+                &format!("{index}::int8"),
+                &format!("{first}::oid"),
+                &format!("{last}::oid"),
+                views,
+            )
+        }
     }
 }
 
-/// Reads [`Watched::sql`]'s rows (other rows are skipped): the strongest mode held per
-/// relation, the files, the timeouts.
-fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
-    let mut observed = Observed::default();
-    let mut files = Vec::new();
+/// The relations that existed before a migration, with what the trace needs of them.
+const RELATIONS_SQL: &str = "SELECT c.oid::int8, c.relfilenode::int8, \
+     quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, \
+     c.relname::text, NULL::text, n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
+     AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'm', 'v')";
+
+/// The observation after a statement (`index`), as one query: the locks this backend holds
+/// on the relations of oids `first` to `last`, the files of those it holds a lock on (a
+/// relation gets a new file only under a lock of this backend's, so the few locked ones are
+/// all there is to read, not every relation), which of the `views` (an `oid[]`) no longer
+/// exist, and the timeouts in force with the server's clock.
+fn observe_sql(index: &str, first: &str, last: &str, views: &str) -> String {
+    format!(
+        "WITH l AS MATERIALIZED (SELECT l.relation, l.mode FROM pg_locks l \
+         WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
+           AND l.relation BETWEEN {first} AND {last}) \
+         SELECT '{MARK}lock', l.relation::int8, l.mode::text, '', {index} FROM l \
+         UNION ALL SELECT '{MARK}file', c.oid::int8, c.relfilenode::text, '', {index} \
+         FROM pg_class c WHERE c.oid IN (SELECT relation FROM l) \
+         UNION ALL SELECT '{MARK}gone', v::int8, '', '', {index} FROM unnest({views}) AS v \
+         WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = v) \
+         UNION ALL SELECT '{MARK}set', {CLOCK}, current_setting('lock_timeout'), \
+         current_setting('statement_timeout'), {index}"
+    )
+}
+
+/// The seeding, server-side, as a `DO` block and the query that reads what it did: each table
+/// of `oids` (plain tables: a partitioned table's partitions are tables of their own) gets
+/// [`SEED_ROWS`] rows when it has none, each insert in a subtransaction of its own, in oid
+/// order (mostly the order foreign keys need), and those that failed once more after the
+/// others (their foreign keys may have needed another's rows). Columns with a default are
+/// left to it; those of a type without a made-up value get NULL. With `prepared`, the inserts
+/// come from the prepared [`seed_query`] (planned once per connection, not per migration).
+fn seed_sql(oids: &[i64], prepared: bool) -> String {
+    let list: Vec<String> = oids.iter().map(|oid| oid.to_string()).collect();
+    let list = list.join(",");
+    let source = if prepared {
+        format!("EXECUTE 'EXECUTE {SEED}(''{{{list}}}'')'")
+    } else {
+        seed_query(&format!("'{{{list}}}'::oid[]"))
+    };
+    format!(
+        "DO $cargo_migrate_seed${}$cargo_migrate_seed$;\n\
+         SELECT '{MARK}seeded', 0::int8, current_setting('cargo_migrate.seeded'), '', 0::int8;\n",
+        SEED_BODY.replace("{SOURCE}", &source)
+    )
+}
+
+/// The name of the prepared [`seed_query`].
+const SEED: &str = "cargo_migrate_seed";
+
+/// The INSERT that seeds each plain table of `oids` (an `oid[]`), by oid: one value per
+/// column, by the category of its type.
+fn seed_query(oids: &str) -> String {
+    format!(
+        "SELECT s.oid, s.sql FROM (\n{}    GROUP BY a.attrelid) s ORDER BY s.oid",
+        SEED_INSERTS
+            .replace("{ROWS}", &SEED_ROWS.to_string())
+            .replace("{OIDS}", oids)
+    )
+}
+
+/// [`seed_query`]'s inner query.
+const SEED_INSERTS: &str = r#"    SELECT a.attrelid::int8 AS oid,
+      'INSERT INTO ' || max(r.name)
+        || CASE WHEN count(v.value) = 0 THEN ''
+           ELSE ' (' || string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+             FILTER (WHERE v.value IS NOT NULL) || ')' END
+        || ' SELECT ' || coalesce(string_agg(v.value, ', ' ORDER BY a.attnum), '')
+        || ' FROM generate_series(1, {ROWS}) g WHERE NOT EXISTS (SELECT FROM '
+        || max(r.name) || ')' AS sql
+    FROM pg_attribute a
+    JOIN pg_type t ON t.oid = a.atttypid
+    JOIN pg_class c ON c.oid = a.attrelid AND c.relkind = 'r'
+    CROSS JOIN LATERAL (
+      SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+      FROM pg_namespace n WHERE n.oid = c.relnamespace) r
+    CROSS JOIN LATERAL (
+      SELECT CASE
+        WHEN a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' THEN NULL
+        WHEN t.typcategory = 'N' THEN 'g::' || format_type(a.atttypid, a.atttypmod)
+        WHEN t.typcategory = 'S' THEN '(''s'' || g)::' || format_type(a.atttypid, a.atttypmod)
+        WHEN t.typcategory = 'B' THEN '(g % 2 = 0)'
+        WHEN t.typcategory = 'T' THEN
+          '(g * interval ''1 second'')::' || format_type(a.atttypid, a.atttypmod)
+        WHEN t.typcategory = 'D' THEN
+          '(now() + g * interval ''1 second'')::' || format_type(a.atttypid, a.atttypmod)
+        WHEN t.typcategory = 'U' AND t.typname = 'uuid' THEN
+          'md5(g::text || ''' || a.attrelid::int8 || ''')::uuid'
+        WHEN t.typcategory = 'U' AND t.typname IN ('json', 'jsonb') THEN
+          '''{}''::' || format_type(a.atttypid, a.atttypmod)
+        WHEN t.typcategory = 'E' THEN
+          '(enum_range(NULL::' || format_type(a.atttypid, a.atttypmod) || '))[1]'
+        WHEN t.typcategory = 'A' THEN '''{}''::' || format_type(a.atttypid, a.atttypmod)
+      END AS value) v
+    WHERE a.attrelid = ANY({OIDS}) AND a.attnum > 0 AND NOT a.attisdropped
+"#;
+
+/// [`seed_sql`]'s block: the inserts from `{SOURCE}` (rows of oid and INSERT), then run. (Its
+/// variables' names must not be the aliases of [`seed_query`], which it may hold written out.)
+const SEED_BODY: &str = r#"
+DECLARE
+  insert_row record;
+  todo text[] := '{}';
+  tables int8[] := '{}';
+  retry_todo text[];
+  retry_tables int8[];
+  seeded text := '';
+  done int8;
+BEGIN
+  FOR insert_row IN {SOURCE} LOOP
+    todo := todo || insert_row.sql;
+    tables := tables || insert_row.oid;
+  END LOOP;
+  FOR pass IN 1..2 LOOP
+    retry_todo := '{}';
+    retry_tables := '{}';
+    FOR i IN 1..coalesce(array_length(todo, 1), 0) LOOP
+      BEGIN
+        EXECUTE todo[i];
+        GET DIAGNOSTICS done = ROW_COUNT;
+        IF done > 0 THEN
+          seeded := seeded || tables[i] || ',';
+        END IF;
+      EXCEPTION WHEN OTHERS THEN
+        retry_todo := retry_todo || todo[i];
+        retry_tables := retry_tables || tables[i];
+      END;
+    END LOOP;
+    todo := retry_todo;
+    tables := retry_tables;
+  END LOOP;
+  PERFORM set_config('cargo_migrate.seeded', seeded, true);
+END
+"#;
+
+/// What the rows of a trace's message say (other rows are skipped).
+#[derive(Debug, Default)]
+struct Observations {
+    /// The tables seeded.
+    seeded: Vec<i64>,
+    /// The server's clock before the first statement and the `lock_timeout` the migration
+    /// starts with; `None` when the seeding failed.
+    start: Option<(i64, String)>,
+    /// After each statement that ran, in order.
+    statements: Vec<Observed>,
+}
+
+/// Reads the rows of [`seed_sql`] and [`Watched::sql`]: the strongest mode held per relation,
+/// the files, the timeouts, per statement.
+fn observed(rows: &[sqlx::postgres::PgRow]) -> Observations {
+    let mut observations = Observations::default();
     for row in rows {
         let what: String = row.try_get(0).unwrap_or_default();
         let Some(what) = what.strip_prefix(MARK) else {
@@ -589,6 +703,25 @@ fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
         let oid: i64 = row.try_get(1).unwrap_or_default();
         let text: String = row.try_get(2).unwrap_or_default();
         match what {
+            "seeded" => {
+                observations.seeded = text.split(',').filter_map(|o| o.parse().ok()).collect();
+                continue;
+            }
+            "start" => {
+                observations.start = row.try_get(4).ok().map(|clock| (clock, text));
+                continue;
+            }
+            _ => {}
+        }
+        let index: i64 = row.try_get(4).unwrap_or_default();
+        let Ok(index) = usize::try_from(index) else {
+            continue;
+        };
+        while observations.statements.len() <= index {
+            observations.statements.push(Observed::default());
+        }
+        let observed = &mut observations.statements[index];
+        match what {
             "lock" => {
                 let strength = super::strength(&text);
                 let entry = observed.modes.entry(oid).or_insert((text.clone(), 0));
@@ -596,24 +729,29 @@ fn observed(rows: &[sqlx::postgres::PgRow]) -> (Observed, Vec<(i64, i64)>) {
                     *entry = (text, strength);
                 }
             }
-            "file" => files.push((oid, text.parse().unwrap_or(0))),
+            "file" => observed.files.push((oid, text.parse().unwrap_or(0))),
             "gone" => observed.gone.push(oid),
             "set" => {
                 observed.lock_timeout = text;
                 observed.statement_timeout = row.try_get(3).unwrap_or_default();
+                observed.clock = oid;
             }
             _ => {}
         }
     }
-    (observed, files)
+    observations
 }
 
 #[derive(Debug, Default)]
 struct Observed {
     /// Strongest mode held per relation: (name, strength).
     modes: HashMap<i64, (String, u8)>,
+    /// The files of the relations locked: (oid, relfilenode).
+    files: Vec<(i64, i64)>,
     lock_timeout: String,
     statement_timeout: String,
+    /// The server's clock after the statement, in microseconds.
+    clock: i64,
     /// Views that existed and have no catalog row now.
     gone: Vec<i64>,
 }

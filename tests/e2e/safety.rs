@@ -586,6 +586,44 @@ fn an_earlier_lock_counts_only_for_statements_naming_the_same_relation() {
     );
 }
 
+/// The trace's queries are prepared on the replay's connection; a migration that drops every
+/// prepared statement (`DEALLOCATE ALL`) is traced all the same (with the queries written
+/// out), and so are the migrations after it.
+#[test]
+fn a_migration_that_drops_prepared_statements_is_traced_all_the_same() {
+    if skip() {
+        return;
+    }
+    let ws = workspace(
+        &[
+            (
+                "deallocates",
+                "DEALLOCATE ALL;\nCREATE INDEX accounts_email_idx ON accounts (email);\n",
+            ),
+            ("after", "CREATE INDEX orders_note_idx ON orders (note);\n"),
+        ],
+        "",
+    );
+    let report = lint(&ws, &["--all", "--format", "json"])
+        .assert_code(1)
+        .json();
+    for (name, line, table) in [
+        ("deallocates", 2, "public.accounts"),
+        ("after", 1, "public.orders"),
+    ] {
+        let findings = findings_of(&report, name);
+        let finding = findings
+            .iter()
+            .find(|f| f["code"] == "index-not-concurrent" && f["line"] == line)
+            .unwrap_or_else(|| panic!("{name}: no index-not-concurrent: {report:#}"));
+        assert_eq!(finding["verdict"], "confirmed", "{finding}");
+        assert!(
+            finding["locks"].to_string().contains(table),
+            "{name}: {finding}"
+        );
+    }
+}
+
 /// The hand-made dangerous migrations cover every documented code (the count per code is
 /// printed for the issue note).
 #[test]
