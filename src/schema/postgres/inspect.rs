@@ -49,7 +49,7 @@ macro_rules! settings {
      SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; \
      SET LOCAL standard_conforming_strings = on; SET LOCAL quote_all_identifiers = off; \
      SET LOCAL lc_monetary = 'C'; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; \
-     SET LOCAL random_page_cost = 1.1"
+     SET LOCAL random_page_cost = 1.1; SET LOCAL plan_cache_mode = force_generic_plan"
     };
 }
 
@@ -62,8 +62,10 @@ macro_rules! settings {
 /// keeps the sorts of a large schema in memory. The catalogs are in memory after the first
 /// read, so an index lookup costs little more than a sequential read (`random_page_cost`):
 /// with the default, the index query hashed the whole of `pg_attribute` to join a few dozen
-/// index keys, and the reads took a fifth longer. `SET LOCAL` ends with the transaction: the
-/// session, which goes on to run migrations, keeps its own.
+/// index keys, and the reads took a fifth longer. A prepared query limited to some relations
+/// (`= ANY($1)`, see [`incremental`]) keeps its one generic plan: left to choose, the server
+/// planned it again at each read, which cost more than running it. `SET LOCAL` ends with the
+/// transaction: the session, which goes on to run migrations, keeps its own.
 const BEGIN: &str = concat!(
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ",
     settings!()
