@@ -49,18 +49,7 @@ fn snapshot(name: &str, outcome: &Outcome) {
 fn cm(ws: &Workspace, url: &str, args: &[&str]) -> Outcome {
     let mut all = args.to_vec();
     all.extend(["--database-url", url]);
-    no_panic(ws.run(&all))
-}
-
-#[track_caller]
-fn no_panic(outcome: Outcome) -> Outcome {
-    assert!(
-        !outcome.stderr.contains("panicked") && !outcome.stdout.contains("panicked"),
-        "cargo-migrate panicked\nstdout:\n{}\nstderr:\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
-    outcome
+    support::no_panic(ws.run(&all))
 }
 
 /// `--format json` run: the exit code must be `code`; returns the one JSON object, or for a
@@ -217,7 +206,7 @@ impl Running {
 
     fn wait(mut self) -> Outcome {
         let output = self.child.take().unwrap().wait_with_output().unwrap();
-        no_panic(support::outcome_of(&self.dir, output))
+        support::no_panic(support::outcome_of(&self.dir, output))
     }
 }
 
@@ -317,7 +306,7 @@ fn status_exit_code_and_json_from_database_url_env() {
     let ws = Workspace::copy("single");
     let with_password = url.replace("postgres://postgres@", "postgres://postgres:EnvPw-4711@");
     let status = |args: &[&str]| {
-        no_panic(support::run_in_env(
+        support::no_panic(support::run_in_env(
             ws.path(),
             args,
             &[("DATABASE_URL", &with_password)],
@@ -1537,7 +1526,7 @@ fn password_in_dotenv_is_never_printed() {
         format!("# local settings\nDATABASE_URL={env_url}\n"),
     )
     .unwrap();
-    let run = |args: &[&str]| no_panic(ws.run(args));
+    let run = |args: &[&str]| support::no_panic(ws.run(args));
 
     let mut outcomes = vec![
         ("status", run(&["status"]).assert_code(0), true),
@@ -1625,10 +1614,11 @@ fn no_database_url() {
     // In a Cargo workspace no URL means the dev database (tests/e2e/devdb.rs); with --dir, as in a
     // production image, it is an error.
     let ws = Workspace::copy("single");
-    let out = no_panic(ws.run(&["status", "--dir", "migrations", "--dialect", "postgres"]))
-        .assert_code(2);
+    let out =
+        support::no_panic(ws.run(&["status", "--dir", "migrations", "--dialect", "postgres"]))
+            .assert_code(2);
     snapshot("no_database_url", &out);
-    let json = no_panic(ws.run(&[
+    let json = support::no_panic(ws.run(&[
         "up",
         "--dir",
         "migrations",
@@ -1924,7 +1914,7 @@ fn real_world_histories() {
     let run = |url: &str, args: &[&str]| {
         let mut all = args.to_vec();
         all.extend(["--dialect", "postgres", "--database-url", url]);
-        no_panic(support::run_in(&corpora, &all))
+        support::no_panic(support::run_in(&corpora, &all))
     };
 
     let url = pg.database("crates_io");
@@ -2095,7 +2085,7 @@ fn deploy_command_line_works_without_cargo() {
             .args(["--dialect", "postgres", "--yes"])
             .args(extra);
         let output = command.output().expect("run cargo-migrate");
-        no_panic(support::outcome_of(&cwd, output))
+        support::no_panic(support::outcome_of(&cwd, output))
     };
     let first = deploy(&["--format", "json"]).assert_code(0);
     let log = first.run_json();
@@ -2128,5 +2118,5 @@ fn deploy_command_line_works_without_cargo() {
         .arg(&migrations)
         .output()
         .expect("run cargo-migrate");
-    no_panic(support::outcome_of(&cwd, status)).assert_code(0);
+    support::no_panic(support::outcome_of(&cwd, status)).assert_code(0);
 }

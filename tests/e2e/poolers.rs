@@ -10,23 +10,12 @@ use support::{Outcome, PoolMode, Workspace};
 
 const FILTERS: &[(&str, &str)] = &[(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]")];
 
-#[track_caller]
-fn no_panic(outcome: Outcome) -> Outcome {
-    assert!(
-        !outcome.stderr.contains("panicked") && !outcome.stdout.contains("panicked"),
-        "cargo-migrate panicked\nstdout:\n{}\nstderr:\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
-    outcome
-}
-
 /// `cargo-migrate ARGS --database-url URL --format json` in `ws`, exiting `code`.
 #[track_caller]
 fn json(ws: &Workspace, url: &str, args: &[&str], code: i32) -> Outcome {
     let mut all = args.to_vec();
     all.extend(["--format", "json", "--database-url", url]);
-    no_panic(ws.run(&all)).assert_code(code)
+    support::no_panic(ws.run(&all)).assert_code(code)
 }
 
 /// The versions a run applied or reverted itself (not those it found done by another run).
@@ -94,7 +83,7 @@ fn every_command_works_through_pgbouncer_in_session_and_transaction_pooling() {
         // The schema read through the pooler (`diff`, and `check`'s drift step) is a clean
         // replay's, read after read: no statement of ours outlives its transaction there.
         for _ in 0..3 {
-            no_panic(ws.run(&[
+            support::no_panic(ws.run(&[
                 "--sandbox",
                 "local",
                 "diff",
@@ -183,7 +172,7 @@ fn sixteen_concurrent_ups_through_transaction_pooling_apply_crates_io_once() {
     let mut applied_total = 0;
     for child in children {
         let output = child.wait_with_output().expect("wait");
-        let outcome = no_panic(support::outcome_of(ws.path(), output)).assert_code(0);
+        let outcome = support::no_panic(support::outcome_of(ws.path(), output)).assert_code(0);
         applied_total += ran(&outcome.run_json()["applied"]);
     }
     assert_eq!(
@@ -199,7 +188,7 @@ fn sixteen_concurrent_ups_through_transaction_pooling_apply_crates_io_once() {
         [Some("285".into()), Some("285".into()), Some("true".into())]
     );
     let dir = dir.to_str().unwrap();
-    no_panic(Workspace::empty().run(&[
+    support::no_panic(Workspace::empty().run(&[
         "status",
         "--exit-code",
         "--dialect",
@@ -211,7 +200,7 @@ fn sixteen_concurrent_ups_through_transaction_pooling_apply_crates_io_once() {
     ]))
     .assert_code(0);
     // The schema is exactly a clean replay's (read over the direct connection).
-    no_panic(Workspace::empty().run(&[
+    support::no_panic(Workspace::empty().run(&[
         "--dialect",
         "postgres",
         "--dir",
@@ -244,7 +233,7 @@ fn statement_pooling_is_refused() {
         bouncer.url("app"),
         format!("{}?pgbouncer=true", bouncer.url("app")),
     ] {
-        let outcome = no_panic(ws.run(&["up", "--database-url", &url])).assert_code(2);
+        let outcome = support::no_panic(ws.run(&["up", "--database-url", &url])).assert_code(2);
         assert!(
             outcome.stderr.contains("statement mode"),
             "{}",
@@ -252,7 +241,7 @@ fn statement_pooling_is_refused() {
         );
         assert!(pg.tables(&direct).is_empty(), "nothing was created");
     }
-    let outcome = no_panic(ws.run(&["up", "--database-url", &bouncer.url("app")]));
+    let outcome = support::no_panic(ws.run(&["up", "--database-url", &bouncer.url("app")]));
     insta::with_settings!({filters => FILTERS.to_vec()}, {
         insta::assert_snapshot!("statement_pooling_refused", outcome.snapshot());
     });
@@ -286,7 +275,7 @@ fn direct_url_env_is_preferred_when_set() {
         ("DATABASE_URL", pooled.as_str()),
         ("DIRECT_DATABASE_URL", direct.as_str()),
     ];
-    let up = no_panic(support::run_in_env(
+    let up = support::no_panic(support::run_in_env(
         ws.path(),
         &["up", "--format", "json"],
         &both,
@@ -297,7 +286,7 @@ fn direct_url_env_is_preferred_when_set() {
     assert_eq!(up["database"].as_str(), Some(direct.as_str()));
 
     // Without the direct URL, DATABASE_URL (the statement pool) is what is used: refused.
-    let only_pooler = no_panic(support::run_in_env(
+    let only_pooler = support::no_panic(support::run_in_env(
         ws.path(),
         &["down", "--yes"],
         &[("DATABASE_URL", pooled.as_str())],
@@ -315,7 +304,7 @@ fn direct_url_env_is_preferred_when_set() {
         format!("DATABASE_URL={pooled}\nDIRECT_DATABASE_URL={direct}\n"),
     )
     .expect("write .env");
-    let status = no_panic(ws.run(&["status", "--format", "json"]))
+    let status = support::no_panic(ws.run(&["status", "--format", "json"]))
         .assert_code(0)
         .json();
     assert_eq!(

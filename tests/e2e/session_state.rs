@@ -10,23 +10,12 @@ use crate::support;
 use serde_json::Value;
 use support::{Outcome, Pg, PoolMode, Workspace};
 
-#[track_caller]
-fn no_panic(outcome: Outcome) -> Outcome {
-    assert!(
-        !outcome.stderr.contains("panicked") && !outcome.stdout.contains("panicked"),
-        "cargo-migrate panicked\nstdout:\n{}\nstderr:\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
-    outcome
-}
-
 /// `cargo-migrate ARGS --database-url URL` in `ws`, exiting `code`.
 #[track_caller]
 fn cm(ws: &Workspace, url: &str, args: &[&str], code: i32) -> Outcome {
     let mut all = args.to_vec();
     all.extend(["--database-url", url]);
-    let outcome = no_panic(ws.run(&all));
+    let outcome = support::no_panic(ws.run(&all));
     assert_eq!(
         outcome.code, code,
         "{args:?}\nstdout:\n{}\nstderr:\n{}",
@@ -160,7 +149,7 @@ fn migrations_that_drop_prepared_statements_are_recorded() {
     let url = pg.database("app");
     let ws = prepared_statement_set();
     round_trip(&pg, &ws, &url, &url, 8);
-    let check = no_panic(ws.run(&["--sandbox", "local", "check", "--format", "json"]));
+    let check = support::no_panic(ws.run(&["--sandbox", "local", "check", "--format", "json"]));
     assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
 }
 
@@ -195,7 +184,7 @@ fn migrations_that_change_settings_and_role_are_recorded() {
     let ws = settings_set(false);
     round_trip(&pg, &ws, &url, &url, 11);
     owners_follow_the_role(&pg, &url);
-    let check = no_panic(ws.run(&["--sandbox", "local", "check", "--format", "json"]));
+    let check = support::no_panic(ws.run(&["--sandbox", "local", "check", "--format", "json"]));
     assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
 }
 

@@ -791,3 +791,15 @@ impl Pg {
         ))
     }
 }
+
+/// `outcome`, after asserting that the process did not panic (whatever its exit code).
+#[track_caller]
+pub fn no_panic(outcome: Outcome) -> Outcome {
+    assert!(
+        !outcome.stderr.contains("panicked") && !outcome.stdout.contains("panicked"),
+        "cargo-migrate panicked\nstdout:\n{}\nstderr:\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    outcome
+}

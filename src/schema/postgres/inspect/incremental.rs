@@ -338,18 +338,8 @@ async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Ve
                    AND d.classid = 'pg_class'::regclass AND d.deptype = 'e' \
              UNION ALL SELECT d.objoid, d.xmin, '' FROM pg_description d \
                  WHERE d.objoid >= 16384 AND d.classoid = 'pg_class'::regclass \
-             UNION ALL SELECT x.indrelid, d.xmin, '' FROM pg_description d \
-                 JOIN pg_index x ON x.indexrelid = d.objoid \
-                 WHERE d.objoid >= 16384 AND d.classoid = 'pg_class'::regclass \
-             UNION ALL SELECT k.conrelid, d.xmin, '' FROM pg_description d \
-                 JOIN pg_constraint k ON k.oid = d.objoid \
-                 WHERE d.objoid >= 16384 AND d.classoid = 'pg_constraint'::regclass \
-             UNION ALL SELECT t.tgrelid, d.xmin, '' FROM pg_description d \
-                 JOIN pg_trigger t ON t.oid = d.objoid \
-                 WHERE d.objoid >= 16384 AND d.classoid = 'pg_trigger'::regclass \
-             UNION ALL SELECT p.polrelid, d.xmin, '' FROM pg_description d \
-                 JOIN pg_policy p ON p.oid = d.objoid \
-                 WHERE d.objoid >= 16384 AND d.classoid = 'pg_policy'::regclass) \
+             {index_comments} {constraint_comments} {trigger_comments} \
+             {policy_comments}) \
          SELECT rel.oid, rel.kind, rel.schema, rel.name, count(p.x)::int8 AS rows, \
                 COALESCE(max(p.x::text::int8), 0) AS newest, \
                 bool_or(p.what = 'i') IS TRUE AS indexes, \
@@ -360,6 +350,11 @@ async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Ve
          UNION ALL \
          SELECT 0::oid, '', '', '', 0, 0, false, false, false, {others}",
         others = other_signatures(),
+        index_comments = comments_of_parts("pg_class", "pg_index", "indexrelid", "indrelid"),
+        constraint_comments =
+            comments_of_parts("pg_constraint", "pg_constraint", "oid", "conrelid"),
+        trigger_comments = comments_of_parts("pg_trigger", "pg_trigger", "oid", "tgrelid"),
+        policy_comments = comments_of_parts("pg_policy", "pg_policy", "oid", "polrelid"),
     );
     let mut signatures = HashMap::new();
     let mut others = Vec::new();
@@ -393,6 +388,16 @@ async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Ve
         );
     }
     Ok((signatures, others))
+}
+
+/// A part of [`signatures`]' query: the comments on a relation's parts of one kind (rows of
+/// `table`, whose `key` a comment names in `catalog`), tied to the relation (`owner`).
+fn comments_of_parts(catalog: &str, table: &str, key: &str, owner: &str) -> String {
+    format!(
+        "UNION ALL SELECT o.{owner}, d.xmin, '' FROM pg_description d \
+         JOIN {table} o ON o.{key} = d.objoid \
+         WHERE d.objoid >= 16384 AND d.classoid = '{catalog}'::regclass"
+    )
 }
 
 /// One signature (rows and newest `xmin`) per catalog of what is not a relation: user
