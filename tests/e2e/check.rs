@@ -787,12 +787,16 @@ fn atuin_replays_identically() {
 }
 
 /// `check` on a PostgreSQL corpus set: the names of the irreversible migrations it reports
-/// (the clean replay must pass). `None` when the corpora or PostgreSQL are absent.
+/// (the clean replay must pass). `None` when the corpora or PostgreSQL are absent. Every
+/// incremental schema read of the walk is compared with a whole one on the way (a difference
+/// would be an error, not exit 1).
 fn irreversible_in_corpus(dir: &str) -> Option<Vec<String>> {
     postgres()?;
     let path = corpora()?.join(dir);
-    let report = Workspace::empty()
-        .run(&[
+    let workspace = Workspace::empty();
+    let report = support::run_in_env(
+        workspace.path(),
+        &[
             "--dir",
             path.to_str().unwrap(),
             "--dialect",
@@ -802,9 +806,11 @@ fn irreversible_in_corpus(dir: &str) -> Option<Vec<String>> {
             "check",
             "--format",
             "json",
-        ])
-        .assert_code(1)
-        .json();
+        ],
+        &[("CARGO_MIGRATE_VERIFY_INCREMENTAL_READS", "1")],
+    )
+    .assert_code(1)
+    .json();
     assert_eq!(step(&report, "replay")["status"], "passed", "{report}");
     let names: Vec<String> = findings(&report, "reversibility")
         .iter()
