@@ -74,6 +74,16 @@ const CASES: &[Case] = &[
         "ALTER SEQUENCE posts_id_seq RENAME TO post_ids;\n",
     ),
     undone(
+        "rename_function_of_a_trigger",
+        "ALTER FUNCTION touch() RENAME TO touch_rows;\n",
+        "ALTER FUNCTION touch_rows() RENAME TO touch;\n",
+    ),
+    undone(
+        "rename_function_back",
+        "ALTER FUNCTION touch_rows() RENAME TO touch;\n",
+        "ALTER FUNCTION touch() RENAME TO touch_rows;\n",
+    ),
+    undone(
         "composite_and_inheritance",
         "CREATE TYPE pair AS (a integer);\n\
          CREATE TABLE events (id integer);\n\

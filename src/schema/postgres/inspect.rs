@@ -118,6 +118,7 @@ pub(crate) async fn inspect_prepared(
         .await
     {
         Ok(schema) => Ok(schema),
+        Err(first) if first.message.starts_with(incremental::MISMATCH) => Err(first),
         Err(first) => {
             use sqlx::Connection as _;
             // A connection that cannot even drop its statements is gone: its error says so.

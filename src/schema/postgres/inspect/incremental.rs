@@ -121,14 +121,8 @@ pub(super) async fn read(
         Some(last)
             if last.others.len() == others.len() && last.others[..fixed] == others[..fixed] =>
         {
-            // Routines changed since: those newer than the newest the last read saw.
-            let routines_since = (last.others[fixed..] != others[fixed..]).then(|| {
-                last.others[fixed]
-                    .split_once('/')
-                    .and_then(|(_, newest)| newest.parse::<i64>().ok())
-                    .unwrap_or(0)
-            });
-            read_changed(conn, excluded, version, last, &signatures, routines_since).await?
+            let routines_changed = last.others[fixed..] != others[fixed..];
+            read_changed(conn, excluded, version, last, &signatures, routines_changed).await?
         }
         _ => None,
     };
@@ -150,7 +144,7 @@ pub(super) async fn read(
         if whole != schema {
             let changes = crate::schema::diff(&whole, &schema);
             return Err(inconsistent(format!(
-                "an incremental schema read differs from the whole read: {}",
+                "{MISMATCH}: {}",
                 changes
                     .iter()
                     .map(|change| format!(
@@ -174,6 +168,10 @@ pub(super) async fn read(
     Ok(schema)
 }
 
+/// How the error of a read that differs from the whole read starts (see [`verifying`]): it is
+/// not one a read done again would fix.
+pub(super) const MISMATCH: &str = "an incremental schema read differs from the whole read";
+
 /// `CARGO_MIGRATE_VERIFY_INCREMENTAL_READS=1`: every incremental read is checked against a
 /// whole one (for tests; it makes reads dearer than without the cache).
 fn verifying() -> bool {
@@ -190,7 +188,7 @@ async fn read_changed(
     version: u32,
     last: LastRead,
     signatures: &HashMap<Oid, Signed>,
-    routines_since: Option<i64>,
+    routines_changed: bool,
 ) -> Result<Option<(Schema, Members)>> {
     let mut changed: Vec<Oid> = signatures
         .iter()
@@ -216,11 +214,11 @@ async fn read_changed(
         mut members,
         ..
     } = last;
-    if changed.is_empty() && gone.is_empty() && routines_since.is_none() {
+    if changed.is_empty() && gone.is_empty() && !routines_changed {
         return Ok(Some((schema, members)));
     }
-    if !changed.is_empty() || routines_since.is_some() {
-        match dependents(conn, &changed, routines_since).await? {
+    if !changed.is_empty() || routines_changed {
+        match dependents(conn, &changed, routines_changed).await? {
             Some(dependents) => {
                 let mut all: HashSet<Oid> = changed.iter().copied().collect();
                 all.extend(
@@ -283,7 +281,7 @@ async fn read_changed(
         &mut part,
     )
     .await?;
-    if routines_since.is_some() {
+    if routines_changed {
         schema.routines.clear();
         super::read_routines(conn, &mut schema).await?;
     }
@@ -454,13 +452,14 @@ fn other_signatures() -> String {
 
 /// The relations with a part that depends on one of `changed` (or on its row type): a
 /// foreign key on its target, a view on its tables, a default on its sequence, a child on its
-/// parent; with `routines_since`, also on a routine written after that transaction (a
-/// trigger names its function). `None` when something other than a relation's part (or a
+/// parent; with `routines_changed`, also on any routine of the schema (a trigger names its
+/// function): which routine changed is not known from row versions, since a rolled-back
+/// probe brings back older rows. `None` when something other than a relation's part (or a
 /// routine, all read again then) depends on one (a type, an operator): a whole read covers it.
 async fn dependents(
     conn: &mut PgConnection,
     changed: &[Oid],
-    routines_since: Option<i64>,
+    routines_changed: bool,
 ) -> Result<Option<Vec<Oid>>> {
     // Normal and automatic dependencies only: internal ones are a relation's own pieces (its
     // row type, its array type, an identity's sequence), which change with it. Routines
@@ -488,13 +487,13 @@ async fn dependents(
                    (d.refclassid = 'pg_class'::regclass AND d.refobjid = ANY($1::oid[])) \
                    OR (d.refclassid = 'pg_type'::regclass AND d.refobjid IN \
                        (SELECT c.reltype FROM pg_class c WHERE c.oid = ANY($1::oid[]))) \
-                   OR (d.refclassid = 'pg_proc'::regclass AND d.refobjid IN \
-                       (SELECT p.oid FROM pg_proc p \
-                        WHERE p.oid >= 16384 AND p.xmin::text::int8 > $2)))";
+                   OR ($2 AND d.refclassid = 'pg_proc'::regclass AND d.refobjid >= 16384 \
+                       AND NOT EXISTS (SELECT FROM pg_depend e \
+                                       WHERE e.classid = 'pg_proc'::regclass \
+                                         AND e.objid = d.refobjid AND e.deptype = 'e')))";
     let rows = sqlx::query(sql)
         .bind(changed)
-        // No routine is newer than this.
-        .bind(routines_since.unwrap_or(i64::MAX))
+        .bind(routines_changed)
         .persistent(
             super::PREPARED
                 .try_with(|prepared| *prepared)
