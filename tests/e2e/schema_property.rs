@@ -1853,6 +1853,10 @@ const POSTGRES_REGRESSION_SEEDS: &[(u64, &str)] = &[
         6_221_469,
         "a new column's function default has no match for its new foreign key",
     ),
+    (
+        6_221_249,
+        "a parent's default set again after its domain is made again reaches a new child",
+    ),
 ];
 
 #[test]

@@ -2771,12 +2771,11 @@ impl<'a> Planner<'a> {
             && (old.default != new.default || default_again)
         {
             // An inherited column's after its parent's type changed (parents first). Set
-            // again after what it uses was made again, or after the atomic routines it calls
-            // were created (`CreateUsedAtomicRoutines`).
+            // after the atomic routines it calls were created (`CreateUsedAtomicRoutines`);
+            // otherwise with the table's other changes, before the tables that inherit from
+            // it are made (`CreateInheritingTables`), which copy it: `ONLY` reaches no child.
             let order = if own { 0 } else { ancestry(self.to, table) };
-            let phase = if default_uses_replaced
-                || calls_atomic(self.to, self.to.tables.get(table), &new.name)
-            {
+            let phase = if calls_atomic(self.to, self.to.tables.get(table), &new.name) {
                 Phase::AddRecreatedColumns
             } else {
                 Phase::AlterTables
