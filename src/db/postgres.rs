@@ -770,11 +770,7 @@ impl Postgres {
     /// Rolls the probe back: everything run since [`Postgres::begin_probe`] is undone.
     pub(crate) async fn end_probe(&mut self) -> Result<()> {
         self.in_probe = false;
-        let sql = match self.runner_key {
-            Some(key) => format!("ROLLBACK;\nSELECT pg_advisory_lock_shared({key})"),
-            None => "ROLLBACK".to_string(),
-        };
-        sqlx::raw_sql(AssertSqlSafe(sql))
+        sqlx::raw_sql(AssertSqlSafe(self.rollback_sql("ROLLBACK")))
             .execute(&mut self.conn)
             .await
             .map(|_| ())
@@ -799,6 +795,15 @@ impl Postgres {
         super::Autocommit::execute(self, sql).await
     }
 
+    /// `rollback` followed by taking the runner lock again: a session advisory lock
+    /// released in the rolled-back transaction stays released.
+    fn rollback_sql(&self, rollback: &str) -> String {
+        match self.runner_key {
+            Some(key) => format!("{rollback};\nSELECT pg_advisory_lock_shared({key})"),
+            None => rollback.to_string(),
+        }
+    }
+
     async fn rollback(&mut self) {
         // Harmless outside a transaction (a warning); the original error is what matters. A
         // session advisory lock released in the transaction stays released: the runner lock
@@ -808,11 +813,7 @@ impl Postgres {
         } else {
             "ROLLBACK"
         };
-        let sql = match self.runner_key {
-            Some(key) => format!("{rollback};\nSELECT pg_advisory_lock_shared({key})"),
-            None => rollback.to_string(),
-        };
-        let _ = sqlx::raw_sql(AssertSqlSafe(sql))
+        let _ = sqlx::raw_sql(AssertSqlSafe(self.rollback_sql(rollback)))
             .execute(&mut self.conn)
             .await;
     }

@@ -850,9 +850,7 @@ fn check_on_a_docker_scratch_server() {
     let ws = Workspace::copy("check-irreversible");
     // A no-transaction migration cannot be tried in a probe: after its finding the walk goes
     // on from a copy of the mirror, a database made in the container.
-    add_migration(
-        &ws,
-        "20240105000000_index_followers",
+    ws.add_migration("20240105000000_index_followers",
         "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY follows_follower ON follows (follower);\n",
         "-- migrate:no-transaction\n-- Forgot to drop the index.\nSELECT 1;\n",
     );
@@ -871,14 +869,6 @@ fn check_on_a_docker_scratch_server() {
     assert_eq!(report["timings"]["rebuilds"], 1, "{report}");
 }
 
-/// Writes migration `name` (up and down) into `ws`'s `migrations/`.
-fn add_migration(ws: &Workspace, name: &str, up: &str, down: &str) {
-    let dir = ws.path().join("migrations").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("up.sql"), up).unwrap();
-    std::fs::write(dir.join("down.sql"), down).unwrap();
-}
-
 #[test]
 fn irreversible_downs_go_on_from_a_copy_of_the_mirror() {
     if postgres().is_none() {
@@ -889,15 +879,11 @@ fn irreversible_downs_go_on_from_a_copy_of_the_mirror() {
     // goes on from the state after its up as it is. After a no-transaction migration's
     // finding the walk goes on from a copy of the mirror (the database that only gets the
     // ups): the migrations after it need the state after its up, not the one the down left.
-    add_migration(
-        &ws,
-        "20240105000000_index_followers",
+    ws.add_migration("20240105000000_index_followers",
         "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY follows_follower ON follows (follower);\n",
         "-- migrate:no-transaction\n-- Forgot to drop the index.\nSELECT 1;\n",
     );
-    add_migration(
-        &ws,
-        "20240106000000_bio_index",
+    ws.add_migration("20240106000000_bio_index",
         "CREATE INDEX accounts_bio ON accounts (bio);\nCREATE INDEX follows_follower_2 ON follows (follower);\n",
         "DROP INDEX accounts_bio;\nDROP INDEX follows_follower_2;\n",
     );
@@ -942,14 +928,12 @@ fn a_migration_that_drops_prepared_statements_is_verified_all_the_same() {
     // (DEALLOCATE ALL, DISCARD ALL): it is walked with unprepared reads as before, and they
     // still find what a down leaves behind.
     let ws = Workspace::copy("check-pg");
-    add_migration(
-        &ws,
+    ws.add_migration(
         "20240108000000_deallocate",
         "CREATE TABLE audit (id integer PRIMARY KEY);\nDEALLOCATE ALL;\n",
         "DEALLOCATE ALL;\nDROP TABLE audit;\n",
     );
-    add_migration(
-        &ws,
+    ws.add_migration(
         "20240110000000_audit_note",
         "ALTER TABLE audit ADD COLUMN note text;\nDEALLOCATE ALL;\n",
         "DEALLOCATE ALL;\n-- Forgot to drop the column.\nSELECT 1;\n",
@@ -981,15 +965,12 @@ fn downs_that_replace_views_are_verified_beside_the_mirror() {
     for entry in std::fs::read_dir(ws.path().join("migrations")).unwrap() {
         std::fs::remove_dir_all(entry.unwrap().path()).unwrap();
     }
-    add_migration(
-        &ws,
-        "20240101000000_accounts",
+    ws.add_migration("20240101000000_accounts",
         "CREATE TABLE accounts (id integer PRIMARY KEY, handle text NOT NULL);\nCREATE VIEW handles AS SELECT handle FROM accounts;\n",
         "DROP VIEW handles;\nDROP TABLE accounts;\n",
     );
     for n in 2..8 {
-        add_migration(
-            &ws,
+        ws.add_migration(
             &format!("2024010{n}000000_view_{n}"),
             &format!("CREATE VIEW handles_{n} AS SELECT handle, {n} AS n FROM handles;\n"),
             &format!("DROP VIEW handles_{n};\n"),
@@ -1004,8 +985,7 @@ fn downs_that_replace_views_are_verified_beside_the_mirror() {
         "{report}"
     );
     // A down that leaves a view changed is still found.
-    add_migration(
-        &ws,
+    ws.add_migration(
         "20240108000000_view_8",
         "CREATE VIEW handles_8 AS SELECT handle FROM handles;\n",
         "SELECT 1;\n",
@@ -1030,20 +1010,17 @@ fn sqlite_irreversible_downs_are_rolled_back_and_the_walk_goes_on() {
         "SELECT 1;\n",
     )
     .unwrap();
-    add_migration(
-        &ws,
+    ws.add_migration(
         "20240105000000_index_names",
         "CREATE INDEX users_name ON users (name);\n",
         "DROP INDEX users_name;\n",
     );
-    add_migration(
-        &ws,
+    ws.add_migration(
         "20240106000000_broken_down",
         "CREATE TABLE tags (id INTEGER PRIMARY KEY);\n",
         "DROP TABLE tagz;\n",
     );
-    add_migration(
-        &ws,
+    ws.add_migration(
         "20240107000000_tag_names",
         "ALTER TABLE tags ADD COLUMN name TEXT;\n",
         "ALTER TABLE tags DROP COLUMN name;\n",

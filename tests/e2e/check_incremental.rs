@@ -191,26 +191,18 @@ fn write_cases(ws: &Workspace) -> Vec<String> {
     let mut forgotten = Vec::new();
     for (index, case) in CASES.iter().enumerate() {
         let spacer = format!("202402{:02}000000_spacer_{index}", index + 1);
-        add_migration(
-            ws,
+        ws.add_migration(
             &spacer,
             &format!("CREATE TABLE spacer_{index} (id integer);\n"),
             &format!("DROP TABLE spacer_{index};\n"),
         );
         let name = format!("202402{:02}000001_{}", index + 1, case.name);
-        add_migration(ws, &name, case.up, case.down);
+        ws.add_migration(&name, case.up, case.down);
         if !case.undone {
             forgotten.push(name);
         }
     }
     forgotten
-}
-
-fn add_migration(ws: &Workspace, name: &str, up: &str, down: &str) {
-    let dir = ws.path().join("migrations").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("up.sql"), up).unwrap();
-    std::fs::write(dir.join("down.sql"), down).unwrap();
 }
 
 fn check(ws: &Workspace) -> Value {

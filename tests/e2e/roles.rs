@@ -23,10 +23,7 @@ fn workspace() -> Workspace {
             "DROP TABLE posts;\n",
         ),
     ] {
-        let path = ws.path().join("migrations").join(dir);
-        std::fs::create_dir_all(&path).unwrap();
-        std::fs::write(path.join("up.sql"), up).unwrap();
-        std::fs::write(path.join("down.sql"), down).unwrap();
+        ws.add_migration(dir, up, down);
     }
     ws
 }

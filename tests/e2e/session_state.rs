@@ -24,14 +24,6 @@ fn cm(ws: &Workspace, url: &str, args: &[&str], code: i32) -> Outcome {
     outcome
 }
 
-/// Writes `migrations/<dir>/up.sql` and `down.sql`.
-fn write_migration(ws: &Workspace, dir: &str, up: &str, down: &str) {
-    let path = ws.path().join("migrations").join(dir);
-    std::fs::create_dir_all(&path).unwrap();
-    std::fs::write(path.join("up.sql"), up).unwrap();
-    std::fs::write(path.join("down.sql"), down).unwrap();
-}
-
 const NO_TX: &str = "-- migrate:no-transaction\n";
 
 /// Every prepared statement of the session dropped by name, as `DEALLOCATE name` does.
@@ -42,40 +34,33 @@ const DEALLOCATE_EACH: &str = "DO $$ DECLARE n text; BEGIN FOR n IN SELECT name 
 fn prepared_statement_set() -> Workspace {
     let ws = Workspace::copy("single");
     let no_tx = |body: &str| format!("{NO_TX}{body}");
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240103000000_discard_all",
         &no_tx(
             "CREATE TABLE a (id int);\nDISCARD ALL;\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n",
         ),
         &no_tx("DISCARD ALL;\nDROP TABLE a;\n"),
     );
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240104000000_deallocate_all",
         &no_tx("DEALLOCATE ALL;\nCREATE TABLE b (id int);\nDEALLOCATE PREPARE ALL;\n"),
         &no_tx("DEALLOCATE ALL;\nDROP TABLE b;\n"),
     );
-    write_migration(
-        &ws,
-        "20240105000000_deallocate_in_transaction",
+    ws.add_migration("20240105000000_deallocate_in_transaction",
         "DEALLOCATE ALL;\nCREATE TABLE c (id int);\nDISCARD PLANS;\nDISCARD SEQUENCES;\nDISCARD TEMP;\n",
         "DEALLOCATE ALL;\nDROP TABLE c;\n",
     );
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240106000000_deallocate_each",
         &format!("{DEALLOCATE_EACH}CREATE TABLE d (id int);\n"),
         &format!("{DEALLOCATE_EACH}DROP TABLE d;\n"),
     );
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240107000000_deallocate_each_no_transaction",
         &no_tx(&format!("CREATE TABLE e (id int);\n{DEALLOCATE_EACH}")),
         &no_tx(&format!("{DEALLOCATE_EACH}DROP TABLE e;\n")),
     );
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240108000000_discard_all_last",
         &no_tx("CREATE TABLE f (id int);\nDISCARD ALL;\n"),
         &no_tx("DROP TABLE f;\nDISCARD ALL;\n"),
@@ -210,42 +195,33 @@ fn settings_set(pooled: bool) -> Workspace {
     let ws = Workspace::copy("single");
     let no_tx = |body: &str| format!("{NO_TX}{body}");
     // The role is the cluster's: made here if missing, so `check`'s scratch cluster has it.
-    write_migration(
-        &ws,
-        "20240103000000_set_role",
+    ws.add_migration("20240103000000_set_role",
         "DO $$ BEGIN CREATE ROLE app_owner NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n\
          GRANT CREATE, USAGE ON SCHEMA public TO app_owner;\nSET ROLE app_owner;\nCREATE TABLE owned (id int);\n",
         "SET ROLE app_owner;\nDROP TABLE owned;\nRESET ROLE;\nREVOKE CREATE, USAGE ON SCHEMA public FROM app_owner;\n",
     );
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240104000000_after_set_role",
         // Fails unless the role is the login role again: app_owner may not read this.
         "CREATE TABLE mine (id int);\nSELECT count(*) FROM pg_authid;\n",
         "DROP TABLE mine;\n",
     );
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240105000000_session_authorization",
         &no_tx("SET SESSION AUTHORIZATION app_owner;\nCREATE TABLE owned2 (id int);\n"),
         &no_tx("SET SESSION AUTHORIZATION app_owner;\nDROP TABLE owned2;\n"),
     );
-    write_migration(
-        &ws,
-        "20240106000000_empty_search_path",
+    ws.add_migration("20240106000000_empty_search_path",
         "SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.dumped (id int);\n",
         "SELECT pg_catalog.set_config('search_path', '', false);\nDROP TABLE public.dumped;\n",
     );
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240107000000_after_search_path",
         // Unqualified: resolved on the connection's search_path again.
         "CREATE TABLE plain (id int);\n",
         "DROP TABLE plain;\n",
     );
-    write_migration(
-        &ws,
-        "20240108000000_reset_all",
+    ws.add_migration("20240108000000_reset_all",
         // The tool's lock_timeout is back for the statements after `RESET ALL`.
         &no_tx(&format!(
             "SET lock_timeout = 0;\nRESET ALL;\n{}CREATE TABLE r (id int);\nCREATE INDEX CONCURRENTLY r_id ON r (id);\n",
@@ -257,8 +233,7 @@ fn settings_set(pooled: bool) -> Workspace {
         )),
         &no_tx("RESET ALL;\nDROP TABLE r;\n"),
     );
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240109000000_statement_timeout",
         "CREATE TABLE t (id int);\nSET statement_timeout = '10s';\nSET ROLE app_owner;\n",
         "SET statement_timeout = '10s';\nDROP TABLE t;\n",
@@ -270,15 +245,12 @@ fn settings_set(pooled: bool) -> Workspace {
         must("current_user = session_user"),
         must("current_setting('default_transaction_read_only') = 'off'")
     );
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240110000000_clean_session",
         &format!("{clean}CREATE TABLE clean (id int);\n"),
         &format!("{clean}DROP TABLE clean;\n"),
     );
-    write_migration(
-        &ws,
-        "20240111000000_clean_session_no_transaction",
+    ws.add_migration("20240111000000_clean_session_no_transaction",
         &no_tx(
             "SET statement_timeout = '10s';\nSET ROLE app_owner;\nSET default_transaction_read_only = on;\n",
         ),
@@ -320,16 +292,14 @@ fn migrations_that_release_advisory_locks() {
     let url = pg.database("app");
     let ws = Workspace::copy("single");
     let held = "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND mode = 'ShareLock' AND granted) THEN RAISE EXCEPTION 'the runner lock is not held'; END IF; END $$;\n";
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240103000000_unlock_all",
         &format!("{NO_TX}CREATE TABLE u (id int);\nSELECT pg_advisory_unlock_all();\n{held}"),
         &format!("{NO_TX}DISCARD ALL;\n{held}DROP TABLE u;\n"),
     );
     round_trip(&pg, &ws, &url, &url, 3);
 
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240104000000_unlock_in_transaction",
         "CREATE TABLE v (id int);\nSELECT pg_advisory_unlock_all();\n",
         "DROP TABLE v;\n",
@@ -354,8 +324,7 @@ fn migrations_that_release_advisory_locks() {
     );
 
     // `DISCARD ALL` in a transaction: PostgreSQL refuses it; rolled back like any failure.
-    write_migration(
-        &ws,
+    ws.add_migration(
         "20240104000000_unlock_in_transaction",
         "CREATE TABLE v (id int);\nDISCARD ALL;\n",
         "DROP TABLE v;\n",

@@ -48,6 +48,15 @@ impl Workspace {
         run_in(self.path(), args)
     }
 
+    /// Writes the directory-style migration `migrations/<dir>/` with its `up.sql` and
+    /// `down.sql`.
+    pub fn add_migration(&self, dir: &str, up: &str, down: &str) {
+        let path = self.path().join("migrations").join(dir);
+        std::fs::create_dir_all(&path).expect("create migration directory");
+        std::fs::write(path.join("up.sql"), up).expect("write up.sql");
+        std::fs::write(path.join("down.sql"), down).expect("write down.sql");
+    }
+
     /// Every file below the workspace, relative, sorted: to assert what was (not) written.
     pub fn files(&self) -> Vec<String> {
         let mut files = Vec::new();
