@@ -231,9 +231,12 @@ async fn read_schema_and_relations(
         conn,
         excluded,
         version,
-        None,
-        incremental::Parts::ALL,
-        std::iter::empty(),
+        Scope {
+            only: None,
+            needed: incremental::Parts::ALL,
+            known: Vec::new(),
+            batch: None,
+        },
         &mut schema,
     )
     .await?;
@@ -256,13 +259,56 @@ async fn read_relation_parts(
     conn: &mut PgConnection,
     excluded: &[Excluded],
     version: u32,
-    only: Only<'_>,
-    needed: incremental::Parts,
-    known: impl Iterator<Item = (Oid, QualifiedName, RelationKind)>,
+    scope: Scope<'_>,
     schema: &mut Schema,
 ) -> Result<Relations> {
+    let Scope {
+        only,
+        needed,
+        known,
+        batch,
+    } = scope;
+    let mut queries = Vec::new();
+    if needed.tables || needed.views {
+        queries.push((RELATIONS, relations_sql(only)));
+    }
+    if needed.views {
+        queries.push((VIEW_DEPENDENCIES, view_dependencies_sql(only)));
+    }
+    if needed.tables {
+        queries.push((COLUMNS, columns_sql(only)));
+        queries.push((CONSTRAINTS, constraints_sql(only)));
+    }
+    if needed.indexes {
+        let (indexes, keys) = index_sql(version, only);
+        queries.push((INDEXES, indexes));
+        queries.push((INDEX_KEYS, keys));
+    }
+    if needed.triggers {
+        queries.push((TRIGGERS, triggers_sql(version, only)));
+    }
+    if needed.policies {
+        queries.push((POLICIES, policies_sql(only)));
+    }
+    if needed.sequences {
+        queries.push((SEQUENCES, sequences_sql(only)));
+    }
+    let mut fetched = match (only, batch) {
+        (Some(oids), Some(batch)) if PREPARED.try_with(|prepared| *prepared).unwrap_or(false) => {
+            batch.fetch(conn, queries, oids).await?
+        }
+        _ => {
+            let mut fetched = Fetched(HashMap::new());
+            for (what, sql) in queries {
+                fetched
+                    .0
+                    .insert(what, fetch_only(conn, what, sql, only).await?);
+            }
+            fetched
+        }
+    };
     let mut relations = if needed.tables || needed.views {
-        read_relations(conn, excluded, only, schema).await?
+        read_relations(fetched.take(RELATIONS)?, excluded, schema)?
     } else {
         Relations(HashMap::new())
     };
@@ -274,25 +320,140 @@ async fn read_relation_parts(
         });
     }
     if needed.views {
-        read_view_dependencies(conn, only, &relations, schema).await?;
+        read_view_dependencies(fetched.take(VIEW_DEPENDENCIES)?, &relations, schema)?;
     }
     if needed.tables {
-        read_columns(conn, only, &mut relations, schema).await?;
-        read_constraints(conn, only, &relations, schema).await?;
+        read_columns(fetched.take(COLUMNS)?, &mut relations, schema)?;
+        read_constraints(fetched.take(CONSTRAINTS)?, &relations, schema)?;
     }
     if needed.indexes {
-        read_indexes(conn, version, only, &relations, schema).await?;
+        read_indexes(
+            fetched.take(INDEXES)?,
+            fetched.take(INDEX_KEYS)?,
+            &relations,
+            schema,
+        )?;
     }
     if needed.triggers {
-        read_triggers(conn, version, only, &relations, schema).await?;
+        read_triggers(fetched.take(TRIGGERS)?, &relations, schema)?;
     }
     if needed.policies {
-        read_policies(conn, only, &relations, schema).await?;
+        read_policies(fetched.take(POLICIES)?, &relations, schema)?;
     }
     if needed.sequences {
-        read_sequences(conn, only, &relations, schema).await?;
+        read_sequences(fetched.take(SEQUENCES)?, &relations, schema)?;
     }
     Ok(relations)
+}
+
+/// What a read of relations' parts covers: all relations, or those of `only` (an incremental
+/// read, which may send its queries as one [`Batch`]).
+struct Scope<'a> {
+    only: Only<'a>,
+    needed: incremental::Parts,
+    known: Vec<(Oid, QualifiedName, RelationKind)>,
+    batch: Option<&'a mut Batch>,
+}
+
+// What each of the relations' parts queries reads (for errors), and its key in [`Fetched`].
+const RELATIONS: &str = "tables and views";
+const VIEW_DEPENDENCIES: &str = "views' dependencies";
+const COLUMNS: &str = "columns";
+const CONSTRAINTS: &str = "constraints";
+const INDEXES: &str = "indexes";
+const INDEX_KEYS: &str = "index keys";
+const TRIGGERS: &str = "triggers";
+const POLICIES: &str = "policies";
+const SEQUENCES: &str = "sequences";
+
+/// The rows of each of a read's part queries, by what it reads.
+struct Fetched(HashMap<&'static str, Vec<PgRow>>);
+
+impl Fetched {
+    fn take(&mut self, what: &str) -> Result<Vec<PgRow>> {
+        self.0
+            .remove(what)
+            .ok_or_else(|| inconsistent(format!("the {what} were not read")))
+    }
+}
+
+/// The part queries prepared on one connection with SQL's `PREPARE`, by their text, for reads
+/// limited to some relations ([`incremental`]): such a read sends every query it needs as an
+/// `EXECUTE` in one message, a single round trip where the protocol's prepared statements
+/// (sqlx's) take one each; a round trip cost about as much as a small query. The rows come
+/// in text form, which every type read here decodes alike. A statement prepared by a message
+/// that then failed is not recorded: it is prepared again under a new name (names never
+/// repeat), and a migration that deallocates them makes the read fail and be done again
+/// without them ([`inspect_prepared`]).
+#[derive(Default)]
+pub(crate) struct Batch {
+    names: HashMap<String, String>,
+}
+
+/// The number of the next statement a [`Batch`] prepares, for names no connection has used.
+static NEXT_STATEMENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Batch {
+    /// Runs `queries` with the relations `oids` as their `$1`, in one message.
+    async fn fetch(
+        &mut self,
+        conn: &mut PgConnection,
+        queries: Vec<(&'static str, String)>,
+        oids: &[Oid],
+    ) -> Result<Fetched> {
+        use futures_util::TryStreamExt as _;
+        use std::fmt::Write as _;
+        let oids = oids
+            .iter()
+            .map(|oid| oid.0.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut message = String::new();
+        // For each statement of the message, the part whose rows it returns (none for a
+        // PREPARE).
+        let mut returns = Vec::new();
+        let mut prepared = Vec::new();
+        for (what, sql) in queries {
+            let name = match self.names.get(&sql) {
+                Some(name) => name.clone(),
+                None => {
+                    let number = NEXT_STATEMENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let name = format!("cargo_migrate_read_{number}");
+                    let _ = write!(message, "PREPARE {name} AS {sql}; ");
+                    returns.push(None);
+                    prepared.push((sql, name.clone()));
+                    name
+                }
+            };
+            let _ = write!(message, "EXECUTE {name}('{{{oids}}}'); ");
+            returns.push(Some(what));
+        }
+        let mut fetched = Fetched(HashMap::new());
+        let mut rows = Vec::new();
+        let mut statement = 0;
+        let mut results = sqlx::raw_sql(AssertSqlSafe(message)).fetch_many(&mut *conn);
+        while let Some(result) = results.try_next().await.map_err(|err| {
+            let what = returns
+                .get(statement)
+                .copied()
+                .flatten()
+                .unwrap_or("queries");
+            database_error(&format!("cannot read the {what} from the catalogs"), &err)
+        })? {
+            match result {
+                sqlx::Either::Right(row) => rows.push(row),
+                sqlx::Either::Left(_) => {
+                    if let Some(Some(what)) = returns.get(statement) {
+                        fetched.0.insert(what, std::mem::take(&mut rows));
+                    }
+                    statement += 1;
+                }
+            }
+        }
+        drop(results);
+        self.names.extend(prepared);
+        Ok(fetched)
+    }
 }
 
 // ------------------------------------------------------------------------------ helpers
@@ -493,13 +654,8 @@ async fn read_extensions(conn: &mut PgConnection, schema: &mut Schema) -> Result
 
 /// Tables, partitioned tables, views and materialized views, with what belongs to the
 /// relation itself (partitioning, inheritance, row security, the view's query, the comment).
-async fn read_relations(
-    conn: &mut PgConnection,
-    excluded: &[Excluded],
-    only: Only<'_>,
-    schema: &mut Schema,
-) -> Result<Relations> {
-    let sql = format!(
+fn relations_sql(only: Only<'_>) -> String {
+    format!(
         "SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name, \
                 c.relkind::text AS kind, c.relpersistence = 'u' AS unlogged, \
                 c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security, \
@@ -525,9 +681,17 @@ async fn read_relations(
         comment = comment_join("d", "pg_class", "c.oid", "0"),
         not_member = not_extension_member("pg_class", "c.oid"),
         only = only_clause("c.oid", only),
-    );
+    )
+}
+
+/// [`relations_sql`]'s rows into `schema`, leaving out `excluded` tables.
+fn read_relations(
+    rows: Vec<PgRow>,
+    excluded: &[Excluded],
+    schema: &mut Schema,
+) -> Result<Relations> {
     let mut relations = HashMap::new();
-    for row in fetch_only(conn, "tables and views", sql, only).await? {
+    for row in rows {
         let namespace: String = get(&row, "schema")?;
         let name: String = get(&row, "name")?;
         if excluded
@@ -604,14 +768,9 @@ async fn read_relations(
 /// What each view uses, from `pg_depend`: the rows of its rewrite rule (the query) and of
 /// the view itself (its columns' types), to relations, routines and types of user schemas.
 /// One query for every view. The views' `depends_on`, sorted.
-async fn read_view_dependencies(
-    conn: &mut PgConnection,
-    only: Only<'_>,
-    relations: &Relations,
-    schema: &mut Schema,
-) -> Result<()> {
+fn view_dependencies_sql(only: Only<'_>) -> String {
     let user_namespace = |alias: &str| USER_NAMESPACE.replace("n.", &format!("{alias}."));
-    let sql = format!(
+    format!(
         "WITH uses AS ( \
              SELECT r.ev_class AS view, d.refclassid, d.refobjid \
              FROM pg_rewrite r \
@@ -640,8 +799,16 @@ async fn read_view_dependencies(
         type_namespace = user_namespace("tn"),
         rule_only = only_clause("r.ev_class", only),
         view_only = only_clause("c.oid", only),
-    );
-    for row in fetch_only(conn, "views' dependencies", sql, only).await? {
+    )
+}
+
+/// [`view_dependencies_sql`]'s rows into the views' `depends_on`, sorted.
+fn read_view_dependencies(
+    rows: Vec<PgRow>,
+    relations: &Relations,
+    schema: &mut Schema,
+) -> Result<()> {
+    for row in rows {
         let Some(view) = relations.view(get(&row, "view")?, schema) else {
             continue;
         };
@@ -705,17 +872,12 @@ fn parse_bool(value: &str) -> Option<bool> {
 }
 
 /// Columns of every table, in `attnum` order (gaps of dropped columns do not show).
-async fn read_columns(
-    conn: &mut PgConnection,
-    only: Only<'_>,
-    relations: &mut Relations,
-    schema: &mut Schema,
-) -> Result<()> {
+fn columns_sql(only: Only<'_>) -> String {
     // An identity column's sequence depends on the column internally ('i'); a serial's
     // sequence only automatically ('a'), and is read as a sequence of its own. Defaults
     // cannot refer to columns: deparsed without the table as context, which spares opening
     // every table (the same text, much faster); generation expressions need it.
-    let sql = format!(
+    format!(
         "SELECT a.attrelid AS relation, a.attnum, a.attname::text AS name, \
                 format_type(a.atttypid, a.atttypmod) AS data_type, a.attnotnull AS not_null, \
                 a.attidentity::text AS identity, a.attgenerated::text AS generated, \
@@ -744,8 +906,12 @@ async fn read_columns(
         collation = sql_name("con.nspname", "co.collname"),
         comment = comment_join("d", "pg_class", "a.attrelid", "a.attnum"),
         only = only_clause("a.attrelid", only),
-    );
-    for row in fetch_only(conn, "columns", sql, only).await? {
+    )
+}
+
+/// [`columns_sql`]'s rows into the tables, and their numbers into `relations`.
+fn read_columns(rows: Vec<PgRow>, relations: &mut Relations, schema: &mut Schema) -> Result<()> {
+    for row in rows {
         let oid: Oid = get(&row, "relation")?;
         let Some(table) = relations.table(oid, schema) else {
             continue;
@@ -798,16 +964,11 @@ async fn read_columns(
 
 /// Primary key, unique, check, foreign key and exclusion constraints. NOT NULL constraints
 /// (pg_constraint rows of their own since PostgreSQL 18) are the columns' `nullable`.
-async fn read_constraints(
-    conn: &mut PgConnection,
-    only: Only<'_>,
-    relations: &Relations,
-    schema: &mut Schema,
-) -> Result<()> {
+fn constraints_sql(only: Only<'_>) -> String {
     // Key columns in key order, by number (named from the columns read before); none for
     // checks, nor when a key part is an expression (number 0), where a partial list would
     // mislead.
-    let sql = format!(
+    format!(
         "SELECT con.conrelid AS relation, con.conname::text AS name, \
                 con.contype::text AS kind, pg_get_constraintdef(con.oid) AS definition, \
                 CASE WHEN con.contype <> 'c' AND NOT (0 = ANY (con.conkey)) THEN con.conkey END \
@@ -827,8 +988,12 @@ async fn read_constraints(
          WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND {USER_NAMESPACE}{only}",
         comment = comment_join("d", "pg_constraint", "con.oid", "0"),
         only = only_clause("con.conrelid", only),
-    );
-    for row in fetch_only(conn, "constraints", sql, only).await? {
+    )
+}
+
+/// [`constraints_sql`]'s rows into the tables.
+fn read_constraints(rows: Vec<PgRow>, relations: &Relations, schema: &mut Schema) -> Result<()> {
+    for row in rows {
         let oid: Oid = get(&row, "relation")?;
         let attnums: Vec<i16> = get::<Option<_>>(&row, "key_attnums")?.unwrap_or_default();
         let columns = relations.column_names(oid, &attnums, schema)?;
@@ -871,13 +1036,7 @@ async fn read_constraints(
 
 /// Indexes that are not a constraint's own (those are the constraint), of tables and
 /// materialized views: one query for the indexes, one for all their key parts.
-async fn read_indexes(
-    conn: &mut PgConnection,
-    version: u32,
-    only: Only<'_>,
-    relations: &Relations,
-    schema: &mut Schema,
-) -> Result<()> {
+fn index_sql(version: u32, only: Only<'_>) -> (String, String) {
     // A foreign key's conindid is the referenced table's index: only p, u and x own theirs.
     let own_indexes = format!(
         "FROM pg_index x \
@@ -894,7 +1053,7 @@ async fn read_indexes(
     } else {
         "false"
     };
-    let sql = format!(
+    let indexes = format!(
         "SELECT x.indexrelid AS index, x.indrelid AS relation, i.relname::text AS name, \
                 x.indisunique AS is_unique, am.amname::text AS method, \
                 {nulls_not_distinct} AS nulls_not_distinct, \
@@ -905,22 +1064,6 @@ async fn read_indexes(
          {comment}",
         comment = comment_join("d", "pg_class", "x.indexrelid", "0"),
     );
-    let mut indexes: HashMap<Oid, (Oid, String, Index)> = HashMap::new();
-    for row in fetch_only(conn, "indexes", sql, only).await? {
-        let index = Index {
-            unique: get(&row, "is_unique")?,
-            method: get(&row, "method")?,
-            keys: Vec::new(),
-            include: Vec::new(),
-            predicate: get(&row, "predicate")?,
-            nulls_not_distinct: get(&row, "nulls_not_distinct")?,
-            comment: get(&row, "comment")?,
-        };
-        indexes.insert(
-            get(&row, "index")?,
-            (get(&row, "relation")?, get(&row, "name")?, index),
-        );
-    }
 
     // Key parts: a column by its name, an expression deparsed. The operator class shows
     // when it is not the default for the key's type: the column's (its domain's base type)
@@ -929,7 +1072,7 @@ async fn read_indexes(
     // when it is not the column's (or the expression type's). indoption: bit 1 DESC, bit 2
     // NULLS FIRST; indclass, indcollation and indoption cover key columns only. The indexes
     // are chosen before their keys are spread out (MATERIALIZED): fewer rows to join.
-    let sql = format!(
+    let keys = format!(
         "WITH own AS MATERIALIZED (SELECT x.* {own_indexes}) \
          SELECT x.indexrelid AS index, k.position::int4 <= x.indnkeyatts AS is_key, \
                 CASE WHEN k.attnum <> 0 THEN ta.attname::text \
@@ -965,7 +1108,33 @@ async fn read_indexes(
         opclass = sql_name("opcn.nspname", "opc.opcname"),
         collation = sql_name("icon.nspname", "ico.collname"),
     );
-    for row in fetch_only(conn, "index keys", sql, only).await? {
+    (indexes, keys)
+}
+
+/// [`index_sql`]'s rows (the indexes, their keys) into the tables and materialized views.
+fn read_indexes(
+    index_rows: Vec<PgRow>,
+    key_rows: Vec<PgRow>,
+    relations: &Relations,
+    schema: &mut Schema,
+) -> Result<()> {
+    let mut indexes: HashMap<Oid, (Oid, String, Index)> = HashMap::new();
+    for row in index_rows {
+        let index = Index {
+            unique: get(&row, "is_unique")?,
+            method: get(&row, "method")?,
+            keys: Vec::new(),
+            include: Vec::new(),
+            predicate: get(&row, "predicate")?,
+            nulls_not_distinct: get(&row, "nulls_not_distinct")?,
+            comment: get(&row, "comment")?,
+        };
+        indexes.insert(
+            get(&row, "index")?,
+            (get(&row, "relation")?, get(&row, "name")?, index),
+        );
+    }
+    for row in key_rows {
         let Some((_, _, index)) = indexes.get_mut(&get::<Oid>(&row, "index")?) else {
             continue;
         };
@@ -1003,13 +1172,7 @@ async fn read_indexes(
 
 // ------------------------------------------------------------------- triggers and policies
 
-async fn read_triggers(
-    conn: &mut PgConnection,
-    version: u32,
-    only: Only<'_>,
-    relations: &Relations,
-    schema: &mut Schema,
-) -> Result<()> {
+fn triggers_sql(version: u32, only: Only<'_>) -> String {
     // Internal triggers implement foreign keys. A partition's copy of its parent's trigger
     // is made by the server (internal up to PostgreSQL 14, marked by tgparentid since 13):
     // the parent's trigger is what the schema says.
@@ -1018,7 +1181,7 @@ async fn read_triggers(
     } else {
         ""
     };
-    let sql = format!(
+    format!(
         "SELECT t.tgrelid AS relation, t.tgname::text AS name, \
                 pg_get_triggerdef(t.oid, true) AS definition, t.tgenabled::text AS enabled, \
                 d.description AS comment \
@@ -1029,8 +1192,12 @@ async fn read_triggers(
          WHERE NOT t.tgisinternal {clones} AND {USER_NAMESPACE}{only}",
         comment = comment_join("d", "pg_trigger", "t.oid", "0"),
         only = only_clause("t.tgrelid", only),
-    );
-    for row in fetch_only(conn, "triggers", sql, only).await? {
+    )
+}
+
+/// [`triggers_sql`]'s rows into the tables and views.
+fn read_triggers(rows: Vec<PgRow>, relations: &Relations, schema: &mut Schema) -> Result<()> {
+    for row in rows {
         let relation: Oid = get(&row, "relation")?;
         let enabled: String = get(&row, "enabled")?;
         let trigger = Trigger {
@@ -1048,14 +1215,9 @@ async fn read_triggers(
     Ok(())
 }
 
-async fn read_policies(
-    conn: &mut PgConnection,
-    only: Only<'_>,
-    relations: &Relations,
-    schema: &mut Schema,
-) -> Result<()> {
+fn policies_sql(only: Only<'_>) -> String {
     // Role 0 in polroles is PUBLIC.
-    let sql = format!(
+    format!(
         "SELECT p.polrelid AS relation, p.polname::text AS name, p.polcmd::text AS command, \
                 p.polpermissive AS permissive, \
                 ARRAY(SELECT CASE WHEN r.role = 0 THEN 'public' \
@@ -1071,8 +1233,12 @@ async fn read_policies(
          WHERE {USER_NAMESPACE}{only}",
         comment = comment_join("d", "pg_policy", "p.oid", "0"),
         only = only_clause("p.polrelid", only),
-    );
-    for row in fetch_only(conn, "policies", sql, only).await? {
+    )
+}
+
+/// [`policies_sql`]'s rows into the tables.
+fn read_policies(rows: Vec<PgRow>, relations: &Relations, schema: &mut Schema) -> Result<()> {
+    for row in rows {
         let Some(table) = relations.table(get(&row, "relation")?, schema) else {
             continue;
         };
@@ -1103,13 +1269,8 @@ async fn read_policies(
 // ------------------------------------------------------------------- sequences and types
 
 /// Sequences but identity columns' (part of the column); a serial's names its column.
-async fn read_sequences(
-    conn: &mut PgConnection,
-    only: Only<'_>,
-    relations: &Relations,
-    schema: &mut Schema,
-) -> Result<()> {
-    let sql = format!(
+fn sequences_sql(only: Only<'_>) -> String {
+    format!(
         "SELECT n.nspname::text AS schema, c.relname::text AS name, \
                 format_type(s.seqtypid, NULL) AS data_type, s.seqstart, s.seqincrement, \
                 s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
@@ -1129,8 +1290,12 @@ async fn read_sequences(
         comment = comment_join("d", "pg_class", "c.oid", "0"),
         not_member = not_extension_member("pg_class", "c.oid"),
         only = only_clause("c.oid", only),
-    );
-    for row in fetch_only(conn, "sequences", sql, only).await? {
+    )
+}
+
+/// [`sequences_sql`]'s rows into `schema`.
+fn read_sequences(rows: Vec<PgRow>, relations: &Relations, schema: &mut Schema) -> Result<()> {
+    for row in rows {
         let owned_by = match get::<Option<Oid>>(&row, "owner")? {
             None => None,
             // Owned by a column of a table that is not part of the schema (excluded, an

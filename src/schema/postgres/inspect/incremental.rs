@@ -29,7 +29,7 @@ use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
 
 use super::{
-    Only, Relation, RelationKind, Relations, USER_NAMESPACE, fetch, get, inconsistent,
+    Batch, Relation, RelationKind, Relations, Scope, USER_NAMESPACE, fetch, get, inconsistent,
     read_relation_parts, read_schema_and_relations,
 };
 use crate::error::Result;
@@ -40,6 +40,8 @@ use crate::schema::model::{QualifiedName, Schema};
 #[derive(Default)]
 pub(crate) struct ReadCache {
     last: Option<LastRead>,
+    /// The part queries prepared on the connection.
+    batch: Batch,
 }
 
 struct LastRead {
@@ -50,7 +52,7 @@ struct LastRead {
     /// The other catalogs' signatures, in one fixed order.
     others: Vec<String>,
     /// The relations that are part of the schema (what [`Relations`] held).
-    members: HashMap<Oid, (QualifiedName, RelationKind)>,
+    members: Members,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -122,7 +124,23 @@ pub(super) async fn read(
             if last.others.len() == others.len() && last.others[..fixed] == others[..fixed] =>
         {
             let routines_changed = last.others[fixed..] != others[fixed..];
-            read_changed(conn, excluded, version, last, &signatures, routines_changed).await?
+            let LastRead {
+                schema,
+                signatures: last_signatures,
+                members,
+                ..
+            } = last;
+            let reading = Rereading {
+                conn: &mut *conn,
+                excluded,
+                version,
+                signatures: &signatures,
+                last_signatures: &last_signatures,
+                batch: &mut cache.batch,
+                schema,
+                members,
+            };
+            read_changed(reading, routines_changed).await?
         }
         _ => None,
     };
@@ -131,12 +149,7 @@ pub(super) async fn read(
         None => {
             tracing::debug!(target: "cargo_migrate::schema", "whole schema read");
             let (schema, relations) = read_schema_and_relations(conn, excluded, version).await?;
-            let members = relations
-                .0
-                .into_iter()
-                .map(|(oid, relation)| (oid, (relation.name, relation.kind)))
-                .collect();
-            (schema, members)
+            (schema, relations.0)
         }
     };
     if verifying() {
@@ -178,121 +191,231 @@ fn verifying() -> bool {
     std::env::var_os("CARGO_MIGRATE_VERIFY_INCREMENTAL_READS").is_some_and(|value| value == "1")
 }
 
-type Members = HashMap<Oid, (QualifiedName, RelationKind)>;
+/// The relations that are part of the schema, with their names and a table's column numbers
+/// as the read that last read each of them found them.
+type Members = HashMap<Oid, Relation>;
 
 /// The schema from `last` with the changed relations read again; `None` when the change is
 /// one a whole read must cover.
+///
+/// A relation's part that depends on a changed relation (a foreign key on its target, a view on
+/// its tables, a default on its sequence, a child on its parent) prints of it only its name and
+/// its columns' names: PostgreSQL refuses to change a column's type under a view or a rule,
+/// rebuilds a foreign key whose columns change type (a change of the referencing table), and
+/// drops or refuses to drop what uses a dropped column. So the dependents are read again only
+/// when a changed relation now has another name, a column number another name, or is a view
+/// (whose columns the model does not list), or when routines changed (a trigger or a default
+/// names its function): for the usual step (a table gains a column, an index, a constraint)
+/// the relations referring to it are left as they were.
 async fn read_changed(
-    conn: &mut PgConnection,
-    excluded: &[Excluded],
-    version: u32,
-    last: LastRead,
-    signatures: &HashMap<Oid, Signed>,
+    mut reading: Rereading<'_>,
     routines_changed: bool,
 ) -> Result<Option<(Schema, Members)>> {
-    let mut changed: Vec<Oid> = signatures
+    let (signatures, last_signatures) = (reading.signatures, reading.last_signatures);
+    let changed: Vec<Oid> = signatures
         .iter()
-        .filter(|(oid, signed)| last.signatures.get(oid) != Some(signed))
+        .filter(|(oid, signed)| last_signatures.get(oid) != Some(signed))
         .map(|(oid, _)| *oid)
         .collect();
-    let gone: Vec<Oid> = last
-        .signatures
+    let gone: Vec<Oid> = last_signatures
         .keys()
         .filter(|oid| !signatures.contains_key(oid))
         .copied()
         .collect();
     let followed = |signed: &Signed| FOLLOWED_KINDS.contains(&signed.kind.as_str());
     if changed.iter().any(|oid| !followed(&signatures[oid]))
-        || gone.iter().any(|oid| !followed(&last.signatures[oid]))
+        || gone.iter().any(|oid| !followed(&last_signatures[oid]))
     {
         tracing::debug!(target: "cargo_migrate::schema", "unfollowed kind");
         return Ok(None);
     }
-    let LastRead {
-        mut schema,
-        signatures: last_signatures,
-        mut members,
-        ..
-    } = last;
     if changed.is_empty() && gone.is_empty() && !routines_changed {
-        return Ok(Some((schema, members)));
+        return Ok(Some((reading.schema, reading.members)));
     }
-    if !changed.is_empty() || routines_changed {
-        match dependents(conn, &changed, routines_changed).await? {
-            Some(dependents) => {
-                let mut all: HashSet<Oid> = changed.iter().copied().collect();
-                all.extend(
-                    dependents
-                        .into_iter()
-                        .filter(|oid| signatures.contains_key(oid)),
-                );
-                changed = all.into_iter().collect();
+    let mut read: HashSet<Oid> = changed.iter().copied().collect();
+    let mut first = changed.clone();
+    if routines_changed {
+        // Which routine changed is not known (see [`dependents`]): every relation using one
+        // is read again with the changed ones.
+        let Some(dependents) = dependents(reading.conn, &changed, true).await? else {
+            tracing::debug!(target: "cargo_migrate::schema", "non-relation dependent");
+            return Ok(None);
+        };
+        for oid in dependents {
+            if signatures.contains_key(&oid) && read.insert(oid) {
+                first.push(oid);
             }
-            None => {
+        }
+    }
+    let replaced = reading.reread(&first, &gone).await?;
+    if routines_changed {
+        reading.schema.routines.clear();
+        super::read_routines(reading.conn, &mut reading.schema).await?;
+    } else {
+        let renamed: Vec<Oid> = changed
+            .iter()
+            .filter(|oid| replaced.renamed(**oid, &reading))
+            .copied()
+            .collect();
+        if !renamed.is_empty() {
+            let Some(dependents) = dependents(reading.conn, &renamed, false).await? else {
                 tracing::debug!(target: "cargo_migrate::schema", "non-relation dependent");
                 return Ok(None);
+            };
+            let second: Vec<Oid> = dependents
+                .into_iter()
+                .filter(|oid| signatures.contains_key(oid) && read.insert(*oid))
+                .collect();
+            if !second.is_empty() {
+                reading.reread(&second, &[]).await?;
             }
         }
     }
-    changed.sort_unstable_by_key(|oid| oid.0);
-    tracing::debug!(
-        target: "cargo_migrate::schema",
-        "schema read again for {} relations ({} gone) {:?}",
-        changed.len(),
-        gone.len(),
-        changed.iter().map(|oid| signatures[oid].name.to_string()).collect::<Vec<_>>()
-    );
-    // Out go the changed and gone relations as the last read named them, then in come the
-    // changed ones as they are now (a name may have passed from one relation to another).
-    for oid in changed.iter().chain(&gone) {
-        members.remove(oid);
-        let Some(signed) = last_signatures.get(oid) else {
-            continue;
+    Ok(Some((reading.schema, reading.members)))
+}
+
+/// What [`read_changed`] reads again from, and into.
+struct Rereading<'a> {
+    conn: &'a mut PgConnection,
+    excluded: &'a [Excluded],
+    version: u32,
+    signatures: &'a HashMap<Oid, Signed>,
+    last_signatures: &'a HashMap<Oid, Signed>,
+    batch: &'a mut Batch,
+    /// The last read's schema and relations, becoming this read's.
+    schema: Schema,
+    members: Members,
+}
+
+/// The relations a [`Rereading::reread`] replaced, as the last read had them.
+struct Replaced {
+    relations: HashMap<Oid, (Relation, Option<Vec<String>>)>,
+}
+
+impl Rereading<'_> {
+    /// Reads `oids` again and puts them in place of what the last read had of them and of the
+    /// `gone` relations; returns what they replaced.
+    async fn reread(&mut self, oids: &[Oid], gone: &[Oid]) -> Result<Replaced> {
+        let mut oids = oids.to_vec();
+        oids.sort_unstable_by_key(|oid| oid.0);
+        tracing::debug!(
+            target: "cargo_migrate::schema",
+            "schema read again for {} relations ({} gone) {:?}",
+            oids.len(),
+            gone.len(),
+            oids.iter()
+                .map(|oid| self.signatures[oid].name.to_string())
+                .collect::<Vec<_>>()
+        );
+        // Out go the relations as the last read named them, then in come the ones read again
+        // as they are now (a name may have passed from one relation to another).
+        let mut replaced = Replaced {
+            relations: HashMap::new(),
         };
-        match signed.kind.as_str() {
-            "r" | "p" => {
-                schema.tables.remove(&signed.name);
-            }
-            "v" | "m" => {
-                schema.views.remove(&signed.name);
-            }
-            _ => {
-                schema.sequences.remove(&signed.name);
+        for oid in oids.iter().chain(gone) {
+            let member = self.members.remove(oid);
+            let Some(signed) = self.last_signatures.get(oid) else {
+                continue;
+            };
+            let columns = match signed.kind.as_str() {
+                "r" | "p" => self.schema.tables.remove(&signed.name).map(|table| {
+                    table
+                        .columns
+                        .into_iter()
+                        .map(|column| column.name)
+                        .collect()
+                }),
+                "v" | "m" => {
+                    self.schema.views.remove(&signed.name);
+                    None
+                }
+                _ => {
+                    self.schema.sequences.remove(&signed.name);
+                    None
+                }
+            };
+            if let Some(member) = member {
+                replaced.relations.insert(*oid, (member, columns));
             }
         }
+        let known: Vec<(Oid, QualifiedName, RelationKind)> = self
+            .members
+            .iter()
+            .map(|(oid, relation)| (*oid, relation.name.clone(), relation.kind))
+            .collect();
+        let mut part = Schema::empty(self.schema.dialect);
+        let needed = oids
+            .iter()
+            .filter_map(|oid| self.signatures.get(oid))
+            .fold(Parts::default(), |needed, signed| needed.or(signed.parts));
+        let Relations(relations) = read_relation_parts(
+            self.conn,
+            self.excluded,
+            self.version,
+            Scope {
+                only: Some(&oids),
+                needed,
+                known,
+                batch: Some(&mut *self.batch),
+            },
+            &mut part,
+        )
+        .await?;
+        self.schema.tables.extend(part.tables);
+        self.schema.views.extend(part.views);
+        self.schema.sequences.extend(part.sequences);
+        for (oid, relation) in relations {
+            // The relations read now come with their column numbers; the others were only
+            // known by name for the read.
+            if oids.binary_search_by_key(&oid.0, |oid| oid.0).is_ok() {
+                self.members.insert(oid, relation);
+            } else {
+                self.members.entry(oid).or_insert(relation);
+            }
+        }
+        Ok(replaced)
     }
-    let known: Vec<(Oid, QualifiedName, RelationKind)> = members
-        .iter()
-        .map(|(oid, (name, kind))| (*oid, name.clone(), *kind))
-        .collect();
-    let mut part = Schema::empty(schema.dialect);
-    let only: Only<'_> = Some(&changed);
-    let needed = changed
-        .iter()
-        .filter_map(|oid| signatures.get(oid))
-        .fold(Parts::default(), |needed, signed| needed.or(signed.parts));
-    let relations = read_relation_parts(
-        conn,
-        excluded,
-        version,
-        only,
-        needed,
-        known.into_iter(),
-        &mut part,
-    )
-    .await?;
-    if routines_changed {
-        schema.routines.clear();
-        super::read_routines(conn, &mut schema).await?;
+}
+
+impl Replaced {
+    /// Whether what other relations print of `oid` (its name, its columns' names) may have
+    /// changed: it has another name or kind, a column number of it has another name, or it is
+    /// a view (whose columns the model does not list).
+    fn renamed(&self, oid: Oid, reading: &Rereading<'_>) -> bool {
+        let (Some(old), Some(new)) = (
+            reading.last_signatures.get(&oid),
+            reading.signatures.get(&oid),
+        ) else {
+            // New since the last read: what uses it was made after it, and is new too.
+            return false;
+        };
+        if old.name != new.name || old.kind != new.kind {
+            return true;
+        }
+        match new.kind.as_str() {
+            "S" => false,
+            "r" | "p" => {
+                let (Some((old, Some(old_columns))), Some(new), Some(table)) = (
+                    self.relations.get(&oid),
+                    reading.members.get(&oid),
+                    reading.schema.tables.get(&new.name),
+                ) else {
+                    return true;
+                };
+                let old_names: HashMap<i16, &String> =
+                    old.attnums.iter().copied().zip(old_columns).collect();
+                new.attnums
+                    .iter()
+                    .zip(&table.columns)
+                    .any(|(attnum, column)| {
+                        old_names
+                            .get(attnum)
+                            .is_some_and(|name| **name != column.name)
+                    })
+            }
+            _ => true,
+        }
     }
-    schema.tables.extend(part.tables);
-    schema.views.extend(part.views);
-    schema.sequences.extend(part.sequences);
-    let Relations(relations) = relations;
-    for (oid, Relation { name, kind, .. }) in relations {
-        members.entry(oid).or_insert((name, kind));
-    }
-    Ok(Some((schema, members)))
 }
 
 /// Per relation of the user schemas: its kind, name and signature; and the signatures of
@@ -300,16 +423,12 @@ async fn read_changed(
 async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Vec<String>)> {
     // User objects have OIDs from 16384 (FirstNormalObjectId) on, and every catalog here has
     // an index that starts with the relation's OID: each part is a range of an index, not a
-    // scan of the catalog. Parts are tied to their relation by OID at the end. The other
-    // catalogs' signatures come as one more row, of OID 0.
+    // scan of the catalog. The parts are folded per OID before they meet the relations (a
+    // hash of a few hundred OIDs): joining every part row to its relation first and grouping
+    // the wide result took twice as long. The other catalogs' signatures come as one more
+    // row, of OID 0.
     let sql = format!(
-        "WITH rel AS ( \
-             SELECT c.oid, c.relkind::text AS kind, n.nspname::text AS schema, \
-                    c.relname::text AS name \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'c', 'f') \
-               AND {USER_NAMESPACE}), \
-         parts(relation, x, what) AS ( \
+        "WITH parts(relation, x, what) AS ( \
              SELECT oid, xmin, '' FROM pg_class WHERE oid >= 16384 \
              UNION ALL SELECT attrelid, xmin, '' FROM pg_attribute WHERE attrelid >= 16384 \
              UNION ALL SELECT adrelid, xmin, '' FROM pg_attrdef WHERE adrelid >= 16384 \
@@ -337,14 +456,21 @@ async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Ve
              UNION ALL SELECT d.objoid, d.xmin, '' FROM pg_description d \
                  WHERE d.objoid >= 16384 AND d.classoid = 'pg_class'::regclass \
              {index_comments} {constraint_comments} {trigger_comments} \
-             {policy_comments}) \
-         SELECT rel.oid, rel.kind, rel.schema, rel.name, count(p.x)::int8 AS rows, \
-                COALESCE(max(p.x::text::int8), 0) AS newest, \
-                bool_or(p.what = 'i') IS TRUE AS indexes, \
-                bool_or(p.what = 't') IS TRUE AS triggers, \
-                bool_or(p.what = 'p') IS TRUE AS policies, NULL::text[] AS others \
-         FROM rel LEFT JOIN parts p ON p.relation = rel.oid \
-         GROUP BY rel.oid, rel.kind, rel.schema, rel.name \
+             {policy_comments}), \
+         folded AS ( \
+             SELECT relation, count(*)::int8 AS rows, max(x::text::int8) AS newest, \
+                    bool_or(what = 'i') AS indexes, bool_or(what = 't') AS triggers, \
+                    bool_or(what = 'p') AS policies \
+             FROM parts GROUP BY relation) \
+         SELECT c.oid, c.relkind::text AS kind, n.nspname::text AS schema, \
+                c.relname::text AS name, COALESCE(f.rows, 0) AS rows, \
+                COALESCE(f.newest, 0) AS newest, f.indexes IS TRUE AS indexes, \
+                f.triggers IS TRUE AS triggers, f.policies IS TRUE AS policies, \
+                NULL::text[] AS others \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN folded f ON f.relation = c.oid \
+         WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'c', 'f') \
+           AND {USER_NAMESPACE} \
          UNION ALL \
          SELECT 0::oid, '', '', '', 0, 0, false, false, false, {others}",
         others = other_signatures(),
