@@ -83,6 +83,61 @@ const CASES: &[Case] = &[
         "ALTER FUNCTION touch_rows() RENAME TO touch;\n",
         "ALTER FUNCTION touch() RENAME TO touch_rows;\n",
     ),
+    // Two column names swapped: the same names, on other column numbers, which a key
+    // referencing one of them (and the view) print. Swapping again undoes it.
+    undone(
+        "swap_column_names_under_a_key",
+        "ALTER TABLE users RENAME COLUMN id TO swap;\n\
+         ALTER TABLE users RENAME COLUMN name TO id;\n\
+         ALTER TABLE users RENAME COLUMN swap TO name;\n",
+        "ALTER TABLE users RENAME COLUMN id TO swap;\n\
+         ALTER TABLE users RENAME COLUMN name TO id;\n\
+         ALTER TABLE users RENAME COLUMN swap TO name;\n",
+    ),
+    undone(
+        "swap_column_names_back",
+        "ALTER TABLE users RENAME COLUMN id TO swap;\n\
+         ALTER TABLE users RENAME COLUMN name TO id;\n\
+         ALTER TABLE users RENAME COLUMN swap TO name;\n",
+        "ALTER TABLE users RENAME COLUMN id TO swap;\n\
+         ALTER TABLE users RENAME COLUMN name TO id;\n\
+         ALTER TABLE users RENAME COLUMN swap TO name;\n",
+    ),
+    undone(
+        "functions_of_a_check_and_a_default",
+        "CREATE FUNCTION positive(n integer) RETURNS boolean LANGUAGE sql IMMUTABLE \
+             AS 'SELECT n > 0';\n\
+         CREATE FUNCTION greeting() RETURNS text LANGUAGE sql AS $$SELECT 'hi'$$;\n\
+         ALTER TABLE posts ADD CONSTRAINT posts_id_positive CHECK (positive(id));\n\
+         ALTER TABLE posts ALTER COLUMN body SET DEFAULT greeting();\n",
+        "ALTER TABLE posts ALTER COLUMN body DROP DEFAULT;\n\
+         ALTER TABLE posts DROP CONSTRAINT posts_id_positive;\n\
+         DROP FUNCTION greeting();\nDROP FUNCTION positive(integer);\n",
+    ),
+    // What a check and a default print of a function is its name: renamed, and moved to
+    // another schema.
+    undone(
+        "rename_functions_of_a_check_and_a_default",
+        "ALTER FUNCTION positive(integer) RENAME TO is_positive;\n\
+         ALTER FUNCTION greeting() SET SCHEMA billing;\n",
+        "ALTER FUNCTION is_positive(integer) RENAME TO positive;\n\
+         ALTER FUNCTION billing.greeting() SET SCHEMA public;\n",
+    ),
+    undone(
+        "view_on_a_view",
+        "CREATE VIEW active_emails AS SELECT email FROM active_users;\n",
+        "DROP VIEW active_emails;\n",
+    ),
+    undone(
+        "rename_view_column_used_by_a_view",
+        "ALTER VIEW active_users RENAME COLUMN email TO address;\n",
+        "ALTER VIEW active_users RENAME COLUMN address TO email;\n",
+    ),
+    undone(
+        "rename_view_column_back",
+        "ALTER VIEW active_users RENAME COLUMN address TO email;\n",
+        "ALTER VIEW active_users RENAME COLUMN email TO address;\n",
+    ),
     undone(
         "composite_and_inheritance",
         "CREATE TYPE pair AS (a integer);\n\

@@ -23,7 +23,7 @@
 //! makes every incremental read also read the whole schema and fail on any difference: the
 //! corpus tests run `check` so.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
@@ -49,6 +49,9 @@ struct LastRead {
     /// Every relation of the user schemas (also those the schema leaves out: the history
     /// table, extensions' tables) with its signature.
     signatures: HashMap<Oid, Signed>,
+    /// Every routine of the user schemas (not an extension's) with its signature: its name
+    /// and argument types as `name`.
+    routines: HashMap<Oid, Signed>,
     /// The other catalogs' signatures, in one fixed order.
     others: Vec<String>,
     /// The relations that are part of the schema (what [`Relations`] held).
@@ -101,10 +104,6 @@ impl Parts {
     }
 }
 
-/// How many of the other catalogs' signatures, at their end, are the routines': pg_proc's
-/// first.
-const ROUTINE_SIGNATURES: usize = 3;
-
 /// The relation kinds read again one by one; a change to any other kind (a composite type,
 /// a foreign table) means a whole read.
 const FOLLOWED_KINDS: [&str; 5] = ["r", "p", "v", "m", "S"];
@@ -117,19 +116,32 @@ pub(super) async fn read(
     version: u32,
     cache: &mut ReadCache,
 ) -> Result<Schema> {
-    let (signatures, others) = signatures(conn).await?;
-    let fixed = others.len().saturating_sub(ROUTINE_SIGNATURES);
+    let Signatures {
+        relations: signatures,
+        routines,
+        others,
+    } = signatures(conn).await?;
     let schema = match cache.last.take() {
-        Some(last)
-            if last.others.len() == others.len() && last.others[..fixed] == others[..fixed] =>
-        {
-            let routines_changed = last.others[fixed..] != others[fixed..];
+        Some(last) if last.others == others => {
             let LastRead {
                 schema,
                 signatures: last_signatures,
+                routines: last_routines,
                 members,
                 ..
             } = last;
+            let routines_changed = last_routines != routines;
+            // What other objects print of a routine is its name (a trigger's function, a
+            // default's call): only a routine now named otherwise changes them.
+            let renamed_routines: Vec<Oid> = routines
+                .iter()
+                .filter(|(oid, signed)| {
+                    last_routines
+                        .get(oid)
+                        .is_some_and(|last| last.name != signed.name)
+                })
+                .map(|(oid, _)| *oid)
+                .collect();
             let reading = Rereading {
                 conn: &mut *conn,
                 excluded,
@@ -140,7 +152,7 @@ pub(super) async fn read(
                 schema,
                 members,
             };
-            read_changed(reading, routines_changed).await?
+            read_changed(reading, routines_changed, &renamed_routines).await?
         }
         _ => None,
     };
@@ -175,6 +187,7 @@ pub(super) async fn read(
     cache.last = Some(LastRead {
         schema: schema.clone(),
         signatures,
+        routines,
         others,
         members,
     });
@@ -210,6 +223,7 @@ type Members = HashMap<Oid, Relation>;
 async fn read_changed(
     mut reading: Rereading<'_>,
     routines_changed: bool,
+    renamed_routines: &[Oid],
 ) -> Result<Option<(Schema, Members)>> {
     let (signatures, last_signatures) = (reading.signatures, reading.last_signatures);
     let changed: Vec<Oid> = signatures
@@ -232,43 +246,33 @@ async fn read_changed(
     if changed.is_empty() && gone.is_empty() && !routines_changed {
         return Ok(Some((reading.schema, reading.members)));
     }
-    let mut read: HashSet<Oid> = changed.iter().copied().collect();
-    let mut first = changed.clone();
-    if routines_changed {
-        // Which routine changed is not known (see [`dependents`]): every relation using one
-        // is read again with the changed ones.
-        let Some(dependents) = dependents(reading.conn, &changed, true).await? else {
-            tracing::debug!(target: "cargo_migrate::schema", "non-relation dependent");
-            return Ok(None);
-        };
-        for oid in dependents {
-            if signatures.contains_key(&oid) && read.insert(oid) {
-                first.push(oid);
-            }
-        }
-    }
-    let replaced = reading.reread(&first, &gone).await?;
+    let replaced = if changed.is_empty() && gone.is_empty() {
+        Replaced::default()
+    } else {
+        reading.reread(&changed, &gone).await?
+    };
     if routines_changed {
         reading.schema.routines.clear();
         super::read_routines(reading.conn, &mut reading.schema).await?;
-    } else {
-        let renamed: Vec<Oid> = changed
-            .iter()
-            .filter(|oid| replaced.renamed(**oid, &reading))
-            .copied()
+    }
+    let renamed: Vec<Oid> = changed
+        .iter()
+        .filter(|oid| replaced.renamed(**oid, &reading))
+        .copied()
+        .collect();
+    if !renamed.is_empty() || !renamed_routines.is_empty() {
+        let Some(dependents) = dependents(reading.conn, &renamed, renamed_routines).await? else {
+            tracing::debug!(target: "cargo_migrate::schema", "non-relation dependent");
+            return Ok(None);
+        };
+        let mut second: Vec<Oid> = dependents
+            .into_iter()
+            .filter(|oid| signatures.contains_key(oid) && !changed.contains(oid))
             .collect();
-        if !renamed.is_empty() {
-            let Some(dependents) = dependents(reading.conn, &renamed, false).await? else {
-                tracing::debug!(target: "cargo_migrate::schema", "non-relation dependent");
-                return Ok(None);
-            };
-            let second: Vec<Oid> = dependents
-                .into_iter()
-                .filter(|oid| signatures.contains_key(oid) && read.insert(*oid))
-                .collect();
-            if !second.is_empty() {
-                reading.reread(&second, &[]).await?;
-            }
+        second.sort_unstable_by_key(|oid| oid.0);
+        second.dedup();
+        if !second.is_empty() {
+            reading.reread(&second, &[]).await?;
         }
     }
     Ok(Some((reading.schema, reading.members)))
@@ -288,6 +292,7 @@ struct Rereading<'a> {
 }
 
 /// The relations a [`Rereading::reread`] replaced, as the last read had them.
+#[derive(Default)]
 struct Replaced {
     relations: HashMap<Oid, (Relation, Option<Vec<String>>)>,
 }
@@ -418,19 +423,35 @@ impl Replaced {
     }
 }
 
-/// Per relation of the user schemas: its kind, name and signature; and the signatures of
-/// the other catalogs ([`other_signatures`]), in one query.
-async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Vec<String>)> {
+/// What one query finds of the catalogs' row versions.
+struct Signatures {
+    /// Per relation of the user schemas: its kind, name and signature.
+    relations: HashMap<Oid, Signed>,
+    /// Per routine of the user schemas but extensions': its name and argument types (as
+    /// `name`) and the signature of its `pg_proc`, `pg_aggregate` and comment rows.
+    routines: HashMap<Oid, Signed>,
+    /// The other catalogs' signatures ([`other_signatures`]).
+    others: Vec<String>,
+}
+
+/// The catalogs' [`Signatures`], in one query.
+async fn signatures(conn: &mut PgConnection) -> Result<Signatures> {
     // User objects have OIDs from 16384 (FirstNormalObjectId) on, and every catalog here has
     // an index that starts with the relation's OID: each part is a range of an index, not a
     // scan of the catalog. The parts are folded per OID before they meet the relations (a
     // hash of a few hundred OIDs): joining every part row to its relation first and grouping
-    // the wide result took twice as long. The other catalogs' signatures come as one more
-    // row, of OID 0.
+    // the wide result took twice as long. Routines come as rows of kind `routine` (row
+    // versions tell which one changed: a rolled-back probe brings back an older row, which
+    // differs as much as a newer one); extensions' routines, which change only with their
+    // extension (another signature), are left out by a hashed list, where a lookup per
+    // routine took twice as long. The other catalogs' signatures come as one more row, of
+    // OID 0. Columns are counted from number 1: system columns come and go with their
+    // table.
     let sql = format!(
         "WITH parts(relation, x, what) AS ( \
              SELECT oid, xmin, '' FROM pg_class WHERE oid >= 16384 \
-             UNION ALL SELECT attrelid, xmin, '' FROM pg_attribute WHERE attrelid >= 16384 \
+             UNION ALL SELECT attrelid, xmin, '' FROM pg_attribute \
+                 WHERE attrelid >= 16384 AND attnum > 0 \
              UNION ALL SELECT adrelid, xmin, '' FROM pg_attrdef WHERE adrelid >= 16384 \
              UNION ALL SELECT indrelid, xmin, 'i' FROM pg_index WHERE indrelid >= 16384 \
              UNION ALL SELECT x.indrelid, i.xmin, '' FROM pg_index x \
@@ -457,6 +478,18 @@ async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Ve
                  WHERE d.objoid >= 16384 AND d.classoid = 'pg_class'::regclass \
              {index_comments} {constraint_comments} {trigger_comments} \
              {policy_comments}), \
+         routine_parts(routine, x) AS ( \
+             SELECT oid, xmin FROM pg_proc WHERE oid >= 16384 \
+             UNION ALL SELECT aggfnoid, xmin FROM pg_aggregate WHERE aggfnoid >= 16384 \
+             UNION ALL SELECT objoid, xmin FROM pg_description \
+                 WHERE objoid >= 16384 AND classoid = 'pg_proc'::regclass), \
+         routines AS ( \
+             SELECT routine, count(*)::int8 AS rows, max(x::text::int8) AS newest \
+             FROM routine_parts \
+             WHERE routine NOT IN (SELECT objid FROM pg_depend \
+                                   WHERE refclassid = 'pg_extension'::regclass \
+                                     AND classid = 'pg_proc'::regclass AND deptype = 'e') \
+             GROUP BY routine), \
          folded AS ( \
              SELECT relation, count(*)::int8 AS rows, max(x::text::int8) AS newest, \
                     bool_or(what = 'i') AS indexes, bool_or(what = 't') AS triggers, \
@@ -472,6 +505,13 @@ async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Ve
          WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'c', 'f') \
            AND {USER_NAMESPACE} \
          UNION ALL \
+         SELECT p.oid, 'routine', n.nspname::text, \
+                p.proname::text || '(' || p.proargtypes::text || ')', r.rows, r.newest, \
+                false, false, false, NULL \
+         FROM routines r JOIN pg_proc p ON p.oid = r.routine \
+         JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE {USER_NAMESPACE} \
+         UNION ALL \
          SELECT 0::oid, '', '', '', 0, 0, false, false, false, {others}",
         others = other_signatures(),
         index_comments = comments_of_parts("pg_class", "pg_index", "indexrelid", "indrelid"),
@@ -482,6 +522,7 @@ async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Ve
     );
     let mut signatures = HashMap::new();
     let mut others = Vec::new();
+    let mut routines = HashMap::new();
     for row in fetch(conn, "catalogs' row versions", sql).await? {
         let oid: Oid = get(&row, "oid")?;
         if oid == Oid(0) {
@@ -489,6 +530,11 @@ async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Ve
             continue;
         }
         let kind: String = get(&row, "kind")?;
+        let found = if kind == "routine" {
+            &mut routines
+        } else {
+            &mut signatures
+        };
         let parts = Parts {
             tables: kind == "r" || kind == "p",
             indexes: get(&row, "indexes")?,
@@ -497,7 +543,7 @@ async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Ve
             views: kind == "v" || kind == "m",
             sequences: kind == "S",
         };
-        signatures.insert(
+        found.insert(
             oid,
             Signed {
                 kind,
@@ -511,7 +557,11 @@ async fn signatures(conn: &mut PgConnection) -> Result<(HashMap<Oid, Signed>, Ve
             },
         );
     }
-    Ok((signatures, others))
+    Ok(Signatures {
+        relations: signatures,
+        routines,
+        others,
+    })
 }
 
 /// A part of [`signatures`]' query: the comments on a relation's parts of one kind (rows of
@@ -567,25 +617,19 @@ fn other_signatures() -> String {
             "pg_depend WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e' \
              AND classid <> 'pg_class'::regclass",
         ),
-        // Routines last ([`ROUTINE_SIGNATURES`]): a change there alone reads the routines
-        // again, and the relations using a changed one.
-        user("pg_proc"),
-        signature("pg_aggregate WHERE aggfnoid >= 16384"),
-        signature("pg_description WHERE objoid >= 16384 AND classoid = 'pg_proc'::regclass"),
     ];
     format!("ARRAY[{}]", parts.join(", "))
 }
 
-/// The relations with a part that depends on one of `changed` (or on its row type): a
-/// foreign key on its target, a view on its tables, a default on its sequence, a child on its
-/// parent; with `routines_changed`, also on any routine of the schema (a trigger names its
-/// function): which routine changed is not known from row versions, since a rolled-back
-/// probe brings back older rows. `None` when something other than a relation's part (or a
-/// routine, all read again then) depends on one (a type, an operator): a whole read covers it.
+/// The relations with a part that depends on one of `relations` (or on its row type) or on
+/// one of `routines`: a foreign key on its target, a view on its tables, a default on its
+/// sequence, a child on its parent, a trigger on its function. `None` when something other
+/// than a relation's part (or a routine, all read again then) depends on one (a type, an
+/// operator): a whole read covers it.
 async fn dependents(
     conn: &mut PgConnection,
-    changed: &[Oid],
-    routines_changed: bool,
+    relations: &[Oid],
+    routines: &[Oid],
 ) -> Result<Option<Vec<Oid>>> {
     // Normal and automatic dependencies only: internal ones are a relation's own pieces (its
     // row type, its array type, an identity's sequence), which change with it. Routines
@@ -613,13 +657,10 @@ async fn dependents(
                    (d.refclassid = 'pg_class'::regclass AND d.refobjid = ANY($1::oid[])) \
                    OR (d.refclassid = 'pg_type'::regclass AND d.refobjid IN \
                        (SELECT c.reltype FROM pg_class c WHERE c.oid = ANY($1::oid[]))) \
-                   OR ($2 AND d.refclassid = 'pg_proc'::regclass AND d.refobjid >= 16384 \
-                       AND NOT EXISTS (SELECT FROM pg_depend e \
-                                       WHERE e.classid = 'pg_proc'::regclass \
-                                         AND e.objid = d.refobjid AND e.deptype = 'e')))";
+                   OR (d.refclassid = 'pg_proc'::regclass AND d.refobjid = ANY($2::oid[])))";
     let rows = sqlx::query(sql)
-        .bind(changed)
-        .bind(routines_changed)
+        .bind(relations)
+        .bind(routines)
         .persistent(
             super::PREPARED
                 .try_with(|prepared| *prepared)
