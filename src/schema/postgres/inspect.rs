@@ -161,14 +161,23 @@ async fn inspect_with(
     } else {
         (BEGIN, "COMMIT", "ROLLBACK")
     };
-    let read = match sqlx::raw_sql(begin).execute(&mut *conn).await {
-        Ok(_) => match cache {
-            Some(cache) if !with_dependencies => {
-                incremental::read(conn, excluded, version, cache).await
-            }
-            _ => read_schema(conn, excluded, version).await,
+    let read = match cache {
+        // An incremental read with its queries prepared sends the transaction's start with
+        // its first query, one round trip fewer.
+        Some(cache)
+            if !with_dependencies && PREPARED.try_with(|prepared| *prepared) == Ok(true) =>
+        {
+            incremental::read(conn, excluded, version, cache, Some(begin)).await
+        }
+        cache => match sqlx::raw_sql(begin).execute(&mut *conn).await {
+            Ok(_) => match cache {
+                Some(cache) if !with_dependencies => {
+                    incremental::read(conn, excluded, version, cache, None).await
+                }
+                _ => read_schema(conn, excluded, version).await,
+            },
+            Err(err) => Err(database_error("cannot start reading the catalogs", &err)),
         },
-        Err(err) => Err(database_error("cannot start reading the catalogs", &err)),
     };
     match read {
         Ok(schema) => {
@@ -218,12 +227,13 @@ async fn read_schema(
     Ok(read_schema_and_relations(conn, excluded, version).await?.0)
 }
 
-/// [`read_schema`], with the relations that are part of it.
+/// [`read_schema`], with the relations that are part of it and the routines' keys in
+/// `Schema::routines` by OID.
 async fn read_schema_and_relations(
     conn: &mut PgConnection,
     excluded: &[Excluded],
     version: u32,
-) -> Result<(Schema, Relations)> {
+) -> Result<(Schema, Relations, HashMap<Oid, String>)> {
     let mut schema = Schema::empty(Dialect::Postgres);
     read_namespaces(conn, &mut schema).await?;
     read_extensions(conn, &mut schema).await?;
@@ -241,12 +251,12 @@ async fn read_schema_and_relations(
     )
     .await?;
     read_types(conn, &mut schema).await?;
-    let routines = read_routines(conn, &mut schema).await?;
+    let routines = read_routines(conn, None, &mut schema).await?;
     if TABLE_DEPENDENCIES.try_with(|read| *read).unwrap_or(true) {
         dependencies::read_dependencies(conn, &relations, &routines, &mut schema).await?;
     }
     objects::read_objects(conn, version, &mut schema).await?;
-    Ok((schema, relations))
+    Ok((schema, relations, routines))
 }
 
 /// The relations `only` names (every relation with `None`) with their parts (columns,
@@ -394,6 +404,51 @@ pub(crate) struct Batch {
 static NEXT_STATEMENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Batch {
+    /// The name `sql` is prepared under, and whether it is yet to be: then `PREPARE` goes
+    /// into `message` first.
+    fn statement(&self, sql: &str, message: &mut String) -> (String, bool) {
+        use std::fmt::Write as _;
+        match self.names.get(sql) {
+            Some(name) => (name.clone(), false),
+            None => {
+                let number = NEXT_STATEMENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!("cargo_migrate_read_{number}");
+                let _ = write!(message, "PREPARE {name} AS {sql}; ");
+                (name, true)
+            }
+        }
+    }
+
+    /// Runs the statements of `prefix` (which return no rows), then the query `sql`, in one
+    /// message; its rows.
+    pub(super) async fn fetch_after(
+        &mut self,
+        conn: &mut PgConnection,
+        prefix: &str,
+        what: &str,
+        sql: String,
+    ) -> Result<Vec<PgRow>> {
+        use futures_util::TryStreamExt as _;
+        let mut message = format!("{prefix}; ");
+        let (name, new) = self.statement(&sql, &mut message);
+        message.push_str("EXECUTE ");
+        message.push_str(&name);
+        let mut rows = Vec::new();
+        let mut results = sqlx::raw_sql(AssertSqlSafe(message)).fetch_many(&mut *conn);
+        while let Some(result) = results.try_next().await.map_err(|err| {
+            database_error(&format!("cannot read the {what} from the catalogs"), &err)
+        })? {
+            if let sqlx::Either::Right(row) = result {
+                rows.push(row);
+            }
+        }
+        drop(results);
+        if new {
+            self.names.insert(sql, name);
+        }
+        Ok(rows)
+    }
+
     /// Runs `queries` with the relations `oids` as their `$1`, in one message.
     async fn fetch(
         &mut self,
@@ -414,17 +469,11 @@ impl Batch {
         let mut returns = Vec::new();
         let mut prepared = Vec::new();
         for (what, sql) in queries {
-            let name = match self.names.get(&sql) {
-                Some(name) => name.clone(),
-                None => {
-                    let number = NEXT_STATEMENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let name = format!("cargo_migrate_read_{number}");
-                    let _ = write!(message, "PREPARE {name} AS {sql}; ");
-                    returns.push(None);
-                    prepared.push((sql, name.clone()));
-                    name
-                }
-            };
+            let (name, new) = self.statement(&sql, &mut message);
+            if new {
+                returns.push(None);
+                prepared.push((sql, name.clone()));
+            }
             let _ = write!(message, "EXECUTE {name}('{{{oids}}}'); ");
             returns.push(Some(what));
         }
@@ -1472,6 +1521,7 @@ async fn read_types(conn: &mut PgConnection, schema: &mut Schema) -> Result<()> 
 /// Returns the routines' signatures by OID, for their dependencies.
 async fn read_routines(
     conn: &mut PgConnection,
+    only: Only<'_>,
     schema: &mut Schema,
 ) -> Result<HashMap<Oid, String>> {
     // Support functions as name(argument types): regprocedure's text, qualified unless
@@ -1502,7 +1552,8 @@ async fn read_routines(
          JOIN pg_language l ON l.oid = p.prolang \
          LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid \
          {comment} \
-         WHERE {USER_NAMESPACE} AND {not_member}",
+         WHERE {USER_NAMESPACE} AND {not_member}{only}",
+        only = only_clause("p.oid", only),
         transition = function("aggtransfn"),
         final = function("aggfinalfn"),
         combine = function("aggcombinefn"),
@@ -1516,7 +1567,7 @@ async fn read_routines(
         not_member = not_depending("pg_proc", "p.oid", "'e', 'i'"),
     );
     let mut oids = HashMap::new();
-    for row in fetch(conn, "functions", sql).await? {
+    for row in fetch_only(conn, "functions", sql, only).await? {
         let namespace: String = get(&row, "schema")?;
         let name: String = get(&row, "name")?;
         let arguments: String = get(&row, "arguments")?;

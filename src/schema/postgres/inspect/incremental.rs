@@ -56,6 +56,8 @@ struct LastRead {
     others: Vec<String>,
     /// The relations that are part of the schema (what [`Relations`] held).
     members: Members,
+    /// The routines' keys in `schema.routines`, by OID.
+    routine_keys: HashMap<Oid, String>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -115,12 +117,13 @@ pub(super) async fn read(
     excluded: &[Excluded],
     version: u32,
     cache: &mut ReadCache,
+    begin: Option<&str>,
 ) -> Result<Schema> {
     let Signatures {
         relations: signatures,
         routines,
         others,
-    } = signatures(conn).await?;
+    } = signatures(conn, begin, &mut cache.batch).await?;
     let schema = match cache.last.take() {
         Some(last) if last.others == others => {
             let LastRead {
@@ -128,9 +131,19 @@ pub(super) async fn read(
                 signatures: last_signatures,
                 routines: last_routines,
                 members,
+                routine_keys,
                 ..
             } = last;
-            let routines_changed = last_routines != routines;
+            let changed_routines: Vec<Oid> = routines
+                .iter()
+                .filter(|(oid, signed)| last_routines.get(oid) != Some(signed))
+                .map(|(oid, _)| *oid)
+                .collect();
+            let gone_routines: Vec<Oid> = last_routines
+                .keys()
+                .filter(|oid| !routines.contains_key(oid))
+                .copied()
+                .collect();
             // What other objects print of a routine is its name (a trigger's function, a
             // default's call): only a routine now named otherwise changes them.
             let renamed_routines: Vec<Oid> = routines
@@ -151,17 +164,24 @@ pub(super) async fn read(
                 batch: &mut cache.batch,
                 schema,
                 members,
+                routine_keys,
             };
-            read_changed(reading, routines_changed, &renamed_routines).await?
+            let routines = RoutineChanges {
+                changed: &changed_routines,
+                gone: &gone_routines,
+                renamed: &renamed_routines,
+            };
+            read_changed(reading, routines).await?
         }
         _ => None,
     };
-    let (schema, members) = match schema {
+    let (schema, members, routine_keys) = match schema {
         Some(read) => read,
         None => {
             tracing::debug!(target: "cargo_migrate::schema", "whole schema read");
-            let (schema, relations) = read_schema_and_relations(conn, excluded, version).await?;
-            (schema, relations.0)
+            let (schema, relations, routine_keys) =
+                read_schema_and_relations(conn, excluded, version).await?;
+            (schema, relations.0, routine_keys)
         }
     };
     if verifying() {
@@ -190,6 +210,7 @@ pub(super) async fn read(
         routines,
         others,
         members,
+        routine_keys,
     });
     Ok(schema)
 }
@@ -222,9 +243,9 @@ type Members = HashMap<Oid, Relation>;
 /// the relations referring to it are left as they were.
 async fn read_changed(
     mut reading: Rereading<'_>,
-    routines_changed: bool,
-    renamed_routines: &[Oid],
-) -> Result<Option<(Schema, Members)>> {
+    routines: RoutineChanges<'_>,
+) -> Result<Option<Read>> {
+    let routines_changed = !routines.changed.is_empty() || !routines.gone.is_empty();
     let (signatures, last_signatures) = (reading.signatures, reading.last_signatures);
     let changed: Vec<Oid> = signatures
         .iter()
@@ -244,7 +265,7 @@ async fn read_changed(
         return Ok(None);
     }
     if changed.is_empty() && gone.is_empty() && !routines_changed {
-        return Ok(Some((reading.schema, reading.members)));
+        return Ok(Some(reading.finish()));
     }
     let replaced = if changed.is_empty() && gone.is_empty() {
         Replaced::default()
@@ -252,16 +273,26 @@ async fn read_changed(
         reading.reread(&changed, &gone).await?
     };
     if routines_changed {
-        reading.schema.routines.clear();
-        super::read_routines(reading.conn, &mut reading.schema).await?;
+        // Out go the routines as the last read named them, in come the changed ones.
+        for oid in routines.changed.iter().chain(routines.gone) {
+            if let Some(key) = reading.routine_keys.remove(oid) {
+                reading.schema.routines.remove(&key);
+            }
+        }
+        if !routines.changed.is_empty() {
+            let keys =
+                super::read_routines(reading.conn, Some(routines.changed), &mut reading.schema)
+                    .await?;
+            reading.routine_keys.extend(keys);
+        }
     }
     let renamed: Vec<Oid> = changed
         .iter()
         .filter(|oid| replaced.renamed(**oid, &reading))
         .copied()
         .collect();
-    if !renamed.is_empty() || !renamed_routines.is_empty() {
-        let Some(dependents) = dependents(reading.conn, &renamed, renamed_routines).await? else {
+    if !renamed.is_empty() || !routines.renamed.is_empty() {
+        let Some(dependents) = dependents(reading.conn, &renamed, routines.renamed).await? else {
             tracing::debug!(target: "cargo_migrate::schema", "non-relation dependent");
             return Ok(None);
         };
@@ -275,7 +306,18 @@ async fn read_changed(
             reading.reread(&second, &[]).await?;
         }
     }
-    Ok(Some((reading.schema, reading.members)))
+    Ok(Some(reading.finish()))
+}
+
+/// What a read found: the schema, its relations and its routines' keys (see [`LastRead`]).
+type Read = (Schema, Members, HashMap<Oid, String>);
+
+/// The routines whose signature differs from the last read's, that are gone since, and that
+/// are now named otherwise (`changed` holds them too).
+struct RoutineChanges<'a> {
+    changed: &'a [Oid],
+    gone: &'a [Oid],
+    renamed: &'a [Oid],
 }
 
 /// What [`read_changed`] reads again from, and into.
@@ -286,9 +328,10 @@ struct Rereading<'a> {
     signatures: &'a HashMap<Oid, Signed>,
     last_signatures: &'a HashMap<Oid, Signed>,
     batch: &'a mut Batch,
-    /// The last read's schema and relations, becoming this read's.
+    /// The last read's schema, relations and routines' keys, becoming this read's.
     schema: Schema,
     members: Members,
+    routine_keys: HashMap<Oid, String>,
 }
 
 /// The relations a [`Rereading::reread`] replaced, as the last read had them.
@@ -298,6 +341,10 @@ struct Replaced {
 }
 
 impl Rereading<'_> {
+    fn finish(self) -> Read {
+        (self.schema, self.members, self.routine_keys)
+    }
+
     /// Reads `oids` again and puts them in place of what the last read had of them and of the
     /// `gone` relations; returns what they replaced.
     async fn reread(&mut self, oids: &[Oid], gone: &[Oid]) -> Result<Replaced> {
@@ -434,8 +481,13 @@ struct Signatures {
     others: Vec<String>,
 }
 
-/// The catalogs' [`Signatures`], in one query.
-async fn signatures(conn: &mut PgConnection) -> Result<Signatures> {
+/// The catalogs' [`Signatures`], in one query; with `begin`, the statements starting the read's
+/// transaction go in the same message, and the query is prepared in `batch`.
+async fn signatures(
+    conn: &mut PgConnection,
+    begin: Option<&str>,
+    batch: &mut Batch,
+) -> Result<Signatures> {
     // User objects have OIDs from 16384 (FirstNormalObjectId) on, and every catalog here has
     // an index that starts with the relation's OID: each part is a range of an index, not a
     // scan of the catalog. The parts are folded per OID before they meet the relations (a
@@ -523,7 +575,12 @@ async fn signatures(conn: &mut PgConnection) -> Result<Signatures> {
     let mut signatures = HashMap::new();
     let mut others = Vec::new();
     let mut routines = HashMap::new();
-    for row in fetch(conn, "catalogs' row versions", sql).await? {
+    let what = "catalogs' row versions";
+    let rows = match begin {
+        Some(begin) => batch.fetch_after(conn, begin, what, sql).await?,
+        None => fetch(conn, what, sql).await?,
+    };
+    for row in rows {
         let oid: Oid = get(&row, "oid")?;
         if oid == Oid(0) {
             others = get::<Option<Vec<String>>>(&row, "others")?.unwrap_or_default();
