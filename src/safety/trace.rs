@@ -7,7 +7,8 @@
 //! and end: a migration costs two round trips (the relations, then that message), however
 //! many statements it has. When nothing is seeded, the transaction is the migration's own,
 //! with its history row and commit, exactly as the replay would send it, so its statements
-//! run once; otherwise it is rolled back and the replay applies the migration afterwards.
+//! run once; otherwise the trace runs in a savepoint of it that is rolled back, and the
+//! statements run again after it in the same message, with the history row and commit.
 //!
 //! Before the statements, tables that existed and are empty get a few rows, so validations
 //! scan something and rewrites rewrite something; a migration that fails only because of
@@ -107,8 +108,9 @@ impl MigrationTrace {
 /// Traces `statements` on `conn` (a connection to the scratch database with no transaction
 /// open: the replay's own) in a transaction that is rolled back, or, given `apply` (what the
 /// replay sends around the script: the transaction's opening, and its history row with the
-/// commit), in the migration's own transaction when nothing is seeded: the trace then applies
-/// the migration as the replay would, and the statements run once, not twice. `history`: the
+/// commit), in the migration's own transaction: the trace then applies the migration as the
+/// replay would (when something was seeded, after rolling back the savepoint it traced in),
+/// in the same round trip. `history`: the
 /// history table, left out of what is seeded and watched. `prepared`: whether the trace's
 /// queries are prepared on `conn` (kept from one trace to the next). Returns the trace and
 /// whether the migration was applied (not when a statement failed: everything was rolled
@@ -146,6 +148,9 @@ pub struct Prepared {
 /// The names of the prepared queries (a migration's own statements do not use them).
 const OBSERVE: &str = "cargo_migrate_observe";
 const RELATIONS: &str = "cargo_migrate_relations";
+
+/// The savepoint a seeded trace runs in, when the migration is applied after it.
+const SAVEPOINT: &str = "cargo_migrate_trace";
 
 /// Whether `err` says a prepared query of the trace's is gone.
 fn lost(err: &sqlx::Error) -> bool {
@@ -208,7 +213,8 @@ impl Session<'_> {
 
     /// Sends, as one message, the transaction's opening, the seeding, every statement each
     /// followed by [`Watched::sql`], and the rollback (or, applying, the history row and the
-    /// commit): one round trip per migration whatever its length. `open` is cleared when the
+    /// commit; after seeding, the rollback of the trace's savepoint and the statements again
+    /// before them): one round trip per migration whatever its length. `open` is cleared when the
     /// message ran to its end. Returns the trace and whether it applied the migration; `None`
     /// when the prepared observation went away (it is then no longer used).
     async fn trace_in_transaction(
@@ -231,18 +237,39 @@ impl Session<'_> {
             .map(|(oid, _)| *oid)
             .collect();
         candidates.sort_unstable();
-        // Seeded rows must not stay: then the trace is rolled back and the replay applies the
-        // migration afterwards. Otherwise the trace's transaction is the migration's own.
-        let rollback = (
-            format!("BEGIN;\nSET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}';\n"),
-            "ROLLBACK".to_string(),
-        );
-        let (applying, (opening, closing)) = match apply {
-            Some(apply) if candidates.is_empty() => (true, apply),
-            _ => (false, &rollback),
+        // Seeded rows must not stay: then the trace runs in a savepoint that is rolled back,
+        // and the migration is applied after it in the same message (given `apply`), or by the
+        // replay afterwards. Otherwise the trace's transaction is the migration's own.
+        let traced_opening = format!("SET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}';\n");
+        let (applying, opening, closing) = match apply {
+            Some((opening, closing)) if candidates.is_empty() => {
+                (true, opening.clone(), closing.clone())
+            }
+            Some((opening, closing)) => {
+                // The savepoint's rollback takes back the rows, what the statements did, the
+                // locks they took and the trace's own `SET LOCAL`; the statements then run as
+                // the replay runs them, with the history row and the commit.
+                let mut after =
+                    format!("ROLLBACK TO SAVEPOINT {SAVEPOINT};\nRELEASE SAVEPOINT {SAVEPOINT};\n");
+                for statement in statements {
+                    after.push_str(statement);
+                    after.push_str("\n;\n");
+                }
+                after.push_str(closing);
+                (
+                    true,
+                    format!("{opening}SAVEPOINT {SAVEPOINT};\n{traced_opening}"),
+                    after,
+                )
+            }
+            None => (
+                false,
+                format!("BEGIN;\n{traced_opening}"),
+                "ROLLBACK".to_string(),
+            ),
         };
         let prepared = self.prepared.ready;
-        let mut message = opening.clone();
+        let mut message = opening;
         if !candidates.is_empty() {
             message.push_str(&seed_sql(&candidates, prepared));
         }
@@ -257,7 +284,7 @@ impl Session<'_> {
             message.push_str(&watched.sql(index, prepared));
             message.push_str(";\n");
         }
-        message.push_str(closing);
+        message.push_str(&closing);
         let mut rows = Vec::new();
         let mut failure = None;
         {
@@ -573,9 +600,11 @@ fn observe_sql(index: &str, first: &str, last: &str, views: &str) -> String {
 /// of `oids` (plain tables: a partitioned table's partitions are tables of their own) gets
 /// [`SEED_ROWS`] rows when it has none, each insert in a subtransaction of its own, in oid
 /// order (mostly the order foreign keys need), and those that failed once more after the
-/// others (their foreign keys may have needed another's rows). Columns with a default are
-/// left to it; those of a type without a made-up value get NULL. With `prepared`, the inserts
-/// come from the prepared [`seed_query`] (planned once per connection, not per migration).
+/// others when a table after them got rows (their foreign keys may have needed its rows;
+/// otherwise they would fail the same way again). Columns with a default are left to it;
+/// those of a type without a made-up value get NULL. With `prepared`, the inserts come from
+/// the prepared [`seed_query`], planned once per connection, not per migration (its generic
+/// plan: a custom one was planned again at each run, which cost more than the run).
 fn seed_sql(oids: &[i64], prepared: bool) -> String {
     let list: Vec<String> = oids.iter().map(|oid| oid.to_string()).collect();
     let list = list.join(",");
@@ -652,20 +681,26 @@ DECLARE
   retry_tables int8[];
   seeded text := '';
   done int8;
+  grown boolean;
+  plans text := current_setting('plan_cache_mode');
 BEGIN
+  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
   FOR insert_row IN {SOURCE} LOOP
     todo := todo || insert_row.sql;
     tables := tables || insert_row.oid;
   END LOOP;
+  PERFORM set_config('plan_cache_mode', plans, true);
   FOR pass IN 1..2 LOOP
     retry_todo := '{}';
     retry_tables := '{}';
+    grown := false;
     FOR i IN 1..coalesce(array_length(todo, 1), 0) LOOP
       BEGIN
         EXECUTE todo[i];
         GET DIAGNOSTICS done = ROW_COUNT;
         IF done > 0 THEN
           seeded := seeded || tables[i] || ',';
+          grown := grown OR cardinality(retry_todo) > 0;
         END IF;
       EXCEPTION WHEN OTHERS THEN
         retry_todo := retry_todo || todo[i];
@@ -674,6 +709,7 @@ BEGIN
     END LOOP;
     todo := retry_todo;
     tables := retry_tables;
+    EXIT WHEN NOT grown;
   END LOOP;
   PERFORM set_config('cargo_migrate.seeded', seeded, true);
 END
