@@ -144,6 +144,7 @@ pub async fn analyse(
         if applied {
             continue;
         }
+        prepared.forget_relations();
         if let Err(failure) = replayer.run(migration, Direction::Up).await {
             // A failure a finding explains (an enum value used too early, a drop a view
             // stops) is reported as that finding; the migrations after it are linted only.
@@ -224,6 +225,9 @@ pub struct ReplayTraces {
     traces: HashMap<usize, MigrationTrace>,
     /// The last migration the replay reached (the one that failed, if one did).
     reached: Option<usize>,
+    /// The migration the last trace applied, when the one before this call was traced and
+    /// applied by its trace (see [`Prepared::forget_relations`]).
+    applied: Option<usize>,
     error: Option<Error>,
     /// Time spent tracing (the replay's own time leaves it out).
     pub time: Duration,
@@ -238,6 +242,7 @@ impl ReplayTraces {
             prepared: Prepared::default(),
             traces: HashMap::new(),
             reached: None,
+            applied: None,
             error: None,
             time: Duration::ZERO,
         }
@@ -252,6 +257,12 @@ impl ReplayTraces {
         db: &mut Database,
     ) -> bool {
         self.reached = Some(index);
+        // Between two traces, the walk only reads the schema and tries downs in probes it
+        // rolls back; anything else (a migration the replay applied, a rebuilt database)
+        // leaves the relations the last trace read out of date.
+        if self.applied.take().map(|last| last + 1) != Some(index) {
+            self.prepared.forget_relations();
+        }
         if self.error.is_some() || migration.no_transaction || !self.selected.contains(&index) {
             return false;
         }
@@ -272,6 +283,9 @@ impl ReplayTraces {
         let applied = match traced {
             Ok(Some((trace, applied))) => {
                 self.traces.insert(index, trace);
+                if applied {
+                    self.applied = Some(index);
+                }
                 applied
             }
             Ok(None) => false,

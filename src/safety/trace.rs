@@ -143,6 +143,19 @@ pub struct Prepared {
     /// Times they were prepared: a connection whose statements keep going away (a migration
     /// that runs `DISCARD ALL`, a rebuilt replay) gets the plain queries after a few.
     attempts: u8,
+    /// The relations as the last trace left them, read in its message after it applied its
+    /// migration: the next trace's, when nothing else ran on the connection meanwhile (see
+    /// [`Prepared::forget_relations`]).
+    next: Option<HashMap<i64, Relation>>,
+}
+
+impl Prepared {
+    /// Something other than a trace changed, or may have changed, the database since the last
+    /// trace (the replay applied a migration itself, the connection is another): the next
+    /// trace reads the relations again.
+    pub fn forget_relations(&mut self) {
+        self.next = None;
+    }
 }
 
 /// The names of the prepared queries (a migration's own statements do not use them).
@@ -285,6 +298,18 @@ impl Session<'_> {
             message.push_str(";\n");
         }
         message.push_str(&closing);
+        if applying {
+            // Once committed, the relations as the next trace finds them when nothing else
+            // runs before it: that trace's first round trip is saved.
+            message.push_str(&format!(
+                "\n;\nSELECT '{MARK}{APPLIED}', 0::int8, '', '', 0::int8;\n"
+            ));
+            if prepared {
+                message.push_str(&format!("EXECUTE {RELATIONS}"));
+            } else {
+                message.push_str(RELATIONS_SQL);
+            }
+        }
         let mut rows = Vec::new();
         let mut failure = None;
         {
@@ -299,11 +324,23 @@ impl Session<'_> {
                 }
             }
         }
+        let observations = observed(&rows);
+        if observations.applied {
+            // Committed: a failure can only be the read of the relations after it (its
+            // prepared query gone); the next trace then reads them itself.
+            match failure.take() {
+                None => self.prepared.next = Some(relations_of(&rows, self.history)),
+                Some(err) => {
+                    if lost(&err) {
+                        self.prepared.ready = false;
+                    }
+                }
+            }
+        }
         if prepared && failure.as_ref().is_some_and(lost) {
             self.prepared.ready = false;
             return Ok(None);
         }
-        let observations = observed(&rows);
         if failure.is_none() {
             *open = false;
         }
@@ -430,6 +467,9 @@ impl Session<'_> {
     /// The user relations that exist now, by oid (outside any transaction: the migration's
     /// may be the next message's). Prepares the trace's queries first when they are not.
     async fn relations(&mut self) -> Result<HashMap<i64, Relation>> {
+        if let Some(next) = self.prepared.next.take() {
+            return Ok(next);
+        }
         if !self.prepared.ready && self.prepared.attempts < 3 {
             self.prepared.attempts += 1;
             let prepare = format!(
@@ -462,45 +502,7 @@ impl Session<'_> {
         } else {
             self.rows(RELATIONS_SQL).await?
         };
-        let mut relations = HashMap::new();
-        for row in rows {
-            let get = |i: usize| {
-                row.try_get::<Option<String>, _>(i)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
-            };
-            let Some(oid) = row.try_get::<Option<i64>, _>(0).ok().flatten() else {
-                continue;
-            };
-            let file: i64 = row
-                .try_get::<Option<i64>, _>(1)
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            if get(4) == self.history || get(4).starts_with(&format!("{}_", self.history)) {
-                continue;
-            }
-            let kind = match get(3).as_str() {
-                "r" | "p" => "table",
-                "i" | "I" => "index",
-                "S" => "sequence",
-                "m" => "materialized view",
-                _ => "view",
-            };
-            relations.insert(
-                oid,
-                Relation {
-                    name: get(2),
-                    schema: get(6),
-                    relname: get(4),
-                    visible: get(7) == "true",
-                    kind,
-                    file,
-                },
-            );
-        }
-        Ok(relations)
+        Ok(relations_of(&rows, self.history))
     }
 
     async fn rows(&mut self, sql: &str) -> Result<Vec<sqlx::postgres::PgRow>> {
@@ -517,6 +519,59 @@ impl Session<'_> {
             .map(|_| ())
             .map_err(|err| crate::db::database_error("cannot trace on the scratch database", &err))
     }
+}
+
+/// The relations of `rows` (those of [`RELATIONS_SQL`]; other rows are skipped), by oid,
+/// without the history table `history` and its own relations.
+fn relations_of(rows: &[sqlx::postgres::PgRow], history: &str) -> HashMap<i64, Relation> {
+    let mut relations = HashMap::new();
+    for row in rows {
+        if row
+            .try_get::<Option<String>, _>(5)
+            .ok()
+            .flatten()
+            .as_deref()
+            != Some(RELATION_ROW)
+        {
+            continue;
+        }
+        let get = |i: usize| {
+            row.try_get::<Option<String>, _>(i)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
+        let Some(oid) = row.try_get::<Option<i64>, _>(0).ok().flatten() else {
+            continue;
+        };
+        let file: i64 = row
+            .try_get::<Option<i64>, _>(1)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if get(4) == history || get(4).starts_with(&format!("{}_", history)) {
+            continue;
+        }
+        let kind = match get(3).as_str() {
+            "r" | "p" => "table",
+            "i" | "I" => "index",
+            "S" => "sequence",
+            "m" => "materialized view",
+            _ => "view",
+        };
+        relations.insert(
+            oid,
+            Relation {
+                name: get(2),
+                schema: get(6),
+                relname: get(4),
+                visible: get(7) == "true",
+                kind,
+                file,
+            },
+        );
+    }
+    relations
 }
 
 /// Marks the observation's rows apart from any a traced statement returns.
@@ -567,10 +622,16 @@ impl Watched {
     }
 }
 
+/// What the row after an applying trace's commit says (after [`MARK`]).
+const APPLIED: &str = "applied";
+
+/// What marks the rows of [`RELATIONS_SQL`] (its sixth column).
+const RELATION_ROW: &str = "cargo-migrate:relation";
+
 /// The relations that existed before a migration, with what the trace needs of them.
 const RELATIONS_SQL: &str = "SELECT c.oid::int8, c.relfilenode::int8, \
      quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, \
-     c.relname::text, NULL::text, n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
+     c.relname::text, 'cargo-migrate:relation'::text, n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
@@ -720,6 +781,8 @@ END
 struct Observations {
     /// The tables seeded.
     seeded: Vec<i64>,
+    /// The migration was applied: the message got past its commit.
+    applied: bool,
     /// The server's clock before the first statement and the `lock_timeout` the migration
     /// starts with; `None` when the seeding failed.
     start: Option<(i64, String)>,
@@ -741,6 +804,10 @@ fn observed(rows: &[sqlx::postgres::PgRow]) -> Observations {
         match what {
             "seeded" => {
                 observations.seeded = text.split(',').filter_map(|o| o.parse().ok()).collect();
+                continue;
+            }
+            APPLIED => {
+                observations.applied = true;
                 continue;
             }
             "start" => {
