@@ -5,7 +5,8 @@
 //! those it locked (a new `relfilenode` is a rewrite) and the timeouts in force. The
 //! statements and their observations travel as one message, with the transaction's opening
 //! and end: a migration costs two round trips (the relations, then that message), however
-//! many statements it has. When nothing is seeded, the transaction is the migration's own,
+//! many statements it has, or one when the trace before it applied its own migration and read
+//! the relations after its commit in its message. When nothing is seeded, the transaction is the migration's own,
 //! with its history row and commit, exactly as the replay would send it, so its statements
 //! run once; otherwise the trace runs in a savepoint of it that is rolled back, and the
 //! statements run again after it in the same message, with the history row and commit.
