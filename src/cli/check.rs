@@ -16,6 +16,7 @@ use crate::engine::check::{
 };
 use crate::error::{Error, ErrorClass, ErrorCode, Result};
 use crate::report::{Output, style};
+use crate::safety::run::SafetyMode;
 use crate::workspace::{SetSpec, Workspace};
 
 /// Verify the history: it replays cleanly, every down undoes its up, a live database has not drifted
@@ -23,11 +24,17 @@ use crate::workspace::{SetSpec, Workspace};
 #[command(after_help = "\
 Steps: integrity (versions, layout), clean replay (every up on a fresh disposable database), \
 reversibility (each down restores the schema before its up, and the up applies again), drift \
-(with a database URL: its schema against the history replayed up to its applied version).
+(with a database URL: its schema against the history replayed up to its applied version), \
+safety (locks, rewrites, lock timeouts, traced on the replay; see `lint`).
+
+--safety auto looks at the migrations not yet on the target: pending on the database, else \
+new since --since REF (or `safety.since`), else the newest; --since wins over pending.
 
 Examples:
   cargo migrate check                              in CI: exit 1 on any problem
   cargo migrate check --reversibility last:3       only the newest 3 downs
+  cargo migrate check --since origin/main          safety of what a PR adds
+  cargo migrate check --safety all                 trace every migration
   cargo migrate check --database-url $PROD_RO_URL  also production's schema
   cargo migrate check --format json")]
 pub struct CheckArgs {
@@ -43,9 +50,17 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = super::parse_secs)]
     pub wait: u64,
 
-    /// Skip the deploy-safety step (locks, rewrites, lock timeouts; see `lint`)
-    #[arg(long)]
+    /// Which migrations the safety step traces: auto, all, none, or last:N
+    #[arg(long, value_name = "WHICH", default_value = "auto", value_parser = parse_safety)]
+    pub safety: SafetyMode,
+
+    /// Same as --safety none: skip the deploy-safety step
+    #[arg(long, conflicts_with_all = ["safety", "since"])]
     pub no_safety: bool,
+
+    /// Safety step: migrations added since this git ref [default: safety.since]
+    #[arg(long, value_name = "REF")]
+    pub since: Option<String>,
 
     /// Give up on one connection attempt after this many seconds without an answer
     #[arg(long, value_name = "SECS", default_value_t = crate::engine::DEFAULT_CONNECT_TIMEOUT_SECS, value_parser = super::parse_secs)]
@@ -53,6 +68,10 @@ pub struct CheckArgs {
 }
 
 fn parse_reversibility(text: &str) -> std::result::Result<Reversibility, String> {
+    text.parse()
+}
+
+fn parse_safety(text: &str) -> std::result::Result<SafetyMode, String> {
     text.parse()
 }
 
@@ -73,11 +92,23 @@ fn run_set(
             super::devdb::known_dialect(workspace, spec, "no scratch database can be chosen")?;
         super::devdb::provider_for(context, spec, dialect)
     };
+    let safety = if args.no_safety {
+        SafetyMode::None
+    } else {
+        args.safety
+    };
+    if args.since.is_some() && safety != SafetyMode::Auto {
+        return Err(Error::input(
+            ErrorCode::Usage,
+            "--since chooses the safety step's migrations only with --safety auto",
+        )
+        .hint("drop --since, or --safety (auto is the default)"));
+    }
     let request = CheckRequest {
         database_url: args.database_url.as_deref(),
         reversibility: args.reversibility,
         waits: (args.wait, args.connect_timeout),
-        no_safety: args.no_safety,
+        safety: (safety, args.since.as_deref()),
         provider: &provider,
     };
     let display = Display::new(&context.output);

@@ -882,8 +882,8 @@ pub struct CheckRequest<'a> {
     pub reversibility: Reversibility,
     /// `--wait` and `--connect-timeout`, in seconds, for the live database.
     pub waits: (u64, u64),
-    /// `--no-safety`: skip the deploy-safety step.
-    pub no_safety: bool,
+    /// `--safety` (`--no-safety` is `none`) and `--since`: the safety step's migrations.
+    pub safety: (crate::safety::run::SafetyMode, Option<&'a str>),
     /// Decides the scratch server's provider (`--sandbox`, the configuration); called once
     /// the live database, if any, answered.
     pub provider: &'a dyn Fn() -> Result<crate::sandbox::Provider>,
@@ -981,16 +981,13 @@ pub async fn run(
         .as_ref()
         .map(|entries| crate::safety::select::pending(entries, &migrations.migrations));
     drop(entries);
-    let selection = if request.no_safety {
-        None
-    } else {
-        Some(crate::safety::run::check_selection(
-            &spec.dir,
-            &migrations.migrations,
-            pending,
-            &spec.config.safety,
-        )?)
-    };
+    let selection = crate::safety::run::check_selection(
+        &spec.dir,
+        &migrations.migrations,
+        request.safety,
+        pending,
+        &spec.config.safety,
+    )?;
     let provider = (request.provider)()?;
     progress.stage("starting a disposable database");
     let mut scratch =
@@ -1060,7 +1057,7 @@ pub async fn run(
     };
     progress.finished(DRIFT, &drift.step);
     let safety = match safety_step {
-        None => crate::safety::run::SafetyStep::skipped("--no-safety"),
+        None => crate::safety::run::SafetyStep::skipped("not asked for (--safety none)"),
         Some(step) => {
             progress.stage("tracing the locks of the new migrations");
             let dialect = scratch.dialect();

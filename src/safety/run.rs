@@ -144,6 +144,7 @@ pub async fn analyse(
         if applied {
             continue;
         }
+        prepared.forget_relations();
         if let Err(failure) = replayer.run(migration, Direction::Up).await {
             // A failure a finding explains (an enum value used too early, a drop a view
             // stops) is reported as that finding; the migrations after it are linted only.
@@ -224,6 +225,9 @@ pub struct ReplayTraces {
     traces: HashMap<usize, MigrationTrace>,
     /// The last migration the replay reached (the one that failed, if one did).
     reached: Option<usize>,
+    /// The migration the last trace applied, when the one before this call was traced and
+    /// applied by its trace (see [`Prepared::forget_relations`]).
+    applied: Option<usize>,
     error: Option<Error>,
     /// Time spent tracing (the replay's own time leaves it out).
     pub time: Duration,
@@ -238,6 +242,7 @@ impl ReplayTraces {
             prepared: Prepared::default(),
             traces: HashMap::new(),
             reached: None,
+            applied: None,
             error: None,
             time: Duration::ZERO,
         }
@@ -252,6 +257,12 @@ impl ReplayTraces {
         db: &mut Database,
     ) -> bool {
         self.reached = Some(index);
+        // Between two traces, the walk only reads the schema and tries downs in probes it
+        // rolls back; anything else (a migration the replay applied, a rebuilt database)
+        // leaves the relations the last trace read out of date.
+        if self.applied.take().map(|last| last + 1) != Some(index) {
+            self.prepared.forget_relations();
+        }
         if self.error.is_some() || migration.no_transaction || !self.selected.contains(&index) {
             return false;
         }
@@ -272,6 +283,9 @@ impl ReplayTraces {
         let applied = match traced {
             Ok(Some((trace, applied))) => {
                 self.traces.insert(index, trace);
+                if applied {
+                    self.applied = Some(index);
+                }
                 applied
             }
             Ok(None) => false,
@@ -322,26 +336,73 @@ impl SafetyStep {
     }
 }
 
-/// The migrations `check`'s safety step looks at, and how they were chosen. `pending`: the
-/// indexes not applied on the live database, when one was given.
+/// `check --safety`: which migrations the safety step looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SafetyMode {
+    /// Those not yet on the target: pending on the live database when there is one, else new
+    /// since `--since` or `safety.since`, else the newest.
+    Auto,
+    All,
+    /// The newest N.
+    Last(usize),
+    None,
+}
+
+impl std::str::FromStr for SafetyMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        match text {
+            "auto" => Ok(SafetyMode::Auto),
+            "all" => Ok(SafetyMode::All),
+            "none" => Ok(SafetyMode::None),
+            _ => text
+                .strip_prefix("last:")
+                .and_then(|n| n.parse().ok())
+                .map(SafetyMode::Last)
+                .ok_or_else(|| {
+                    format!(
+                        "`{text}` is not a safety mode; expected auto, all, none or last:N (e.g. last:5)"
+                    )
+                }),
+        }
+    }
+}
+
+/// The migrations `check`'s safety step looks at (`None` with `--safety none`), and how they
+/// were chosen. `pending`: the indexes not applied on the live database, when one was given;
+/// `since`: `check --since`, which wins over `pending` and `safety.since` (asked for by name).
 ///
 /// # Errors
 ///
-/// A `safety.since` naming no git ref.
+/// `since` (else `safety.since`) naming no git ref.
 pub fn check_selection(
     dir: &std::path::Path,
     migrations: &[Migration],
+    (mode, since): (SafetyMode, Option<&str>),
     pending: Option<Vec<usize>>,
     config: &SafetyConfig,
-) -> Result<(Vec<usize>, String)> {
-    Ok(match (pending, &config.since) {
-        (Some(pending), _) => (pending, "pending on the database".to_string()),
-        (None, Some(reference)) => (
+) -> Result<Option<(Vec<usize>, String)>> {
+    let since_ref = |reference: &str| -> Result<(Vec<usize>, String)> {
+        Ok((
             super::select::since(dir, reference, migrations)?,
             format!("new since {reference}"),
+        ))
+    };
+    Ok(Some(match mode {
+        SafetyMode::None => return Ok(None),
+        SafetyMode::All => ((0..migrations.len()).collect(), "all".to_string()),
+        SafetyMode::Last(count) => (
+            super::select::last(count, migrations),
+            format!("the newest {count}"),
         ),
-        (None, None) => (super::select::last(1, migrations), "the newest".to_string()),
-    })
+        SafetyMode::Auto => match (since, pending, &config.since) {
+            (Some(reference), _, _) => since_ref(reference)?,
+            (None, Some(pending), _) => (pending, "pending on the database".to_string()),
+            (None, None, Some(reference)) => since_ref(reference)?,
+            (None, None, None) => (super::select::last(1, migrations), "the newest".to_string()),
+        },
+    }))
 }
 
 /// What `check`'s safety step looks at: the migrations ([`check_selection`]), how they were

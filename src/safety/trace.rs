@@ -5,9 +5,11 @@
 //! those it locked (a new `relfilenode` is a rewrite) and the timeouts in force. The
 //! statements and their observations travel as one message, with the transaction's opening
 //! and end: a migration costs two round trips (the relations, then that message), however
-//! many statements it has. When nothing is seeded, the transaction is the migration's own,
+//! many statements it has, or one when the trace before it applied its own migration and read
+//! the relations after its commit in its message. When nothing is seeded, the transaction is the migration's own,
 //! with its history row and commit, exactly as the replay would send it, so its statements
-//! run once; otherwise it is rolled back and the replay applies the migration afterwards.
+//! run once; otherwise the trace runs in a savepoint of it that is rolled back, and the
+//! statements run again after it in the same message, with the history row and commit.
 //!
 //! Before the statements, tables that existed and are empty get a few rows, so validations
 //! scan something and rewrites rewrite something; a migration that fails only because of
@@ -107,8 +109,9 @@ impl MigrationTrace {
 /// Traces `statements` on `conn` (a connection to the scratch database with no transaction
 /// open: the replay's own) in a transaction that is rolled back, or, given `apply` (what the
 /// replay sends around the script: the transaction's opening, and its history row with the
-/// commit), in the migration's own transaction when nothing is seeded: the trace then applies
-/// the migration as the replay would, and the statements run once, not twice. `history`: the
+/// commit), in the migration's own transaction: the trace then applies the migration as the
+/// replay would (when something was seeded, after rolling back the savepoint it traced in),
+/// in the same round trip. `history`: the
 /// history table, left out of what is seeded and watched. `prepared`: whether the trace's
 /// queries are prepared on `conn` (kept from one trace to the next). Returns the trace and
 /// whether the migration was applied (not when a statement failed: everything was rolled
@@ -141,11 +144,27 @@ pub struct Prepared {
     /// Times they were prepared: a connection whose statements keep going away (a migration
     /// that runs `DISCARD ALL`, a rebuilt replay) gets the plain queries after a few.
     attempts: u8,
+    /// The relations as the last trace left them, read in its message after it applied its
+    /// migration: the next trace's, when nothing else ran on the connection meanwhile (see
+    /// [`Prepared::forget_relations`]).
+    next: Option<HashMap<i64, Relation>>,
+}
+
+impl Prepared {
+    /// Something other than a trace changed, or may have changed, the database since the last
+    /// trace (the replay applied a migration itself, the connection is another): the next
+    /// trace reads the relations again.
+    pub fn forget_relations(&mut self) {
+        self.next = None;
+    }
 }
 
 /// The names of the prepared queries (a migration's own statements do not use them).
 const OBSERVE: &str = "cargo_migrate_observe";
 const RELATIONS: &str = "cargo_migrate_relations";
+
+/// The savepoint a seeded trace runs in, when the migration is applied after it.
+const SAVEPOINT: &str = "cargo_migrate_trace";
 
 /// Whether `err` says a prepared query of the trace's is gone.
 fn lost(err: &sqlx::Error) -> bool {
@@ -208,7 +227,8 @@ impl Session<'_> {
 
     /// Sends, as one message, the transaction's opening, the seeding, every statement each
     /// followed by [`Watched::sql`], and the rollback (or, applying, the history row and the
-    /// commit): one round trip per migration whatever its length. `open` is cleared when the
+    /// commit; after seeding, the rollback of the trace's savepoint and the statements again
+    /// before them): one round trip per migration whatever its length. `open` is cleared when the
     /// message ran to its end. Returns the trace and whether it applied the migration; `None`
     /// when the prepared observation went away (it is then no longer used).
     async fn trace_in_transaction(
@@ -231,18 +251,39 @@ impl Session<'_> {
             .map(|(oid, _)| *oid)
             .collect();
         candidates.sort_unstable();
-        // Seeded rows must not stay: then the trace is rolled back and the replay applies the
-        // migration afterwards. Otherwise the trace's transaction is the migration's own.
-        let rollback = (
-            format!("BEGIN;\nSET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}';\n"),
-            "ROLLBACK".to_string(),
-        );
-        let (applying, (opening, closing)) = match apply {
-            Some(apply) if candidates.is_empty() => (true, apply),
-            _ => (false, &rollback),
+        // Seeded rows must not stay: then the trace runs in a savepoint that is rolled back,
+        // and the migration is applied after it in the same message (given `apply`), or by the
+        // replay afterwards. Otherwise the trace's transaction is the migration's own.
+        let traced_opening = format!("SET LOCAL lock_timeout = '{SESSION_LOCK_TIMEOUT}';\n");
+        let (applying, opening, closing) = match apply {
+            Some((opening, closing)) if candidates.is_empty() => {
+                (true, opening.clone(), closing.clone())
+            }
+            Some((opening, closing)) => {
+                // The savepoint's rollback takes back the rows, what the statements did, the
+                // locks they took and the trace's own `SET LOCAL`; the statements then run as
+                // the replay runs them, with the history row and the commit.
+                let mut after =
+                    format!("ROLLBACK TO SAVEPOINT {SAVEPOINT};\nRELEASE SAVEPOINT {SAVEPOINT};\n");
+                for statement in statements {
+                    after.push_str(statement);
+                    after.push_str("\n;\n");
+                }
+                after.push_str(closing);
+                (
+                    true,
+                    format!("{opening}SAVEPOINT {SAVEPOINT};\n{traced_opening}"),
+                    after,
+                )
+            }
+            None => (
+                false,
+                format!("BEGIN;\n{traced_opening}"),
+                "ROLLBACK".to_string(),
+            ),
         };
         let prepared = self.prepared.ready;
-        let mut message = opening.clone();
+        let mut message = opening;
         if !candidates.is_empty() {
             message.push_str(&seed_sql(&candidates, prepared));
         }
@@ -257,7 +298,19 @@ impl Session<'_> {
             message.push_str(&watched.sql(index, prepared));
             message.push_str(";\n");
         }
-        message.push_str(closing);
+        message.push_str(&closing);
+        if applying {
+            // Once committed, the relations as the next trace finds them when nothing else
+            // runs before it: that trace's first round trip is saved.
+            message.push_str(&format!(
+                "\n;\nSELECT '{MARK}{APPLIED}', 0::int8, '', '', 0::int8;\n"
+            ));
+            if prepared {
+                message.push_str(&format!("EXECUTE {RELATIONS}"));
+            } else {
+                message.push_str(RELATIONS_SQL);
+            }
+        }
         let mut rows = Vec::new();
         let mut failure = None;
         {
@@ -272,11 +325,23 @@ impl Session<'_> {
                 }
             }
         }
+        let observations = observed(&rows);
+        if observations.applied {
+            // Committed: a failure can only be the read of the relations after it (its
+            // prepared query gone); the next trace then reads them itself.
+            match failure.take() {
+                None => self.prepared.next = Some(relations_of(&rows, self.history)),
+                Some(err) => {
+                    if lost(&err) {
+                        self.prepared.ready = false;
+                    }
+                }
+            }
+        }
         if prepared && failure.as_ref().is_some_and(lost) {
             self.prepared.ready = false;
             return Ok(None);
         }
-        let observations = observed(&rows);
         if failure.is_none() {
             *open = false;
         }
@@ -403,6 +468,9 @@ impl Session<'_> {
     /// The user relations that exist now, by oid (outside any transaction: the migration's
     /// may be the next message's). Prepares the trace's queries first when they are not.
     async fn relations(&mut self) -> Result<HashMap<i64, Relation>> {
+        if let Some(next) = self.prepared.next.take() {
+            return Ok(next);
+        }
         if !self.prepared.ready && self.prepared.attempts < 3 {
             self.prepared.attempts += 1;
             let prepare = format!(
@@ -435,45 +503,7 @@ impl Session<'_> {
         } else {
             self.rows(RELATIONS_SQL).await?
         };
-        let mut relations = HashMap::new();
-        for row in rows {
-            let get = |i: usize| {
-                row.try_get::<Option<String>, _>(i)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
-            };
-            let Some(oid) = row.try_get::<Option<i64>, _>(0).ok().flatten() else {
-                continue;
-            };
-            let file: i64 = row
-                .try_get::<Option<i64>, _>(1)
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            if get(4) == self.history || get(4).starts_with(&format!("{}_", self.history)) {
-                continue;
-            }
-            let kind = match get(3).as_str() {
-                "r" | "p" => "table",
-                "i" | "I" => "index",
-                "S" => "sequence",
-                "m" => "materialized view",
-                _ => "view",
-            };
-            relations.insert(
-                oid,
-                Relation {
-                    name: get(2),
-                    schema: get(6),
-                    relname: get(4),
-                    visible: get(7) == "true",
-                    kind,
-                    file,
-                },
-            );
-        }
-        Ok(relations)
+        Ok(relations_of(&rows, self.history))
     }
 
     async fn rows(&mut self, sql: &str) -> Result<Vec<sqlx::postgres::PgRow>> {
@@ -490,6 +520,59 @@ impl Session<'_> {
             .map(|_| ())
             .map_err(|err| crate::db::database_error("cannot trace on the scratch database", &err))
     }
+}
+
+/// The relations of `rows` (those of [`RELATIONS_SQL`]; other rows are skipped), by oid,
+/// without the history table `history` and its own relations.
+fn relations_of(rows: &[sqlx::postgres::PgRow], history: &str) -> HashMap<i64, Relation> {
+    let mut relations = HashMap::new();
+    for row in rows {
+        if row
+            .try_get::<Option<String>, _>(5)
+            .ok()
+            .flatten()
+            .as_deref()
+            != Some(RELATION_ROW)
+        {
+            continue;
+        }
+        let get = |i: usize| {
+            row.try_get::<Option<String>, _>(i)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
+        let Some(oid) = row.try_get::<Option<i64>, _>(0).ok().flatten() else {
+            continue;
+        };
+        let file: i64 = row
+            .try_get::<Option<i64>, _>(1)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if get(4) == history || get(4).starts_with(&format!("{}_", history)) {
+            continue;
+        }
+        let kind = match get(3).as_str() {
+            "r" | "p" => "table",
+            "i" | "I" => "index",
+            "S" => "sequence",
+            "m" => "materialized view",
+            _ => "view",
+        };
+        relations.insert(
+            oid,
+            Relation {
+                name: get(2),
+                schema: get(6),
+                relname: get(4),
+                visible: get(7) == "true",
+                kind,
+                file,
+            },
+        );
+    }
+    relations
 }
 
 /// Marks the observation's rows apart from any a traced statement returns.
@@ -540,10 +623,16 @@ impl Watched {
     }
 }
 
+/// What the row after an applying trace's commit says (after [`MARK`]).
+const APPLIED: &str = "applied";
+
+/// What marks the rows of [`RELATIONS_SQL`] (its sixth column).
+const RELATION_ROW: &str = "cargo-migrate:relation";
+
 /// The relations that existed before a migration, with what the trace needs of them.
 const RELATIONS_SQL: &str = "SELECT c.oid::int8, c.relfilenode::int8, \
      quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind::text, \
-     c.relname::text, NULL::text, n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
+     c.relname::text, 'cargo-migrate:relation'::text, n.nspname::text, pg_table_is_visible(c.oid)::text AS visible \
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
@@ -573,9 +662,11 @@ fn observe_sql(index: &str, first: &str, last: &str, views: &str) -> String {
 /// of `oids` (plain tables: a partitioned table's partitions are tables of their own) gets
 /// [`SEED_ROWS`] rows when it has none, each insert in a subtransaction of its own, in oid
 /// order (mostly the order foreign keys need), and those that failed once more after the
-/// others (their foreign keys may have needed another's rows). Columns with a default are
-/// left to it; those of a type without a made-up value get NULL. With `prepared`, the inserts
-/// come from the prepared [`seed_query`] (planned once per connection, not per migration).
+/// others when a table after them got rows (their foreign keys may have needed its rows;
+/// otherwise they would fail the same way again). Columns with a default are left to it;
+/// those of a type without a made-up value get NULL. With `prepared`, the inserts come from
+/// the prepared [`seed_query`], planned once per connection, not per migration (its generic
+/// plan: a custom one was planned again at each run, which cost more than the run).
 fn seed_sql(oids: &[i64], prepared: bool) -> String {
     let list: Vec<String> = oids.iter().map(|oid| oid.to_string()).collect();
     let list = list.join(",");
@@ -652,20 +743,26 @@ DECLARE
   retry_tables int8[];
   seeded text := '';
   done int8;
+  grown boolean;
+  plans text := current_setting('plan_cache_mode');
 BEGIN
+  PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
   FOR insert_row IN {SOURCE} LOOP
     todo := todo || insert_row.sql;
     tables := tables || insert_row.oid;
   END LOOP;
+  PERFORM set_config('plan_cache_mode', plans, true);
   FOR pass IN 1..2 LOOP
     retry_todo := '{}';
     retry_tables := '{}';
+    grown := false;
     FOR i IN 1..coalesce(array_length(todo, 1), 0) LOOP
       BEGIN
         EXECUTE todo[i];
         GET DIAGNOSTICS done = ROW_COUNT;
         IF done > 0 THEN
           seeded := seeded || tables[i] || ',';
+          grown := grown OR cardinality(retry_todo) > 0;
         END IF;
       EXCEPTION WHEN OTHERS THEN
         retry_todo := retry_todo || todo[i];
@@ -674,6 +771,7 @@ BEGIN
     END LOOP;
     todo := retry_todo;
     tables := retry_tables;
+    EXIT WHEN NOT grown;
   END LOOP;
   PERFORM set_config('cargo_migrate.seeded', seeded, true);
 END
@@ -684,6 +782,8 @@ END
 struct Observations {
     /// The tables seeded.
     seeded: Vec<i64>,
+    /// The migration was applied: the message got past its commit.
+    applied: bool,
     /// The server's clock before the first statement and the `lock_timeout` the migration
     /// starts with; `None` when the seeding failed.
     start: Option<(i64, String)>,
@@ -705,6 +805,10 @@ fn observed(rows: &[sqlx::postgres::PgRow]) -> Observations {
         match what {
             "seeded" => {
                 observations.seeded = text.split(',').filter_map(|o| o.parse().ok()).collect();
+                continue;
+            }
+            APPLIED => {
+                observations.applied = true;
                 continue;
             }
             "start" => {

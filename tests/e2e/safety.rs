@@ -1066,3 +1066,115 @@ fn sqlite_gets_the_rules_that_apply_to_it() {
         "{report:#}"
     );
 }
+
+#[test]
+fn check_since_a_git_ref_looks_at_the_migrations_added_after_it() {
+    if skip() {
+        return;
+    }
+    let ws = workspace(&[("index", CASES[0].sql)], "");
+    let check = |args: &[&str]| {
+        let mut all = vec![
+            "--sandbox",
+            "local",
+            "check",
+            "--reversibility",
+            "none",
+            "--format",
+            "json",
+        ];
+        all.extend_from_slice(args);
+        ws.run(&all)
+    };
+    git(&ws, &["init", "-q"]);
+    let missing = check(&["--since", "origin/nosuch"]).assert_code(2).json();
+    assert_eq!(missing["error"]["code"], "bad-git-ref", "{missing}");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`origin/nosuch` is not a git ref"),
+        "{missing}"
+    );
+    git(&ws, &["add", "."]);
+    git(&ws, &["commit", "-q", "-m", "base"]);
+    git(&ws, &["tag", "before"]);
+    let dir = ws.path().join("migrations/20240101000009_column");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("up.sql"),
+        "SET LOCAL lock_timeout = '2s';\nALTER TABLE accounts ADD COLUMN nickname text;\n",
+    )
+    .unwrap();
+    // The dangerous index is older than the ref: only the new, safe column is looked at.
+    let report = check(&["--since", "before"]).assert_code(0).json();
+    assert_eq!(
+        report["safety"]["selection"], "new since before",
+        "{report:#}"
+    );
+    let names: Vec<&str> = report["safety"]["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["column"], "{report:#}");
+    // `--since` picks the migrations with --safety auto only.
+    let mixed = check(&["--since", "before", "--safety", "all"])
+        .assert_code(2)
+        .json();
+    assert_eq!(mixed["error"]["code"], "usage", "{mixed}");
+}
+
+#[test]
+fn check_safety_all_traces_every_migration() {
+    if skip() {
+        return;
+    }
+    let ws = workspace(
+        &[
+            ("index", CASES[0].sql),
+            (
+                "column",
+                "SET LOCAL lock_timeout = '2s';\nALTER TABLE accounts ADD COLUMN nickname text;\n",
+            ),
+        ],
+        "",
+    );
+    let check = |args: &[&str]| {
+        let mut all = vec![
+            "--sandbox",
+            "local",
+            "check",
+            "--reversibility",
+            "none",
+            "--format",
+            "json",
+        ];
+        all.extend_from_slice(args);
+        ws.run(&all)
+    };
+    // By default only the newest (safe) one: no finding fails the check.
+    let newest = check(&[]).assert_code(0).json();
+    assert_eq!(newest["safety"]["selection"], "the newest", "{newest:#}");
+    let report = check(&["--safety", "all"]).assert_code(1).json();
+    assert_eq!(report["safety"]["selection"], "all", "{report:#}");
+    let migrations = report["safety"]["migrations"].as_array().unwrap();
+    let names: Vec<&str> = migrations
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["base", "index", "column"], "{report:#}");
+    assert_eq!(report["safety"]["counts"]["migrations"], 3, "{report:#}");
+    assert!(
+        findings_of(&report["safety"], "index")
+            .iter()
+            .any(|f| f["code"] == "index-not-concurrent" && f["verdict"] == "confirmed"),
+        "{report:#}"
+    );
+    let last = check(&["--safety", "last:2"]).assert_code(1).json();
+    assert_eq!(last["safety"]["selection"], "the newest 2", "{last:#}");
+    assert_eq!(last["safety"]["counts"]["migrations"], 2, "{last:#}");
+    let none = check(&["--safety", "none"]).assert_code(0).json();
+    assert_eq!(none["safety"]["status"], "skipped", "{none:#}");
+}
