@@ -400,6 +400,13 @@ pub(crate) struct Batch {
     names: HashMap<String, String>,
 }
 
+/// Settings for the queries of a [`Batch`], which read the parts of a few relations: their
+/// generic plans (made at the first run, kept after) then look rows up by index instead of
+/// hashing whole catalogs (`pg_type`, `pg_opclass`, `pg_class`) to join a handful of rows,
+/// which made a batch an eighth slower. `SET LOCAL` ends with the read.
+const SMALL_READ_SETTINGS: &str = "SET LOCAL enable_hashjoin = off; \
+     SET LOCAL enable_mergejoin = off; SET LOCAL enable_seqscan = off; ";
+
 /// The number of the next statement a [`Batch`] prepares, for names no connection has used.
 static NEXT_STATEMENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -463,10 +470,10 @@ impl Batch {
             .map(|oid| oid.0.to_string())
             .collect::<Vec<_>>()
             .join(",");
-        let mut message = String::new();
+        let mut message = String::from(SMALL_READ_SETTINGS);
         // For each statement of the message, the part whose rows it returns (none for a
-        // PREPARE).
-        let mut returns = Vec::new();
+        // setting or a PREPARE).
+        let mut returns = vec![None; SMALL_READ_SETTINGS.matches(';').count()];
         let mut prepared = Vec::new();
         for (what, sql) in queries {
             let (name, new) = self.statement(&sql, &mut message);
