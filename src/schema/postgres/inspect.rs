@@ -161,13 +161,19 @@ async fn inspect_with(
     } else {
         (BEGIN, "COMMIT", "ROLLBACK")
     };
+    let mut frame = Frame {
+        begin,
+        end: commit,
+        open: true,
+    };
     let read = match cache {
         // An incremental read with its queries prepared sends the transaction's start with
-        // its first query, one round trip fewer.
+        // its first query and its end with its last, two round trips fewer.
         Some(cache)
             if !with_dependencies && PREPARED.try_with(|prepared| *prepared) == Ok(true) =>
         {
-            incremental::read(conn, excluded, version, cache, Some(begin)).await
+            frame.open = false;
+            incremental::read(conn, excluded, version, cache, Some(&mut frame)).await
         }
         cache => match sqlx::raw_sql(begin).execute(&mut *conn).await {
             Ok(_) => match cache {
@@ -181,19 +187,47 @@ async fn inspect_with(
     };
     match read {
         Ok(schema) => {
-            sqlx::raw_sql(commit)
-                .execute(&mut *conn)
-                .await
-                .map_err(|err| database_error("cannot finish reading the catalogs", &err))?;
+            if frame.open {
+                sqlx::raw_sql(commit)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|err| database_error("cannot finish reading the catalogs", &err))?;
+            }
             Ok(schema)
         }
         Err(err) => {
             // Also when BEGIN's batch failed part-way, which leaves an aborted transaction. The
             // read error is the one worth reporting; a rollback that fails too means the
             // connection is gone, which the next use of it reports.
-            let _ = sqlx::raw_sql(rollback).execute(&mut *conn).await;
+            if frame.open {
+                let _ = sqlx::raw_sql(rollback).execute(&mut *conn).await;
+            }
             Err(err)
         }
+    }
+}
+
+/// The transaction a read runs in, when the read sends its start and its end in the messages
+/// of its queries ([`incremental`]): `open` from the message that starts it (even one that
+/// failed part-way) until a message that ends it went through.
+pub(super) struct Frame {
+    pub(super) begin: &'static str,
+    pub(super) end: &'static str,
+    pub(super) open: bool,
+}
+
+impl Frame {
+    /// Starts the transaction again when a batch ended it and more is to be read: the
+    /// database is a scratch one no other session changes, so the read goes on as in one.
+    pub(super) async fn reopen(&mut self, conn: &mut PgConnection) -> Result<()> {
+        if !self.open {
+            self.open = true;
+            sqlx::raw_sql(self.begin)
+                .execute(&mut *conn)
+                .await
+                .map_err(|err| database_error("cannot start reading the catalogs", &err))?;
+        }
+        Ok(())
     }
 }
 
@@ -246,6 +280,7 @@ async fn read_schema_and_relations(
             needed: incremental::Parts::ALL,
             known: Vec::new(),
             batch: None,
+            frame: None,
         },
         &mut schema,
     )
@@ -277,6 +312,7 @@ async fn read_relation_parts(
         needed,
         known,
         batch,
+        frame,
     } = scope;
     let mut queries = Vec::new();
     if needed.tables || needed.views {
@@ -305,7 +341,7 @@ async fn read_relation_parts(
     }
     let mut fetched = match (only, batch) {
         (Some(oids), Some(batch)) if PREPARED.try_with(|prepared| *prepared).unwrap_or(false) => {
-            batch.fetch(conn, queries, oids).await?
+            batch.fetch(conn, queries, oids, frame).await?
         }
         _ => {
             let mut fetched = Fetched(HashMap::new());
@@ -363,6 +399,8 @@ struct Scope<'a> {
     needed: incremental::Parts,
     known: Vec<(Oid, QualifiedName, RelationKind)>,
     batch: Option<&'a mut Batch>,
+    /// With a batch: the read's transaction, ended by the batch's message.
+    frame: Option<&'a mut Frame>,
 }
 
 // What each of the relations' parts queries reads (for errors), and its key in [`Fetched`].
@@ -456,12 +494,14 @@ impl Batch {
         Ok(rows)
     }
 
-    /// Runs `queries` with the relations `oids` as their `$1`, in one message.
+    /// Runs `queries` with the relations `oids` as their `$1`, in one message, which also ends
+    /// the read's transaction `frame` when it is open.
     async fn fetch(
         &mut self,
         conn: &mut PgConnection,
         queries: Vec<(&'static str, String)>,
         oids: &[Oid],
+        frame: Option<&mut Frame>,
     ) -> Result<Fetched> {
         use futures_util::TryStreamExt as _;
         use std::fmt::Write as _;
@@ -483,6 +523,11 @@ impl Batch {
             }
             let _ = write!(message, "EXECUTE {name}('{{{oids}}}'); ");
             returns.push(Some(what));
+        }
+        // The end's statements return no rows and come last: `returns` need not list them.
+        let frame = frame.filter(|frame| frame.open);
+        if let Some(frame) = &frame {
+            message.push_str(frame.end);
         }
         let mut fetched = Fetched(HashMap::new());
         let mut rows = Vec::new();
@@ -508,6 +553,9 @@ impl Batch {
         }
         drop(results);
         self.names.extend(prepared);
+        if let Some(frame) = frame {
+            frame.open = false;
+        }
         Ok(fetched)
     }
 }

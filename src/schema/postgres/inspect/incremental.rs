@@ -29,7 +29,7 @@ use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
 
 use super::{
-    Batch, Relation, RelationKind, Relations, Scope, USER_NAMESPACE, fetch, get, inconsistent,
+    Batch, Frame, Relation, RelationKind, Relations, Scope, USER_NAMESPACE, fetch, get, inconsistent,
     read_relation_parts, read_schema_and_relations,
 };
 use crate::error::Result;
@@ -117,13 +117,13 @@ pub(super) async fn read(
     excluded: &[Excluded],
     version: u32,
     cache: &mut ReadCache,
-    begin: Option<&str>,
+    mut frame: Option<&mut Frame>,
 ) -> Result<Schema> {
     let Signatures {
         relations: signatures,
         routines,
         others,
-    } = signatures(conn, begin, &mut cache.batch).await?;
+    } = signatures(conn, frame.as_deref_mut(), &mut cache.batch).await?;
     let schema = match cache.last.take() {
         Some(last) if last.others == others => {
             let LastRead {
@@ -162,6 +162,7 @@ pub(super) async fn read(
                 signatures: &signatures,
                 last_signatures: &last_signatures,
                 batch: &mut cache.batch,
+                frame: frame.as_deref_mut(),
                 schema,
                 members,
                 routine_keys,
@@ -179,12 +180,18 @@ pub(super) async fn read(
         Some(read) => read,
         None => {
             tracing::debug!(target: "cargo_migrate::schema", "whole schema read");
+            if let Some(frame) = frame.as_deref_mut() {
+                frame.reopen(conn).await?;
+            }
             let (schema, relations, routine_keys) =
                 read_schema_and_relations(conn, excluded, version).await?;
             (schema, relations.0, routine_keys)
         }
     };
     if verifying() {
+        if let Some(frame) = frame {
+            frame.reopen(conn).await?;
+        }
         let whole = super::read_schema(conn, excluded, version).await?;
         if whole != schema {
             let changes = crate::schema::diff(&whole, &schema);
@@ -267,11 +274,8 @@ async fn read_changed(
     if changed.is_empty() && gone.is_empty() && !routines_changed {
         return Ok(Some(reading.finish()));
     }
-    let replaced = if changed.is_empty() && gone.is_empty() {
-        Replaced::default()
-    } else {
-        reading.reread(&changed, &gone).await?
-    };
+    // Routines first: the batch reading the relations then ends the read's transaction in
+    // its message (see [`Frame`]).
     if routines_changed {
         // Out go the routines as the last read named them, in come the changed ones.
         for oid in routines.changed.iter().chain(routines.gone) {
@@ -286,12 +290,20 @@ async fn read_changed(
             reading.routine_keys.extend(keys);
         }
     }
+    let replaced = if changed.is_empty() && gone.is_empty() {
+        Replaced::default()
+    } else {
+        reading.reread(&changed, &gone).await?
+    };
     let renamed: Vec<Oid> = changed
         .iter()
         .filter(|oid| replaced.renamed(**oid, &reading))
         .copied()
         .collect();
     if !renamed.is_empty() || !routines.renamed.is_empty() {
+        if let Some(frame) = reading.frame.as_deref_mut() {
+            frame.reopen(reading.conn).await?;
+        }
         let Some(dependents) = dependents(reading.conn, &renamed, routines.renamed).await? else {
             tracing::debug!(target: "cargo_migrate::schema", "non-relation dependent");
             return Ok(None);
@@ -328,6 +340,8 @@ struct Rereading<'a> {
     signatures: &'a HashMap<Oid, Signed>,
     last_signatures: &'a HashMap<Oid, Signed>,
     batch: &'a mut Batch,
+    /// The read's transaction, when its messages start and end it.
+    frame: Option<&'a mut Frame>,
     /// The last read's schema, relations and routines' keys, becoming this read's.
     schema: Schema,
     members: Members,
@@ -409,6 +423,7 @@ impl Rereading<'_> {
                 needed,
                 known,
                 batch: Some(&mut *self.batch),
+                frame: self.frame.as_deref_mut(),
             },
             &mut part,
         )
@@ -481,11 +496,11 @@ struct Signatures {
     others: Vec<String>,
 }
 
-/// The catalogs' [`Signatures`], in one query; with `begin`, the statements starting the read's
+/// The catalogs' [`Signatures`], in one query; with `frame`, the statements starting the read's
 /// transaction go in the same message, and the query is prepared in `batch`.
 async fn signatures(
     conn: &mut PgConnection,
-    begin: Option<&str>,
+    frame: Option<&mut Frame>,
     batch: &mut Batch,
 ) -> Result<Signatures> {
     // User objects have OIDs from 16384 (FirstNormalObjectId) on, and every catalog here has
@@ -576,8 +591,11 @@ async fn signatures(
     let mut others = Vec::new();
     let mut routines = HashMap::new();
     let what = "catalogs' row versions";
-    let rows = match begin {
-        Some(begin) => batch.fetch_after(conn, begin, what, sql).await?,
+    let rows = match frame {
+        Some(frame) => {
+            frame.open = true;
+            batch.fetch_after(conn, frame.begin, what, sql).await?
+        }
         None => fetch(conn, what, sql).await?,
     };
     for row in rows {
