@@ -138,6 +138,20 @@ const CASES: &[Case] = &[
         "ALTER VIEW active_users RENAME COLUMN address TO email;\n",
         "ALTER VIEW active_users RENAME COLUMN email TO address;\n",
     ),
+    // Names that arrays print as their NULL unless quoted: a table, a column referenced by
+    // a key (the key's columns are an array), a parent of an inheriting table.
+    undone(
+        "names_spelled_null",
+        "CREATE TABLE \"NULL\" (\"NULL\" integer PRIMARY KEY);\n\
+         CREATE TABLE refers (\"NULL\" integer REFERENCES \"NULL\" (\"NULL\"));\n\
+         CREATE TABLE heir () INHERITS (\"NULL\");\n",
+        "DROP TABLE heir;\nDROP TABLE refers;\nDROP TABLE \"NULL\";\n",
+    ),
+    undone(
+        "names_spelled_null_change",
+        "ALTER TABLE refers ADD COLUMN note text;\nALTER TABLE heir ADD COLUMN note text;\n",
+        "ALTER TABLE heir DROP COLUMN note;\nALTER TABLE refers DROP COLUMN note;\n",
+    ),
     undone(
         "composite_and_inheritance",
         "CREATE TYPE pair AS (a integer);\n\

@@ -615,6 +615,18 @@ where
         .map_err(|err| database_error(&format!("cannot decode `{column}` of a catalog row"), &err))
 }
 
+/// A list of names the query returns as JSON (`array_to_json(…)::text`), NULL for none: the
+/// rows of a [`Batch`] come in text form, where an array cannot tell a NULL element from a
+/// name spelled `NULL` (the driver reads both as NULL).
+fn get_names(row: &PgRow, column: &str) -> Result<Vec<String>> {
+    match get::<Option<String>>(row, column)? {
+        None => Ok(Vec::new()),
+        Some(json) => serde_json::from_str(&json).map_err(|err| {
+            inconsistent(format!("cannot decode `{column}` of a catalog row: {err}"))
+        }),
+    }
+}
+
 /// `NOT EXISTS` an extension membership (`pg_depend.deptype = 'e'`) for the object `oid` of
 /// the catalog `catalog`: objects an extension's script created belong to the extension.
 fn not_extension_member(catalog: &str, oid: &str) -> String {
@@ -770,7 +782,8 @@ fn relations_sql(only: Only<'_>) -> String {
                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END \
                     AS view_definition, \
                 CASE WHEN c.relkind = 'v' THEN c.reloptions END AS view_options, \
-                parents.schemas AS parent_schemas, parents.names AS parent_names, \
+                array_to_json(parents.schemas)::text AS parent_schemas, \
+                array_to_json(parents.names)::text AS parent_names, \
                 d.description AS comment \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN (SELECT i.inhrelid, \
@@ -824,10 +837,8 @@ fn read_relations(
             );
             RelationKind::View
         } else {
-            let parent_schemas: Vec<String> =
-                get::<Option<_>>(&row, "parent_schemas")?.unwrap_or_default();
-            let parent_names: Vec<String> =
-                get::<Option<_>>(&row, "parent_names")?.unwrap_or_default();
+            let parent_schemas = get_names(&row, "parent_schemas")?;
+            let parent_names = get_names(&row, "parent_names")?;
             let mut parents = parent_schemas
                 .iter()
                 .zip(&parent_names)
@@ -1078,10 +1089,11 @@ fn constraints_sql(only: Only<'_>) -> String {
                 CASE WHEN con.contype <> 'c' AND NOT (0 = ANY (con.conkey)) THEN con.conkey END \
                     AS key_attnums, \
                 rn.nspname::text AS ref_schema, rc.relname::text AS ref_table, \
-                ARRAY(SELECT a.attname::text \
-                      FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, position) \
-                      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum \
-                      ORDER BY k.position) AS ref_columns, \
+                array_to_json(ARRAY( \
+                    SELECT a.attname::text \
+                    FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, position) \
+                    JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum \
+                    ORDER BY k.position))::text AS ref_columns, \
                 d.description AS comment \
          FROM pg_constraint con \
          LEFT JOIN pg_class rc ON con.contype = 'f' AND rc.oid = con.confrelid \
@@ -1118,7 +1130,7 @@ fn read_constraints(rows: Vec<PgRow>, relations: &Relations, schema: &mut Schema
         ) {
             (Some(ref_schema), Some(ref_table)) => Some(References {
                 table: QualifiedName::new(&ref_schema, &ref_table),
-                columns: get(&row, "ref_columns")?,
+                columns: get_names(&row, "ref_columns")?,
             }),
             _ => None,
         };
@@ -1324,9 +1336,10 @@ fn policies_sql(only: Only<'_>) -> String {
     format!(
         "SELECT p.polrelid AS relation, p.polname::text AS name, p.polcmd::text AS command, \
                 p.polpermissive AS permissive, \
-                ARRAY(SELECT CASE WHEN r.role = 0 THEN 'public' \
-                                  ELSE pg_get_userbyid(r.role)::text END \
-                      FROM unnest(p.polroles) AS r(role)) AS roles, \
+                array_to_json(ARRAY( \
+                    SELECT CASE WHEN r.role = 0 THEN 'public' \
+                                ELSE pg_get_userbyid(r.role)::text END \
+                    FROM unnest(p.polroles) AS r(role)))::text AS roles, \
                 pg_get_expr(p.polqual, p.polrelid) AS using_expression, \
                 pg_get_expr(p.polwithcheck, p.polrelid) AS check_expression, \
                 d.description AS comment \
@@ -1353,7 +1366,7 @@ fn read_policies(rows: Vec<PgRow>, relations: &Relations, schema: &mut Schema) -
             "d" => "DELETE",
             _ => "ALL",
         };
-        let mut roles: Vec<String> = get(&row, "roles")?;
+        let mut roles = get_names(&row, "roles")?;
         roles.sort();
         table.policies.insert(
             get(&row, "name")?,
