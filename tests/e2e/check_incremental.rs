@@ -37,6 +37,11 @@ const fn forgotten(name: &'static str, up: &'static str) -> Case {
     }
 }
 
+/// Swaps the names of two columns of `users`; done again, it undoes itself.
+const SWAP_ID_AND_NAME: &str = "ALTER TABLE users RENAME COLUMN id TO swap;\n\
+     ALTER TABLE users RENAME COLUMN name TO id;\n\
+     ALTER TABLE users RENAME COLUMN swap TO name;\n";
+
 /// One of each kind of change, on `fixtures/check-pg`'s schema (users with an identity, an
 /// enum, a domain and a trigger; posts with a serial, a foreign key, a check, a generated
 /// column and a policy; a view and a materialized view; a partitioned table; a sequence).
@@ -87,22 +92,10 @@ const CASES: &[Case] = &[
     // referencing one of them (and the view) print. Swapping again undoes it.
     undone(
         "swap_column_names_under_a_key",
-        "ALTER TABLE users RENAME COLUMN id TO swap;\n\
-         ALTER TABLE users RENAME COLUMN name TO id;\n\
-         ALTER TABLE users RENAME COLUMN swap TO name;\n",
-        "ALTER TABLE users RENAME COLUMN id TO swap;\n\
-         ALTER TABLE users RENAME COLUMN name TO id;\n\
-         ALTER TABLE users RENAME COLUMN swap TO name;\n",
+        SWAP_ID_AND_NAME,
+        SWAP_ID_AND_NAME,
     ),
-    undone(
-        "swap_column_names_back",
-        "ALTER TABLE users RENAME COLUMN id TO swap;\n\
-         ALTER TABLE users RENAME COLUMN name TO id;\n\
-         ALTER TABLE users RENAME COLUMN swap TO name;\n",
-        "ALTER TABLE users RENAME COLUMN id TO swap;\n\
-         ALTER TABLE users RENAME COLUMN name TO id;\n\
-         ALTER TABLE users RENAME COLUMN swap TO name;\n",
-    ),
+    undone("swap_column_names_back", SWAP_ID_AND_NAME, SWAP_ID_AND_NAME),
     undone(
         "functions_of_a_check_and_a_default",
         "CREATE FUNCTION positive(n integer) RETURNS boolean LANGUAGE sql IMMUTABLE \

@@ -1067,25 +1067,28 @@ fn sqlite_gets_the_rules_that_apply_to_it() {
     );
 }
 
+/// `check --reversibility none --format json` in `ws` with `args` after.
+fn check_without_downs(ws: &Workspace, args: &[&str]) -> Outcome {
+    let mut all = vec![
+        "--sandbox",
+        "local",
+        "check",
+        "--reversibility",
+        "none",
+        "--format",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    ws.run(&all)
+}
+
 #[test]
 fn check_since_a_git_ref_looks_at_the_migrations_added_after_it() {
     if skip() {
         return;
     }
     let ws = workspace(&[("index", CASES[0].sql)], "");
-    let check = |args: &[&str]| {
-        let mut all = vec![
-            "--sandbox",
-            "local",
-            "check",
-            "--reversibility",
-            "none",
-            "--format",
-            "json",
-        ];
-        all.extend_from_slice(args);
-        ws.run(&all)
-    };
+    let check = |args: &[&str]| check_without_downs(&ws, args);
     git(&ws, &["init", "-q"]);
     let missing = check(&["--since", "origin/nosuch"]).assert_code(2).json();
     assert_eq!(missing["error"]["code"], "bad-git-ref", "{missing}");
@@ -1141,19 +1144,7 @@ fn check_safety_all_traces_every_migration() {
         ],
         "",
     );
-    let check = |args: &[&str]| {
-        let mut all = vec![
-            "--sandbox",
-            "local",
-            "check",
-            "--reversibility",
-            "none",
-            "--format",
-            "json",
-        ];
-        all.extend_from_slice(args);
-        ws.run(&all)
-    };
+    let check = |args: &[&str]| check_without_downs(&ws, args);
     // By default only the newest (safe) one: no finding fails the check.
     let newest = check(&[]).assert_code(0).json();
     assert_eq!(newest["safety"]["selection"], "the newest", "{newest:#}");

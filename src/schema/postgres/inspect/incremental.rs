@@ -29,8 +29,8 @@ use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
 
 use super::{
-    Batch, Frame, Relation, RelationKind, Relations, Scope, USER_NAMESPACE, fetch, get, inconsistent,
-    read_relation_parts, read_schema_and_relations,
+    Batch, Frame, Relation, RelationKind, Relations, Scope, USER_NAMESPACE, fetch, get,
+    inconsistent, read_relation_parts, read_schema_and_relations,
 };
 use crate::error::Result;
 use crate::schema::Excluded;
@@ -134,16 +134,7 @@ pub(super) async fn read(
                 routine_keys,
                 ..
             } = last;
-            let changed_routines: Vec<Oid> = routines
-                .iter()
-                .filter(|(oid, signed)| last_routines.get(oid) != Some(signed))
-                .map(|(oid, _)| *oid)
-                .collect();
-            let gone_routines: Vec<Oid> = last_routines
-                .keys()
-                .filter(|oid| !routines.contains_key(oid))
-                .copied()
-                .collect();
+            let (changed_routines, gone_routines) = changed_and_gone(&routines, &last_routines);
             // What other objects print of a routine is its name (a trigger's function, a
             // default's call): only a routine now named otherwise changes them.
             let renamed_routines: Vec<Oid> = routines
@@ -254,16 +245,7 @@ async fn read_changed(
 ) -> Result<Option<Read>> {
     let routines_changed = !routines.changed.is_empty() || !routines.gone.is_empty();
     let (signatures, last_signatures) = (reading.signatures, reading.last_signatures);
-    let changed: Vec<Oid> = signatures
-        .iter()
-        .filter(|(oid, signed)| last_signatures.get(oid) != Some(signed))
-        .map(|(oid, _)| *oid)
-        .collect();
-    let gone: Vec<Oid> = last_signatures
-        .keys()
-        .filter(|oid| !signatures.contains_key(oid))
-        .copied()
-        .collect();
+    let (changed, gone) = changed_and_gone(signatures, last_signatures);
     let followed = |signed: &Signed| FOLLOWED_KINDS.contains(&signed.kind.as_str());
     if changed.iter().any(|oid| !followed(&signatures[oid]))
         || gone.iter().any(|oid| !followed(&last_signatures[oid]))
@@ -319,6 +301,25 @@ async fn read_changed(
         }
     }
     Ok(Some(reading.finish()))
+}
+
+/// The objects of `now` whose signature differs from `last`'s (or that are new), and those of
+/// `last` that are gone.
+fn changed_and_gone(
+    now: &HashMap<Oid, Signed>,
+    last: &HashMap<Oid, Signed>,
+) -> (Vec<Oid>, Vec<Oid>) {
+    let changed = now
+        .iter()
+        .filter(|(oid, signed)| last.get(oid) != Some(signed))
+        .map(|(oid, _)| *oid)
+        .collect();
+    let gone = last
+        .keys()
+        .filter(|oid| !now.contains_key(oid))
+        .copied()
+        .collect();
+    (changed, gone)
 }
 
 /// What a read found: the schema, its relations and its routines' keys (see [`LastRead`]).
