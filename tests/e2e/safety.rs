@@ -814,13 +814,7 @@ fn since_a_ref_selects_the_migrations_added_after_it() {
     )
     .assert_code(0)
     .json();
-    let names: Vec<&str> = report["migrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["drop"], "{report:#}");
+    assert_eq!(migration_names(&report), ["drop"], "{report:#}");
     assert_eq!(report["selection"], "new since before");
     let finding = findings_of(&report, "drop")
         .into_iter()
@@ -1005,13 +999,7 @@ fn check_with_a_database_looks_at_the_pending_migrations() {
         report["safety"]["selection"], "pending on the database",
         "{report:#}"
     );
-    let names: Vec<&str> = report["safety"]["migrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["column"], "{report:#}");
+    assert_eq!(migration_names(&report["safety"]), ["column"], "{report:#}");
     let lint = lint(&ws, &["--database-url", &url, "--format", "json"])
         .assert_code(0)
         .json();
@@ -1067,6 +1055,16 @@ fn sqlite_gets_the_rules_that_apply_to_it() {
     );
 }
 
+/// The names of the migrations a safety report (lint's, or check's `safety`) looked at.
+fn migration_names(report: &Value) -> Vec<&str> {
+    report["migrations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report:#}"))
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect()
+}
+
 /// `check --reversibility none --format json` in `ws` with `args` after.
 fn check_without_downs(ws: &Workspace, args: &[&str]) -> Outcome {
     let mut all = vec![
@@ -1115,13 +1113,7 @@ fn check_since_a_git_ref_looks_at_the_migrations_added_after_it() {
         report["safety"]["selection"], "new since before",
         "{report:#}"
     );
-    let names: Vec<&str> = report["safety"]["migrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["column"], "{report:#}");
+    assert_eq!(migration_names(&report["safety"]), ["column"], "{report:#}");
     // `--since` picks the migrations with --safety auto only.
     let mixed = check(&["--since", "before", "--safety", "all"])
         .assert_code(2)
@@ -1150,12 +1142,11 @@ fn check_safety_all_traces_every_migration() {
     assert_eq!(newest["safety"]["selection"], "the newest", "{newest:#}");
     let report = check(&["--safety", "all"]).assert_code(1).json();
     assert_eq!(report["safety"]["selection"], "all", "{report:#}");
-    let migrations = report["safety"]["migrations"].as_array().unwrap();
-    let names: Vec<&str> = migrations
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["base", "index", "column"], "{report:#}");
+    assert_eq!(
+        migration_names(&report["safety"]),
+        ["base", "index", "column"],
+        "{report:#}"
+    );
     assert_eq!(report["safety"]["counts"]["migrations"], 3, "{report:#}");
     assert!(
         findings_of(&report["safety"], "index")
