@@ -428,8 +428,10 @@ impl Fetched {
 /// The part queries prepared on one connection with SQL's `PREPARE`, by their text, for reads
 /// limited to some relations ([`incremental`]): such a read sends every query it needs as an
 /// `EXECUTE` in one message, a single round trip where the protocol's prepared statements
-/// (sqlx's) take one each; a round trip cost about as much as a small query. The rows come
-/// in text form, which every type read here decodes alike. A statement prepared by a message
+/// (sqlx's) take one each; a round trip cost about as much as a small query. The signature
+/// query goes the same way, with the statements starting the read. The rows come in text
+/// form, which every type read here decodes alike (lists of names come as JSON, see
+/// [`get_names`]). A statement prepared by a message
 /// that then failed is not recorded: it is prepared again under a new name (names never
 /// repeat), and a migration that deallocates them makes the read fail and be done again
 /// without them ([`inspect_prepared`]).

@@ -8,14 +8,16 @@
 //! `pg_class` row, columns, defaults, constraints, indexes, triggers, policies, rewrite rule,
 //! inheritance, partitioning, sequence, comments) and the newest `xmin` among them change
 //! whenever anything about it does: an insert or update brings a newer `xmin`, a delete
-//! lowers the count. Relations whose signature differs (or that are new or gone) are read
-//! again, together with every relation with a part that depends (`pg_depend`) on one of
-//! them, since a part's deparsed text names what it uses (a foreign key names its target, a
-//! view its tables and columns). Everything that is not a relation (schemas, extensions,
-//! types, routines, the catalog objects) has one signature per catalog; when one of those
-//! differs, or a change touches what this module does not follow (a composite type, a
-//! foreign table, a routine using a relation), the read is a whole one. The same rule
-//! decides when there is nothing to go on (the first read).
+//! lowers the count (and a rolled-back probe brings back older rows, which differ as much).
+//! Relations whose signature differs (or that are new or gone) are read again; so are the
+//! relations with a part that depends (`pg_depend`) on one of them whose name or columns'
+//! names changed, since a part's deparsed text names what it uses (a foreign key names its
+//! target and its columns, a view its tables and columns; see [`read_changed`]). Routines
+//! have a signature each: changed ones are read again, and the relations naming a renamed
+//! one. Everything else (schemas, extensions, types, the catalog objects) has one signature
+//! per catalog; when one of those differs, or a change touches what this module does not
+//! follow (a composite type, a foreign table, a type or routine using a relation), the read
+//! is a whole one. The same rule decides when there is nothing to go on (the first read).
 //!
 //! A signature that changed without a real change (a row rewritten as it was) only costs a
 //! read; a change without a new signature is not possible for the rows the model is read
@@ -236,9 +238,9 @@ type Members = HashMap<Oid, Relation>;
 /// rebuilds a foreign key whose columns change type (a change of the referencing table), and
 /// drops or refuses to drop what uses a dropped column. So the dependents are read again only
 /// when a changed relation now has another name, a column number another name, or is a view
-/// (whose columns the model does not list), or when routines changed (a trigger or a default
-/// names its function): for the usual step (a table gains a column, an index, a constraint)
-/// the relations referring to it are left as they were.
+/// (whose columns the model does not list), or when a routine was renamed (a trigger, a
+/// default or a check names its function): for the usual step (a table gains a column, an
+/// index, a constraint) the relations referring to it are left as they were.
 async fn read_changed(
     mut reading: Rereading<'_>,
     routines: RoutineChanges<'_>,
