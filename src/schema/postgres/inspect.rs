@@ -584,24 +584,33 @@ async fn fetch_only(
     sql: String,
     only: Only<'_>,
 ) -> Result<Vec<PgRow>> {
-    let Some(oids) = only else {
-        return fetch(conn, what, sql).await;
-    };
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(oids)
-        .persistent(PREPARED.try_with(|prepared| *prepared).unwrap_or(false))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|err| database_error(&format!("cannot read the {what} from the catalogs"), &err))
+    match only {
+        Some(oids) => fetch_bound(conn, what, sql, &[oids]).await,
+        None => fetch(conn, what, sql).await,
+    }
 }
 
 /// Runs one catalog query; `what` names what it reads, for the error.
 async fn fetch(conn: &mut PgConnection, what: &str, sql: String) -> Result<Vec<PgRow>> {
+    fetch_bound(conn, what, sql, &[]).await
+}
+
+/// [`fetch`] with `oid_lists` bound as `$1`, `$2`, ….
+async fn fetch_bound(
+    conn: &mut PgConnection,
+    what: &str,
+    sql: String,
+    oid_lists: &[&[Oid]],
+) -> Result<Vec<PgRow>> {
     // Unnamed statements unless asked for ([`inspect_prepared`]): a named one (`sqlx_s_N`)
     // would outlive the read on a pooler's server connection, where another client's may
     // already be (the read is one transaction, so a transaction pooler keeps it on one
     // connection).
-    sqlx::query(AssertSqlSafe(sql))
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for oids in oid_lists {
+        query = query.bind(*oids);
+    }
+    query
         .persistent(PREPARED.try_with(|prepared| *prepared).unwrap_or(false))
         .fetch_all(&mut *conn)
         .await

@@ -31,8 +31,8 @@ use sqlx::PgConnection;
 use sqlx::postgres::types::Oid;
 
 use super::{
-    Batch, Frame, Relation, RelationKind, Relations, Scope, USER_NAMESPACE, fetch, get,
-    inconsistent, read_relation_parts, read_schema_and_relations,
+    Batch, Frame, Relation, RelationKind, Relations, Scope, USER_NAMESPACE, fetch, fetch_bound,
+    get, inconsistent, read_relation_parts, read_schema_and_relations,
 };
 use crate::error::Result;
 use crate::schema::Excluded;
@@ -736,19 +736,13 @@ async fn dependents(
                    OR (d.refclassid = 'pg_type'::regclass AND d.refobjid IN \
                        (SELECT c.reltype FROM pg_class c WHERE c.oid = ANY($1::oid[]))) \
                    OR (d.refclassid = 'pg_proc'::regclass AND d.refobjid = ANY($2::oid[])))";
-    let rows = sqlx::query(sql)
-        .bind(relations)
-        .bind(routines)
-        .persistent(
-            super::PREPARED
-                .try_with(|prepared| *prepared)
-                .unwrap_or(false),
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|err| {
-            crate::db::database_error("cannot read what depends on changed relations", &err)
-        })?;
+    let rows = fetch_bound(
+        conn,
+        "relations depending on changed ones",
+        sql.to_string(),
+        &[relations, routines],
+    )
+    .await?;
     let mut relations = Vec::new();
     for row in rows {
         match get::<Option<Oid>>(&row, "relation")? {
