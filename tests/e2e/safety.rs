@@ -751,6 +751,17 @@ fn crates_io_history_is_analysed_with_a_summary_table() {
     assert!(find("dumped_migration_6", "volatile-default").is_none());
 }
 
+/// Commits `ws` (a git repository) as it is, tags that `before`, then adds a migration `name`
+/// with the up script `up` after it, not committed.
+fn tag_before_and_add(ws: &Workspace, name: &str, up: &str) {
+    git(ws, &["add", "."]);
+    git(ws, &["commit", "-q", "-m", "base"]);
+    git(ws, &["tag", "before"]);
+    let dir = ws.path().join(format!("migrations/20240101000009_{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("up.sql"), up).unwrap();
+}
+
 fn git(ws: &Workspace, args: &[&str]) {
     let status = std::process::Command::new("git")
         .current_dir(ws.path())
@@ -798,16 +809,11 @@ fn a_since_ref_that_does_not_exist_is_refused() {
 fn since_a_ref_selects_the_migrations_added_after_it() {
     let ws = workspace(&[("index", CASES[0].sql)], "");
     git(&ws, &["init", "-q"]);
-    git(&ws, &["add", "."]);
-    git(&ws, &["commit", "-q", "-m", "base"]);
-    git(&ws, &["tag", "before"]);
-    let dir = ws.path().join("migrations/20240101000009_drop");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("up.sql"),
+    tag_before_and_add(
+        &ws,
+        "drop",
         "SELECT 1;\n\nALTER TABLE accounts DROP COLUMN status;\n",
-    )
-    .unwrap();
+    );
     let report = lint(
         &ws,
         &["--since", "before", "--no-trace", "--format", "json"],
@@ -1097,16 +1103,11 @@ fn check_since_a_git_ref_looks_at_the_migrations_added_after_it() {
             .contains("`origin/nosuch` is not a git ref"),
         "{missing}"
     );
-    git(&ws, &["add", "."]);
-    git(&ws, &["commit", "-q", "-m", "base"]);
-    git(&ws, &["tag", "before"]);
-    let dir = ws.path().join("migrations/20240101000009_column");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("up.sql"),
+    tag_before_and_add(
+        &ws,
+        "column",
         "SET LOCAL lock_timeout = '2s';\nALTER TABLE accounts ADD COLUMN nickname text;\n",
-    )
-    .unwrap();
+    );
     // The dangerous index is older than the ref: only the new, safe column is looked at.
     let report = check(&["--since", "before"]).assert_code(0).json();
     assert_eq!(

@@ -1815,19 +1815,28 @@ fn postgres_random_pairs_plan_to_their_target() {
     let Some(pg) = support::postgres() else {
         return;
     };
+    let mut check = postgres_pair_checker(&pg, ["prop_a", "prop_b"]);
+    run_pairs("PostgreSQL", true, |_, a, b| check(a, b));
+}
+
+/// Checks PostgreSQL pairs on two databases named `names`, made once and emptied before each
+/// pair: every object the generator makes lives in `public` (a new database per pair costs
+/// more than the pair).
+fn postgres_pair_checker<'p>(
+    pg: &'p support::Pg,
+    names: [&str; 2],
+) -> impl FnMut(&Spec, &Spec) -> Result<usize, String> + 'p {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    // Two databases for the whole run, emptied before each pair: every object the
-    // generator makes lives in `public` (a new database per pair costs more than the pair).
-    let urls = [pg.database("prop_a"), pg.database("prop_b")];
-    run_pairs("PostgreSQL", true, |_, a, b| {
+    let urls = names.map(|name| pg.database(name));
+    move |a, b| {
         for url in &urls {
             pg.execute(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;");
         }
         runtime.block_on(check_pair([&urls[0], &urls[1]], Dialect::Postgres, a, b))
-    });
+    }
 }
 
 /// PostgreSQL pairs that once failed, by seed, and the class each found (issue 13): they run
@@ -1864,20 +1873,11 @@ fn postgres_regression_seeds_plan_to_their_target() {
     let Some(pg) = support::postgres() else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let urls = [pg.database("regress_a"), pg.database("regress_b")];
+    let mut check = postgres_pair_checker(&pg, ["regress_a", "regress_b"]);
     let mut failures = Vec::new();
     for (seed, class) in POSTGRES_REGRESSION_SEEDS {
-        for url in &urls {
-            pg.execute(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;");
-        }
         let (a, b) = pair(*seed, true);
-        if let Err(error) =
-            runtime.block_on(check_pair([&urls[0], &urls[1]], Dialect::Postgres, &a, &b))
-        {
+        if let Err(error) = check(&a, &b) {
             failures.push(format!("seed {seed} ({class}):\n{error}"));
         }
     }
