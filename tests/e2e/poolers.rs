@@ -36,27 +36,21 @@ fn every_command_works_through_pgbouncer_in_session_and_transaction_pooling() {
     let Some(pg) = support::postgres() else {
         return;
     };
-    for mode in [PoolMode::Session, PoolMode::Transaction] {
-        let Some(bouncer) = pg.bouncer(mode) else {
-            return;
-        };
-        let name = format!("app_{mode:?}").to_lowercase();
-        let direct = pg.database(&name);
-        let url = format!("{}?pgbouncer=true", bouncer.url(&name));
+    pg.through_each_pool_mode(|mode, direct, url| {
         let ws = Workspace::copy("check-pg");
 
-        let up = json(&ws, &url, &["up"], 0).run_json();
+        let up = json(&ws, url, &["up"], 0).run_json();
         assert_eq!(ran(&up["applied"]), 7, "{mode:?}: {up}");
-        let status = json(&ws, &url, &["status", "--exit-code"], 0).json();
+        let status = json(&ws, url, &["status", "--exit-code"], 0).json();
         assert_eq!(status["migrations"].as_array().unwrap().len(), 7);
-        let down = json(&ws, &url, &["down", "-n", "2", "--yes"], 0).run_json();
+        let down = json(&ws, url, &["down", "-n", "2", "--yes"], 0).run_json();
         assert_eq!(ran(&down["reverted"]), 2, "{mode:?}: {down}");
-        let up = json(&ws, &url, &["up"], 0).run_json();
+        let up = json(&ws, url, &["up"], 0).run_json();
         assert_eq!(ran(&up["applied"]), 2, "{mode:?}: {up}");
-        let redo = json(&ws, &url, &["redo"], 0).run_json();
+        let redo = json(&ws, url, &["redo"], 0).run_json();
         assert_eq!(ran(&redo["reverted"]), 1, "{mode:?}: {redo}");
         assert_eq!(ran(&redo["applied"]), 1, "{mode:?}: {redo}");
-        let down = json(&ws, &url, &["down", "--all", "--yes"], 0).run_json();
+        let down = json(&ws, url, &["down", "--all", "--yes"], 0).run_json();
         assert_eq!(ran(&down["reverted"]), 7, "{mode:?}: {down}");
 
         let versions: Vec<String> = status["migrations"]
@@ -65,17 +59,17 @@ fn every_command_works_through_pgbouncer_in_session_and_transaction_pooling() {
             .iter()
             .map(|m| m["version"].as_str().unwrap().to_string())
             .collect();
-        let baseline = json(&ws, &url, &["baseline", &versions[0]], 0).json();
+        let baseline = json(&ws, url, &["baseline", &versions[0]], 0).json();
         assert_eq!(
             baseline["recorded"].as_array().unwrap().len(),
             1,
             "{baseline}"
         );
-        json(&ws, &url, &["resolve", &versions[0], "--rolled-back"], 0);
-        let reset = json(&ws, &url, &["reset", "--yes"], 0).run_json();
+        json(&ws, url, &["resolve", &versions[0], "--rolled-back"], 0);
+        let reset = json(&ws, url, &["reset", "--yes"], 0).run_json();
         assert_eq!(ran(&reset["applied"]), 7, "{mode:?}: {reset}");
         let rows = pg.query(
-            &direct,
+            direct,
             "SELECT count(*)::text, bool_and(success)::text FROM _cargo_migrate",
         );
         assert_eq!(rows[0], [Some("7".into()), Some("true".into())], "{mode:?}");
@@ -90,14 +84,14 @@ fn every_command_works_through_pgbouncer_in_session_and_transaction_pooling() {
                 "--from",
                 "history",
                 "--to",
-                &url,
+                url,
             ]))
             .assert_code(0);
         }
 
         // Nothing of ours stays on the pooler's server connections.
         let leftovers = pg.query(
-            &direct,
+            direct,
             "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory'",
         );
         assert_eq!(
@@ -105,8 +99,7 @@ fn every_command_works_through_pgbouncer_in_session_and_transaction_pooling() {
             Some("0"),
             "{mode:?}: advisory locks left"
         );
-        drop(bouncer);
-    }
+    });
 }
 
 /// A transaction pooler the URL does not announce (no `pgbouncer=true`) is caught when two

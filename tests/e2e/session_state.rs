@@ -144,16 +144,10 @@ fn migrations_that_drop_prepared_statements_work_through_pgbouncer() {
     let Some(pg) = support::postgres() else {
         return;
     };
-    for mode in [PoolMode::Session, PoolMode::Transaction] {
-        let Some(bouncer) = pg.bouncer(mode) else {
-            return;
-        };
-        let name = format!("app_{mode:?}").to_lowercase();
-        let direct = pg.database(&name);
-        let url = format!("{}?pgbouncer=true", bouncer.url(&name));
+    pg.through_each_pool_mode(|_, direct, url| {
         let ws = prepared_statement_set();
-        round_trip(&pg, &ws, &url, &direct, 8);
-    }
+        round_trip(&pg, &ws, url, direct, 8);
+    });
 }
 
 /// Settings and role a migration changes (`SET ROLE`, `SET SESSION AUTHORIZATION`,

@@ -619,6 +619,22 @@ pub fn find_pgbouncer() -> Option<PathBuf> {
 }
 
 impl Pg {
+    /// Runs `each` once per pool mode (session, then transaction) with a PgBouncer in that
+    /// mode in front of a database of its own (`app_session`, `app_transaction`): the mode,
+    /// the database's direct URL and its URL through the pooler (`pgbouncer=true`). The
+    /// pooler is stopped after each. Runs nothing where PgBouncer is not installed.
+    pub fn through_each_pool_mode(&self, mut each: impl FnMut(PoolMode, &str, &str)) {
+        for mode in [PoolMode::Session, PoolMode::Transaction] {
+            let Some(bouncer) = self.bouncer(mode) else {
+                return;
+            };
+            let name = format!("app_{mode:?}").to_lowercase();
+            let direct = self.database(&name);
+            let url = format!("{}?pgbouncer=true", bouncer.url(&name));
+            each(mode, &direct, &url);
+        }
+    }
+
     /// Starts a PgBouncer in `mode` in front of this cluster, or `None` where PgBouncer is not
     /// installed (outside CI).
     pub fn bouncer(&self, mode: PoolMode) -> Option<Bouncer> {
