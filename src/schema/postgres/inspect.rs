@@ -440,6 +440,30 @@ pub(crate) struct Batch {
     names: HashMap<String, String>,
 }
 
+/// Sends `message` (statements in the simple protocol) and returns each statement's rows, in
+/// order (none for a statement that returns none); `what(i)` names what statement `i` reads,
+/// for an error.
+async fn send<'w>(
+    conn: &mut PgConnection,
+    message: String,
+    what: impl Fn(usize) -> &'w str,
+) -> Result<Vec<Vec<PgRow>>> {
+    use futures_util::TryStreamExt as _;
+    let mut statements = Vec::new();
+    let mut rows = Vec::new();
+    let mut results = sqlx::raw_sql(AssertSqlSafe(message)).fetch_many(&mut *conn);
+    while let Some(result) = results.try_next().await.map_err(|err| {
+        let what = what(statements.len());
+        database_error(&format!("cannot read the {what} from the catalogs"), &err)
+    })? {
+        match result {
+            sqlx::Either::Right(row) => rows.push(row),
+            sqlx::Either::Left(_) => statements.push(std::mem::take(&mut rows)),
+        }
+    }
+    Ok(statements)
+}
+
 /// Settings for the queries of a [`Batch`], which read the parts of a few relations: their
 /// generic plans (made at the first run, kept after) then look rows up by index instead of
 /// hashing whole catalogs (`pg_type`, `pg_opclass`, `pg_class`) to join a handful of rows,
@@ -475,21 +499,16 @@ impl Batch {
         what: &str,
         sql: String,
     ) -> Result<Vec<PgRow>> {
-        use futures_util::TryStreamExt as _;
         let mut message = format!("{prefix}; ");
         let (name, new) = self.statement(&sql, &mut message);
         message.push_str("EXECUTE ");
         message.push_str(&name);
-        let mut rows = Vec::new();
-        let mut results = sqlx::raw_sql(AssertSqlSafe(message)).fetch_many(&mut *conn);
-        while let Some(result) = results.try_next().await.map_err(|err| {
-            database_error(&format!("cannot read the {what} from the catalogs"), &err)
-        })? {
-            if let sqlx::Either::Right(row) = result {
-                rows.push(row);
-            }
-        }
-        drop(results);
+        // Only the EXECUTE returns rows.
+        let rows = send(conn, message, |_| what)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         if new {
             self.names.insert(sql, name);
         }
@@ -505,7 +524,6 @@ impl Batch {
         oids: &[Oid],
         frame: Option<&mut Frame>,
     ) -> Result<Fetched> {
-        use futures_util::TryStreamExt as _;
         use std::fmt::Write as _;
         let oids = oids
             .iter()
@@ -531,29 +549,20 @@ impl Batch {
         if let Some(frame) = &frame {
             message.push_str(frame.end);
         }
-        let mut fetched = Fetched(HashMap::new());
-        let mut rows = Vec::new();
-        let mut statement = 0;
-        let mut results = sqlx::raw_sql(AssertSqlSafe(message)).fetch_many(&mut *conn);
-        while let Some(result) = results.try_next().await.map_err(|err| {
-            let what = returns
+        let statements = send(conn, message, |statement| {
+            returns
                 .get(statement)
                 .copied()
                 .flatten()
-                .unwrap_or("queries");
-            database_error(&format!("cannot read the {what} from the catalogs"), &err)
-        })? {
-            match result {
-                sqlx::Either::Right(row) => rows.push(row),
-                sqlx::Either::Left(_) => {
-                    if let Some(Some(what)) = returns.get(statement) {
-                        fetched.0.insert(what, std::mem::take(&mut rows));
-                    }
-                    statement += 1;
-                }
+                .unwrap_or("queries")
+        })
+        .await?;
+        let mut fetched = Fetched(HashMap::new());
+        for (what, rows) in returns.iter().zip(statements) {
+            if let Some(what) = what {
+                fetched.0.insert(what, rows);
             }
         }
-        drop(results);
         self.names.extend(prepared);
         if let Some(frame) = frame {
             frame.open = false;
